@@ -8,14 +8,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ManagedProcess { name: string; pid: number; log: string }
 
-export function startProcess(stateDir: string, name: string, binary: string, args: string[]): ManagedProcess {
+export function startProcess(
+  stateDir: string, name: string, binary: string, args: string[], env: Record<string, string> = {},
+): ManagedProcess {
   const logDir = join(stateDir, 'logs');
   const pidDir = join(stateDir, 'pids');
   mkdirSync(logDir, { recursive: true });
   mkdirSync(pidDir, { recursive: true });
   const log = join(logDir, `${name}.log`);
   const fd = openSync(log, 'a');
-  const child = spawn(binary, args, { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn(binary, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${binary}`);
   child.unref();

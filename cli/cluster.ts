@@ -1,0 +1,73 @@
+// `pilotlight up | down | status`.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureBinaries } from '../hack/cluster/binaries.ts';
+import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
+import { applyCrds, startHostController, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
+import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
+import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
+
+const say = (line: string) => console.log(`[pilotlight] ${line}`);
+
+export async function up(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'control-plane-only': { type: 'boolean', default: false },
+      'state-dir': { type: 'string', default: defaultStateDir },
+    },
+  });
+  const stateDir = values['state-dir'];
+  const started = Date.now();
+  const controlPlane = await startControlPlane({ stateDir, log: say });
+  if (values['control-plane-only']) {
+    say(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`KUBECONFIG=${controlPlane.kubeconfig}`);
+    return;
+  }
+  const binDir = await ensureBinaries(['kubectl']);
+  const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
+  say('installing the Knative Serving CRDs');
+  await applyCrds(k);
+  say('starting the controller (admission webhook)');
+  await startHostController(k, stateDir);
+  say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`
+The API server accepts Knative Serving objects now: defaults and validation work as in Knative.
+Not yet here: a node that runs pods, the data plane and the gateway, so services do not serve
+traffic yet (tracked in the project's issues).
+
+Try it:
+  export KUBECONFIG=${controlPlane.kubeconfig}
+  export PATH=${binDir}:$PATH
+  kubectl apply -f ${join(repoRoot, 'samples', 'helloworld.yaml')}
+  kubectl get ksvc hello -o yaml      # defaults filled in: traffic, timeoutSeconds, container name
+  kubectl apply -f ${join(repoRoot, 'samples', 'invalid-traffic.yaml')}   # rejected, naming the field
+`);
+  console.log(`KUBECONFIG=${controlPlane.kubeconfig}`);
+}
+
+export async function down(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string', default: defaultStateDir } } });
+  const stateDir = values['state-dir'];
+  const stopped = [...await stopHostController(stateDir), ...await stopControlPlane(stateDir)];
+  say(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+}
+
+export async function status(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string', default: defaultStateDir } } });
+  const stateDir = values['state-dir'];
+  const processes = recordedProcesses(stateDir);
+  if (processes.length === 0) {
+    say(`nothing running (state in ${stateDir})`);
+    process.exitCode = 1;
+    return;
+  }
+  for (const p of processes) say(`${p.name.padEnd(22)} pid ${p.pid} ${isRunning(p.pid, p.binary) ? 'running' : 'NOT RUNNING'}`);
+  const controlPlane = await runningControlPlane(stateDir);
+  say(controlPlane ? `API server ready at ${controlPlane.server}` : 'API server not ready');
+  const kubeconfig = join(stateDir, 'kubeconfig');
+  if (existsSync(kubeconfig)) console.log(`KUBECONFIG=${kubeconfig}`);
+  if (!controlPlane || processes.some((p) => !isRunning(p.pid, p.binary))) process.exitCode = 1;
+}

@@ -1,0 +1,75 @@
+// The HTTPS endpoint the API server calls for admission.
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../lib/log.ts';
+import { review, type AdmissionReview } from './admission.ts';
+import type { WebhookConfig } from './config.ts';
+import type { KeyPairPem } from '../../lib/pki.ts';
+
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+export interface WebhookServerOptions {
+  host: string;
+  port: number;
+  tls: KeyPairPem;
+  config: () => WebhookConfig;
+  log: Logger;
+}
+
+export async function startWebhookServer(options: WebhookServerOptions): Promise<Server> {
+  const server = createServer({ key: options.tls.privateKey, cert: options.tls.certificate }, (req, res) => {
+    handle(req, res, options).catch((error: unknown) => {
+      options.log.error('admission request failed', { error });
+      if (!res.headersSent) reply(res, 500, { error: (error as Error).message });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return server;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: WebhookServerOptions): Promise<void> {
+  const path = new URL(req.url ?? '/', 'https://webhook').pathname;
+  if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) {
+    reply(res, 200, { ok: true });
+    return;
+  }
+  if (req.method !== 'POST' || (path !== '/defaulting' && path !== '/validation')) {
+    reply(res, 404, { error: `no handler for ${req.method} ${path}` });
+    return;
+  }
+  const body = JSON.parse(await readBody(req)) as AdmissionReview;
+  const answer = review(path, body, options.config());
+  const request = body.request;
+  options.log.debug('admission', {
+    path, kind: request?.kind.kind, name: (request?.object?.metadata as { name?: string } | undefined)?.name,
+    allowed: answer.response?.allowed,
+  });
+  reply(res, 200, answer);
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error(`request body larger than ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

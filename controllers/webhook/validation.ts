@@ -1,0 +1,249 @@
+// Rules the CRD schema cannot express because they depend on config-defaults, config-features
+// or config-autoscaler, or compare an update with the stored object
+// (upstream pkg/apis/serving/v1/*_validation.go, pkg/apis/serving/k8s_validation.go).
+import { hasAutoscalingAnnotation, parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
+import { parseGoDuration } from '../../lib/config/duration.ts';
+import type { FeatureKey } from '../../lib/config/features.ts';
+import {
+  Annotations, type Configuration, type Container, type Probe, type Revision, type RevisionSpec, type RevisionTemplate,
+  type Route, type Service,
+} from '../../lib/apis/serving.ts';
+import type { WebhookConfig } from './config.ts';
+import { isDeepEqual } from './equality.ts';
+
+export interface FieldError { path: string; message: string }
+
+type Errors = FieldError[];
+
+/** PodSpec fields that need a config-features flag. */
+const GATED_POD_FIELDS: Record<string, FeatureKey> = {
+  affinity: 'kubernetes.podspec-affinity',
+  topologySpreadConstraints: 'kubernetes.podspec-topologyspreadconstraints',
+  hostAliases: 'kubernetes.podspec-hostaliases',
+  nodeSelector: 'kubernetes.podspec-nodeselector',
+  runtimeClassName: 'kubernetes.podspec-runtimeclassname',
+  tolerations: 'kubernetes.podspec-tolerations',
+  securityContext: 'kubernetes.podspec-securitycontext',
+  shareProcessNamespace: 'kubernetes.podspec-shareprocessnamespace',
+  priorityClassName: 'kubernetes.podspec-priorityclassname',
+  schedulerName: 'kubernetes.podspec-schedulername',
+  initContainers: 'kubernetes.podspec-init-containers',
+  dnsPolicy: 'kubernetes.podspec-dnspolicy',
+  dnsConfig: 'kubernetes.podspec-dnsconfig',
+  hostIPC: 'kubernetes.podspec-hostipc',
+  hostPID: 'kubernetes.podspec-hostpid',
+  hostNetwork: 'kubernetes.podspec-hostnetwork',
+};
+
+const GATED_VOLUME_SOURCES: Record<string, FeatureKey> = {
+  emptyDir: 'kubernetes.podspec-volumes-emptydir',
+  persistentVolumeClaim: 'kubernetes.podspec-persistent-volume-claim',
+  hostPath: 'kubernetes.podspec-volumes-hostpath',
+  csi: 'kubernetes.podspec-volumes-csi',
+  ephemeral: 'kubernetes.podspec-volumes-ephemeral',
+  image: 'kubernetes.podspec-volumes-image',
+};
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function gated(config: WebhookConfig, feature: FeatureKey, path: string, errors: Errors): void {
+  if (config.features[feature] === 'Disabled') {
+    errors.push({ path, message: `must not be set: the feature is off (set ${feature}: enabled in ConfigMap config-features)` });
+  }
+}
+
+/** The container that receives requests: the only one, or the one with a port. */
+export function servingContainer(spec: RevisionSpec): Container | undefined {
+  return spec.containers.length === 1 ? spec.containers[0] : spec.containers.find((c) => (c.ports?.length ?? 0) > 0);
+}
+
+export function validateRevisionSpec(spec: RevisionSpec, path: string, config: WebhookConfig): Errors {
+  const errors: Errors = [];
+  const { defaults } = config;
+
+  const cc = spec.containerConcurrency;
+  if (cc !== undefined) {
+    const min = defaults.allowContainerConcurrencyZero ? 0 : 1;
+    if (cc < min || cc > defaults.containerConcurrencyMaxLimit) {
+      errors.push({
+        path: `${path}.containerConcurrency`,
+        message: `${cc} is out of range: must be between ${min} and ${defaults.containerConcurrencyMaxLimit} (config-defaults container-concurrency-max-limit)`,
+      });
+    }
+  }
+  const timeout = spec.timeoutSeconds;
+  if (timeout !== undefined && (timeout < 0 || timeout > defaults.maxRevisionTimeoutSeconds)) {
+    errors.push({
+      path: `${path}.timeoutSeconds`,
+      message: `${timeout} is out of range: must be between 0 and ${defaults.maxRevisionTimeoutSeconds} (config-defaults max-revision-timeout-seconds)`,
+    });
+  }
+  const limit = timeout ?? defaults.maxRevisionTimeoutSeconds;
+  for (const field of ['responseStartTimeoutSeconds', 'idleTimeoutSeconds'] as const) {
+    const value = spec[field];
+    if (value !== undefined && (value < 0 || value > limit)) {
+      errors.push({ path: `${path}.${field}`, message: `${value} is out of range: must be between 0 and timeoutSeconds (${limit})` });
+    }
+  }
+
+  for (const [field, feature] of Object.entries(GATED_POD_FIELDS)) {
+    if ((spec as unknown as Record<string, unknown>)[field] !== undefined) gated(config, feature, `${path}.${field}`, errors);
+  }
+  if (spec.containers.length > 1 && config.features['multi-container'] === 'Disabled') {
+    errors.push({ path: `${path}.containers`, message: 'only one container is allowed: multi-container is off in ConfigMap config-features' });
+  }
+  if (spec.serviceAccountName && !DNS1123_SUBDOMAIN.test(spec.serviceAccountName)) {
+    errors.push({ path: `${path}.serviceAccountName`, message: `${JSON.stringify(spec.serviceAccountName)} is not a valid name: it must be a lowercase RFC 1123 subdomain` });
+  }
+
+  const names = new Map<string, string>();
+  const all: [Container, string][] = [
+    ...spec.containers.map((c, i): [Container, string] => [c, `${path}.containers[${i}]`]),
+    ...((spec.initContainers ?? []) as Container[]).map((c, i): [Container, string] => [c, `${path}.initContainers[${i}]`]),
+  ];
+  for (const [container, containerPath] of all) {
+    if (!container.name) continue;
+    const first = names.get(container.name);
+    if (first) errors.push({ path: `${containerPath}.name`, message: `${JSON.stringify(container.name)} is already the name of ${first}` });
+    else names.set(container.name, containerPath);
+  }
+
+  const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
+  const mounted = new Set<string>();
+  (spec.volumes ?? []).forEach((volume, i) => {
+    for (const [source, feature] of Object.entries(GATED_VOLUME_SOURCES)) {
+      if ((volume as unknown as Record<string, unknown>)[source] !== undefined) gated(config, feature, `${path}.volumes[${i}].${source}`, errors);
+    }
+  });
+  for (const [container, containerPath] of all) {
+    (container.volumeMounts ?? []).forEach((mount, j) => {
+      const mountPath = `${containerPath}.volumeMounts[${j}]`;
+      const volume = volumes.get(mount.name);
+      if (!volume) {
+        errors.push({ path: `${mountPath}.name`, message: `no volume named ${JSON.stringify(mount.name)} in ${path}.volumes` });
+        return;
+      }
+      mounted.add(mount.name);
+      if (mount.mountPropagation !== undefined) gated(config, 'kubernetes.podspec-volumes-mount-propagation', `${mountPath}.mountPropagation`, errors);
+      if (volume.persistentVolumeClaim && mount.readOnly === false
+        && config.features['kubernetes.podspec-persistent-volume-write'] === 'Disabled') {
+        errors.push({ path: `${mountPath}.readOnly`, message: 'must be true: writing to a PersistentVolumeClaim needs kubernetes.podspec-persistent-volume-write: enabled in ConfigMap config-features' });
+      }
+    });
+    (container.env ?? []).forEach((env, j) => {
+      const source = env.valueFrom as Record<string, unknown> | undefined;
+      for (const field of ['fieldRef', 'resourceFieldRef']) {
+        if (source?.[field] !== undefined) gated(config, 'kubernetes.podspec-fieldref', `${containerPath}.env[${j}].valueFrom.${field}`, errors);
+      }
+    });
+    const capabilities = (container.securityContext as { capabilities?: { add?: unknown[] } } | undefined)?.capabilities;
+    if (capabilities?.add?.length) {
+      gated(config, 'kubernetes.containerspec-addcapabilities', `${containerPath}.securityContext.capabilities.add`, errors);
+    }
+  }
+  (spec.volumes ?? []).forEach((volume, i) => {
+    if (!mounted.has(volume.name)) errors.push({ path: `${path}.volumes[${i}].name`, message: `volume ${JSON.stringify(volume.name)} is not mounted by any container` });
+  });
+
+  const serving = servingContainer(spec);
+  if (serving) {
+    const index = spec.containers.indexOf(serving);
+    const port = serving.ports?.[0]?.containerPort;
+    for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
+      const probe = serving[kind] as Probe | undefined;
+      const probePort = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? (probe as { grpc?: { port?: number } } | undefined)?.grpc?.port;
+      if (probePort !== undefined && probePort !== 0 && probePort !== '' && probePort !== (port ?? 8080)) {
+        errors.push({
+          path: `${path}.containers[${index}].${kind}`,
+          message: `the probe's port ${probePort} must be the container port ${port ?? 8080} (or left out)`,
+        });
+      }
+    }
+  }
+  return errors;
+}
+
+function validateTemplateMetadata(template: RevisionTemplate, path: string, config: WebhookConfig): Errors {
+  const errors: Errors = [];
+  const annotations = template.metadata?.annotations;
+  for (const issue of parseAutoscalingAnnotations(annotations, config.autoscaler).issues) {
+    errors.push({ path: `${path}.metadata.annotations[${issue.key}]`, message: issue.message });
+  }
+  const deadline = annotations?.[Annotations.progressDeadline];
+  if (deadline !== undefined) durationAnnotation(deadline, `${path}.metadata.annotations[${Annotations.progressDeadline}]`, errors);
+  return errors;
+}
+
+function durationAnnotation(value: string, path: string, errors: Errors): void {
+  const ms = parseGoDuration(value.trim());
+  if (ms === undefined) errors.push({ path, message: `${JSON.stringify(value)} is not a duration such as "120s"` });
+  else if (ms < 0) errors.push({ path, message: `${value} must not be negative` });
+  else if (ms % 1000 !== 0) errors.push({ path, message: `${value} must be a whole number of seconds` });
+}
+
+interface ObjectMeta { name?: string; generateName?: string; annotations?: Record<string, string> }
+
+/** Autoscaling annotations belong on the revision template, where they take effect. */
+function validateTopLevelMetadata(metadata: ObjectMeta | undefined, withRollout: boolean): Errors {
+  const errors: Errors = [];
+  const misplaced = hasAutoscalingAnnotation(metadata?.annotations);
+  if (misplaced) {
+    errors.push({
+      path: `metadata.annotations[${misplaced}]`,
+      message: 'autoscaling annotations are only allowed on spec.template.metadata.annotations',
+    });
+  }
+  if (withRollout) {
+    for (const key of [Annotations.rolloutDuration, Annotations.rolloutDurationLegacy]) {
+      const value = metadata?.annotations?.[key];
+      if (value !== undefined) durationAnnotation(value, `metadata.annotations[${key}]`, errors);
+    }
+  }
+  return errors;
+}
+
+function validateTemplate(
+  template: RevisionTemplate | undefined, oldTemplate: RevisionTemplate | undefined, metadata: ObjectMeta | undefined, config: WebhookConfig,
+): Errors {
+  if (!template) return [];
+  const errors = validateTemplateMetadata(template, 'spec.template', config);
+  if (template.spec) errors.push(...validateRevisionSpec(template.spec, 'spec.template.spec', config));
+  const name = template.metadata?.name;
+  if (name && metadata?.generateName) {
+    errors.push({ path: 'spec.template.metadata.name', message: 'a revision name may not be given when the parent uses generateName' });
+  }
+  if (oldTemplate && name && name === oldTemplate.metadata?.name && !isDeepEqual(oldTemplate, template)) {
+    errors.push({
+      path: 'spec.template.metadata.name',
+      message: `the template changed but its revision name ${JSON.stringify(name)} did not: a revision is immutable, so give the new template a new name`,
+    });
+  }
+  return errors;
+}
+
+export function validateService(svc: Service, old: Service | undefined, config: WebhookConfig): Errors {
+  return [
+    ...validateTopLevelMetadata(svc.metadata, true),
+    ...validateTemplate(svc.spec?.template, old?.spec?.template, svc.metadata, config),
+  ];
+}
+
+export function validateConfiguration(cfg: Configuration, old: Configuration | undefined, config: WebhookConfig): Errors {
+  return [
+    ...validateTopLevelMetadata(cfg.metadata, false),
+    ...validateTemplate(cfg.spec?.template as RevisionTemplate | undefined, old?.spec?.template as RevisionTemplate | undefined, cfg.metadata, config),
+  ];
+}
+
+export function validateRevision(rev: Revision, config: WebhookConfig): Errors {
+  const errors: Errors = [];
+  for (const issue of parseAutoscalingAnnotations(rev.metadata?.annotations, config.autoscaler).issues) {
+    errors.push({ path: `metadata.annotations[${issue.key}]`, message: issue.message });
+  }
+  if (rev.spec) errors.push(...validateRevisionSpec(rev.spec as RevisionSpec, 'spec', config));
+  return errors;
+}
+
+export function validateRoute(route: Route): Errors {
+  return validateTopLevelMetadata(route.metadata, true);
+}
