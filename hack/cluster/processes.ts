@@ -48,11 +48,13 @@ export function recordedProcesses(stateDir: string): { name: string; pid: number
   });
 }
 
-/** Stops the recorded processes in the given order (others after), SIGTERM then SIGKILL. */
-export async function stopProcesses(stateDir: string, order: string[] = [], graceMs = 10_000): Promise<string[]> {
-  const recorded = recordedProcesses(stateDir).sort((a, b) => rank(order, a.name) - rank(order, b.name));
+/** Stops the named recorded processes in the given order: SIGTERM, then SIGKILL after graceMs. */
+export async function stopProcesses(stateDir: string, names: string[], graceMs = 10_000): Promise<string[]> {
+  const recorded = recordedProcesses(stateDir);
   const stopped: string[] = [];
-  for (const p of recorded) {
+  for (const name of names) {
+    const p = recorded.find((r) => r.name === name);
+    if (!p) continue;
     if (isRunning(p.pid, p.binary)) {
       process.kill(p.pid, 'SIGTERM');
       const deadline = Date.now() + graceMs;
@@ -65,11 +67,6 @@ export async function stopProcesses(stateDir: string, order: string[] = [], grac
   }
   return stopped;
 }
-
-const rank = (order: string[], name: string) => {
-  const i = order.indexOf(name);
-  return i === -1 ? order.length : i;
-};
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
 export async function freePort(): Promise<number> {
