@@ -1,0 +1,35 @@
+// One real control plane per test run: etcd + kube-apiserver built from upstream sources, the
+// CRDs, and the controller serving the admission webhook on loopback.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureBinaries } from '../../../hack/cluster/binaries.ts';
+import { startControlPlane, stopControlPlane } from '../../../hack/cluster/controlPlane.ts';
+import { applyCrds, startHostController, stopHostController } from '../../../hack/cluster/operator.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kubeconfig: string;
+    kubectl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl']);
+  const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-test-'));
+  const log = (line: string) => console.log(`[control plane] ${line}`);
+  const started = Date.now();
+  const controlPlane = await startControlPlane({ stateDir, ephemeral: true, log });
+  const k = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
+  await applyCrds(k);
+  await startHostController(k, stateDir);
+  log(`control plane, CRDs and webhook ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  project.provide('kubeconfig', controlPlane.kubeconfig);
+  project.provide('kubectl', k.binary);
+  return async () => {
+    await stopHostController(stateDir);
+    await stopControlPlane(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+}
