@@ -11,6 +11,14 @@ export default defineConfig({
       },
       {
         test: {
+          // Real sockets and real processes, no Kubernetes.
+          name: 'process',
+          include: ['test/process/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/setup/controlPlane.ts'],

@@ -1,0 +1,33 @@
+// Prometheus metrics: one registry per process, served over HTTP in the text format.
+import { createServer, type Server } from 'node:http';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createRegistry(component: string, withProcessMetrics = true): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component });
+  if (withProcessMetrics) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** Serves GET /metrics from the registry on host:port. */
+export async function serveMetrics(registry: Registry, port: number, host = '0.0.0.0'): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(text);
+      }, (error: Error) => {
+        res.writeHead(500);
+        res.end(error.message);
+      });
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
