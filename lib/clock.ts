@@ -1,0 +1,17 @@
+// Time as a dependency: code that waits or measures takes a Clock, so tests can drive it.
+export interface Timer { cancel(): void }
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs fn once after ms; the returned timer cancels it. */
+  setTimeout(fn: () => void, ms: number): Timer;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const handle = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
