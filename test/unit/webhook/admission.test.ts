@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { jsonPatch, review, type AdmissionReview } from '../../../controllers/webhook/admission.ts';
+import { knativeDefaults } from '../../../controllers/webhook/config.ts';
+import { makeWebhookConfigurations } from '../../../controllers/webhook/registration.ts';
+
+const request = (object: Record<string, unknown>, over: Record<string, unknown> = {}): AdmissionReview => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: 'u1', kind: { group: 'serving.knative.dev', version: 'v1', kind: 'Service' }, operation: 'CREATE',
+    userInfo: { username: 'alice' }, object, ...over,
+  },
+});
+
+describe('admission reviews', () => {
+  it('answers defaulting with a JSON patch that produces the defaulted object', () => {
+    const object = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'a' }, spec: { template: { spec: { containers: [{ image: 'x' }] } } } };
+    const response = review('/defaulting', request(object), knativeDefaults()).response!;
+    expect(response).toMatchObject({ uid: 'u1', allowed: true, patchType: 'JSONPatch' });
+    const ops = JSON.parse(Buffer.from(response.patch!, 'base64').toString()) as { op: string; path: string }[];
+    expect(ops.map((o) => `${o.op} ${o.path}`)).toEqual(['replace /spec', 'add /metadata/annotations']);
+  });
+
+  it('denies with every field error in the message and in the causes', () => {
+    const object = {
+      metadata: { name: 'a', annotations: { 'autoscaling.knative.dev/target': '5' } },
+      spec: { template: { spec: { containerConcurrency: 5000, containers: [{ image: 'x' }] } } },
+    };
+    const response = review('/validation', request(object), knativeDefaults()).response!;
+    expect(response.allowed).toBe(false);
+    expect(response.status?.message).toBe('validation failed: metadata.annotations[autoscaling.knative.dev/target]: autoscaling annotations are only allowed on spec.template.metadata.annotations; '
+      + 'spec.template.spec.containerConcurrency: 5000 is out of range: must be between 0 and 1000 (config-defaults container-concurrency-max-limit)');
+    expect(response.status?.details?.causes.map((c) => c.field)).toEqual([
+      'metadata.annotations[autoscaling.knative.dev/target]', 'spec.template.spec.containerConcurrency',
+    ]);
+  });
+
+  it('lets other kinds and DELETE through untouched', () => {
+    const other = review('/validation', request({}, { kind: { group: '', version: 'v1', kind: 'Pod' } }), knativeDefaults()).response;
+    expect(other).toEqual({ uid: 'u1', allowed: true });
+    expect(review('/defaulting', request({ spec: {} }, { operation: 'DELETE' }), knativeDefaults()).response).toEqual({ uid: 'u1', allowed: true });
+  });
+
+  it('jsonPatch adds missing sections and replaces changed ones', () => {
+    expect(jsonPatch({ spec: { a: 1 } }, { spec: { a: 2 }, metadata: { annotations: { x: 'y' } } })).toEqual([
+      { op: 'replace', path: '/spec', value: { a: 2 } },
+      { op: 'add', path: '/metadata', value: {} },
+      { op: 'add', path: '/metadata/annotations', value: { x: 'y' } },
+    ]);
+    expect(jsonPatch({ spec: { a: 1 } }, { spec: { a: 1 } })).toEqual([]);
+  });
+});
+
+describe('webhook registration', () => {
+  it('registers both webhooks for the four serving kinds with the CA, by URL or by Service', () => {
+    const byUrl = makeWebhookConfigurations({ url: 'https://127.0.0.1:8443/' }, 'CA');
+    expect(byUrl.mutating.webhooks?.[0]?.clientConfig).toEqual({ url: 'https://127.0.0.1:8443/defaulting', caBundle: Buffer.from('CA').toString('base64') });
+    expect(byUrl.validating.webhooks?.[0]?.rules?.[0]?.resources).toEqual(['services', 'configurations', 'revisions', 'routes']);
+    const bySvc = makeWebhookConfigurations({ service: { namespace: 'knative-serving', name: 'webhook', port: 443 } }, 'CA');
+    expect(bySvc.validating.webhooks?.[0]?.clientConfig.service).toEqual({ namespace: 'knative-serving', name: 'webhook', port: 443, path: '/validation' });
+    expect(bySvc.mutating.webhooks?.[0]?.failurePolicy).toBe('Fail');
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { parseDefaults } from '../../../lib/config/defaults.ts';
+import { parseFeatures } from '../../../lib/config/features.ts';
+import { knativeDefaults } from '../../../controllers/webhook/config.ts';
+import { validateRevisionSpec, validateRoute, validateService } from '../../../controllers/webhook/validation.ts';
+import type { RevisionSpec, Service } from '../../../lib/apis/serving.ts';
+
+const config = knativeDefaults();
+const spec = (over: Partial<RevisionSpec> = {}): RevisionSpec => ({ containers: [{ image: 'x' }], ...over } as RevisionSpec);
+const paths = (errors: { path: string }[]) => errors.map((e) => e.path);
+
+describe('revision spec rules that depend on configuration', () => {
+  it('accepts a plain spec', () => {
+    expect(validateRevisionSpec(spec({ containerConcurrency: 1000, timeoutSeconds: 600 }), 'spec', config)).toEqual([]);
+  });
+
+  it('bounds containerConcurrency by container-concurrency-max-limit', () => {
+    expect(validateRevisionSpec(spec({ containerConcurrency: 1001 }), 'spec', config)).toEqual([{
+      path: 'spec.containerConcurrency',
+      message: '1001 is out of range: must be between 0 and 1000 (config-defaults container-concurrency-max-limit)',
+    }]);
+    const strict = { ...config, defaults: parseDefaults({ 'allow-container-concurrency-zero': 'false', 'container-concurrency': '10' }) };
+    expect(paths(validateRevisionSpec(spec({ containerConcurrency: 0 }), 'spec', strict))).toEqual(['spec.containerConcurrency']);
+  });
+
+  it('bounds timeouts by max-revision-timeout-seconds and by timeoutSeconds', () => {
+    expect(paths(validateRevisionSpec(spec({ timeoutSeconds: 601 }), 'spec', config))).toEqual(['spec.timeoutSeconds']);
+    expect(paths(validateRevisionSpec(spec({ timeoutSeconds: 10, responseStartTimeoutSeconds: 11, idleTimeoutSeconds: 10 }), 'spec', config)))
+      .toEqual(['spec.responseStartTimeoutSeconds']);
+    const longer = { ...config, defaults: parseDefaults({ 'max-revision-timeout-seconds': '3600' }) };
+    expect(validateRevisionSpec(spec({ timeoutSeconds: 3600 }), 'spec', longer)).toEqual([]);
+  });
+
+  it('gates PodSpec fields, volume kinds, fieldRef and added capabilities on config-features', () => {
+    const gatedSpec = spec({
+      nodeSelector: { a: 'b' },
+      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'c' } }],
+      containers: [{
+        image: 'x',
+        volumeMounts: [{ name: 'data', mountPath: '/data', readOnly: false }],
+        env: [{ name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+        securityContext: { capabilities: { add: ['NET_ADMIN'] } },
+      }],
+    } as never);
+    expect(paths(validateRevisionSpec(gatedSpec, 'spec', config))).toEqual([
+      'spec.nodeSelector',
+      'spec.volumes[0].persistentVolumeClaim',
+      'spec.containers[0].volumeMounts[0].readOnly',
+      'spec.containers[0].env[0].valueFrom.fieldRef',
+      'spec.containers[0].securityContext.capabilities.add',
+    ]);
+    const open = { ...config, features: parseFeatures({
+      'kubernetes.podspec-nodeselector': 'enabled', 'kubernetes.podspec-persistent-volume-claim': 'enabled',
+      'kubernetes.podspec-persistent-volume-write': 'enabled', 'kubernetes.podspec-fieldref': 'enabled',
+      'kubernetes.containerspec-addcapabilities': 'enabled',
+    }) };
+    expect(validateRevisionSpec(gatedSpec, 'spec', open)).toEqual([]);
+  });
+
+  it('checks names: unique containers, known volumes, mounted volumes, service account', () => {
+    const errors = validateRevisionSpec(spec({
+      serviceAccountName: 'Not_Valid',
+      containers: [{ image: 'a', name: 'app', ports: [{ containerPort: 8080 }], volumeMounts: [{ name: 'missing', mountPath: '/m' }] }, { image: 'b', name: 'app' }],
+      volumes: [{ name: 'unused', secret: { secretName: 's' } }],
+    } as never), 'spec', config);
+    expect(paths(errors)).toEqual([
+      'spec.serviceAccountName', 'spec.containers[1].name', 'spec.containers[0].volumeMounts[0].name', 'spec.volumes[0].name',
+    ]);
+    expect(errors[1]?.message).toBe('"app" is already the name of spec.containers[0]');
+  });
+
+  it('requires probes of the serving container to use its port', () => {
+    const errors = validateRevisionSpec(spec({
+      containers: [{ image: 'a', ports: [{ containerPort: 9000 }], readinessProbe: { httpGet: { port: 8080 } } }],
+    } as never), 'spec', config);
+    expect(errors).toEqual([{ path: 'spec.containers[0].readinessProbe', message: "the probe's port 8080 must be the container port 9000 (or left out)" }]);
+  });
+});
+
+const svc = (edit: (s: Service) => void = () => {}): Service => {
+  const s = {
+    apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'hello' },
+    spec: { template: { metadata: {}, spec: { containers: [{ image: 'x' }] } } },
+  } as Service;
+  edit(s);
+  return s;
+};
+
+describe('Service and Route rules', () => {
+  it('validates autoscaling annotations on the template with their key in the path', () => {
+    const errors = validateService(svc((s) => {
+      s.spec!.template!.metadata!.annotations = {
+        'autoscaling.knative.dev/min-scale': '3', 'autoscaling.knative.dev/max-scale': '2', 'autoscaling.knative.dev/window': '1h1s',
+      };
+    }), undefined, config);
+    expect(errors).toEqual([
+      { path: 'spec.template.metadata.annotations[autoscaling.knative.dev/window]', message: '1h1s is out of range: must be between 6s and 3600s' },
+      { path: 'spec.template.metadata.annotations[autoscaling.knative.dev/max-scale]', message: 'max-scale=2 is less than min-scale=3' },
+    ]);
+  });
+
+  it('rejects autoscaling annotations and bad rollout durations on the Service itself', () => {
+    const errors = validateService(svc((s) => {
+      s.metadata!.annotations = { 'autoscaling.knative.dev/target': '10', 'serving.knative.dev/rollout-duration': '1.5s' };
+    }), undefined, config);
+    expect(errors.map((e) => e.message)).toEqual([
+      'autoscaling annotations are only allowed on spec.template.metadata.annotations',
+      '1.5s must be a whole number of seconds',
+    ]);
+  });
+
+  it('rejects a changed template that keeps its revision name, and a revision name with generateName', () => {
+    const old = svc((s) => { s.spec!.template!.metadata!.name = 'hello-v1'; });
+    const changed = svc((s) => { s.spec!.template!.metadata!.name = 'hello-v1'; s.spec!.template!.spec!.containers[0]!.image = 'y'; });
+    expect(paths(validateService(changed, old, config))).toEqual(['spec.template.metadata.name']);
+    expect(validateService(structuredClone(old), old, config)).toEqual([]);
+    const generated = svc((s) => { s.metadata = { generateName: 'hello-', name: 'hello-abcde' }; s.spec!.template!.metadata!.name = 'hello-abcde-v1'; });
+    expect(validateService(generated, undefined, config)[0]?.message).toMatch(/generateName/);
+  });
+
+  it('a Route may carry a rollout duration but no autoscaling annotation', () => {
+    const route = { metadata: { annotations: { 'serving.knative.dev/rollout-duration': '120s' } } };
+    expect(validateRoute(route as never)).toEqual([]);
+    expect(paths(validateRoute({ metadata: { annotations: { 'autoscaling.knative.dev/class': 'x' } } } as never)))
+      .toEqual(['metadata.annotations[autoscaling.knative.dev/class]']);
+  });
+});
