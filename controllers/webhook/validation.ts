@@ -8,6 +8,7 @@ import {
   Annotations, type Configuration, type Container, type Probe, type Revision, type RevisionSpec, type RevisionTemplate,
   type Route, type Service,
 } from '../../lib/apis/serving.ts';
+import { servingContainerOf, userPort } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
 import { isDeepEqual } from './equality.ts';
 
@@ -50,11 +51,6 @@ function gated(config: WebhookConfig, feature: FeatureKey, path: string, errors:
   if (config.features[feature] === 'Disabled') {
     errors.push({ path, message: `must not be set: the feature is off (set ${feature}: enabled in ConfigMap config-features)` });
   }
-}
-
-/** The container that receives requests: the only one, or the one with a port. */
-export function servingContainer(spec: RevisionSpec): Container | undefined {
-  return spec.containers.length === 1 ? spec.containers[0] : spec.containers.find((c) => (c.ports?.length ?? 0) > 0);
 }
 
 export function validateRevisionSpec(spec: RevisionSpec, path: string, config: WebhookConfig): Errors {
@@ -145,17 +141,17 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
     if (!mounted.has(volume.name)) errors.push({ path: `${path}.volumes[${i}].name`, message: `volume ${JSON.stringify(volume.name)} is not mounted by any container` });
   });
 
-  const serving = servingContainer(spec);
+  const serving = servingContainerOf(spec);
   if (serving) {
     const index = spec.containers.indexOf(serving);
-    const port = serving.ports?.[0]?.containerPort;
+    const port = userPort(serving);
     for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
       const probe = serving[kind] as Probe | undefined;
       const probePort = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? (probe as { grpc?: { port?: number } } | undefined)?.grpc?.port;
-      if (probePort !== undefined && probePort !== 0 && probePort !== '' && probePort !== (port ?? 8080)) {
+      if (probePort !== undefined && probePort !== 0 && probePort !== '' && probePort !== port) {
         errors.push({
           path: `${path}.containers[${index}].${kind}`,
-          message: `the probe's port ${probePort} must be the container port ${port ?? 8080} (or left out)`,
+          message: `the probe's port ${probePort} must be the container port ${port} (or left out)`,
         });
       }
     }

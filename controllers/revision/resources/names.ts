@@ -1,0 +1,7 @@
+// Names of a revision's children; builders, reconcilers and tests all ask here.
+import { childName } from '../../../lib/apis/kmeta.ts';
+
+export const deploymentName = (revision: string) => childName(revision, '-deployment');
+export const podAutoscalerName = (revision: string) => revision;
+export const privateServiceName = (revision: string) => childName(revision, '-private');
+export const publicServiceName = (revision: string) => revision;

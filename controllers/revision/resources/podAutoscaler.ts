@@ -1,0 +1,54 @@
+// The PodAutoscaler that scales a revision's Deployment (upstream pkg/reconciler/revision/resources/pa.go).
+import { controllerReference } from '../../../lib/apis/kmeta.ts';
+import { servingContainerOf, servingProtocol } from '../../../lib/apis/revision.ts';
+import { Labels, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
+import { podAutoscalerAnnotations, revisionLabels } from './meta.ts';
+import { deploymentName, podAutoscalerName } from './names.ts';
+
+export interface PodAutoscaler {
+  apiVersion: 'autoscaling.internal.knative.dev/v1alpha1';
+  kind: 'PodAutoscaler';
+  metadata: {
+    name: string; namespace?: string; labels: Record<string, string>; annotations: Record<string, string>;
+    ownerReferences: ReturnType<typeof controllerReference>[]; uid?: string; generation?: number;
+  };
+  spec: {
+    containerConcurrency: number;
+    scaleTargetRef: { apiVersion: string; kind: string; name: string };
+    reachability: 'Reachable' | 'Unreachable' | '';
+    protocolType: 'http1' | 'h2c';
+  };
+}
+
+/**
+ * A revision no route sends traffic to is Unreachable and may go to zero at once; one that is
+ * routed is Reachable; a new one (pending) is neither until the route has decided.
+ */
+export function reachability(rev: Revision, failing: boolean): PodAutoscaler['spec']['reachability'] {
+  const state = rev.metadata?.labels?.[Labels.routingState];
+  if (state === 'active') return 'Reachable';
+  if (state === 'reserve' || failing) return 'Unreachable';
+  return '';
+}
+
+export function makePodAutoscaler(rev: Revision, options: { failing?: boolean } = {}): PodAutoscaler {
+  const name = rev.metadata?.name ?? '';
+  const spec = rev.spec as RevisionSpec;
+  return {
+    apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
+    kind: 'PodAutoscaler',
+    metadata: {
+      name: podAutoscalerName(name),
+      namespace: rev.metadata?.namespace,
+      labels: revisionLabels(rev),
+      annotations: podAutoscalerAnnotations(rev),
+      ownerReferences: [controllerReference(rev)],
+    },
+    spec: {
+      containerConcurrency: spec.containerConcurrency ?? 0,
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deploymentName(name) },
+      reachability: reachability(rev, options.failing ?? false),
+      protocolType: servingProtocol(servingContainerOf(spec)),
+    },
+  };
+}

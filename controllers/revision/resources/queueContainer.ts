@@ -1,0 +1,93 @@
+// The queue-proxy sidecar of a revision's pods (upstream pkg/reconciler/revision/resources/queue.go).
+import type { V1Container, V1EnvVar, V1Probe } from '@kubernetes/client-node';
+import { Labels, type Probe, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
+import type { RevisionConfig } from '../config.ts';
+import { servingContainerOf, servingProtocol, userPort } from '../../../lib/apis/revision.ts';
+
+export const QUEUE_CONTAINER_NAME = 'queue-proxy';
+
+export const QueuePorts = {
+  http1: 8012,
+  h2c: 8013,
+  admin: 8022,
+  autoscalerMetrics: 9090,
+  userMetrics: 9091,
+} as const;
+
+/** What queue-proxy must probe, as JSON in SERVING_READINESS_PROBE: always on loopback and the user port. */
+export function readinessProbeForQueue(probe: Probe | undefined, port: number): V1Probe {
+  const timing = {
+    ...(probe?.initialDelaySeconds !== undefined ? { initialDelaySeconds: probe.initialDelaySeconds } : {}),
+    ...(probe?.timeoutSeconds !== undefined ? { timeoutSeconds: probe.timeoutSeconds } : {}),
+    ...(probe?.periodSeconds !== undefined ? { periodSeconds: probe.periodSeconds } : {}),
+    successThreshold: probe?.successThreshold ?? 1,
+    ...(probe?.failureThreshold !== undefined ? { failureThreshold: probe.failureThreshold } : {}),
+  };
+  if (probe?.httpGet) {
+    return { ...timing, httpGet: { ...probe.httpGet, host: '127.0.0.1', port: port } as V1Probe['httpGet'] };
+  }
+  const grpc = (probe as { grpc?: { service?: string } } | undefined)?.grpc;
+  if (grpc) return { ...timing, grpc: { port, service: grpc.service ?? '' } };
+  // TCP, or an exec probe, which queue-proxy cannot run: it checks the port instead.
+  return { ...timing, tcpSocket: { host: '127.0.0.1', port } };
+}
+
+const env = (name: string, value: string | number): V1EnvVar => ({ name, value: String(value) });
+const fieldEnv = (name: string, fieldPath: string): V1EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+
+export function makeQueueContainer(rev: Revision, config: RevisionConfig): V1Container {
+  const spec = rev.spec as RevisionSpec;
+  const serving = servingContainerOf(spec);
+  const port = userPort(serving);
+  const protocol = servingProtocol(serving);
+  const servingPort = protocol === 'h2c' ? QueuePorts.h2c : QueuePorts.http1;
+  const labels = rev.metadata?.labels ?? {};
+  const userProbe = serving?.readinessProbe as Probe | undefined;
+  const resources = config.deployment.queueSidecarResources;
+  return {
+    name: QUEUE_CONTAINER_NAME,
+    image: config.deployment.queueSidecarImage,
+    args: ['queue-proxy'],
+    ports: [
+      { name: 'queue-port', containerPort: servingPort },
+      { name: 'http-autometric', containerPort: QueuePorts.autoscalerMetrics },
+      { name: 'http-usermetric', containerPort: QueuePorts.userMetrics },
+    ],
+    env: [
+      env('SERVING_NAMESPACE', rev.metadata?.namespace ?? ''),
+      env('SERVING_SERVICE', labels[Labels.service] ?? ''),
+      env('SERVING_CONFIGURATION', labels[Labels.configuration] ?? ''),
+      env('SERVING_REVISION', rev.metadata?.name ?? ''),
+      env('QUEUE_SERVING_PORT', servingPort),
+      env('CONTAINER_CONCURRENCY', spec.containerConcurrency ?? 0),
+      env('REVISION_TIMEOUT_SECONDS', spec.timeoutSeconds ?? 0),
+      env('REVISION_RESPONSE_START_TIMEOUT_SECONDS', spec.responseStartTimeoutSeconds ?? 0),
+      env('REVISION_IDLE_TIMEOUT_SECONDS', spec.idleTimeoutSeconds ?? 0),
+      fieldEnv('SERVING_POD', 'metadata.name'),
+      fieldEnv('SERVING_POD_IP', 'status.podIP'),
+      env('USER_PORT', port),
+      env('SYSTEM_NAMESPACE', config.systemNamespace),
+      env('SERVING_READINESS_PROBE', JSON.stringify(readinessProbeForQueue(userProbe, port))),
+      env('ENABLE_HTTP2_AUTO_DETECTION', String(config.features['autodetect-http2'] === 'Enabled')),
+      env('ENABLE_MULTI_CONTAINER_PROBES', String(config.features['multi-container-probing'] === 'Enabled')),
+    ],
+    resources: {
+      ...(Object.keys(resources.requests).length > 0 ? { requests: resources.requests } : {}),
+      ...(Object.keys(resources.limits).length > 0 ? { limits: resources.limits } : {}),
+    },
+    readinessProbe: {
+      httpGet: { port: servingPort as never, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] },
+      ...(userProbe?.initialDelaySeconds !== undefined ? { initialDelaySeconds: userProbe.initialDelaySeconds } : {}),
+      ...(userProbe?.timeoutSeconds !== undefined ? { timeoutSeconds: userProbe.timeoutSeconds } : {}),
+      periodSeconds: userProbe?.periodSeconds || 1,
+      ...(userProbe?.failureThreshold !== undefined ? { failureThreshold: userProbe.failureThreshold } : {}),
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
