@@ -16,7 +16,7 @@ const service: Service = {
     template: { metadata: { annotations: { 'autoscaling.knative.dev/target': '10' } }, spec: { containers: [{ image: 'dev.local/hello:1' }] } },
     traffic: [{ latestRevision: true, percent: 90 }, { revisionName: 'hello-00001', percent: 10, tag: 'old', latestRevision: false }],
   },
-} as Service;
+} as unknown as Service;
 
 const owner = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', uid: 'svc-uid', controller: true, blockOwnerDeletion: true };
 
@@ -33,7 +33,7 @@ describe('Service children', () => {
   });
 
   it('keeps routes that already point at the Configuration', () => {
-    const existing = { metadata: { annotations: { 'serving.knative.dev/routes': 'other,zeta' } } } as Configuration;
+    const existing = { metadata: { annotations: { "serving.knative.dev/routes": "other,zeta" } } } as unknown as Configuration;
     expect(makeConfiguration(service, existing).metadata?.annotations?.['serving.knative.dev/routes']).toBe('hello,other,zeta');
     expect(withRoute(undefined, 'a')).toBe('a');
   });

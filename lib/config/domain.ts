@@ -1,0 +1,45 @@
+// config-domain: which domain suffix each route gets (upstream pkg/reconciler/route/config/domain.go).
+// Keys are domain suffixes; a value is empty (matches every route) or YAML `selector: {label: value}`.
+import { parse } from 'yaml';
+import { z } from 'zod';
+
+export const CLUSTER_DOMAIN = process.env.CLUSTER_DOMAIN ?? 'cluster.local';
+export const CONFIG_DOMAIN = 'config-domain';
+
+export interface DomainEntry { domain: string; selector: Record<string, string> }
+export type DomainConfig = DomainEntry[];
+
+const selectorSchema = z.object({ selector: z.record(z.string(), z.string()).optional() }).nullable();
+const DOMAIN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function parseDomainConfig(data: Record<string, string> | undefined): DomainConfig {
+  const entries: DomainEntry[] = [];
+  for (const [domain, value] of Object.entries(data ?? {})) {
+    if (domain.startsWith('_')) continue;
+    if (!DOMAIN.test(domain)) throw new Error(`ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: is not a domain name`);
+    let selector: Record<string, string> = {};
+    if (value.trim() !== '') {
+      const parsed = selectorSchema.safeParse(parse(value));
+      if (!parsed.success) throw new Error(`ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: must be empty or "selector: {label: value}"`);
+      selector = parsed.data?.selector ?? {};
+    }
+    entries.push({ domain, selector });
+  }
+  return entries;
+}
+
+/**
+ * The domain for a route's labels: the entry whose selector matches the most labels wins, ties
+ * go to the alphabetically first domain; with no match at all routes stay cluster-local.
+ */
+export function domainForLabels(config: DomainConfig, labels: Record<string, string>): string {
+  let best: DomainEntry | undefined;
+  for (const entry of config) {
+    const keys = Object.keys(entry.selector);
+    if (!keys.every((k) => labels[k] === entry.selector[k])) continue;
+    const better = !best || keys.length > Object.keys(best.selector).length
+      || (keys.length === Object.keys(best.selector).length && entry.domain < best.domain);
+    if (better) best = entry;
+  }
+  return best?.domain ?? `svc.${CLUSTER_DOMAIN}`;
+}
