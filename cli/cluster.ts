@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
+import { NODE_IP, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
 import { applyCrds, startHostController, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
 import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
@@ -20,13 +21,17 @@ export async function up(argv: string[]): Promise<void> {
   });
   const stateDir = values['state-dir'];
   const started = Date.now();
-  const controlPlane = await startControlPlane({ stateDir, log: say });
   if (values['control-plane-only']) {
+    const controlPlane = await startControlPlane({ stateDir, log: say });
     say(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(`KUBECONFIG=${controlPlane.kubeconfig}`);
     return;
   }
-  const binDir = await ensureBinaries(['kubectl']);
+  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']);
+  // The API server listens on the node address, so it must exist first.
+  await prepareHostNetwork();
+  const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
+  await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
   say('installing the Knative Serving CRDs');
   await applyCrds(k);
@@ -34,9 +39,9 @@ export async function up(argv: string[]): Promise<void> {
   await startHostController(k, stateDir);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
-The API server accepts Knative Serving objects now: defaults and validation work as in Knative.
-Not yet here: a node that runs pods, the data plane and the gateway, so services do not serve
-traffic yet (tracked in the project's issues).
+A one-node Kubernetes cluster runs on this machine, and its API server accepts Knative Serving
+objects: defaults and validation work as in Knative. Not yet here: the reconcilers, the data
+plane and the gateway, so a Service is stored but not yet run (tracked in the project's issues).
 
 Try it:
   export KUBECONFIG=${controlPlane.kubeconfig}
@@ -51,7 +56,8 @@ Try it:
 export async function down(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string', default: defaultStateDir } } });
   const stateDir = values['state-dir'];
-  const stopped = [...await stopHostController(stateDir), ...await stopControlPlane(stateDir)];
+  const binDir = await ensureBinaries(['kube-proxy']).catch(() => undefined);
+  const stopped = [...await stopHostController(stateDir), ...await stopNode(stateDir, binDir), ...await stopControlPlane(stateDir)];
   say(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
 }
 

@@ -14,6 +14,8 @@ export interface ControlPlaneOptions {
   stateDir: string;
   /** Skip fsync in etcd: for throw-away test clusters. */
   ephemeral?: boolean;
+  /** Serve a node at this address: the API server listens there and authorizes kubelets. */
+  nodeIp?: string;
   log?: (line: string) => void;
 }
 
@@ -22,7 +24,21 @@ export interface ControlPlane {
   token: string;
   caCertificate: string;
   kubeconfig: string;
+  /** Kubeconfig per node component, when started for a node. */
+  componentKubeconfigs?: Record<NodeComponent, string>;
 }
+
+export type NodeComponent = 'kubelet' | 'kube-controller-manager' | 'kube-scheduler' | 'kube-proxy';
+
+/** Static-token identities that the bootstrap RBAC roles (and the Node authorizer) already know. */
+const COMPONENT_USERS: Record<NodeComponent, { user: string; groups: string[] }> = {
+  kubelet: { user: 'system:node:pl-node', groups: ['system:nodes'] },
+  'kube-controller-manager': { user: 'system:kube-controller-manager', groups: [] },
+  'kube-scheduler': { user: 'system:kube-scheduler', groups: [] },
+  'kube-proxy': { user: 'system:kube-proxy', groups: [] },
+};
+
+export const NODE_NAME = 'pl-node';
 
 const SERVICE_CIDR = '10.96.0.0/16';
 const PROCESS_ORDER = ['kube-apiserver', 'etcd'];
@@ -48,11 +64,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const serving = await ca.issue({
     commonName: 'kube-apiserver',
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-    ipAddresses: ['127.0.0.1', '10.96.0.1'],
+    ipAddresses: ['127.0.0.1', '10.96.0.1', ...(options.nodeIp ? [options.nodeIp] : [])],
     usage: 'server',
   });
   const serviceAccountKey = await createSigningKey();
   const token = randomBytes(24).toString('hex');
+  const componentTokens = Object.fromEntries((Object.keys(COMPONENT_USERS) as NodeComponent[])
+    .map((c) => [c, randomBytes(24).toString('hex')])) as Record<NodeComponent, string>;
   const files = {
     caCert: join(pkiDir, 'ca.crt'),
     caKey: join(pkiDir, 'ca.key'),
@@ -68,7 +86,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   writeFileSync(files.servingKey, serving.privateKey, { mode: 0o600 });
   writeFileSync(files.saKey, serviceAccountKey.privateKey, { mode: 0o600 });
   writeFileSync(files.saPub, serviceAccountKey.publicKey);
-  writeFileSync(files.tokens, `${token},pilotlight-admin,pilotlight-admin,"system:masters"\n`, { mode: 0o600 });
+  const tokenLines = [`${token},pilotlight-admin,pilotlight-admin,"system:masters"`];
+  if (options.nodeIp) {
+    for (const [component, identity] of Object.entries(COMPONENT_USERS) as [NodeComponent, typeof COMPONENT_USERS[NodeComponent]][]) {
+      tokenLines.push(`${componentTokens[component]},${identity.user},${identity.user},"${identity.groups.join(',')}"`);
+    }
+  }
+  writeFileSync(files.tokens, `${tokenLines.join('\n')}\n`, { mode: 0o600 });
+  const kubeletClient = options.nodeIp
+    ? await ca.issue({ commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' })
+    : undefined;
+  if (kubeletClient) {
+    writeFileSync(join(pkiDir, 'kubelet-client.crt'), kubeletClient.certificate);
+    writeFileSync(join(pkiDir, 'kubelet-client.key'), kubeletClient.privateKey, { mode: 0o600 });
+  }
 
   const etcdPort = await freePort();
   const etcdPeerPort = await freePort();
@@ -91,29 +122,40 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   ]);
   await waitFor('etcd', etcd.log, async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, () => isRunning(etcd.pid, 'etcd'));
 
-  const server = `https://127.0.0.1:${apiPort}`;
+  const address = options.nodeIp ?? '127.0.0.1';
+  const server = `https://${address}:${apiPort}`;
   log(`starting kube-apiserver on ${server}`);
   const apiserver = startProcess(stateDir, 'kube-apiserver', join(binDir, 'kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
     `--secure-port=${apiPort}`,
     `--tls-cert-file=${files.servingCert}`,
     `--tls-private-key-file=${files.servingKey}`,
     `--client-ca-file=${files.caCert}`,
     `--token-auth-file=${files.tokens}`,
-    '--authorization-mode=RBAC',
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
     `--service-account-key-file=${files.saPub}`,
     `--service-account-signing-key-file=${files.saKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     '--allow-privileged=true',
-    // No controller-manager runs to create the default ServiceAccount, and nothing serves the
-    // loopback address as the `kubernetes` Service endpoint.
-    '--disable-admission-plugins=ServiceAccount',
-    '--endpoint-reconciler-type=none',
     '--enable-priority-and-fairness=false',
     '--profiling=false',
+    ...(options.nodeIp
+      ? [
+        '--authorization-mode=Node,RBAC',
+        '--enable-admission-plugins=NodeRestriction',
+        `--kubelet-client-certificate=${join(pkiDir, 'kubelet-client.crt')}`,
+        `--kubelet-client-key=${join(pkiDir, 'kubelet-client.key')}`,
+        '--kubelet-preferred-address-types=InternalIP',
+      ]
+      : [
+        '--authorization-mode=RBAC',
+        // No controller-manager runs to create the default ServiceAccount, and nothing serves
+        // the loopback address as the `kubernetes` Service endpoint.
+        '--disable-admission-plugins=ServiceAccount',
+        '--endpoint-reconciler-type=none',
+      ]),
   ]);
   const probe = () => apiGet(server, token, ca.certificate, '/readyz').then((r) => r.status === 200);
   await waitFor('kube-apiserver', apiserver.log, probe, 120_000, () => isRunning(apiserver.pid, 'kube-apiserver'));
@@ -121,6 +163,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const kubeconfig = join(stateDir, 'kubeconfig');
   writeFileSync(kubeconfig, kubeconfigYaml(server, token, ca.certificate), { mode: 0o600 });
   const controlPlane: ControlPlane = { server, token, caCertificate: ca.certificate, kubeconfig };
+  if (options.nodeIp) {
+    controlPlane.componentKubeconfigs = Object.fromEntries((Object.keys(COMPONENT_USERS) as NodeComponent[]).map((component) => {
+      const path = join(stateDir, `kubeconfig-${component}`);
+      writeFileSync(path, kubeconfigYaml(server, componentTokens[component], ca.certificate), { mode: 0o600 });
+      return [component, path];
+    })) as Record<NodeComponent, string>;
+  }
   writeFileSync(controlPlaneFile(stateDir), JSON.stringify(controlPlane, null, 2), { mode: 0o600 });
   log(`control plane ready at ${server}`);
   return controlPlane;
@@ -129,7 +178,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 export async function stopControlPlane(stateDir: string, options: { keepState?: boolean } = {}): Promise<string[]> {
   const stopped = await stopProcesses(stateDir, PROCESS_ORDER);
   if (!options.keepState) {
-    for (const entry of ['etcd', 'pki', 'kubeconfig', 'control-plane.json']) {
+    for (const entry of ['etcd', 'pki', 'kubeconfig', 'control-plane.json', ...Object.keys(COMPONENT_USERS).map((c) => `kubeconfig-${c}`)]) {
       rmSync(join(stateDir, entry), { recursive: true, force: true });
     }
   }
