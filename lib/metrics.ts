@@ -1,12 +1,20 @@
 // Prometheus metrics: one registry per process, served over HTTP in the text format.
 import { createServer, type Server } from 'node:http';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 export function createRegistry(component: string, withProcessMetrics = true): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ component });
   if (withProcessMetrics) collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+/**
+ * The metric called name in registry, created on first use: several queues or controllers in one
+ * process share each metric and tell themselves apart by label.
+ */
+export function sharedMetric<T extends Metric>(registry: Registry, name: string, create: (registers: Registry[]) => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create([registry]);
 }
 
 /** Serves GET /metrics from the registry on host:port. */

@@ -1,4 +1,5 @@
-// Status codes of failed API calls, whatever the client wrapped them in.
+// Status codes of failed API calls, whatever the client wrapped them in. A watch ERROR event's
+// Status object carries its code the same way, so it can be passed here directly.
 function statusCode(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } };
@@ -11,3 +12,11 @@ function statusCode(error: unknown): number | undefined {
 export const isNotFound = (error: unknown) => statusCode(error) === 404;
 export const isConflict = (error: unknown) => statusCode(error) === 409;
 export const isAlreadyExists = isConflict;
+
+/** The requested resourceVersion has been compacted away: the caller must list again. */
+export function isGone(error: unknown): boolean {
+  if (statusCode(error) === 410) return true;
+  // Matched by message too, for wrappers that keep the Status text but drop its code.
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' && message.includes('too old resource version');
+}
