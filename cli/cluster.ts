@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
-import { NODE_IP, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
+import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
 import { applyCrds, startHostController, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
 import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
@@ -29,6 +29,7 @@ export async function up(argv: string[]): Promise<void> {
   }
   const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']);
   // The API server listens on the node address, so it must exist first.
+  await ensureNodePackages(say);
   await prepareHostNetwork();
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
   await startNode({ stateDir, binDir, controlPlane, log: say });

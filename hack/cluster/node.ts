@@ -30,9 +30,23 @@ const REQUIRED: { path: string; pkg: string }[] = [
   { path: '/usr/bin/gcc', pkg: 'gcc' },
 ];
 
-/** Names the Debian packages that are missing, so `up` can say what to install. */
+/** The Debian packages a node needs that are not installed. */
 export function missingNodePackages(): string[] {
   return [...new Set(REQUIRED.filter((r) => !existsSync(r.path)).map((r) => r.pkg))];
+}
+
+/** Installs missing node packages with apt-get when we may; otherwise says exactly what is missing. */
+export async function ensureNodePackages(log: (line: string) => void): Promise<void> {
+  const missing = missingNodePackages();
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    throw new Error(`a node needs these Debian packages: ${missing.join(' ')} (run as root, or apt-get install them)`);
+  }
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  await sh('apt-get', ['update', '-qq']);
+  await run('apt-get', ['install', '-y', '-qq', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 * 1024 * 1024 });
+  const still = missingNodePackages();
+  if (still.length > 0) throw new Error(`apt-get did not install: ${still.join(' ')}`);
 }
 
 async function sh(command: string, args: string[], options: { ignoreFailure?: boolean } = {}): Promise<string> {
@@ -140,13 +154,10 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 
 export interface NodeOptions { stateDir: string; binDir: string; controlPlane: ControlPlane; log: (line: string) => void }
 
+/** Starts the node; the caller has run ensureNodePackages and prepareHostNetwork first. */
 export async function startNode({ stateDir, binDir, controlPlane, log }: NodeOptions): Promise<{ containerdSocket: string }> {
   const kubeconfigs = controlPlane.componentKubeconfigs;
   if (!kubeconfigs) throw new Error('the running control plane was started without a node (--control-plane-only); run `pilotlight down` first');
-  const missing = missingNodePackages();
-  if (missing.length > 0) throw new Error(`a node needs Debian packages that are not installed: apt-get install ${missing.join(' ')}`);
-
-  await prepareHostNetwork();
   const containerdDir = join(stateDir, 'containerd');
   mkdirSync(join(containerdDir, 'cni'), { recursive: true });
   writeFileSync(join(containerdDir, 'config.toml'), containerdConfig(containerdDir));
