@@ -1,0 +1,28 @@
+// The routing facade for the server/proxy layer: one call per request, answering with a decision
+// the table built in advance. The caller keeps the current table in one variable and swaps it when
+// the sync layer builds a new one; a request routed against the old table stays valid.
+//
+// A forward decision's `upstream.inFlight` is the load the endpoint picker reads: the proxy layer
+// increments it when it starts sending and decrements it when the exchange ends.
+import type { RouteDecision } from './decision.ts';
+import { match, type RequestHead } from './match.ts';
+import { HASH_HEADER, HASH_OVERRIDE, PROBE_HEADER, PROBE_VALUE } from './probe.ts';
+import { pickUpstream } from './split.ts';
+import type { RoutingTable } from './table.ts';
+
+export function route(table: RoutingTable, request: RequestHead): RouteDecision {
+  const matched = match(table, request);
+  if (matched.kind === 'reject') return matched;
+  if (request.headers[PROBE_HEADER] === PROBE_VALUE && request.headers[HASH_HEADER] === HASH_OVERRIDE) return matched.probe;
+  const splits = matched.splits;
+  if (splits.kind === 'reject') return splits;
+  const target = splits.targets[splits.schedule.next()]!;
+  if (target.kind === 'reject') return target;
+  return target.forwards[pickUpstream(target.upstreams, table.randomInt)]!;
+}
+
+export * from './decision.ts';
+export { findRoute, findVirtualHost, match, normalizeHost, type IncomingHeaders, type Listener, type RequestHead } from './match.ts';
+export { HASH_HEADER, HASH_OVERRIDE, PROBE_HEADER, PROBE_VALUE, ingressHash } from './probe.ts';
+export { SplitSchedule, pickUpstream, xorshiftRandomInt, type RandomInt, type Upstream } from './split.ts';
+export * from './table.ts';

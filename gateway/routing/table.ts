@@ -1,0 +1,259 @@
+// The routing table: every KIngress the gateway serves, compiled once into host maps whose entries
+// hold pre-sorted paths, ready-to-set headers, split schedules and the finished decision objects,
+// so that routing a request is a map lookup, a short scan and two array reads.
+//
+// A table is never changed after it is built; the sync layer builds a new one and swaps the
+// reference. Building reads nothing but its arguments. Two things carry over from the `previous`
+// table: split schedule cursors (so a rebuild caused by an unrelated change does not restart a
+// path's 100-request window) and upstream in-flight counters (so the load the endpoint picker sees
+// survives endpoint churn). Ingress objects must not be changed once passed in (informer caches
+// never change theirs in place): their probe hashes are cached by object identity.
+//
+// Scope: exact hosts (no wildcards), no TLS or httpOption redirect; filtering by ingress class and
+// skipping Ingresses being deleted is the sync layer's job.
+import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
+import type { IHTTPIngressPath } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/HTTPIngressPath';
+import type { IIngressBackendSplit } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/IngressBackendSplit';
+import {
+  backendUnknown, noReadyEndpoints, noWeightedSplit,
+  type ForwardDecision, type HeaderPair, type IngressRef, type ProbeDecision,
+  type RejectDecision, type ServiceRef, type UpstreamProtocol,
+} from './decision.ts';
+import { normalizeHost } from './match.ts';
+import { ingressHash } from './probe.ts';
+import { SplitSchedule, xorshiftRandomInt, type RandomInt, type Upstream } from './split.ts';
+
+export type Ingress = IIngress;
+export type Visibility = 'ExternalIP' | 'ClusterLocal';
+
+export interface BackendAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * What the gateway knows about one split target (a Service port), fed by the sync layer from the
+ * Service's EndpointSlices and the revision's ServerlessService mode: in `serve` mode the ready
+ * pod addresses, in `proxy` mode the activator addresses. `protocol` follows the Service port's
+ * name (`http2`/`h2c` → h2c), as Kourier does.
+ */
+export type BackendState =
+  | { readonly mode: 'serve'; readonly protocol: UpstreamProtocol; readonly endpoints: readonly BackendAddress[] }
+  | { readonly mode: 'proxy'; readonly protocol: UpstreamProtocol; readonly activators: readonly BackendAddress[] };
+
+/** Keyed by `backendKey(namespace, name, port)`; the port as the KIngress split spells it. */
+export type BackendStates = ReadonlyMap<string, BackendState>;
+
+export const backendKey = (namespace: string, name: string, port: number | string): string => `${namespace}/${name}:${port}`;
+
+export interface HeaderCondition {
+  /** Lower-case, as node:http delivers request header names. */
+  readonly name: string;
+  readonly exact: string;
+}
+
+export interface ReadyTarget {
+  readonly kind: 'ready';
+  readonly service: ServiceRef;
+  readonly upstreams: readonly Upstream[];
+  /** `forwards[i]` is the decision for `upstreams[i]`. */
+  readonly forwards: readonly ForwardDecision[];
+}
+
+export type SplitTarget = ReadyTarget | RejectDecision;
+
+export interface WeightedSplits {
+  readonly kind: 'weighted';
+  readonly schedule: SplitSchedule;
+  /** Every split of the KIngress path, in spec order; the schedule's indices point here. */
+  readonly targets: readonly SplitTarget[];
+}
+
+export interface PathRoute {
+  readonly kind: 'path';
+  /** Plain string prefix, as Envoy's prefix match: `/api` also matches `/apis`. '' matches every path. */
+  readonly prefix: string;
+  readonly headers: readonly HeaderCondition[];
+  readonly splits: WeightedSplits | RejectDecision;
+  /** The owning Ingress's answer to readiness probes that reach this path. */
+  readonly probe: ProbeDecision;
+}
+
+export interface VirtualHost {
+  readonly host: string;
+  readonly visibility: Visibility;
+  readonly ingress: IngressRef;
+  /** Longest prefix first; for equal prefixes more header conditions first; then spec order. */
+  readonly routes: readonly PathRoute[];
+}
+
+/** A host claimed by two Ingresses on the same visibility; only `winner` serves it (see `precedes`). */
+export interface HostConflict {
+  readonly host: string;
+  readonly visibility: Visibility;
+  readonly winner: IngressRef;
+  readonly loser: IngressRef;
+}
+
+export interface RoutingTable {
+  /** Hosts of ExternalIP rules. */
+  readonly external: ReadonlyMap<string, VirtualHost>;
+  /** Hosts of ClusterLocal rules plus every ExternalIP host (in-cluster clients may use public names); ClusterLocal wins a host present in both. */
+  readonly internal: ReadonlyMap<string, VirtualHost>;
+  readonly conflicts: readonly HostConflict[];
+  readonly randomInt: RandomInt;
+  readonly schedules: ReadonlyMap<string, SplitSchedule>;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+}
+
+export interface TableOptions {
+  /** Suffix of cluster-local hosts, for expanding `name.ns.svc.<domain>` to its short forms. Default `cluster.local`. */
+  readonly clusterDomain?: string;
+  /** Randomness for the endpoint picker. Default: xorshift seeded from Math.random. */
+  readonly randomInt?: RandomInt;
+  /** The table being replaced, whose schedule cursors and in-flight counters carry over. */
+  readonly previous?: RoutingTable;
+}
+
+export function buildRoutingTable(ingresses: readonly Ingress[], backends: BackendStates, options: TableOptions = {}): RoutingTable {
+  const builder = new TableBuilder(backends, options);
+  for (const ingress of [...ingresses].sort(precedes)) builder.add(ingress);
+  return builder.finish();
+}
+
+/**
+ * Conflict rule: the Ingress created first keeps a contested host, so a newcomer cannot take over a
+ * host that is already serving; equal (or missing) creation times fall back to namespace, then
+ * name, in code-point order. Missing timestamps sort first.
+ */
+function precedes(a: Ingress, b: Ingress): number {
+  return compare(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '')
+    || compare(a.metadata?.namespace ?? '', b.metadata?.namespace ?? '')
+    || compare(a.metadata?.name ?? '', b.metadata?.name ?? '');
+}
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+class TableBuilder {
+  readonly #backends: BackendStates;
+  readonly #clusterDomain: string;
+  readonly #randomInt: RandomInt;
+  readonly #previous: RoutingTable | undefined;
+  readonly #hosts: Record<Visibility, Map<string, VirtualHost>> = { ExternalIP: new Map(), ClusterLocal: new Map() };
+  readonly #conflicts: HostConflict[] = [];
+  readonly #schedules = new Map<string, SplitSchedule>();
+  readonly #upstreams = new Map<string, Upstream>();
+
+  constructor(backends: BackendStates, options: TableOptions) {
+    this.#backends = backends;
+    this.#clusterDomain = normalizeHost(options.clusterDomain ?? 'cluster.local');
+    this.#randomInt = options.randomInt ?? xorshiftRandomInt(Math.random() * 2 ** 31);
+    this.#previous = options.previous;
+  }
+
+  add(ingress: Ingress): void {
+    const ref: IngressRef = Object.freeze({ namespace: ingress.metadata?.namespace ?? '', name: ingress.metadata?.name ?? '' });
+    const probe: ProbeDecision = Object.freeze({ kind: 'probe', status: 200, ingress: ref, hash: ingressHash(ingress) });
+    // Rules of one Ingress that name the same host share it: their paths are merged in rule order.
+    const claimed: Record<Visibility, Map<string, PathRoute[]>> = { ExternalIP: new Map(), ClusterLocal: new Map() };
+
+    (ingress.spec?.rules ?? []).forEach((rule, ruleIndex) => {
+      const visibility: Visibility = rule.visibility === 'ClusterLocal' ? 'ClusterLocal' : 'ExternalIP';
+      const routes = (rule.http?.paths ?? []).map((path, pathIndex) => this.#pathRoute(ref, probe, `${ruleIndex}.${pathIndex}`, path));
+      for (const host of this.#hostsOf(rule.hosts ?? [], visibility)) {
+        const existing = claimed[visibility].get(host);
+        if (existing) existing.push(...routes);
+        else claimed[visibility].set(host, [...routes]);
+      }
+    });
+
+    for (const visibility of ['ExternalIP', 'ClusterLocal'] as const) {
+      for (const [host, routes] of claimed[visibility]) {
+        const owner = this.#hosts[visibility].get(host);
+        if (owner) {
+          this.#conflicts.push({ host, visibility, winner: owner.ingress, loser: ref });
+          continue;
+        }
+        this.#hosts[visibility].set(host, { host, visibility, ingress: ref, routes: routes.sort(moreSpecificFirst) });
+      }
+    }
+  }
+
+  finish(): RoutingTable {
+    const internal = new Map(this.#hosts.ClusterLocal);
+    for (const [host, vhost] of this.#hosts.ExternalIP) if (!internal.has(host)) internal.set(host, vhost);
+    return {
+      external: this.#hosts.ExternalIP,
+      internal,
+      conflicts: this.#conflicts,
+      randomInt: this.#randomInt,
+      schedules: this.#schedules,
+      upstreams: this.#upstreams,
+    };
+  }
+
+  /** Upstream's ExpandedHosts: `name.ns.svc.<domain>` is also reachable as `name.ns.svc` and `name.ns`. */
+  #hostsOf(hosts: readonly string[], visibility: Visibility): Set<string> {
+    const out = new Set<string>();
+    for (const raw of hosts) {
+      const host = normalizeHost(raw);
+      if (!host) continue;
+      out.add(host);
+      if (visibility !== 'ClusterLocal') continue;
+      for (const suffix of [`.svc.${this.#clusterDomain}`, `.${this.#clusterDomain}`]) {
+        const short = host.endsWith(suffix) ? host.slice(0, -suffix.length) : '';
+        if (short.includes('.')) out.add(short);
+      }
+    }
+    return out;
+  }
+
+  #pathRoute(ingress: IngressRef, probe: ProbeDecision, position: string, path: IHTTPIngressPath): PathRoute {
+    const headers = Object.entries(path.headers ?? {}).map(([name, match]) => ({ name: name.toLowerCase(), exact: match.exact ?? '' }));
+    const splits = path.splits ?? [];
+    // Knative's Ingress defaulting: a lone split without a percent takes all the traffic.
+    const weights = splits.length === 1 && splits[0]!.percent === undefined ? [100] : splits.map((s) => s.percent ?? 0);
+    const scheduleKey = `${ingress.namespace}/${ingress.name}#${position}|${splits.map((s, i) => `${s.serviceNamespace}/${s.serviceName}:${weights[i]}`).join(',')}`;
+    const schedule = this.#previous?.schedules.get(scheduleKey) ?? SplitSchedule.of(weights);
+    if (!schedule) return { kind: 'path', prefix: path.path ?? '', headers, splits: noWeightedSplit(ingress), probe };
+    this.#schedules.set(scheduleKey, schedule);
+    const rewriteHost = path.rewriteHost || undefined;
+    const targets = splits.map((split) => this.#target(ingress, split, mergeHeaders(path.appendHeaders, split.appendHeaders), rewriteHost));
+    return { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'weighted', schedule, targets }, probe };
+  }
+
+  #target(ingress: IngressRef, split: IIngressBackendSplit, setHeaders: readonly HeaderPair[], rewriteHost: string | undefined): SplitTarget {
+    const service = serviceOf(split);
+    const state = this.#backends.get(backendKey(service.namespace, service.name, service.port));
+    if (!state) return backendUnknown(service);
+    const addresses = state.mode === 'serve' ? state.endpoints : state.activators;
+    if (addresses.length === 0) return noReadyEndpoints(service);
+    const upstreams = addresses.map((address) => this.#upstream(address));
+    const forwards = upstreams.map((upstream): ForwardDecision =>
+      Object.freeze({ kind: 'forward', ingress, service, mode: state.mode, protocol: state.protocol, upstream, setHeaders, rewriteHost }));
+    return { kind: 'ready', service, upstreams, forwards };
+  }
+
+  #upstream({ host, port }: BackendAddress): Upstream {
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    let upstream = this.#upstreams.get(address);
+    if (!upstream) {
+      upstream = this.#previous?.upstreams.get(address) ?? { address, host, port, inFlight: 0 };
+      this.#upstreams.set(address, upstream);
+    }
+    return upstream;
+  }
+}
+
+const serviceOf = (split: IIngressBackendSplit): ServiceRef =>
+  Object.freeze({ namespace: split.serviceNamespace, name: split.serviceName, port: split.servicePort });
+
+/** Path-level headers first, split-level ones override them, as Envoy's weighted-cluster headers do. */
+function mergeHeaders(...layers: ({ [name: string]: string } | undefined)[]): readonly HeaderPair[] {
+  const merged = new Map<string, string>();
+  for (const layer of layers) for (const [name, value] of Object.entries(layer ?? {})) merged.set(name.toLowerCase(), value);
+  return Object.freeze([...merged].map(([name, value]) => Object.freeze([name, value] as const)));
+}
+
+const moreSpecificFirst = (a: PathRoute, b: PathRoute): number =>
+  b.prefix.length - a.prefix.length || b.headers.length - a.headers.length;
