@@ -1,0 +1,94 @@
+// Assembles pilotlight's images as OCI archives and imports them into the node's containerd:
+// one Node 24 runtime layer shared by all, plus a layer with the project (the operator image,
+// every component chosen by subcommand) or with a sample app.
+//   node hack/images/build.ts [--import <containerd socket>]
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { cacheRoot, repoRoot } from '../cluster/paths.ts';
+import { writeOciImage } from './oci.ts';
+
+const run = promisify(execFile);
+
+/** Folders of the project that run in a container; tests, benchmarks and hack/ stay out. */
+const APP_FOLDERS = ['cli', 'controllers', 'lib', 'activator', 'autoscaler', 'queue-proxy', 'gateway', 'crds', 'hack/cluster', 'hack/images', 'hack/versions.ts'];
+
+export interface BuiltImage { name: string; archive: string }
+
+const short = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/** node and the shared libraries it links, at their host paths. */
+async function runtimeLayer(): Promise<string> {
+  const node = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
+  const { stdout: version } = await run(node, ['--version']);
+  const dir = join(cacheRoot, 'images', `runtime-node-${version.trim()}`);
+  if (existsSync(join(dir, '.complete'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'usr', 'local', 'bin'), { recursive: true });
+  copyFileSync(node, join(dir, 'usr', 'local', 'bin', 'node'));
+  const { stdout: ldd } = await run('ldd', [node]);
+  for (const lib of ldd.match(/\/\S+/g) ?? []) {
+    mkdirSync(join(dir, dirname(lib)), { recursive: true });
+    // copyFileSync follows the symlinks that name most shared libraries.
+    copyFileSync(lib, join(dir, lib));
+  }
+  mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o1777 });
+  if (existsSync('/etc/ssl/certs/ca-certificates.crt')) {
+    mkdirSync(join(dir, 'etc', 'ssl', 'certs'), { recursive: true });
+    copyFileSync('/etc/ssl/certs/ca-certificates.crt', join(dir, 'etc', 'ssl', 'certs', 'ca-certificates.crt'));
+  }
+  writeFileSync(join(dir, '.complete'), '');
+  return dir;
+}
+
+/** Production dependencies, installed once per lockfile. */
+async function dependencies(): Promise<string> {
+  const lock = readFileSync(join(repoRoot, 'package-lock.json'), 'utf8');
+  const dir = join(cacheRoot, 'images', `deps-${short(lock)}`);
+  if (existsSync(join(dir, '.complete'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
+  writeFileSync(join(dir, 'package-lock.json'), lock);
+  await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+  writeFileSync(join(dir, '.complete'), '');
+  return dir;
+}
+
+export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
+  const app = join(outDir, 'operator-app');
+  rmSync(app, { recursive: true, force: true });
+  for (const folder of APP_FOLDERS) {
+    if (existsSync(join(repoRoot, folder))) cpSync(join(repoRoot, folder), join(app, 'app', folder), { recursive: true });
+  }
+  cpSync(join(repoRoot, 'package.json'), join(app, 'app', 'package.json'));
+  cpSync(join(await dependencies(), 'node_modules'), join(app, 'app', 'node_modules'), { recursive: true });
+  const { stdout: tree } = await run('sh', ['-c', `cd ${app} && find . -type f -print0 | sort -z | xargs -0 sha256sum`], { maxBuffer: 256 * 1024 * 1024 });
+  const name = `dev.local/pilotlight/pilotlight:${short(tree)}`;
+  const archive = join(outDir, 'pilotlight.tar');
+  await writeOciImage({
+    name,
+    layers: [await runtimeLayer(), app],
+    config: { entrypoint: ['/usr/local/bin/node', '/app/cli/main.ts'], workingDir: '/app', user: '65532' },
+  }, archive);
+  return { name, archive };
+}
+
+export async function importImage(socket: string, archive: string): Promise<void> {
+  await run('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'import', '--all-platforms', archive]);
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { import: { type: 'string' }, out: { type: 'string', default: join(cacheRoot, 'images', 'out') } } });
+  mkdirSync(values.out, { recursive: true });
+  const started = Date.now();
+  const image = await buildOperatorImage(values.out);
+  console.log(`built ${image.name} (${image.archive}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (values.import) {
+    await importImage(values.import, image.archive);
+    console.log(`imported into ${values.import}`);
+  }
+}
