@@ -1,11 +1,12 @@
 // `pilotlight up | down | status`.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
-import { applyCrds, startHostController, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
+import { ensureHelm, installChart, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
+import { buildOperatorImage, importImage } from '../hack/images/build.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
 import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
 
@@ -32,17 +33,19 @@ export async function up(argv: string[]): Promise<void> {
   await ensureNodePackages(say);
   await prepareHostNetwork();
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
-  await startNode({ stateDir, binDir, controlPlane, log: say });
+  const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
-  say('installing the Knative Serving CRDs');
-  await applyCrds(k);
-  say('starting the controller (admission webhook)');
-  await startHostController(k, stateDir);
+  say('building the operator image');
+  const image = await buildOperatorImage(join(stateDir, 'images'));
+  await importImage(containerdSocket, image.archive);
+  say(`installing the Helm chart with ${image.name}`);
+  await installChart(k, await ensureHelm(), image.name.split(':').at(-1)!);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
-A one-node Kubernetes cluster runs on this machine, and its API server accepts Knative Serving
-objects: defaults and validation work as in Knative. Not yet here: the reconcilers, the data
-plane and the gateway, so a Service is stored but not yet run (tracked in the project's issues).
+A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart
+(namespace knative-serving): Knative Serving objects are defaulted and validated as in Knative.
+Not yet here: the reconcilers in the operator, the data plane and the gateway, so a Service is
+stored but not yet run (tracked in the project's issues).
 
 Try it:
   export KUBECONFIG=${controlPlane.kubeconfig}
@@ -59,6 +62,7 @@ export async function down(argv: string[]): Promise<void> {
   const stateDir = values['state-dir'];
   const binDir = await ensureBinaries(['kube-proxy']).catch(() => undefined);
   const stopped = [...await stopHostController(stateDir), ...await stopNode(stateDir, binDir), ...await stopControlPlane(stateDir)];
+  rmSync(join(stateDir, 'images'), { recursive: true, force: true });
   say(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
 }
 

@@ -65,3 +65,19 @@ async function waitForWebhook(k: Kubectl, alive: () => boolean, log: string): Pr
   }
   throw new Error(`the admission webhook did not answer within 60 s; last lines of ${log}:\n${tail(log)}`);
 }
+
+/** Builds helm once through the Go module proxy and returns its path. */
+export async function ensureHelm(): Promise<string> {
+  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'helm'], { maxBuffer: 16 * 1024 * 1024 });
+  return stdout.trim().split('\n').at(-1)!;
+}
+
+/** Installs or upgrades the chart into SYSTEM_NAMESPACE with the given operator image tag. */
+export async function installChart(k: Kubectl, helm: string, imageTag: string): Promise<void> {
+  await run(helm, [
+    'upgrade', '--install', 'pilotlight', join(repoRoot, 'charts', 'pilotlight'),
+    '--namespace', SYSTEM_NAMESPACE, '--create-namespace',
+    '--set', `image.tag=${imageTag}`,
+    '--wait', '--timeout', '180s',
+  ], { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 16 * 1024 * 1024 });
+}

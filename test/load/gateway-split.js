@@ -14,7 +14,7 @@
 //   EXPECTED_STATUS  status every response must have (default 200)
 //   TAG              sends Knative-Serving-Tag: <TAG> (tag-header routing)
 //   SUMMARY_JSON     also write the summary as JSON to this path
-// Build k6 with hack/build-k6.sh (prints the binary path).
+// Build k6 with `hack/build-tool.sh k6` (prints the binary path).
 import http from 'k6/http';
 import { check } from 'k6';
 import { Rate } from 'k6/metrics';

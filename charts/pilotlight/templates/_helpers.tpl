@@ -1,0 +1,10 @@
+{{- define "pilotlight.image" -}}
+{{- if not .Values.image.tag }}{{ fail "image.tag is required: the tag printed by hack/images/build.ts" }}{{ end -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- end -}}
+
+{{- define "pilotlight.labels" -}}
+app.kubernetes.io/name: pilotlight
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
