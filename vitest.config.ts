@@ -20,6 +20,16 @@ export default defineConfig({
       },
       {
         test: {
+          // A real one-node cluster brought up by `pilotlight up`; needs root. Not in `npm test`.
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 1_800_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/setup/controlPlane.ts'],

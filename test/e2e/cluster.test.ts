@@ -1,0 +1,102 @@
+// The local cluster end to end, as a user meets it: `pilotlight up`, kubectl against it, a real
+// pod behind a Service, the operator answering admission from inside the cluster, `down`.
+// Needs root (network setup, containerd); run with `npm run test:e2e`.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ensureBinaries } from '../../hack/cluster/binaries.ts';
+import { NODE_IP } from '../../hack/cluster/node.ts';
+import { writeOciImage } from '../../hack/images/oci.ts';
+
+const run = promisify(execFile);
+const repo = join(import.meta.dirname, '..', '..');
+const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-e2e-'));
+const pilotlight = (...args: string[]) => run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], { timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 });
+let kubectlBinary = '';
+const kubectl = (args: string[], input?: string) => {
+  const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') } });
+  child.child.stdin?.end(input ?? '');
+  return child;
+};
+
+beforeAll(async () => {
+  kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
+  const up = await pilotlight('up');
+  expect(up.stdout.trim().split('\n').at(-1)).toBe(`KUBECONFIG=${join(stateDir, 'kubeconfig')}`);
+}, 1_800_000);
+
+afterAll(async () => {
+  await pilotlight('down').catch(() => {});
+  rmSync(stateDir, { recursive: true, force: true });
+}, 120_000);
+
+describe('pilotlight up: a one-node cluster with the operator installed', () => {
+  it('the node is Ready and the operator runs in knative-serving', async () => {
+    const nodes = await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
+    expect(nodes.stdout).toBe('True');
+    const pods = await kubectl(['get', 'pods', '-n', 'knative-serving', '-l', 'app.kubernetes.io/component=controller', '-o', 'jsonpath={.items[*].status.containerStatuses[*].ready}']);
+    expect(pods.stdout).toBe('true');
+  });
+
+  it('the in-cluster webhook defaults and validates Knative Services', async () => {
+    await kubectl(['create', 'namespace', 'e2e']);
+    await kubectl(['apply', '-n', 'e2e', '-f', join(repo, 'samples', 'helloworld.yaml')]);
+    const traffic = await kubectl(['get', 'ksvc', 'hello', '-n', 'e2e', '-o', 'jsonpath={.spec.traffic[0].percent}']);
+    expect(traffic.stdout).toBe('100');
+    await expect(kubectl(['apply', '-n', 'e2e', '-f', join(repo, 'samples', 'invalid-traffic.yaml')]))
+      .rejects.toMatchObject({ stderr: expect.stringMatching(/percents of all traffic targets must add up to 100/) });
+  });
+
+  it('a pod behind a Service answers through its ClusterIP, and reaches the API server from inside', async () => {
+    const image = 'dev.local/pilotlight/e2e-node:1';
+    const archive = join(stateDir, 'e2e-node.tar');
+    const root = mkdtempSync(join(tmpdir(), 'pilotlight-e2e-root-'));
+    await run('sh', ['-c', `mkdir -p ${root}/usr/local/bin ${root}/tmp && cp ${join(repo, 'node_modules', 'node', 'bin', 'node')} ${root}/usr/local/bin/node && for l in $(ldd ${root}/usr/local/bin/node | grep -o '/[^ ]*'); do mkdir -p ${root}$(dirname $l); cp -L $l ${root}$l; done`]);
+    await writeOciImage({ name: image, layers: [root], config: { entrypoint: ['/usr/local/bin/node'] } }, archive);
+    rmSync(root, { recursive: true, force: true });
+    await run('ctr', ['--address', join(stateDir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'images', 'import', '--all-platforms', archive]);
+    const server = [
+      "const https = require('https'); const fs = require('fs');",
+      "require('http').createServer((q, s) => {",
+      "  if (q.url !== '/api') return s.end('hello from ' + require('os').hostname());",
+      "  const token = fs.readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/token', 'utf8');",
+      "  https.get({ host: '10.96.0.1', path: '/version', ca: fs.readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt'), servername: 'kubernetes.default.svc', headers: { authorization: 'Bearer ' + token } },",
+      "    (r) => { let b = ''; r.on('data', (c) => b += c); r.on('end', () => s.end(r.statusCode + ' ' + JSON.parse(b).gitVersion)); }).on('error', (e) => s.end('error ' + e.message));",
+      '}).listen(8080);',
+    ].join('\n');
+    const manifests = [
+      {
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'e2e' },
+        spec: {
+          replicas: 2, selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image, args: ['-e', server], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
+          },
+        },
+      },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'e2e' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+    ];
+    await kubectl(['apply', '-f', '-'], manifests.map((m) => stringify(m)).join('---\n'));
+    await kubectl(['rollout', 'status', 'deployment/web', '-n', 'e2e', '--timeout=120s']);
+    const clusterIp = (await kubectl(['get', 'svc', 'web', '-n', 'e2e', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+    expect(clusterIp).toMatch(/^10\.96\./);
+    await expect.poll(async () => (await fetch(`http://${clusterIp}/`).then((r) => r.text()).catch(() => '')), { timeout: 30_000 })
+      .toMatch(/^hello from web-/);
+    expect(await fetch(`http://${clusterIp}/api`).then((r) => r.text())).toBe('200 v1.35.4');
+  });
+
+  it('down stops everything and leaves no trace on the host', async () => {
+    await pilotlight('down');
+    const { stdout: rules } = await run('iptables-save');
+    expect(rules).not.toMatch(/KUBE-|CNI-/);
+    const { stdout: addresses } = await run('ip', ['-o', 'addr']);
+    expect(addresses).not.toContain(NODE_IP);
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(stateDir);
+    expect(existsSync(join(stateDir, 'kubeconfig'))).toBe(false);
+  }, 120_000);
+});
