@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // pilotlight: one entry point for every component and for managing a local cluster.
 import { main as controller } from '../controllers/main.ts';
+import { main as queueProxy } from '../queue-proxy/main.ts';
 import { down, status, up } from './cluster.ts';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
@@ -8,6 +9,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary
   down: { run: down, summary: 'stop everything `up` started and remove its state' },
   status: { run: status, summary: 'show what `up` started and whether it is healthy' },
   controller: { run: controller, summary: 'run the controller (admission webhook)' },
+  'queue-proxy': { run: queueProxy, summary: 'run the sidecar of a revision pod (configured by Knative\'s environment)' },
 };
 
 function usage(): string {

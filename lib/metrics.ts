@@ -2,10 +2,16 @@
 import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
-export function createRegistry(component: string, withProcessMetrics = true): Registry {
+/**
+ * `eventLoopSampleMs` sets how often process metrics sample event-loop delay; prom-client's 10ms
+ * default wakes the process 100 times a second, which costs an idle sidecar about 1% of a core.
+ */
+export function createRegistry(component: string, withProcessMetrics = true, eventLoopSampleMs?: number): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ component });
-  if (withProcessMetrics) collectDefaultMetrics({ register: registry });
+  if (withProcessMetrics) {
+    collectDefaultMetrics({ register: registry, ...(eventLoopSampleMs === undefined ? {} : { eventLoopMonitoringPrecision: eventLoopSampleMs }) });
+  }
   return registry;
 }
 

@@ -1,0 +1,163 @@
+// The reverse-proxy core: one downstream request forwarded to an undici dispatcher, streaming
+// both ways with backpressure, and aborting the other side when either side goes away.
+// The exchange is itself the undici dispatch handler, so a proxied request costs one object
+// plus its header list.
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { realClock, type Clock } from '../clock.ts';
+import { downstreamResponseHeaders, replaceHost, upstreamRequestHeaders } from './headers.ts';
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+
+/** The part of ServerResponse and Http2ServerResponse the proxy writes through. */
+export interface DownstreamResponse {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  writeHead(statusCode: number, headers?: OutgoingHttpHeaders): unknown;
+  setHeader(name: string, value: string | number | readonly string[]): unknown;
+  write(chunk: Buffer | string): boolean;
+  end(chunk?: Buffer | string): unknown;
+  addTrailers(trailers: OutgoingHttpHeaders): void;
+  destroy(error?: Error): unknown;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/**
+ * How an exchange ended: `completed` (the whole response was written), `client-closed` (the
+ * downstream went away first), `upstream-failed` (the upstream errored; a 502 was sent when
+ * nothing else had been), `aborted` (the owner called abort()).
+ */
+export type ExchangeOutcome = 'completed' | 'client-closed' | 'upstream-failed' | 'aborted';
+
+export interface ExchangeListener {
+  exchangeEnded(exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void;
+}
+
+export class ClientClosedError extends Error {
+  readonly code = 'PROXY_CLIENT_CLOSED';
+  constructor() { super('client closed the connection before the response ended'); }
+}
+
+export class ExchangeAbortedError extends Error {
+  readonly code = 'PROXY_ABORTED';
+}
+
+export interface ForwardOptions {
+  /** Lower-cased request headers that must not reach the upstream. */
+  dropRequestHeaders?: ReadonlySet<string>;
+  /** Replaces the request's Host header (e.g. restored from K-Original-Host). */
+  host?: string;
+  /** Appended to the request's headers, as a flat [name, value, …] list. */
+  addHeaders?: readonly string[];
+}
+
+function hasNoBody(req: DownstreamRequest): boolean {
+  const headers = req.headers;
+  if (headers['transfer-encoding'] !== undefined) return false;
+  const length = headers['content-length'];
+  if (length !== undefined) return length === '0';
+  // HTTP/2 requests may carry a body without Content-Length; only the methods that never do are safe to skip.
+  return req.httpVersionMajor < 2 || req.method === 'GET' || req.method === 'HEAD';
+}
+
+export class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly req: DownstreamRequest;
+  readonly res: DownstreamResponse;
+  /** Clock time of the last byte written downstream (status line included); 0 before any. */
+  lastWriteAt = 0;
+  #listener: ExchangeListener;
+  #clock: Clock;
+  #controller: Dispatcher.DispatchController | undefined;
+  #abortReason: Error | undefined;
+  #ended = false;
+
+  constructor(req: DownstreamRequest, res: DownstreamResponse, listener: ExchangeListener, clock: Clock = realClock) {
+    this.req = req;
+    this.res = res;
+    this.#listener = listener;
+    this.#clock = clock;
+  }
+
+  /** Sends the request to the dispatcher; the listener hears exactly once how it ended. */
+  start(dispatcher: Dispatcher, options?: ForwardOptions): void {
+    const req = this.req;
+    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, options?.dropRequestHeaders);
+    if (options?.host !== undefined) replaceHost(headers, options.host);
+    if (options?.addHeaders !== undefined) headers.push(...options.addHeaders);
+    this.res.once('close', this.#onDownstreamClose);
+    dispatcher.dispatch({
+      path: req.url ?? '/',
+      method: req.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasNoBody(req) ? null : (req as Readable),
+    }, this);
+  }
+
+  /** Stops the exchange; the owner answers the client (e.g. with a 504) if it still can. */
+  abort(reason: Error): void {
+    if (this.#ended) return;
+    this.#abortReason = reason;
+    if (this.#controller) this.#controller.abort(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortReason) controller.abort(this.#abortReason);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.#ended) return;
+    if (statusCode < 200) return; // 1xx interim responses are the upstream connection's business.
+    this.lastWriteAt = this.#clock.now();
+    this.res.writeHead(statusCode, downstreamResponseHeaders(headers));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#ended) return;
+    this.lastWriteAt = this.#clock.now();
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    if (this.#ended) return;
+    if (!isEmpty(trailers)) this.res.addTrailers(downstreamResponseHeaders(trailers));
+    this.res.end();
+    this.#end('completed', undefined);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#ended) return;
+    if (this.#abortReason) {
+      this.#end(error instanceof ClientClosedError ? 'client-closed' : 'aborted', error);
+      return;
+    }
+    if (!this.res.headersSent && !this.res.destroyed) {
+      const body = `upstream error: ${error.message}`;
+      this.res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      this.res.end(body);
+    } else {
+      this.res.destroy(error);
+    }
+    this.#end('upstream-failed', error);
+  }
+
+  #onDownstreamClose = (): void => {
+    if (this.#ended) return;
+    this.abort(new ClientClosedError());
+  };
+
+  #end(outcome: ExchangeOutcome, error: Error | undefined): void {
+    this.#ended = true;
+    this.#listener.exchangeEnded(this, outcome, error);
+  }
+}
+
+function isEmpty(headers: IncomingHttpHeaders): boolean {
+  for (const _ in headers) return false;
+  return true;
+}

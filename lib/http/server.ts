@@ -1,0 +1,96 @@
+// One listening port for HTTP/1.1 and cleartext HTTP/2 with prior knowledge (h2c), as Knative's
+// servers accept both: the first bytes of a connection pick the protocol, so the cost is per
+// connection, not per request.
+import { createServer as createHttp1Server, type IncomingMessage, type RequestListener, type Server as Http1Server } from 'node:http';
+import {
+  createServer as createHttp2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session,
+} from 'node:http2';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { DownstreamRequest, DownstreamResponse } from './proxy.ts';
+
+export interface HttpListenerOptions {
+  onRequest(req: DownstreamRequest, res: DownstreamResponse): void;
+  /** HTTP/1.1 upgrade requests; without a handler they are refused by closing the socket. */
+  onUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Accept h2c with prior knowledge besides HTTP/1.1 (default true). */
+  h2c?: boolean;
+  /** How long an idle keep-alive connection stays open (default 65s, above common LB idle timeouts). */
+  keepAliveTimeoutMs?: number;
+}
+
+/** Node's own default headersTimeout. */
+const FIRST_BYTES_TIMEOUT_MS = 60_000;
+
+// "PRI * HTTP/2.0": no HTTP/1 method starts with these bytes.
+function isHttp2Preface(chunk: Buffer): boolean {
+  return chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49;
+}
+
+export class HttpListener {
+  readonly http1: Http1Server;
+  readonly http2: Http2Server | undefined;
+  #front: NetServer | Http1Server;
+  #sessions = new Set<ServerHttp2Session>();
+
+  constructor(options: HttpListenerOptions) {
+    this.http1 = createHttp1Server({
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
+      requestTimeout: 0,
+      noDelay: true,
+    }, options.onRequest as RequestListener);
+    const onUpgrade = options.onUpgrade;
+    this.http1.on('upgrade', onUpgrade ?? ((_req: IncomingMessage, socket: Duplex) => socket.destroy()));
+    if (options.h2c === false) {
+      this.#front = this.http1;
+      return;
+    }
+    const http2 = createHttp2Server(options.onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+    http2.on('session', (session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    this.http2 = http2;
+    const http1 = this.http1;
+    this.#front = createNetServer({ noDelay: true }, (socket: Socket) => {
+      // Until it speaks, a connection belongs to neither server and no server timeout guards it.
+      socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+      socket.once('data', (chunk: Buffer) => {
+        socket.setTimeout(0);
+        socket.pause();
+        socket.unshift(chunk);
+        if (isHttp2Preface(chunk)) {
+          http2.emit('connection', socket);
+        } else {
+          http1.emit('connection', socket);
+          socket.resume();
+        }
+      });
+      socket.on('error', () => socket.destroy());
+    });
+  }
+
+  /** Listens and resolves with the bound port (useful with port 0). */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#front.once('error', reject);
+      this.#front.listen(port, host, () => {
+        this.#front.off('error', reject);
+        resolve((this.#front.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting connections and closes idle ones; requests in progress continue. */
+  stopAccepting(): void {
+    this.#front.close();
+    this.http1.closeIdleConnections();
+    for (const session of this.#sessions) session.close();
+  }
+
+  /** Ends every remaining connection at once. */
+  closeAll(): void {
+    this.http1.closeAllConnections();
+    for (const session of this.#sessions) session.destroy();
+  }
+}

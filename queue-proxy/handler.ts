@@ -1,0 +1,279 @@
+// The serving port's request pipeline (S:pkg/queue/sharedmain/handlers.go), outermost first:
+// probes and drain → timeouts → Forwarded shim → stats and breaker → proxy to the user container.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Clock, Timer } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
+import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import {
+  ExchangeAbortedError, ProxyExchange,
+  type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome,
+} from '../lib/http/proxy.ts';
+import type { Breaker, BreakerWaiter } from './breaker.ts';
+import type { Drainer } from './drain.ts';
+import type { Readiness } from './readiness.ts';
+import type { RequestStats } from './stats.ts';
+import type { UserMetrics } from './userMetrics.ts';
+
+/** Removed before the user container sees the request, as Knative's activator.RevisionHeaders. */
+const DROPPED_HEADERS: ReadonlySet<string> = new Set(['knative-serving-revision', 'knative-serving-namespace', 'k-original-host']);
+/** The status recorded in metrics for requests whose client left before any response (nginx's convention). */
+const CLIENT_CLOSED_STATUS = 499;
+const DEFAULT_FORWARD = { dropRequestHeaders: DROPPED_HEADERS };
+const HEALTH_CHECK_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaling-Probe'];
+
+export interface PipelineDeps {
+  upstream: Dispatcher;
+  /** For requests that arrive over HTTP/2: the user container is then spoken to in h2c too. */
+  h2cUpstream: () => Dispatcher;
+  breaker: Breaker | undefined;
+  stats: RequestStats;
+  drainer: Drainer;
+  readiness: Readiness;
+  userMetrics: UserMetrics;
+  timeouts: RequestTimeouts;
+  clock: Clock;
+  log: Logger;
+}
+
+function isHealthCheck(req: DownstreamRequest): boolean {
+  const agent = req.headers['user-agent'];
+  if (agent !== undefined) for (const prefix of HEALTH_CHECK_AGENTS) if (agent.startsWith(prefix)) return true;
+  return req.headers['k-kubelet-probe'] !== undefined || req.headers['k-network-probe'] === 'queue';
+}
+
+function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+/**
+ * Builds RFC 7239 Forwarded from X-Forwarded-* when the client sent none
+ * (S:pkg/queue/forwarded_shim.go), so apps can read one header whatever the ingress.
+ */
+function forwardedFromLegacy(req: DownstreamRequest): string | undefined {
+  const headers = req.headers;
+  if (headers.forwarded !== undefined) return undefined;
+  const forwardedFor = headers['x-forwarded-for'];
+  const proto = headers['x-forwarded-proto'];
+  const host = headers['x-forwarded-host'];
+  if (forwardedFor === undefined && proto === undefined && host === undefined) return undefined;
+  const nodes = forwardedFor === undefined ? [] : String(forwardedFor).split(',').map((node) => node.trim());
+  const first: string[] = [];
+  if (nodes.length > 0) first.push(`for=${forwardedNode(nodes[0]!)}`);
+  if (host !== undefined) first.push(`host=${String(host)}`);
+  if (proto !== undefined) first.push(`proto=${String(proto)}`);
+  return [first.join(';'), ...nodes.slice(1).map((node) => `for=${forwardedNode(node)}`)].join(', ');
+}
+
+/** IPv6 addresses must be bracketed and quoted in Forwarded. */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+export class Pipeline {
+  #deps: PipelineDeps;
+  /** Requests accepted and not yet answered, queued ones included, plus open upgraded connections. */
+  #open = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(deps: PipelineDeps) {
+    this.#deps = deps;
+  }
+
+  get open(): number { return this.#open; }
+
+  /** Resolves once every accepted request has been answered. */
+  whenIdle(): Promise<void> {
+    if (this.#open === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
+    const deps = this.#deps;
+    if (isHealthCheck(req)) {
+      this.#serveHealthCheck(req, res);
+      return;
+    }
+    if (req.headers['k-network-probe'] === 'probe') {
+      if (deps.drainer.draining) reply(res, 503, 'shutting down');
+      else reply(res, 200, '', { 'k-network-hash': String(req.headers['k-network-hash'] ?? '') });
+      return;
+    }
+    deps.drainer.touch();
+    this.#open++;
+    new ProxiedRequest(this, deps, req, res).begin();
+  };
+
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const deps = this.#deps;
+    deps.drainer.touch();
+    this.#open++;
+    const proxied = req.headers['k-proxy-request'] === 'activator';
+    deps.stats.requestIn(deps.clock.now(), proxied);
+    const originalHost = req.headers['k-original-host'];
+    // An upgraded connection holds its slot until it closes, as a hijacked Go handler does.
+    const connect = () => forwardUpgrade(req, socket, head, deps.upstream, {
+      dropRequestHeaders: DROPPED_HEADERS,
+      ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
+      onClose: () => {
+        deps.breaker?.release();
+        deps.stats.requestOut(deps.clock.now(), proxied);
+        this.requestEnded();
+      },
+    });
+    const entry = deps.breaker?.enter({ admitted: connect }) ?? 'admitted';
+    if (entry === 'admitted') {
+      connect();
+    } else if (entry === 'rejected') {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 26\r\n\r\npending request queue full');
+      deps.stats.requestOut(deps.clock.now(), proxied);
+      this.requestEnded();
+    }
+  };
+
+  requestEnded(): void {
+    if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  #serveHealthCheck(req: DownstreamRequest, res: DownstreamResponse): void {
+    const deps = this.#deps;
+    const probe = req.headers['k-network-probe'];
+    if (probe !== 'queue') {
+      reply(res, 400, `unexpected probe header value: ${probe ?? ''}`);
+      return;
+    }
+    if (deps.drainer.draining) {
+      reply(res, 503, 'shutting down');
+      return;
+    }
+    deps.readiness.check().then((ready) => {
+      if (res.destroyed) return;
+      if (ready && !deps.drainer.draining) reply(res, 200, 'queue');
+      else reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
+    }, (error: Error) => reply(res, 500, error.message));
+  }
+}
+
+type Phase = 'queued' | 'proxying' | 'done';
+
+/** One request's life in the pipeline: its own breaker waiter and exchange listener, to keep allocations per request few. */
+class ProxiedRequest implements BreakerWaiter, ExchangeListener {
+  #pipeline: Pipeline;
+  #deps: PipelineDeps;
+  #req: DownstreamRequest;
+  #res: DownstreamResponse;
+  #proxied: boolean;
+  #arrivedAt: number;
+  #phase: Phase = 'queued';
+  #holdsSlot = false;
+  #exchange: ProxyExchange | undefined;
+  #timer: Timer | undefined;
+
+  constructor(pipeline: Pipeline, deps: PipelineDeps, req: DownstreamRequest, res: DownstreamResponse) {
+    this.#pipeline = pipeline;
+    this.#deps = deps;
+    this.#req = req;
+    this.#res = res;
+    this.#proxied = req.headers['k-proxy-request'] === 'activator';
+    this.#arrivedAt = deps.clock.now();
+  }
+
+  begin(): void {
+    const deps = this.#deps;
+    deps.stats.requestIn(this.#arrivedAt, this.#proxied);
+    this.#timer = deps.clock.setTimeout(this.#onTimer, this.#nextDeadline(this.#arrivedAt) - this.#arrivedAt);
+    const breaker = deps.breaker;
+    if (breaker === undefined) {
+      this.#proxy();
+      return;
+    }
+    switch (breaker.enter(this)) {
+      case 'admitted':
+        this.#holdsSlot = true;
+        this.#proxy();
+        return;
+      case 'queued':
+        this.#res.once('close', this.#onCloseWhileQueued);
+        return;
+      case 'rejected':
+        reply(this.#res, 503, 'pending request queue full');
+        this.#finish(503);
+    }
+  }
+
+  admitted(): void {
+    this.#holdsSlot = true;
+    this.#proxy();
+  }
+
+  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome): void {
+    if (this.#phase === 'done') return;
+    this.#finish(outcome === 'client-closed' && !this.#res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.#res));
+  }
+
+  #proxy(): void {
+    this.#phase = 'proxying';
+    const req = this.#req;
+    const exchange = new ProxyExchange(req, this.#res, this, this.#deps.clock);
+    this.#exchange = exchange;
+    const originalHost = req.headers['k-original-host'];
+    const forwarded = forwardedFromLegacy(req);
+    const upstream = req.httpVersionMajor === 2 ? this.#deps.h2cUpstream() : this.#deps.upstream;
+    exchange.start(upstream, typeof originalHost === 'string' || forwarded !== undefined
+      ? {
+        dropRequestHeaders: DROPPED_HEADERS,
+        ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
+        ...(forwarded !== undefined ? { addHeaders: ['Forwarded', forwarded] } : {}),
+      }
+      : DEFAULT_FORWARD);
+  }
+
+  #onCloseWhileQueued = (): void => {
+    if (this.#phase !== 'queued') return;
+    this.#deps.breaker?.withdraw(this);
+    this.#finish(CLIENT_CLOSED_STATUS);
+  };
+
+  #nextDeadline(now: number): number {
+    return nextDeadline(this.#deps.timeouts, this.#arrivedAt, this.#exchange?.lastWriteAt ?? 0, now);
+  }
+
+  #onTimer = (): void => {
+    if (this.#phase === 'done') return;
+    const now = this.#deps.clock.now();
+    const deadline = this.#nextDeadline(now);
+    if (deadline > now) {
+      this.#timer = this.#deps.clock.setTimeout(this.#onTimer, deadline - now);
+      return;
+    }
+    this.#timer = undefined;
+    this.#deps.log.warn('request timeout', { path: this.#req.url, afterMs: now - this.#arrivedAt, phase: this.#phase });
+    if (this.#phase === 'queued') this.#deps.breaker?.withdraw(this);
+    // Done before aborting, so the exchange's own end report is ignored.
+    this.#phase = 'done';
+    this.#exchange?.abort(new ExchangeAbortedError(TIMEOUT_BODY));
+    endTimedOut(this.#res);
+    this.#finish(504);
+  };
+
+  #finish(status: number): void {
+    this.#phase = 'done';
+    const deps = this.#deps;
+    this.#timer?.cancel();
+    if (this.#holdsSlot) {
+      this.#holdsSlot = false;
+      deps.breaker?.release();
+    }
+    const now = deps.clock.now();
+    deps.stats.requestOut(now, this.#proxied);
+    deps.userMetrics.observe(status, now - this.#arrivedAt);
+    this.#pipeline.requestEnded();
+  }
+}
+
+function statusOf(res: DownstreamResponse): number {
+  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
+}

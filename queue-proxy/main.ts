@@ -1,0 +1,154 @@
+// queue-proxy: the sidecar in every revision pod. It admits traffic to the user container
+// within containerConcurrency, enforces the revision's timeouts, reports concurrency and
+// request rate to the autoscaler, answers readiness for the pod, and drains on SIGTERM.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { H2CClient, Pool, type Dispatcher } from 'undici';
+import { realClock, type Clock, type Timer } from '../lib/clock.ts';
+import { HttpListener } from '../lib/http/server.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { createRegistry, serveMetrics } from '../lib/metrics.ts';
+import { Breaker } from './breaker.ts';
+import { parseConfig, type QueueProxyConfig } from './config.ts';
+import { Drainer } from './drain.ts';
+import { Pipeline } from './handler.ts';
+import { Readiness } from './readiness.ts';
+import { AutoscalerStatsReporter, RequestStats } from './stats.ts';
+import { UserMetrics } from './userMetrics.ts';
+
+export const WAIT_FOR_DRAIN_PATH = '/wait-for-drain';
+
+export interface QueueProxyPorts {
+  serving: number;
+  admin: number;
+  autoscalerMetrics: number;
+  userMetrics: number;
+}
+
+export interface RunningQueueProxy {
+  ports: QueueProxyPorts;
+  /** Drains (quiet period, then in-flight requests within the drain timeout) and closes everything. */
+  shutdown(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Starts every server of one queue-proxy. */
+export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clock: Clock = realClock): Promise<RunningQueueProxy> {
+  const origin = `http://127.0.0.1:${config.userPort}`;
+  // Timeouts are the revision's business (see Pipeline), so undici's own are off.
+  const upstream = new Pool(origin, {
+    connections: config.containerConcurrency > 0 ? config.containerConcurrency : null,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  let h2cUpstream: Dispatcher | undefined;
+  const breaker = config.containerConcurrency > 0 ? new Breaker(config.containerConcurrency, config.queueDepth) : undefined;
+  const stats = new RequestStats(clock.now());
+  const drainer = new Drainer(config.drainQuietPeriodMs, clock);
+  const readiness = new Readiness(config.readinessProbes, config.startupProbeIntervalMs, clock, log);
+
+  const autoscalerRegistry = createRegistry('queue-proxy', false);
+  const reporter = new AutoscalerStatsReporter(autoscalerRegistry, config, config.reportingPeriodMs, clock.now());
+  const reportTicker = setInterval(() => {
+    const now = clock.now();
+    reporter.report(stats.report(now), now);
+  }, config.reportingPeriodMs);
+  // Every pod runs a queue-proxy: its idle cost matters more than fine event-loop-delay samples.
+  const userRegistry = createRegistry('queue-proxy', true, 1000);
+  const userMetrics = new UserMetrics(userRegistry, breaker);
+
+  const pipeline = new Pipeline({
+    upstream,
+    h2cUpstream: () => (h2cUpstream ??= new H2CClient(origin, { headersTimeout: 0, bodyTimeout: 0 })),
+    breaker, stats, drainer, readiness, userMetrics, clock, log,
+    timeouts: { totalMs: config.timeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
+  });
+  const listener = new HttpListener({ onRequest: pipeline.handleRequest, onUpgrade: pipeline.handleUpgrade });
+
+  // The user container's preStop hook: it returns once draining is complete, so the app gets
+  // its SIGTERM only after queue-proxy stopped sending it traffic.
+  let terminating = false;
+  const admin = createServer((req, res) => {
+    if (req.url?.split('?')[0] !== WAIT_FOR_DRAIN_PATH) {
+      res.writeHead(404).end();
+      return;
+    }
+    log.info('preStop hook is waiting for drain');
+    // Without a SIGTERM soon after, the app is being restarted by its liveness probe: stop draining.
+    clock.setTimeout(() => { if (!terminating) drainer.reset(); }, 1000);
+    void drainer.drain().then(() => res.writeHead(200).end());
+  });
+
+  const host = config.bindAddress;
+  const [serving, adminPort, autoscalerMetrics, userMetricsServer] = await Promise.all([
+    listener.listen(config.servingPort, host),
+    listen(admin, config.adminPort, host),
+    serveMetrics(autoscalerRegistry, config.autoscalerMetricsPort, host),
+    serveMetrics(userRegistry, config.userMetricsPort, host),
+  ]);
+  const ports: QueueProxyPorts = {
+    serving,
+    admin: adminPort,
+    autoscalerMetrics: (autoscalerMetrics.address() as AddressInfo).port,
+    userMetrics: (userMetricsServer.address() as AddressInfo).port,
+  };
+  readiness.start();
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = async () => {
+    terminating = true;
+    log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs });
+    await drainer.drain();
+    listener.stopAccepting();
+    const pending = pipeline.open;
+    let drainTimer: Timer | undefined;
+    const drained = await Promise.race([
+      pipeline.whenIdle().then(() => true),
+      new Promise<boolean>((resolve) => { drainTimer = clock.setTimeout(() => resolve(false), config.drainTimeoutMs); }),
+    ]);
+    drainTimer?.cancel();
+    if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: pipeline.open });
+    listener.closeAll();
+    readiness.stop();
+    clearInterval(reportTicker);
+    await Promise.all([closeServer(admin), closeServer(autoscalerMetrics), closeServer(userMetricsServer)]);
+    await Promise.all([upstream.destroy(), h2cUpstream?.destroy()]);
+    log.info('drained', { requestsAtQuietEnd: pending });
+  };
+  return { ports, shutdown: () => (shuttingDown ??= shutdown()) };
+}
+
+/** `pilotlight queue-proxy`: configured from the environment; runs until SIGTERM has been handled. */
+export async function main(argv: string[]): Promise<void> {
+  if (argv.length > 0) throw new Error(`queue-proxy takes no arguments (configuration is in the environment), got: ${argv.join(' ')}`);
+  const bootLog = createLogger('queue-proxy');
+  const config = parseConfig(process.env);
+  const log = bootLog.with({ revision: `${config.namespace}/${config.revision}`, pod: config.pod });
+  const proxy = await startQueueProxy(config, log);
+  log.info('queue-proxy started', {
+    service: config.service, podIP: config.podIP,
+    servingPort: proxy.ports.serving, adminPort: proxy.ports.admin,
+    autoscalerMetricsPort: proxy.ports.autoscalerMetrics, userMetricsPort: proxy.ports.userMetrics,
+    containerConcurrency: config.containerConcurrency, queueDepth: config.queueDepth,
+  });
+  await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
+  await proxy.shutdown();
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
+    createLogger('queue-proxy').error('queue-proxy failed', { error });
+    process.exit(1);
+  });
+}

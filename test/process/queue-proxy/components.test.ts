@@ -1,0 +1,125 @@
+// The pure parts of queue-proxy and lib/http, without sockets: breaker order and capacity,
+// the time-weighted stats arithmetic, configuration defaults and errors, and header rules.
+import { describe, expect, it } from 'vitest';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from '../../../lib/http/headers.ts';
+import { nextDeadline } from '../../../lib/http/timeouts.ts';
+import { Breaker, type BreakerWaiter } from '../../../queue-proxy/breaker.ts';
+import { parseConfig } from '../../../queue-proxy/config.ts';
+import { RequestStats } from '../../../queue-proxy/stats.ts';
+
+const REQUIRED_ENV = { SERVING_NAMESPACE: 'ns', SERVING_CONFIGURATION: 'cfg', SERVING_REVISION: 'rev', SERVING_POD: 'pod' };
+
+describe('Breaker', () => {
+  const waiter = (log: string[], name: string): BreakerWaiter => ({ admitted: () => log.push(name) });
+
+  it('admits up to its concurrency, queues in arrival order up to its depth, then rejects', () => {
+    const breaker = new Breaker(2, 2);
+    const log: string[] = [];
+    expect(['a', 'b', 'c', 'd', 'e'].map((n) => breaker.enter(waiter(log, n)))).toEqual(['admitted', 'admitted', 'queued', 'queued', 'rejected']);
+    breaker.release();
+    breaker.release();
+    expect(log).toEqual(['c', 'd']);
+    expect(breaker.active).toBe(2);
+    breaker.release();
+    breaker.release();
+    expect(breaker.active).toBe(0);
+  });
+
+  it('skips a withdrawn waiter', () => {
+    const breaker = new Breaker(1, 5);
+    const log: string[] = [];
+    breaker.enter(waiter(log, 'a'));
+    const leaving = waiter(log, 'b');
+    breaker.enter(leaving);
+    breaker.enter(waiter(log, 'c'));
+    breaker.withdraw(leaving);
+    breaker.release();
+    expect(log).toEqual(['c']);
+    expect(breaker.queued).toBe(0);
+  });
+});
+
+describe('RequestStats', () => {
+  it('averages concurrency over time and counts requests per window, proxied ones apart and included', () => {
+    const stats = new RequestStats(0);
+    stats.requestIn(0, false);
+    stats.requestIn(250, true);
+    stats.requestOut(500, false);
+    stats.requestOut(1000, true);
+    // 1 for 250ms, 2 for 250ms, 1 for 500ms; the proxied one for 750ms.
+    expect(stats.report(1000)).toEqual({ averageConcurrency: 1.25, averageProxiedConcurrency: 0.75, requestCount: 2, proxiedRequestCount: 1 });
+    stats.requestIn(1500, false);
+    expect(stats.report(2000)).toEqual({ averageConcurrency: 0.5, averageProxiedConcurrency: 0, requestCount: 1, proxiedRequestCount: 0 });
+  });
+});
+
+describe('nextDeadline', () => {
+  const arrivedAt = 1000;
+
+  it('is the total timeout alone when the others are off', () => {
+    expect(nextDeadline({ totalMs: 300, responseStartMs: 0, idleMs: 0 }, arrivedAt, 0, arrivedAt)).toBe(1300);
+  });
+
+  it('applies the response-start timeout only until the first byte', () => {
+    const timeouts = { totalMs: 300, responseStartMs: 100, idleMs: 0 };
+    expect(nextDeadline(timeouts, arrivedAt, 0, arrivedAt)).toBe(1100);
+    expect(nextDeadline(timeouts, arrivedAt, 1050, 1100)).toBe(1300);
+  });
+
+  it('counts idleness from the last byte, or from arrival before any', () => {
+    const timeouts = { totalMs: 300, responseStartMs: 0, idleMs: 50 };
+    expect(nextDeadline(timeouts, arrivedAt, 0, arrivedAt)).toBe(1050);
+    expect(nextDeadline(timeouts, arrivedAt, 1120, 1150)).toBe(1170);
+  });
+
+  it('is now once a timeout has expired', () => {
+    expect(nextDeadline({ totalMs: 300, responseStartMs: 0, idleMs: 0 }, arrivedAt, 0, 1400)).toBe(1400);
+  });
+});
+
+describe('parseConfig', () => {
+  it("applies Knative's defaults", () => {
+    const config = parseConfig(REQUIRED_ENV);
+    expect(config).toMatchObject({
+      servingPort: 8012, adminPort: 8022, autoscalerMetricsPort: 9090, userMetricsPort: 9091, userPort: 8080,
+      containerConcurrency: 0, timeoutMs: 300_000, responseStartTimeoutMs: 0, idleTimeoutMs: 0,
+      drainQuietPeriodMs: 30_000, drainTimeoutMs: 300_000, reportingPeriodMs: 1000,
+    });
+    expect(config.readinessProbes).toEqual([expect.objectContaining({ kind: 'tcp', host: '127.0.0.1', port: 8080, periodSeconds: 0 })]);
+  });
+
+  it('sizes the queue from containerConcurrency and reads the probe JSON', () => {
+    const config = parseConfig({
+      ...REQUIRED_ENV, CONTAINER_CONCURRENCY: '4', USER_PORT: '3000',
+      SERVING_READINESS_PROBE: '{"httpGet":{"path":"healthz","port":3001},"periodSeconds":5,"timeoutSeconds":2}',
+    });
+    expect(config.queueDepth).toBe(40);
+    expect(config.readinessProbes).toEqual([expect.objectContaining({ kind: 'http', port: 3001, path: '/healthz', periodSeconds: 5, timeoutMs: 2000 })]);
+  });
+
+  it('names each bad variable and its rule', () => {
+    expect(() => parseConfig({ ...REQUIRED_ENV, USER_PORT: '70000', QUEUE_DRAIN_QUIET_PERIOD: 'soon' }))
+      .toThrow('queue-proxy environment is invalid: USER_PORT: must be at most 65535; QUEUE_DRAIN_QUIET_PERIOD: must be a duration such as "60s" or "1m30s"');
+    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_READINESS_PROBE: '{"httpGet":{"port":"http"}}' }))
+      .toThrow('SERVING_READINESS_PROBE: httpGet.port: must be a port number (a named port cannot be resolved here)');
+  });
+});
+
+describe('proxy headers', () => {
+  it('drops hop-by-hop headers, the ones Connection names, and Expect; keeps order, case and TE: trailers', () => {
+    const raw = ['Host', 'a.example', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'Keep-Alive', 'timeout=5',
+      'TE', 'trailers', 'Expect', '100-continue', 'X-A', '1', 'x-a', '2'];
+    const headers = { host: 'a.example', connection: 'keep-alive, X-Secret', 'x-secret': '1' };
+    expect(upstreamRequestHeaders(raw, headers)).toEqual(['Host', 'a.example', 'TE', 'trailers', 'X-A', '1', 'x-a', '2']);
+  });
+
+  it('turns HTTP/2 pseudo-headers into a Host for an HTTP/1.1 upstream', () => {
+    const raw = [':method', 'GET', ':authority', 'b.example', ':path', '/', 'accept', '*/*'];
+    expect(upstreamRequestHeaders(raw, { ':authority': 'b.example', accept: '*/*' })).toEqual(['accept', '*/*', 'host', 'b.example']);
+  });
+
+  it('drops hop-by-hop response headers', () => {
+    expect(downstreamResponseHeaders({ 'transfer-encoding': 'chunked', connection: 'close', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' }))
+      .toEqual({ 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+  });
+});
