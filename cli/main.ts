@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// pilotlight: one entry point for every component and for managing a local cluster.
-import { main as controller } from '../controllers/main.ts';
-import { main as queueProxy } from '../queue-proxy/main.ts';
-import { down, status, up } from './cluster.ts';
+// pilotlight: one entry point for every component and for managing a local cluster. Each command
+// loads only its own modules, so a queue-proxy sidecar never pays for the controller's libraries.
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; summary: string }> = {
-  up: { run: up, summary: 'start the local cluster (or use the configured one) and install pilotlight' },
-  down: { run: down, summary: 'stop everything `up` started and remove its state' },
-  status: { run: status, summary: 'show what `up` started and whether it is healthy' },
-  controller: { run: controller, summary: 'run the controller (admission webhook)' },
-  'queue-proxy': { run: queueProxy, summary: 'run the sidecar of a revision pod (configured by Knative\'s environment)' },
+interface Command { load: () => Promise<{ main: (argv: string[]) => Promise<void> }>; summary: string }
+
+const COMMANDS: Record<string, Command> = {
+  up: { load: async () => ({ main: (await import('./cluster.ts')).up }), summary: 'start the local cluster (or use the configured one) and install pilotlight' },
+  down: { load: async () => ({ main: (await import('./cluster.ts')).down }), summary: 'stop everything `up` started and remove its state' },
+  status: { load: async () => ({ main: (await import('./cluster.ts')).status }), summary: 'show what `up` started and whether it is healthy' },
+  controller: { load: () => import('../controllers/main.ts'), summary: 'run the controller (admission webhook and reconcilers)' },
+  'queue-proxy': { load: () => import('../queue-proxy/main.ts'), summary: 'run the sidecar of a revision pod (configured by Knative\'s environment)' },
 };
 
 function usage(): string {
@@ -25,7 +25,7 @@ if (!command || command === '--help' || command === '-h' || command === 'help') 
   console.error(`pilotlight: unknown command ${JSON.stringify(command)}\n\n${usage()}`);
   process.exit(2);
 } else {
-  COMMANDS[command].run(rest).catch((error: unknown) => {
+  COMMANDS[command].load().then((module) => module.main(rest)).catch((error: unknown) => {
     console.error(`pilotlight ${command}: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
