@@ -43,6 +43,16 @@ export const duckStatus: Record<string, JSONSchemaProps> = {
   annotations: stringMap('Additional status fields for the resource.'),
 };
 
+/** A top-level object: its spec, and a status with Knative's shared fields plus its own. */
+export const root = (description: string, spec: JSONSchemaProps, status: Record<string, JSONSchemaProps>, extra: JSONSchemaProps = {}) =>
+  object({
+    apiVersion: str(),
+    kind: str(),
+    metadata: { type: 'object' },
+    spec,
+    status: object({ ...duckStatus, ...status }),
+  }, { description, ...extra });
+
 export const addressable = object({
   name: str(),
   url: str(),

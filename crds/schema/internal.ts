@@ -1,16 +1,6 @@
 // OpenAPI schemas of the internal Knative groups: PodAutoscaler (autoscaling.internal.knative.dev),
 // Ingress and ServerlessService (networking.internal.knative.dev). Only controllers write these.
-import { addressable, array, bool, duckStatus, int32, int64, object, objectReference, str, stringMap } from './common.ts';
-import type { JSONSchemaProps } from './structural.ts';
-
-const root = (description: string, spec: JSONSchemaProps, status: Record<string, JSONSchemaProps>) =>
-  object({
-    apiVersion: str(),
-    kind: str(),
-    metadata: { type: 'object' },
-    spec,
-    status: object({ ...duckStatus, ...status }),
-  }, { description });
+import { addressable, array, bool, int32, int64, object, objectReference, root, str, stringMap } from './common.ts';
 
 const protocolType = str('The protocol the revision speaks: http1 or h2c.', { enum: ['http1', 'h2c'] });
 

@@ -1,7 +1,7 @@
 // OpenAPI schemas of serving.knative.dev/v1: Service, Configuration, Revision, Route.
 // Rules that need no configuration are CEL here, so `kubectl apply` rejects them even without
 // the webhook; rules that depend on config-defaults/config-features live in the webhook.
-import { DNS1035_LABEL, addressable, array, bool, duckStatus, int64, object, rules, str, stringMap } from './common.ts';
+import { DNS1035_LABEL, addressable, array, bool, int64, object, root, rules, str, stringMap } from './common.ts';
 import { knativePodSpecMask } from './podSpecMask.ts';
 import { StructuralConverter, type FieldMask, type JSONSchemaProps, type OpenApiSchema } from './structural.ts';
 
@@ -218,15 +218,6 @@ export interface ServingSchemas {
   revision: JSONSchemaProps;
   route: JSONSchemaProps;
 }
-
-const root = (description: string, spec: JSONSchemaProps, status: Record<string, JSONSchemaProps>, extra: JSONSchemaProps = {}) =>
-  object({
-    apiVersion: str(),
-    kind: str(),
-    metadata: { type: 'object' },
-    spec,
-    status: object({ ...duckStatus, ...status }),
-  }, { description, ...extra });
 
 export function servingSchemas(coreV1: Record<string, OpenApiSchema>): ServingSchemas {
   const converter = new StructuralConverter(coreV1, servingMask);
