@@ -107,7 +107,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#abortReason) controller.abort(this.#abortReason);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (this.#ended) return;
     if (statusCode < 200) return; // 1xx interim responses are the upstream connection's business.
     this.lastWriteAt = this.#clock.now();
@@ -123,14 +123,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
     if (this.#ended) return;
     if (!isEmpty(trailers)) this.res.addTrailers(downstreamResponseHeaders(trailers));
     this.res.end();
     this.#end('completed', undefined);
   }
 
-  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.#ended) return;
     if (this.#abortReason) {
       this.#end(error instanceof ClientClosedError ? 'client-closed' : 'aborted', error);

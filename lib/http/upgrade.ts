@@ -69,7 +69,7 @@ export function forwardUpgrade(req: IncomingMessage, client: Duplex, head: Buffe
       upstream.pipe(client);
       client.pipe(upstream);
     },
-    onResponseStart(controller, statusCode, responseHeaders) {
+    onResponseStart(_controller, statusCode, responseHeaders) {
       // The upstream declined the upgrade with an ordinary response: relay it and close.
       client.write(responseHead(`${statusCode} Upgrade Declined`, { ...responseHeaders, connection: 'close' }, DECLINED_SKIP));
     },
