@@ -1,14 +1,23 @@
-// `pilotlight controller`: the control plane of the operator. Today it serves the admission
-// webhook (defaults and validation of serving.knative.dev objects).
+// `pilotlight controller`: the control plane of the operator. Every replica serves the admission
+// webhook; the reconcilers (Service, Configuration, Revision, Route) run only on the replica that
+// holds the Lease, so two replicas never reconcile at once.
 import { KubeConfig } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { LeaderElector } from '../lib/kube/leaderElection.ts';
+import { createKubeRest } from '../lib/kube/rest.ts';
 import { createLogger } from '../lib/log.ts';
+import { createRegistry } from '../lib/metrics.ts';
+import { startReconcilers } from './reconcilers.ts';
 import { runWebhook } from './webhook/main.ts';
 
 const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0]
                              [--webhook-url https://HOST:PORT | --webhook-service NAME]
   --webhook-url      how the API server reaches the webhook when the controller runs outside the cluster
   --webhook-service  the Service in front of the controller in SYSTEM_NAMESPACE (default: webhook)
+The reconcilers start once ConfigMap config-deployment exists in SYSTEM_NAMESPACE, and run on
+the replica holding the Lease pilotlight-controller there; every replica serves the webhook.
 environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster)`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -40,10 +49,22 @@ export async function main(argv: string[]): Promise<void> {
       ? { url: values['webhook-url'] }
       : { service: { namespace: systemNamespace, name: values['webhook-service'], port: 443 } },
   }, log);
+  const client = createKubeRest(kc);
+  const elector = new LeaderElector({
+    client,
+    namespace: systemNamespace,
+    name: 'pilotlight-controller',
+    identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
+  });
+  const reconcilers = startReconcilers({ client, systemNamespace, leadership: elector, registry: createRegistry('controller'), log: log.with({ part: 'reconcilers' }) });
+  elector.start();
   const stop = (signal: string) => {
     log.info('shutting down', { signal });
-    server.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 5000).unref();
+    // The Lease is released only after in-flight reconciles end, so the next leader starts clean.
+    void elector.stop()
+      .then(() => reconcilers.stop())
+      .finally(() => server.close(() => process.exit(0)));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

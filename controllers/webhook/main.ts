@@ -29,7 +29,7 @@ export async function runWebhook(kc: KubeConfig, options: WebhookOptions, log: L
       ipAddresses: [],
     };
   const certificates = await ensureWebhookCertificates(core, { namespace: options.systemNamespace, ...names });
-  const config = await watchWebhookConfig(kc, core, options.systemNamespace, log);
+  const config = await watchWebhookConfig(kc, options.systemNamespace, log);
   const server = await startWebhookServer({ host: options.host, port: options.port, tls: certificates.serving, config, log });
   log.info('webhook listening', { host: options.host, port: options.port });
 

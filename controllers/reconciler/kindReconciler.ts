@@ -1,0 +1,79 @@
+// The one wrapper every reconciler runs in (Knative's generated reconciler, written once): read
+// the object from the lister, let reconcileKind mutate a copy's status, bump observedGeneration,
+// and write status through the status subresource only when it changed.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Clock } from '../../lib/clock.ts';
+import type { ConditionSet, Status } from '../../lib/apis/conditions.ts';
+import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
+import { isConflict, isNotFound } from '../../lib/kube/errors.ts';
+import type { EventRecorder } from '../../lib/kube/events.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Lister } from '../../lib/kube/store.ts';
+import type { Logger } from '../../lib/log.ts';
+import { sameJson } from './crud.ts';
+import { objectPath, type Kind } from './kinds.ts';
+
+export interface WithStatus extends KubernetesObject { status?: Status & object }
+
+export interface ReconcileContext {
+  log: Logger;
+  clock: Clock;
+  events: EventRecorder;
+}
+
+export interface KindReconcilerOptions<T extends WithStatus> {
+  kind: Kind;
+  conditions: ConditionSet;
+  lister: Lister<T>;
+  client: KubeRest;
+  clock: Clock;
+  events: EventRecorder;
+  reconcileKind(object: T, context: ReconcileContext): Promise<ReconcileResult | void>;
+}
+
+export function kindReconciler<T extends WithStatus>(options: KindReconcilerOptions<T>): Reconciler {
+  const { kind, conditions, lister, client, clock, events } = options;
+
+  const writeStatus = async (object: T, log: Logger) => {
+    const path = `${objectPath(kind, object)}/status`;
+    try {
+      await client.request('PUT', path, { body: object });
+    } catch (error) {
+      if (isNotFound(error)) return;
+      if (!isConflict(error)) throw error;
+      // Our cached copy was stale: put the status we computed on the latest object.
+      const latest = await client.request<T>('GET', objectPath(kind, object));
+      if (sameJson(latest.status, object.status)) return;
+      log.debug('status write conflicted; retrying on the latest object');
+      await client.request('PUT', path, { body: { ...latest, status: object.status } });
+    }
+  };
+
+  return async (key, log) => {
+    const cached = lister.get(key);
+    if (!cached || cached.metadata?.deletionTimestamp) return;
+    const object = structuredClone(cached);
+    const status = (object.status ??= {});
+    const generation = object.metadata?.generation;
+    if (status.observedGeneration !== generation) {
+      conditions.manage(status, clock).markUnknown(conditions.happy, 'NewObservedGenFailure', 'unsuccessfully observed a new generation');
+    }
+
+    let result: ReconcileResult | void = undefined;
+    let failure: unknown;
+    try {
+      result = await options.reconcileKind(object, { log, clock, events });
+    } catch (error) {
+      failure = error;
+    }
+    // Observed whether or not it went well: the conditions say how it went.
+    if (generation !== undefined) status.observedGeneration = generation;
+    if (!sameJson(cached.status, object.status)) await writeStatus(object, log);
+    if (failure !== undefined) {
+      // A conflict only means our cache was behind; the retry sorts it out, users need not hear of it.
+      if (!isConflict(failure)) void events.event(object, 'Warning', 'InternalError', failure instanceof Error ? failure.message : String(failure));
+      throw failure;
+    }
+    return result;
+  };
+}

@@ -1,0 +1,28 @@
+// Where each kind the reconcilers touch lives in the API, so informers and writes agree on paths.
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+export interface Kind {
+  /** `/apis/serving.knative.dev/v1` or `/api/v1`. */
+  base: string;
+  plural: string;
+}
+
+export const Kinds = {
+  service: { base: '/apis/serving.knative.dev/v1', plural: 'services' },
+  configuration: { base: '/apis/serving.knative.dev/v1', plural: 'configurations' },
+  revision: { base: '/apis/serving.knative.dev/v1', plural: 'revisions' },
+  route: { base: '/apis/serving.knative.dev/v1', plural: 'routes' },
+  podAutoscaler: { base: '/apis/autoscaling.internal.knative.dev/v1alpha1', plural: 'podautoscalers' },
+  ingress: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'ingresses' },
+  deployment: { base: '/apis/apps/v1', plural: 'deployments' },
+  pod: { base: '/api/v1', plural: 'pods' },
+} as const satisfies Record<string, Kind>;
+
+/** The collection, across all namespaces when namespace is undefined. */
+export function collectionPath(kind: Kind, namespace?: string): string {
+  return namespace ? `${kind.base}/namespaces/${namespace}/${kind.plural}` : `${kind.base}/${kind.plural}`;
+}
+
+export function objectPath(kind: Kind, object: KubernetesObject): string {
+  return `${collectionPath(kind, object.metadata?.namespace)}/${object.metadata?.name}`;
+}

@@ -1,0 +1,180 @@
+// The reconcilers of `pilotlight controller`: informers for every kind they read, one parsed
+// ConfigMap store, and one Controller per kind, all gated by the same leadership.
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { ConfigurationConditions, RevisionConditions, RouteConditions, ServiceConditions } from '../lib/apis/conditions.ts';
+import { Labels } from '../lib/apis/serving.ts';
+import type { ConfigurationObject, RevisionObject, RouteObject, ServiceObject } from '../lib/apis/status.ts';
+import { realClock, type Clock } from '../lib/clock.ts';
+import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
+import { CONFIG_DEPLOYMENT, parseDeploymentConfig } from '../lib/config/deployment.ts';
+import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
+import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
+import { CONFIG_NETWORK, parseNetworkConfig } from '../lib/config/network.ts';
+import { ConfigStore, requiredConfig, type ConfigEntries } from '../lib/config/store.ts';
+import { Controller, type Leadership } from '../lib/controller.ts';
+import { EventRecorder } from '../lib/kube/events.ts';
+import { Informer } from '../lib/kube/informer.ts';
+import type { KubeRest } from '../lib/kube/rest.ts';
+import { objectKey } from '../lib/kube/store.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { configurationReconciler } from './configuration/reconciler.ts';
+import { kindReconciler, type KindReconcilerOptions, type WithStatus } from './reconciler/kindReconciler.ts';
+import { collectionPath, Kinds, type Kind } from './reconciler/kinds.ts';
+import { revisionReconciler, type PodAutoscalerObject, type RevisionConfigSnapshot } from './revision/reconciler.ts';
+import { routeReconciler, type IngressObject, type RouteConfigSnapshot } from './route/reconciler.ts';
+import { serviceReconciler } from './service/reconciler.ts';
+
+export interface ReconcilersOptions {
+  client: KubeRest;
+  systemNamespace: string;
+  /** Watch and reconcile this namespace only; all namespaces by default. */
+  namespace?: string;
+  leadership?: Leadership;
+  registry: Registry;
+  workers?: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export interface Reconcilers {
+  /** Resolves once every informer has its first list. */
+  whenSynced(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot;
+
+const configEntries: ConfigEntries<ReconcilerConfig> = {
+  deployment: { name: CONFIG_DEPLOYMENT, parse: requiredConfig(parseDeploymentConfig) },
+  autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig },
+  features: { name: CONFIG_FEATURES, parse: parseFeatures },
+  network: { name: CONFIG_NETWORK, parse: parseNetworkConfig },
+  domain: { name: CONFIG_DOMAIN, parse: parseDomainConfig },
+};
+
+/** Keys of the controlling owner of the given kind, e.g. a Deployment's Revision. */
+const controllerOf = (kind: string) => (object: KubernetesObject): string[] =>
+  (object.metadata?.ownerReferences ?? [])
+    .filter((ref) => ref.controller && ref.kind === kind)
+    .map((ref) => `${object.metadata?.namespace}/${ref.name}`);
+
+export function startReconcilers(options: ReconcilersOptions): Reconcilers {
+  const { client, registry } = options;
+  const clock = options.clock ?? realClock;
+  const log = options.log ?? createLogger('reconcilers');
+  const informers: Pick<Informer, 'start' | 'stop' | 'whenSynced'>[] = [];
+  const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string) => {
+    const created = new Informer<T>({ client, path: collectionPath(kind, options.namespace), labelSelector, resyncPeriodMs: 10 * 60_000, clock, log: log.with({ informer: kind.plural }) });
+    informers.push(created);
+    return created;
+  };
+  const services = informer<ServiceObject>(Kinds.service);
+  const configurations = informer<ConfigurationObject>(Kinds.configuration);
+  const revisions = informer<RevisionObject>(Kinds.revision);
+  const routes = informer<RouteObject>(Kinds.route);
+  const deployments = informer<V1Deployment>(Kinds.deployment, Labels.revision);
+  const pods = informer<V1Pod>(Kinds.pod, Labels.revision);
+  const podAutoscalers = informer<PodAutoscalerObject>(Kinds.podAutoscaler);
+  const ingresses = informer<IngressObject>(Kinds.ingress, Labels.route);
+
+  const store = new ConfigStore<ReconcilerConfig>({ client, namespace: options.systemNamespace, entries: configEntries, log: log.with({ part: 'config' }) });
+  const events = new EventRecorder({ client, component: 'pilotlight-controller', clock });
+
+  const controllers: Controller[] = [];
+  const controller = <T extends WithStatus>(name: string, source: Informer<T>, reconcile: Pick<KindReconcilerOptions<T>, 'kind' | 'conditions' | 'reconcileKind'>) => {
+    const created = new Controller({
+      name,
+      registry,
+      workers: options.workers,
+      leadership: options.leadership,
+      clock,
+      log: log.with({ controller: name }),
+      reconcile: kindReconciler({ ...reconcile, lister: source.lister, client, clock, events }),
+    });
+    created.watch(source);
+    controllers.push(created);
+    return created;
+  };
+
+  const serviceController = controller('service', services, {
+    kind: Kinds.service,
+    conditions: ServiceConditions,
+    reconcileKind: serviceReconciler({ client, configurations: configurations.lister, routes: routes.lister }),
+  });
+  serviceController.watch(configurations, controllerOf('Service'));
+  serviceController.watch(routes, controllerOf('Service'));
+
+  const configurationController = controller('configuration', configurations, {
+    kind: Kinds.configuration,
+    conditions: ConfigurationConditions,
+    reconcileKind: configurationReconciler({ client, revisions: revisions.lister }),
+  });
+  configurationController.watch(revisions, controllerOf('Configuration'));
+
+  const revisionController = controller('revision', revisions, {
+    kind: Kinds.revision,
+    conditions: RevisionConditions,
+    reconcileKind: revisionReconciler({
+      client,
+      deployments: deployments.lister,
+      pods: pods.lister,
+      podAutoscalers: podAutoscalers.lister,
+      config: () => store.snapshot(),
+      systemNamespace: options.systemNamespace,
+    }),
+  });
+  revisionController.watch(deployments, controllerOf('Revision'));
+  revisionController.watch(podAutoscalers, controllerOf('Revision'));
+  revisionController.watch(pods, (pod) => {
+    const revision = pod.metadata?.labels?.[Labels.revision];
+    return revision ? [`${pod.metadata?.namespace}/${revision}`] : [];
+  });
+
+  const routeController = controller('route', routes, {
+    kind: Kinds.route,
+    conditions: RouteConditions,
+    reconcileKind: routeReconciler({
+      client,
+      configurations: configurations.lister,
+      revisions: revisions.lister,
+      ingresses: ingresses.lister,
+      config: () => store.snapshot(),
+    }),
+  });
+  routeController.watch(ingresses, controllerOf('Route'));
+  // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
+  const routesInNamespace = (object: KubernetesObject) => routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
+  routeController.watch(configurations, routesInNamespace);
+  routeController.watch(revisions, routesInNamespace);
+
+  // Config changes can alter every child we build.
+  store.onChange(() => {
+    for (const object of revisions.lister.list()) revisionController.enqueue(objectKey(object));
+    for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
+  });
+
+  store.start();
+  for (const i of informers) i.start();
+  // As upstream, whose controller will not start without config-deployment: an operator whose
+  // configuration was never installed stays out of the way (only its webhook serves) instead of
+  // stamping out workloads that cannot run.
+  let stopped = false;
+  log.info('reconcilers wait for their ConfigMap', { configMap: `${options.systemNamespace}/${CONFIG_DEPLOYMENT}` });
+  void store.whenPresent(CONFIG_DEPLOYMENT).then(() => {
+    if (stopped) return;
+    log.info('starting reconcilers');
+    for (const c of controllers) void c.start();
+  });
+
+  return {
+    async whenSynced() {
+      await Promise.all([store.whenSynced(), ...informers.map((i) => i.whenSynced())]);
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(controllers.map((c) => c.stop()));
+      await Promise.all([store.stop(), ...informers.map((i) => i.stop())]);
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// Revision → Deployment `<rev>-deployment` + PodAutoscaler `<rev>`, and the revision's health from
+// them (upstream pkg/reconciler/revision/revision.go, reconcile_resources.go).
+//
+// Digest resolution is skipped: images keep their tags. Upstream never resolves images in the
+// registries of `registries-skipping-tag-resolving` (dev.local, kind.local, ko.local) either;
+// resolving others needs registry credentials from the pod's service account, not done yet.
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { RevisionConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
+import { isControlledBy } from '../../lib/apis/kmeta.ts';
+import { Labels } from '../../lib/apis/serving.ts';
+import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.ts';
+import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
+import type { DeploymentConfig } from '../../lib/config/deployment.ts';
+import type { Features } from '../../lib/config/features.ts';
+import { ConfigUnavailable } from '../../lib/config/store.ts';
+import { isAlreadyExists } from '../../lib/kube/errors.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Lister } from '../../lib/kube/store.ts';
+import { containsAll, createObject, sameJson, updateObject } from '../reconciler/crud.ts';
+import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
+import { Kinds } from '../reconciler/kinds.ts';
+import type { RevisionConfig } from './config.ts';
+import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
+import { makeDeployment } from './resources/deployment.ts';
+import { deploymentName, podAutoscalerName } from './resources/names.ts';
+import { makePodAutoscaler, type PodAutoscaler } from './resources/podAutoscaler.ts';
+import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, RevisionReasons } from './status.ts';
+
+export type PodAutoscalerObject = Omit<PodAutoscaler, 'status' | 'metadata'> & { metadata: PodAutoscaler['metadata'] & { resourceVersion?: string }; status?: PodAutoscalerStatus };
+
+/** What the revision reconciler reads from the config store; config-deployment may be unusable. */
+export interface RevisionConfigSnapshot {
+  deployment: DeploymentConfig | ConfigUnavailable;
+  autoscaler: AutoscalerConfig;
+  features: Features;
+}
+
+export interface RevisionReconcilerDeps {
+  client: KubeRest;
+  deployments: Lister<V1Deployment>;
+  pods: Lister<V1Pod>;
+  podAutoscalers: Lister<PodAutoscalerObject>;
+  config(): Readonly<RevisionConfigSnapshot>;
+  systemNamespace: string;
+}
+
+export function revisionReconciler(deps: RevisionReconcilerDeps) {
+  const notOwned = (manager: ConditionManager, kind: string, name: string) =>
+    manager.markFalse('ResourcesAvailable', RevisionReasons.notOwned, `There is an existing ${kind} "${name}" that we do not own.`);
+
+  async function reconcileDeployment(rev: RevisionObject, config: RevisionConfig, manager: ConditionManager, ctx: ReconcileContext): Promise<V1Deployment | undefined> {
+    const desired = withHash(makeDeployment(rev as never, config));
+    const name = deploymentName(rev.metadata?.name ?? '');
+    let deployment = deps.deployments.get(`${rev.metadata?.namespace}/${name}`);
+    if (!deployment) {
+      try {
+        deployment = await createObject(deps.client, Kinds.deployment, desired);
+      } catch (error) {
+        if (isAlreadyExists(error)) return undefined;
+        void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create Deployment "${name}": ${(error as Error).message}`);
+        throw error;
+      }
+      manager.markUnknown('ResourcesAvailable', RevisionReasons.deploying, '');
+      return deployment;
+    }
+    if (!isControlledBy(deployment, rev)) {
+      notOwned(manager, 'Deployment', name);
+      return undefined;
+    }
+    if (deployment.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] !== desired.metadata?.labels?.[DEPLOYMENT_HASH_LABEL]) {
+      const updated = structuredClone(deployment);
+      // The autoscaler owns the replica count once the Deployment exists.
+      updated.spec = { ...desired.spec!, replicas: deployment.spec?.replicas };
+      updated.metadata = { ...updated.metadata, labels: { ...deployment.metadata?.labels, ...desired.metadata?.labels }, annotations: { ...deployment.metadata?.annotations, ...desired.metadata?.annotations } };
+      deployment = await updateObject(deps.client, Kinds.deployment, updated);
+    }
+    const uid = rev.metadata?.uid;
+    const pods = deps.pods.listNamespace(rev.metadata?.namespace ?? '').filter((pod) => pod.metadata?.labels?.[Labels.revisionUID] === uid);
+    propagateDeploymentStatus(manager, deployment, pods);
+    return deployment;
+  }
+
+  async function reconcilePodAutoscaler(rev: RevisionObject, deployment: V1Deployment, manager: ConditionManager, ctx: ReconcileContext): Promise<PodAutoscalerObject | undefined> {
+    const desired = makePodAutoscaler(rev as never, { failing: isFailing(manager, deployment) }) as PodAutoscalerObject;
+    const name = podAutoscalerName(rev.metadata?.name ?? '');
+    const pa = deps.podAutoscalers.get(`${rev.metadata?.namespace}/${name}`);
+    if (!pa) {
+      try {
+        return await createObject(deps.client, Kinds.podAutoscaler, desired);
+      } catch (error) {
+        if (isAlreadyExists(error)) return undefined;
+        void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create PodAutoscaler "${name}": ${(error as Error).message}`);
+        throw error;
+      }
+    }
+    if (!isControlledBy(pa, rev)) {
+      notOwned(manager, 'PodAutoscaler', name);
+      return undefined;
+    }
+    if (sameJson(pa.spec, desired.spec) && containsAll(pa.metadata.labels, desired.metadata.labels) && containsAll(pa.metadata.annotations, desired.metadata.annotations)) return pa;
+    const updated = structuredClone(pa);
+    updated.spec = desired.spec;
+    updated.metadata = { ...updated.metadata, labels: { ...pa.metadata.labels, ...desired.metadata.labels }, annotations: { ...pa.metadata.annotations, ...desired.metadata.annotations } };
+    return await updateObject(deps.client, Kinds.podAutoscaler, updated);
+  }
+
+  return async function reconcileRevision(rev: RevisionObject, ctx: ReconcileContext): Promise<void> {
+    const status = (rev.status ??= {});
+    const manager = RevisionConditions.manage(status, ctx.clock);
+    manager.initialize();
+    const snapshot = deps.config();
+    if (snapshot.deployment instanceof ConfigUnavailable) {
+      // Nothing can run without the queue-proxy image; the ConfigMap's fix re-enqueues us.
+      manager.markFalse('ResourcesAvailable', RevisionReasons.invalidConfiguration, snapshot.deployment.message);
+      return;
+    }
+    const config: RevisionConfig = { deployment: snapshot.deployment, autoscaler: snapshot.autoscaler, features: snapshot.features, systemNamespace: deps.systemNamespace };
+    const deployment = await reconcileDeployment(rev, config, manager, ctx);
+    if (!deployment) return;
+    const pa = await reconcilePodAutoscaler(rev, deployment, manager, ctx);
+    if (!pa) return;
+    // Until the autoscaler reports its own counts, the Deployment's are the best we know.
+    status.actualReplicas = deployment.status?.readyReplicas ?? 0;
+    status.desiredReplicas = deployment.spec?.replicas ?? 0;
+    propagateAutoscalerStatus(status, manager, pa);
+  };
+}

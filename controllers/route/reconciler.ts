@@ -1,0 +1,151 @@
+// Route → networking Ingress, its URL and traffic status, and the routing labels on the revisions
+// it references (upstream pkg/reconciler/route/route.go and pkg/reconciler/labeler).
+// Gradual rollout is not done: a new latest ready revision takes its whole share at once.
+import { RouteConditions, type ConditionManager, type Status } from '../../lib/apis/conditions.ts';
+import { isControlledBy } from '../../lib/apis/kmeta.ts';
+import { servingContainerOf, servingProtocol } from '../../lib/apis/revision.ts';
+import { Labels, type RevisionSpec } from '../../lib/apis/serving.ts';
+import { conditionOf, isFailed, isReady, type ConfigurationObject, type RevisionObject, type RouteObject, type TrafficStatus } from '../../lib/apis/status.ts';
+import { CLUSTER_DOMAIN, type DomainConfig } from '../../lib/config/domain.ts';
+import type { Features } from '../../lib/config/features.ts';
+import type { NetworkConfig } from '../../lib/config/network.ts';
+import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Lister } from '../../lib/kube/store.ts';
+import { containsAll, createObject, mergePatch, sameJson, updateObject } from '../reconciler/crud.ts';
+import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
+import { Kinds } from '../reconciler/kinds.ts';
+import { referencedBy, routingPatches } from './labeler.ts';
+import { makeIngress, routeUrl, type Ingress, type IngressConfig } from './resources/ingress.ts';
+import { resolveTraffic, type RevisionTarget } from './traffic.ts';
+
+export type IngressObject = Omit<Ingress, 'metadata'> & { metadata: Ingress['metadata'] & { generation?: number; resourceVersion?: string }; status?: Status };
+
+export interface RouteConfigSnapshot {
+  network: NetworkConfig;
+  domain: DomainConfig;
+  features: Features;
+}
+
+export interface RouteReconcilerDeps {
+  client: KubeRest;
+  configurations: Lister<ConfigurationObject>;
+  revisions: Lister<RevisionObject>;
+  ingresses: Lister<IngressObject>;
+  config(): Readonly<RouteConfigSnapshot>;
+}
+
+export const RouteReasons = {
+  notOwned: 'NotOwned',
+  ingressNotConfigured: 'IngressNotConfigured',
+  tlsNotEnabled: 'TLSNotEnabled',
+  errorConfig: 'ErrorConfig',
+} as const;
+
+function trafficStatus(route: RouteObject, targets: RevisionTarget[], config: IngressConfig): TrafficStatus[] {
+  return targets.map((t) => ({
+    ...(t.tag ? { tag: t.tag } : {}),
+    revisionName: t.revisionName,
+    latestRevision: t.latestRevision,
+    percent: t.percent,
+    ...(t.tag ? { url: routeUrl(route as never, config, t.tag) } : {}),
+  }));
+}
+
+function propagateIngressStatus(manager: ConditionManager, ingress: IngressObject): void {
+  const ready = conditionOf(ingress.status, 'Ready');
+  const current = ingress.status?.observedGeneration === ingress.metadata.generation;
+  if (current && ready?.status === 'True') manager.markTrue('IngressReady');
+  else if (current && ready?.status === 'False') manager.markFalse('IngressReady', ready.reason ?? '', ready.message ?? '');
+  else manager.markUnknown('IngressReady', RouteReasons.ingressNotConfigured, 'Ingress has not yet been reconciled.');
+}
+
+export function routeReconciler(deps: RouteReconcilerDeps) {
+  async function reconcileIngress(route: RouteObject, desired: Ingress, manager: ConditionManager, ctx: ReconcileContext): Promise<IngressObject | undefined> {
+    const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
+    if (!existing) {
+      try {
+        const created = await createObject<IngressObject>(deps.client, Kinds.ingress, desired);
+        void ctx.events.event(route, 'Normal', 'Created', `Created Ingress "${created.metadata.name}"`);
+        return created;
+      } catch (error) {
+        if (isAlreadyExists(error)) return undefined;
+        throw error;
+      }
+    }
+    if (!isControlledBy(existing, route)) {
+      manager.markFalse('IngressReady', RouteReasons.notOwned, `There is an existing Ingress "${existing.metadata.name}" that we do not own.`);
+      return undefined;
+    }
+    if (sameJson(existing.spec, desired.spec) && containsAll(existing.metadata.labels, desired.metadata.labels)
+      && containsAll(existing.metadata.annotations, desired.metadata.annotations)) return existing;
+    const updated = structuredClone(existing);
+    updated.spec = desired.spec;
+    updated.metadata = { ...updated.metadata, labels: { ...existing.metadata.labels, ...desired.metadata.labels }, annotations: { ...existing.metadata.annotations, ...desired.metadata.annotations } };
+    return await updateObject(deps.client, Kinds.ingress, updated);
+  }
+
+  async function label(route: RouteObject, allowRemoval: boolean, ctx: ReconcileContext): Promise<void> {
+    const namespace = route.metadata?.namespace ?? '';
+    const referenced = referencedBy(route, (name) => deps.configurations.get(`${namespace}/${name}`));
+    const patches = routingPatches(route.metadata?.name ?? '', referenced, deps.revisions.listNamespace(namespace),
+      deps.configurations.listNamespace(namespace), { allowRemoval, now: new Date(ctx.clock.now()) });
+    for (const { kind, name, patch } of patches) {
+      try {
+        await mergePatch(deps.client, kind === 'revision' ? Kinds.revision : Kinds.configuration, { metadata: { namespace, name } }, patch);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+  }
+
+  return async function reconcileRoute(route: RouteObject, ctx: ReconcileContext): Promise<void> {
+    const status = (route.status ??= {});
+    const manager = RouteConditions.manage(status, ctx.clock);
+    manager.initialize();
+    const snapshot = deps.config();
+    const config: IngressConfig = { network: snapshot.network, domains: snapshot.domain, features: snapshot.features };
+    const namespace = route.metadata?.namespace ?? '';
+    const name = route.metadata?.name ?? '';
+
+    try {
+      status.url = routeUrl(route as never, config);
+    } catch (error) {
+      manager.markFalse('AllTrafficAssigned', RouteReasons.errorConfig, (error as Error).message);
+      return;
+    }
+    status.address = { url: `http://${name}.${namespace}.svc.${CLUSTER_DOMAIN}` };
+    manager.markTrue('CertificateProvisioned', RouteReasons.tlsNotEnabled, 'external-domain-tls is not enabled');
+
+    const traffic = resolveTraffic((route.spec?.traffic ?? []) as never, {
+      configuration: (cfgName) => {
+        const cfg = deps.configurations.get(`${namespace}/${cfgName}`);
+        // A Configuration without status yet exists all the same: it is waiting, not missing.
+        return cfg ? cfg.status ?? {} : undefined;
+      },
+      revision: (revName) => {
+        const rev = deps.revisions.get(`${namespace}/${revName}`);
+        if (!rev) return undefined;
+        return {
+          ready: isReady(rev),
+          failed: isFailed(rev),
+          protocol: servingProtocol(servingContainerOf(rev.spec as RevisionSpec)),
+          serviceLabel: rev.metadata?.labels?.[Labels.service],
+        };
+      },
+    }, route.metadata?.labels?.[Labels.service]);
+
+    if (!traffic.ok) {
+      if (traffic.failed) manager.markFalse('AllTrafficAssigned', traffic.reason, traffic.message);
+      else manager.markUnknown('AllTrafficAssigned', traffic.reason, traffic.message);
+      await label(route, traffic.failed, ctx);
+      return;
+    }
+    const ingress = await reconcileIngress(route, makeIngress(route as never, traffic.targets, config), manager, ctx);
+    status.traffic = trafficStatus(route, traffic.revisionTargets, config);
+    manager.markTrue('AllTrafficAssigned');
+    if (ingress) propagateIngressStatus(manager, ingress);
+    // Only once the new split is live may the revisions it dropped stop counting as routed.
+    await label(route, manager.get('IngressReady')?.status === 'True', ctx);
+  };
+}

@@ -1,0 +1,66 @@
+// Status shapes the reconcilers write, and the serving objects typed with them. The generated
+// model types describe status loosely (conditions with free-form strings); these match what our
+// condition sets produce.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { Condition, Status } from './conditions.ts';
+import type { Configuration, Revision, Route, Service } from './serving.ts';
+
+export interface TrafficStatus {
+  tag?: string;
+  revisionName?: string;
+  configurationName?: string;
+  latestRevision?: boolean;
+  percent?: number;
+  url?: string;
+}
+
+export interface ConfigurationStatus extends Status {
+  latestCreatedRevisionName?: string;
+  latestReadyRevisionName?: string;
+}
+
+export interface RouteStatus extends Status {
+  url?: string;
+  address?: { url?: string };
+  traffic?: TrafficStatus[];
+}
+
+export interface ServiceStatus extends ConfigurationStatus, RouteStatus {}
+
+export interface RevisionStatus extends Status {
+  actualReplicas?: number;
+  desiredReplicas?: number;
+}
+
+export interface PodAutoscalerStatus extends Status {
+  serviceName?: string;
+  metricsServiceName?: string;
+  desiredScale?: number;
+  actualScale?: number;
+}
+
+/**
+ * Typed like client-node's KubernetesObject (its metadata, apiVersion and kind optional), so
+ * these objects go through the same informers and clients as core kinds.
+ */
+export type WithStatus<T, S> = Omit<T, 'status' | 'metadata' | 'apiVersion' | 'kind'> & { apiVersion?: string; kind?: string; metadata?: V1ObjectMeta; status?: S };
+
+export type ServiceObject = WithStatus<Service, ServiceStatus>;
+export type ConfigurationObject = WithStatus<Configuration, ConfigurationStatus>;
+export type RevisionObject = WithStatus<Revision, RevisionStatus>;
+export type RouteObject = WithStatus<Route, RouteStatus>;
+
+export function conditionOf(status: Status | undefined, type: string): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === type);
+}
+
+/** Knative's IsReady: Ready is True and the status describes the current generation. */
+export function isReady(object: { metadata?: { generation?: number }; status?: Status }): boolean {
+  return conditionOf(object.status, 'Ready')?.status === 'True'
+    && object.status?.observedGeneration === object.metadata?.generation;
+}
+
+export function isFailed(object: { metadata?: { generation?: number }; status?: Status }): boolean {
+  return conditionOf(object.status, 'Ready')?.status === 'False'
+    && object.status?.observedGeneration === object.metadata?.generation;
+}

@@ -1,0 +1,126 @@
+// lib/config/store.ts against a scripted API: the informer's list, then watch events.
+import type { HttpMethod, KubernetesObject } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { parseDeploymentConfig } from '../../../lib/config/deployment.ts';
+import { parseFeatures, type Features } from '../../../lib/config/features.ts';
+import { ConfigStore, ConfigUnavailable, requiredConfig } from '../../../lib/config/store.ts';
+import type { KubeRest, RequestOptions, WatchEvent } from '../../../lib/kube/rest.ts';
+import type { DeploymentConfig } from '../../../lib/config/deployment.ts';
+
+const settle = async () => { for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve)); };
+
+const cm = (name: string, data: Record<string, string>, resourceVersion: string): KubernetesObject & { data: Record<string, string> } =>
+  ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'system', resourceVersion }, data });
+
+/** Lists `initial`, then yields whatever push() is given on the watch. */
+class ScriptedApi implements KubeRest {
+  readonly #initial: KubernetesObject[];
+  readonly #pending: WatchEvent[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor(initial: KubernetesObject[]) {
+    this.#initial = initial;
+  }
+
+  push(event: WatchEvent): void {
+    this.#pending.push(event);
+    this.#wake?.();
+  }
+
+  async request<T>(_method: HttpMethod, _path: string): Promise<T> {
+    return { kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: this.#initial } as T;
+  }
+
+  async *watch<T extends KubernetesObject>(_path: string, options: RequestOptions = {}): AsyncIterable<WatchEvent<T>> {
+    while (!options.signal?.aborted) {
+      const next = this.#pending.shift();
+      if (next) {
+        yield next as WatchEvent<T>;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        options.signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  }
+}
+
+interface Config { features: Features; deployment: DeploymentConfig | ConfigUnavailable }
+
+function store(api: ScriptedApi) {
+  return new ConfigStore<Config>({
+    client: api,
+    namespace: 'system',
+    entries: {
+      features: { name: 'config-features', parse: parseFeatures },
+      deployment: { name: 'config-deployment', parse: requiredConfig(parseDeploymentConfig) },
+    },
+  });
+}
+
+describe('ConfigStore', () => {
+  it('starts from defaults, and from ConfigUnavailable for a ConfigMap that has none', () => {
+    const s = store(new ScriptedApi([]));
+    expect(s.snapshot().features['tag-header-based-routing']).toBe('Disabled');
+    expect(s.snapshot().deployment).toBeInstanceOf(ConfigUnavailable);
+    expect((s.snapshot().deployment as ConfigUnavailable).message).toContain('queue-sidecar-image');
+  });
+
+  it('parses listed and watched ConfigMaps into a new frozen snapshot and tells listeners', async () => {
+    const api = new ScriptedApi([cm('config-deployment', { 'queue-sidecar-image': 'q:1' }, '1')]);
+    const s = store(api);
+    const changed: string[] = [];
+    s.onChange((name) => changed.push(name));
+    s.start();
+    await s.whenSynced();
+    const first = s.snapshot();
+    expect((first.deployment as DeploymentConfig).queueSidecarImage).toBe('q:1');
+    expect(Object.isFrozen(first.deployment)).toBe(true);
+
+    api.push({ type: 'MODIFIED', object: cm('config-deployment', { 'queue-sidecar-image': 'q:2' }, '2') });
+    await settle();
+    expect((s.snapshot().deployment as DeploymentConfig).queueSidecarImage).toBe('q:2');
+    expect((first.deployment as DeploymentConfig).queueSidecarImage).toBe('q:1');
+    expect(changed).toEqual(['config-deployment', 'config-deployment']);
+    await s.stop();
+  });
+
+  it('keeps the last good value when an edit does not parse', async () => {
+    const api = new ScriptedApi([cm('config-features', { 'tag-header-based-routing': 'enabled' }, '1')]);
+    const s = store(api);
+    s.start();
+    await s.whenSynced();
+    api.push({ type: 'MODIFIED', object: cm('config-features', { 'tag-header-based-routing': 'sometimes' }, '2') });
+    await settle();
+    expect(s.snapshot().features['tag-header-based-routing']).toBe('Enabled');
+    await s.stop();
+  });
+
+  it('explains why a ConfigMap without defaults is still unusable when its first version is bad', async () => {
+    const api = new ScriptedApi([cm('config-deployment', { 'progress-deadline': 'soon' }, '1')]);
+    const s = store(api);
+    s.start();
+    await s.whenSynced();
+    const unavailable = s.snapshot().deployment as ConfigUnavailable;
+    expect(unavailable).toBeInstanceOf(ConfigUnavailable);
+    expect(unavailable.message).toContain('progress-deadline');
+    await s.stop();
+  });
+
+  it('falls back to defaults when a ConfigMap is deleted, and reports presence once it exists', async () => {
+    const api = new ScriptedApi([]);
+    const s = store(api);
+    s.start();
+    await s.whenSynced();
+    let present = false;
+    void s.whenPresent('config-features').then(() => { present = true; });
+    api.push({ type: 'ADDED', object: cm('config-features', { 'tag-header-based-routing': 'enabled' }, '2') });
+    await settle();
+    expect(present).toBe(true);
+    api.push({ type: 'DELETED', object: cm('config-features', { 'tag-header-based-routing': 'enabled' }, '3') });
+    await settle();
+    expect(s.snapshot().features['tag-header-based-routing']).toBe('Disabled');
+    await s.stop();
+  });
+});
