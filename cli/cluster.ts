@@ -6,7 +6,7 @@ import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
 import { ensureHelm, installChart, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
-import { buildOperatorImage, importImage } from '../hack/images/build.ts';
+import { buildHelloworldImage, buildOperatorImage, importImage } from '../hack/images/build.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
 import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
 
@@ -35,9 +35,10 @@ export async function up(argv: string[]): Promise<void> {
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
   const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
-  say('building the operator image');
+  say('building the operator and helloworld images');
   const image = await buildOperatorImage(join(stateDir, 'images'));
   await importImage(containerdSocket, image.archive);
+  await importImage(containerdSocket, (await buildHelloworldImage(join(stateDir, 'images'))).archive);
   say(`installing the Helm chart with ${image.name}`);
   await installChart(k, await ensureHelm(), image.name.split(':').at(-1)!);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

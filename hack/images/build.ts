@@ -77,6 +77,23 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   return { name, archive };
 }
 
+/** The Knative helloworld sample as a local image, so the README's first Service runs offline. */
+export const HELLOWORLD_IMAGE = 'dev.local/pilotlight/helloworld:1';
+
+export async function buildHelloworldImage(outDir: string): Promise<BuiltImage> {
+  const app = join(outDir, 'helloworld-app');
+  rmSync(app, { recursive: true, force: true });
+  mkdirSync(join(app, 'app'), { recursive: true });
+  copyFileSync(join(repoRoot, 'samples', 'apps', 'helloworld.ts'), join(app, 'app', 'helloworld.ts'));
+  const archive = join(outDir, 'helloworld.tar');
+  await writeOciImage({
+    name: HELLOWORLD_IMAGE,
+    layers: [await runtimeLayer(), app],
+    config: { entrypoint: ['/usr/local/bin/node', '/app/helloworld.ts'], user: '65532', exposedPorts: [8080] },
+  }, archive);
+  return { name: HELLOWORLD_IMAGE, archive };
+}
+
 export async function importImage(socket: string, archive: string): Promise<void> {
   await run('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'import', '--all-platforms', archive]);
 }
@@ -85,10 +102,11 @@ if (import.meta.main) {
   const { values } = parseArgs({ options: { import: { type: 'string' }, out: { type: 'string', default: join(cacheRoot, 'images', 'out') } } });
   mkdirSync(values.out, { recursive: true });
   const started = Date.now();
-  const image = await buildOperatorImage(values.out);
-  console.log(`built ${image.name} (${image.archive}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (values.import) {
-    await importImage(values.import, image.archive);
-    console.log(`imported into ${values.import}`);
+  for (const image of [await buildOperatorImage(values.out), await buildHelloworldImage(values.out)]) {
+    console.log(`built ${image.name} (${image.archive}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (values.import) {
+      await importImage(values.import, image.archive);
+      console.log(`imported into ${values.import}`);
+    }
   }
 }
