@@ -1,6 +1,7 @@
 // The HTTPS endpoint the API server calls for admission.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody } from '../../lib/http/body.ts';
 import type { Logger } from '../../lib/log.ts';
 import { review, type AdmissionReview } from './admission.ts';
 import type { WebhookConfig } from './config.ts';
@@ -40,7 +41,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
     reply(res, 404, { error: `no handler for ${req.method} ${path}` });
     return;
   }
-  const body = JSON.parse(await readBody(req)) as AdmissionReview;
+  const body = JSON.parse(await readBody(req, MAX_BODY_BYTES)) as AdmissionReview;
   const answer = review(path, body, options.config());
   const request = body.request;
   options.log.debug('admission', {
@@ -54,22 +55,4 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`request body larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
