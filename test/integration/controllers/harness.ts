@@ -2,13 +2,14 @@
 // move their children along: the kubelet and deployment controller (Deployment status), the
 // autoscaler (PodAutoscaler status) and a gateway (Ingress status). No kubelet or
 // kube-controller-manager runs in the test control plane.
-import type { V1Deployment } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { inject } from 'vitest';
 import { startReconcilers, type Reconcilers, type ReconcilersOptions } from '../../../controllers/reconcilers.ts';
 import { isNotFound } from '../../../lib/kube/errors.ts';
 import { createKubeRest, loadKubeConfig, type KubeRest } from '../../../lib/kube/rest.ts';
 import { eventually } from '../lib/wait.ts';
+
+export { FakeDataPlane } from '../../support/fakeDataPlane.ts';
 
 export const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
 
@@ -73,84 +74,6 @@ export async function startInProcess(ns: string, extra: Partial<ReconcilersOptio
 export async function reconcileCount(registry: Registry): Promise<number> {
   const metric = await registry.getSingleMetric('controller_reconcile_total')?.get();
   return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
-}
-
-const readyCondition = (type: string, generationTime: string) => ({ type, status: 'True', lastTransitionTime: generationTime });
-
-async function putStatus(path: string, object: Json, status: Json): Promise<void> {
-  try {
-    await api.request('PUT', `${path}/status`, { body: { ...object, status } });
-  } catch (error) {
-    // Raced with the reconciler's own write or a delete; the next pass sees the new object.
-    if (!isNotFound(error) && (error as { code?: number }).code !== 409) throw error;
-  }
-}
-
-/**
- * Plays kubelet + deployment controller, autoscaler and gateway for one namespace: Deployments
- * get their replicas ready, PodAutoscalers report the scale target initialized, Ingresses are
- * marked Ready at their current generation. Revisions named in `held` get nothing, so they stay
- * not ready until released.
- */
-export class FakeDataPlane {
-  readonly held = new Set<string>();
-  readonly #ns: string;
-  #stopped = false;
-  #loop: Promise<void> | undefined;
-
-  constructor(ns: string) {
-    this.#ns = ns;
-  }
-
-  start(): this {
-    this.#loop = this.#run();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#stopped) {
-      await this.#pass();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  async #pass(): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    for (const d of await list<V1Deployment & Json>(deploymentsPath(this.#ns))) {
-      const revision = d.metadata?.labels?.['serving.knative.dev/revision'] ?? '';
-      const replicas = d.spec?.replicas ?? 0;
-      if (this.held.has(revision) || (d.status?.observedGeneration === d.metadata?.generation && d.status?.readyReplicas === replicas)) continue;
-      await putStatus(deploymentsPath(this.#ns, d.metadata!.name!), d, {
-        observedGeneration: d.metadata?.generation, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas,
-        conditions: [
-          { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', lastUpdateTime: now, lastTransitionTime: now },
-          { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: now, lastTransitionTime: now },
-        ],
-      });
-    }
-    for (const pa of await list(podAutoscalersPath(this.#ns))) {
-      const name = pa.metadata.name as string;
-      if (this.held.has(name) || pa.status?.serviceName) continue;
-      await putStatus(podAutoscalersPath(this.#ns, name), pa, {
-        observedGeneration: pa.metadata.generation, serviceName: name, metricsServiceName: `${name}-private`, desiredScale: 1, actualScale: 1,
-        conditions: ['Active', 'Ready', 'SKSReady', 'ScaleTargetInitialized'].map((type) => readyCondition(type, now)),
-      });
-    }
-    for (const ing of await list(ingressesPath(this.#ns))) {
-      if (ing.status?.observedGeneration === ing.metadata.generation) continue;
-      await putStatus(ingressesPath(this.#ns, ing.metadata.name), ing, {
-        observedGeneration: ing.metadata.generation,
-        conditions: ['LoadBalancerReady', 'NetworkConfigured', 'Ready'].map((type) => readyCondition(type, now)),
-        publicLoadBalancer: { ingress: [{ domainInternal: 'gateway.pilotlight-system.svc.cluster.local' }] },
-        privateLoadBalancer: { ingress: [{ domainInternal: 'gateway.pilotlight-system.svc.cluster.local' }] },
-      });
-    }
-  }
 }
 
 export function condition(object: Json | undefined, type: string): Json | undefined {

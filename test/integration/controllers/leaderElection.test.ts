@@ -26,7 +26,7 @@ describe('Leader election between controller instances', () => {
   it('lets only the Lease holder reconcile, and the other one take over when it stops', async () => {
     const ns = await createNamespace('leader');
     await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
-    const dataPlane = new FakeDataPlane(ns).start();
+    const dataPlane = new FakeDataPlane(api, ns).start();
     cleanups.push(() => dataPlane.stop());
     const instances = [await instance(ns, 'a'), await instance(ns, 'b')];
     await waitFor('a leader', async () => instances.find((i) => i.elector.isLeader()));

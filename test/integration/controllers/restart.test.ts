@@ -22,7 +22,7 @@ describe('Restarting the controllers', () => {
   it('converges after a stop mid-way with exactly one revision per generation', async () => {
     const ns = await createNamespace('restart');
     await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
-    const dataPlane = new FakeDataPlane(ns).start();
+    const dataPlane = new FakeDataPlane(api, ns).start();
     cleanups.push(() => dataPlane.stop());
     dataPlane.held.add('app-00001');
 
@@ -69,7 +69,7 @@ describe('Restarting the controllers', () => {
   it('updates a Deployment when config changes but keeps the replicas the autoscaler chose', async () => {
     const ns = await createNamespace('replicas');
     await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
-    const dataPlane = new FakeDataPlane(ns).start();
+    const dataPlane = new FakeDataPlane(api, ns).start();
     cleanups.push(() => dataPlane.stop());
     await start(ns);
     await mustSucceed(apply(ns, ksvc('scaled')));

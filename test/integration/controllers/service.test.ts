@@ -17,7 +17,7 @@ async function setUp(prefix: string, config: { domain?: Record<string, string> }
   await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
   if (config.domain) await putConfigMap(ns, 'config-domain', config.domain);
   const reconcilers = await startInProcess(ns);
-  const dataPlane = new FakeDataPlane(ns).start();
+  const dataPlane = new FakeDataPlane(api, ns).start();
   cleanups.push(() => reconcilers.stop(), () => dataPlane.stop());
   return { ns, reconcilers, dataPlane };
 }
@@ -242,7 +242,7 @@ describe('Revision health', () => {
     const ns = await createNamespace('rev-config');
     await putConfigMap(ns, 'config-deployment', { 'progress-deadline': '600s' });
     const reconcilers = await startInProcess(ns);
-    const dataPlane = new FakeDataPlane(ns).start();
+    const dataPlane = new FakeDataPlane(api, ns).start();
     cleanups.push(() => reconcilers.stop(), () => dataPlane.stop());
     await mustSucceed(apply(ns, ksvc('noimage')));
     const rev = await waitFor('the revision to fail', () => getOrUndefined(serving(ns, 'revisions', 'noimage-00001')),
