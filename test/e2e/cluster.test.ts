@@ -90,6 +90,29 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     expect(await fetch(`http://${clusterIp}/api`).then((r) => r.text())).toBe('200 v1.35.4');
   });
 
+  it('a Knative Service runs its revision\'s pod behind queue-proxy, and deleting it removes every child', async () => {
+    // A namespace of its own: the webhook test above left a Service named hello in e2e.
+    await kubectl(['create', 'namespace', 'e2e-hello']);
+    await kubectl(['apply', '-n', 'e2e-hello', '-f', join(repo, 'samples', 'hello-local.yaml')]);
+    await kubectl(['wait', '-n', 'e2e-hello', '--for=condition=Ready', 'revision/hello-00001', '--timeout=120s']);
+    const podIp = (await kubectl(['get', 'pods', '-n', 'e2e-hello', '-l', 'serving.knative.dev/revision=hello-00001', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
+    expect(await fetch(`http://${podIp}:8012/`).then((r) => r.text())).toBe('Hello pilotlight!\n');
+    const children = ['configuration/hello', 'route/hello', 'revision/hello-00001', 'deployment/hello-00001-deployment',
+      'podautoscaler/hello-00001', 'ingress.networking.internal.knative.dev/hello'];
+    for (const child of children) await kubectl(['get', '-n', 'e2e-hello', child]);
+    await kubectl(['delete', 'ksvc', 'hello', '-n', 'e2e-hello', '--wait=true']);
+    // kube-controller-manager's garbage collector follows the owner references down to the pods,
+    // which then drain (queue-proxy waits out its quiet period), so deletion is what we can see.
+    const livePods = async () => {
+      const pods = JSON.parse((await kubectl(['get', 'pods', '-n', 'e2e-hello', '-l', 'serving.knative.dev/service=hello', '-o', 'json'])).stdout) as { items: { metadata: { deletionTimestamp?: string } }[] };
+      return pods.items.filter((p) => !p.metadata.deletionTimestamp).length;
+    };
+    await expect.poll(livePods, { timeout: 60_000 }).toBe(0);
+    for (const child of children) {
+      await expect(kubectl(['get', '-n', 'e2e-hello', child])).rejects.toMatchObject({ stderr: expect.stringMatching(/NotFound/) });
+    }
+  });
+
   it('down stops everything and leaves no trace on the host', async () => {
     await pilotlight('down');
     const { stdout: rules } = await run('iptables-save');
