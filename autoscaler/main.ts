@@ -1,0 +1,108 @@
+// `pilotlight autoscaler`: the KPA (PodAutoscaler reconciler, metric collection, activator stat
+// endpoint) and the ServerlessService reconciler. Replicas campaign for one Lease; only the
+// holder scrapes, decides, records pushed stats and writes, so two replicas never decide twice.
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { Labels } from '../lib/apis/serving.ts';
+import { realClock } from '../lib/clock.ts';
+import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
+import { ConfigStore } from '../lib/config/store.ts';
+import { EventRecorder } from '../lib/kube/events.ts';
+import { LeaderElector } from '../lib/kube/leaderElection.ts';
+import { createKubeRest, loadKubeConfig } from '../lib/kube/rest.ts';
+import { createLogger } from '../lib/log.ts';
+import { createRegistry, serveMetrics } from '../lib/metrics.ts';
+import { startServerlessServiceController } from '../controllers/serverlessservice/controller.ts';
+import { KubernetesPodSource } from './collector/podSource.ts';
+import { startAutoscaler } from './runtime.ts';
+
+const USAGE = `usage: pilotlight autoscaler [--kubeconfig FILE] [--stat-port 8080] [--metrics-port 9090]
+                             [--watch-namespace NS]
+  --stat-port        where activators POST their stats (JSON, see autoscaler/collector/statServer.ts)
+  --metrics-port     Prometheus metrics (kn_revision_* gauges) on /metrics
+  --watch-namespace  handle PodAutoscalers and ServerlessServices of one namespace only
+config-autoscaler and the Lease pilotlight-autoscaler live in SYSTEM_NAMESPACE.
+environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster), POD_NAME`;
+
+function port(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${flag}: ${value} is not a port number`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: 'string' },
+      'stat-port': { type: 'string', default: '8080' },
+      'metrics-port': { type: 'string', default: '9090' },
+      'watch-namespace': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const statPort = port('stat-port', values['stat-port']);
+  const metricsPort = port('metrics-port', values['metrics-port']);
+  const namespace = values['watch-namespace'];
+  const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
+  const identity = process.env.POD_NAME ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
+  const log = createLogger('autoscaler', { identity });
+
+  const client = createKubeRest(loadKubeConfig(values.kubeconfig));
+  const config = new ConfigStore({
+    client, namespace: systemNamespace, log: log.with({ part: 'config' }),
+    entries: { autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig } },
+  });
+  config.start();
+  await config.whenSynced();
+
+  const registry = createRegistry('autoscaler');
+  const metricsServer: Server = await serveMetrics(registry, metricsPort);
+  const elector = new LeaderElector({ client, namespace: systemNamespace, name: 'pilotlight-autoscaler', identity });
+  const pods = new KubernetesPodSource(client, namespace);
+  pods.informer.start();
+  const revisionOfPod = (pod: KubernetesObject) => {
+    const revision = (pod as V1Pod).metadata?.labels?.[Labels.revision];
+    return revision ? [`${pod.metadata?.namespace}/${revision}`] : [];
+  };
+
+  const autoscaler = await startAutoscaler({
+    client, namespace, pods, clock: realClock, registry, leadership: elector,
+    config: () => config.snapshot().autoscaler,
+    recorder: new EventRecorder({ client, component: 'autoscaler', host: identity }),
+    statPort,
+    // Pods becoming ready or going away change actualScale and the Active condition.
+    extraSources: [{ source: pods.informer, toKeys: revisionOfPod }],
+    log,
+  });
+  const serverlessServices = startServerlessServiceController({
+    client, namespace, systemNamespace, registry, leadership: elector, log: log.with({ part: 'serverlessservice' }),
+  });
+  // A ConfigMap edit re-evaluates every PodAutoscaler with the new settings.
+  config.onChange(() => autoscaler.resyncAll());
+  elector.start();
+  log.info('autoscaler started', { statPort: autoscaler.statPort, metricsPort, systemNamespace, watchNamespace: namespace ?? '(all)' });
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('shutting down');
+  await elector.stop();
+  await Promise.all([autoscaler.stop(), serverlessServices.stop(), pods.informer.stop(), config.stop()]);
+  await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
+    createLogger('autoscaler').error('autoscaler failed', { error });
+    process.exit(1);
+  });
+}

@@ -1,0 +1,156 @@
+// The KPA wired together: informers on PodAutoscalers and ServerlessServices, the per-revision
+// scalers ticking on the clock, the collector, the activator stat endpoint and the
+// PodAutoscaler controller. main.ts runs it against a cluster; tests run it in-process with a
+// static pod source and a fake clock.
+import type { Server } from 'node:http';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../lib/clock.ts';
+import type { AutoscalerConfig } from '../lib/config/autoscaler.ts';
+import { Controller, type EventSource, type Leadership } from '../lib/controller.ts';
+import type { EventRecorder } from '../lib/kube/events.ts';
+import { Informer } from '../lib/kube/informer.ts';
+import { objectKey } from '../lib/kube/store.ts';
+import type { KubeRest } from '../lib/kube/rest.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import type { ServerlessService } from '../controllers/serverlessservice/resources.ts';
+import { MetricCollector } from './collector/collector.ts';
+import type { PodSource } from './collector/podSource.ts';
+import type { Rand } from './collector/sampling.ts';
+import type { FetchPodStat } from './collector/scraper.ts';
+import { createStatServer, listenStatServer } from './collector/statServer.ts';
+import { AutoscalerMetrics } from './kpa/metrics.ts';
+import { PA_API_VERSION, type PodAutoscalerObject } from './kpa/podAutoscaler.ts';
+import { createPodAutoscalerReconciler } from './kpa/reconciler.ts';
+import { RevisionScalers } from './kpa/revisionScalers.ts';
+import { SKS_API_VERSION } from '../controllers/serverlessservice/resources.ts';
+
+export interface AutoscalerOptions {
+  client: KubeRest;
+  /** Watch one namespace only; all of them when absent. */
+  namespace?: string;
+  pods: PodSource;
+  config: () => AutoscalerConfig;
+  clock: Clock;
+  registry: Registry;
+  /** When given, only the leading replica scrapes, decides, records pushed stats and scales. */
+  leadership?: Leadership;
+  recorder?: Pick<EventRecorder, 'event'>;
+  /** Port of the activator stat endpoint; none is served when absent. */
+  statPort?: number;
+  statHost?: string;
+  /** Extra sources whose events re-evaluate a PA, each mapped to PA keys. */
+  extraSources?: { source: EventSource<KubernetesObject>; toKeys(object: KubernetesObject): string[] }[];
+  /** Scraping can be driven by hand (collector.scrapeOnce) instead of every second. */
+  scrapeOnTimer?: boolean;
+  fetchStat?: FetchPodStat;
+  rand?: Rand;
+  log?: Logger;
+}
+
+export interface RunningAutoscaler {
+  scalers: RevisionScalers;
+  collector: MetricCollector;
+  controller: Controller;
+  /** The bound port of the stat endpoint, when one is served. */
+  statPort: number | undefined;
+  /** Reconciles every PodAutoscaler again, e.g. after config-autoscaler changed. */
+  resyncAll(): void;
+  whenSynced(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const collectionPath = (apiVersion: string, plural: string, namespace?: string) =>
+  `/apis/${apiVersion}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+
+export async function startAutoscaler(options: AutoscalerOptions): Promise<RunningAutoscaler> {
+  const log = options.log ?? createLogger('autoscaler');
+  const { client, clock } = options;
+  const podAutoscalers = new Informer<PodAutoscalerObject & KubernetesObject>({
+    client, path: collectionPath(PA_API_VERSION, 'podautoscalers', options.namespace),
+  });
+  const serverlessServices = new Informer<ServerlessService & KubernetesObject>({
+    client, path: collectionPath(SKS_API_VERSION, 'serverlessservices', options.namespace),
+  });
+
+  const metrics = new AutoscalerMetrics(options.registry);
+  const scalers = new RevisionScalers({
+    clock,
+    pods: options.pods,
+    metrics,
+    // Ticks and pushes, the only callers, begin only once the controller below exists.
+    onStatusChange: (key) => controller.enqueue(key),
+    onPanicChange: (key, panicking) => {
+      const pa = podAutoscalers.lister.get(key);
+      if (!pa || !options.recorder) return;
+      void options.recorder.event(pa, 'Normal', panicking ? 'PanicStarted' : 'PanicEnded',
+        panicking ? 'The load is over the panic threshold: scaling up without scaling down' : 'The load has been below the panic threshold for a stable window');
+    },
+    log,
+  });
+  const collector = new MetricCollector({
+    sink: scalers, pods: options.pods, clock, registry: options.registry, rand: options.rand, fetchStat: options.fetchStat, log,
+  });
+
+  const controller = new Controller({
+    name: 'podautoscaler',
+    registry: options.registry,
+    leadership: options.leadership,
+    log,
+    reconcile: createPodAutoscalerReconciler({
+      client, clock, scalers, pods: options.pods, config: options.config, metrics,
+      podAutoscalers: podAutoscalers.lister, serverlessServices: serverlessServices.lister, recorder: options.recorder,
+    }),
+  });
+  controller.watch(podAutoscalers);
+  // An SKS is named after its PA.
+  controller.watch(serverlessServices);
+  for (const { source, toKeys } of options.extraSources ?? []) controller.watch(source, toKeys);
+
+  const leading = () => !options.leadership || options.leadership.isLeader();
+  const resyncAll = () => { for (const pa of podAutoscalers.lister.list()) controller.enqueue(objectKey(pa)); };
+  const startCollecting = () => { if (options.scrapeOnTimer !== false) collector.start(); };
+  // A replica leading again after a spell as follower has an empty queue and no scalers.
+  const onStartedLeading = () => {
+    startCollecting();
+    resyncAll();
+  };
+  // A replica that stops leading forgets what it decided: the next leader starts afresh, as a
+  // restarted upstream autoscaler does, rather than from stale windows.
+  const stopCollecting = () => {
+    collector.stop();
+    scalers.stop();
+  };
+  const unsubscribe = options.leadership?.subscribe({ onStartedLeading, onStoppedLeading: stopCollecting });
+  if (leading()) startCollecting();
+
+  let statServer: Server | undefined;
+  let statPort: number | undefined;
+  if (options.statPort !== undefined) {
+    statServer = createStatServer({ receiver: scalers, accepting: leading, log });
+    statPort = await listenStatServer(statServer, options.statPort, options.statHost);
+  }
+
+  podAutoscalers.start();
+  serverlessServices.start();
+  void controller.start();
+
+  return {
+    scalers,
+    collector,
+    controller,
+    statPort,
+    resyncAll,
+    whenSynced: async () => { await Promise.all([podAutoscalers.whenSynced(), serverlessServices.whenSynced()]); },
+    async stop() {
+      unsubscribe?.();
+      stopCollecting();
+      await controller.stop();
+      await Promise.all([podAutoscalers.stop(), serverlessServices.stop()]);
+      if (statServer) {
+        statServer.closeAllConnections();
+        await new Promise<void>((resolve) => statServer.close(() => resolve()));
+      }
+    },
+  };
+}
