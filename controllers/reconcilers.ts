@@ -10,6 +10,7 @@ import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../lib/config/autoscal
 import { CONFIG_DEPLOYMENT, parseDeploymentConfig } from '../lib/config/deployment.ts';
 import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
+import { CONFIG_GC, parseGcConfig, type GcConfig } from '../lib/config/gc.ts';
 import { CONFIG_NETWORK, parseNetworkConfig } from '../lib/config/network.ts';
 import { ConfigStore, requiredConfig, type ConfigEntries } from '../lib/config/store.ts';
 import { Controller, type Leadership } from '../lib/controller.ts';
@@ -19,6 +20,7 @@ import type { KubeRest } from '../lib/kube/rest.ts';
 import { objectKey } from '../lib/kube/store.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { configurationReconciler } from './configuration/reconciler.ts';
+import { gcReconciler } from './gc/reconciler.ts';
 import { kindReconciler, type KindReconcilerOptions, type WithStatus } from './reconciler/kindReconciler.ts';
 import { collectionPath, Kinds, type Kind } from './reconciler/kinds.ts';
 import { revisionReconciler, type PodAutoscalerObject, type RevisionConfigSnapshot } from './revision/reconciler.ts';
@@ -43,7 +45,7 @@ export interface Reconcilers {
   stop(): Promise<void>;
 }
 
-type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot;
+type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot & { gc: GcConfig };
 
 const configEntries: ConfigEntries<ReconcilerConfig> = {
   deployment: { name: CONFIG_DEPLOYMENT, parse: requiredConfig(parseDeploymentConfig) },
@@ -51,6 +53,7 @@ const configEntries: ConfigEntries<ReconcilerConfig> = {
   features: { name: CONFIG_FEATURES, parse: parseFeatures },
   network: { name: CONFIG_NETWORK, parse: parseNetworkConfig },
   domain: { name: CONFIG_DOMAIN, parse: parseDomainConfig },
+  gc: { name: CONFIG_GC, parse: parseGcConfig },
 };
 
 /** Keys of the controlling owner of the given kind, e.g. a Deployment's Revision. */
@@ -147,6 +150,19 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const routesInNamespace = (object: KubernetesObject) => routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
   routeController.watch(configurations, routesInNamespace);
   routeController.watch(revisions, routesInNamespace);
+
+  const gcController = new Controller({
+    name: 'gc',
+    registry,
+    workers: options.workers,
+    leadership: options.leadership,
+    clock,
+    log: log.with({ controller: 'gc' }),
+    reconcile: gcReconciler({ client, configurations: configurations.lister, revisions: revisions.lister, config: () => store.snapshot().gc, clock }),
+  });
+  gcController.watch(configurations);
+  gcController.watch(revisions, controllerOf('Configuration'));
+  controllers.push(gcController);
 
   // Config changes can alter every child we build.
   store.onChange(() => {
