@@ -1,0 +1,194 @@
+// The gateway's cost against the alternatives, in one run on this machine: the sample app called
+// directly, through the pilotlight gateway (static routing source) and through HAProxy, both
+// proxies routing by host and splitting 90/10 over two app processes, all on loopback. Reports
+// requests/s at a fixed concurrency and latency at a fixed rate, each proxy's CPU time per request
+// and its memory. Paths alternate over several rounds and medians are reported, because the load
+// generator, the apps and the proxies share a small machine. HAProxy runs with one thread, as the
+// gateway's JavaScript does; it comes from the Debian package (`apt-get install -y haproxy`).
+// Run: node bench/gateway.ts
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { freePort, startSampleApp } from '../test/support/apps/processes.ts';
+import { get, ingress, revisionOf, split, startGateway } from '../test/process/gateway/harness.ts';
+import { closedLoop, cpuMs, fixedRate, rssMiB, type LoadResult } from './load.ts';
+
+const CONCURRENCY = 16;
+const RATE = 500;
+const PHASE_MS = 4000;
+const ROUNDS = 3;
+// closedLoop sends the origin as Host, so the route's host is the loopback address (ports are ignored in host matching).
+const ROUTE_HOST = '127.0.0.1';
+
+interface Target {
+  name: string;
+  origin: string;
+  /** The process whose CPU and memory are the proxy's cost; undefined for the direct path. */
+  pid: number | undefined;
+}
+
+interface Measurement { result: LoadResult; cpuUsPerRequest: number; rssPeakMiB: number }
+
+interface Scenario {
+  name: string;
+  run(origin: string): Promise<LoadResult>;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function haproxyConfig(port: number, stable: number, canary: number): string {
+  return `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 65s
+  timeout server 300s
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+frontend gateway
+  bind 127.0.0.1:${port}
+  acl route_hello req.hdr(host),field(1,:) -i ${ROUTE_HOST}
+  use_backend hello if route_hello
+backend hello
+  balance roundrobin
+  http-send-name-header Knative-Serving-Revision
+  server hello-00001 127.0.0.1:${stable} weight 90
+  server hello-00002 127.0.0.1:${canary} weight 10
+`;
+}
+
+async function startHaproxy(dir: string, stable: number, canary: number): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const config = join(dir, 'haproxy.cfg');
+  writeFileSync(config, haproxyConfig(port, stable, canary));
+  const child = spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  process.once('exit', () => child.kill('SIGKILL'));
+  const pool = new Pool(`http://127.0.0.1:${port}`);
+  try {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (await get(pool, ROUTE_HOST).then((a) => a.status === 200, () => false)) return { child, port };
+      if (child.exitCode !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    await pool.close();
+  }
+  child.kill('SIGKILL');
+  throw new Error('HAProxy did not start answering');
+}
+
+/** Proves each proxy is configured as claimed before timing it: 100 requests, 90 and 10. */
+async function splitOf(origin: string): Promise<Record<string, number>> {
+  const pool = new Pool(origin, { connections: 1 });
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < 100; i++) {
+    const answer = await get(pool, ROUTE_HOST);
+    const revision = answer.status === 200 ? revisionOf(answer.text) : `status ${answer.status}`;
+    counts[revision] = (counts[revision] ?? 0) + 1;
+  }
+  await pool.close();
+  return counts;
+}
+
+async function measure(target: Target, scenario: Scenario): Promise<Measurement> {
+  const pid = target.pid;
+  let rssPeak = pid === undefined ? 0 : rssMiB(pid);
+  const sampler = setInterval(() => { if (pid !== undefined) rssPeak = Math.max(rssPeak, rssMiB(pid)); }, 100);
+  const cpuBefore = pid === undefined ? 0 : cpuMs(pid);
+  const result = await scenario.run(target.origin);
+  clearInterval(sampler);
+  const cpuUsPerRequest = pid === undefined ? 0 : ((cpuMs(pid) - cpuBefore) * 1000) / result.requests;
+  return { result, cpuUsPerRequest, rssPeakMiB: rssPeak };
+}
+
+const hasHaproxy = spawnSync('haproxy', ['-v']).status === 0;
+// Other work on the machine shows in the tail latencies; the load average tells how much there was.
+const loadAverageBefore = loadavg()[0]!;
+const dir = mkdtempSync(join(tmpdir(), 'pilotlight-bench-gateway-'));
+const [stable, canary] = await Promise.all([startSampleApp(), startSampleApp()]);
+const gateway = await startGateway({
+  ingresses: [ingress('hello', [{ hosts: [ROUTE_HOST], paths: [{ splits: [split('hello-00001', 90), split('hello-00002', 10)] }] }])],
+  backends: [
+    { name: 'hello-00001', addresses: [`127.0.0.1:${stable.port}`] },
+    { name: 'hello-00002', addresses: [`127.0.0.1:${canary.port}`] },
+  ],
+});
+const haproxy = hasHaproxy ? await startHaproxy(dir, stable.port, canary.port) : undefined;
+
+try {
+  const targets: Target[] = [
+    { name: 'direct (app)', origin: `http://127.0.0.1:${stable.port}`, pid: undefined },
+    { name: 'pilotlight gateway', origin: `http://127.0.0.1:${gateway.externalPort}`, pid: gateway.child.pid! },
+    ...(haproxy ? [{ name: `HAProxy ${haproxyVersion()} (nbthread 1)`, origin: `http://127.0.0.1:${haproxy.port}`, pid: haproxy.child.pid! }] : []),
+  ];
+  const splits = Object.fromEntries(await Promise.all(targets.slice(1).map(async (t) => [t.name, await splitOf(t.origin)] as const)));
+  const rssIdleMiB = Object.fromEntries(targets.filter((t) => t.pid !== undefined).map((t) => [t.name, rssMiB(t.pid!)]));
+  // Warm every path (JIT, connection pools) before measuring.
+  for (const target of targets) await closedLoop(target.origin, '/', CONCURRENCY, { maxRequests: 5000, maxDurationMs: 3000 });
+
+  const scenarios: Scenario[] = [
+    { name: `closed loop, concurrency ${CONCURRENCY}`, run: (origin) => closedLoop(origin, '/', CONCURRENCY, { maxRequests: 100_000, maxDurationMs: PHASE_MS }) },
+    { name: `fixed rate ${RATE} req/s`, run: (origin) => fixedRate(origin, '/', RATE, { maxRequests: RATE * (PHASE_MS / 1000), maxDurationMs: PHASE_MS + 1000 }) },
+  ];
+  const runs = new Map<string, Measurement[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const scenario of scenarios) {
+      // Rotate the order so no path always runs first (or last) in a round.
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[(i + round) % targets.length]!;
+        const key = `${scenario.name}|${target.name}`;
+        runs.set(key, [...(runs.get(key) ?? []), await measure(target, scenario)]);
+      }
+    }
+  }
+  const summaries = scenarios.flatMap((scenario) => targets.map((target) => {
+    const r = runs.get(`${scenario.name}|${target.name}`)!;
+    const m = (pick: (x: Measurement) => number) => median(r.map(pick));
+    return {
+      scenario: scenario.name,
+      target: target.name,
+      requestsPerSecond: m((x) => x.result.requestsPerSecond),
+      p50Ms: m((x) => x.result.p50Ms),
+      p99Ms: m((x) => x.result.p99Ms),
+      cpuUsPerRequest: target.pid === undefined ? undefined : m((x) => x.cpuUsPerRequest),
+      rssPeakMiB: target.pid === undefined ? undefined : Math.max(...r.map((x) => x.rssPeakMiB)),
+      errors: r.reduce((sum, x) => sum + x.result.errors, 0),
+    };
+  }));
+  const results = {
+    machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
+    method: `${ROUNDS} rounds of ${PHASE_MS} ms per path and scenario, order rotated per round; medians; RSS: peak during load`,
+    haproxy: haproxy ? haproxyVersion() : 'not installed: `apt-get install -y haproxy`',
+    splitOf100: splits, rssIdleMiB, summaries,
+  };
+  const f = (n: number | undefined, digits = 2) => (n === undefined ? '' : n.toFixed(digits));
+  const table = [
+    `| scenario (median of ${ROUNDS}) | path | req/s | p50 ms | p99 ms | proxy CPU µs/req | proxy RSS peak MiB | errors |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...summaries.map((s) => `| ${s.scenario} | ${s.target} | ${f(s.requestsPerSecond, 0)} | ${f(s.p50Ms)} | ${f(s.p99Ms)} | ${f(s.cpuUsPerRequest, 0)} | ${f(s.rssPeakMiB, 1)} | ${s.errors} |`),
+    '',
+    `Split of 100 sequential requests: ${Object.entries(splits).map(([name, counts]) => `${name} ${JSON.stringify(counts)}`).join('; ')}.`,
+    `Idle RSS before load: ${Object.entries(rssIdleMiB).map(([name, mib]) => `${name} ${f(mib, 1)} MiB`).join(', ')}.`,
+    `${availableParallelism()} CPUs, Node ${process.version}, 1-min load average ${f(loadAverageBefore)} before, ${f(results.machine.loadAverageAfter)} after.`,
+    ...(haproxy ? [] : ['HAProxy was not run: it is not installed.']),
+  ].join('\n');
+  const out = new URL('./results/', import.meta.url);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(new URL('gateway.json', out), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(new URL('gateway.md', out), `# gateway benchmark\n\n${table}\n`);
+  console.log(table);
+} finally {
+  haproxy?.child.kill('SIGTERM');
+  await gateway.stop();
+  await Promise.all([stable.stop(), canary.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function haproxyVersion(): string {
+  return /version (\S+)/i.exec(spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout)?.[1] ?? 'unknown';
+}

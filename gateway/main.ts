@@ -1,0 +1,248 @@
+// `pilotlight gateway`: the L7 gateway that realises KIngresses of class
+// pilotlight.ingress.networking.knative.dev. It routes by host (and path, headers) to the splits'
+// endpoints and splits traffic by percent, exactly per window of 100 requests.
+//
+// Ports (Kourier's layout for the traffic ports):
+//   --external-port 8080   ExternalIP hosts (the public side)
+//   --internal-port 8081   ClusterLocal hosts and every ExternalIP host (in-cluster clients)
+//   --admin-port    8090   /healthz, /readyz, /metrics
+// Routing comes from Kubernetes (`--source kubernetes`, the default) or from a file
+// (`--source static --routes-file PATH`, see sources/static.ts). Every flag is listed in FLAGS.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { realClock, sleep, type Clock, type Timer } from '../lib/clock.ts';
+import { parseGoDuration } from '../lib/config/duration.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { createRegistry } from '../lib/metrics.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { GatewayProxy } from './proxy.ts';
+import { createAdminServer, GatewayListener, listenAdmin } from './server.ts';
+import { StaticFileSource } from './sources/static.ts';
+import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
+import { UpstreamPools } from './upstreams.ts';
+
+const FLAGS = {
+  'source': { type: 'string', default: 'kubernetes' },
+  'routes-file': { type: 'string' },
+  'kubeconfig': { type: 'string' },
+  // Default: every namespace.
+  'watch-namespace': { type: 'string' },
+  'bind': { type: 'string', default: '0.0.0.0' },
+  'external-port': { type: 'string', default: '8080' },
+  'internal-port': { type: 'string', default: '8081' },
+  'admin-port': { type: 'string', default: '8090' },
+  // Node's own default; Envoy allows 60 KiB.
+  'max-header-bytes': { type: 'string', default: '16384' },
+  // 0: no limit, as Kourier.
+  'max-body-bytes': { type: 'string', default: '0' },
+  'headers-timeout': { type: 'string', default: '60s' },
+  'request-receive-timeout': { type: 'string', default: '5m' },
+  // Kourier sets no route timeout: the revision's queue-proxy enforces timeoutSeconds.
+  'request-timeout': { type: 'string', default: '0' },
+  // Envoy's default stream idle timeout.
+  'idle-timeout': { type: 'string', default: '5m' },
+  'keep-alive-timeout': { type: 'string', default: '65s' },
+  'upstream-connect-timeout': { type: 'string', default: '5s' },
+  'upstream-keep-alive-timeout': { type: 'string', default: '30s' },
+  'max-retries': { type: 'string', default: '2' },
+  'drain-quiet-period': { type: 'string', default: '0' },
+  'drain-timeout': { type: 'string', default: '30s' },
+  // Log one request in N; 0: access log off.
+  'access-log-every': { type: 'string', default: '0' },
+  'cluster-domain': { type: 'string', default: 'cluster.local' },
+  'debounce': { type: 'string', default: '50ms' },
+  // Status written to KIngresses (Kubernetes source): the gateway's Service names.
+  'public-address': { type: 'string', default: 'pilotlight-gateway.pilotlight-system.svc.cluster.local' },
+  'private-address': { type: 'string', default: 'pilotlight-gateway-internal.pilotlight-system.svc.cluster.local' },
+  'lease-namespace': { type: 'string', default: 'pilotlight-system' },
+  'lease-name': { type: 'string', default: 'pilotlight-gateway' },
+  'identity': { type: 'string' },
+} as const;
+
+export interface GatewayFlags {
+  source: 'kubernetes' | 'static';
+  routesFile: string | undefined;
+  kubeconfig: string | undefined;
+  watchNamespace: string | undefined;
+  bind: string;
+  externalPort: number;
+  internalPort: number;
+  adminPort: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+  headersTimeoutMs: number;
+  requestReceiveTimeoutMs: number;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  upstreamConnectTimeoutMs: number;
+  upstreamKeepAliveTimeoutMs: number;
+  maxRetries: number;
+  drainQuietPeriodMs: number;
+  drainTimeoutMs: number;
+  accessLogEvery: number;
+  clusterDomain: string;
+  debounceMs: number;
+  publicAddress: string;
+  privateAddress: string;
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+}
+
+export function parseFlags(argv: string[]): GatewayFlags {
+  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
+  const integer = (name: keyof typeof values): number => {
+    const value = Number(values[name]);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`--${name}: ${String(values[name])} is not a non-negative integer`);
+    return value;
+  };
+  const duration = (name: keyof typeof values): number => {
+    const value = parseGoDuration(String(values[name]));
+    if (value === undefined || value < 0) throw new Error(`--${name}: ${String(values[name])} is not a duration such as 500ms, 30s or 5m`);
+    return value;
+  };
+  const source = values.source;
+  if (source !== 'kubernetes' && source !== 'static') throw new Error(`--source: ${source} is neither kubernetes nor static`);
+  if (source === 'static' && !values['routes-file']) throw new Error('--source static needs --routes-file');
+  return {
+    source,
+    routesFile: values['routes-file'],
+    kubeconfig: values.kubeconfig,
+    watchNamespace: values['watch-namespace'],
+    bind: values.bind,
+    externalPort: integer('external-port'),
+    internalPort: integer('internal-port'),
+    adminPort: integer('admin-port'),
+    maxHeaderBytes: integer('max-header-bytes'),
+    maxBodyBytes: integer('max-body-bytes'),
+    headersTimeoutMs: duration('headers-timeout'),
+    requestReceiveTimeoutMs: duration('request-receive-timeout'),
+    requestTimeoutMs: duration('request-timeout'),
+    idleTimeoutMs: duration('idle-timeout'),
+    keepAliveTimeoutMs: duration('keep-alive-timeout'),
+    upstreamConnectTimeoutMs: duration('upstream-connect-timeout'),
+    upstreamKeepAliveTimeoutMs: duration('upstream-keep-alive-timeout'),
+    maxRetries: integer('max-retries'),
+    drainQuietPeriodMs: duration('drain-quiet-period'),
+    drainTimeoutMs: duration('drain-timeout'),
+    accessLogEvery: integer('access-log-every'),
+    clusterDomain: values['cluster-domain'],
+    debounceMs: duration('debounce'),
+    publicAddress: values['public-address'],
+    privateAddress: values['private-address'],
+    leaseNamespace: values['lease-namespace'],
+    leaseName: values['lease-name'],
+    identity: values.identity ?? process.env.POD_NAME ?? hostname(),
+  };
+}
+
+export interface GatewayPorts { external: number; internal: number; admin: number }
+
+export interface RunningGateway {
+  ports: GatewayPorts;
+  /** Stops accepting, lets requests in progress finish within the drain timeout, then closes everything. */
+  shutdown(): Promise<void>;
+}
+
+interface SourceWithStatus {
+  source: RoutingSource;
+  /** Told of every table that went live, to publish Ingress status. */
+  onSwap?: (live: LiveRouting) => void;
+  stop?: () => Promise<void>;
+}
+
+async function createSource(flags: GatewayFlags, log: Logger, clock: Clock): Promise<SourceWithStatus> {
+  if (flags.source === 'static') return { source: new StaticFileSource(flags.routesFile!, log.with({ source: 'static' })) };
+  // Loaded only here, so the static mode starts without the Kubernetes client.
+  const { startKubernetesSource } = await import('./sources/kubernetes.ts');
+  return startKubernetesSource(flags, log.with({ source: 'kubernetes' }), clock);
+}
+
+export async function startGateway(flags: GatewayFlags, log: Logger, clock: Clock = realClock): Promise<RunningGateway> {
+  const registry = createRegistry('gateway', true, 1000);
+  const metrics = new GatewayMetrics(registry);
+  const pools = new UpstreamPools({ connectTimeoutMs: flags.upstreamConnectTimeoutMs, keepAliveTimeoutMs: flags.upstreamKeepAliveTimeoutMs });
+  const { source, onSwap, stop: stopStatus } = await createSource(flags, log, clock);
+  const sync: RoutingSync = new RoutingSync({
+    source, debounceMs: flags.debounceMs, clusterDomain: flags.clusterDomain, clock, log,
+    onSwap: (live) => {
+      void pools.retain(live.table);
+      log.info('routing table live', { ingresses: live.snapshot.ingresses.length, hosts: live.table.internal.size, upstreams: live.table.upstreams.size });
+      onSwap?.(live);
+    },
+  });
+  const proxy = new GatewayProxy({
+    routing: () => sync.live,
+    pools, metrics, clock, log,
+    limits: {
+      maxBodyBytes: flags.maxBodyBytes,
+      timeouts: { totalMs: flags.requestTimeoutMs, responseStartMs: 0, idleMs: flags.idleTimeoutMs },
+      maxRetries: flags.maxRetries,
+    },
+    accessLog: flags.accessLogEvery > 0 ? { every: flags.accessLogEvery, log: log.with({ log: 'access' }) } : undefined,
+  });
+  const clientLimits = {
+    maxHeaderBytes: flags.maxHeaderBytes,
+    headersTimeoutMs: flags.headersTimeoutMs,
+    requestReceiveTimeoutMs: flags.requestReceiveTimeoutMs,
+    keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
+  };
+  const external = new GatewayListener('external', proxy, clientLimits);
+  const internal = new GatewayListener('internal', proxy, clientLimits);
+  let draining = false;
+  const admin = createAdminServer({ ready: () => sync.ready && !draining }, registry);
+
+  await sync.start();
+  const ports: GatewayPorts = {
+    external: await external.listen(flags.externalPort, flags.bind),
+    internal: await internal.listen(flags.internalPort, flags.bind),
+    admin: await listenAdmin(admin, flags.adminPort, flags.bind),
+  };
+
+  const shutdown = async () => {
+    draining = true;
+    // Time for load balancers to see /readyz fail before the ports stop accepting.
+    if (flags.drainQuietPeriodMs > 0) await sleep(clock, flags.drainQuietPeriodMs);
+    external.stopAccepting();
+    internal.stopAccepting();
+    const open = proxy.open;
+    let drainTimer: Timer | undefined;
+    const drained = await Promise.race([
+      proxy.whenIdle().then(() => true),
+      new Promise<boolean>((resolve) => { drainTimer = clock.setTimeout(() => resolve(false), flags.drainTimeoutMs); }),
+    ]);
+    drainTimer?.cancel();
+    if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: proxy.open });
+    external.closeAll();
+    internal.closeAll();
+    await sync.stop();
+    await stopStatus?.();
+    await pools.destroy();
+    admin.closeAllConnections();
+    await new Promise((resolve) => admin.close(resolve));
+    log.info('gateway drained', { openAtShutdown: open });
+  };
+  let shuttingDown: Promise<void> | undefined;
+  return { ports, shutdown: () => (shuttingDown ??= shutdown()) };
+}
+
+/** `pilotlight gateway [flags]`: runs until SIGTERM or SIGINT, then drains. */
+export async function main(argv: string[]): Promise<void> {
+  const log = createLogger('gateway');
+  const flags = parseFlags(argv);
+  const gateway = await startGateway(flags, log);
+  log.info('gateway started', { source: flags.source, externalPort: gateway.ports.external, internalPort: gateway.ports.internal, adminPort: gateway.ports.admin });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await gateway.shutdown();
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
+    createLogger('gateway').error('gateway failed', { error });
+    process.exit(1);
+  });
+}

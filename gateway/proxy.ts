@@ -1,0 +1,359 @@
+// The gateway's request path: route each request against the live table, then forward it to the
+// chosen upstream through lib/http's ProxyExchange (requests) or forwardUpgrade (websockets).
+// Each forwarded request holds one GatewayRequest, which keeps `upstream.inFlight` for the
+// endpoint picker, enforces the body limit and timeouts, retries a refused connection on another
+// endpoint of the same split, and records metrics and the access log when the exchange ends.
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Dispatcher } from 'undici';
+import type { Clock, Timer } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import {
+  ExchangeAbortedError, ProxyExchange,
+  type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ForwardOptions,
+} from '../lib/http/proxy.ts';
+import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
+import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import { HASH_HEADER, route, type ForwardDecision, type HeaderPair, type Listener, type RouteDecision } from './routing/index.ts';
+import type { LiveRouting } from './sync.ts';
+import type { UpstreamPools } from './upstreams.ts';
+
+/** nginx's status for a client that left before the response started. */
+const CLIENT_CLOSED_STATUS = 499;
+const TOO_LARGE_BODY = 'request body too large';
+/** setTimeout's limit; longer deadlines are re-armed by the timer itself. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Set by the gateway from the connection, never trusted from the client. */
+const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', 'k-original-host'];
+
+export interface ProxyLimits {
+  /** Largest request body forwarded; 0 means no limit (as Kourier). */
+  maxBodyBytes: number;
+  /** `totalMs` 0 turns the total timeout off (Kourier's route timeout is 0). */
+  timeouts: RequestTimeouts;
+  /** Further endpoints tried when one refuses the connection; only for requests without a body. */
+  maxRetries: number;
+}
+
+export interface AccessLog {
+  /** Log one request in `every` (1: all). */
+  every: number;
+  log: Logger;
+}
+
+export interface GatewayProxyDeps {
+  routing: () => LiveRouting;
+  pools: UpstreamPools;
+  metrics: GatewayMetrics;
+  limits: ProxyLimits;
+  accessLog: AccessLog | undefined;
+  clock: Clock;
+  log: Logger;
+}
+
+/** The forwarded form of a decision's header edits, built once per decision's header list. */
+interface PreparedHeaders {
+  drop: ReadonlySet<string>;
+  add: readonly string[];
+}
+
+const prepared = new WeakMap<readonly HeaderPair[], PreparedHeaders>();
+
+function prepare(setHeaders: readonly HeaderPair[]): PreparedHeaders {
+  let headers = prepared.get(setHeaders);
+  if (headers === undefined) {
+    headers = {
+      drop: new Set([...GATEWAY_OWNED, ...setHeaders.map(([name]) => name)]),
+      add: setHeaders.flatMap(([name, value]) => [name, value]),
+    };
+    prepared.set(setHeaders, headers);
+  }
+  return headers;
+}
+
+function clientAddress(req: DownstreamRequest): string {
+  const remote = req.socket?.remoteAddress ?? '';
+  const previous = req.headers['x-forwarded-for'];
+  return previous === undefined ? remote : `${String(previous)}, ${remote}`;
+}
+
+function forwardOptions(req: DownstreamRequest, decision: ForwardDecision): ForwardOptions {
+  const headers = prepare(decision.setHeaders);
+  const add = [...headers.add, 'x-forwarded-for', clientAddress(req), 'x-forwarded-proto', 'http'];
+  if (decision.rewriteHost === undefined) return { dropRequestHeaders: headers.drop, addHeaders: add };
+  const host = req.headers.host ?? req.headers[':authority'];
+  if (typeof host === 'string') add.push('k-original-host', host);
+  return { dropRequestHeaders: headers.drop, addHeaders: add, host: decision.rewriteHost };
+}
+
+function hostOf(req: DownstreamRequest): string | undefined {
+  const host = req.headers.host ?? req.headers[':authority'];
+  return typeof host === 'string' ? host : undefined;
+}
+
+function reply(req: DownstreamRequest, res: DownstreamResponse, status: number, body: string, extra?: Record<string, string>): void {
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extra };
+  // The rest of a refused body is not worth reading; connection-specific headers are forbidden in HTTP/2.
+  if (status === 413 && req.httpVersionMajor < 2) headers.connection = 'close';
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function statusOf(res: DownstreamResponse): number {
+  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
+}
+
+function mayHaveUnsizedBody(req: DownstreamRequest): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  return req.httpVersionMajor >= 2 && req.method !== 'GET' && req.method !== 'HEAD';
+}
+
+export class GatewayProxy {
+  readonly deps: GatewayProxyDeps;
+  #open = 0;
+  #idleWaiters: Array<() => void> = [];
+  #accessCount = 0;
+
+  constructor(deps: GatewayProxyDeps) {
+    this.deps = deps;
+  }
+
+  /** Requests being answered plus upgraded connections still open. */
+  get open(): number { return this.#open; }
+
+  whenIdle(): Promise<void> {
+    if (this.#open === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  requestHandler(listener: Listener): (req: DownstreamRequest, res: DownstreamResponse) => void {
+    return (req, res) => {
+      const arrivedAt = this.deps.clock.now();
+      const decision = this.#route(listener, req);
+      if (decision.kind === 'forward') {
+        this.#open++;
+        new GatewayRequest(this, decision, req, res, arrivedAt).begin();
+        return;
+      }
+      if (decision.kind === 'probe') {
+        reply(req, res, 200, '', { [HASH_HEADER]: decision.hash });
+        this.recordEnd(req, decision.ingress.namespace, decision.ingress.name, '', 200, arrivedAt, undefined);
+        return;
+      }
+      reply(req, res, decision.status, decision.message);
+      this.recordEnd(req, '', '', '', decision.status, arrivedAt, undefined);
+    };
+  }
+
+  upgradeHandler(listener: Listener): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+    return (req, socket, head) => {
+      const arrivedAt = this.deps.clock.now();
+      const decision = this.#route(listener, req);
+      if (decision.kind !== 'forward') {
+        const status = decision.kind === 'probe' ? 400 : decision.status;
+        const body = decision.kind === 'probe' ? 'probes cannot upgrade' : decision.message;
+        socket.on('error', () => socket.destroy());
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        this.recordEnd(req, '', '', '', status, arrivedAt, undefined);
+        return;
+      }
+      this.#open++;
+      const upstream = decision.upstream;
+      upstream.inFlight++;
+      const options = forwardOptions(req, decision);
+      // forwardUpgrade has no addHeaders option: the revision headers go into the raw header list
+      // it copies, after the client's own values for those names are taken out.
+      const drop = options.dropRequestHeaders!;
+      const kept: string[] = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        if (!drop.has(req.rawHeaders[i]!.toLowerCase())) kept.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+      }
+      req.rawHeaders = [...kept, ...options.addHeaders!];
+      forwardUpgrade(req, socket, head, this.deps.pools.http1(upstream.address), {
+        ...(options.host === undefined ? {} : { host: options.host }),
+        onClose: (error) => {
+          upstream.inFlight--;
+          this.recordEnd(req, decision.ingress.namespace, decision.ingress.name, decision.service.name, error ? 502 : 101, arrivedAt, upstream.address);
+          this.requestEnded();
+        },
+      });
+    };
+  }
+
+  requestEnded(): void {
+    if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  recordEnd(req: DownstreamRequest, namespace: string, routeName: string, revision: string, status: number, arrivedAt: number, upstream: string | undefined): void {
+    const latencyMs = this.deps.clock.now() - arrivedAt;
+    this.deps.metrics.observe(namespace, routeName, revision, status, latencyMs);
+    const access = this.deps.accessLog;
+    if (access === undefined || ++this.#accessCount % access.every !== 0) return;
+    access.log.info('request', {
+      method: req.method, host: hostOf(req), path: req.url, protocol: req.httpVersion, status, latencyMs,
+      namespace, route: routeName, revision, upstream, client: req.socket?.remoteAddress,
+    });
+  }
+
+  #route(listener: Listener, req: DownstreamRequest): RouteDecision {
+    return route(this.deps.routing().table, { listener, host: hostOf(req), path: req.url ?? '/', headers: req.headers });
+  }
+}
+
+/**
+ * One forwarded request. It is the dispatcher handed to its ProxyExchange and the handler the
+ * upstream pool reports to, so a refused connection can be redirected to another endpoint before
+ * the exchange hears of it.
+ */
+class GatewayRequest extends Dispatcher implements ExchangeListener, Dispatcher.DispatchHandler {
+  readonly #proxy: GatewayProxy;
+  readonly #req: DownstreamRequest;
+  readonly #res: DownstreamResponse;
+  readonly #arrivedAt: number;
+  readonly #exchange: ProxyExchange;
+  #decision: ForwardDecision;
+  #dispatchOptions: Dispatcher.DispatchOptions | undefined;
+  #attempts = 0;
+  #responseStarted = false;
+  #done = false;
+  #bodyBytes = 0;
+  #timer: Timer | undefined;
+
+  constructor(proxy: GatewayProxy, decision: ForwardDecision, req: DownstreamRequest, res: DownstreamResponse, arrivedAt: number) {
+    super();
+    this.#proxy = proxy;
+    this.#decision = decision;
+    this.#req = req;
+    this.#res = res;
+    this.#arrivedAt = arrivedAt;
+    this.#exchange = new ProxyExchange(req, res, this, proxy.deps.clock);
+  }
+
+  begin(): void {
+    const { limits, clock } = this.#proxy.deps;
+    const req = this.#req;
+    this.#decision.upstream.inFlight++;
+    if (limits.maxBodyBytes > 0) {
+      const length = req.headers['content-length'];
+      if (length !== undefined && Number(length) > limits.maxBodyBytes) {
+        reply(req, this.#res, 413, TOO_LARGE_BODY);
+        this.#finish(413);
+        return;
+      }
+      if (length === undefined && mayHaveUnsizedBody(req)) {
+        // Paused first, so counting does not start the flow before undici is ready to forward
+        // it; undici resumes the stream once it writes the body, and both listeners see every chunk.
+        req.pause();
+        req.on('data', this.#countBody);
+      }
+    }
+    const delay = this.#nextDeadline(this.#arrivedAt) - this.#arrivedAt;
+    if (Number.isFinite(delay)) this.#timer = clock.setTimeout(this.#onTimer, Math.min(delay, MAX_TIMER_MS));
+    this.#exchange.start(this, forwardOptions(req, this.#decision));
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions): boolean {
+    this.#dispatchOptions = options;
+    return this.#send();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#exchange.onRequestStart(controller);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#responseStarted = true;
+    this.#exchange.onResponseStart(controller, statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#exchange.onResponseData(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    this.#exchange.onResponseEnd(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#mayRetry(error)) {
+      const next = this.#untriedSibling();
+      if (next !== undefined) {
+        this.#decision.upstream.inFlight--;
+        next.upstream.inFlight++;
+        this.#decision = next;
+        this.#send();
+        return;
+      }
+    }
+    this.#exchange.onResponseError(controller, error);
+  }
+
+  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome): void {
+    if (this.#done) return;
+    this.#finish(outcome === 'client-closed' && !this.#res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.#res));
+  }
+
+  #send(): boolean {
+    this.#attempts++;
+    const decision = this.#decision;
+    return this.#proxy.deps.pools.get(decision.upstream.address, decision.protocol).dispatch(this.#dispatchOptions!, this);
+  }
+
+  /** Only a refused connection proves the upstream saw nothing; a body already streamed cannot be replayed. */
+  #mayRetry(error: Error): boolean {
+    return !this.#done && !this.#responseStarted && (error as { code?: string }).code === 'ECONNREFUSED'
+      && this.#dispatchOptions?.body == null && this.#attempts <= this.#proxy.deps.limits.maxRetries;
+  }
+
+  #untriedSibling(): ForwardDecision | undefined {
+    const siblings = this.#proxy.deps.routing().alternatives.get(this.#decision);
+    if (siblings === undefined || siblings.length < 2) return undefined;
+    const at = siblings.indexOf(this.#decision);
+    // Siblings are tried in order after the refused one, so no endpoint is tried twice.
+    return this.#attempts < siblings.length ? siblings[(at + 1) % siblings.length] : undefined;
+  }
+
+  #countBody = (chunk: Buffer): void => {
+    this.#bodyBytes += chunk.length;
+    if (this.#done || this.#bodyBytes <= this.#proxy.deps.limits.maxBodyBytes) return;
+    this.#done = true;
+    this.#exchange.abort(new ExchangeAbortedError(TOO_LARGE_BODY));
+    if (this.#res.headersSent || this.#res.destroyed) this.#res.destroy();
+    else reply(this.#req, this.#res, 413, TOO_LARGE_BODY);
+    this.#finish(413);
+  };
+
+  #nextDeadline(now: number): number {
+    const timeouts = this.#proxy.deps.limits.timeouts;
+    if (timeouts.totalMs === 0 && timeouts.idleMs === 0 && timeouts.responseStartMs === 0) return Infinity;
+    const effective = timeouts.totalMs === 0 ? { ...timeouts, totalMs: Infinity } : timeouts;
+    return nextDeadline(effective, this.#arrivedAt, this.#exchange.lastWriteAt, now);
+  }
+
+  #onTimer = (): void => {
+    if (this.#done) return;
+    const clock = this.#proxy.deps.clock;
+    const now = clock.now();
+    const deadline = this.#nextDeadline(now);
+    if (deadline > now) {
+      this.#timer = clock.setTimeout(this.#onTimer, Math.min(deadline - now, MAX_TIMER_MS));
+      return;
+    }
+    this.#timer = undefined;
+    // Done before aborting, so the exchange's own end report is ignored.
+    this.#done = true;
+    this.#exchange.abort(new ExchangeAbortedError(TIMEOUT_BODY));
+    endTimedOut(this.#res);
+    this.#finish(504);
+  };
+
+  #finish(status: number): void {
+    this.#done = true;
+    this.#timer?.cancel();
+    const decision = this.#decision;
+    decision.upstream.inFlight--;
+    this.#proxy.recordEnd(this.#req, decision.ingress.namespace, decision.ingress.name, decision.service.name, status, this.#arrivedAt, decision.upstream.address);
+    this.#proxy.requestEnded();
+  }
+}

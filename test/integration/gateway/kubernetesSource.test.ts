@@ -1,0 +1,157 @@
+// The gateway's Kubernetes source against a real API server: a KIngress of our class plus the
+// Services and EndpointSlices its splits name become a routing table, and the Ingress is marked
+// Ready through its status subresource. The endpoint IPs are pod-like addresses nothing listens
+// on; the test only routes against the table and never sends traffic to them.
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { realClock } from '../../../lib/clock.ts';
+import { PILOTLIGHT_INGRESS_CLASS } from '../../../lib/config/network.ts';
+import { createKubeRest, loadKubeConfig } from '../../../lib/kube/rest.ts';
+import { createLogger } from '../../../lib/log.ts';
+import { route, type RouteDecision } from '../../../gateway/routing/index.ts';
+import { INGRESS_CLASS_ANNOTATION, startKubernetesSource } from '../../../gateway/sources/kubernetes.ts';
+import { RoutingSync } from '../../../gateway/sync.ts';
+import { createNamespace } from '../../support/kube.ts';
+import { eventually } from '../lib/wait.ts';
+
+const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+const log = createLogger('gateway-test');
+const stops: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+});
+
+function service(namespace: string, name: string, portName: string) {
+  return {
+    apiVersion: 'v1', kind: 'Service', metadata: { namespace, name },
+    spec: { ports: [{ name: portName, port: 80, targetPort: 8012 }] },
+  };
+}
+
+function endpointSlice(namespace: string, service: string, portName: string, endpoints: Array<{ ip: string; ready: boolean }>) {
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { namespace, name: `${service}-abcde`, labels: { 'kubernetes.io/service-name': service } },
+    addressType: 'IPv4',
+    ports: [{ name: portName, port: 8012, protocol: 'TCP' }],
+    endpoints: endpoints.map(({ ip, ready }) => ({ addresses: [ip], conditions: { ready } })),
+  };
+}
+
+function kingress(namespace: string, name: string, ingressClass: string) {
+  const split = (revision: string, percent: number) => ({
+    serviceNamespace: namespace, serviceName: revision, servicePort: 80, percent,
+    appendHeaders: { 'Knative-Serving-Revision': revision, 'Knative-Serving-Namespace': namespace },
+  });
+  return {
+    apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress',
+    metadata: { namespace, name, annotations: { [INGRESS_CLASS_ANNOTATION]: ingressClass } },
+    spec: {
+      httpOption: 'Enabled',
+      rules: [
+        { hosts: [`${name}.${namespace}.example.com`], visibility: 'ExternalIP', http: { paths: [{ splits: [split(`${name}-00001`, 90), split(`${name}-00002`, 10)] }] } },
+        { hosts: [`${name}.${namespace}.svc.cluster.local`], visibility: 'ClusterLocal', http: { paths: [{ splits: [split(`${name}-00001`, 90), split(`${name}-00002`, 10)] }] } },
+      ],
+    },
+  };
+}
+
+interface IngressObject {
+  metadata: { generation: number };
+  status?: {
+    observedGeneration?: number;
+    conditions?: Array<{ type: string; status: string }>;
+    publicLoadBalancer?: { ingress: Array<{ domainInternal: string }> };
+    privateLoadBalancer?: { ingress: Array<{ domainInternal: string }> };
+  };
+}
+
+const post = (path: string, body: object) => api.request('POST', path, { body });
+
+async function startSource(namespace: string): Promise<RoutingSync> {
+  const kubernetes = await startKubernetesSource({
+    kubeconfig: inject('kubeconfig'),
+    // Other tests' KIngresses are not this gateway's to mark.
+    watchNamespace: namespace,
+    publicAddress: 'gateway.pilotlight-system.svc.cluster.local',
+    privateAddress: 'gateway-internal.pilotlight-system.svc.cluster.local',
+    leaseNamespace: namespace, leaseName: 'pilotlight-gateway', identity: 'gateway-test',
+  }, log, realClock);
+  const sync = new RoutingSync({ source: kubernetes.source, debounceMs: 20, clusterDomain: 'cluster.local', log, onSwap: kubernetes.onSwap });
+  stops.push(kubernetes.stop, () => sync.stop());
+  await sync.start();
+  return sync;
+}
+
+const routeTo = (sync: RoutingSync, host: string, listener: 'external' | 'internal' = 'external'): RouteDecision =>
+  route(sync.live.table, { listener, host, path: '/', headers: {} });
+
+describe('gateway Kubernetes source', () => {
+  it('builds the table from a KIngress, Services and EndpointSlices, follows endpoint changes and marks the Ingress Ready', async () => {
+    const ns = await createNamespace('gateway-src');
+    await post(`/api/v1/namespaces/${ns}/services`, service(ns, 'hello-00001', 'http'));
+    await post(`/api/v1/namespaces/${ns}/services`, service(ns, 'hello-00002', 'http2'));
+    await post(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+      endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: true }, { ip: '10.244.0.12', ready: false }]));
+    // Scaled to zero: the revision's ServerlessService is in Proxy mode and its endpoints are the activator's.
+    await post(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, endpointSlice(ns, 'hello-00002', 'http2', [{ ip: '10.244.0.99', ready: true }]));
+    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/serverlessservices`, {
+      apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'ServerlessService', metadata: { namespace: ns, name: 'hello-00002' },
+      spec: { mode: 'Proxy', protocolType: 'http1', objectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00002-deployment' } },
+    });
+    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS));
+    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'other', 'istio.ingress.networking.knative.dev'));
+
+    const sync = await startSource(ns);
+    const host = `hello.${ns}.example.com`;
+    await eventually(() => routeTo(sync, host).kind === 'forward', 'the KIngress in the table');
+
+    // One window of 100 through the 90/10 split, routed against the table only.
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 100; i++) {
+      const decision = routeTo(sync, host);
+      if (decision.kind !== 'forward') throw new Error(`expected a forward decision, got ${JSON.stringify(decision)}`);
+      const key = `${decision.service.name} ${decision.mode} ${decision.protocol} ${decision.upstream.address}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(seen)).toEqual({
+      'hello-00001 serve http1 10.244.0.11:8012': 90,
+      'hello-00002 proxy h2c 10.244.0.99:8012': 10,
+    });
+    expect(routeTo(sync, `hello.${ns}.svc.cluster.local`, 'internal').kind).toBe('forward');
+    expect(routeTo(sync, `hello.${ns}`, 'internal').kind).toBe('forward');
+    expect(routeTo(sync, `other.${ns}.example.com`)).toMatchObject({ kind: 'reject', status: 404 });
+
+    await eventually(async () => {
+      const ingress = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`);
+      return ingress.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    }, 'the KIngress marked Ready');
+    const ready = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`);
+    expect(ready.status).toMatchObject({
+      observedGeneration: ready.metadata.generation,
+      publicLoadBalancer: { ingress: [{ domainInternal: 'gateway.pilotlight-system.svc.cluster.local' }] },
+      privateLoadBalancer: { ingress: [{ domainInternal: 'gateway-internal.pilotlight-system.svc.cluster.local' }] },
+    });
+    expect(Object.fromEntries(ready.status!.conditions!.map((c) => [c.type, c.status])))
+      .toEqual({ LoadBalancerReady: 'True', NetworkConfigured: 'True', Ready: 'True' });
+    const other = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/other`);
+    expect(other.status?.conditions).toBeUndefined();
+
+    // The second pod becomes ready: the table follows the EndpointSlice.
+    await api.request('PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/hello-00001-abcde`, {
+      body: endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: true }, { ip: '10.244.0.12', ready: true }]),
+    });
+    await eventually(() => sync.live.table.upstreams.has('10.244.0.12:8012'), 'the new endpoint in the table');
+  });
+
+  it('keeps an Ingress not Ready while a split names a Service that does not exist', async () => {
+    const ns = await createNamespace('gateway-src');
+    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS));
+    const sync = await startSource(ns);
+    await eventually(async () => {
+      const ingress = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`);
+      return ingress.status?.conditions?.find((c) => c.type === 'LoadBalancerReady')?.status === 'Unknown';
+    }, 'LoadBalancerReady Unknown');
+    expect(routeTo(sync, `hello.${ns}.example.com`)).toMatchObject({ kind: 'reject', status: 503, reason: 'backend-unknown' });
+  });
+});
