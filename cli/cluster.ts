@@ -12,6 +12,9 @@ import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
 
 const say = (line: string) => console.log(`[pilotlight] ${line}`);
 
+/** The gateway's external listener, published on the node (this machine). */
+const GATEWAY_PORT = 31080;
+
 export async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -40,7 +43,7 @@ export async function up(argv: string[]): Promise<void> {
   await importImage(containerdSocket, image.archive);
   await importImage(containerdSocket, (await buildHelloworldImage(join(stateDir, 'images'))).archive);
   say(`installing the Helm chart with ${image.name}`);
-  await installChart(k, await ensureHelm(), image.name.split(':').at(-1)!);
+  await installChart(k, await ensureHelm(), image.name.split(':').at(-1)!, { 'gateway.hostPort': String(GATEWAY_PORT) });
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
 A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart

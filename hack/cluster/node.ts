@@ -237,7 +237,7 @@ export async function stopNode(stateDir: string, binDir: string | undefined): Pr
   stopped.push(...await stopProcesses(stateDir, ['containerd']));
   if (binDir) await sh(join(binDir, 'kube-proxy'), ['--cleanup'], { ignoreFailure: true });
   await removeCniLeftovers();
-  await removeKubeChains();
+  await removeChains('KUBE-');
   await sh('ip', ['link', 'del', 'cni0'], { ignoreFailure: true });
   await sh('ip', ['link', 'del', SERVICE_BRIDGE], { ignoreFailure: true });
   await sh('ip', ['addr', 'del', `${NODE_IP}/32`, 'dev', 'lo'], { ignoreFailure: true });
@@ -248,32 +248,27 @@ export async function stopNode(stateDir: string, binDir: string | undefined): Pr
   return stopped;
 }
 
-/** The kubelet's own chains (KUBE-FIREWALL, canaries), which `kube-proxy --cleanup` leaves behind. */
-async function removeKubeChains(): Promise<void> {
+/**
+ * Chains whose names start with prefix, in every table, with the rules in built-in chains that
+ * jump to them: the kubelet's (KUBE-FIREWALL, canaries, which `kube-proxy --cleanup` leaves) and
+ * the CNI plugins' (per-pod NAT, hostPort DNAT).
+ */
+async function removeChains(prefix: string): Promise<void> {
   for (const table of ['filter', 'nat', 'mangle']) {
     const rules = (await sh('iptables-save', ['-t', table], { ignoreFailure: true })).split('\n');
-    for (const line of rules.filter((l) => /^-A [A-Z]+ .*-j KUBE-/.test(l) && !/^-A KUBE-/.test(l))) {
+    const jump = new RegExp(`^-A [A-Z]+ .*-j ${prefix}`);
+    for (const line of rules.filter((l) => jump.test(l) && !l.startsWith(`-A ${prefix}`))) {
       await sh('sh', ['-c', `iptables -t ${table} ${line.replace(/^-A/, '-D')}`], { ignoreFailure: true });
     }
-    const chains = rules.filter((l) => l.startsWith(':KUBE-')).map((l) => l.slice(1).split(' ')[0]!);
+    const chains = rules.filter((l) => l.startsWith(`:${prefix}`)).map((l) => l.slice(1).split(' ')[0]!);
     for (const chain of chains) await sh('iptables', ['-t', table, '-F', chain], { ignoreFailure: true });
     for (const chain of chains) await sh('iptables', ['-t', table, '-X', chain], { ignoreFailure: true });
   }
 }
 
-/** What the bridge plugin leaves when pods die without a CNI DEL: NAT chains, netns, IPAM files. */
+/** What the CNI plugins leave when pods die without a CNI DEL: chains, netns, IPAM files. */
 async function removeCniLeftovers(): Promise<void> {
-  const rules = await sh('iptables-save', ['-t', 'nat'], { ignoreFailure: true });
-  const marker = `name: \\"${CNI_NETWORK}\\"`;
-  for (const line of rules.split('\n')) {
-    if (line.startsWith('-A POSTROUTING') && line.includes(marker)) {
-      await sh('sh', ['-c', `iptables -t nat ${line.replace(/^-A/, '-D')}`], { ignoreFailure: true });
-    }
-  }
-  for (const chain of rules.split('\n').filter((l) => l.startsWith(':CNI-')).map((l) => l.slice(1).split(' ')[0]!)) {
-    await sh('iptables', ['-t', 'nat', '-F', chain], { ignoreFailure: true });
-    await sh('iptables', ['-t', 'nat', '-X', chain], { ignoreFailure: true });
-  }
+  await removeChains('CNI-');
   const namespaces = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => n.startsWith('cni-')) : [];
   for (const ns of namespaces) await sh('ip', ['netns', 'del', ns], { ignoreFailure: true });
   rmSync(`/var/lib/cni/networks/${CNI_NETWORK}`, { recursive: true, force: true });

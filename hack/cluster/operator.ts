@@ -73,11 +73,12 @@ export async function ensureHelm(): Promise<string> {
 }
 
 /** Installs or upgrades the chart into SYSTEM_NAMESPACE with the given operator image tag. */
-export async function installChart(k: Kubectl, helm: string, imageTag: string): Promise<void> {
+export async function installChart(k: Kubectl, helm: string, imageTag: string, values: Record<string, string> = {}): Promise<void> {
   await run(helm, [
     'upgrade', '--install', 'pilotlight', join(repoRoot, 'charts', 'pilotlight'),
     '--namespace', SYSTEM_NAMESPACE, '--create-namespace',
     '--set', `image.tag=${imageTag}`,
+    ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
     '--wait', '--timeout', '180s',
   ], { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 16 * 1024 * 1024 });
 }

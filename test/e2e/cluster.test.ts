@@ -2,6 +2,7 @@
 // pod behind a Service, the operator answering admission from inside the cluster, `down`.
 // Needs root (network setup, containerd); run with `npm run test:e2e`.
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,16 @@ const kubectl = (args: string[], input?: string) => {
   child.child.stdin?.end(input ?? '');
   return child;
 };
+
+/** A GET to the gateway published on this machine, for a Host (fetch may not set Host). */
+function viaGateway(host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: 31080, path: '/', headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject).end();
+  });
+}
 
 beforeAll(async () => {
   kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
@@ -97,6 +108,12 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     await kubectl(['wait', '-n', 'e2e-hello', '--for=condition=Ready', 'revision/hello-00001', '--timeout=120s']);
     const podIp = (await kubectl(['get', 'pods', '-n', 'e2e-hello', '-l', 'serving.knative.dev/revision=hello-00001', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
     expect(await fetch(`http://${podIp}:8012/`).then((r) => r.text())).toBe('Hello pilotlight!\n');
+    // The README's path: the Service turns Ready once the gateway serves its Ingress, then curl works.
+    await kubectl(['wait', '-n', 'e2e-hello', '--for=condition=Ready', 'ksvc/hello', '--timeout=60s']);
+    const url = (await kubectl(['get', 'ksvc', 'hello', '-n', 'e2e-hello', '-o', 'jsonpath={.status.url}'])).stdout;
+    expect(url).toBe('http://hello.e2e-hello.example.com');
+    expect(await viaGateway(new URL(url).host)).toEqual({ status: 200, body: 'Hello pilotlight!\n' });
+    expect((await viaGateway('nobody.example.com')).status).toBe(404);
     const children = ['configuration/hello', 'route/hello', 'revision/hello-00001', 'deployment/hello-00001-deployment',
       'podautoscaler/hello-00001', 'ingress.networking.internal.knative.dev/hello'];
     for (const child of children) await kubectl(['get', '-n', 'e2e-hello', child]);
