@@ -47,15 +47,15 @@ export async function up(argv: string[]): Promise<void> {
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
 A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart
-(namespace knative-serving). A Knative Service becomes a Revision whose pod runs the app behind
-queue-proxy. Not yet here: the gateway, activator and autoscaler in the cluster, so a Service
-gets no reachable URL yet (tracked in the project's issues).
+(namespace knative-serving). The gateway listens on http://127.0.0.1:${GATEWAY_PORT} and routes
+by the Host header.
 
 Try it:
   export KUBECONFIG=${controlPlane.kubeconfig}
   export PATH=${binDir}:$PATH
   kubectl apply -f ${join(repoRoot, 'samples', 'hello-local.yaml')}
-  kubectl get ksvc,rev,pods
+  kubectl wait --for=condition=Ready ksvc/hello
+  curl -H 'Host: hello.default.example.com' http://127.0.0.1:${GATEWAY_PORT}/
   kubectl get ksvc hello -o yaml      # defaults filled in: traffic, timeoutSeconds, container name
   kubectl apply -f ${join(repoRoot, 'samples', 'invalid-traffic.yaml')}   # rejected, naming the field
 `);
