@@ -9,6 +9,7 @@ const COMMANDS: Record<string, Command> = {
   down: { load: async () => ({ main: (await import('./cluster.ts')).down }), summary: 'stop everything `up` started and remove its state' },
   status: { load: async () => ({ main: (await import('./cluster.ts')).status }), summary: 'show what `up` started and whether it is healthy' },
   controller: { load: () => import('../controllers/main.ts'), summary: 'run the controller (admission webhook and reconcilers)' },
+  activator: { load: () => import('../activator/main.ts'), summary: 'run the activator (holds requests while a revision scales from zero)' },
   gateway: { load: () => import('../gateway/main.ts'), summary: 'run the gateway (routes by host, splits traffic across revisions)' },
   autoscaler: { load: () => import('../autoscaler/main.ts'), summary: 'run the KPA autoscaler (metrics, PodAutoscaler and ServerlessService reconcilers)' },
   'queue-proxy': { load: () => import('../queue-proxy/main.ts'), summary: 'run the sidecar of a revision pod (configured by Knative\'s environment)' },

@@ -11,7 +11,7 @@ import {
   ExchangeAbortedError, ProxyExchange,
   type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome,
 } from '../lib/http/proxy.ts';
-import type { Breaker, BreakerWaiter } from './breaker.ts';
+import type { Breaker, BreakerWaiter } from '../lib/breaker.ts';
 import type { Drainer } from './drain.ts';
 import type { Readiness } from './readiness.ts';
 import type { RequestStats } from './stats.ts';

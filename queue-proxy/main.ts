@@ -8,7 +8,7 @@ import { realClock, type Clock, type Timer } from '../lib/clock.ts';
 import { HttpListener } from '../lib/http/server.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
-import { Breaker } from './breaker.ts';
+import { Breaker } from '../lib/breaker.ts';
 import { parseConfig, type QueueProxyConfig } from './config.ts';
 import { Drainer } from './drain.ts';
 import { Pipeline } from './handler.ts';

@@ -1,7 +1,7 @@
 // Request metrics for the revision's owner, on the user-metrics port (9091), named as Knative's
 // OpenTelemetry instruments appear in Prometheus (S:pkg/queue/request_metric.go).
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import type { Breaker } from './breaker.ts';
+import type { Breaker } from '../lib/breaker.ts';
 
 type HistogramChild = ReturnType<Histogram['labels']>;
 

@@ -1,43 +1,12 @@
-// The pure parts of queue-proxy and lib/http, without sockets: breaker order and capacity,
-// the time-weighted stats arithmetic, configuration defaults and errors, and header rules.
+// The pure parts of queue-proxy and lib/http, without sockets: the time-weighted stats
+// arithmetic, configuration defaults and errors, and header rules.
 import { describe, expect, it } from 'vitest';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../../../lib/http/headers.ts';
 import { nextDeadline } from '../../../lib/http/timeouts.ts';
-import { Breaker, type BreakerWaiter } from '../../../queue-proxy/breaker.ts';
 import { parseConfig } from '../../../queue-proxy/config.ts';
 import { RequestStats } from '../../../queue-proxy/stats.ts';
 
 const REQUIRED_ENV = { SERVING_NAMESPACE: 'ns', SERVING_CONFIGURATION: 'cfg', SERVING_REVISION: 'rev', SERVING_POD: 'pod' };
-
-describe('Breaker', () => {
-  const waiter = (log: string[], name: string): BreakerWaiter => ({ admitted: () => log.push(name) });
-
-  it('admits up to its concurrency, queues in arrival order up to its depth, then rejects', () => {
-    const breaker = new Breaker(2, 2);
-    const log: string[] = [];
-    expect(['a', 'b', 'c', 'd', 'e'].map((n) => breaker.enter(waiter(log, n)))).toEqual(['admitted', 'admitted', 'queued', 'queued', 'rejected']);
-    breaker.release();
-    breaker.release();
-    expect(log).toEqual(['c', 'd']);
-    expect(breaker.active).toBe(2);
-    breaker.release();
-    breaker.release();
-    expect(breaker.active).toBe(0);
-  });
-
-  it('skips a withdrawn waiter', () => {
-    const breaker = new Breaker(1, 5);
-    const log: string[] = [];
-    breaker.enter(waiter(log, 'a'));
-    const leaving = waiter(log, 'b');
-    breaker.enter(leaving);
-    breaker.enter(waiter(log, 'c'));
-    breaker.withdraw(leaving);
-    breaker.release();
-    expect(log).toEqual(['c']);
-    expect(breaker.queued).toBe(0);
-  });
-});
 
 describe('RequestStats', () => {
   it('averages concurrency over time and counts requests per window, proxied ones apart and included', () => {

@@ -1,0 +1,33 @@
+// Where the activator learns which revisions exist and where their pods are. A source only
+// reports what it knows; whether a pod can take traffic is decided by probing it
+// (see throttler.ts), because the Kubernetes endpoint turns ready a probe period later.
+
+/** `namespace/name`, as Knative's types.NamespacedName prints. */
+export type RevisionKey = string;
+
+export function revisionKey(namespace: string, name: string): RevisionKey {
+  return `${namespace}/${name}`;
+}
+
+export interface RevisionBackends {
+  /** 0 means unlimited, as in the Revision spec. */
+  containerConcurrency: number;
+  /** The revision's timeoutSeconds, in ms: how long a request may wait and run in total. */
+  timeoutMs: number;
+  /** `host:port` of each pod's queue-proxy serving port, ready or not. */
+  pods: readonly string[];
+}
+
+export interface PodSourceListener {
+  /** The revision's current state; undefined once the revision is gone. */
+  revisionChanged(key: RevisionKey, backends: RevisionBackends | undefined): void;
+}
+
+export interface PodSource {
+  /** Starts reporting; resolves once every revision known at start has been reported. */
+  start(listener: PodSourceListener): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Knative's default revision timeout (config-defaults revision-timeout-seconds). */
+export const DEFAULT_TIMEOUT_MS = 300_000;

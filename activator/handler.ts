@@ -1,0 +1,394 @@
+// The activator's request pipeline (S:pkg/activator/handler/*.go), outermost first: health and
+// network probes → revision from the Knative-Serving-* headers (unknown: 404) → concurrency
+// reporting → timeout → hold in the revision's breaker → proxy to a pod's queue-proxy, retrying
+// on another pod when a connection is refused. Upgrades take the same path without the retry.
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { BreakerWaiter } from '../lib/breaker.ts';
+import type { Clock, Timer } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import { endTimedOut, nextDeadline, TIMEOUT_BODY } from '../lib/http/timeouts.ts';
+import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import {
+  ExchangeAbortedError, ProxyExchange,
+  type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ForwardOptions,
+} from '../lib/http/proxy.ts';
+import { revisionKey } from './backends.ts';
+import type { ActivatorMetrics } from './metrics.ts';
+import type { Revisions, ServedRevision } from './revisions.ts';
+import type { ConcurrencyReporter } from './stats.ts';
+import type { PodTracker } from './throttler.ts';
+
+const QUEUE_FULL_BODY = 'pending request queue full';
+/** The status recorded for requests whose client left before any response (nginx's convention). */
+const CLIENT_CLOSED_STATUS = 499;
+/** Connection refused means nothing was sent, so another pod may have it; a few tries suffice. */
+const MAX_ATTEMPTS = 3;
+
+// The pod learns the revision from its own environment; a client's K-Proxy-Request must not pass as ours.
+const DROPPED_HEADERS: ReadonlySet<string> = new Set(['knative-serving-revision', 'knative-serving-namespace', 'k-proxy-request']);
+const FORWARD: ForwardOptions = { dropRequestHeaders: DROPPED_HEADERS, addHeaders: ['K-Proxy-Request', 'activator'] };
+
+export interface HandlerDeps {
+  revisions: Revisions;
+  concurrency: ConcurrencyReporter;
+  metrics: ActivatorMetrics;
+  clock: Clock;
+  log: Logger;
+}
+
+function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+/** For upgrade requests, whose socket no HTTP server writes to any more. */
+function replyRaw(socket: Duplex, status: number, body: string): void {
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+function isKubeletProbe(req: DownstreamRequest): boolean {
+  return req.headers['k-kubelet-probe'] !== undefined || req.headers['user-agent']?.startsWith('kube-probe/') === true;
+}
+
+export class ActivatorHandler {
+  readonly deps: HandlerDeps;
+  /** Set after SIGTERM: health checks fail so traffic moves elsewhere, while requests are still served. */
+  draining = false;
+  /** Requests accepted and not yet answered, held ones included. */
+  #open = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(deps: HandlerDeps) {
+    this.deps = deps;
+  }
+
+  get open(): number { return this.#open; }
+
+  whenIdle(): Promise<void> {
+    if (this.#open === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
+    const headers = req.headers;
+    const networkProbe = headers['k-network-probe'];
+    if (networkProbe !== undefined) {
+      this.#answerNetworkProbe(networkProbe, String(headers['k-network-hash'] ?? ''), res);
+      return;
+    }
+    if (isKubeletProbe(req)) {
+      if (this.draining) reply(res, 503, 'shutting down');
+      else reply(res, 200, 'ok');
+      return;
+    }
+    const revision = this.#revisionOf(req);
+    if (typeof revision === 'string') {
+      reply(res, 404, revision);
+      return;
+    }
+    this.#open++;
+    new ActivatedRequest(this, revision, req, res).begin();
+  };
+
+  /**
+   * Upgrades (websockets) are held and admitted like requests and keep their slot until the
+   * connection closes, as a hijacked connection does upstream; they are not retried.
+   */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const revision = this.#revisionOf(req);
+    if (typeof revision === 'string') {
+      replyRaw(socket, 404, revision);
+      return;
+    }
+    this.#open++;
+    new ActivatedUpgrade(this, revision, req, socket, head).begin();
+  };
+
+  /** The revision the gateway named, or why there is none. */
+  #revisionOf(req: DownstreamRequest): ServedRevision | string {
+    const name = req.headers['knative-serving-revision'];
+    const namespace = req.headers['knative-serving-namespace'];
+    if (typeof name !== 'string' || typeof namespace !== 'string') return 'missing Knative-Serving-Revision or Knative-Serving-Namespace header';
+    return this.deps.revisions.get(revisionKey(namespace, name)) ?? `revision ${namespace}/${name} not found`;
+  }
+
+  requestEnded(): void {
+    if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  #answerNetworkProbe(value: string | string[], hash: string, res: DownstreamResponse): void {
+    if (value === 'probe') {
+      if (this.draining) reply(res, 503, 'shutting down');
+      else reply(res, 200, '', { 'k-network-hash': hash });
+    } else if (value === 'activator') {
+      reply(res, 200, 'activator');
+    } else {
+      reply(res, 400, `unexpected probe header value: ${String(value)}`);
+    }
+  }
+}
+
+type Phase = 'queued' | 'proxying' | 'done';
+
+/** One request's life: its own breaker waiter and exchange listener, to keep allocations per request few. */
+class ActivatedRequest implements BreakerWaiter, ExchangeListener {
+  #handler: ActivatorHandler;
+  #deps: HandlerDeps;
+  #revision: ServedRevision;
+  #req: DownstreamRequest;
+  #res: DownstreamResponse;
+  #arrivedAt: number;
+  #phase: Phase = 'queued';
+  #holdsSlot = false;
+  #pod: PodTracker | undefined;
+  #exchange: ActivatorExchange | undefined;
+  #attempts = 0;
+  #timer: Timer | undefined;
+  #watchingClose = false;
+
+  constructor(handler: ActivatorHandler, revision: ServedRevision, req: DownstreamRequest, res: DownstreamResponse) {
+    this.#handler = handler;
+    this.#deps = handler.deps;
+    this.#revision = revision;
+    this.#req = req;
+    this.#res = res;
+    this.#arrivedAt = this.#deps.clock.now();
+  }
+
+  begin(): void {
+    const deps = this.#deps;
+    const revision = this.#revision;
+    deps.concurrency.requestIn(revision.key, revision.namespace, revision.name, this.#arrivedAt);
+    this.#timer = deps.clock.setTimeout(this.#onTimer, this.#nextDeadline(this.#arrivedAt) - this.#arrivedAt);
+    this.#enter();
+  }
+
+  admitted(): void {
+    this.#holdsSlot = true;
+    this.#proxy();
+  }
+
+  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome): void {
+    if (this.#phase === 'done') return;
+    this.#finish(outcome === 'client-closed' && !this.#res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.#res));
+  }
+
+  /** Called by the exchange before it answers 502: true when the request went to another pod or back to the queue. */
+  retryRefused(error: Error): boolean {
+    if (this.#phase !== 'proxying' || (error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') return false;
+    if (this.#attempts >= MAX_ATTEMPTS || (this.#req as Readable).readableDidRead) return false;
+    const failed = this.#pod!;
+    this.#pod = undefined;
+    failed.unreserve();
+    this.#revision.throttler.podFailed(failed);
+    // The failed pod left the revision's capacity, so this slot may no longer be backed by a pod.
+    this.#releaseSlot();
+    this.#phase = 'queued';
+    this.#enter();
+    return true;
+  }
+
+  #enter(): void {
+    switch (this.#revision.throttler.breaker.enter(this)) {
+      case 'admitted':
+        this.admitted();
+        return;
+      case 'queued':
+        if (!this.#watchingClose) {
+          this.#watchingClose = true;
+          this.#res.once('close', this.#onCloseWhileQueued);
+        }
+        return;
+      case 'rejected':
+        reply(this.#res, 503, QUEUE_FULL_BODY);
+        this.#finish(503);
+    }
+  }
+
+  #proxy(): void {
+    const pod = this.#revision.throttler.reservePod();
+    if (pod === undefined) {
+      // Capacity is free pod slots on healthy pods, so a revision slot always finds one; if that
+      // ever breaks, answering is better than re-queueing into the same state forever.
+      this.#deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
+      reply(this.#res, 503, 'no pod available');
+      this.#finish(503);
+      return;
+    }
+    this.#phase = 'proxying';
+    this.#pod = pod;
+    this.#attempts++;
+    this.#revision.active++;
+    const exchange = new ActivatorExchange(this.#req, this.#res, this, this.#deps.clock);
+    this.#exchange = exchange;
+    exchange.start(pod.dispatcher, FORWARD);
+  }
+
+  #releaseSlot(): void {
+    if (!this.#holdsSlot) return;
+    this.#holdsSlot = false;
+    if (this.#phase === 'proxying') this.#revision.active--;
+    this.#revision.throttler.breaker.release();
+  }
+
+  #onCloseWhileQueued = (): void => {
+    if (this.#phase !== 'queued') return;
+    this.#revision.throttler.breaker.withdraw(this);
+    this.#finish(CLIENT_CLOSED_STATUS);
+  };
+
+  #nextDeadline(now: number): number {
+    return nextDeadline(this.#revision.timeouts, this.#arrivedAt, this.#exchange?.lastWriteAt ?? 0, now);
+  }
+
+  #onTimer = (): void => {
+    if (this.#phase === 'done') return;
+    const now = this.#deps.clock.now();
+    const deadline = this.#nextDeadline(now);
+    if (deadline > now) {
+      this.#timer = this.#deps.clock.setTimeout(this.#onTimer, deadline - now);
+      return;
+    }
+    this.#timer = undefined;
+    this.#deps.log.warn('request timeout', { revision: this.#revision.key, path: this.#req.url, afterMs: now - this.#arrivedAt, phase: this.#phase });
+    if (this.#phase === 'queued') this.#revision.throttler.breaker.withdraw(this);
+    const exchange = this.#exchange;
+    // Finished before aborting, so the exchange's own end report is ignored.
+    this.#finish(504);
+    exchange?.abort(new ExchangeAbortedError(TIMEOUT_BODY));
+    endTimedOut(this.#res);
+  };
+
+  #finish(status: number): void {
+    const deps = this.#deps;
+    this.#timer?.cancel();
+    if (this.#pod !== undefined) {
+      this.#pod.unreserve();
+      this.#pod = undefined;
+    }
+    this.#releaseSlot();
+    this.#phase = 'done';
+    const now = deps.clock.now();
+    deps.concurrency.requestOut(this.#revision.key, now);
+    deps.metrics.requestDone(this.#revision.namespace, this.#revision.name, status, now - this.#arrivedAt);
+    this.#handler.requestEnded();
+  }
+}
+
+/** An exchange that offers a refused connection back to its request before answering 502. */
+class ActivatorExchange extends ProxyExchange {
+  #request: ActivatedRequest;
+
+  constructor(req: DownstreamRequest, res: DownstreamResponse, request: ActivatedRequest, clock: Clock) {
+    super(req, res, request, clock);
+    this.#request = request;
+  }
+
+  override onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#request.retryRefused(error)) return;
+    super.onResponseError(controller, error);
+  }
+}
+
+type UpgradePhase = 'queued' | 'connected' | 'done';
+
+class ActivatedUpgrade implements BreakerWaiter {
+  #handler: ActivatorHandler;
+  #deps: HandlerDeps;
+  #revision: ServedRevision;
+  #req: IncomingMessage;
+  #socket: Duplex;
+  #head: Buffer;
+  #arrivedAt: number;
+  #phase: UpgradePhase = 'queued';
+  #holdsSlot = false;
+  #pod: PodTracker | undefined;
+  #holdTimer: Timer | undefined;
+
+  constructor(handler: ActivatorHandler, revision: ServedRevision, req: IncomingMessage, socket: Duplex, head: Buffer) {
+    this.#handler = handler;
+    this.#deps = handler.deps;
+    this.#revision = revision;
+    this.#req = req;
+    this.#socket = socket;
+    this.#head = head;
+    this.#arrivedAt = this.#deps.clock.now();
+  }
+
+  begin(): void {
+    const revision = this.#revision;
+    this.#deps.concurrency.requestIn(revision.key, revision.namespace, revision.name, this.#arrivedAt);
+    switch (revision.throttler.breaker.enter(this)) {
+      case 'admitted':
+        this.admitted();
+        return;
+      case 'queued':
+        this.#holdTimer = this.#deps.clock.setTimeout(this.#onHoldTimeout, revision.timeouts.totalMs);
+        this.#socket.once('close', this.#onCloseWhileQueued);
+        return;
+      case 'rejected':
+        replyRaw(this.#socket, 503, QUEUE_FULL_BODY);
+        this.#finish(503);
+    }
+  }
+
+  admitted(): void {
+    this.#holdsSlot = true;
+    this.#holdTimer?.cancel();
+    this.#socket.off('close', this.#onCloseWhileQueued);
+    const pod = this.#revision.throttler.reservePod();
+    if (pod === undefined) {
+      this.#deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
+      replyRaw(this.#socket, 503, 'no pod available');
+      this.#finish(503);
+      return;
+    }
+    this.#phase = 'connected';
+    this.#pod = pod;
+    this.#revision.active++;
+    // forwardUpgrade takes no extra headers, so upgrades reach queue-proxy without K-Proxy-Request.
+    forwardUpgrade(this.#req, this.#socket, this.#head, pod.dispatcher, {
+      dropRequestHeaders: DROPPED_HEADERS,
+      onClose: () => this.#finish(101),
+    });
+  }
+
+  #onCloseWhileQueued = (): void => {
+    if (this.#phase !== 'queued') return;
+    this.#revision.throttler.breaker.withdraw(this);
+    this.#finish(CLIENT_CLOSED_STATUS);
+  };
+
+  #onHoldTimeout = (): void => {
+    if (this.#phase !== 'queued') return;
+    this.#revision.throttler.breaker.withdraw(this);
+    replyRaw(this.#socket, 504, TIMEOUT_BODY);
+    this.#finish(504);
+  };
+
+  #finish(status: number): void {
+    if (this.#phase === 'done') return;
+    const deps = this.#deps;
+    this.#holdTimer?.cancel();
+    if (this.#pod !== undefined) {
+      this.#pod.unreserve();
+      this.#pod = undefined;
+    }
+    if (this.#holdsSlot) {
+      this.#holdsSlot = false;
+      if (this.#phase === 'connected') this.#revision.active--;
+      this.#revision.throttler.breaker.release();
+    }
+    this.#phase = 'done';
+    const now = deps.clock.now();
+    deps.concurrency.requestOut(this.#revision.key, now);
+    deps.metrics.requestDone(this.#revision.namespace, this.#revision.name, status, now - this.#arrivedAt);
+    this.#handler.requestEnded();
+  }
+}
+
+function statusOf(res: DownstreamResponse): number {
+  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
+}

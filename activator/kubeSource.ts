@@ -1,0 +1,120 @@
+// Revisions and their pods from Kubernetes (S:pkg/activator/net/revision_backends.go): each
+// Revision gives containerConcurrency and timeoutSeconds; the Endpoints of its private Service
+// (`<rev>-private`, labelled serviceType=Private) give the pods' queue-proxy addresses. Ready
+// and not-ready addresses are both passed on, as Knative's probe optimisation does: a pod takes
+// traffic as soon as it answers a probe, a probe period before its endpoint turns ready.
+import type { KubernetesObject, V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
+import type { Revision } from '../lib/apis/serving.ts';
+import { Labels } from '../lib/apis/serving.ts';
+import type { Clock } from '../lib/clock.ts';
+import { Informer } from '../lib/kube/informer.ts';
+import type { KubeRest } from '../lib/kube/rest.ts';
+import type { Logger } from '../lib/log.ts';
+import { DEFAULT_TIMEOUT_MS, revisionKey, type PodSource, type PodSourceListener, type RevisionBackends, type RevisionKey } from './backends.ts';
+
+const SERVICE_TYPE_LABEL = 'networking.internal.knative.dev/serviceType';
+/** The private Service's names for queue-proxy's serving ports (8012, and 8013 for h2c). */
+const QUEUE_PORT_NAMES: ReadonlySet<string> = new Set(['http', 'http2']);
+
+type RevisionObject = Revision & KubernetesObject;
+
+export class KubePodSource implements PodSource {
+  #revisions: Informer<RevisionObject>;
+  #endpoints: Informer<V1Endpoints>;
+  #listener: PodSourceListener | undefined;
+  /** Which revision each private Endpoints object belongs to, to find it again when it is deleted. */
+  #endpointsOwner = new Map<string, RevisionKey>();
+  #endpointsOf = new Map<RevisionKey, Set<string>>();
+
+  constructor(client: KubeRest, log: Logger, clock?: Clock) {
+    const common = { client, log, ...(clock === undefined ? {} : { clock }) };
+    this.#revisions = new Informer<RevisionObject>({ ...common, path: '/apis/serving.knative.dev/v1/revisions' });
+    this.#endpoints = new Informer<V1Endpoints>({
+      ...common, path: '/api/v1/endpoints', labelSelector: `${SERVICE_TYPE_LABEL}=Private,${Labels.revision}`,
+    });
+  }
+
+  async start(listener: PodSourceListener): Promise<void> {
+    this.#listener = listener;
+    this.#revisions.addHandlers({
+      onAdd: (revision) => this.#changed(objectRevisionKey(revision)),
+      onUpdate: (_previous, revision) => this.#changed(objectRevisionKey(revision)),
+      onDelete: (revision) => this.#changed(objectRevisionKey(revision)),
+    });
+    this.#endpoints.addHandlers({
+      onAdd: (endpoints) => this.#endpointsChanged(endpoints),
+      onUpdate: (_previous, endpoints) => this.#endpointsChanged(endpoints),
+      onDelete: (endpoints) => {
+        const name = endpointsKey(endpoints);
+        const key = this.#endpointsOwner.get(name);
+        if (key === undefined) return;
+        this.#endpointsOwner.delete(name);
+        this.#endpointsOf.get(key)?.delete(name);
+        this.#changed(key);
+      },
+    });
+    this.#revisions.start();
+    this.#endpoints.start();
+    await Promise.all([this.#revisions.whenSynced(), this.#endpoints.whenSynced()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.#revisions.stop(), this.#endpoints.stop()]);
+  }
+
+  #endpointsChanged(endpoints: V1Endpoints): void {
+    const revision = endpoints.metadata?.labels?.[Labels.revision];
+    if (revision === undefined) return;
+    const key = revisionKey(endpoints.metadata?.namespace ?? '', revision);
+    const name = endpointsKey(endpoints);
+    this.#endpointsOwner.set(name, key);
+    let names = this.#endpointsOf.get(key);
+    if (names === undefined) this.#endpointsOf.set(key, names = new Set());
+    names.add(name);
+    this.#changed(key);
+  }
+
+  #changed(key: RevisionKey): void {
+    const revision = this.#revisions.lister.get(key);
+    this.#listener?.revisionChanged(key, revision === undefined ? undefined : backendsOf(revision, this.#podsOf(key)));
+  }
+
+  #podsOf(key: RevisionKey): string[] {
+    const pods: string[] = [];
+    for (const name of this.#endpointsOf.get(key) ?? []) {
+      const endpoints = this.#endpoints.lister.get(name);
+      if (endpoints !== undefined) pods.push(...podAddresses(endpoints));
+    }
+    return pods;
+  }
+}
+
+function objectRevisionKey(revision: RevisionObject): RevisionKey {
+  return revisionKey(revision.metadata?.namespace ?? '', revision.metadata?.name ?? '');
+}
+
+function endpointsKey(endpoints: V1Endpoints): string {
+  return `${endpoints.metadata?.namespace ?? ''}/${endpoints.metadata?.name ?? ''}`;
+}
+
+export function backendsOf(revision: Revision, pods: readonly string[]): RevisionBackends {
+  const timeoutSeconds = revision.spec?.timeoutSeconds;
+  return {
+    containerConcurrency: revision.spec?.containerConcurrency ?? 0,
+    timeoutMs: timeoutSeconds === undefined ? DEFAULT_TIMEOUT_MS : timeoutSeconds * 1000,
+    pods,
+  };
+}
+
+/** `ip:port` of every address, ready or not, at the queue-proxy serving port of its subset. */
+export function podAddresses(endpoints: V1Endpoints): string[] {
+  const pods: string[] = [];
+  for (const subset of endpoints.subsets ?? []) {
+    const port = subset.ports?.find((p) => p.name !== undefined && QUEUE_PORT_NAMES.has(p.name));
+    if (port === undefined) continue;
+    const add = (address: V1EndpointAddress) => pods.push(address.ip.includes(':') ? `[${address.ip}]:${port.port}` : `${address.ip}:${port.port}`);
+    for (const address of subset.addresses ?? []) add(address);
+    for (const address of subset.notReadyAddresses ?? []) add(address);
+  }
+  return pods;
+}

@@ -1,0 +1,178 @@
+// activator: holds requests for revisions without ready capacity (scaled to zero, or below
+// target burst capacity), tells the autoscaler at once, and forwards each request to a pod as
+// soon as one answers a probe (S:cmd/activator/main.go).
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { parseArgs } from 'node:util';
+import { realClock, sleep, type Clock, type Timer } from '../lib/clock.ts';
+import { HttpListener } from '../lib/http/server.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { createRegistry, serveMetrics } from '../lib/metrics.ts';
+import type { PodSource } from './backends.ts';
+import { ActivatorHandler } from './handler.ts';
+import { ActivatorMetrics } from './metrics.ts';
+import { Revisions } from './revisions.ts';
+import { createKubeRest, loadKubeConfig } from '../lib/kube/rest.ts';
+import { KubePodSource } from './kubeSource.ts';
+import { StaticPodSource } from './staticSource.ts';
+import { ConcurrencyReporter, HttpStatsReporter, type StatsReporter } from './stats.ts';
+
+/** Knative's stats reporting period (S:pkg/activator/handler/concurrency_reporter.go). */
+const REPORTING_PERIOD_MS = 1000;
+
+export interface ActivatorConfig {
+  /** Pod name reported with every stat. */
+  name: string;
+  bindAddress: string;
+  port: number;
+  metricsPort: number;
+  /** Where stats are POSTed (see stats.ts); none: stats are only exported as metrics. */
+  statsUrl: string | undefined;
+  /** Requests one revision may hold beyond its capacity (Knative's breaker queue depth). */
+  queueDepth: number;
+  /** After SIGTERM, how long to keep accepting while load balancers notice (Knative: 45s). */
+  drainQuietPeriodMs: number;
+  /** Then, how long accepted requests may take to finish before connections are cut. */
+  drainTimeoutMs: number;
+}
+
+export interface RunningActivator {
+  port: number;
+  metricsPort: number;
+  shutdown(): Promise<void>;
+}
+
+export async function startActivator(config: ActivatorConfig, source: PodSource, log: Logger, clock: Clock = realClock): Promise<RunningActivator> {
+  const registry = createRegistry('activator');
+  const revisions = new Revisions({
+    queueDepth: config.queueDepth, clock, log, random: Math.random,
+    events: {
+      podHealthy: (revision, pod, waiting) => log.info('pod answered its probe; releasing held requests', { revision, pod, waiting }),
+    },
+  });
+  const metrics = new ActivatorMetrics(registry, function* () {
+    for (const revision of revisions.values()) {
+      const breaker = revision.throttler.breaker;
+      yield [revision.namespace, revision.name, { queued: () => breaker.queued, active: () => revision.active }];
+    }
+  });
+  const reporter: StatsReporter = config.statsUrl === undefined
+    ? { report() {}, close: () => Promise.resolve() }
+    : new HttpStatsReporter(config.statsUrl, log, metrics);
+  const concurrency = new ConcurrencyReporter(config.name, reporter, metrics);
+  const reportTicker = setInterval(() => concurrency.tick(clock.now()), REPORTING_PERIOD_MS);
+  const handler = new ActivatorHandler({ revisions, concurrency, metrics, clock, log });
+  const listener = new HttpListener({ onRequest: handler.handleRequest, onUpgrade: handler.handleUpgrade });
+
+  await source.start(revisions);
+  const [port, metricsServer] = await Promise.all([
+    listener.listen(config.port, config.bindAddress),
+    serveMetrics(registry, config.metricsPort, config.bindAddress),
+  ]);
+
+  const shutdown = async () => {
+    handler.draining = true;
+    log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.open });
+    await sleep(clock, config.drainQuietPeriodMs);
+    listener.stopAccepting();
+    let drainTimer: Timer | undefined;
+    const drained = await Promise.race([
+      handler.whenIdle().then(() => true),
+      new Promise<boolean>((resolve) => { drainTimer = clock.setTimeout(() => resolve(false), config.drainTimeoutMs); }),
+    ]);
+    drainTimer?.cancel();
+    if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: handler.open });
+    listener.closeAll();
+    clearInterval(reportTicker);
+    concurrency.tick(clock.now());
+    await Promise.all([source.stop(), revisions.close(), reporter.close(), closeServer(metricsServer)]);
+    log.info('drained');
+  };
+  let shuttingDown: Promise<void> | undefined;
+  return { port, metricsPort: addressPort(metricsServer), shutdown: () => (shuttingDown ??= shutdown()) };
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function addressPort(server: Server): number {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+const USAGE = `pilotlight activator [flags]
+  --port N                  serving port (default 8012)
+  --bind ADDRESS            address for every port (default 0.0.0.0)
+  --metrics-port N          Prometheus metrics (default 9090)
+  --pod-source SOURCE       kubernetes (default): Revisions and private Endpoints, see kubeSource.ts;
+                            static: revisions set through an admin endpoint, see staticSource.ts
+  --kubeconfig FILE         for the kubernetes source (default: in-cluster or $KUBECONFIG)
+  --admin-port N            the static source's admin port (default 8014), bound to --bind
+  --stats-url URL           POST stats here as JSON (see activator/stats.ts)
+  --name NAME               reported as the stats' pod name (default $POD_NAME or the host name)
+  --queue-depth N           requests held per revision beyond capacity (default 10000)
+  --drain-quiet-period MS   keep accepting this long after SIGTERM (default 45000)
+  --drain-timeout MS        then wait this long for accepted requests (default 600000)`;
+
+function integer(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${flag}: expected a whole number ≥ 0, got ${text}\n${USAGE}`);
+  return value;
+}
+
+/** `pilotlight activator`: runs until SIGTERM has been handled. */
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' }, bind: { type: 'string' }, 'metrics-port': { type: 'string' },
+      'pod-source': { type: 'string' }, kubeconfig: { type: 'string' }, 'admin-port': { type: 'string' }, 'stats-url': { type: 'string' },
+      name: { type: 'string' }, 'queue-depth': { type: 'string' },
+      'drain-quiet-period': { type: 'string' }, 'drain-timeout': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config: ActivatorConfig = {
+    name: values.name ?? process.env.POD_NAME ?? hostname(),
+    bindAddress: values.bind ?? '0.0.0.0',
+    port: integer('port', values.port, 8012),
+    metricsPort: integer('metrics-port', values['metrics-port'], 9090),
+    statsUrl: values['stats-url'],
+    queueDepth: integer('queue-depth', values['queue-depth'], 10_000),
+    drainQuietPeriodMs: integer('drain-quiet-period', values['drain-quiet-period'], 45_000),
+    drainTimeoutMs: integer('drain-timeout', values['drain-timeout'], 600_000),
+  };
+  const log = createLogger('activator', { pod: config.name });
+  const sourceKind = values['pod-source'] ?? 'kubernetes';
+  let source: PodSource;
+  let staticSource: StaticPodSource | undefined;
+  if (sourceKind === 'static') {
+    source = staticSource = new StaticPodSource(integer('admin-port', values['admin-port'], 8014), config.bindAddress);
+  } else if (sourceKind === 'kubernetes') {
+    source = new KubePodSource(createKubeRest(loadKubeConfig(values.kubeconfig)), log);
+  } else {
+    throw new Error(`--pod-source: unknown source ${sourceKind}\n${USAGE}`);
+  }
+  const activator = await startActivator(config, source, log);
+  log.info('activator started', {
+    port: activator.port, metricsPort: activator.metricsPort, podSource: sourceKind,
+    ...(staticSource === undefined ? {} : { adminPort: staticSource.port }),
+  });
+  await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
+  await activator.shutdown();
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
+    createLogger('activator').error('activator failed', { error });
+    process.exit(1);
+  });
+}

@@ -1,0 +1,200 @@
+// Per revision: holds requests while no pod can take them, and hands each admitted request a
+// pod slot (S:pkg/activator/net/throttler.go). The revision breaker's capacity is
+// ready pods × containerConcurrency (unlimited with cc 0), so holding a revision slot means a
+// pod slot is free; pods are accepted when they answer a queue-proxy probe.
+import { Pool, type Dispatcher } from 'undici';
+import { Breaker, type BreakerWaiter } from '../lib/breaker.ts';
+import type { Clock, Timer } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+
+/** Knative's PROBE_FREQUENCY and PROBE_TIMEOUT (S:cmd/activator/main.go). */
+export const PROBE_INTERVAL_MS = 200;
+export const PROBE_TIMEOUT_MS = 300;
+const PROBE_HEADERS = { 'k-network-probe': 'queue', 'user-agent': 'Knative-Activator-Probe' };
+
+export type PodHealth = 'probing' | 'healthy' | 'removed';
+
+export class PodTracker {
+  readonly address: string;
+  readonly dispatcher: Pool;
+  /** Non-blocking per-pod slots for cc > 0; none with unlimited concurrency. */
+  readonly slots: Breaker | undefined;
+  health: PodHealth = 'probing';
+  inFlight = 0;
+  /** Why the last probe failed, so each new reason is logged once rather than every attempt. */
+  lastProbeFailure: string | undefined;
+
+  constructor(address: string, containerConcurrency: number) {
+    this.address = address;
+    // Timeouts are the revision's business, enforced per request by the handler.
+    this.dispatcher = new Pool(`http://${address}`, { headersTimeout: 0, bodyTimeout: 0 });
+    this.slots = containerConcurrency > 0 ? new Breaker(containerConcurrency, 0) : undefined;
+  }
+
+  tryReserve(): boolean {
+    if (this.slots !== undefined && this.slots.enter(NO_WAITER) !== 'admitted') return false;
+    this.inFlight++;
+    return true;
+  }
+
+  unreserve(): void {
+    this.inFlight--;
+    this.slots?.release();
+  }
+}
+
+const NO_WAITER: BreakerWaiter = { admitted() { throw new Error('a depth-0 breaker never queues'); } };
+
+export interface ThrottlerEvents {
+  podHealthy(revision: string, pod: string, waiting: number): void;
+}
+
+export interface ThrottlerDeps {
+  queueDepth: number;
+  clock: Clock;
+  log: Logger;
+  events: ThrottlerEvents;
+  /** Picks in [0, 1), for the random choice of two; injectable for tests. */
+  random: () => number;
+}
+
+export class RevisionThrottler {
+  readonly key: string;
+  readonly containerConcurrency: number;
+  readonly breaker: Breaker;
+  #deps: ThrottlerDeps;
+  #pods = new Map<string, PodTracker>();
+  /** Healthy pods in address order, so round-robin and first-available are stable. */
+  #ready: PodTracker[] = [];
+  #nextIndex = 0;
+  #probeTimers = new Map<PodTracker, Timer>();
+  #closed = false;
+
+  constructor(key: string, containerConcurrency: number, deps: ThrottlerDeps) {
+    this.key = key;
+    this.containerConcurrency = containerConcurrency;
+    this.#deps = deps;
+    this.breaker = new Breaker(0, deps.queueDepth);
+  }
+
+  get readyPods(): number { return this.#ready.length; }
+
+  /** Adds trackers (probed at once) for new addresses and drops those that are gone. */
+  setPods(addresses: readonly string[]): void {
+    const wanted = new Set(addresses);
+    for (const [address, tracker] of this.#pods) if (!wanted.has(address)) this.#remove(tracker);
+    for (const address of wanted) {
+      if (this.#pods.has(address)) continue;
+      const tracker = new PodTracker(address, this.containerConcurrency);
+      this.#pods.set(address, tracker);
+      this.#probe(tracker);
+    }
+  }
+
+  /**
+   * Reserves a slot on a healthy pod; the caller holds a revision slot, so one is free. Policy
+   * by cc as upstream: random choice of two (cc 0), first available (cc ≤ 3), else round-robin.
+   */
+  reservePod(): PodTracker | undefined {
+    const ready = this.#ready;
+    const count = ready.length;
+    if (count === 0) return undefined;
+    if (this.containerConcurrency === 0) {
+      const a = ready[Math.floor(this.#deps.random() * count)]!;
+      const b = ready[Math.floor(this.#deps.random() * count)]!;
+      const chosen = b.inFlight < a.inFlight ? b : a;
+      chosen.tryReserve();
+      return chosen;
+    }
+    if (this.containerConcurrency <= 3) {
+      for (const pod of ready) if (pod.tryReserve()) return pod;
+      return undefined;
+    }
+    for (let i = 0; i < count; i++) {
+      const pod = ready[(this.#nextIndex + i) % count]!;
+      if (pod.tryReserve()) {
+        this.#nextIndex = (this.#nextIndex + i + 1) % count;
+        return pod;
+      }
+    }
+    return undefined;
+  }
+
+  /** A pod refused a connection: it takes no traffic until it answers a probe again. */
+  podFailed(tracker: PodTracker): void {
+    if (tracker.health !== 'healthy') return;
+    this.#deps.log.warn('pod refused a connection; probing it again', { revision: this.key, pod: tracker.address });
+    tracker.health = 'probing';
+    this.#ready = this.#ready.filter((p) => p !== tracker);
+    this.#updateCapacity();
+    this.#probe(tracker);
+  }
+
+  /** Stops probing and closes idle pod connections; requests in progress finish. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#pods.values()].map((tracker) => this.#remove(tracker)));
+  }
+
+  #remove(tracker: PodTracker): Promise<void> {
+    tracker.health = 'removed';
+    this.#pods.delete(tracker.address);
+    this.#probeTimers.get(tracker)?.cancel();
+    this.#probeTimers.delete(tracker);
+    const index = this.#ready.indexOf(tracker);
+    if (index >= 0) {
+      this.#ready.splice(index, 1);
+      this.#updateCapacity();
+    }
+    // close() lets requests already sent to the pod finish.
+    return tracker.dispatcher.close();
+  }
+
+  #probe(tracker: PodTracker): void {
+    this.#probeTimers.delete(tracker);
+    if (this.#closed || tracker.health !== 'probing') return;
+    void probeQueueProxy(tracker.dispatcher).then((failure) => {
+      if (tracker.health !== 'probing') return;
+      if (failure === undefined) {
+        tracker.lastProbeFailure = undefined;
+        this.#accept(tracker);
+        return;
+      }
+      if (failure !== tracker.lastProbeFailure) {
+        tracker.lastProbeFailure = failure;
+        this.#deps.log.info('pod not answering its probe yet', { revision: this.key, pod: tracker.address, failure });
+      }
+      this.#probeTimers.set(tracker, this.#deps.clock.setTimeout(() => this.#probe(tracker), PROBE_INTERVAL_MS));
+    }).catch((error: Error) => this.#deps.log.error('accepting a probed pod failed', { revision: this.key, pod: tracker.address, error }));
+  }
+
+  #accept(tracker: PodTracker): void {
+    tracker.health = 'healthy';
+    const ready = this.#ready;
+    let at = 0;
+    while (at < ready.length && ready[at]!.address < tracker.address) at++;
+    ready.splice(at, 0, tracker);
+    this.#deps.events.podHealthy(this.key, tracker.address, this.breaker.queued);
+    this.#updateCapacity();
+  }
+
+  #updateCapacity(): void {
+    const pods = this.#ready.length;
+    this.breaker.setCapacity(pods === 0 ? 0 : this.containerConcurrency === 0 ? Infinity : pods * this.containerConcurrency);
+  }
+}
+
+/** One `K-Network-Probe: queue` request: undefined for 200 with body `queue`, else why not. */
+async function probeQueueProxy(dispatcher: Dispatcher): Promise<string | undefined> {
+  try {
+    const res = await dispatcher.request({
+      path: '/healthz', method: 'GET', headers: PROBE_HEADERS,
+      // Covers connecting too: an unreachable pod must not stall its probe loop.
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    const body = await res.body.text();
+    return res.statusCode === 200 && body === 'queue' ? undefined : `status ${res.statusCode}: ${body.slice(0, 100)}`;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? (error as Error).name;
+  }
+}
