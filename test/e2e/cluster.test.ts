@@ -114,6 +114,17 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     expect(url).toBe('http://hello.e2e-hello.example.com');
     expect(await viaGateway(new URL(url).host)).toEqual({ status: 200, body: 'Hello pilotlight!\n' });
     expect((await viaGateway('nobody.example.com')).status).toBe(404);
+
+    // Idle, it scales to zero (short windows for the test), and the next request brings it back
+    // through the activator without being lost.
+    await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge',
+      '-p', JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } })]);
+    const replicas = async () => (await kubectl(['get', 'deployment', 'hello-00001-deployment', '-n', 'e2e-hello', '-o', 'jsonpath={.spec.replicas}'])).stdout;
+    await expect.poll(replicas, { timeout: 90_000, interval: 1000 }).toBe('0');
+    const pods = async () => (await kubectl(['get', 'pods', '-n', 'e2e-hello', '-o', 'name'])).stdout;
+    await expect.poll(pods, { timeout: 90_000, interval: 1000 }).toBe('');
+    expect(await viaGateway(new URL(url).host)).toEqual({ status: 200, body: 'Hello pilotlight!\n' });
+    expect(await replicas()).toBe('1');
     const children = ['configuration/hello', 'route/hello', 'revision/hello-00001', 'deployment/hello-00001-deployment',
       'podautoscaler/hello-00001', 'ingress.networking.internal.knative.dev/hello'];
     for (const child of children) await kubectl(['get', '-n', 'e2e-hello', child]);
