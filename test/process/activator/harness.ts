@@ -1,49 +1,18 @@
 // The activator as a real child process with its static pod source, plus the pods (sample app
 // behind a queue-proxy) and a stats sink the tests drive. The admin endpoint is documented in
 // activator/staticSource.ts; the stats payload in activator/stats.ts.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { fromWire, type ActivatorStat, type WireStat } from '../../../activator/stats.ts';
 import {
-  freePort, startQueueProxy, startSampleApp, waitForLine, type Proc, type QueueProxyProc, type SampleApp,
+  freePort, startQueueProxy, startSampleApp, track, waitForLine, type Proc, type QueueProxyProc, type SampleApp,
 } from '../../support/apps/processes.ts';
 
 const ACTIVATOR = fileURLToPath(new URL('../../../activator/main.ts', import.meta.url));
 
-// test/support/apps/processes.ts keeps its own version of this private; exporting it there would
-// let this one go.
-function track(child: ChildProcess): Proc {
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.off('exit', killOnExit));
-  const lines: Array<Record<string, unknown>> = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on('line', (line) => {
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ text: line });
-      }
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child, lines, exited,
-    async stop(graceMs = 5000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 export interface ActivatorProc extends Proc {
   port: number;

@@ -4,11 +4,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { stringify } from 'yaml';
-import { waitForLine, type Proc } from '../../support/apps/processes.ts';
+import { track, waitForLine, type Proc } from '../../support/apps/processes.ts';
 
 const GATEWAY_MAIN = fileURLToPath(new URL('../../../gateway/main.ts', import.meta.url));
 
@@ -40,31 +39,7 @@ function tracked(args: string[]): Proc {
   // Its info lines are how the harness knows the gateway started and swapped tables.
   const env = { ...process.env, PILOTLIGHT_LOG_LEVEL: 'info' };
   const child = spawn(process.execPath, [GATEWAY_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.off('exit', killOnExit));
-  const lines: Array<Record<string, unknown>> = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ text: line });
-      }
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child, lines, exited,
-    async stop(graceMs = 5000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+  return track(child);
 }
 
 function writeAtomically(path: string, routes: RoutesFile): void {

@@ -19,7 +19,8 @@ export interface Proc {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-function track(child: ChildProcess): Proc {
+/** Follows a child process: its JSON log lines, its exit, and a stop that escalates. */
+export function track(child: ChildProcess): Proc {
   // No orphans when the test or benchmark process dies first.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
