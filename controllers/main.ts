@@ -1,12 +1,11 @@
 // `pilotlight controller`: the control plane of the operator. Every replica serves the admission
 // webhook; the reconcilers (Service, Configuration, Revision, Route) run only on the replica that
 // holds the Lease, so two replicas never reconcile at once.
-import { KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
-import { createKubeRest } from '../lib/kube/rest.ts';
+import { createKubeRest, loadKubeConfig } from '../lib/kube/rest.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry } from '../lib/metrics.ts';
 import { startReconcilers } from './reconcilers.ts';
@@ -39,9 +38,8 @@ export async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--webhook-port: ${values['webhook-port']} is not a port number`);
   const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
   const log = createLogger('controller');
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  const server = await runWebhook(kc, {
+  const client = createKubeRest(loadKubeConfig());
+  const server = await runWebhook(client, {
     systemNamespace,
     host: values['webhook-host'],
     port,
@@ -49,7 +47,6 @@ export async function main(argv: string[]): Promise<void> {
       ? { url: values['webhook-url'] }
       : { service: { namespace: systemNamespace, name: values['webhook-service'], port: 443 } },
   }, log);
-  const client = createKubeRest(kc);
   const elector = new LeaderElector({
     client,
     namespace: systemNamespace,

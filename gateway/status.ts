@@ -5,7 +5,6 @@
 // Other replicas apply the same informer data within the debounce interval, but nothing proves they
 // have; the gateway does answer Knative's probe (K-Network-Probe) with the hash, so an external
 // prober can still check every replica.
-import { HttpMethod } from '@kubernetes/client-node';
 import { realClock, type Clock, type Timer } from '../lib/clock.ts';
 import { IngressConditions, type Condition, type Status } from '../lib/apis/conditions.ts';
 import type { Logger } from '../lib/log.ts';
@@ -87,7 +86,7 @@ export class IngressStatusWriter {
       if (status === undefined) continue;
       const { namespace, name } = ingress.metadata as { namespace: string; name: string };
       try {
-        await this.#client.request(HttpMethod.PATCH, `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${namespace}/ingresses/${name}/status`, {
+        await this.#client.request('PATCH', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${namespace}/ingresses/${name}/status`, {
           body: { status }, contentType: 'application/merge-patch+json',
         });
         this.#log.info('ingress status written', { ingress: `${namespace}/${name}`, ready: IngressConditions.manage(status, this.#clock).isHappy() });

@@ -1,6 +1,7 @@
 // The webhook's CA and serving certificate, kept in a Secret so every replica and every restart
 // serves with the CA that the webhook configurations carry.
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KubeRest } from '../../lib/kube/rest.ts';
 import { certificateNotAfter, createCertificateAuthority, loadCertificateAuthority, type KeyPairPem } from '../../lib/pki.ts';
 import { isNotFound, isConflict } from '../../lib/kube/errors.ts';
 
@@ -19,11 +20,12 @@ const covers = (secret: V1Secret, request: Request) => {
   return names === [...request.dnsNames, ...request.ipAddresses].join(',');
 };
 
-export async function ensureWebhookCertificates(core: CoreV1Api, request: Request): Promise<WebhookCertificates> {
+export async function ensureWebhookCertificates(client: KubeRest, request: Request): Promise<WebhookCertificates> {
+  const secrets = `/api/v1/namespaces/${request.namespace}/secrets`;
   for (let attempt = 0; attempt < 5; attempt++) {
     let existing: V1Secret | undefined;
     try {
-      existing = await core.readNamespacedSecret({ name: WEBHOOK_CERTS_SECRET, namespace: request.namespace });
+      existing = await client.request<V1Secret>('GET', `${secrets}/${WEBHOOK_CERTS_SECRET}`);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -52,8 +54,8 @@ export async function ensureWebhookCertificates(core: CoreV1Api, request: Reques
       data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
     };
     try {
-      if (existing) await core.replaceNamespacedSecret({ name: WEBHOOK_CERTS_SECRET, namespace: request.namespace, body });
-      else await core.createNamespacedSecret({ namespace: request.namespace, body });
+      if (existing) await client.request('PUT', `${secrets}/${WEBHOOK_CERTS_SECRET}`, { body });
+      else await client.request('POST', secrets, { body });
       return { caCertificate: ca.certificate, serving };
     } catch (error) {
       // Another replica wrote the Secret first: read theirs.

@@ -1,11 +1,10 @@
 // Keeps the webhook's view of config-defaults, config-features and config-autoscaler current,
 // through the same ConfigMap store the reconcilers use.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import { CONFIG_DEFAULTS, parseDefaults } from '../../lib/config/defaults.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../../lib/config/features.ts';
 import { ConfigStore, type ConfigEntries } from '../../lib/config/store.ts';
-import { createKubeRest } from '../../lib/kube/rest.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { WebhookConfig } from './config.ts';
 
@@ -20,8 +19,8 @@ export const webhookConfigEntries: ConfigEntries<WebhookConfig> = {
  * that fails to parse keeps the last good value and is logged, so one bad edit never turns every
  * admission into an error.
  */
-export async function watchWebhookConfig(kc: KubeConfig, namespace: string, log: Logger): Promise<() => WebhookConfig> {
-  const store = new ConfigStore({ client: createKubeRest(kc), namespace, entries: webhookConfigEntries, log: log.with({ part: 'webhook-config' }) });
+export async function watchWebhookConfig(client: KubeRest, namespace: string, log: Logger): Promise<() => WebhookConfig> {
+  const store = new ConfigStore({ client, namespace, entries: webhookConfigEntries, log: log.with({ part: 'webhook-config' }) });
   store.start();
   await store.whenSynced();
   return () => store.snapshot();

@@ -1,7 +1,7 @@
 // Starts the admission webhook: certificates, configuration watch, HTTPS server, registration.
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
 import { isNotFound } from '../../lib/kube/errors.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { ensureWebhookCertificates } from './certificates.ts';
 import { watchWebhookConfig } from './configWatcher.ts';
@@ -16,9 +16,21 @@ export interface WebhookOptions {
   endpoint: WebhookEndpoint;
 }
 
-export async function runWebhook(kc: KubeConfig, options: WebhookOptions, log: Logger): Promise<Server> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
+
+/** Creates the object at collection/name, or replaces it keeping the stored resourceVersion. */
+async function createOrReplace(client: KubeRest, collection: string, object: { metadata?: { name?: string } }): Promise<void> {
+  const path = `${collection}/${object.metadata?.name}`;
+  try {
+    const existing = await client.request<{ metadata?: { resourceVersion?: string } }>('GET', path);
+    await client.request('PUT', path, { body: { ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await client.request('POST', collection, { body: object });
+  }
+}
+
+export async function runWebhook(client: KubeRest, options: WebhookOptions, log: Logger): Promise<Server> {
   const names = 'url' in options.endpoint
     ? { dnsNames: [new URL(options.endpoint.url).hostname, 'localhost'].filter((h) => !/^[\d.]+$/.test(h)), ipAddresses: ['127.0.0.1'] }
     : {
@@ -28,28 +40,14 @@ export async function runWebhook(kc: KubeConfig, options: WebhookOptions, log: L
       ],
       ipAddresses: [],
     };
-  const certificates = await ensureWebhookCertificates(core, { namespace: options.systemNamespace, ...names });
-  const config = await watchWebhookConfig(kc, options.systemNamespace, log);
+  const certificates = await ensureWebhookCertificates(client, { namespace: options.systemNamespace, ...names });
+  const config = await watchWebhookConfig(client, options.systemNamespace, log);
   const server = await startWebhookServer({ host: options.host, port: options.port, tls: certificates.serving, config, log });
   log.info('webhook listening', { host: options.host, port: options.port });
 
   const { mutating, validating } = makeWebhookConfigurations(options.endpoint, certificates.caCertificate);
-  const name = mutating.metadata!.name!;
-  try {
-    const existing = await admission.readMutatingWebhookConfiguration({ name });
-    await admission.replaceMutatingWebhookConfiguration({ name, body: { ...mutating, metadata: { ...mutating.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    await admission.createMutatingWebhookConfiguration({ body: mutating });
-  }
-  const validatingName = validating.metadata!.name!;
-  try {
-    const existing = await admission.readValidatingWebhookConfiguration({ name: validatingName });
-    await admission.replaceValidatingWebhookConfiguration({ name: validatingName, body: { ...validating, metadata: { ...validating.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    await admission.createValidatingWebhookConfiguration({ body: validating });
-  }
-  log.info('webhook registered', { mutating: name, validating: validatingName });
+  await createOrReplace(client, `${ADMISSION}/mutatingwebhookconfigurations`, mutating);
+  await createOrReplace(client, `${ADMISSION}/validatingwebhookconfigurations`, validating);
+  log.info('webhook registered', { mutating: mutating.metadata?.name, validating: validating.metadata?.name });
   return server;
 }

@@ -1,7 +1,10 @@
-// A thin JSON client for any API path: client-node supplies kubeconfig, TLS and auth; requests go
-// through undici so one code path serves core kinds, apps kinds and our CRDs alike.
-import { HttpMethod, KubeConfig, RequestContext, type KubernetesObject } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+// A thin JSON client for any API path, through one keep-alive undici Agent per API server, so one
+// code path serves core kinds, apps kinds and our CRDs alike.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { Agent, fetch } from 'undici';
+import { bearer, loadKubeConnection, type KubeConnection } from './kubeconfig.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export class KubeApiError extends Error {
   readonly code: number;
@@ -38,30 +41,37 @@ export interface KubeRest {
   watch<T extends KubernetesObject>(path: string, options?: RequestOptions): AsyncIterable<WatchEvent<T>>;
 }
 
-export function loadKubeConfig(file?: string): KubeConfig {
-  const config = new KubeConfig();
-  if (file) config.loadFromFile(file);
-  else config.loadFromDefault();
-  return config;
+export function loadKubeConfig(file?: string): KubeConnection {
+  return loadKubeConnection(file);
 }
 
-export function createKubeRest(config: KubeConfig): KubeRest {
+export function createKubeRest(connection: KubeConnection): KubeRest {
+  const server = connection.server.replace(/\/$/, '');
+  // One pool for every request and watch: TLS handshakes once per connection, not per call.
+  const dispatcher = new Agent({
+    connect: {
+      ...(connection.ca ? { ca: connection.ca } : {}),
+      ...(connection.clientCertificate ? { cert: connection.clientCertificate, key: connection.clientKey } : {}),
+      rejectUnauthorized: !connection.insecureSkipTLSVerify,
+    },
+    keepAliveTimeout: 30_000,
+    // Watches hold their connection for minutes; the Informer's own watchdog ends silent ones.
+    bodyTimeout: 0,
+  });
   const send = async (method: HttpMethod, path: string, options: RequestOptions) => {
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    const url = new URL(server + path);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const context = new RequestContext(url.toString(), method);
-    await config.applySecurityAuthentication(context);
-    const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const authorization = bearer(connection);
+    if (authorization) headers.authorization = authorization;
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const response = await fetch(url, {
       method,
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      dispatcher: context.getDispatcher(),
+      dispatcher,
       signal: options.signal,
     });
     if (!response.ok) {
@@ -78,7 +88,7 @@ export function createKubeRest(config: KubeConfig): KubeRest {
     },
 
     async *watch<T extends KubernetesObject>(path: string, options: RequestOptions = {}): AsyncIterable<WatchEvent<T>> {
-      const response = await send(HttpMethod.GET, path, { ...options, query: { ...options.query, watch: 'true' } });
+      const response = await send('GET', path, { ...options, query: { ...options.query, watch: 'true' } });
       if (!response.body) return;
       const decoder = new TextDecoder();
       let buffered = '';
