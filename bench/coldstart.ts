@@ -1,0 +1,92 @@
+// Cold start on the local cluster: the first request to a revision at zero, through the gateway
+// and the activator, against the app's own start time (spawn to listening, on this machine).
+// Needs root; brings the cluster up and down itself.
+//   node bench/coldstart.ts [--tries 10]
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { ensureBinaries } from '../hack/cluster/binaries.ts';
+
+const run = promisify(execFile);
+const { values } = parseArgs({ options: { tries: { type: 'string', default: '10' } } });
+const tries = Number(values.tries);
+const repo = join(import.meta.dirname, '..');
+const resultsDir = join(import.meta.dirname, 'results');
+const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-bench-cold-'));
+const cli = (...args: string[]) => run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], { maxBuffer: 16 * 1024 * 1024 });
+const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
+const kubectl = (args: string[], input?: string) => {
+  const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') } });
+  child.child.stdin?.end(input ?? '');
+  return child;
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function get(host: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: 31080, path: '/', headers: { host }, timeout: 120_000 }, (res) => {
+      res.resume().on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+    }).on('error', reject).end();
+  });
+}
+
+/** The app by itself: from spawn to its "listening" line, as a user would run it. */
+async function appStartMs(): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(repo, 'samples', 'apps', 'helloworld.ts')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  const ms = performance.now() - started;
+  child.kill();
+  return ms;
+}
+
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
+
+try {
+  await cli('up');
+  await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge',
+    '-p', JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } })]);
+  const service = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'cold', namespace: 'default' },
+    spec: { template: { spec: { containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] } } } };
+  await kubectl(['apply', '-f', '-'], stringify(service));
+  await kubectl(['wait', '--for=condition=Ready', 'ksvc/cold', '--timeout=120s']);
+  const host = 'cold.default.example.com';
+  const warm: number[] = [];
+  for (let i = 0; i < tries; i++) warm.push((await get(host)).ms);
+  const cold: number[] = [];
+  for (let i = 0; i < tries; i++) {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const { stdout } = await kubectl(['get', 'deployment', 'cold-00001-deployment', '-o', 'jsonpath={.spec.replicas}/{.status.readyReplicas}']);
+      if (stdout === '0/') break;
+      await sleep(500);
+    }
+    const result = await get(host);
+    if (result.status !== 200) throw new Error(`cold request ${i + 1} answered ${result.status}`);
+    cold.push(result.ms);
+  }
+  const app: number[] = [];
+  for (let i = 0; i < tries; i++) app.push(await appStartMs());
+  const summary = (values: number[]) => ({ p50: percentile(values, 0.5), p90: percentile(values, 0.9), max: Math.max(...values) });
+  const result = { machine: { cpus: cpus().length, loadavg: loadavg() }, tries, coldMs: summary(cold), warmMs: summary(warm), appStartMs: summary(app), raw: { cold, warm, app } };
+  const row = (name: string, s: { p50: number; p90: number; max: number }) => `| ${name} | ${s.p50.toFixed(0)} | ${s.p90.toFixed(0)} | ${s.max.toFixed(0)} |`;
+  const table = [
+    `| ${tries} tries, ms | p50 | p90 | max |`, '|---|---:|---:|---:|',
+    row('first request at zero (gateway → activator → new pod)', result.coldMs),
+    row('warm request (gateway → pod)', result.warmMs),
+    row('the app alone: spawn to listening', result.appStartMs),
+    '', `cold p50 / app start p50 = ${(result.coldMs.p50 / result.appStartMs.p50).toFixed(1)}x`,
+  ].join('\n');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'coldstart.json'), JSON.stringify(result, null, 2));
+  writeFileSync(join(resultsDir, 'coldstart.md'), `${table}\n`);
+  console.log(table);
+} finally {
+  await cli('down').catch(() => {});
+  rmSync(stateDir, { recursive: true, force: true });
+}
