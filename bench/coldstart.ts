@@ -48,7 +48,7 @@ async function appStartMs(): Promise<number> {
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
 
 try {
-  await cli('up');
+  await cli('up', '--local');
   await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge',
     '-p', JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } })]);
   const service = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'cold', namespace: 'default' },

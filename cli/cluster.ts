@@ -1,5 +1,6 @@
 // `pilotlight up | down | status`.
 import { existsSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
@@ -8,6 +9,8 @@ import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } 
 import { ensureHelm, installChart, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
 import { buildHelloworldImage, buildOperatorImage, importImage } from '../hack/images/build.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
+import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
+import { createKubeRest } from '../lib/kube/rest.ts';
 import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
 
 const say = (line: string) => console.log(`[pilotlight] ${line}`);
@@ -21,10 +24,17 @@ export async function up(argv: string[]): Promise<void> {
     options: {
       'control-plane-only': { type: 'boolean', default: false },
       'state-dir': { type: 'string', default: defaultStateDir },
+      local: { type: 'boolean', default: false },
+      image: { type: 'string' },
     },
   });
   const stateDir = values['state-dir'];
   const started = Date.now();
+  const configured = values.local || values['control-plane-only'] ? undefined : await configuredCluster();
+  if (configured) {
+    await installIntoConfiguredCluster(configured, values.image);
+    return;
+  }
   if (values['control-plane-only']) {
     const controlPlane = await startControlPlane({ stateDir, log: say });
     say(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -43,7 +53,7 @@ export async function up(argv: string[]): Promise<void> {
   await importImage(containerdSocket, image.archive);
   await importImage(containerdSocket, (await buildHelloworldImage(join(stateDir, 'images'))).archive);
   say(`installing the Helm chart with ${image.name}`);
-  await installChart(k, await ensureHelm(), image.name.split(':').at(-1)!, { 'gateway.hostPort': String(GATEWAY_PORT) });
+  await installChart(k, await ensureHelm(), { 'image.tag': image.name.split(':').at(-1)!, 'gateway.hostPort': String(GATEWAY_PORT) }, { wait: true });
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
 A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart
@@ -60,6 +70,35 @@ Try it:
   kubectl apply -f ${join(repoRoot, 'samples', 'invalid-traffic.yaml')}   # rejected, naming the field
 `);
   console.log(`KUBECONFIG=${controlPlane.kubeconfig}`);
+}
+
+/** The cluster of the current kubeconfig context, when there is one and it answers. */
+async function configuredCluster(): Promise<{ kubeconfig: string; server: string } | undefined> {
+  const kubeconfig = process.env.KUBECONFIG?.split(':').find(Boolean) ?? join(homedir(), '.kube', 'config');
+  if (!existsSync(kubeconfig)) return undefined;
+  const connection = loadKubeConnection(kubeconfig);
+  try {
+    await createKubeRest(connection).request('GET', '/version');
+  } catch (error) {
+    throw new Error(`the kubeconfig at ${kubeconfig} names ${connection.server}, which does not answer (${(error as Error).message}); fix it, or pass --local to start a cluster on this machine`);
+  }
+  return { kubeconfig, server: connection.server };
+}
+
+/** Installs the chart into a cluster someone else runs, touching nothing on this machine. */
+async function installIntoConfiguredCluster(cluster: { kubeconfig: string; server: string }, image: string | undefined): Promise<void> {
+  const match = image ? /^(.+):([^:/]+)$/.exec(image) : null;
+  if (!match) {
+    throw new Error(`installing into the configured cluster ${cluster.server} needs --image REGISTRY/pilotlight:TAG: `
+      + 'that cluster cannot see images built here (hack/images/build.ts writes the OCI archive to push). '
+      + 'Pass --local to start a cluster on this machine instead.');
+  }
+  say(`installing pilotlight into the configured cluster ${cluster.server} with ${image}`);
+  const binDir = await ensureBinaries(['kubectl']);
+  await installChart({ binary: join(binDir, 'kubectl'), kubeconfig: cluster.kubeconfig }, await ensureHelm(),
+    { 'image.repository': match[1]!, 'image.tag': match[2]! }, { wait: false });
+  say('installed in namespace knative-serving; its pods start once the cluster pulls the image');
+  console.log(`KUBECONFIG=${cluster.kubeconfig}`);
 }
 
 export async function down(argv: string[]): Promise<void> {

@@ -72,13 +72,12 @@ export async function ensureHelm(): Promise<string> {
   return stdout.trim().split('\n').at(-1)!;
 }
 
-/** Installs or upgrades the chart into SYSTEM_NAMESPACE with the given operator image tag. */
-export async function installChart(k: Kubectl, helm: string, imageTag: string, values: Record<string, string> = {}): Promise<void> {
+/** Installs or upgrades the chart into SYSTEM_NAMESPACE; `wait` holds until every pod is ready. */
+export async function installChart(k: Kubectl, helm: string, values: Record<string, string>, options: { wait: boolean }): Promise<void> {
   await run(helm, [
     'upgrade', '--install', 'pilotlight', join(repoRoot, 'charts', 'pilotlight'),
     '--namespace', SYSTEM_NAMESPACE, '--create-namespace',
-    '--set', `image.tag=${imageTag}`,
     ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
-    '--wait', '--timeout', '180s',
+    ...(options.wait ? ['--wait', '--timeout', '180s'] : []),
   ], { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 16 * 1024 * 1024 });
 }

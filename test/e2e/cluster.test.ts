@@ -36,7 +36,7 @@ function viaGateway(host: string): Promise<{ status: number; body: string }> {
 
 beforeAll(async () => {
   kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
-  const up = await pilotlight('up');
+  const up = await pilotlight('up', '--local');
   expect(up.stdout.trim().split('\n').at(-1)).toBe(`KUBECONFIG=${join(stateDir, 'kubeconfig')}`);
 }, 1_800_000);
 
