@@ -1,0 +1,30 @@
+// The Helm chart lints, renders, and every object it renders is accepted by the real API server.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ensureHelm } from '../../../hack/cluster/operator.ts';
+import { kubectl } from '../../support/kube.ts';
+
+const run = promisify(execFile);
+const chart = join(import.meta.dirname, '..', '..', '..', 'charts', 'pilotlight');
+
+describe('charts/pilotlight', () => {
+  it('passes helm lint and a server-side dry run of everything it renders', async () => {
+    const helm = await ensureHelm();
+    const lint = await run(helm, ['lint', chart, '--set', 'image.tag=test']);
+    expect(lint.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    const { stdout: manifests } = await run(helm, ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'], { maxBuffer: 16 * 1024 * 1024 });
+    const kinds = [...manifests.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
+    expect(new Set(kinds)).toEqual(new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget']));
+    const dryRun = await kubectl(['apply', '--dry-run=server', '-n', 'knative-serving', '-f', '-'], manifests);
+    expect(dryRun.stderr).toBe('');
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toMatch(/deployment.apps\/activator created \(server dry run\)/);
+  });
+
+  it('refuses to render without an image tag, saying which value is missing', async () => {
+    const helm = await ensureHelm();
+    await expect(run(helm, ['template', 'pilotlight', chart])).rejects.toMatchObject({ stderr: expect.stringMatching(/image.tag is required/) });
+  });
+});
