@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { realClock, sleep, type Clock, type Timer } from '../lib/clock.ts';
+import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
 import { HttpListener } from '../lib/http/server.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
@@ -75,12 +75,7 @@ export async function startActivator(config: ActivatorConfig, source: PodSource,
     log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.open });
     await sleep(clock, config.drainQuietPeriodMs);
     listener.stopAccepting();
-    let drainTimer: Timer | undefined;
-    const drained = await Promise.race([
-      handler.whenIdle().then(() => true),
-      new Promise<boolean>((resolve) => { drainTimer = clock.setTimeout(() => resolve(false), config.drainTimeoutMs); }),
-    ]);
-    drainTimer?.cancel();
+    const drained = await settlesWithin(clock, handler.whenIdle(), config.drainTimeoutMs);
     if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: handler.open });
     listener.closeAll();
     clearInterval(reportTicker);

@@ -10,7 +10,7 @@
 // (`--source static --routes-file PATH`, see sources/static.ts). Every flag is listed in FLAGS.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { realClock, sleep, type Clock, type Timer } from '../lib/clock.ts';
+import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
 import { parseGoDuration } from '../lib/config/duration.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry } from '../lib/metrics.ts';
@@ -207,12 +207,7 @@ export async function startGateway(flags: GatewayFlags, log: Logger, clock: Cloc
     external.stopAccepting();
     internal.stopAccepting();
     const open = proxy.open;
-    let drainTimer: Timer | undefined;
-    const drained = await Promise.race([
-      proxy.whenIdle().then(() => true),
-      new Promise<boolean>((resolve) => { drainTimer = clock.setTimeout(() => resolve(false), flags.drainTimeoutMs); }),
-    ]);
-    drainTimer?.cancel();
+    const drained = await settlesWithin(clock, proxy.whenIdle(), flags.drainTimeoutMs);
     if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: proxy.open });
     external.closeAll();
     internal.closeAll();

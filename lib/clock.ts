@@ -31,3 +31,16 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** Resolves true once idle settles, or false when ms pass first on clock; the timer never lingers. */
+export async function settlesWithin(clock: Clock, idle: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: Timer | undefined;
+  try {
+    return await Promise.race([
+      idle.then(() => true),
+      new Promise<boolean>((resolve) => { timer = clock.setTimeout(() => resolve(false), ms); }),
+    ]);
+  } finally {
+    timer?.cancel();
+  }
+}

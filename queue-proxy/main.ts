@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { H2CClient, Pool, type Dispatcher } from 'undici';
-import { realClock, type Clock, type Timer } from '../lib/clock.ts';
+import { realClock, settlesWithin, type Clock } from '../lib/clock.ts';
 import { HttpListener } from '../lib/http/server.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
@@ -112,12 +112,7 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
     await drainer.drain();
     listener.stopAccepting();
     const pending = pipeline.open;
-    let drainTimer: Timer | undefined;
-    const drained = await Promise.race([
-      pipeline.whenIdle().then(() => true),
-      new Promise<boolean>((resolve) => { drainTimer = clock.setTimeout(() => resolve(false), config.drainTimeoutMs); }),
-    ]);
-    drainTimer?.cancel();
+    const drained = await settlesWithin(clock, pipeline.whenIdle(), config.drainTimeoutMs);
     if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: pipeline.open });
     listener.closeAll();
     readiness.stop();
