@@ -12,7 +12,8 @@ import type { PodSource } from './backends.ts';
 import { ActivatorHandler } from './handler.ts';
 import { ActivatorMetrics } from './metrics.ts';
 import { Revisions } from './revisions.ts';
-import { createKubeRest, loadKubeConfig } from '../lib/kube/rest.ts';
+import { createKubeRest } from '../lib/kube/rest.ts';
+import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { KubePodSource } from './kubeSource.ts';
 import { StaticPodSource } from './staticSource.ts';
 import { ConcurrencyReporter, HttpStatsReporter, type StatsReporter } from './stats.ts';
@@ -152,7 +153,7 @@ export async function main(argv: string[]): Promise<void> {
   if (sourceKind === 'static') {
     source = staticSource = new StaticPodSource(integer('admin-port', values['admin-port'], 8014), config.bindAddress);
   } else if (sourceKind === 'kubernetes') {
-    source = new KubePodSource(createKubeRest(loadKubeConfig(values.kubeconfig)), log);
+    source = new KubePodSource(createKubeRest(loadKubeConnection(values.kubeconfig)), log);
   } else {
     throw new Error(`--pod-source: unknown source ${sourceKind}\n${USAGE}`);
   }

@@ -12,7 +12,8 @@ import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../lib/config/autoscal
 import { ConfigStore } from '../lib/config/store.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
-import { createKubeRest, loadKubeConfig } from '../lib/kube/rest.ts';
+import { createKubeRest } from '../lib/kube/rest.ts';
+import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
 import { startServerlessServiceController } from '../controllers/serverlessservice/controller.ts';
@@ -55,7 +56,7 @@ export async function main(argv: string[]): Promise<void> {
   const identity = process.env.POD_NAME ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
   const log = createLogger('autoscaler', { identity });
 
-  const client = createKubeRest(loadKubeConfig(values.kubeconfig));
+  const client = createKubeRest(loadKubeConnection(values.kubeconfig));
   const config = new ConfigStore({
     client, namespace: systemNamespace, log: log.with({ part: 'config' }),
     entries: { autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig } },

@@ -11,7 +11,8 @@ import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { SYSTEM_NAMESPACE, applyCrds, kubectl, startHostController, stopHostController } from '../hack/cluster/operator.ts';
 import { recordedProcesses } from '../hack/cluster/processes.ts';
-import { createKubeRest, loadKubeConfig } from '../lib/kube/rest.ts';
+import { createKubeRest } from '../lib/kube/rest.ts';
+import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { FakeDataPlane } from '../test/support/fakeDataPlane.ts';
 import { rssMiB } from './load.ts';
 
@@ -24,7 +25,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-bench-cp-'));
 const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl']);
 const controlPlane = await startControlPlane({ stateDir, ephemeral: true });
 const k = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
-const api = createKubeRest(loadKubeConfig(controlPlane.kubeconfig));
+const api = createKubeRest(loadKubeConnection(controlPlane.kubeconfig));
 let dataPlane: FakeDataPlane | undefined;
 try {
   await applyCrds(k);

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
-import { createKubeRest, loadKubeConfig } from '../lib/kube/rest.ts';
+import { createKubeRest } from '../lib/kube/rest.ts';
+import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry } from '../lib/metrics.ts';
 import { startReconcilers } from './reconcilers.ts';
@@ -38,7 +39,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--webhook-port: ${values['webhook-port']} is not a port number`);
   const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
   const log = createLogger('controller');
-  const client = createKubeRest(loadKubeConfig());
+  const client = createKubeRest(loadKubeConnection());
   const server = await runWebhook(client, {
     systemNamespace,
     host: values['webhook-host'],

@@ -7,7 +7,8 @@ import type { Clock } from '../../lib/clock.ts';
 import { PILOTLIGHT_INGRESS_CLASS } from '../../lib/config/network.ts';
 import { Informer } from '../../lib/kube/informer.ts';
 import { LeaderElector } from '../../lib/kube/leaderElection.ts';
-import { createKubeRest, loadKubeConfig, type KubeRest } from '../../lib/kube/rest.ts';
+import { createKubeRest, type KubeRest } from '../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../lib/kube/kubeconfig.ts';
 import type { Logger } from '../../lib/log.ts';
 import { backendKey, type BackendAddress, type BackendState, type Ingress, type UpstreamProtocol } from '../routing/index.ts';
 import { IngressStatusWriter } from '../status.ts';
@@ -125,7 +126,7 @@ export interface KubernetesSourceFlags {
 
 /** The source plus what publishes Ingress status from the replica that holds the lease. */
 export async function startKubernetesSource(flags: KubernetesSourceFlags, log: Logger, clock: Clock) {
-  const client = createKubeRest(loadKubeConfig(flags.kubeconfig));
+  const client = createKubeRest(loadKubeConnection(flags.kubeconfig));
   const source = new KubernetesSource({ client, log, clock, ...(flags.watchNamespace ? { namespace: flags.watchNamespace } : {}) });
   let writer: IngressStatusWriter | undefined;
   const elector = new LeaderElector({

@@ -2,7 +2,7 @@
 // code path serves core kinds, apps kinds and our CRDs alike.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
-import { bearer, loadKubeConnection, type KubeConnection } from './kubeconfig.ts';
+import { bearer, type KubeConnection } from './kubeconfig.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -39,10 +39,6 @@ export interface KubeRest {
   request<T>(method: HttpMethod, path: string, options?: RequestOptions): Promise<T>;
   /** Opens a watch and yields its events until the server ends the stream or signal aborts. */
   watch<T extends KubernetesObject>(path: string, options?: RequestOptions): AsyncIterable<WatchEvent<T>>;
-}
-
-export function loadKubeConfig(file?: string): KubeConnection {
-  return loadKubeConnection(file);
 }
 
 export function createKubeRest(connection: KubeConnection): KubeRest {

@@ -1,9 +1,10 @@
 // Shared set-up for the autoscaler's integration tests: the objects a revision reconciler
 // would have created, and a client that records the calls made through it.
 import { inject } from 'vitest';
-import { createKubeRest, loadKubeConfig, type KubeRest } from '../../../lib/kube/rest.ts';
+import { createKubeRest, type KubeRest } from '../../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 
-export const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+export const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 
 export interface RecordedCall { seq: number; method: string; path: string; body: unknown }
 

@@ -6,12 +6,13 @@ import { Registry } from 'prom-client';
 import { inject } from 'vitest';
 import { startReconcilers, type Reconcilers, type ReconcilersOptions } from '../../../controllers/reconcilers.ts';
 import { isNotFound } from '../../../lib/kube/errors.ts';
-import { createKubeRest, loadKubeConfig, type KubeRest } from '../../../lib/kube/rest.ts';
+import { createKubeRest, type KubeRest } from '../../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { eventually } from '../lib/wait.ts';
 
 export { FakeDataPlane } from '../../support/fakeDataPlane.ts';
 
-export const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+export const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 
 export const QUEUE_IMAGE = 'dev.local/pilotlight/queue-proxy:test';
 

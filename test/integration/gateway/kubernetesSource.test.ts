@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { realClock } from '../../../lib/clock.ts';
 import { PILOTLIGHT_INGRESS_CLASS } from '../../../lib/config/network.ts';
-import { createKubeRest, loadKubeConfig } from '../../../lib/kube/rest.ts';
+import { createKubeRest } from '../../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { route, type RouteDecision } from '../../../gateway/routing/index.ts';
 import { INGRESS_CLASS_ANNOTATION, startKubernetesSource } from '../../../gateway/sources/kubernetes.ts';
@@ -13,7 +14,7 @@ import { RoutingSync } from '../../../gateway/sync.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
 
-const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 const log = createLogger('gateway-test');
 const stops: Array<() => Promise<void>> = [];
 

@@ -3,11 +3,12 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Controller } from '../../../lib/controller.ts';
 import { Informer } from '../../../lib/kube/informer.ts';
 import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
-import { createKubeRest, loadKubeConfig } from '../../../lib/kube/rest.ts';
+import { createKubeRest } from '../../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from './wait.ts';
 
-const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 const stops: (() => Promise<void>)[] = [];
 
 afterEach(async () => {

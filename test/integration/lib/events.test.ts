@@ -1,9 +1,10 @@
 import { describe, expect, inject, it } from 'vitest';
 import { EventRecorder } from '../../../lib/kube/events.ts';
-import { createKubeRest, loadKubeConfig } from '../../../lib/kube/rest.ts';
+import { createKubeRest } from '../../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { createNamespace } from '../../support/kube.ts';
 
-const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 
 interface CoreEvent {
   type: string;

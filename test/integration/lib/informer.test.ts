@@ -1,11 +1,12 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Informer, type InformerLifecycle } from '../../../lib/kube/informer.ts';
-import { createKubeRest, loadKubeConfig } from '../../../lib/kube/rest.ts';
+import { createKubeRest } from '../../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from './wait.ts';
 
-const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 const running: Informer[] = [];
 
 afterEach(async () => {

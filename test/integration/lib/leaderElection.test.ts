@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { LeaderElector, type LeaseSpec } from '../../../lib/kube/leaderElection.ts';
-import { createKubeRest, loadKubeConfig } from '../../../lib/kube/rest.ts';
+import { createKubeRest } from '../../../lib/kube/rest.ts';
+import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from './wait.ts';
 
-const api = createKubeRest(loadKubeConfig(inject('kubeconfig')));
+const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 };
 const electors: LeaderElector[] = [];
 
