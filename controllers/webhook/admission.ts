@@ -3,7 +3,7 @@
 import type { Configuration, Revision, Route, Service } from '../../lib/apis/serving.ts';
 import type { WebhookConfig } from './config.ts';
 import { defaultConfiguration, defaultRevision, defaultRoute, defaultService, type AdmissionContext } from './defaulting.ts';
-import { isDeepEqual } from './equality.ts';
+import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 import { validateConfiguration, validateRevision, validateRoute, validateService, type FieldError } from './validation.ts';
 
 export interface AdmissionRequest {

@@ -5,7 +5,7 @@ import {
   type Service, type TrafficTarget,
 } from '../../lib/apis/serving.ts';
 import type { WebhookConfig } from './config.ts';
-import { isDeepEqual } from './equality.ts';
+import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 
 export interface AdmissionContext {
   operation: 'CREATE' | 'UPDATE';

@@ -10,7 +10,7 @@ import {
 } from '../../lib/apis/serving.ts';
 import { servingContainerOf, userPort } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
-import { isDeepEqual } from './equality.ts';
+import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 
 export interface FieldError { path: string; message: string }
 
