@@ -1,6 +1,6 @@
 // The reconcilers of `pilotlight controller`: informers for every kind they read, one parsed
 // ConfigMap store, and one Controller per kind, all gated by the same leadership.
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { ConfigurationConditions, RevisionConditions, RouteConditions, ServiceConditions } from '../lib/apis/conditions.ts';
 import { Labels } from '../lib/apis/serving.ts';
@@ -12,6 +12,7 @@ import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
 import { CONFIG_GC, parseGcConfig, type GcConfig } from '../lib/config/gc.ts';
 import { CONFIG_NETWORK, parseNetworkConfig } from '../lib/config/network.ts';
+import { CONFIG_RESERVED_INSTANCE, parseReservedInstanceConfig, RESERVED_SERVICE_TYPE } from '../lib/config/reservedInstance.ts';
 import { ConfigStore, requiredConfig, type ConfigEntries } from '../lib/config/store.ts';
 import { Controller, type Leadership } from '../lib/controller.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
@@ -24,8 +25,10 @@ import { gcReconciler } from './gc/reconciler.ts';
 import { kindReconciler, type KindReconcilerOptions, type WithStatus } from './reconciler/kindReconciler.ts';
 import { collectionPath, Kinds, type Kind } from './reconciler/kinds.ts';
 import { revisionReconciler, type PodAutoscalerObject, type RevisionConfigSnapshot } from './revision/reconciler.ts';
+import { instanceModeRecorder } from './revision/reservedInstance.ts';
 import { routeReconciler, type IngressObject, type RouteConfigSnapshot } from './route/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
+import { SERVICE_TYPE_LABEL } from './serverlessservice/resources.ts';
 
 export interface ReconcilersOptions {
   client: KubeRest;
@@ -54,6 +57,7 @@ const configEntries: ConfigEntries<ReconcilerConfig> = {
   network: { name: CONFIG_NETWORK, parse: parseNetworkConfig },
   domain: { name: CONFIG_DOMAIN, parse: parseDomainConfig },
   gc: { name: CONFIG_GC, parse: parseGcConfig },
+  reservedInstance: { name: CONFIG_RESERVED_INSTANCE, parse: parseReservedInstanceConfig },
 };
 
 /** Keys of the controlling owner of the given kind, e.g. a Deployment's Revision. */
@@ -79,6 +83,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const deployments = informer<V1Deployment>(Kinds.deployment, Labels.revision);
   const pods = informer<V1Pod>(Kinds.pod, Labels.revision);
   const podAutoscalers = informer<PodAutoscalerObject>(Kinds.podAutoscaler);
+  const reservedServices = informer<V1Service>(Kinds.coreService, `${SERVICE_TYPE_LABEL}=${RESERVED_SERVICE_TYPE}`);
   const ingresses = informer<IngressObject>(Kinds.ingress, Labels.route);
 
   const store = new ConfigStore<ReconcilerConfig>({ client, namespace: options.systemNamespace, entries: configEntries, log: log.with({ part: 'config' }) });
@@ -123,12 +128,15 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       deployments: deployments.lister,
       pods: pods.lister,
       podAutoscalers: podAutoscalers.lister,
+      reservedServices: reservedServices.lister,
+      recordInstanceMode: instanceModeRecorder(registry),
       config: () => store.snapshot(),
       systemNamespace: options.systemNamespace,
     }),
   });
   revisionController.watch(deployments, controllerOf('Revision'));
   revisionController.watch(podAutoscalers, controllerOf('Revision'));
+  revisionController.watch(reservedServices, controllerOf('Revision'));
   revisionController.watch(pods, (pod) => {
     const revision = pod.metadata?.labels?.[Labels.revision];
     return revision ? [`${pod.metadata?.namespace}/${revision}`] : [];

@@ -16,6 +16,7 @@ export const Kinds = {
   ingress: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'ingresses' },
   deployment: { base: '/apis/apps/v1', plural: 'deployments' },
   pod: { base: '/api/v1', plural: 'pods' },
+  coreService: { base: '/api/v1', plural: 'services' },
 } as const satisfies Record<string, Kind>;
 
 /** The collection, across all namespaces when namespace is undefined. */

@@ -1,10 +1,11 @@
-// Revision → Deployment `<rev>-deployment` + PodAutoscaler `<rev>`, and the revision's health from
-// them (upstream pkg/reconciler/revision/revision.go, reconcile_resources.go).
+// Revision → Deployment `<rev>-deployment` + PodAutoscaler `<rev>` (and the reserved instance
+// `<rev>-reserved`, see reservedInstance.ts), and the revision's health from them (upstream
+// pkg/reconciler/revision/revision.go, reconcile_resources.go).
 //
 // Digest resolution is skipped: images keep their tags. Upstream never resolves images in the
 // registries of `registries-skipping-tag-resolving` (dev.local, kind.local, ko.local) either;
 // resolving others needs registry credentials from the pod's service account, not done yet.
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { RevisionConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { Labels } from '../../lib/apis/serving.ts';
@@ -12,6 +13,7 @@ import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import type { DeploymentConfig } from '../../lib/config/deployment.ts';
 import type { Features } from '../../lib/config/features.ts';
+import type { ReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
 import { ConfigUnavailable } from '../../lib/config/store.ts';
 import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
@@ -24,6 +26,7 @@ import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
 import { makeDeployment } from './resources/deployment.ts';
 import { deploymentName, podAutoscalerName } from './resources/names.ts';
 import { makePodAutoscaler, type PodAutoscaler } from './resources/podAutoscaler.ts';
+import { reservedInstanceReconciler, type InstanceModeRecorder } from './reservedInstance.ts';
 import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, RevisionReasons } from './status.ts';
 
 export type PodAutoscalerObject = Omit<PodAutoscaler, 'status' | 'metadata'> & { metadata: PodAutoscaler['metadata'] & { resourceVersion?: string }; status?: PodAutoscalerStatus };
@@ -33,6 +36,7 @@ export interface RevisionConfigSnapshot {
   deployment: DeploymentConfig | ConfigUnavailable;
   autoscaler: AutoscalerConfig;
   features: Features;
+  reservedInstance: ReservedInstanceConfig;
 }
 
 export interface RevisionReconcilerDeps {
@@ -40,11 +44,17 @@ export interface RevisionReconcilerDeps {
   deployments: Lister<V1Deployment>;
   pods: Lister<V1Pod>;
   podAutoscalers: Lister<PodAutoscalerObject>;
+  /** The reserved instances' Services (serviceType=Reserved). */
+  reservedServices: Lister<V1Service>;
+  recordInstanceMode: InstanceModeRecorder;
   config(): Readonly<RevisionConfigSnapshot>;
   systemNamespace: string;
 }
 
 export function revisionReconciler(deps: RevisionReconcilerDeps) {
+  const reconcileReservedInstance = reservedInstanceReconciler({
+    client: deps.client, deployments: deps.deployments, services: deps.reservedServices, recordInstanceMode: deps.recordInstanceMode,
+  });
   const notOwned = (manager: ConditionManager, kind: string, name: string) =>
     manager.markFalse('ResourcesAvailable', RevisionReasons.notOwned, `There is an existing ${kind} "${name}" that we do not own.`);
 
@@ -123,5 +133,6 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     status.actualReplicas = deployment.status?.readyReplicas ?? 0;
     status.desiredReplicas = deployment.spec?.replicas ?? 0;
     propagateAutoscalerStatus(status, manager, pa);
+    await reconcileReservedInstance({ rev, config, reservedInstance: snapshot.reservedInstance, pa, manager, ctx });
   };
 }

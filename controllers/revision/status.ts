@@ -4,6 +4,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ConditionManager } from '../../lib/apis/conditions.ts';
 import { conditionOf, type PodAutoscalerStatus, type RevisionStatus } from '../../lib/apis/status.ts';
+import { ReservedInstanceAnnotations, type InstanceMode } from '../../lib/config/reservedInstance.ts';
 import { QUEUE_CONTAINER_NAME } from './resources/queueContainer.ts';
 
 export const RevisionReasons = {
@@ -11,7 +12,11 @@ export const RevisionReasons = {
   notOwned: 'NotOwned',
   progressDeadlineExceeded: 'ProgressDeadlineExceeded',
   invalidConfiguration: 'InvalidConfiguration',
+  noTraffic: 'NoTraffic',
 } as const;
+
+/** Not a dependent of Ready, so it carries severity Info and a revision is Ready without it. */
+export const RESERVED_INSTANCE_READY = 'ReservedInstanceReady';
 
 export const exitCodeReason = (code: number) => `ExitCode${code}`;
 
@@ -96,4 +101,35 @@ export function propagateAutoscalerStatus(status: RevisionStatus, manager: Condi
 export function isFailing(manager: ConditionManager, deployment: V1Deployment | undefined): boolean {
   const failed = manager.get('ResourcesAvailable')?.status === 'False' || manager.get('ContainerHealthy')?.status === 'False';
   return failed && (deployment?.spec?.replicas ?? 0) > 0 && (deployment?.status?.readyReplicas ?? 0) === 0;
+}
+
+/** ReservedInstanceReady from the reserved Deployment: True once its pod is available. */
+export function propagateReservedStatus(manager: ConditionManager, deployment: V1Deployment, routed: boolean): void {
+  if ((deployment.status?.availableReplicas ?? 0) > 0) {
+    manager.markTrue(RESERVED_INSTANCE_READY);
+    return;
+  }
+  if (!routed) {
+    manager.markFalse(RESERVED_INSTANCE_READY, RevisionReasons.noTraffic, 'No route sends the revision traffic, so its reserved instance is scaled to zero.');
+    return;
+  }
+  const cond = deploymentCondition(deployment);
+  if (cond.status === 'False') manager.markFalse(RESERVED_INSTANCE_READY, cond.reason, cond.message);
+  else manager.markUnknown(RESERVED_INSTANCE_READY, RevisionReasons.deploying, '');
+}
+
+/** The condition only describes revisions that keep a reserved instance; the others drop it. */
+export function clearReservedStatus(status: RevisionStatus): void {
+  if (!conditionOf(status, RESERVED_INSTANCE_READY)) return;
+  status.conditions = status.conditions!.filter((c) => c.type !== RESERVED_INSTANCE_READY);
+}
+
+/** Which instances answer a revision that keeps a reserved one, from its autoscaler's counts. */
+export function instanceMode(pa: { status?: PodAutoscalerStatus }): InstanceMode {
+  if ((pa.status?.actualScale ?? 0) > 0) return 'standard';
+  return (pa.status?.desiredScale ?? 0) > 0 ? 'scaling-from-reserved' : 'reserved-only';
+}
+
+export function setInstanceMode(status: RevisionStatus, mode: InstanceMode): void {
+  status.annotations = { ...status.annotations, [ReservedInstanceAnnotations.instanceMode]: mode };
 }

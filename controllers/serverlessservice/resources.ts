@@ -56,25 +56,26 @@ function httpsPort(): V1ServicePort {
   return { name: 'https', protocol: 'TCP', port: 443, targetPort: BackendPorts.https as never };
 }
 
+/** The ports of a Service that selects queue-proxies directly: serving, TLS and metrics. */
+export function podServicePorts(protocol: ProtocolType): V1ServicePort[] {
+  const target = backendPort(protocol);
+  return [
+    { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: 80, targetPort: target as never },
+    httpsPort(),
+    { name: 'http-autometric', protocol: 'TCP', port: BackendPorts.autoscalerMetrics, targetPort: 'http-autometric' as never },
+    { name: 'http-usermetric', protocol: 'TCP', port: BackendPorts.userMetrics, targetPort: 'http-usermetric' as never },
+    // Meshes that route by the Service port need one equal to the container port.
+    { name: `${portName(protocol)}-istio`, protocol: 'TCP', port: target, targetPort: target as never },
+  ];
+}
+
 /** Selects the revision's pods by the scale target's own selector. */
 export function makePrivateService(sks: ServerlessService, selector: Record<string, string>): V1Service {
-  const protocol = sks.spec.protocolType;
-  const target = backendPort(protocol);
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: childMeta(sks, privateServiceName(sks.metadata?.name ?? ''), 'Private'),
-    spec: {
-      ports: [
-        { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: 80, targetPort: target as never },
-        httpsPort(),
-        { name: 'http-autometric', protocol: 'TCP', port: BackendPorts.autoscalerMetrics, targetPort: 'http-autometric' as never },
-        { name: 'http-usermetric', protocol: 'TCP', port: BackendPorts.userMetrics, targetPort: 'http-usermetric' as never },
-        // Meshes that route by the Service port need one equal to the container port.
-        { name: `${portName(protocol)}-istio`, protocol: 'TCP', port: target, targetPort: target as never },
-      ],
-      selector,
-    },
+    spec: { ports: podServicePorts(sks.spec.protocolType), selector },
   };
 }
 

@@ -1,8 +1,10 @@
-// Keeps the webhook's view of config-defaults, config-features and config-autoscaler current,
+// Keeps the webhook's view of config-defaults, config-features, config-autoscaler and
+// config-reserved-instance current,
 // through the same ConfigMap store the reconcilers use.
 import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import { CONFIG_DEFAULTS, parseDefaults } from '../../lib/config/defaults.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../../lib/config/features.ts';
+import { CONFIG_RESERVED_INSTANCE, parseReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
 import { ConfigStore, type ConfigEntries } from '../../lib/config/store.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -12,6 +14,7 @@ export const webhookConfigEntries: ConfigEntries<WebhookConfig> = {
   defaults: { name: CONFIG_DEFAULTS, parse: parseDefaults },
   features: { name: CONFIG_FEATURES, parse: parseFeatures },
   autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig },
+  reservedInstance: { name: CONFIG_RESERVED_INSTANCE, parse: parseReservedInstanceConfig },
 };
 
 /**

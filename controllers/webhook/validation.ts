@@ -1,9 +1,10 @@
-// Rules the CRD schema cannot express because they depend on config-defaults, config-features
-// or config-autoscaler, or compare an update with the stored object
+// Rules the CRD schema cannot express because they depend on config-defaults, config-features,
+// config-autoscaler or config-reserved-instance, or compare an update with the stored object
 // (upstream pkg/apis/serving/v1/*_validation.go, pkg/apis/serving/k8s_validation.go).
 import { hasAutoscalingAnnotation, parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
 import { parseGoDuration } from '../../lib/config/duration.ts';
 import type { FeatureKey } from '../../lib/config/features.ts';
+import { parseReservedInstanceAnnotations } from '../../lib/config/reservedInstance.ts';
 import {
   Annotations, type Configuration, type Container, type Probe, type Revision, type RevisionSpec, type RevisionTemplate,
   type Route, type Service,
@@ -159,12 +160,19 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   return errors;
 }
 
+/** Autoscaling and reserved-instance annotations of a revision, at path (its metadata). */
+function validateRevisionAnnotations(annotations: Record<string, string> | undefined, path: string, config: WebhookConfig): Errors {
+  const issues = [
+    ...parseAutoscalingAnnotations(annotations, config.autoscaler).issues,
+    // A min-scale of 1 or more is no conflict: it keeps standard instances instead of a reserved one.
+    ...parseReservedInstanceAnnotations(annotations, config.reservedInstance).issues,
+  ];
+  return issues.map((issue) => ({ path: `${path}.annotations[${issue.key}]`, message: issue.message }));
+}
+
 function validateTemplateMetadata(template: RevisionTemplate, path: string, config: WebhookConfig): Errors {
-  const errors: Errors = [];
   const annotations = template.metadata?.annotations;
-  for (const issue of parseAutoscalingAnnotations(annotations, config.autoscaler).issues) {
-    errors.push({ path: `${path}.metadata.annotations[${issue.key}]`, message: issue.message });
-  }
+  const errors = validateRevisionAnnotations(annotations, `${path}.metadata`, config);
   const deadline = annotations?.[Annotations.progressDeadline];
   if (deadline !== undefined) durationAnnotation(deadline, `${path}.metadata.annotations[${Annotations.progressDeadline}]`, errors);
   return errors;
@@ -232,10 +240,7 @@ export function validateConfiguration(cfg: Configuration, old: Configuration | u
 }
 
 export function validateRevision(rev: Revision, config: WebhookConfig): Errors {
-  const errors: Errors = [];
-  for (const issue of parseAutoscalingAnnotations(rev.metadata?.annotations, config.autoscaler).issues) {
-    errors.push({ path: `metadata.annotations[${issue.key}]`, message: issue.message });
-  }
+  const errors = validateRevisionAnnotations(rev.metadata?.annotations, 'metadata', config);
   if (rev.spec) errors.push(...validateRevisionSpec(rev.spec as RevisionSpec, 'spec', config));
   return errors;
 }

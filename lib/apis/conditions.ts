@@ -13,7 +13,8 @@ export interface Condition {
   message?: string;
 }
 
-export interface Status { conditions?: Condition[]; observedGeneration?: number }
+/** Knative duck Status: conditions, the generation they describe, and free-form annotations. */
+export interface Status { conditions?: Condition[]; observedGeneration?: number; annotations?: Record<string, string> }
 
 export interface ConditionManager {
   get(type: string): Condition | undefined;

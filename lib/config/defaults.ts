@@ -1,8 +1,8 @@
 // config-defaults: defaults and limits of revisions (upstream pkg/apis/config/defaults.go).
 import { z } from 'zod';
-import { intString, parseConfigMap } from './parse.ts';
+import { intString, parseConfigMap, quantityString } from './parse.ts';
 
-const quantity = z.string().trim().regex(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/, 'must be a Kubernetes quantity such as 100m or 128Mi');
+const quantity = quantityString('100m or 128Mi');
 
 const tristate = z.string().trim().toLowerCase()
   .refine((v) => ['true', 'false', 'default'].includes(v), 'must be true, false or default')

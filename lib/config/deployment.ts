@@ -1,8 +1,8 @@
 // config-deployment: how revisions become Deployments (upstream pkg/deployment/config.go).
 import { z } from 'zod';
-import { boolString, durationString, parseConfigMap } from './parse.ts';
+import { boolString, durationString, parseConfigMap, quantityString } from './parse.ts';
 
-const quantity = z.string().trim().regex(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/, 'must be a Kubernetes quantity such as 25m or 400Mi');
+const quantity = quantityString('25m or 400Mi');
 
 export const deploymentSchema = z.object({
   'queue-sidecar-image': z.string({ error: 'is required: the image of the queue-proxy sidecar' }).trim().min(1, 'must name the queue-proxy image'),

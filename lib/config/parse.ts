@@ -35,6 +35,23 @@ export const durationString = (rule?: { minMs?: number; maxMs?: number; wholeSec
     .max(rule?.maxMs ?? Number.MAX_SAFE_INTEGER, rule?.maxMs !== undefined ? `must be at most ${rule.maxMs / 1000}s` : undefined)
     .refine((ms) => !rule?.wholeSeconds || ms % 1000 === 0, 'must be a whole number of seconds'));
 
+const SCALE: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** The amount a Kubernetes quantity such as "250m", "1.5Gi" or "1e3" stands for; undefined if it is none. */
+export function quantityValue(text: string): number | undefined {
+  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?$/.exec(text.trim());
+  if (!match) return undefined;
+  const exponent = match[2] === undefined ? 1 : 10 ** Number(match[2]);
+  return Number(match[1]) * exponent * SCALE[match[3] ?? '']!;
+}
+
+/** A Kubernetes quantity; `example` shows a valid one in the error. */
+export const quantityString = (example: string) =>
+  z.string().trim().refine((v) => quantityValue(v) !== undefined, `must be a Kubernetes quantity such as ${example}`);
+
 export interface ConfigIssue { key: string; message: string }
 
 /** Readable issues of a failed parse, one per key. */

@@ -1,6 +1,7 @@
 // Labels and annotations a revision passes on to its Deployment, pods and PodAutoscaler.
 import { Labels, type Revision } from '../../../lib/apis/serving.ts';
 import { AUTOSCALING_GROUP } from '../../../lib/config/autoscalingAnnotations.ts';
+import { ReservedInstanceAnnotations } from '../../../lib/config/reservedInstance.ts';
 
 const SYSTEM_ANNOTATIONS = new Set(['serving.knative.dev/creator', 'serving.knative.dev/lastModifier', 'serving.knative.dev/routes', 'serving.knative.dev/routingStateModified']);
 
@@ -19,10 +20,10 @@ export function revisionSelector(rev: Revision): Record<string, string> {
   return { [Labels.revisionUID]: rev.metadata?.uid ?? '' };
 }
 
-/** Annotations for the Deployment and pods: autoscaling and bookkeeping ones stay on the revision. */
+/** Annotations for the Deployment and pods: autoscaling, reserved-instance and bookkeeping ones stay on the revision. */
 export function podAnnotations(rev: Revision): Record<string, string> {
   return Object.fromEntries(Object.entries(rev.metadata?.annotations ?? {})
-    .filter(([key]) => !key.startsWith(`${AUTOSCALING_GROUP}/`) && !SYSTEM_ANNOTATIONS.has(key)));
+    .filter(([key]) => !key.startsWith(`${AUTOSCALING_GROUP}/`) && !key.startsWith(ReservedInstanceAnnotations.mode) && !SYSTEM_ANNOTATIONS.has(key)));
 }
 
 /** The PodAutoscaler reads the autoscaling annotations, so it gets them all. */

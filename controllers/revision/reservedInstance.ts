@@ -1,0 +1,160 @@
+// The revision reconciler's reserved-instance phase: keep `<rev>-reserved` (a Deployment of one
+// burstable pod and the Service that selects it) while the revision may scale to zero and the
+// feature is on for it, remove them otherwise, and say which instances serve it.
+import type { KubernetesObject, V1Deployment, V1Service } from '@kubernetes/client-node';
+import { Gauge, type Registry } from 'prom-client';
+import type { ConditionManager } from '../../lib/apis/conditions.ts';
+import { isControlledBy } from '../../lib/apis/kmeta.ts';
+import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.ts';
+import { parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
+import { INSTANCE_MODES, planReservedInstance, type InstanceMode, type ReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
+import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Lister } from '../../lib/kube/store.ts';
+import { sharedMetric } from '../../lib/metrics.ts';
+import { containsAll, createObject, sameJson, updateObject } from '../reconciler/crud.ts';
+import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
+import { Kinds, objectPath, type Kind } from '../reconciler/kinds.ts';
+import type { RevisionConfig } from './config.ts';
+import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
+import { reservedName } from './resources/names.ts';
+import { isRouted, makeReservedDeployment } from './resources/reservedDeployment.ts';
+import { makeReservedService } from './resources/reservedService.ts';
+import {
+  clearReservedStatus, instanceMode, propagateReservedStatus, RESERVED_INSTANCE_READY, RevisionReasons, setInstanceMode,
+} from './status.ts';
+
+/** Core v1 Services (Kinds.service is Knative's). */
+
+export type InstanceModeRecorder = (namespace: string, revision: string, mode: InstanceMode) => void;
+
+/** `pilotlight_revision_instance_mode{namespace,revision,mode}`: 1 for the revision's current mode, 0 for the others. */
+export function instanceModeRecorder(registry: Registry): InstanceModeRecorder {
+  const gauge = sharedMetric(registry, 'pilotlight_revision_instance_mode', (registers) => new Gauge({
+    name: 'pilotlight_revision_instance_mode',
+    help: 'Which instances serve a revision: standard, reserved-only or scaling-from-reserved (1 for the current mode)',
+    labelNames: ['namespace', 'revision', 'mode'],
+    registers,
+  }));
+  return (namespace, revision, mode) => {
+    for (const each of INSTANCE_MODES) gauge.set({ namespace, revision, mode: each }, each === mode ? 1 : 0);
+  };
+}
+
+export interface ReservedInstanceDeps {
+  client: KubeRest;
+  deployments: Lister<V1Deployment>;
+  /** Services labelled serviceType=Reserved. */
+  services: Lister<V1Service>;
+  recordInstanceMode: InstanceModeRecorder;
+}
+
+export interface ReservedInstanceInput {
+  rev: RevisionObject;
+  config: RevisionConfig;
+  reservedInstance: ReservedInstanceConfig;
+  pa: { status?: PodAutoscalerStatus };
+  manager: ConditionManager;
+  ctx: ReconcileContext;
+}
+
+/** Scale to zero off means a standing minimum of one: standard instances already answer at once. */
+function effectiveMinScale(rev: RevisionObject, config: RevisionConfig): number {
+  const { values } = parseAutoscalingAnnotations(rev.metadata?.annotations, config.autoscaler);
+  const minScale = values.minScale ?? config.autoscaler.minScale;
+  return config.autoscaler.enableScaleToZero ? minScale : Math.max(1, minScale);
+}
+
+export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
+  async function create<T extends KubernetesObject>(kind: Kind, what: string, desired: T, rev: RevisionObject, ctx: ReconcileContext): Promise<T | undefined> {
+    try {
+      return await createObject(deps.client, kind, desired);
+    } catch (error) {
+      // Our cache is behind; the watch event brings us back.
+      if (isAlreadyExists(error)) return undefined;
+      void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create ${what} "${desired.metadata?.name}": ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
+  async function removeOwned(kind: Kind, object: KubernetesObject | undefined, rev: RevisionObject): Promise<void> {
+    if (!object || !isControlledBy(object, rev)) return;
+    try {
+      // The uid precondition keeps us from deleting a replacement created since our cache saw this one.
+      await deps.client.request('DELETE', objectPath(kind, object), { body: { preconditions: { uid: object.metadata?.uid } } });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  async function reconcileDeployment(desired: V1Deployment, existing: V1Deployment | undefined, rev: RevisionObject, ctx: ReconcileContext): Promise<V1Deployment | undefined> {
+    if (!existing) return await create(Kinds.deployment, 'Deployment', desired, rev, ctx);
+    const sameHash = existing.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] === desired.metadata?.labels?.[DEPLOYMENT_HASH_LABEL];
+    // Unlike the standard Deployment's, these replicas are ours: no autoscaler moves them.
+    if (sameHash && existing.spec?.replicas === desired.spec?.replicas) return existing;
+    const updated = structuredClone(existing);
+    updated.spec = desired.spec!;
+    updated.metadata = {
+      ...updated.metadata,
+      labels: { ...existing.metadata?.labels, ...desired.metadata?.labels },
+      annotations: { ...existing.metadata?.annotations, ...desired.metadata?.annotations },
+    };
+    return await updateObject(deps.client, Kinds.deployment, updated);
+  }
+
+  async function reconcileService(desired: V1Service, existing: V1Service | undefined, rev: RevisionObject, ctx: ReconcileContext): Promise<V1Service | undefined> {
+    if (!existing) return await create(Kinds.coreService, 'Service', desired, rev, ctx);
+    if (sameJson(existing.spec?.ports, desired.spec?.ports) && sameJson(existing.spec?.selector, desired.spec?.selector)
+      && containsAll(existing.metadata?.labels, desired.metadata?.labels)) return existing;
+    const updated = structuredClone(existing);
+    // The API server owns the rest of the spec (clusterIP, ipFamilies, …).
+    updated.spec = { ...existing.spec, ports: desired.spec?.ports, selector: desired.spec?.selector };
+    updated.metadata = { ...updated.metadata, labels: { ...existing.metadata?.labels, ...desired.metadata?.labels } };
+    return await updateObject(deps.client, Kinds.coreService, updated);
+  }
+
+  return async function reconcileReservedInstance({ rev, config, reservedInstance, pa, manager, ctx }: ReservedInstanceInput): Promise<void> {
+    const status = (rev.status ??= {});
+    const namespace = rev.metadata?.namespace ?? '';
+    const revisionName = rev.metadata?.name ?? '';
+    const name = reservedName(revisionName);
+    const existingDeployment = deps.deployments.get(`${namespace}/${name}`);
+    const existingService = deps.services.get(`${namespace}/${name}`);
+    const plan = planReservedInstance({
+      annotations: rev.metadata?.annotations,
+      config: reservedInstance,
+      containerConcurrency: rev.spec?.containerConcurrency,
+      minScale: effectiveMinScale(rev, config),
+    });
+
+    if (!plan.keep) {
+      await removeOwned(Kinds.coreService, existingService, rev);
+      await removeOwned(Kinds.deployment, existingDeployment, rev);
+      if (plan.reason === 'invalid') {
+        manager.markFalse(RESERVED_INSTANCE_READY, RevisionReasons.invalidConfiguration, plan.issues.map((i) => `${i.key}: ${i.message}`).join('; '));
+      } else {
+        clearReservedStatus(status);
+      }
+      setInstanceMode(status, 'standard');
+      deps.recordInstanceMode(namespace, revisionName, 'standard');
+      return;
+    }
+
+    const notOwned = [[existingDeployment, 'Deployment'], [existingService, 'Service']] as const;
+    for (const [object, kind] of notOwned) {
+      if (object && !isControlledBy(object, rev)) {
+        manager.markFalse(RESERVED_INSTANCE_READY, RevisionReasons.notOwned, `There is an existing ${kind} "${name}" that we do not own.`);
+        setInstanceMode(status, 'standard');
+        deps.recordInstanceMode(namespace, revisionName, 'standard');
+        return;
+      }
+    }
+    const deployment = await reconcileDeployment(withHash(makeReservedDeployment(rev as never, config, plan.sizing)), existingDeployment, rev, ctx);
+    await reconcileService(makeReservedService(rev as never, plan.sizing.containerConcurrency), existingService, rev, ctx);
+    if (deployment) propagateReservedStatus(manager, deployment, isRouted(rev as never));
+    else manager.markUnknown(RESERVED_INSTANCE_READY, RevisionReasons.deploying, '');
+    const mode = instanceMode(pa);
+    setInstanceMode(status, mode);
+    deps.recordInstanceMode(namespace, revisionName, mode);
+  };
+}
