@@ -16,6 +16,15 @@ export interface RevisionBackends {
   timeoutMs: number;
   /** `host:port` of each pod's queue-proxy serving port, ready or not. */
   pods: readonly string[];
+  /** The revision's reserved burstable instance, if it has one: served while no standard pod is healthy. */
+  reserved?: ReservedBackends;
+}
+
+export interface ReservedBackends {
+  /** The reserved instance's own containerConcurrency, 1 or more (it is never unlimited). */
+  containerConcurrency: number;
+  /** `host:port` of each reserved pod's queue-proxy serving port, ready or not. */
+  pods: readonly string[];
 }
 
 export interface PodSourceListener {

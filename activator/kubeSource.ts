@@ -3,14 +3,20 @@
 // (`<rev>-private`, labelled serviceType=Private) give the pods' queue-proxy addresses. Ready
 // and not-ready addresses are both passed on, as Knative's probe optimisation does: a pod takes
 // traffic as soon as it answers a probe, a probe period before its endpoint turns ready.
+// A revision with a reserved burstable instance also has a `<rev>-reserved` Service (labelled
+// serviceType=Reserved and with the instance's containerConcurrency); its Endpoints list the
+// reserved pod, which is reported apart from the standard ones.
 import type { KubernetesObject, V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
 import type { Revision } from '../lib/apis/serving.ts';
 import { Labels } from '../lib/apis/serving.ts';
 import type { Clock } from '../lib/clock.ts';
+import { RESERVED_SERVICE_TYPE, ReservedInstanceLabels } from '../lib/config/reservedInstance.ts';
 import { Informer } from '../lib/kube/informer.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import type { Logger } from '../lib/log.ts';
-import { DEFAULT_TIMEOUT_MS, revisionKey, type PodSource, type PodSourceListener, type RevisionBackends, type RevisionKey } from './backends.ts';
+import {
+  DEFAULT_TIMEOUT_MS, revisionKey, type PodSource, type PodSourceListener, type ReservedBackends, type RevisionBackends, type RevisionKey,
+} from './backends.ts';
 
 const SERVICE_TYPE_LABEL = 'networking.internal.knative.dev/serviceType';
 /** The private Service's names for queue-proxy's serving ports (8012, and 8013 for h2c). */
@@ -21,16 +27,18 @@ type RevisionObject = Revision & KubernetesObject;
 export class KubePodSource implements PodSource {
   #revisions: Informer<RevisionObject>;
   #endpoints: Informer<V1Endpoints>;
+  #log: Logger;
   #listener: PodSourceListener | undefined;
   /** Which revision each private Endpoints object belongs to, to find it again when it is deleted. */
   #endpointsOwner = new Map<string, RevisionKey>();
   #endpointsOf = new Map<RevisionKey, Set<string>>();
 
   constructor(client: KubeRest, log: Logger, clock?: Clock) {
+    this.#log = log;
     const common = { client, log, ...(clock === undefined ? {} : { clock }) };
     this.#revisions = new Informer<RevisionObject>({ ...common, path: '/apis/serving.knative.dev/v1/revisions' });
     this.#endpoints = new Informer<V1Endpoints>({
-      ...common, path: '/api/v1/endpoints', labelSelector: `${SERVICE_TYPE_LABEL}=Private,${Labels.revision}`,
+      ...common, path: '/api/v1/endpoints', labelSelector: `${SERVICE_TYPE_LABEL} in (Private,${RESERVED_SERVICE_TYPE}),${Labels.revision}`,
     });
   }
 
@@ -76,16 +84,31 @@ export class KubePodSource implements PodSource {
 
   #changed(key: RevisionKey): void {
     const revision = this.#revisions.lister.get(key);
-    this.#listener?.revisionChanged(key, revision === undefined ? undefined : backendsOf(revision, this.#podsOf(key)));
-  }
-
-  #podsOf(key: RevisionKey): string[] {
+    if (revision === undefined) {
+      this.#listener?.revisionChanged(key, undefined);
+      return;
+    }
     const pods: string[] = [];
+    let reserved: ReservedBackends | undefined;
     for (const name of this.#endpointsOf.get(key) ?? []) {
       const endpoints = this.#endpoints.lister.get(name);
-      if (endpoints !== undefined) pods.push(...podAddresses(endpoints));
+      if (endpoints === undefined) continue;
+      if (endpoints.metadata?.labels?.[SERVICE_TYPE_LABEL] !== RESERVED_SERVICE_TYPE) {
+        pods.push(...podAddresses(endpoints));
+        continue;
+      }
+      const text = endpoints.metadata.labels[ReservedInstanceLabels.containerConcurrency];
+      const containerConcurrency = Number(text);
+      if (!Number.isInteger(containerConcurrency) || containerConcurrency < 1) {
+        // Unlimited would defeat the point of a small instance; better to serve it not at all.
+        this.#log.warn('reserved endpoints without a valid containerConcurrency label; ignoring them', {
+          endpoints: name, label: ReservedInstanceLabels.containerConcurrency, value: text,
+        });
+        continue;
+      }
+      reserved = { containerConcurrency, pods: [...(reserved?.pods ?? []), ...podAddresses(endpoints)] };
     }
-    return pods;
+    this.#listener?.revisionChanged(key, backendsOf(revision, pods, reserved));
   }
 }
 
@@ -97,12 +120,13 @@ function endpointsKey(endpoints: V1Endpoints): string {
   return `${endpoints.metadata?.namespace ?? ''}/${endpoints.metadata?.name ?? ''}`;
 }
 
-export function backendsOf(revision: Revision, pods: readonly string[]): RevisionBackends {
+export function backendsOf(revision: Revision, pods: readonly string[], reserved?: ReservedBackends): RevisionBackends {
   const timeoutSeconds = revision.spec?.timeoutSeconds;
   return {
     containerConcurrency: revision.spec?.containerConcurrency ?? 0,
     timeoutMs: timeoutSeconds === undefined ? DEFAULT_TIMEOUT_MS : timeoutSeconds * 1000,
     pods,
+    ...(reserved === undefined ? {} : { reserved }),
   };
 }
 

@@ -45,17 +45,26 @@ export interface RunningActivator {
 
 export async function startActivator(config: ActivatorConfig, source: PodSource, log: Logger, clock: Clock = realClock): Promise<RunningActivator> {
   const registry = createRegistry('activator');
+  const metrics = new ActivatorMetrics(registry, function* () {
+    for (const revision of revisions.values()) {
+      const throttler = revision.throttler;
+      yield [revision.namespace, revision.name, {
+        queued: () => throttler.breaker.queued, active: () => revision.active, servingFromReserved: () => throttler.servingMode === 'reserved',
+      }];
+    }
+  });
   const revisions = new Revisions({
     queueDepth: config.queueDepth, clock, log, random: Math.random,
     events: {
-      podHealthy: (revision, pod, waiting) => log.info('pod answered its probe; releasing held requests', { revision, pod, waiting }),
+      podHealthy: (revision, pod, waiting, reserved) => log.info('pod answered its probe; releasing held requests', {
+        revision, pod, waiting, ...(reserved ? { reserved } : {}),
+      }),
+      servingModeChanged: (revision, from, to, waiting) => {
+        log.info('serving mode changed', { revision, from, to, waiting });
+        const slash = revision.indexOf('/');
+        metrics.servingModeChanged(revision.slice(0, slash), revision.slice(slash + 1), from, to);
+      },
     },
-  });
-  const metrics = new ActivatorMetrics(registry, function* () {
-    for (const revision of revisions.values()) {
-      const breaker = revision.throttler.breaker;
-      yield [revision.namespace, revision.name, { queued: () => breaker.queued, active: () => revision.active }];
-    }
   });
   const reporter: StatsReporter = config.statsUrl === undefined
     ? { report() {}, close: () => Promise.resolve() }

@@ -1,6 +1,6 @@
 // The activator's metrics, named as Knative's OpenTelemetry instruments appear in Prometheus
 // (S:pkg/activator/handler/metrics.go, S:pkg/activator/metrics.go), so dashboards built for
-// Knative read them unchanged.
+// Knative read them unchanged. The pilotlight_* ones cover what Knative has no instrument for.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const REVISION_LABELS = ['k8s_namespace_name', 'kn_revision_name'] as const;
@@ -8,12 +8,15 @@ const REVISION_LABELS = ['k8s_namespace_name', 'kn_revision_name'] as const;
 export interface RevisionGauges {
   queued(): number;
   active(): number;
+  /** Whether new requests go to the revision's reserved instance because no standard pod is healthy. */
+  servingFromReserved(): boolean;
 }
 
 export class ActivatorMetrics {
   #concurrency: Gauge<(typeof REVISION_LABELS)[number]>;
   #reachable: Gauge;
   #connectionErrors: Counter;
+  #servingModeChanges: Counter<(typeof REVISION_LABELS)[number] | 'from' | 'to'>;
   #duration: Histogram<'k8s_namespace_name' | 'kn_revision_name' | 'http_response_status_code'>;
 
   /** `revisions` lists, at scrape time, each revision's held and proxied request counts. */
@@ -33,6 +36,17 @@ export class ActivatorMetrics {
     });
     perRevision('kn_revision_request_queued', 'Number of requests currently queued in the activator waiting for capacity', (g) => g.queued());
     perRevision('kn_revision_request_active', 'Number of requests currently being proxied by the activator', (g) => g.active());
+    perRevision(
+      'pilotlight_activator_serving_from_reserved',
+      'Whether the activator sends the revision\'s new requests to its reserved instance, no standard pod being healthy (1 = yes, 0 = no)',
+      (g) => (g.servingFromReserved() ? 1 : 0),
+    );
+    this.#servingModeChanges = new Counter({
+      name: 'pilotlight_activator_serving_mode_changes_total',
+      help: 'Times the pods taking a revision\'s new requests changed to or from its reserved instance (from/to: standard, reserved, none)',
+      labelNames: [...REVISION_LABELS, 'from', 'to'],
+      registers: [registry],
+    });
     this.#reachable = new Gauge({
       name: 'kn_activator_stats_conn_reachable',
       help: 'Whether a peer is reachable from the activator (1 = reachable, 0 = not reachable)',
@@ -60,6 +74,10 @@ export class ActivatorMetrics {
 
   forgetRevision(namespace: string, revision: string): void {
     this.#concurrency.remove(namespace, revision);
+  }
+
+  servingModeChanged(namespace: string, revision: string, from: string, to: string): void {
+    this.#servingModeChanges.labels(namespace, revision, from, to).inc();
   }
 
   statsEndpointReachable(reachable: boolean): void {

@@ -50,7 +50,7 @@ export class Revisions implements PodSourceListener {
         });
       }
       existing.timeouts = timeouts;
-      existing.throttler.setPods(backends.pods);
+      existing.throttler.setPods(backends.pods, backends.reserved);
       return;
     }
     const slash = key.indexOf('/');
@@ -59,8 +59,11 @@ export class Revisions implements PodSourceListener {
       throttler: new RevisionThrottler(key, backends.containerConcurrency, this.#deps),
     };
     this.#byKey.set(key, revision);
-    this.#log.info('revision added', { revision: key, containerConcurrency: backends.containerConcurrency, pods: backends.pods.length });
-    revision.throttler.setPods(backends.pods);
+    this.#log.info('revision added', {
+      revision: key, containerConcurrency: backends.containerConcurrency, pods: backends.pods.length,
+      ...(backends.reserved === undefined ? {} : { reservedContainerConcurrency: backends.reserved.containerConcurrency, reservedPods: backends.reserved.pods.length }),
+    });
+    revision.throttler.setPods(backends.pods, backends.reserved);
   }
 
   async close(): Promise<void> {

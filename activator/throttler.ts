@@ -2,10 +2,16 @@
 // pod slot (S:pkg/activator/net/throttler.go). The revision breaker's capacity is
 // ready pods × containerConcurrency (unlimited with cc 0), so holding a revision slot means a
 // pod slot is free; pods are accepted when they answer a queue-proxy probe.
+// A revision may also have a reserved burstable instance: while none of its standard pods is
+// healthy, the reserved pods serve it, up to their own containerConcurrency each. Once a standard
+// pod is healthy new requests go to standard pods only; requests already on a reserved pod finish
+// there and keep their revision slot, so capacity counts them on top of the standard slots until
+// they do, and standard pods never get more than their containerConcurrency.
 import { Pool, type Dispatcher } from 'undici';
 import { Breaker, type BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
+import type { ReservedBackends } from './backends.ts';
 
 /** Knative's PROBE_FREQUENCY and PROBE_TIMEOUT (S:cmd/activator/main.go). */
 export const PROBE_INTERVAL_MS = 200;
@@ -14,8 +20,13 @@ const PROBE_HEADERS = { 'k-network-probe': 'queue', 'user-agent': 'Knative-Activ
 
 export type PodHealth = 'probing' | 'healthy' | 'removed';
 
+/** Which pods take a revision's new requests: standard ones, the reserved instance, or none yet. */
+export type ServingMode = 'standard' | 'reserved' | 'none';
+
 export class PodTracker {
   readonly address: string;
+  /** A pod of the revision's reserved instance rather than a standard pod. */
+  readonly reserved: boolean;
   readonly dispatcher: Pool;
   /** Non-blocking per-pod slots for cc > 0; none with unlimited concurrency. */
   readonly slots: Breaker | undefined;
@@ -23,9 +34,12 @@ export class PodTracker {
   inFlight = 0;
   /** Why the last probe failed, so each new reason is logged once rather than every attempt. */
   lastProbeFailure: string | undefined;
+  /** Told after each release, for reserved pods only (see RevisionThrottler). */
+  onReleased: (() => void) | undefined;
 
-  constructor(address: string, containerConcurrency: number) {
+  constructor(address: string, containerConcurrency: number, reserved = false) {
     this.address = address;
+    this.reserved = reserved;
     // Timeouts are the revision's business, enforced per request by the handler.
     this.dispatcher = new Pool(`http://${address}`, { headersTimeout: 0, bodyTimeout: 0 });
     this.slots = containerConcurrency > 0 ? new Breaker(containerConcurrency, 0) : undefined;
@@ -40,13 +54,16 @@ export class PodTracker {
   unreserve(): void {
     this.inFlight--;
     this.slots?.release();
+    this.onReleased?.();
   }
 }
 
 const NO_WAITER: BreakerWaiter = { admitted() { throw new Error('a depth-0 breaker never queues'); } };
 
 export interface ThrottlerEvents {
-  podHealthy(revision: string, pod: string, waiting: number): void;
+  podHealthy(revision: string, pod: string, waiting: number, reserved: boolean): void;
+  /** Only changes to or from 'reserved' are told; `waiting` is counted before capacity moves. */
+  servingModeChanged(revision: string, from: ServingMode, to: ServingMode, waiting: number): void;
 }
 
 export interface ThrottlerDeps {
@@ -64,8 +81,13 @@ export class RevisionThrottler {
   readonly breaker: Breaker;
   #deps: ThrottlerDeps;
   #pods = new Map<string, PodTracker>();
-  /** Healthy pods in address order, so round-robin and first-available are stable. */
+  /** Healthy standard pods in address order, so round-robin and first-available are stable. */
   #ready: PodTracker[] = [];
+  /** Healthy reserved pods in address order; they take requests only while #ready is empty. */
+  #reservedReady: PodTracker[] = [];
+  /** The reserved instance's containerConcurrency; 0 while the revision has none. */
+  #reservedConcurrency = 0;
+  #mode: ServingMode = 'none';
   #nextIndex = 0;
   #probeTimers = new Map<PodTracker, Timer>();
   #closed = false;
@@ -79,16 +101,31 @@ export class RevisionThrottler {
 
   get readyPods(): number { return this.#ready.length; }
 
-  /** Adds trackers (probed at once) for new addresses and drops those that are gone. */
-  setPods(addresses: readonly string[]): void {
-    const wanted = new Set(addresses);
-    for (const [address, tracker] of this.#pods) if (!wanted.has(address)) this.#remove(tracker);
-    for (const address of wanted) {
+  get servingMode(): ServingMode { return this.#mode; }
+
+  /**
+   * Adds trackers (probed at once) for new addresses and drops those that are gone; `reserved`
+   * lists the reserved instance's pods (an address listed as both counts as standard).
+   */
+  setPods(addresses: readonly string[], reserved?: ReservedBackends): void {
+    const wanted = new Map<string, boolean>();
+    for (const address of reserved?.pods ?? []) wanted.set(address, true);
+    for (const address of addresses) wanted.set(address, false);
+    for (const [address, tracker] of this.#pods) if (wanted.get(address) !== tracker.reserved) this.#remove(tracker);
+    const reservedConcurrency = reserved?.containerConcurrency ?? 0;
+    const concurrencyChanged = reservedConcurrency !== this.#reservedConcurrency;
+    if (concurrencyChanged && reservedConcurrency > 0) {
+      for (const tracker of this.#pods.values()) if (tracker.reserved) tracker.slots?.setCapacity(reservedConcurrency);
+    }
+    this.#reservedConcurrency = reservedConcurrency;
+    for (const [address, isReserved] of wanted) {
       if (this.#pods.has(address)) continue;
-      const tracker = new PodTracker(address, this.containerConcurrency);
+      const tracker = new PodTracker(address, isReserved ? reservedConcurrency : this.containerConcurrency, isReserved);
+      if (isReserved) tracker.onReleased = this.#reservedReleased;
       this.#pods.set(address, tracker);
       this.#probe(tracker);
     }
+    if (concurrencyChanged) this.#updateCapacity();
   }
 
   /**
@@ -98,7 +135,10 @@ export class RevisionThrottler {
   reservePod(): PodTracker | undefined {
     const ready = this.#ready;
     const count = ready.length;
-    if (count === 0) return undefined;
+    if (count === 0) {
+      for (const pod of this.#reservedReady) if (pod.tryReserve()) return pod;
+      return undefined;
+    }
     if (this.containerConcurrency === 0) {
       const a = ready[Math.floor(this.#deps.random() * count)]!;
       const b = ready[Math.floor(this.#deps.random() * count)]!;
@@ -125,7 +165,8 @@ export class RevisionThrottler {
     if (tracker.health !== 'healthy') return;
     this.#deps.log.warn('pod refused a connection; probing it again', { revision: this.key, pod: tracker.address });
     tracker.health = 'probing';
-    this.#ready = this.#ready.filter((p) => p !== tracker);
+    if (tracker.reserved) this.#reservedReady = this.#reservedReady.filter((p) => p !== tracker);
+    else this.#ready = this.#ready.filter((p) => p !== tracker);
     this.#updateCapacity();
     this.#probe(tracker);
   }
@@ -141,9 +182,10 @@ export class RevisionThrottler {
     this.#pods.delete(tracker.address);
     this.#probeTimers.get(tracker)?.cancel();
     this.#probeTimers.delete(tracker);
-    const index = this.#ready.indexOf(tracker);
+    const ready = tracker.reserved ? this.#reservedReady : this.#ready;
+    const index = ready.indexOf(tracker);
     if (index >= 0) {
-      this.#ready.splice(index, 1);
+      ready.splice(index, 1);
       this.#updateCapacity();
     }
     // close() lets requests already sent to the pod finish.
@@ -170,17 +212,39 @@ export class RevisionThrottler {
 
   #accept(tracker: PodTracker): void {
     tracker.health = 'healthy';
-    const ready = this.#ready;
+    const ready = tracker.reserved ? this.#reservedReady : this.#ready;
     let at = 0;
     while (at < ready.length && ready[at]!.address < tracker.address) at++;
     ready.splice(at, 0, tracker);
-    this.#deps.events.podHealthy(this.key, tracker.address, this.breaker.queued);
+    this.#deps.events.podHealthy(this.key, tracker.address, this.breaker.queued, tracker.reserved);
     this.#updateCapacity();
   }
 
+  /** A reserved pod finished a request: one that outlived reserved mode gives its extra slot back. */
+  #reservedReleased = (): void => {
+    if (this.#mode === 'standard' && this.containerConcurrency > 0) this.#updateCapacity();
+  };
+
   #updateCapacity(): void {
-    const pods = this.#ready.length;
-    this.breaker.setCapacity(pods === 0 ? 0 : this.containerConcurrency === 0 ? Infinity : pods * this.containerConcurrency);
+    const standard = this.#ready.length;
+    const reserved = this.#reservedReady.length;
+    const mode: ServingMode = standard > 0 ? 'standard' : reserved > 0 ? 'reserved' : 'none';
+    if (mode !== this.#mode) {
+      const from = this.#mode;
+      this.#mode = mode;
+      if (from === 'reserved' || mode === 'reserved') this.#deps.events.servingModeChanged(this.key, from, mode, this.breaker.queued);
+    }
+    let capacity = 0;
+    if (mode === 'standard') capacity = this.containerConcurrency === 0 ? Infinity : standard * this.containerConcurrency + this.#reservedInFlight();
+    else if (mode === 'reserved') capacity = reserved * this.#reservedConcurrency;
+    this.breaker.setCapacity(capacity);
+  }
+
+  #reservedInFlight(): number {
+    if (this.#reservedConcurrency === 0) return 0;
+    let inFlight = 0;
+    for (const pod of this.#pods.values()) if (pod.reserved) inFlight += pod.inFlight;
+    return inFlight;
   }
 }
 

@@ -33,6 +33,8 @@ export interface RevisionSpec {
   containerConcurrency: number;
   timeoutSeconds?: number;
   pods: string[];
+  /** The revision's reserved instance, served while no standard pod answers its probe. */
+  reserved?: { containerConcurrency: number; pods: string[] };
 }
 
 export async function putRevision(activator: ActivatorProc, name: string, spec: RevisionSpec): Promise<void> {
