@@ -1,5 +1,6 @@
 // `pilotlight autoscaler`: the KPA (PodAutoscaler reconciler, metric collection, activator stat
-// endpoint) and the ServerlessService reconciler. Replicas campaign for one Lease; only the
+// endpoint), HPA-class PodAutoscalers (through Kubernetes HorizontalPodAutoscalers) and the
+// ServerlessService reconciler. Replicas campaign for one Lease; only the
 // holder scrapes, decides, records pushed stats and writes, so two replicas never decide twice.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';

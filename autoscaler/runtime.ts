@@ -1,9 +1,10 @@
-// The KPA wired together: informers on PodAutoscalers and ServerlessServices, the per-revision
-// scalers ticking on the clock, the collector, the activator stat endpoint and the
-// PodAutoscaler controller. main.ts runs it against a cluster; tests run it in-process with a
+// The KPA wired together: informers on PodAutoscalers, ServerlessServices and
+// HorizontalPodAutoscalers, the per-revision scalers ticking on the clock, the collector, the
+// activator stat endpoint and the PodAutoscaler controller, which hands each PA to the KPA or
+// the HPA reconciler by its class. main.ts runs it against a cluster; tests run it in-process with a
 // static pod source and a fake clock.
 import type { Server } from 'node:http';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../lib/clock.ts';
 import type { AutoscalerConfig } from '../lib/config/autoscaler.ts';
@@ -19,6 +20,8 @@ import type { PodSource } from './collector/podSource.ts';
 import type { Rand } from './collector/sampling.ts';
 import type { FetchPodStat } from './collector/scraper.ts';
 import { createStatServer, listenStatServer } from './collector/statServer.ts';
+import { createHpaReconciler } from './hpa/reconciler.ts';
+import { HPA_API_VERSION } from './hpa/resources.ts';
 import { AutoscalerMetrics } from './kpa/metrics.ts';
 import { PA_API_VERSION, type PodAutoscalerObject } from './kpa/podAutoscaler.ts';
 import { createPodAutoscalerReconciler } from './kpa/reconciler.ts';
@@ -72,6 +75,9 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
   const serverlessServices = new Informer<ServerlessService & KubernetesObject>({
     client, path: collectionPath(SKS_API_VERSION, 'serverlessservices', options.namespace),
   });
+  const horizontalPodAutoscalers = new Informer<V2HorizontalPodAutoscaler>({
+    client, path: collectionPath(HPA_API_VERSION, 'horizontalpodautoscalers', options.namespace),
+  });
 
   const metrics = new AutoscalerMetrics(options.registry);
   const scalers = new RevisionScalers({
@@ -97,14 +103,26 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
     registry: options.registry,
     leadership: options.leadership,
     log,
-    reconcile: createPodAutoscalerReconciler({
-      client, clock, scalers, pods: options.pods, config: options.config, metrics,
-      podAutoscalers: podAutoscalers.lister, serverlessServices: serverlessServices.lister, recorder: options.recorder,
-    }),
+    reconcile: async (key, log) => {
+      // Each reconciler leaves a PA of the other class alone but for dropping what it kept for
+      // it (a decider; an HPA), so a PA whose class changes is handed over cleanly.
+      const kpaResult = await reconcileKpa(key, log);
+      const hpaResult = await reconcileHpa(key, log);
+      return kpaResult ?? hpaResult;
+    },
+  });
+  const reconcileKpa = createPodAutoscalerReconciler({
+    client, clock, scalers, pods: options.pods, config: options.config, metrics,
+    podAutoscalers: podAutoscalers.lister, serverlessServices: serverlessServices.lister, recorder: options.recorder,
+  });
+  const reconcileHpa = createHpaReconciler({
+    client, clock, config: options.config,
+    podAutoscalers: podAutoscalers.lister, serverlessServices: serverlessServices.lister, horizontalPodAutoscalers: horizontalPodAutoscalers.lister,
   });
   controller.watch(podAutoscalers);
-  // An SKS is named after its PA.
+  // An SKS and an HPA are named after their PA.
   controller.watch(serverlessServices);
+  controller.watch(horizontalPodAutoscalers);
   for (const { source, toKeys } of options.extraSources ?? []) controller.watch(source, toKeys);
 
   const leading = () => !options.leadership || options.leadership.isLeader();
@@ -133,6 +151,7 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
 
   podAutoscalers.start();
   serverlessServices.start();
+  horizontalPodAutoscalers.start();
   void controller.start();
 
   return {
@@ -141,12 +160,14 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
     controller,
     statPort,
     resyncAll,
-    whenSynced: async () => { await Promise.all([podAutoscalers.whenSynced(), serverlessServices.whenSynced()]); },
+    whenSynced: async () => {
+      await Promise.all([podAutoscalers.whenSynced(), serverlessServices.whenSynced(), horizontalPodAutoscalers.whenSynced()]);
+    },
     async stop() {
       unsubscribe?.();
       stopCollecting();
       await controller.stop();
-      await Promise.all([podAutoscalers.stop(), serverlessServices.stop()]);
+      await Promise.all([podAutoscalers.stop(), serverlessServices.stop(), horizontalPodAutoscalers.stop()]);
       if (statServer) {
         statServer.closeAllConnections();
         await new Promise<void>((resolve) => statServer.close(() => resolve()));

@@ -1,5 +1,6 @@
-// Where the autoscaler learns which pods of a revision are ready: from the pods themselves in a
-// cluster, or from a fixed list when tests run queue-proxies as plain processes.
+// Where the autoscaler learns which pods of a revision are ready, and how many are on their way
+// or going: from the pods themselves in a cluster, or from a fixed list when tests and
+// benchmarks run queue-proxies as plain processes.
 import type { V1Pod } from '@kubernetes/client-node';
 import { Labels } from '../../lib/apis/serving.ts';
 import { Informer } from '../../lib/kube/informer.ts';
@@ -9,20 +10,43 @@ import type { ScrapePod } from './sampling.ts';
 /** The queue-proxy's autoscaler metrics port (Knative's http-autometric). */
 export const AUTOSCALER_METRICS_PORT = 9090;
 
+/**
+ * A revision's pods by state (upstream PodAccessor.PodCountsByState). notReady counts every
+ * pod that exists but takes no requests: pending, terminating, and running but not ready.
+ * Failed and succeeded pods are in none of the counts.
+ */
+export interface PodCounts {
+  ready: number;
+  notReady: number;
+  pending: number;
+  terminating: number;
+}
+
+export type UnreadyPodCounts = Omit<PodCounts, 'ready'>;
+
 export interface PodSource {
   /** Running, ready, not terminating pods of the revision. */
   readyPods(namespace: string, revision: string): ScrapePod[];
+  podCounts(namespace: string, revision: string): PodCounts;
 }
 
-export class StaticPodSource implements PodSource {
-  readonly #pods = new Map<string, ScrapePod[]>();
+const NO_UNREADY_PODS: UnreadyPodCounts = { notReady: 0, pending: 0, terminating: 0 };
 
-  set(namespace: string, revision: string, pods: ScrapePod[]): void {
-    this.#pods.set(`${namespace}/${revision}`, [...pods]);
+export class StaticPodSource implements PodSource {
+  readonly #pods = new Map<string, { ready: ScrapePod[]; unready: UnreadyPodCounts }>();
+
+  /** The ready pods of a revision, and how many others it has; those others are never scraped. */
+  set(namespace: string, revision: string, pods: ScrapePod[], unready: UnreadyPodCounts = NO_UNREADY_PODS): void {
+    this.#pods.set(`${namespace}/${revision}`, { ready: [...pods], unready: { ...unready } });
   }
 
   readyPods(namespace: string, revision: string): ScrapePod[] {
-    return [...this.#pods.get(`${namespace}/${revision}`) ?? []];
+    return [...this.#pods.get(`${namespace}/${revision}`)?.ready ?? []];
+  }
+
+  podCounts(namespace: string, revision: string): PodCounts {
+    const entry = this.#pods.get(`${namespace}/${revision}`);
+    return { ready: entry?.ready.length ?? 0, ...entry?.unready ?? NO_UNREADY_PODS };
   }
 }
 
@@ -32,6 +56,22 @@ export function isReadyPod(pod: V1Pod): boolean {
     && !pod.metadata?.deletionTimestamp
     && !!pod.status.podIP
     && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+export function countPodsByState(pods: Iterable<V1Pod>): PodCounts {
+  const counts: PodCounts = { ready: 0, ...NO_UNREADY_PODS };
+  for (const pod of pods) {
+    const phase = pod.status?.phase;
+    if (phase === 'Pending') {
+      counts.pending++;
+      counts.notReady++;
+    } else if (phase === 'Running') {
+      if (pod.metadata?.deletionTimestamp) counts.terminating++;
+      if (isReadyPod(pod)) counts.ready++;
+      else counts.notReady++;
+    }
+  }
+  return counts;
 }
 
 export function toScrapePod(pod: V1Pod): ScrapePod {
@@ -54,8 +94,14 @@ export class KubernetesPodSource implements PodSource {
   }
 
   readyPods(namespace: string, revision: string): ScrapePod[] {
-    return this.informer.lister.listNamespace(namespace)
-      .filter((pod) => pod.metadata?.labels?.[Labels.revision] === revision && isReadyPod(pod))
-      .map(toScrapePod);
+    return this.#podsOf(namespace, revision).filter(isReadyPod).map(toScrapePod);
+  }
+
+  podCounts(namespace: string, revision: string): PodCounts {
+    return countPodsByState(this.#podsOf(namespace, revision));
+  }
+
+  #podsOf(namespace: string, revision: string): V1Pod[] {
+    return this.informer.lister.listNamespace(namespace).filter((pod) => pod.metadata?.labels?.[Labels.revision] === revision);
   }
 }

@@ -4,6 +4,7 @@
 // so Knative's dashboards and alerts read them unchanged.
 import { Gauge, type Registry } from 'prom-client';
 import { sharedMetric } from '../../lib/metrics.ts';
+import type { PodCounts } from '../collector/podSource.ts';
 import type { ScalingMetric } from '../metrics/revisionMetrics.ts';
 
 const LABELS = ['k8s_namespace_name', 'kn_service_name', 'kn_configuration_name', 'kn_revision_name'] as const;
@@ -22,6 +23,9 @@ const NAMES = {
   rpsTarget: ['kn_revision_rps_target', 'The desired requests-per-second for each pod'],
   requestedPods: ['kn_revision_pods_requested', 'Number of pods autoscaler requested from Kubernetes'],
   readyPods: ['kn_revision_pods_count', 'Number of pods that are allocated currently'],
+  notReadyPods: ['kn_revision_pods_not_ready_count', 'Number of pods that are not ready currently'],
+  pendingPods: ['kn_revision_pods_pending_count', 'Number of pods that are pending currently'],
+  terminatingPods: ['kn_revision_pods_terminating_count', 'Number of pods that are terminating currently'],
 } as const;
 
 type GaugeKey = keyof typeof NAMES;
@@ -60,9 +64,17 @@ export class AutoscalerMetrics {
     target.set(labels, sample.target);
   }
 
-  recordPods(labels: RevisionMetricLabels, pods: { requested: number; ready: number }): void {
-    this.#gauges.requestedPods.set(labels, pods.requested);
-    this.#gauges.readyPods.set(labels, pods.ready);
+  /**
+   * `want` is the scale the PodAutoscaler asks for, −1 when unknown: the requested gauge then
+   * keeps its last value, as a restarted autoscaler has not yet decided anything new.
+   */
+  recordPods(labels: RevisionMetricLabels, want: number, pods: PodCounts): void {
+    const g = this.#gauges;
+    if (want >= 0) g.requestedPods.set(labels, want);
+    g.readyPods.set(labels, pods.ready);
+    g.notReadyPods.set(labels, pods.notReady);
+    g.pendingPods.set(labels, pods.pending);
+    g.terminatingPods.set(labels, pods.terminating);
   }
 
   /** A deleted revision must not linger on dashboards with its last values. */

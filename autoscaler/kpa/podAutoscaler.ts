@@ -1,9 +1,15 @@
-// The PodAutoscaler as the autoscaler reads it, and the ServerlessService it asks for
-// (upstream pkg/reconciler/autoscaling/kpa/resources/sks.go).
+// The PodAutoscaler as the autoscaler reads it and writes its status, and the
+// ServerlessService it asks for (upstream pkg/reconciler/autoscaling/kpa/resources/sks.go and
+// pkg/reconciler/autoscaling/reconciler.go), shared by the KPA and HPA classes.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
-import { controllerReference } from '../../lib/apis/kmeta.ts';
+import { PodAutoscalerConditions } from '../../lib/apis/conditions.ts';
+import { controllerReference, isControlledBy } from '../../lib/apis/kmeta.ts';
 import { Labels } from '../../lib/apis/serving.ts';
 import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
+import { AUTOSCALING_GROUP } from '../../lib/config/autoscalingAnnotations.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
 import { SKS_API_VERSION, type ServerlessService, type SksMode } from '../../controllers/serverlessservice/resources.ts';
 
 export const PA_API_VERSION = 'autoscaling.internal.knative.dev/v1alpha1';
@@ -20,6 +26,15 @@ export interface PodAutoscalerObject {
   };
   status?: PodAutoscalerStatus;
 }
+
+/** The class annotation, else config-autoscaler's pod-autoscaler-class. */
+export const podAutoscalerClass = (pa: PodAutoscalerObject, config: AutoscalerConfig): string =>
+  pa.metadata?.annotations?.[`${AUTOSCALING_GROUP}/class`] ?? config.podAutoscalerClass;
+
+export const paPath = (namespace: string, name: string) =>
+  `/apis/${PA_API_VERSION}/namespaces/${namespace}/podautoscalers/${name}`;
+export const sksPath = (namespace: string, name = '') =>
+  `/apis/${SKS_API_VERSION}/namespaces/${namespace}/serverlessservices${name ? `/${name}` : ''}`;
 
 /** The revision a PA scales: its label, or its own name, which Knative gives it. */
 export const revisionOf = (pa: PodAutoscalerObject): string =>
@@ -56,4 +71,47 @@ export function scaleSubresourcePath(pa: PodAutoscalerObject): string {
   }
   const group = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
   return `${group}/namespaces/${pa.metadata?.namespace}/${plural}/${name}/scale`;
+}
+
+/** An object the PodAutoscaler would create exists already and belongs to someone else. */
+export class NotOwnedError extends Error {
+  readonly code = 'NOT_OWNED';
+  readonly kind: string;
+  readonly objectName: string;
+
+  constructor(kind: string, objectName: string) {
+    super(`a ${kind} ${objectName} exists that the PodAutoscaler does not own`);
+    this.kind = kind;
+    this.objectName = objectName;
+  }
+}
+
+/** Creates the PA's SKS, or brings its spec to the wanted mode and activator count. */
+export async function reconcileServerlessService(
+  client: KubeRest, pa: PodAutoscalerObject, existing: ServerlessService | undefined, mode: SksMode, activators: number,
+): Promise<ServerlessService> {
+  const desired = makeServerlessService(pa, mode, activators);
+  const namespace = pa.metadata!.namespace!;
+  if (!existing) return client.request<ServerlessService>('POST', sksPath(namespace), { body: desired });
+  if (!isControlledBy(existing, { metadata: pa.metadata })) throw new NotOwnedError('ServerlessService', existing.metadata?.name ?? '');
+  if (JSON.stringify(existing.spec) === JSON.stringify({ ...existing.spec, ...desired.spec })) return existing;
+  return client.request<ServerlessService>('PUT', sksPath(namespace, existing.metadata!.name!), {
+    body: { ...existing, spec: { ...existing.spec, ...desired.spec } },
+  });
+}
+
+/** Writes the status when it changed, stamped with the generation it describes. */
+export async function writePodAutoscalerStatus(client: KubeRest, pa: PodAutoscalerObject, status: PodAutoscalerStatus): Promise<void> {
+  status.observedGeneration = pa.metadata?.generation;
+  if (JSON.stringify(status) === JSON.stringify(pa.status ?? {})) return;
+  await client.request('PUT', `${paPath(pa.metadata!.namespace!, pa.metadata!.name!)}/status`, { body: { ...pa, status } });
+}
+
+/** Someone else's object stays in the way until removed: say so where users look. */
+export async function markNotOwned(client: KubeRest, clock: Clock, pa: PodAutoscalerObject, error: NotOwnedError): Promise<void> {
+  const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
+  const conditions = PodAutoscalerConditions.manage(status, clock);
+  conditions.initialize();
+  conditions.markFalse('Active', 'NotOwned', `There is an existing ${error.kind} "${error.objectName}" that we do not own.`);
+  await writePodAutoscalerStatus(client, pa, status);
 }

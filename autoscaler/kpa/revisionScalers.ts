@@ -98,19 +98,29 @@ export class RevisionScalers implements ScrapeSink {
     }));
   }
 
+  /** A scrape's estimate: recorded, and decided on at once if it asks for more pods. */
   recordScraped(key: string, atMs: number, stat: Stat): void {
-    this.#entries.get(key)?.metrics.record(atMs, stat);
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    entry.metrics.record(atMs, stat);
+    try {
+      const result = entry.scaler.surge(this.#readyPods(entry.target));
+      if (result) this.#handle(key, entry, result);
+    } catch (error) {
+      this.#log.error('decision failed', { revision: key, error });
+    }
   }
 
   /**
    * A stat pushed by an activator: recorded, and decided on at once if it is the first load on
-   * a revision at zero. False when no PodAutoscaler for the revision is known here.
+   * a revision at zero or asks for more pods. False when no PodAutoscaler for the revision is known here.
    */
   push(key: string, stat: Stat): boolean {
     const entry = this.#entries.get(key);
     if (!entry) return false;
     entry.metrics.record(this.#options.clock.now(), stat);
-    const result = entry.scaler.poke(stat, this.#readyPods(entry.target));
+    const readyPods = this.#readyPods(entry.target);
+    const result = entry.scaler.poke(stat, readyPods) ?? entry.scaler.surge(readyPods);
     if (result) this.#handle(key, entry, result);
     return true;
   }

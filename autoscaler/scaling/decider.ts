@@ -56,7 +56,33 @@ export class Decider {
     this.spec = spec;
   }
 
-  decide({ nowMs, readyPods, observed }: DecideInput): Decision {
+  /**
+   * Whether deciding now would ask for more pods than `decided`. Only the scale-down delay is
+   * left out, and it never lowers a count that rises above the last decision.
+   */
+  wouldScaleUp(input: DecideInput, decided: number): boolean {
+    return this.evaluate(input).undelayed > decided;
+  }
+
+  decide(input: DecideInput): Decision {
+    const { nowMs, readyPods, observed } = input;
+    const next = this.evaluate(input);
+    this.panicSinceMs = next.panicSinceMs;
+    this.maxPanicPods = next.maxPanicPods;
+    let desired = next.undelayed;
+    if (this.spec.reachable && this.delay) {
+      this.delay.record(nowMs, desired);
+      desired = this.delay.current();
+    }
+    return {
+      desiredPods: desired,
+      excessBurstCapacity: excessBurstCapacity(this.spec, readyPods, observed.panic),
+      panicking: this.panicking,
+    };
+  }
+
+  /** The decision and the panic state it leaves, before the scale-down delay; changes nothing. */
+  private evaluate({ nowMs, readyPods, observed }: DecideInput): { undelayed: number; panicSinceMs: number | undefined; maxPanicPods: number } {
     const spec = this.spec;
     // With no ready pods the rate limits still have to allow going from 0 to something.
     const pods = Math.max(1, readyPods);
@@ -74,32 +100,19 @@ export class Decider {
       if (panicWanted > 0) panicPods = Math.max(panicPods, spec.activationScale);
     }
 
-    const overThreshold = panicWanted / pods >= spec.panicThreshold;
-    if (overThreshold) {
-      this.panicSinceMs = nowMs;
-    } else if (this.panicSinceMs !== undefined && nowMs > this.panicSinceMs + spec.stableWindowMs) {
+    let { panicSinceMs, maxPanicPods } = this;
+    if (panicWanted / pods >= spec.panicThreshold) {
+      panicSinceMs = nowMs;
+    } else if (panicSinceMs !== undefined && nowMs > panicSinceMs + spec.stableWindowMs) {
       // A whole stable window without a burst: the surge is now in the stable average.
-      this.panicSinceMs = undefined;
-      this.maxPanicPods = 0;
+      panicSinceMs = undefined;
+      maxPanicPods = 0;
     }
 
-    let desired = stablePods;
-    if (this.panicSinceMs !== undefined) {
-      // The stable window can briefly see more than the panic window; provision for both.
-      this.maxPanicPods = Math.max(this.maxPanicPods, stablePods, panicPods);
-      desired = this.maxPanicPods;
-    }
-
-    if (spec.reachable && this.delay) {
-      this.delay.record(nowMs, desired);
-      desired = this.delay.current();
-    }
-
-    return {
-      desiredPods: desired,
-      excessBurstCapacity: excessBurstCapacity(spec, readyPods, observed.panic),
-      panicking: this.panicking,
-    };
+    if (panicSinceMs === undefined) return { undelayed: stablePods, panicSinceMs, maxPanicPods };
+    // The stable window can briefly see more than the panic window; provision for both.
+    maxPanicPods = Math.max(maxPanicPods, stablePods, panicPods);
+    return { undelayed: maxPanicPods, panicSinceMs, maxPanicPods };
   }
 }
 

@@ -1,6 +1,7 @@
 // One revision's decider with its published status: what the PodAutoscaler reconciler reads,
 // and when it must be told to look again (upstream scalerRunner in pkg/autoscaler/scaling/multiscaler.go).
-// It owns no timer: its owner calls tick() every TICK_INTERVAL_MS and poke() on pushed stats.
+// It owns no timer: its owner calls tick() every TICK_INTERVAL_MS, surge() on scrapes and
+// poke() on pushed stats.
 import type { Clock } from '../../lib/clock.ts';
 import type { MetricSource, Stat } from '../metrics/revisionMetrics.ts';
 import { Decider, type Decision, type DeciderSpec } from './decider.ts';
@@ -77,6 +78,20 @@ export class RevisionScaler {
     const changed = previous.desiredScale !== decision.desiredPods
       || (previous.excessBurstCapacity < 0) !== (decision.excessBurstCapacity < 0);
     return { decided: true, changed, decision, status: this.status };
+  }
+
+  /**
+   * Called after a scrape has been recorded. A load that asks for more pods than decided is
+   * decided on at once rather than at the next tick, which may be two seconds away: upstream
+   * waits, which bench/autoscaler-reaction.ts measures as up to a tick more on the reaction to
+   * a step in load. Scaling down, and the first decision, still wait for their tick.
+   */
+  surge(readyPods: number): TickResult | undefined {
+    if (this.current.desiredScale < 0) return undefined;
+    const nowMs = this.clock.now();
+    const observed = this.metrics.observe(this.spec.metric, nowMs);
+    if (!observed || !this.decider.wouldScaleUp({ nowMs, readyPods, observed }, this.current.desiredScale)) return undefined;
+    return this.tick(readyPods);
   }
 
   /**

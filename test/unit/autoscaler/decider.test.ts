@@ -217,3 +217,25 @@ describe('decider: excess burst capacity', () => {
     expect(r.scaler.tick(2)).toMatchObject({ changed: false, status: { desiredScale: 1, excessBurstCapacity: -51 } });
   });
 });
+
+describe('decider: wouldScaleUp', () => {
+  it('tells whether a decision now would rise above the last one, without changing the decider', () => {
+    const spec = revisionSettings();
+    const d = new Decider(spec, { nowMs: 0, readyPods: 1 });
+    expect(d.decide({ nowMs: 0, readyPods: 1, observed: { stable: 70, panic: 70 } }).desiredPods).toBe(1);
+    // The stable window alone asks for 2 pods (ceil(71/70)); the panic window is under the threshold.
+    expect(d.wouldScaleUp({ nowMs: 1000, readyPods: 1, observed: { stable: 71, panic: 71 } }, 1)).toBe(true);
+    // Would panic (140 / 70 = 2 on 1 ready) — but asking did not start a panic.
+    expect(d.wouldScaleUp({ nowMs: 1000, readyPods: 1, observed: { stable: 70, panic: 140 } }, 1)).toBe(true);
+    expect(d.panicking).toBe(false);
+    expect(d.wouldScaleUp({ nowMs: 1000, readyPods: 1, observed: { stable: 70, panic: 70 } }, 1)).toBe(false);
+    expect(d.wouldScaleUp({ nowMs: 1000, readyPods: 1, observed: { stable: 10, panic: 10 } }, 1)).toBe(false);
+  });
+
+  it('counts a panic that holds its peak as no rise', () => {
+    const d = new Decider(revisionSettings(), { nowMs: 0, readyPods: 1 });
+    expect(d.decide({ nowMs: 0, readyPods: 1, observed: { stable: 70, panic: 280 } })).toMatchObject({ desiredPods: 4, panicking: true });
+    expect(d.wouldScaleUp({ nowMs: 2000, readyPods: 4, observed: { stable: 70, panic: 140 } }, 4)).toBe(false);
+    expect(d.wouldScaleUp({ nowMs: 2000, readyPods: 4, observed: { stable: 70, panic: 350 } }, 4)).toBe(true);
+  });
+});

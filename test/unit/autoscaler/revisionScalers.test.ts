@@ -91,6 +91,43 @@ describe('RevisionScalers', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('decides at once on a scrape that asks for more pods, and leaves everything else to the tick', () => {
+    const { clock, changes, panics, scalers } = setUp();
+    scalers.ensure(KEY, target({ windowMs: 6000 }));
+    clock.advance(1000);
+    // The first decision waits for its tick.
+    scalers.recordScraped(KEY, clock.now(), { ...activatorStat, averageConcurrentRequests: 60 });
+    expect(scalers.status(KEY)?.desiredScale).toBe(-1);
+    clock.advance(1000);
+    expect(scalers.status(KEY)?.desiredScale).toBe(1);
+    changes.length = 0;
+    clock.advance(200);
+    // No more than one pod's worth: nothing to hurry.
+    scalers.recordScraped(KEY, clock.now(), { ...activatorStat, averageConcurrentRequests: 20 });
+    expect(changes).toEqual([]);
+    clock.advance(1000);
+    scalers.recordScraped(KEY, clock.now(), { ...activatorStat, averageConcurrentRequests: 700 });
+    // A 6 s stable window has a 1 s panic window, which holds the 700: ten pods of 70, a panic.
+    expect(scalers.status(KEY)?.desiredScale).toBe(10);
+    expect(changes).toEqual([KEY]);
+    expect(panics).toEqual([true]);
+    // Less load than decided for: the scale-down waits for the tick, and panic holds anyway.
+    clock.advance(1000);
+    scalers.recordScraped(KEY, clock.now(), { ...activatorStat, averageConcurrentRequests: 0 });
+    expect(scalers.status(KEY)?.desiredScale).toBe(10);
+    expect(changes).toEqual([KEY]);
+  });
+
+  it('decides at once on a pushed stat that asks for more pods on a revision that is not at zero', () => {
+    const { clock, scalers } = setUp();
+    scalers.ensure(KEY, target({ targetBurstCapacity: -1, windowMs: 6000 }));
+    scalers.push(KEY, { ...activatorStat, averageConcurrentRequests: 50 });
+    clock.advance(2000);
+    expect(scalers.status(KEY)?.desiredScale).toBe(1);
+    scalers.push(KEY, { ...activatorStat, averageConcurrentRequests: 500 });
+    expect(scalers.status(KEY)?.desiredScale).toBeGreaterThan(1);
+  });
+
   it('reports panic starting and ending', () => {
     const { clock, panics, scalers } = setUp();
     // A 6 s stable window, so a 1 s panic window: the burst must land in the second of the tick.
