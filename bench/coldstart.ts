@@ -1,9 +1,11 @@
 // Cold start on the local cluster: the first request to a revision at zero, through the gateway
 // and the activator, against the app's own start time (spawn to listening, on this machine).
+// Also records the bring-up time of `pilotlight up` (warm when the caches are), `kubectl apply`
+// to Ready, and the memory of the operator's components once idle.
 // Needs root; brings the cluster up and down itself.
 //   node bench/coldstart.ts [--tries 10]
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,16 +47,51 @@ async function appStartMs(): Promise<number> {
   return ms;
 }
 
+/** Memory of one container: its main process's RSS and its memory cgroup's usage (v1 rss or v2 memory.current). */
+function containerMemory(pid: number): { rssMiB: number; cgroupMiB: number | undefined } {
+  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const v1 = cgroups.find((line) => /^\d+:memory:/.test(line))?.split(':')[2];
+  const v2 = cgroups.find((line) => line.startsWith('0::'))?.slice(3);
+  let cgroupBytes: number | undefined;
+  if (v1 !== undefined && existsSync(`/sys/fs/cgroup/memory${v1}/memory.stat`)) {
+    cgroupBytes = Number(/^total_rss (\d+)$/m.exec(readFileSync(`/sys/fs/cgroup/memory${v1}/memory.stat`, 'utf8'))?.[1]);
+  } else if (v2 !== undefined && existsSync(`/sys/fs/cgroup${v2}/memory.current`)) {
+    cgroupBytes = Number(readFileSync(`/sys/fs/cgroup${v2}/memory.current`, 'utf8'));
+  }
+  return { rssMiB: rssKiB / 1024, cgroupMiB: cgroupBytes === undefined ? undefined : cgroupBytes / 1024 / 1024 };
+}
+
+/** Every container of the operator's pods with its memory, by pod name. */
+async function componentMemory(): Promise<Record<string, { rssMiB: number; cgroupMiB: number | undefined }>> {
+  const pods = JSON.parse((await kubectl(['get', 'pods', '-n', 'knative-serving', '-o', 'json'])).stdout) as
+    { items: { metadata: { name: string }; status: { containerStatuses?: { containerID?: string }[] } }[] };
+  const { stdout: tasks } = await run('ctr', ['--address', join(stateDir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'tasks', 'ls']);
+  const pidOf = new Map(tasks.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f.length >= 2).map(([id, pid]) => [id!, Number(pid)]));
+  const memory: Record<string, { rssMiB: number; cgroupMiB: number | undefined }> = {};
+  for (const pod of pods.items) {
+    for (const container of pod.status.containerStatuses ?? []) {
+      const pid = pidOf.get(container.containerID?.replace(/^containerd:\/\//, '') ?? '');
+      if (pid) memory[pod.metadata.name] = containerMemory(pid);
+    }
+  }
+  return memory;
+}
+
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
 
 try {
+  const upStarted = performance.now();
   await cli('up', '--local');
+  const upSeconds = (performance.now() - upStarted) / 1000;
   await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge',
     '-p', JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } })]);
   const service = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'cold', namespace: 'default' },
     spec: { template: { spec: { containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] } } } };
+  const applied = performance.now();
   await kubectl(['apply', '-f', '-'], stringify(service));
   await kubectl(['wait', '--for=condition=Ready', 'ksvc/cold', '--timeout=120s']);
+  const applyToReadyMs = performance.now() - applied;
   const host = 'cold.default.example.com';
   const warm: number[] = [];
   for (let i = 0; i < tries; i++) warm.push((await get(host)).ms);
@@ -70,10 +107,18 @@ try {
     if (result.status !== 200) throw new Error(`cold request ${i + 1} answered ${result.status}`);
     cold.push(result.ms);
   }
+  // Idle: the last cold request's pod has scaled away again and nothing is in flight.
+  const idleDeadline = Date.now() + 120_000;
+  while (Date.now() < idleDeadline && (await kubectl(['get', 'deployment', 'cold-00001-deployment', '-o', 'jsonpath={.spec.replicas}'])).stdout !== '0') await sleep(1000);
+  await sleep(10_000);
+  const idleMemory = await componentMemory();
   const app: number[] = [];
   for (let i = 0; i < tries; i++) app.push(await appStartMs());
   const summary = (values: number[]) => ({ p50: percentile(values, 0.5), p90: percentile(values, 0.9), max: Math.max(...values) });
-  const result = { machine: { cpus: cpus().length, loadavg: loadavg() }, tries, coldMs: summary(cold), warmMs: summary(warm), appStartMs: summary(app), raw: { cold, warm, app } };
+  const result = {
+    machine: { cpus: cpus().length, loadavg: loadavg() }, tries, upSeconds, applyToReadyMs,
+    coldMs: summary(cold), warmMs: summary(warm), appStartMs: summary(app), idleMemory, raw: { cold, warm, app },
+  };
   const row = (name: string, s: { p50: number; p90: number; max: number }) => `| ${name} | ${s.p50.toFixed(0)} | ${s.p90.toFixed(0)} | ${s.max.toFixed(0)} |`;
   const table = [
     `| ${tries} tries, ms | p50 | p90 | max |`, '|---|---:|---:|---:|',
@@ -81,6 +126,9 @@ try {
     row('warm request (gateway → pod)', result.warmMs),
     row('the app alone: spawn to listening', result.appStartMs),
     '', `cold p50 / app start p50 = ${(result.coldMs.p50 / result.appStartMs.p50).toFixed(1)}x`,
+    '', `pilotlight up: ${upSeconds.toFixed(1)} s; kubectl apply to Ready: ${(applyToReadyMs / 1000).toFixed(2)} s`,
+    '', '| idle component | RSS MiB | cgroup MiB |', '|---|---:|---:|',
+    ...Object.entries(idleMemory).map(([pod, m]) => `| ${pod} | ${m.rssMiB.toFixed(1)} | ${m.cgroupMiB?.toFixed(1) ?? 'n/a'} |`),
   ].join('\n');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'coldstart.json'), JSON.stringify(result, null, 2));

@@ -7,7 +7,7 @@ import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
 import { ensureHelm, installChart, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
-import { buildHelloworldImage, buildOperatorImage, importImage } from '../hack/images/build.ts';
+import { SAMPLE_APPS, buildOperatorImage, buildSampleImage, importImage } from '../hack/images/build.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
@@ -48,10 +48,10 @@ export async function up(argv: string[]): Promise<void> {
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
   const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
-  say('building the operator and helloworld images');
+  say(`building the operator image and the sample apps' (${SAMPLE_APPS.join(', ')})`);
   const image = await buildOperatorImage(join(stateDir, 'images'));
   await importImage(containerdSocket, image.archive);
-  await importImage(containerdSocket, (await buildHelloworldImage(join(stateDir, 'images'))).archive);
+  for (const app of SAMPLE_APPS) await importImage(containerdSocket, (await buildSampleImage(app, join(stateDir, 'images'))).archive);
   say(`installing the Helm chart with ${image.name}`);
   await installChart(k, await ensureHelm(), { 'image.tag': image.name.split(':').at(-1)!, 'gateway.hostPort': String(GATEWAY_PORT) }, { wait: true });
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -68,6 +68,8 @@ Try it:
   curl -H 'Host: hello.default.example.com' http://127.0.0.1:${GATEWAY_PORT}/
   kubectl get ksvc hello -o yaml      # defaults filled in: traffic, timeoutSeconds, container name
   kubectl apply -f ${join(repoRoot, 'samples', 'invalid-traffic.yaml')}   # rejected, naming the field
+  kubectl apply -f ${join(repoRoot, 'samples', 'autoscale-local.yaml')}   # then ?sleep=ms or ?prime=N per request
+  kubectl apply -f ${join(repoRoot, 'samples', 'websocket-local.yaml')}   # a WebSocket echo through the gateway
 `);
   console.log(`KUBECONFIG=${controlPlane.kubeconfig}`);
 }

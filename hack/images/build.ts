@@ -77,21 +77,25 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   return { name, archive };
 }
 
-/** The Knative helloworld sample as a local image, so the README's first Service runs offline. */
-export const HELLOWORLD_IMAGE = 'dev.local/pilotlight/helloworld:1';
+/** The Knative sample apps (samples/apps/<app>.ts) as local images, so the samples run offline. */
+export const SAMPLE_APPS = ['helloworld', 'autoscale', 'websocket'] as const;
+export type SampleApp = (typeof SAMPLE_APPS)[number];
+export const sampleImage = (app: SampleApp) => `dev.local/pilotlight/${app}:1`;
+export const HELLOWORLD_IMAGE = sampleImage('helloworld');
 
-export async function buildHelloworldImage(outDir: string): Promise<BuiltImage> {
-  const app = join(outDir, 'helloworld-app');
-  rmSync(app, { recursive: true, force: true });
-  mkdirSync(join(app, 'app'), { recursive: true });
-  copyFileSync(join(repoRoot, 'samples', 'apps', 'helloworld.ts'), join(app, 'app', 'helloworld.ts'));
-  const archive = join(outDir, 'helloworld.tar');
+export async function buildSampleImage(app: SampleApp, outDir: string): Promise<BuiltImage> {
+  const root = join(outDir, `${app}-app`);
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(join(root, 'app'), { recursive: true });
+  copyFileSync(join(repoRoot, 'samples', 'apps', `${app}.ts`), join(root, 'app', `${app}.ts`));
+  const archive = join(outDir, `${app}.tar`);
+  const name = sampleImage(app);
   await writeOciImage({
-    name: HELLOWORLD_IMAGE,
-    layers: [await runtimeLayer(), app],
-    config: { entrypoint: ['/usr/local/bin/node', '/app/helloworld.ts'], user: '65532', exposedPorts: [8080] },
+    name,
+    layers: [await runtimeLayer(), root],
+    config: { entrypoint: ['/usr/local/bin/node', `/app/${app}.ts`], user: '65532', exposedPorts: [8080] },
   }, archive);
-  return { name: HELLOWORLD_IMAGE, archive };
+  return { name, archive };
 }
 
 export async function importImage(socket: string, archive: string): Promise<void> {
@@ -102,7 +106,9 @@ if (import.meta.main) {
   const { values } = parseArgs({ options: { import: { type: 'string' }, out: { type: 'string', default: join(cacheRoot, 'images', 'out') } } });
   mkdirSync(values.out, { recursive: true });
   const started = Date.now();
-  for (const image of [await buildOperatorImage(values.out), await buildHelloworldImage(values.out)]) {
+  const images = [await buildOperatorImage(values.out)];
+  for (const app of SAMPLE_APPS) images.push(await buildSampleImage(app, values.out));
+  for (const image of images) {
     console.log(`built ${image.name} (${image.archive}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (values.import) {
       await importImage(values.import, image.archive);

@@ -1,49 +1,27 @@
 // The local cluster end to end, as a user meets it: `pilotlight up`, kubectl against it, a real
 // pod behind a Service, the operator answering admission from inside the cluster, `down`.
 // Needs root (network setup, containerd); run with `npm run test:e2e`.
-import { execFile } from 'node:child_process';
-import { request } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ensureBinaries } from '../../hack/cluster/binaries.ts';
 import { NODE_IP } from '../../hack/cluster/node.ts';
 import { writeOciImage } from '../../hack/images/oci.ts';
+import { localCluster, repo, run, viaGateway, type LocalCluster } from './localCluster.ts';
 
-const run = promisify(execFile);
-const repo = join(import.meta.dirname, '..', '..');
-const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-e2e-'));
-const pilotlight = (...args: string[]) => run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], { timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 });
-let kubectlBinary = '';
-const kubectl = (args: string[], input?: string) => {
-  const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') } });
-  child.child.stdin?.end(input ?? '');
-  return child;
-};
-
-/** A GET to the gateway published on this machine, for a Host (fetch may not set Host). */
-function viaGateway(host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port: 31080, path: '/', headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject).end();
-  });
-}
+let cluster: LocalCluster;
+let stateDir = '';
+const kubectl = (args: string[], input?: string) => cluster.kubectl(args, input);
 
 beforeAll(async () => {
-  kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
-  const up = await pilotlight('up', '--local');
-  expect(up.stdout.trim().split('\n').at(-1)).toBe(`KUBECONFIG=${join(stateDir, 'kubeconfig')}`);
+  cluster = await localCluster('pilotlight-e2e');
+  stateDir = cluster.stateDir;
+  const up = await cluster.pilotlight('up', '--local');
+  expect(up.stdout.trim().split('\n').at(-1)).toBe(`KUBECONFIG=${cluster.kubeconfig}`);
 }, 1_800_000);
 
-afterAll(async () => {
-  await pilotlight('down').catch(() => {});
-  rmSync(stateDir, { recursive: true, force: true });
-}, 120_000);
+afterAll(() => cluster?.dispose(), 120_000);
 
 describe('pilotlight up: a one-node cluster with the operator installed', () => {
   it('the node is Ready and the operator runs in knative-serving', async () => {
@@ -112,7 +90,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     await kubectl(['wait', '-n', 'e2e-hello', '--for=condition=Ready', 'ksvc/hello', '--timeout=60s']);
     const url = (await kubectl(['get', 'ksvc', 'hello', '-n', 'e2e-hello', '-o', 'jsonpath={.status.url}'])).stdout;
     expect(url).toBe('http://hello.e2e-hello.example.com');
-    expect(await viaGateway(new URL(url).host)).toEqual({ status: 200, body: 'Hello pilotlight!\n' });
+    expect(await viaGateway(new URL(url).host)).toMatchObject({ status: 200, body: 'Hello pilotlight!\n' });
     expect((await viaGateway('nobody.example.com')).status).toBe(404);
 
     // Idle, it scales to zero (short windows for the test), and the next request brings it back
@@ -123,7 +101,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     await expect.poll(replicas, { timeout: 90_000, interval: 1000 }).toBe('0');
     const pods = async () => (await kubectl(['get', 'pods', '-n', 'e2e-hello', '-o', 'name'])).stdout;
     await expect.poll(pods, { timeout: 90_000, interval: 1000 }).toBe('');
-    expect(await viaGateway(new URL(url).host)).toEqual({ status: 200, body: 'Hello pilotlight!\n' });
+    expect(await viaGateway(new URL(url).host)).toMatchObject({ status: 200, body: 'Hello pilotlight!\n' });
     expect(await replicas()).toBe('1');
     const children = ['configuration/hello', 'route/hello', 'revision/hello-00001', 'deployment/hello-00001-deployment',
       'podautoscaler/hello-00001', 'ingress.networking.internal.knative.dev/hello'];
@@ -142,7 +120,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
   });
 
   it('down stops everything and leaves no trace on the host', async () => {
-    await pilotlight('down');
+    await cluster.pilotlight('down');
     const { stdout: rules } = await run('iptables-save');
     expect(rules).not.toMatch(/KUBE-|CNI-/);
     const { stdout: addresses } = await run('ip', ['-o', 'addr']);
