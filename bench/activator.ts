@@ -4,12 +4,18 @@
 // concurrency and at a fixed 500 req/s on loopback. Reports throughput, p50/p99, the latency
 // each hop adds, CPU time per request and memory idle and under load. The three paths take turns over several rounds
 // and medians are reported, because every process shares a small machine.
+// Then the cold path: a revision with no pod holds requests while its first pod (a real
+// queue-proxy and an app in this process, which times each arrival) starts, and the time from
+// the pod's first ready answer to a probe to the first request reaching the app is measured.
 // Run: node bench/activator.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
-import { Pool } from 'undici';
-import { startQueueProxy, startSampleApp } from '../test/support/apps/processes.ts';
-import { eventually, putRevision, startActivator } from '../test/process/activator/harness.ts';
+import { Agent, Pool } from 'undici';
+import { startQueueProxy, startSampleApp, waitForLine } from '../test/support/apps/processes.ts';
+import {
+  eventually, heldRequests, putRevision, reservePodPorts, send, startActivator, startQueueProxyFor, type ActivatorProc,
+} from '../test/process/activator/harness.ts';
 import { cpuMs, rssMiB, type LoadResult } from './load.ts';
 
 const CONCURRENCY = 10;
@@ -17,6 +23,9 @@ const RATE = 500;
 const PHASE_MS = 4000;
 const ROUNDS = 5;
 const TARGET_ADDED_P99_MS = 2;
+const FIRST_POD_TRIALS = 5;
+const FIRST_POD_HELD = 50;
+const TARGET_FIRST_POD_MS = 50;
 const REVISION = 'bench-00001';
 // bench/load.ts sends no headers, and the activator needs the gateway's revision headers, so
 // this file has its own loops; every path gets the same headers so they are compared alike.
@@ -104,6 +113,47 @@ function summarise(latencies: Float64Array, count: number, errors: number, durat
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+interface FirstPodTrial {
+  /** The pod's queue-proxy first answered a health check ready → the first held request reached the app. */
+  probeAnsweredToFirstRequestMs: number;
+  /** The activator logged the probe's success → the first held request reached the app. */
+  releaseToFirstRequestMs: number;
+  /** The first held request reached the app → the last one did. */
+  firstToLastRequestMs: number;
+  failed: number;
+}
+
+/** One revision at zero: hold requests, start its first pod, time the release (log times are to the millisecond). */
+async function firstPodTrial(activator: ActivatorProc, client: Agent, revision: string): Promise<FirstPodTrial> {
+  const ports = await reservePodPorts();
+  await putRevision(activator, revision, { containerConcurrency: 0, pods: [ports.address] });
+  const answers = Promise.all(Array.from({ length: FIRST_POD_HELD }, (_, i) => send(activator, client, revision, `/held/${i}`)));
+  await eventually(`${FIRST_POD_HELD} requests held`, async () => await heldRequests(activator, revision) === FIRST_POD_HELD);
+  const arrivals: number[] = [];
+  const app = createServer((req, res) => {
+    arrivals.push(Date.now());
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(req.url);
+  });
+  await new Promise<void>((resolve) => app.listen(ports.appPort, '127.0.0.1', resolve));
+  const queueProxy = await startQueueProxyFor(ports);
+  try {
+    const results = await answers;
+    const answered = await waitForLine(queueProxy, (l) => l.msg === 'first health check answered ready');
+    const release = await waitForLine(activator, (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === `default/${revision}`);
+    const first = Math.min(...arrivals);
+    return {
+      probeAnsweredToFirstRequestMs: first - Date.parse(answered.ts as string),
+      releaseToFirstRequestMs: first - Date.parse(release.ts as string),
+      firstToLastRequestMs: Math.max(...arrivals) - first,
+      failed: results.filter((r) => r.status !== 200).length,
+    };
+  } finally {
+    await queueProxy.stop();
+    app.closeAllConnections();
+    await new Promise((resolve) => app.close(resolve));
+  }
+}
+
 const loadAverageBefore = loadavg()[0]!;
 const app = await startSampleApp();
 const qp = await startQueueProxy(app.port);
@@ -173,12 +223,24 @@ try {
   // As for queue-proxy, the target is judged below saturation: at a closed loop on 2 CPUs, the
   // p99 is mostly the time requests spend waiting for a core shared by four processes.
   const atRate = summaries[1]!;
+  const trialClient = new Agent({ connections: FIRST_POD_HELD + 10 });
+  const trials: FirstPodTrial[] = [];
+  for (let i = 1; i <= FIRST_POD_TRIALS; i++) trials.push(await firstPodTrial(activator, trialClient, `first-${String(i).padStart(5, '0')}`));
+  await trialClient.close();
+  const firstPod = {
+    trials,
+    probeAnsweredToFirstRequestMs: { median: median(trials.map((t) => t.probeAnsweredToFirstRequestMs)), max: Math.max(...trials.map((t) => t.probeAnsweredToFirstRequestMs)) },
+    releaseToFirstRequestMs: { median: median(trials.map((t) => t.releaseToFirstRequestMs)), max: Math.max(...trials.map((t) => t.releaseToFirstRequestMs)) },
+    firstToLastRequestMs: { median: median(trials.map((t) => t.firstToLastRequestMs)), max: Math.max(...trials.map((t) => t.firstToLastRequestMs)) },
+    failed: trials.reduce((sum, t) => sum + t.failed, 0),
+  };
   const results = {
     machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
     method: `${ROUNDS} rounds of ${PHASE_MS} ms per path and scenario, path order rotated per round; medians (added latency: median of per-round differences); RSS: peak`,
-    activatorRssIdleMiB, activatorRssWarmIdleMiB, summaries, rounds: Object.fromEntries(rounds),
+    activatorRssIdleMiB, activatorRssWarmIdleMiB, summaries, rounds: Object.fromEntries(rounds), firstPod,
     targets: {
       activatorAddedP99AtRateMs: { target: TARGET_ADDED_P99_MS, measured: atRate.addedByActivator.p99Ms, met: atRate.addedByActivator.p99Ms <= TARGET_ADDED_P99_MS },
+      firstPodMaxMs: { target: TARGET_FIRST_POD_MS, measured: firstPod.probeAnsweredToFirstRequestMs.max, met: firstPod.probeAnsweredToFirstRequestMs.max <= TARGET_FIRST_POD_MS },
     },
   };
 
@@ -197,6 +259,14 @@ try {
     '',
     `"Hop" is the last process added to the path, compared with the row above it. Activator idle RSS: ${f(activatorRssIdleMiB, 1)} MiB at start, ${f(activatorRssWarmIdleMiB, 1)} MiB after warm-up. Errors: ${errors}. ${availableParallelism()} CPUs, Node ${process.version}, 1-min load average ${f(loadAverageBefore)} before, ${f(results.machine.loadAverageAfter)} after.`,
     `Target: the activator adds ≤ ${TARGET_ADDED_P99_MS} ms p99 at ${RATE} req/s: ${results.targets.activatorAddedP99AtRateMs.met ? 'met' : 'NOT met'} (${f(atRate.addedByActivator.p99Ms)} ms); at the closed loop it adds ${f(summaries[0]!.addedByActivator.p99Ms)} ms.`,
+    '',
+    `| first pod, ${FIRST_POD_HELD} requests held (${FIRST_POD_TRIALS} trials, ms) | median | max |`,
+    '|---|---:|---:|',
+    `| pod's first ready answer to a probe → first request at the app | ${firstPod.probeAnsweredToFirstRequestMs.median} | ${firstPod.probeAnsweredToFirstRequestMs.max} |`,
+    `| activator's release → first request at the app | ${firstPod.releaseToFirstRequestMs.median} | ${firstPod.releaseToFirstRequestMs.max} |`,
+    `| first → last held request at the app | ${firstPod.firstToLastRequestMs.median} | ${firstPod.firstToLastRequestMs.max} |`,
+    '',
+    `Target: the first pod receives traffic within ${TARGET_FIRST_POD_MS} ms of answering its probe: ${results.targets.firstPodMaxMs.met ? 'met' : 'NOT met'} (worst of ${FIRST_POD_TRIALS}: ${firstPod.probeAnsweredToFirstRequestMs.max} ms). Failed held requests: ${firstPod.failed}.`,
   ].join('\n');
 
   const dir = new URL('./results/', import.meta.url);

@@ -3,11 +3,19 @@
 // loopback. Reports throughput, latency and what the proxy adds, the proxy's CPU time per
 // request and its memory. Direct and proxied runs alternate over several rounds and medians
 // are reported, because the load generator, the app and the proxy share a small machine.
+// The proxy runs as in development (the .ts sources, stripped by Node as they load), as in the
+// image (JavaScript compiled ahead of time by hack/images/compile.ts), and as in the image with
+// the V8 flags proposed for the sidecar, since the three differ mostly in memory.
 // Run: node bench/queue-proxy.ts
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { startQueueProxy, startSampleApp } from '../test/support/apps/processes.ts';
+import { cacheRoot, repoRoot } from '../hack/cluster/paths.ts';
+import { compileTree } from '../hack/images/compile.ts';
+import { startSampleApp, track, waitForLine, type Proc } from '../test/support/apps/processes.ts';
 import { closedLoop, cpuMs, fixedRate, rssMiB, type LoadResult } from './load.ts';
 
 const CONCURRENCY = 10;
@@ -17,6 +25,17 @@ const ROUNDS = 3;
 const IDLE_MS = 5000;
 const TARGET_ADDED_P99_MS = 1;
 const TARGET_RSS_MIB = 60;
+/**
+ * Proposed for the sidecar's container (both may go in NODE_OPTIONS): V8's optimising compilers,
+ * their zones and their worker threads' malloc arenas, are most of what queue-proxy's memory
+ * grows by under load; without them it runs in the interpreter, at more CPU per request.
+ * A one-MiB young generation is plenty for its short-lived objects.
+ */
+const SIDECAR_NODE_FLAGS = ['--jitless', '--max-semi-space-size=1'];
+/** For comparison: the compilers kept, but on the main thread only. */
+const SINGLE_THREADED_FLAGS = ['--single-threaded'];
+
+interface Variant { name: string; args: string[] }
 
 interface Round {
   direct: LoadResult;
@@ -32,96 +51,137 @@ interface Scenario {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** A queue-proxy for revision default/app-00001 in front of userPort, run by `node <args>`. */
+async function startQueueProxy(args: string[], userPort: number): Promise<Proc & { servingPort: number }> {
+  const proc = track(spawn(process.execPath, args, {
+    env: {
+      ...process.env,
+      SERVING_NAMESPACE: 'default', SERVING_CONFIGURATION: 'app', SERVING_REVISION: 'app-00001', SERVING_POD: 'app-00001-deployment-abc',
+      USER_PORT: String(userPort), QUEUE_BIND_ADDRESS: '127.0.0.1', QUEUE_DRAIN_QUIET_PERIOD: '100ms',
+      QUEUE_SERVING_PORT: '0', QUEUE_ADMIN_PORT: '0', QUEUE_AUTOSCALER_METRICS_PORT: '0', QUEUE_USER_METRICS_PORT: '0',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const line = await waitForLine(proc, (l) => l.msg === 'queue-proxy started');
+  return { ...proc, servingPort: line.servingPort as number };
+}
+
+const scenarios: Scenario[] = [
+  { name: `closed loop, concurrency ${CONCURRENCY}`, run: (origin) => closedLoop(origin, '/', CONCURRENCY, { maxRequests: 50_000, maxDurationMs: PHASE_MS }) },
+  { name: `fixed rate ${RATE} req/s`, run: (origin) => fixedRate(origin, '/', RATE, { maxRequests: RATE * (PHASE_MS / 1000), maxDurationMs: PHASE_MS + 1000 }) },
+];
+
+async function measureVariant(variant: Variant, appPort: number) {
+  const qp = await startQueueProxy(variant.args, appPort);
+  const qpPid = qp.child.pid!;
+  try {
+    const ready = await request(`http://127.0.0.1:${qp.servingPort}/`, { headers: { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' } });
+    await ready.body.dump();
+    if (ready.statusCode !== 200) throw new Error(`queue-proxy not ready: ${ready.statusCode}`);
+    const rssIdleMiB = rssMiB(qpPid);
+    // A queue-proxy runs in every pod, so what it costs while nothing happens matters too.
+    const idleCpuBefore = cpuMs(qpPid);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+    const idleCpuMsPerSecond = (cpuMs(qpPid) - idleCpuBefore) / (IDLE_MS / 1000);
+    const direct = `http://127.0.0.1:${appPort}`;
+    const proxied = `http://127.0.0.1:${qp.servingPort}`;
+
+    // Warm both paths (JIT, connection pools) before measuring.
+    await closedLoop(direct, '/', CONCURRENCY, { maxRequests: 3000, maxDurationMs: 3000 });
+    await closedLoop(proxied, '/', CONCURRENCY, { maxRequests: 3000, maxDurationMs: 3000 });
+    const rssWarmIdleMiB = rssMiB(qpPid);
+
+    const measureProxied = async (scenario: Scenario) => {
+      let rssPeak = rssMiB(qpPid);
+      const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, rssMiB(qpPid)); }, 100);
+      const cpuBefore = cpuMs(qpPid);
+      const result = await scenario.run(proxied);
+      const cpuUs = ((cpuMs(qpPid) - cpuBefore) * 1000) / result.requests;
+      clearInterval(sampler);
+      return { result, cpuUs, rssPeak };
+    };
+
+    const rounds = new Map<string, Round[]>(scenarios.map((sc) => [sc.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const scenario of scenarios) {
+        let directResult: LoadResult;
+        let proxiedRun: Awaited<ReturnType<typeof measureProxied>>;
+        if (round % 2 === 0) {
+          directResult = await scenario.run(direct);
+          proxiedRun = await measureProxied(scenario);
+        } else {
+          proxiedRun = await measureProxied(scenario);
+          directResult = await scenario.run(direct);
+        }
+        rounds.get(scenario.name)!.push({ direct: directResult, proxied: proxiedRun.result, proxyCpuUsPerRequest: proxiedRun.cpuUs, proxyRssPeakMiB: proxiedRun.rssPeak });
+      }
+    }
+    const rssAfterLoadMiB = rssMiB(qpPid);
+
+    const summaries = scenarios.map(({ name }) => {
+      const r = rounds.get(name)!;
+      const m = (pick: (x: Round) => number) => median(r.map(pick));
+      return {
+        scenario: name,
+        direct: { requestsPerSecond: m((x) => x.direct.requestsPerSecond), p50Ms: m((x) => x.direct.p50Ms), p99Ms: m((x) => x.direct.p99Ms) },
+        proxied: { requestsPerSecond: m((x) => x.proxied.requestsPerSecond), p50Ms: m((x) => x.proxied.p50Ms), p99Ms: m((x) => x.proxied.p99Ms) },
+        addedP50Ms: m((x) => x.proxied.p50Ms - x.direct.p50Ms),
+        addedP99Ms: m((x) => x.proxied.p99Ms - x.direct.p99Ms),
+        proxyCpuUsPerRequest: m((x) => x.proxyCpuUsPerRequest),
+        proxyRssPeakMiB: Math.max(...r.map((x) => x.proxyRssPeakMiB)),
+        errors: r.reduce((sum, x) => sum + x.direct.errors + x.proxied.errors, 0),
+      };
+    });
+    const atRate = summaries[1]!;
+    const peakRss = Math.max(...summaries.map((sc) => sc.proxyRssPeakMiB));
+    return {
+      variant: variant.name, command: `node ${variant.args.join(' ')}`,
+      rssIdleMiB, rssWarmIdleMiB, rssAfterLoadMiB, idleCpuMsPerSecond, summaries, rounds: Object.fromEntries(rounds),
+      targets: {
+        addedP99AtRateMs: { target: TARGET_ADDED_P99_MS, measured: atRate.addedP99Ms, met: atRate.addedP99Ms <= TARGET_ADDED_P99_MS },
+        rssMiB: { target: TARGET_RSS_MIB, measured: Math.max(peakRss, rssIdleMiB), met: Math.max(peakRss, rssIdleMiB) < TARGET_RSS_MIB },
+      },
+    };
+  } finally {
+    await qp.stop();
+  }
+}
+
+// The image's tree, compiled as the image build does; the cache key skips unchanged sources.
+const compiledDir = join(cacheRoot, 'bench', 'queue-proxy-compiled');
+compileTree(repoRoot, ['lib', 'queue-proxy', 'package.json'], compiledDir);
+const variants: Variant[] = [
+  { name: 'dev: .ts sources', args: [fileURLToPath(new URL('../queue-proxy/main.ts', import.meta.url))] },
+  { name: 'image: compiled .js', args: [join(compiledDir, 'queue-proxy', 'main.js')] },
+  { name: `image + ${SINGLE_THREADED_FLAGS.join(' ')}`, args: [...SINGLE_THREADED_FLAGS, join(compiledDir, 'queue-proxy', 'main.js')] },
+  { name: `image + ${SIDECAR_NODE_FLAGS.join(' ')}`, args: [...SIDECAR_NODE_FLAGS, join(compiledDir, 'queue-proxy', 'main.js')] },
+];
+
 // Other work on the machine shows in the tail latencies; the load average tells how much there was.
 const loadAverageBefore = loadavg()[0]!;
 const app = await startSampleApp();
-const qp = await startQueueProxy(app.port);
-const qpPid = qp.child.pid!;
 try {
-  const ready = await request(`http://127.0.0.1:${qp.servingPort}/`, { headers: { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' } });
-  await ready.body.dump();
-  if (ready.statusCode !== 200) throw new Error(`queue-proxy not ready: ${ready.statusCode}`);
-  const rssIdleMiB = rssMiB(qpPid);
-  // A queue-proxy runs in every pod, so what it costs while nothing happens matters too.
-  const idleCpuBefore = cpuMs(qpPid);
-  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-  const idleCpuMsPerSecond = (cpuMs(qpPid) - idleCpuBefore) / (IDLE_MS / 1000);
-  const direct = `http://127.0.0.1:${app.port}`;
-  const proxied = `http://127.0.0.1:${qp.servingPort}`;
-
-  // Warm both paths (JIT, connection pools) before measuring.
-  await closedLoop(direct, '/', CONCURRENCY, { maxRequests: 3000, maxDurationMs: 3000 });
-  await closedLoop(proxied, '/', CONCURRENCY, { maxRequests: 3000, maxDurationMs: 3000 });
-  const rssWarmIdleMiB = rssMiB(qpPid);
-
-  const measureProxied = async (scenario: Scenario) => {
-    let rssPeak = rssMiB(qpPid);
-    const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, rssMiB(qpPid)); }, 100);
-    const cpuBefore = cpuMs(qpPid);
-    const result = await scenario.run(proxied);
-    const cpuUs = ((cpuMs(qpPid) - cpuBefore) * 1000) / result.requests;
-    clearInterval(sampler);
-    return { result, cpuUs, rssPeak };
-  };
-
-  const scenarios: Scenario[] = [
-    { name: `closed loop, concurrency ${CONCURRENCY}`, run: (origin) => closedLoop(origin, '/', CONCURRENCY, { maxRequests: 50_000, maxDurationMs: PHASE_MS }) },
-    { name: `fixed rate ${RATE} req/s`, run: (origin) => fixedRate(origin, '/', RATE, { maxRequests: RATE * (PHASE_MS / 1000), maxDurationMs: PHASE_MS + 1000 }) },
-  ];
-  const rounds = new Map<string, Round[]>(scenarios.map((s) => [s.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const scenario of scenarios) {
-      let directResult: LoadResult;
-      let proxiedRun: Awaited<ReturnType<typeof measureProxied>>;
-      if (round % 2 === 0) {
-        directResult = await scenario.run(direct);
-        proxiedRun = await measureProxied(scenario);
-      } else {
-        proxiedRun = await measureProxied(scenario);
-        directResult = await scenario.run(direct);
-      }
-      rounds.get(scenario.name)!.push({ direct: directResult, proxied: proxiedRun.result, proxyCpuUsPerRequest: proxiedRun.cpuUs, proxyRssPeakMiB: proxiedRun.rssPeak });
-    }
-  }
-
-  const summaries = scenarios.map(({ name }) => {
-    const r = rounds.get(name)!;
-    const m = (pick: (x: Round) => number) => median(r.map(pick));
-    return {
-      scenario: name,
-      direct: { requestsPerSecond: m((x) => x.direct.requestsPerSecond), p50Ms: m((x) => x.direct.p50Ms), p99Ms: m((x) => x.direct.p99Ms) },
-      proxied: { requestsPerSecond: m((x) => x.proxied.requestsPerSecond), p50Ms: m((x) => x.proxied.p50Ms), p99Ms: m((x) => x.proxied.p99Ms) },
-      addedP50Ms: m((x) => x.proxied.p50Ms - x.direct.p50Ms),
-      addedP99Ms: m((x) => x.proxied.p99Ms - x.direct.p99Ms),
-      proxyCpuUsPerRequest: m((x) => x.proxyCpuUsPerRequest),
-      proxyRssPeakMiB: Math.max(...r.map((x) => x.proxyRssPeakMiB)),
-      errors: r.reduce((sum, x) => sum + x.direct.errors + x.proxied.errors, 0),
-    };
-  });
-
-  const atRate = summaries[1]!;
-  const peakRss = Math.max(...summaries.map((s) => s.proxyRssPeakMiB));
+  const measured = [];
+  for (const variant of variants) measured.push(await measureVariant(variant, app.port));
   const results = {
     machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
-    method: `${ROUNDS} alternating rounds of ${PHASE_MS} ms per path and scenario; medians (added latency: median of per-round differences); RSS: peak`,
-    rssIdleMiB, rssWarmIdleMiB, idleCpuMsPerSecond, summaries, rounds: Object.fromEntries(rounds),
-    targets: {
-      addedP99AtRateMs: { target: TARGET_ADDED_P99_MS, measured: atRate.addedP99Ms, met: atRate.addedP99Ms <= TARGET_ADDED_P99_MS },
-      rssMiB: { target: TARGET_RSS_MIB, measured: peakRss, met: peakRss < TARGET_RSS_MIB },
-    },
+    method: `per variant: ${ROUNDS} alternating rounds of ${PHASE_MS} ms per path and scenario; medians (added latency: median of per-round differences); RSS: peak`,
+    variants: measured,
   };
 
   const f = (n: number, digits = 2) => n.toFixed(digits);
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
   const table = [
-    `| scenario (median of ${ROUNDS}) | path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | proxy CPU µs/req | proxy RSS peak MiB |`,
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...summaries.flatMap((s) => [
-      `| ${s.scenario} | direct | ${f(s.direct.requestsPerSecond, 0)} | ${f(s.direct.p50Ms)} | ${f(s.direct.p99Ms)} | | | | |`,
-      `| ${s.scenario} | queue-proxy | ${f(s.proxied.requestsPerSecond, 0)} | ${f(s.proxied.p50Ms)} | ${f(s.proxied.p99Ms)} | ${f(s.addedP50Ms)} | ${f(s.addedP99Ms)} | ${f(s.proxyCpuUsPerRequest, 0)} | ${f(s.proxyRssPeakMiB, 1)} |`,
-    ]),
+    `| queue-proxy run as | scenario (median of ${ROUNDS}) | direct req/s | direct p50 / p99 ms | proxied req/s | proxied p50 / p99 ms | added p50 ms | added p99 ms | proxy CPU µs/req | proxy RSS peak MiB |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...measured.flatMap((v) => v.summaries.map((sc) =>
+      `| ${v.variant} | ${sc.scenario} | ${f(sc.direct.requestsPerSecond, 0)} | ${f(sc.direct.p50Ms)} / ${f(sc.direct.p99Ms)} | ${f(sc.proxied.requestsPerSecond, 0)} | ${f(sc.proxied.p50Ms)} / ${f(sc.proxied.p99Ms)} | ${f(sc.addedP50Ms)} | ${f(sc.addedP99Ms)} | ${f(sc.proxyCpuUsPerRequest, 0)} | ${f(sc.proxyRssPeakMiB, 1)} |`)),
     '',
-    `Proxy idle: RSS ${f(rssIdleMiB, 1)} MiB at start, ${f(rssWarmIdleMiB, 1)} MiB after warm-up; CPU ${f(idleCpuMsPerSecond, 1)} ms/s. Errors: ${summaries.reduce((sum, s) => sum + s.errors, 0)}. ${availableParallelism()} CPUs, Node ${process.version}, 1-min load average ${f(loadAverageBefore)} before, ${f(results.machine.loadAverageAfter)} after.`,
-    `Targets: added p99 at ${RATE} req/s ≤ ${TARGET_ADDED_P99_MS} ms: ${results.targets.addedP99AtRateMs.met ? 'met' : 'NOT met'} (${f(atRate.addedP99Ms)} ms); RSS < ${TARGET_RSS_MIB} MiB: ${results.targets.rssMiB.met ? 'met' : 'NOT met'} (peak ${f(peakRss, 1)} MiB).`,
+    `| queue-proxy run as | RSS idle at start MiB | RSS idle after warm-up MiB | RSS peak under load MiB | RSS after load MiB | idle CPU ms/s | errors | RSS < ${TARGET_RSS_MIB} MiB | added p99 at ${RATE} req/s ≤ ${TARGET_ADDED_P99_MS} ms |`,
+    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+    ...measured.map((v) => `| ${v.variant} | ${f(v.rssIdleMiB, 1)} | ${f(v.rssWarmIdleMiB, 1)} | ${f(Math.max(...v.summaries.map((sc) => sc.proxyRssPeakMiB)), 1)} | ${f(v.rssAfterLoadMiB, 1)} | ${f(v.idleCpuMsPerSecond, 1)} | ${v.summaries.reduce((sum, sc) => sum + sc.errors, 0)} | ${met(v.targets.rssMiB.met)} | ${met(v.targets.addedP99AtRateMs.met)} (${f(v.targets.addedP99AtRateMs.measured)}) |`),
+    '',
+    `${availableParallelism()} CPUs, Node ${process.version}, 1-min load average ${f(loadAverageBefore)} before, ${f(results.machine.loadAverageAfter)} after.`,
   ].join('\n');
 
   const dir = new URL('./results/', import.meta.url);
@@ -130,6 +190,5 @@ try {
   writeFileSync(new URL('queue-proxy.md', dir), `# queue-proxy benchmark\n\n${table}\n`);
   console.log(table);
 } finally {
-  await qp.stop();
   await app.stop();
 }

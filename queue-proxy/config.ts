@@ -2,38 +2,71 @@
 // sidecar (S:pkg/reconciler/revision/resources/queue.go), parsed once, with Knative's defaults.
 // Knative hard-codes the admin and metrics ports; they are overridable here so several
 // queue-proxies can share a loopback interface in tests.
-import { z } from 'zod';
-import { boolString, configIssues, durationString, intString } from '../lib/config/parse.ts';
+import { parseGoDuration } from '../lib/config/duration.ts';
 import { parseReadinessProbes, type ReadinessProbe } from './probe.ts';
 
-const port = intString({ min: 0, max: 65535 });
-const seconds = intString({ min: 0 });
-const required = z.string({ error: 'must be set' }).min(1, 'must be set');
+// Checked by hand with the rules and messages of lib/config/parse.ts rather than with zod:
+// queue-proxy runs in every pod, and loading zod would cost each one ≈15 MiB.
+class EnvReader {
+  readonly issues: string[] = [];
+  #env: Record<string, string | undefined>;
 
-const envSchema = z.object({
-  SERVING_NAMESPACE: required,
-  SERVING_SERVICE: z.string().default(''),
-  SERVING_CONFIGURATION: required,
-  SERVING_REVISION: required,
-  SERVING_POD: required,
-  SERVING_POD_IP: z.string().default(''),
-  QUEUE_SERVING_PORT: port.default(8012),
-  USER_PORT: intString({ min: 1, max: 65535 }).default(8080),
-  CONTAINER_CONCURRENCY: intString({ min: 0, max: 1000 }).default(0),
-  REVISION_TIMEOUT_SECONDS: seconds.default(300),
-  REVISION_RESPONSE_START_TIMEOUT_SECONDS: seconds.default(0),
-  REVISION_IDLE_TIMEOUT_SECONDS: seconds.default(0),
-  SERVING_READINESS_PROBE: z.string().default(''),
-  ENABLE_MULTI_CONTAINER_PROBES: boolString.default(false),
-  QUEUE_ADMIN_PORT: port.default(8022),
-  QUEUE_AUTOSCALER_METRICS_PORT: port.default(9090),
-  QUEUE_USER_METRICS_PORT: port.default(9091),
-  QUEUE_BIND_ADDRESS: z.string().min(1).default('0.0.0.0'),
-  QUEUE_DRAIN_QUIET_PERIOD: durationString().default(30_000),
-  QUEUE_DRAIN_TIMEOUT: durationString().optional(),
-  QUEUE_REPORTING_PERIOD: durationString({ minMs: 100 }).default(1000),
-  QUEUE_STARTUP_PROBE_INTERVAL: durationString({ minMs: 1 }).default(5),
-});
+  constructor(env: Record<string, string | undefined>) {
+    this.#env = env;
+  }
+
+  /** The raw value; an empty variable counts as unset. */
+  #value(key: string): string | undefined {
+    const value = this.#env[key];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  required(key: string): string {
+    const value = this.#value(key);
+    if (value === undefined) this.issues.push(`${key}: must be set`);
+    return value ?? '';
+  }
+
+  string(key: string, fallback: string): string {
+    return this.#value(key) ?? fallback;
+  }
+
+  int(key: string, fallback: number, rule: { min?: number; max?: number } = {}): number {
+    const text = this.#value(key)?.trim();
+    if (text === undefined) return fallback;
+    if (!/^[-+]?\d+$/.test(text)) return this.#issue(key, 'must be an integer', fallback);
+    const value = Number(text);
+    if (rule.min !== undefined && value < rule.min) return this.#issue(key, `must be at least ${rule.min}`, fallback);
+    if (rule.max !== undefined && value > rule.max) return this.#issue(key, `must be at most ${rule.max}`, fallback);
+    return value;
+  }
+
+  port(key: string, fallback: number): number {
+    return this.int(key, fallback, { min: 0, max: 65535 });
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const text = this.#value(key)?.trim().toLowerCase();
+    if (text === undefined) return fallback;
+    if (text !== 'true' && text !== 'false') return this.#issue(key, 'must be true or false', fallback);
+    return text === 'true';
+  }
+
+  /** A Go duration in milliseconds. */
+  durationMs<T extends number | undefined>(key: string, fallback: T, minMs = 0): number | T {
+    const text = this.#value(key)?.trim();
+    if (text === undefined) return fallback;
+    const ms = parseGoDuration(text);
+    if (ms === undefined) return this.#issue(key, 'must be a duration such as "60s" or "1m30s"', fallback);
+    if (ms < minMs) return this.#issue(key, `must be at least ${minMs / 1000}s`, fallback);
+    return ms;
+  }
+
+  #issue<T>(key: string, message: string, fallback: T): T {
+    this.issues.push(`${key}: ${message}`);
+    return fallback;
+  }
+}
 
 export interface QueueProxyConfig {
   namespace: string;
@@ -71,47 +104,46 @@ export class ConfigError extends Error {
 }
 
 export function parseConfig(env: Record<string, string | undefined>): QueueProxyConfig {
-  const present: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value !== '') present[key] = value;
-  }
-  const result = envSchema.safeParse(present);
-  if (!result.success) {
-    const detail = configIssues(result.error).map((i) => `${i.key}: ${i.message}`).join('; ');
-    throw new ConfigError(`queue-proxy environment is invalid: ${detail}`);
-  }
-  const e = result.data;
+  const read = new EnvReader(env);
+  const namespace = read.required('SERVING_NAMESPACE');
+  const service = read.string('SERVING_SERVICE', '');
+  const configuration = read.required('SERVING_CONFIGURATION');
+  const revision = read.required('SERVING_REVISION');
+  const pod = read.required('SERVING_POD');
+  const podIP = read.string('SERVING_POD_IP', '');
+  const servingPort = read.port('QUEUE_SERVING_PORT', 8012);
+  const userPort = read.int('USER_PORT', 8080, { min: 1, max: 65535 });
+  const containerConcurrency = read.int('CONTAINER_CONCURRENCY', 0, { min: 0, max: 1000 });
+  const timeoutSeconds = read.int('REVISION_TIMEOUT_SECONDS', 300, { min: 0 });
+  const responseStartTimeoutSeconds = read.int('REVISION_RESPONSE_START_TIMEOUT_SECONDS', 0, { min: 0 });
+  const idleTimeoutSeconds = read.int('REVISION_IDLE_TIMEOUT_SECONDS', 0, { min: 0 });
+  const readinessProbeJson = read.string('SERVING_READINESS_PROBE', '');
+  const multiContainerProbes = read.bool('ENABLE_MULTI_CONTAINER_PROBES', false);
+  const adminPort = read.port('QUEUE_ADMIN_PORT', 8022);
+  const autoscalerMetricsPort = read.port('QUEUE_AUTOSCALER_METRICS_PORT', 9090);
+  const userMetricsPort = read.port('QUEUE_USER_METRICS_PORT', 9091);
+  const bindAddress = read.string('QUEUE_BIND_ADDRESS', '0.0.0.0');
+  const drainQuietPeriodMs = read.durationMs('QUEUE_DRAIN_QUIET_PERIOD', 30_000);
+  const drainTimeoutMs = read.durationMs('QUEUE_DRAIN_TIMEOUT', undefined);
+  const reportingPeriodMs = read.durationMs('QUEUE_REPORTING_PERIOD', 1000, 100);
+  const startupProbeIntervalMs = read.durationMs('QUEUE_STARTUP_PROBE_INTERVAL', 5, 1);
+  if (read.issues.length > 0) throw new ConfigError(`queue-proxy environment is invalid: ${read.issues.join('; ')}`);
   let readinessProbes: ReadinessProbe[];
   try {
-    readinessProbes = parseReadinessProbes(e.SERVING_READINESS_PROBE, e.ENABLE_MULTI_CONTAINER_PROBES, e.USER_PORT);
+    readinessProbes = parseReadinessProbes(readinessProbeJson, multiContainerProbes, userPort);
   } catch (error) {
     throw new ConfigError(`queue-proxy environment is invalid: SERVING_READINESS_PROBE: ${(error as Error).message}`);
   }
-  const timeoutMs = e.REVISION_TIMEOUT_SECONDS * 1000;
+  const timeoutMs = timeoutSeconds * 1000;
   return {
-    namespace: e.SERVING_NAMESPACE,
-    service: e.SERVING_SERVICE,
-    configuration: e.SERVING_CONFIGURATION,
-    revision: e.SERVING_REVISION,
-    pod: e.SERVING_POD,
-    podIP: e.SERVING_POD_IP,
-    servingPort: e.QUEUE_SERVING_PORT,
-    userPort: e.USER_PORT,
-    containerConcurrency: e.CONTAINER_CONCURRENCY,
-    queueDepth: 10 * e.CONTAINER_CONCURRENCY,
+    namespace, service, configuration, revision, pod, podIP, servingPort, userPort, containerConcurrency,
+    queueDepth: 10 * containerConcurrency,
     timeoutMs,
-    responseStartTimeoutMs: e.REVISION_RESPONSE_START_TIMEOUT_SECONDS * 1000,
-    idleTimeoutMs: e.REVISION_IDLE_TIMEOUT_SECONDS * 1000,
-    readinessProbes,
-    adminPort: e.QUEUE_ADMIN_PORT,
-    autoscalerMetricsPort: e.QUEUE_AUTOSCALER_METRICS_PORT,
-    userMetricsPort: e.QUEUE_USER_METRICS_PORT,
-    bindAddress: e.QUEUE_BIND_ADDRESS,
-    drainQuietPeriodMs: e.QUEUE_DRAIN_QUIET_PERIOD,
+    responseStartTimeoutMs: responseStartTimeoutSeconds * 1000,
+    idleTimeoutMs: idleTimeoutSeconds * 1000,
+    readinessProbes, adminPort, autoscalerMetricsPort, userMetricsPort, bindAddress, drainQuietPeriodMs,
     // Kubernetes kills the pod after terminationGracePeriodSeconds = timeoutSeconds anyway.
-    drainTimeoutMs: e.QUEUE_DRAIN_TIMEOUT ?? timeoutMs,
-    reportingPeriodMs: e.QUEUE_REPORTING_PERIOD,
-    startupProbeIntervalMs: e.QUEUE_STARTUP_PROBE_INTERVAL,
+    drainTimeoutMs: drainTimeoutMs ?? timeoutMs,
+    reportingPeriodMs, startupProbeIntervalMs,
   };
 }

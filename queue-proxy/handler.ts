@@ -2,14 +2,13 @@
 // probes and drain → timeouts → Forwarded shim → stats and breaker → proxy to the user container.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import {
   ExchangeAbortedError, ProxyExchange,
-  type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome,
+  type Dispatch, type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome,
 } from '../lib/http/proxy.ts';
 import type { Breaker, BreakerWaiter } from '../lib/breaker.ts';
 import type { Drainer } from './drain.ts';
@@ -25,9 +24,9 @@ const DEFAULT_FORWARD = { dropRequestHeaders: DROPPED_HEADERS };
 const HEALTH_CHECK_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaling-Probe'];
 
 export interface PipelineDeps {
-  upstream: Dispatcher;
+  upstream: Dispatch;
   /** For requests that arrive over HTTP/2: the user container is then spoken to in h2c too. */
-  h2cUpstream: () => Dispatcher;
+  h2cUpstream: Dispatch;
   breaker: Breaker | undefined;
   stats: RequestStats;
   drainer: Drainer;
@@ -78,6 +77,7 @@ export class Pipeline {
   /** Requests accepted and not yet answered, queued ones included, plus open upgraded connections. */
   #open = 0;
   #idleWaiters: Array<() => void> = [];
+  #answeredReady = false;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -151,8 +151,16 @@ export class Pipeline {
     }
     deps.readiness.check().then((ready) => {
       if (res.destroyed) return;
-      if (ready && !deps.drainer.draining) reply(res, 200, 'queue');
-      else reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
+      if (ready && !deps.drainer.draining) {
+        // When traffic may start. Logged before the answer leaves, so the prober cannot log its success earlier.
+        if (!this.#answeredReady) {
+          this.#answeredReady = true;
+          deps.log.info('first health check answered ready', { userAgent: req.headers['user-agent'] });
+        }
+        reply(res, 200, 'queue');
+      } else {
+        reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
+      }
     }, (error: Error) => reply(res, 500, error.message));
   }
 }
@@ -221,7 +229,7 @@ class ProxiedRequest implements BreakerWaiter, ExchangeListener {
     this.#exchange = exchange;
     const originalHost = req.headers['k-original-host'];
     const forwarded = forwardedFromLegacy(req);
-    const upstream = req.httpVersionMajor === 2 ? this.#deps.h2cUpstream() : this.#deps.upstream;
+    const upstream = req.httpVersionMajor === 2 ? this.#deps.h2cUpstream : this.#deps.upstream;
     exchange.start(upstream, typeof originalHost === 'string' || forwarded !== undefined
       ? {
         dropRequestHeaders: DROPPED_HEADERS,

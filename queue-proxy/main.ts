@@ -1,19 +1,22 @@
 // queue-proxy: the sidecar in every revision pod. It admits traffic to the user container
 // within containerConcurrency, enforces the revision's timeouts, reports concurrency and
 // request rate to the autoscaler, answers readiness for the pod, and drains on SIGTERM.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { H2CClient, Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, H2CClient } from 'undici';
 import { realClock, settlesWithin, type Clock } from '../lib/clock.ts';
+import { http } from '../lib/http/builtins.ts';
+import { NodeDispatcher } from '../lib/http/nodeDispatcher.ts';
+import type { Dispatch } from '../lib/http/proxy.ts';
 import { HttpListener } from '../lib/http/server.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { createRegistry, serveMetrics } from '../lib/metrics.ts';
 import { Breaker } from '../lib/breaker.ts';
 import { parseConfig, type QueueProxyConfig } from './config.ts';
 import { Drainer } from './drain.ts';
 import { Pipeline } from './handler.ts';
 import { Readiness } from './readiness.ts';
 import { AutoscalerStatsReporter, RequestStats } from './stats.ts';
+import { serveMetrics } from './prometheus.ts';
 import { UserMetrics } from './userMetrics.ts';
 
 export const WAIT_FOR_DRAIN_PATH = '/wait-for-drain';
@@ -43,34 +46,52 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/**
+ * h2c to the user container, for requests that arrive over HTTP/2. undici's H2CClient is loaded
+ * on the first such request: few apps speak h2c, and undici costs every process ≈13 MiB.
+ */
+class LazyH2CUpstream implements Dispatch {
+  #origin: string;
+  #client: Promise<H2CClient> | undefined;
+  #loaded: H2CClient | undefined;
+
+  constructor(origin: string) {
+    this.#origin = origin;
+  }
+
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.#loaded !== undefined) return this.#loaded.dispatch(options, handler);
+    // Timeouts are the revision's business (see Pipeline), so undici's own are off.
+    this.#client ??= import('undici').then(({ H2CClient }) => (this.#loaded = new H2CClient(this.#origin, { headersTimeout: 0, bodyTimeout: 0 })));
+    void this.#client.then((client) => client.dispatch(options, handler));
+    return true;
+  }
+
+  async destroy(): Promise<void> {
+    await (await this.#client)?.destroy();
+  }
+}
+
 /** Starts every server of one queue-proxy. */
 export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clock: Clock = realClock): Promise<RunningQueueProxy> {
-  const origin = `http://127.0.0.1:${config.userPort}`;
-  // Timeouts are the revision's business (see Pipeline), so undici's own are off.
-  const upstream = new Pool(origin, {
-    connections: config.containerConcurrency > 0 ? config.containerConcurrency : null,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
-  let h2cUpstream: Dispatcher | undefined;
+  // Node's Agent has no timeouts of its own: they are the revision's business (see Pipeline).
+  const upstream = new NodeDispatcher('127.0.0.1', config.userPort, config.containerConcurrency);
+  const h2cUpstream = new LazyH2CUpstream(`http://127.0.0.1:${config.userPort}`);
   const breaker = config.containerConcurrency > 0 ? new Breaker(config.containerConcurrency, config.queueDepth) : undefined;
   const stats = new RequestStats(clock.now());
   const drainer = new Drainer(config.drainQuietPeriodMs, clock);
   const readiness = new Readiness(config.readinessProbes, config.startupProbeIntervalMs, clock, log);
 
-  const autoscalerRegistry = createRegistry('queue-proxy', false);
-  const reporter = new AutoscalerStatsReporter(autoscalerRegistry, config, config.reportingPeriodMs, clock.now());
+  const reporter = new AutoscalerStatsReporter(config, config.reportingPeriodMs, clock.now());
   const reportTicker = setInterval(() => {
     const now = clock.now();
     reporter.report(stats.report(now), now);
   }, config.reportingPeriodMs);
-  // Every pod runs a queue-proxy: its idle cost matters more than fine event-loop-delay samples.
-  const userRegistry = createRegistry('queue-proxy', true, 1000);
-  const userMetrics = new UserMetrics(userRegistry, breaker);
+  const userMetrics = new UserMetrics(breaker);
 
   const pipeline = new Pipeline({
     upstream,
-    h2cUpstream: () => (h2cUpstream ??= new H2CClient(origin, { headersTimeout: 0, bodyTimeout: 0 })),
+    h2cUpstream,
     breaker, stats, drainer, readiness, userMetrics, clock, log,
     timeouts: { totalMs: config.timeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
   });
@@ -79,7 +100,7 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
   // The user container's preStop hook: it returns once draining is complete, so the app gets
   // its SIGTERM only after queue-proxy stopped sending it traffic.
   let terminating = false;
-  const admin = createServer((req, res) => {
+  const admin = http.createServer((req, res) => {
     if (req.url?.split('?')[0] !== WAIT_FOR_DRAIN_PATH) {
       res.writeHead(404).end();
       return;
@@ -94,8 +115,8 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
   const [serving, adminPort, autoscalerMetrics, userMetricsServer] = await Promise.all([
     listener.listen(config.servingPort, host),
     listen(admin, config.adminPort, host),
-    serveMetrics(autoscalerRegistry, config.autoscalerMetricsPort, host),
-    serveMetrics(userRegistry, config.userMetricsPort, host),
+    serveMetrics(() => reporter.text(), config.autoscalerMetricsPort, host),
+    serveMetrics(() => userMetrics.text(), config.userMetricsPort, host),
   ]);
   const ports: QueueProxyPorts = {
     serving,
@@ -118,7 +139,8 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
     readiness.stop();
     clearInterval(reportTicker);
     await Promise.all([closeServer(admin), closeServer(autoscalerMetrics), closeServer(userMetricsServer)]);
-    await Promise.all([upstream.destroy(), h2cUpstream?.destroy()]);
+    upstream.destroy();
+    await h2cUpstream.destroy();
     log.info('drained', { requestsAtQuietEnd: pending });
   };
   return { ports, shutdown: () => (shuttingDown ??= shutdown()) };

@@ -1,8 +1,7 @@
 // The user container's readiness probes, which the reconciler strips from the user container
 // and hands to queue-proxy as JSON in SERVING_READINESS_PROBE (S:pkg/queue/readiness/probe.go).
-import { request } from 'node:http';
 import { connect } from 'node:net';
-import { z } from 'zod';
+import { http } from '../lib/http/builtins.ts';
 
 export interface ReadinessProbe {
   /** gRPC and exec probes are checked as TCP on their port: queue-proxy runs no commands and speaks no gRPC health. */
@@ -18,31 +17,97 @@ export interface ReadinessProbe {
   successThreshold: number;
 }
 
-/** 0 when absent: the user port. */
-const portValue = z.union([z.number(), z.string()]).optional().transform((value, ctx) => {
-  if (value === undefined || value === '') return 0;
-  const port = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (Number.isInteger(port) && port >= 0 && port <= 65535) return port;
-  ctx.addIssue({ code: 'custom', message: 'must be a port number (a named port cannot be resolved here)' });
-  return z.NEVER;
-});
-const probeSchema = z.object({
-  httpGet: z.object({
-    host: z.string().optional(),
-    port: portValue,
-    path: z.string().optional(),
-    scheme: z.enum(['HTTP', 'http']).optional(),
-    httpHeaders: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
-  }).optional(),
-  tcpSocket: z.object({ host: z.string().optional(), port: portValue }).optional(),
-  grpc: z.object({ port: z.number().int().min(0).max(65535).optional() }).optional(),
-  exec: z.object({}).passthrough().optional(),
-  timeoutSeconds: z.number().int().min(0).optional(),
-  periodSeconds: z.number().int().min(0).optional(),
-  successThreshold: z.number().int().min(0).optional(),
-});
+// The probe JSON is checked by hand rather than with zod: queue-proxy runs in every pod, and
+// loading zod would cost each one ≈15 MiB for two small objects.
 
-type ProbeSpec = z.infer<typeof probeSchema>;
+/** A Kubernetes probe as the reconciler serialises it; only the fields queue-proxy reads. */
+interface ProbeSpec {
+  httpGet?: { host?: string; port: number; path?: string; httpHeaders?: Array<{ name: string; value: string }> };
+  tcpSocket?: { host?: string; port: number };
+  grpc?: { port?: number };
+  timeoutSeconds?: number;
+  periodSeconds?: number;
+  successThreshold?: number;
+}
+
+type Fields = Record<string, unknown>;
+
+class SpecReader {
+  readonly issues: string[] = [];
+
+  object(value: unknown, path: string): Fields | undefined {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Fields;
+    this.issues.push(`${path || '(root)'}: must be an object`);
+    return undefined;
+  }
+
+  optionalString(fields: Fields, key: string, path: string): string | undefined {
+    const value = fields[key];
+    if (value === undefined || typeof value === 'string') return value;
+    this.issues.push(`${path}${key}: must be a string`);
+    return undefined;
+  }
+
+  optionalInt(fields: Fields, key: string, path: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const value = fields[key];
+    if (value === undefined) return undefined;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) return value;
+    this.issues.push(`${path}${key}: must be an integer from 0 to ${max}`);
+    return undefined;
+  }
+
+  /** 0 when absent: the user port. */
+  port(fields: Fields, path: string): number {
+    const value = fields.port;
+    if (value === undefined || value === '') return 0;
+    const port = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (Number.isInteger(port) && port >= 0 && port <= 65535) return port;
+    this.issues.push(`${path}port: must be a port number (a named port cannot be resolved here)`);
+    return 0;
+  }
+
+  probe(value: unknown, path: string): ProbeSpec {
+    const fields = this.object(value, path.replace(/\.$/, ''));
+    if (fields === undefined) return {};
+    const spec: ProbeSpec = {};
+    if (fields.httpGet !== undefined) {
+      const at = `${path}httpGet.`;
+      const get = this.object(fields.httpGet, `${path}httpGet`) ?? {};
+      const scheme = get.scheme;
+      if (scheme !== undefined && scheme !== 'HTTP' && scheme !== 'http') this.issues.push(`${at}scheme: must be HTTP (queue-proxy probes the container in cleartext)`);
+      const httpHeaders: Array<{ name: string; value: string }> = [];
+      if (get.httpHeaders !== undefined) {
+        if (!Array.isArray(get.httpHeaders)) this.issues.push(`${at}httpHeaders: must be a list`);
+        else get.httpHeaders.forEach((header: unknown, i) => {
+          const h = this.object(header, `${at}httpHeaders.${i}`);
+          if (h === undefined) return;
+          if (typeof h.name === 'string' && typeof h.value === 'string') httpHeaders.push({ name: h.name, value: h.value });
+          else this.issues.push(`${at}httpHeaders.${i}: must have a string name and value`);
+        });
+      }
+      const host = this.optionalString(get, 'host', at);
+      const getPath = this.optionalString(get, 'path', at);
+      spec.httpGet = { port: this.port(get, at), httpHeaders, ...(host === undefined ? {} : { host }), ...(getPath === undefined ? {} : { path: getPath }) };
+    }
+    if (fields.tcpSocket !== undefined) {
+      const at = `${path}tcpSocket.`;
+      const tcp = this.object(fields.tcpSocket, `${path}tcpSocket`) ?? {};
+      const host = this.optionalString(tcp, 'host', at);
+      spec.tcpSocket = { port: this.port(tcp, at), ...(host === undefined ? {} : { host }) };
+    }
+    if (fields.grpc !== undefined) {
+      const grpc = this.object(fields.grpc, `${path}grpc`) ?? {};
+      const port = this.optionalInt(grpc, 'port', `${path}grpc.`, 65535);
+      spec.grpc = port === undefined ? {} : { port };
+    }
+    if (fields.exec !== undefined) this.object(fields.exec, `${path}exec`);
+    for (const key of ['timeoutSeconds', 'periodSeconds', 'successThreshold'] as const) {
+      const seconds = this.optionalInt(fields, key, path);
+      if (seconds !== undefined) spec[key] = seconds;
+    }
+    return spec;
+  }
+}
 
 function toProbe(spec: ProbeSpec, userPort: number): ReadinessProbe {
   const common = {
@@ -71,9 +136,15 @@ export function parseReadinessProbes(json: string, multiContainer: boolean, user
   } catch {
     throw new Error('must be JSON');
   }
-  const result = (multiContainer ? z.array(probeSchema).min(1) : probeSchema).safeParse(value);
-  if (!result.success) throw new Error(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
-  const specs = Array.isArray(result.data) ? result.data : [result.data];
+  const reader = new SpecReader();
+  let specs: ProbeSpec[];
+  if (multiContainer) {
+    if (!Array.isArray(value) || value.length === 0) throw new Error('(root): must be a non-empty list of probes');
+    specs = value.map((item: unknown, i) => reader.probe(item, `${i}.`));
+  } else {
+    specs = [reader.probe(value, '')];
+  }
+  if (reader.issues.length > 0) throw new Error(reader.issues.join('; '));
   return specs.map((spec) => toProbe(spec, userPort));
 }
 
@@ -87,7 +158,7 @@ export function probeOnce(probe: ReadinessProbe, timeoutMs: number): Promise<boo
       socket.once('error', () => resolve(false));
       return;
     }
-    const req = request({ host: probe.host, port: probe.port, path: probe.path, headers: probe.headers, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.request({ host: probe.host, port: probe.port, path: probe.path, headers: probe.headers, agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
       resolve(status >= 200 && status < 400);

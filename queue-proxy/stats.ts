@@ -1,9 +1,7 @@
 // What the autoscaler reads from a pod: time-weighted average concurrency and request rate per
 // reporting period, also counted separately for requests the activator proxied
 // (N:pkg/http/stats/request.go). Proxied requests are part of the totals too.
-import { Gauge, type Registry } from 'prom-client';
-
-type GaugeChild = ReturnType<Gauge['labels']>;
+import { family, labelSet } from './prometheus.ts';
 
 export interface StatsReport {
   averageConcurrency: number;
@@ -85,37 +83,40 @@ export interface StatLabels {
 export class AutoscalerStatsReporter {
   #reportingPeriodSeconds: number;
   #startedAt: number;
-  #requestsPerSecond: GaugeChild;
-  #proxiedRequestsPerSecond: GaugeChild;
-  #averageConcurrency: GaugeChild;
-  #averageProxiedConcurrency: GaugeChild;
-  #uptime: GaugeChild;
+  #labels: string;
+  // Present from the first scrape, as Knative's labelled gauges were.
+  #last: StatsReport = { averageConcurrency: 0, averageProxiedConcurrency: 0, requestCount: 0, proxiedRequestCount: 0 };
+  #lastAt: number;
 
-  constructor(registry: Registry, labels: StatLabels, reportingPeriodMs: number, startedAt: number) {
+  constructor(labels: StatLabels, reportingPeriodMs: number, startedAt: number) {
     this.#reportingPeriodSeconds = reportingPeriodMs / 1000;
     this.#startedAt = startedAt;
-    const values = {
+    this.#lastAt = startedAt;
+    this.#labels = labelSet({
       destination_namespace: labels.namespace,
       destination_configuration: labels.configuration,
       destination_revision: labels.revision,
       destination_pod: labels.pod,
-    };
-    const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames: Object.keys(values), registers: [registry] }).labels(values);
-    // Knative kept the historical name `operations_per_second` for the proxied rate.
-    this.#requestsPerSecond = gauge('queue_requests_per_second', 'Number of requests per second');
-    this.#proxiedRequestsPerSecond = gauge('queue_proxied_operations_per_second', 'Number of proxied requests per second');
-    this.#averageConcurrency = gauge('queue_average_concurrent_requests', 'Number of requests currently being handled by this pod');
-    this.#averageProxiedConcurrency = gauge('queue_average_proxied_concurrent_requests', 'Number of proxied requests currently being handled by this pod');
-    this.#uptime = gauge('process_uptime', 'The number of seconds that the process has been up');
-    // Present from the first scrape, as Knative's labelled gauges were.
-    this.report({ averageConcurrency: 0, averageProxiedConcurrency: 0, requestCount: 0, proxiedRequestCount: 0 }, startedAt);
+      component: 'queue-proxy',
+    });
   }
 
   report(stats: StatsReport, now: number): void {
-    this.#requestsPerSecond.set(stats.requestCount / this.#reportingPeriodSeconds);
-    this.#proxiedRequestsPerSecond.set(stats.proxiedRequestCount / this.#reportingPeriodSeconds);
-    this.#averageConcurrency.set(stats.averageConcurrency);
-    this.#averageProxiedConcurrency.set(stats.averageProxiedConcurrency);
-    this.#uptime.set((now - this.#startedAt) / 1000);
+    this.#last = stats;
+    this.#lastAt = now;
+  }
+
+  /** The last report, in Prometheus text. */
+  text(): string {
+    const stats = this.#last;
+    const gauge = (name: string, help: string, value: number) => family(name, 'gauge', help, [[`${name}${this.#labels}`, value]]);
+    return [
+      gauge('queue_requests_per_second', 'Number of requests per second', stats.requestCount / this.#reportingPeriodSeconds),
+      // Knative kept the historical name `operations_per_second` for the proxied rate.
+      gauge('queue_proxied_operations_per_second', 'Number of proxied requests per second', stats.proxiedRequestCount / this.#reportingPeriodSeconds),
+      gauge('queue_average_concurrent_requests', 'Number of requests currently being handled by this pod', stats.averageConcurrency),
+      gauge('queue_average_proxied_concurrent_requests', 'Number of proxied requests currently being handled by this pod', stats.averageProxiedConcurrency),
+      gauge('process_uptime', 'The number of seconds that the process has been up', (this.#lastAt - this.#startedAt) / 1000),
+    ].join('\n');
   }
 }

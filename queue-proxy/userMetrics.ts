@@ -1,36 +1,55 @@
 // Request metrics for the revision's owner, on the user-metrics port (9091), named as Knative's
 // OpenTelemetry instruments appear in Prometheus (S:pkg/queue/request_metric.go).
-import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Breaker } from '../lib/breaker.ts';
+import { family, labelSet, processMetrics, type Labels } from './prometheus.ts';
 
-type HistogramChild = ReturnType<Histogram['labels']>;
+const BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const LABELS: Labels = { component: 'queue-proxy' };
+
+/** One status code's durations: a count per bucket (not cumulative), the sum and the count. */
+interface Series { buckets: number[]; sum: number; count: number }
 
 export class UserMetrics {
-  #duration: Histogram;
-  #byStatus = new Map<number, HistogramChild>();
+  #breaker: Breaker | undefined;
+  #byStatus = new Map<number, Series>();
 
-  constructor(registry: Registry, breaker: Breaker | undefined) {
-    this.#duration = new Histogram({
-      name: 'kn_serving_invocation_duration_seconds',
-      help: 'The duration of requests to the user container, queueing included',
-      labelNames: ['http_response_status_code'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers: [registry],
-    });
-    new Gauge({
-      name: 'kn_serving_queue_depth',
-      help: 'Requests in the user container or waiting for it',
-      registers: [registry],
-      collect() { this.set(breaker ? breaker.active + breaker.queued : 0); },
-    });
+  constructor(breaker: Breaker | undefined) {
+    this.#breaker = breaker;
   }
 
   observe(status: number, durationMs: number): void {
-    let child = this.#byStatus.get(status);
-    if (child === undefined) {
-      child = this.#duration.labels(String(status));
-      this.#byStatus.set(status, child);
+    let series = this.#byStatus.get(status);
+    if (series === undefined) {
+      series = { buckets: new Array<number>(BUCKETS_SECONDS.length).fill(0), sum: 0, count: 0 };
+      this.#byStatus.set(status, series);
     }
-    child.observe(durationMs / 1000);
+    const seconds = durationMs / 1000;
+    const bucket = BUCKETS_SECONDS.findIndex((le) => seconds <= le);
+    if (bucket >= 0) series.buckets[bucket]!++;
+    series.sum += seconds;
+    series.count++;
+  }
+
+  text(): string {
+    const name = 'kn_serving_invocation_duration_seconds';
+    const samples: Array<readonly [string, number]> = [];
+    for (const [status, series] of this.#byStatus) {
+      const labels = { ...LABELS, http_response_status_code: String(status) };
+      let cumulative = 0;
+      BUCKETS_SECONDS.forEach((le, i) => {
+        cumulative += series.buckets[i]!;
+        samples.push([`${name}_bucket${labelSet({ ...labels, le: String(le) })}`, cumulative]);
+      });
+      samples.push([`${name}_bucket${labelSet({ ...labels, le: '+Inf' })}`, series.count]);
+      samples.push([`${name}_sum${labelSet(labels)}`, series.sum]);
+      samples.push([`${name}_count${labelSet(labels)}`, series.count]);
+    }
+    const breaker = this.#breaker;
+    return [
+      family(name, 'histogram', 'The duration of requests to the user container, queueing included', samples),
+      family('kn_serving_queue_depth', 'gauge', 'Requests in the user container or waiting for it',
+        [[`kn_serving_queue_depth${labelSet(LABELS)}`, breaker ? breaker.active + breaker.queued : 0]]),
+      processMetrics(LABELS),
+    ].join('\n');
   }
 }

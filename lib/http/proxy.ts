@@ -1,4 +1,5 @@
-// The reverse-proxy core: one downstream request forwarded to an undici dispatcher, streaming
+// The reverse-proxy core: one downstream request forwarded to a dispatcher (undici's, or a
+// NodeDispatcher), streaming
 // both ways with backpressure, and aborting the other side when either side goes away.
 // The exchange is itself the undici dispatch handler, so a proxied request costs one object
 // plus its header list.
@@ -10,6 +11,11 @@ import { realClock, type Clock } from '../clock.ts';
 import { downstreamResponseHeaders, replaceHost, upstreamRequestHeaders } from './headers.ts';
 
 export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+
+/** What the proxy needs of a dispatcher: undici's Pool and H2CClient, or a NodeDispatcher. */
+export interface Dispatch {
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+}
 
 /** The part of ServerResponse and Http2ServerResponse the proxy writes through. */
 export interface DownstreamResponse {
@@ -81,7 +87,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Sends the request to the dispatcher; the listener hears exactly once how it ended. */
-  start(dispatcher: Dispatcher, options?: ForwardOptions): void {
+  start(dispatcher: Dispatch, options?: ForwardOptions): void {
     const req = this.req;
     const headers = upstreamRequestHeaders(req.rawHeaders, req.headers, options?.dropRequestHeaders);
     if (options?.host !== undefined) replaceHost(headers, options.host);

@@ -1,12 +1,11 @@
 // One listening port for HTTP/1.1 and cleartext HTTP/2 with prior knowledge (h2c), as Knative's
 // servers accept both: the first bytes of a connection pick the protocol, so the cost is per
 // connection, not per request.
-import { createServer as createHttp1Server, type IncomingMessage, type RequestListener, type Server as Http1Server } from 'node:http';
-import {
-  createServer as createHttp2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session,
-} from 'node:http2';
+import type { IncomingMessage, RequestListener, Server as Http1Server } from 'node:http';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { http, loadHttp2 } from './builtins.ts';
 import type { DownstreamRequest, DownstreamResponse } from './proxy.ts';
 
 export interface HttpListenerOptions {
@@ -29,12 +28,14 @@ function isHttp2Preface(chunk: Buffer): boolean {
 
 export class HttpListener {
   readonly http1: Http1Server;
-  readonly http2: Http2Server | undefined;
+  #http2: Http2Server | undefined;
+  #onRequest: HttpListenerOptions['onRequest'];
   #front: NetServer | Http1Server;
   #sessions = new Set<ServerHttp2Session>();
 
   constructor(options: HttpListenerOptions) {
-    this.http1 = createHttp1Server({
+    this.#onRequest = options.onRequest;
+    this.http1 = http.createServer({
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
       requestTimeout: 0,
       noDelay: true,
@@ -45,12 +46,6 @@ export class HttpListener {
       this.#front = this.http1;
       return;
     }
-    const http2 = createHttp2Server(options.onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
-    http2.on('session', (session) => {
-      this.#sessions.add(session);
-      session.once('close', () => this.#sessions.delete(session));
-    });
-    this.http2 = http2;
     const http1 = this.http1;
     this.#front = createNetServer({ noDelay: true }, (socket: Socket) => {
       // Until it speaks, a connection belongs to neither server and no server timeout guards it.
@@ -60,7 +55,7 @@ export class HttpListener {
         socket.pause();
         socket.unshift(chunk);
         if (isHttp2Preface(chunk)) {
-          http2.emit('connection', socket);
+          this.#h2cServer().emit('connection', socket);
         } else {
           http1.emit('connection', socket);
           socket.resume();
@@ -68,6 +63,21 @@ export class HttpListener {
       });
       socket.on('error', () => socket.destroy());
     });
+  }
+
+  /** The h2c server, once a client has spoken HTTP/2. */
+  get http2(): Http2Server | undefined { return this.#http2; }
+
+  // Created on the first h2c connection: most listeners only ever see HTTP/1.1, and node:http2 costs memory.
+  #h2cServer(): Http2Server {
+    if (this.#http2 !== undefined) return this.#http2;
+    const http2 = loadHttp2().createServer(this.#onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+    http2.on('session', (session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    this.#http2 = http2;
+    return http2;
   }
 
   /** Listens and resolves with the bound port (useful with port 0). */

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { replaceHost, upstreamRequestHeaders } from './headers.ts';
+import type { Dispatch } from './proxy.ts';
 
 export interface UpgradeOptions {
   dropRequestHeaders?: ReadonlySet<string>;
@@ -31,7 +32,7 @@ const DECLINED_SKIP: ReadonlySet<string> = new Set(['transfer-encoding']);
  * Forwards an HTTP/1.1 upgrade request. `head` is the first chunk the client sent after its
  * headers (Node hands it to the 'upgrade' listener); it belongs to the upstream.
  */
-export function forwardUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, dispatcher: Dispatcher, options: UpgradeOptions = {}): void {
+export function forwardUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, dispatcher: Dispatch, options: UpgradeOptions = {}): void {
   let settled = false;
   const settle = (error: Error | undefined) => {
     if (settled) return;

@@ -71,6 +71,23 @@ describe('parseConfig', () => {
       .toThrow('queue-proxy environment is invalid: USER_PORT: must be at most 65535; QUEUE_DRAIN_QUIET_PERIOD: must be a duration such as "60s" or "1m30s"');
     expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_READINESS_PROBE: '{"httpGet":{"port":"http"}}' }))
       .toThrow('SERVING_READINESS_PROBE: httpGet.port: must be a port number (a named port cannot be resolved here)');
+    expect(() => parseConfig({ ...REQUIRED_ENV, ENABLE_MULTI_CONTAINER_PROBES: 'yes', QUEUE_REPORTING_PERIOD: '10ms' }))
+      .toThrow('queue-proxy environment is invalid: ENABLE_MULTI_CONTAINER_PROBES: must be true or false; QUEUE_REPORTING_PERIOD: must be at least 0.1s');
+    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_READINESS_PROBE: '{"httpGet":{"path":5,"scheme":"HTTPS"},"periodSeconds":-1}' }))
+      .toThrow('SERVING_READINESS_PROBE: httpGet.scheme: must be HTTP (queue-proxy probes the container in cleartext); httpGet.path: must be a string; periodSeconds: must be an integer from 0 to 9007199254740991');
+  });
+
+  it('reads one probe per container when multi-container probing is on', () => {
+    const config = parseConfig({
+      ...REQUIRED_ENV, ENABLE_MULTI_CONTAINER_PROBES: 'true',
+      SERVING_READINESS_PROBE: '[{"tcpSocket":{"port":8080},"successThreshold":2},{"httpGet":{"path":"/ready","port":"8081","httpHeaders":[{"name":"X-Probe","value":"1"}]}}]',
+    });
+    expect(config.readinessProbes).toEqual([
+      expect.objectContaining({ kind: 'tcp', port: 8080, successThreshold: 2 }),
+      expect.objectContaining({ kind: 'http', port: 8081, path: '/ready', headers: { 'user-agent': 'kube-probe/1.34', 'x-probe': '1' } }),
+    ]);
+    expect(() => parseConfig({ ...REQUIRED_ENV, ENABLE_MULTI_CONTAINER_PROBES: 'true', SERVING_READINESS_PROBE: '[{"grpc":{"port":70000}}, 3]' }))
+      .toThrow('SERVING_READINESS_PROBE: 0.grpc.port: must be an integer from 0 to 65535; 1: must be an object');
   });
 });
 

@@ -1,4 +1,3 @@
-import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseQueueProxyStat, type PodStat } from '../../../autoscaler/collector/queueProxyStat.ts';
 import type { ScrapePod } from '../../../autoscaler/collector/sampling.ts';
@@ -66,12 +65,10 @@ describe('scrapeRevision', () => {
 });
 
 describe('parseQueueProxyStat', () => {
-  it('reads what the queue-proxy serves on its autoscaler port', async () => {
-    const registry = new Registry();
-    registry.setDefaultLabels({ component: 'queue-proxy' });
-    const reporter = new AutoscalerStatsReporter(registry, { namespace: 'ns', configuration: 'cfg', revision: 'rev', pod: 'a pod' }, 1000, 0);
+  it('reads what the queue-proxy serves on its autoscaler port', () => {
+    const reporter = new AutoscalerStatsReporter({ namespace: 'ns', configuration: 'cfg', revision: 'rev', pod: 'a pod' }, 1000, 0);
     reporter.report({ averageConcurrency: 2.5, averageProxiedConcurrency: 0.5, requestCount: 7, proxiedRequestCount: 1 }, 42_000);
-    expect(parseQueueProxyStat(await registry.metrics(), 'pod-a')).toEqual({
+    expect(parseQueueProxyStat(reporter.text(), 'pod-a')).toEqual({
       podName: 'pod-a', averageConcurrentRequests: 2.5, averageProxiedConcurrentRequests: 0.5, requestCount: 7, proxiedRequestCount: 1, processUptime: 42,
     });
   });

@@ -1,0 +1,160 @@
+// An HTTP/1.1 dispatcher over node:http's own keep-alive Agent that speaks undici's
+// dispatch-handler protocol, so ProxyExchange and forwardUpgrade run on it unchanged. queue-proxy
+// runs in every pod and uses it instead of an undici Pool, which would cost it ≈13 MiB.
+import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { http } from './builtins.ts';
+import type { Dispatch } from './proxy.ts';
+
+export class UpstreamClosedError extends Error {
+  readonly code = 'UPSTREAM_CLOSED';
+  constructor() { super('the upstream closed the connection before the response ended'); }
+}
+
+/** Response headers as undici hands them over: lower-cased names, repeated ones as arrays. */
+function headersOf(rawHeaders: readonly string[]): IncomingHttpHeaders {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else headers[name] = [seen, value];
+  }
+  return headers;
+}
+
+function hasHost(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.length === 4 && headers[i]!.toLowerCase() === 'host') return true;
+  return false;
+}
+
+export class NodeDispatcher implements Dispatch {
+  readonly #agent: Agent;
+  readonly #host: string;
+  readonly #port: number;
+
+  /** `maxConnections` 0 means no limit; requests beyond the limit wait in the Agent for a free connection. */
+  constructor(host: string, port: number, maxConnections: number) {
+    this.#host = host;
+    this.#port = port;
+    this.#agent = new http.Agent({ keepAlive: true, maxSockets: maxConnections > 0 ? maxConnections : Infinity });
+  }
+
+  /** Takes flat [name, value, …] request headers, the only form the proxy produces. */
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const headers = options.headers === undefined || options.headers === null ? [] : options.headers;
+    if (!Array.isArray(headers)) throw new TypeError('NodeDispatcher takes request headers as a flat [name, value, …] list');
+    const flat = headers as string[];
+    if (!hasHost(flat)) flat.push('host', `${this.#host}:${this.#port}`);
+    // undici adds these for an upgrade; the proxy has dropped the client's as hop-by-hop.
+    if (options.upgrade) flat.push('connection', 'upgrade', 'upgrade', String(options.upgrade));
+    const exchange = new NodeExchange(handler);
+    handler.onRequestStart?.(exchange, {});
+    if (exchange.aborted) {
+      exchange.fail(exchange.reason!);
+      return true;
+    }
+    exchange.send(http.request({
+      agent: this.#agent, host: this.#host, port: this.#port, method: options.method, path: options.path, headers: flat,
+    }), options.body as Readable | null | undefined);
+    return true;
+  }
+
+  /** Closes every connection, idle or not. */
+  destroy(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** One request on the Agent, and its controller for the handler. */
+class NodeExchange implements Dispatcher.DispatchController {
+  #handler: Dispatcher.DispatchHandler;
+  #req: ClientRequest | undefined;
+  #body: Readable | undefined;
+  #res: IncomingMessage | undefined;
+  #reason: Error | null = null;
+  #paused = false;
+  #done = false;
+
+  constructor(handler: Dispatcher.DispatchHandler) {
+    this.#handler = handler;
+  }
+
+  get aborted(): boolean { return this.#reason !== null; }
+  get paused(): boolean { return this.#paused; }
+  get reason(): Error | null { return this.#reason; }
+
+  send(req: ClientRequest, body: Readable | null | undefined): void {
+    this.#req = req;
+    req.on('response', this.#onResponse);
+    req.on('upgrade', this.#onUpgrade);
+    req.on('error', this.fail);
+    if (body === null || body === undefined) {
+      req.end();
+      return;
+    }
+    this.#body = body;
+    body.on('error', this.fail);
+    body.pipe(req);
+  }
+
+  abort(reason: Error): void {
+    if (this.#done || this.#reason !== null) return;
+    this.#reason = reason;
+    if (this.#req === undefined) return; // before send: dispatch reports it.
+    this.fail(reason);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#res?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#res?.resume();
+  }
+
+  /** Ends the exchange with an error, once; the connection is not reused. */
+  fail = (error: Error): void => {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#body !== undefined && this.#req !== undefined) this.#body.unpipe(this.#req);
+    this.#req?.destroy();
+    this.#res?.destroy();
+    this.#handler.onResponseError?.(this, this.#reason ?? error);
+  };
+
+  #onResponse = (res: IncomingMessage): void => {
+    if (this.#done) {
+      res.destroy();
+      return;
+    }
+    this.#res = res;
+    const handler = this.#handler;
+    handler.onResponseStart?.(this, res.statusCode ?? 0, headersOf(res.rawHeaders), res.statusMessage);
+    if (this.#done) return;
+    res.on('data', (chunk: Buffer) => { if (!this.#done) handler.onResponseData?.(this, chunk); });
+    res.on('end', () => {
+      if (this.#done) return;
+      this.#done = true;
+      handler.onResponseEnd?.(this, headersOf(res.rawTrailers));
+    });
+    res.on('error', this.fail);
+    res.on('close', () => { if (!res.complete) this.fail(new UpstreamClosedError()); });
+    if (this.#paused) res.pause();
+  };
+
+  #onUpgrade = (res: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.#done) {
+      socket.destroy();
+      return;
+    }
+    this.#done = true;
+    if (head.length > 0) socket.unshift(head);
+    this.#handler.onRequestUpgrade?.(this, res.statusCode ?? 101, headersOf(res.rawHeaders), socket);
+  };
+}
