@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { cacheRoot, repoRoot } from '../cluster/paths.ts';
+import { compileTree } from './compile.ts';
 import { writeOciImage } from './oci.ts';
 
 const run = promisify(execFile);
@@ -61,10 +62,11 @@ async function dependencies(): Promise<string> {
 export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   const app = join(outDir, 'operator-app');
   rmSync(app, { recursive: true, force: true });
-  for (const folder of APP_FOLDERS) {
-    if (existsSync(join(repoRoot, folder))) cpSync(join(repoRoot, folder), join(app, 'app', folder), { recursive: true });
-  }
-  cpSync(join(repoRoot, 'package.json'), join(app, 'app', 'package.json'));
+  // Components run from JavaScript compiled ahead of time, so no process strips types at run time
+  // (bench/queue-proxy.ts: the sidecar's idle RSS drops from about 90 to 53 MiB).
+  const compiled = join(cacheRoot, 'images', 'compiled');
+  compileTree(repoRoot, [...APP_FOLDERS, 'package.json'], compiled);
+  cpSync(compiled, join(app, 'app'), { recursive: true, filter: (source) => !source.endsWith('.compile-key') });
   cpSync(join(await dependencies(), 'node_modules'), join(app, 'app', 'node_modules'), { recursive: true });
   const { stdout: tree } = await run('sh', ['-c', `cd ${app} && find . -type f -print0 | sort -z | xargs -0 sha256sum`], { maxBuffer: 256 * 1024 * 1024 });
   const name = `dev.local/pilotlight/pilotlight:${short(tree)}`;
@@ -72,7 +74,7 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   await writeOciImage({
     name,
     layers: [await runtimeLayer(), app],
-    config: { entrypoint: ['/usr/local/bin/node', '/app/cli/main.ts'], workingDir: '/app', user: '65532' },
+    config: { entrypoint: ['/usr/local/bin/node', '/app/cli/main.js'], workingDir: '/app', user: '65532' },
   }, archive);
   return { name, archive };
 }
