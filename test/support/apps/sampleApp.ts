@@ -4,6 +4,7 @@
 //   PORT            port to listen on (0 picks one); the bound port is printed as {"listening":n}
 //   APP_PROTOCOL    "http1" (default) or "h2c" (cleartext HTTP/2 with prior knowledge only)
 //   APP_LISTEN_DELAY_MS   wait this long before listening, to play a slow-starting app
+//   POD_NAME        when set, every response names it in an x-pod-name header (as the downward API would give it)
 // Requests: any path; ?sleep=ms delays the answer, ?hang=1 never answers, ?bytes=n sends n
 // bytes. GET /_stats answers {inFlight, maxInFlight, requests, lastProbe}; POST /_stats/reset
 // zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
@@ -15,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
+
+const podName = process.env.POD_NAME;
 
 let inFlight = 0;
 let maxInFlight = 0;
@@ -28,6 +31,7 @@ function json(res: Response, status: number, value: unknown): void {
 }
 
 function handle(req: Request, res: Response): void {
+  if (podName !== undefined) (res as ServerResponse).setHeader('x-pod-name', podName);
   const url = new URL(req.url ?? '/', 'http://app');
   if (url.pathname === '/_stats') {
     json(res, 200, { inFlight, maxInFlight, requests, lastProbe });
