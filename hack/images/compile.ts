@@ -32,11 +32,25 @@ function listFiles(root: string, entries: readonly string[]): string[] {
   return files.sort();
 }
 
+/** stripTypeScriptTypes warns that it is experimental on every `pilotlight up`; that is ours to know, not the user's. */
+function withoutExperimentalWarning<T>(run: () => T): T {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (type !== 'ExperimentalWarning') (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return run();
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
 const isRelative = (specifier: string) => specifier.startsWith('./') || specifier.startsWith('../');
 
 /** JavaScript for one module: types stripped, relative `.ts` imports pointed at `.js`. */
 export function compileModule(source: string, path: string): string {
-  const stripped = stripTypeScriptTypes(source, { mode: 'strip', sourceUrl: path });
+  const stripped = withoutExperimentalWarning(() => stripTypeScriptTypes(source, { mode: 'strip', sourceUrl: path }));
   const { importedFiles } = ts.preProcessFile(stripped, true, true);
   let out = stripped;
   // From the end, so earlier positions stay valid.
