@@ -29,6 +29,7 @@ import { parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
 import { createKubeRest, type KubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { startQueueProxy, startSampleApp, type Proc } from '../test/support/apps/processes.ts';
+import { longInactiveStatus } from '../test/support/podAutoscalerStatus.ts';
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '12' } } });
 const SAMPLES = Number(values.samples);
@@ -227,21 +228,10 @@ try {
     // Burst capacity −1 keeps the activator in the path: nobody scrapes and silence is no load.
     await createRevisionObjects(api, revision, 0, { 'autoscaling.knative.dev/target-burst-capacity': '-1' });
     // Inactive for an hour, as a revision long at zero is; the autoscaler writes the status too.
-    const longAgo = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const paPath = `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${NAMESPACE}/podautoscalers/${revision}`;
     await until('the PA marked inactive', async () => {
       const pa = await api.request<Record<string, unknown>>('GET', paPath);
-      return api.request('PUT', `${paPath}/status`, {
-        body: {
-          ...pa,
-          status: {
-            conditions: [
-              { type: 'Active', status: 'False', reason: 'NoTraffic', message: 'The target is not receiving traffic.', lastTransitionTime: longAgo },
-              { type: 'ScaleTargetInitialized', status: 'True', lastTransitionTime: longAgo },
-            ],
-          },
-        },
-      }).then(() => true, (error: { code?: number }) => {
+      return api.request('PUT', `${paPath}/status`, { body: { ...pa, status: longInactiveStatus(Date.now()) } }).then(() => true, (error: { code?: number }) => {
         if (error.code !== 409) throw error;
         return undefined;
       });

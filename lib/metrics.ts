@@ -1,6 +1,7 @@
 // Prometheus metrics: one registry per process, served over HTTP in the text format.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { serveMetricsEndpoint } from './http/metricsEndpoint.ts';
 
 /**
  * `eventLoopSampleMs` sets how often process metrics sample event-loop delay; prom-client's 10ms
@@ -24,24 +25,14 @@ export function sharedMetric<T extends Metric>(registry: Registry, name: string,
 }
 
 /** Serves GET /metrics from the registry on host:port. */
-export async function serveMetrics(registry: Registry, port: number, host = '0.0.0.0'): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
-      registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': registry.contentType });
-        res.end(text);
-      }, (error: Error) => {
-        res.writeHead(500);
-        res.end(error.message);
-      });
-      return;
-    }
-    res.writeHead(404);
-    res.end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return server;
+export function serveMetrics(registry: Registry, port: number, host = '0.0.0.0'): Promise<Server> {
+  return serveMetricsEndpoint((res) => {
+    registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(text);
+    }, (error: Error) => {
+      res.writeHead(500);
+      res.end(error.message);
+    });
+  }, port, host);
 }

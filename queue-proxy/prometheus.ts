@@ -1,7 +1,7 @@
 // Prometheus text exposition (format 0.0.4) for queue-proxy's two metrics ports, written by hand:
 // queue-proxy runs in every pod, and prom-client would cost each one ≈15 MiB for a few series.
 import type { Server } from 'node:http';
-import { http } from '../lib/http/builtins.ts';
+import { serveMetricsEndpoint } from '../lib/http/metricsEndpoint.ts';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -48,20 +48,10 @@ export function processMetrics(labels: Labels): string {
 }
 
 /** Serves GET /metrics with the text render() returns, on host:port. */
-export async function serveMetrics(render: () => string, port: number, host: string): Promise<Server> {
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
-      const text = render();
-      res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-      return;
-    }
-    res.writeHead(404);
-    res.end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return server;
+export function serveMetrics(render: () => string, port: number, host: string): Promise<Server> {
+  return serveMetricsEndpoint((res) => {
+    const text = render();
+    res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }, port, host);
 }

@@ -8,7 +8,6 @@ import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { HPA_CLASS, type AutoscalerConfig } from '../../lib/config/autoscaler.ts';
-import { parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
 import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
@@ -17,9 +16,9 @@ import type { Logger } from '../../lib/log.ts';
 import { isSksReady, type ServerlessService } from '../../controllers/serverlessservice/resources.ts';
 import { activeThreshold } from '../kpa/paStatus.ts';
 import {
-  NotOwnedError, markNotOwned, podAutoscalerClass, reconcileServerlessService, writePodAutoscalerStatus, type PodAutoscalerObject,
+  NotOwnedError, podAutoscalerClass, reconcileServerlessService, reportingNotOwned, resolvePodAutoscaling, writePodAutoscalerStatus,
+  type PodAutoscalerObject,
 } from '../kpa/podAutoscaler.ts';
-import { resolveRevisionAutoscaling } from '../revisionAutoscaling.ts';
 import { HPA_API_VERSION, hpaSpecDiffers, makeHorizontalPodAutoscaler } from './resources.ts';
 
 /** The SKS of an HPA-class revision sends every activator when it proxies at all. */
@@ -95,17 +94,12 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
       await removeOrphan(key, pa, log);
       return;
     }
-    const { values, issues } = parseAutoscalingAnnotations(pa.metadata?.annotations, config);
-    if (issues.length > 0) log.warn('ignoring invalid autoscaling annotations', { issues });
-    const settings = resolveRevisionAutoscaling(config, values, {
-      containerConcurrency: pa.spec.containerConcurrency ?? 0,
-      reachable: pa.spec.reachability !== 'Unreachable',
-    });
+    const { annotations, settings } = resolvePodAutoscaling(pa, config, log);
 
     const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
     const conditions = PodAutoscalerConditions.manage(status, clock);
     conditions.initialize();
-    const hpa = await ensureHpa(pa, makeHorizontalPodAutoscaler(pa, settings, values), log, status);
+    const hpa = await ensureHpa(pa, makeHorizontalPodAutoscaler(pa, settings, annotations), log, status);
 
     const sks = await reconcileServerlessService(client, pa, deps.serverlessServices.get(key), 'Serve', ALL_ACTIVATORS);
     status.metricsServiceName = sks.status?.privateServiceName;
@@ -126,13 +120,5 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
     await writePodAutoscalerStatus(client, pa, status);
   };
 
-  return async (key, log) => {
-    try {
-      return await reconcile(key, log);
-    } catch (error) {
-      const pa = deps.podAutoscalers.get(key);
-      if (error instanceof NotOwnedError && pa) await markNotOwned(client, clock, pa, error);
-      throw error;
-    }
-  };
+  return reportingNotOwned(reconcile, client, clock, deps.podAutoscalers);
 }

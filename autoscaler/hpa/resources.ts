@@ -3,9 +3,8 @@
 // the PA and owned by it, targeting the revision's Deployment.
 import type { V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerSpec, V2MetricSpec } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
-import { controllerReference } from '../../lib/apis/kmeta.ts';
 import type { AutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
-import { PA_API_VERSION, type PodAutoscalerObject } from '../kpa/podAutoscaler.ts';
+import { childMetadata, type PodAutoscalerObject } from '../kpa/podAutoscaler.ts';
 import type { RevisionAutoscaling } from '../revisionAutoscaling.ts';
 
 export const HPA_API_VERSION = 'autoscaling/v2';
@@ -42,13 +41,7 @@ export function makeHorizontalPodAutoscaler(
   return {
     apiVersion: HPA_API_VERSION,
     kind: 'HorizontalPodAutoscaler',
-    metadata: {
-      name: pa.metadata?.name,
-      namespace: pa.metadata?.namespace,
-      labels: { ...pa.metadata?.labels },
-      annotations: { ...pa.metadata?.annotations },
-      ownerReferences: [controllerReference({ apiVersion: pa.apiVersion ?? PA_API_VERSION, kind: pa.kind ?? 'PodAutoscaler', metadata: pa.metadata })],
-    },
+    metadata: childMetadata(pa),
     spec,
   };
 }

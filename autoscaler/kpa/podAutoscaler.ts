@@ -8,9 +8,13 @@ import { Labels } from '../../lib/apis/serving.ts';
 import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
-import { AUTOSCALING_GROUP } from '../../lib/config/autoscalingAnnotations.ts';
+import { AUTOSCALING_GROUP, parseAutoscalingAnnotations, type AutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
+import type { Reconciler } from '../../lib/controller.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Lister } from '../../lib/kube/store.ts';
+import type { Logger } from '../../lib/log.ts';
 import { SKS_API_VERSION, type ServerlessService, type SksMode } from '../../controllers/serverlessservice/resources.ts';
+import { resolveRevisionAutoscaling, type RevisionAutoscaling } from '../revisionAutoscaling.ts';
 
 export const PA_API_VERSION = 'autoscaling.internal.knative.dev/v1alpha1';
 
@@ -40,17 +44,35 @@ export const sksPath = (namespace: string, name = '') =>
 export const revisionOf = (pa: PodAutoscalerObject): string =>
   pa.metadata?.labels?.[Labels.revision] ?? pa.metadata?.name ?? '';
 
+/** The PA's annotations read, invalid ones warned of and left out, and the revision's autoscaling they give. */
+export function resolvePodAutoscaling(
+  pa: PodAutoscalerObject, config: AutoscalerConfig, log: Logger,
+): { annotations: AutoscalingAnnotations; settings: RevisionAutoscaling } {
+  const { values, issues } = parseAutoscalingAnnotations(pa.metadata?.annotations, config);
+  if (issues.length > 0) log.warn('ignoring invalid autoscaling annotations', { issues });
+  const settings = resolveRevisionAutoscaling(config, values, {
+    containerConcurrency: pa.spec.containerConcurrency ?? 0,
+    reachable: pa.spec.reachability !== 'Unreachable',
+  });
+  return { annotations: values, settings };
+}
+
+/** Metadata of an object the PA makes: its name, namespace, labels and annotations, and the PA as controller. */
+export function childMetadata(pa: PodAutoscalerObject): V1ObjectMeta {
+  return {
+    name: pa.metadata?.name,
+    namespace: pa.metadata?.namespace,
+    labels: { ...pa.metadata?.labels },
+    annotations: { ...pa.metadata?.annotations },
+    ownerReferences: [controllerReference({ apiVersion: pa.apiVersion ?? PA_API_VERSION, kind: pa.kind ?? 'PodAutoscaler', metadata: pa.metadata })],
+  };
+}
+
 export function makeServerlessService(pa: PodAutoscalerObject, mode: SksMode, numActivators: number): ServerlessService {
   return {
     apiVersion: SKS_API_VERSION,
     kind: 'ServerlessService',
-    metadata: {
-      name: pa.metadata?.name,
-      namespace: pa.metadata?.namespace,
-      labels: { ...pa.metadata?.labels },
-      annotations: { ...pa.metadata?.annotations },
-      ownerReferences: [controllerReference({ apiVersion: pa.apiVersion ?? PA_API_VERSION, kind: pa.kind ?? 'PodAutoscaler', metadata: pa.metadata })],
-    },
+    metadata: childMetadata(pa),
     spec: {
       mode,
       numActivators,
@@ -114,4 +136,19 @@ export async function markNotOwned(client: KubeRest, clock: Clock, pa: PodAutosc
   conditions.initialize();
   conditions.markFalse('Active', 'NotOwned', `There is an existing ${error.kind} "${error.objectName}" that we do not own.`);
   await writePodAutoscalerStatus(client, pa, status);
+}
+
+/** The reconciler, marking the PA when what stops it is someone else's object in the way. */
+export function reportingNotOwned(
+  reconcile: Reconciler, client: KubeRest, clock: Clock, podAutoscalers: Lister<PodAutoscalerObject>,
+): Reconciler {
+  return async (key, log) => {
+    try {
+      return await reconcile(key, log);
+    } catch (error) {
+      const pa = podAutoscalers.get(key);
+      if (error instanceof NotOwnedError && pa) await markNotOwned(client, clock, pa, error);
+      throw error;
+    }
+  };
 }

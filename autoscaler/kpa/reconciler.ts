@@ -7,7 +7,6 @@ import { PodAutoscalerConditions, type Condition, type ConditionManager } from '
 import { Annotations, Labels } from '../../lib/apis/serving.ts';
 import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
 import { KPA_CLASS, type AutoscalerConfig } from '../../lib/config/autoscaler.ts';
-import { parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
 import { parseGoDuration } from '../../lib/config/duration.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
@@ -17,14 +16,14 @@ import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
 import { isSksReady, sksCondition, type ServerlessService } from '../../controllers/serverlessservice/resources.ts';
 import type { PodSource } from '../collector/podSource.ts';
-import { resolveRevisionAutoscaling, type RevisionAutoscaling } from '../revisionAutoscaling.ts';
+import type { RevisionAutoscaling } from '../revisionAutoscaling.ts';
 import type { AutoscalerMetrics, RevisionMetricLabels } from './metrics.ts';
 import {
   MIN_ACTIVATORS, chooseSksMode, computeActiveCondition, numActivators, reportedDesiredScale, type ActiveCondition,
 } from './paStatus.ts';
 import {
-  NotOwnedError, markNotOwned, podAutoscalerClass, reconcileServerlessService, revisionOf, scaleSubresourcePath, writePodAutoscalerStatus,
-  type PodAutoscalerObject,
+  podAutoscalerClass, reconcileServerlessService, reportingNotOwned, resolvePodAutoscaling, revisionOf, scaleSubresourcePath,
+  writePodAutoscalerStatus, type PodAutoscalerObject,
 } from './podAutoscaler.ts';
 import type { RevisionScalers } from './revisionScalers.ts';
 import { planScale, type ActiveState } from './scalePlan.ts';
@@ -104,12 +103,7 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
     }
     const namespace = pa.metadata!.namespace!;
     const revision = revisionOf(pa);
-    const { values, issues } = parseAutoscalingAnnotations(pa.metadata?.annotations, config);
-    if (issues.length > 0) log.warn('ignoring invalid autoscaling annotations', { issues });
-    const settings = resolveRevisionAutoscaling(config, values, {
-      containerConcurrency: pa.spec.containerConcurrency ?? 0,
-      reachable: pa.spec.reachability !== 'Unreachable',
-    });
+    const { settings } = resolvePodAutoscaling(pa, config, log);
 
     const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
     const conditions = PodAutoscalerConditions.manage(status, clock);
@@ -185,14 +179,5 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
   };
 
-  return async (key, log) => {
-    try {
-      return await reconcile(key, log);
-    } catch (error) {
-      // Someone else's SKS stays in the way until removed: say so where users look.
-      const pa = deps.podAutoscalers.get(key);
-      if (error instanceof NotOwnedError && pa) await markNotOwned(client, clock, pa, error);
-      throw error;
-    }
-  };
+  return reportingNotOwned(reconcile, client, clock, deps.podAutoscalers);
 }

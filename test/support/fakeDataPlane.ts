@@ -4,8 +4,11 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
+import { PollingLoop } from './pollingLoop.ts';
 
 type Json = Record<string, any>;
+
+const PASS_INTERVAL_MS = 50;
 
 const scoped = (group: string, plural: string, ns: string | undefined) =>
   `${group}${ns ? `/namespaces/${ns}` : ''}/${plural}`;
@@ -36,8 +39,7 @@ export class FakeDataPlane {
   readonly held = new Set<string>();
   readonly #api: KubeRest;
   readonly #ns: string | undefined;
-  #stopped = false;
-  #loop: Promise<void> | undefined;
+  readonly #loop = new PollingLoop('fake data plane', PASS_INTERVAL_MS, () => this.#pass());
 
   constructor(api: KubeRest, ns?: string) {
     this.#api = api;
@@ -45,20 +47,12 @@ export class FakeDataPlane {
   }
 
   start(): this {
-    this.#loop = this.#run();
+    this.#loop.start();
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#stopped) {
-      await this.#pass();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async #pass(): Promise<void> {

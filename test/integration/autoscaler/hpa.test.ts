@@ -84,7 +84,11 @@ describe('HPA-class PodAutoscalers against the real API server', () => {
     await api.request('PUT', `${hpaPath(ns, revision)}/status`, {
       body: { ...created, status: { currentReplicas: 3, desiredReplicas: 4, currentMetrics: [], conditions: [] } },
     });
-    await eventually(async () => (await paStatus(ns, revision)).desiredScale === 4, 'the HPA counts in the PA status');
+    // The HPA's counts and the SKS's service names reach the PA status in separate reconciles.
+    await eventually(async () => {
+      const status = await paStatus(ns, revision);
+      return status.desiredScale === 4 && status.serviceName !== undefined;
+    }, 'the HPA counts and the SKS services in the PA status');
     const status = await paStatus(ns, revision);
     expect(status).toMatchObject({ desiredScale: 4, actualScale: 3, metricsServiceName: `${revision}-private`, serviceName: revision });
     // No pod is in the private Endpoints yet, so the SKS is not ready, and the revision counts

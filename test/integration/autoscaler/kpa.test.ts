@@ -13,6 +13,7 @@ import { EventRecorder } from '../../../lib/kube/events.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 import { startQueueProxy, startSampleApp, type Proc } from '../../support/apps/processes.ts';
 import { createNamespace } from '../../support/kube.ts';
+import { longInactiveStatus } from '../../support/podAutoscalerStatus.ts';
 import { eventually } from '../lib/wait.ts';
 import {
   api, createDeployment, createPodAutoscaler, eventReasons, nextSeq, pause, paStatus, recordingClient, replicasOf, type RecordedCall,
@@ -143,17 +144,8 @@ describe('KPA autoscaler against the real API server', () => {
     // Burst capacity −1 keeps the activator in the path, so the revision is not scraped and
     // its silence reads as no load.
     const pa = await createPodAutoscaler(ns, revision, { 'autoscaling.knative.dev/target-burst-capacity': '-1' });
-    const longAgo = new Date(h.clock.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     await api.request('PUT', `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers/${revision}/status`, {
-      body: {
-        ...pa,
-        status: {
-          conditions: [
-            { type: 'Active', status: 'False', reason: 'NoTraffic', message: 'The target is not receiving traffic.', lastTransitionTime: longAgo },
-            { type: 'ScaleTargetInitialized', status: 'True', lastTransitionTime: longAgo },
-          ],
-        },
-      },
+      body: { ...pa, status: longInactiveStatus(h.clock.now()) },
     });
     await eventually(async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`, 'the PA to know its metrics service');
     // One tick decides zero from the silence.

@@ -12,6 +12,7 @@ import { QueuePorts } from '../../../controllers/revision/resources/queueContain
 import { isNotFound } from '../../../lib/kube/errors.ts';
 import type { KubeRest } from '../../../lib/kube/rest.ts';
 import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { PollingLoop } from '../../support/pollingLoop.ts';
 import { POD_NETWORK_PREFIX } from './conventions.ts';
 
 /** What the revision's queue-proxy container gets from its pod template; the rest is loopback's. */
@@ -60,10 +61,9 @@ export class LoopbackKubelet {
   /** Pods on their way out: draining, then their counts read, then stopped. */
   readonly #stopping = new Set<Promise<void>>();
   #podNumber = 0;
-  #stopped = false;
-  #loop: Promise<void> | undefined;
-  /** What stopped the loop, rethrown by stop() so that a broken stand-in fails the test. */
-  #failure: unknown;
+  readonly #loop = new PollingLoop('loopback kubelet', LOOP_INTERVAL_MS, async () => {
+    for (const workload of this.#workloads) await this.#sync(workload);
+  });
 
   constructor(options: LoopbackKubeletOptions) {
     this.#options = options;
@@ -75,16 +75,17 @@ export class LoopbackKubelet {
   }
 
   start(): this {
-    this.#loop = this.#run();
+    this.#loop.start();
     return this;
   }
 
   /** Stops following the Deployments and stops every pod. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-    await Promise.all(this.#workloads.flatMap((w) => w.pods.splice(0).map((pod) => this.#stopPod(pod))));
-    if (this.#failure !== undefined) throw this.#failure;
+    try {
+      await this.#loop.stop();
+    } finally {
+      await Promise.all(this.#workloads.flatMap((w) => w.pods.splice(0).map((pod) => this.#stopPod(pod))));
+    }
   }
 
   /** The running pods of a Deployment, oldest first. */
@@ -98,20 +99,6 @@ export class LoopbackKubelet {
     const counts = new Map(this.#finished);
     for (const pod of this.#workloads.flatMap((w) => w.pods)) counts.set(pod.name, await readAppCounts(pod.app));
     return counts;
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        for (const workload of this.#workloads) await this.#sync(workload);
-      } catch (error) {
-        // Said at once: the test's waits would otherwise only time out.
-        console.error('loopback kubelet failed', error);
-        this.#failure = error;
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, LOOP_INTERVAL_MS));
-    }
   }
 
   async #sync(workload: Workload): Promise<void> {

@@ -6,10 +6,8 @@ import { createServer, type Server } from 'node:http';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForLine, type QueueProxyProc } from '../../support/apps/processes.ts';
-import {
-  eventually, heldRequests, putRevision, reservePodPorts, send, startActivator, startQueueProxyFor,
-  type ActivatorProc,
-} from './harness.ts';
+import { heldRequests, startActivator, startQueueProxyFor, type ActivatorProc } from './harness.ts';
+import { holdRequestsAtZero, releaseLine } from './heldAtZero.ts';
 
 const HELD = 50;
 
@@ -32,10 +30,7 @@ describe('activator: the first pod of a revision at zero', () => {
   });
 
   it('gets the held requests only after answering its probe, each exactly once', async () => {
-    const ports = await reservePodPorts();
-    await putRevision(activator, 'first-00001', { containerConcurrency: 0, pods: [ports.address] });
-    const answers = Promise.all(Array.from({ length: HELD }, (_, i) => send(activator, client, 'first-00001', `/req/${i}`)));
-    await eventually(`${HELD} requests held`, async () => await heldRequests(activator, 'first-00001') === HELD);
+    const { ports, answers } = await holdRequestsAtZero(activator, client, 'first-00001', HELD);
 
     queueProxy = await startQueueProxyFor(ports);
     const arrivals: Array<{ at: number; path: string }> = [];
@@ -52,7 +47,7 @@ describe('activator: the first pod of a revision at zero', () => {
 
     const answered = await waitForLine(queueProxy, (l) => l.msg === 'first health check answered ready');
     expect(answered.userAgent).toMatch(/^Knative-Activator-Probe/);
-    const release = activator.lines.find((l) => l.msg === 'pod answered its probe; releasing held requests');
+    const release = releaseLine(activator);
     expect(release).toMatchObject({ revision: 'default/first-00001', pod: ports.address, waiting: HELD });
     // Causality, at the logs' millisecond resolution: probe answered, then release, then traffic.
     const firstArrival = Math.min(...arrivals.map((a) => a.at));

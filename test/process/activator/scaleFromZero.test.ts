@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueProxyProc, SampleApp } from '../../support/apps/processes.ts';
 import { startSampleApp } from '../../support/apps/processes.ts';
 import {
-  appStats, eventually, heldRequests, putRevision, reservePodPorts, send, startActivator, startQueueProxyFor,
-  type ActivatorProc,
+  appStats, eventually, heldRequests, send, startActivator, startQueueProxyFor, type ActivatorProc,
 } from './harness.ts';
+import { holdRequestsAtZero, releaseLine } from './heldAtZero.ts';
 
 const HELD = 200;
 
@@ -26,12 +26,8 @@ describe('activator: scale from zero', () => {
   });
 
   it(`holds ${HELD} requests while the revision has no pod and delivers each exactly once when one answers its probe`, async () => {
-    const ports = await reservePodPorts();
-    // The source knows the pod's address from the start, as Kubernetes lists a not-ready endpoint;
-    // nothing ever tells the activator the pod became ready: only its probe can.
-    await putRevision(activator, 'hello-00001', { containerConcurrency: 0, pods: [ports.address] });
-    const answers = Promise.all(Array.from({ length: HELD }, (_, i) => send(activator, client, 'hello-00001', `/req/${i}`)));
-    await eventually(`${HELD} requests held`, async () => await heldRequests(activator, 'hello-00001') === HELD);
+    // Nothing ever tells the activator the pod became ready: only its probe can.
+    const { ports, answers } = await holdRequestsAtZero(activator, client, 'hello-00001', HELD);
 
     // The pod's queue-proxy is up but its app is not: the probe fails and everything stays held.
     queueProxy = await startQueueProxyFor(ports);
@@ -49,7 +45,7 @@ describe('activator: scale from zero', () => {
     expect((await appStats(app)).requests).toBe(HELD);
 
     // Causality: the release was the probe's doing, and at that moment every request was still held.
-    const release = activator.lines.find((l) => l.msg === 'pod answered its probe; releasing held requests');
+    const release = releaseLine(activator);
     expect(release).toMatchObject({ revision: 'default/hello-00001', pod: ports.address, waiting: HELD });
     expect(await heldRequests(activator, 'hello-00001')).toBe(0);
   });

@@ -5,11 +5,7 @@ import { livingConditionSet } from '../../../lib/apis/conditions.ts';
 import type { Revision } from '../../../lib/apis/serving.ts';
 import type { RevisionStatus } from '../../../lib/apis/status.ts';
 import { realClock } from '../../../lib/clock.ts';
-import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
-import { parseDeploymentConfig } from '../../../lib/config/deployment.ts';
-import { parseFeatures } from '../../../lib/config/features.ts';
 import { planReservedInstance, parseReservedInstanceConfig, type ReservedInstanceSizing } from '../../../lib/config/reservedInstance.ts';
-import type { RevisionConfig } from '../../../controllers/revision/config.ts';
 import { makeDeployment } from '../../../controllers/revision/resources/deployment.ts';
 import { reservedName } from '../../../controllers/revision/resources/names.ts';
 import { isRouted, makeReservedDeployment, RESERVED_QUEUE_RESOURCES } from '../../../controllers/revision/resources/reservedDeployment.ts';
@@ -19,35 +15,15 @@ import {
   clearReservedStatus, instanceMode, propagateReservedStatus, RESERVED_INSTANCE_READY, setInstanceMode,
 } from '../../../controllers/revision/status.ts';
 import { makePrivateService } from '../../../controllers/serverlessservice/resources.ts';
+import { HTTP1_QUEUE_SERVICE_PORTS, makeTestRevision, revisionConfig } from '../../support/servingFixtures.ts';
 
-const config: RevisionConfig = {
-  deployment: parseDeploymentConfig({ 'queue-sidecar-image': 'dev.local/pilotlight:1' }),
-  autoscaler: parseAutoscalerConfig(),
-  features: parseFeatures(),
-  systemNamespace: 'knative-serving',
-};
+const config = revisionConfig();
 
-const revision = (edit: (r: any) => void = () => {}): Revision => {
-  const rev: any = {
-    apiVersion: 'serving.knative.dev/v1',
-    kind: 'Revision',
-    metadata: {
-      name: 'hello-00001', namespace: 'ns', uid: 'rev-uid',
-      labels: { 'serving.knative.dev/configuration': 'hello', 'serving.knative.dev/service': 'hello', 'serving.knative.dev/routingState': 'active' },
-      annotations: { 'pilotlight.dev/reserved-instance': 'enabled', 'example.com/team': 'a' },
-    },
-    spec: {
-      containerConcurrency: 50,
-      timeoutSeconds: 120,
-      containers: [{
-        name: 'user-container', image: 'dev.local/hello:1', ports: [{ containerPort: 9000 }],
-        resources: { requests: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' }, limits: { memory: '2Gi' } },
-      }],
-    },
-  };
-  edit(rev);
-  return rev as Revision;
-};
+const revision = (edit?: (r: any) => void): Revision => makeTestRevision({
+  annotations: { 'pilotlight.dev/reserved-instance': 'enabled', 'example.com/team': 'a' },
+  containerConcurrency: 50,
+  container: { resources: { requests: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' }, limits: { memory: '2Gi' } } },
+}, edit);
 
 const sizingOf = (rev: Revision, clusterData: Record<string, string> = {}): ReservedInstanceSizing => {
   const plan = planReservedInstance({
@@ -176,13 +152,7 @@ describe('makeReservedService', () => {
         ownerReferences: [{ apiVersion: 'serving.knative.dev/v1', kind: 'Revision', name: 'hello-00001', uid: 'rev-uid', controller: true, blockOwnerDeletion: true }],
       },
       spec: {
-        ports: [
-          { name: 'http', protocol: 'TCP', port: 80, targetPort: 8012 },
-          { name: 'https', protocol: 'TCP', port: 443, targetPort: 8112 },
-          { name: 'http-autometric', protocol: 'TCP', port: 9090, targetPort: 'http-autometric' },
-          { name: 'http-usermetric', protocol: 'TCP', port: 9091, targetPort: 'http-usermetric' },
-          { name: 'http-istio', protocol: 'TCP', port: 8012, targetPort: 8012 },
-        ],
+        ports: HTTP1_QUEUE_SERVICE_PORTS,
         selector: { 'pilotlight.dev/reserved-revision-uid': 'rev-uid' },
       },
     });

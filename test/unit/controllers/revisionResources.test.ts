@@ -2,44 +2,20 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { childName } from '../../../lib/apis/kmeta.ts';
 import type { Revision } from '../../../lib/apis/serving.ts';
-import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
-import { parseDeploymentConfig } from '../../../lib/config/deployment.ts';
-import { parseFeatures } from '../../../lib/config/features.ts';
-import type { RevisionConfig } from '../../../controllers/revision/config.ts';
 import { makeDeployment } from '../../../controllers/revision/resources/deployment.ts';
 import { makePodAutoscaler } from '../../../controllers/revision/resources/podAutoscaler.ts';
 import { readinessProbeForQueue } from '../../../controllers/revision/resources/queueContainer.ts';
+import { makeTestRevision, revisionConfig } from '../../support/servingFixtures.ts';
 
-const config = (deployment: Record<string, string> = {}, autoscaler: Record<string, string> = {}): RevisionConfig => ({
-  deployment: parseDeploymentConfig({ 'queue-sidecar-image': 'dev.local/pilotlight:1', ...deployment }),
-  autoscaler: parseAutoscalerConfig(autoscaler),
-  features: parseFeatures(),
-  systemNamespace: 'knative-serving',
-});
-
-const revision = (edit: (r: any) => void = () => {}): Revision => {
-  const rev: any = {
-    apiVersion: 'serving.knative.dev/v1',
-    kind: 'Revision',
-    metadata: {
-      name: 'hello-00001', namespace: 'ns', uid: 'rev-uid',
-      labels: { 'serving.knative.dev/configuration': 'hello', 'serving.knative.dev/service': 'hello', 'serving.knative.dev/routingState': 'active' },
-      annotations: { 'autoscaling.knative.dev/min-scale': '2', 'serving.knative.dev/creator': 'alice', 'example.com/team': 'a' },
-    },
-    spec: {
-      containerConcurrency: 10,
-      timeoutSeconds: 120,
-      containers: [{
-        name: 'user-container', image: 'dev.local/hello:1', ports: [{ containerPort: 9000 }],
-        env: [{ name: 'TARGET', value: 'World' }],
-        readinessProbe: { httpGet: { path: '/ready' }, periodSeconds: 0, successThreshold: 1 },
-        livenessProbe: { tcpSocket: {} },
-      }],
-    },
-  };
-  edit(rev);
-  return rev as Revision;
-};
+const revision = (edit?: (r: any) => void): Revision => makeTestRevision({
+  annotations: { 'autoscaling.knative.dev/min-scale': '2', 'serving.knative.dev/creator': 'alice', 'example.com/team': 'a' },
+  containerConcurrency: 10,
+  container: {
+    env: [{ name: 'TARGET', value: 'World' }],
+    readinessProbe: { httpGet: { path: '/ready' }, periodSeconds: 0, successThreshold: 1 },
+    livenessProbe: { tcpSocket: {} },
+  },
+}, edit);
 
 describe('child names', () => {
   it('keeps short names and hashes long ones to 63 characters like Knative', () => {
@@ -53,7 +29,7 @@ describe('child names', () => {
 });
 
 describe('makeDeployment', () => {
-  const deployment = makeDeployment(revision(), config());
+  const deployment = makeDeployment(revision(), revisionConfig());
   const pod = deployment.spec!.template.spec!;
   const [user, queue] = pod.containers;
 
@@ -75,7 +51,7 @@ describe('makeDeployment', () => {
     expect(deployment.spec?.progressDeadlineSeconds).toBe(600);
     expect(deployment.spec?.revisionHistoryLimit).toBe(0);
     expect(deployment.spec?.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } });
-    expect(makeDeployment(revision((r) => { r.metadata.annotations = { 'serving.knative.dev/progress-deadline': '90s' }; }), config()).spec)
+    expect(makeDeployment(revision((r) => { r.metadata.annotations = { 'serving.knative.dev/progress-deadline': '90s' }; }), revisionConfig()).spec)
       .toMatchObject({ replicas: 1, progressDeadlineSeconds: 90 });
   });
 
@@ -115,11 +91,11 @@ describe('makeDeployment', () => {
     expect(pod.enableServiceLinks).toBe(false);
     expect(pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.labelSelector)
       .toEqual({ matchLabels: { 'serving.knative.dev/revision': 'hello-00001' } });
-    expect(makeDeployment(revision(), config({ 'default-affinity-type': 'none' })).spec?.template.spec?.affinity).toBeUndefined();
+    expect(makeDeployment(revision(), revisionConfig({ 'default-affinity-type': 'none' })).spec?.template.spec?.affinity).toBeUndefined();
   });
 
   it('a port named h2c moves queue-proxy to 8013', () => {
-    const h2c = makeDeployment(revision((r) => { r.spec.containers[0].ports = [{ name: 'h2c', containerPort: 8080 }]; }), config());
+    const h2c = makeDeployment(revision((r) => { r.spec.containers[0].ports = [{ name: 'h2c', containerPort: 8080 }]; }), revisionConfig());
     expect(h2c.spec?.template.spec?.containers[1]?.ports?.[0]).toEqual({ name: 'queue-port', containerPort: 8013 });
   });
 

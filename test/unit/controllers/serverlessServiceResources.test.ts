@@ -5,6 +5,7 @@ import {
   chooseSubset, filterSubsetPorts, makePrivateService, makePublicEndpoints, makePublicService, readyAddressCount, subsetEndpoints,
   type ServerlessService,
 } from '../../../controllers/serverlessservice/resources.ts';
+import { HTTP1_QUEUE_SERVICE_PORTS } from '../../support/servingFixtures.ts';
 
 function sks(protocolType: 'http1' | 'h2c' = 'http1'): ServerlessService {
   return {
@@ -40,13 +41,7 @@ describe('makePrivateService', () => {
       },
       spec: {
         selector: { 'serving.knative.dev/revisionUID': 'r' },
-        ports: [
-          { name: 'http', protocol: 'TCP', port: 80, targetPort: 8012 },
-          { name: 'https', protocol: 'TCP', port: 443, targetPort: 8112 },
-          { name: 'http-autometric', protocol: 'TCP', port: 9090, targetPort: 'http-autometric' },
-          { name: 'http-usermetric', protocol: 'TCP', port: 9091, targetPort: 'http-usermetric' },
-          { name: 'http-istio', protocol: 'TCP', port: 8012, targetPort: 8012 },
-        ],
+        ports: HTTP1_QUEUE_SERVICE_PORTS,
       },
     });
   });
