@@ -1,5 +1,6 @@
 // Cold start on the local cluster: the first request to a revision at zero, through the gateway
-// and the activator, against the app's own start time (spawn to listening, on this machine).
+// and the activator, against the app's own start time (spawn to listening, on this machine), and
+// the first request after idle to a revision that keeps a reserved instance instead of zero.
 // Also records the bring-up time of `pilotlight up` (warm when the caches are), `kubectl apply`
 // to Ready, and the memory of the operator's components once idle.
 // Needs root; brings the cluster up and down itself.
@@ -23,6 +24,8 @@ const cli = (...args: string[]) => run(process.execPath, [join(repo, 'cli', 'mai
 const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
 const kubectl = (args: string[], input?: string) => {
   const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') } });
+  // kubectl may exit before it reads an empty stdin.
+  child.child.stdin?.on('error', () => {});
   child.child.stdin?.end(input ?? '');
   return child;
 };
@@ -62,17 +65,17 @@ function containerMemory(pid: number): { rssMiB: number; cgroupMiB: number | und
   return { rssMiB: rssKiB / 1024, cgroupMiB: cgroupBytes === undefined ? undefined : cgroupBytes / 1024 / 1024 };
 }
 
-/** Every container of the operator's pods with its memory, by pod name. */
-async function componentMemory(): Promise<Record<string, { rssMiB: number; cgroupMiB: number | undefined }>> {
-  const pods = JSON.parse((await kubectl(['get', 'pods', '-n', 'knative-serving', '-o', 'json'])).stdout) as
-    { items: { metadata: { name: string }; status: { containerStatuses?: { containerID?: string }[] } }[] };
+/** Every container of the pods in a namespace with its memory, by pod and container name. */
+async function componentMemory(namespace: string): Promise<Record<string, { rssMiB: number; cgroupMiB: number | undefined }>> {
+  const pods = JSON.parse((await kubectl(['get', 'pods', '-n', namespace, '-o', 'json'])).stdout) as
+    { items: { metadata: { name: string }; status: { containerStatuses?: { name: string; containerID?: string }[] } }[] };
   const { stdout: tasks } = await run('ctr', ['--address', join(stateDir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'tasks', 'ls']);
   const pidOf = new Map(tasks.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f.length >= 2).map(([id, pid]) => [id!, Number(pid)]));
   const memory: Record<string, { rssMiB: number; cgroupMiB: number | undefined }> = {};
   for (const pod of pods.items) {
     for (const container of pod.status.containerStatuses ?? []) {
       const pid = pidOf.get(container.containerID?.replace(/^containerd:\/\//, '') ?? '');
-      if (pid) memory[pod.metadata.name] = containerMemory(pid);
+      if (pid) memory[`${pod.metadata.name}/${container.name}`] = containerMemory(pid);
     }
   }
   return memory;
@@ -86,49 +89,69 @@ try {
   const upSeconds = (performance.now() - upStarted) / 1000;
   await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge',
     '-p', JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } })]);
-  const service = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 'cold', namespace: 'default' },
-    spec: { template: { spec: { containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] } } } };
+  const service = (name: string, annotations: Record<string, string> = {}) => ({
+    apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name, namespace: 'default' },
+    spec: { template: { metadata: { annotations }, spec: { containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] } } },
+  });
   const applied = performance.now();
-  await kubectl(['apply', '-f', '-'], stringify(service));
+  await kubectl(['apply', '-f', '-'], stringify(service('cold')));
   await kubectl(['wait', '--for=condition=Ready', 'ksvc/cold', '--timeout=120s']);
   const applyToReadyMs = performance.now() - applied;
-  const host = 'cold.default.example.com';
+  await kubectl(['apply', '-f', '-'], stringify(service('reserved', { 'pilotlight.dev/reserved-instance': 'enabled' })));
+  await kubectl(['wait', '--for=condition=Ready', 'ksvc/reserved', '--timeout=120s']);
   const warm: number[] = [];
-  for (let i = 0; i < tries; i++) warm.push((await get(host)).ms);
-  const cold: number[] = [];
-  for (let i = 0; i < tries; i++) {
+  for (let i = 0; i < tries; i++) warm.push((await get('cold.default.example.com')).ms);
+  /** Waits until the revision's standard Deployment is at zero with no pod left. */
+  const untilIdle = async (revision: string) => {
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      const { stdout } = await kubectl(['get', 'deployment', 'cold-00001-deployment', '-o', 'jsonpath={.spec.replicas}/{.status.readyReplicas}']);
-      if (stdout === '0/') break;
+      const { stdout: scale } = await kubectl(['get', 'deployment', `${revision}-deployment`, '-o', 'jsonpath={.spec.replicas}/{.status.replicas}']);
+      const { stdout: pods } = await kubectl(['get', 'pods', '-l', `serving.knative.dev/revision=${revision}`, '-o', 'name']);
+      if ((scale === '0/' || scale === '0/0') && pods.trim() === '') return;
       await sleep(500);
     }
+    throw new Error(`${revision} did not scale to zero within 120 s`);
+  };
+  const afterIdle = async (revision: string, host: string) => {
+    await untilIdle(revision);
     const result = await get(host);
-    if (result.status !== 200) throw new Error(`cold request ${i + 1} answered ${result.status}`);
-    cold.push(result.ms);
+    if (result.status !== 200) throw new Error(`first request to ${host} after idle answered ${result.status}`);
+    return result.ms;
+  };
+  const cold: number[] = [];
+  const reserved: number[] = [];
+  for (let i = 0; i < tries; i++) {
+    cold.push(await afterIdle('cold-00001', 'cold.default.example.com'));
+    reserved.push(await afterIdle('reserved-00001', 'reserved.default.example.com'));
   }
-  // Idle: the last cold request's pod has scaled away again and nothing is in flight.
-  const idleDeadline = Date.now() + 120_000;
-  while (Date.now() < idleDeadline && (await kubectl(['get', 'deployment', 'cold-00001-deployment', '-o', 'jsonpath={.spec.replicas}'])).stdout !== '0') await sleep(1000);
+  // Idle: the last requests' pods have scaled away again and nothing is in flight.
+  await untilIdle('cold-00001');
+  await untilIdle('reserved-00001');
   await sleep(10_000);
-  const idleMemory = await componentMemory();
+  const idleMemory = await componentMemory('knative-serving');
+  // What an idle revision holds: its reserved pod, against the standard pod min-scale 1 would keep.
+  const idleRevisionMemory = await componentMemory('default');
   const app: number[] = [];
   for (let i = 0; i < tries; i++) app.push(await appStartMs());
   const summary = (values: number[]) => ({ p50: percentile(values, 0.5), p90: percentile(values, 0.9), max: Math.max(...values) });
   const result = {
     machine: { cpus: cpus().length, loadavg: loadavg() }, tries, upSeconds, applyToReadyMs,
-    coldMs: summary(cold), warmMs: summary(warm), appStartMs: summary(app), idleMemory, raw: { cold, warm, app },
+    coldMs: summary(cold), reservedMs: summary(reserved), warmMs: summary(warm), appStartMs: summary(app),
+    idleMemory, idleRevisionMemory, raw: { cold, reserved, warm, app },
   };
   const row = (name: string, s: { p50: number; p90: number; max: number }) => `| ${name} | ${s.p50.toFixed(0)} | ${s.p90.toFixed(0)} | ${s.max.toFixed(0)} |`;
   const table = [
     `| ${tries} tries, ms | p50 | p90 | max |`, '|---|---:|---:|---:|',
     row('first request at zero (gateway → activator → new pod)', result.coldMs),
+    row('first request after idle with a reserved instance (gateway → activator → reserved pod)', result.reservedMs),
     row('warm request (gateway → pod)', result.warmMs),
     row('the app alone: spawn to listening', result.appStartMs),
-    '', `cold p50 / app start p50 = ${(result.coldMs.p50 / result.appStartMs.p50).toFixed(1)}x`,
+    '', `cold p50 / app start p50 = ${(result.coldMs.p50 / result.appStartMs.p50).toFixed(1)}x; reserved p50 / warm p50 = ${(result.reservedMs.p50 / result.warmMs.p50).toFixed(2)}x`,
     '', `pilotlight up: ${upSeconds.toFixed(1)} s; kubectl apply to Ready: ${(applyToReadyMs / 1000).toFixed(2)} s`,
     '', '| idle component | RSS MiB | cgroup MiB |', '|---|---:|---:|',
     ...Object.entries(idleMemory).map(([pod, m]) => `| ${pod} | ${m.rssMiB.toFixed(1)} | ${m.cgroupMiB?.toFixed(1) ?? 'n/a'} |`),
+    '', '| idle revision container | RSS MiB | cgroup MiB |', '|---|---:|---:|',
+    ...Object.entries(idleRevisionMemory).map(([pod, m]) => `| ${pod} | ${m.rssMiB.toFixed(1)} | ${m.cgroupMiB?.toFixed(1) ?? 'n/a'} |`),
   ].join('\n');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'coldstart.json'), JSON.stringify(result, null, 2));
