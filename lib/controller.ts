@@ -4,6 +4,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { realClock, type Clock } from './clock.ts';
+import { isConflict } from './kube/errors.ts';
 import type { EventHandlers } from './kube/informer.ts';
 import type { LeaderElector } from './kube/leaderElection.ts';
 import { objectKey } from './kube/store.ts';
@@ -149,7 +150,10 @@ export class Controller {
     } catch (error) {
       this.queue.addRateLimited(key);
       outcome = 'error';
-      log.error('reconcile failed', { error, retries: this.queue.numRequeues(key) });
+      // A write that lost a race with another writer is retried against the newer object; that is
+      // routine in optimistic concurrency, not a failure anyone has to look at.
+      if (isConflict(error)) log.debug('reconcile retried after a write conflict', { error: (error as Error).message, retries: this.queue.numRequeues(key) });
+      else log.error('reconcile failed', { error, retries: this.queue.numRequeues(key) });
     } finally {
       this.queue.done(key);
     }
