@@ -5,12 +5,12 @@
 // endpoint of the same split, and records metrics and the access log when the exchange ends.
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import {
   ExchangeAbortedError, ProxyExchange,
-  type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ForwardOptions,
+  type Dispatch, type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ForwardOptions,
 } from '../lib/http/proxy.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
@@ -22,8 +22,13 @@ import type { UpstreamPools } from './upstreams.ts';
 /** nginx's status for a client that left before the response started. */
 const CLIENT_CLOSED_STATUS = 499;
 const TOO_LARGE_BODY = 'request body too large';
-/** setTimeout's limit; longer deadlines are re-armed by the timer itself. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Request timeouts are checked by one sweep over the requests in progress rather than a timer per
+ * request (a timer costs an allocation and two heap operations per request). A request times out
+ * within a tenth of its shortest timeout after its deadline, and never later than SWEEP_MAX_MS.
+ */
+const SWEEP_MIN_MS = 10;
+const SWEEP_MAX_MS = 1000;
 /** Set by the gateway from the connection, never trusted from the client. */
 const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', 'k-original-host'];
 
@@ -109,15 +114,69 @@ function mayHaveUnsizedBody(req: DownstreamRequest): boolean {
   return req.httpVersionMajor >= 2 && req.method !== 'GET' && req.method !== 'HEAD';
 }
 
+/** Timeouts with 0 (off) read as never, so a deadline is one min() over the three. */
+function effectiveTimeouts(timeouts: RequestTimeouts): RequestTimeouts | undefined {
+  if (timeouts.totalMs === 0 && timeouts.idleMs === 0 && timeouts.responseStartMs === 0) return undefined;
+  return timeouts.totalMs === 0 ? { ...timeouts, totalMs: Infinity } : timeouts;
+}
+
+function sweepIntervalMs(timeouts: RequestTimeouts): number {
+  const shortest = Math.min(...[timeouts.totalMs, timeouts.idleMs, timeouts.responseStartMs].filter((ms) => ms > 0));
+  return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 10)));
+}
+
 export class GatewayProxy {
   readonly deps: GatewayProxyDeps;
+  /** Undefined when every request timeout is off. */
+  readonly timeouts: RequestTimeouts | undefined;
   #open = 0;
   #idleWaiters: Array<() => void> = [];
   #accessCount = 0;
+  /**
+   * Requests whose timeouts the sweep checks, as a list threaded through the requests
+   * themselves: watching a request allocates nothing, and a finished request is unlinked at once.
+   * (A Set here, with one add and one delete per request, kept finished requests reachable
+   * until it rehashed, so whole generations of requests survived scavenges and filled old space.)
+   */
+  #timedHead: GatewayRequest | undefined;
+  readonly #sweepMs: number;
+  #sweep: Timer | undefined;
 
   constructor(deps: GatewayProxyDeps) {
     this.deps = deps;
+    this.timeouts = effectiveTimeouts(deps.limits.timeouts);
+    this.#sweepMs = this.timeouts === undefined ? 0 : sweepIntervalMs(deps.limits.timeouts);
   }
+
+  /** Watches a request's timeouts until untime(). */
+  time(request: GatewayRequest): void {
+    const head = this.#timedHead;
+    request.timedNext = head;
+    if (head !== undefined) head.timedPrev = request;
+    this.#timedHead = request;
+    this.#sweep ??= this.deps.clock.setTimeout(this.#onSweep, this.#sweepMs);
+  }
+
+  untime(request: GatewayRequest): void {
+    const { timedPrev: prev, timedNext: next } = request;
+    if (prev !== undefined) prev.timedNext = next;
+    else if (this.#timedHead === request) this.#timedHead = next;
+    if (next !== undefined) next.timedPrev = prev;
+    request.timedPrev = undefined;
+    request.timedNext = undefined;
+  }
+
+  #onSweep = (): void => {
+    this.#sweep = undefined;
+    const now = this.deps.clock.now();
+    for (let request = this.#timedHead; request !== undefined;) {
+      // Read first: a request that times out unlinks itself.
+      const next = request.timedNext;
+      request.checkDeadline(now);
+      request = next;
+    }
+    if (this.#timedHead !== undefined) this.#sweep = this.deps.clock.setTimeout(this.#onSweep, this.#sweepMs);
+  };
 
   /** Requests being answered plus upgraded connections still open. */
   get open(): number { return this.#open; }
@@ -138,11 +197,11 @@ export class GatewayProxy {
       }
       if (decision.kind === 'probe') {
         reply(req, res, 200, '', { [HASH_HEADER]: decision.hash });
-        this.recordEnd(req, decision.ingress.namespace, decision.ingress.name, '', 200, arrivedAt, undefined);
+        this.recordEnd(req, decision, decision.ingress.namespace, decision.ingress.name, '', 200, arrivedAt, undefined);
         return;
       }
       reply(req, res, decision.status, decision.message);
-      this.recordEnd(req, '', '', '', decision.status, arrivedAt, undefined);
+      this.recordEnd(req, decision, '', '', '', decision.status, arrivedAt, undefined);
     };
   }
 
@@ -155,7 +214,7 @@ export class GatewayProxy {
         const body = decision.kind === 'probe' ? 'probes cannot upgrade' : decision.message;
         socket.on('error', () => socket.destroy());
         socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-        this.recordEnd(req, '', '', '', status, arrivedAt, undefined);
+        this.recordEnd(req, undefined, '', '', '', status, arrivedAt, undefined);
         return;
       }
       this.#open++;
@@ -174,7 +233,7 @@ export class GatewayProxy {
         ...(options.host === undefined ? {} : { host: options.host }),
         onClose: (error) => {
           upstream.inFlight--;
-          this.recordEnd(req, decision.ingress.namespace, decision.ingress.name, decision.service.name, error ? 502 : 101, arrivedAt, upstream.address);
+          this.recordEnd(req, decision, decision.ingress.namespace, decision.ingress.name, decision.service.name, error ? 502 : 101, arrivedAt, upstream.address);
           this.requestEnded();
         },
       });
@@ -185,9 +244,10 @@ export class GatewayProxy {
     if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  recordEnd(req: DownstreamRequest, namespace: string, routeName: string, revision: string, status: number, arrivedAt: number, upstream: string | undefined): void {
+  /** `decision` keys the metric series for (namespace, route, revision) when there is one. */
+  recordEnd(req: DownstreamRequest, decision: RouteDecision | undefined, namespace: string, routeName: string, revision: string, status: number, arrivedAt: number, upstream: string | undefined): void {
     const latencyMs = this.deps.clock.now() - arrivedAt;
-    this.deps.metrics.observe(namespace, routeName, revision, status, latencyMs);
+    this.deps.metrics.observe(decision, namespace, routeName, revision, status, latencyMs);
     const access = this.deps.accessLog;
     if (access === undefined || ++this.#accessCount % access.every !== 0) return;
     access.log.info('request', {
@@ -206,7 +266,7 @@ export class GatewayProxy {
  * upstream pool reports to, so a refused connection can be redirected to another endpoint before
  * the exchange hears of it.
  */
-class GatewayRequest extends Dispatcher implements ExchangeListener, Dispatcher.DispatchHandler {
+class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchHandler {
   readonly #proxy: GatewayProxy;
   readonly #req: DownstreamRequest;
   readonly #res: DownstreamResponse;
@@ -218,10 +278,12 @@ class GatewayRequest extends Dispatcher implements ExchangeListener, Dispatcher.
   #responseStarted = false;
   #done = false;
   #bodyBytes = 0;
-  #timer: Timer | undefined;
+  #timed = false;
+  /** Links in the proxy's list of timed requests. */
+  timedPrev: GatewayRequest | undefined;
+  timedNext: GatewayRequest | undefined;
 
   constructor(proxy: GatewayProxy, decision: ForwardDecision, req: DownstreamRequest, res: DownstreamResponse, arrivedAt: number) {
-    super();
     this.#proxy = proxy;
     this.#decision = decision;
     this.#req = req;
@@ -231,7 +293,7 @@ class GatewayRequest extends Dispatcher implements ExchangeListener, Dispatcher.
   }
 
   begin(): void {
-    const { limits, clock } = this.#proxy.deps;
+    const limits = this.#proxy.deps.limits;
     const req = this.#req;
     this.#decision.upstream.inFlight++;
     if (limits.maxBodyBytes > 0) {
@@ -245,15 +307,17 @@ class GatewayRequest extends Dispatcher implements ExchangeListener, Dispatcher.
         // Paused first, so counting does not start the flow before undici is ready to forward
         // it; undici resumes the stream once it writes the body, and both listeners see every chunk.
         req.pause();
-        req.on('data', this.#countBody);
+        req.on('data', (chunk: Buffer) => this.#countBody(chunk));
       }
     }
-    const delay = this.#nextDeadline(this.#arrivedAt) - this.#arrivedAt;
-    if (Number.isFinite(delay)) this.#timer = clock.setTimeout(this.#onTimer, Math.min(delay, MAX_TIMER_MS));
+    if (this.#proxy.timeouts !== undefined) {
+      this.#timed = true;
+      this.#proxy.time(this);
+    }
     this.#exchange.start(this, forwardOptions(req, this.#decision));
   }
 
-  override dispatch(options: Dispatcher.DispatchOptions): boolean {
+  dispatch(options: Dispatcher.DispatchOptions): boolean {
     this.#dispatchOptions = options;
     return this.#send();
   }
@@ -314,7 +378,7 @@ class GatewayRequest extends Dispatcher implements ExchangeListener, Dispatcher.
     return this.#attempts < siblings.length ? siblings[(at + 1) % siblings.length] : undefined;
   }
 
-  #countBody = (chunk: Buffer): void => {
+  #countBody(chunk: Buffer): void {
     this.#bodyBytes += chunk.length;
     if (this.#done || this.#bodyBytes <= this.#proxy.deps.limits.maxBodyBytes) return;
     this.#done = true;
@@ -322,38 +386,24 @@ class GatewayRequest extends Dispatcher implements ExchangeListener, Dispatcher.
     if (this.#res.headersSent || this.#res.destroyed) this.#res.destroy();
     else reply(this.#req, this.#res, 413, TOO_LARGE_BODY);
     this.#finish(413);
-  };
-
-  #nextDeadline(now: number): number {
-    const timeouts = this.#proxy.deps.limits.timeouts;
-    if (timeouts.totalMs === 0 && timeouts.idleMs === 0 && timeouts.responseStartMs === 0) return Infinity;
-    const effective = timeouts.totalMs === 0 ? { ...timeouts, totalMs: Infinity } : timeouts;
-    return nextDeadline(effective, this.#arrivedAt, this.#exchange.lastWriteAt, now);
   }
 
-  #onTimer = (): void => {
-    if (this.#done) return;
-    const clock = this.#proxy.deps.clock;
-    const now = clock.now();
-    const deadline = this.#nextDeadline(now);
-    if (deadline > now) {
-      this.#timer = clock.setTimeout(this.#onTimer, Math.min(deadline - now, MAX_TIMER_MS));
-      return;
-    }
-    this.#timer = undefined;
+  /** Called by the proxy's sweep; times the request out once a deadline has passed. */
+  checkDeadline(now: number): void {
+    if (this.#done || nextDeadline(this.#proxy.timeouts!, this.#arrivedAt, this.#exchange.lastWriteAt, now) > now) return;
     // Done before aborting, so the exchange's own end report is ignored.
     this.#done = true;
     this.#exchange.abort(new ExchangeAbortedError(TIMEOUT_BODY));
     endTimedOut(this.#res);
     this.#finish(504);
-  };
+  }
 
   #finish(status: number): void {
     this.#done = true;
-    this.#timer?.cancel();
+    if (this.#timed) this.#proxy.untime(this);
     const decision = this.#decision;
     decision.upstream.inFlight--;
-    this.#proxy.recordEnd(this.#req, decision.ingress.namespace, decision.ingress.name, decision.service.name, status, this.#arrivedAt, decision.upstream.address);
+    this.#proxy.recordEnd(this.#req, decision, decision.ingress.namespace, decision.ingress.name, decision.service.name, status, this.#arrivedAt, decision.upstream.address);
     this.#proxy.requestEnded();
   }
 }
