@@ -6,14 +6,13 @@
 // generator, the apps and the proxies share a small machine. HAProxy runs with one thread, as the
 // gateway's JavaScript does; it comes from the Debian package (`apt-get install -y haproxy`).
 // Run: node bench/gateway.ts
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { Pool } from 'undici';
-import { freePort, startSampleApp } from '../test/support/apps/processes.ts';
+import { startSampleApp } from '../test/support/apps/processes.ts';
 import { get, ingress, revisionOf, split, startGateway } from '../test/process/gateway/harness.ts';
 import { closedLoop, cpuMs, fixedRate, rssMiB, type LoadResult } from './load.ts';
+import { haproxyVersion, startHaproxy } from './support/haproxy.ts';
 
 const CONCURRENCY = 16;
 // The issue's target: at most 1 ms added p99 at 1,000 req/s.
@@ -39,50 +38,6 @@ interface Scenario {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-function haproxyConfig(port: number, stable: number, canary: number): string {
-  return `global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 65s
-  timeout server 300s
-  option http-keep-alive
-  option forwardfor
-  http-reuse always
-frontend gateway
-  bind 127.0.0.1:${port}
-  acl route_hello req.hdr(host),field(1,:) -i ${ROUTE_HOST}
-  use_backend hello if route_hello
-backend hello
-  balance roundrobin
-  http-send-name-header Knative-Serving-Revision
-  server hello-00001 127.0.0.1:${stable} weight 90
-  server hello-00002 127.0.0.1:${canary} weight 10
-`;
-}
-
-async function startHaproxy(dir: string, stable: number, canary: number): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort();
-  const config = join(dir, 'haproxy.cfg');
-  writeFileSync(config, haproxyConfig(port, stable, canary));
-  const child = spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  process.once('exit', () => child.kill('SIGKILL'));
-  const pool = new Pool(`http://127.0.0.1:${port}`);
-  try {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      if (await get(pool, ROUTE_HOST).then((a) => a.status === 200, () => false)) return { child, port };
-      if (child.exitCode !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  } finally {
-    await pool.close();
-  }
-  child.kill('SIGKILL');
-  throw new Error('HAProxy did not start answering');
-}
-
 /** Proves each proxy is configured as claimed before timing it: 100 requests, 90 and 10. */
 async function splitOf(origin: string): Promise<Record<string, number>> {
   const pool = new Pool(origin, { connections: 1 });
@@ -107,10 +62,9 @@ async function measure(target: Target, scenario: Scenario): Promise<Measurement>
   return { result, cpuUsPerRequest, rssPeakMiB: rssPeak };
 }
 
-const hasHaproxy = spawnSync('haproxy', ['-v']).status === 0;
+const installedHaproxy = haproxyVersion();
 // Other work on the machine shows in the tail latencies; the load average tells how much there was.
 const loadAverageBefore = loadavg()[0]!;
-const dir = mkdtempSync(join(tmpdir(), 'pilotlight-bench-gateway-'));
 const [stable, canary] = await Promise.all([startSampleApp(), startSampleApp()]);
 const gateway = await startGateway({
   ingresses: [ingress('hello', [{ hosts: [ROUTE_HOST], paths: [{ splits: [split('hello-00001', 90), split('hello-00002', 10)] }] }])],
@@ -119,13 +73,16 @@ const gateway = await startGateway({
     { name: 'hello-00002', addresses: [`127.0.0.1:${canary.port}`] },
   ],
 });
-const haproxy = hasHaproxy ? await startHaproxy(dir, stable.port, canary.port) : undefined;
+const haproxy = installedHaproxy === undefined ? undefined : await startHaproxy(ROUTE_HOST, [
+  { name: 'hello-00001', address: `127.0.0.1:${stable.port}`, weight: 90 },
+  { name: 'hello-00002', address: `127.0.0.1:${canary.port}`, weight: 10 },
+]);
 
 try {
   const targets: Target[] = [
     { name: 'direct (app)', origin: `http://127.0.0.1:${stable.port}`, pid: undefined },
     { name: 'pilotlight gateway', origin: `http://127.0.0.1:${gateway.externalPort}`, pid: gateway.child.pid! },
-    ...(haproxy ? [{ name: `HAProxy ${haproxyVersion()} (nbthread 1)`, origin: `http://127.0.0.1:${haproxy.port}`, pid: haproxy.child.pid! }] : []),
+    ...(haproxy ? [{ name: `HAProxy ${haproxy.version} (nbthread 1)`, origin: `http://127.0.0.1:${haproxy.port}`, pid: haproxy.child.pid! }] : []),
   ];
   const splits = Object.fromEntries(await Promise.all(targets.slice(1).map(async (t) => [t.name, await splitOf(t.origin)] as const)));
   const rssIdleMiB = Object.fromEntries(targets.filter((t) => t.pid !== undefined).map((t) => [t.name, rssMiB(t.pid!)]));
@@ -178,7 +135,7 @@ try {
     ratios,
     machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
     method: `${ROUNDS} rounds of ${PHASE_MS} ms per path and scenario, order rotated per round; medians; RSS: peak during load`,
-    haproxy: haproxy ? haproxyVersion() : 'not installed: `apt-get install -y haproxy`',
+    haproxy: haproxy ? haproxy.version : 'not installed: `apt-get install -y haproxy`',
     splitOf100: splits, rssIdleMiB, summaries,
   };
   const f = (n: number | undefined, digits = 2) => (n === undefined ? '' : n.toFixed(digits));
@@ -199,12 +156,7 @@ try {
   writeFileSync(new URL('gateway.md', out), `# gateway benchmark\n\n${table}\n`);
   console.log(table);
 } finally {
-  haproxy?.child.kill('SIGTERM');
+  await haproxy?.stop(1000);
   await gateway.stop();
   await Promise.all([stable.stop(), canary.stop()]);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-function haproxyVersion(): string {
-  return /version (\S+)/i.exec(spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout)?.[1] ?? 'unknown';
 }
