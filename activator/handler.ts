@@ -8,21 +8,16 @@ import type { Dispatcher } from 'undici';
 import type { BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { endTimedOut, nextDeadline, TIMEOUT_BODY } from '../lib/http/timeouts.ts';
+import { CLIENT_CLOSED_STATUS, HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
+import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
-import {
-  ExchangeAbortedError, ProxyExchange,
-  type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ForwardOptions,
-} from '../lib/http/proxy.ts';
+import { ProxyExchange, type DownstreamRequest, type DownstreamResponse, type ForwardOptions } from '../lib/http/proxy.ts';
 import { revisionKey } from './backends.ts';
 import type { ActivatorMetrics } from './metrics.ts';
 import type { Revisions, ServedRevision } from './revisions.ts';
 import type { ConcurrencyReporter } from './stats.ts';
 import type { PodTracker } from './throttler.ts';
 
-const QUEUE_FULL_BODY = 'pending request queue full';
-/** The status recorded for requests whose client left before any response (nginx's convention). */
-const CLIENT_CLOSED_STATUS = 499;
 /** Connection refused means nothing was sent, so another pod may have it; a few tries suffice. */
 const MAX_ATTEMPTS = 3;
 
@@ -130,149 +125,81 @@ export class ActivatorHandler {
   }
 }
 
-type Phase = 'queued' | 'proxying' | 'done';
-
-/** One request's life: its own breaker waiter and exchange listener, to keep allocations per request few. */
-class ActivatedRequest implements BreakerWaiter, ExchangeListener {
+/** One request's life: the revision's breaker, then a pod slot, retried on another pod when refused. */
+class ActivatedRequest extends HeldRequest<HandlerDeps> {
   #handler: ActivatorHandler;
-  #deps: HandlerDeps;
   #revision: ServedRevision;
-  #req: DownstreamRequest;
-  #res: DownstreamResponse;
-  #arrivedAt: number;
-  #phase: Phase = 'queued';
-  #holdsSlot = false;
   #pod: PodTracker | undefined;
-  #exchange: ActivatorExchange | undefined;
   #attempts = 0;
-  #timer: Timer | undefined;
-  #watchingClose = false;
 
   constructor(handler: ActivatorHandler, revision: ServedRevision, req: DownstreamRequest, res: DownstreamResponse) {
+    super(handler.deps, req, res, revision.throttler.breaker, revision);
     this.#handler = handler;
-    this.#deps = handler.deps;
     this.#revision = revision;
-    this.#req = req;
-    this.#res = res;
-    this.#arrivedAt = this.#deps.clock.now();
   }
 
   begin(): void {
-    const deps = this.#deps;
     const revision = this.#revision;
-    deps.concurrency.requestIn(revision.key, revision.namespace, revision.name, this.#arrivedAt);
-    this.#timer = deps.clock.setTimeout(this.#onTimer, this.#nextDeadline(this.#arrivedAt) - this.#arrivedAt);
-    this.#enter();
-  }
-
-  admitted(): void {
-    this.#holdsSlot = true;
-    this.#proxy();
-  }
-
-  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome): void {
-    if (this.#phase === 'done') return;
-    this.#finish(outcome === 'client-closed' && !this.#res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.#res));
+    this.deps.concurrency.requestIn(revision.key, revision.namespace, revision.name, this.arrivedAt);
+    this.hold();
   }
 
   /** Called by the exchange before it answers 502: true when the request went to another pod or back to the queue. */
   retryRefused(error: Error): boolean {
-    if (this.#phase !== 'proxying' || (error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') return false;
-    if (this.#attempts >= MAX_ATTEMPTS || (this.#req as Readable).readableDidRead) return false;
+    if (this.phase !== 'proxying' || (error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') return false;
+    if (this.#attempts >= MAX_ATTEMPTS || (this.req as Readable).readableDidRead) return false;
     const failed = this.#pod!;
     this.#pod = undefined;
     failed.unreserve();
     this.#revision.throttler.podFailed(failed);
     // The failed pod left the revision's capacity, so this slot may no longer be backed by a pod.
     this.#releaseSlot();
-    this.#phase = 'queued';
-    this.#enter();
+    this.phase = 'queued';
+    this.enter();
     return true;
   }
 
-  #enter(): void {
-    switch (this.#revision.throttler.breaker.enter(this)) {
-      case 'admitted':
-        this.admitted();
-        return;
-      case 'queued':
-        if (!this.#watchingClose) {
-          this.#watchingClose = true;
-          this.#res.once('close', this.#onCloseWhileQueued);
-        }
-        return;
-      case 'rejected':
-        reply(this.#res, 503, QUEUE_FULL_BODY);
-        this.#finish(503);
-    }
-  }
-
-  #proxy(): void {
+  protected proxy(): void {
     const pod = this.#revision.throttler.reservePod();
     if (pod === undefined) {
       // Capacity is free pod slots on healthy pods, so a revision slot always finds one; if that
       // ever breaks, answering is better than re-queueing into the same state forever.
-      this.#deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
-      reply(this.#res, 503, 'no pod available');
-      this.#finish(503);
+      this.deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
+      reply(this.res, 503, 'no pod available');
+      this.finish(503);
       return;
     }
-    this.#phase = 'proxying';
+    this.phase = 'proxying';
     this.#pod = pod;
     this.#attempts++;
     this.#revision.active++;
-    const exchange = new ActivatorExchange(this.#req, this.#res, this, this.#deps.clock);
-    this.#exchange = exchange;
+    const exchange = new ActivatorExchange(this.req, this.res, this, this.deps.clock);
+    this.exchange = exchange;
     exchange.start(pod.dispatcher, FORWARD);
   }
 
+  /** Counts the request out of revision.active only if it was proxying, as only then was it counted in. */
   #releaseSlot(): void {
-    if (!this.#holdsSlot) return;
-    this.#holdsSlot = false;
-    if (this.#phase === 'proxying') this.#revision.active--;
+    if (!this.holdsSlot) return;
+    this.holdsSlot = false;
+    if (this.phase === 'proxying') this.#revision.active--;
     this.#revision.throttler.breaker.release();
   }
 
-  #onCloseWhileQueued = (): void => {
-    if (this.#phase !== 'queued') return;
-    this.#revision.throttler.breaker.withdraw(this);
-    this.#finish(CLIENT_CLOSED_STATUS);
-  };
-
-  #nextDeadline(now: number): number {
-    return nextDeadline(this.#revision.timeouts, this.#arrivedAt, this.#exchange?.lastWriteAt ?? 0, now);
+  protected timeoutFields(afterMs: number): Record<string, unknown> {
+    return { revision: this.#revision.key, path: this.req.url, afterMs, phase: this.phase };
   }
 
-  #onTimer = (): void => {
-    if (this.#phase === 'done') return;
-    const now = this.#deps.clock.now();
-    const deadline = this.#nextDeadline(now);
-    if (deadline > now) {
-      this.#timer = this.#deps.clock.setTimeout(this.#onTimer, deadline - now);
-      return;
-    }
-    this.#timer = undefined;
-    this.#deps.log.warn('request timeout', { revision: this.#revision.key, path: this.#req.url, afterMs: now - this.#arrivedAt, phase: this.#phase });
-    if (this.#phase === 'queued') this.#revision.throttler.breaker.withdraw(this);
-    const exchange = this.#exchange;
-    // Finished before aborting, so the exchange's own end report is ignored.
-    this.#finish(504);
-    exchange?.abort(new ExchangeAbortedError(TIMEOUT_BODY));
-    endTimedOut(this.#res);
-  };
-
-  #finish(status: number): void {
-    const deps = this.#deps;
-    this.#timer?.cancel();
+  protected settle(status: number): void {
+    const deps = this.deps;
     if (this.#pod !== undefined) {
       this.#pod.unreserve();
       this.#pod = undefined;
     }
     this.#releaseSlot();
-    this.#phase = 'done';
     const now = deps.clock.now();
     deps.concurrency.requestOut(this.#revision.key, now);
-    deps.metrics.requestDone(this.#revision.namespace, this.#revision.name, status, now - this.#arrivedAt);
+    deps.metrics.requestDone(this.#revision.namespace, this.#revision.name, status, now - this.arrivedAt);
     this.#handler.requestEnded();
   }
 }
@@ -387,8 +314,4 @@ class ActivatedUpgrade implements BreakerWaiter {
     deps.metrics.requestDone(this.#revision.namespace, this.#revision.name, status, now - this.#arrivedAt);
     this.#handler.requestEnded();
   }
-}
-
-function statusOf(res: DownstreamResponse): number {
-  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
 }

@@ -2,15 +2,13 @@
 // probes and drain → timeouts → Forwarded shim → stats and breaker → proxy to the user container.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Clock, Timer } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
+import type { RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
-import {
-  ExchangeAbortedError, ProxyExchange,
-  type Dispatch, type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome,
-} from '../lib/http/proxy.ts';
-import type { Breaker, BreakerWaiter } from '../lib/breaker.ts';
+import { HeldRequest } from '../lib/http/heldRequest.ts';
+import { ProxyExchange, type Dispatch, type DownstreamRequest, type DownstreamResponse } from '../lib/http/proxy.ts';
+import type { Breaker } from '../lib/breaker.ts';
 import type { Drainer } from './drain.ts';
 import type { Readiness } from './readiness.ts';
 import type { RequestStats } from './stats.ts';
@@ -18,8 +16,6 @@ import type { UserMetrics } from './userMetrics.ts';
 
 /** Removed before the user container sees the request, as Knative's activator.RevisionHeaders. */
 const DROPPED_HEADERS: ReadonlySet<string> = new Set(['knative-serving-revision', 'knative-serving-namespace', 'k-original-host']);
-/** The status recorded in metrics for requests whose client left before any response (nginx's convention). */
-const CLIENT_CLOSED_STATUS = 499;
 const DEFAULT_FORWARD = { dropRequestHeaders: DROPPED_HEADERS };
 const HEALTH_CHECK_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaling-Probe'];
 
@@ -165,71 +161,30 @@ export class Pipeline {
   }
 }
 
-type Phase = 'queued' | 'proxying' | 'done';
-
-/** One request's life in the pipeline: its own breaker waiter and exchange listener, to keep allocations per request few. */
-class ProxiedRequest implements BreakerWaiter, ExchangeListener {
+/** One request's life in the pipeline. */
+class ProxiedRequest extends HeldRequest<PipelineDeps> {
   #pipeline: Pipeline;
-  #deps: PipelineDeps;
-  #req: DownstreamRequest;
-  #res: DownstreamResponse;
   #proxied: boolean;
-  #arrivedAt: number;
-  #phase: Phase = 'queued';
-  #holdsSlot = false;
-  #exchange: ProxyExchange | undefined;
-  #timer: Timer | undefined;
 
   constructor(pipeline: Pipeline, deps: PipelineDeps, req: DownstreamRequest, res: DownstreamResponse) {
+    super(deps, req, res, deps.breaker, deps);
     this.#pipeline = pipeline;
-    this.#deps = deps;
-    this.#req = req;
-    this.#res = res;
     this.#proxied = req.headers['k-proxy-request'] === 'activator';
-    this.#arrivedAt = deps.clock.now();
   }
 
   begin(): void {
-    const deps = this.#deps;
-    deps.stats.requestIn(this.#arrivedAt, this.#proxied);
-    this.#timer = deps.clock.setTimeout(this.#onTimer, this.#nextDeadline(this.#arrivedAt) - this.#arrivedAt);
-    const breaker = deps.breaker;
-    if (breaker === undefined) {
-      this.#proxy();
-      return;
-    }
-    switch (breaker.enter(this)) {
-      case 'admitted':
-        this.#holdsSlot = true;
-        this.#proxy();
-        return;
-      case 'queued':
-        this.#res.once('close', this.#onCloseWhileQueued);
-        return;
-      case 'rejected':
-        reply(this.#res, 503, 'pending request queue full');
-        this.#finish(503);
-    }
+    this.deps.stats.requestIn(this.arrivedAt, this.#proxied);
+    this.hold();
   }
 
-  admitted(): void {
-    this.#holdsSlot = true;
-    this.#proxy();
-  }
-
-  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome): void {
-    if (this.#phase === 'done') return;
-    this.#finish(outcome === 'client-closed' && !this.#res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.#res));
-  }
-
-  #proxy(): void {
-    this.#phase = 'proxying';
-    const req = this.#req;
-    const exchange = new ProxyExchange(req, this.#res, this, this.#deps.clock);
-    this.#exchange = exchange;
+  protected proxy(): void {
+    this.phase = 'proxying';
+    const req = this.req;
+    const exchange = new ProxyExchange(req, this.res, this, this.deps.clock);
+    this.exchange = exchange;
     const originalHost = req.headers['k-original-host'];
     const forwarded = forwardedFromLegacy(req);
-    const upstream = req.httpVersionMajor === 2 ? this.#deps.h2cUpstream : this.#deps.upstream;
+    const upstream = req.httpVersionMajor === 2 ? this.deps.h2cUpstream : this.deps.upstream;
     exchange.start(upstream, typeof originalHost === 'string' || forwarded !== undefined
       ? {
         dropRequestHeaders: DROPPED_HEADERS,
@@ -239,49 +194,19 @@ class ProxiedRequest implements BreakerWaiter, ExchangeListener {
       : DEFAULT_FORWARD);
   }
 
-  #onCloseWhileQueued = (): void => {
-    if (this.#phase !== 'queued') return;
-    this.#deps.breaker?.withdraw(this);
-    this.#finish(CLIENT_CLOSED_STATUS);
-  };
-
-  #nextDeadline(now: number): number {
-    return nextDeadline(this.#deps.timeouts, this.#arrivedAt, this.#exchange?.lastWriteAt ?? 0, now);
+  protected timeoutFields(afterMs: number): Record<string, unknown> {
+    return { path: this.req.url, afterMs, phase: this.phase };
   }
 
-  #onTimer = (): void => {
-    if (this.#phase === 'done') return;
-    const now = this.#deps.clock.now();
-    const deadline = this.#nextDeadline(now);
-    if (deadline > now) {
-      this.#timer = this.#deps.clock.setTimeout(this.#onTimer, deadline - now);
-      return;
-    }
-    this.#timer = undefined;
-    this.#deps.log.warn('request timeout', { path: this.#req.url, afterMs: now - this.#arrivedAt, phase: this.#phase });
-    if (this.#phase === 'queued') this.#deps.breaker?.withdraw(this);
-    // Done before aborting, so the exchange's own end report is ignored.
-    this.#phase = 'done';
-    this.#exchange?.abort(new ExchangeAbortedError(TIMEOUT_BODY));
-    endTimedOut(this.#res);
-    this.#finish(504);
-  };
-
-  #finish(status: number): void {
-    this.#phase = 'done';
-    const deps = this.#deps;
-    this.#timer?.cancel();
-    if (this.#holdsSlot) {
-      this.#holdsSlot = false;
+  protected settle(status: number): void {
+    const deps = this.deps;
+    if (this.holdsSlot) {
+      this.holdsSlot = false;
       deps.breaker?.release();
     }
     const now = deps.clock.now();
     deps.stats.requestOut(now, this.#proxied);
-    deps.userMetrics.observe(status, now - this.#arrivedAt);
+    deps.userMetrics.observe(status, now - this.arrivedAt);
     this.#pipeline.requestEnded();
   }
-}
-
-function statusOf(res: DownstreamResponse): number {
-  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
 }
