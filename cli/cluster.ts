@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
-import { ensureHelm, installChart, stopHostController, type Kubectl } from '../hack/cluster/operator.ts';
+import { ensureHelm, installChart, stopHostController, waitForWebhook, type Kubectl } from '../hack/cluster/operator.ts';
 import { SAMPLE_APPS, buildOperatorImage, buildSampleImage, importImage } from '../hack/images/build.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -54,6 +54,7 @@ export async function up(argv: string[]): Promise<void> {
   for (const app of SAMPLE_APPS) await importImage(containerdSocket, (await buildSampleImage(app, join(stateDir, 'images'))).archive);
   say(`installing the Helm chart with ${image.name}`);
   await installChart(k, await ensureHelm(), { 'image.tag': image.name.split(':').at(-1)!, 'gateway.hostPort': String(GATEWAY_PORT) }, { wait: true });
+  await waitForWebhook(k);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
 A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart

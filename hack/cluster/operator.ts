@@ -38,7 +38,7 @@ export async function startHostController(k: Kubectl, stateDir: string): Promise
     join(repoRoot, 'cli', 'main.ts'), 'controller',
     '--webhook-host', '127.0.0.1', '--webhook-port', String(port), '--webhook-url', `https://127.0.0.1:${port}`,
   ], { KUBECONFIG: k.kubeconfig, SYSTEM_NAMESPACE });
-  await waitForWebhook(k, () => isRunning(controller.pid, process.execPath), controller.log);
+  await waitForWebhook(k, { alive: () => isRunning(controller.pid, process.execPath), log: controller.log });
 }
 
 export async function stopHostController(stateDir: string): Promise<string[]> {
@@ -54,16 +54,21 @@ spec:
       containers: [{image: dev.local/probe:1}]
 `;
 
-/** Ready once a server-side dry run comes back with the webhook's defaults applied. */
-async function waitForWebhook(k: Kubectl, alive: () => boolean, log: string): Promise<void> {
+/**
+ * Ready once a server-side dry run comes back with the webhook's defaults applied. A controller
+ * pod turns Ready before the API server can reach its webhook through the Service, so `up` waits
+ * for this too: otherwise the user's first `kubectl apply` may be refused.
+ */
+export async function waitForWebhook(k: Kubectl, controller?: { alive: () => boolean; log: string }): Promise<void> {
   const deadline = Date.now() + 60_000;
+  const logTail = () => (controller === undefined ? '' : `; last lines of ${controller.log}:\n${tail(controller.log)}`);
   while (Date.now() < deadline) {
-    if (!alive()) throw new Error(`the controller exited during start-up; last lines of ${log}:\n${tail(log)}`);
+    if (controller !== undefined && !controller.alive()) throw new Error(`the controller exited during start-up${logTail()}`);
     const out = await kubectl(k, ['create', '--dry-run=server', '-o', 'json', '-f', '-'], PROBE_SERVICE).catch(() => '');
     if (out.includes('"latestRevision"')) return;
     await sleep(200);
   }
-  throw new Error(`the admission webhook did not answer within 60 s; last lines of ${log}:\n${tail(log)}`);
+  throw new Error(`the admission webhook did not answer within 60 s${logTail()}`);
 }
 
 /** Builds helm once through the Go module proxy and returns its path. */
