@@ -18,7 +18,6 @@ import {
   DEFAULT_TIMEOUT_MS, revisionKey, type PodSource, type PodSourceListener, type ReservedBackends, type RevisionBackends, type RevisionKey,
 } from './backends.ts';
 
-const SERVICE_TYPE_LABEL = 'networking.internal.knative.dev/serviceType';
 /** The private Service's names for queue-proxy's serving ports (8012, and 8013 for h2c). */
 const QUEUE_PORT_NAMES: ReadonlySet<string> = new Set(['http', 'http2']);
 
@@ -38,7 +37,7 @@ export class KubePodSource implements PodSource {
     const common = { client, log, ...(clock === undefined ? {} : { clock }) };
     this.#revisions = new Informer<RevisionObject>({ ...common, path: '/apis/serving.knative.dev/v1/revisions' });
     this.#endpoints = new Informer<V1Endpoints>({
-      ...common, path: '/api/v1/endpoints', labelSelector: `${SERVICE_TYPE_LABEL} in (Private,${RESERVED_SERVICE_TYPE}),${Labels.revision}`,
+      ...common, path: '/api/v1/endpoints', labelSelector: `${Labels.serviceType} in (Private,${RESERVED_SERVICE_TYPE}),${Labels.revision}`,
     });
   }
 
@@ -93,7 +92,7 @@ export class KubePodSource implements PodSource {
     for (const name of this.#endpointsOf.get(key) ?? []) {
       const endpoints = this.#endpoints.lister.get(name);
       if (endpoints === undefined) continue;
-      if (endpoints.metadata?.labels?.[SERVICE_TYPE_LABEL] !== RESERVED_SERVICE_TYPE) {
+      if (endpoints.metadata?.labels?.[Labels.serviceType] !== RESERVED_SERVICE_TYPE) {
         pods.push(...podAddresses(endpoints));
         continue;
       }

@@ -28,7 +28,6 @@ import { revisionReconciler, type PodAutoscalerObject, type RevisionConfigSnapsh
 import { instanceModeRecorder } from './revision/reservedInstance.ts';
 import { routeReconciler, type IngressObject, type RouteConfigSnapshot } from './route/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
-import { SERVICE_TYPE_LABEL } from './serverlessservice/resources.ts';
 
 export interface ReconcilersOptions {
   client: KubeRest;
@@ -83,7 +82,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const deployments = informer<V1Deployment>(Kinds.deployment, Labels.revision);
   const pods = informer<V1Pod>(Kinds.pod, Labels.revision);
   const podAutoscalers = informer<PodAutoscalerObject>(Kinds.podAutoscaler);
-  const reservedServices = informer<V1Service>(Kinds.coreService, `${SERVICE_TYPE_LABEL}=${RESERVED_SERVICE_TYPE}`);
+  const reservedServices = informer<V1Service>(Kinds.coreService, `${Labels.serviceType}=${RESERVED_SERVICE_TYPE}`);
   const ingresses = informer<IngressObject>(Kinds.ingress, Labels.route);
 
   const store = new ConfigStore<ReconcilerConfig>({ client, namespace: options.systemNamespace, entries: configEntries, log: log.with({ part: 'config' }) });

@@ -2,6 +2,7 @@
 // own (selected by label), and on the activator's Endpoints, whose changes touch every SKS.
 import type { KubernetesObject, V1Endpoints, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
+import { Labels } from '../../lib/apis/serving.ts';
 import { realClock, type Clock } from '../../lib/clock.ts';
 import { Controller, type Leadership } from '../../lib/controller.ts';
 import { Informer } from '../../lib/kube/informer.ts';
@@ -9,7 +10,7 @@ import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { createServerlessServiceReconciler } from './reconciler.ts';
-import { ACTIVATOR_SERVICE, SERVICE_TYPE_LABEL, SKS_API_VERSION, SKS_LABEL, type ServerlessService } from './resources.ts';
+import { ACTIVATOR_SERVICE, SKS_API_VERSION, SKS_LABEL, type ServerlessService } from './resources.ts';
 
 export interface ServerlessServiceControllerOptions {
   client: KubeRest;
@@ -43,7 +44,7 @@ export function startServerlessServiceController(options: ServerlessServiceContr
   const serverlessServices = new Informer<ServerlessService & KubernetesObject>({ client, path: `/apis/${SKS_API_VERSION}${scope}/serverlessservices` });
   const services = new Informer<V1Service>({ client, path: `/api/v1${scope}/services`, labelSelector: SKS_LABEL });
   // The endpoints controller copies the private Service's labels onto its Endpoints.
-  const endpoints = new Informer<V1Endpoints>({ client, path: `/api/v1${scope}/endpoints`, labelSelector: SERVICE_TYPE_LABEL });
+  const endpoints = new Informer<V1Endpoints>({ client, path: `/api/v1${scope}/endpoints`, labelSelector: Labels.serviceType });
   const activator = new Informer<V1Endpoints>({
     client, path: `/api/v1/namespaces/${options.systemNamespace}/endpoints`, fieldSelector: `metadata.name=${ACTIVATOR_SERVICE}`,
   });

@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import type { V1EndpointAddress, V1Endpoints, V1EndpointSubset, V1ObjectMeta, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Condition, Status } from '../../lib/apis/conditions.ts';
 import { childName, controllerReference } from '../../lib/apis/kmeta.ts';
+import { Labels } from '../../lib/apis/serving.ts';
 
 export const SKS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
 export const SKS_LABEL = 'networking.internal.knative.dev/serverlessservice';
-export const SERVICE_TYPE_LABEL = 'networking.internal.knative.dev/serviceType';
 export const ACTIVATOR_SERVICE = 'activator-service';
 
 export type SksMode = 'Serve' | 'Proxy';
@@ -46,7 +46,7 @@ function childMeta(sks: ServerlessService, name: string, serviceType: 'Public' |
   return {
     name,
     namespace: sks.metadata?.namespace,
-    labels: { ...sks.metadata?.labels, [SKS_LABEL]: sks.metadata?.name ?? '', [SERVICE_TYPE_LABEL]: serviceType },
+    labels: { ...sks.metadata?.labels, [SKS_LABEL]: sks.metadata?.name ?? '', [Labels.serviceType]: serviceType },
     annotations: { ...sks.metadata?.annotations },
     ownerReferences: [controllerReference(sks)],
   };

@@ -31,6 +31,8 @@ export const Labels = {
   route: 'serving.knative.dev/route',
   routingState: 'serving.knative.dev/routingState',
   visibility: 'networking.knative.dev/visibility',
+  /** Private or Public on a ServerlessService's Services (Reserved on a reserved instance's). */
+  serviceType: 'networking.internal.knative.dev/serviceType',
 } as const;
 
 export const Annotations = {

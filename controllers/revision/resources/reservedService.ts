@@ -5,7 +5,7 @@ import { controllerReference } from '../../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../../lib/apis/revision.ts';
 import { Labels, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
 import { RESERVED_SERVICE_TYPE, ReservedInstanceLabels } from '../../../lib/config/reservedInstance.ts';
-import { podServicePorts, SERVICE_TYPE_LABEL } from '../../serverlessservice/resources.ts';
+import { podServicePorts } from '../../serverlessservice/resources.ts';
 import { reservedName } from './names.ts';
 import { reservedSelector } from './reservedDeployment.ts';
 
@@ -17,7 +17,7 @@ export function makeReservedService(rev: Revision, containerConcurrency: number)
       name: reservedName(rev.metadata?.name ?? ''),
       namespace: rev.metadata?.namespace,
       labels: {
-        [SERVICE_TYPE_LABEL]: RESERVED_SERVICE_TYPE,
+        [Labels.serviceType]: RESERVED_SERVICE_TYPE,
         [Labels.revision]: rev.metadata?.name ?? '',
         [ReservedInstanceLabels.containerConcurrency]: String(containerConcurrency),
       },
