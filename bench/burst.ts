@@ -7,15 +7,12 @@
 // which holds /tmp/pilotlight-cluster.lock so no other user of the local cluster runs meanwhile.
 //   node bench/burst.ts
 // Writes bench/results/burst.{json,md,png}.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
+import { localCluster } from './support/localCluster.ts';
 import { runK6 } from './support/k6.ts';
 import { PALETTE, writeFigurePng } from './support/plot.ts';
 import { machine, markdownTable, resultFile, writeResults } from './support/results.ts';
@@ -47,16 +44,8 @@ interface K6BurstSummary {
 
 interface ReplicaSample { second: number; desired: number; ready: number }
 
-const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..');
-const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-bench-burst-'));
-const cli = (...args: string[]) => run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], { maxBuffer: 16 * 1024 * 1024 });
-const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
-const kubectl = (args: string[], input?: string) => {
-  const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') } });
-  child.child.stdin?.end(input ?? '');
-  return child;
-};
+const { kubeconfig, cli, kubectl, remove } = await localCluster('burst');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The autoscale sample with the image `pilotlight up` imports, from zero: without its min-scale. */
@@ -85,7 +74,7 @@ try {
   const service = burstService();
   await kubectl(['apply', '-f', '-'], service.manifest);
   await kubectl(['wait', '--for=condition=Ready', `ksvc/${service.name}`, '--timeout=180s']);
-  const api = createKubeRest(loadKubeConnection(join(stateDir, 'kubeconfig')));
+  const api = createKubeRest(loadKubeConnection(kubeconfig));
   const deploymentPath = `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${service.name}-00001-deployment`;
   const replicas = async () => {
     const deployment = await api.request<{ spec?: { replicas?: number }; status?: { readyReplicas?: number } }>('GET', deploymentPath);
@@ -198,6 +187,5 @@ try {
   });
   console.log(markdown);
 } finally {
-  await cli('down').catch(() => {});
-  rmSync(stateDir, { recursive: true, force: true });
+  await remove();
 }

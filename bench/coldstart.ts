@@ -6,29 +6,20 @@
 // Needs root; brings the cluster up and down itself.
 //   node bench/coldstart.ts [--tries 10]
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { ensureBinaries } from '../hack/cluster/binaries.ts';
+import { localCluster } from './support/localCluster.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { tries: { type: 'string', default: '10' } } });
 const tries = Number(values.tries);
 const repo = join(import.meta.dirname, '..');
 const resultsDir = join(import.meta.dirname, 'results');
-const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-bench-cold-'));
-const cli = (...args: string[]) => run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], { maxBuffer: 16 * 1024 * 1024 });
-const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
-const kubectl = (args: string[], input?: string) => {
-  const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') } });
-  // kubectl may exit before it reads an empty stdin.
-  child.child.stdin?.on('error', () => {});
-  child.child.stdin?.end(input ?? '');
-  return child;
-};
+const { stateDir, cli, kubectl, remove } = await localCluster('cold');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function get(host: string): Promise<{ status: number; ms: number }> {
@@ -158,6 +149,5 @@ try {
   writeFileSync(join(resultsDir, 'coldstart.md'), `${table}\n`);
   console.log(table);
 } finally {
-  await cli('down').catch(() => {});
-  rmSync(stateDir, { recursive: true, force: true });
+  await remove();
 }
