@@ -2,7 +2,8 @@
 // and the activator, against the app's own start time (spawn to listening, on this machine), and
 // the first request after idle to a revision that keeps a reserved instance instead of zero.
 // Also records the bring-up time of `pilotlight up` (warm when the caches are), `kubectl apply`
-// to Ready, and the memory of the operator's components once idle.
+// to Ready, the memory of the operator's components once idle, and the memory of a revision pod's
+// queue-proxy while it proxies load (sent straight to the pod, closed loop then 500 req/s).
 // Needs root; brings the cluster up and down itself.
 //   node bench/coldstart.ts [--tries 10]
 import { execFile, spawn } from 'node:child_process';
@@ -12,6 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { closedLoop, fixedRate, memoryMiB, type LoadResult } from './load.ts';
 import { localCluster } from './support/localCluster.ts';
 
 const run = promisify(execFile);
@@ -56,20 +58,58 @@ function containerMemory(pid: number): { rssMiB: number; cgroupMiB: number | und
   return { rssMiB: rssKiB / 1024, cgroupMiB: cgroupBytes === undefined ? undefined : cgroupBytes / 1024 / 1024 };
 }
 
-/** Every container of the pods in a namespace with its memory, by pod and container name. */
-async function componentMemory(namespace: string): Promise<Record<string, { rssMiB: number; cgroupMiB: number | undefined }>> {
+const service = (name: string, annotations: Record<string, string> = {}) => ({
+  apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name, namespace: 'default' },
+  spec: { template: { metadata: { annotations }, spec: { containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] } } },
+});
+
+/** The host pid of every container of the pods in a namespace, by pod and container name, with the pod's IP. */
+async function containerPids(namespace: string): Promise<{ pod: string; podIP: string; container: string; pid: number }[]> {
   const pods = JSON.parse((await kubectl(['get', 'pods', '-n', namespace, '-o', 'json'])).stdout) as
-    { items: { metadata: { name: string }; status: { containerStatuses?: { name: string; containerID?: string }[] } }[] };
+    { items: { metadata: { name: string }; status: { podIP?: string; containerStatuses?: { name: string; containerID?: string }[] } }[] };
   const { stdout: tasks } = await run('ctr', ['--address', join(stateDir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'tasks', 'ls']);
   const pidOf = new Map(tasks.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f.length >= 2).map(([id, pid]) => [id!, Number(pid)]));
-  const memory: Record<string, { rssMiB: number; cgroupMiB: number | undefined }> = {};
-  for (const pod of pods.items) {
-    for (const container of pod.status.containerStatuses ?? []) {
-      const pid = pidOf.get(container.containerID?.replace(/^containerd:\/\//, '') ?? '');
-      if (pid) memory[`${pod.metadata.name}/${container.name}`] = containerMemory(pid);
-    }
+  return pods.items.flatMap((pod) => (pod.status.containerStatuses ?? []).flatMap((container) => {
+    const pid = pidOf.get(container.containerID?.replace(/^containerd:\/\//, '') ?? '');
+    return pid ? [{ pod: pod.metadata.name, podIP: pod.status.podIP ?? '', container: container.name, pid }] : [];
+  }));
+}
+
+/** Every container of the pods in a namespace with its memory, by pod and container name. */
+async function componentMemory(namespace: string): Promise<Record<string, { rssMiB: number; cgroupMiB: number | undefined }>> {
+  return Object.fromEntries((await containerPids(namespace)).map((c) => [`${c.pod}/${c.container}`, containerMemory(c.pid)]));
+}
+
+/**
+ * queue-proxy's memory in a revision pod (min- and max-scale 1) while it proxies load sent to the
+ * pod's IP: a closed loop of 10 clients, then 500 req/s, 8 s each, sampled every 100 ms.
+ */
+async function queueProxyUnderLoad() {
+  const name = 'loaded';
+  await kubectl(['apply', '-f', '-'], stringify(service(name, { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/max-scale': '1' })));
+  await kubectl(['wait', '--for=condition=Ready', `ksvc/${name}`, '--timeout=120s']);
+  const queue = (await containerPids('default')).find((c) => c.pod.startsWith(`${name}-00001-deployment-`) && c.container === 'queue-proxy');
+  if (!queue) throw new Error(`no queue-proxy container found for ${name}`);
+  const { stdout: command } = await run('ps', ['-o', 'args=', '-p', String(queue.pid)]);
+  const memory = () => ({ ...memoryMiB(queue.pid), cgroup: containerMemory(queue.pid).cgroupMiB ?? 0 });
+  const idle = memory();
+  let peak = { ...idle };
+  const sample = () => {
+    const now = memory();
+    peak = { rss: Math.max(peak.rss, now.rss), private: Math.max(peak.private, now.private), fileBacked: Math.max(peak.fileBacked, now.fileBacked), cgroup: Math.max(peak.cgroup, now.cgroup) };
+  };
+  const sampler = setInterval(sample, 100);
+  const origin = `http://${queue.podIP}:8012`;
+  const load: Record<string, LoadResult> = {};
+  try {
+    load['closed loop, concurrency 10'] = await closedLoop(origin, '/', 10, { maxRequests: 200_000, maxDurationMs: 8000 });
+    load['fixed rate 500 req/s'] = await fixedRate(origin, '/', 500, { maxRequests: 4000, maxDurationMs: 9000 });
+  } finally {
+    clearInterval(sampler);
   }
-  return memory;
+  sample();
+  await kubectl(['delete', 'ksvc', name, '--wait=true']);
+  return { command: command.trim(), idle, peak, load };
 }
 
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
@@ -80,10 +120,6 @@ try {
   const upSeconds = (performance.now() - upStarted) / 1000;
   await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge',
     '-p', JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } })]);
-  const service = (name: string, annotations: Record<string, string> = {}) => ({
-    apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name, namespace: 'default' },
-    spec: { template: { metadata: { annotations }, spec: { containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] } } },
-  });
   const applied = performance.now();
   await kubectl(['apply', '-f', '-'], stringify(service('cold')));
   await kubectl(['wait', '--for=condition=Ready', 'ksvc/cold', '--timeout=120s']);
@@ -122,13 +158,14 @@ try {
   const idleMemory = await componentMemory('knative-serving');
   // What an idle revision holds: its reserved pod, against the standard pod min-scale 1 would keep.
   const idleRevisionMemory = await componentMemory('default');
+  const queueProxy = await queueProxyUnderLoad();
   const app: number[] = [];
   for (let i = 0; i < tries; i++) app.push(await appStartMs());
   const summary = (values: number[]) => ({ p50: percentile(values, 0.5), p90: percentile(values, 0.9), max: Math.max(...values) });
   const result = {
     machine: { cpus: cpus().length, loadavg: loadavg() }, tries, upSeconds, applyToReadyMs,
     coldMs: summary(cold), reservedMs: summary(reserved), warmMs: summary(warm), appStartMs: summary(app),
-    idleMemory, idleRevisionMemory, raw: { cold, reserved, warm, app },
+    idleMemory, idleRevisionMemory, queueProxy, raw: { cold, reserved, warm, app },
   };
   const row = (name: string, s: { p50: number; p90: number; max: number }) => `| ${name} | ${s.p50.toFixed(0)} | ${s.p90.toFixed(0)} | ${s.max.toFixed(0)} |`;
   const table = [
@@ -143,6 +180,12 @@ try {
     ...Object.entries(idleMemory).map(([pod, m]) => `| ${pod} | ${m.rssMiB.toFixed(1)} | ${m.cgroupMiB?.toFixed(1) ?? 'n/a'} |`),
     '', '| idle revision container | RSS MiB | cgroup MiB |', '|---|---:|---:|',
     ...Object.entries(idleRevisionMemory).map(([pod, m]) => `| ${pod} | ${m.rssMiB.toFixed(1)} | ${m.cgroupMiB?.toFixed(1) ?? 'n/a'} |`),
+    '', `queue-proxy in a revision pod under load, run as: \`${queueProxy.command}\``,
+    '', '| queue-proxy in the pod | RSS MiB | file-backed MiB | private MiB | cgroup MiB |', '|---|---:|---:|---:|---:|',
+    `| idle | ${queueProxy.idle.rss.toFixed(1)} | ${queueProxy.idle.fileBacked.toFixed(1)} | ${queueProxy.idle.private.toFixed(1)} | ${queueProxy.idle.cgroup.toFixed(1)} |`,
+    `| peak under load (each column its own peak) | ${queueProxy.peak.rss.toFixed(1)} | ${queueProxy.peak.fileBacked.toFixed(1)} | ${queueProxy.peak.private.toFixed(1)} | ${queueProxy.peak.cgroup.toFixed(1)} |`,
+    '', '| load sent to the pod | requests | errors | req/s | p50 / p99 ms |', '|---|---:|---:|---:|---:|',
+    ...Object.entries(queueProxy.load).map(([phase, r]) => `| ${phase} | ${r.requests} | ${r.errors} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)} |`),
   ].join('\n');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'coldstart.json'), JSON.stringify(result, null, 2));

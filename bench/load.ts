@@ -106,6 +106,25 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+export interface MemoryMiB {
+  rss: number;
+  /** Pages no other process maps (USS): what one more such process adds to the machine. */
+  private: number;
+  /** Pages backed by files, the node binary's code and data most of all. */
+  fileBacked: number;
+}
+
+/** A process's resident memory in MiB, split as /proc/<pid>/smaps_rollup reports it. */
+export function memoryMiB(pid: number): MemoryMiB {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+  return {
+    rss: kB('Rss') / 1024,
+    private: (kB('Private_Clean') + kB('Private_Dirty')) / 1024,
+    fileBacked: (kB('Rss') - kB('Anonymous')) / 1024,
+  };
+}
+
 /** Resident set size of a process in MiB. */
 export function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

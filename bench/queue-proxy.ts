@@ -3,9 +3,10 @@
 // loopback. Reports throughput, latency and what the proxy adds, the proxy's CPU time per
 // request and its memory. Direct and proxied runs alternate over several rounds and medians
 // are reported, because the load generator, the app and the proxy share a small machine.
-// The proxy runs as in development (the .ts sources, stripped by Node as they load), as in the
-// image (JavaScript compiled ahead of time by hack/images/compile.ts), and as in the image with
-// the V8 flags proposed for the sidecar, since the three differ mostly in memory.
+// The proxy runs as in development (the .ts sources, stripped by Node as they load), as compiled
+// for the image (hack/images/compile.ts) on node's defaults, and as the pod runs it, with each
+// set of node flags config-deployment's queue-sidecar-jit chooses: they differ mostly in memory.
+// A minimal node:http proxy with the default flags shows how much of that memory is Node.js's.
 // Run: node bench/queue-proxy.ts
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { request } from 'undici';
 import { cacheRoot, repoRoot } from '../hack/cluster/paths.ts';
 import { compileTree } from '../hack/images/compile.ts';
 import { startSampleApp, track, waitForLine, type Proc } from '../test/support/apps/processes.ts';
-import { closedLoop, cpuMs, fixedRate, rssMiB, type LoadResult } from './load.ts';
+import { QUEUE_NODE_FLAGS } from '../controllers/revision/resources/queueContainer.ts';
+import { closedLoop, cpuMs, fixedRate, memoryMiB, type LoadResult, type MemoryMiB } from './load.ts';
 
 const CONCURRENCY = 10;
 const RATE = 500;
@@ -24,25 +26,21 @@ const PHASE_MS = 4000;
 const ROUNDS = 3;
 const IDLE_MS = 5000;
 const TARGET_ADDED_P99_MS = 1;
-const TARGET_RSS_MIB = 60;
-/**
- * Proposed for the sidecar's container (both may go in NODE_OPTIONS): V8's optimising compilers,
- * their zones and their worker threads' malloc arenas, are most of what queue-proxy's memory
- * grows by under load; without them it runs in the interpreter, at more CPU per request.
- * A one-MiB young generation is plenty for its short-lived objects.
- */
-const SIDECAR_NODE_FLAGS = ['--jitless', '--max-semi-space-size=1'];
-/** For comparison: the compilers kept, but on the main thread only. */
-const SINGLE_THREADED_FLAGS = ['--single-threaded'];
+/** The issue's "under 60 MB", in the MiB this benchmark reports. */
+const TARGET_RSS_MIB = 60e6 / 2 ** 20;
 
-interface Variant { name: string; args: string[] }
+/** A reference variant is not queue-proxy, so its figures are shown but not judged against the targets. */
+interface Variant { name: string; args: string[]; reference?: boolean }
 
 interface Round {
   direct: LoadResult;
   proxied: LoadResult;
   proxyCpuUsPerRequest: number;
-  proxyRssPeakMiB: number;
+  proxyPeak: MemoryMiB;
 }
+
+const peakOf = (a: MemoryMiB, b: MemoryMiB): MemoryMiB =>
+  ({ rss: Math.max(a.rss, b.rss), private: Math.max(a.private, b.private), fileBacked: Math.max(a.fileBacked, b.fileBacked) });
 
 interface Scenario {
   name: string;
@@ -78,7 +76,7 @@ async function measureVariant(variant: Variant, appPort: number) {
     const ready = await request(`http://127.0.0.1:${qp.servingPort}/`, { headers: { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' } });
     await ready.body.dump();
     if (ready.statusCode !== 200) throw new Error(`queue-proxy not ready: ${ready.statusCode}`);
-    const rssIdleMiB = rssMiB(qpPid);
+    const idle = memoryMiB(qpPid);
     // A queue-proxy runs in every pod, so what it costs while nothing happens matters too.
     const idleCpuBefore = cpuMs(qpPid);
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
@@ -89,16 +87,16 @@ async function measureVariant(variant: Variant, appPort: number) {
     // Warm both paths (JIT, connection pools) before measuring.
     await closedLoop(direct, '/', CONCURRENCY, { maxRequests: 3000, maxDurationMs: 3000 });
     await closedLoop(proxied, '/', CONCURRENCY, { maxRequests: 3000, maxDurationMs: 3000 });
-    const rssWarmIdleMiB = rssMiB(qpPid);
+    const warmIdle = memoryMiB(qpPid);
 
     const measureProxied = async (scenario: Scenario) => {
-      let rssPeak = rssMiB(qpPid);
-      const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, rssMiB(qpPid)); }, 100);
+      let peak = memoryMiB(qpPid);
+      const sampler = setInterval(() => { peak = peakOf(peak, memoryMiB(qpPid)); }, 100);
       const cpuBefore = cpuMs(qpPid);
       const result = await scenario.run(proxied);
       const cpuUs = ((cpuMs(qpPid) - cpuBefore) * 1000) / result.requests;
       clearInterval(sampler);
-      return { result, cpuUs, rssPeak };
+      return { result, cpuUs, peak: peakOf(peak, memoryMiB(qpPid)) };
     };
 
     const rounds = new Map<string, Round[]>(scenarios.map((sc) => [sc.name, []]));
@@ -113,10 +111,10 @@ async function measureVariant(variant: Variant, appPort: number) {
           proxiedRun = await measureProxied(scenario);
           directResult = await scenario.run(direct);
         }
-        rounds.get(scenario.name)!.push({ direct: directResult, proxied: proxiedRun.result, proxyCpuUsPerRequest: proxiedRun.cpuUs, proxyRssPeakMiB: proxiedRun.rssPeak });
+        rounds.get(scenario.name)!.push({ direct: directResult, proxied: proxiedRun.result, proxyCpuUsPerRequest: proxiedRun.cpuUs, proxyPeak: proxiedRun.peak });
       }
     }
-    const rssAfterLoadMiB = rssMiB(qpPid);
+    const afterLoad = memoryMiB(qpPid);
 
     const summaries = scenarios.map(({ name }) => {
       const r = rounds.get(name)!;
@@ -128,18 +126,18 @@ async function measureVariant(variant: Variant, appPort: number) {
         addedP50Ms: m((x) => x.proxied.p50Ms - x.direct.p50Ms),
         addedP99Ms: m((x) => x.proxied.p99Ms - x.direct.p99Ms),
         proxyCpuUsPerRequest: m((x) => x.proxyCpuUsPerRequest),
-        proxyRssPeakMiB: Math.max(...r.map((x) => x.proxyRssPeakMiB)),
+        proxyPeak: r.map((x) => x.proxyPeak).reduce(peakOf),
         errors: r.reduce((sum, x) => sum + x.direct.errors + x.proxied.errors, 0),
       };
     });
     const atRate = summaries[1]!;
-    const peakRss = Math.max(...summaries.map((sc) => sc.proxyRssPeakMiB));
+    const peak = [idle, ...summaries.map((sc) => sc.proxyPeak)].reduce(peakOf);
     return {
-      variant: variant.name, command: `node ${variant.args.join(' ')}`,
-      rssIdleMiB, rssWarmIdleMiB, rssAfterLoadMiB, idleCpuMsPerSecond, summaries, rounds: Object.fromEntries(rounds),
+      variant: variant.name, ...(variant.reference ? { reference: true } : {}), command: `node ${variant.args.join(' ')}`,
+      memoryMiB: { idle, warmIdle, peak, afterLoad }, idleCpuMsPerSecond, summaries, rounds: Object.fromEntries(rounds),
       targets: {
         addedP99AtRateMs: { target: TARGET_ADDED_P99_MS, measured: atRate.addedP99Ms, met: atRate.addedP99Ms <= TARGET_ADDED_P99_MS },
-        rssMiB: { target: TARGET_RSS_MIB, measured: Math.max(peakRss, rssIdleMiB), met: Math.max(peakRss, rssIdleMiB) < TARGET_RSS_MIB },
+        rssMiB: { target: TARGET_RSS_MIB, measured: peak.rss, met: peak.rss < TARGET_RSS_MIB },
       },
     };
   } finally {
@@ -149,12 +147,14 @@ async function measureVariant(variant: Variant, appPort: number) {
 
 // The image's tree, compiled as the image build does; the cache key skips unchanged sources.
 const compiledDir = join(cacheRoot, 'bench', 'queue-proxy-compiled');
-compileTree(repoRoot, ['lib', 'queue-proxy', 'package.json'], compiledDir);
+compileTree(repoRoot, ['lib', 'queue-proxy', 'bench/support/minimalProxy.ts', 'package.json'], compiledDir);
+const compiledMain = join(compiledDir, 'queue-proxy', 'main.js');
 const variants: Variant[] = [
   { name: 'dev: .ts sources', args: [fileURLToPath(new URL('../queue-proxy/main.ts', import.meta.url))] },
-  { name: 'image: compiled .js', args: [join(compiledDir, 'queue-proxy', 'main.js')] },
-  { name: `image + ${SINGLE_THREADED_FLAGS.join(' ')}`, args: [...SINGLE_THREADED_FLAGS, join(compiledDir, 'queue-proxy', 'main.js')] },
-  { name: `image + ${SIDECAR_NODE_FLAGS.join(' ')}`, args: [...SIDECAR_NODE_FLAGS, join(compiledDir, 'queue-proxy', 'main.js')] },
+  { name: 'compiled, node\'s defaults', args: [compiledMain] },
+  { name: 'as in the pod: queue-sidecar-jit optimizing (default)', args: [...QUEUE_NODE_FLAGS.optimizing, compiledMain] },
+  { name: 'as in the pod: queue-sidecar-jit baseline', args: [...QUEUE_NODE_FLAGS.baseline, compiledMain] },
+  { name: 'minimal node:http proxy, optimizing flags', args: [...QUEUE_NODE_FLAGS.optimizing, join(compiledDir, 'bench', 'support', 'minimalProxy.js')], reference: true },
 ];
 
 // Other work on the machine shows in the tail latencies; the load average tells how much there was.
@@ -165,7 +165,7 @@ try {
   for (const variant of variants) measured.push(await measureVariant(variant, app.port));
   const results = {
     machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
-    method: `per variant: ${ROUNDS} alternating rounds of ${PHASE_MS} ms per path and scenario; medians (added latency: median of per-round differences); RSS: peak`,
+    method: `per variant: ${ROUNDS} alternating rounds of ${PHASE_MS} ms per path and scenario; medians (added latency: median of per-round differences); RSS, file-backed and private (smaps_rollup) sampled every 100 ms, each at its peak`,
     variants: measured,
   };
 
@@ -175,11 +175,13 @@ try {
     `| queue-proxy run as | scenario (median of ${ROUNDS}) | direct req/s | direct p50 / p99 ms | proxied req/s | proxied p50 / p99 ms | added p50 ms | added p99 ms | proxy CPU µs/req | proxy RSS peak MiB |`,
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...measured.flatMap((v) => v.summaries.map((sc) =>
-      `| ${v.variant} | ${sc.scenario} | ${f(sc.direct.requestsPerSecond, 0)} | ${f(sc.direct.p50Ms)} / ${f(sc.direct.p99Ms)} | ${f(sc.proxied.requestsPerSecond, 0)} | ${f(sc.proxied.p50Ms)} / ${f(sc.proxied.p99Ms)} | ${f(sc.addedP50Ms)} | ${f(sc.addedP99Ms)} | ${f(sc.proxyCpuUsPerRequest, 0)} | ${f(sc.proxyRssPeakMiB, 1)} |`)),
+      `| ${v.variant} | ${sc.scenario} | ${f(sc.direct.requestsPerSecond, 0)} | ${f(sc.direct.p50Ms)} / ${f(sc.direct.p99Ms)} | ${f(sc.proxied.requestsPerSecond, 0)} | ${f(sc.proxied.p50Ms)} / ${f(sc.proxied.p99Ms)} | ${f(sc.addedP50Ms)} | ${f(sc.addedP99Ms)} | ${f(sc.proxyCpuUsPerRequest, 0)} | ${f(sc.proxyPeak.rss, 1)} |`)),
     '',
-    `| queue-proxy run as | RSS idle at start MiB | RSS idle after warm-up MiB | RSS peak under load MiB | RSS after load MiB | idle CPU ms/s | errors | RSS < ${TARGET_RSS_MIB} MiB | added p99 at ${RATE} req/s ≤ ${TARGET_ADDED_P99_MS} ms |`,
-    '|---|---:|---:|---:|---:|---:|---:|---|---|',
-    ...measured.map((v) => `| ${v.variant} | ${f(v.rssIdleMiB, 1)} | ${f(v.rssWarmIdleMiB, 1)} | ${f(Math.max(...v.summaries.map((sc) => sc.proxyRssPeakMiB)), 1)} | ${f(v.rssAfterLoadMiB, 1)} | ${f(v.idleCpuMsPerSecond, 1)} | ${v.summaries.reduce((sum, sc) => sum + sc.errors, 0)} | ${met(v.targets.rssMiB.met)} | ${met(v.targets.addedP99AtRateMs.met)} (${f(v.targets.addedP99AtRateMs.measured)}) |`),
+    `| queue-proxy run as | RSS idle at start MiB | RSS idle after warm-up MiB | RSS peak under load MiB | of it file-backed, peak MiB | private (USS) peak MiB | RSS after load MiB | idle CPU ms/s | errors | RSS < 60 MB (${f(TARGET_RSS_MIB, 1)} MiB) | added p99 at ${RATE} req/s ≤ ${TARGET_ADDED_P99_MS} ms |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    ...measured.map((v) => `| ${v.variant} | ${f(v.memoryMiB.idle.rss, 1)} | ${f(v.memoryMiB.warmIdle.rss, 1)} | ${f(v.memoryMiB.peak.rss, 1)} | ${f(v.memoryMiB.peak.fileBacked, 1)} | ${f(v.memoryMiB.peak.private, 1)} | ${f(v.memoryMiB.afterLoad.rss, 1)} | ${f(v.idleCpuMsPerSecond, 1)} | ${v.summaries.reduce((sum, sc) => sum + sc.errors, 0)} | ${met(v.targets.rssMiB.met)} | ${met(v.targets.addedP99AtRateMs.met)} (${f(v.targets.addedP99AtRateMs.measured)}) |`),
+    '',
+    'File-backed pages are mostly the node binary\'s code and data, shared with every process that runs the same binary; private pages are what one more such process adds.',
     '',
     `${availableParallelism()} CPUs, Node ${process.version}, 1-min load average ${f(loadAverageBefore)} before, ${f(results.machine.loadAverageAfter)} after.`,
   ].join('\n');

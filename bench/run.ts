@@ -85,7 +85,9 @@ const stat = z.object({ p50: z.number() });
 const QueueProxyTargets = z.object({ addedP99AtRateMs: z.object({ measured: z.number() }), rssMiB: z.object({ measured: z.number() }) });
 // One set of targets, or one per way of running queue-proxy (sources, compiled image, flags).
 const QueueProxyResults = z.union([
-  z.object({ variants: z.array(z.object({ variant: z.string(), targets: QueueProxyTargets })) }).transform((r) => r.variants),
+  // A reference variant (a minimal proxy beside queue-proxy) is not judged.
+  z.object({ variants: z.array(z.object({ variant: z.string(), reference: z.boolean().optional(), targets: QueueProxyTargets })) })
+    .transform((r) => r.variants.filter((v) => !v.reference)),
   z.object({ targets: QueueProxyTargets }).transform((r) => [{ variant: undefined, targets: r.targets }]),
 ]);
 const ActivatorResults = z.object({ targets: z.object({ activatorAddedP99AtRateMs: z.object({ measured: z.number() }) }) });
@@ -117,6 +119,10 @@ interface TargetRow {
   /** Why the figure may say more about the machine than about pilotlight. */
   caveat?: string;
 }
+
+/** The issue's "under 60 MB"; the benchmarks report MiB. */
+const QUEUE_PROXY_RSS_LIMIT_MIB = 60e6 / 2 ** 20;
+const QUEUE_PROXY_RSS_TARGET = `queue-proxy RSS < 60 MB (${QUEUE_PROXY_RSS_LIMIT_MIB.toFixed(1)} MiB)`;
 
 function targetRows(): TargetRow[] {
   const qp = results('queue-proxy', QueueProxyResults);
@@ -151,9 +157,9 @@ function targetRows(): TargetRow[] {
     })),
     { target: 'queue-proxy adds ≤ 1 ms p99 at 500 req/s', source: 'hop-overhead (k6, 100 ms hold)', measured: p99Over(500, 'queue-proxy', 'direct'), limit: 1, unit: 'ms', caveat: overloaded(500, 'queue-proxy', 'direct') },
     ...(qp ?? [{ variant: undefined, targets: undefined }]).map(({ variant, targets }) => ({
-      target: 'queue-proxy RSS < 60 MiB', source: `queue-proxy (peak${variant ? `; ${variant}` : ''})`, measured: targets?.rssMiB.measured, limit: 60, strict: true, unit: 'MiB',
+      target: QUEUE_PROXY_RSS_TARGET, source: `queue-proxy (peak${variant ? `; ${variant}` : ''})`, measured: targets?.rssMiB.measured, limit: QUEUE_PROXY_RSS_LIMIT_MIB, strict: true, unit: 'MiB',
     })),
-    { target: 'queue-proxy RSS < 60 MiB', source: 'hop-overhead (peak)', measured: qpRss || undefined, limit: 60, strict: true, unit: 'MiB' },
+    { target: QUEUE_PROXY_RSS_TARGET, source: 'hop-overhead (peak)', measured: qpRss || undefined, limit: QUEUE_PROXY_RSS_LIMIT_MIB, strict: true, unit: 'MiB' },
     { target: 'activator adds ≤ 2 ms p99', source: 'activator (500 req/s, no hold)', measured: activator?.targets.activatorAddedP99AtRateMs.measured, limit: 2, unit: 'ms' },
     { target: 'activator adds ≤ 2 ms p99', source: 'hop-overhead (500 req/s, over queue-proxy)', measured: p99Over(500, 'activator + queue-proxy', 'queue-proxy'), limit: 2, unit: 'ms', caveat: overloaded(500, 'activator + queue-proxy', 'queue-proxy') },
     { target: 'activator adds ≤ 2 ms p99', source: 'hop-overhead (1000 req/s, over queue-proxy)', measured: p99Over(1000, 'activator + queue-proxy', 'queue-proxy'), limit: 2, unit: 'ms', caveat: overloaded(1000, 'activator + queue-proxy', 'queue-proxy') },

@@ -8,6 +8,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
+import { IMAGE_CLI, IMAGE_NODE } from '../../lib/image.ts';
 import { cacheRoot, repoRoot } from '../cluster/paths.ts';
 import { compileTree } from './compile.ts';
 import { writeOciImage } from './oci.ts';
@@ -74,7 +75,7 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   await writeOciImage({
     name,
     layers: [await runtimeLayer(), app],
-    config: { entrypoint: ['/usr/local/bin/node', '/app/cli/main.js'], workingDir: '/app', user: '65532' },
+    config: { entrypoint: [IMAGE_NODE, IMAGE_CLI], workingDir: '/app', user: '65532' },
   }, archive);
   return { name, archive };
 }
@@ -95,7 +96,7 @@ export async function buildSampleImage(app: SampleApp, outDir: string): Promise<
   await writeOciImage({
     name,
     layers: [await runtimeLayer(), root],
-    config: { entrypoint: ['/usr/local/bin/node', `/app/${app}.ts`], user: '65532', exposedPorts: [8080] },
+    config: { entrypoint: [IMAGE_NODE, `/app/${app}.ts`], user: '65532', exposedPorts: [8080] },
   }, archive);
   return { name, archive };
 }

@@ -4,6 +4,9 @@ import { boolString, durationString, parseConfigMap, quantityString } from './pa
 
 const quantity = quantityString('25m or 400Mi');
 
+export const QUEUE_SIDECAR_JITS = ['optimizing', 'baseline'] as const;
+export type QueueSidecarJit = (typeof QUEUE_SIDECAR_JITS)[number];
+
 export const deploymentSchema = z.object({
   'queue-sidecar-image': z.string({ error: 'is required: the image of the queue-proxy sidecar' }).trim().min(1, 'must name the queue-proxy image'),
   'progress-deadline': durationString({ minMs: 1000, wholeSeconds: true }).default(600_000),
@@ -16,6 +19,8 @@ export const deploymentSchema = z.object({
   'queue-sidecar-memory-limit': quantity.optional(),
   'queue-sidecar-ephemeral-storage-request': quantity.optional(),
   'queue-sidecar-ephemeral-storage-limit': quantity.optional(),
+  // pilotlight's own key: which of V8's compilers the Node.js sidecar runs with (see queueContainer.ts).
+  'queue-sidecar-jit': z.enum(QUEUE_SIDECAR_JITS, { error: `must be ${QUEUE_SIDECAR_JITS.join(' or ')}` }).default('optimizing'),
   'default-affinity-type': z.enum(['prefer-spread-revision-over-nodes', 'none'], {
     error: 'must be prefer-spread-revision-over-nodes or none',
   }).default('prefer-spread-revision-over-nodes'),
@@ -36,6 +41,7 @@ export const deploymentSchema = z.object({
       'ephemeral-storage': c['queue-sidecar-ephemeral-storage-limit'],
     }),
   },
+  queueSidecarJit: c['queue-sidecar-jit'],
   defaultAffinityType: c['default-affinity-type'],
   runtimeClassName: c['runtime-class-name'],
   podIsAlwaysSchedulable: c['pod-is-always-schedulable'],

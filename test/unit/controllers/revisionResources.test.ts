@@ -94,6 +94,15 @@ describe('makeDeployment', () => {
     expect(makeDeployment(revision(), revisionConfig({ 'default-affinity-type': 'none' })).spec?.template.spec?.affinity).toBeUndefined();
   });
 
+  it('starts node with the flags of config-deployment\'s queue-sidecar-jit, optimizing by default', () => {
+    expect(queue?.command).toEqual(['/usr/local/bin/node', '--max-semi-space-size=1', '--single-threaded', '--no-maglev', '/app/cli/main.js']);
+    expect(queue?.args).toEqual(['queue-proxy']);
+    const baseline = makeDeployment(revision(), revisionConfig({ 'queue-sidecar-jit': 'baseline' })).spec!.template.spec!.containers[1];
+    expect(baseline?.command).toEqual(['/usr/local/bin/node', '--max-semi-space-size=1', '--single-threaded', '--no-maglev', '--no-turbofan', '/app/cli/main.js']);
+    expect(() => revisionConfig({ 'queue-sidecar-jit': 'fast' }))
+      .toThrow('ConfigMap config-deployment is invalid: queue-sidecar-jit: must be optimizing or baseline');
+  });
+
   it('a port named h2c moves queue-proxy to 8013', () => {
     const h2c = makeDeployment(revision((r) => { r.spec.containers[0].ports = [{ name: 'h2c', containerPort: 8080 }]; }), revisionConfig());
     expect(h2c.spec?.template.spec?.containers[1]?.ports?.[0]).toEqual({ name: 'queue-port', containerPort: 8013 });
