@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { QUEUE_NODE_FLAGS } from '../../../controllers/revision/resources/queueContainer.ts';
 
 const NODE = process.execPath;
 const SAMPLE_APP = fileURLToPath(new URL('./sampleApp.ts', import.meta.url));
@@ -114,9 +115,9 @@ export async function startQueueProxy(userPort: number, env: Record<string, stri
   };
 }
 
-/** The queue-proxy process without waiting for it to start. */
+/** The queue-proxy process without waiting for it to start, with the node flags a pod gives it by default. */
 export function spawnQueueProxy(userPort: number, env: Record<string, string> = {}): Proc {
-  return track(spawn(NODE, [QUEUE_PROXY], {
+  return track(spawn(NODE, [...QUEUE_NODE_FLAGS.optimizing, QUEUE_PROXY], {
     env: {
       ...process.env,
       SERVING_NAMESPACE: 'default',
