@@ -353,8 +353,16 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     this.#exchange.onResponseError(controller, error);
   }
 
-  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome): void {
+  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.#done) return;
+    // A client sees only "502"; which upstream failed, and how, is the operator's to know.
+    if (outcome === 'upstream-failed') {
+      const decision = this.#decision;
+      this.#proxy.deps.log.warn('upstream failed', {
+        namespace: decision.ingress.namespace, service: decision.service.name, upstream: decision.upstream.address,
+        code: (error as { code?: string } | undefined)?.code, error: error?.message, attempts: this.#attempts, responseStarted: this.#responseStarted,
+      });
+    }
     this.#finish(outcome === 'client-closed' && !this.#res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.#res));
   }
 

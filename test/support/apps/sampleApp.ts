@@ -5,8 +5,8 @@
 //   APP_PROTOCOL    "http1" (default) or "h2c" (cleartext HTTP/2 with prior knowledge only)
 //   APP_LISTEN_DELAY_MS   wait this long before listening, to play a slow-starting app
 //   POD_NAME        when set, every response names it in an x-pod-name header (as the downward API would give it)
-// Requests: any path; ?sleep=ms delays the answer, ?hang=1 never answers, ?bytes=n sends n
-// bytes. GET /_stats answers {inFlight, maxInFlight, requests, lastProbe}; POST /_stats/reset
+// Requests: any path; ?sleep=ms delays the answer, ?hang=1 never answers, ?reset=1 closes the
+// connection without answering, ?bytes=n sends n bytes. GET /_stats answers {inFlight, maxInFlight, requests, lastProbe}; POST /_stats/reset
 // zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
 // answers 426. Kubelet-style probes (User-Agent kube-probe/…) are recorded as lastProbe
 // and answered 200 without counting as requests.
@@ -62,6 +62,10 @@ function handle(req: Request, res: Response): void {
   req.on('data', (chunk: Buffer) => { received += chunk.length; });
   req.on('end', () => {
     if (url.searchParams.get('hang') === '1') return;
+    if (url.searchParams.get('reset') === '1') {
+      req.socket.destroy();
+      return;
+    }
     const answer = () => {
       const bytes = Number(url.searchParams.get('bytes') ?? -1);
       if (bytes >= 0) {

@@ -1,0 +1,43 @@
+// An upstream that drops the connection without answering: the client gets a 502 that says so,
+// the gateway logs which upstream failed and how, and the route keeps serving.
+import { Pool } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSampleApp, waitForLine, type SampleApp } from '../../support/apps/processes.ts';
+import { get, ingress, split, startGateway, type GatewayProc } from './harness.ts';
+
+const HOOK_TIMEOUT_MS = 60_000;
+const HOST = 'hello.default.example.com';
+
+describe('gateway upstream failures', () => {
+  let app: SampleApp | undefined;
+  let gateway: GatewayProc | undefined;
+  let pool: Pool | undefined;
+
+  beforeAll(async () => {
+    app = await startSampleApp();
+    gateway = await startGateway({
+      ingresses: [ingress('hello', [{ hosts: [HOST], paths: [{ splits: [split('hello-00001', 100)] }] }])],
+      backends: [{ name: 'hello-00001', addresses: [`127.0.0.1:${app.port}`] }],
+    });
+    pool = new Pool(`http://127.0.0.1:${gateway.externalPort}`, { connections: 2 });
+  }, HOOK_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await pool?.close();
+    await gateway?.stop();
+    await app?.stop();
+  }, HOOK_TIMEOUT_MS);
+
+  it('answers 502 to a request whose upstream connection closes, logs the upstream and the error, and serves the next one', async () => {
+    const failed = await get(pool!, HOST, '/?reset=1');
+    expect(failed.status).toBe(502);
+    expect(failed.text).toMatch(/^upstream error: /);
+    // The log line is written as the exchange ends; the client may read its 502 a moment earlier.
+    await waitForLine(gateway!, (line) => line.msg === 'upstream failed', 5000);
+    const logged = gateway!.lines.filter((line) => line.msg === 'upstream failed');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ level: 'warn', namespace: 'default', service: 'hello-00001', upstream: `127.0.0.1:${app!.port}`, attempts: 1, responseStarted: false });
+    expect(logged[0]!.error).toBe(failed.text.slice('upstream error: '.length));
+    expect((await get(pool!, HOST, '/')).status).toBe(200);
+  });
+});
