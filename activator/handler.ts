@@ -186,8 +186,8 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
     this.#revision.throttler.breaker.release();
   }
 
-  protected timeoutFields(afterMs: number): Record<string, unknown> {
-    return { revision: this.#revision.key, path: this.req.url, afterMs, phase: this.phase };
+  protected logFields(): Record<string, unknown> {
+    return { revision: this.#revision.key, pod: this.#pod?.address, path: this.req.url, phase: this.phase, attempts: this.#attempts };
   }
 
   protected settle(status: number): void {

@@ -106,6 +106,24 @@ try {
   polling = false;
   await poller;
 
+  // Why requests failed: every hop logs each upstream failure ("upstream failed", with the
+  // error code), so count them by the hop that saw it and the code.
+  const logsOf = async (namespace: string, selector: string, container: string) =>
+    (await kubectl(['logs', '-n', namespace, '-l', selector, '-c', container, '--tail=-1', '--prefix=false'])).stdout;
+  const upstreamFailures: Record<string, number> = {};
+  for (const [hop, log] of [
+    ['gateway', await logsOf('knative-serving', 'app.kubernetes.io/component=gateway', 'gateway')],
+    ['activator', await logsOf('knative-serving', 'app.kubernetes.io/component=activator', 'activator')],
+    ['queue-proxy', await logsOf(NAMESPACE, `serving.knative.dev/service=${service.name}`, 'queue-proxy')],
+  ] as const) {
+    for (const line of log.split('\n')) {
+      if (!line.includes('"upstream failed"')) continue;
+      const failure = JSON.parse(line) as { code?: string; error?: string };
+      const key = `${hop}: ${failure.code ?? failure.error ?? 'unknown'}`;
+      upstreamFailures[key] = (upstreamFailures[key] ?? 0) + 1;
+    }
+  }
+
   let stageStart = 0;
   const steps = STAGES.map((stage) => {
     const seconds = summary.perSecond.filter((s) => s.second >= stageStart && s.second < stageStart + stage.seconds);
@@ -132,6 +150,7 @@ try {
     service: service.name,
     stages: STAGES,
     totals: { requests: summary.requests, failed: summary.failed, statuses: summary.statuses, droppedIterations: summary.droppedIterations, maxVUs: summary.maxVUs, latencyMs: summary.latencyMs },
+    upstreamFailures,
     firstReadyReplicaSecond: firstReady?.second,
     peakReadyReplicas: Math.max(0, ...samples.map((s) => s.ready).filter(Number.isFinite)),
     steps,
@@ -154,6 +173,8 @@ try {
       + `p50 ${l.p50.toFixed(0)} ms, p95 ${l.p95.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms. `
       + `First pod ready ${firstReady ? `${firstReady.second.toFixed(1)} s` : 'never'} after the load began; at most ${results.peakReadyReplicas} ready. `
       + `k6, the cluster and every pod share ${m.cpus} × ${m.cpuModel}; Node ${m.node}, load ${m.loadAverage1m.toFixed(2)}.`,
+    '',
+    `Upstream failures the gateway logged: ${Object.entries(upstreamFailures).map(([key, n]) => `${key} ×${n}`).join(', ') || 'none'}.`,
   ].join('\n');
   writeResults('burst', results, markdown);
   const perSecond = summary.perSecond;

@@ -194,8 +194,8 @@ class ProxiedRequest extends HeldRequest<PipelineDeps> {
       : DEFAULT_FORWARD);
   }
 
-  protected timeoutFields(afterMs: number): Record<string, unknown> {
-    return { path: this.req.url, afterMs, phase: this.phase };
+  protected logFields(): Record<string, unknown> {
+    return { path: this.req.url, phase: this.phase };
   }
 
   protected settle(status: number): void {

@@ -56,16 +56,20 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
   protected abstract proxy(): void;
   /** Gives back what the request holds and records how it ended; runs once, before the phase becomes done. */
   protected abstract settle(status: number): void;
-  /** The fields logged with 'request timeout'. */
-  protected abstract timeoutFields(afterMs: number): Record<string, unknown>;
+  /** What names the request in its log lines ('request timeout', 'upstream failed'). */
+  protected abstract logFields(): Record<string, unknown>;
 
   admitted(): void {
     this.holdsSlot = true;
     this.proxy();
   }
 
-  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome): void {
+  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.phase === 'done') return;
+    // The client sees only a 502; which upstream failed, and how, is the operator's to know.
+    if (outcome === 'upstream-failed') {
+      this.deps.log.warn('upstream failed', { ...this.logFields(), code: (error as { code?: string } | undefined)?.code, error: error?.message });
+    }
     this.finish(outcome === 'client-closed' && !this.res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.res));
   }
 
@@ -126,7 +130,7 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
       return;
     }
     this.#timer = undefined;
-    this.deps.log.warn('request timeout', this.timeoutFields(now - this.arrivedAt));
+    this.deps.log.warn('request timeout', { ...this.logFields(), afterMs: now - this.arrivedAt });
     if (this.phase === 'queued') this.breaker?.withdraw(this);
     // Finished before aborting, so the exchange's own end report (and, in the activator, its
     // offer to retry) finds the request done and is ignored; settle still sees the phase it

@@ -3,7 +3,7 @@
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
 
 interface Echo {
   method: string;
@@ -129,6 +129,15 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
     });
     expect(status).toBe(426);
     expect(body).toBe('nope');
+  });
+
+  it('answers 502 when the app drops the connection, logs it, and serves the next request', async () => {
+    const failed = await get(qp.servingPort, '/?reset=1', {}, agent);
+    expect(failed.res.statusCode).toBe(502);
+    expect(failed.text).toMatch(/^upstream error: /);
+    const logged = await waitForLine(qp, (line) => line.msg === 'upstream failed', 5000);
+    expect(logged).toMatchObject({ level: 'warn', path: '/?reset=1', phase: 'proxying', error: failed.text.slice('upstream error: '.length) });
+    expect((await get(qp.servingPort, '/', {}, agent)).res.statusCode).toBe(200);
   });
 
   it('rejects a kubelet probe whose K-Network-Probe is not "queue", as Knative does', async () => {
