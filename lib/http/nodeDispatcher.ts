@@ -26,6 +26,20 @@ function headersOf(rawHeaders: readonly string[]): IncomingHttpHeaders {
   return headers;
 }
 
+/** Methods the upstream may see twice without harm (Go's Transport retries the same ones). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** A request that can be sent again as it was: no body, and idempotent by method or by an idempotency key. */
+function isReplayable(method: string, headers: readonly string[], body: unknown): boolean {
+  if (body !== null && body !== undefined) return false;
+  if (IDEMPOTENT_METHODS.has(method)) return true;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!.toLowerCase();
+    if (name === 'idempotency-key' || name === 'x-idempotency-key') return true;
+  }
+  return false;
+}
+
 function hasHost(headers: readonly string[]): boolean {
   for (let i = 0; i < headers.length; i += 2) if (headers[i]!.length === 4 && headers[i]!.toLowerCase() === 'host') return true;
   return false;
@@ -51,15 +65,16 @@ export class NodeDispatcher implements Dispatch {
     if (!hasHost(flat)) flat.push('host', `${this.#host}:${this.#port}`);
     // undici adds these for an upgrade; the proxy has dropped the client's as hop-by-hop.
     if (options.upgrade) flat.push('connection', 'upgrade', 'upgrade', String(options.upgrade));
-    const exchange = new NodeExchange(handler);
+    const request = () => http.request({
+      agent: this.#agent, host: this.#host, port: this.#port, method: options.method, path: options.path, headers: flat,
+    });
+    const exchange = new NodeExchange(handler, !options.upgrade && isReplayable(options.method, flat, options.body) ? request : undefined);
     handler.onRequestStart?.(exchange, {});
     if (exchange.aborted) {
       exchange.fail(exchange.reason!);
       return true;
     }
-    exchange.send(http.request({
-      agent: this.#agent, host: this.#host, port: this.#port, method: options.method, path: options.path, headers: flat,
-    }), options.body as Readable | null | undefined);
+    exchange.send(request(), options.body as Readable | null | undefined);
     return true;
   }
 
@@ -69,9 +84,18 @@ export class NodeDispatcher implements Dispatch {
   }
 }
 
+/**
+ * A keep-alive connection the upstream closed just as it was reused fails before any response:
+ * the request may never have reached the app. Node reports it as ECONNRESET on a reused socket.
+ */
+const isStaleConnection = (req: ClientRequest, error: Error) =>
+  req.reusedSocket && ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || (error as NodeJS.ErrnoException).code === 'EPIPE');
+
 /** One request on the Agent, and its controller for the handler. */
 class NodeExchange implements Dispatcher.DispatchController {
   #handler: Dispatcher.DispatchHandler;
+  /** Sends the request again, once, when it failed on a stale connection; undefined when it is not replayable. */
+  #resend: (() => ClientRequest) | undefined;
   #req: ClientRequest | undefined;
   #body: Readable | undefined;
   #res: IncomingMessage | undefined;
@@ -79,8 +103,9 @@ class NodeExchange implements Dispatcher.DispatchController {
   #paused = false;
   #done = false;
 
-  constructor(handler: Dispatcher.DispatchHandler) {
+  constructor(handler: Dispatcher.DispatchHandler, resend: (() => ClientRequest) | undefined) {
     this.#handler = handler;
+    this.#resend = resend;
   }
 
   get aborted(): boolean { return this.#reason !== null; }
@@ -91,7 +116,7 @@ class NodeExchange implements Dispatcher.DispatchController {
     this.#req = req;
     req.on('response', this.#onResponse);
     req.on('upgrade', this.#onUpgrade);
-    req.on('error', this.fail);
+    req.on('error', this.#onRequestError);
     if (body === null || body === undefined) {
       req.end();
       return;
@@ -117,6 +142,17 @@ class NodeExchange implements Dispatcher.DispatchController {
     this.#paused = false;
     this.#res?.resume();
   }
+
+  #onRequestError = (error: Error): void => {
+    const resend = this.#resend;
+    if (resend !== undefined && !this.#done && this.#reason === null && this.#res === undefined && isStaleConnection(this.#req!, error)) {
+      this.#resend = undefined;
+      this.#req!.destroy();
+      this.send(resend(), undefined);
+      return;
+    }
+    this.fail(error);
+  };
 
   /** Ends the exchange with an error, once; the connection is not reused. */
   fail = (error: Error): void => {
