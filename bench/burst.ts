@@ -174,7 +174,7 @@ try {
       + `First pod ready ${firstReady ? `${firstReady.second.toFixed(1)} s` : 'never'} after the load began; at most ${results.peakReadyReplicas} ready. `
       + `k6, the cluster and every pod share ${m.cpus} × ${m.cpuModel}; Node ${m.node}, load ${m.loadAverage1m.toFixed(2)}.`,
     '',
-    `Upstream failures the gateway logged: ${Object.entries(upstreamFailures).map(([key, n]) => `${key} ×${n}`).join(', ') || 'none'}.`,
+    `Upstream failures logged by the gateway, the activator and queue-proxy: ${Object.entries(upstreamFailures).map(([key, n]) => `${key} ×${n}`).join(', ') || 'none'}.`,
   ].join('\n');
   writeResults('burst', results, markdown);
   const perSecond = summary.perSecond;
