@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import {
-  ExchangeAbortedError, ProxyExchange,
+  endedStatus, ExchangeAbortedError, ProxyExchange, upstreamFailureFields,
   type Dispatch, type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ForwardOptions,
 } from '../lib/http/proxy.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
@@ -19,8 +19,6 @@ import { HASH_HEADER, route, type ForwardDecision, type HeaderPair, type Listene
 import type { LiveRouting } from './sync.ts';
 import type { UpstreamPools } from './upstreams.ts';
 
-/** nginx's status for a client that left before the response started. */
-const CLIENT_CLOSED_STATUS = 499;
 const TOO_LARGE_BODY = 'request body too large';
 /**
  * Request timeouts are checked by one sweep over the requests in progress rather than a timer per
@@ -103,10 +101,6 @@ function reply(req: DownstreamRequest, res: DownstreamResponse, status: number, 
   if (status === 413 && req.httpVersionMajor < 2) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(body);
-}
-
-function statusOf(res: DownstreamResponse): number {
-  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
 }
 
 function mayHaveUnsizedBody(req: DownstreamRequest): boolean {
@@ -355,15 +349,14 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
 
   exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.#done) return;
-    // A client sees only "502"; which upstream failed, and how, is the operator's to know.
     if (outcome === 'upstream-failed') {
       const decision = this.#decision;
       this.#proxy.deps.log.warn('upstream failed', {
         namespace: decision.ingress.namespace, service: decision.service.name, upstream: decision.upstream.address,
-        code: (error as { code?: string } | undefined)?.code, error: error?.message, attempts: this.#attempts, responseStarted: this.#responseStarted,
+        attempts: this.#attempts, responseStarted: this.#responseStarted, ...upstreamFailureFields(error),
       });
     }
-    this.#finish(outcome === 'client-closed' && !this.#res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.#res));
+    this.#finish(endedStatus(this.#res, outcome));
   }
 
   #send(): boolean {

@@ -7,14 +7,12 @@ import type { Breaker, BreakerWaiter } from '../breaker.ts';
 import type { Clock, Timer } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import {
-  ExchangeAbortedError,
+  CLIENT_CLOSED_STATUS, endedStatus, ExchangeAbortedError, upstreamFailureFields,
   type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ProxyExchange,
 } from './proxy.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from './timeouts.ts';
 
 export const QUEUE_FULL_BODY = 'pending request queue full';
-/** The status recorded for requests whose client left before any response (nginx's convention). */
-export const CLIENT_CLOSED_STATUS = 499;
 
 export type HeldPhase = 'queued' | 'proxying' | 'done';
 
@@ -66,11 +64,8 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
 
   exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.phase === 'done') return;
-    // The client sees only a 502; which upstream failed, and how, is the operator's to know.
-    if (outcome === 'upstream-failed') {
-      this.deps.log.warn('upstream failed', { ...this.logFields(), code: (error as { code?: string } | undefined)?.code, error: error?.message });
-    }
-    this.finish(outcome === 'client-closed' && !this.res.headersSent ? CLIENT_CLOSED_STATUS : statusOf(this.res));
+    if (outcome === 'upstream-failed') this.deps.log.warn('upstream failed', { ...this.logFields(), ...upstreamFailureFields(error) });
+    this.finish(endedStatus(this.res, outcome));
   }
 
   /** Starts the timeouts' clock at arrival and enters the breaker. */
@@ -139,8 +134,4 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
     this.exchange?.abort(new ExchangeAbortedError(TIMEOUT_BODY));
     endTimedOut(this.res);
   };
-}
-
-function statusOf(res: DownstreamResponse): number {
-  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
 }

@@ -41,6 +41,23 @@ export interface ExchangeListener {
   exchangeEnded(exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void;
 }
 
+/** The status recorded for requests whose client left before any response (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499;
+
+/** The status to record for an exchange that ended: the one sent, or 499 when the client left before any. */
+export function endedStatus(res: DownstreamResponse, outcome: ExchangeOutcome): number {
+  if (outcome === 'client-closed' && !res.headersSent) return CLIENT_CLOSED_STATUS;
+  return (res as unknown as { statusCode?: number }).statusCode ?? 0;
+}
+
+/**
+ * How an upstream failed, for the 'upstream failed' line every hop logs: the client sees only a
+ * 502, the operator needs the error's code and message.
+ */
+export function upstreamFailureFields(error: Error | undefined): { code: string | undefined; error: string | undefined } {
+  return { code: (error as NodeJS.ErrnoException | undefined)?.code, error: error?.message };
+}
+
 export class ClientClosedError extends Error {
   readonly code = 'PROXY_CLIENT_CLOSED';
   constructor() { super('client closed the connection before the response ended'); }
