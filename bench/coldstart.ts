@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { closedLoop, fixedRate, memoryMiB, type LoadResult } from './load.ts';
+import { closedLoop, fixedRate, memoryMiB, peakMemory, type LoadResult } from './load.ts';
 import { localCluster } from './support/localCluster.ts';
 
 const run = promisify(execFile);
@@ -96,7 +96,7 @@ async function queueProxyUnderLoad() {
   let peak = { ...idle };
   const sample = () => {
     const now = memory();
-    peak = { rss: Math.max(peak.rss, now.rss), private: Math.max(peak.private, now.private), fileBacked: Math.max(peak.fileBacked, now.fileBacked), cgroup: Math.max(peak.cgroup, now.cgroup) };
+    peak = { ...peakMemory(peak, now), cgroup: Math.max(peak.cgroup, now.cgroup) };
   };
   const sampler = setInterval(sample, 100);
   const origin = `http://${queue.podIP}:8012`;

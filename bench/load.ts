@@ -125,6 +125,10 @@ export function memoryMiB(pid: number): MemoryMiB {
   };
 }
 
+/** Each figure at its larger of the two. */
+export const peakMemory = (a: MemoryMiB, b: MemoryMiB): MemoryMiB =>
+  ({ rss: Math.max(a.rss, b.rss), private: Math.max(a.private, b.private), fileBacked: Math.max(a.fileBacked, b.fileBacked) });
+
 /** Resident set size of a process in MiB. */
 export function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -18,7 +18,7 @@ import { cacheRoot, repoRoot } from '../hack/cluster/paths.ts';
 import { compileTree } from '../hack/images/compile.ts';
 import { startSampleApp, track, waitForLine, type Proc } from '../test/support/apps/processes.ts';
 import { QUEUE_NODE_FLAGS } from '../controllers/revision/resources/queueContainer.ts';
-import { closedLoop, cpuMs, fixedRate, memoryMiB, type LoadResult, type MemoryMiB } from './load.ts';
+import { closedLoop, cpuMs, fixedRate, memoryMiB, peakMemory, type LoadResult, type MemoryMiB } from './load.ts';
 
 const CONCURRENCY = 10;
 const RATE = 500;
@@ -38,9 +38,6 @@ interface Round {
   proxyCpuUsPerRequest: number;
   proxyPeak: MemoryMiB;
 }
-
-const peakOf = (a: MemoryMiB, b: MemoryMiB): MemoryMiB =>
-  ({ rss: Math.max(a.rss, b.rss), private: Math.max(a.private, b.private), fileBacked: Math.max(a.fileBacked, b.fileBacked) });
 
 interface Scenario {
   name: string;
@@ -91,12 +88,12 @@ async function measureVariant(variant: Variant, appPort: number) {
 
     const measureProxied = async (scenario: Scenario) => {
       let peak = memoryMiB(qpPid);
-      const sampler = setInterval(() => { peak = peakOf(peak, memoryMiB(qpPid)); }, 100);
+      const sampler = setInterval(() => { peak = peakMemory(peak, memoryMiB(qpPid)); }, 100);
       const cpuBefore = cpuMs(qpPid);
       const result = await scenario.run(proxied);
       const cpuUs = ((cpuMs(qpPid) - cpuBefore) * 1000) / result.requests;
       clearInterval(sampler);
-      return { result, cpuUs, peak: peakOf(peak, memoryMiB(qpPid)) };
+      return { result, cpuUs, peak: peakMemory(peak, memoryMiB(qpPid)) };
     };
 
     const rounds = new Map<string, Round[]>(scenarios.map((sc) => [sc.name, []]));
@@ -126,12 +123,12 @@ async function measureVariant(variant: Variant, appPort: number) {
         addedP50Ms: m((x) => x.proxied.p50Ms - x.direct.p50Ms),
         addedP99Ms: m((x) => x.proxied.p99Ms - x.direct.p99Ms),
         proxyCpuUsPerRequest: m((x) => x.proxyCpuUsPerRequest),
-        proxyPeak: r.map((x) => x.proxyPeak).reduce(peakOf),
+        proxyPeak: r.map((x) => x.proxyPeak).reduce(peakMemory),
         errors: r.reduce((sum, x) => sum + x.direct.errors + x.proxied.errors, 0),
       };
     });
     const atRate = summaries[1]!;
-    const peak = [idle, ...summaries.map((sc) => sc.proxyPeak)].reduce(peakOf);
+    const peak = [idle, ...summaries.map((sc) => sc.proxyPeak)].reduce(peakMemory);
     return {
       variant: variant.name, ...(variant.reference ? { reference: true } : {}), command: `node ${variant.args.join(' ')}`,
       memoryMiB: { idle, warmIdle, peak, afterLoad }, idleCpuMsPerSecond, summaries, rounds: Object.fromEntries(rounds),

@@ -6,8 +6,8 @@
 //   APP_LISTEN_DELAY_MS   wait this long before listening, to play a slow-starting app
 //   POD_NAME        when set, every response names it in an x-pod-name header (as the downward API would give it)
 // Requests: any path; ?sleep=ms delays the answer, ?hang=1 never answers, ?reset=1 closes the
-// connection without answering, ?bytes=n sends n bytes. GET /_stats answers {inFlight, maxInFlight, requests, lastProbe}; POST /_stats/reset
-// zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
+// connection without answering, ?bytes=n sends n bytes. GET /_stats answers {inFlight,
+// maxInFlight, requests, lastProbe}; POST /_stats/reset zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
 // answers 426. Kubelet-style probes (User-Agent kube-probe/…) are recorded as lastProbe
 // and answered 200 without counting as requests.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
