@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { closedLoop, fixedRate, memoryMiB, peakMemory, type LoadResult } from './load.ts';
+import { closedLoop, fixedRate, memoryMiB, peakMemory, rssMiB, type LoadResult } from './load.ts';
 import { localCluster } from './support/localCluster.ts';
 
 const run = promisify(execFile);
@@ -43,9 +43,8 @@ async function appStartMs(): Promise<number> {
   return ms;
 }
 
-/** Memory of one container: its main process's RSS and its memory cgroup's usage (v1 rss or v2 memory.current). */
-function containerMemory(pid: number): { rssMiB: number; cgroupMiB: number | undefined } {
-  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+/** Usage of a process's memory cgroup in MiB (v1 total_rss or v2 memory.current); undefined without one. */
+function cgroupMiB(pid: number): number | undefined {
   const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
   const v1 = cgroups.find((line) => /^\d+:memory:/.test(line))?.split(':')[2];
   const v2 = cgroups.find((line) => line.startsWith('0::'))?.slice(3);
@@ -55,8 +54,11 @@ function containerMemory(pid: number): { rssMiB: number; cgroupMiB: number | und
   } else if (v2 !== undefined && existsSync(`/sys/fs/cgroup${v2}/memory.current`)) {
     cgroupBytes = Number(readFileSync(`/sys/fs/cgroup${v2}/memory.current`, 'utf8'));
   }
-  return { rssMiB: rssKiB / 1024, cgroupMiB: cgroupBytes === undefined ? undefined : cgroupBytes / 1024 / 1024 };
+  return cgroupBytes === undefined ? undefined : cgroupBytes / 1024 / 1024;
 }
+
+/** Memory of one container: its main process's RSS and its memory cgroup's usage. */
+const containerMemory = (pid: number): { rssMiB: number; cgroupMiB: number | undefined } => ({ rssMiB: rssMiB(pid), cgroupMiB: cgroupMiB(pid) });
 
 const service = (name: string, annotations: Record<string, string> = {}) => ({
   apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name, namespace: 'default' },
@@ -91,7 +93,7 @@ async function queueProxyUnderLoad() {
   const queue = (await containerPids('default')).find((c) => c.pod.startsWith(`${name}-00001-deployment-`) && c.container === 'queue-proxy');
   if (!queue) throw new Error(`no queue-proxy container found for ${name}`);
   const { stdout: command } = await run('ps', ['-o', 'args=', '-p', String(queue.pid)]);
-  const memory = () => ({ ...memoryMiB(queue.pid), cgroup: containerMemory(queue.pid).cgroupMiB ?? 0 });
+  const memory = () => ({ ...memoryMiB(queue.pid), cgroup: cgroupMiB(queue.pid) ?? 0 });
   const idle = memory();
   let peak = { ...idle };
   const sample = () => {
