@@ -4,6 +4,7 @@
 #
 #   $CACHE/conformance/<serving version>/tests/<suite>.test     go test -c -tags=e2e
 #   $CACHE/conformance/<serving version>/apps/<module>/<name>   static test image binaries
+#   $CACHE/conformance/<serving version>/bin/test2json           turns test output into events
 #
 # Each output is built only when missing. Prints the cache directory as its last line.
 # Nothing of the suites is kept in the repo: go.mod/go.sum pin them, the module cache holds them.
@@ -39,6 +40,7 @@ app_packages() {
 
 missing() {
   local name
+  [ -x "$out/bin/test2json" ] || return 0
   for name in "${!suites[@]}"; do [ -x "$out/tests/$name.test" ] || return 0; done
   for module in knative.dev/serving knative.dev/networking; do
     [ -f "$out/apps/${module#knative.dev/}/.complete" ] || return 0
@@ -66,6 +68,14 @@ for name in "${!suites[@]}"; do
   mv "$target.tmp.$$" "$target"
   log "built $name.test in $((SECONDS - started)) s"
 done
+
+# `go tool test2json` compiles the tool on first use in every GOCACHE; a binary of our own runs
+# at once.
+if [ ! -x "$out/bin/test2json" ]; then
+  mkdir -p "$out/bin"
+  go build -trimpath -o "$out/bin/test2json.tmp.$$" cmd/test2json
+  mv "$out/bin/test2json.tmp.$$" "$out/bin/test2json"
+fi
 
 for module in knative.dev/serving knative.dev/networking; do
   dir="$out/apps/${module#knative.dev/}"

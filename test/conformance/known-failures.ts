@@ -1,0 +1,62 @@
+// The conformance tests the runner skips, each with why. They are skipped through the test
+// binaries' own -test.skip, never by editing a suite, and results.md shows them as skipped with
+// the reason given here.
+//
+// `test` is the full Go test name as `go test` prints it: subtests after a slash, spaces turned
+// into underscores. A top-level name skips all of its subtests.
+
+export const SUITES = ['api-v1', 'api-v1beta1', 'runtime', 'ingress'] as const;
+export type Suite = (typeof SUITES)[number];
+
+export interface KnownFailure {
+  suite: Suite;
+  test: string;
+  reason: string;
+}
+
+/**
+ * Failing because of a pilotlight bug not fixed yet (issue #14 lists them). Remove an entry when
+ * its fix lands, so the test runs again.
+ */
+export const PILOTLIGHT_BUGS: KnownFailure[] = [
+  // runtime
+  { suite: 'runtime', test: 'TestShouldNotContainerConstraints/TestInvalidUID', reason: 'runAsUser: -10 is accepted; Knative refuses a negative UID (fix on wip/api)' },
+  { suite: 'runtime', test: 'TestProtocols/h2c', reason: 'a port given only by name (h2c) is refused by a CEL rule; Knative defaults its number to 8080 (fix on wip/api)' },
+  { suite: 'runtime', test: 'TestProtocols/http1', reason: 'a port given only by name (http1) is refused by a CEL rule; Knative defaults its number to 8080 (fix on wip/api)' },
+  { suite: 'runtime', test: 'TestProbeRuntimeAfterStartup', reason: 'a pod whose readiness probe starts failing after start-up keeps getting requests (fix on wip/dataplane)' },
+  // api/v1beta1
+  { suite: 'api-v1beta1', test: 'TestDomainMapping', reason: 'no domainmappings.serving.knative.dev v1beta1 yet (fix on wip/domainmapping)' },
+  // ingress
+  { suite: 'ingress', test: 'TestIngressConformance/headers/probe', reason: 'K-Network-Hash differs from knative.dev/networking ingress.ComputeHash (gateway/routing/probe.ts)' },
+  { suite: 'ingress', test: 'TestIngressConformance/host-rewrite', reason: 'a split to an ExternalName Service has no endpoints for the gateway ("no ready endpoints"; gateway/sources/kubernetes.ts)' },
+  { suite: 'ingress', test: 'TestIngressConformance/tls', reason: 'the gateway has no TLS listener (no port 443 on its Service)' },
+  { suite: 'ingress', test: 'TestIngressConformance/visibility', reason: 'the local cluster runs no cluster DNS, so the httpproxy pod cannot resolve *.svc.cluster.local names (hack/cluster)' },
+];
+
+/**
+ * Cannot pass on the local cluster for a reason outside the project; kept skipped on purpose.
+ */
+export const OUTSIDE_THE_PROJECT: KnownFailure[] = [];
+
+/** Escapes a test name's part for Go's regexp syntax. */
+const quote = (part: string) => part.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+
+/**
+ * The -test.skip pattern for a suite, or undefined when it skips nothing. Go splits the pattern at
+ * top-level `|` into alternatives and each alternative at `/` into one regexp per name level; a
+ * test is skipped when an alternative matches every level of its name.
+ */
+export function skipPattern(suite: Suite, entries: KnownFailure[] = [...PILOTLIGHT_BUGS, ...OUTSIDE_THE_PROJECT]): string | undefined {
+  const names = entries.filter((entry) => entry.suite === suite).map((entry) => entry.test);
+  if (names.length === 0) return undefined;
+  return names.map((name) => name.split('/').map((part) => `^${quote(part)}$`).join('/')).join('|');
+}
+
+/** The entry that skips a test (by its own name or an ancestor's), if any. */
+export function knownFailureOf(suite: Suite, test: string): (KnownFailure & { outside: boolean }) | undefined {
+  const covers = (entry: KnownFailure) => entry.suite === suite && (test === entry.test || test.startsWith(`${entry.test}/`));
+  const bug = PILOTLIGHT_BUGS.find(covers);
+  if (bug) return { ...bug, outside: false };
+  const outside = OUTSIDE_THE_PROJECT.find(covers);
+  return outside ? { ...outside, outside: true } : undefined;
+}
