@@ -121,7 +121,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       configuration: (cfgName) => {
         const cfg = deps.configurations.get(`${namespace}/${cfgName}`);
         // A Configuration without status yet exists all the same: it is waiting, not missing.
-        return cfg ? cfg.status ?? {} : undefined;
+        return cfg && { latestReadyRevisionName: cfg.status?.latestReadyRevisionName, failed: conditionOf(cfg.status, 'Ready')?.status === 'False' };
       },
       revision: (revName) => {
         const rev = deps.revisions.get(`${namespace}/${revName}`);

@@ -288,8 +288,13 @@ describe('Revision health', () => {
     const pull = await waitFor('pull to report the image', () => getOrUndefined(serving(ns, 'revisions', 'pull-00001')),
       (r) => condition(r, 'ResourcesAvailable')?.status === 'False');
     expect(condition(pull, 'ResourcesAvailable')).toMatchObject({ reason: 'ImagePullBackOff', message: 'Back-off pulling image "dev.local/missing:1"' });
-    const svc = await waitFor('crash failure on the service', () => getOrUndefined(serving(ns, 'services', 'crash')),
-      (s) => condition(s, 'Ready')?.status === 'False');
+    // As Knative's conformance waits for: the Service, its Configuration and its Route all failed.
+    const svc = await waitFor('crash failure on the service and both children', () => getOrUndefined(serving(ns, 'services', 'crash')),
+      (s) => ['Ready', 'ConfigurationsReady', 'RoutesReady'].every((type) => condition(s, type)?.status === 'False'));
     expect(condition(svc, 'ConfigurationsReady')?.message).toBe('Revision "crash-00001" failed with message: Container failed with: listen tcp :8080: bind: address in use.');
+    expect(condition(svc, 'RoutesReady')).toMatchObject({ reason: 'RevisionMissing', message: 'Configuration "crash" does not have any ready Revision.' });
+    const route = await get(serving(ns, 'routes', 'crash'));
+    expect(condition(route, 'AllTrafficAssigned')).toMatchObject({ status: 'False', reason: 'RevisionMissing' });
+    expect(condition(route, 'Ready')?.status).toBe('False');
   });
 });

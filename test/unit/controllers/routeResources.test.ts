@@ -6,8 +6,10 @@ import { parseNetworkConfig } from '../../../lib/config/network.ts';
 import { makeIngress, routeUrl, type IngressConfig } from '../../../controllers/route/resources/ingress.ts';
 import { groupTargets, resolveTraffic, type TrafficLookup } from '../../../controllers/route/traffic.ts';
 
-const lookup = (revisions: Record<string, { ready?: boolean; failed?: boolean; service?: string }>, configs: Record<string, string | undefined> = {}): TrafficLookup => ({
-  configuration: (name) => (name in configs ? { latestReadyRevisionName: configs[name] } : undefined),
+const lookup = (
+  revisions: Record<string, { ready?: boolean; failed?: boolean; service?: string }>, configs: Record<string, string | undefined> = {}, failedConfigs: string[] = [],
+): TrafficLookup => ({
+  configuration: (name) => (name in configs ? { latestReadyRevisionName: configs[name], failed: failedConfigs.includes(name) } : undefined),
   revision: (name) => {
     const r = revisions[name];
     return r && { ready: r.ready ?? true, failed: r.failed ?? false, protocol: 'http1', serviceLabel: r.service ?? 'hello' };
@@ -53,6 +55,15 @@ describe('resolving traffic', () => {
       .toMatchObject({ ok: false, reason: 'ConfigurationMissing', failed: true });
     expect(resolveTraffic([{ revisionName: 'x-1', percent: 100 }], lookup({ 'x-1': { service: 'other' } }), 'hello'))
       .toMatchObject({ ok: false, reason: 'RevisionNotOwned' });
+  });
+
+  it('fails, rather than waits, when a target failed: a configuration with no ready revision, or a failed revision', () => {
+    expect(resolveTraffic(split, lookup({ 'hello-00001': {} }, { hello: undefined }, ['hello']), 'hello'))
+      .toEqual({ ok: false, reason: 'RevisionMissing', message: 'Configuration "hello" does not have any ready Revision.', failed: true });
+    // A configuration that failed but still has an earlier ready revision keeps serving it.
+    expect(resolveTraffic(split, lookup({ 'hello-00001': {} }, { hello: 'hello-00001' }, ['hello']), 'hello')).toMatchObject({ ok: true });
+    expect(resolveTraffic(split, lookup({ 'hello-00001': { ready: false, failed: true } }, { hello: undefined }), 'hello'))
+      .toEqual({ ok: false, reason: 'RevisionMissing', message: 'Revision "hello-00001" failed to become ready.', failed: true });
   });
 
   it('merges two targets on one revision', () => {
