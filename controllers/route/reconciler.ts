@@ -87,7 +87,10 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
 
   async function label(route: RouteObject, allowRemoval: boolean, ctx: ReconcileContext): Promise<void> {
     const namespace = route.metadata?.namespace ?? '';
-    const referenced = referencedBy(route, (name) => deps.configurations.get(`${namespace}/${name}`));
+    const referenced = referencedBy(route, {
+      configuration: (name) => deps.configurations.get(`${namespace}/${name}`),
+      revision: (name) => deps.revisions.get(`${namespace}/${name}`),
+    });
     const patches = routingPatches(route.metadata?.name ?? '', referenced, deps.revisions.listNamespace(namespace),
       deps.configurations.listNamespace(namespace), { allowRemoval, now: new Date(ctx.clock.now()) });
     for (const { kind, name, patch } of patches) {
