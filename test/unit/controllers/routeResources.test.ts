@@ -4,6 +4,7 @@ import { parseDomainConfig, domainForLabels } from '../../../lib/config/domain.t
 import { parseFeatures } from '../../../lib/config/features.ts';
 import { parseNetworkConfig } from '../../../lib/config/network.ts';
 import { makeIngress, routeUrl, type IngressConfig } from '../../../controllers/route/resources/ingress.ts';
+import { makeRouteService } from '../../../controllers/route/resources/service.ts';
 import { groupTargets, resolveTraffic, type TrafficLookup } from '../../../controllers/route/traffic.ts';
 
 const lookup = (
@@ -135,5 +136,52 @@ describe('makeIngress', () => {
   it('rejects templates that would not make host names', () => {
     expect(() => parseNetworkConfig({ 'domain-template': '{{.Name}}.{{.Labels}}.{{.Domain}}' })).toThrow(/domain-template: may only use/);
     expect(() => parseNetworkConfig({ 'tag-template': '{{.Name}}' })).toThrow(/tag-template: must use \{\{.Tag\}\}/);
+  });
+});
+
+describe('makeRouteService', () => {
+  const annotated = (labels: Record<string, string> = {}) => {
+    const r = route([], labels);
+    r.metadata!.annotations = { 'example.com/note': 'x' };
+    return r;
+  };
+
+  it('names the route\'s Service after it, owned by it, labelled with the route, pointing at the route\'s host', () => {
+    expect(makeRouteService(annotated(), '', config())).toEqual({
+      apiVersion: 'v1', kind: 'Service',
+      metadata: {
+        name: 'hello', namespace: 'ns',
+        labels: { 'serving.knative.dev/service': 'hello', 'serving.knative.dev/route': 'hello' },
+        annotations: { 'example.com/note': 'x' },
+        ownerReferences: [{ apiVersion: 'serving.knative.dev/v1', kind: 'Route', name: 'hello', uid: 'route-uid', controller: true, blockOwnerDeletion: true }],
+      },
+      spec: {
+        type: 'ExternalName', externalName: 'hello.ns.example.com', sessionAffinity: 'None',
+        ports: [{ name: 'http2', appProtocol: 'kubernetes.io/h2c', protocol: 'TCP', port: 80, targetPort: 80 }],
+      },
+    });
+  });
+
+  it('a tag gets its own Service, named like its host', () => {
+    const tagged = makeRouteService(annotated(), 'old', config());
+    expect(tagged.metadata?.name).toBe('old-hello');
+    expect(tagged.spec?.externalName).toBe('old-hello.ns.example.com');
+  });
+
+  it('a cluster-local route points at its cluster-local host, and its visibility label is not passed on', () => {
+    const local = makeRouteService(annotated({ 'networking.knative.dev/visibility': 'cluster-local' }), '', config());
+    expect(local.spec?.externalName).toBe('hello.ns.svc.cluster.local');
+    expect(local.metadata?.labels).toEqual({ 'serving.knative.dev/service': 'hello', 'serving.knative.dev/route': 'hello' });
+  });
+
+  it('points at the Ingress\'s load balancer once it reports one, the private one first', () => {
+    const lb = (host: string) => ({ ingress: [{ domainInternal: host }] });
+    expect(makeRouteService(annotated(), '', config(), { publicLoadBalancer: lb('public.gw.svc.cluster.local'), privateLoadBalancer: lb('private.gw.svc.cluster.local') }).spec?.externalName)
+      .toBe('private.gw.svc.cluster.local');
+    expect(makeRouteService(annotated(), 'old', config(), { publicLoadBalancer: lb('public.gw.svc.cluster.local') }).spec?.externalName)
+      .toBe('public.gw.svc.cluster.local');
+    // An address rather than a name keeps the placeholder target.
+    expect(makeRouteService(annotated(), '', config(), { publicLoadBalancer: { ingress: [{ ip: '10.0.0.1' }] } }).spec?.externalName)
+      .toBe('hello.ns.example.com');
   });
 });
