@@ -70,7 +70,9 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
         void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create Deployment "${name}": ${(error as Error).message}`);
         throw error;
       }
+      // As upstream: until the pods report, neither resources nor containers are known to be fine.
       manager.markUnknown('ResourcesAvailable', RevisionReasons.deploying, '');
+      manager.markUnknown('ContainerHealthy', RevisionReasons.deploying, '');
       return deployment;
     }
     if (!isControlledBy(deployment, rev)) {

@@ -106,6 +106,7 @@ describe('Service reconciliation', () => {
     await mustSucceed(apply(ns, ksvc('slow')));
     const rev = await waitFor('the revision to be reconciled', () => getOrUndefined(serving(ns, 'revisions', 'slow-00001')),
       (r) => condition(r, 'ResourcesAvailable')?.reason === 'Deploying');
+    expect(condition(rev, 'ContainerHealthy')).toMatchObject({ status: 'Unknown', reason: 'Deploying' });
     expect(condition(rev, 'Ready')?.status).toBe('Unknown');
     const svc = await waitFor('the service to report its configuration', () => getOrUndefined(serving(ns, 'services', 'slow')),
       (s) => s.status?.latestCreatedRevisionName === 'slow-00001');
