@@ -39,7 +39,7 @@ export function resolveTraffic(traffic: SpecTarget[], lookup: TrafficLookup, rou
       if (!cfg) return { ok: false, reason: 'ConfigurationMissing', message: `Configuration "${target.configurationName}" referenced in traffic not found.`, failed: true };
       revisionName = cfg.latestReadyRevisionName;
       if (!revisionName) {
-        // A Configuration whose only revisions failed will not get a ready one by waiting.
+        // Its latest revision failed and none was ever ready: a failure to report, as upstream, until the Configuration recovers.
         if (cfg.failed) return { ok: false, reason: 'RevisionMissing', message: `Configuration "${target.configurationName}" does not have any ready Revision.`, failed: true };
         pending ??= { ok: false, reason: 'RevisionMissing', message: `Configuration "${target.configurationName}" is waiting for a Revision to become ready.`, failed: false };
         continue;
