@@ -245,19 +245,20 @@ describe('Service reconciliation', () => {
 });
 
 describe('Metadata propagation', () => {
-  it('labels and annotations removed from the Service go from its Route and Configuration; system keys stay', async () => {
+  it('labels and annotations added to and removed from the Service follow on its Route and Configuration; system keys stay', async () => {
     const { ns } = await setUp('svc-meta');
     const withMeta = (meta: { labels?: Record<string, string>; annotations?: Record<string, string> }) => ({ ...ksvc('meta'), metadata: { name: 'meta', ...meta } });
-    await mustSucceed(apply(ns, withMeta({ labels: { juicy: 'jamba' }, annotations: { juicy: 'jamba' } })));
+    await mustSucceed(apply(ns, withMeta({})));
     await waitFor('meta to be ready', () => getOrUndefined(serving(ns, 'services', 'meta')), isReadyNow);
-    for (const plural of ['configurations', 'routes']) {
-      const child = await get(serving(ns, plural, 'meta'));
-      expect(child.metadata.labels.juicy).toBe('jamba');
-      expect(child.metadata.annotations.juicy).toBe('jamba');
-    }
-    // The route's Kubernetes Service carries the route's labels on, as Knative's TestLabelPropagation checks.
-    const k8sService = await get(`/api/v1/namespaces/${ns}/services/meta`);
-    expect(k8sService.metadata.labels).toMatchObject({ 'serving.knative.dev/service': 'meta', 'serving.knative.dev/route': 'meta', juicy: 'jamba' });
+    await waitFor('the route\'s Kubernetes Service', () => getOrUndefined(`/api/v1/namespaces/${ns}/services/meta`));
+
+    await mustSucceed(apply(ns, withMeta({ labels: { juicy: 'jamba' }, annotations: { juicy: 'jamba' } })));
+    const juicy = (child: any) => child.metadata.labels.juicy === 'jamba' && child.metadata.annotations?.juicy === 'jamba';
+    for (const plural of ['configurations', 'routes']) await waitFor(`the ${plural} to get them`, () => get(serving(ns, plural, 'meta')), juicy);
+    // The route's Kubernetes Service takes the route's labels on, as Knative's TestLabelPropagation checks.
+    const k8sService = await waitFor('the route\'s Kubernetes Service to get the label', () => get(`/api/v1/namespaces/${ns}/services/meta`),
+      (s) => s.metadata.labels.juicy === 'jamba');
+    expect(k8sService.metadata.labels).toMatchObject({ 'serving.knative.dev/service': 'meta', 'serving.knative.dev/route': 'meta' });
 
     // kubectl apply drops what the last applied configuration had and this one lacks.
     await mustSucceed(apply(ns, withMeta({})));
