@@ -84,6 +84,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const podAutoscalers = informer<PodAutoscalerObject>(Kinds.podAutoscaler);
   const reservedServices = informer<V1Service>(Kinds.coreService, `${Labels.serviceType}=${RESERVED_SERVICE_TYPE}`);
   const ingresses = informer<IngressObject>(Kinds.ingress, Labels.route);
+  const routeServices = informer<V1Service>(Kinds.coreService, Labels.route);
 
   const store = new ConfigStore<ReconcilerConfig>({ client, namespace: options.systemNamespace, entries: configEntries, log: log.with({ part: 'config' }) });
   const events = new EventRecorder({ client, component: 'pilotlight-controller', clock });
@@ -149,10 +150,12 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       configurations: configurations.lister,
       revisions: revisions.lister,
       ingresses: ingresses.lister,
+      services: routeServices.lister,
       config: () => store.snapshot(),
     }),
   });
   routeController.watch(ingresses, controllerOf('Route'));
+  routeController.watch(routeServices, controllerOf('Route'));
   // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
   const routesInNamespace = (object: KubernetesObject) => routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
   routeController.watch(configurations, routesInNamespace);

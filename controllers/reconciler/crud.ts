@@ -1,6 +1,7 @@
 // Writes of child objects. Reads always come from listers; only writes go to the API server.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
+import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { collectionPath, objectPath, type Kind } from './kinds.ts';
 
@@ -11,6 +12,15 @@ export function createObject<T extends KubernetesObject>(client: KubeRest, kind:
 /** Replaces the object; its resourceVersion makes a write based on a stale read fail with a conflict. */
 export function updateObject<T extends KubernetesObject>(client: KubeRest, kind: Kind, object: T): Promise<T> {
   return client.request<T>('PUT', objectPath(kind, object), { body: object });
+}
+
+/** Deletes this very object: the uid precondition spares a replacement created since it was read. Gone already is fine. */
+export async function deleteObject(client: KubeRest, kind: Kind, object: KubernetesObject): Promise<void> {
+  try {
+    await client.request('DELETE', objectPath(kind, object), { body: { preconditions: { uid: object.metadata?.uid } } });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
 }
 
 export function mergePatch<T extends KubernetesObject>(client: KubeRest, kind: Kind, object: KubernetesObject, patch: unknown): Promise<T> {

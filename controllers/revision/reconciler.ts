@@ -8,7 +8,7 @@
 import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { RevisionConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
-import { Labels } from '../../lib/apis/serving.ts';
+import { Labels, type RevisionSpec } from '../../lib/apis/serving.ts';
 import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.ts';
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import type { DeploymentConfig } from '../../lib/config/deployment.ts';
@@ -27,7 +27,7 @@ import { makeDeployment } from './resources/deployment.ts';
 import { deploymentName, podAutoscalerName } from './resources/names.ts';
 import { makePodAutoscaler, type PodAutoscaler } from './resources/podAutoscaler.ts';
 import { reservedInstanceReconciler, type InstanceModeRecorder } from './reservedInstance.ts';
-import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, RevisionReasons } from './status.ts';
+import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, RevisionReasons, setContainerStatuses } from './status.ts';
 
 export type PodAutoscalerObject = Omit<PodAutoscaler, 'status' | 'metadata'> & { metadata: PodAutoscaler['metadata'] & { resourceVersion?: string }; status?: PodAutoscalerStatus };
 
@@ -70,7 +70,9 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
         void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create Deployment "${name}": ${(error as Error).message}`);
         throw error;
       }
+      // As upstream: until the pods report, neither resources nor containers are known to be fine.
       manager.markUnknown('ResourcesAvailable', RevisionReasons.deploying, '');
+      manager.markUnknown('ContainerHealthy', RevisionReasons.deploying, '');
       return deployment;
     }
     if (!isControlledBy(deployment, rev)) {
@@ -118,6 +120,7 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     const status = (rev.status ??= {});
     const manager = RevisionConditions.manage(status, ctx.clock);
     manager.initialize();
+    setContainerStatuses(status, rev.spec as RevisionSpec);
     const snapshot = deps.config();
     if (snapshot.deployment instanceof ConfigUnavailable) {
       // Nothing can run without the queue-proxy image; the ConfigMap's fix re-enqueues us.

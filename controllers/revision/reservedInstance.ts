@@ -8,13 +8,13 @@ import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.ts';
 import { parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
 import { INSTANCE_MODES, planReservedInstance, type InstanceMode, type ReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
-import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
+import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import { sharedMetric } from '../../lib/metrics.ts';
-import { containsAll, createObject, sameJson, updateObject } from '../reconciler/crud.ts';
+import { containsAll, createObject, deleteObject, sameJson, updateObject } from '../reconciler/crud.ts';
 import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds, objectPath, type Kind } from '../reconciler/kinds.ts';
+import { Kinds, type Kind } from '../reconciler/kinds.ts';
 import type { RevisionConfig } from './config.ts';
 import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
 import { reservedName } from './resources/names.ts';
@@ -79,12 +79,7 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
 
   async function removeOwned(kind: Kind, object: KubernetesObject | undefined, rev: RevisionObject): Promise<void> {
     if (!object || !isControlledBy(object, rev)) return;
-    try {
-      // The uid precondition keeps us from deleting a replacement created since our cache saw this one.
-      await deps.client.request('DELETE', objectPath(kind, object), { body: { preconditions: { uid: object.metadata?.uid } } });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteObject(deps.client, kind, object);
   }
 
   async function reconcileDeployment(desired: V1Deployment, existing: V1Deployment | undefined, rev: RevisionObject, ctx: ReconcileContext): Promise<V1Deployment | undefined> {

@@ -12,22 +12,38 @@ export interface RoutingPatch {
 
 interface Referenced { revisions: Set<string>; configurations: Set<string> }
 
+export interface ReferenceLookup {
+  configuration(name: string): ConfigurationObject | undefined;
+  revision(name: string): RevisionObject | undefined;
+}
+
+const controllingConfiguration = (rev: RevisionObject | undefined) =>
+  rev?.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === 'Configuration')?.name;
+
 /**
  * Revisions named in spec or status traffic, and for each Configuration target its latest
- * created revision, so a revision about to take traffic is kept warm before it does.
+ * created revision, so a revision about to take traffic is kept warm before it does. A
+ * Configuration counts as referenced through any of its revisions too, as upstream has it: a
+ * Service that pins only revisions still routes to its own Configuration, whose routes
+ * annotation the Service reconciler keeps.
  */
-export function referencedBy(route: RouteObject, configurations: (name: string) => ConfigurationObject | undefined): Referenced {
+export function referencedBy(route: RouteObject, lookup: ReferenceLookup): Referenced {
   const revisions = new Set<string>();
   const configs = new Set<string>();
+  const addRevision = (name: string) => {
+    revisions.add(name);
+    const owner = controllingConfiguration(lookup.revision(name));
+    if (owner) configs.add(owner);
+  };
   for (const target of (route.spec?.traffic ?? []) as (TrafficTarget & { configurationName?: string })[]) {
-    if (target.revisionName) revisions.add(target.revisionName);
+    if (target.revisionName) addRevision(target.revisionName);
     if (target.configurationName) {
       configs.add(target.configurationName);
-      const latest = configurations(target.configurationName)?.status?.latestCreatedRevisionName;
+      const latest = lookup.configuration(target.configurationName)?.status?.latestCreatedRevisionName;
       if (latest) revisions.add(latest);
     }
   }
-  for (const target of route.status?.traffic ?? []) if (target.revisionName) revisions.add(target.revisionName);
+  for (const target of route.status?.traffic ?? []) if (target.revisionName) addRevision(target.revisionName);
   return { revisions, configurations: configs };
 }
 

@@ -1,6 +1,8 @@
-// Route → networking Ingress, its URL and traffic status, and the routing labels on the revisions
-// it references (upstream pkg/reconciler/route/route.go and pkg/reconciler/labeler).
+// Route → networking Ingress, a Kubernetes Service per target name, its URL and traffic status,
+// and the routing labels on the revisions it references (upstream pkg/reconciler/route/route.go,
+// reconcile_resources.go and pkg/reconciler/labeler).
 // Gradual rollout is not done: a new latest ready revision takes its whole share at once.
+import type { V1Service } from '@kubernetes/client-node';
 import { RouteConditions, type ConditionManager, type Status } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../lib/apis/revision.ts';
@@ -12,14 +14,15 @@ import type { NetworkConfig } from '../../lib/config/network.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { containsAll, createObject, mergePatch, sameJson, updateObject } from '../reconciler/crud.ts';
+import { containsAll, createObject, deleteObject, mergePatch, sameJson, updateObject } from '../reconciler/crud.ts';
 import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds } from '../reconciler/kinds.ts';
+import { Kinds, objectPath } from '../reconciler/kinds.ts';
 import { referencedBy, routingPatches } from './labeler.ts';
 import { makeIngress, routeUrl, type Ingress, type IngressConfig } from './resources/ingress.ts';
+import { makeRouteService, type IngressLoadBalancers } from './resources/service.ts';
 import { resolveTraffic, type RevisionTarget } from './traffic.ts';
 
-export type IngressObject = Omit<Ingress, 'metadata'> & { metadata: Ingress['metadata'] & { generation?: number; resourceVersion?: string }; status?: Status };
+export type IngressObject = Omit<Ingress, 'metadata'> & { metadata: Ingress['metadata'] & { generation?: number; resourceVersion?: string }; status?: Status & IngressLoadBalancers };
 
 export interface RouteConfigSnapshot {
   network: NetworkConfig;
@@ -32,6 +35,8 @@ export interface RouteReconcilerDeps {
   configurations: Lister<ConfigurationObject>;
   revisions: Lister<RevisionObject>;
   ingresses: Lister<IngressObject>;
+  /** Services labelled with a route: the ones this reconciler made. */
+  services: Lister<V1Service>;
   config(): Readonly<RouteConfigSnapshot>;
 }
 
@@ -51,6 +56,10 @@ function trafficStatus(route: RouteObject, targets: RevisionTarget[], config: In
     ...(t.tag ? { url: routeUrl(route as never, config, t.tag) } : {}),
   }));
 }
+
+/** The part of a Service's spec we set; the API server fills in the rest. */
+const serviceShape = (spec: V1Service['spec']) =>
+  ({ type: spec?.type, externalName: spec?.externalName, sessionAffinity: spec?.sessionAffinity, ports: spec?.ports });
 
 function propagateIngressStatus(manager: ConditionManager, ingress: IngressObject): void {
   const ready = conditionOf(ingress.status, 'Ready');
@@ -85,9 +94,59 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     return await updateObject(deps.client, Kinds.ingress, updated);
   }
 
+  /**
+   * A Service per target name, pointed at the load balancer of the Route's Ingress once it has
+   * one; the Services of names the traffic no longer has are deleted.
+   */
+  async function reconcileServices(route: RouteObject, targetNames: string[], config: IngressConfig, manager: ConditionManager, ctx: ReconcileContext): Promise<void> {
+    const namespace = route.metadata?.namespace ?? '';
+    const routeName = route.metadata?.name ?? '';
+    const ingress = deps.ingresses.get(`${namespace}/${routeName}`);
+    const balancers = ingress && isControlledBy(ingress, route) ? ingress.status : undefined;
+    const wanted = new Set<string>();
+    for (const targetName of targetNames) {
+      const desired = makeRouteService(route as never, targetName, config, balancers);
+      const name = desired.metadata?.name ?? '';
+      wanted.add(name);
+      let existing = deps.services.get(`${namespace}/${name}`);
+      if (!existing) {
+        try {
+          await createObject(deps.client, Kinds.coreService, desired);
+          void ctx.events.event(route, 'Normal', 'Created', `Created placeholder service "${name}"`);
+          continue;
+        } catch (error) {
+          if (!isAlreadyExists(error)) {
+            void ctx.events.event(route, 'Warning', 'CreationFailed', `Failed to create placeholder service "${name}": ${(error as Error).message}`);
+            throw error;
+          }
+          // Our cache lags our own create, or a Service our informer does not see (no route label) holds the name.
+          existing = await deps.client.request<V1Service>('GET', objectPath(Kinds.coreService, desired));
+        }
+      }
+      if (!isControlledBy(existing, route)) {
+        manager.markFalse('IngressReady', RouteReasons.notOwned, `There is an existing placeholder Service "${name}" that we do not own.`);
+        // An error, so the route is retried: the Service's owner may not carry our label, and then its removal would go unseen.
+        throw new Error(`route "${routeName}" does not own Service "${name}"`);
+      }
+      if (sameJson(serviceShape(existing.spec), serviceShape(desired.spec)) && containsAll(existing.metadata?.labels, desired.metadata?.labels)
+        && containsAll(existing.metadata?.annotations, desired.metadata?.annotations)) continue;
+      const updated = structuredClone(existing);
+      updated.spec = { ...existing.spec, ...serviceShape(desired.spec) };
+      updated.metadata = { ...updated.metadata, labels: { ...existing.metadata?.labels, ...desired.metadata?.labels }, annotations: { ...existing.metadata?.annotations, ...desired.metadata?.annotations } };
+      await updateObject(deps.client, Kinds.coreService, updated);
+    }
+    for (const service of deps.services.listNamespace(namespace)) {
+      const stale = service.metadata?.labels?.[Labels.route] === routeName && !wanted.has(service.metadata?.name ?? '');
+      if (stale && isControlledBy(service, route)) await deleteObject(deps.client, Kinds.coreService, service);
+    }
+  }
+
   async function label(route: RouteObject, allowRemoval: boolean, ctx: ReconcileContext): Promise<void> {
     const namespace = route.metadata?.namespace ?? '';
-    const referenced = referencedBy(route, (name) => deps.configurations.get(`${namespace}/${name}`));
+    const referenced = referencedBy(route, {
+      configuration: (name) => deps.configurations.get(`${namespace}/${name}`),
+      revision: (name) => deps.revisions.get(`${namespace}/${name}`),
+    });
     const patches = routingPatches(route.metadata?.name ?? '', referenced, deps.revisions.listNamespace(namespace),
       deps.configurations.listNamespace(namespace), { allowRemoval, now: new Date(ctx.clock.now()) });
     for (const { kind, name, patch } of patches) {
@@ -121,7 +180,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       configuration: (cfgName) => {
         const cfg = deps.configurations.get(`${namespace}/${cfgName}`);
         // A Configuration without status yet exists all the same: it is waiting, not missing.
-        return cfg ? cfg.status ?? {} : undefined;
+        return cfg && { latestReadyRevisionName: cfg.status?.latestReadyRevisionName, failed: conditionOf(cfg.status, 'Ready')?.status === 'False' };
       },
       revision: (revName) => {
         const rev = deps.revisions.get(`${namespace}/${revName}`);
@@ -141,6 +200,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       await label(route, traffic.failed, ctx);
       return;
     }
+    await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
     const ingress = await reconcileIngress(route, makeIngress(route as never, traffic.targets, config), manager, ctx);
     status.traffic = trafficStatus(route, traffic.revisionTargets, config);
     manager.markTrue('AllTrafficAssigned');

@@ -14,14 +14,17 @@ export interface RevisionTarget {
 }
 
 export interface TrafficLookup {
-  /** The latest ready revision of a Configuration; undefined when the Configuration does not exist. */
-  configuration(name: string): { latestReadyRevisionName?: string } | undefined;
+  /**
+   * The latest ready revision of a Configuration and whether its Ready condition is False;
+   * undefined when the Configuration does not exist.
+   */
+  configuration(name: string): { latestReadyRevisionName?: string; failed: boolean } | undefined;
   revision(name: string): { ready: boolean; failed: boolean; protocol: 'http1' | 'h2c'; serviceLabel?: string } | undefined;
 }
 
 export type TrafficResult =
   | { ok: true; targets: Map<string, RevisionTarget[]>; revisionTargets: RevisionTarget[] }
-  | { ok: false; reason: 'ConfigurationMissing' | 'RevisionMissing' | 'RevisionFailed' | 'RevisionNotOwned'; message: string; failed: boolean };
+  | { ok: false; reason: 'ConfigurationMissing' | 'RevisionMissing' | 'RevisionNotOwned'; message: string; failed: boolean };
 
 interface SpecTarget extends TrafficTarget { configurationName?: string }
 
@@ -36,6 +39,8 @@ export function resolveTraffic(traffic: SpecTarget[], lookup: TrafficLookup, rou
       if (!cfg) return { ok: false, reason: 'ConfigurationMissing', message: `Configuration "${target.configurationName}" referenced in traffic not found.`, failed: true };
       revisionName = cfg.latestReadyRevisionName;
       if (!revisionName) {
+        // Its latest revision failed and none was ever ready: a failure to report, as upstream, until the Configuration recovers.
+        if (cfg.failed) return { ok: false, reason: 'RevisionMissing', message: `Configuration "${target.configurationName}" does not have any ready Revision.`, failed: true };
         pending ??= { ok: false, reason: 'RevisionMissing', message: `Configuration "${target.configurationName}" is waiting for a Revision to become ready.`, failed: false };
         continue;
       }
@@ -46,7 +51,7 @@ export function resolveTraffic(traffic: SpecTarget[], lookup: TrafficLookup, rou
     if (target.revisionName && routeServiceLabel && rev.serviceLabel !== routeServiceLabel) {
       return { ok: false, reason: 'RevisionNotOwned', message: `Revision "${revisionName}" belongs to another Service than this route's.`, failed: true };
     }
-    if (rev.failed) return { ok: false, reason: 'RevisionFailed', message: `Revision "${revisionName}" failed to become ready.`, failed: true };
+    if (rev.failed) return { ok: false, reason: 'RevisionMissing', message: `Revision "${revisionName}" failed to become ready.`, failed: true };
     if (!rev.ready) {
       pending ??= { ok: false, reason: 'RevisionMissing', message: `Revision "${revisionName}" is not yet ready.`, failed: false };
       continue;

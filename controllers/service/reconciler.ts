@@ -5,7 +5,7 @@ import type { ConfigurationObject, RouteObject, ServiceObject } from '../../lib/
 import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { containsAll, createObject, sameJson, updateObject } from '../reconciler/crud.ts';
+import { createObject, sameJson, updateObject } from '../reconciler/crud.ts';
 import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
 import { Kinds, type Kind } from '../reconciler/kinds.ts';
 import { makeConfiguration, makeRoute } from './resources/children.ts';
@@ -19,11 +19,15 @@ export interface ServiceReconcilerDeps {
 
 type Child = ConfigurationObject | RouteObject;
 
-/** Metadata and spec the Service dictates; anything else on the child is left alone. */
+/**
+ * The Service dictates the child's spec, labels and annotations whole, as upstream does, so a
+ * label or annotation removed from the Service goes from its children too. The one key other
+ * controllers write, the Configuration's routes annotation, is carried over by the builder.
+ */
 function differs(have: Child, want: Child): boolean {
   return !sameJson(have.spec, want.spec)
-    || !containsAll(have.metadata?.labels, want.metadata?.labels)
-    || !containsAll(have.metadata?.annotations, want.metadata?.annotations);
+    || !sameJson(have.metadata?.labels ?? {}, want.metadata?.labels ?? {})
+    || !sameJson(have.metadata?.annotations ?? {}, want.metadata?.annotations ?? {});
 }
 
 export function serviceReconciler(deps: ServiceReconcilerDeps) {
@@ -55,7 +59,7 @@ export function serviceReconciler(deps: ServiceReconcilerDeps) {
     if (!differs(existing, want)) return existing;
     const updated = structuredClone(existing);
     updated.spec = want.spec as never;
-    updated.metadata = { ...updated.metadata, labels: { ...existing.metadata?.labels, ...want.metadata?.labels }, annotations: { ...existing.metadata?.annotations, ...want.metadata?.annotations } };
+    updated.metadata = { ...updated.metadata, labels: want.metadata?.labels, annotations: want.metadata?.annotations };
     return await updateObject(deps.client, kind, updated);
   }
 

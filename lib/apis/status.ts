@@ -27,7 +27,15 @@ export interface RouteStatus extends Status {
 
 export interface ServiceStatus extends ConfigurationStatus, RouteStatus {}
 
+/** A container of the revision and the digest its image resolved to; empty when not resolved. */
+export interface ContainerStatus {
+  name?: string;
+  imageDigest?: string;
+}
+
 export interface RevisionStatus extends Status {
+  containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
   actualReplicas?: number;
   desiredReplicas?: number;
 }

@@ -31,3 +31,8 @@ export function clusterLocalHosts(route: RouteMeta, tag: string, network: Networ
   const base = `${hostName(route, tag, network)}.${route.namespace}`;
   return [base, `${base}.svc`, `${base}.svc.${CLUSTER_DOMAIN}`];
 }
+
+/** The host a target name is reached at: its external host, or its cluster-local one. */
+export function targetHost(route: RouteMeta, tag: string, network: NetworkConfig, domains: DomainConfig): string {
+  return externalHost(route, tag, network, domains) ?? clusterLocalHosts(route, tag, network)[2]!;
+}

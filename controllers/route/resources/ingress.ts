@@ -5,7 +5,7 @@ import type { DomainConfig } from '../../../lib/config/domain.ts';
 import type { Features } from '../../../lib/config/features.ts';
 import type { NetworkConfig } from '../../../lib/config/network.ts';
 import { DEFAULT_TARGET, type RevisionTarget } from '../traffic.ts';
-import { clusterLocalHosts, externalHost, type RouteMeta } from './domains.ts';
+import { clusterLocalHosts, externalHost, isClusterLocal, targetHost, type RouteMeta } from './domains.ts';
 
 export const Headers = {
   revision: 'Knative-Serving-Revision',
@@ -41,7 +41,7 @@ function splits(namespace: string, targets: RevisionTarget[]): IngressSplit[] {
 }
 
 export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>, config: IngressConfig): Ingress {
-  const meta: RouteMeta = { name: route.metadata?.name ?? '', namespace: route.metadata?.namespace ?? '', labels: route.metadata?.labels };
+  const meta = routeMeta(route);
   const tagHeaderRouting = config.features['tag-header-based-routing'] === 'Enabled';
   const names = [...targets.keys()].sort();
   const tags = names.filter((n) => n !== DEFAULT_TARGET);
@@ -96,7 +96,10 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
 
 /** The Route's URL: its external host, or its cluster-local one. */
 export function routeUrl(route: Route, config: IngressConfig, tag = DEFAULT_TARGET): string {
-  const meta: RouteMeta = { name: route.metadata?.name ?? '', namespace: route.metadata?.namespace ?? '', labels: route.metadata?.labels };
-  const external = externalHost(meta, tag, config.network, config.domains);
-  return external ? `${config.network.defaultExternalScheme}://${external}` : `http://${clusterLocalHosts(meta, tag, config.network)[2]}`;
+  const meta = routeMeta(route);
+  const scheme = isClusterLocal(meta, config.domains) ? 'http' : config.network.defaultExternalScheme;
+  return `${scheme}://${targetHost(meta, tag, config.network, config.domains)}`;
 }
+
+export const routeMeta = (route: Route): RouteMeta =>
+  ({ name: route.metadata?.name ?? '', namespace: route.metadata?.namespace ?? '', labels: route.metadata?.labels });

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { ensureHelm } from '../../../hack/cluster/operator.ts';
 import { kubectl } from '../../support/kube.ts';
 
@@ -24,6 +25,19 @@ describe('charts/pilotlight', () => {
     expect(dryRun.stderr).toBe('');
     expect(dryRun.code).toBe(0);
     expect(dryRun.stdout).toMatch(/deployment.apps\/activator created \(server dry run\)/);
+  });
+
+  it('gives the gateway a private load balancer whose port 80 is its internal listener', async () => {
+    // Each Route's Service is an ExternalName to this address; callers dial port 80 and must
+    // land where cluster-local hosts are served.
+    const { stdout } = await run(helm, ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'], { maxBuffer: 16 * 1024 * 1024 });
+    const objects = parseAllDocuments(stdout).map((d) => d.toJS() as any).filter(Boolean);
+    const gateway = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'gateway');
+    const args: string[] = gateway.spec.template.spec.containers[0].args;
+    const privateAddress = args.find((a) => a.startsWith('--private-address='))!.split('=')[1]!;
+    const [name, namespace] = privateAddress.split('.');
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name && o.metadata.namespace === namespace);
+    expect(service?.spec.ports.find((p: any) => p.port === 80)?.targetPort).toBe('http-internal');
   });
 
   it('refuses to render without an image tag, saying which value is missing', async () => {

@@ -82,7 +82,8 @@ describe('Service reconciliation', () => {
     const revision = await get(serving(ns, 'revisions', 'hello-00001'));
     expect(revision.metadata.labels['serving.knative.dev/routingState']).toBe('active');
     expect(revision.metadata.annotations['serving.knative.dev/routes']).toBe('hello');
-    expect(revision.status).toMatchObject({ actualReplicas: 1, desiredReplicas: 1 });
+    // Written even though images under dev.local are never resolved to digests.
+    expect(revision.status).toMatchObject({ actualReplicas: 1, desiredReplicas: 1, containerStatuses: [{ name: 'user-container' }] });
 
     const reasons = async () => {
       const events = JSON.parse(await mustSucceed(kubectl(['get', 'events', '-n', ns, '-o', 'json']))).items as any[];
@@ -95,6 +96,7 @@ describe('Service reconciliation', () => {
       'Configuration/hello Created: Created Revision "hello-00001"',
       'Configuration/hello LatestReadyUpdate: LatestReadyRevisionName updated to "hello-00001"',
       'Route/hello Created: Created Ingress "hello"',
+      'Route/hello Created: Created placeholder service "hello"',
     ]));
   });
 
@@ -104,6 +106,7 @@ describe('Service reconciliation', () => {
     await mustSucceed(apply(ns, ksvc('slow')));
     const rev = await waitFor('the revision to be reconciled', () => getOrUndefined(serving(ns, 'revisions', 'slow-00001')),
       (r) => condition(r, 'ResourcesAvailable')?.reason === 'Deploying');
+    expect(condition(rev, 'ContainerHealthy')).toMatchObject({ status: 'Unknown', reason: 'Deploying' });
     expect(condition(rev, 'Ready')?.status).toBe('Unknown');
     const svc = await waitFor('the service to report its configuration', () => getOrUndefined(serving(ns, 'services', 'slow')),
       (s) => s.status?.latestCreatedRevisionName === 'slow-00001');
@@ -182,6 +185,38 @@ describe('Service reconciliation', () => {
     });
     const local = ingress.spec.rules.find((r: any) => r.visibility === 'ClusterLocal' && r.hosts.includes(`stable-split.${ns}`));
     expect(local.hosts).toEqual([`stable-split.${ns}`, `stable-split.${ns}.svc`, `stable-split.${ns}.svc.cluster.local`]);
+
+    // A Kubernetes Service per target name, so each cluster-local host resolves to the gateway.
+    const route = await get(serving(ns, 'routes', 'split'));
+    const routeServices = () => list(`/api/v1/namespaces/${ns}/services?labelSelector=serving.knative.dev/route=split`);
+    const toGateway = (services: any[]) => services.every((s) => s.spec.externalName === 'gateway.pilotlight-system.svc.cluster.local');
+    const services = await waitFor('a Service per target name, at the gateway', routeServices, (all) => all.length === 3 && toGateway(all));
+    expect(services.map((s) => s.metadata.name).sort()).toEqual(['candidate-split', 'split', 'stable-split']);
+    for (const service of services) {
+      expect(service.metadata.ownerReferences).toEqual([controllerRef('Route', route)]);
+      expect(service.metadata.labels).toMatchObject({ 'serving.knative.dev/route': 'split', 'serving.knative.dev/service': 'split' });
+      expect(service.spec).toMatchObject({ type: 'ExternalName', ports: [{ name: 'http2', appProtocol: 'kubernetes.io/h2c', port: 80 }] });
+    }
+    expect(svc.status.address).toEqual({ url: `http://split.${ns}.svc.cluster.local` });
+
+    // A tag taken out of the traffic takes its Service with it.
+    await mustSucceed(apply(ns, ksvc('split', 'dev.local/split:2', {
+      traffic: [{ revisionName: 'split-00001', percent: 90, tag: 'stable' }, { latestRevision: true, percent: 10 }],
+    })));
+    const left = await waitFor('the candidate tag\'s Service to go', routeServices, (all) => all.length === 2);
+    expect(left.map((s) => s.metadata.name).sort()).toEqual(['split', 'stable-split']);
+  });
+
+  it('a Service that holds the route\'s name but is not the route\'s fails the Route instead of being taken over', async () => {
+    const { ns } = await setUp('svc-squat');
+    await api.request('POST', `/api/v1/namespaces/${ns}/services`, {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'squat' }, spec: { ports: [{ port: 80 }] } },
+    });
+    await mustSucceed(apply(ns, ksvc('squat')));
+    const svc = await waitFor('the route to report the name taken', () => getOrUndefined(serving(ns, 'services', 'squat')),
+      (s) => condition(s, 'RoutesReady')?.status === 'False');
+    expect(condition(svc, 'RoutesReady')).toMatchObject({ reason: 'NotOwned', message: 'There is an existing placeholder Service "squat" that we do not own.' });
+    expect((await get(`/api/v1/namespaces/${ns}/services/squat`)).spec.type).toBe('ClusterIP');
   });
 
   it('chains owner references from every child up to the Service, so deleting it leaves nothing behind', async () => {
@@ -206,6 +241,48 @@ describe('Service reconciliation', () => {
     expect(await getOrUndefined(serving(ns, 'services', 'gone'))).toBeUndefined();
     // What is left points at an owner that no longer exists: exactly what the collector deletes.
     expect(owner(await get(serving(ns, 'configurations', 'gone'))).uid).toBe(svc.metadata.uid);
+  });
+});
+
+describe('Metadata propagation', () => {
+  it('labels and annotations added to and removed from the Service follow on its Route and Configuration; system keys stay', async () => {
+    const { ns } = await setUp('svc-meta');
+    const withMeta = (meta: { labels?: Record<string, string>; annotations?: Record<string, string> }) => ({ ...ksvc('meta'), metadata: { name: 'meta', ...meta } });
+    await mustSucceed(apply(ns, withMeta({})));
+    await waitFor('meta to be ready', () => getOrUndefined(serving(ns, 'services', 'meta')), isReadyNow);
+    await waitFor('the route\'s Kubernetes Service', () => getOrUndefined(`/api/v1/namespaces/${ns}/services/meta`));
+
+    await mustSucceed(apply(ns, withMeta({ labels: { juicy: 'jamba' }, annotations: { juicy: 'jamba' } })));
+    const juicy = (child: any) => child.metadata.labels.juicy === 'jamba' && child.metadata.annotations?.juicy === 'jamba';
+    for (const plural of ['configurations', 'routes']) await waitFor(`the ${plural} to get them`, () => get(serving(ns, plural, 'meta')), juicy);
+    // The route's Kubernetes Service takes the route's labels on, as Knative's TestLabelPropagation checks.
+    const k8sService = await waitFor('the route\'s Kubernetes Service to get the label', () => get(`/api/v1/namespaces/${ns}/services/meta`),
+      (s) => s.metadata.labels.juicy === 'jamba');
+    expect(k8sService.metadata.labels).toMatchObject({ 'serving.knative.dev/service': 'meta', 'serving.knative.dev/route': 'meta' });
+
+    // kubectl apply drops what the last applied configuration had and this one lacks.
+    await mustSucceed(apply(ns, withMeta({})));
+    const svc = await get(serving(ns, 'services', 'meta'));
+    const bare = (child: any) => child.metadata.labels.juicy === undefined && child.metadata.annotations?.juicy === undefined;
+    const cfg = await waitFor('the Configuration to lose them', () => get(serving(ns, 'configurations', 'meta')), bare);
+    expect(cfg.metadata.labels).toEqual({ 'serving.knative.dev/service': 'meta', 'serving.knative.dev/serviceUID': svc.metadata.uid });
+    expect(cfg.metadata.annotations).toMatchObject({ 'serving.knative.dev/routes': 'meta', 'serving.knative.dev/creator': expect.any(String) });
+    const route = await waitFor('the Route to lose them', () => get(serving(ns, 'routes', 'meta')), bare);
+    expect(route.metadata.labels).toEqual({ 'serving.knative.dev/service': 'meta' });
+  });
+
+  it('a Service that pins only revisions keeps its Configuration routed, without a tug of war over the routes annotation', async () => {
+    const { ns } = await setUp('svc-pinned');
+    await mustSucceed(apply(ns, ksvc('pinned')));
+    await waitFor('pinned to be ready', () => getOrUndefined(serving(ns, 'services', 'pinned')), isReadyNow);
+    await mustSucceed(apply(ns, ksvc('pinned', undefined, { traffic: [{ revisionName: 'pinned-00001', percent: 100 }] })));
+    await waitFor('the pinned traffic to be live', () => getOrUndefined(serving(ns, 'services', 'pinned')),
+      (s) => isReadyNow(s) && s.metadata.generation === 2 && s.status.traffic?.[0]?.latestRevision === false);
+    const version = async () => (await get(serving(ns, 'configurations', 'pinned'))).metadata.resourceVersion as string;
+    const before = await version();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await version()).toBe(before);
+    expect((await get(serving(ns, 'configurations', 'pinned'))).metadata.annotations['serving.knative.dev/routes']).toBe('pinned');
   });
 });
 
@@ -288,8 +365,13 @@ describe('Revision health', () => {
     const pull = await waitFor('pull to report the image', () => getOrUndefined(serving(ns, 'revisions', 'pull-00001')),
       (r) => condition(r, 'ResourcesAvailable')?.status === 'False');
     expect(condition(pull, 'ResourcesAvailable')).toMatchObject({ reason: 'ImagePullBackOff', message: 'Back-off pulling image "dev.local/missing:1"' });
-    const svc = await waitFor('crash failure on the service', () => getOrUndefined(serving(ns, 'services', 'crash')),
-      (s) => condition(s, 'Ready')?.status === 'False');
+    // As Knative's conformance waits for: the Service, its Configuration and its Route all failed.
+    const svc = await waitFor('crash failure on the service and both children', () => getOrUndefined(serving(ns, 'services', 'crash')),
+      (s) => ['Ready', 'ConfigurationsReady', 'RoutesReady'].every((type) => condition(s, type)?.status === 'False'));
     expect(condition(svc, 'ConfigurationsReady')?.message).toBe('Revision "crash-00001" failed with message: Container failed with: listen tcp :8080: bind: address in use.');
+    expect(condition(svc, 'RoutesReady')).toMatchObject({ reason: 'RevisionMissing', message: 'Configuration "crash" does not have any ready Revision.' });
+    const route = await get(serving(ns, 'routes', 'crash'));
+    expect(condition(route, 'AllTrafficAssigned')).toMatchObject({ status: 'False', reason: 'RevisionMissing' });
+    expect(condition(route, 'Ready')?.status).toBe('False');
   });
 });

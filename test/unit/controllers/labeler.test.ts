@@ -21,8 +21,16 @@ const cfg: ConfigurationObject = { metadata: { name: 'web' }, status: { latestCr
 
 describe('referencedBy', () => {
   it('takes named revisions, status revisions and the latest created revision of configuration targets', () => {
-    const referenced = referencedBy(route, (name) => (name === 'web' ? cfg : undefined));
+    const referenced = referencedBy(route, { configuration: (name) => (name === 'web' ? cfg : undefined), revision: () => undefined });
     expect([...referenced.revisions].sort()).toEqual(['web-00001', 'web-00002', 'web-00003']);
+    expect([...referenced.configurations]).toEqual(['web']);
+  });
+
+  it('counts the Configuration that controls a pinned revision as referenced', () => {
+    const pinned: RouteObject = { metadata: { name: 'web' }, spec: { traffic: [{ revisionName: 'web-00001', percent: 100 }] as never } };
+    const owned = { ...rev('web-00001'), metadata: { name: 'web-00001', ownerReferences: [{ apiVersion: 'serving.knative.dev/v1', kind: 'Configuration', name: 'web', uid: 'u', controller: true }] } };
+    const referenced = referencedBy(pinned, { configuration: () => cfg, revision: (name) => (name === 'web-00001' ? owned : undefined) });
+    expect([...referenced.revisions]).toEqual(['web-00001']);
     expect([...referenced.configurations]).toEqual(['web']);
   });
 });

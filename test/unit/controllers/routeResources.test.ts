@@ -4,10 +4,13 @@ import { parseDomainConfig, domainForLabels } from '../../../lib/config/domain.t
 import { parseFeatures } from '../../../lib/config/features.ts';
 import { parseNetworkConfig } from '../../../lib/config/network.ts';
 import { makeIngress, routeUrl, type IngressConfig } from '../../../controllers/route/resources/ingress.ts';
+import { makeRouteService } from '../../../controllers/route/resources/service.ts';
 import { groupTargets, resolveTraffic, type TrafficLookup } from '../../../controllers/route/traffic.ts';
 
-const lookup = (revisions: Record<string, { ready?: boolean; failed?: boolean; service?: string }>, configs: Record<string, string | undefined> = {}): TrafficLookup => ({
-  configuration: (name) => (name in configs ? { latestReadyRevisionName: configs[name] } : undefined),
+const lookup = (
+  revisions: Record<string, { ready?: boolean; failed?: boolean; service?: string }>, configs: Record<string, string | undefined> = {}, failedConfigs: string[] = [],
+): TrafficLookup => ({
+  configuration: (name) => (name in configs ? { latestReadyRevisionName: configs[name], failed: failedConfigs.includes(name) } : undefined),
   revision: (name) => {
     const r = revisions[name];
     return r && { ready: r.ready ?? true, failed: r.failed ?? false, protocol: 'http1', serviceLabel: r.service ?? 'hello' };
@@ -53,6 +56,15 @@ describe('resolving traffic', () => {
       .toMatchObject({ ok: false, reason: 'ConfigurationMissing', failed: true });
     expect(resolveTraffic([{ revisionName: 'x-1', percent: 100 }], lookup({ 'x-1': { service: 'other' } }), 'hello'))
       .toMatchObject({ ok: false, reason: 'RevisionNotOwned' });
+  });
+
+  it('fails, rather than waits, when a target failed: a configuration with no ready revision, or a failed revision', () => {
+    expect(resolveTraffic(split, lookup({ 'hello-00001': {} }, { hello: undefined }, ['hello']), 'hello'))
+      .toEqual({ ok: false, reason: 'RevisionMissing', message: 'Configuration "hello" does not have any ready Revision.', failed: true });
+    // A configuration that failed but still has an earlier ready revision keeps serving it.
+    expect(resolveTraffic(split, lookup({ 'hello-00001': {} }, { hello: 'hello-00001' }, ['hello']), 'hello')).toMatchObject({ ok: true });
+    expect(resolveTraffic(split, lookup({ 'hello-00001': { ready: false, failed: true } }, { hello: undefined }), 'hello'))
+      .toEqual({ ok: false, reason: 'RevisionMissing', message: 'Revision "hello-00001" failed to become ready.', failed: true });
   });
 
   it('merges two targets on one revision', () => {
@@ -124,5 +136,52 @@ describe('makeIngress', () => {
   it('rejects templates that would not make host names', () => {
     expect(() => parseNetworkConfig({ 'domain-template': '{{.Name}}.{{.Labels}}.{{.Domain}}' })).toThrow(/domain-template: may only use/);
     expect(() => parseNetworkConfig({ 'tag-template': '{{.Name}}' })).toThrow(/tag-template: must use \{\{.Tag\}\}/);
+  });
+});
+
+describe('makeRouteService', () => {
+  const annotated = (labels: Record<string, string> = {}) => {
+    const r = route([], labels);
+    r.metadata!.annotations = { 'example.com/note': 'x' };
+    return r;
+  };
+
+  it('names the route\'s Service after it, owned by it, labelled with the route, pointing at the route\'s host', () => {
+    expect(makeRouteService(annotated(), '', config())).toEqual({
+      apiVersion: 'v1', kind: 'Service',
+      metadata: {
+        name: 'hello', namespace: 'ns',
+        labels: { 'serving.knative.dev/service': 'hello', 'serving.knative.dev/route': 'hello' },
+        annotations: { 'example.com/note': 'x' },
+        ownerReferences: [{ apiVersion: 'serving.knative.dev/v1', kind: 'Route', name: 'hello', uid: 'route-uid', controller: true, blockOwnerDeletion: true }],
+      },
+      spec: {
+        type: 'ExternalName', externalName: 'hello.ns.example.com', sessionAffinity: 'None',
+        ports: [{ name: 'http2', appProtocol: 'kubernetes.io/h2c', protocol: 'TCP', port: 80, targetPort: 80 }],
+      },
+    });
+  });
+
+  it('a tag gets its own Service, named like its host', () => {
+    const tagged = makeRouteService(annotated(), 'old', config());
+    expect(tagged.metadata?.name).toBe('old-hello');
+    expect(tagged.spec?.externalName).toBe('old-hello.ns.example.com');
+  });
+
+  it('a cluster-local route points at its cluster-local host, and its visibility label is not passed on', () => {
+    const local = makeRouteService(annotated({ 'networking.knative.dev/visibility': 'cluster-local' }), '', config());
+    expect(local.spec?.externalName).toBe('hello.ns.svc.cluster.local');
+    expect(local.metadata?.labels).toEqual({ 'serving.knative.dev/service': 'hello', 'serving.knative.dev/route': 'hello' });
+  });
+
+  it('points at the Ingress\'s load balancer once it reports one, the private one first', () => {
+    const lb = (host: string) => ({ ingress: [{ domainInternal: host }] });
+    expect(makeRouteService(annotated(), '', config(), { publicLoadBalancer: lb('public.gw.svc.cluster.local'), privateLoadBalancer: lb('private.gw.svc.cluster.local') }).spec?.externalName)
+      .toBe('private.gw.svc.cluster.local');
+    expect(makeRouteService(annotated(), 'old', config(), { publicLoadBalancer: lb('public.gw.svc.cluster.local') }).spec?.externalName)
+      .toBe('public.gw.svc.cluster.local');
+    // An address rather than a name keeps the placeholder target.
+    expect(makeRouteService(annotated(), '', config(), { publicLoadBalancer: { ingress: [{ ip: '10.0.0.1' }] } }).spec?.externalName)
+      .toBe('hello.ns.example.com');
   });
 });
