@@ -10,8 +10,11 @@ export type Suite = (typeof SUITES)[number];
 
 export interface KnownFailure {
   suite: Suite;
+  /** Or `any/<name>`: every subtest of that name (with Go's #NN suffixes), wherever it is. */
   test: string;
   reason: string;
+  /** The suite skips it by itself here; listed for its reason only, not passed to -test.skip. */
+  selfSkipping?: boolean;
 }
 
 /**
@@ -19,6 +22,11 @@ export interface KnownFailure {
  * its fix lands, so the test runs again.
  */
 export const PILOTLIGHT_BUGS: KnownFailure[] = [
+  // api/v1
+  { suite: 'api-v1', test: 'TestServiceWithTrafficSplit', reason: 'the webhook stores readinessProbe.tcpSocket: {}, a typed client sends it back as {port: 0}, and the traffic-only update cuts a new Revision (fix on wip/api)' },
+  { suite: 'api-v1', test: 'TestUpdateConfigurationMetadata', reason: 'the same defaults round trip: a metadata-only update through a typed client changes the template and cuts a new Revision (fix on wip/api)' },
+  { suite: 'api-v1', test: 'TestServiceAccountValidation', reason: "the rejection of serviceAccountName words it differently from Knative's (fix on wip/api)" },
+  { suite: 'api-v1', test: 'TestRevisionTimeout/writes_first_byte_before_timeout', reason: 'responses are buffered and timeoutSeconds bounds the whole response, not the time to the first byte (fix on wip/dataplane)' },
   // runtime
   { suite: 'runtime', test: 'TestShouldNotContainerConstraints/TestInvalidUID', reason: 'runAsUser: -10 is accepted; Knative refuses a negative UID (fix on wip/api)' },
   { suite: 'runtime', test: 'TestProtocols/h2c', reason: 'a port given only by name (h2c) is refused by a CEL rule; Knative defaults its number to 8080 (fix on wip/api)' },
@@ -36,7 +44,10 @@ export const PILOTLIGHT_BUGS: KnownFailure[] = [
 /**
  * Cannot pass on the local cluster for a reason outside the project; kept skipped on purpose.
  */
-export const OUTSIDE_THE_PROJECT: KnownFailure[] = [];
+export const OUTSIDE_THE_PROJECT: KnownFailure[] = [
+  { suite: 'api-v1', test: 'TestContainerErrorMsg', reason: 'needs a registry that answers "not found" for a missing image; the test skips itself for *.local repositories, and the local cluster has no registry' },
+  { suite: 'api-v1', test: 'any/digest_validation', selfSkipping: true, reason: 'checks the image digest a registry resolved; with no registry the images are dev.local, which Knative never resolves, and the suite skips the check' },
+];
 
 /** Escapes a test name's part for Go's regexp syntax. */
 const quote = (part: string) => part.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
@@ -47,14 +58,16 @@ const quote = (part: string) => part.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
  * test is skipped when an alternative matches every level of its name.
  */
 export function skipPattern(suite: Suite, entries: KnownFailure[] = [...PILOTLIGHT_BUGS, ...OUTSIDE_THE_PROJECT]): string | undefined {
-  const names = entries.filter((entry) => entry.suite === suite).map((entry) => entry.test);
+  const names = entries.filter((entry) => entry.suite === suite && !entry.selfSkipping).map((entry) => entry.test);
   if (names.length === 0) return undefined;
   return names.map((name) => name.split('/').map((part) => `^${quote(part)}$`).join('/')).join('|');
 }
 
 /** The entry that skips a test (by its own name or an ancestor's), if any. */
 export function knownFailureOf(suite: Suite, test: string): (KnownFailure & { outside: boolean }) | undefined {
-  const covers = (entry: KnownFailure) => entry.suite === suite && (test === entry.test || test.startsWith(`${entry.test}/`));
+  const covers = (entry: KnownFailure) => entry.suite === suite && (entry.test.startsWith('any/')
+    ? new RegExp(`/${quote(entry.test.slice(4))}(#\\d+)?$`).test(test)
+    : test === entry.test || test.startsWith(`${entry.test}/`));
   const bug = PILOTLIGHT_BUGS.find(covers);
   if (bug) return { ...bug, outside: false };
   const outside = OUTSIDE_THE_PROJECT.find(covers);
