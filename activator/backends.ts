@@ -12,8 +12,11 @@ export function revisionKey(namespace: string, name: string): RevisionKey {
 export interface RevisionBackends {
   /** 0 means unlimited, as in the Revision spec. */
   containerConcurrency: number;
-  /** The revision's timeoutSeconds, in ms: how long a request may wait and run in total. */
+  /** The revision's timeoutSeconds, in ms: how long a request may wait for its response to start. */
   timeoutMs: number;
+  /** responseStartTimeoutSeconds and idleTimeoutSeconds, in ms, when the revision sets them. */
+  responseStartTimeoutMs?: number;
+  idleTimeoutMs?: number;
   /** `host:port` of each pod's queue-proxy serving port, ready or not. */
   pods: readonly string[];
   /** The revision's reserved burstable instance, if it has one: served while no standard pod is healthy. */

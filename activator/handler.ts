@@ -252,7 +252,7 @@ class ActivatedUpgrade implements BreakerWaiter {
         this.admitted();
         return;
       case 'queued':
-        this.#holdTimer = this.#deps.clock.setTimeout(this.#onHoldTimeout, revision.timeouts.totalMs);
+        this.#holdTimer = this.#deps.clock.setTimeout(this.#onHoldTimeout, revision.timeouts.firstByteMs);
         this.#socket.once('close', this.#onCloseWhileQueued);
         return;
       case 'rejected':

@@ -1,5 +1,5 @@
 // Revisions and their pods from Kubernetes (S:pkg/activator/net/revision_backends.go): each
-// Revision gives containerConcurrency and timeoutSeconds; the Endpoints of its private Service
+// Revision gives containerConcurrency and its timeouts; the Endpoints of its private Service
 // (`<rev>-private`, labelled serviceType=Private) give the pods' queue-proxy addresses. Ready
 // and not-ready addresses are both passed on, as Knative's probe optimisation does: a pod takes
 // traffic as soon as it answers a probe, a probe period before its endpoint turns ready.
@@ -120,10 +120,15 @@ function endpointsKey(endpoints: V1Endpoints): string {
 }
 
 export function backendsOf(revision: Revision, pods: readonly string[], reserved?: ReservedBackends): RevisionBackends {
-  const timeoutSeconds = revision.spec?.timeoutSeconds;
+  const spec = revision.spec;
+  const timeoutSeconds = spec?.timeoutSeconds;
+  const responseStartSeconds = spec?.responseStartTimeoutSeconds;
+  const idleSeconds = spec?.idleTimeoutSeconds;
   return {
-    containerConcurrency: revision.spec?.containerConcurrency ?? 0,
+    containerConcurrency: spec?.containerConcurrency ?? 0,
     timeoutMs: timeoutSeconds === undefined ? DEFAULT_TIMEOUT_MS : timeoutSeconds * 1000,
+    ...(responseStartSeconds ? { responseStartTimeoutMs: responseStartSeconds * 1000 } : {}),
+    ...(idleSeconds ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
     pods,
     ...(reserved === undefined ? {} : { reserved }),
   };

@@ -41,7 +41,7 @@ export class Revisions implements PodSourceListener {
       this.#log.info('revision removed', { revision: key });
       return;
     }
-    const timeouts = { totalMs: backends.timeoutMs, responseStartMs: 0, idleMs: 0 };
+    const timeouts = { firstByteMs: backends.timeoutMs, responseStartMs: backends.responseStartTimeoutMs ?? 0, idleMs: backends.idleTimeoutMs ?? 0 };
     if (existing !== undefined) {
       if (existing.throttler.containerConcurrency !== backends.containerConcurrency) {
         // Revision specs are immutable; a source that says otherwise is wrong, not the revision.

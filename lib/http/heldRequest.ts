@@ -1,6 +1,5 @@
 // One proxied request that may wait in a breaker before it is sent on, as the activator and
-// queue-proxy both hold them: its phase, its timeouts counted from arrival
-// (S:pkg/http/handler/timeout.go), and how it ends when its client leaves while it waits (499) or
+// queue-proxy both hold them: its phase, its timeouts counted from arrival (see timeouts.ts), and how it ends when its client leaves while it waits (499) or
 // a timeout expires (504). The subclass proxies and does its own bookkeeping at the end. The
 // request is its own breaker waiter and exchange listener, so holding one costs one object.
 import type { Breaker, BreakerWaiter } from '../breaker.ts';
@@ -121,7 +120,8 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
     const now = clock.now();
     const deadline = this.#nextDeadline(now);
     if (deadline > now) {
-      this.#timer = clock.setTimeout(this.#onTimer, deadline - now);
+      // Infinity: the response started and no idle timeout applies, so nothing is left to check.
+      this.#timer = deadline === Infinity ? undefined : clock.setTimeout(this.#onTimer, deadline - now);
       return;
     }
     this.#timer = undefined;

@@ -32,6 +32,8 @@ export async function startActivator(flags: string[] = []): Promise<ActivatorPro
 export interface RevisionSpec {
   containerConcurrency: number;
   timeoutSeconds?: number;
+  responseStartTimeoutSeconds?: number;
+  idleTimeoutSeconds?: number;
   pods: string[];
   /** The revision's reserved instance, served while no standard pod answers its probe. */
   reserved?: { containerConcurrency: number; pods: string[] };

@@ -6,7 +6,9 @@
 //   APP_LISTEN_DELAY_MS   wait this long before listening, to play a slow-starting app
 //   POD_NAME        when set, every response names it in an x-pod-name header (as the downward API would give it)
 // Requests: any path; ?sleep=ms delays the answer, ?hang=1 never answers, ?reset=1 closes the
-// connection without answering, ?bytes=n sends n bytes. GET /_stats answers {inFlight,
+// connection without answering, ?bytes=n sends n bytes, ?stream=ms sends the head and a first
+// chunk "first\n" at once and the last chunk "last\n" ms later (with &headonly=1 only the head
+// comes first, as Knative's timeout test image does). GET /_stats answers {inFlight,
 // maxInFlight, requests, lastProbe}; POST /_stats/reset zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
 // answers 426. Kubelet-style probes (User-Agent kube-probe/…) are recorded as lastProbe
 // and answered 200 without counting as requests.
@@ -64,6 +66,17 @@ function handle(req: Request, res: Response): void {
     if (url.searchParams.get('hang') === '1') return;
     if (url.searchParams.get('reset') === '1') {
       req.socket.destroy();
+      return;
+    }
+    const streamMs = url.searchParams.get('stream');
+    if (streamMs !== null) {
+      (res as ServerResponse).writeHead(200, { 'content-type': 'text/plain' });
+      if (url.searchParams.get('headonly') === '1') (res as ServerResponse).flushHeaders();
+      else (res as ServerResponse).write('first\n');
+      setTimeout(() => {
+        res.end('last\n');
+        leave();
+      }, Number(streamMs));
       return;
     }
     const answer = () => {
