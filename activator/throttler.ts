@@ -7,7 +7,7 @@
 // pod is healthy new requests go to standard pods only; requests already on a reserved pod finish
 // there and keep their revision slot, so capacity counts them on top of the standard slots until
 // they do, and standard pods never get more than their containerConcurrency.
-import { Pool, type Dispatcher } from 'undici';
+import { H2CClient, Pool, type Dispatcher } from 'undici';
 import { Breaker, type BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
@@ -36,6 +36,8 @@ export class PodTracker {
   lastProbeFailure: string | undefined;
   /** Told after each release, for reserved pods only (see RevisionThrottler). */
   onReleased: (() => void) | undefined;
+  /** For requests that arrived over HTTP/2 (revisions that speak h2c); made on the first one. */
+  #h2c: H2CClient | undefined;
 
   constructor(address: string, containerConcurrency: number, reserved = false) {
     this.address = address;
@@ -43,6 +45,20 @@ export class PodTracker {
     // Timeouts are the revision's business, enforced per request by the handler.
     this.dispatcher = new Pool(`http://${address}`, { headersTimeout: 0, bodyTimeout: 0 });
     this.slots = containerConcurrency > 0 ? new Breaker(containerConcurrency, 0) : undefined;
+  }
+
+  /**
+   * The pod is spoken to in the protocol the request came in, as upstream's auto transport does,
+   * so an h2c revision's requests reach its container as HTTP/2 through queue-proxy.
+   */
+  dispatcherFor(httpVersionMajor: number): Dispatcher {
+    if (httpVersionMajor < 2) return this.dispatcher;
+    return this.#h2c ??= new H2CClient(`http://${this.address}`, { headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  /** Lets requests already sent finish, then closes the pod's connections. */
+  close(): Promise<void> {
+    return Promise.all([this.dispatcher.close(), this.#h2c?.close()]).then(() => undefined);
   }
 
   tryReserve(): boolean {
@@ -188,8 +204,7 @@ export class RevisionThrottler {
       ready.splice(index, 1);
       this.#updateCapacity();
     }
-    // close() lets requests already sent to the pod finish.
-    return tracker.dispatcher.close();
+    return tracker.close();
   }
 
   #probe(tracker: PodTracker): void {
