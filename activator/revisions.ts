@@ -50,7 +50,7 @@ export class Revisions implements PodSourceListener {
         });
       }
       existing.timeouts = timeouts;
-      existing.throttler.setPods(backends.pods, backends.reserved);
+      existing.throttler.setPods(backends.pods, backends.reserved, backends.notReady);
       return;
     }
     const slash = key.indexOf('/');
@@ -63,7 +63,7 @@ export class Revisions implements PodSourceListener {
       revision: key, containerConcurrency: backends.containerConcurrency, pods: backends.pods.length,
       ...(backends.reserved === undefined ? {} : { reservedContainerConcurrency: backends.reserved.containerConcurrency, reservedPods: backends.reserved.pods.length }),
     });
-    revision.throttler.setPods(backends.pods, backends.reserved);
+    revision.throttler.setPods(backends.pods, backends.reserved, backends.notReady);
   }
 
   async close(): Promise<void> {

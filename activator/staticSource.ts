@@ -5,7 +5,9 @@
 //          (each is probed before it gets traffic); timeoutSeconds is optional (default 300), and
 //          so are responseStartTimeoutSeconds and idleTimeoutSeconds (default off);
 //          optional "reserved": {"containerConcurrency": 1, "pods": ["127.0.0.1:8112"]} describes
-//          the revision's reserved burstable instance (containerConcurrency 1 or more)
+//          the revision's reserved burstable instance (containerConcurrency 1 or more); optional
+//          "notReady": ["127.0.0.1:8012"] names pods whose endpoint is not ready, as Kubernetes'
+//          notReadyAddresses would
 //   DELETE /revisions/<namespace>/<name>  forgets the revision
 //   GET    /revisions                     the current state, keyed by namespace/name
 // Answers 204 on changes, 400 with a message for a malformed body, 404 for other paths.
@@ -92,7 +94,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 function parseBackends(text: string): RevisionBackends {
   const value = JSON.parse(text) as {
     containerConcurrency?: unknown; timeoutSeconds?: unknown; responseStartTimeoutSeconds?: unknown; idleTimeoutSeconds?: unknown;
-    pods?: unknown; reserved?: unknown;
+    pods?: unknown; reserved?: unknown; notReady?: unknown;
   };
   const cc = value.containerConcurrency;
   if (typeof cc !== 'number' || !Number.isInteger(cc) || cc < 0) throw new Error('containerConcurrency: must be an integer ≥ 0');
@@ -106,14 +108,15 @@ function parseBackends(text: string): RevisionBackends {
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
   };
   const pods = parsePods('pods', value.pods);
-  if (value.reserved === undefined) return { containerConcurrency: cc, ...timeouts, pods };
+  const notReady = value.notReady === undefined ? {} : { notReady: parsePods('notReady', value.notReady) };
+  if (value.reserved === undefined) return { containerConcurrency: cc, ...timeouts, pods, ...notReady };
   const reserved = value.reserved as { containerConcurrency?: unknown; pods?: unknown } | null;
   const reservedCc = reserved?.containerConcurrency;
   if (typeof reservedCc !== 'number' || !Number.isInteger(reservedCc) || reservedCc < 1) {
     throw new Error('reserved.containerConcurrency: must be an integer ≥ 1');
   }
   return {
-    containerConcurrency: cc, ...timeouts, pods,
+    containerConcurrency: cc, ...timeouts, pods, ...notReady,
     reserved: { containerConcurrency: reservedCc, pods: parsePods('reserved.pods', reserved?.pods) },
   };
 }

@@ -31,6 +31,8 @@ export class PodTracker {
   /** Non-blocking per-pod slots for cc > 0; none with unlimited concurrency. */
   readonly slots: Breaker | undefined;
   health: PodHealth = 'probing';
+  /** Whether the pod's endpoint was ready at the last update. */
+  endpointReady = false;
   inFlight = 0;
   /** Why the last probe failed, so each new reason is logged once rather than every attempt. */
   lastProbeFailure: string | undefined;
@@ -121,9 +123,12 @@ export class RevisionThrottler {
 
   /**
    * Adds trackers (probed at once) for new addresses and drops those that are gone; `reserved`
-   * lists the reserved instance's pods (an address listed as both counts as standard).
+   * lists the reserved instance's pods (an address listed as both counts as standard). A pod
+   * whose endpoint went from ready to not ready takes no new requests until it answers a probe
+   * again (upstream's reprobe of pods that became non-ready): its readiness probe started
+   * failing, which queue-proxy's health check reports too.
    */
-  setPods(addresses: readonly string[], reserved?: ReservedBackends): void {
+  setPods(addresses: readonly string[], reserved?: ReservedBackends, notReady: readonly string[] = []): void {
     const wanted = new Map<string, boolean>();
     for (const address of reserved?.pods ?? []) wanted.set(address, true);
     for (const address of addresses) wanted.set(address, false);
@@ -134,9 +139,16 @@ export class RevisionThrottler {
       for (const tracker of this.#pods.values()) if (tracker.reserved) tracker.slots?.setCapacity(reservedConcurrency);
     }
     this.#reservedConcurrency = reservedConcurrency;
+    const notReadySet = new Set(notReady);
+    for (const tracker of this.#pods.values()) {
+      const endpointReady = !notReadySet.has(tracker.address);
+      if (tracker.endpointReady && !endpointReady) this.#reprobe(tracker, 'pod turned not ready; probing it again');
+      tracker.endpointReady = endpointReady;
+    }
     for (const [address, isReserved] of wanted) {
       if (this.#pods.has(address)) continue;
       const tracker = new PodTracker(address, isReserved ? reservedConcurrency : this.containerConcurrency, isReserved);
+      tracker.endpointReady = !notReadySet.has(address);
       if (isReserved) tracker.onReleased = this.#reservedReleased;
       this.#pods.set(address, tracker);
       this.#probe(tracker);
@@ -178,8 +190,12 @@ export class RevisionThrottler {
 
   /** A pod refused a connection: it takes no traffic until it answers a probe again. */
   podFailed(tracker: PodTracker): void {
+    this.#reprobe(tracker, 'pod refused a connection; probing it again');
+  }
+
+  #reprobe(tracker: PodTracker, why: string): void {
     if (tracker.health !== 'healthy') return;
-    this.#deps.log.warn('pod refused a connection; probing it again', { revision: this.key, pod: tracker.address });
+    this.#deps.log.warn(why, { revision: this.key, pod: tracker.address });
     tracker.health = 'probing';
     if (tracker.reserved) this.#reservedReady = this.#reservedReady.filter((p) => p !== tracker);
     else this.#ready = this.#ready.filter((p) => p !== tracker);

@@ -38,6 +38,8 @@ export interface RevisionSpec {
   pods: string[];
   /** The revision's reserved instance, served while no standard pod answers its probe. */
   reserved?: { containerConcurrency: number; pods: string[] };
+  /** Pods whose endpoint is not ready (Kubernetes' notReadyAddresses). */
+  notReady?: string[];
 }
 
 export async function putRevision(activator: ActivatorProc, name: string, spec: RevisionSpec): Promise<void> {

@@ -11,7 +11,8 @@
 // comes first, as Knative's timeout test image does). GET /_stats answers {inFlight,
 // maxInFlight, requests, lastProbe}; POST /_stats/reset zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
 // answers 426. Kubelet-style probes (User-Agent kube-probe/…) are recorded as lastProbe
-// and answered 200 without counting as requests.
+// and answered 200 without counting as requests, or 503 after POST /_probes/fail (an app whose
+// readiness fails after startup, as Knative's readiness test image's /start-failing).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +26,7 @@ let inFlight = 0;
 let maxInFlight = 0;
 let requests = 0;
 let lastProbe: { path: string | undefined; headers: Request['headers'] } | undefined;
+let probesFail = false;
 
 function json(res: Response, status: number, value: unknown): void {
   const body = JSON.stringify(value);
@@ -41,6 +43,11 @@ function handle(req: Request, res: Response): void {
   }
   if (req.headers['user-agent']?.startsWith('kube-probe/')) {
     lastProbe = { path: req.url, headers: req.headers };
+    json(res, probesFail ? 503 : 200, {});
+    return;
+  }
+  if (url.pathname === '/_probes/fail') {
+    probesFail = true;
     json(res, 200, {});
     return;
   }
