@@ -5,6 +5,7 @@
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { readStreamed } from '../../support/streamed.ts';
 import { get, ingress, split, startGateway, type Echo, type GatewayProc } from '../gateway/harness.ts';
 import { eventually, putRevision, reservePodPorts, startActivator, startQueueProxyFor, type ActivatorProc } from './harness.ts';
 
@@ -58,5 +59,12 @@ describe('h2c revisions through the gateway and the activator', () => {
     const answer = await get(pool!, `${name}.default.example.com`, '/protocol');
     expect(answer.status).toBe(200);
     expect((JSON.parse(answer.text) as Echo).httpVersion).toBe(httpVersion);
+  });
+
+  it('streams an h2c response through every hop as it is written', async () => {
+    const streamed = await readStreamed(`http://127.0.0.1:${gateway!.externalPort}/?stream=1000`, { dispatcher: pool!, headers: { host: 'proxied-h2c.default.example.com' } });
+    expect(streamed).toMatchObject({ status: 200, body: 'first\nlast\n' });
+    expect(streamed.chunks[0]!.atMs).toBeLessThan(700);
+    expect(streamed.endAtMs).toBeGreaterThanOrEqual(900);
   });
 });
