@@ -1,5 +1,6 @@
 // One proxied request that may wait in a breaker before it is sent on, as the activator and
-// queue-proxy both hold them: its phase, its timeouts counted from arrival (see timeouts.ts), and how it ends when its client leaves while it waits (499) or
+// queue-proxy both hold them: its phase, its timeouts counted from arrival
+// (S:pkg/http/handler/timeout.go), and how it ends when its client leaves while it waits (499) or
 // a timeout expires (504). The subclass proxies and does its own bookkeeping at the end. The
 // request is its own breaker waiter and exchange listener, so holding one costs one object.
 import type { Breaker, BreakerWaiter } from '../breaker.ts';
