@@ -143,6 +143,16 @@ describe('gateway Kubernetes source', () => {
       body: endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: true }, { ip: '10.244.0.12', ready: true }]),
     });
     await eventually(() => sync.live.table.upstreams.has('10.244.0.12:8012'), 'the new endpoint in the table');
+
+    // A pod whose readiness probe starts failing turns not ready: it gets no new requests.
+    await api.request('PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/hello-00001-abcde`, {
+      body: endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: false }, { ip: '10.244.0.12', ready: true }]),
+    });
+    await eventually(() => !sync.live.table.upstreams.has('10.244.0.11:8012'), 'the endpoint that turned not ready out of the table');
+    for (let i = 0; i < 20; i++) {
+      const decision = routeTo(sync, host);
+      if (decision.kind === 'forward' && decision.service.name === 'hello-00001') expect(decision.upstream.address).toBe('10.244.0.12:8012');
+    }
   });
 
   it('keeps an Ingress not Ready while a split names a Service that does not exist', async () => {
