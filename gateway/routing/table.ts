@@ -80,6 +80,8 @@ export interface HostRewrite {
   readonly kind: 'rewrite';
   /** Normalized, as looked up in the internal host map. */
   readonly host: string;
+  /** What this path adds to the rewritten host's headers. */
+  readonly setHeaders: readonly HeaderPair[];
   /** The rewritten host's routes, their forwards adding this path's headers and sending `host` upstream. */
   readonly routes: readonly PathRoute[];
 }
@@ -158,8 +160,6 @@ class TableBuilder {
   readonly #conflicts: HostConflict[] = [];
   readonly #schedules = new Map<string, SplitSchedule>();
   readonly #upstreams = new Map<string, Upstream>();
-  /** The headers each rewrite path adds, until finish() builds its copies of the rewritten host's forwards. */
-  readonly #rewriteHeaders = new Map<PathRoute, readonly HeaderPair[]>();
 
   constructor(backends: BackendStates, options: TableOptions) {
     this.#backends = backends;
@@ -231,7 +231,6 @@ class TableBuilder {
     if (rewrite.kind !== 'rewrite') return route;
     const target = lookup.get(rewrite.host);
     if (!target) return { ...route, splits: unservedRewriteHost(rewrite.host) };
-    const setHeaders = this.#rewriteHeaders.get(route) ?? [];
     const routes = target.routes.map((targetRoute): PathRoute => {
       const splits = targetRoute.splits;
       if (splits.kind === 'reject') return targetRoute;
@@ -239,7 +238,7 @@ class TableBuilder {
       const targets = splits.targets.map((t): SplitTarget => {
         if (t.kind === 'reject') return t;
         // Every forward of a split shares its header list; the copies share theirs too.
-        const merged = mergeHeaders(Object.fromEntries(t.forwards[0]?.setHeaders ?? []), Object.fromEntries(setHeaders));
+        const merged = mergeHeaders(Object.fromEntries(t.forwards[0]?.setHeaders ?? []), Object.fromEntries(rewrite.setHeaders));
         const forwards = t.forwards.map((f): ForwardDecision => Object.freeze({ ...f, setHeaders: merged, rewriteHost: rewrite.host }));
         return { ...t, forwards };
       });
@@ -270,9 +269,8 @@ class TableBuilder {
     if (path.rewriteHost) {
       // The proxy sets K-Original-Host itself on every rewritten request, from the client's Host.
       const setHeaders = Object.freeze(mergeHeaders(path.appendHeaders, ...splits.map((s) => s.appendHeaders)).filter(([name]) => name !== 'k-original-host'));
-      const route: PathRoute = { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'rewrite', host: normalizeHost(path.rewriteHost), routes: [] }, probe };
-      this.#rewriteHeaders.set(route, setHeaders);
-      return route;
+      // Its routes are filled in by finish(), once every Ingress is in.
+      return { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'rewrite', host: normalizeHost(path.rewriteHost), setHeaders, routes: [] }, probe };
     }
     // Knative's Ingress defaulting: a lone split without a percent takes all the traffic.
     const weights = splits.length === 1 && splits[0]!.percent === undefined ? [100] : splits.map((s) => s.percent ?? 0);
