@@ -19,7 +19,6 @@ export type DomainMappingObject = WithStatus<DomainMapping, DomainMappingStatus>
 /** Typed like the serving objects (status.ts WithStatus) so it goes through the same informers; it has no status of its own. */
 export type ClusterDomainClaim = WithStatus<IClusterDomainClaim, Status>;
 
-export const DOMAIN_MAPPING_API_VERSION = 'serving.knative.dev/v1beta1';
 export const CLUSTER_DOMAIN_CLAIM_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
 
 /** Labels on a DomainMapping's KIngress (upstream pkg/apis/serving/register.go). */
