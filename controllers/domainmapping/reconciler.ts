@@ -78,11 +78,9 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
       try {
         await createObject(deps.client, Kinds.clusterDomainClaim, makeDomainClaim(dm));
       } catch (error) {
-        // Another namespace's DomainMapping got there first; the claim informer brings us back.
-        if (isAlreadyExists(error)) {
-          markDomainClaimNotOwned(manager);
-          return false;
-        }
+        // A claim our informer has not seen yet, whoever holds it: its add event brings us back
+        // to judge it, so this is not yet a reason to say the domain is taken.
+        if (isAlreadyExists(error)) return false;
         throw error;
       }
     }
