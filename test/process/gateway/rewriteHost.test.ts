@@ -4,7 +4,7 @@
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingressHash, type Ingress } from '../../../gateway/routing/index.ts';
-import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
+import { freePort, startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
 import { get, ingress, revisionOf, split, startGateway, type Echo, type GatewayProc } from './harness.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
@@ -28,6 +28,7 @@ describe('gateway rewriteHost', () => {
   beforeAll(async () => {
     apps.push(...await Promise.all([startSampleApp(), startSampleApp()]));
     const [first, second] = apps.map((app) => `127.0.0.1:${app.port}`);
+    const refusedPort = await freePort();
     mapping = domainMappingIngress(DOMAIN, LOCAL_HOST);
     gateway = await startGateway({
       ingresses: [
@@ -37,8 +38,14 @@ describe('gateway rewriteHost', () => {
         ]),
         mapping,
         domainMappingIngress('nowhere.example.org', 'gone.default.svc.cluster.local'),
+        ingress('flaky', [{ hosts: ['flaky.default.svc.cluster.local'], visibility: 'ClusterLocal', paths: [{ splits: [split('flaky-00001', 100)] }] }]),
+        domainMappingIngress('flaky.example.org', 'flaky.default.svc.cluster.local'),
       ],
-      backends: [{ name: 'hello-00001', addresses: [first!] }, { name: 'hello-00002', addresses: [second!] }],
+      backends: [
+        { name: 'hello-00001', addresses: [first!] }, { name: 'hello-00002', addresses: [second!] },
+        // One endpoint refuses connections: requests without a body are retried on the other.
+        { name: 'flaky-00001', addresses: [`127.0.0.1:${refusedPort}`, first!] },
+      ],
     });
     external = new Pool(`http://127.0.0.1:${gateway.externalPort}`, { connections: 2 });
   }, HOOK_TIMEOUT_MS);
@@ -67,6 +74,12 @@ describe('gateway rewriteHost', () => {
     const answer = await get(external, DOMAIN, '/healthz', { 'K-Network-Probe': 'probe', 'K-Network-Hash': 'override' });
     expect(answer.status).toBe(200);
     expect(answer.headers['k-network-hash']).toBe(ingressHash(mapping as Ingress));
+  });
+
+  it('retries a refused connection on another endpoint of the rewritten host\'s split', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => get(external, 'flaky.example.org')));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    expect(answers.map((a) => (JSON.parse(a.text) as Echo).headers.host)).toEqual(Array(20).fill('flaky.default.svc.cluster.local'));
   });
 
   it('answers 503 when the rewritten host is served by no Ingress', async () => {
