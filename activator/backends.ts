@@ -1,6 +1,7 @@
 // Where the activator learns which revisions exist and where their pods are. A source only
 // reports what it knows; whether a pod can take traffic is decided by probing it
-// (see throttler.ts), because the Kubernetes endpoint turns ready a probe period later.
+// (see throttler.ts), because the Kubernetes endpoint turns ready a probe period later. That
+// an endpoint turned not ready is news, though: the pod is probed again before more traffic.
 
 /** `namespace/name`, as Knative's types.NamespacedName prints. */
 export type RevisionKey = string;
@@ -12,12 +13,17 @@ export function revisionKey(namespace: string, name: string): RevisionKey {
 export interface RevisionBackends {
   /** 0 means unlimited, as in the Revision spec. */
   containerConcurrency: number;
-  /** The revision's timeoutSeconds, in ms: how long a request may wait and run in total. */
+  /** The revision's timeoutSeconds, in ms: how long a request may wait for its response to start. */
   timeoutMs: number;
+  /** responseStartTimeoutSeconds and idleTimeoutSeconds, in ms, when the revision sets them. */
+  responseStartTimeoutMs?: number;
+  idleTimeoutMs?: number;
   /** `host:port` of each pod's queue-proxy serving port, ready or not. */
   pods: readonly string[];
   /** The revision's reserved burstable instance, if it has one: served while no standard pod is healthy. */
   reserved?: ReservedBackends;
+  /** Those of the pods and reserved pods whose endpoint is not ready, when there are any. */
+  notReady?: readonly string[];
 }
 
 export interface ReservedBackends {

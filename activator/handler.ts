@@ -175,7 +175,7 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
     this.#revision.active++;
     const exchange = new ActivatorExchange(this.req, this.res, this, this.deps.clock);
     this.exchange = exchange;
-    exchange.start(pod.dispatcher, FORWARD);
+    exchange.start(pod.dispatcherFor(this.req.httpVersionMajor), FORWARD);
   }
 
   /** Counts the request out of revision.active only if it was proxying, as only then was it counted in. */
@@ -252,7 +252,7 @@ class ActivatedUpgrade implements BreakerWaiter {
         this.admitted();
         return;
       case 'queued':
-        this.#holdTimer = this.#deps.clock.setTimeout(this.#onHoldTimeout, revision.timeouts.totalMs);
+        this.#holdTimer = this.#deps.clock.setTimeout(this.#onHoldTimeout, revision.timeouts.firstByteMs);
         this.#socket.once('close', this.#onCloseWhileQueued);
         return;
       case 'rejected':

@@ -1,8 +1,9 @@
 // Revisions and their pods from Kubernetes (S:pkg/activator/net/revision_backends.go): each
-// Revision gives containerConcurrency and timeoutSeconds; the Endpoints of its private Service
+// Revision gives containerConcurrency and its timeouts; the Endpoints of its private Service
 // (`<rev>-private`, labelled serviceType=Private) give the pods' queue-proxy addresses. Ready
 // and not-ready addresses are both passed on, as Knative's probe optimisation does: a pod takes
-// traffic as soon as it answers a probe, a probe period before its endpoint turns ready.
+// traffic as soon as it answers a probe, a probe period before its endpoint turns ready. Which
+// ones are not ready is passed on too, so a pod whose endpoint turns not ready is probed again.
 // A revision with a reserved burstable instance also has a `<rev>-reserved` Service (labelled
 // serviceType=Reserved and with the instance's containerConcurrency); its Endpoints list the
 // reserved pod, which is reported apart from the standard ones.
@@ -88,12 +89,13 @@ export class KubePodSource implements PodSource {
       return;
     }
     const pods: string[] = [];
+    const notReady: string[] = [];
     let reserved: ReservedBackends | undefined;
     for (const name of this.#endpointsOf.get(key) ?? []) {
       const endpoints = this.#endpoints.lister.get(name);
       if (endpoints === undefined) continue;
       if (endpoints.metadata?.labels?.[Labels.serviceType] !== RESERVED_SERVICE_TYPE) {
-        pods.push(...podAddresses(endpoints));
+        pods.push(...podAddresses(endpoints, notReady));
         continue;
       }
       const text = endpoints.metadata.labels[ReservedInstanceLabels.containerConcurrency];
@@ -105,9 +107,10 @@ export class KubePodSource implements PodSource {
         });
         continue;
       }
-      reserved = { containerConcurrency, pods: [...(reserved?.pods ?? []), ...podAddresses(endpoints)] };
+      reserved = { containerConcurrency, pods: [...(reserved?.pods ?? []), ...podAddresses(endpoints, notReady)] };
     }
-    this.#listener?.revisionChanged(key, backendsOf(revision, pods, reserved));
+    const backends = backendsOf(revision, pods, reserved);
+    this.#listener?.revisionChanged(key, notReady.length === 0 ? backends : { ...backends, notReady });
   }
 }
 
@@ -120,24 +123,36 @@ function endpointsKey(endpoints: V1Endpoints): string {
 }
 
 export function backendsOf(revision: Revision, pods: readonly string[], reserved?: ReservedBackends): RevisionBackends {
-  const timeoutSeconds = revision.spec?.timeoutSeconds;
+  const spec = revision.spec;
+  const timeoutSeconds = spec?.timeoutSeconds;
+  const responseStartSeconds = spec?.responseStartTimeoutSeconds;
+  const idleSeconds = spec?.idleTimeoutSeconds;
   return {
-    containerConcurrency: revision.spec?.containerConcurrency ?? 0,
+    containerConcurrency: spec?.containerConcurrency ?? 0,
     timeoutMs: timeoutSeconds === undefined ? DEFAULT_TIMEOUT_MS : timeoutSeconds * 1000,
+    ...(responseStartSeconds ? { responseStartTimeoutMs: responseStartSeconds * 1000 } : {}),
+    ...(idleSeconds ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
     pods,
     ...(reserved === undefined ? {} : { reserved }),
   };
 }
 
-/** `ip:port` of every address, ready or not, at the queue-proxy serving port of its subset. */
-export function podAddresses(endpoints: V1Endpoints): string[] {
+/**
+ * `ip:port` of every address, ready or not, at the queue-proxy serving port of its subset; the
+ * not-ready ones are also appended to `notReady`.
+ */
+export function podAddresses(endpoints: V1Endpoints, notReady: string[]): string[] {
   const pods: string[] = [];
   for (const subset of endpoints.subsets ?? []) {
     const port = subset.ports?.find((p) => p.name !== undefined && QUEUE_PORT_NAMES.has(p.name));
     if (port === undefined) continue;
-    const add = (address: V1EndpointAddress) => pods.push(address.ip.includes(':') ? `[${address.ip}]:${port.port}` : `${address.ip}:${port.port}`);
-    for (const address of subset.addresses ?? []) add(address);
-    for (const address of subset.notReadyAddresses ?? []) add(address);
+    const addressOf = (address: V1EndpointAddress) => (address.ip.includes(':') ? `[${address.ip}]:${port.port}` : `${address.ip}:${port.port}`);
+    for (const address of subset.addresses ?? []) pods.push(addressOf(address));
+    for (const address of subset.notReadyAddresses ?? []) {
+      const pod = addressOf(address);
+      pods.push(pod);
+      notReady.push(pod);
+    }
   }
   return pods;
 }

@@ -26,6 +26,11 @@ export interface ActivatorConfig {
   name: string;
   bindAddress: string;
   port: number;
+  /**
+   * The port the activator Service names `http2` (Knative's 8013), which revisions that speak
+   * h2c are sent to in Proxy mode. Both ports accept HTTP/1.1 and h2c.
+   */
+  h2cPort: number;
   metricsPort: number;
   /** Where stats are POSTed (see stats.ts); none: stats are only exported as metrics. */
   statsUrl: string | undefined;
@@ -39,6 +44,7 @@ export interface ActivatorConfig {
 
 export interface RunningActivator {
   port: number;
+  h2cPort: number;
   metricsPort: number;
   shutdown(): Promise<void>;
 }
@@ -72,11 +78,13 @@ export async function startActivator(config: ActivatorConfig, source: PodSource,
   const concurrency = new ConcurrencyReporter(config.name, reporter, metrics);
   const reportTicker = setInterval(() => concurrency.tick(clock.now()), REPORTING_PERIOD_MS);
   const handler = new ActivatorHandler({ revisions, concurrency, metrics, clock, log });
-  const listener = new HttpListener({ onRequest: handler.handleRequest, onUpgrade: handler.handleUpgrade });
+  const newListener = () => new HttpListener({ onRequest: handler.handleRequest, onUpgrade: handler.handleUpgrade });
+  const listeners = [newListener(), newListener()] as const;
 
   await source.start(revisions);
-  const [port, metricsServer] = await Promise.all([
-    listener.listen(config.port, config.bindAddress),
+  const [port, h2cPort, metricsServer] = await Promise.all([
+    listeners[0].listen(config.port, config.bindAddress),
+    listeners[1].listen(config.h2cPort, config.bindAddress),
     serveMetrics(registry, config.metricsPort, config.bindAddress),
   ]);
 
@@ -84,17 +92,17 @@ export async function startActivator(config: ActivatorConfig, source: PodSource,
     handler.draining = true;
     log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.open });
     await sleep(clock, config.drainQuietPeriodMs);
-    listener.stopAccepting();
+    for (const listener of listeners) listener.stopAccepting();
     const drained = await settlesWithin(clock, handler.whenIdle(), config.drainTimeoutMs);
     if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: handler.open });
-    listener.closeAll();
+    for (const listener of listeners) listener.closeAll();
     clearInterval(reportTicker);
     concurrency.tick(clock.now());
     await Promise.all([source.stop(), revisions.close(), reporter.close(), closeServer(metricsServer)]);
     log.info('drained');
   };
   let shuttingDown: Promise<void> | undefined;
-  return { port, metricsPort: addressPort(metricsServer), shutdown: () => (shuttingDown ??= shutdown()) };
+  return { port, h2cPort, metricsPort: addressPort(metricsServer), shutdown: () => (shuttingDown ??= shutdown()) };
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -109,6 +117,7 @@ function addressPort(server: Server): number {
 
 const USAGE = `pilotlight activator [flags]
   --port N                  serving port (default 8012)
+  --h2c-port N              serving port for revisions that speak h2c (default 8013); both take HTTP/1.1 and h2c
   --bind ADDRESS            address for every port (default 0.0.0.0)
   --metrics-port N          Prometheus metrics (default 9090)
   --pod-source SOURCE       kubernetes (default): Revisions and private Endpoints, see kubeSource.ts;
@@ -133,7 +142,7 @@ export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      port: { type: 'string' }, bind: { type: 'string' }, 'metrics-port': { type: 'string' },
+      port: { type: 'string' }, 'h2c-port': { type: 'string' }, bind: { type: 'string' }, 'metrics-port': { type: 'string' },
       'pod-source': { type: 'string' }, kubeconfig: { type: 'string' }, 'admin-port': { type: 'string' }, 'stats-url': { type: 'string' },
       name: { type: 'string' }, 'queue-depth': { type: 'string' },
       'drain-quiet-period': { type: 'string' }, 'drain-timeout': { type: 'string' },
@@ -149,6 +158,7 @@ export async function main(argv: string[]): Promise<void> {
     name: values.name ?? process.env.POD_NAME ?? hostname(),
     bindAddress: values.bind ?? '0.0.0.0',
     port: integer('port', values.port, 8012),
+    h2cPort: integer('h2c-port', values['h2c-port'], 8013),
     metricsPort: integer('metrics-port', values['metrics-port'], 9090),
     statsUrl: values['stats-url'],
     queueDepth: integer('queue-depth', values['queue-depth'], 10_000),
@@ -168,7 +178,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const activator = await startActivator(config, source, log);
   log.info('activator started', {
-    port: activator.port, metricsPort: activator.metricsPort, podSource: sourceKind,
+    port: activator.port, h2cPort: activator.h2cPort, metricsPort: activator.metricsPort, podSource: sourceKind,
     ...(staticSource === undefined ? {} : { adminPort: staticSource.port }),
   });
   await new Promise<void>((resolve) => process.once('SIGTERM', resolve));

@@ -41,7 +41,7 @@ export class Revisions implements PodSourceListener {
       this.#log.info('revision removed', { revision: key });
       return;
     }
-    const timeouts = { totalMs: backends.timeoutMs, responseStartMs: 0, idleMs: 0 };
+    const timeouts = { firstByteMs: backends.timeoutMs, responseStartMs: backends.responseStartTimeoutMs ?? 0, idleMs: backends.idleTimeoutMs ?? 0 };
     if (existing !== undefined) {
       if (existing.throttler.containerConcurrency !== backends.containerConcurrency) {
         // Revision specs are immutable; a source that says otherwise is wrong, not the revision.
@@ -50,7 +50,7 @@ export class Revisions implements PodSourceListener {
         });
       }
       existing.timeouts = timeouts;
-      existing.throttler.setPods(backends.pods, backends.reserved);
+      existing.throttler.setPods(backends.pods, backends.reserved, backends.notReady);
       return;
     }
     const slash = key.indexOf('/');
@@ -63,7 +63,7 @@ export class Revisions implements PodSourceListener {
       revision: key, containerConcurrency: backends.containerConcurrency, pods: backends.pods.length,
       ...(backends.reserved === undefined ? {} : { reservedContainerConcurrency: backends.reserved.containerConcurrency, reservedPods: backends.reserved.pods.length }),
     });
-    revision.throttler.setPods(backends.pods, backends.reserved);
+    revision.throttler.setPods(backends.pods, backends.reserved, backends.notReady);
   }
 
   async close(): Promise<void> {

@@ -2,9 +2,12 @@
 // admin endpoint (bind it to loopback) takes:
 //   PUT    /revisions/<namespace>/<name>  {"containerConcurrency": 0, "timeoutSeconds": 300, "pods": ["127.0.0.1:8012"]}
 //          creates or replaces the revision; pods are queue-proxy serving addresses, ready or not
-//          (each is probed before it gets traffic); timeoutSeconds is optional (default 300);
+//          (each is probed before it gets traffic); timeoutSeconds is optional (default 300), and
+//          so are responseStartTimeoutSeconds and idleTimeoutSeconds (default off);
 //          optional "reserved": {"containerConcurrency": 1, "pods": ["127.0.0.1:8112"]} describes
-//          the revision's reserved burstable instance (containerConcurrency 1 or more)
+//          the revision's reserved burstable instance (containerConcurrency 1 or more); optional
+//          "notReady": ["127.0.0.1:8012"] names pods whose endpoint is not ready, as Kubernetes'
+//          notReadyAddresses would
 //   DELETE /revisions/<namespace>/<name>  forgets the revision
 //   GET    /revisions                     the current state, keyed by namespace/name
 // Answers 204 on changes, 400 with a message for a malformed body, 404 for other paths.
@@ -89,22 +92,39 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function parseBackends(text: string): RevisionBackends {
-  const value = JSON.parse(text) as { containerConcurrency?: unknown; timeoutSeconds?: unknown; pods?: unknown; reserved?: unknown };
+  const value = JSON.parse(text) as {
+    containerConcurrency?: unknown; timeoutSeconds?: unknown; responseStartTimeoutSeconds?: unknown; idleTimeoutSeconds?: unknown;
+    pods?: unknown; reserved?: unknown; notReady?: unknown;
+  };
   const cc = value.containerConcurrency;
   if (typeof cc !== 'number' || !Number.isInteger(cc) || cc < 0) throw new Error('containerConcurrency: must be an integer ≥ 0');
   const timeout = value.timeoutSeconds ?? DEFAULT_TIMEOUT_MS / 1000;
   if (typeof timeout !== 'number' || !(timeout > 0)) throw new Error('timeoutSeconds: must be a number > 0');
+  const responseStartTimeoutMs = optionalMs('responseStartTimeoutSeconds', value.responseStartTimeoutSeconds);
+  const idleTimeoutMs = optionalMs('idleTimeoutSeconds', value.idleTimeoutSeconds);
+  const timeouts = {
+    timeoutMs: timeout * 1000,
+    ...(responseStartTimeoutMs === undefined ? {} : { responseStartTimeoutMs }),
+    ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+  };
   const pods = parsePods('pods', value.pods);
-  if (value.reserved === undefined) return { containerConcurrency: cc, timeoutMs: timeout * 1000, pods };
+  const notReady = value.notReady === undefined ? {} : { notReady: parsePods('notReady', value.notReady) };
+  if (value.reserved === undefined) return { containerConcurrency: cc, ...timeouts, pods, ...notReady };
   const reserved = value.reserved as { containerConcurrency?: unknown; pods?: unknown } | null;
   const reservedCc = reserved?.containerConcurrency;
   if (typeof reservedCc !== 'number' || !Number.isInteger(reservedCc) || reservedCc < 1) {
     throw new Error('reserved.containerConcurrency: must be an integer ≥ 1');
   }
   return {
-    containerConcurrency: cc, timeoutMs: timeout * 1000, pods,
+    containerConcurrency: cc, ...timeouts, pods, ...notReady,
     reserved: { containerConcurrency: reservedCc, pods: parsePods('reserved.pods', reserved?.pods) },
   };
+}
+
+function optionalMs(field: string, seconds: unknown): number | undefined {
+  if (seconds === undefined) return undefined;
+  if (typeof seconds !== 'number' || !(seconds > 0)) throw new Error(`${field}: must be a number > 0`);
+  return seconds * 1000;
 }
 
 function parsePods(field: string, pods: unknown): string[] {

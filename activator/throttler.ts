@@ -7,7 +7,7 @@
 // pod is healthy new requests go to standard pods only; requests already on a reserved pod finish
 // there and keep their revision slot, so capacity counts them on top of the standard slots until
 // they do, and standard pods never get more than their containerConcurrency.
-import { Pool, type Dispatcher } from 'undici';
+import { H2CClient, Pool, type Dispatcher } from 'undici';
 import { Breaker, type BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
@@ -31,11 +31,15 @@ export class PodTracker {
   /** Non-blocking per-pod slots for cc > 0; none with unlimited concurrency. */
   readonly slots: Breaker | undefined;
   health: PodHealth = 'probing';
+  /** Whether the pod's endpoint was ready at the last update. */
+  endpointReady = false;
   inFlight = 0;
   /** Why the last probe failed, so each new reason is logged once rather than every attempt. */
   lastProbeFailure: string | undefined;
   /** Told after each release, for reserved pods only (see RevisionThrottler). */
   onReleased: (() => void) | undefined;
+  /** For requests that arrived over HTTP/2 (revisions that speak h2c); made on the first one. */
+  #h2c: H2CClient | undefined;
 
   constructor(address: string, containerConcurrency: number, reserved = false) {
     this.address = address;
@@ -43,6 +47,20 @@ export class PodTracker {
     // Timeouts are the revision's business, enforced per request by the handler.
     this.dispatcher = new Pool(`http://${address}`, { headersTimeout: 0, bodyTimeout: 0 });
     this.slots = containerConcurrency > 0 ? new Breaker(containerConcurrency, 0) : undefined;
+  }
+
+  /**
+   * The pod is spoken to in the protocol the request came in, as upstream's auto transport does,
+   * so an h2c revision's requests reach its container as HTTP/2 through queue-proxy.
+   */
+  dispatcherFor(httpVersionMajor: number): Dispatcher {
+    if (httpVersionMajor < 2) return this.dispatcher;
+    return this.#h2c ??= new H2CClient(`http://${this.address}`, { headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  /** Lets requests already sent finish, then closes the pod's connections. */
+  close(): Promise<void> {
+    return Promise.all([this.dispatcher.close(), this.#h2c?.close()]).then(() => undefined);
   }
 
   tryReserve(): boolean {
@@ -105,9 +123,12 @@ export class RevisionThrottler {
 
   /**
    * Adds trackers (probed at once) for new addresses and drops those that are gone; `reserved`
-   * lists the reserved instance's pods (an address listed as both counts as standard).
+   * lists the reserved instance's pods (an address listed as both counts as standard). A pod
+   * whose endpoint went from ready to not ready takes no new requests until it answers a probe
+   * again (upstream's reprobe of pods that became non-ready): its readiness probe started
+   * failing, which queue-proxy's health check reports too.
    */
-  setPods(addresses: readonly string[], reserved?: ReservedBackends): void {
+  setPods(addresses: readonly string[], reserved?: ReservedBackends, notReady: readonly string[] = []): void {
     const wanted = new Map<string, boolean>();
     for (const address of reserved?.pods ?? []) wanted.set(address, true);
     for (const address of addresses) wanted.set(address, false);
@@ -118,9 +139,16 @@ export class RevisionThrottler {
       for (const tracker of this.#pods.values()) if (tracker.reserved) tracker.slots?.setCapacity(reservedConcurrency);
     }
     this.#reservedConcurrency = reservedConcurrency;
+    const notReadySet = new Set(notReady);
+    for (const tracker of this.#pods.values()) {
+      const endpointReady = !notReadySet.has(tracker.address);
+      if (tracker.endpointReady && !endpointReady) this.#reprobe(tracker, 'pod turned not ready; probing it again');
+      tracker.endpointReady = endpointReady;
+    }
     for (const [address, isReserved] of wanted) {
       if (this.#pods.has(address)) continue;
       const tracker = new PodTracker(address, isReserved ? reservedConcurrency : this.containerConcurrency, isReserved);
+      tracker.endpointReady = !notReadySet.has(address);
       if (isReserved) tracker.onReleased = this.#reservedReleased;
       this.#pods.set(address, tracker);
       this.#probe(tracker);
@@ -162,8 +190,12 @@ export class RevisionThrottler {
 
   /** A pod refused a connection: it takes no traffic until it answers a probe again. */
   podFailed(tracker: PodTracker): void {
+    this.#reprobe(tracker, 'pod refused a connection; probing it again');
+  }
+
+  #reprobe(tracker: PodTracker, why: string): void {
     if (tracker.health !== 'healthy') return;
-    this.#deps.log.warn('pod refused a connection; probing it again', { revision: this.key, pod: tracker.address });
+    this.#deps.log.warn(why, { revision: this.key, pod: tracker.address });
     tracker.health = 'probing';
     if (tracker.reserved) this.#reservedReady = this.#reservedReady.filter((p) => p !== tracker);
     else this.#ready = this.#ready.filter((p) => p !== tracker);
@@ -188,8 +220,7 @@ export class RevisionThrottler {
       ready.splice(index, 1);
       this.#updateCapacity();
     }
-    // close() lets requests already sent to the pod finish.
-    return tracker.dispatcher.close();
+    return tracker.close();
   }
 
   #probe(tracker: PodTracker): void {

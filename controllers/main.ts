@@ -1,6 +1,6 @@
 // `pilotlight controller`: the control plane of the operator. Every replica serves the admission
-// webhook; the reconcilers (Service, Configuration, Revision, Route) run only on the replica that
-// holds the Lease, so two replicas never reconcile at once.
+// webhook; the reconcilers (Service, Configuration, Revision, Route, DomainMapping) run only on
+// the replica that holds the Lease, so two replicas never reconcile at once.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';

@@ -2,7 +2,8 @@
 // ConfigMap store, and one Controller per kind, all gated by the same leadership.
 import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { ConfigurationConditions, RevisionConditions, RouteConditions, ServiceConditions } from '../lib/apis/conditions.ts';
+import { ConfigurationConditions, DomainMappingConditions, RevisionConditions, RouteConditions, ServiceConditions } from '../lib/apis/conditions.ts';
+import { DomainMappingLabels, type ClusterDomainClaim, type DomainMappingObject } from '../lib/apis/domainMapping.ts';
 import { Labels } from '../lib/apis/serving.ts';
 import type { ConfigurationObject, RevisionObject, RouteObject, ServiceObject } from '../lib/apis/status.ts';
 import { realClock, type Clock } from '../lib/clock.ts';
@@ -21,6 +22,7 @@ import type { KubeRest } from '../lib/kube/rest.ts';
 import { objectKey } from '../lib/kube/store.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { configurationReconciler } from './configuration/reconciler.ts';
+import { DOMAIN_MAPPING_FINALIZER, domainMappingReconciler } from './domainmapping/reconciler.ts';
 import { gcReconciler } from './gc/reconciler.ts';
 import { kindReconciler, type KindReconcilerOptions, type WithStatus } from './reconciler/kindReconciler.ts';
 import { collectionPath, Kinds, type Kind } from './reconciler/kinds.ts';
@@ -71,7 +73,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const log = options.log ?? createLogger('reconcilers');
   const informers: Pick<Informer, 'start' | 'stop' | 'whenSynced'>[] = [];
   const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string) => {
-    const created = new Informer<T>({ client, path: collectionPath(kind, options.namespace), labelSelector, resyncPeriodMs: 10 * 60_000, clock, log: log.with({ informer: kind.plural }) });
+    const created = new Informer<T>({ client, path: collectionPath(kind, kind.clusterScoped ? undefined : options.namespace), labelSelector, resyncPeriodMs: 10 * 60_000, clock, log: log.with({ informer: kind.plural }) });
     informers.push(created);
     return created;
   };
@@ -85,12 +87,15 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const reservedServices = informer<V1Service>(Kinds.coreService, `${Labels.serviceType}=${RESERVED_SERVICE_TYPE}`);
   const ingresses = informer<IngressObject>(Kinds.ingress, Labels.route);
   const routeServices = informer<V1Service>(Kinds.coreService, Labels.route);
+  const domainMappings = informer<DomainMappingObject>(Kinds.domainMapping);
+  const domainMappingIngresses = informer<IngressObject>(Kinds.ingress, DomainMappingLabels.uid);
+  const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
 
   const store = new ConfigStore<ReconcilerConfig>({ client, namespace: options.systemNamespace, entries: configEntries, log: log.with({ part: 'config' }) });
   const events = new EventRecorder({ client, component: 'pilotlight-controller', clock });
 
   const controllers: Controller[] = [];
-  const controller = <T extends WithStatus>(name: string, source: Informer<T>, reconcile: Pick<KindReconcilerOptions<T>, 'kind' | 'conditions' | 'reconcileKind'>) => {
+  const controller = <T extends WithStatus>(name: string, source: Informer<T>, reconcile: Pick<KindReconcilerOptions<T>, 'kind' | 'conditions' | 'reconcileKind' | 'finalizer'>) => {
     const created = new Controller({
       name,
       registry,
@@ -161,6 +166,29 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   routeController.watch(configurations, routesInNamespace);
   routeController.watch(revisions, routesInNamespace);
 
+  const domainMapping = domainMappingReconciler({
+    client,
+    domainClaims: domainClaims.lister,
+    ingresses: domainMappingIngresses.lister,
+    services: services.lister,
+    routes: routes.lister,
+    config: () => store.snapshot(),
+  });
+  const domainMappingController = controller('domainmapping', domainMappings, {
+    kind: Kinds.domainMapping,
+    conditions: DomainMappingConditions,
+    reconcileKind: domainMapping.reconcile,
+    finalizer: { name: DOMAIN_MAPPING_FINALIZER, finalizeKind: domainMapping.finalize },
+  });
+  domainMappingController.watch(domainMappingIngresses, controllerOf('DomainMapping'));
+  // A claim freed or taken may settle the DomainMappings of that name in any namespace.
+  domainMappingController.watch(domainClaims, (claim) =>
+    domainMappings.lister.list().filter((dm) => dm.metadata?.name === claim.metadata?.name).map(objectKey));
+  // A referenced Service or Route getting (or changing) its address; mappings per namespace are few.
+  const domainMappingsInNamespace = (object: KubernetesObject) => domainMappings.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
+  domainMappingController.watch(services, domainMappingsInNamespace);
+  domainMappingController.watch(routes, domainMappingsInNamespace);
+
   const gcController = new Controller({
     name: 'gc',
     registry,
@@ -178,6 +206,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   store.onChange(() => {
     for (const object of revisions.lister.list()) revisionController.enqueue(objectKey(object));
     for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
+    for (const object of domainMappings.lister.list()) domainMappingController.enqueue(objectKey(object));
   });
 
   store.start();

@@ -1,4 +1,5 @@
 import { readyColumns } from './schema/common.ts';
+import { clusterDomainClaimSchema, domainMappingSchema } from './schema/domainMapping.ts';
 import { ingressSchema, podAutoscalerSchema, serverlessServiceSchema } from './schema/internal.ts';
 import { servingSchemas } from './schema/serving.ts';
 import type { JSONSchemaProps, OpenApiSchema } from './schema/structural.ts';
@@ -12,7 +13,7 @@ export interface CustomResourceDefinition {
   spec: {
     group: string;
     names: { kind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
-    scope: 'Namespaced';
+    scope: 'Namespaced' | 'Cluster';
     versions: {
       name: string;
       served: true;
@@ -34,6 +35,8 @@ interface Definition {
   duck: ('addressable' | 'podspecable')[];
   columns: PrinterColumn[];
   schema: JSONSchemaProps;
+  /** Namespaced unless said otherwise. */
+  scope?: 'Cluster';
 }
 
 function crd(d: Definition): CustomResourceDefinition {
@@ -49,7 +52,7 @@ function crd(d: Definition): CustomResourceDefinition {
     spec: {
       group: d.group,
       names: { kind: d.kind, plural: d.plural, singular: d.kind.toLowerCase(), shortNames: d.shortNames, categories: d.categories },
-      scope: 'Namespaced',
+      scope: d.scope ?? 'Namespaced',
       versions: [{
         name: d.version,
         served: true,
@@ -63,6 +66,7 @@ function crd(d: Definition): CustomResourceDefinition {
 }
 
 const SERVING = 'serving.knative.dev';
+const NETWORKING = 'networking.internal.knative.dev';
 const servingCategories = ['all', 'knative', 'serving'];
 const internalCategories = ['knative-internal'];
 const latestColumns: PrinterColumn[] = [
@@ -103,6 +107,11 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
       columns: [urlColumn, ...readyColumns], schema: serving.route,
     }),
     crd({
+      group: SERVING, version: 'v1beta1', kind: 'DomainMapping', plural: 'domainmappings', shortNames: ['dm'],
+      categories: servingCategories, duck: [],
+      columns: [urlColumn, ...readyColumns], schema: domainMappingSchema,
+    }),
+    crd({
       group: 'autoscaling.internal.knative.dev', version: 'v1alpha1', kind: 'PodAutoscaler', plural: 'podautoscalers',
       shortNames: ['kpa', 'pa'], categories: [...internalCategories, 'autoscaling'], duck: [],
       columns: [
@@ -113,12 +122,12 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
       schema: podAutoscalerSchema,
     }),
     crd({
-      group: 'networking.internal.knative.dev', version: 'v1alpha1', kind: 'Ingress', plural: 'ingresses',
+      group: NETWORKING, version: 'v1alpha1', kind: 'Ingress', plural: 'ingresses',
       shortNames: ['kingress', 'king'], categories: [...internalCategories, 'networking'], duck: [],
       columns: readyColumns, schema: ingressSchema,
     }),
     crd({
-      group: 'networking.internal.knative.dev', version: 'v1alpha1', kind: 'ServerlessService', plural: 'serverlessservices',
+      group: NETWORKING, version: 'v1alpha1', kind: 'ServerlessService', plural: 'serverlessservices',
       shortNames: ['sks'], categories: [...internalCategories, 'networking'], duck: [],
       columns: [
         { name: 'Mode', type: 'string', jsonPath: '.spec.mode' },
@@ -128,6 +137,11 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
         ...readyColumns,
       ],
       schema: serverlessServiceSchema,
+    }),
+    // Upstream gives it no short name; cdc is ours, for kubectl.
+    crd({
+      group: NETWORKING, version: 'v1alpha1', kind: 'ClusterDomainClaim', plural: 'clusterdomainclaims', shortNames: ['cdc'],
+      categories: [...internalCategories, 'networking'], duck: [], columns: [], schema: clusterDomainClaimSchema, scope: 'Cluster',
     }),
   ];
 }

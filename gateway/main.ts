@@ -177,7 +177,7 @@ export async function startGateway(flags: GatewayFlags, log: Logger, clock: Cloc
     pools, metrics, clock, log,
     limits: {
       maxBodyBytes: flags.maxBodyBytes,
-      timeouts: { totalMs: flags.requestTimeoutMs, responseStartMs: 0, idleMs: flags.idleTimeoutMs },
+      timeouts: { firstByteMs: flags.requestTimeoutMs, responseStartMs: 0, idleMs: flags.idleTimeoutMs },
       maxRetries: flags.maxRetries,
     },
     accessLog: flags.accessLogEvery > 0 ? { every: flags.accessLogEvery, log: log.with({ log: 'access' }) } : undefined,

@@ -33,7 +33,7 @@ const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', 'k-original-host'
 export interface ProxyLimits {
   /** Largest request body forwarded; 0 means no limit (as Kourier). */
   maxBodyBytes: number;
-  /** `totalMs` 0 turns the total timeout off (Kourier's route timeout is 0). */
+  /** `firstByteMs` 0 turns the time-to-first-byte timeout off (Kourier sets no route timeout). */
   timeouts: RequestTimeouts;
   /** Further endpoints tried when one refuses the connection; only for requests without a body. */
   maxRetries: number;
@@ -110,12 +110,12 @@ function mayHaveUnsizedBody(req: DownstreamRequest): boolean {
 
 /** Timeouts with 0 (off) read as never, so a deadline is one min() over the three. */
 function effectiveTimeouts(timeouts: RequestTimeouts): RequestTimeouts | undefined {
-  if (timeouts.totalMs === 0 && timeouts.idleMs === 0 && timeouts.responseStartMs === 0) return undefined;
-  return timeouts.totalMs === 0 ? { ...timeouts, totalMs: Infinity } : timeouts;
+  if (timeouts.firstByteMs === 0 && timeouts.idleMs === 0 && timeouts.responseStartMs === 0) return undefined;
+  return timeouts.firstByteMs === 0 ? { ...timeouts, firstByteMs: Infinity } : timeouts;
 }
 
 function sweepIntervalMs(timeouts: RequestTimeouts): number {
-  const shortest = Math.min(...[timeouts.totalMs, timeouts.idleMs, timeouts.responseStartMs].filter((ms) => ms > 0));
+  const shortest = Math.min(...[timeouts.firstByteMs, timeouts.idleMs, timeouts.responseStartMs].filter((ms) => ms > 0));
   return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 10)));
 }
 

@@ -1,7 +1,8 @@
 // Publishing KIngress status once the gateway serves it. Knative's ingress controllers mark an
 // Ingress Ready only after a prober has seen every gateway pod answer with the spec's hash (see
 // routing/probe.ts). Simplified here: the replica holding the lease marks an Ingress Ready as soon
-// as a routing table containing it is live in its own process and every split's backend is known.
+// as a routing table containing it is live in its own process and every split's backend (or
+// rewritten host) is known.
 // Other replicas apply the same informer data within the debounce interval, but nothing proves they
 // have; the gateway does answer Knative's probe (K-Network-Probe) with the hash, so an external
 // prober can still check every replica.
@@ -36,6 +37,11 @@ export function notServedReason(ingress: Ingress, live: LiveRouting): string | u
       if (owner?.namespace !== ref.namespace || owner.name !== ref.name) return `host ${host} is served by another Ingress or not yet loaded`;
     }
     for (const path of rule.http?.paths ?? []) {
+      // A rewriting path's splits only carry headers: it is served once the rewritten host is.
+      if (path.rewriteHost) {
+        if (!live.table.internal.has(normalizeHost(path.rewriteHost))) return `rewritten host ${path.rewriteHost} is not served yet`;
+        continue;
+      }
       for (const split of path.splits ?? []) {
         if (!live.snapshot.backends.has(backendKey(split.serviceNamespace, split.serviceName, split.servicePort))) {
           return `backend ${split.serviceNamespace}/${split.serviceName}:${split.servicePort} has no Service or endpoints yet`;

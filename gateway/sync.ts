@@ -100,7 +100,7 @@ function live(table: RoutingTable, snapshot: RoutingSnapshot): LiveRouting {
   const alternatives = new Map<ForwardDecision, readonly ForwardDecision[]>();
   for (const hosts of [table.external, table.internal]) {
     for (const vhost of hosts.values()) {
-      for (const path of vhost.routes) {
+      for (const path of vhost.routes.flatMap((route) => (route.splits.kind === 'rewrite' ? route.splits.routes : [route]))) {
         if (path.splits.kind !== 'weighted') continue;
         for (const target of path.splits.targets) {
           if (target.kind !== 'ready') continue;

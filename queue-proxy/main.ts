@@ -93,7 +93,7 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
     upstream,
     h2cUpstream,
     breaker, stats, drainer, readiness, userMetrics, clock, log,
-    timeouts: { totalMs: config.timeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
+    timeouts: { firstByteMs: config.timeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
   });
   const listener = new HttpListener({ onRequest: pipeline.handleRequest, onUpgrade: pipeline.handleUpgrade });
 

@@ -1,6 +1,7 @@
 // The one wrapper every reconciler runs in (Knative's generated reconciler, written once): read
 // the object from the lister, let reconcileKind mutate a copy's status, bump observedGeneration,
-// and write status through the status subresource only when it changed.
+// and write status through the status subresource only when it changed. A kind with a finalizer
+// gets it added before its first reconcile and removed once finalizeKind has run on deletion.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Clock } from '../../lib/clock.ts';
 import type { ConditionSet, Status } from '../../lib/apis/conditions.ts';
@@ -10,7 +11,7 @@ import type { EventRecorder } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { sameJson } from './crud.ts';
+import { mergePatch, sameJson } from './crud.ts';
 import { objectPath, type Kind } from './kinds.ts';
 
 export interface WithStatus extends KubernetesObject { status?: Status & object }
@@ -29,6 +30,12 @@ export interface KindReconcilerOptions<T extends WithStatus> {
   clock: Clock;
   events: EventRecorder;
   reconcileKind(object: T, context: ReconcileContext): Promise<ReconcileResult | void>;
+  /**
+   * For children the API server cannot delete with the object (owner references do not cross
+   * namespaces or reach cluster-scoped objects). Knative names the finalizer after the resource,
+   * e.g. `domainmappings.serving.knative.dev`.
+   */
+  finalizer?: { name: string; finalizeKind(object: T, context: ReconcileContext): Promise<void> };
 }
 
 export function kindReconciler<T extends WithStatus>(options: KindReconcilerOptions<T>): Reconciler {
@@ -49,10 +56,26 @@ export function kindReconciler<T extends WithStatus>(options: KindReconcilerOpti
     }
   };
 
+  const { finalizer } = options;
+  /** Sets the finalizer list, based on the object's resourceVersion so that a stale read conflicts. */
+  const setFinalizers = (object: T, finalizers: string[]) =>
+    mergePatch<T>(client, kind, object, { metadata: { finalizers, resourceVersion: object.metadata?.resourceVersion } });
+
   return async (key, log) => {
     const cached = lister.get(key);
-    if (!cached || cached.metadata?.deletionTimestamp) return;
+    if (!cached) return;
+    const finalizers = cached.metadata?.finalizers ?? [];
+    if (cached.metadata?.deletionTimestamp) {
+      if (!finalizer || !finalizers.includes(finalizer.name)) return;
+      await finalizer.finalizeKind(structuredClone(cached), { log, clock, events });
+      await setFinalizers(cached, finalizers.filter((f) => f !== finalizer.name));
+      return;
+    }
     const object = structuredClone(cached);
+    if (finalizer && !finalizers.includes(finalizer.name)) {
+      const patched = await setFinalizers(cached, [...finalizers, finalizer.name]);
+      object.metadata = { ...object.metadata, finalizers: patched.metadata?.finalizers, resourceVersion: patched.metadata?.resourceVersion };
+    }
     const status = (object.status ??= {});
     const generation = object.metadata?.generation;
     if (status.observedGeneration !== generation) {

@@ -5,6 +5,8 @@ export interface Kind {
   /** `/apis/serving.knative.dev/v1` or `/api/v1`. */
   base: string;
   plural: string;
+  /** Cluster-scoped kinds are listed and watched across the cluster even by a namespaced controller. */
+  clusterScoped?: boolean;
 }
 
 export const Kinds = {
@@ -13,7 +15,9 @@ export const Kinds = {
   revision: { base: '/apis/serving.knative.dev/v1', plural: 'revisions' },
   route: { base: '/apis/serving.knative.dev/v1', plural: 'routes' },
   podAutoscaler: { base: '/apis/autoscaling.internal.knative.dev/v1alpha1', plural: 'podautoscalers' },
+  domainMapping: { base: '/apis/serving.knative.dev/v1beta1', plural: 'domainmappings' },
   ingress: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'ingresses' },
+  clusterDomainClaim: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'clusterdomainclaims', clusterScoped: true },
   deployment: { base: '/apis/apps/v1', plural: 'deployments' },
   pod: { base: '/api/v1', plural: 'pods' },
   coreService: { base: '/api/v1', plural: 'services' },

@@ -1,10 +1,11 @@
 // AdmissionReview in, AdmissionReview out: routes each request to the defaulting or validation
 // of its kind. Pure, so tests can call it without a server.
+import type { DomainMapping } from '../../lib/apis/domainMapping.ts';
 import type { Configuration, Revision, Route, Service } from '../../lib/apis/serving.ts';
 import type { WebhookConfig } from './config.ts';
-import { defaultConfiguration, defaultRevision, defaultRoute, defaultService, type AdmissionContext } from './defaulting.ts';
+import { defaultConfiguration, defaultDomainMapping, defaultRevision, defaultRoute, defaultService, type AdmissionContext } from './defaulting.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
-import { validateConfiguration, validateRevision, validateRoute, validateService, type FieldError } from './validation.ts';
+import { validateConfiguration, validateDomainMapping, validateRevision, validateRoute, validateService, type FieldError } from './validation.ts';
 
 export interface AdmissionRequest {
   uid: string;
@@ -32,8 +33,8 @@ export interface AdmissionResponse {
 
 interface JsonPatchOperation { op: 'add' | 'replace'; path: string; value: unknown }
 
-type Kind = 'Service' | 'Configuration' | 'Revision' | 'Route';
-const SERVING_KINDS = new Set<string>(['Service', 'Configuration', 'Revision', 'Route']);
+type Kind = 'Service' | 'Configuration' | 'Revision' | 'Route' | 'DomainMapping';
+const SERVING_KINDS = new Set<string>(['Service', 'Configuration', 'Revision', 'Route', 'DomainMapping']);
 
 function servingKind(request: AdmissionRequest): Kind | undefined {
   return request.kind.group === 'serving.knative.dev' && SERVING_KINDS.has(request.kind.kind) ? request.kind.kind as Kind : undefined;
@@ -64,6 +65,7 @@ function applyDefaults(kind: Kind, object: Record<string, unknown>, old: Record<
     case 'Configuration': return defaultConfiguration(object as unknown as Configuration, old as unknown as Configuration | undefined, ctx) as unknown as Record<string, unknown>;
     case 'Revision': return defaultRevision(object as unknown as Revision, ctx) as unknown as Record<string, unknown>;
     case 'Route': return defaultRoute(object as unknown as Route, old as unknown as Route | undefined, ctx) as unknown as Record<string, unknown>;
+    case 'DomainMapping': return defaultDomainMapping(object as unknown as DomainMapping, old as unknown as DomainMapping | undefined, ctx) as unknown as Record<string, unknown>;
   }
 }
 
@@ -84,6 +86,7 @@ function validate(kind: Kind, object: Record<string, unknown>, old: Record<strin
     case 'Configuration': return validateConfiguration(object as unknown as Configuration, old as unknown as Configuration | undefined, config);
     case 'Revision': return validateRevision(object as unknown as Revision, config);
     case 'Route': return validateRoute(object as unknown as Route);
+    case 'DomainMapping': return validateDomainMapping(object as unknown as DomainMapping);
   }
 }
 

@@ -1,5 +1,6 @@
 // Knative's defaults, applied by the mutating webhook (upstream pkg/apis/serving/v1/*_defaults.go).
 import { containerName } from '../../lib/config/defaults.ts';
+import type { DomainMapping } from '../../lib/apis/domainMapping.ts';
 import {
   Annotations, type Configuration, type Container, type Revision, type RevisionSpec, type RevisionTemplate, type Route,
   type Service, type TrafficTarget,
@@ -153,5 +154,13 @@ export function defaultRoute(route: Route, old: Route | undefined, ctx: Admissio
   const out = structuredClone(route);
   if (out.spec?.traffic) defaultTraffic(out.spec.traffic as TrafficTarget[]);
   if (!ownedByService(out.metadata)) setUserInfo(out, old, ctx);
+  return out;
+}
+
+/** A reference without namespace means the DomainMapping's own (upstream KReference.SetDefaults). */
+export function defaultDomainMapping(dm: DomainMapping, old: DomainMapping | undefined, ctx: AdmissionContext): DomainMapping {
+  const out = structuredClone(dm);
+  if (out.spec?.ref && !out.spec.ref.namespace && out.metadata?.namespace) out.spec.ref.namespace = out.metadata.namespace;
+  setUserInfo(out, old, ctx);
   return out;
 }

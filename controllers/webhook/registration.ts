@@ -14,6 +14,12 @@ const rules = [{
   operations: ['CREATE', 'UPDATE'],
   resources: ['services', 'configurations', 'revisions', 'routes'],
   scope: 'Namespaced',
+}, {
+  apiGroups: ['serving.knative.dev'],
+  apiVersions: ['v1beta1'],
+  operations: ['CREATE', 'UPDATE'],
+  resources: ['domainmappings'],
+  scope: 'Namespaced',
 }];
 
 function clientConfig(endpoint: WebhookEndpoint, path: string, caBundle: string) {

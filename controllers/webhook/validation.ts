@@ -2,7 +2,9 @@
 // config-autoscaler or config-reserved-instance, or compare an update with the stored object
 // (upstream pkg/apis/serving/v1/*_validation.go, pkg/apis/serving/k8s_validation.go).
 import { hasAutoscalingAnnotation, parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
+import { CLUSTER_DOMAIN } from '../../lib/config/domain.ts';
 import { parseGoDuration } from '../../lib/config/duration.ts';
+import type { DomainMapping } from '../../lib/apis/domainMapping.ts';
 import type { FeatureKey } from '../../lib/config/features.ts';
 import { parseReservedInstanceAnnotations } from '../../lib/config/reservedInstance.ts';
 import {
@@ -247,4 +249,22 @@ export function validateRevision(rev: Revision, config: WebhookConfig): Errors {
 
 export function validateRoute(route: Route): Errors {
   return validateTopLevelMetadata(route.metadata, true);
+}
+
+/**
+ * What the CRD's CEL cannot check: CEL sees neither the cluster domain nor metadata.namespace
+ * (upstream v1beta1/domainmapping_validation.go, KReference.Validate).
+ */
+export function validateDomainMapping(dm: DomainMapping, clusterDomain = CLUSTER_DOMAIN): Errors {
+  const errors: Errors = [];
+  const name = dm.metadata?.name ?? '';
+  if (name.endsWith(`.${clusterDomain}`)) {
+    errors.push({ path: 'metadata.name', message: `invalid name ${JSON.stringify(name)}: must not be a subdomain of cluster local domain ${JSON.stringify(clusterDomain)}` });
+  }
+  const parent = dm.metadata?.namespace;
+  const refNamespace = dm.spec?.ref?.namespace;
+  if (parent && refNamespace && refNamespace !== parent) {
+    errors.push({ path: 'spec.ref.namespace', message: `mismatched namespaces: parent namespace: ${JSON.stringify(parent)} does not match ref: ${JSON.stringify(refNamespace)}` });
+  }
+  return errors;
 }

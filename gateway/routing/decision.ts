@@ -45,7 +45,7 @@ export interface ProbeDecision {
   readonly hash: string;
 }
 
-export type RejectReason = 'unknown-host' | 'no-matching-path' | 'no-weighted-split' | 'backend-unknown' | 'no-ready-endpoints';
+export type RejectReason = 'unknown-host' | 'no-matching-path' | 'no-weighted-split' | 'backend-unknown' | 'no-ready-endpoints' | 'unserved-rewrite-host';
 
 export interface RejectDecision {
   readonly kind: 'reject';
@@ -73,3 +73,6 @@ export const backendUnknown = (service: ServiceRef): RejectDecision =>
 
 export const noReadyEndpoints = (service: ServiceRef): RejectDecision =>
   reject(503, 'no-ready-endpoints', `backend ${service.namespace}/${service.name}:${service.port} has no ready endpoints`);
+
+export const unservedRewriteHost = (host: string): RejectDecision =>
+  reject(503, 'unserved-rewrite-host', `rewritten host ${host} is not served by any Ingress here`);

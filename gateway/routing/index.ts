@@ -4,8 +4,8 @@
 //
 // A forward decision's `upstream.inFlight` is the load the endpoint picker reads: the proxy layer
 // increments it when it starts sending and decrements it when the exchange ends.
-import type { RouteDecision } from './decision.ts';
-import { match, type RequestHead } from './match.ts';
+import { NO_MATCHING_PATH, type RouteDecision } from './decision.ts';
+import { findRoute, match, type RequestHead } from './match.ts';
 import { HASH_HEADER, HASH_OVERRIDE, PROBE_HEADER, PROBE_VALUE } from './probe.ts';
 import { pickUpstream } from './split.ts';
 import type { RoutingTable } from './table.ts';
@@ -14,8 +14,12 @@ export function route(table: RoutingTable, request: RequestHead): RouteDecision 
   const matched = match(table, request);
   if (matched.kind === 'reject') return matched;
   if (request.headers[PROBE_HEADER] === PROBE_VALUE && request.headers[HASH_HEADER] === HASH_OVERRIDE) return matched.probe;
-  const splits = matched.splits;
-  if (splits.kind === 'reject') return splits;
+  // A rewriting path (a DomainMapping's) answers probes itself, then routes as its rewritten host.
+  const splits = matched.splits.kind === 'rewrite'
+    ? findRoute(matched.splits, request.path, request.headers)?.splits ?? NO_MATCHING_PATH
+    : matched.splits;
+  // Copies of the rewritten host's routes never rewrite again (table.ts).
+  if (splits.kind !== 'weighted') return splits.kind === 'reject' ? splits : NO_MATCHING_PATH;
   const target = splits.targets[splits.schedule.next()]!;
   if (target.kind === 'reject') return target;
   return target.forwards[pickUpstream(target.upstreams, table.randomInt)]!;

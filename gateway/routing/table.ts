@@ -9,13 +9,19 @@
 // survives endpoint churn). Ingress objects must not be changed once passed in (informer caches
 // never change theirs in place): their probe hashes are cached by object identity.
 //
+// A path with `rewriteHost` (a DomainMapping's) is routed as if its request had been sent to that
+// host on the internal listener, as Knative's ingresses do: its own splits only carry headers, and
+// it gets, once every Ingress is in, a copy of the rewritten host's routes whose forwards send the
+// rewritten Host upstream. The copies share the originals' split schedules and upstreams, so the
+// percent split and the in-flight counts hold across both ways in.
+//
 // Scope: exact hosts (no wildcards), no TLS or httpOption redirect; filtering by ingress class and
 // skipping Ingresses being deleted is the sync layer's job.
 import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
 import type { IHTTPIngressPath } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/HTTPIngressPath';
 import type { IIngressBackendSplit } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/IngressBackendSplit';
 import {
-  backendUnknown, noReadyEndpoints, noWeightedSplit,
+  backendUnknown, noReadyEndpoints, noWeightedSplit, unservedRewriteHost,
   type ForwardDecision, type HeaderPair, type IngressRef, type ProbeDecision,
   type RejectDecision, type ServiceRef, type UpstreamProtocol,
 } from './decision.ts';
@@ -69,12 +75,23 @@ export interface WeightedSplits {
   readonly targets: readonly SplitTarget[];
 }
 
+/** A path that routes as its rewritten host: the request is matched again against `routes`. */
+export interface HostRewrite {
+  readonly kind: 'rewrite';
+  /** Normalized, as looked up in the internal host map. */
+  readonly host: string;
+  /** What this path adds to the rewritten host's headers. */
+  readonly setHeaders: readonly HeaderPair[];
+  /** The rewritten host's routes, their forwards adding this path's headers and sending `host` upstream. */
+  readonly routes: readonly PathRoute[];
+}
+
 export interface PathRoute {
   readonly kind: 'path';
   /** Plain string prefix, as Envoy's prefix match: `/api` also matches `/apis`. '' matches every path. */
   readonly prefix: string;
   readonly headers: readonly HeaderCondition[];
-  readonly splits: WeightedSplits | RejectDecision;
+  readonly splits: WeightedSplits | HostRewrite | RejectDecision;
   /** The owning Ingress's answer to readiness probes that reach this path. */
   readonly probe: ProbeDecision;
 }
@@ -180,16 +197,54 @@ class TableBuilder {
   }
 
   finish(): RoutingTable {
-    const internal = new Map(this.#hosts.ClusterLocal);
-    for (const [host, vhost] of this.#hosts.ExternalIP) if (!internal.has(host)) internal.set(host, vhost);
+    const merge = (clusterLocal: ReadonlyMap<string, VirtualHost>, external: ReadonlyMap<string, VirtualHost>) => {
+      const all = new Map(clusterLocal);
+      for (const [host, vhost] of external) if (!all.has(host)) all.set(host, vhost);
+      return all;
+    };
+    // Rewrites look up hosts as the internal listener would; a rewritten host that itself
+    // rewrites is not followed (its copy rejects), so no chain of rewrites can loop.
+    const before = merge(this.#hosts.ClusterLocal, this.#hosts.ExternalIP);
+    const external = this.#withRewrites(this.#hosts.ExternalIP, before);
+    const internal = merge(this.#withRewrites(this.#hosts.ClusterLocal, before), external);
     return {
-      external: this.#hosts.ExternalIP,
+      external,
       internal,
       conflicts: this.#conflicts,
       randomInt: this.#randomInt,
       schedules: this.#schedules,
       upstreams: this.#upstreams,
     };
+  }
+
+  #withRewrites(hosts: ReadonlyMap<string, VirtualHost>, lookup: ReadonlyMap<string, VirtualHost>): Map<string, VirtualHost> {
+    const out = new Map<string, VirtualHost>();
+    for (const [host, vhost] of hosts) {
+      const rewrites = vhost.routes.some((route) => route.splits.kind === 'rewrite');
+      out.set(host, rewrites ? { ...vhost, routes: vhost.routes.map((route) => this.#resolveRewrite(route, lookup)) } : vhost);
+    }
+    return out;
+  }
+
+  #resolveRewrite(route: PathRoute, lookup: ReadonlyMap<string, VirtualHost>): PathRoute {
+    const rewrite = route.splits;
+    if (rewrite.kind !== 'rewrite') return route;
+    const target = lookup.get(rewrite.host);
+    if (!target) return { ...route, splits: unservedRewriteHost(rewrite.host) };
+    const routes = target.routes.map((targetRoute): PathRoute => {
+      const splits = targetRoute.splits;
+      if (splits.kind === 'reject') return targetRoute;
+      if (splits.kind === 'rewrite') return { ...targetRoute, splits: unservedRewriteHost(rewrite.host) };
+      const targets = splits.targets.map((t): SplitTarget => {
+        if (t.kind === 'reject') return t;
+        // Every forward of a split shares its header list; the copies share theirs too.
+        const merged = mergeHeaders(Object.fromEntries(t.forwards[0]?.setHeaders ?? []), Object.fromEntries(rewrite.setHeaders));
+        const forwards = t.forwards.map((f): ForwardDecision => Object.freeze({ ...f, setHeaders: merged, rewriteHost: rewrite.host }));
+        return { ...t, forwards };
+      });
+      return { ...targetRoute, splits: { ...splits, targets } };
+    });
+    return { ...route, splits: { ...rewrite, routes } };
   }
 
   /** Upstream's ExpandedHosts: `name.ns.svc.<domain>` is also reachable as `name.ns.svc` and `name.ns`. */
@@ -211,18 +266,23 @@ class TableBuilder {
   #pathRoute(ingress: IngressRef, probe: ProbeDecision, position: string, path: IHTTPIngressPath): PathRoute {
     const headers = Object.entries(path.headers ?? {}).map(([name, match]) => ({ name: name.toLowerCase(), exact: match.exact ?? '' }));
     const splits = path.splits ?? [];
+    if (path.rewriteHost) {
+      // The proxy sets K-Original-Host itself on every rewritten request, from the client's Host.
+      const setHeaders = Object.freeze(mergeHeaders(path.appendHeaders, ...splits.map((s) => s.appendHeaders)).filter(([name]) => name !== 'k-original-host'));
+      // Its routes are filled in by finish(), once every Ingress is in.
+      return { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'rewrite', host: normalizeHost(path.rewriteHost), setHeaders, routes: [] }, probe };
+    }
     // Knative's Ingress defaulting: a lone split without a percent takes all the traffic.
     const weights = splits.length === 1 && splits[0]!.percent === undefined ? [100] : splits.map((s) => s.percent ?? 0);
     const scheduleKey = `${ingress.namespace}/${ingress.name}#${position}|${splits.map((s, i) => `${s.serviceNamespace}/${s.serviceName}:${weights[i]}`).join(',')}`;
     const schedule = this.#previous?.schedules.get(scheduleKey) ?? SplitSchedule.of(weights);
     if (!schedule) return { kind: 'path', prefix: path.path ?? '', headers, splits: noWeightedSplit(ingress), probe };
     this.#schedules.set(scheduleKey, schedule);
-    const rewriteHost = path.rewriteHost || undefined;
-    const targets = splits.map((split) => this.#target(ingress, split, mergeHeaders(path.appendHeaders, split.appendHeaders), rewriteHost));
+    const targets = splits.map((split) => this.#target(ingress, split, mergeHeaders(path.appendHeaders, split.appendHeaders)));
     return { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'weighted', schedule, targets }, probe };
   }
 
-  #target(ingress: IngressRef, split: IIngressBackendSplit, setHeaders: readonly HeaderPair[], rewriteHost: string | undefined): SplitTarget {
+  #target(ingress: IngressRef, split: IIngressBackendSplit, setHeaders: readonly HeaderPair[]): SplitTarget {
     const service = serviceOf(split);
     const state = this.#backends.get(backendKey(service.namespace, service.name, service.port));
     if (!state) return backendUnknown(service);
@@ -230,7 +290,7 @@ class TableBuilder {
     if (addresses.length === 0) return noReadyEndpoints(service);
     const upstreams = addresses.map((address) => this.#upstream(address));
     const forwards = upstreams.map((upstream): ForwardDecision =>
-      Object.freeze({ kind: 'forward', ingress, service, mode: state.mode, protocol: state.protocol, upstream, setHeaders, rewriteHost }));
+      Object.freeze({ kind: 'forward', ingress, service, mode: state.mode, protocol: state.protocol, upstream, setHeaders, rewriteHost: undefined }));
     return { kind: 'ready', service, upstreams, forwards };
   }
 

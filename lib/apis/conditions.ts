@@ -92,3 +92,4 @@ export const RouteConditions = livingConditionSet(['AllTrafficAssigned', 'Ingres
 export const PodAutoscalerConditions = livingConditionSet(['Active', 'ScaleTargetInitialized', 'SKSReady']);
 export const ServerlessServiceConditions = livingConditionSet(['EndpointsPopulated']);
 export const IngressConditions = livingConditionSet(['NetworkConfigured', 'LoadBalancerReady']);
+export const DomainMappingConditions = livingConditionSet(['DomainClaimed', 'ReferenceResolved', 'IngressReady', 'CertificateProvisioned']);

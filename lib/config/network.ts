@@ -1,6 +1,6 @@
 // config-network: how routes become hosts and Ingresses (upstream knative.dev/networking pkg/config).
 import { z } from 'zod';
-import { durationString, parseConfigMap } from './parse.ts';
+import { boolString, durationString, parseConfigMap } from './parse.ts';
 
 /** The Ingress class our gateway realises; Knative's default would be Istio's. */
 export const PILOTLIGHT_INGRESS_CLASS = 'pilotlight.ingress.networking.knative.dev';
@@ -29,6 +29,8 @@ export const networkSchema = z.object({
   'http-protocol': httpProtocol.default('Enabled'),
   'rollout-duration': durationString({ wholeSeconds: true }).default(0),
   'default-external-scheme': z.enum(['http', 'https'], { error: 'must be http or https' }).default('http'),
+  // Off by default, as upstream: a cluster admin hands out domains by creating ClusterDomainClaims.
+  'autocreate-cluster-domain-claims': boolString.default(false),
 }).transform((c) => ({
   ingressClass: c['ingress-class'],
   domainTemplate: c['domain-template'],
@@ -36,6 +38,7 @@ export const networkSchema = z.object({
   httpProtocol: c['http-protocol'],
   rolloutDurationMs: c['rollout-duration'],
   defaultExternalScheme: c['default-external-scheme'],
+  autocreateClusterDomainClaims: c['autocreate-cluster-domain-claims'],
 }));
 
 export type NetworkConfig = z.output<typeof networkSchema>;

@@ -121,7 +121,8 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
     const now = clock.now();
     const deadline = this.#nextDeadline(now);
     if (deadline > now) {
-      this.#timer = clock.setTimeout(this.#onTimer, deadline - now);
+      // Infinity: the response started and no idle timeout applies, so nothing is left to check.
+      this.#timer = deadline === Infinity ? undefined : clock.setTimeout(this.#onTimer, deadline - now);
       return;
     }
     this.#timer = undefined;

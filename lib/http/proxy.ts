@@ -3,8 +3,9 @@
 // both ways with backpressure, and aborting the other side when either side goes away.
 // The exchange is itself the undici dispatch handler, so a proxied request costs one object
 // plus its header list.
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { realClock, type Clock } from '../clock.ts';
@@ -134,7 +135,21 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#ended) return;
     if (statusCode < 200) return; // 1xx interim responses are the upstream connection's business.
     this.lastWriteAt = this.#clock.now();
-    this.res.writeHead(statusCode, downstreamResponseHeaders(headers));
+    const res = this.res;
+    res.writeHead(statusCode, downstreamResponseHeaders(headers));
+    // The head leaves now, not with the first body chunk: a response that starts and then takes
+    // its time (a stream, Knative's time-to-first-byte) must be seen to start at every hop.
+    // HTTP/2 sends it on writeHead; over HTTP/1.1 the socket stays corked for the rest of the tick,
+    // so a body that came with the head still leaves in the same packet.
+    if (this.req.httpVersionMajor < 2) {
+      const http1 = res as ServerResponse;
+      const socket = http1.socket;
+      if (socket !== null && !socket.writableCorked) {
+        socket.cork();
+        process.nextTick(uncork, socket);
+      }
+      http1.flushHeaders();
+    }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -178,6 +193,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#ended = true;
     this.#listener.exchangeEnded(this, outcome, error);
   }
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
 
 function isEmpty(headers: IncomingHttpHeaders): boolean {

@@ -46,6 +46,14 @@ describe('Knative documentation samples are accepted by the real API server', ()
     ]);
   });
 
+  it('the DomainMapping sample and its ClusterDomainClaim are accepted; the ref gets the namespace', async () => {
+    const ns = await createNamespace('dm');
+    const out = await mustSucceed(apply(ns, sample('domainmapping.yaml')));
+    expect(out).toContain('domainmapping.serving.knative.dev/hello.example.org created');
+    const dm = await getJson<Obj>(ns, 'dm', 'hello.example.org');
+    expect(dm.spec.ref).toEqual({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: ns });
+  });
+
   it('a standalone Configuration and Route are accepted', async () => {
     const ns = await createNamespace('cfgroute');
     const documents = parseAllDocuments(sample('configuration-route.yaml')).map((d) => d.toJS() as object);

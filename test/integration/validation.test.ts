@@ -130,6 +130,43 @@ cases.push(
   },
 );
 
+const domainMapping = (name: string, ref: Obj = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' }, extra: Obj = {}): Obj => ({
+  apiVersion: 'serving.knative.dev/v1beta1', kind: 'DomainMapping', metadata: { name }, spec: { ref, ...extra },
+});
+
+cases.push(
+  {
+    name: 'a DomainMapping whose name is not a fully qualified domain name',
+    manifest: domainMapping('hello'),
+    field: 'metadata.name', rule: /invalid name "hello": must be a fully qualified domain name/,
+  },
+  {
+    name: 'a DomainMapping for a cluster-local name',
+    manifest: domainMapping('hello.default.svc.cluster.local'),
+    field: 'metadata.name', rule: /must not be a subdomain of cluster local domain "cluster.local"/,
+  },
+  {
+    name: 'a DomainMapping whose ref has no kind',
+    manifest: domainMapping('app.example.org', { apiVersion: 'serving.knative.dev/v1', name: 'hello' }),
+    field: 'spec.ref.kind', rule: /Required value/,
+  },
+  {
+    name: 'a DomainMapping whose ref is in another namespace',
+    manifest: domainMapping('app.example.org', { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: 'elsewhere' }),
+    field: 'spec.ref.namespace', rule: /mismatched namespaces: parent namespace: "invalid-[0-9a-f]+" does not match ref: "elsewhere"/,
+  },
+  {
+    name: 'a DomainMapping whose ref names a group',
+    manifest: domainMapping('app.example.org', { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', group: 'serving.knative.dev' }),
+    field: 'spec.ref.group', rule: /group is not allowed; use apiVersion/,
+  },
+  {
+    name: 'a DomainMapping with tls but no secretName',
+    manifest: domainMapping('app.example.org', undefined, { tls: {} }),
+    field: 'spec.tls.secretName', rule: /Required value/,
+  },
+);
+
 describe('invalid manifests are rejected at apply time with the field and the rule', () => {
   it.each(cases)('$name', async ({ manifest, field, rule }) => {
     const ns = await createNamespace('invalid');

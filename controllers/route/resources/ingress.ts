@@ -17,17 +17,22 @@ export const Headers = {
 export const INGRESS_CLASS_ANNOTATION = 'networking.knative.dev/ingress.class';
 
 export interface IngressSplit { serviceNamespace: string; serviceName: string; servicePort: number; percent: number; appendHeaders: Record<string, string> }
-export interface IngressPath { headers?: Record<string, { exact: string }>; appendHeaders?: Record<string, string>; splits: IngressSplit[] }
+export interface IngressPath { headers?: Record<string, { exact: string }>; appendHeaders?: Record<string, string>; rewriteHost?: string; splits: IngressSplit[] }
 export interface IngressRule { hosts: string[]; visibility: 'ExternalIP' | 'ClusterLocal'; http: { paths: IngressPath[] } }
+export interface IngressTLS { hosts: string[]; secretName: string; secretNamespace: string }
+export type HttpOption = 'Enabled' | 'Redirected' | '';
 
 export interface Ingress {
   apiVersion: 'networking.internal.knative.dev/v1alpha1';
   kind: 'Ingress';
   metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string>; ownerReferences: ReturnType<typeof controllerReference>[] };
-  spec: { httpOption: 'Enabled' | 'Redirected' | ''; rules: IngressRule[] };
+  spec: { httpOption: HttpOption; tls?: IngressTLS[]; rules: IngressRule[] };
 }
 
 export interface IngressConfig { network: NetworkConfig; domains: DomainConfig; features: Features }
+
+/** config-network http-protocol as a KIngress httpOption: Disabled leaves it empty. */
+export const httpOptionOf = (network: NetworkConfig): HttpOption => (network.httpProtocol === 'Disabled' ? '' : network.httpProtocol);
 
 function splits(namespace: string, targets: RevisionTarget[]): IngressSplit[] {
   return targets.filter((t) => t.percent > 0).map((t) => ({
@@ -88,7 +93,7 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
       ownerReferences: [controllerReference(route)],
     },
     spec: {
-      httpOption: config.network.httpProtocol === 'Disabled' ? '' : config.network.httpProtocol,
+      httpOption: httpOptionOf(config.network),
       rules,
     },
   };

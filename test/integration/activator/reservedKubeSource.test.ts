@@ -57,11 +57,22 @@ describe('activator KubePodSource with a reserved instance', () => {
     await eventually(() => reports.get(key)?.reserved !== undefined && reports.get(key)?.pods.length === 2, 'the revision with both kinds of pods');
     expect(reports.get(key)).toEqual({
       containerConcurrency: 5, timeoutMs: 30_000, pods: ['10.1.0.1:8012', '10.1.0.2:8012'],
-      reserved: { containerConcurrency: 2, pods: ['10.1.0.9:8012'] },
+      reserved: { containerConcurrency: 2, pods: ['10.1.0.9:8012'] }, notReady: ['10.1.0.2:8012', '10.1.0.9:8012'],
     });
 
     await api.request('DELETE', `/api/v1/namespaces/${ns}/endpoints/hello-00001-reserved`);
     await eventually(() => reports.get(key) !== undefined && reports.get(key)?.reserved === undefined, 'the reserved pod forgotten');
-    expect(reports.get(key)).toEqual({ containerConcurrency: 5, timeoutMs: 30_000, pods: ['10.1.0.1:8012', '10.1.0.2:8012'] });
+    expect(reports.get(key)).toEqual({ containerConcurrency: 5, timeoutMs: 30_000, pods: ['10.1.0.1:8012', '10.1.0.2:8012'], notReady: ['10.1.0.2:8012'] });
+
+    // A pod whose readiness probe starts failing moves to notReadyAddresses: the activator hears
+    // which, to probe it again before it gets more requests.
+    const privatePath = `/api/v1/namespaces/${ns}/endpoints/hello-00001-private`;
+    const current = await api.request<Record<string, any>>('GET', privatePath);
+    const moved = endpoints(ns, 'hello-00001-private', { 'networking.internal.knative.dev/serviceType': 'Private' }, { ready: [], notReady: ['10.1.0.1', '10.1.0.2'] });
+    await api.request('PUT', privatePath, { body: { ...moved, metadata: { ...moved.metadata, resourceVersion: current.metadata.resourceVersion } } });
+    await eventually(() => reports.get(key)?.notReady?.length === 2, 'both pods reported not ready');
+    expect(reports.get(key)).toEqual({
+      containerConcurrency: 5, timeoutMs: 30_000, pods: ['10.1.0.1:8012', '10.1.0.2:8012'], notReady: ['10.1.0.1:8012', '10.1.0.2:8012'],
+    });
   });
 });

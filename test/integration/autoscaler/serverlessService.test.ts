@@ -105,3 +105,40 @@ describe('ServerlessService reconciler against the real API server', () => {
     await eventually(async () => condition(await get(sksPath(ns, revision)), 'ActivatorEndpointsPopulated')?.status === 'True', 'the SKS to report the activators');
   });
 });
+
+describe('ServerlessService reconciler for an h2c revision', () => {
+  // The KIngress sends h2c revisions to the public Service's port 81; the gateway finds its
+  // endpoints by the port's name and speaks h2c to them, to the activators' 8013 in Proxy mode and
+  // to queue-proxy's 8013 in Serve mode.
+  it('exposes http2 81 → 8013 and keeps port 8013, named http2, of the activators and of the pods', async () => {
+    const ns = await createNamespace('sks-h2c');
+    const revision = 'grpc-00001';
+    await createDeployment(ns, revision, 1);
+    await putEndpoints(ns, 'activator-service', {}, ACTIVATORS, [
+      { name: 'http', port: 8012, protocol: 'TCP' }, { name: 'http2', port: 8013, protocol: 'TCP' },
+    ]);
+    const running = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry: new Registry() });
+    stops.push(() => running.stop());
+    await running.whenSynced();
+    await api.request('POST', sksPath(ns), {
+      body: {
+        apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'ServerlessService',
+        metadata: { name: revision, labels: { 'serving.knative.dev/revision': revision } },
+        spec: { mode: 'Proxy', numActivators: 2, protocolType: 'h2c', objectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: `${revision}-deployment` } },
+      },
+    });
+    const portsOf = (endpoints: Json | undefined) => (endpoints?.subsets?.[0]?.ports ?? []).map((p: Json) => [p.name, p.port]);
+    await eventually(async () => JSON.stringify(portsOf(await getOrUndefined(`/api/v1/namespaces/${ns}/endpoints/${revision}`))) === JSON.stringify([['http2', 8013]]), 'the activators\' h2c port in the public endpoints');
+    const publicService = await get(`/api/v1/namespaces/${ns}/services/${revision}`);
+    expect(publicService.spec.ports[0]).toMatchObject({ name: 'http2', port: 81, targetPort: 8013, appProtocol: 'kubernetes.io/h2c' });
+    const privateService = await get(`/api/v1/namespaces/${ns}/services/${revision}-private`);
+    expect(privateService.spec.ports[0]).toMatchObject({ name: 'http2', port: 80, targetPort: 8013, appProtocol: 'kubernetes.io/h2c' });
+
+    await putEndpoints(ns, `${revision}-private`, privateService.metadata.labels, PODS, [
+      { name: 'http2', port: 8013, protocol: 'TCP' }, { name: 'http-autometric', port: 9090, protocol: 'TCP' },
+    ]);
+    await api.request('PATCH', sksPath(ns, revision), { body: { spec: { mode: 'Serve' } }, contentType: 'application/merge-patch+json' });
+    await eventually(async () => JSON.stringify(ips(await getOrUndefined(`/api/v1/namespaces/${ns}/endpoints/${revision}`))) === JSON.stringify(PODS), 'the pods in the public endpoints');
+    expect(portsOf(await get(`/api/v1/namespaces/${ns}/endpoints/${revision}`))).toEqual([['http2', 8013]]);
+  });
+});

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { BackendPorts } from '../../../controllers/serverlessservice/resources.ts';
 import { ensureHelm } from '../../../hack/cluster/operator.ts';
 import { kubectl } from '../../support/kube.ts';
 
@@ -38,6 +39,24 @@ describe('charts/pilotlight', () => {
     const [name, namespace] = privateAddress.split('.');
     const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === name && o.metadata.namespace === namespace);
     expect(service?.spec.ports.find((p: any) => p.port === 80)?.targetPort).toBe('http-internal');
+  });
+
+  // A revision in Proxy mode gets the activator Service's endpoints, narrowed to the port its
+  // protocol targets (8012, or 8013 for h2c), so the activator must serve both, under the names
+  // and Service ports Knative gives them.
+  it("gives the activator Knative's serving ports for HTTP/1 and h2c revisions", async () => {
+    const { stdout } = await run(helm, ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'], { maxBuffer: 16 * 1024 * 1024 });
+    type Obj = { kind?: string; metadata?: { name?: string }; spec?: any };
+    const objects = parseAllDocuments(stdout).map((doc) => doc.toJS() as Obj | null).filter((o): o is Obj => o !== null);
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata?.name === 'activator-service');
+    expect(service?.spec.ports).toEqual(expect.arrayContaining([
+      { name: 'http', port: 80, targetPort: 'http' }, { name: 'http2', port: 81, targetPort: 'http2' },
+    ]));
+    const container = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'activator')?.spec.template.spec.containers[0];
+    expect(container.ports).toEqual(expect.arrayContaining([
+      { name: 'http', containerPort: BackendPorts.http }, { name: 'http2', containerPort: BackendPorts.http2 },
+    ]));
+    expect(container.args).toEqual(expect.arrayContaining([`--port=${BackendPorts.http}`, `--h2c-port=${BackendPorts.http2}`]));
   });
 
   it('refuses to render without an image tag, saying which value is missing', async () => {

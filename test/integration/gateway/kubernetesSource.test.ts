@@ -13,6 +13,7 @@ import { INGRESS_CLASS_ANNOTATION, startKubernetesSource } from '../../../gatewa
 import { RoutingSync } from '../../../gateway/sync.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
+import { makeDomainMappingIngress } from '../../../controllers/domainmapping/resources/ingress.ts';
 
 const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 const log = createLogger('gateway-test');
@@ -143,6 +144,45 @@ describe('gateway Kubernetes source', () => {
       body: endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: true }, { ip: '10.244.0.12', ready: true }]),
     });
     await eventually(() => sync.live.table.upstreams.has('10.244.0.12:8012'), 'the new endpoint in the table');
+
+    // A pod whose readiness probe starts failing turns not ready: it gets no new requests.
+    await api.request('PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/hello-00001-abcde`, {
+      body: endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: false }, { ip: '10.244.0.12', ready: true }]),
+    });
+    await eventually(() => !sync.live.table.upstreams.has('10.244.0.11:8012'), 'the endpoint that turned not ready out of the table');
+    for (let i = 0; i < 20; i++) {
+      const decision = routeTo(sync, host);
+      if (decision.kind === 'forward' && decision.service.name === 'hello-00001') expect(decision.upstream.address).toBe('10.244.0.12:8012');
+    }
+  });
+
+  it('routes a DomainMapping\'s KIngress as its rewritten host and marks it Ready once that host is served', async () => {
+    const ns = await createNamespace('gateway-dm');
+    const domain = `${ns}.example.org`;
+    const mapping = makeDomainMappingIngress({
+      apiVersion: 'serving.knative.dev/v1beta1', kind: 'DomainMapping', metadata: { name: domain, namespace: ns, uid: 'dm-uid' },
+      spec: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: ns } },
+    }, { target: { host: `hello.${ns}.svc.cluster.local`, service: 'hello' }, ingressClass: PILOTLIGHT_INGRESS_CLASS, httpOption: 'Enabled', tls: [] });
+    // The owner is not stored, so the API server must not look for it.
+    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, { ...mapping, metadata: { ...mapping.metadata, ownerReferences: [] } });
+    const sync = await startSource(ns);
+    const ingressPath = `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${domain}`;
+    await eventually(async () => {
+      const ingress = await api.request<IngressObject>('GET', ingressPath);
+      return ingress.status?.conditions?.find((c) => c.type === 'LoadBalancerReady')?.status === 'Unknown';
+    }, 'LoadBalancerReady Unknown while the rewritten host is not served');
+
+    for (const [revision, ip] of [['hello-00001', '10.244.0.11'], ['hello-00002', '10.244.0.12']] as const) {
+      await post(`/api/v1/namespaces/${ns}/services`, service(ns, revision, 'http'));
+      await post(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, endpointSlice(ns, revision, 'http', [{ ip, ready: true }]));
+    }
+    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS));
+    await eventually(async () => {
+      const ingress = await api.request<IngressObject>('GET', ingressPath);
+      return ingress.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    }, 'the DomainMapping KIngress marked Ready');
+    const decision = routeTo(sync, domain);
+    expect(decision).toMatchObject({ kind: 'forward', rewriteHost: `hello.${ns}.svc.cluster.local`, service: { name: expect.stringMatching(/^hello-0000[12]$/) } });
   });
 
   it('keeps an Ingress not Ready while a split names a Service that does not exist', async () => {

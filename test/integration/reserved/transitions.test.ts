@@ -109,7 +109,7 @@ async function startActivator(statPort: number): Promise<Proc & { port: number; 
   const proc = track(spawn(process.execPath, [
     '--import', POD_NETWORK_PRELOAD, ACTIVATOR,
     '--pod-source', 'kubernetes', '--kubeconfig', inject('kubeconfig'),
-    '--bind', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--name', 'activator-0', '--drain-quiet-period', '100',
+    '--bind', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--metrics-port', '0', '--name', 'activator-0', '--drain-quiet-period', '100',
     '--stats-url', `http://127.0.0.1:${statPort}/stats`,
   ], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const line = await waitForLine(proc, (l) => l.msg === 'activator started', 30_000);

@@ -16,25 +16,30 @@ const ACTIVATOR = fileURLToPath(new URL('../../../activator/main.ts', import.met
 
 export interface ActivatorProc extends Proc {
   port: number;
+  h2cPort: number;
   adminPort: number;
   metricsPort: number;
 }
 
 export async function startActivator(flags: string[] = []): Promise<ActivatorProc> {
   const proc = track(spawn(process.execPath, [
-    ACTIVATOR, '--pod-source', 'static', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', '--metrics-port', '0', '--name', 'activator-test',
+    ACTIVATOR, '--pod-source', 'static', '--bind', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--name', 'activator-test',
     '--drain-quiet-period', '100', ...flags,
   ], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const line = await waitForLine(proc, (l) => l.msg === 'activator started');
-  return { ...proc, port: line.port as number, adminPort: line.adminPort as number, metricsPort: line.metricsPort as number };
+  return { ...proc, port: line.port as number, h2cPort: line.h2cPort as number, adminPort: line.adminPort as number, metricsPort: line.metricsPort as number };
 }
 
 export interface RevisionSpec {
   containerConcurrency: number;
   timeoutSeconds?: number;
+  responseStartTimeoutSeconds?: number;
+  idleTimeoutSeconds?: number;
   pods: string[];
   /** The revision's reserved instance, served while no standard pod answers its probe. */
   reserved?: { containerConcurrency: number; pods: string[] };
+  /** Pods whose endpoint is not ready (Kubernetes' notReadyAddresses). */
+  notReady?: string[];
 }
 
 export async function putRevision(activator: ActivatorProc, name: string, spec: RevisionSpec): Promise<void> {

@@ -50,7 +50,7 @@ class InMemoryApi implements KubeRest {
 const REVISIONS = '/apis/serving.knative.dev/v1/revisions';
 const ENDPOINTS = '/api/v1/endpoints';
 
-const revision = (name: string, spec: { containerConcurrency?: number; timeoutSeconds?: number }): KubernetesObject =>
+const revision = (name: string, spec: { containerConcurrency?: number; timeoutSeconds?: number; responseStartTimeoutSeconds?: number; idleTimeoutSeconds?: number }): KubernetesObject =>
   ({ apiVersion: 'serving.knative.dev/v1', kind: 'Revision', metadata: { namespace: 'ns', name, resourceVersion: '1' }, spec: { containers: [], ...spec } } as KubernetesObject);
 
 const privateEndpoints = (revisionName: string, resourceVersion: string, ready: string[], notReady: string[]): V1Endpoints => ({
@@ -74,7 +74,7 @@ describe('KubePodSource', () => {
   let source: KubePodSource | undefined;
   afterEach(async () => { await source?.stop(); });
 
-  it('reports each revision with its timeouts and concurrency, and every private endpoint address, ready or not, at the queue port', async () => {
+  it('reports each revision with its timeouts and concurrency, and every private endpoint address, ready or not (and which are not), at the queue port', async () => {
     const api = new InMemoryApi({
       [REVISIONS]: [revision('a-00001', { containerConcurrency: 2, timeoutSeconds: 30 }), revision('b-00001', {})],
       [ENDPOINTS]: [privateEndpoints('a-00001', '1', ['10.0.0.1'], ['10.0.0.2'])],
@@ -83,17 +83,29 @@ describe('KubePodSource', () => {
     source = new KubePodSource(api, createLogger('test'));
     await source.start({ revisionChanged: (key, backends) => reports.set(key, backends) });
 
-    expect(reports.get('ns/a-00001')).toEqual({ containerConcurrency: 2, timeoutMs: 30_000, pods: ['10.0.0.1:8012', '10.0.0.2:8012'] });
+    expect(reports.get('ns/a-00001')).toEqual({ containerConcurrency: 2, timeoutMs: 30_000, pods: ['10.0.0.1:8012', '10.0.0.2:8012'], notReady: ['10.0.0.2:8012'] });
     expect(reports.get('ns/b-00001')).toEqual({ containerConcurrency: 0, timeoutMs: 300_000, pods: [] });
 
     api.push(ENDPOINTS, { type: 'ADDED', object: privateEndpoints('b-00001', '2', [], ['10.0.0.3']) });
     await until('b has its pod', () => reports.get('ns/b-00001')?.pods.length === 1);
     expect(reports.get('ns/b-00001')?.pods).toEqual(['10.0.0.3:8012']);
+    expect(reports.get('ns/b-00001')?.notReady).toEqual(['10.0.0.3:8012']);
 
     api.push(ENDPOINTS, { type: 'DELETED', object: privateEndpoints('a-00001', '3', [], []) });
     await until('a lost its pods', () => reports.get('ns/a-00001')?.pods.length === 0);
 
     api.push(REVISIONS, { type: 'DELETED', object: revision('b-00001', {}) });
     await until('b is gone', () => reports.has('ns/b-00001') && reports.get('ns/b-00001') === undefined);
+  });
+
+  it("passes on the revision's response-start and idle timeouts when it sets them", async () => {
+    const api = new InMemoryApi({
+      [REVISIONS]: [revision('c-00001', { timeoutSeconds: 30, responseStartTimeoutSeconds: 5, idleTimeoutSeconds: 7 })],
+      [ENDPOINTS]: [],
+    });
+    const reports = new Map<string, RevisionBackends | undefined>();
+    source = new KubePodSource(api, createLogger('test'));
+    await source.start({ revisionChanged: (key, backends) => reports.set(key, backends) });
+    expect(reports.get('ns/c-00001')).toEqual({ containerConcurrency: 0, timeoutMs: 30_000, responseStartTimeoutMs: 5000, idleTimeoutMs: 7000, pods: [] });
   });
 });

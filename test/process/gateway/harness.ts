@@ -82,7 +82,7 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
   };
 }
 
-type Path = { splits: object[]; headers?: Record<string, { exact: string }>; appendHeaders?: Record<string, string> };
+type Path = { splits: object[]; headers?: Record<string, { exact: string }>; appendHeaders?: Record<string, string>; rewriteHost?: string };
 
 export const split = (revision: string, percent: number) => ({
   serviceNamespace: 'default', serviceName: revision, servicePort: 80, percent,

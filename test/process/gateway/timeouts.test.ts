@@ -1,9 +1,12 @@
-// Request timeouts through a real gateway process: the total timeout (--request-timeout) and the
-// idle timeout (--idle-timeout) each answer 504 to a request the upstream never answers, no sooner
-// than the timeout and well before the next one, while quicker requests on the same route pass.
+// Request timeouts through a real gateway process: the time-to-first-byte timeout
+// (--request-timeout) and the idle timeout (--idle-timeout) each answer 504 to a request the
+// upstream never answers, no sooner than the timeout and well before the next one, while quicker
+// requests on the same route pass. A response that has started streams past --request-timeout;
+// the idle timeout cuts one that then stays silent.
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
+import { readStreamed } from '../../support/streamed.ts';
 import { get, ingress, split, startGateway, type GatewayProc } from './harness.ts';
 
 // Starting several processes can take a while on a busy machine; vitest's default hook timeout is 10s.
@@ -14,9 +17,9 @@ const TIMEOUT_MS = 400;
 const LATE_MS = 4_000;
 
 describe.each([
-  { flag: '--request-timeout', other: '--idle-timeout' },
-  { flag: '--idle-timeout', other: '--request-timeout' },
-])('gateway $flag', ({ flag, other }) => {
+  { flag: '--request-timeout', other: '--idle-timeout', cutsSilentStream: false },
+  { flag: '--idle-timeout', other: '--request-timeout', cutsSilentStream: true },
+])('gateway $flag', ({ flag, other, cutsSilentStream }) => {
   let app: SampleApp | undefined;
   let gateway: GatewayProc | undefined;
   let pool: Pool | undefined;
@@ -51,5 +54,16 @@ describe.each([
     expect(quick.status).toBe(200);
     expect((await timedOut).status).toBe(504);
     expect((await get(pool!, HOST, '/')).status).toBe(200);
+  });
+
+  it(cutsSilentStream ? 'cuts a started response that then stays silent' : 'passes on a started response that ends after the timeout, chunk by chunk', async () => {
+    const streamed = readStreamed(`http://127.0.0.1:${gateway!.externalPort}/?stream=${TIMEOUT_MS * 3}`, { dispatcher: pool!, headers: { host: HOST } });
+    if (cutsSilentStream) {
+      await expect(streamed).rejects.toThrow();
+      return;
+    }
+    const answer = await streamed;
+    expect(answer).toMatchObject({ status: 200, body: 'first\nlast\n' });
+    expect(answer.chunks[0]!.atMs).toBeLessThan(TIMEOUT_MS);
   });
 });

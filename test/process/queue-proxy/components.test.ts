@@ -25,24 +25,27 @@ describe('RequestStats', () => {
 describe('nextDeadline', () => {
   const arrivedAt = 1000;
 
-  it('is the total timeout alone when the others are off', () => {
-    expect(nextDeadline({ totalMs: 300, responseStartMs: 0, idleMs: 0 }, arrivedAt, 0, arrivedAt)).toBe(1300);
+  it('is the first-byte timeout alone when the others are off', () => {
+    expect(nextDeadline({ firstByteMs: 300, responseStartMs: 0, idleMs: 0 }, arrivedAt, 0, arrivedAt)).toBe(1300);
   });
 
-  it('applies the response-start timeout only until the first byte', () => {
-    const timeouts = { totalMs: 300, responseStartMs: 100, idleMs: 0 };
+  it('applies the first-byte and response-start timeouts only until the first byte', () => {
+    const timeouts = { firstByteMs: 300, responseStartMs: 100, idleMs: 0 };
     expect(nextDeadline(timeouts, arrivedAt, 0, arrivedAt)).toBe(1100);
-    expect(nextDeadline(timeouts, arrivedAt, 1050, 1100)).toBe(1300);
+    // A response that started streams on past timeoutSeconds, as Knative's conformance requires.
+    expect(nextDeadline(timeouts, arrivedAt, 1050, 1100)).toBe(Infinity);
+    expect(nextDeadline(timeouts, arrivedAt, 1050, 5000)).toBe(Infinity);
   });
 
   it('counts idleness from the last byte, or from arrival before any', () => {
-    const timeouts = { totalMs: 300, responseStartMs: 0, idleMs: 50 };
+    const timeouts = { firstByteMs: 300, responseStartMs: 0, idleMs: 50 };
     expect(nextDeadline(timeouts, arrivedAt, 0, arrivedAt)).toBe(1050);
     expect(nextDeadline(timeouts, arrivedAt, 1120, 1150)).toBe(1170);
+    expect(nextDeadline(timeouts, arrivedAt, 1400, 1420)).toBe(1450);
   });
 
   it('is now once a timeout has expired', () => {
-    expect(nextDeadline({ totalMs: 300, responseStartMs: 0, idleMs: 0 }, arrivedAt, 0, 1400)).toBe(1400);
+    expect(nextDeadline({ firstByteMs: 300, responseStartMs: 0, idleMs: 0 }, arrivedAt, 0, 1400)).toBe(1400);
   });
 });
 

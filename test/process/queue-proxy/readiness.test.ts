@@ -42,6 +42,18 @@ describe('readiness', () => {
     expect(seen.lastProbe.headers['user-agent']).toMatch(/^kube-probe\//);
   });
 
+  // Knative's TestProbeRuntimeAfterStartup: each health check after startup runs the user's probe
+  // again, so kubelet sees the pod turn not ready and the activator's re-probe fails.
+  it("reports not ready once the app's own readiness probe starts failing", async () => {
+    app = await startSampleApp();
+    const readinessProbe = { httpGet: { host: '127.0.0.1', port: app.port, path: '/healthz' }, periodSeconds: 1 };
+    qp = await startQueueProxy(app.port, { SERVING_READINESS_PROBE: JSON.stringify(readinessProbe) });
+    expect(await probe()).toEqual({ status: 200, body: 'queue' });
+    await request(`http://127.0.0.1:${app.port}/_probes/fail`, { method: 'POST' }).then((res) => res.body.dump());
+    expect((await probe()).status).toBe(503);
+    expect((await probe({ 'user-agent': 'Knative-Activator-Probe', 'k-network-probe': 'queue' })).status).toBe(503);
+  });
+
   it('reports not ready once the app has gone away', async () => {
     app = await startSampleApp();
     qp = await startQueueProxy(app.port);

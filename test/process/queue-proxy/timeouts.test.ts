@@ -2,6 +2,7 @@
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { readStreamed } from '../../support/streamed.ts';
 
 describe('revision timeouts', () => {
   let app: SampleApp | undefined;
@@ -28,6 +29,30 @@ describe('revision timeouts', () => {
     expect(queued).toEqual({ status: 504, body: 'request timeout' });
     // The hung request's slot was given back: the app is reachable again.
     expect((await call('/after')).status).toBe(200);
+  });
+
+  // Knative's TestRevisionTimeout "writes first byte before timeout": timeoutSeconds bounds the
+  // time to the first byte, and a response that started streams on, each chunk as it is written.
+  it('lets a response that started within timeoutSeconds stream on past it, passing chunks on as they come', async () => {
+    app = await startSampleApp();
+    qp = await startQueueProxy(app.port, { REVISION_TIMEOUT_SECONDS: '1' });
+    const url = `http://127.0.0.1:${qp.servingPort}`;
+    const [streamed, headOnly] = await Promise.all([
+      readStreamed(`${url}/?stream=1500`, { dispatcher: client }),
+      readStreamed(`${url}/?stream=1500&headonly=1`, { dispatcher: client }),
+    ]);
+    expect(streamed).toMatchObject({ status: 200, body: 'first\nlast\n' });
+    expect(streamed.chunks[0]).toMatchObject({ text: 'first\n' });
+    expect(streamed.chunks[0]!.atMs).toBeLessThan(1000);
+    expect(streamed.endAtMs).toBeGreaterThanOrEqual(1400);
+    expect(headOnly).toMatchObject({ status: 200, body: 'last\n' });
+    expect(headOnly.headAtMs).toBeLessThan(1000);
+  });
+
+  it('cuts a started response that then stays silent for idleTimeoutSeconds', async () => {
+    app = await startSampleApp();
+    qp = await startQueueProxy(app.port, { REVISION_TIMEOUT_SECONDS: '30', REVISION_IDLE_TIMEOUT_SECONDS: '1' });
+    await expect(readStreamed(`http://127.0.0.1:${qp.servingPort}/?stream=3000`, { dispatcher: client })).rejects.toThrow();
   });
 
   it('answers 504 when no response started within responseStartTimeoutSeconds', async () => {

@@ -6,10 +6,13 @@
 //   APP_LISTEN_DELAY_MS   wait this long before listening, to play a slow-starting app
 //   POD_NAME        when set, every response names it in an x-pod-name header (as the downward API would give it)
 // Requests: any path; ?sleep=ms delays the answer, ?hang=1 never answers, ?reset=1 closes the
-// connection without answering, ?bytes=n sends n bytes. GET /_stats answers {inFlight,
+// connection without answering, ?bytes=n sends n bytes, ?stream=ms sends the head and a first
+// chunk "first\n" at once and the last chunk "last\n" ms later (with &headonly=1 only the head
+// comes first, as Knative's timeout test image does). GET /_stats answers {inFlight,
 // maxInFlight, requests, lastProbe}; POST /_stats/reset zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
 // answers 426. Kubelet-style probes (User-Agent kube-probe/…) are recorded as lastProbe
-// and answered 200 without counting as requests.
+// and answered 200 without counting as requests, or 503 after POST /_probes/fail (an app whose
+// readiness fails after startup, as Knative's readiness test image's /start-failing).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +26,7 @@ let inFlight = 0;
 let maxInFlight = 0;
 let requests = 0;
 let lastProbe: { path: string | undefined; headers: Request['headers'] } | undefined;
+let probesFail = false;
 
 function json(res: Response, status: number, value: unknown): void {
   const body = JSON.stringify(value);
@@ -39,6 +43,11 @@ function handle(req: Request, res: Response): void {
   }
   if (req.headers['user-agent']?.startsWith('kube-probe/')) {
     lastProbe = { path: req.url, headers: req.headers };
+    json(res, probesFail ? 503 : 200, {});
+    return;
+  }
+  if (url.pathname === '/_probes/fail') {
+    probesFail = true;
     json(res, 200, {});
     return;
   }
@@ -64,6 +73,17 @@ function handle(req: Request, res: Response): void {
     if (url.searchParams.get('hang') === '1') return;
     if (url.searchParams.get('reset') === '1') {
       req.socket.destroy();
+      return;
+    }
+    const streamMs = url.searchParams.get('stream');
+    if (streamMs !== null) {
+      (res as ServerResponse).writeHead(200, { 'content-type': 'text/plain' });
+      if (url.searchParams.get('headonly') === '1') (res as ServerResponse).flushHeaders();
+      else (res as ServerResponse).write('first\n');
+      setTimeout(() => {
+        res.end('last\n');
+        leave();
+      }, Number(streamMs));
       return;
     }
     const answer = () => {

@@ -64,6 +64,12 @@ describe('generated CRDs', () => {
     expect(shortNames('podautoscalers.autoscaling.internal.knative.dev')).toContain('kpa');
     expect(shortNames('ingresses.networking.internal.knative.dev')).toContain('kingress');
     expect(shortNames('serverlessservices.networking.internal.knative.dev')).toEqual(['sks']);
+    expect(shortNames('domainmappings.serving.knative.dev')).toEqual(['dm']);
+    expect(byName.get('domainmappings.serving.knative.dev').spec.versions[0].name).toBe('v1beta1');
+    expect(byName.get('domainmappings.serving.knative.dev').spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name))
+      .toEqual(['URL', 'Ready', 'Reason']);
+    expect(shortNames('clusterdomainclaims.networking.internal.knative.dev')).toEqual(['cdc']);
+    expect(byName.get('clusterdomainclaims.networking.internal.knative.dev').spec.scope).toBe('Cluster');
     const columns = byName.get('services.serving.knative.dev').spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name);
     expect(columns).toEqual(['URL', 'LatestCreated', 'LatestReady', 'Ready', 'Reason']);
     for (const crd of byName.values()) expect(crd.spec.versions[0].subresources).toEqual({ status: {} });

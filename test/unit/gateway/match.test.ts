@@ -11,6 +11,7 @@ const request = (host: string | undefined, path = '/', headers: RequestHead['hea
 function revisionOf(result: PathRoute | RejectDecision): string {
   if (result.kind === 'reject') return `reject:${result.reason}`;
   if (result.splits.kind === 'reject') return `reject:${result.splits.reason}`;
+  if (result.splits.kind === 'rewrite') return `rewrite:${result.splits.host}`;
   const target = result.splits.targets[0]!;
   return target.kind === 'ready' ? target.service.name : `reject:${target.reason}`;
 }

@@ -41,6 +41,24 @@ describe('admission reviews', () => {
     expect(review('/defaulting', request({ spec: {} }, { operation: 'DELETE' }), knativeDefaults()).response).toEqual({ uid: 'u1', allowed: true });
   });
 
+  it('defaults a DomainMapping\'s ref namespace to its own and validates what CEL cannot see', () => {
+    const dm = (ref: Record<string, unknown>, name = 'app.example.com') => ({
+      apiVersion: 'serving.knative.dev/v1beta1', kind: 'DomainMapping', metadata: { name, namespace: 'team' }, spec: { ref },
+    });
+    const dmKind = { kind: { group: 'serving.knative.dev', version: 'v1beta1', kind: 'DomainMapping' } };
+    const ref = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' };
+    const defaulted = review('/defaulting', request(dm(ref), dmKind), knativeDefaults()).response!;
+    const ops = JSON.parse(Buffer.from(defaulted.patch!, 'base64').toString()) as { path: string; value: any }[];
+    expect(ops.find((o) => o.path === '/spec')?.value).toEqual({ ref: { ...ref, namespace: 'team' } });
+    expect(ops.find((o) => o.path === '/metadata/annotations')?.value).toEqual({ 'serving.knative.dev/creator': 'alice', 'serving.knative.dev/lastModifier': 'alice' });
+
+    expect(review('/validation', request(dm({ ...ref, namespace: 'team' }), dmKind), knativeDefaults()).response?.allowed).toBe(true);
+    expect(review('/validation', request(dm({ ...ref, namespace: 'other' }), dmKind), knativeDefaults()).response?.status?.message)
+      .toBe('validation failed: spec.ref.namespace: mismatched namespaces: parent namespace: "team" does not match ref: "other"');
+    expect(review('/validation', request(dm(ref, 'app.svc.cluster.local'), dmKind), knativeDefaults()).response?.status?.message)
+      .toBe('validation failed: metadata.name: invalid name "app.svc.cluster.local": must not be a subdomain of cluster local domain "cluster.local"');
+  });
+
   it('jsonPatch adds missing sections and replaces changed ones', () => {
     expect(jsonPatch({ spec: { a: 1 } }, { spec: { a: 2 }, metadata: { annotations: { x: 'y' } } })).toEqual([
       { op: 'replace', path: '/spec', value: { a: 2 } },
@@ -52,10 +70,11 @@ describe('admission reviews', () => {
 });
 
 describe('webhook registration', () => {
-  it('registers both webhooks for the four serving kinds with the CA, by URL or by Service', () => {
+  it('registers both webhooks for the four serving kinds and v1beta1 DomainMappings with the CA, by URL or by Service', () => {
     const byUrl = makeWebhookConfigurations({ url: 'https://127.0.0.1:8443/' }, 'CA');
     expect(byUrl.mutating.webhooks?.[0]?.clientConfig).toEqual({ url: 'https://127.0.0.1:8443/defaulting', caBundle: Buffer.from('CA').toString('base64') });
     expect(byUrl.validating.webhooks?.[0]?.rules?.[0]?.resources).toEqual(['services', 'configurations', 'revisions', 'routes']);
+    expect(byUrl.mutating.webhooks?.[0]?.rules?.[1]).toMatchObject({ apiVersions: ['v1beta1'], resources: ['domainmappings'] });
     const bySvc = makeWebhookConfigurations({ service: { namespace: 'knative-serving', name: 'webhook', port: 443 } }, 'CA');
     expect(bySvc.validating.webhooks?.[0]?.clientConfig.service).toEqual({ namespace: 'knative-serving', name: 'webhook', port: 443, path: '/validation' });
     expect(bySvc.mutating.webhooks?.[0]?.failurePolicy).toBe('Fail');

@@ -1,0 +1,162 @@
+// DomainMapping → a ClusterDomainClaim for its domain and a KIngress that sends the domain to the
+// referenced Service or Route (upstream pkg/reconciler/domainmapping/reconciler.go). Certificates
+// are not provisioned (no external-domain-tls); a user's own `spec.tls` Secret is passed on.
+import { DomainMappingConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
+import type { ClusterDomainClaim, DomainMappingObject } from '../../lib/apis/domainMapping.ts';
+import { conditionOf, type RouteObject, type ServiceObject } from '../../lib/apis/status.ts';
+import { CLUSTER_DOMAIN } from '../../lib/config/domain.ts';
+import type { NetworkConfig } from '../../lib/config/network.ts';
+import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
+import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Lister } from '../../lib/kube/store.ts';
+import { createObject, sameJson, updateObject } from '../reconciler/crud.ts';
+import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
+import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import type { IngressObject } from '../route/reconciler.ts';
+import { httpOptionOf, INGRESS_CLASS_ANNOTATION, type Ingress, type IngressTLS } from '../route/resources/ingress.ts';
+import { makeDomainClaim } from './resources/domainClaim.ts';
+import { makeDomainMappingIngress } from './resources/ingress.ts';
+import { resolveReference, type Addressables } from './target.ts';
+
+export const DOMAIN_MAPPING_FINALIZER = 'domainmappings.serving.knative.dev';
+
+export interface DomainMappingReconcilerDeps {
+  client: KubeRest;
+  domainClaims: Lister<ClusterDomainClaim>;
+  ingresses: Lister<IngressObject>;
+  services: Lister<ServiceObject>;
+  routes: Lister<RouteObject>;
+  config(): Readonly<{ network: NetworkConfig }>;
+}
+
+/** Knative's reasons and messages (upstream v1beta1/domainmapping_lifecycle.go). */
+export const DomainMappingReasons = {
+  domainAlreadyClaimed: 'DomainAlreadyClaimed',
+  resolveFailed: 'ResolveFailed',
+  ingressNotConfigured: 'IngressNotConfigured',
+  tlsNotEnabled: 'TLSNotEnabled',
+  certificateExternallyProvided: 'CertificateExternallyProvided',
+} as const;
+
+const markIngressNotConfigured = (manager: ConditionManager) =>
+  manager.markUnknown('IngressReady', DomainMappingReasons.ingressNotConfigured, 'Ingress has not yet been reconciled.');
+
+const markDomainClaimNotOwned = (manager: ConditionManager) =>
+  manager.markFalse('DomainClaimed', DomainMappingReasons.domainAlreadyClaimed, 'The domain name is already in use by another DomainMapping');
+
+function propagateIngressStatus(manager: ConditionManager, ingress: IngressObject): void {
+  const ready = conditionOf(ingress.status, 'Ready');
+  if (ingress.status?.observedGeneration !== ingress.metadata.generation || !ready) markIngressNotConfigured(manager);
+  else if (ready.status === 'True') manager.markTrue('IngressReady');
+  else if (ready.status === 'False') manager.markFalse('IngressReady', ready.reason ?? '', ready.message ?? '');
+  else manager.markUnknown('IngressReady', ready.reason ?? '', ready.message ?? '');
+}
+
+export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
+  const addressables: Addressables = {
+    addressOf(kind, namespace, name) {
+      const object = (kind === 'Service' ? deps.services : deps.routes).get(`${namespace}/${name}`);
+      return object ? object.status?.address?.url ?? '' : undefined;
+    },
+  };
+
+  /** Whether the DomainMapping's namespace holds the claim on its name, creating the claim when allowed. */
+  async function claimDomain(dm: DomainMappingObject, manager: ConditionManager, network: NetworkConfig): Promise<boolean> {
+    const name = dm.metadata?.name ?? '';
+    const claim = deps.domainClaims.get(name);
+    if (claim) {
+      if (claim.spec?.namespace !== dm.metadata?.namespace) {
+        markDomainClaimNotOwned(manager);
+        return false;
+      }
+    } else {
+      if (!network.autocreateClusterDomainClaims) {
+        // Upstream's reason and message for this case too; the cluster admin may still create the claim.
+        markDomainClaimNotOwned(manager);
+        return false;
+      }
+      try {
+        await createObject(deps.client, Kinds.clusterDomainClaim, makeDomainClaim(dm));
+      } catch (error) {
+        // A claim our informer has not seen yet, whoever holds it: its add event brings us back
+        // to judge it, so this is not yet a reason to say the domain is taken.
+        if (isAlreadyExists(error)) return false;
+        throw error;
+      }
+    }
+    manager.markTrue('DomainClaimed');
+    return true;
+  }
+
+  async function reconcileIngress(dm: DomainMappingObject, desired: Ingress, ctx: ReconcileContext): Promise<IngressObject | undefined> {
+    const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
+    if (!existing) {
+      try {
+        const created = await createObject<IngressObject>(deps.client, Kinds.ingress, desired);
+        void ctx.events.event(dm, 'Normal', 'Created', `Created Ingress "${created.metadata.name}"`);
+        return created;
+      } catch (error) {
+        if (isAlreadyExists(error)) return undefined;
+        throw error;
+      }
+    }
+    if (sameJson(existing.spec, desired.spec) && sameJson(existing.metadata.labels, desired.metadata.labels)
+      && sameJson(existing.metadata.annotations, desired.metadata.annotations)) return existing;
+    const updated = structuredClone(existing);
+    updated.spec = desired.spec;
+    updated.metadata = { ...updated.metadata, labels: desired.metadata.labels, annotations: desired.metadata.annotations };
+    return await updateObject(deps.client, Kinds.ingress, updated);
+  }
+
+  async function reconcile(dm: DomainMappingObject, ctx: ReconcileContext): Promise<void> {
+    const status = (dm.status ??= {});
+    const manager = DomainMappingConditions.manage(status, ctx.clock);
+    manager.initialize();
+    if (status.observedGeneration !== dm.metadata?.generation) markIngressNotConfigured(manager);
+    const { network } = deps.config();
+    const name = dm.metadata?.name ?? '';
+    const namespace = dm.metadata?.namespace ?? '';
+
+    const tls: IngressTLS[] = [];
+    let scheme = network.defaultExternalScheme;
+    if (dm.spec?.tls) {
+      tls.push({ hosts: [name], secretName: dm.spec.tls.secretName, secretNamespace: namespace });
+      scheme = 'https';
+      manager.markTrue('CertificateProvisioned', DomainMappingReasons.certificateExternallyProvided, 'TLS certificate was provided externally');
+    } else {
+      manager.markTrue('CertificateProvisioned', DomainMappingReasons.tlsNotEnabled, 'external-domain-tls is not enabled');
+    }
+    status.url = `${scheme}://${name}`;
+    status.address = { url: status.url };
+
+    if (!await claimDomain(dm, manager, network)) return;
+
+    const resolved = resolveReference(dm.spec!.ref, namespace, addressables, CLUSTER_DOMAIN);
+    if (!resolved.ok) {
+      manager.markFalse('ReferenceResolved', DomainMappingReasons.resolveFailed, resolved.message);
+      return;
+    }
+    manager.markTrue('ReferenceResolved');
+
+    const ingressClass = dm.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION]
+      || dm.metadata?.annotations?.['networking.knative.dev/ingressClass'] || network.ingressClass;
+    const desired = makeDomainMappingIngress(dm, { target: resolved.target, ingressClass, httpOption: httpOptionOf(network), tls });
+    const ingress = await reconcileIngress(dm, desired, ctx);
+    if (ingress) propagateIngressStatus(manager, ingress);
+    else markIngressNotConfigured(manager);
+  }
+
+  /** On deletion, frees the domain: the claim goes if autocreated claims are on and it is this namespace's (upstream FinalizeKind). */
+  async function finalize(dm: DomainMappingObject): Promise<void> {
+    if (!deps.config().network.autocreateClusterDomainClaims) return;
+    const claim = deps.domainClaims.get(dm.metadata?.name ?? '');
+    if (!claim || claim.spec?.namespace !== dm.metadata?.namespace) return;
+    try {
+      await deps.client.request('DELETE', objectPath(Kinds.clusterDomainClaim, claim));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  return { reconcile, finalize };
+}
