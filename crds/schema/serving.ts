@@ -124,6 +124,9 @@ function revisionTemplate(converter: StructuralConverter): JSONSchemaProps {
       }),
       labels: stringMap(),
       annotations: stringMap(),
+      // Go tooling writes an empty ObjectMeta as `creationTimestamp: null`. Declared, the null is
+      // dropped by the API server; undeclared, strict field validation (kubectl) refuses it.
+      creationTimestamp: str('Ignored: a revision gets its own creation time.', { format: 'date-time' }),
     }),
     spec: revisionSpec(converter),
   }, { description: 'The specification of the revisions that changes of this template stamp out.' });
