@@ -36,8 +36,9 @@ const servingMask: FieldMask = {
     ],
     [core('ContainerPort')]: [
       {
-        rule: 'self.containerPort > 0 && self.containerPort < 65536',
-        message: 'containerPort must be between 1 and 65535',
+        // 0 is what a Go client writes for a port given only a name (`h2c`): the default port.
+        rule: 'self.containerPort >= 0 && self.containerPort <= 65535',
+        message: 'containerPort must be between 0 and 65535 (0 means the default, 8080)',
         fieldPath: '.containerPort',
       },
       {

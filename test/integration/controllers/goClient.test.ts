@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 import {
-  api, FakeDataPlane, get, getOrUndefined, isReadyNow, ksvc, list, putConfigMap, QUEUE_IMAGE, serving, startInProcess, waitFor,
+  api, deploymentsPath, FakeDataPlane, get, getOrUndefined, ingressesPath, isReadyNow, ksvc, list, podAutoscalersPath,
+  putConfigMap, QUEUE_IMAGE, serving, startInProcess, waitFor,
 } from './harness.ts';
 
 type Json = Record<string, any>;
@@ -87,5 +88,24 @@ describe('a Go client\'s get-modify-update', () => {
     expect(updated.metadata.labels['label-x']).toBe('abc');
     await waitFor('conf to stay ready', () => getOrUndefined(serving(ns, 'configurations', 'conf')), isReadyNow);
     expect(await revisionNames(ns)).toEqual(['conf-00001']);
+  });
+});
+
+describe('a port given only a name, as Go sends it (containerPort 0)', () => {
+  it('is accepted and serves h2c on the default port through every child', async () => {
+    const ns = await setUp('go-h2c');
+    await mustSucceed(apply(ns, ksvc('grpc', 'dev.local/grpc:1', {
+      template: { spec: { containers: [{ image: 'dev.local/grpc:1', ports: [{ name: 'h2c', containerPort: 0 }] }] } },
+    })));
+    await waitFor('grpc to be ready', () => getOrUndefined(serving(ns, 'services', 'grpc')), isReadyNow);
+    const rev = await get(serving(ns, 'revisions', 'grpc-00001'));
+    expect(rev.spec.containers[0].ports).toEqual([{ name: 'h2c', containerPort: 0 }]);
+    const [app, queue] = (await get(deploymentsPath(ns, 'grpc-00001-deployment'))).spec.template.spec.containers;
+    expect(app.ports).toEqual([expect.objectContaining({ name: 'user-port', containerPort: 8080 })]);
+    expect(app.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect(queue.ports[0]).toEqual(expect.objectContaining({ name: 'queue-port', containerPort: 8013 }));
+    expect((await get(podAutoscalersPath(ns, 'grpc-00001'))).spec.protocolType).toBe('h2c');
+    const splits = (await get(ingressesPath(ns, 'grpc'))).spec.rules[0].http.paths[0].splits;
+    expect(splits.map((s: Json) => s.servicePort)).toEqual([81]);
   });
 });
