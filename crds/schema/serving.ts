@@ -21,6 +21,10 @@ const MAX_ENV_VARS = 1024;
 const MAX_VOLUME_MOUNTS = 256;
 const MAX_ENV_NAME_LENGTH = 1024;
 const MAX_PATH_LENGTH = 4096;
+const MAX_SUPPLEMENTAL_GROUPS = 1024;
+/** User and group IDs: the range Knative accepts (0 to MaxInt32). */
+const MAX_ID = 2 ** 31 - 1;
+const ID_RANGE = { minimum: 0, maximum: MAX_ID };
 
 const servingMask: FieldMask = {
   ...knativePodSpecMask,
@@ -82,6 +86,15 @@ const servingMask: FieldMask = {
     [`${core('EnvVar')}.name`]: { maxLength: MAX_ENV_NAME_LENGTH },
     [`${core('VolumeMount')}.mountPath`]: { maxLength: MAX_PATH_LENGTH },
     [`${core('PodSpec')}.initContainers`]: { maxItems: MAX_CONTAINERS },
+    [`${core('SecurityContext')}.runAsUser`]: ID_RANGE,
+    [`${core('SecurityContext')}.runAsGroup`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.runAsUser`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.runAsGroup`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.fsGroup`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.supplementalGroups`]: {
+      maxItems: MAX_SUPPLEMENTAL_GROUPS,
+      ...rules({ rule: `self.all(g, g >= 0 && g <= ${MAX_ID})`, message: `every group ID must be between 0 and ${MAX_ID}` }),
+    },
     [`${core('PodSpec')}.containers`]: {
       minItems: 1,
       maxItems: MAX_CONTAINERS,

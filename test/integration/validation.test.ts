@@ -97,6 +97,16 @@ const cases: Case[] = [
     field: 'spec.template.spec.containers[0].env[0].name', rule: /reserved environment variables/,
   },
   {
+    name: 'a negative runAsUser',
+    manifest: service((s) => { container(s).securityContext = { runAsUser: -10 }; }),
+    field: 'spec.template.spec.containers[0].securityContext.runAsUser', rule: /should be greater than or equal to 0/,
+  },
+  {
+    name: 'a negative supplemental group',
+    manifest: service((s) => { spec(s).securityContext = { supplementalGroups: [1000, -1] }; }),
+    field: 'spec.template.spec.securityContext.supplementalGroups', rule: /every group ID must be between 0 and 2147483647/,
+  },
+  {
     name: 'an autoscaling annotation on the Service itself',
     manifest: service((s) => { s.metadata.annotations = { 'autoscaling.knative.dev/min-scale': '1' }; }),
     field: 'metadata.annotations[autoscaling.knative.dev/min-scale]', rule: /only allowed on spec.template.metadata.annotations/,
