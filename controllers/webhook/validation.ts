@@ -13,7 +13,17 @@ import { servingContainerOf, userPort } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 
-export interface FieldError { path: string; message: string }
+export interface FieldError {
+  path: string;
+  message: string;
+  /** The offending value, for errors Knative words as `invalid value: <value>: <path>` then the rule. */
+  value?: string;
+}
+
+/** One line per error: `<path>: <rule>`, or Knative's wording when the value is part of it. */
+export const formatFieldError = (e: FieldError): string =>
+  e.value !== undefined ? `invalid value: ${e.value}: ${e.path}\n${e.message}`
+    : e.path ? `${e.path}: ${e.message}` : e.message;
 
 type Errors = FieldError[];
 
@@ -46,7 +56,22 @@ const GATED_VOLUME_SOURCES: Record<string, FeatureKey> = {
   image: 'kubernetes.podspec-volumes-image',
 };
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_LABEL_FORMAT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const DNS1123_SUBDOMAIN_FORMAT = `${DNS1123_LABEL_FORMAT}(\\.${DNS1123_LABEL_FORMAT})*`;
+const DNS1123_SUBDOMAIN = new RegExp(`^${DNS1123_SUBDOMAIN_FORMAT}$`);
+const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
+
+/** What is wrong with a name that must be a DNS-1123 subdomain, in Kubernetes' own words
+ *  (k8s.io/apimachinery IsDNS1123Subdomain), which Knative's messages carry. */
+function dns1123SubdomainProblems(value: string): string[] {
+  const problems: string[] = [];
+  if (value.length > DNS1123_SUBDOMAIN_MAX_LENGTH) problems.push(`must be no more than ${DNS1123_SUBDOMAIN_MAX_LENGTH} characters`);
+  if (!DNS1123_SUBDOMAIN.test(value)) {
+    problems.push('a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must '
+      + `start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '${DNS1123_SUBDOMAIN_FORMAT}')`);
+  }
+  return problems;
+}
 
 function gated(config: WebhookConfig, feature: FeatureKey, path: string, errors: Errors): void {
   if (config.features[feature] === 'Disabled') {
@@ -89,8 +114,11 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   if (spec.containers.length > 1 && config.features['multi-container'] === 'Disabled') {
     errors.push({ path: `${path}.containers`, message: 'only one container is allowed: multi-container is off in ConfigMap config-features' });
   }
-  if (spec.serviceAccountName && !DNS1123_SUBDOMAIN.test(spec.serviceAccountName)) {
-    errors.push({ path: `${path}.serviceAccountName`, message: `${JSON.stringify(spec.serviceAccountName)} is not a valid name: it must be a lowercase RFC 1123 subdomain` });
+  const account = spec.serviceAccountName;
+  if (account) {
+    for (const problem of dns1123SubdomainProblems(account)) {
+      errors.push({ path: `${path}.serviceAccountName`, value: account, message: problem });
+    }
   }
 
   const names = new Map<string, string>();

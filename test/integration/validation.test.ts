@@ -150,6 +150,18 @@ describe('invalid manifests are rejected at apply time with the field and the ru
   });
 });
 
+describe('Knative\'s own wording where its conformance tests check it', () => {
+  it('an invalid serviceAccountName: the value, the field, then Kubernetes\' DNS-1123 rule', async () => {
+    const ns = await createNamespace('account');
+    const result = await apply(ns, service((s) => { spec(s).serviceAccountName = 'foo@bar.baz'; }));
+    expect(result.code).not.toBe(0);
+    // TestServiceAccountValidation wants this text (k8s.io/apimachinery IsDNS1123Subdomain's message).
+    expect(result.stderr).toContain('foo@bar.baz: spec.template.spec.serviceAccountName\n'
+      + 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end '
+      + 'with an alphanumeric character (e.g. \'example.com\', regex used for validation is \'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\')');
+  });
+});
+
 describe('rules that compare an update with the stored object', () => {
   it('a changed template under an unchanged revision name is rejected', async () => {
     const ns = await createNamespace('byo');
