@@ -9,7 +9,7 @@ import {
   Annotations, type Configuration, type Container, type Probe, type Revision, type RevisionSpec, type RevisionTemplate,
   type Route, type Service,
 } from '../../lib/apis/serving.ts';
-import { servingContainerOf, userPort } from '../../lib/apis/revision.ts';
+import { servingContainerOf } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 
@@ -171,19 +171,62 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   });
 
   const serving = servingContainerOf(spec);
-  if (serving) {
-    const index = spec.containers.indexOf(serving);
-    const port = userPort(serving);
-    for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
-      const probe = serving[kind] as Probe | undefined;
-      const probePort = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? (probe as { grpc?: { port?: number } } | undefined)?.grpc?.port;
-      if (probePort !== undefined && probePort !== 0 && probePort !== '' && probePort !== port) {
-        errors.push({
-          path: `${path}.containers[${index}].${kind}`,
-          message: `the probe's port ${probePort} must be the container port ${port} (or left out)`,
-        });
+  if (serving) errors.push(...validateServingProbes(serving, `${path}.containers[${spec.containers.indexOf(serving)}]`));
+  return errors;
+}
+
+const PROBE_ACTIONS = ['httpGet', 'tcpSocket', 'exec', 'grpc'] as const;
+
+/**
+ * The serving container's probes (upstream ValidateUserContainer): one action each; a port given
+ * by name must name the container's port (`http` when it has none), while a number is accepted
+ * because the probe always runs against the serving port; and for readiness, periodSeconds 0 means
+ * Knative's own aggressive probing, which takes no timeoutSeconds or failureThreshold.
+ */
+function validateServingProbes(container: Container, containerPath: string): Errors {
+  const errors: Errors = [];
+  const portName = container.ports?.[0]?.name || 'http';
+  for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
+    const probe = container[kind];
+    if (!probe) continue;
+    const probePath = `${containerPath}.${kind}`;
+    const actions = PROBE_ACTIONS.filter((action) => probe[action] !== undefined);
+    if (actions.length !== 1) {
+      errors.push({
+        path: probePath,
+        message: `exactly one of ${PROBE_ACTIONS.join(', ')} must be set, ${actions.length === 0 ? 'found none' : `found ${actions.join(' and ')}`}`,
+      });
+    }
+    for (const action of ['httpGet', 'tcpSocket'] as const) {
+      const port = probe[action]?.port;
+      if (typeof port === 'string' && port !== '' && port !== portName) {
+        errors.push({ path: `${probePath}.${action}.port`, message: `${JSON.stringify(port)} must be the name of the container port, ${JSON.stringify(portName)}` });
       }
     }
+    if (kind === 'readinessProbe') errors.push(...readinessTimingErrors(probe, probePath));
+  }
+  return errors;
+}
+
+function readinessTimingErrors(probe: Probe, path: string): Errors {
+  const errors: Errors = [];
+  // Values left out were defaulted (successThreshold 1; with a period, timeoutSeconds 1 and failureThreshold 3).
+  const atLeast = (field: 'periodSeconds' | 'initialDelaySeconds' | 'successThreshold' | 'timeoutSeconds' | 'failureThreshold', min: number) => {
+    const value = probe[field];
+    if (value !== undefined && value < min) errors.push({ path: `${path}.${field}`, message: `${value} is out of range: must be at least ${min}` });
+  };
+  atLeast('periodSeconds', 0);
+  atLeast('initialDelaySeconds', 0);
+  atLeast('successThreshold', 1);
+  if (!probe.periodSeconds) {
+    for (const field of ['failureThreshold', 'timeoutSeconds'] as const) {
+      if (probe[field]) {
+        errors.push({ path: `${path}.${field}`, message: 'must not be set when periodSeconds is 0 (Knative then probes every 50ms until ready)' });
+      }
+    }
+  } else {
+    atLeast('timeoutSeconds', 1);
+    atLeast('failureThreshold', 1);
   }
   return errors;
 }

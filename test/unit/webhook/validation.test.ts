@@ -69,11 +69,30 @@ describe('revision spec rules that depend on configuration', () => {
     expect(errors[1]?.message).toBe('"app" is already the name of spec.containers[0]');
   });
 
-  it('requires probes of the serving container to use its port', () => {
-    const errors = validateRevisionSpec(spec({
-      containers: [{ image: 'a', ports: [{ containerPort: 9000 }], readinessProbe: { httpGet: { port: 8080 } } }],
+  it('checks the serving container\'s probes as Knative does', () => {
+    const probes = (container: Record<string, unknown>) => validateRevisionSpec(spec({
+      containers: [{ image: 'a', ports: [{ name: 'h2c', containerPort: 9000 }], ...container }],
     } as never), 'spec', config);
-    expect(errors).toEqual([{ path: 'spec.containers[0].readinessProbe', message: "the probe's port 8080 must be the container port 9000 (or left out)" }]);
+    // A number always passes (the probe runs against the serving port); a name must be the port's.
+    expect(probes({ readinessProbe: { httpGet: { port: 8080 }, successThreshold: 1 }, livenessProbe: { tcpSocket: { port: 'h2c' } } })).toEqual([]);
+    expect(probes({ readinessProbe: { tcpSocket: { port: 'http' }, successThreshold: 1 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe.tcpSocket.port', message: '"http" must be the name of the container port, "h2c"' },
+    ]);
+    expect(probes({ livenessProbe: { httpGet: {}, tcpSocket: {} } })).toEqual([
+      { path: 'spec.containers[0].livenessProbe', message: 'exactly one of httpGet, tcpSocket, exec, grpc must be set, found httpGet and tcpSocket' },
+    ]);
+    expect(probes({ readinessProbe: { successThreshold: 1 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe', message: 'exactly one of httpGet, tcpSocket, exec, grpc must be set, found none' },
+    ]);
+    expect(probes({ readinessProbe: { tcpSocket: {}, successThreshold: 0, initialDelaySeconds: -1, timeoutSeconds: 2, failureThreshold: 3 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe.initialDelaySeconds', message: '-1 is out of range: must be at least 0' },
+      { path: 'spec.containers[0].readinessProbe.successThreshold', message: '0 is out of range: must be at least 1' },
+      { path: 'spec.containers[0].readinessProbe.failureThreshold', message: 'must not be set when periodSeconds is 0 (Knative then probes every 50ms until ready)' },
+      { path: 'spec.containers[0].readinessProbe.timeoutSeconds', message: 'must not be set when periodSeconds is 0 (Knative then probes every 50ms until ready)' },
+    ]);
+    expect(probes({ readinessProbe: { tcpSocket: {}, periodSeconds: 5, timeoutSeconds: 0, failureThreshold: 1, successThreshold: 1 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe.timeoutSeconds', message: '0 is out of range: must be at least 1' },
+    ]);
   });
 });
 
