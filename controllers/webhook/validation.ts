@@ -11,6 +11,7 @@ import {
 } from '../../lib/apis/serving.ts';
 import { servingContainerOf } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
+import { posix } from 'node:path';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 
 export interface FieldError {
@@ -71,6 +72,12 @@ function dns1123SubdomainProblems(value: string): string[] {
       + `start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '${DNS1123_SUBDOMAIN_FORMAT}')`);
   }
   return problems;
+}
+
+/** The path as Go's path.Clean writes it, which is what Knative compares: `/data/` and `/data` are one. */
+function cleanPath(path: string): string {
+  const normalized = posix.normalize(path);
+  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
 }
 
 function gated(config: WebhookConfig, feature: FeatureKey, path: string, errors: Errors): void {
@@ -141,8 +148,12 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
     }
   });
   for (const [container, containerPath] of all) {
+    const mountPaths = new Set<string>();
     (container.volumeMounts ?? []).forEach((mount, j) => {
       const mountPath = `${containerPath}.volumeMounts[${j}]`;
+      const cleaned = cleanPath(mount.mountPath);
+      if (mountPaths.has(cleaned)) errors.push({ path: `${mountPath}.mountPath`, message: `${JSON.stringify(mount.mountPath)} is mounted twice: each mountPath must be unique` });
+      mountPaths.add(cleaned);
       const volume = volumes.get(mount.name);
       if (!volume) {
         errors.push({ path: `${mountPath}.name`, message: `no volume named ${JSON.stringify(mount.name)} in ${path}.volumes` });

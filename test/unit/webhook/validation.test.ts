@@ -69,6 +69,16 @@ describe('revision spec rules that depend on configuration', () => {
     expect(errors[1]?.message).toBe('"app" is already the name of spec.containers[0]');
   });
 
+  it('refuses a mountPath used twice in one container, compared as Go\'s path.Clean writes it', () => {
+    const errors = validateRevisionSpec(spec({
+      containers: [{ image: 'a', volumeMounts: [{ name: 'a', mountPath: '/data', readOnly: true }, { name: 'b', mountPath: '/x/../data/', readOnly: true }] }],
+      volumes: [{ name: 'a', secret: { secretName: 'a' } }, { name: 'b', secret: { secretName: 'b' } }],
+    } as never), 'spec', config);
+    expect(errors).toEqual([
+      { path: 'spec.containers[0].volumeMounts[1].mountPath', message: '"/x/../data/" is mounted twice: each mountPath must be unique' },
+    ]);
+  });
+
   it('checks the serving container\'s probes as Knative does', () => {
     const probes = (container: Record<string, unknown>) => validateRevisionSpec(spec({
       containers: [{ image: 'a', ports: [{ name: 'h2c', containerPort: 9000 }], ...container }],
