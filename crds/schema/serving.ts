@@ -68,6 +68,9 @@ const servingMask: FieldMask = {
         fieldPath: '.name',
       },
     ],
+    [core('EnvFromSource')]: [
+      { rule: 'has(self.configMapRef) != has(self.secretRef)', message: 'exactly one of configMapRef or secretRef must be set' },
+    ],
     [core('VolumeMount')]: [
       { rule: "self.mountPath.startsWith('/')", message: 'mountPath must be an absolute path', fieldPath: '.mountPath' },
       {

@@ -97,6 +97,11 @@ const cases: Case[] = [
     field: 'spec.template.spec.containers[0].env[0].name', rule: /reserved environment variables/,
   },
   {
+    name: 'an envFrom with both a ConfigMap and a Secret',
+    manifest: service((s) => { container(s).envFrom = [{ configMapRef: { name: 'c' }, secretRef: { name: 's' } }]; }),
+    field: 'spec.template.spec.containers[0].envFrom[0]', rule: /exactly one of configMapRef or secretRef must be set/,
+  },
+  {
     name: 'a negative runAsUser',
     manifest: service((s) => { container(s).securityContext = { runAsUser: -10 }; }),
     field: 'spec.template.spec.containers[0].securityContext.runAsUser', rule: /should be greater than or equal to 0/,
