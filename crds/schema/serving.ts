@@ -7,7 +7,8 @@ import { StructuralConverter, type FieldMask, type JSONSchemaProps, type OpenApi
 
 /** Ports the queue-proxy sidecar binds in every revision pod (upstream pkg/networking/constants.go). */
 export const RESERVED_PORTS = [8008, 8012, 8013, 8022, 9090, 9091] as const;
-export const RESERVED_ENV_VARS = ['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION'] as const;
+/** Knative sets these in every container; PORT only in the serving one, so sidecars may use it. */
+export const RESERVED_ENV_VARS = ['K_SERVICE', 'K_CONFIGURATION', 'K_REVISION'] as const;
 export const RESERVED_MOUNT_PATHS = ['/', '/dev', '/dev/log'] as const;
 export const QUEUE_PROXY_CONTAINER_NAME = 'queue-proxy';
 
@@ -104,6 +105,9 @@ const servingMask: FieldMask = {
       ...rules({
         rule: 'size(self) == 1 || self.filter(c, has(c.ports) && size(c.ports) > 0).size() == 1',
         message: 'when a revision has more than one container, exactly one of them must set a port (the serving container)',
+      }, {
+        rule: "self.all(c, !(size(self) == 1 || (has(c.ports) && size(c.ports) > 0)) || !has(c.env) || !c.env.exists(e, e.name == 'PORT'))",
+        message: 'PORT is a reserved environment variable in the serving container: Knative sets it to the container port',
       }),
     },
   },

@@ -112,6 +112,11 @@ const cases: Case[] = [
     field: 'spec.template.spec.securityContext.supplementalGroups', rule: /every group ID must be between 0 and 2147483647/,
   },
   {
+    name: 'PORT in the serving container',
+    manifest: service((s) => { container(s).env = [{ name: 'PORT', value: '9000' }]; }),
+    field: 'spec.template.spec.containers', rule: /PORT is a reserved environment variable in the serving container/,
+  },
+  {
     name: 'an autoscaling annotation on the Service itself',
     manifest: service((s) => { s.metadata.annotations = { 'autoscaling.knative.dev/min-scale': '1' }; }),
     field: 'metadata.annotations[autoscaling.knative.dev/min-scale]', rule: /only allowed on spec.template.metadata.annotations/,
@@ -164,6 +169,18 @@ describe('Knative\'s own wording where its conformance tests check it', () => {
     expect(result.stderr).toContain('foo@bar.baz: spec.template.spec.serviceAccountName\n'
       + 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end '
       + 'with an alphanumeric character (e.g. \'example.com\', regex used for validation is \'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\')');
+  });
+});
+
+describe('what Knative accepts', () => {
+  it('PORT in a sidecar, which Knative sets only in the serving container', async () => {
+    const ns = await createNamespace('sidecar-port');
+    await mustSucceed(apply(ns, service((s) => {
+      spec(s).containers = [
+        { image: 'dev.local/app:1', ports: [{ containerPort: 8080 }] },
+        { image: 'dev.local/sidecar:1', env: [{ name: 'PORT', value: '9000' }] },
+      ];
+    })));
   });
 });
 
