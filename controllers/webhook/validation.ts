@@ -57,6 +57,9 @@ const GATED_VOLUME_SOURCES: Record<string, FeatureKey> = {
   image: 'kubernetes.podspec-volumes-image',
 };
 
+/** Every volume source the revision template's schema admits, ungated ones first. */
+const VOLUME_SOURCES = ['secret', 'configMap', 'projected', ...Object.keys(GATED_VOLUME_SOURCES)];
+
 const DNS1123_LABEL_FORMAT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const DNS1123_SUBDOMAIN_FORMAT = `${DNS1123_LABEL_FORMAT}(\\.${DNS1123_LABEL_FORMAT})*`;
 const DNS1123_SUBDOMAIN = new RegExp(`^${DNS1123_SUBDOMAIN_FORMAT}$`);
@@ -142,9 +145,23 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
 
   const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
   const mounted = new Set<string>();
+  const volumeNames = new Set<string>();
   (spec.volumes ?? []).forEach((volume, i) => {
+    const volumePath = `${path}.volumes[${i}]`;
+    if (volumeNames.has(volume.name)) errors.push({ path: `${volumePath}.name`, message: `${JSON.stringify(volume.name)} is already the name of another volume` });
+    volumeNames.add(volume.name);
+    const fields = volume as unknown as Record<string, unknown>;
     for (const [source, feature] of Object.entries(GATED_VOLUME_SOURCES)) {
-      if ((volume as unknown as Record<string, unknown>)[source] !== undefined) gated(config, feature, `${path}.volumes[${i}].${source}`, errors);
+      if (fields[source] !== undefined) gated(config, feature, `${volumePath}.${source}`, errors);
+    }
+    // Which sources may appear depends on config-features, so this is checked here, not in CEL.
+    const sources = VOLUME_SOURCES.filter((source) => fields[source] !== undefined);
+    if (sources.length !== 1) {
+      const allowed = VOLUME_SOURCES.filter((source) => !(source in GATED_VOLUME_SOURCES) || config.features[GATED_VOLUME_SOURCES[source]!] !== 'Disabled');
+      errors.push({
+        path: volumePath,
+        message: `exactly one of ${allowed.join(', ')} must be set, ${sources.length === 0 ? 'found none' : `found ${sources.join(' and ')}`}`,
+      });
     }
   });
   for (const [container, containerPath] of all) {

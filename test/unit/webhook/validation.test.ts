@@ -69,6 +69,18 @@ describe('revision spec rules that depend on configuration', () => {
     expect(errors[1]?.message).toBe('"app" is already the name of spec.containers[0]');
   });
 
+  it('wants one source per volume and unique volume names', () => {
+    const errors = validateRevisionSpec(spec({
+      containers: [{ image: 'a', volumeMounts: [{ name: 'a', mountPath: '/a', readOnly: true }, { name: 'b', mountPath: '/b', readOnly: true }] }],
+      volumes: [{ name: 'a', secret: { secretName: 'a' }, configMap: { name: 'a' } }, { name: 'b' }, { name: 'b', secret: { secretName: 'b' } }],
+    } as never), 'spec', config);
+    expect(errors).toEqual([
+      { path: 'spec.volumes[0]', message: 'exactly one of secret, configMap, projected, emptyDir must be set, found secret and configMap' },
+      { path: 'spec.volumes[1]', message: 'exactly one of secret, configMap, projected, emptyDir must be set, found none' },
+      { path: 'spec.volumes[2].name', message: '"b" is already the name of another volume' },
+    ]);
+  });
+
   it('refuses a mountPath used twice in one container, compared as Go\'s path.Clean writes it', () => {
     const errors = validateRevisionSpec(spec({
       containers: [{ image: 'a', volumeMounts: [{ name: 'a', mountPath: '/data', readOnly: true }, { name: 'b', mountPath: '/x/../data/', readOnly: true }] }],
