@@ -6,8 +6,8 @@ import { parseGoDuration } from '../../lib/config/duration.ts';
 import type { FeatureKey } from '../../lib/config/features.ts';
 import { parseReservedInstanceAnnotations } from '../../lib/config/reservedInstance.ts';
 import {
-  Annotations, type Configuration, type Container, type Probe, type Revision, type RevisionSpec, type RevisionTemplate,
-  type Route, type Service,
+  Annotations, RESERVED_MOUNT_PATHS, type Configuration, type Container, type Probe, type Revision, type RevisionSpec,
+  type RevisionTemplate, type Route, type Service,
 } from '../../lib/apis/serving.ts';
 import { servingContainerOf } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
@@ -169,6 +169,10 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
     (container.volumeMounts ?? []).forEach((mount, j) => {
       const mountPath = `${containerPath}.volumeMounts[${j}]`;
       const cleaned = cleanPath(mount.mountPath);
+      // The schema refuses the reserved paths as written; Knative compares them cleaned too.
+      if (cleaned !== mount.mountPath && RESERVED_MOUNT_PATHS.includes(cleaned)) {
+        errors.push({ path: `${mountPath}.mountPath`, message: `${JSON.stringify(mount.mountPath)} is ${cleaned}: mountPath may not be one of ${RESERVED_MOUNT_PATHS.join(', ')}` });
+      }
       if (mountPaths.has(cleaned)) errors.push({ path: `${mountPath}.mountPath`, message: `${JSON.stringify(mount.mountPath)} is mounted twice: each mountPath must be unique` });
       mountPaths.add(cleaned);
       const volume = volumes.get(mount.name);

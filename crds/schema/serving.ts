@@ -2,6 +2,7 @@
 // Rules that need no configuration are CEL here, so `kubectl apply` rejects them even without
 // the webhook; rules that depend on config-defaults/config-features live in the webhook.
 import { DNS1035_LABEL, addressable, array, bool, int64, object, root, rules, str, stringMap } from './common.ts';
+import { RESERVED_MOUNT_PATHS } from '../../lib/apis/serving.ts';
 import { knativePodSpecMask } from './podSpecMask.ts';
 import { StructuralConverter, type FieldMask, type JSONSchemaProps, type OpenApiSchema } from './structural.ts';
 
@@ -9,7 +10,6 @@ import { StructuralConverter, type FieldMask, type JSONSchemaProps, type OpenApi
 export const RESERVED_PORTS = [8008, 8012, 8013, 8022, 9090, 9091] as const;
 /** Knative sets these in every container; PORT only in the serving one, so sidecars may use it. */
 export const RESERVED_ENV_VARS = ['K_SERVICE', 'K_CONFIGURATION', 'K_REVISION'] as const;
-export const RESERVED_MOUNT_PATHS = ['/', '/dev', '/dev/log'] as const;
 export const QUEUE_PROXY_CONTAINER_NAME = 'queue-proxy';
 
 const celList = (values: readonly (string | number)[]) =>

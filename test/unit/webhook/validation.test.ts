@@ -91,6 +91,16 @@ describe('revision spec rules that depend on configuration', () => {
     ]);
   });
 
+  it('refuses a reserved mountPath however it is written', () => {
+    const errors = validateRevisionSpec(spec({
+      containers: [{ image: 'a', volumeMounts: [{ name: 'a', mountPath: '/dev/', readOnly: true }] }],
+      volumes: [{ name: 'a', secret: { secretName: 'a' } }],
+    } as never), 'spec', config);
+    expect(errors).toEqual([
+      { path: 'spec.containers[0].volumeMounts[0].mountPath', message: '"/dev/" is /dev: mountPath may not be one of /, /dev, /dev/log' },
+    ]);
+  });
+
   it('checks the serving container\'s probes as Knative does', () => {
     const probes = (container: Record<string, unknown>) => validateRevisionSpec(spec({
       containers: [{ image: 'a', ports: [{ name: 'h2c', containerPort: 9000 }], ...container }],
