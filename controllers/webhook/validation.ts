@@ -253,7 +253,7 @@ function readinessTimingErrors(probe: Probe, path: string): Errors {
   if (!probe.periodSeconds) {
     for (const field of ['failureThreshold', 'timeoutSeconds'] as const) {
       if (probe[field]) {
-        errors.push({ path: `${path}.${field}`, message: 'must not be set when periodSeconds is 0 (Knative then probes every 50ms until ready)' });
+        errors.push({ path: `${path}.${field}`, message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)' });
       }
     }
   } else {

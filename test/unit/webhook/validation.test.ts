@@ -119,8 +119,8 @@ describe('revision spec rules that depend on configuration', () => {
     expect(probes({ readinessProbe: { tcpSocket: {}, successThreshold: 0, initialDelaySeconds: -1, timeoutSeconds: 2, failureThreshold: 3 } })).toEqual([
       { path: 'spec.containers[0].readinessProbe.initialDelaySeconds', message: '-1 is out of range: must be at least 0' },
       { path: 'spec.containers[0].readinessProbe.successThreshold', message: '0 is out of range: must be at least 1' },
-      { path: 'spec.containers[0].readinessProbe.failureThreshold', message: 'must not be set when periodSeconds is 0 (Knative then probes every 50ms until ready)' },
-      { path: 'spec.containers[0].readinessProbe.timeoutSeconds', message: 'must not be set when periodSeconds is 0 (Knative then probes every 50ms until ready)' },
+      { path: 'spec.containers[0].readinessProbe.failureThreshold', message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)' },
+      { path: 'spec.containers[0].readinessProbe.timeoutSeconds', message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)' },
     ]);
     expect(probes({ readinessProbe: { tcpSocket: {}, periodSeconds: 5, timeoutSeconds: 0, failureThreshold: 1, successThreshold: 1 } })).toEqual([
       { path: 'spec.containers[0].readinessProbe.timeoutSeconds', message: '0 is out of range: must be at least 1' },
