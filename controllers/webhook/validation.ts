@@ -204,6 +204,34 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
 
   const serving = servingContainerOf(spec);
   if (serving) errors.push(...validateServingProbes(serving, `${path}.containers[${spec.containers.indexOf(serving)}]`));
+  spec.containers.forEach((container, i) => {
+    if (container !== serving) errors.push(...validateSidecarProbes(container, `${path}.containers[${i}]`, config));
+  });
+  return errors;
+}
+
+/**
+ * Probes of a container without a port (upstream validateSidecarContainer): refused unless
+ * multi-container-probing is on, and then they must name their port, as there is no serving port
+ * to fall back on.
+ */
+function validateSidecarProbes(container: Container, containerPath: string, config: WebhookConfig): Errors {
+  const errors: Errors = [];
+  for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
+    const probe = container[kind];
+    if (!probe) continue;
+    const probePath = `${containerPath}.${kind}`;
+    if (config.features['multi-container-probing'] === 'Disabled') {
+      gated(config, 'multi-container-probing', probePath, errors);
+      continue;
+    }
+    for (const action of ['httpGet', 'tcpSocket'] as const) {
+      const port = probe[action]?.port;
+      if (probe[action] && (port === undefined || port === 0 || port === '')) {
+        errors.push({ path: `${probePath}.${action}.port`, message: 'must be set: a container without a port has no serving port to probe by default' });
+      }
+    }
+  }
   return errors;
 }
 

@@ -101,6 +101,21 @@ describe('revision spec rules that depend on configuration', () => {
     ]);
   });
 
+  it('allows probes on a container without a port only with multi-container-probing, and then with a port', () => {
+    const sidecar = (probe: Record<string, unknown>) => spec({
+      containers: [{ image: 'a', ports: [{ containerPort: 8080 }] }, { image: 'b', name: 'b', livenessProbe: probe }],
+    } as never);
+    expect(validateRevisionSpec(sidecar({ tcpSocket: { port: 9000 } }), 'spec', config)).toEqual([{
+      path: 'spec.containers[1].livenessProbe',
+      message: 'must not be set: the feature is off (set multi-container-probing: enabled in ConfigMap config-features)',
+    }]);
+    const probing = { ...config, features: parseFeatures({ 'multi-container-probing': 'enabled' }) };
+    expect(validateRevisionSpec(sidecar({ tcpSocket: { port: 9000 } }), 'spec', probing)).toEqual([]);
+    expect(validateRevisionSpec(sidecar({ httpGet: { path: '/', port: 0 } }), 'spec', probing)).toEqual([{
+      path: 'spec.containers[1].livenessProbe.httpGet.port', message: 'must be set: a container without a port has no serving port to probe by default',
+    }]);
+  });
+
   it('checks the serving container\'s probes as Knative does', () => {
     const probes = (container: Record<string, unknown>) => validateRevisionSpec(spec({
       containers: [{ image: 'a', ports: [{ name: 'h2c', containerPort: 9000 }], ...container }],
