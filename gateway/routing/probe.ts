@@ -174,6 +174,7 @@ function compareUtf8(a: string, b: string): number {
 // characters (\b \f \n \r \t by name, the rest as \u00XX), `<` `>` `&`, U+2028 and U+2029.
 // Everything else, DEL and non-ASCII included, is written as is (UTF-8). A lone surrogate, which
 // Go's decoder turns into U+FFFD, is replaced the same way (toWellFormed).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const NEEDS_ESCAPE = /["\\<>&\u0000-\u001f\u2028\u2029]/;
 const ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
