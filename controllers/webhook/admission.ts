@@ -5,7 +5,9 @@ import type { Configuration, Revision, Route, Service } from '../../lib/apis/ser
 import type { WebhookConfig } from './config.ts';
 import { defaultConfiguration, defaultDomainMapping, defaultRevision, defaultRoute, defaultService, type AdmissionContext } from './defaulting.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
-import { validateConfiguration, validateDomainMapping, validateRevision, validateRoute, validateService, type FieldError } from './validation.ts';
+import {
+  formatFieldError, validateConfiguration, validateDomainMapping, validateRevision, validateRoute, validateService, type FieldError,
+} from './validation.ts';
 
 export interface AdmissionRequest {
   uid: string;
@@ -91,7 +93,7 @@ function validate(kind: Kind, object: Record<string, unknown>, old: Record<strin
 }
 
 function deny(uid: string, errors: FieldError[]): AdmissionResponse {
-  const message = errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ');
+  const message = errors.map(formatFieldError).join('; ');
   return {
     uid,
     allowed: false,

@@ -40,7 +40,7 @@ export function defaultRevisionSpec(spec: RevisionSpec, parent: Meta, ctx: Admis
     if (spec.containers.length === 1 || (container.ports?.length ?? 0) > 0) {
       container.readinessProbe ??= {};
       const probe = container.readinessProbe;
-      if (!probe.tcpSocket && !probe.httpGet && !probe.exec && !probe.grpc) probe.tcpSocket = {} as never;
+      if (!probe.tcpSocket && !probe.httpGet && !probe.exec && !probe.grpc) probe.tcpSocket = { port: 0 };
     }
     const probe = container.readinessProbe;
     if (probe) {
@@ -57,10 +57,27 @@ export function defaultRevisionSpec(spec: RevisionSpec, parent: Meta, ctx: Admis
       if (!writableVolumes.has(mount.name)) mount.readOnly = true;
     }
   }
+  for (const container of [...spec.containers, ...((spec.initContainers ?? []) as Container[])]) writeGoZeroValues(container);
   if (ctx.operation === 'CREATE' && spec.enableServiceLinks === undefined && ctx.config.defaults.enableServiceLinks !== undefined) {
     spec.enableServiceLinks = ctx.config.defaults.enableServiceLinks;
   }
   if (features['secure-pod-defaults'] === 'Enabled') applySecurePodDefaults(spec);
+}
+
+/**
+ * A Go client (client-go, and the tools and tests built on it) reads an object into typed structs
+ * and writes every field that is not `omitempty` even when it is zero: a container's `resources`
+ * (a struct, so always written) and a probe action's `port`. Storing those fields the way Go
+ * writes them keeps a get-modify-update from a Go client from changing the spec, which would bump
+ * the generation and stamp out a Revision for a change that only touched traffic or metadata.
+ */
+function writeGoZeroValues(container: Container): void {
+  container.resources ??= {};
+  for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe]) {
+    if (probe?.tcpSocket) probe.tcpSocket.port ??= 0;
+    if (probe?.httpGet) probe.httpGet.port ??= 0;
+    if (probe?.grpc) probe.grpc.port ??= 0;
+  }
 }
 
 /** Unnamed containers get the template name, with -0, -1, ... when several share it. */
@@ -97,6 +114,9 @@ function applySecurePodDefaults(spec: RevisionSpec): void {
 }
 
 function defaultTemplate(template: RevisionTemplate, parent: Meta, oldTemplate: RevisionTemplate | undefined, ctx: AdmissionContext): void {
+  // A Go client always writes the template's ObjectMeta (a struct); its creationTimestamp: null
+  // is dropped by the API server, which leaves `metadata: {}`.
+  template.metadata ??= {};
   // A bring-your-own revision name that did not change keeps the template exactly as the
   // existing revision has it, so defaulting cannot make it look modified.
   const name = template.metadata?.name;

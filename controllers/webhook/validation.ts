@@ -8,14 +8,25 @@ import type { DomainMapping } from '../../lib/apis/domainMapping.ts';
 import type { FeatureKey } from '../../lib/config/features.ts';
 import { parseReservedInstanceAnnotations } from '../../lib/config/reservedInstance.ts';
 import {
-  Annotations, type Configuration, type Container, type Probe, type Revision, type RevisionSpec, type RevisionTemplate,
-  type Route, type Service,
+  Annotations, RESERVED_MOUNT_PATHS, type Configuration, type Container, type Probe, type Revision, type RevisionSpec,
+  type RevisionTemplate, type Route, type Service,
 } from '../../lib/apis/serving.ts';
-import { servingContainerOf, userPort } from '../../lib/apis/revision.ts';
+import { servingContainerOf } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
+import { posix } from 'node:path';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 
-export interface FieldError { path: string; message: string }
+export interface FieldError {
+  path: string;
+  message: string;
+  /** The offending value, for errors Knative words as `invalid value: <value>: <path>` then the rule. */
+  value?: string;
+}
+
+/** One line per error: `<path>: <rule>`, or Knative's wording when the value is part of it. */
+export const formatFieldError = (e: FieldError): string =>
+  e.value !== undefined ? `invalid value: ${e.value}: ${e.path}\n${e.message}`
+    : e.path ? `${e.path}: ${e.message}` : e.message;
 
 type Errors = FieldError[];
 
@@ -48,7 +59,31 @@ const GATED_VOLUME_SOURCES: Record<string, FeatureKey> = {
   image: 'kubernetes.podspec-volumes-image',
 };
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Every volume source the revision template's schema admits, ungated ones first. */
+const VOLUME_SOURCES = ['secret', 'configMap', 'projected', ...Object.keys(GATED_VOLUME_SOURCES)];
+
+const DNS1123_LABEL_FORMAT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const DNS1123_SUBDOMAIN_FORMAT = `${DNS1123_LABEL_FORMAT}(\\.${DNS1123_LABEL_FORMAT})*`;
+const DNS1123_SUBDOMAIN = new RegExp(`^${DNS1123_SUBDOMAIN_FORMAT}$`);
+const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
+
+/** What is wrong with a name that must be a DNS-1123 subdomain, in Kubernetes' own words
+ *  (k8s.io/apimachinery IsDNS1123Subdomain), which Knative's messages carry. */
+function dns1123SubdomainProblems(value: string): string[] {
+  const problems: string[] = [];
+  if (value.length > DNS1123_SUBDOMAIN_MAX_LENGTH) problems.push(`must be no more than ${DNS1123_SUBDOMAIN_MAX_LENGTH} characters`);
+  if (!DNS1123_SUBDOMAIN.test(value)) {
+    problems.push('a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must '
+      + `start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '${DNS1123_SUBDOMAIN_FORMAT}')`);
+  }
+  return problems;
+}
+
+/** The path as Go's path.Clean writes it, which is what Knative compares: `/data/` and `/data` are one. */
+function cleanPath(path: string): string {
+  const normalized = posix.normalize(path);
+  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}
 
 function gated(config: WebhookConfig, feature: FeatureKey, path: string, errors: Errors): void {
   if (config.features[feature] === 'Disabled') {
@@ -91,8 +126,11 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   if (spec.containers.length > 1 && config.features['multi-container'] === 'Disabled') {
     errors.push({ path: `${path}.containers`, message: 'only one container is allowed: multi-container is off in ConfigMap config-features' });
   }
-  if (spec.serviceAccountName && !DNS1123_SUBDOMAIN.test(spec.serviceAccountName)) {
-    errors.push({ path: `${path}.serviceAccountName`, message: `${JSON.stringify(spec.serviceAccountName)} is not a valid name: it must be a lowercase RFC 1123 subdomain` });
+  const account = spec.serviceAccountName;
+  if (account) {
+    for (const problem of dns1123SubdomainProblems(account)) {
+      errors.push({ path: `${path}.serviceAccountName`, value: account, message: problem });
+    }
   }
 
   const names = new Map<string, string>();
@@ -109,14 +147,36 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
 
   const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
   const mounted = new Set<string>();
+  const volumeNames = new Set<string>();
   (spec.volumes ?? []).forEach((volume, i) => {
+    const volumePath = `${path}.volumes[${i}]`;
+    if (volumeNames.has(volume.name)) errors.push({ path: `${volumePath}.name`, message: `${JSON.stringify(volume.name)} is already the name of another volume` });
+    volumeNames.add(volume.name);
+    const fields = volume as unknown as Record<string, unknown>;
     for (const [source, feature] of Object.entries(GATED_VOLUME_SOURCES)) {
-      if ((volume as unknown as Record<string, unknown>)[source] !== undefined) gated(config, feature, `${path}.volumes[${i}].${source}`, errors);
+      if (fields[source] !== undefined) gated(config, feature, `${volumePath}.${source}`, errors);
+    }
+    // Which sources may appear depends on config-features, so this is checked here, not in CEL.
+    const sources = VOLUME_SOURCES.filter((source) => fields[source] !== undefined);
+    if (sources.length !== 1) {
+      const allowed = VOLUME_SOURCES.filter((source) => !(source in GATED_VOLUME_SOURCES) || config.features[GATED_VOLUME_SOURCES[source]!] !== 'Disabled');
+      errors.push({
+        path: volumePath,
+        message: `exactly one of ${allowed.join(', ')} must be set, ${sources.length === 0 ? 'found none' : `found ${sources.join(' and ')}`}`,
+      });
     }
   });
   for (const [container, containerPath] of all) {
+    const mountPaths = new Set<string>();
     (container.volumeMounts ?? []).forEach((mount, j) => {
       const mountPath = `${containerPath}.volumeMounts[${j}]`;
+      const cleaned = cleanPath(mount.mountPath);
+      // The schema refuses the reserved paths as written; Knative compares them cleaned too.
+      if (cleaned !== mount.mountPath && RESERVED_MOUNT_PATHS.includes(cleaned)) {
+        errors.push({ path: `${mountPath}.mountPath`, message: `${JSON.stringify(mount.mountPath)} is ${cleaned}: mountPath may not be one of ${RESERVED_MOUNT_PATHS.join(', ')}` });
+      }
+      if (mountPaths.has(cleaned)) errors.push({ path: `${mountPath}.mountPath`, message: `${JSON.stringify(mount.mountPath)} is mounted twice: each mountPath must be unique` });
+      mountPaths.add(cleaned);
       const volume = volumes.get(mount.name);
       if (!volume) {
         errors.push({ path: `${mountPath}.name`, message: `no volume named ${JSON.stringify(mount.name)} in ${path}.volumes` });
@@ -145,19 +205,90 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   });
 
   const serving = servingContainerOf(spec);
-  if (serving) {
-    const index = spec.containers.indexOf(serving);
-    const port = userPort(serving);
-    for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
-      const probe = serving[kind] as Probe | undefined;
-      const probePort = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? (probe as { grpc?: { port?: number } } | undefined)?.grpc?.port;
-      if (probePort !== undefined && probePort !== 0 && probePort !== '' && probePort !== port) {
-        errors.push({
-          path: `${path}.containers[${index}].${kind}`,
-          message: `the probe's port ${probePort} must be the container port ${port} (or left out)`,
-        });
+  if (serving) errors.push(...validateServingProbes(serving, `${path}.containers[${spec.containers.indexOf(serving)}]`));
+  spec.containers.forEach((container, i) => {
+    if (container !== serving) errors.push(...validateSidecarProbes(container, `${path}.containers[${i}]`, config));
+  });
+  return errors;
+}
+
+/**
+ * Probes of a container without a port (upstream validateSidecarContainer): refused unless
+ * multi-container-probing is on, and then they must name their port, as there is no serving port
+ * to fall back on.
+ */
+function validateSidecarProbes(container: Container, containerPath: string, config: WebhookConfig): Errors {
+  const errors: Errors = [];
+  for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
+    const probe = container[kind];
+    if (!probe) continue;
+    const probePath = `${containerPath}.${kind}`;
+    if (config.features['multi-container-probing'] === 'Disabled') {
+      gated(config, 'multi-container-probing', probePath, errors);
+      continue;
+    }
+    for (const action of ['httpGet', 'tcpSocket'] as const) {
+      const port = probe[action]?.port;
+      if (probe[action] && (port === undefined || port === 0 || port === '')) {
+        errors.push({ path: `${probePath}.${action}.port`, message: 'must be set: a container without a port has no serving port to probe by default' });
       }
     }
+  }
+  return errors;
+}
+
+const PROBE_ACTIONS = ['httpGet', 'tcpSocket', 'exec', 'grpc'] as const;
+
+/**
+ * The serving container's probes (upstream ValidateUserContainer): one action each; a port given
+ * by name must name the container's port (`http` when it has none), while a number is accepted
+ * because the probe always runs against the serving port; and for readiness, periodSeconds 0 means
+ * Knative's own aggressive probing, which takes no timeoutSeconds or failureThreshold.
+ */
+function validateServingProbes(container: Container, containerPath: string): Errors {
+  const errors: Errors = [];
+  const portName = container.ports?.[0]?.name || 'http';
+  for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
+    const probe = container[kind];
+    if (!probe) continue;
+    const probePath = `${containerPath}.${kind}`;
+    const actions = PROBE_ACTIONS.filter((action) => probe[action] !== undefined);
+    if (actions.length !== 1) {
+      errors.push({
+        path: probePath,
+        message: `exactly one of ${PROBE_ACTIONS.join(', ')} must be set, ${actions.length === 0 ? 'found none' : `found ${actions.join(' and ')}`}`,
+      });
+    }
+    for (const action of ['httpGet', 'tcpSocket'] as const) {
+      const port = probe[action]?.port;
+      if (typeof port === 'string' && port !== '' && port !== portName) {
+        errors.push({ path: `${probePath}.${action}.port`, message: `${JSON.stringify(port)} must be the name of the container port, ${JSON.stringify(portName)}` });
+      }
+    }
+    if (kind === 'readinessProbe') errors.push(...readinessTimingErrors(probe, probePath));
+  }
+  return errors;
+}
+
+function readinessTimingErrors(probe: Probe, path: string): Errors {
+  const errors: Errors = [];
+  // Values left out were defaulted (successThreshold 1; with a period, timeoutSeconds 1 and failureThreshold 3).
+  const atLeast = (field: 'periodSeconds' | 'initialDelaySeconds' | 'successThreshold' | 'timeoutSeconds' | 'failureThreshold', min: number) => {
+    const value = probe[field];
+    if (value !== undefined && value < min) errors.push({ path: `${path}.${field}`, message: `${value} is out of range: must be at least ${min}` });
+  };
+  atLeast('periodSeconds', 0);
+  atLeast('initialDelaySeconds', 0);
+  atLeast('successThreshold', 1);
+  if (!probe.periodSeconds) {
+    for (const field of ['failureThreshold', 'timeoutSeconds'] as const) {
+      if (probe[field]) {
+        errors.push({ path: `${path}.${field}`, message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)' });
+      }
+    }
+  } else {
+    atLeast('timeoutSeconds', 1);
+    atLeast('failureThreshold', 1);
   }
   return errors;
 }

@@ -2,13 +2,14 @@
 // Rules that need no configuration are CEL here, so `kubectl apply` rejects them even without
 // the webhook; rules that depend on config-defaults/config-features live in the webhook.
 import { DNS1035_LABEL, addressable, array, bool, int64, object, root, rules, str, stringMap } from './common.ts';
+import { RESERVED_MOUNT_PATHS } from '../../lib/apis/serving.ts';
 import { knativePodSpecMask } from './podSpecMask.ts';
 import { StructuralConverter, type FieldMask, type JSONSchemaProps, type OpenApiSchema } from './structural.ts';
 
 /** Ports the queue-proxy sidecar binds in every revision pod (upstream pkg/networking/constants.go). */
 export const RESERVED_PORTS = [8008, 8012, 8013, 8022, 9090, 9091] as const;
-export const RESERVED_ENV_VARS = ['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION'] as const;
-export const RESERVED_MOUNT_PATHS = ['/', '/dev', '/dev/log'] as const;
+/** Knative sets these in every container; PORT only in the serving one, so sidecars may use it. */
+export const RESERVED_ENV_VARS = ['K_SERVICE', 'K_CONFIGURATION', 'K_REVISION'] as const;
 export const QUEUE_PROXY_CONTAINER_NAME = 'queue-proxy';
 
 const celList = (values: readonly (string | number)[]) =>
@@ -21,6 +22,10 @@ const MAX_ENV_VARS = 1024;
 const MAX_VOLUME_MOUNTS = 256;
 const MAX_ENV_NAME_LENGTH = 1024;
 const MAX_PATH_LENGTH = 4096;
+const MAX_SUPPLEMENTAL_GROUPS = 1024;
+/** User and group IDs: the range Knative accepts (0 to MaxInt32). */
+const MAX_ID = 2 ** 31 - 1;
+const ID_RANGE = { minimum: 0, maximum: MAX_ID };
 
 const servingMask: FieldMask = {
   ...knativePodSpecMask,
@@ -36,8 +41,9 @@ const servingMask: FieldMask = {
     ],
     [core('ContainerPort')]: [
       {
-        rule: 'self.containerPort > 0 && self.containerPort < 65536',
-        message: 'containerPort must be between 1 and 65535',
+        // 0 is what a Go client writes for a port given only a name (`h2c`): the default port.
+        rule: 'self.containerPort >= 0 && self.containerPort <= 65535',
+        message: 'containerPort must be between 0 and 65535 (0 means the default, 8080)',
         fieldPath: '.containerPort',
       },
       {
@@ -63,6 +69,9 @@ const servingMask: FieldMask = {
         fieldPath: '.name',
       },
     ],
+    [core('EnvFromSource')]: [
+      { rule: 'has(self.configMapRef) != has(self.secretRef)', message: 'exactly one of configMapRef or secretRef must be set' },
+    ],
     [core('VolumeMount')]: [
       { rule: "self.mountPath.startsWith('/')", message: 'mountPath must be an absolute path', fieldPath: '.mountPath' },
       {
@@ -81,12 +90,24 @@ const servingMask: FieldMask = {
     [`${core('EnvVar')}.name`]: { maxLength: MAX_ENV_NAME_LENGTH },
     [`${core('VolumeMount')}.mountPath`]: { maxLength: MAX_PATH_LENGTH },
     [`${core('PodSpec')}.initContainers`]: { maxItems: MAX_CONTAINERS },
+    [`${core('SecurityContext')}.runAsUser`]: ID_RANGE,
+    [`${core('SecurityContext')}.runAsGroup`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.runAsUser`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.runAsGroup`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.fsGroup`]: ID_RANGE,
+    [`${core('PodSecurityContext')}.supplementalGroups`]: {
+      maxItems: MAX_SUPPLEMENTAL_GROUPS,
+      ...rules({ rule: `self.all(g, g >= 0 && g <= ${MAX_ID})`, message: `every group ID must be between 0 and ${MAX_ID}` }),
+    },
     [`${core('PodSpec')}.containers`]: {
       minItems: 1,
       maxItems: MAX_CONTAINERS,
       ...rules({
         rule: 'size(self) == 1 || self.filter(c, has(c.ports) && size(c.ports) > 0).size() == 1',
         message: 'when a revision has more than one container, exactly one of them must set a port (the serving container)',
+      }, {
+        rule: "self.all(c, !(size(self) == 1 || (has(c.ports) && size(c.ports) > 0)) || !has(c.env) || !c.env.exists(e, e.name == 'PORT'))",
+        message: 'PORT is a reserved environment variable in the serving container: Knative sets it to the container port',
       }),
     },
   },
@@ -124,6 +145,9 @@ function revisionTemplate(converter: StructuralConverter): JSONSchemaProps {
       }),
       labels: stringMap(),
       annotations: stringMap(),
+      // Go tooling writes an empty ObjectMeta as `creationTimestamp: null`. Declared, the null is
+      // dropped by the API server; undeclared, strict field validation (kubectl) refuses it.
+      creationTimestamp: str('Ignored: a revision gets its own creation time.', { format: 'date-time' }),
     }),
     spec: revisionSpec(converter),
   }, { description: 'The specification of the revisions that changes of this template stamp out.' });

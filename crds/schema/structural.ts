@@ -60,7 +60,7 @@ export interface FieldMask {
   /** CEL rules attached to every occurrence of a definition. */
   rules?: Record<string, readonly ValidationRule[]>;
   /** Rules and bounds attached to one field of a definition, keyed `Definition.field`. */
-  fieldRules?: Record<string, Pick<JSONSchemaProps, 'maxItems' | 'minItems' | 'maxLength' | 'x-kubernetes-validations'>>;
+  fieldRules?: Record<string, Pick<JSONSchemaProps, 'maxItems' | 'minItems' | 'maxLength' | 'minimum' | 'maximum' | 'x-kubernetes-validations'>>;
 }
 
 const INT_OR_STRING: JSONSchemaProps = {

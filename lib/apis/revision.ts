@@ -6,7 +6,8 @@ export function servingContainerOf(spec: RevisionSpec): Container | undefined {
   return spec.containers.length === 1 ? spec.containers[0] : spec.containers.find((c) => (c.ports?.length ?? 0) > 0);
 }
 
-export const userPort = (container: Container | undefined): number => container?.ports?.[0]?.containerPort ?? DEFAULT_USER_PORT;
+/** The serving port; a port given only by name (containerPort 0, as Go writes it) means the default. */
+export const userPort = (container: Container | undefined): number => container?.ports?.[0]?.containerPort || DEFAULT_USER_PORT;
 
 /** A port named h2c makes the revision speak HTTP/2 without TLS end to end. */
 export const servingProtocol = (container: Container | undefined): 'http1' | 'h2c' =>

@@ -47,5 +47,8 @@ export const Annotations = {
   lastAppliedConfiguration: 'kubectl.kubernetes.io/last-applied-configuration',
 } as const;
 
+/** Paths no volume may be mounted at (upstream pkg/apis/serving/k8s_validation.go). */
+export const RESERVED_MOUNT_PATHS: readonly string[] = ['/', '/dev', '/dev/log'];
+
 /** Port of the user container when the revision names none (the PORT env var). */
 export const DEFAULT_USER_PORT = 8080;

@@ -19,7 +19,7 @@ describe('Knative documentation samples are accepted by the real API server', ()
     expect(spec.timeoutSeconds).toBe(300);
     expect(spec.containerConcurrency).toBe(0);
     expect(spec.containers[0].name).toBe('user-container');
-    expect(spec.containers[0].readinessProbe).toEqual({ tcpSocket: {}, successThreshold: 1 });
+    expect(spec.containers[0].readinessProbe).toEqual({ tcpSocket: { port: 0 }, successThreshold: 1 });
     expect(svc.metadata.annotations?.['serving.knative.dev/creator']).toBe('pilotlight-admin');
     expect(svc.metadata.annotations?.['serving.knative.dev/lastModifier']).toBe('pilotlight-admin');
   });

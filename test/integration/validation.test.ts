@@ -97,6 +97,26 @@ const cases: Case[] = [
     field: 'spec.template.spec.containers[0].env[0].name', rule: /reserved environment variables/,
   },
   {
+    name: 'an envFrom with both a ConfigMap and a Secret',
+    manifest: service((s) => { container(s).envFrom = [{ configMapRef: { name: 'c' }, secretRef: { name: 's' } }]; }),
+    field: 'spec.template.spec.containers[0].envFrom[0]', rule: /exactly one of configMapRef or secretRef must be set/,
+  },
+  {
+    name: 'a negative runAsUser',
+    manifest: service((s) => { container(s).securityContext = { runAsUser: -10 }; }),
+    field: 'spec.template.spec.containers[0].securityContext.runAsUser', rule: /should be greater than or equal to 0/,
+  },
+  {
+    name: 'a negative supplemental group',
+    manifest: service((s) => { spec(s).securityContext = { supplementalGroups: [1000, -1] }; }),
+    field: 'spec.template.spec.securityContext.supplementalGroups', rule: /every group ID must be between 0 and 2147483647/,
+  },
+  {
+    name: 'PORT in the serving container',
+    manifest: service((s) => { container(s).env = [{ name: 'PORT', value: '9000' }]; }),
+    field: 'spec.template.spec.containers', rule: /PORT is a reserved environment variable in the serving container/,
+  },
+  {
     name: 'an autoscaling annotation on the Service itself',
     manifest: service((s) => { s.metadata.annotations = { 'autoscaling.knative.dev/min-scale': '1' }; }),
     field: 'metadata.annotations[autoscaling.knative.dev/min-scale]', rule: /only allowed on spec.template.metadata.annotations/,
@@ -174,6 +194,30 @@ describe('invalid manifests are rejected at apply time with the field and the ru
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(field);
     expect(result.stderr).toMatch(rule);
+  });
+});
+
+describe('Knative\'s own wording where its conformance tests check it', () => {
+  it('an invalid serviceAccountName: the value, the field, then Kubernetes\' DNS-1123 rule', async () => {
+    const ns = await createNamespace('account');
+    const result = await apply(ns, service((s) => { spec(s).serviceAccountName = 'foo@bar.baz'; }));
+    expect(result.code).not.toBe(0);
+    // TestServiceAccountValidation wants this text (k8s.io/apimachinery IsDNS1123Subdomain's message).
+    expect(result.stderr).toContain('foo@bar.baz: spec.template.spec.serviceAccountName\n'
+      + 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end '
+      + 'with an alphanumeric character (e.g. \'example.com\', regex used for validation is \'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\')');
+  });
+});
+
+describe('what Knative accepts', () => {
+  it('PORT in a sidecar, which Knative sets only in the serving container', async () => {
+    const ns = await createNamespace('sidecar-port');
+    await mustSucceed(apply(ns, service((s) => {
+      spec(s).containers = [
+        { image: 'dev.local/app:1', ports: [{ containerPort: 8080 }] },
+        { image: 'dev.local/sidecar:1', env: [{ name: 'PORT', value: '9000' }] },
+      ];
+    })));
   });
 });
 

@@ -162,6 +162,15 @@ describe('gateway routing', () => {
     expect(answer.headers['k-network-hash']).toBe(ingressHash(helloIngress));
   });
 
+  it('forwards a probe carrying any other hash to the backend, headers intact, for it to echo', async () => {
+    // KIngress conformance's "request overrides hash": upstream's backends (probe.NewHandler) echo it.
+    const hash = '2701a1b241db6af811992c57a5e11171847148ac3d2e1a8cc992a62f9e4fa111';
+    const answer = await get(external, HOST, '/', { 'K-Network-Probe': 'probe', 'K-Network-Hash': hash });
+    expect(answer.status).toBe(200);
+    const echo = JSON.parse(answer.text) as Echo;
+    expect(echo.headers).toMatchObject({ 'k-network-probe': 'probe', 'k-network-hash': hash, 'knative-serving-revision': 'hello-00001' });
+  });
+
   it('retries a refused connection on another endpoint, so no request fails', async () => {
     const answers = await Promise.all(Array.from({ length: 40 }, () => get(external, 'flaky.default.example.com')));
     expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200));

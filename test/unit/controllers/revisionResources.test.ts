@@ -108,6 +108,22 @@ describe('makeDeployment', () => {
     expect(h2c.spec?.template.spec?.containers[1]?.ports?.[0]).toEqual({ name: 'queue-port', containerPort: 8013 });
   });
 
+  it('a port given only a name, containerPort 0 as Go writes it, serves on 8080 with that name\'s protocol', () => {
+    const named = (name: string) => revision((r) => { r.spec.containers[0].ports = [{ name, containerPort: 0 }]; });
+    const h2c = makeDeployment(named('h2c'), revisionConfig()).spec!.template.spec!;
+    const [app, sidecar] = h2c.containers;
+    expect(app?.ports).toEqual([{ name: 'user-port', containerPort: 8080 }]);
+    expect(app?.env).toContainEqual({ name: 'PORT', value: '8080' });
+    expect(sidecar?.ports?.[0]).toEqual({ name: 'queue-port', containerPort: 8013 });
+    expect(sidecar?.env).toContainEqual({ name: 'USER_PORT', value: '8080' });
+    expect(sidecar?.env).toContainEqual({ name: 'QUEUE_SERVING_PORT', value: '8013' });
+    expect(makePodAutoscaler(named('h2c')).spec?.protocolType).toBe('h2c');
+    expect(makePodAutoscaler(named('http1')).spec?.protocolType).toBe('http1');
+    const http1 = makeDeployment(named('http1'), revisionConfig()).spec!.template.spec!;
+    expect(http1.containers[0]?.ports).toEqual([{ name: 'user-port', containerPort: 8080 }]);
+    expect(http1.containers[1]?.ports?.[0]).toEqual({ name: 'queue-port', containerPort: 8012 });
+  });
+
   it('queue-proxy checks the user port when the app\'s probe is exec or has no port', () => {
     expect(readinessProbeForQueue({ exec: { command: ['true'] }, periodSeconds: 3 } as never, 8080))
       .toEqual({ tcpSocket: { host: '127.0.0.1', port: 8080 }, periodSeconds: 3, successThreshold: 1 });

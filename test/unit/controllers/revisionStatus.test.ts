@@ -20,7 +20,7 @@ const pod = (containerStatuses: object[], conditions: object[] = [{ type: 'PodSc
 
 describe('setContainerStatuses', () => {
   it('names every container, with a digest only where the image already gives one', () => {
-    const digest = 'registry.example.com/app@sha256:' + 'a'.repeat(64);
+    const digest = `registry.example.com/app@sha256:${'a'.repeat(64)}`;
     const status: RevisionStatus = {};
     setContainerStatuses(status, {
       containers: [{ name: 'user-container', image: 'dev.local/hello:1' }, { name: 'sidecar', image: digest }],

@@ -35,6 +35,16 @@ describe('admission reviews', () => {
     ]);
   });
 
+  it('words an invalid service account name as Knative does: the value, the field, then Kubernetes\' rule', () => {
+    const object = { metadata: { name: 'a' }, spec: { template: { spec: { serviceAccountName: 'foo@bar.baz', containers: [{ image: 'x' }] } } } };
+    const response = review('/validation', request(object), knativeDefaults()).response!;
+    // The text Knative's conformance test expects: k8s.io/apimachinery's IsDNS1123Subdomain message.
+    expect(response.status?.message).toBe('validation failed: invalid value: foo@bar.baz: spec.template.spec.serviceAccountName\n'
+      + 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end '
+      + 'with an alphanumeric character (e.g. \'example.com\', regex used for validation is \'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\')');
+    expect(response.status?.details?.causes.map((c) => c.field)).toEqual(['spec.template.spec.serviceAccountName']);
+  });
+
   it('lets other kinds and DELETE through untouched', () => {
     const other = review('/validation', request({}, { kind: { group: '', version: 'v1', kind: 'Pod' } }), knativeDefaults()).response;
     expect(other).toEqual({ uid: 'u1', allowed: true });

@@ -26,11 +26,30 @@ describe('Service defaults', () => {
       timeoutSeconds: 300,
       containerConcurrency: 0,
       enableServiceLinks: false,
-      containers: [{ name: 'user-container', image: 'dev.local/hello:1', readinessProbe: { tcpSocket: {}, successThreshold: 1 } }],
+      containers: [{
+        name: 'user-container', image: 'dev.local/hello:1', resources: {}, readinessProbe: { tcpSocket: { port: 0 }, successThreshold: 1 },
+      }],
     });
     expect(out.metadata?.annotations).toEqual({
       'serving.knative.dev/creator': 'alice', 'serving.knative.dev/lastModifier': 'alice',
     });
+  });
+
+  it('stores the fields a Go client writes back even when zero, so its get-update round trip keeps the spec', () => {
+    const stored = defaultService(service({}, {
+      spec: { containers: [{ image: 'x', livenessProbe: { httpGet: { path: '/live' } }, startupProbe: { grpc: {} } }] },
+    }), undefined, ctx());
+    // What client-go sends for that object: TCPSocketAction.port, HTTPGetAction.port and
+    // GRPCAction.port are not omitempty, and Container.resources is a struct, always written.
+    // ObjectMeta is a struct too; its creationTimestamp: null is dropped by the API server.
+    expect(stored.spec?.template?.metadata).toEqual({});
+    const container = stored.spec?.template?.spec?.containers[0];
+    expect(container?.resources).toEqual({});
+    expect(container?.readinessProbe?.tcpSocket).toEqual({ port: 0 });
+    expect(container?.livenessProbe?.httpGet).toEqual({ path: '/live', port: 0 });
+    expect(container?.startupProbe?.grpc).toEqual({ port: 0, service: '' });
+    const resent = defaultService(structuredClone(stored), stored, ctx({ operation: 'UPDATE' }));
+    expect(resent.spec).toEqual(stored.spec);
   });
 
   it('does not change its input', () => {
@@ -87,7 +106,7 @@ describe('Service defaults', () => {
       },
     }), undefined, ctx());
     const container = out.spec?.template?.spec?.containers[0];
-    expect(container?.readinessProbe).toEqual({ httpGet: { path: '/ready' }, periodSeconds: 5, successThreshold: 1, failureThreshold: 3, timeoutSeconds: 1 });
+    expect(container?.readinessProbe).toEqual({ httpGet: { path: '/ready', port: 0 }, periodSeconds: 5, successThreshold: 1, failureThreshold: 3, timeoutSeconds: 1 });
     expect(container?.volumeMounts).toEqual([{ name: 'cfg', mountPath: '/cfg', readOnly: true }, { name: 'scratch', mountPath: '/scratch' }]);
   });
 

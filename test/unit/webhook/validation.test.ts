@@ -69,11 +69,77 @@ describe('revision spec rules that depend on configuration', () => {
     expect(errors[1]?.message).toBe('"app" is already the name of spec.containers[0]');
   });
 
-  it('requires probes of the serving container to use its port', () => {
+  it('wants one source per volume and unique volume names', () => {
     const errors = validateRevisionSpec(spec({
-      containers: [{ image: 'a', ports: [{ containerPort: 9000 }], readinessProbe: { httpGet: { port: 8080 } } }],
+      containers: [{ image: 'a', volumeMounts: [{ name: 'a', mountPath: '/a', readOnly: true }, { name: 'b', mountPath: '/b', readOnly: true }] }],
+      volumes: [{ name: 'a', secret: { secretName: 'a' }, configMap: { name: 'a' } }, { name: 'b' }, { name: 'b', secret: { secretName: 'b' } }],
     } as never), 'spec', config);
-    expect(errors).toEqual([{ path: 'spec.containers[0].readinessProbe', message: "the probe's port 8080 must be the container port 9000 (or left out)" }]);
+    expect(errors).toEqual([
+      { path: 'spec.volumes[0]', message: 'exactly one of secret, configMap, projected, emptyDir must be set, found secret and configMap' },
+      { path: 'spec.volumes[1]', message: 'exactly one of secret, configMap, projected, emptyDir must be set, found none' },
+      { path: 'spec.volumes[2].name', message: '"b" is already the name of another volume' },
+    ]);
+  });
+
+  it('refuses a mountPath used twice in one container, compared as Go\'s path.Clean writes it', () => {
+    const errors = validateRevisionSpec(spec({
+      containers: [{ image: 'a', volumeMounts: [{ name: 'a', mountPath: '/data', readOnly: true }, { name: 'b', mountPath: '/x/../data/', readOnly: true }] }],
+      volumes: [{ name: 'a', secret: { secretName: 'a' } }, { name: 'b', secret: { secretName: 'b' } }],
+    } as never), 'spec', config);
+    expect(errors).toEqual([
+      { path: 'spec.containers[0].volumeMounts[1].mountPath', message: '"/x/../data/" is mounted twice: each mountPath must be unique' },
+    ]);
+  });
+
+  it('refuses a reserved mountPath however it is written', () => {
+    const errors = validateRevisionSpec(spec({
+      containers: [{ image: 'a', volumeMounts: [{ name: 'a', mountPath: '/dev/', readOnly: true }] }],
+      volumes: [{ name: 'a', secret: { secretName: 'a' } }],
+    } as never), 'spec', config);
+    expect(errors).toEqual([
+      { path: 'spec.containers[0].volumeMounts[0].mountPath', message: '"/dev/" is /dev: mountPath may not be one of /, /dev, /dev/log' },
+    ]);
+  });
+
+  it('allows probes on a container without a port only with multi-container-probing, and then with a port', () => {
+    const sidecar = (probe: Record<string, unknown>) => spec({
+      containers: [{ image: 'a', ports: [{ containerPort: 8080 }] }, { image: 'b', name: 'b', livenessProbe: probe }],
+    } as never);
+    expect(validateRevisionSpec(sidecar({ tcpSocket: { port: 9000 } }), 'spec', config)).toEqual([{
+      path: 'spec.containers[1].livenessProbe',
+      message: 'must not be set: the feature is off (set multi-container-probing: enabled in ConfigMap config-features)',
+    }]);
+    const probing = { ...config, features: parseFeatures({ 'multi-container-probing': 'enabled' }) };
+    expect(validateRevisionSpec(sidecar({ tcpSocket: { port: 9000 } }), 'spec', probing)).toEqual([]);
+    expect(validateRevisionSpec(sidecar({ httpGet: { path: '/', port: 0 } }), 'spec', probing)).toEqual([{
+      path: 'spec.containers[1].livenessProbe.httpGet.port', message: 'must be set: a container without a port has no serving port to probe by default',
+    }]);
+  });
+
+  it('checks the serving container\'s probes as Knative does', () => {
+    const probes = (container: Record<string, unknown>) => validateRevisionSpec(spec({
+      containers: [{ image: 'a', ports: [{ name: 'h2c', containerPort: 9000 }], ...container }],
+    } as never), 'spec', config);
+    // A number always passes (the probe runs against the serving port); a name must be the port's.
+    expect(probes({ readinessProbe: { httpGet: { port: 8080 }, successThreshold: 1 }, livenessProbe: { tcpSocket: { port: 'h2c' } } })).toEqual([]);
+    expect(probes({ readinessProbe: { tcpSocket: { port: 'http' }, successThreshold: 1 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe.tcpSocket.port', message: '"http" must be the name of the container port, "h2c"' },
+    ]);
+    expect(probes({ livenessProbe: { httpGet: {}, tcpSocket: {} } })).toEqual([
+      { path: 'spec.containers[0].livenessProbe', message: 'exactly one of httpGet, tcpSocket, exec, grpc must be set, found httpGet and tcpSocket' },
+    ]);
+    expect(probes({ readinessProbe: { successThreshold: 1 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe', message: 'exactly one of httpGet, tcpSocket, exec, grpc must be set, found none' },
+    ]);
+    expect(probes({ readinessProbe: { tcpSocket: {}, successThreshold: 0, initialDelaySeconds: -1, timeoutSeconds: 2, failureThreshold: 3 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe.initialDelaySeconds', message: '-1 is out of range: must be at least 0' },
+      { path: 'spec.containers[0].readinessProbe.successThreshold', message: '0 is out of range: must be at least 1' },
+      { path: 'spec.containers[0].readinessProbe.failureThreshold', message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)' },
+      { path: 'spec.containers[0].readinessProbe.timeoutSeconds', message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)' },
+    ]);
+    expect(probes({ readinessProbe: { tcpSocket: {}, periodSeconds: 5, timeoutSeconds: 0, failureThreshold: 1, successThreshold: 1 } })).toEqual([
+      { path: 'spec.containers[0].readinessProbe.timeoutSeconds', message: '0 is out of range: must be at least 1' },
+    ]);
   });
 });
 
