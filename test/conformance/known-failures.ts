@@ -26,17 +26,11 @@ export const PILOTLIGHT_BUGS: KnownFailure[] = [
   { suite: 'api-v1', test: 'TestServiceWithTrafficSplit', reason: 'the webhook stores readinessProbe.tcpSocket: {}, a typed client sends it back as {port: 0}, and the traffic-only update cuts a new Revision (fix on wip/api)' },
   { suite: 'api-v1', test: 'TestUpdateConfigurationMetadata', reason: 'the same defaults round trip: a metadata-only update through a typed client changes the template and cuts a new Revision (fix on wip/api)' },
   { suite: 'api-v1', test: 'TestServiceAccountValidation', reason: "the rejection of serviceAccountName words it differently from Knative's (fix on wip/api)" },
-  { suite: 'api-v1', test: 'TestRevisionTimeout/writes_first_byte_before_timeout', reason: 'responses are buffered and timeoutSeconds bounds the whole response, not the time to the first byte (fix on wip/dataplane)' },
   // runtime
   { suite: 'runtime', test: 'TestShouldNotContainerConstraints/TestInvalidUID', reason: 'runAsUser: -10 is accepted; Knative refuses a negative UID (fix on wip/api)' },
   { suite: 'runtime', test: 'TestProtocols/h2c', reason: 'a port given only by name (h2c) is refused by a CEL rule; Knative defaults its number to 8080 (fix on wip/api)' },
   { suite: 'runtime', test: 'TestProtocols/http1', reason: 'a port given only by name (http1) is refused by a CEL rule; Knative defaults its number to 8080 (fix on wip/api)' },
-  { suite: 'runtime', test: 'TestProbeRuntimeAfterStartup', reason: 'a pod whose readiness probe starts failing after start-up keeps getting requests (fix on wip/dataplane)' },
-  // api/v1beta1
-  { suite: 'api-v1beta1', test: 'TestDomainMapping', reason: 'no domainmappings.serving.knative.dev v1beta1 yet (fix on wip/domainmapping)' },
   // ingress
-  { suite: 'ingress', test: 'TestIngressConformance/headers/probe', reason: 'K-Network-Hash differs from knative.dev/networking ingress.ComputeHash (gateway/routing/probe.ts)' },
-  { suite: 'ingress', test: 'TestIngressConformance/host-rewrite', reason: 'a split to an ExternalName Service has no endpoints for the gateway ("no ready endpoints"; gateway/sources/kubernetes.ts)' },
   { suite: 'ingress', test: 'TestIngressConformance/tls', reason: 'the gateway has no TLS listener (no port 443 on its Service)' },
   { suite: 'ingress', test: 'TestIngressConformance/visibility', reason: 'the local cluster runs no cluster DNS, so the httpproxy pod cannot resolve *.svc.cluster.local names (hack/cluster)' },
 ];

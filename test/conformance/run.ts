@@ -1,7 +1,8 @@
 // Runs Knative's own conformance suites against pilotlight on the local cluster and writes
 // results.md and results.json beside this file, test by test, on every run.
 //
-//   node test/conformance/run.ts [--suite api-v1 ...] [--keep-cluster] [--state-dir DIR] [--results DIR] [--from-logs]
+//   node test/conformance/run.ts [--suite api-v1 ...] [--keep-cluster] [--state-dir DIR] [--results DIR]
+//                                [--only-known] [--from-logs]
 //
 // Steps: bring the local cluster up unless it runs (and take it down again at the end if this run
 // started it), build the suites and their images from the Go module proxy (build.sh, cached
@@ -43,6 +44,9 @@ const ALT_TEST_NAMESPACE = 'serving-tests-alt';
  */
 const GATEWAY_SERVICE = 'gateway';
 
+/** Upstream's test/config/ytt/core overlays the suites depend on, and the ConfigMap each sets. */
+const CONFIG_OVERLAYS = [['overlay-config-autocreate-clusterdomainclaims.yaml', 'config-network']] as const;
+
 /** Per suite: which images it uses and how long it may run before its binary is stopped. */
 const SUITE_SETTINGS: Record<Suite, { images: ImageModule; timeoutMinutes: number; serving: boolean }> = {
   'api-v1': { images: 'serving', timeoutMinutes: 25, serving: true },
@@ -55,6 +59,8 @@ const { values } = parseArgs({
   options: {
     suite: { type: 'string', multiple: true },
     'keep-cluster': { type: 'boolean', default: false },
+    /** Run only the tests known-failures.ts skips, to see which of them pass by now. */
+    'only-known': { type: 'boolean', default: false },
     /** Write the results from the last run's event logs instead of running the suites. */
     'from-logs': { type: 'boolean', default: false },
     'state-dir': { type: 'string', default: defaultStateDir },
@@ -96,7 +102,8 @@ async function ensureCluster(): Promise<{ k: Kubectl; socket: string; startedHer
 
 /**
  * What the suites expect to exist, read from upstream's test/config in the module cache at the
- * pinned version: the test namespaces, and the ConfigMap and Secret the runtime tests mount.
+ * pinned version: the test namespaces, the ConfigMap and Secret the runtime tests mount, and the
+ * system configuration upstream's CI gives them.
  */
 async function applyTestResources(k: Kubectl, servingDir: string): Promise<void> {
   const wanted = (doc: { kind?: string; metadata?: { name?: string; namespace?: string } }) =>
@@ -107,12 +114,22 @@ async function applyTestResources(k: Kubectl, servingDir: string): Promise<void>
     .filter((doc) => doc && wanted(doc));
   if (docs.length < 4) throw new Error(`expected 2 namespaces, a ConfigMap and a Secret in ${servingDir}/test/config, found ${docs.length} documents`);
   await kubectl(k, ['apply', '-f', '-'], docs.map((doc) => JSON.stringify(doc)).join('\n'));
+  // Upstream's CI sets config-network's autocreate-cluster-domain-claims to "true" through a ytt
+  // overlay (TestDomainMapping relies on it); apply that overlay's data the same way.
+  for (const [file, configMap] of CONFIG_OVERLAYS) {
+    const data = parseAllDocuments(readFileSync(join(servingDir, 'test', 'config', 'ytt', 'core', file), 'utf8'))
+      .map((d) => d.toJSON() as { data?: Record<string, string> } | null).find((doc) => doc?.data)?.data;
+    if (!data) throw new Error(`no data in ${servingDir}/test/config/ytt/core/${file}`);
+    await kubectl(k, ['patch', 'configmap', configMap, '-n', SYSTEM_NAMESPACE, '--type=merge', '-p', JSON.stringify({ data })]);
+  }
   await kubectl(k, ['patch', 'service', GATEWAY_SERVICE, '-n', SYSTEM_NAMESPACE, '--type=merge', '-p', JSON.stringify({ spec: { type: 'NodePort' } })]);
 }
 
 async function runSuite(suite: Suite, cacheDir: string, k: Kubectl, tag: string): Promise<SuiteResult> {
   const settings = SUITE_SETTINGS[suite];
+  // With --only-known the skip list becomes the selection (and its results go elsewhere).
   const skip = skipPattern(suite);
+  const selection = values['only-known'] ? [`-test.run=${skip ?? '^$'}`] : skip ? [`-test.skip=${skip}`] : [];
   const args = [
     `--kubeconfig=${k.kubeconfig}`,
     `--ingressendpoint=${NODE_IP}`,
@@ -123,7 +140,7 @@ async function runSuite(suite: Suite, cacheDir: string, k: Kubectl, tag: string)
     '-test.v=test2json',
     '-test.parallel=2',
     `-test.timeout=${settings.timeoutMinutes}m`,
-    ...(skip ? [`-test.skip=${skip}`] : []),
+    ...selection,
     ...(settings.serving
       ? [`--test-namespace=${TEST_NAMESPACE}`, `--alt-test-namespace=${ALT_TEST_NAMESPACE}`, '--disable-logstream', `--ingress-class=${PILOTLIGHT_INGRESS_CLASS}`]
       : [`--ingressClass=${PILOTLIGHT_INGRESS_CLASS}`]),
@@ -134,7 +151,7 @@ async function runSuite(suite: Suite, cacheDir: string, k: Kubectl, tag: string)
   // Written as the events come, so a long run can be followed (tail -f) and a cut-off one read.
   const log = createWriteStream(logPath);
   const started = Date.now();
-  say(`running ${suite}${skip ? ` (skipping ${skip})` : ''}`);
+  say(`running ${suite} ${selection.join(' ')}`);
   const child = spawn(join(cacheDir, 'bin', 'test2json'), ['-t', '-p', suite, join(cacheDir, 'tests', `${suite}.test`), ...args], {
     cwd: workDir,
     env: {
