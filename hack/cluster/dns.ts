@@ -31,6 +31,9 @@ export interface CorefileOptions {
  * Only the cluster's zones have a server block, so a query for any other name finds no zone and
  * is REFUSED at once: there is no `forward` (which would send it to the host's resolvers and from
  * there to the internet) and so no `loop` either, which only guards forwarding.
+ * Answers keep the plugin's default TTL of 5 s, which also bounds how long a "no such name" is
+ * cached: kubeadm's `ttl 30` would hide a Service created just after a failed lookup for 30 s,
+ * and on this cluster tests create Services and resolve them at once.
  */
 export function corefile({ port = 53, healthPort = 8080, readyPort = 8181, kubeconfig }: CorefileOptions = {}): string {
   const zones = [CLUSTER_DOMAIN, 'in-addr.arpa', 'ip6.arpa'];
@@ -39,8 +42,7 @@ export function corefile({ port = 53, healthPort = 8080, readyPort = 8181, kubec
     health :${healthPort}
     ready :${readyPort}
     kubernetes ${zones.join(' ')} {
-        pods insecure
-        ttl 30${kubeconfig ? `\n        kubeconfig ${kubeconfig}` : ''}
+        pods insecure${kubeconfig ? `\n        kubeconfig ${kubeconfig}` : ''}
     }
     cache 30
     loadbalance
