@@ -29,7 +29,7 @@ describe('cluster DNS for the local node', () => {
     const service = byKind('Service');
     expect(service.metadata).toMatchObject({ name: 'kube-dns', namespace: 'kube-system' });
     expect(service.spec.clusterIP).toBe(DNS_SERVICE_IP);
-    expect(DNS_SERVICE_IP.startsWith(SERVICE_CIDR.split('.').slice(0, 2).join('.') + '.')).toBe(true);
+    expect(DNS_SERVICE_IP.startsWith(`${SERVICE_CIDR.split('.').slice(0, 2).join('.')}.`)).toBe(true);
     expect(service.spec.ports.map((p: Obj) => `${p.port}/${p.protocol}`)).toEqual(['53/UDP', '53/TCP']);
     expect(service.spec.selector).toEqual(byKind('Deployment').spec.template.metadata.labels);
   });
