@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
+import { applyClusterDns, coreDnsImage, ensureCoreDns, waitForClusterDns } from '../hack/cluster/dns.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
 import { ensureHelm, installChart, stopHostController, waitForWebhook, type Kubectl } from '../hack/cluster/operator.ts';
@@ -48,10 +49,16 @@ export async function up(argv: string[]): Promise<void> {
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
   const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
+  say('starting cluster DNS (CoreDNS)');
+  const dns = await coreDnsImage(await ensureCoreDns());
+  await importImage(containerdSocket, dns.archive);
+  await applyClusterDns(k, dns.name);
   say(`building the operator image and the sample apps' (${SAMPLE_APPS.join(', ')})`);
   const image = await buildOperatorImage(join(stateDir, 'images'));
   await importImage(containerdSocket, image.archive);
   for (const app of SAMPLE_APPS) await importImage(containerdSocket, (await buildSampleImage(app, join(stateDir, 'images'))).archive);
+  // CoreDNS started while the images were built; the operator's pods come up resolving names.
+  await waitForClusterDns(k);
   say(`installing the Helm chart with ${image.name}`);
   await installChart(k, await ensureHelm(), { 'image.tag': image.name.split(':').at(-1)!, 'gateway.hostPort': String(GATEWAY_PORT) }, { wait: true });
   await waitForWebhook(k);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { cacheRoot } from './paths.ts';
+import { CLUSTER_DOMAIN, DNS_SERVICE_IP } from './dns.ts';
 import { NODE_NAME, type ControlPlane } from './controlPlane.ts';
 import { freePort, isRunning, startProcess, stopProcesses, tail } from './processes.ts';
 import { writeOciImage } from '../images/oci.ts';
@@ -105,7 +106,8 @@ const cniConfig = JSON.stringify({
   ],
 }, null, 2);
 
-function kubeletConfig(containerdSocket: string, clientCaFile: string): string {
+/** ClusterFirst pods get CoreDNS (hack/cluster/dns.ts) as their nameserver and the cluster's search path. */
+export function kubeletConfig(containerdSocket: string, clientCaFile: string): string {
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: ${NODE_IP}
@@ -120,7 +122,8 @@ authentication:
   webhook: {enabled: true}
   x509: {clientCAFile: ${clientCaFile}}
 authorization: {mode: Webhook}
-clusterDomain: cluster.local
+clusterDomain: ${CLUSTER_DOMAIN}
+clusterDNS: [${DNS_SERVICE_IP}]
 resolvConf: /etc/resolv.conf
 evictionHard: {memory.available: 100Mi, nodefs.available: "1%", imagefs.available: "1%"}
 serializeImagePulls: false

@@ -40,7 +40,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
       .rejects.toMatchObject({ stderr: expect.stringMatching(/percents of all traffic targets must add up to 100/) });
   });
 
-  it('a pod behind a Service answers through its ClusterIP, and reaches the API server from inside', async () => {
+  it('a pod behind a Service answers through its ClusterIP, reaches the API server from inside and resolves cluster names', async () => {
     const image = 'dev.local/pilotlight/e2e-node:1';
     const archive = join(stateDir, 'e2e-node.tar');
     const root = mkdtempSync(join(tmpdir(), 'pilotlight-e2e-root-'));
@@ -51,6 +51,9 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     const server = [
       "const https = require('https'); const fs = require('fs');",
       "require('http').createServer((q, s) => {",
+      // Through getaddrinfo, so the resolv.conf the kubelet wrote and glibc's search list apply.
+      "  if (q.url.startsWith('/dns/')) return require('dns').lookup(q.url.slice(5), { family: 4 }, (e, a) => s.end(e ? 'error ' + e.code : a));",
+      "  if (q.url === '/resolv.conf') return s.end(fs.readFileSync('/etc/resolv.conf', 'utf8'));",
       "  if (q.url !== '/api') return s.end('hello from ' + require('os').hostname());",
       "  const token = fs.readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/token', 'utf8');",
       "  https.get({ host: '10.96.0.1', path: '/version', ca: fs.readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt'), servername: 'kubernetes.default.svc', headers: { authorization: 'Bearer ' + token } },",
@@ -77,6 +80,15 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     await expect.poll(async () => (await fetch(`http://${clusterIp}/`).then((r) => r.text()).catch(() => '')), { timeout: 30_000 })
       .toMatch(/^hello from web-/);
     expect(await fetch(`http://${clusterIp}/api`).then((r) => r.text())).toBe('200 v1.35.4');
+    // Cluster DNS (CoreDNS behind kube-dns): the FQDN and the short forms Knative's KIngress
+    // conformance test `visibility` resolves from a pod; nothing outside the cluster is answered.
+    const text = (path: string) => fetch(`http://${clusterIp}${path}`).then((r) => r.text());
+    const resolvConf = await text('/resolv.conf');
+    expect(resolvConf).toMatch(/^nameserver 10\.96\.0\.10$/m);
+    expect(resolvConf).toMatch(/^search e2e\.svc\.cluster\.local svc\.cluster\.local cluster\.local\b/m);
+    expect(await text('/dns/kubernetes.default.svc.cluster.local')).toBe('10.96.0.1');
+    for (const name of ['web.e2e.svc.cluster.local', 'web.e2e.svc', 'web.e2e', 'web']) expect(await text(`/dns/${name}`)).toBe(clusterIp);
+    expect(await text('/dns/example.com')).toMatch(/^error /);
   });
 
   it('a Knative Service runs its revision\'s pod behind queue-proxy, and deleting it removes every child', async () => {
