@@ -32,7 +32,6 @@ export const PILOTLIGHT_BUGS: KnownFailure[] = [
   { suite: 'runtime', test: 'TestProtocols/http1', reason: 'a port given only by name (http1) is refused by a CEL rule; Knative defaults its number to 8080 (fix on wip/api)' },
   // ingress
   { suite: 'ingress', test: 'TestIngressConformance/tls', reason: 'the gateway has no TLS listener (no port 443 on its Service)' },
-  { suite: 'ingress', test: 'TestIngressConformance/visibility', reason: 'the local cluster runs no cluster DNS, so the httpproxy pod cannot resolve *.svc.cluster.local names (hack/cluster)' },
 ];
 
 /**
