@@ -65,7 +65,7 @@ function recordingScaleCalls(api: KubeRest, calls: ScaleCall[]): KubeRest {
   return {
     request(method, path, options) {
       if (method === 'PATCH' && path.endsWith('/scale')) {
-        const [op] = options?.body as { value: number }[];
+        const op = (options?.body as { value: number }[] | undefined)?.[0];
         calls.push({ atMs: performance.now(), path, replicas: op!.value });
       }
       return api.request(method, path, options);

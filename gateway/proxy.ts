@@ -68,7 +68,7 @@ function prepare(setHeaders: readonly HeaderPair[]): PreparedHeaders {
   if (headers === undefined) {
     headers = {
       drop: new Set([...GATEWAY_OWNED, ...setHeaders.map(([name]) => name)]),
-      add: setHeaders.flatMap(([name, value]) => [name, value]),
+      add: setHeaders.flat(),
     };
     prepared.set(setHeaders, headers);
   }

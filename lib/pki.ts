@@ -53,8 +53,8 @@ const validity = (days: number) => {
 };
 
 function subject(commonName: string, organizations: string[] = []): string {
-  const escape = (v: string) => v.replace(/([,+"\\<>;=])/g, '\\$1');
-  return [`CN=${escape(commonName)}`, ...organizations.map((o) => `O=${escape(o)}`)].join(', ');
+  const escapeRdn = (v: string) => v.replace(/([,+"\\<>;=])/g, '\\$1');
+  return [`CN=${escapeRdn(commonName)}`, ...organizations.map((o) => `O=${escapeRdn(o)}`)].join(', ');
 }
 
 function authority(certificate: x509.X509Certificate, keys: CryptoKeyPair, certificatePem: string, privateKeyPem: string): CertificateAuthority {
@@ -86,7 +86,7 @@ function authority(certificate: x509.X509Certificate, keys: CryptoKeyPair, certi
         signingKey: keys.privateKey as never,
         extensions,
       });
-      return { certificate: leaf.toString('pem') + '\n', privateKey: await exportPrivateKey(leafKeys.privateKey) };
+      return { certificate: `${leaf.toString('pem')}\n`, privateKey: await exportPrivateKey(leafKeys.privateKey) };
     },
   };
 }
@@ -104,7 +104,7 @@ export async function createCertificateAuthority(commonName: string, validDays =
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
     ],
   });
-  return authority(certificate, keys, certificate.toString('pem') + '\n', await exportPrivateKey(keys.privateKey));
+  return authority(certificate, keys, `${certificate.toString('pem')}\n`, await exportPrivateKey(keys.privateKey));
 }
 
 /** Reopens a CA from its PEM files, e.g. one kept in a Secret across restarts. */

@@ -33,8 +33,6 @@ const bodySchema = z.array(z.object({
   stat: statSchema,
 })).max(10_000);
 
-export type PushedStats = z.output<typeof bodySchema>;
-
 export interface StatReceiver {
   /** False when the revision is unknown. */
   push(key: string, stat: Stat): boolean;

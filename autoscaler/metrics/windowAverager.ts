@@ -153,7 +153,7 @@ const WEIGHT_COVERAGE = 0.9999;
  * into a plain mean.
  */
 export function smoothingCoefficient(buckets: number): number {
-  return Math.max(1 - Math.pow(1 - WEIGHT_COVERAGE, 1 / buckets), MIN_SMOOTHING);
+  return Math.max(1 - (1 - WEIGHT_COVERAGE) ** (1 / buckets), MIN_SMOOTHING);
 }
 
 /**
@@ -179,7 +179,7 @@ export class WeightedExponentialAverager extends BucketRing {
     if (last === undefined || this.isEmpty(nowMs)) return 0;
     const now = bucketStart(nowMs);
     const silentSeconds = Math.max(0, (now - last) / BUCKET_MS);
-    let weight = this.smoothing * Math.pow(1 - this.smoothing, silentSeconds);
+    let weight = this.smoothing * (1 - this.smoothing) ** silentSeconds;
     const lastSecond = Math.floor(last / BUCKET_MS);
     let sum = 0;
     for (let back = 0; back < this.buckets.length - silentSeconds; back++) {

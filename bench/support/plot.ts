@@ -102,7 +102,7 @@ function ticks([lo, hi]: readonly [number, number]): number[] {
   return out;
 }
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const label = (value: number) => (Math.abs(value) >= 10_000 ? `${value / 1000}k` : String(value));
 
 function panelSvg(figure: Figure, index: number): string {
@@ -113,7 +113,7 @@ function panelSvg(figure: Figure, index: number): string {
   const y = linearScale(domains.y, [area.top + area.height, area.top]);
   const bottom = area.top + area.height;
   const parts: string[] = [
-    `<text x="${area.left}" y="${area.top - 14}" font-size="15" font-weight="bold">${escape(panel.title)}</text>`,
+    `<text x="${area.left}" y="${area.top - 14}" font-size="15" font-weight="bold">${escapeXml(panel.title)}</text>`,
     `<rect x="${area.left}" y="${area.top}" width="${area.width}" height="${area.height}" fill="none" stroke="#444"/>`,
   ];
   for (const t of ticks(domains.x)) {
@@ -125,8 +125,8 @@ function panelSvg(figure: Figure, index: number): string {
       `<text x="${area.left - 6}" y="${y(t) + 4}" font-size="11" text-anchor="end">${label(t)}</text>`);
   }
   parts.push(
-    `<text x="${area.left + area.width / 2}" y="${bottom + 38}" font-size="12" text-anchor="middle">${escape(panel.xLabel)}</text>`,
-    `<text x="${area.left - 56}" y="${area.top + area.height / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 ${area.left - 56} ${area.top + area.height / 2})">${escape(panel.yLabel)}</text>`,
+    `<text x="${area.left + area.width / 2}" y="${bottom + 38}" font-size="12" text-anchor="middle">${escapeXml(panel.xLabel)}</text>`,
+    `<text x="${area.left - 56}" y="${area.top + area.height / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 ${area.left - 56} ${area.top + area.height / 2})">${escapeXml(panel.yLabel)}</text>`,
     `<clipPath id="clip${index}"><rect x="${area.left}" y="${area.top}" width="${area.width}" height="${area.height}"/></clipPath>`,
   );
   panel.series.forEach((series, i) => {
@@ -138,7 +138,7 @@ function panelSvg(figure: Figure, index: number): string {
     const legendY = area.top + 10 + i * 20;
     const legendX = area.left + area.width + 14;
     parts.push(`<line x1="${legendX}" y1="${legendY}" x2="${legendX + 22}" y2="${legendY}" stroke="${series.color}" stroke-width="3"${dash}/>`,
-      `<text x="${legendX + 28}" y="${legendY + 4}" font-size="12">${escape(series.name)}</text>`);
+      `<text x="${legendX + 28}" y="${legendY + 4}" font-size="12">${escapeXml(series.name)}</text>`);
   });
   return parts.join('\n');
 }

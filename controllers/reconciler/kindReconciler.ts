@@ -82,6 +82,7 @@ export function kindReconciler<T extends WithStatus>(options: KindReconcilerOpti
       conditions.manage(status, clock).markUnknown(conditions.happy, 'NewObservedGenFailure', 'unsuccessfully observed a new generation');
     }
 
+    // biome-ignore lint/complexity/noUselessUndefinedInitialization: tsc cannot see that the try block assigns it before use.
     let result: ReconcileResult | void = undefined;
     let failure: unknown;
     try {

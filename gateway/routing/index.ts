@@ -26,7 +26,6 @@ export function route(table: RoutingTable, request: RequestHead): RouteDecision 
 }
 
 export * from './decision.ts';
-export { findRoute, findVirtualHost, match, normalizeHost, type IncomingHeaders, type Listener, type RequestHead } from './match.ts';
-export { HASH_HEADER, HASH_OVERRIDE, PROBE_HEADER, PROBE_VALUE, ingressHash } from './probe.ts';
-export { SplitSchedule, pickUpstream, xorshiftRandomInt, type RandomInt, type Upstream } from './split.ts';
+export { normalizeHost, type Listener, type RequestHead } from './match.ts';
+export { HASH_HEADER, ingressHash } from './probe.ts';
 export * from './table.ts';

@@ -13,12 +13,8 @@ export type Route = IRoute;
 export type RevisionTemplate = NonNullable<NonNullable<IService['spec']>['template']>;
 export type RevisionSpec = NonNullable<RevisionTemplate['spec']>;
 export type Container = RevisionSpec['containers'][number];
-export type Volume = NonNullable<RevisionSpec['volumes']>[number];
 export type Probe = NonNullable<Container['readinessProbe']>;
 export type TrafficTarget = NonNullable<NonNullable<IService['spec']>['traffic']>[number];
-
-export const SERVING_GROUP = 'serving.knative.dev';
-export const SERVING_VERSION = 'v1';
 
 export const Labels = {
   service: 'serving.knative.dev/service',

@@ -14,7 +14,3 @@ export function parseGoDuration(text: string): number | undefined {
   }
   return match[1] === '-' ? -total : total;
 }
-
-export function formatDuration(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}

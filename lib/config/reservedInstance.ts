@@ -5,8 +5,6 @@ import { z } from 'zod';
 import type { AnnotationIssue } from './autoscalingAnnotations.ts';
 import { boolString, intString, parseConfigMap, quantityValue } from './parse.ts';
 
-export const RESERVED_INSTANCE_GROUP = 'pilotlight.dev';
-
 export const ReservedInstanceAnnotations = {
   mode: 'pilotlight.dev/reserved-instance',
   cpuRequest: 'pilotlight.dev/reserved-instance-cpu-request',

@@ -11,7 +11,8 @@ function statusCode(error: unknown): number | undefined {
 
 export const isNotFound = (error: unknown) => statusCode(error) === 404;
 export const isConflict = (error: unknown) => statusCode(error) === 409;
-export const isAlreadyExists = isConflict;
+// A create that finds the name taken answers 409 too; the name says which case a caller handles.
+export const isAlreadyExists = (error: unknown) => statusCode(error) === 409;
 
 /** The requested resourceVersion has been compacted away: the caller must list again. */
 export function isGone(error: unknown): boolean {

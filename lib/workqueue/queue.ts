@@ -103,7 +103,10 @@ export class WorkQueue {
   /** Adds key once ms have passed; an earlier pending time for the same key wins. */
   addAfter(key: string, ms: number): void {
     if (this.#shuttingDown) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const at = this.#clock.now() + ms;
     const pending = this.#delayed.get(key);
     if (pending && pending.at <= at) return;

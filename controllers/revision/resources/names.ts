@@ -3,7 +3,5 @@ import { childName } from '../../../lib/apis/kmeta.ts';
 
 export const deploymentName = (revision: string) => childName(revision, '-deployment');
 export const podAutoscalerName = (revision: string) => revision;
-export const privateServiceName = (revision: string) => childName(revision, '-private');
-export const publicServiceName = (revision: string) => revision;
 /** The reserved instance's Deployment and the Service that selects its pod share this name. */
 export const reservedName = (revision: string) => childName(revision, '-reserved');

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
+import { type Agent, request } from 'undici';
 import { fromWire, type ActivatorStat, type WireStat } from '../../../activator/stats.ts';
 import {
   freePort, startQueueProxy, startSampleApp, track, waitForLine, type Proc, type QueueProxyProc, type SampleApp,

@@ -9,7 +9,7 @@ import {
 const s = (seconds: number) => seconds * 1000;
 
 function recordSeconds(averager: { record(at: number, v: number): void }, values: number[], fromSecond = 0) {
-  values.forEach((value, i) => averager.record(s(fromSecond + i), value));
+  for (const [i, value] of values.entries()) averager.record(s(fromSecond + i), value);
 }
 
 describe('LinearAverager', () => {

@@ -26,7 +26,7 @@ describe('SplitSchedule', () => {
       }
       expect(inexactWindowStarts).toEqual([]);
       const totals = countsOf(sequence, weights.length);
-      totals.forEach((total, i) => expect(Math.abs(total / 10_000 - weights[i]! / 100)).toBeLessThanOrEqual(0.01));
+      for (const [i, total] of totals.entries()) expect(Math.abs(total / 10_000 - weights[i]! / 100)).toBeLessThanOrEqual(0.01);
     });
   }
 
