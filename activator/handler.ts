@@ -11,7 +11,13 @@ import type { Logger } from '../lib/log.ts';
 import { HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
 import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
-import { CLIENT_CLOSED_STATUS, ProxyExchange, type DownstreamRequest, type DownstreamResponse, type ForwardOptions } from '../lib/http/proxy.ts';
+import {
+  CLIENT_CLOSED_STATUS,
+  ProxyExchange,
+  type DownstreamRequest,
+  type DownstreamResponse,
+  type ForwardOptions,
+} from '../lib/http/proxy.ts';
 import { revisionKey } from './backends.ts';
 import type { ActivatorMetrics } from './metrics.ts';
 import type { Revisions, ServedRevision } from './revisions.ts';
@@ -22,7 +28,11 @@ import type { PodTracker } from './throttler.ts';
 const MAX_ATTEMPTS = 3;
 
 // The pod learns the revision from its own environment; a client's K-Proxy-Request must not pass as ours.
-const DROPPED_HEADERS: ReadonlySet<string> = new Set(['knative-serving-revision', 'knative-serving-namespace', 'k-proxy-request']);
+const DROPPED_HEADERS: ReadonlySet<string> = new Set([
+  'knative-serving-revision',
+  'knative-serving-namespace',
+  'k-proxy-request',
+]);
 const FORWARD: ForwardOptions = { dropRequestHeaders: DROPPED_HEADERS, addHeaders: ['K-Proxy-Request', 'activator'] };
 
 export interface HandlerDeps {
@@ -34,13 +44,19 @@ export interface HandlerDeps {
 }
 
 function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
   res.end(body);
 }
 
 /** For upgrade requests, whose socket no HTTP server writes to any more. */
 function replyRaw(socket: Duplex, status: number, body: string): void {
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function isKubeletProbe(req: DownstreamRequest): boolean {
@@ -59,7 +75,9 @@ export class ActivatorHandler {
     this.deps = deps;
   }
 
-  get open(): number { return this.#open; }
+  get open(): number {
+    return this.#open;
+  }
 
   whenIdle(): Promise<void> {
     if (this.#open === 0) return Promise.resolve();
@@ -105,7 +123,8 @@ export class ActivatorHandler {
   #revisionOf(req: DownstreamRequest): ServedRevision | string {
     const name = req.headers['knative-serving-revision'];
     const namespace = req.headers['knative-serving-namespace'];
-    if (typeof name !== 'string' || typeof namespace !== 'string') return 'missing Knative-Serving-Revision or Knative-Serving-Namespace header';
+    if (typeof name !== 'string' || typeof namespace !== 'string')
+      return 'missing Knative-Serving-Revision or Knative-Serving-Namespace header';
     return this.deps.revisions.get(revisionKey(namespace, name)) ?? `revision ${namespace}/${name} not found`;
   }
 
@@ -187,7 +206,13 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
   }
 
   protected logFields(): Record<string, unknown> {
-    return { revision: this.#revision.key, pod: this.#pod?.address, path: this.req.url, phase: this.phase, attempts: this.#attempts };
+    return {
+      revision: this.#revision.key,
+      pod: this.#pod?.address,
+      path: this.req.url,
+      phase: this.phase,
+      attempts: this.#attempts,
+    };
   }
 
   protected settle(status: number): void {

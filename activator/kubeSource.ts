@@ -16,7 +16,13 @@ import { Informer } from '../lib/kube/informer.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import type { Logger } from '../lib/log.ts';
 import {
-  DEFAULT_TIMEOUT_MS, revisionKey, type PodSource, type PodSourceListener, type ReservedBackends, type RevisionBackends, type RevisionKey,
+  DEFAULT_TIMEOUT_MS,
+  revisionKey,
+  type PodSource,
+  type PodSourceListener,
+  type ReservedBackends,
+  type RevisionBackends,
+  type RevisionKey,
 } from './backends.ts';
 
 /** The private Service's names for queue-proxy's serving ports (8012, and 8013 for h2c). */
@@ -38,7 +44,9 @@ export class KubePodSource implements PodSource {
     const common = { client, log, ...(clock === undefined ? {} : { clock }) };
     this.#revisions = new Informer<RevisionObject>({ ...common, path: '/apis/serving.knative.dev/v1/revisions' });
     this.#endpoints = new Informer<V1Endpoints>({
-      ...common, path: '/api/v1/endpoints', labelSelector: `${Labels.serviceType} in (Private,${RESERVED_SERVICE_TYPE}),${Labels.revision}`,
+      ...common,
+      path: '/api/v1/endpoints',
+      labelSelector: `${Labels.serviceType} in (Private,${RESERVED_SERVICE_TYPE}),${Labels.revision}`,
     });
   }
 
@@ -77,7 +85,7 @@ export class KubePodSource implements PodSource {
     const name = endpointsKey(endpoints);
     this.#endpointsOwner.set(name, key);
     let names = this.#endpointsOf.get(key);
-    if (names === undefined) this.#endpointsOf.set(key, names = new Set());
+    if (names === undefined) this.#endpointsOf.set(key, (names = new Set()));
     names.add(name);
     this.#changed(key);
   }
@@ -103,7 +111,9 @@ export class KubePodSource implements PodSource {
       if (!Number.isInteger(containerConcurrency) || containerConcurrency < 1) {
         // Unlimited would defeat the point of a small instance; better to serve it not at all.
         this.#log.warn('reserved endpoints without a valid containerConcurrency label; ignoring them', {
-          endpoints: name, label: ReservedInstanceLabels.containerConcurrency, value: text,
+          endpoints: name,
+          label: ReservedInstanceLabels.containerConcurrency,
+          value: text,
         });
         continue;
       }
@@ -146,7 +156,8 @@ export function podAddresses(endpoints: V1Endpoints, notReady: string[]): string
   for (const subset of endpoints.subsets ?? []) {
     const port = subset.ports?.find((p) => p.name !== undefined && QUEUE_PORT_NAMES.has(p.name));
     if (port === undefined) continue;
-    const addressOf = (address: V1EndpointAddress) => (address.ip.includes(':') ? `[${address.ip}]:${port.port}` : `${address.ip}:${port.port}`);
+    const addressOf = (address: V1EndpointAddress) =>
+      address.ip.includes(':') ? `[${address.ip}]:${port.port}` : `${address.ip}:${port.port}`;
     for (const address of subset.addresses ?? []) pods.push(addressOf(address));
     for (const address of subset.notReadyAddresses ?? []) {
       const pod = addressOf(address);

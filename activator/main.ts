@@ -49,22 +49,40 @@ export interface RunningActivator {
   shutdown(): Promise<void>;
 }
 
-export async function startActivator(config: ActivatorConfig, source: PodSource, log: Logger, clock: Clock = realClock): Promise<RunningActivator> {
+export async function startActivator(
+  config: ActivatorConfig,
+  source: PodSource,
+  log: Logger,
+  clock: Clock = realClock,
+): Promise<RunningActivator> {
   const registry = createRegistry('activator');
   const metrics = new ActivatorMetrics(registry, function* () {
     for (const revision of revisions.values()) {
       const throttler = revision.throttler;
-      yield [revision.namespace, revision.name, {
-        queued: () => throttler.breaker.queued, active: () => revision.active, servingFromReserved: () => throttler.servingMode === 'reserved',
-      }];
+      yield [
+        revision.namespace,
+        revision.name,
+        {
+          queued: () => throttler.breaker.queued,
+          active: () => revision.active,
+          servingFromReserved: () => throttler.servingMode === 'reserved',
+        },
+      ];
     }
   });
   const revisions = new Revisions({
-    queueDepth: config.queueDepth, clock, log, random: Math.random,
+    queueDepth: config.queueDepth,
+    clock,
+    log,
+    random: Math.random,
     events: {
-      podHealthy: (revision, pod, waiting, reserved) => log.info('pod answered its probe; releasing held requests', {
-        revision, pod, waiting, ...(reserved ? { reserved } : {}),
-      }),
+      podHealthy: (revision, pod, waiting, reserved) =>
+        log.info('pod answered its probe; releasing held requests', {
+          revision,
+          pod,
+          waiting,
+          ...(reserved ? { reserved } : {}),
+        }),
       servingModeChanged: (revision, from, to, waiting) => {
         log.info('serving mode changed', { revision, from, to, waiting });
         const slash = revision.indexOf('/');
@@ -72,9 +90,10 @@ export async function startActivator(config: ActivatorConfig, source: PodSource,
       },
     },
   });
-  const reporter: StatsReporter = config.statsUrl === undefined
-    ? { report() {}, close: () => Promise.resolve() }
-    : new HttpStatsReporter(config.statsUrl, log, metrics);
+  const reporter: StatsReporter =
+    config.statsUrl === undefined
+      ? { report() {}, close: () => Promise.resolve() }
+      : new HttpStatsReporter(config.statsUrl, log, metrics);
   const concurrency = new ConcurrencyReporter(config.name, reporter, metrics);
   const reportTicker = setInterval(() => concurrency.tick(clock.now()), REPORTING_PERIOD_MS);
   const handler = new ActivatorHandler({ revisions, concurrency, metrics, clock, log });
@@ -133,7 +152,8 @@ const USAGE = `pilotlight activator [flags]
 function integer(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`--${flag}: expected a whole number ≥ 0, got ${text}\n${USAGE}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`--${flag}: expected a whole number ≥ 0, got ${text}\n${USAGE}`);
   return value;
 }
 
@@ -142,10 +162,18 @@ export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      port: { type: 'string' }, 'h2c-port': { type: 'string' }, bind: { type: 'string' }, 'metrics-port': { type: 'string' },
-      'pod-source': { type: 'string' }, kubeconfig: { type: 'string' }, 'admin-port': { type: 'string' }, 'stats-url': { type: 'string' },
-      name: { type: 'string' }, 'queue-depth': { type: 'string' },
-      'drain-quiet-period': { type: 'string' }, 'drain-timeout': { type: 'string' },
+      port: { type: 'string' },
+      'h2c-port': { type: 'string' },
+      bind: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'pod-source': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'admin-port': { type: 'string' },
+      'stats-url': { type: 'string' },
+      name: { type: 'string' },
+      'queue-depth': { type: 'string' },
+      'drain-quiet-period': { type: 'string' },
+      'drain-timeout': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -178,7 +206,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   const activator = await startActivator(config, source, log);
   log.info('activator started', {
-    port: activator.port, h2cPort: activator.h2cPort, metricsPort: activator.metricsPort, podSource: sourceKind,
+    port: activator.port,
+    h2cPort: activator.h2cPort,
+    metricsPort: activator.metricsPort,
+    podSource: sourceKind,
     ...(staticSource === undefined ? {} : { adminPort: staticSource.port }),
   });
   await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
@@ -186,8 +217,11 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
-    createLogger('activator').error('activator failed', { error });
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: Error) => {
+      createLogger('activator').error('activator failed', { error });
+      process.exit(1);
+    },
+  );
 }

@@ -20,30 +20,43 @@ export class ActivatorMetrics {
   #duration: Histogram<'k8s_namespace_name' | 'kn_revision_name' | 'http_response_status_code'>;
 
   /** `revisions` lists, at scrape time, each revision's held and proxied request counts. */
-  constructor(registry: Registry, revisions: () => Iterable<[namespace: string, revision: string, gauges: RevisionGauges]>) {
+  constructor(
+    registry: Registry,
+    revisions: () => Iterable<[namespace: string, revision: string, gauges: RevisionGauges]>,
+  ) {
     this.#concurrency = new Gauge({
       name: 'kn_revision_request_concurrency',
       help: 'Concurrent requests that are routed to Activator',
       labelNames: REVISION_LABELS,
       registers: [registry],
     });
-    const perRevision = (name: string, help: string, read: (gauges: RevisionGauges) => number) => new Gauge({
-      name, help, labelNames: REVISION_LABELS, registers: [registry],
-      collect() {
-        this.reset();
-        for (const [namespace, revision, gauges] of revisions()) this.labels(namespace, revision).set(read(gauges));
-      },
-    });
-    perRevision('kn_revision_request_queued', 'Number of requests currently queued in the activator waiting for capacity', (g) => g.queued());
-    perRevision('kn_revision_request_active', 'Number of requests currently being proxied by the activator', (g) => g.active());
+    const perRevision = (name: string, help: string, read: (gauges: RevisionGauges) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: REVISION_LABELS,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [namespace, revision, gauges] of revisions()) this.labels(namespace, revision).set(read(gauges));
+        },
+      });
+    perRevision(
+      'kn_revision_request_queued',
+      'Number of requests currently queued in the activator waiting for capacity',
+      (g) => g.queued(),
+    );
+    perRevision('kn_revision_request_active', 'Number of requests currently being proxied by the activator', (g) =>
+      g.active(),
+    );
     perRevision(
       'pilotlight_activator_serving_from_reserved',
-      'Whether the activator sends the revision\'s new requests to its reserved instance, no standard pod being healthy (1 = yes, 0 = no)',
+      "Whether the activator sends the revision's new requests to its reserved instance, no standard pod being healthy (1 = yes, 0 = no)",
       (g) => (g.servingFromReserved() ? 1 : 0),
     );
     this.#servingModeChanges = new Counter({
       name: 'pilotlight_activator_serving_mode_changes_total',
-      help: 'Times the pods taking a revision\'s new requests changed to or from its reserved instance (from/to: standard, reserved, none)',
+      help: "Times the pods taking a revision's new requests changed to or from its reserved instance (from/to: standard, reserved, none)",
       labelNames: [...REVISION_LABELS, 'from', 'to'],
       registers: [registry],
     });

@@ -41,12 +41,18 @@ export class Revisions implements PodSourceListener {
       this.#log.info('revision removed', { revision: key });
       return;
     }
-    const timeouts = { firstByteMs: backends.timeoutMs, responseStartMs: backends.responseStartTimeoutMs ?? 0, idleMs: backends.idleTimeoutMs ?? 0 };
+    const timeouts = {
+      firstByteMs: backends.timeoutMs,
+      responseStartMs: backends.responseStartTimeoutMs ?? 0,
+      idleMs: backends.idleTimeoutMs ?? 0,
+    };
     if (existing !== undefined) {
       if (existing.throttler.containerConcurrency !== backends.containerConcurrency) {
         // Revision specs are immutable; a source that says otherwise is wrong, not the revision.
         this.#log.warn('containerConcurrency of a revision cannot change; keeping the first', {
-          revision: key, kept: existing.throttler.containerConcurrency, reported: backends.containerConcurrency,
+          revision: key,
+          kept: existing.throttler.containerConcurrency,
+          reported: backends.containerConcurrency,
         });
       }
       existing.timeouts = timeouts;
@@ -55,13 +61,24 @@ export class Revisions implements PodSourceListener {
     }
     const slash = key.indexOf('/');
     const revision: ServedRevision = {
-      namespace: key.slice(0, slash), name: key.slice(slash + 1), key, timeouts, active: 0,
+      namespace: key.slice(0, slash),
+      name: key.slice(slash + 1),
+      key,
+      timeouts,
+      active: 0,
       throttler: new RevisionThrottler(key, backends.containerConcurrency, this.#deps),
     };
     this.#byKey.set(key, revision);
     this.#log.info('revision added', {
-      revision: key, containerConcurrency: backends.containerConcurrency, pods: backends.pods.length,
-      ...(backends.reserved === undefined ? {} : { reservedContainerConcurrency: backends.reserved.containerConcurrency, reservedPods: backends.reserved.pods.length }),
+      revision: key,
+      containerConcurrency: backends.containerConcurrency,
+      pods: backends.pods.length,
+      ...(backends.reserved === undefined
+        ? {}
+        : {
+            reservedContainerConcurrency: backends.reserved.containerConcurrency,
+            reservedPods: backends.reserved.pods.length,
+          }),
     });
     revision.throttler.setPods(backends.pods, backends.reserved, backends.notReady);
   }

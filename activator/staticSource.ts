@@ -13,7 +13,14 @@
 // Answers 204 on changes, 400 with a message for a malformed body, 404 for other paths.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_TIMEOUT_MS, revisionKey, type PodSource, type PodSourceListener, type RevisionBackends, type RevisionKey } from './backends.ts';
+import {
+  DEFAULT_TIMEOUT_MS,
+  revisionKey,
+  type PodSource,
+  type PodSourceListener,
+  type RevisionBackends,
+  type RevisionKey,
+} from './backends.ts';
 
 const MAX_BODY_BYTES = 1 << 20;
 const REVISION_PATH = /^\/revisions\/([^/]+)\/([^/]+)$/;
@@ -32,7 +39,9 @@ export class StaticPodSource implements PodSource {
   }
 
   /** The bound admin port, once started. */
-  get port(): number { return (this.#server.address() as AddressInfo).port; }
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
 
   start(listener: PodSourceListener): Promise<void> {
     this.#listener = listener;
@@ -66,14 +75,16 @@ export class StaticPodSource implements PodSource {
       res.writeHead(204).end();
       return;
     }
-    readBody(req).then((text) => {
-      const backends = parseBackends(text);
-      this.#revisions.set(key, backends);
-      this.#listener?.revisionChanged(key, backends);
-      res.writeHead(204).end();
-    }).catch((error: Error) => {
-      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(error.message);
-    });
+    readBody(req)
+      .then((text) => {
+        const backends = parseBackends(text);
+        this.#revisions.set(key, backends);
+        this.#listener?.revisionChanged(key, backends);
+        res.writeHead(204).end();
+      })
+      .catch((error: Error) => {
+        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(error.message);
+      });
   }
 }
 
@@ -93,11 +104,17 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function parseBackends(text: string): RevisionBackends {
   const value = JSON.parse(text) as {
-    containerConcurrency?: unknown; timeoutSeconds?: unknown; responseStartTimeoutSeconds?: unknown; idleTimeoutSeconds?: unknown;
-    pods?: unknown; reserved?: unknown; notReady?: unknown;
+    containerConcurrency?: unknown;
+    timeoutSeconds?: unknown;
+    responseStartTimeoutSeconds?: unknown;
+    idleTimeoutSeconds?: unknown;
+    pods?: unknown;
+    reserved?: unknown;
+    notReady?: unknown;
   };
   const cc = value.containerConcurrency;
-  if (typeof cc !== 'number' || !Number.isInteger(cc) || cc < 0) throw new Error('containerConcurrency: must be an integer ≥ 0');
+  if (typeof cc !== 'number' || !Number.isInteger(cc) || cc < 0)
+    throw new Error('containerConcurrency: must be an integer ≥ 0');
   const timeout = value.timeoutSeconds ?? DEFAULT_TIMEOUT_MS / 1000;
   if (typeof timeout !== 'number' || !(timeout > 0)) throw new Error('timeoutSeconds: must be a number > 0');
   const responseStartTimeoutMs = optionalMs('responseStartTimeoutSeconds', value.responseStartTimeoutSeconds);
@@ -116,7 +133,10 @@ function parseBackends(text: string): RevisionBackends {
     throw new Error('reserved.containerConcurrency: must be an integer ≥ 1');
   }
   return {
-    containerConcurrency: cc, ...timeouts, pods, ...notReady,
+    containerConcurrency: cc,
+    ...timeouts,
+    pods,
+    ...notReady,
     reserved: { containerConcurrency: reservedCc, pods: parsePods('reserved.pods', reserved?.pods) },
   };
 }

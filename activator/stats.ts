@@ -97,20 +97,23 @@ export class HttpStatsReporter implements StatsReporter {
 
   report(stats: readonly ActivatorStat[]): void {
     if (stats.length === 0) return;
-    this.#pool.request({
-      path: this.#url.pathname + this.#url.search,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(stats.map(toWire)),
-      signal: AbortSignal.timeout(2000),
-    }).then(async (res) => {
-      await res.body.dump();
-      if (res.statusCode >= 300) throw new Error(`stats endpoint answered ${res.statusCode}`);
-      this.#metrics.statsEndpointReachable(true);
-    }).catch((error: Error) => {
-      this.#metrics.statsEndpointReachable(false);
-      this.#log.warn('sending stats failed', { url: this.#url.href, error });
-    });
+    this.#pool
+      .request({
+        path: this.#url.pathname + this.#url.search,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(stats.map(toWire)),
+        signal: AbortSignal.timeout(2000),
+      })
+      .then(async (res) => {
+        await res.body.dump();
+        if (res.statusCode >= 300) throw new Error(`stats endpoint answered ${res.statusCode}`);
+        this.#metrics.statsEndpointReachable(true);
+      })
+      .catch((error: Error) => {
+        this.#metrics.statsEndpointReachable(false);
+        this.#log.warn('sending stats failed', { url: this.#url.href, error });
+      });
   }
 
   close(): Promise<void> {
@@ -144,9 +147,17 @@ export class ConcurrencyReporter {
     if (entry === undefined) {
       entry = { namespace, revision, stats: new RequestStats(now), inFlight: 0, reportedFirst: 1 };
       this.#entries.set(key, entry);
-      this.#reporter.report([{
-        namespace, revision, podName: this.#podName, averageConcurrency: 1, requestCount: 1, firstRequest: true, timestamp: now,
-      }]);
+      this.#reporter.report([
+        {
+          namespace,
+          revision,
+          podName: this.#podName,
+          averageConcurrency: 1,
+          requestCount: 1,
+          firstRequest: true,
+          timestamp: now,
+        },
+      ]);
     }
     entry.inFlight++;
     entry.stats.requestIn(now, false);
@@ -174,8 +185,13 @@ export class ConcurrencyReporter {
         continue;
       }
       batch.push({
-        namespace: entry.namespace, revision: entry.revision, podName: this.#podName,
-        averageConcurrency: concurrency, requestCount, firstRequest: false, timestamp: now,
+        namespace: entry.namespace,
+        revision: entry.revision,
+        podName: this.#podName,
+        averageConcurrency: concurrency,
+        requestCount,
+        firstRequest: false,
+        timestamp: now,
       });
     }
     this.#reporter.report(batch);

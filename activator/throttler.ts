@@ -55,7 +55,7 @@ export class PodTracker {
    */
   dispatcherFor(httpVersionMajor: number): Dispatcher {
     if (httpVersionMajor < 2) return this.dispatcher;
-    return this.#h2c ??= new H2CClient(`http://${this.address}`, { headersTimeout: 0, bodyTimeout: 0 });
+    return (this.#h2c ??= new H2CClient(`http://${this.address}`, { headersTimeout: 0, bodyTimeout: 0 }));
   }
 
   /** Lets requests already sent finish, then closes the pod's connections. */
@@ -76,7 +76,11 @@ export class PodTracker {
   }
 }
 
-const NO_WAITER: BreakerWaiter = { admitted() { throw new Error('a depth-0 breaker never queues'); } };
+const NO_WAITER: BreakerWaiter = {
+  admitted() {
+    throw new Error('a depth-0 breaker never queues');
+  },
+};
 
 export interface ThrottlerEvents {
   podHealthy(revision: string, pod: string, waiting: number, reserved: boolean): void;
@@ -117,9 +121,13 @@ export class RevisionThrottler {
     this.breaker = new Breaker(0, deps.queueDepth);
   }
 
-  get readyPods(): number { return this.#ready.length; }
+  get readyPods(): number {
+    return this.#ready.length;
+  }
 
-  get servingMode(): ServingMode { return this.#mode; }
+  get servingMode(): ServingMode {
+    return this.#mode;
+  }
 
   /**
    * Adds trackers (probed at once) for new addresses and drops those that are gone; `reserved`
@@ -226,19 +234,26 @@ export class RevisionThrottler {
   #probe(tracker: PodTracker): void {
     this.#probeTimers.delete(tracker);
     if (this.#closed || tracker.health !== 'probing') return;
-    void probeQueueProxy(tracker.dispatcher).then((failure) => {
-      if (tracker.health !== 'probing') return;
-      if (failure === undefined) {
-        tracker.lastProbeFailure = undefined;
-        this.#accept(tracker);
-        return;
-      }
-      if (failure !== tracker.lastProbeFailure) {
-        tracker.lastProbeFailure = failure;
-        this.#deps.log.info('pod not answering its probe yet', { revision: this.key, pod: tracker.address, failure });
-      }
-      this.#probeTimers.set(tracker, this.#deps.clock.setTimeout(() => this.#probe(tracker), PROBE_INTERVAL_MS));
-    }).catch((error: Error) => this.#deps.log.error('accepting a probed pod failed', { revision: this.key, pod: tracker.address, error }));
+    void probeQueueProxy(tracker.dispatcher)
+      .then((failure) => {
+        if (tracker.health !== 'probing') return;
+        if (failure === undefined) {
+          tracker.lastProbeFailure = undefined;
+          this.#accept(tracker);
+          return;
+        }
+        if (failure !== tracker.lastProbeFailure) {
+          tracker.lastProbeFailure = failure;
+          this.#deps.log.info('pod not answering its probe yet', { revision: this.key, pod: tracker.address, failure });
+        }
+        this.#probeTimers.set(
+          tracker,
+          this.#deps.clock.setTimeout(() => this.#probe(tracker), PROBE_INTERVAL_MS),
+        );
+      })
+      .catch((error: Error) =>
+        this.#deps.log.error('accepting a probed pod failed', { revision: this.key, pod: tracker.address, error }),
+      );
   }
 
   #accept(tracker: PodTracker): void {
@@ -263,10 +278,13 @@ export class RevisionThrottler {
     if (mode !== this.#mode) {
       const from = this.#mode;
       this.#mode = mode;
-      if (from === 'reserved' || mode === 'reserved') this.#deps.events.servingModeChanged(this.key, from, mode, this.breaker.queued);
+      if (from === 'reserved' || mode === 'reserved')
+        this.#deps.events.servingModeChanged(this.key, from, mode, this.breaker.queued);
     }
     let capacity = 0;
-    if (mode === 'standard') capacity = this.containerConcurrency === 0 ? Infinity : standard * this.containerConcurrency + this.#reservedInFlight();
+    if (mode === 'standard')
+      capacity =
+        this.containerConcurrency === 0 ? Infinity : standard * this.containerConcurrency + this.#reservedInFlight();
     else if (mode === 'reserved') capacity = reserved * this.#reservedConcurrency;
     this.breaker.setCapacity(capacity);
   }
@@ -283,7 +301,9 @@ export class RevisionThrottler {
 async function probeQueueProxy(dispatcher: Dispatcher): Promise<string | undefined> {
   try {
     const res = await dispatcher.request({
-      path: '/healthz', method: 'GET', headers: PROBE_HEADERS,
+      path: '/healthz',
+      method: 'GET',
+      headers: PROBE_HEADERS,
       // Covers connecting too: an unreachable pod must not stall its probe loop.
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     });

@@ -59,7 +59,9 @@ export async function main(argv: string[]): Promise<void> {
 
   const client = createKubeRest(loadKubeConnection(values.kubeconfig));
   const config = new ConfigStore({
-    client, namespace: systemNamespace, log: log.with({ part: 'config' }),
+    client,
+    namespace: systemNamespace,
+    log: log.with({ part: 'config' }),
     entries: { autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig } },
   });
   config.start();
@@ -76,7 +78,12 @@ export async function main(argv: string[]): Promise<void> {
   };
 
   const autoscaler = await startAutoscaler({
-    client, namespace, pods, clock: realClock, registry, leadership: elector,
+    client,
+    namespace,
+    pods,
+    clock: realClock,
+    registry,
+    leadership: elector,
     config: () => config.snapshot().autoscaler,
     recorder: new EventRecorder({ client, component: 'autoscaler', host: identity }),
     statPort,
@@ -85,12 +92,22 @@ export async function main(argv: string[]): Promise<void> {
     log,
   });
   const serverlessServices = startServerlessServiceController({
-    client, namespace, systemNamespace, registry, leadership: elector, log: log.with({ part: 'serverlessservice' }),
+    client,
+    namespace,
+    systemNamespace,
+    registry,
+    leadership: elector,
+    log: log.with({ part: 'serverlessservice' }),
   });
   // A ConfigMap edit re-evaluates every PodAutoscaler with the new settings.
   config.onChange(() => autoscaler.resyncAll());
   elector.start();
-  log.info('autoscaler started', { statPort: autoscaler.statPort, metricsPort, systemNamespace, watchNamespace: namespace ?? '(all)' });
+  log.info('autoscaler started', {
+    statPort: autoscaler.statPort,
+    metricsPort,
+    systemNamespace,
+    watchNamespace: namespace ?? '(all)',
+  });
 
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -103,8 +120,11 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
-    createLogger('autoscaler').error('autoscaler failed', { error });
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: Error) => {
+      createLogger('autoscaler').error('autoscaler failed', { error });
+      process.exit(1);
+    },
+  );
 }

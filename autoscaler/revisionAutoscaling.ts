@@ -71,10 +71,10 @@ export function resolveRevisionAutoscaling(
     activatorCapacity: config.activatorCapacity,
     initialScale: annotations.initialScale ?? config.initialScale,
     activationScale: annotations.activationScale ?? 0,
-    minScale: reachable ? annotations.minScale ?? config.minScale : 0,
+    minScale: reachable ? (annotations.minScale ?? config.minScale) : 0,
     maxScale: annotations.maxScale ?? config.maxScale,
     scaleToZeroPodRetentionMs: reachable
-      ? annotations.scaleToZeroPodRetentionPeriodMs ?? config.scaleToZeroPodRetentionPeriodMs
+      ? (annotations.scaleToZeroPodRetentionPeriodMs ?? config.scaleToZeroPodRetentionPeriodMs)
       : 0,
     reachable,
   };
@@ -97,11 +97,13 @@ function resolveMetricTarget(
   }
   if (annotations.target !== undefined) {
     // Never aim above what the container declares it can take.
-    total = metric === 'concurrency' && containerConcurrency !== 0
-      ? Math.min(annotations.target, containerConcurrency)
-      : annotations.target;
+    total =
+      metric === 'concurrency' && containerConcurrency !== 0
+        ? Math.min(annotations.target, containerConcurrency)
+        : annotations.target;
   }
-  if (annotations.targetUtilizationPercentage !== undefined) utilization = annotations.targetUtilizationPercentage / 100;
+  if (annotations.targetUtilizationPercentage !== undefined)
+    utilization = annotations.targetUtilizationPercentage / 100;
   return { targetValue: Math.max(TARGET_MIN, total * utilization), totalValue: total };
 }
 

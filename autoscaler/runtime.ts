@@ -70,13 +70,16 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
   const log = options.log ?? createLogger('autoscaler');
   const { client, clock } = options;
   const podAutoscalers = new Informer<PodAutoscalerObject & KubernetesObject>({
-    client, path: collectionPath(PA_API_VERSION, 'podautoscalers', options.namespace),
+    client,
+    path: collectionPath(PA_API_VERSION, 'podautoscalers', options.namespace),
   });
   const serverlessServices = new Informer<ServerlessService & KubernetesObject>({
-    client, path: collectionPath(SKS_API_VERSION, 'serverlessservices', options.namespace),
+    client,
+    path: collectionPath(SKS_API_VERSION, 'serverlessservices', options.namespace),
   });
   const horizontalPodAutoscalers = new Informer<V2HorizontalPodAutoscaler>({
-    client, path: collectionPath(HPA_API_VERSION, 'horizontalpodautoscalers', options.namespace),
+    client,
+    path: collectionPath(HPA_API_VERSION, 'horizontalpodautoscalers', options.namespace),
   });
 
   const metrics = new AutoscalerMetrics(options.registry);
@@ -89,13 +92,25 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
     onPanicChange: (key, panicking) => {
       const pa = podAutoscalers.lister.get(key);
       if (!pa || !options.recorder) return;
-      void options.recorder.event(pa, 'Normal', panicking ? 'PanicStarted' : 'PanicEnded',
-        panicking ? 'The load is over the panic threshold: scaling up without scaling down' : 'The load has been below the panic threshold for a stable window');
+      void options.recorder.event(
+        pa,
+        'Normal',
+        panicking ? 'PanicStarted' : 'PanicEnded',
+        panicking
+          ? 'The load is over the panic threshold: scaling up without scaling down'
+          : 'The load has been below the panic threshold for a stable window',
+      );
     },
     log,
   });
   const collector = new MetricCollector({
-    sink: scalers, pods: options.pods, clock, registry: options.registry, rand: options.rand, fetchStat: options.fetchStat, log,
+    sink: scalers,
+    pods: options.pods,
+    clock,
+    registry: options.registry,
+    rand: options.rand,
+    fetchStat: options.fetchStat,
+    log,
   });
 
   const controller = new Controller({
@@ -112,12 +127,23 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
     },
   });
   const reconcileKpa = createPodAutoscalerReconciler({
-    client, clock, scalers, pods: options.pods, config: options.config, metrics,
-    podAutoscalers: podAutoscalers.lister, serverlessServices: serverlessServices.lister, recorder: options.recorder,
+    client,
+    clock,
+    scalers,
+    pods: options.pods,
+    config: options.config,
+    metrics,
+    podAutoscalers: podAutoscalers.lister,
+    serverlessServices: serverlessServices.lister,
+    recorder: options.recorder,
   });
   const reconcileHpa = createHpaReconciler({
-    client, clock, config: options.config,
-    podAutoscalers: podAutoscalers.lister, serverlessServices: serverlessServices.lister, horizontalPodAutoscalers: horizontalPodAutoscalers.lister,
+    client,
+    clock,
+    config: options.config,
+    podAutoscalers: podAutoscalers.lister,
+    serverlessServices: serverlessServices.lister,
+    horizontalPodAutoscalers: horizontalPodAutoscalers.lister,
   });
   controller.watch(podAutoscalers);
   // An SKS and an HPA are named after their PA.
@@ -126,8 +152,12 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
   for (const { source, toKeys } of options.extraSources ?? []) controller.watch(source, toKeys);
 
   const leading = () => !options.leadership || options.leadership.isLeader();
-  const resyncAll = () => { for (const pa of podAutoscalers.lister.list()) controller.enqueue(objectKey(pa)); };
-  const startCollecting = () => { if (options.scrapeOnTimer !== false) collector.start(); };
+  const resyncAll = () => {
+    for (const pa of podAutoscalers.lister.list()) controller.enqueue(objectKey(pa));
+  };
+  const startCollecting = () => {
+    if (options.scrapeOnTimer !== false) collector.start();
+  };
   // A replica leading again after a spell as follower has an empty queue and no scalers.
   const onStartedLeading = () => {
     startCollecting();
@@ -161,7 +191,11 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
     statPort,
     resyncAll,
     whenSynced: async () => {
-      await Promise.all([podAutoscalers.whenSynced(), serverlessServices.whenSynced(), horizontalPodAutoscalers.whenSynced()]);
+      await Promise.all([
+        podAutoscalers.whenSynced(),
+        serverlessServices.whenSynced(),
+        horizontalPodAutoscalers.whenSynced(),
+      ]);
     },
     async stop() {
       unsubscribe?.();

@@ -14,7 +14,14 @@ import { availableParallelism, loadavg } from 'node:os';
 import { Agent, Pool } from 'undici';
 import { startQueueProxy, startSampleApp, waitForLine } from '../test/support/apps/processes.ts';
 import {
-  eventually, heldRequests, putRevision, reservePodPorts, send, startActivator, startQueueProxyFor, type ActivatorProc,
+  eventually,
+  heldRequests,
+  putRevision,
+  reservePodPorts,
+  send,
+  startActivator,
+  startQueueProxyFor,
+  type ActivatorProc,
 } from '../test/process/activator/harness.ts';
 import { cpuMs, rssMiB, type LoadResult } from './load.ts';
 
@@ -29,7 +36,11 @@ const TARGET_FIRST_POD_MS = 50;
 const REVISION = 'bench-00001';
 // bench/load.ts sends no headers, and the activator needs the gateway's revision headers, so
 // this file has its own loops; every path gets the same headers so they are compared alike.
-const HEADERS = { 'knative-serving-revision': REVISION, 'knative-serving-namespace': 'default', host: `${REVISION}.default.example.com` };
+const HEADERS = {
+  'knative-serving-revision': REVISION,
+  'knative-serving-namespace': 'default',
+  host: `${REVISION}.default.example.com`,
+};
 
 type PathName = 'direct' | 'queue-proxy' | 'activator';
 
@@ -41,12 +52,22 @@ interface Measured {
 }
 
 function once(pool: Pool): Promise<boolean> {
-  return pool.request({ path: '/', method: 'GET', headers: HEADERS })
-    .then(async (res) => { await res.body.dump(); return res.statusCode === 200; }, () => false);
+  return pool.request({ path: '/', method: 'GET', headers: HEADERS }).then(
+    async (res) => {
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+    () => false,
+  );
 }
 
 /** `concurrency` workers, each sending its next request when the previous one is answered. */
-async function closedLoop(origin: string, concurrency: number, maxRequests: number, maxDurationMs: number): Promise<LoadResult> {
+async function closedLoop(
+  origin: string,
+  concurrency: number,
+  maxRequests: number,
+  maxDurationMs: number,
+): Promise<LoadResult> {
   const pool = new Pool(origin, { connections: concurrency });
   const latencies = new Float64Array(maxRequests);
   let issued = 0;
@@ -106,8 +127,13 @@ function summarise(latencies: Float64Array, count: number, errors: number, durat
   const sorted = latencies.slice(0, count).sort();
   const at = (q: number) => (count === 0 ? 0 : sorted[Math.min(count - 1, Math.floor(q * count))]!);
   return {
-    requests: count, errors, durationMs, requestsPerSecond: count / (durationMs / 1000),
-    p50Ms: at(0.5), p99Ms: at(0.99), maxMs: count === 0 ? 0 : sorted[count - 1]!,
+    requests: count,
+    errors,
+    durationMs,
+    requestsPerSecond: count / (durationMs / 1000),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: count === 0 ? 0 : sorted[count - 1]!,
   };
 }
 
@@ -127,8 +153,13 @@ interface FirstPodTrial {
 async function firstPodTrial(activator: ActivatorProc, client: Agent, revision: string): Promise<FirstPodTrial> {
   const ports = await reservePodPorts();
   await putRevision(activator, revision, { containerConcurrency: 0, pods: [ports.address] });
-  const answers = Promise.all(Array.from({ length: FIRST_POD_HELD }, (_, i) => send(activator, client, revision, `/held/${i}`)));
-  await eventually(`${FIRST_POD_HELD} requests held`, async () => await heldRequests(activator, revision) === FIRST_POD_HELD);
+  const answers = Promise.all(
+    Array.from({ length: FIRST_POD_HELD }, (_, i) => send(activator, client, revision, `/held/${i}`)),
+  );
+  await eventually(
+    `${FIRST_POD_HELD} requests held`,
+    async () => (await heldRequests(activator, revision)) === FIRST_POD_HELD,
+  );
   const arrivals: number[] = [];
   const app = createServer((req, res) => {
     arrivals.push(Date.now());
@@ -139,7 +170,10 @@ async function firstPodTrial(activator: ActivatorProc, client: Agent, revision: 
   try {
     const results = await answers;
     const answered = await waitForLine(queueProxy, (l) => l.msg === 'first health check answered ready');
-    const release = await waitForLine(activator, (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === `default/${revision}`);
+    const release = await waitForLine(
+      activator,
+      (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === `default/${revision}`,
+    );
     const first = Math.min(...arrivals);
     return {
       probeAnsweredToFirstRequestMs: first - Date.parse(answered.ts as string),
@@ -160,29 +194,43 @@ const qp = await startQueueProxy(app.port);
 const activator = await startActivator();
 try {
   await putRevision(activator, REVISION, { containerConcurrency: 0, pods: [`127.0.0.1:${qp.servingPort}`] });
-  await eventually('the pod answered the activator\'s probe', () => activator.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'));
+  await eventually("the pod answered the activator's probe", () =>
+    activator.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+  );
   const activatorPid = activator.child.pid!;
   const origins: Record<PathName, string> = {
     direct: `http://127.0.0.1:${app.port}`,
     'queue-proxy': `http://127.0.0.1:${qp.servingPort}`,
     activator: `http://127.0.0.1:${activator.port}`,
   };
-  const addedBy: Record<PathName, number | undefined> = { direct: undefined, 'queue-proxy': qp.child.pid!, activator: activatorPid };
+  const addedBy: Record<PathName, number | undefined> = {
+    direct: undefined,
+    'queue-proxy': qp.child.pid!,
+    activator: activatorPid,
+  };
   const activatorRssIdleMiB = rssMiB(activatorPid);
 
   for (const origin of Object.values(origins)) await closedLoop(origin, CONCURRENCY, 3000, 3000);
   const activatorRssWarmIdleMiB = rssMiB(activatorPid);
 
-  interface Scenario { name: string; run(origin: string): Promise<LoadResult> }
+  interface Scenario {
+    name: string;
+    run(origin: string): Promise<LoadResult>;
+  }
   const scenarios: Scenario[] = [
-    { name: `closed loop, concurrency ${CONCURRENCY}`, run: (origin) => closedLoop(origin, CONCURRENCY, 100_000, PHASE_MS) },
+    {
+      name: `closed loop, concurrency ${CONCURRENCY}`,
+      run: (origin) => closedLoop(origin, CONCURRENCY, 100_000, PHASE_MS),
+    },
     { name: `fixed rate ${RATE} req/s`, run: (origin) => fixedRate(origin, RATE, PHASE_MS) },
   ];
 
   const measure = async (scenario: Scenario, path: PathName): Promise<Measured> => {
     const pid = addedBy[path];
     let rssPeak = pid === undefined ? 0 : rssMiB(pid);
-    const sampler = setInterval(() => { if (pid !== undefined) rssPeak = Math.max(rssPeak, rssMiB(pid)); }, 100);
+    const sampler = setInterval(() => {
+      if (pid !== undefined) rssPeak = Math.max(rssPeak, rssMiB(pid));
+    }, 100);
     const cpuBefore = pid === undefined ? 0 : cpuMs(pid);
     const load = await scenario.run(origins[path]);
     clearInterval(sampler);
@@ -205,19 +253,39 @@ try {
   const summaries = scenarios.map(({ name }) => {
     const r = rounds.get(name)!;
     const m = (pick: (round: Record<PathName, Measured>) => number) => median(r.map(pick));
-    const paths = Object.fromEntries(order.map((path) => [path, {
-      requestsPerSecond: m((x) => x[path].load.requestsPerSecond),
-      p50Ms: m((x) => x[path].load.p50Ms),
-      p99Ms: m((x) => x[path].load.p99Ms),
-      cpuUsPerRequest: m((x) => x[path].cpuUsPerRequest),
-      rssPeakMiB: Math.max(...r.map((x) => x[path].rssPeakMiB)),
-      errors: r.reduce((sum, x) => sum + x[path].load.errors, 0),
-    }])) as Record<PathName, { requestsPerSecond: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number; rssPeakMiB: number; errors: number }>;
+    const paths = Object.fromEntries(
+      order.map((path) => [
+        path,
+        {
+          requestsPerSecond: m((x) => x[path].load.requestsPerSecond),
+          p50Ms: m((x) => x[path].load.p50Ms),
+          p99Ms: m((x) => x[path].load.p99Ms),
+          cpuUsPerRequest: m((x) => x[path].cpuUsPerRequest),
+          rssPeakMiB: Math.max(...r.map((x) => x[path].rssPeakMiB)),
+          errors: r.reduce((sum, x) => sum + x[path].load.errors, 0),
+        },
+      ]),
+    ) as Record<
+      PathName,
+      {
+        requestsPerSecond: number;
+        p50Ms: number;
+        p99Ms: number;
+        cpuUsPerRequest: number;
+        rssPeakMiB: number;
+        errors: number;
+      }
+    >;
     const added = (path: PathName, over: PathName) => ({
       p50Ms: m((x) => x[path].load.p50Ms - x[over].load.p50Ms),
       p99Ms: m((x) => x[path].load.p99Ms - x[over].load.p99Ms),
     });
-    return { scenario: name, paths, addedByQueueProxy: added('queue-proxy', 'direct'), addedByActivator: added('activator', 'queue-proxy') };
+    return {
+      scenario: name,
+      paths,
+      addedByQueueProxy: added('queue-proxy', 'direct'),
+      addedByActivator: added('activator', 'queue-proxy'),
+    };
   });
 
   // As for queue-proxy, the target is judged below saturation: at a closed loop on 2 CPUs, the
@@ -225,30 +293,62 @@ try {
   const atRate = summaries[1]!;
   const trialClient = new Agent({ connections: FIRST_POD_HELD + 10 });
   const trials: FirstPodTrial[] = [];
-  for (let i = 1; i <= FIRST_POD_TRIALS; i++) trials.push(await firstPodTrial(activator, trialClient, `first-${String(i).padStart(5, '0')}`));
+  for (let i = 1; i <= FIRST_POD_TRIALS; i++)
+    trials.push(await firstPodTrial(activator, trialClient, `first-${String(i).padStart(5, '0')}`));
   await trialClient.close();
   const firstPod = {
     trials,
-    probeAnsweredToFirstRequestMs: { median: median(trials.map((t) => t.probeAnsweredToFirstRequestMs)), max: Math.max(...trials.map((t) => t.probeAnsweredToFirstRequestMs)) },
-    releaseToFirstRequestMs: { median: median(trials.map((t) => t.releaseToFirstRequestMs)), max: Math.max(...trials.map((t) => t.releaseToFirstRequestMs)) },
-    firstToLastRequestMs: { median: median(trials.map((t) => t.firstToLastRequestMs)), max: Math.max(...trials.map((t) => t.firstToLastRequestMs)) },
+    probeAnsweredToFirstRequestMs: {
+      median: median(trials.map((t) => t.probeAnsweredToFirstRequestMs)),
+      max: Math.max(...trials.map((t) => t.probeAnsweredToFirstRequestMs)),
+    },
+    releaseToFirstRequestMs: {
+      median: median(trials.map((t) => t.releaseToFirstRequestMs)),
+      max: Math.max(...trials.map((t) => t.releaseToFirstRequestMs)),
+    },
+    firstToLastRequestMs: {
+      median: median(trials.map((t) => t.firstToLastRequestMs)),
+      max: Math.max(...trials.map((t) => t.firstToLastRequestMs)),
+    },
     failed: trials.reduce((sum, t) => sum + t.failed, 0),
   };
   const results = {
-    machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
+    machine: {
+      cpus: availableParallelism(),
+      node: process.version,
+      loadAverageBefore,
+      loadAverageAfter: loadavg()[0]!,
+    },
     method: `${ROUNDS} rounds of ${PHASE_MS} ms per path and scenario, path order rotated per round; medians (added latency: median of per-round differences); RSS: peak`,
-    activatorRssIdleMiB, activatorRssWarmIdleMiB, summaries, rounds: Object.fromEntries(rounds), firstPod,
+    activatorRssIdleMiB,
+    activatorRssWarmIdleMiB,
+    summaries,
+    rounds: Object.fromEntries(rounds),
+    firstPod,
     targets: {
-      activatorAddedP99AtRateMs: { target: TARGET_ADDED_P99_MS, measured: atRate.addedByActivator.p99Ms, met: atRate.addedByActivator.p99Ms <= TARGET_ADDED_P99_MS },
-      firstPodMaxMs: { target: TARGET_FIRST_POD_MS, measured: firstPod.probeAnsweredToFirstRequestMs.max, met: firstPod.probeAnsweredToFirstRequestMs.max <= TARGET_FIRST_POD_MS },
+      activatorAddedP99AtRateMs: {
+        target: TARGET_ADDED_P99_MS,
+        measured: atRate.addedByActivator.p99Ms,
+        met: atRate.addedByActivator.p99Ms <= TARGET_ADDED_P99_MS,
+      },
+      firstPodMaxMs: {
+        target: TARGET_FIRST_POD_MS,
+        measured: firstPod.probeAnsweredToFirstRequestMs.max,
+        met: firstPod.probeAnsweredToFirstRequestMs.max <= TARGET_FIRST_POD_MS,
+      },
     },
   };
 
   const f = (n: number, digits = 2) => n.toFixed(digits);
-  const labels: Record<PathName, string> = { direct: 'app directly', 'queue-proxy': 'queue-proxy → app', activator: 'activator → queue-proxy → app' };
+  const labels: Record<PathName, string> = {
+    direct: 'app directly',
+    'queue-proxy': 'queue-proxy → app',
+    activator: 'activator → queue-proxy → app',
+  };
   const row = (summary: (typeof summaries)[number], path: PathName) => {
     const s = summary.paths[path];
-    const hop = path === 'direct' ? undefined : path === 'queue-proxy' ? summary.addedByQueueProxy : summary.addedByActivator;
+    const hop =
+      path === 'direct' ? undefined : path === 'queue-proxy' ? summary.addedByQueueProxy : summary.addedByActivator;
     return `| ${summary.scenario} | ${labels[path]} | ${f(s.requestsPerSecond, 0)} | ${f(s.p50Ms)} | ${f(s.p99Ms)} | ${hop ? f(hop.p50Ms) : ''} | ${hop ? f(hop.p99Ms) : ''} | ${hop ? f(s.cpuUsPerRequest, 0) : ''} | ${hop ? f(s.rssPeakMiB, 1) : ''} |`;
   };
   const errors = summaries.reduce((sum, s) => sum + order.reduce((n, p) => n + s.paths[p].errors, 0), 0);

@@ -45,10 +45,20 @@ const SAMPLE_TIMEOUT_MS = 30_000;
 const BENCH_DEADLINE = AbortSignal.timeout(20 * 60_000);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
-const summary = (values: number[]) => ({ p50: percentile(values, 0.5), p90: percentile(values, 0.9), max: Math.max(...values) });
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
+const summary = (values: number[]) => ({
+  p50: percentile(values, 0.5),
+  p90: percentile(values, 0.9),
+  max: Math.max(...values),
+});
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = SAMPLE_TIMEOUT_MS, everyMs = 1): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = SAMPLE_TIMEOUT_MS,
+  everyMs = 1,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline && !BENCH_DEADLINE.aborted) {
     const value = await probe();
@@ -59,7 +69,11 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
 }
 
 /** Scale PATCHes as the API server is asked for them, stamped on the monotonic clock. */
-interface ScaleCall { atMs: number; path: string; replicas: number }
+interface ScaleCall {
+  atMs: number;
+  path: string;
+  replicas: number;
+}
 
 function recordingScaleCalls(api: KubeRest, calls: ScaleCall[]): KubeRest {
   return {
@@ -78,44 +92,63 @@ function recordingScaleCalls(api: KubeRest, calls: ScaleCall[]): KubeRest {
 function holdLoad(pools: Pool[], perPod: number): () => Promise<void> {
   const stop = new AbortController();
   const signal = AbortSignal.any([stop.signal, BENCH_DEADLINE]);
-  const workers = pools.flatMap((pool) => Array.from({ length: perPod }, async () => {
-    for (let i = 0; i < 5000 && !signal.aborted; i++) {
-      try {
-        const res = await pool.request({ path: `/?sleep=${REQUEST_SLEEP_MS}`, method: 'GET', signal });
-        await res.body.dump();
-      } catch {
-        // Aborted on stop.
+  const workers = pools.flatMap((pool) =>
+    Array.from({ length: perPod }, async () => {
+      for (let i = 0; i < 5000 && !signal.aborted; i++) {
+        try {
+          const res = await pool.request({ path: `/?sleep=${REQUEST_SLEEP_MS}`, method: 'GET', signal });
+          await res.body.dump();
+        } catch {
+          // Aborted on stop.
+        }
       }
-    }
-  }));
+    }),
+  );
   return async () => {
     stop.abort();
     await Promise.all(workers);
   };
 }
 
-async function createRevisionObjects(api: KubeRest, revision: string, replicas: number, annotations: Record<string, string>) {
+async function createRevisionObjects(
+  api: KubeRest,
+  revision: string,
+  replicas: number,
+  annotations: Record<string, string>,
+) {
   const labels = { 'serving.knative.dev/revision': revision };
   await api.request('POST', `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, {
     body: {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `${revision}-deployment`, labels },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: `${revision}-deployment`, labels },
       spec: {
         replicas,
         selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: { containers: [{ name: 'user-container', image: 'example.invalid/app:1' }] } },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: 'user-container', image: 'example.invalid/app:1' }] },
+        },
       },
     },
   });
-  return api.request<Record<string, unknown>>('POST', `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${NAMESPACE}/podautoscalers`, {
-    body: {
-      apiVersion: 'autoscaling.internal.knative.dev/v1alpha1', kind: 'PodAutoscaler',
-      metadata: { name: revision, labels, annotations },
-      spec: {
-        containerConcurrency: 0, reachability: 'Reachable', protocolType: 'http1',
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: `${revision}-deployment` },
+  return api.request<Record<string, unknown>>(
+    'POST',
+    `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${NAMESPACE}/podautoscalers`,
+    {
+      body: {
+        apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
+        kind: 'PodAutoscaler',
+        metadata: { name: revision, labels, annotations },
+        spec: {
+          containerConcurrency: 0,
+          reachability: 'Reachable',
+          protocolType: 'http1',
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: `${revision}-deployment` },
+        },
       },
     },
-  });
+  );
 }
 
 interface StepSample {
@@ -148,7 +181,9 @@ const stoppers: (() => Promise<unknown>)[] = [];
 try {
   await applyCrds({ binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig });
   const api = createKubeRest(loadKubeConnection(controlPlane.kubeconfig));
-  await api.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } } });
+  await api.request('POST', '/api/v1/namespaces', {
+    body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+  });
 
   const scaleCalls: ScaleCall[] = [];
   /** Every scrape of a queue-proxy, when it answered and the concurrency it reported. */
@@ -156,11 +191,22 @@ try {
   const pods = new StaticPodSource();
   const registry = new Registry();
   const config = parseAutoscalerConfig(undefined);
-  const sks = startServerlessServiceController({ client: api, namespace: NAMESPACE, systemNamespace: NAMESPACE, registry });
+  const sks = startServerlessServiceController({
+    client: api,
+    namespace: NAMESPACE,
+    systemNamespace: NAMESPACE,
+    registry,
+  });
   stoppers.push(() => sks.stop());
   const autoscaler: RunningAutoscaler = await startAutoscaler({
-    client: recordingScaleCalls(api, scaleCalls), namespace: NAMESPACE, pods, clock: realClock, registry, config: () => config,
-    statPort: 0, statHost: '127.0.0.1',
+    client: recordingScaleCalls(api, scaleCalls),
+    namespace: NAMESPACE,
+    pods,
+    clock: realClock,
+    registry,
+    config: () => config,
+    statPort: 0,
+    statHost: '127.0.0.1',
     fetchStat: async (pod) => {
       const stat = await fetchQueueProxyStat(pod);
       scrapes.push({ atMs: performance.now(), concurrency: stat.averageConcurrentRequests });
@@ -178,9 +224,15 @@ try {
     const proxy = await startQueueProxy(app.port);
     procs.push(proxy);
     pools.push(new Pool(`http://127.0.0.1:${proxy.servingPort}`, { connections: STEP_PER_POD + BASELINE_PER_POD }));
-    pods.set(NAMESPACE, loaded, [...pods.readyPods(NAMESPACE, loaded), {
-      name: `${loaded}-pod-${i}`, ip: '127.0.0.1', port: proxy.autoscalerMetricsPort, startedAtMs: 0,
-    }]);
+    pods.set(NAMESPACE, loaded, [
+      ...pods.readyPods(NAMESPACE, loaded),
+      {
+        name: `${loaded}-pod-${i}`,
+        ip: '127.0.0.1',
+        port: proxy.autoscalerMetricsPort,
+        startedAtMs: 0,
+      },
+    ]);
   }
   // The shortest stable window Knative allows, so that a step's panic passes in seconds; a 3 s
   // panic window, as a 1 s one would hold only the scrape of the current second.
@@ -196,7 +248,12 @@ try {
   const baselinePods = Math.ceil((PODS * BASELINE_PER_POD) / TARGET);
   const stepSamples: StepSample[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    await until('desired pods back at the baseline', () => (autoscaler.scalers.status(loadedKey)?.desiredScale === baselinePods ? true : undefined), 60_000, 50);
+    await until(
+      'desired pods back at the baseline',
+      () => (autoscaler.scalers.status(loadedKey)?.desiredScale === baselinePods ? true : undefined),
+      60_000,
+      50,
+    );
     // Let the baseline settle, then start the step at a random phase of the scrape and tick.
     await sleep(3000 + Math.random() * TICK_INTERVAL_MS);
     const from = autoscaler.scalers.status(loadedKey)!.desiredScale;
@@ -207,15 +264,24 @@ try {
       return desired > from ? performance.now() : undefined;
     });
     const to = autoscaler.scalers.status(loadedKey)!.desiredScale;
-    const patch = await until('the PATCH of /scale after the step', () => scaleCalls.find((c) => c.atMs >= stepAt && c.path.includes(loaded) && c.replicas > from));
+    const patch = await until('the PATCH of /scale after the step', () =>
+      scaleCalls.find((c) => c.atMs >= stepAt && c.path.includes(loaded) && c.replicas > from),
+    );
     const seen = scrapes.find((s) => s.atMs >= stepAt && s.concurrency > BASELINE_PER_POD * 2);
     await stopStep();
     if (!seen) throw new Error('no scrape showed the step before the decision');
     const sample: StepSample = {
-      seenMs: seen.atMs - stepAt, decisionMs: decidedAt - stepAt, patchMs: patch.atMs - stepAt, afterSeenMs: decidedAt - seen.atMs, from, to,
+      seenMs: seen.atMs - stepAt,
+      decisionMs: decidedAt - stepAt,
+      patchMs: patch.atMs - stepAt,
+      afterSeenMs: decidedAt - seen.atMs,
+      from,
+      to,
     };
     stepSamples.push(sample);
-    console.log(`step ${i + 1}/${SAMPLES}: ${from} → ${to} pods, scrape saw it at ${sample.seenMs.toFixed(0)} ms, decision ${sample.decisionMs.toFixed(0)} ms, PATCH ${sample.patchMs.toFixed(0)} ms`);
+    console.log(
+      `step ${i + 1}/${SAMPLES}: ${from} → ${to} pods, scrape saw it at ${sample.seenMs.toFixed(0)} ms, decision ${sample.decisionMs.toFixed(0)} ms, PATCH ${sample.patchMs.toFixed(0)} ms`,
+    );
   }
   await stopBaseline();
 
@@ -229,29 +295,54 @@ try {
     await createRevisionObjects(api, revision, 0, { 'autoscaling.knative.dev/target-burst-capacity': '-1' });
     // Inactive for an hour, as a revision long at zero is; the autoscaler writes the status too.
     const paPath = `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${NAMESPACE}/podautoscalers/${revision}`;
-    await until('the PA marked inactive', async () => {
-      const pa = await api.request<Record<string, unknown>>('GET', paPath);
-      return api.request('PUT', `${paPath}/status`, { body: { ...pa, status: longInactiveStatus(Date.now()) } }).then(() => true, (error: { code?: number }) => {
-        if (error.code !== 409) throw error;
-        return undefined;
-      });
-    }, 10_000, 50);
-    await until('the decider to decide zero', () => (autoscaler.scalers.status(key)?.desiredScale === 0 ? true : undefined), 10_000, 20);
+    await until(
+      'the PA marked inactive',
+      async () => {
+        const pa = await api.request<Record<string, unknown>>('GET', paPath);
+        return api.request('PUT', `${paPath}/status`, { body: { ...pa, status: longInactiveStatus(Date.now()) } }).then(
+          () => true,
+          (error: { code?: number }) => {
+            if (error.code !== 409) throw error;
+            return undefined;
+          },
+        );
+      },
+      10_000,
+      50,
+    );
+    await until(
+      'the decider to decide zero',
+      () => (autoscaler.scalers.status(key)?.desiredScale === 0 ? true : undefined),
+      10_000,
+      20,
+    );
     // Off the tick's phase, and with the reconciles of the zero decision done.
     await sleep(300 + Math.random() * 500);
     const pushedAt = performance.now();
     const response = await fetch(`http://127.0.0.1:${autoscaler.statPort}/stats`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ namespace: NAMESPACE, revision, stat: { podName: 'activator-0', averageConcurrentRequests: 1, requestCount: 1 } }]),
+      body: JSON.stringify([
+        {
+          namespace: NAMESPACE,
+          revision,
+          stat: { podName: 'activator-0', averageConcurrentRequests: 1, requestCount: 1 },
+        },
+      ]),
     });
     const answeredAt = performance.now();
     if (response.status !== 202) throw new Error(`stat push answered ${response.status}`);
     await response.body?.cancel();
-    const patch = await until('the PATCH to one', () => scaleCalls.find((c) => c.atMs >= pushedAt && c.path.includes(revision) && c.replicas >= 1), 10_000);
+    const patch = await until(
+      'the PATCH to one',
+      () => scaleCalls.find((c) => c.atMs >= pushedAt && c.path.includes(revision) && c.replicas >= 1),
+      10_000,
+    );
     const sample: PokeSample = { answeredMs: answeredAt - pushedAt, patchMs: patch.atMs - pushedAt };
     if (i > 0) pokeSamples.push(sample);
-    console.log(`poke ${i === 0 ? 'warm-up' : `${i}/${SAMPLES}`}: answered ${sample.answeredMs.toFixed(1)} ms, PATCH ${sample.patchMs.toFixed(1)} ms`);
+    console.log(
+      `poke ${i === 0 ? 'warm-up' : `${i}/${SAMPLES}`}: answered ${sample.answeredMs.toFixed(1)} ms, PATCH ${sample.patchMs.toFixed(1)} ms`,
+    );
     await api.request('DELETE', paPath);
   }
 
@@ -266,15 +357,28 @@ try {
     patchMs: summary(pokeSamples.map((s) => s.patchMs)),
   };
   const results = {
-    machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
+    machine: {
+      cpus: availableParallelism(),
+      node: process.version,
+      loadAverageBefore,
+      loadAverageAfter: loadavg()[0]!,
+    },
     method: {
       samples: SAMPLES,
       step: `${PODS} queue-proxy processes (reporting period 1 s), ${PODS * BASELINE_PER_POD} → ${PODS * (BASELINE_PER_POD + STEP_PER_POD)} requests in flight, target ${TARGET} per pod, window 6 s, panic window 3 s; scrapes every 1 s, ticks every ${TICK_INTERVAL_MS} ms on the real clock`,
       poke: 'fresh revision per sample, Deployment at 0, PA Inactive, target-burst-capacity −1, one POST /stats with concurrency 1',
     },
-    step, poke, stepSamples, pokeSamples,
+    step,
+    poke,
+    stepSamples,
+    pokeSamples,
     targets: {
-      stepDecisionWithinOneTick: { targetMs: TICK_INTERVAL_MS, p50Ms: step.decisionMs.p50, maxMs: step.decisionMs.max, met: step.decisionMs.max <= TICK_INTERVAL_MS },
+      stepDecisionWithinOneTick: {
+        targetMs: TICK_INTERVAL_MS,
+        p50Ms: step.decisionMs.p50,
+        maxMs: step.decisionMs.max,
+        met: step.decisionMs.max <= TICK_INTERVAL_MS,
+      },
       pokeToPatch: { targetMs: TARGET_POKE_MS, maxMs: poke.patchMs.max, met: poke.patchMs.max <= TARGET_POKE_MS },
     },
   };

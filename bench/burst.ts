@@ -19,9 +19,12 @@ import { machine, markdownTable, resultFile, writeResults } from './support/resu
 
 // Ramps of 10 s and holds of 30 s: 2 minutes of load.
 const STAGES: Array<{ seconds: number; target: number }> = [
-  { seconds: 10, target: 1000 }, { seconds: 30, target: 1000 },
-  { seconds: 10, target: 2000 }, { seconds: 30, target: 2000 },
-  { seconds: 10, target: 3000 }, { seconds: 30, target: 3000 },
+  { seconds: 10, target: 1000 },
+  { seconds: 30, target: 1000 },
+  { seconds: 10, target: 2000 },
+  { seconds: 30, target: 2000 },
+  { seconds: 10, target: 3000 },
+  { seconds: 30, target: 3000 },
 ];
 // Each request holds 100 ms in the app, so the load is concurrency the autoscaler has to answer.
 const GATEWAY = 'http://127.0.0.1:31080/?sleep=100';
@@ -42,7 +45,11 @@ interface K6BurstSummary {
   perSecond: Array<{ second: number; requests: number; failed: number; p95Ms: number | null; maxMs: number | null }>;
 }
 
-interface ReplicaSample { second: number; desired: number; ready: number }
+interface ReplicaSample {
+  second: number;
+  desired: number;
+  ready: number;
+}
 
 const repo = join(import.meta.dirname, '..');
 const { kubeconfig, cli, kubectl, remove } = await localCluster('burst');
@@ -70,20 +77,33 @@ function targetRate(second: number): number {
 
 try {
   await cli('up', '--local');
-  await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge', '-p', JSON.stringify({ data: { 'scale-to-zero-grace-period': '6s' } })]);
+  await kubectl([
+    'patch',
+    'configmap',
+    'config-autoscaler',
+    '-n',
+    'knative-serving',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data: { 'scale-to-zero-grace-period': '6s' } }),
+  ]);
   const service = burstService();
   await kubectl(['apply', '-f', '-'], service.manifest);
   await kubectl(['wait', '--for=condition=Ready', `ksvc/${service.name}`, '--timeout=180s']);
   const api = createKubeRest(loadKubeConnection(kubeconfig));
   const deploymentPath = `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${service.name}-00001-deployment`;
   const replicas = async () => {
-    const deployment = await api.request<{ spec?: { replicas?: number }; status?: { readyReplicas?: number } }>('GET', deploymentPath);
+    const deployment = await api.request<{ spec?: { replicas?: number }; status?: { readyReplicas?: number } }>(
+      'GET',
+      deploymentPath,
+    );
     return { desired: deployment.spec?.replicas ?? 0, ready: deployment.status?.readyReplicas ?? 0 };
   };
   const zeroBy = Date.now() + ZERO_TIMEOUT_MS;
   console.error(`burst: waiting for ${service.name} to scale to zero`);
   for (let now = await replicas(); now.desired !== 0 || now.ready !== 0; now = await replicas()) {
-    if (Date.now() > zeroBy) throw new Error(`${service.name} did not scale to zero within ${ZERO_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > zeroBy)
+      throw new Error(`${service.name} did not scale to zero within ${ZERO_TIMEOUT_MS / 1000} s`);
     await sleep(1000);
   }
 
@@ -93,14 +113,19 @@ try {
   const poller = (async () => {
     for (let tick = 0; polling; tick++) {
       const second = (Date.now() - startEpochMs) / 1000;
-      samples.push({ second, ...await replicas().catch(() => ({ desired: Number.NaN, ready: Number.NaN })) });
+      samples.push({ second, ...(await replicas().catch(() => ({ desired: Number.NaN, ready: Number.NaN }))) });
       await sleep(Math.max(0, startEpochMs + (tick + 1) * 1000 - K6_START_MARGIN_MS - Date.now()));
     }
   })();
   console.error(`burst: k6 ${STAGES.map((s) => `${s.seconds}s→${s.target}`).join(', ')} req/s`);
   const summary = await runK6<K6BurstSummary>({
     script: 'bench-burst.js',
-    env: { URL: GATEWAY, HOST: `${service.name}.${NAMESPACE}.example.com`, START_EPOCH_MS: startEpochMs, STAGES: STAGES.map((s) => `${s.seconds}s:${s.target}`).join(',') },
+    env: {
+      URL: GATEWAY,
+      HOST: `${service.name}.${NAMESPACE}.example.com`,
+      START_EPOCH_MS: startEpochMs,
+      STAGES: STAGES.map((s) => `${s.seconds}s:${s.target}`).join(','),
+    },
   });
   await sleep(AFTER_LOAD_MS);
   polling = false;
@@ -145,11 +170,19 @@ try {
   const firstReady = samples.find((s) => s.second >= 0 && s.ready > 0);
   const results = {
     machine: machine(),
-    method: `k6 ramping-arrival-rate through the gateway NodePort (${GATEWAY}) to ksvc ${service.name} (samples/autoscale-local.yaml without min-scale, ?sleep=100) at zero; `
-      + 'latency and errors per second from k6 (requests tagged with the second they were sent); replicas read from the Deployment every second',
+    method:
+      `k6 ramping-arrival-rate through the gateway NodePort (${GATEWAY}) to ksvc ${service.name} (samples/autoscale-local.yaml without min-scale, ?sleep=100) at zero; ` +
+      'latency and errors per second from k6 (requests tagged with the second they were sent); replicas read from the Deployment every second',
     service: service.name,
     stages: STAGES,
-    totals: { requests: summary.requests, failed: summary.failed, statuses: summary.statuses, droppedIterations: summary.droppedIterations, maxVUs: summary.maxVUs, latencyMs: summary.latencyMs },
+    totals: {
+      requests: summary.requests,
+      failed: summary.failed,
+      statuses: summary.statuses,
+      droppedIterations: summary.droppedIterations,
+      maxVUs: summary.maxVUs,
+      latencyMs: summary.latencyMs,
+    },
     upstreamFailures,
     firstReadyReplicaSecond: firstReady?.second,
     peakReadyReplicas: Math.max(0, ...samples.map((s) => s.ready).filter(Number.isFinite)),
@@ -160,7 +193,15 @@ try {
 
   const table = markdownTable(
     ['seconds', 'req/s asked', 'requests', 'failed', 'worst 1 s p95 ms', 'max ms', 'ready replicas at end'],
-    steps.map((s) => [`${s.fromSecond}–${s.toSecond}`, s.ramp ? `ramp to ${s.rate}` : `${s.rate}`, s.requests, s.failed, s.worstSecondP95Ms.toFixed(0), s.maxMs.toFixed(0), s.readyReplicasAtEnd]),
+    steps.map((s) => [
+      `${s.fromSecond}–${s.toSecond}`,
+      s.ramp ? `ramp to ${s.rate}` : `${s.rate}`,
+      s.requests,
+      s.failed,
+      s.worstSecondP95Ms.toFixed(0),
+      s.maxMs.toFixed(0),
+      s.readyReplicasAtEnd,
+    ]),
   );
   const m = results.machine;
   const l = summary.latencyMs;
@@ -169,37 +210,78 @@ try {
     '',
     table,
     '',
-    `All: ${summary.requests} requests, ${summary.failed} failed (statuses: ${Object.entries(summary.statuses).map(([status, n]) => `${status} ×${n}`).join(', ')}), k6 dropped ${summary.droppedIterations} iterations (up to ${summary.maxVUs} VUs); `
-      + `p50 ${l.p50.toFixed(0)} ms, p95 ${l.p95.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms. `
-      + `First pod ready ${firstReady ? `${firstReady.second.toFixed(1)} s` : 'never'} after the load began; at most ${results.peakReadyReplicas} ready. `
-      + `k6, the cluster and every pod share ${m.cpus} × ${m.cpuModel}; Node ${m.node}, load ${m.loadAverage1m.toFixed(2)}.`,
+    `All: ${summary.requests} requests, ${summary.failed} failed (statuses: ${Object.entries(summary.statuses)
+      .map(([status, n]) => `${status} ×${n}`)
+      .join(', ')}), k6 dropped ${summary.droppedIterations} iterations (up to ${summary.maxVUs} VUs); ` +
+      `p50 ${l.p50.toFixed(0)} ms, p95 ${l.p95.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms. ` +
+      `First pod ready ${firstReady ? `${firstReady.second.toFixed(1)} s` : 'never'} after the load began; at most ${results.peakReadyReplicas} ready. ` +
+      `k6, the cluster and every pod share ${m.cpus} × ${m.cpuModel}; Node ${m.node}, load ${m.loadAverage1m.toFixed(2)}.`,
     '',
-    `Upstream failures logged by the gateway, the activator and queue-proxy: ${Object.entries(upstreamFailures).map(([key, n]) => `${key} ×${n}`).join(', ') || 'none'}.`,
+    `Upstream failures logged by the gateway, the activator and queue-proxy: ${
+      Object.entries(upstreamFailures)
+        .map(([key, n]) => `${key} ×${n}`)
+        .join(', ') || 'none'
+    }.`,
   ].join('\n');
   writeResults('burst', results, markdown);
   const perSecond = summary.perSecond;
   // One time axis for every panel, from the first replica sample to the last.
-  const timeAxis = [-K6_START_MARGIN_MS / 1000, STAGES.reduce((sum, s) => sum + s.seconds, 0) + AFTER_LOAD_MS / 1000] as const;
+  const timeAxis = [
+    -K6_START_MARGIN_MS / 1000,
+    STAGES.reduce((sum, s) => sum + s.seconds, 0) + AFTER_LOAD_MS / 1000,
+  ] as const;
   writeFigurePng(resultFile('burst.png'), {
     panels: [
       {
-        title: 'Replicas', xLabel: 'seconds since the load began', yLabel: 'pods', x: timeAxis,
+        title: 'Replicas',
+        xLabel: 'seconds since the load began',
+        yLabel: 'pods',
+        x: timeAxis,
         series: [
-          { name: 'desired', color: PALETTE[0], dashed: true, points: samples.filter((s) => Number.isFinite(s.desired)).map((s) => [s.second, s.desired] as const) },
-          { name: 'ready', color: PALETTE[2], points: samples.filter((s) => Number.isFinite(s.ready)).map((s) => [s.second, s.ready] as const) },
+          {
+            name: 'desired',
+            color: PALETTE[0],
+            dashed: true,
+            points: samples.filter((s) => Number.isFinite(s.desired)).map((s) => [s.second, s.desired] as const),
+          },
+          {
+            name: 'ready',
+            color: PALETTE[2],
+            points: samples.filter((s) => Number.isFinite(s.ready)).map((s) => [s.second, s.ready] as const),
+          },
         ],
       },
       {
-        title: 'Latency per second', xLabel: 'seconds since the load began', yLabel: 'ms', x: timeAxis,
+        title: 'Latency per second',
+        xLabel: 'seconds since the load began',
+        yLabel: 'ms',
+        x: timeAxis,
         series: [
-          { name: 'p95', color: PALETTE[1], points: perSecond.filter((s) => s.p95Ms !== null).map((s) => [s.second, s.p95Ms!] as const) },
-          { name: 'max', color: PALETTE[3], dashed: true, points: perSecond.filter((s) => s.maxMs !== null).map((s) => [s.second, s.maxMs!] as const) },
+          {
+            name: 'p95',
+            color: PALETTE[1],
+            points: perSecond.filter((s) => s.p95Ms !== null).map((s) => [s.second, s.p95Ms!] as const),
+          },
+          {
+            name: 'max',
+            color: PALETTE[3],
+            dashed: true,
+            points: perSecond.filter((s) => s.maxMs !== null).map((s) => [s.second, s.maxMs!] as const),
+          },
         ],
       },
       {
-        title: 'Requests per second', xLabel: 'seconds since the load began', yLabel: 'req/s', x: timeAxis,
+        title: 'Requests per second',
+        xLabel: 'seconds since the load began',
+        yLabel: 'req/s',
+        x: timeAxis,
         series: [
-          { name: 'asked', color: PALETTE[0], dashed: true, points: perSecond.map((s) => [s.second, targetRate(s.second)] as const) },
+          {
+            name: 'asked',
+            color: PALETTE[0],
+            dashed: true,
+            points: perSecond.map((s) => [s.second, targetRate(s.second)] as const),
+          },
           { name: 'sent', color: PALETTE[2], points: perSecond.map((s) => [s.second, s.requests] as const) },
           { name: 'failed', color: PALETTE[1], points: perSecond.map((s) => [s.second, s.failed] as const) },
         ],

@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
-import { SYSTEM_NAMESPACE, applyCrds, kubectl, startHostController, stopHostController } from '../hack/cluster/operator.ts';
+import {
+  SYSTEM_NAMESPACE,
+  applyCrds,
+  kubectl,
+  startHostController,
+  stopHostController,
+} from '../hack/cluster/operator.ts';
 import { recordedProcesses } from '../hack/cluster/processes.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -30,7 +36,14 @@ let dataPlane: FakeDataPlane | undefined;
 try {
   await applyCrds(k);
   await kubectl(k, ['create', 'namespace', SYSTEM_NAMESPACE]);
-  await kubectl(k, ['create', 'configmap', 'config-deployment', '-n', SYSTEM_NAMESPACE, '--from-literal=queue-sidecar-image=dev.local/pilotlight/pilotlight:bench']);
+  await kubectl(k, [
+    'create',
+    'configmap',
+    'config-deployment',
+    '-n',
+    SYSTEM_NAMESPACE,
+    '--from-literal=queue-sidecar-image=dev.local/pilotlight/pilotlight:bench',
+  ]);
   await kubectl(k, ['create', 'configmap', 'config-domain', '-n', SYSTEM_NAMESPACE, '--from-literal=example.com=']);
   await kubectl(k, ['create', 'namespace', namespace]);
   await startHostController(k, stateDir);
@@ -39,10 +52,14 @@ try {
   const idleRss = rssMiB(controller.pid);
 
   dataPlane = new FakeDataPlane(api, namespace).start();
-  const manifests = Array.from({ length: count }, (_, i) => JSON.stringify({
-    apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace },
-    spec: { template: { spec: { containers: [{ image: 'dev.local/hello:1' }] } } },
-  })).join('\n');
+  const manifests = Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      metadata: { name: `svc-${i}`, namespace },
+      spec: { template: { spec: { containers: [{ image: 'dev.local/hello:1' }] } } },
+    }),
+  ).join('\n');
   const started = Date.now();
   await kubectl(k, ['apply', '-f', '-'], manifests);
   const applied = Date.now();
@@ -52,10 +69,17 @@ try {
   while (ready < count && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     peakRss = Math.max(peakRss, rssMiB(controller.pid));
-    const services = await api.request<{ items: { metadata: { generation: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] } }[] }>(
-      'GET', `/apis/serving.knative.dev/v1/namespaces/${namespace}/services`);
-    ready = services.items.filter((s) => s.status?.observedGeneration === s.metadata.generation
-      && s.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+    const services = await api.request<{
+      items: {
+        metadata: { generation: number };
+        status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+      }[];
+    }>('GET', `/apis/serving.knative.dev/v1/namespaces/${namespace}/services`);
+    ready = services.items.filter(
+      (s) =>
+        s.status?.observedGeneration === s.metadata.generation &&
+        s.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
   }
   const allReady = Date.now();
   await new Promise((resolve) => setTimeout(resolve, 3000));

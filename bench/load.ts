@@ -13,7 +13,10 @@ export interface LoadResult {
   maxMs: number;
 }
 
-interface Bounds { maxRequests: number; maxDurationMs: number }
+interface Bounds {
+  maxRequests: number;
+  maxDurationMs: number;
+}
 
 function summarise(latencies: Float64Array, count: number, errors: number, durationMs: number): LoadResult {
   const sorted = latencies.slice(0, count).sort();
@@ -36,7 +39,12 @@ async function once(pool: Pool, path: string): Promise<boolean> {
 }
 
 /** `concurrency` workers, each sending its next request when the previous one is answered. */
-export async function closedLoop(origin: string, path: string, concurrency: number, bounds: Bounds): Promise<LoadResult> {
+export async function closedLoop(
+  origin: string,
+  path: string,
+  concurrency: number,
+  bounds: Bounds,
+): Promise<LoadResult> {
   const pool = new Pool(origin, { connections: concurrency });
   const latencies = new Float64Array(bounds.maxRequests);
   let issued = 0;
@@ -69,11 +77,13 @@ export async function fixedRate(origin: string, path: string, rate: number, boun
   const startedAt = performance.now();
   const send = () => {
     const sentAt = performance.now();
-    const p: Promise<void> = once(pool, path).catch(() => false).then((ok) => {
-      if (ok) latencies[count++] = performance.now() - sentAt;
-      else errors++;
-      inFlight.delete(p);
-    });
+    const p: Promise<void> = once(pool, path)
+      .catch(() => false)
+      .then((ok) => {
+        if (ok) latencies[count++] = performance.now() - sentAt;
+        else errors++;
+        inFlight.delete(p);
+      });
     inFlight.add(p);
   };
   await new Promise<void>((resolve) => {
@@ -126,8 +136,11 @@ export function memoryMiB(pid: number): MemoryMiB {
 }
 
 /** Each figure at its larger of the two. */
-export const peakMemory = (a: MemoryMiB, b: MemoryMiB): MemoryMiB =>
-  ({ rss: Math.max(a.rss, b.rss), private: Math.max(a.private, b.private), fileBacked: Math.max(a.fileBacked, b.fileBacked) });
+export const peakMemory = (a: MemoryMiB, b: MemoryMiB): MemoryMiB => ({
+  rss: Math.max(a.rss, b.rss),
+  private: Math.max(a.private, b.private),
+  fileBacked: Math.max(a.fileBacked, b.fileBacked),
+});
 
 /** Resident set size of a process in MiB. */
 export function rssMiB(pid: number): number {

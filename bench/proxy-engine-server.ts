@@ -17,13 +17,20 @@ async function undiciPool(): Promise<RequestListener> {
 function httpAgent(): RequestListener {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   return (req, res) => {
-    const upstream = request({
-      host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, agent,
-      headers: upstreamRequestHeaders(req.rawHeaders, req.headers),
-    }, (upstreamRes) => {
-      res.writeHead(upstreamRes.statusCode ?? 502, downstreamResponseHeaders(upstreamRes.headers));
-      upstreamRes.pipe(res);
-    });
+    const upstream = request(
+      {
+        host: '127.0.0.1',
+        port: upstreamPort,
+        method: req.method,
+        path: req.url,
+        agent,
+        headers: upstreamRequestHeaders(req.rawHeaders, req.headers),
+      },
+      (upstreamRes) => {
+        res.writeHead(upstreamRes.statusCode ?? 502, downstreamResponseHeaders(upstreamRes.headers));
+        upstreamRes.pipe(res);
+      },
+    );
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();

@@ -14,13 +14,25 @@ const ENGINES = ['undici-pool', 'http-agent'] as const;
 const ROUNDS = 3;
 const SERVER = fileURLToPath(new URL('./proxy-engine-server.ts', import.meta.url));
 
-interface Sample { rssIdle: number; rps: number; p99: number; cpuUs: number; pacedP50: number; pacedP99: number; rssLoaded: number }
+interface Sample {
+  rssIdle: number;
+  rps: number;
+  p99: number;
+  cpuUs: number;
+  pacedP50: number;
+  pacedP99: number;
+  rssLoaded: number;
+}
 
 async function startEngine(engine: string, upstreamPort: number): Promise<{ pid: number; port: number; stop(): void }> {
-  const child = spawn(process.execPath, [SERVER, engine, String(upstreamPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [SERVER, engine, String(upstreamPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   process.once('exit', () => child.kill('SIGKILL'));
   const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { listening: number }).listening));
+    createInterface({ input: child.stdout! }).once('line', (line) =>
+      resolve((JSON.parse(line) as { listening: number }).listening),
+    );
     child.once('exit', () => reject(new Error(`${engine} proxy exited`)));
   });
   return { pid: child.pid!, port, stop: () => child.kill('SIGKILL') };
@@ -36,7 +48,15 @@ async function sample(engine: string, upstreamPort: number): Promise<Sample> {
     const saturated = await closedLoop(origin, '/', 10, { maxRequests: 50_000, maxDurationMs: 4000 });
     const cpuUs = ((cpuMs(proxy.pid) - cpuBefore) * 1000) / saturated.requests;
     const paced = await fixedRate(origin, '/', 500, { maxRequests: 2000, maxDurationMs: 5000 });
-    return { rssIdle, rps: saturated.requestsPerSecond, p99: saturated.p99Ms, cpuUs, pacedP50: paced.p50Ms, pacedP99: paced.p99Ms, rssLoaded: rssMiB(proxy.pid) };
+    return {
+      rssIdle,
+      rps: saturated.requestsPerSecond,
+      p99: saturated.p99Ms,
+      cpuUs,
+      pacedP50: paced.p50Ms,
+      pacedP99: paced.p99Ms,
+      rssLoaded: rssMiB(proxy.pid),
+    };
   } finally {
     proxy.stop();
   }
@@ -48,7 +68,8 @@ const app = await startSampleApp();
 const samples = new Map<string, Sample[]>(ENGINES.map((e) => [e, []]));
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const engine of round % 2 === 0 ? ENGINES : [...ENGINES].reverse()) samples.get(engine)!.push(await sample(engine, app.port));
+    for (const engine of round % 2 === 0 ? ENGINES : [...ENGINES].reverse())
+      samples.get(engine)!.push(await sample(engine, app.port));
   }
 } finally {
   await app.stop();

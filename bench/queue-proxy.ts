@@ -30,7 +30,11 @@ const TARGET_ADDED_P99_MS = 1;
 const TARGET_RSS_MIB = 60e6 / 2 ** 20;
 
 /** A reference variant is not queue-proxy, so its figures are shown but not judged against the targets. */
-interface Variant { name: string; args: string[]; reference?: boolean }
+interface Variant {
+  name: string;
+  args: string[];
+  reference?: boolean;
+}
 
 interface Round {
   direct: LoadResult;
@@ -48,29 +52,48 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 /** A queue-proxy for revision default/app-00001 in front of userPort, run by `node <args>`. */
 async function startQueueProxy(args: string[], userPort: number): Promise<Proc & { servingPort: number }> {
-  const proc = track(spawn(process.execPath, args, {
-    env: {
-      ...process.env,
-      SERVING_NAMESPACE: 'default', SERVING_CONFIGURATION: 'app', SERVING_REVISION: 'app-00001', SERVING_POD: 'app-00001-deployment-abc',
-      USER_PORT: String(userPort), QUEUE_BIND_ADDRESS: '127.0.0.1', QUEUE_DRAIN_QUIET_PERIOD: '100ms',
-      QUEUE_SERVING_PORT: '0', QUEUE_ADMIN_PORT: '0', QUEUE_AUTOSCALER_METRICS_PORT: '0', QUEUE_USER_METRICS_PORT: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }));
+  const proc = track(
+    spawn(process.execPath, args, {
+      env: {
+        ...process.env,
+        SERVING_NAMESPACE: 'default',
+        SERVING_CONFIGURATION: 'app',
+        SERVING_REVISION: 'app-00001',
+        SERVING_POD: 'app-00001-deployment-abc',
+        USER_PORT: String(userPort),
+        QUEUE_BIND_ADDRESS: '127.0.0.1',
+        QUEUE_DRAIN_QUIET_PERIOD: '100ms',
+        QUEUE_SERVING_PORT: '0',
+        QUEUE_ADMIN_PORT: '0',
+        QUEUE_AUTOSCALER_METRICS_PORT: '0',
+        QUEUE_USER_METRICS_PORT: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   const line = await waitForLine(proc, (l) => l.msg === 'queue-proxy started');
   return { ...proc, servingPort: line.servingPort as number };
 }
 
 const scenarios: Scenario[] = [
-  { name: `closed loop, concurrency ${CONCURRENCY}`, run: (origin) => closedLoop(origin, '/', CONCURRENCY, { maxRequests: 50_000, maxDurationMs: PHASE_MS }) },
-  { name: `fixed rate ${RATE} req/s`, run: (origin) => fixedRate(origin, '/', RATE, { maxRequests: RATE * (PHASE_MS / 1000), maxDurationMs: PHASE_MS + 1000 }) },
+  {
+    name: `closed loop, concurrency ${CONCURRENCY}`,
+    run: (origin) => closedLoop(origin, '/', CONCURRENCY, { maxRequests: 50_000, maxDurationMs: PHASE_MS }),
+  },
+  {
+    name: `fixed rate ${RATE} req/s`,
+    run: (origin) =>
+      fixedRate(origin, '/', RATE, { maxRequests: RATE * (PHASE_MS / 1000), maxDurationMs: PHASE_MS + 1000 }),
+  },
 ];
 
 async function measureVariant(variant: Variant, appPort: number) {
   const qp = await startQueueProxy(variant.args, appPort);
   const qpPid = qp.child.pid!;
   try {
-    const ready = await request(`http://127.0.0.1:${qp.servingPort}/`, { headers: { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' } });
+    const ready = await request(`http://127.0.0.1:${qp.servingPort}/`, {
+      headers: { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' },
+    });
     await ready.body.dump();
     if (ready.statusCode !== 200) throw new Error(`queue-proxy not ready: ${ready.statusCode}`);
     const idle = memoryMiB(qpPid);
@@ -88,7 +111,9 @@ async function measureVariant(variant: Variant, appPort: number) {
 
     const measureProxied = async (scenario: Scenario) => {
       let peak = memoryMiB(qpPid);
-      const sampler = setInterval(() => { peak = peakMemory(peak, memoryMiB(qpPid)); }, 100);
+      const sampler = setInterval(() => {
+        peak = peakMemory(peak, memoryMiB(qpPid));
+      }, 100);
       const cpuBefore = cpuMs(qpPid);
       const result = await scenario.run(proxied);
       const cpuUs = ((cpuMs(qpPid) - cpuBefore) * 1000) / result.requests;
@@ -108,7 +133,12 @@ async function measureVariant(variant: Variant, appPort: number) {
           proxiedRun = await measureProxied(scenario);
           directResult = await scenario.run(direct);
         }
-        rounds.get(scenario.name)!.push({ direct: directResult, proxied: proxiedRun.result, proxyCpuUsPerRequest: proxiedRun.cpuUs, proxyPeak: proxiedRun.peak });
+        rounds.get(scenario.name)!.push({
+          direct: directResult,
+          proxied: proxiedRun.result,
+          proxyCpuUsPerRequest: proxiedRun.cpuUs,
+          proxyPeak: proxiedRun.peak,
+        });
       }
     }
     const afterLoad = memoryMiB(qpPid);
@@ -118,8 +148,16 @@ async function measureVariant(variant: Variant, appPort: number) {
       const m = (pick: (x: Round) => number) => median(r.map(pick));
       return {
         scenario: name,
-        direct: { requestsPerSecond: m((x) => x.direct.requestsPerSecond), p50Ms: m((x) => x.direct.p50Ms), p99Ms: m((x) => x.direct.p99Ms) },
-        proxied: { requestsPerSecond: m((x) => x.proxied.requestsPerSecond), p50Ms: m((x) => x.proxied.p50Ms), p99Ms: m((x) => x.proxied.p99Ms) },
+        direct: {
+          requestsPerSecond: m((x) => x.direct.requestsPerSecond),
+          p50Ms: m((x) => x.direct.p50Ms),
+          p99Ms: m((x) => x.direct.p99Ms),
+        },
+        proxied: {
+          requestsPerSecond: m((x) => x.proxied.requestsPerSecond),
+          p50Ms: m((x) => x.proxied.p50Ms),
+          p99Ms: m((x) => x.proxied.p99Ms),
+        },
         addedP50Ms: m((x) => x.proxied.p50Ms - x.direct.p50Ms),
         addedP99Ms: m((x) => x.proxied.p99Ms - x.direct.p99Ms),
         proxyCpuUsPerRequest: m((x) => x.proxyCpuUsPerRequest),
@@ -130,10 +168,19 @@ async function measureVariant(variant: Variant, appPort: number) {
     const atRate = summaries[1]!;
     const peak = [idle, ...summaries.map((sc) => sc.proxyPeak)].reduce(peakMemory);
     return {
-      variant: variant.name, ...(variant.reference ? { reference: true } : {}), command: `node ${variant.args.join(' ')}`,
-      memoryMiB: { idle, warmIdle, peak, afterLoad }, idleCpuMsPerSecond, summaries, rounds: Object.fromEntries(rounds),
+      variant: variant.name,
+      ...(variant.reference ? { reference: true } : {}),
+      command: `node ${variant.args.join(' ')}`,
+      memoryMiB: { idle, warmIdle, peak, afterLoad },
+      idleCpuMsPerSecond,
+      summaries,
+      rounds: Object.fromEntries(rounds),
       targets: {
-        addedP99AtRateMs: { target: TARGET_ADDED_P99_MS, measured: atRate.addedP99Ms, met: atRate.addedP99Ms <= TARGET_ADDED_P99_MS },
+        addedP99AtRateMs: {
+          target: TARGET_ADDED_P99_MS,
+          measured: atRate.addedP99Ms,
+          met: atRate.addedP99Ms <= TARGET_ADDED_P99_MS,
+        },
         rssMiB: { target: TARGET_RSS_MIB, measured: peak.rss, met: peak.rss < TARGET_RSS_MIB },
       },
     };
@@ -148,10 +195,17 @@ compileTree(repoRoot, ['lib', 'queue-proxy', 'bench/support/minimalProxy.ts', 'p
 const compiledMain = join(compiledDir, 'queue-proxy', 'main.js');
 const variants: Variant[] = [
   { name: 'dev: .ts sources', args: [fileURLToPath(new URL('../queue-proxy/main.ts', import.meta.url))] },
-  { name: 'compiled, node\'s defaults', args: [compiledMain] },
-  { name: 'as in the pod: queue-sidecar-jit optimizing (default)', args: [...QUEUE_NODE_FLAGS.optimizing, compiledMain] },
+  { name: "compiled, node's defaults", args: [compiledMain] },
+  {
+    name: 'as in the pod: queue-sidecar-jit optimizing (default)',
+    args: [...QUEUE_NODE_FLAGS.optimizing, compiledMain],
+  },
   { name: 'as in the pod: queue-sidecar-jit baseline', args: [...QUEUE_NODE_FLAGS.baseline, compiledMain] },
-  { name: 'minimal node:http proxy, optimizing flags', args: [...QUEUE_NODE_FLAGS.optimizing, join(compiledDir, 'bench', 'support', 'minimalProxy.js')], reference: true },
+  {
+    name: 'minimal node:http proxy, optimizing flags',
+    args: [...QUEUE_NODE_FLAGS.optimizing, join(compiledDir, 'bench', 'support', 'minimalProxy.js')],
+    reference: true,
+  },
 ];
 
 // Other work on the machine shows in the tail latencies; the load average tells how much there was.
@@ -161,7 +215,12 @@ try {
   const measured = [];
   for (const variant of variants) measured.push(await measureVariant(variant, app.port));
   const results = {
-    machine: { cpus: availableParallelism(), node: process.version, loadAverageBefore, loadAverageAfter: loadavg()[0]! },
+    machine: {
+      cpus: availableParallelism(),
+      node: process.version,
+      loadAverageBefore,
+      loadAverageAfter: loadavg()[0]!,
+    },
     method: `per variant: ${ROUNDS} alternating rounds of ${PHASE_MS} ms per path and scenario; medians (added latency: median of per-round differences); RSS, file-backed and private (smaps_rollup) sampled every 100 ms, each at its peak`,
     variants: measured,
   };
@@ -171,14 +230,21 @@ try {
   const table = [
     `| queue-proxy run as | scenario (median of ${ROUNDS}) | direct req/s | direct p50 / p99 ms | proxied req/s | proxied p50 / p99 ms | added p50 ms | added p99 ms | proxy CPU µs/req | proxy RSS peak MiB |`,
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...measured.flatMap((v) => v.summaries.map((sc) =>
-      `| ${v.variant} | ${sc.scenario} | ${f(sc.direct.requestsPerSecond, 0)} | ${f(sc.direct.p50Ms)} / ${f(sc.direct.p99Ms)} | ${f(sc.proxied.requestsPerSecond, 0)} | ${f(sc.proxied.p50Ms)} / ${f(sc.proxied.p99Ms)} | ${f(sc.addedP50Ms)} | ${f(sc.addedP99Ms)} | ${f(sc.proxyCpuUsPerRequest, 0)} | ${f(sc.proxyPeak.rss, 1)} |`)),
+    ...measured.flatMap((v) =>
+      v.summaries.map(
+        (sc) =>
+          `| ${v.variant} | ${sc.scenario} | ${f(sc.direct.requestsPerSecond, 0)} | ${f(sc.direct.p50Ms)} / ${f(sc.direct.p99Ms)} | ${f(sc.proxied.requestsPerSecond, 0)} | ${f(sc.proxied.p50Ms)} / ${f(sc.proxied.p99Ms)} | ${f(sc.addedP50Ms)} | ${f(sc.addedP99Ms)} | ${f(sc.proxyCpuUsPerRequest, 0)} | ${f(sc.proxyPeak.rss, 1)} |`,
+      ),
+    ),
     '',
     `| queue-proxy run as | RSS idle at start MiB | RSS idle after warm-up MiB | RSS peak under load MiB | of it file-backed, peak MiB | private (USS) peak MiB | RSS after load MiB | idle CPU ms/s | errors | RSS < 60 MB (${f(TARGET_RSS_MIB, 1)} MiB) | added p99 at ${RATE} req/s ≤ ${TARGET_ADDED_P99_MS} ms |`,
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
-    ...measured.map((v) => `| ${v.variant} | ${f(v.memoryMiB.idle.rss, 1)} | ${f(v.memoryMiB.warmIdle.rss, 1)} | ${f(v.memoryMiB.peak.rss, 1)} | ${f(v.memoryMiB.peak.fileBacked, 1)} | ${f(v.memoryMiB.peak.private, 1)} | ${f(v.memoryMiB.afterLoad.rss, 1)} | ${f(v.idleCpuMsPerSecond, 1)} | ${v.summaries.reduce((sum, sc) => sum + sc.errors, 0)} | ${met(v.targets.rssMiB.met)} | ${met(v.targets.addedP99AtRateMs.met)} (${f(v.targets.addedP99AtRateMs.measured)}) |`),
+    ...measured.map(
+      (v) =>
+        `| ${v.variant} | ${f(v.memoryMiB.idle.rss, 1)} | ${f(v.memoryMiB.warmIdle.rss, 1)} | ${f(v.memoryMiB.peak.rss, 1)} | ${f(v.memoryMiB.peak.fileBacked, 1)} | ${f(v.memoryMiB.peak.private, 1)} | ${f(v.memoryMiB.afterLoad.rss, 1)} | ${f(v.idleCpuMsPerSecond, 1)} | ${v.summaries.reduce((sum, sc) => sum + sc.errors, 0)} | ${met(v.targets.rssMiB.met)} | ${met(v.targets.addedP99AtRateMs.met)} (${f(v.targets.addedP99AtRateMs.measured)}) |`,
+    ),
     '',
-    'File-backed pages are mostly the node binary\'s code and data, shared with every process that runs the same binary; private pages are what one more such process adds.',
+    "File-backed pages are mostly the node binary's code and data, shared with every process that runs the same binary; private pages are what one more such process adds.",
     '',
     `${availableParallelism()} CPUs, Node ${process.version}, 1-min load average ${f(loadAverageBefore)} before, ${f(results.machine.loadAverageAfter)} after.`,
   ].join('\n');

@@ -20,12 +20,23 @@ import { parseDefaults } from '../lib/config/defaults.ts';
 import { parseDeploymentConfig } from '../lib/config/deployment.ts';
 import { parseReservedInstanceConfig } from '../lib/config/reservedInstance.ts';
 import {
-  eventually, putRevision, reservePodPorts, send, startActivator, startPod, startQueueProxyFor, type ActivatorProc, type Pod, type RevisionSpec,
+  eventually,
+  putRevision,
+  reservePodPorts,
+  send,
+  startActivator,
+  startPod,
+  startQueueProxyFor,
+  type ActivatorProc,
+  type Pod,
+  type RevisionSpec,
 } from '../test/process/activator/harness.ts';
 import { startSampleApp } from '../test/support/apps/processes.ts';
 import { rssMiB } from './load.ts';
 
-const { values } = parseArgs({ options: { tries: { type: 'string', default: '10' }, 'idle-ms': { type: 'string', default: '5000' } } });
+const { values } = parseArgs({
+  options: { tries: { type: 'string', default: '10' }, 'idle-ms': { type: 'string', default: '5000' } },
+});
 const TRIES = Number(values.tries);
 // Long enough for the activator to forget the revision (its stats tick is 1s, so the next request
 // pokes the autoscaler again) and for idle keep-alive connections to the pod to close.
@@ -46,7 +57,10 @@ function summary(values: number[]) {
 /** The sample app by itself: from spawn to the line saying it listens. */
 async function appStartMs(): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [SAMPLE_APP], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [SAMPLE_APP], {
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   const ms = performance.now() - started;
   child.kill('SIGKILL');
@@ -58,7 +72,12 @@ const podRssMiB = (pod: Pod) => rssMiB(pod.app.child.pid!) + rssMiB(pod.queuePro
 
 /** How many times the activator's probe accepted `pod` for `revision`. */
 function accepted(activator: ActivatorProc, revision: string, pod: string): number {
-  return activator.lines.filter((l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === `default/${revision}` && l.pod === pod).length;
+  return activator.lines.filter(
+    (l) =>
+      l.msg === 'pod answered its probe; releasing held requests' &&
+      l.revision === `default/${revision}` &&
+      l.pod === pod,
+  ).length;
 }
 
 // The autoscaler's stat endpoint, with a hook per revision for the zero mode's "scale up".
@@ -94,7 +113,10 @@ async function firstRequest(mode: Mode): Promise<void> {
   }
   firstRequestMs[mode].push(ms);
   // The stat that pokes the autoscaler is sent without waiting, so it may trail the answer a little.
-  await eventually(`${mode}: the autoscaler was told`, () => (pokes.get(REVISION[mode]) ?? 0) > before).then(() => pokedPerTry[mode].push(1), () => pokedPerTry[mode].push(0));
+  await eventually(`${mode}: the autoscaler was told`, () => (pokes.get(REVISION[mode]) ?? 0) > before).then(
+    () => pokedPerTry[mode].push(1),
+    () => pokedPerTry[mode].push(0),
+  );
 }
 
 try {
@@ -106,12 +128,19 @@ try {
   started.push(reserved, warm);
   const reservedConcurrency = parseReservedInstanceConfig({}).containerConcurrency;
   const reservedSpec: RevisionSpec = {
-    containerConcurrency: 0, pods: [], reserved: { containerConcurrency: reservedConcurrency, pods: [reserved.address] },
+    containerConcurrency: 0,
+    pods: [],
+    reserved: { containerConcurrency: reservedConcurrency, pods: [reserved.address] },
   };
   await putRevision(activator, REVISION.reserved, reservedSpec);
   await putRevision(activator, REVISION.warm, { containerConcurrency: 0, pods: [warm.address] });
   await putRevision(activator, REVISION.zero, { containerConcurrency: 0, pods: [] });
-  await eventually('reserved and warm pods accepted', () => accepted(activator, REVISION.reserved, reserved.address) > 0 && accepted(activator, REVISION.warm, warm.address) > 0);
+  await eventually(
+    'reserved and warm pods accepted',
+    () =>
+      accepted(activator, REVISION.reserved, reserved.address) > 0 &&
+      accepted(activator, REVISION.warm, warm.address) > 0,
+  );
 
   let zeroRss = 0;
   // Scale from zero: nothing runs for the revision until its first request's stat arrives.
@@ -123,8 +152,20 @@ try {
         const ports = await reservePodPorts();
         // Kubernetes lists the new pod's endpoint, not ready, as soon as it is scheduled.
         const listed = putRevision(activator, REVISION.zero, { containerConcurrency: 0, pods: [ports.address] });
-        const [app, queueProxy] = await Promise.all([startSampleApp({ PORT: String(ports.appPort) }), startQueueProxyFor(ports), listed]);
-        const created: Pod = { app, queueProxy, address: ports.address, stop: async () => { await queueProxy.stop(); await app.stop(); } };
+        const [app, queueProxy] = await Promise.all([
+          startSampleApp({ PORT: String(ports.appPort) }),
+          startQueueProxyFor(ports),
+          listed,
+        ]);
+        const created: Pod = {
+          app,
+          queueProxy,
+          address: ports.address,
+          stop: async () => {
+            await queueProxy.stop();
+            await app.stop();
+          },
+        };
         started.push(created);
         return created;
       })();
@@ -155,14 +196,24 @@ try {
     queueProxy: parseDeploymentConfig({ 'queue-sidecar-image': 'queue' }).queueSidecarResources.requests,
   };
   const reservedDefaults = parseReservedInstanceConfig({});
-  const reservedRequests = { app: { cpu: reservedDefaults.cpuRequest, memory: reservedDefaults.memoryRequest }, queueProxy: RESERVED_QUEUE_RESOURCES.requests };
+  const reservedRequests = {
+    app: { cpu: reservedDefaults.cpuRequest, memory: reservedDefaults.memoryRequest },
+    queueProxy: RESERVED_QUEUE_RESOURCES.requests,
+  };
 
-  const ms = { zero: summary(firstRequestMs.zero), reserved: summary(firstRequestMs.reserved), warm: summary(firstRequestMs.warm) };
+  const ms = {
+    zero: summary(firstRequestMs.zero),
+    reserved: summary(firstRequestMs.reserved),
+    warm: summary(firstRequestMs.warm),
+  };
   const app = summary(appStart);
   const results = {
     machine: { cpus: availableParallelism(), node: process.version, loadAverage1m: loadavg()[0]! },
-    tries: TRIES, idleMs: IDLE_MS, errors,
-    firstRequestMs: ms, appStartMs: app,
+    tries: TRIES,
+    idleMs: IDLE_MS,
+    errors,
+    firstRequestMs: ms,
+    appStartMs: app,
     autoscalerPokedPerTry: { zero: pokedPerTry.zero, reserved: pokedPerTry.reserved, warm: pokedPerTry.warm },
     idleRssMiB: idleRss,
     requests: { standard: standardRequests, reserved: reservedRequests },
@@ -171,13 +222,25 @@ try {
   };
   const f = (n: number) => n.toFixed(1);
   const requestsText = (r: { app: Record<string, string>; queueProxy: Record<string, string> }) =>
-    `app ${Object.keys(r.app).length === 0 ? 'none (BestEffort unless the Service sets them)' : Object.entries(r.app).map(([k, v]) => `${k} ${v}`).join(', ')}; queue-proxy ${Object.entries(r.queueProxy).map(([k, v]) => `${k} ${v}`).join(', ')}`;
-  const row = (name: string, s: { p50: number; p90: number; max: number }, extra: string[]) => `| ${name} | ${f(s.p50)} | ${f(s.p90)} | ${f(s.max)} | ${extra.join(' | ')} |`;
+    `app ${
+      Object.keys(r.app).length === 0
+        ? 'none (BestEffort unless the Service sets them)'
+        : Object.entries(r.app)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')
+    }; queue-proxy ${Object.entries(r.queueProxy)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`;
+  const row = (name: string, s: { p50: number; p90: number; max: number }, extra: string[]) =>
+    `| ${name} | ${f(s.p50)} | ${f(s.p90)} | ${f(s.max)} | ${extra.join(' | ')} |`;
   const poked = (mode: Mode) => `${pokedPerTry[mode].reduce((a, b) => a + b, 0)}/${pokedPerTry[mode].length}`;
   const table = [
     `| first request after ${IDLE_MS} ms idle, through the activator (${TRIES} tries), ms | p50 | p90 | max | autoscaler poked | idle RSS (app + queue-proxy) |`,
     '|---|---:|---:|---:|---:|---:|',
-    row('(a) scale from zero: pod started on the poke', ms.zero, [poked('zero'), `0 MiB (${f(zeroRss)} MiB once started, at most)`]),
+    row('(a) scale from zero: pod started on the poke', ms.zero, [
+      poked('zero'),
+      `0 MiB (${f(zeroRss)} MiB once started, at most)`,
+    ]),
     row('(b) reserved instance', ms.reserved, [poked('reserved'), `${f(idleRss.reserved)} MiB`]),
     row('(c) always-warm standard pod', ms.warm, [poked('warm'), `${f(idleRss.warm)} MiB`]),
     row('the app alone: spawn to listening', app, ['', '']),

@@ -21,33 +21,56 @@ const NEW = 'hello-00002';
 const K6_START_MARGIN_MS = 3000;
 
 const Options = z.object({
-  steps: z.string().transform((s) => s.split(',').map(Number)).pipe(z.array(z.number().min(0).max(100)).min(2)),
+  steps: z
+    .string()
+    .transform((s) => s.split(',').map(Number))
+    .pipe(z.array(z.number().min(0).max(100)).min(2)),
   stepSeconds: z.coerce.number().positive(),
   rate: z.coerce.number().int().positive(),
   holdMs: z.coerce.number().int().nonnegative(),
 });
-const { values } = parseArgs({ options: {
-  steps: { type: 'string', default: '0,10,25,50,75,100' },
-  'step-seconds': { type: 'string', default: '5' },
-  rate: { type: 'string', default: '300' },
-  'hold-ms': { type: 'string', default: '100' },
-} });
-const options = Options.parse({ steps: values.steps, stepSeconds: values['step-seconds'], rate: values.rate, holdMs: values['hold-ms'] });
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '0,10,25,50,75,100' },
+    'step-seconds': { type: 'string', default: '5' },
+    rate: { type: 'string', default: '300' },
+    'hold-ms': { type: 'string', default: '100' },
+  },
+});
+const options = Options.parse({
+  steps: values.steps,
+  stepSeconds: values['step-seconds'],
+  rate: values.rate,
+  holdMs: values['hold-ms'],
+});
 
 interface K6RolloutSummary {
   rate: number;
   droppedIterations: number;
-  perStep: Array<{ step: number; requests: number; failed: number; latencyMs: { p50: number; p99: number; max: number } }>;
+  perStep: Array<{
+    step: number;
+    requests: number;
+    failed: number;
+    latencyMs: { p50: number; p99: number; max: number };
+  }>;
 }
 
 function routes(newPercent: number, oldPod: Pod, newPod: Pod): RoutesFile {
   return {
-    ingresses: [ingress('hello', [{ hosts: [HOST], paths: [{ splits: [split(OLD, 100 - newPercent), split(NEW, newPercent)] }] }])],
-    backends: [{ name: OLD, addresses: [oldPod.address] }, { name: NEW, addresses: [newPod.address] }],
+    ingresses: [
+      ingress('hello', [
+        { hosts: [HOST], paths: [{ splits: [split(OLD, 100 - newPercent), split(NEW, newPercent)] }] },
+      ]),
+    ],
+    backends: [
+      { name: OLD, addresses: [oldPod.address] },
+      { name: NEW, addresses: [newPod.address] },
+    ],
   };
 }
 
-const sleepUntil = (epochMs: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, epochMs - Date.now())));
+const sleepUntil = (epochMs: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, epochMs - Date.now())));
 
 const stepMs = options.stepSeconds * 1000;
 const [oldPod, newPod] = await Promise.all([startPod(), startPod()]);
@@ -59,8 +82,12 @@ try {
   const load = runK6<K6RolloutSummary>({
     script: 'bench-rollout.js',
     env: {
-      URL: `http://127.0.0.1:${gateway.externalPort}/?sleep=${options.holdMs}`, HOST, RATE: options.rate,
-      START_EPOCH_MS: startEpochMs, STEP_MS: stepMs, STEPS: options.steps.length,
+      URL: `http://127.0.0.1:${gateway.externalPort}/?sleep=${options.holdMs}`,
+      HOST,
+      RATE: options.rate,
+      START_EPOCH_MS: startEpochMs,
+      STEP_MS: stepMs,
+      STEPS: options.steps.length,
       MAX_VUS: Math.max(50, Math.ceil((options.rate * 2 * Math.max(options.holdMs, 10)) / 1000)),
     },
   });
@@ -102,9 +129,10 @@ try {
   });
   const results = {
     machine: machine(),
-    method: `k6 constant-arrival-rate ${options.rate} req/s through the gateway for ${options.steps.length} steps of ${options.stepSeconds} s; `
-      + `the app holds each request ${options.holdMs} ms; k6 tags each request with the step in force when it was sent; `
-      + 'split counted by the apps from the moment the new table is live to the end of the step',
+    method:
+      `k6 constant-arrival-rate ${options.rate} req/s through the gateway for ${options.steps.length} steps of ${options.stepSeconds} s; ` +
+      `the app holds each request ${options.holdMs} ms; k6 tags each request with the step in force when it was sent; ` +
+      'split counted by the apps from the moment the new table is live to the end of the step',
     rate: options.rate,
     holdMs: options.holdMs,
     droppedIterations: summary.droppedIterations,
@@ -114,9 +142,32 @@ try {
   };
 
   const table = markdownTable(
-    ['step', `target % to ${NEW}`, 'measured %', 'split error (points)', `served ${OLD}/${NEW}`, 'requests', 'failed', 'p50 ms', 'p99 ms', 'max ms', 'table swap ms'],
-    steps.map((s) => [s.step, s.targetNewPercent, s.measuredNewPercent.toFixed(1), s.splitErrorPoints.toFixed(1), `${s.servedByApps[OLD]}/${s.servedByApps[NEW]}`,
-      s.requests, s.failed, s.latencyMs.p50.toFixed(1), s.latencyMs.p99.toFixed(1), s.latencyMs.max.toFixed(1), s.swapMs.toFixed(0)]),
+    [
+      'step',
+      `target % to ${NEW}`,
+      'measured %',
+      'split error (points)',
+      `served ${OLD}/${NEW}`,
+      'requests',
+      'failed',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'table swap ms',
+    ],
+    steps.map((s) => [
+      s.step,
+      s.targetNewPercent,
+      s.measuredNewPercent.toFixed(1),
+      s.splitErrorPoints.toFixed(1),
+      `${s.servedByApps[OLD]}/${s.servedByApps[NEW]}`,
+      s.requests,
+      s.failed,
+      s.latencyMs.p50.toFixed(1),
+      s.latencyMs.p99.toFixed(1),
+      s.latencyMs.max.toFixed(1),
+      s.swapMs.toFixed(0),
+    ]),
   );
   const m = results.machine;
   const markdown = [
@@ -124,25 +175,51 @@ try {
     '',
     table,
     '',
-    `${options.rate} req/s for ${options.steps.length} × ${options.stepSeconds} s; failed requests ${results.totalFailed} (target 0); largest split error ${results.maxSplitErrorPoints.toFixed(1)} points; `
-      + `k6 dropped ${summary.droppedIterations} iterations. Latencies include the app's ${options.holdMs} ms hold. ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load ${m.loadAverage1m.toFixed(2)}.`,
+    `${options.rate} req/s for ${options.steps.length} × ${options.stepSeconds} s; failed requests ${results.totalFailed} (target 0); largest split error ${results.maxSplitErrorPoints.toFixed(1)} points; ` +
+      `k6 dropped ${summary.droppedIterations} iterations. Latencies include the app's ${options.holdMs} ms hold. ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load ${m.loadAverage1m.toFixed(2)}.`,
   ].join('\n');
   writeResults('rollout', results, markdown);
   writeFigurePng(resultFile('rollout.png'), {
     panels: [
       {
-        title: `Traffic to ${NEW}: asked for vs served (counted by the apps)`, xLabel: `step target: % of traffic to ${NEW}`, yLabel: `% served by ${NEW}`,
-        x: [0, 100], y: [0, 100],
+        title: `Traffic to ${NEW}: asked for vs served (counted by the apps)`,
+        xLabel: `step target: % of traffic to ${NEW}`,
+        yLabel: `% served by ${NEW}`,
+        x: [0, 100],
+        y: [0, 100],
         series: [
-          { name: 'asked for', color: PALETTE[0], dashed: true, points: steps.map((s) => [s.targetNewPercent, s.targetNewPercent] as const) },
-          { name: 'served', color: PALETTE[1], markers: true, points: steps.map((s) => [s.targetNewPercent, s.measuredNewPercent] as const) },
+          {
+            name: 'asked for',
+            color: PALETTE[0],
+            dashed: true,
+            points: steps.map((s) => [s.targetNewPercent, s.targetNewPercent] as const),
+          },
+          {
+            name: 'served',
+            color: PALETTE[1],
+            markers: true,
+            points: steps.map((s) => [s.targetNewPercent, s.measuredNewPercent] as const),
+          },
         ],
       },
       {
-        title: 'Failed requests and p99 latency per step', xLabel: `step target: % of traffic to ${NEW}`, yLabel: 'count / ms', x: [0, 100],
+        title: 'Failed requests and p99 latency per step',
+        xLabel: `step target: % of traffic to ${NEW}`,
+        yLabel: 'count / ms',
+        x: [0, 100],
         series: [
-          { name: 'failed requests', color: PALETTE[1], markers: true, points: steps.map((s) => [s.targetNewPercent, s.failed] as const) },
-          { name: 'p99 ms', color: PALETTE[2], markers: true, points: steps.map((s) => [s.targetNewPercent, s.latencyMs.p99] as const) },
+          {
+            name: 'failed requests',
+            color: PALETTE[1],
+            markers: true,
+            points: steps.map((s) => [s.targetNewPercent, s.failed] as const),
+          },
+          {
+            name: 'p99 ms',
+            color: PALETTE[2],
+            markers: true,
+            points: steps.map((s) => [s.targetNewPercent, s.latencyMs.p99] as const),
+          },
         ],
       },
     ],

@@ -7,7 +7,13 @@ import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { applyClusterDns, coreDnsImage, ensureCoreDns, waitForClusterDns } from '../hack/cluster/dns.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
-import { ensureHelm, installChart, stopHostController, waitForWebhook, type Kubectl } from '../hack/cluster/operator.ts';
+import {
+  ensureHelm,
+  installChart,
+  stopHostController,
+  waitForWebhook,
+  type Kubectl,
+} from '../hack/cluster/operator.ts';
 import { SAMPLE_APPS, buildOperatorImage, buildSampleImage, importImage } from '../hack/images/build.ts';
 import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -42,7 +48,15 @@ export async function up(argv: string[]): Promise<void> {
     console.log(`KUBECONFIG=${controlPlane.kubeconfig}`);
     return;
   }
-  const binDir = await ensureBinaries(['kube-apiserver', 'etcd', 'kubectl', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']);
+  const binDir = await ensureBinaries([
+    'kube-apiserver',
+    'etcd',
+    'kubectl',
+    'kube-controller-manager',
+    'kube-scheduler',
+    'kubelet',
+    'kube-proxy',
+  ]);
   // The API server listens on the node address, so it must exist first.
   await ensureNodePackages(say);
   await prepareHostNetwork();
@@ -56,11 +70,17 @@ export async function up(argv: string[]): Promise<void> {
   say(`building the operator image and the sample apps' (${SAMPLE_APPS.join(', ')})`);
   const image = await buildOperatorImage(join(stateDir, 'images'));
   await importImage(containerdSocket, image.archive);
-  for (const app of SAMPLE_APPS) await importImage(containerdSocket, (await buildSampleImage(app, join(stateDir, 'images'))).archive);
+  for (const app of SAMPLE_APPS)
+    await importImage(containerdSocket, (await buildSampleImage(app, join(stateDir, 'images'))).archive);
   // CoreDNS started while the images were built; the operator's pods come up resolving names.
   await waitForClusterDns(k);
   say(`installing the Helm chart with ${image.name}`);
-  await installChart(k, await ensureHelm(), { 'image.tag': image.name.split(':').at(-1)!, 'gateway.hostPort': String(GATEWAY_PORT) }, { wait: true });
+  await installChart(
+    k,
+    await ensureHelm(),
+    { 'image.tag': image.name.split(':').at(-1)!, 'gateway.hostPort': String(GATEWAY_PORT) },
+    { wait: true },
+  );
   await waitForWebhook(k);
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`
@@ -90,23 +110,34 @@ async function configuredCluster(): Promise<{ kubeconfig: string; server: string
   try {
     await createKubeRest(connection).request('GET', '/version');
   } catch (error) {
-    throw new Error(`the kubeconfig at ${kubeconfig} names ${connection.server}, which does not answer (${(error as Error).message}); fix it, or pass --local to start a cluster on this machine`);
+    throw new Error(
+      `the kubeconfig at ${kubeconfig} names ${connection.server}, which does not answer (${(error as Error).message}); fix it, or pass --local to start a cluster on this machine`,
+    );
   }
   return { kubeconfig, server: connection.server };
 }
 
 /** Installs the chart into a cluster someone else runs, touching nothing on this machine. */
-async function installIntoConfiguredCluster(cluster: { kubeconfig: string; server: string }, image: string | undefined): Promise<void> {
+async function installIntoConfiguredCluster(
+  cluster: { kubeconfig: string; server: string },
+  image: string | undefined,
+): Promise<void> {
   const match = image ? /^(.+):([^:/]+)$/.exec(image) : null;
   if (!match) {
-    throw new Error(`installing into the configured cluster ${cluster.server} needs --image REGISTRY/pilotlight:TAG: `
-      + 'that cluster cannot see images built here (hack/images/build.ts writes the OCI archive to push). '
-      + 'Pass --local to start a cluster on this machine instead.');
+    throw new Error(
+      `installing into the configured cluster ${cluster.server} needs --image REGISTRY/pilotlight:TAG: ` +
+        'that cluster cannot see images built here (hack/images/build.ts writes the OCI archive to push). ' +
+        'Pass --local to start a cluster on this machine instead.',
+    );
   }
   say(`installing pilotlight into the configured cluster ${cluster.server} with ${image}`);
   const binDir = await ensureBinaries(['kubectl']);
-  await installChart({ binary: join(binDir, 'kubectl'), kubeconfig: cluster.kubeconfig }, await ensureHelm(),
-    { 'image.repository': match[1]!, 'image.tag': match[2]! }, { wait: false });
+  await installChart(
+    { binary: join(binDir, 'kubectl'), kubeconfig: cluster.kubeconfig },
+    await ensureHelm(),
+    { 'image.repository': match[1]!, 'image.tag': match[2]! },
+    { wait: false },
+  );
   say('installed in namespace knative-serving; its pods start once the cluster pulls the image');
   console.log(`KUBECONFIG=${cluster.kubeconfig}`);
 }
@@ -115,7 +146,11 @@ export async function down(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string', default: defaultStateDir } } });
   const stateDir = values['state-dir'];
   const binDir = await ensureBinaries(['kube-proxy']).catch(() => undefined);
-  const stopped = [...await stopHostController(stateDir), ...await stopNode(stateDir, binDir), ...await stopControlPlane(stateDir)];
+  const stopped = [
+    ...(await stopHostController(stateDir)),
+    ...(await stopNode(stateDir, binDir)),
+    ...(await stopControlPlane(stateDir)),
+  ];
   rmSync(join(stateDir, 'images'), { recursive: true, force: true });
   say(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
 }
@@ -129,7 +164,8 @@ export async function status(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  for (const p of processes) say(`${p.name.padEnd(22)} pid ${p.pid} ${isRunning(p.pid, p.binary) ? 'running' : 'NOT RUNNING'}`);
+  for (const p of processes)
+    say(`${p.name.padEnd(22)} pid ${p.pid} ${isRunning(p.pid, p.binary) ? 'running' : 'NOT RUNNING'}`);
   const controlPlane = await runningControlPlane(stateDir);
   say(controlPlane ? `API server ready at ${controlPlane.server}` : 'API server not ready');
   const kubeconfig = join(stateDir, 'kubeconfig');

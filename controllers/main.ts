@@ -36,31 +36,43 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const port = Number(values['webhook-port']);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--webhook-port: ${values['webhook-port']} is not a port number`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new Error(`--webhook-port: ${values['webhook-port']} is not a port number`);
   const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
   const log = createLogger('controller');
   const client = createKubeRest(loadKubeConnection());
-  const server = await runWebhook(client, {
-    systemNamespace,
-    host: values['webhook-host'],
-    port,
-    endpoint: values['webhook-url']
-      ? { url: values['webhook-url'] }
-      : { service: { namespace: systemNamespace, name: values['webhook-service'], port: 443 } },
-  }, log);
+  const server = await runWebhook(
+    client,
+    {
+      systemNamespace,
+      host: values['webhook-host'],
+      port,
+      endpoint: values['webhook-url']
+        ? { url: values['webhook-url'] }
+        : { service: { namespace: systemNamespace, name: values['webhook-service'], port: 443 } },
+    },
+    log,
+  );
   const elector = new LeaderElector({
     client,
     namespace: systemNamespace,
     name: 'pilotlight-controller',
     identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
   });
-  const reconcilers = startReconcilers({ client, systemNamespace, leadership: elector, registry: createRegistry('controller'), log: log.with({ part: 'reconcilers' }) });
+  const reconcilers = startReconcilers({
+    client,
+    systemNamespace,
+    leadership: elector,
+    registry: createRegistry('controller'),
+    log: log.with({ part: 'reconcilers' }),
+  });
   elector.start();
   const stop = (signal: string) => {
     log.info('shutting down', { signal });
     setTimeout(() => process.exit(0), 5000).unref();
     // The Lease is released only after in-flight reconciles end, so the next leader starts clean.
-    void elector.stop()
+    void elector
+      .stop()
       .then(() => reconcilers.stop())
       .finally(() => server.close(() => process.exit(0)));
   };

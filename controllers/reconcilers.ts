@@ -2,7 +2,13 @@
 // ConfigMap store, and one Controller per kind, all gated by the same leadership.
 import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { ConfigurationConditions, DomainMappingConditions, RevisionConditions, RouteConditions, ServiceConditions } from '../lib/apis/conditions.ts';
+import {
+  ConfigurationConditions,
+  DomainMappingConditions,
+  RevisionConditions,
+  RouteConditions,
+  ServiceConditions,
+} from '../lib/apis/conditions.ts';
 import { DomainMappingLabels, type ClusterDomainClaim, type DomainMappingObject } from '../lib/apis/domainMapping.ts';
 import { Labels } from '../lib/apis/serving.ts';
 import type { ConfigurationObject, RevisionObject, RouteObject, ServiceObject } from '../lib/apis/status.ts';
@@ -13,7 +19,11 @@ import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
 import { CONFIG_GC, parseGcConfig, type GcConfig } from '../lib/config/gc.ts';
 import { CONFIG_NETWORK, parseNetworkConfig } from '../lib/config/network.ts';
-import { CONFIG_RESERVED_INSTANCE, parseReservedInstanceConfig, RESERVED_SERVICE_TYPE } from '../lib/config/reservedInstance.ts';
+import {
+  CONFIG_RESERVED_INSTANCE,
+  parseReservedInstanceConfig,
+  RESERVED_SERVICE_TYPE,
+} from '../lib/config/reservedInstance.ts';
 import { ConfigStore, requiredConfig, type ConfigEntries } from '../lib/config/store.ts';
 import { Controller, type Leadership } from '../lib/controller.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
@@ -62,10 +72,12 @@ const configEntries: ConfigEntries<ReconcilerConfig> = {
 };
 
 /** Keys of the controlling owner of the given kind, e.g. a Deployment's Revision. */
-const controllerOf = (kind: string) => (object: KubernetesObject): string[] =>
-  (object.metadata?.ownerReferences ?? [])
-    .filter((ref) => ref.controller && ref.kind === kind)
-    .map((ref) => `${object.metadata?.namespace}/${ref.name}`);
+const controllerOf =
+  (kind: string) =>
+  (object: KubernetesObject): string[] =>
+    (object.metadata?.ownerReferences ?? [])
+      .filter((ref) => ref.controller && ref.kind === kind)
+      .map((ref) => `${object.metadata?.namespace}/${ref.name}`);
 
 export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const { client, registry } = options;
@@ -73,7 +85,14 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const log = options.log ?? createLogger('reconcilers');
   const informers: Pick<Informer, 'start' | 'stop' | 'whenSynced'>[] = [];
   const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string) => {
-    const created = new Informer<T>({ client, path: collectionPath(kind, kind.clusterScoped ? undefined : options.namespace), labelSelector, resyncPeriodMs: 10 * 60_000, clock, log: log.with({ informer: kind.plural }) });
+    const created = new Informer<T>({
+      client,
+      path: collectionPath(kind, kind.clusterScoped ? undefined : options.namespace),
+      labelSelector,
+      resyncPeriodMs: 10 * 60_000,
+      clock,
+      log: log.with({ informer: kind.plural }),
+    });
     informers.push(created);
     return created;
   };
@@ -91,11 +110,20 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const domainMappingIngresses = informer<IngressObject>(Kinds.ingress, DomainMappingLabels.uid);
   const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
 
-  const store = new ConfigStore<ReconcilerConfig>({ client, namespace: options.systemNamespace, entries: configEntries, log: log.with({ part: 'config' }) });
+  const store = new ConfigStore<ReconcilerConfig>({
+    client,
+    namespace: options.systemNamespace,
+    entries: configEntries,
+    log: log.with({ part: 'config' }),
+  });
   const events = new EventRecorder({ client, component: 'pilotlight-controller', clock });
 
   const controllers: Controller[] = [];
-  const controller = <T extends WithStatus>(name: string, source: Informer<T>, reconcile: Pick<KindReconcilerOptions<T>, 'kind' | 'conditions' | 'reconcileKind' | 'finalizer'>) => {
+  const controller = <T extends WithStatus>(
+    name: string,
+    source: Informer<T>,
+    reconcile: Pick<KindReconcilerOptions<T>, 'kind' | 'conditions' | 'reconcileKind' | 'finalizer'>,
+  ) => {
     const created = new Controller({
       name,
       registry,
@@ -162,7 +190,8 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   routeController.watch(ingresses, controllerOf('Route'));
   routeController.watch(routeServices, controllerOf('Route'));
   // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
-  const routesInNamespace = (object: KubernetesObject) => routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
+  const routesInNamespace = (object: KubernetesObject) =>
+    routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
   routeController.watch(configurations, routesInNamespace);
   routeController.watch(revisions, routesInNamespace);
 
@@ -183,9 +212,14 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   domainMappingController.watch(domainMappingIngresses, controllerOf('DomainMapping'));
   // A claim freed or taken may settle the DomainMappings of that name in any namespace.
   domainMappingController.watch(domainClaims, (claim) =>
-    domainMappings.lister.list().filter((dm) => dm.metadata?.name === claim.metadata?.name).map(objectKey));
+    domainMappings.lister
+      .list()
+      .filter((dm) => dm.metadata?.name === claim.metadata?.name)
+      .map(objectKey),
+  );
   // A referenced Service or Route getting (or changing) its address; mappings per namespace are few.
-  const domainMappingsInNamespace = (object: KubernetesObject) => domainMappings.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
+  const domainMappingsInNamespace = (object: KubernetesObject) =>
+    domainMappings.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
   domainMappingController.watch(services, domainMappingsInNamespace);
   domainMappingController.watch(routes, domainMappingsInNamespace);
 
@@ -196,7 +230,13 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     leadership: options.leadership,
     clock,
     log: log.with({ controller: 'gc' }),
-    reconcile: gcReconciler({ client, configurations: configurations.lister, revisions: revisions.lister, config: () => store.snapshot().gc, clock }),
+    reconcile: gcReconciler({
+      client,
+      configurations: configurations.lister,
+      revisions: revisions.lister,
+      config: () => store.snapshot().gc,
+      clock,
+    }),
   });
   gcController.watch(configurations);
   gcController.watch(revisions, controllerOf('Configuration'));

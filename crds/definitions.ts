@@ -4,7 +4,12 @@ import { ingressSchema, podAutoscalerSchema, serverlessServiceSchema } from './s
 import { servingSchemas } from './schema/serving.ts';
 import type { JSONSchemaProps, OpenApiSchema } from './schema/structural.ts';
 
-interface PrinterColumn { name: string; type: string; jsonPath: string; priority?: number }
+interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  priority?: number;
+}
 
 export interface CustomResourceDefinition {
   apiVersion: 'apiextensions.k8s.io/v1';
@@ -51,16 +56,24 @@ function crd(d: Definition): CustomResourceDefinition {
     metadata: { name: `${d.plural}.${d.group}`, labels },
     spec: {
       group: d.group,
-      names: { kind: d.kind, plural: d.plural, singular: d.kind.toLowerCase(), shortNames: d.shortNames, categories: d.categories },
+      names: {
+        kind: d.kind,
+        plural: d.plural,
+        singular: d.kind.toLowerCase(),
+        shortNames: d.shortNames,
+        categories: d.categories,
+      },
       scope: d.scope ?? 'Namespaced',
-      versions: [{
-        name: d.version,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: d.columns,
-        schema: { openAPIV3Schema: d.schema },
-      }],
+      versions: [
+        {
+          name: d.version,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: d.columns,
+          schema: { openAPIV3Schema: d.schema },
+        },
+      ],
     },
   };
 }
@@ -80,21 +93,43 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
   const serving = servingSchemas(coreV1);
   return [
     crd({
-      group: SERVING, version: 'v1', kind: 'Service', plural: 'services', shortNames: ['kservice', 'ksvc'],
-      categories: servingCategories, duck: ['addressable', 'podspecable'],
-      columns: [urlColumn, ...latestColumns, ...readyColumns], schema: serving.service,
+      group: SERVING,
+      version: 'v1',
+      kind: 'Service',
+      plural: 'services',
+      shortNames: ['kservice', 'ksvc'],
+      categories: servingCategories,
+      duck: ['addressable', 'podspecable'],
+      columns: [urlColumn, ...latestColumns, ...readyColumns],
+      schema: serving.service,
     }),
     crd({
-      group: SERVING, version: 'v1', kind: 'Configuration', plural: 'configurations', shortNames: ['config', 'cfg', 'kcfg'],
-      categories: servingCategories, duck: ['podspecable'],
-      columns: [...latestColumns, ...readyColumns], schema: serving.configuration,
+      group: SERVING,
+      version: 'v1',
+      kind: 'Configuration',
+      plural: 'configurations',
+      shortNames: ['config', 'cfg', 'kcfg'],
+      categories: servingCategories,
+      duck: ['podspecable'],
+      columns: [...latestColumns, ...readyColumns],
+      schema: serving.configuration,
     }),
     crd({
-      group: SERVING, version: 'v1', kind: 'Revision', plural: 'revisions', shortNames: ['rev'],
-      categories: servingCategories, duck: ['podspecable'],
+      group: SERVING,
+      version: 'v1',
+      kind: 'Revision',
+      plural: 'revisions',
+      shortNames: ['rev'],
+      categories: servingCategories,
+      duck: ['podspecable'],
       columns: [
         { name: 'Config Name', type: 'string', jsonPath: ".metadata.labels['serving\\.knative\\.dev/configuration']" },
-        { name: 'Generation', type: 'string', jsonPath: ".metadata.labels['serving\\.knative\\.dev/configurationGeneration']", priority: 1 },
+        {
+          name: 'Generation',
+          type: 'string',
+          jsonPath: ".metadata.labels['serving\\.knative\\.dev/configurationGeneration']",
+          priority: 1,
+        },
         ...readyColumns,
         { name: 'Actual Replicas', type: 'integer', jsonPath: '.status.actualReplicas' },
         { name: 'Desired Replicas', type: 'integer', jsonPath: '.status.desiredReplicas' },
@@ -102,18 +137,35 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
       schema: serving.revision,
     }),
     crd({
-      group: SERVING, version: 'v1', kind: 'Route', plural: 'routes', shortNames: ['rt'],
-      categories: servingCategories, duck: ['addressable'],
-      columns: [urlColumn, ...readyColumns], schema: serving.route,
+      group: SERVING,
+      version: 'v1',
+      kind: 'Route',
+      plural: 'routes',
+      shortNames: ['rt'],
+      categories: servingCategories,
+      duck: ['addressable'],
+      columns: [urlColumn, ...readyColumns],
+      schema: serving.route,
     }),
     crd({
-      group: SERVING, version: 'v1beta1', kind: 'DomainMapping', plural: 'domainmappings', shortNames: ['dm'],
-      categories: servingCategories, duck: [],
-      columns: [urlColumn, ...readyColumns], schema: domainMappingSchema,
+      group: SERVING,
+      version: 'v1beta1',
+      kind: 'DomainMapping',
+      plural: 'domainmappings',
+      shortNames: ['dm'],
+      categories: servingCategories,
+      duck: [],
+      columns: [urlColumn, ...readyColumns],
+      schema: domainMappingSchema,
     }),
     crd({
-      group: 'autoscaling.internal.knative.dev', version: 'v1alpha1', kind: 'PodAutoscaler', plural: 'podautoscalers',
-      shortNames: ['kpa', 'pa'], categories: [...internalCategories, 'autoscaling'], duck: [],
+      group: 'autoscaling.internal.knative.dev',
+      version: 'v1alpha1',
+      kind: 'PodAutoscaler',
+      plural: 'podautoscalers',
+      shortNames: ['kpa', 'pa'],
+      categories: [...internalCategories, 'autoscaling'],
+      duck: [],
       columns: [
         { name: 'DesiredScale', type: 'integer', jsonPath: '.status.desiredScale' },
         { name: 'ActualScale', type: 'integer', jsonPath: '.status.actualScale' },
@@ -122,13 +174,24 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
       schema: podAutoscalerSchema,
     }),
     crd({
-      group: NETWORKING, version: 'v1alpha1', kind: 'Ingress', plural: 'ingresses',
-      shortNames: ['kingress', 'king'], categories: [...internalCategories, 'networking'], duck: [],
-      columns: readyColumns, schema: ingressSchema,
+      group: NETWORKING,
+      version: 'v1alpha1',
+      kind: 'Ingress',
+      plural: 'ingresses',
+      shortNames: ['kingress', 'king'],
+      categories: [...internalCategories, 'networking'],
+      duck: [],
+      columns: readyColumns,
+      schema: ingressSchema,
     }),
     crd({
-      group: NETWORKING, version: 'v1alpha1', kind: 'ServerlessService', plural: 'serverlessservices',
-      shortNames: ['sks'], categories: [...internalCategories, 'networking'], duck: [],
+      group: NETWORKING,
+      version: 'v1alpha1',
+      kind: 'ServerlessService',
+      plural: 'serverlessservices',
+      shortNames: ['sks'],
+      categories: [...internalCategories, 'networking'],
+      duck: [],
       columns: [
         { name: 'Mode', type: 'string', jsonPath: '.spec.mode' },
         { name: 'Activators', type: 'integer', jsonPath: '.spec.numActivators' },
@@ -140,8 +203,16 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
     }),
     // Upstream gives it no short name; cdc is ours, for kubectl.
     crd({
-      group: NETWORKING, version: 'v1alpha1', kind: 'ClusterDomainClaim', plural: 'clusterdomainclaims', shortNames: ['cdc'],
-      categories: [...internalCategories, 'networking'], duck: [], columns: [], schema: clusterDomainClaimSchema, scope: 'Cluster',
+      group: NETWORKING,
+      version: 'v1alpha1',
+      kind: 'ClusterDomainClaim',
+      plural: 'clusterdomainclaims',
+      shortNames: ['cdc'],
+      categories: [...internalCategories, 'networking'],
+      duck: [],
+      columns: [],
+      schema: clusterDomainClaimSchema,
+      scope: 'Cluster',
     }),
   ];
 }

@@ -22,12 +22,12 @@ import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
 import { UpstreamPools } from './upstreams.ts';
 
 const FLAGS = {
-  'source': { type: 'string', default: 'kubernetes' },
+  source: { type: 'string', default: 'kubernetes' },
   'routes-file': { type: 'string' },
-  'kubeconfig': { type: 'string' },
+  kubeconfig: { type: 'string' },
   // Default: every namespace.
   'watch-namespace': { type: 'string' },
-  'bind': { type: 'string', default: '0.0.0.0' },
+  bind: { type: 'string', default: '0.0.0.0' },
   'external-port': { type: 'string', default: '8080' },
   'internal-port': { type: 'string', default: '8081' },
   'admin-port': { type: 'string', default: '8090' },
@@ -50,13 +50,13 @@ const FLAGS = {
   // Log one request in N; 0: access log off.
   'access-log-every': { type: 'string', default: '0' },
   'cluster-domain': { type: 'string', default: 'cluster.local' },
-  'debounce': { type: 'string', default: '50ms' },
+  debounce: { type: 'string', default: '50ms' },
   // Status written to KIngresses (Kubernetes source): the gateway's Service names.
   'public-address': { type: 'string', default: 'pilotlight-gateway.pilotlight-system.svc.cluster.local' },
   'private-address': { type: 'string', default: 'pilotlight-gateway-internal.pilotlight-system.svc.cluster.local' },
   'lease-namespace': { type: 'string', default: 'pilotlight-system' },
   'lease-name': { type: 'string', default: 'pilotlight-gateway' },
-  'identity': { type: 'string' },
+  identity: { type: 'string' },
 } as const;
 
 export interface GatewayFlags {
@@ -94,16 +94,19 @@ export function parseFlags(argv: string[]): GatewayFlags {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
   const integer = (name: keyof typeof values): number => {
     const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < 0) throw new Error(`--${name}: ${String(values[name])} is not a non-negative integer`);
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`--${name}: ${String(values[name])} is not a non-negative integer`);
     return value;
   };
   const duration = (name: keyof typeof values): number => {
     const value = parseGoDuration(String(values[name]));
-    if (value === undefined || value < 0) throw new Error(`--${name}: ${String(values[name])} is not a duration such as 500ms, 30s or 5m`);
+    if (value === undefined || value < 0)
+      throw new Error(`--${name}: ${String(values[name])} is not a duration such as 500ms, 30s or 5m`);
     return value;
   };
   const source = values.source;
-  if (source !== 'kubernetes' && source !== 'static') throw new Error(`--source: ${source} is neither kubernetes nor static`);
+  if (source !== 'kubernetes' && source !== 'static')
+    throw new Error(`--source: ${source} is neither kubernetes nor static`);
   if (source === 'static' && !values['routes-file']) throw new Error('--source static needs --routes-file');
   return {
     source,
@@ -137,7 +140,11 @@ export function parseFlags(argv: string[]): GatewayFlags {
   };
 }
 
-export interface GatewayPorts { external: number; internal: number; admin: number }
+export interface GatewayPorts {
+  external: number;
+  internal: number;
+  admin: number;
+}
 
 export interface RunningGateway {
   ports: GatewayPorts;
@@ -153,28 +160,47 @@ interface SourceWithStatus {
 }
 
 async function createSource(flags: GatewayFlags, log: Logger, clock: Clock): Promise<SourceWithStatus> {
-  if (flags.source === 'static') return { source: new StaticFileSource(flags.routesFile!, log.with({ source: 'static' })) };
+  if (flags.source === 'static')
+    return { source: new StaticFileSource(flags.routesFile!, log.with({ source: 'static' })) };
   // Loaded only here, so the static mode starts without the Kubernetes client.
   const { startKubernetesSource } = await import('./sources/kubernetes.ts');
   return startKubernetesSource(flags, log.with({ source: 'kubernetes' }), clock);
 }
 
-export async function startGateway(flags: GatewayFlags, log: Logger, clock: Clock = realClock): Promise<RunningGateway> {
+export async function startGateway(
+  flags: GatewayFlags,
+  log: Logger,
+  clock: Clock = realClock,
+): Promise<RunningGateway> {
   const registry = createRegistry('gateway', true, 1000);
   const metrics = new GatewayMetrics(registry);
-  const pools = new UpstreamPools({ connectTimeoutMs: flags.upstreamConnectTimeoutMs, keepAliveTimeoutMs: flags.upstreamKeepAliveTimeoutMs });
+  const pools = new UpstreamPools({
+    connectTimeoutMs: flags.upstreamConnectTimeoutMs,
+    keepAliveTimeoutMs: flags.upstreamKeepAliveTimeoutMs,
+  });
   const { source, onSwap, stop: stopStatus } = await createSource(flags, log, clock);
   const sync: RoutingSync = new RoutingSync({
-    source, debounceMs: flags.debounceMs, clusterDomain: flags.clusterDomain, clock, log,
+    source,
+    debounceMs: flags.debounceMs,
+    clusterDomain: flags.clusterDomain,
+    clock,
+    log,
     onSwap: (live) => {
       void pools.retain(live.table);
-      log.info('routing table live', { ingresses: live.snapshot.ingresses.length, hosts: live.table.internal.size, upstreams: live.table.upstreams.size });
+      log.info('routing table live', {
+        ingresses: live.snapshot.ingresses.length,
+        hosts: live.table.internal.size,
+        upstreams: live.table.upstreams.size,
+      });
       onSwap?.(live);
     },
   });
   const proxy = new GatewayProxy({
     routing: () => sync.live,
-    pools, metrics, clock, log,
+    pools,
+    metrics,
+    clock,
+    log,
     limits: {
       maxBodyBytes: flags.maxBodyBytes,
       timeouts: { firstByteMs: flags.requestTimeoutMs, responseStartMs: 0, idleMs: flags.idleTimeoutMs },
@@ -227,7 +253,12 @@ export async function main(argv: string[]): Promise<void> {
   const log = createLogger('gateway');
   const flags = parseFlags(argv);
   const gateway = await startGateway(flags, log);
-  log.info('gateway started', { source: flags.source, externalPort: gateway.ports.external, internalPort: gateway.ports.internal, adminPort: gateway.ports.admin });
+  log.info('gateway started', {
+    source: flags.source,
+    externalPort: gateway.ports.external,
+    internalPort: gateway.ports.internal,
+    adminPort: gateway.ports.admin,
+  });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -236,8 +267,11 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
-    createLogger('gateway').error('gateway failed', { error });
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: Error) => {
+      createLogger('gateway').error('gateway failed', { error });
+      process.exit(1);
+    },
+  );
 }

@@ -9,7 +9,10 @@
 import type { Metric, Registry } from 'prom-client';
 
 /** Knative's request-latency distribution, in milliseconds. */
-const LATENCY_BUCKETS_MS = [5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+const LATENCY_BUCKETS_MS = [
+  5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000,
+  20000, 50000, 100000,
+];
 type LabelName = 'namespace_name' | 'route_name' | 'revision_name' | 'response_code' | 'response_code_class';
 type Labels = Record<LabelName, string>;
 
@@ -32,7 +35,13 @@ interface SampleValue {
  * typings name only its own classes (and give `type` as an enum its runtime does not use).
  */
 function collected(name: string, help: string, type: 'counter' | 'histogram', values: () => SampleValue[]): Metric {
-  const metric = { name, help, type, aggregator: 'sum', get: () => Promise.resolve({ name, help, type, aggregator: 'sum', values: values() }) };
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    get: () => Promise.resolve({ name, help, type, aggregator: 'sum', values: values() }),
+  };
   return metric as unknown as Metric;
 }
 
@@ -47,10 +56,19 @@ export class GatewayMetrics {
   readonly #byOwner = new WeakMap<object, Map<number, Series>>();
 
   constructor(registry: Registry) {
-    registry.registerMetric(collected('gateway_request_count', 'Requests answered by the gateway', 'counter',
-      () => [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.count }))));
-    registry.registerMetric(collected('gateway_request_latencies', 'Time from request arrival to the end of the response, in milliseconds',
-      'histogram', () => [...this.#series.values()].flatMap(histogramValues)));
+    registry.registerMetric(
+      collected('gateway_request_count', 'Requests answered by the gateway', 'counter', () =>
+        [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.count })),
+      ),
+    );
+    registry.registerMetric(
+      collected(
+        'gateway_request_latencies',
+        'Time from request arrival to the end of the response, in milliseconds',
+        'histogram',
+        () => [...this.#series.values()].flatMap(histogramValues),
+      ),
+    );
   }
 
   /**
@@ -58,7 +76,14 @@ export class GatewayMetrics {
    * or undefined to look the series up by name. `route` and `revision` are '' for requests no
    * route took (unknown host, no path).
    */
-  observe(owner: object | undefined, namespace: string, route: string, revision: string, status: number, latencyMs: number): void {
+  observe(
+    owner: object | undefined,
+    namespace: string,
+    route: string,
+    revision: string,
+    status: number,
+    latencyMs: number,
+  ): void {
     let series: Series | undefined;
     let owned: Map<number, Series> | undefined;
     if (owner !== undefined) {
@@ -81,10 +106,15 @@ export class GatewayMetrics {
     if (series === undefined) {
       series = {
         labels: {
-          namespace_name: namespace, route_name: route, revision_name: revision,
-          response_code: String(status), response_code_class: `${Math.floor(status / 100)}xx`,
+          namespace_name: namespace,
+          route_name: route,
+          revision_name: revision,
+          response_code: String(status),
+          response_code_class: `${Math.floor(status / 100)}xx`,
         },
-        count: 0, sum: 0, buckets: new Float64Array(LATENCY_BUCKETS_MS.length + 1),
+        count: 0,
+        sum: 0,
+        buckets: new Float64Array(LATENCY_BUCKETS_MS.length + 1),
       };
       this.#series.set(key, series);
     }
@@ -97,9 +127,17 @@ function histogramValues(series: Series): SampleValue[] {
   let cumulative = 0;
   for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) {
     cumulative += series.buckets[i]!;
-    values.push({ metricName: 'gateway_request_latencies_bucket', labels: { ...series.labels, le: LATENCY_BUCKETS_MS[i]! }, value: cumulative });
+    values.push({
+      metricName: 'gateway_request_latencies_bucket',
+      labels: { ...series.labels, le: LATENCY_BUCKETS_MS[i]! },
+      value: cumulative,
+    });
   }
-  values.push({ metricName: 'gateway_request_latencies_bucket', labels: { ...series.labels, le: '+Inf' }, value: series.count });
+  values.push({
+    metricName: 'gateway_request_latencies_bucket',
+    labels: { ...series.labels, le: '+Inf' },
+    value: series.count,
+  });
   values.push({ metricName: 'gateway_request_latencies_sum', labels: series.labels, value: series.sum });
   values.push({ metricName: 'gateway_request_latencies_count', labels: series.labels, value: series.count });
   return values;

@@ -9,13 +9,28 @@ import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import {
-  endedStatus, ExchangeAbortedError, ProxyExchange, upstreamFailureFields,
-  type Dispatch, type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ForwardOptions,
+  endedStatus,
+  ExchangeAbortedError,
+  ProxyExchange,
+  upstreamFailureFields,
+  type Dispatch,
+  type DownstreamRequest,
+  type DownstreamResponse,
+  type ExchangeListener,
+  type ExchangeOutcome,
+  type ForwardOptions,
 } from '../lib/http/proxy.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { HASH_HEADER, route, type ForwardDecision, type HeaderPair, type Listener, type RouteDecision } from './routing/index.ts';
+import {
+  HASH_HEADER,
+  route,
+  type ForwardDecision,
+  type HeaderPair,
+  type Listener,
+  type RouteDecision,
+} from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
 import type { UpstreamPools } from './upstreams.ts';
 
@@ -95,8 +110,18 @@ function hostOf(req: DownstreamRequest): string | undefined {
   return typeof host === 'string' ? host : undefined;
 }
 
-function reply(req: DownstreamRequest, res: DownstreamResponse, status: number, body: string, extra?: Record<string, string>): void {
-  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extra };
+function reply(
+  req: DownstreamRequest,
+  res: DownstreamResponse,
+  status: number,
+  body: string,
+  extra?: Record<string, string>,
+): void {
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...extra,
+  };
   // The rest of a refused body is not worth reading; connection-specific headers are forbidden in HTTP/2.
   if (status === 413 && req.httpVersionMajor < 2) headers.connection = 'close';
   res.writeHead(status, headers);
@@ -115,7 +140,9 @@ function effectiveTimeouts(timeouts: RequestTimeouts): RequestTimeouts | undefin
 }
 
 function sweepIntervalMs(timeouts: RequestTimeouts): number {
-  const shortest = Math.min(...[timeouts.firstByteMs, timeouts.idleMs, timeouts.responseStartMs].filter((ms) => ms > 0));
+  const shortest = Math.min(
+    ...[timeouts.firstByteMs, timeouts.idleMs, timeouts.responseStartMs].filter((ms) => ms > 0),
+  );
   return Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest / 10)));
 }
 
@@ -163,7 +190,7 @@ export class GatewayProxy {
   #onSweep = (): void => {
     this.#sweep = undefined;
     const now = this.deps.clock.now();
-    for (let request = this.#timedHead; request !== undefined;) {
+    for (let request = this.#timedHead; request !== undefined; ) {
       // Read first: a request that times out unlinks itself.
       const next = request.timedNext;
       request.checkDeadline(now);
@@ -173,7 +200,9 @@ export class GatewayProxy {
   };
 
   /** Requests being answered plus upgraded connections still open. */
-  get open(): number { return this.#open; }
+  get open(): number {
+    return this.#open;
+  }
 
   whenIdle(): Promise<void> {
     if (this.#open === 0) return Promise.resolve();
@@ -207,7 +236,9 @@ export class GatewayProxy {
         const status = decision.kind === 'probe' ? 400 : decision.status;
         const body = decision.kind === 'probe' ? 'probes cannot upgrade' : decision.message;
         socket.on('error', () => socket.destroy());
-        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
         this.recordEnd(req, undefined, '', '', '', status, arrivedAt, undefined);
         return;
       }
@@ -227,7 +258,16 @@ export class GatewayProxy {
         ...(options.host === undefined ? {} : { host: options.host }),
         onClose: (error) => {
           upstream.inFlight--;
-          this.recordEnd(req, decision, decision.ingress.namespace, decision.ingress.name, decision.service.name, error ? 502 : 101, arrivedAt, upstream.address);
+          this.recordEnd(
+            req,
+            decision,
+            decision.ingress.namespace,
+            decision.ingress.name,
+            decision.service.name,
+            error ? 502 : 101,
+            arrivedAt,
+            upstream.address,
+          );
           this.requestEnded();
         },
       });
@@ -239,19 +279,42 @@ export class GatewayProxy {
   }
 
   /** `decision` keys the metric series for (namespace, route, revision) when there is one. */
-  recordEnd(req: DownstreamRequest, decision: RouteDecision | undefined, namespace: string, routeName: string, revision: string, status: number, arrivedAt: number, upstream: string | undefined): void {
+  recordEnd(
+    req: DownstreamRequest,
+    decision: RouteDecision | undefined,
+    namespace: string,
+    routeName: string,
+    revision: string,
+    status: number,
+    arrivedAt: number,
+    upstream: string | undefined,
+  ): void {
     const latencyMs = this.deps.clock.now() - arrivedAt;
     this.deps.metrics.observe(decision, namespace, routeName, revision, status, latencyMs);
     const access = this.deps.accessLog;
     if (access === undefined || ++this.#accessCount % access.every !== 0) return;
     access.log.info('request', {
-      method: req.method, host: hostOf(req), path: req.url, protocol: req.httpVersion, status, latencyMs,
-      namespace, route: routeName, revision, upstream, client: req.socket?.remoteAddress,
+      method: req.method,
+      host: hostOf(req),
+      path: req.url,
+      protocol: req.httpVersion,
+      status,
+      latencyMs,
+      namespace,
+      route: routeName,
+      revision,
+      upstream,
+      client: req.socket?.remoteAddress,
     });
   }
 
   #route(listener: Listener, req: DownstreamRequest): RouteDecision {
-    return route(this.deps.routing().table, { listener, host: hostOf(req), path: req.url ?? '/', headers: req.headers });
+    return route(this.deps.routing().table, {
+      listener,
+      host: hostOf(req),
+      path: req.url ?? '/',
+      headers: req.headers,
+    });
   }
 }
 
@@ -277,7 +340,13 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
   timedPrev: GatewayRequest | undefined;
   timedNext: GatewayRequest | undefined;
 
-  constructor(proxy: GatewayProxy, decision: ForwardDecision, req: DownstreamRequest, res: DownstreamResponse, arrivedAt: number) {
+  constructor(
+    proxy: GatewayProxy,
+    decision: ForwardDecision,
+    req: DownstreamRequest,
+    res: DownstreamResponse,
+    arrivedAt: number,
+  ) {
     this.#proxy = proxy;
     this.#decision = decision;
     this.#req = req;
@@ -320,7 +389,11 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     this.#exchange.onRequestStart(controller);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     this.#responseStarted = true;
     this.#exchange.onResponseStart(controller, statusCode, headers);
   }
@@ -329,7 +402,10 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     this.#exchange.onResponseData(controller, chunk);
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  onResponseEnd(
+    controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[] | undefined>,
+  ): void {
     this.#exchange.onResponseEnd(controller, trailers);
   }
 
@@ -352,8 +428,12 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     if (outcome === 'upstream-failed') {
       const decision = this.#decision;
       this.#proxy.deps.log.warn('upstream failed', {
-        namespace: decision.ingress.namespace, service: decision.service.name, upstream: decision.upstream.address,
-        attempts: this.#attempts, responseStarted: this.#responseStarted, ...upstreamFailureFields(error),
+        namespace: decision.ingress.namespace,
+        service: decision.service.name,
+        upstream: decision.upstream.address,
+        attempts: this.#attempts,
+        responseStarted: this.#responseStarted,
+        ...upstreamFailureFields(error),
       });
     }
     this.#finish(endedStatus(this.#res, outcome));
@@ -362,13 +442,20 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
   #send(): boolean {
     this.#attempts++;
     const decision = this.#decision;
-    return this.#proxy.deps.pools.get(decision.upstream.address, decision.protocol).dispatch(this.#dispatchOptions!, this);
+    return this.#proxy.deps.pools
+      .get(decision.upstream.address, decision.protocol)
+      .dispatch(this.#dispatchOptions!, this);
   }
 
   /** Only a refused connection proves the upstream saw nothing; a body already streamed cannot be replayed. */
   #mayRetry(error: Error): boolean {
-    return !this.#done && !this.#responseStarted && (error as { code?: string }).code === 'ECONNREFUSED'
-      && this.#dispatchOptions?.body == null && this.#attempts <= this.#proxy.deps.limits.maxRetries;
+    return (
+      !this.#done &&
+      !this.#responseStarted &&
+      (error as { code?: string }).code === 'ECONNREFUSED' &&
+      this.#dispatchOptions?.body == null &&
+      this.#attempts <= this.#proxy.deps.limits.maxRetries
+    );
   }
 
   #untriedSibling(): ForwardDecision | undefined {
@@ -391,7 +478,8 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
 
   /** Called by the proxy's sweep; times the request out once a deadline has passed. */
   checkDeadline(now: number): void {
-    if (this.#done || nextDeadline(this.#proxy.timeouts!, this.#arrivedAt, this.#exchange.lastWriteAt, now) > now) return;
+    if (this.#done || nextDeadline(this.#proxy.timeouts!, this.#arrivedAt, this.#exchange.lastWriteAt, now) > now)
+      return;
     // Done before aborting, so the exchange's own end report is ignored.
     this.#done = true;
     this.#exchange.abort(new ExchangeAbortedError(TIMEOUT_BODY));
@@ -404,7 +492,16 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     if (this.#timed) this.#proxy.untime(this);
     const decision = this.#decision;
     decision.upstream.inFlight--;
-    this.#proxy.recordEnd(this.#req, decision, decision.ingress.namespace, decision.ingress.name, decision.service.name, status, this.#arrivedAt, decision.upstream.address);
+    this.#proxy.recordEnd(
+      this.#req,
+      decision,
+      decision.ingress.namespace,
+      decision.ingress.name,
+      decision.service.name,
+      status,
+      this.#arrivedAt,
+      decision.upstream.address,
+    );
     this.#proxy.requestEnded();
   }
 }

@@ -69,8 +69,10 @@ export function createAdminServer(state: AdminState, registry: Registry): Server
       const ready = state.ready();
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready' : 'not ready');
     } else if (path === '/metrics') {
-      registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (error: Error) => res.writeHead(500).end(error.message));
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (error: Error) => res.writeHead(500).end(error.message),
+      );
     } else {
       res.writeHead(404).end();
     }

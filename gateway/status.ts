@@ -31,15 +31,18 @@ const RETRY_MS = 1000;
 export function notServedReason(ingress: Ingress, live: LiveRouting): string | undefined {
   const ref = { namespace: ingress.metadata?.namespace ?? '', name: ingress.metadata?.name ?? '' };
   for (const rule of ingress.spec?.rules ?? []) {
-    const hosts: RoutingTable['external'] = rule.visibility === 'ClusterLocal' ? live.table.internal : live.table.external;
+    const hosts: RoutingTable['external'] =
+      rule.visibility === 'ClusterLocal' ? live.table.internal : live.table.external;
     for (const host of rule.hosts ?? []) {
       const owner = hosts.get(normalizeHost(host))?.ingress;
-      if (owner?.namespace !== ref.namespace || owner.name !== ref.name) return `host ${host} is served by another Ingress or not yet loaded`;
+      if (owner?.namespace !== ref.namespace || owner.name !== ref.name)
+        return `host ${host} is served by another Ingress or not yet loaded`;
     }
     for (const path of rule.http?.paths ?? []) {
       // A rewriting path's splits only carry headers: it is served once the rewritten host is.
       if (path.rewriteHost) {
-        if (!live.table.internal.has(normalizeHost(path.rewriteHost))) return `rewritten host ${path.rewriteHost} is not served yet`;
+        if (!live.table.internal.has(normalizeHost(path.rewriteHost)))
+          return `rewritten host ${path.rewriteHost} is not served yet`;
         continue;
       }
       for (const split of path.splits ?? []) {
@@ -63,7 +66,13 @@ export class IngressStatusWriter {
   #retry: Timer | undefined;
   #stopped = false;
 
-  constructor(client: KubeRest, addresses: LoadBalancerAddresses, isLeader: () => boolean, log: Logger, clock: Clock = realClock) {
+  constructor(
+    client: KubeRest,
+    addresses: LoadBalancerAddresses,
+    isLeader: () => boolean,
+    log: Logger,
+    clock: Clock = realClock,
+  ) {
     this.#client = client;
     this.#addresses = addresses;
     this.#isLeader = isLeader;
@@ -92,10 +101,18 @@ export class IngressStatusWriter {
       if (status === undefined) continue;
       const { namespace, name } = ingress.metadata as { namespace: string; name: string };
       try {
-        await this.#client.request('PATCH', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${namespace}/ingresses/${name}/status`, {
-          body: { status }, contentType: 'application/merge-patch+json',
+        await this.#client.request(
+          'PATCH',
+          `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${namespace}/ingresses/${name}/status`,
+          {
+            body: { status },
+            contentType: 'application/merge-patch+json',
+          },
+        );
+        this.#log.info('ingress status written', {
+          ingress: `${namespace}/${name}`,
+          ready: IngressConditions.manage(status, this.#clock).isHappy(),
         });
-        this.#log.info('ingress status written', { ingress: `${namespace}/${name}`, ready: IngressConditions.manage(status, this.#clock).isHappy() });
       } catch (error) {
         failed = true;
         this.#log.warn('ingress status write failed', { ingress: `${namespace}/${name}`, error });
@@ -127,8 +144,10 @@ const conditionKey = (conditions: Condition[] | undefined): string =>
   JSON.stringify((conditions ?? []).map((c) => [c.type, c.status, c.reason ?? '', c.message ?? '']));
 
 function sameStatus(a: IngressStatus, b: IngressStatus): boolean {
-  return a.observedGeneration === b.observedGeneration
-    && conditionKey(a.conditions) === conditionKey(b.conditions)
-    && JSON.stringify(a.publicLoadBalancer) === JSON.stringify(b.publicLoadBalancer)
-    && JSON.stringify(a.privateLoadBalancer) === JSON.stringify(b.privateLoadBalancer);
+  return (
+    a.observedGeneration === b.observedGeneration &&
+    conditionKey(a.conditions) === conditionKey(b.conditions) &&
+    JSON.stringify(a.publicLoadBalancer) === JSON.stringify(b.publicLoadBalancer) &&
+    JSON.stringify(a.privateLoadBalancer) === JSON.stringify(b.privateLoadBalancer)
+  );
 }

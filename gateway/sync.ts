@@ -4,7 +4,13 @@
 // connections opened on the old one carry on (their upstream pools close only once idle).
 import { realClock, type Clock, type Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { buildRoutingTable, type BackendStates, type ForwardDecision, type Ingress, type RoutingTable } from './routing/index.ts';
+import {
+  buildRoutingTable,
+  type BackendStates,
+  type ForwardDecision,
+  type Ingress,
+  type RoutingTable,
+} from './routing/index.ts';
 
 export interface RoutingSnapshot {
   readonly ingresses: readonly Ingress[];
@@ -84,12 +90,17 @@ export class RoutingSync {
 
   #rebuild(): void {
     const snapshot = this.#options.source.snapshot();
-    const table = buildRoutingTable(snapshot.ingresses, snapshot.backends, { clusterDomain: this.#options.clusterDomain, previous: this.#live.table });
+    const table = buildRoutingTable(snapshot.ingresses, snapshot.backends, {
+      clusterDomain: this.#options.clusterDomain,
+      previous: this.#live.table,
+    });
     this.#live = live(table, snapshot);
     for (const conflict of table.conflicts) {
       this.#options.log.warn('host claimed by two ingresses; the older one keeps it', {
-        host: conflict.host, visibility: conflict.visibility,
-        winner: `${conflict.winner.namespace}/${conflict.winner.name}`, loser: `${conflict.loser.namespace}/${conflict.loser.name}`,
+        host: conflict.host,
+        visibility: conflict.visibility,
+        winner: `${conflict.winner.namespace}/${conflict.winner.name}`,
+        loser: `${conflict.loser.namespace}/${conflict.loser.name}`,
       });
     }
     this.#options.onSwap?.(this.#live);
@@ -100,7 +111,9 @@ function live(table: RoutingTable, snapshot: RoutingSnapshot): LiveRouting {
   const alternatives = new Map<ForwardDecision, readonly ForwardDecision[]>();
   for (const hosts of [table.external, table.internal]) {
     for (const vhost of hosts.values()) {
-      for (const path of vhost.routes.flatMap((route) => (route.splits.kind === 'rewrite' ? route.splits.routes : [route]))) {
+      for (const path of vhost.routes.flatMap((route) =>
+        route.splits.kind === 'rewrite' ? route.splits.routes : [route],
+      )) {
         if (path.splits.kind !== 'weighted') continue;
         for (const target of path.splits.targets) {
           if (target.kind !== 'ready') continue;

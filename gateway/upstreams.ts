@@ -68,7 +68,11 @@ export class UpstreamPools {
   #h2cClient(address: string): H2CClient {
     let client = this.#h2c.get(address);
     if (client === undefined) {
-      client = new H2CClient(`http://${address}`, { headersTimeout: 0, bodyTimeout: 0, connect: { timeout: this.#options.connectTimeoutMs } });
+      client = new H2CClient(`http://${address}`, {
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: { timeout: this.#options.connectTimeoutMs },
+      });
       this.#h2c.set(address, client);
     }
     return client;

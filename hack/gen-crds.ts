@@ -9,10 +9,17 @@ let stale = 0;
 for (const [file, text] of renderCrds()) {
   const path = join(crdDir, file);
   let current = '';
-  try { current = readFileSync(path, 'utf8'); } catch { /* new file */ }
+  try {
+    current = readFileSync(path, 'utf8');
+  } catch {
+    /* new file */
+  }
   if (current === text) continue;
   stale++;
   if (check) console.error(`${path} is out of date; run npm run gen:crds`);
-  else { writeFileSync(path, text); console.log(`wrote ${path} (${text.length} bytes)`); }
+  else {
+    writeFileSync(path, text);
+    console.log(`wrote ${path} (${text.length} bytes)`);
+  }
 }
 if (check && stale > 0) process.exit(1);

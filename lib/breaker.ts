@@ -24,9 +24,15 @@ export class Breaker {
     this.queueDepth = queueDepth;
   }
 
-  get capacity(): number { return this.#capacity; }
-  get active(): number { return this.#active; }
-  get queued(): number { return this.#queue.length - this.#head; }
+  get capacity(): number {
+    return this.#capacity;
+  }
+  get active(): number {
+    return this.#active;
+  }
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
 
   /** Admits now, queues, or rejects when capacity and queue are both full. */
   enter(waiter: BreakerWaiter): BreakerEntry {

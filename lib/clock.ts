@@ -1,5 +1,7 @@
 // Time as a dependency: code that waits or measures takes a Clock, so tests can drive it.
-export interface Timer { cancel(): void }
+export interface Timer {
+  cancel(): void;
+}
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -38,7 +40,9 @@ export async function settlesWithin(clock: Clock, idle: Promise<unknown>, ms: nu
   try {
     return await Promise.race([
       idle.then(() => true),
-      new Promise<boolean>((resolve) => { timer = clock.setTimeout(() => resolve(false), ms); }),
+      new Promise<boolean>((resolve) => {
+        timer = clock.setTimeout(() => resolve(false), ms);
+      }),
     ]);
   } finally {
     timer?.cancel();

@@ -42,10 +42,28 @@ type ReconcileOutcome = 'success' | 'requeue' | 'error';
 
 function controllerMetrics(registry: Registry) {
   return {
-    reconciles: sharedMetric(registry, 'controller_reconcile_total', (registers) =>
-      new Counter({ name: 'controller_reconcile_total', help: 'Reconciles by controller and result', labelNames: ['controller', 'result'] as const, registers })),
-    duration: sharedMetric(registry, 'controller_reconcile_duration_seconds', (registers) =>
-      new Histogram({ name: 'controller_reconcile_duration_seconds', help: 'Time spent in reconcile', labelNames: ['controller'] as const, registers })),
+    reconciles: sharedMetric(
+      registry,
+      'controller_reconcile_total',
+      (registers) =>
+        new Counter({
+          name: 'controller_reconcile_total',
+          help: 'Reconciles by controller and result',
+          labelNames: ['controller', 'result'] as const,
+          registers,
+        }),
+    ),
+    duration: sharedMetric(
+      registry,
+      'controller_reconcile_duration_seconds',
+      (registers) =>
+        new Histogram({
+          name: 'controller_reconcile_duration_seconds',
+          help: 'Time spent in reconcile',
+          labelNames: ['controller'] as const,
+          registers,
+        }),
+    ),
   };
 }
 
@@ -77,13 +95,21 @@ export class Controller {
   }
 
   /** Enqueues toKeys(object) on every event from source; by default the object's own key. */
-  watch<T extends KubernetesObject>(source: EventSource<T>, toKeys: (object: T) => string[] = (object) => [objectKey(object)]): void {
+  watch<T extends KubernetesObject>(
+    source: EventSource<T>,
+    toKeys: (object: T) => string[] = (object) => [objectKey(object)],
+  ): void {
     this.#sources.push(source);
-    const enqueue = (object: T) => { for (const key of toKeys(object)) this.queue.add(key); };
+    const enqueue = (object: T) => {
+      for (const key of toKeys(object)) this.queue.add(key);
+    };
     source.addHandlers({
       onAdd: enqueue,
       // The old object matters when the mapping moved, e.g. a child that changed owner.
-      onUpdate: (previous, current) => { enqueue(previous); enqueue(current); },
+      onUpdate: (previous, current) => {
+        enqueue(previous);
+        enqueue(current);
+      },
       onDelete: enqueue,
     });
   }
@@ -94,7 +120,9 @@ export class Controller {
 
   /** Waits for every watched source to sync, then runs workers (at once, or whenever leading). */
   async start(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.#stopped.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const stopped = new Promise<void>((resolve) =>
+      this.#stopped.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     await Promise.race([Promise.all(this.#sources.map((source) => source.whenSynced())), stopped]);
     if (this.#stopped.signal.aborted) return;
     if (!this.#leadership) return this.#startWorkers();
@@ -152,7 +180,11 @@ export class Controller {
       outcome = 'error';
       // A write that lost a race with another writer is retried against the newer object; that is
       // routine in optimistic concurrency, not a failure anyone has to look at.
-      if (isConflict(error)) log.debug('reconcile retried after a write conflict', { error: (error as Error).message, retries: this.queue.numRequeues(key) });
+      if (isConflict(error))
+        log.debug('reconcile retried after a write conflict', {
+          error: (error as Error).message,
+          retries: this.queue.numRequeues(key),
+        });
       else log.error('reconcile failed', { error, retries: this.queue.numRequeues(key) });
     } finally {
       this.queue.done(key);

@@ -11,7 +11,10 @@ export function createRegistry(component: string, withProcessMetrics = true, eve
   const registry = new Registry();
   registry.setDefaultLabels({ component });
   if (withProcessMetrics) {
-    collectDefaultMetrics({ register: registry, ...(eventLoopSampleMs === undefined ? {} : { eventLoopMonitoringPrecision: eventLoopSampleMs }) });
+    collectDefaultMetrics({
+      register: registry,
+      ...(eventLoopSampleMs === undefined ? {} : { eventLoopMonitoringPrecision: eventLoopSampleMs }),
+    });
   }
   return registry;
 }
@@ -20,19 +23,30 @@ export function createRegistry(component: string, withProcessMetrics = true, eve
  * The metric called name in registry, created on first use: several queues or controllers in one
  * process share each metric and tell themselves apart by label.
  */
-export function sharedMetric<T extends Metric>(registry: Registry, name: string, create: (registers: Registry[]) => T): T {
+export function sharedMetric<T extends Metric>(
+  registry: Registry,
+  name: string,
+  create: (registers: Registry[]) => T,
+): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create([registry]);
 }
 
 /** Serves GET /metrics from the registry on host:port. */
 export function serveMetrics(registry: Registry, port: number, host = '0.0.0.0'): Promise<Server> {
-  return serveMetricsEndpoint((res) => {
-    registry.metrics().then((text) => {
-      res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(text);
-    }, (error: Error) => {
-      res.writeHead(500);
-      res.end(error.message);
-    });
-  }, port, host);
+  return serveMetricsEndpoint(
+    (res) => {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        (error: Error) => {
+          res.writeHead(500);
+          res.end(error.message);
+        },
+      );
+    },
+    port,
+    host,
+  );
 }

@@ -11,7 +11,10 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export interface KeyPairPem { certificate: string; privateKey: string }
+export interface KeyPairPem {
+  certificate: string;
+  privateKey: string;
+}
 
 export interface CertificateAuthority extends KeyPairPem {
   issue(request: LeafRequest): Promise<KeyPairPem>;
@@ -45,7 +48,10 @@ async function exportPrivateKey(key: CryptoKey): Promise<string> {
   return toPem(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 
-const serial = () => Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1');
+const serial = () =>
+  Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 
 const validity = (days: number) => {
   const notBefore = new Date(Date.now() - 60 * 60 * 1000);
@@ -57,7 +63,12 @@ function subject(commonName: string, organizations: string[] = []): string {
   return [`CN=${escapeRdn(commonName)}`, ...organizations.map((o) => `O=${escapeRdn(o)}`)].join(', ');
 }
 
-function authority(certificate: x509.X509Certificate, keys: CryptoKeyPair, certificatePem: string, privateKeyPem: string): CertificateAuthority {
+function authority(
+  certificate: x509.X509Certificate,
+  keys: CryptoKeyPair,
+  certificatePem: string,
+  privateKeyPem: string,
+): CertificateAuthority {
   return {
     certificate: certificatePem,
     privateKey: privateKeyPem,
@@ -101,7 +112,10 @@ export async function createCertificateAuthority(commonName: string, validDays =
     keys: keys as never,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
     ],
   });
   return authority(certificate, keys, `${certificate.toString('pem')}\n`, await exportPrivateKey(keys.privateKey));

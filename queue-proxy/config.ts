@@ -136,14 +136,28 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
   }
   const timeoutMs = timeoutSeconds * 1000;
   return {
-    namespace, service, configuration, revision, pod, podIP, servingPort, userPort, containerConcurrency,
+    namespace,
+    service,
+    configuration,
+    revision,
+    pod,
+    podIP,
+    servingPort,
+    userPort,
+    containerConcurrency,
     queueDepth: 10 * containerConcurrency,
     timeoutMs,
     responseStartTimeoutMs: responseStartTimeoutSeconds * 1000,
     idleTimeoutMs: idleTimeoutSeconds * 1000,
-    readinessProbes, adminPort, autoscalerMetricsPort, userMetricsPort, bindAddress, drainQuietPeriodMs,
+    readinessProbes,
+    adminPort,
+    autoscalerMetricsPort,
+    userMetricsPort,
+    bindAddress,
+    drainQuietPeriodMs,
     // Kubernetes kills the pod after terminationGracePeriodSeconds = timeoutSeconds anyway.
     drainTimeoutMs: drainTimeoutMs ?? timeoutMs,
-    reportingPeriodMs, startupProbeIntervalMs,
+    reportingPeriodMs,
+    startupProbeIntervalMs,
   };
 }

@@ -15,7 +15,9 @@ export class Drainer {
     this.#clock = clock;
   }
 
-  get draining(): boolean { return this.#done !== undefined; }
+  get draining(): boolean {
+    return this.#done !== undefined;
+  }
 
   /** Every request that is not a probe restarts the quiet period. */
   touch(): void {

@@ -15,7 +15,11 @@ import type { RequestStats } from './stats.ts';
 import type { UserMetrics } from './userMetrics.ts';
 
 /** Removed before the user container sees the request, as Knative's activator.RevisionHeaders. */
-const DROPPED_HEADERS: ReadonlySet<string> = new Set(['knative-serving-revision', 'knative-serving-namespace', 'k-original-host']);
+const DROPPED_HEADERS: ReadonlySet<string> = new Set([
+  'knative-serving-revision',
+  'knative-serving-namespace',
+  'k-original-host',
+]);
 const DEFAULT_FORWARD = { dropRequestHeaders: DROPPED_HEADERS };
 const HEALTH_CHECK_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaling-Probe'];
 
@@ -40,7 +44,11 @@ function isHealthCheck(req: DownstreamRequest): boolean {
 }
 
 function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -55,7 +63,12 @@ function forwardedFromLegacy(req: DownstreamRequest): string | undefined {
   const proto = headers['x-forwarded-proto'];
   const host = headers['x-forwarded-host'];
   if (forwardedFor === undefined && proto === undefined && host === undefined) return undefined;
-  const nodes = forwardedFor === undefined ? [] : String(forwardedFor).split(',').map((node) => node.trim());
+  const nodes =
+    forwardedFor === undefined
+      ? []
+      : String(forwardedFor)
+          .split(',')
+          .map((node) => node.trim());
   const first: string[] = [];
   if (nodes.length > 0) first.push(`for=${forwardedNode(nodes[0]!)}`);
   if (host !== undefined) first.push(`host=${String(host)}`);
@@ -79,7 +92,9 @@ export class Pipeline {
     this.#deps = deps;
   }
 
-  get open(): number { return this.#open; }
+  get open(): number {
+    return this.#open;
+  }
 
   /** Resolves once every accepted request has been answered. */
   whenIdle(): Promise<void> {
@@ -111,20 +126,23 @@ export class Pipeline {
     deps.stats.requestIn(deps.clock.now(), proxied);
     const originalHost = req.headers['k-original-host'];
     // An upgraded connection holds its slot until it closes, as a hijacked Go handler does.
-    const connect = () => forwardUpgrade(req, socket, head, deps.upstream, {
-      dropRequestHeaders: DROPPED_HEADERS,
-      ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
-      onClose: () => {
-        deps.breaker?.release();
-        deps.stats.requestOut(deps.clock.now(), proxied);
-        this.requestEnded();
-      },
-    });
+    const connect = () =>
+      forwardUpgrade(req, socket, head, deps.upstream, {
+        dropRequestHeaders: DROPPED_HEADERS,
+        ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
+        onClose: () => {
+          deps.breaker?.release();
+          deps.stats.requestOut(deps.clock.now(), proxied);
+          this.requestEnded();
+        },
+      });
     const entry = deps.breaker?.enter({ admitted: connect }) ?? 'admitted';
     if (entry === 'admitted') {
       connect();
     } else if (entry === 'rejected') {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 26\r\n\r\npending request queue full');
+      socket.end(
+        'HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 26\r\n\r\npending request queue full',
+      );
       deps.stats.requestOut(deps.clock.now(), proxied);
       this.requestEnded();
     }
@@ -145,19 +163,22 @@ export class Pipeline {
       reply(res, 503, 'shutting down');
       return;
     }
-    deps.readiness.check().then((ready) => {
-      if (res.destroyed) return;
-      if (ready && !deps.drainer.draining) {
-        // When traffic may start. Logged before the answer leaves, so the prober cannot log its success earlier.
-        if (!this.#answeredReady) {
-          this.#answeredReady = true;
-          deps.log.info('first health check answered ready', { userAgent: req.headers['user-agent'] });
+    deps.readiness.check().then(
+      (ready) => {
+        if (res.destroyed) return;
+        if (ready && !deps.drainer.draining) {
+          // When traffic may start. Logged before the answer leaves, so the prober cannot log its success earlier.
+          if (!this.#answeredReady) {
+            this.#answeredReady = true;
+            deps.log.info('first health check answered ready', { userAgent: req.headers['user-agent'] });
+          }
+          reply(res, 200, 'queue');
+        } else {
+          reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
         }
-        reply(res, 200, 'queue');
-      } else {
-        reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
-      }
-    }, (error: Error) => reply(res, 500, error.message));
+      },
+      (error: Error) => reply(res, 500, error.message),
+    );
   }
 }
 
@@ -185,13 +206,16 @@ class ProxiedRequest extends HeldRequest<PipelineDeps> {
     const originalHost = req.headers['k-original-host'];
     const forwarded = forwardedFromLegacy(req);
     const upstream = req.httpVersionMajor === 2 ? this.deps.h2cUpstream : this.deps.upstream;
-    exchange.start(upstream, typeof originalHost === 'string' || forwarded !== undefined
-      ? {
-        dropRequestHeaders: DROPPED_HEADERS,
-        ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
-        ...(forwarded !== undefined ? { addHeaders: ['Forwarded', forwarded] } : {}),
-      }
-      : DEFAULT_FORWARD);
+    exchange.start(
+      upstream,
+      typeof originalHost === 'string' || forwarded !== undefined
+        ? {
+            dropRequestHeaders: DROPPED_HEADERS,
+            ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
+            ...(forwarded !== undefined ? { addHeaders: ['Forwarded', forwarded] } : {}),
+          }
+        : DEFAULT_FORWARD,
+    );
   }
 
   protected logFields(): Record<string, unknown> {

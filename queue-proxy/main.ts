@@ -62,7 +62,9 @@ class LazyH2CUpstream implements Dispatch {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (this.#loaded !== undefined) return this.#loaded.dispatch(options, handler);
     // Timeouts are the revision's business (see Pipeline), so undici's own are off.
-    this.#client ??= import('undici').then(({ H2CClient }) => (this.#loaded = new H2CClient(this.#origin, { headersTimeout: 0, bodyTimeout: 0 })));
+    this.#client ??= import('undici').then(
+      ({ H2CClient }) => (this.#loaded = new H2CClient(this.#origin, { headersTimeout: 0, bodyTimeout: 0 })),
+    );
     void this.#client.then((client) => client.dispatch(options, handler));
     return true;
   }
@@ -73,11 +75,16 @@ class LazyH2CUpstream implements Dispatch {
 }
 
 /** Starts every server of one queue-proxy. */
-export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clock: Clock = realClock): Promise<RunningQueueProxy> {
+export async function startQueueProxy(
+  config: QueueProxyConfig,
+  log: Logger,
+  clock: Clock = realClock,
+): Promise<RunningQueueProxy> {
   // Node's Agent has no timeouts of its own: they are the revision's business (see Pipeline).
   const upstream = new NodeDispatcher('127.0.0.1', config.userPort, config.containerConcurrency);
   const h2cUpstream = new LazyH2CUpstream(`http://127.0.0.1:${config.userPort}`);
-  const breaker = config.containerConcurrency > 0 ? new Breaker(config.containerConcurrency, config.queueDepth) : undefined;
+  const breaker =
+    config.containerConcurrency > 0 ? new Breaker(config.containerConcurrency, config.queueDepth) : undefined;
   const stats = new RequestStats(clock.now());
   const drainer = new Drainer(config.drainQuietPeriodMs, clock);
   const readiness = new Readiness(config.readinessProbes, config.startupProbeIntervalMs, clock, log);
@@ -92,8 +99,18 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
   const pipeline = new Pipeline({
     upstream,
     h2cUpstream,
-    breaker, stats, drainer, readiness, userMetrics, clock, log,
-    timeouts: { firstByteMs: config.timeoutMs, responseStartMs: config.responseStartTimeoutMs, idleMs: config.idleTimeoutMs },
+    breaker,
+    stats,
+    drainer,
+    readiness,
+    userMetrics,
+    clock,
+    log,
+    timeouts: {
+      firstByteMs: config.timeoutMs,
+      responseStartMs: config.responseStartTimeoutMs,
+      idleMs: config.idleTimeoutMs,
+    },
   });
   const listener = new HttpListener({ onRequest: pipeline.handleRequest, onUpgrade: pipeline.handleUpgrade });
 
@@ -107,7 +124,9 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
     }
     log.info('preStop hook is waiting for drain');
     // Without a SIGTERM soon after, the app is being restarted by its liveness probe: stop draining.
-    clock.setTimeout(() => { if (!terminating) drainer.reset(); }, 1000);
+    clock.setTimeout(() => {
+      if (!terminating) drainer.reset();
+    }, 1000);
     void drainer.drain().then(() => res.writeHead(200).end());
   });
 
@@ -148,24 +167,32 @@ export async function startQueueProxy(config: QueueProxyConfig, log: Logger, clo
 
 /** `pilotlight queue-proxy`: configured from the environment; runs until SIGTERM has been handled. */
 export async function main(argv: string[]): Promise<void> {
-  if (argv.length > 0) throw new Error(`queue-proxy takes no arguments (configuration is in the environment), got: ${argv.join(' ')}`);
+  if (argv.length > 0)
+    throw new Error(`queue-proxy takes no arguments (configuration is in the environment), got: ${argv.join(' ')}`);
   const bootLog = createLogger('queue-proxy');
   const config = parseConfig(process.env);
   const log = bootLog.with({ revision: `${config.namespace}/${config.revision}`, pod: config.pod });
   const proxy = await startQueueProxy(config, log);
   log.info('queue-proxy started', {
-    service: config.service, podIP: config.podIP,
-    servingPort: proxy.ports.serving, adminPort: proxy.ports.admin,
-    autoscalerMetricsPort: proxy.ports.autoscalerMetrics, userMetricsPort: proxy.ports.userMetrics,
-    containerConcurrency: config.containerConcurrency, queueDepth: config.queueDepth,
+    service: config.service,
+    podIP: config.podIP,
+    servingPort: proxy.ports.serving,
+    adminPort: proxy.ports.admin,
+    autoscalerMetricsPort: proxy.ports.autoscalerMetrics,
+    userMetricsPort: proxy.ports.userMetrics,
+    containerConcurrency: config.containerConcurrency,
+    queueDepth: config.queueDepth,
   });
   await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
   await proxy.shutdown();
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then(() => process.exit(0), (error: Error) => {
-    createLogger('queue-proxy').error('queue-proxy failed', { error });
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: Error) => {
+      createLogger('queue-proxy').error('queue-proxy failed', { error });
+      process.exit(1);
+    },
+  );
 }

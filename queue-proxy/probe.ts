@@ -60,7 +60,8 @@ class SpecReader {
   port(fields: Fields, path: string): number {
     const value = fields.port;
     if (value === undefined || value === '') return 0;
-    const port = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    const port =
+      typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
     if (Number.isInteger(port) && port >= 0 && port <= 65535) return port;
     this.issues.push(`${path}port: must be a port number (a named port cannot be resolved here)`);
     return 0;
@@ -74,20 +75,28 @@ class SpecReader {
       const at = `${path}httpGet.`;
       const get = this.object(fields.httpGet, `${path}httpGet`) ?? {};
       const scheme = get.scheme;
-      if (scheme !== undefined && scheme !== 'HTTP' && scheme !== 'http') this.issues.push(`${at}scheme: must be HTTP (queue-proxy probes the container in cleartext)`);
+      if (scheme !== undefined && scheme !== 'HTTP' && scheme !== 'http')
+        this.issues.push(`${at}scheme: must be HTTP (queue-proxy probes the container in cleartext)`);
       const httpHeaders: Array<{ name: string; value: string }> = [];
       if (get.httpHeaders !== undefined) {
         if (!Array.isArray(get.httpHeaders)) this.issues.push(`${at}httpHeaders: must be a list`);
-        else get.httpHeaders.forEach((header: unknown, i) => {
-          const h = this.object(header, `${at}httpHeaders.${i}`);
-          if (h === undefined) return;
-          if (typeof h.name === 'string' && typeof h.value === 'string') httpHeaders.push({ name: h.name, value: h.value });
-          else this.issues.push(`${at}httpHeaders.${i}: must have a string name and value`);
-        });
+        else
+          get.httpHeaders.forEach((header: unknown, i) => {
+            const h = this.object(header, `${at}httpHeaders.${i}`);
+            if (h === undefined) return;
+            if (typeof h.name === 'string' && typeof h.value === 'string')
+              httpHeaders.push({ name: h.name, value: h.value });
+            else this.issues.push(`${at}httpHeaders.${i}: must have a string name and value`);
+          });
       }
       const host = this.optionalString(get, 'host', at);
       const getPath = this.optionalString(get, 'path', at);
-      spec.httpGet = { port: this.port(get, at), httpHeaders, ...(host === undefined ? {} : { host }), ...(getPath === undefined ? {} : { path: getPath }) };
+      spec.httpGet = {
+        port: this.port(get, at),
+        httpHeaders,
+        ...(host === undefined ? {} : { host }),
+        ...(getPath === undefined ? {} : { path: getPath }),
+      };
     }
     if (fields.tcpSocket !== undefined) {
       const at = `${path}tcpSocket.`;
@@ -119,8 +128,12 @@ function toProbe(spec: ProbeSpec, userPort: number): ReadinessProbe {
     const headers: Record<string, string> = { 'user-agent': 'kube-probe/1.34' };
     for (const { name, value } of spec.httpGet.httpHeaders ?? []) headers[name.toLowerCase()] = value;
     return {
-      kind: 'http', host: spec.httpGet.host || '127.0.0.1', port: spec.httpGet.port || userPort,
-      path: `/${(spec.httpGet.path ?? '').replace(/^\//, '')}`, headers, ...common,
+      kind: 'http',
+      host: spec.httpGet.host || '127.0.0.1',
+      port: spec.httpGet.port || userPort,
+      path: `/${(spec.httpGet.path ?? '').replace(/^\//, '')}`,
+      headers,
+      ...common,
     };
   }
   const port = spec.tcpSocket?.port || spec.grpc?.port || userPort;
@@ -153,16 +166,32 @@ export function probeOnce(probe: ReadinessProbe, timeoutMs: number): Promise<boo
   return new Promise((resolve) => {
     if (probe.kind === 'tcp') {
       const socket = connect({ host: probe.host, port: probe.port, timeout: timeoutMs });
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
-      socket.once('timeout', () => { socket.destroy(); resolve(false); });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
       socket.once('error', () => resolve(false));
       return;
     }
-    const req = http.request({ host: probe.host, port: probe.port, path: probe.path, headers: probe.headers, agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      resolve(status >= 200 && status < 400);
-    });
+    const req = http.request(
+      {
+        host: probe.host,
+        port: probe.port,
+        path: probe.path,
+        headers: probe.headers,
+        agent: false,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        resolve(status >= 200 && status < 400);
+      },
+    );
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolve(false));
     req.end();

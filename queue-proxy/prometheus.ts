@@ -23,7 +23,12 @@ export function formatValue(value: number): string {
 }
 
 /** One metric family: its HELP and TYPE lines and its samples, each `[suffixed name + label set, value]`. */
-export function family(name: string, type: 'gauge' | 'counter' | 'histogram', help: string, samples: ReadonlyArray<readonly [string, number]>): string {
+export function family(
+  name: string,
+  type: 'gauge' | 'counter' | 'histogram',
+  help: string,
+  samples: ReadonlyArray<readonly [string, number]>,
+): string {
   let text = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
   for (const [series, value] of samples) text += `${series} ${formatValue(value)}\n`;
   return text;
@@ -36,22 +41,42 @@ export function processMetrics(labels: Labels): string {
   const memory = process.memoryUsage();
   const startSeconds = Math.round(Date.now() / 1000 - process.uptime());
   return [
-    family('process_cpu_user_seconds_total', 'counter', 'Total user CPU time spent in seconds.', [[`process_cpu_user_seconds_total${set}`, cpu.user / 1e6]]),
-    family('process_cpu_system_seconds_total', 'counter', 'Total system CPU time spent in seconds.', [[`process_cpu_system_seconds_total${set}`, cpu.system / 1e6]]),
-    family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', [[`process_cpu_seconds_total${set}`, (cpu.user + cpu.system) / 1e6]]),
-    family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [[`process_start_time_seconds${set}`, startSeconds]]),
-    family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [[`process_resident_memory_bytes${set}`, memory.rss]]),
-    family('nodejs_heap_size_total_bytes', 'gauge', 'Process heap size from Node.js in bytes.', [[`nodejs_heap_size_total_bytes${set}`, memory.heapTotal]]),
-    family('nodejs_heap_size_used_bytes', 'gauge', 'Process heap size used from Node.js in bytes.', [[`nodejs_heap_size_used_bytes${set}`, memory.heapUsed]]),
-    family('nodejs_external_memory_bytes', 'gauge', 'Node.js external memory size in bytes.', [[`nodejs_external_memory_bytes${set}`, memory.external]]),
+    family('process_cpu_user_seconds_total', 'counter', 'Total user CPU time spent in seconds.', [
+      [`process_cpu_user_seconds_total${set}`, cpu.user / 1e6],
+    ]),
+    family('process_cpu_system_seconds_total', 'counter', 'Total system CPU time spent in seconds.', [
+      [`process_cpu_system_seconds_total${set}`, cpu.system / 1e6],
+    ]),
+    family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', [
+      [`process_cpu_seconds_total${set}`, (cpu.user + cpu.system) / 1e6],
+    ]),
+    family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [
+      [`process_start_time_seconds${set}`, startSeconds],
+    ]),
+    family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [
+      [`process_resident_memory_bytes${set}`, memory.rss],
+    ]),
+    family('nodejs_heap_size_total_bytes', 'gauge', 'Process heap size from Node.js in bytes.', [
+      [`nodejs_heap_size_total_bytes${set}`, memory.heapTotal],
+    ]),
+    family('nodejs_heap_size_used_bytes', 'gauge', 'Process heap size used from Node.js in bytes.', [
+      [`nodejs_heap_size_used_bytes${set}`, memory.heapUsed],
+    ]),
+    family('nodejs_external_memory_bytes', 'gauge', 'Node.js external memory size in bytes.', [
+      [`nodejs_external_memory_bytes${set}`, memory.external],
+    ]),
   ].join('\n');
 }
 
 /** Serves GET /metrics with the text render() returns, on host:port. */
 export function serveMetrics(render: () => string, port: number, host: string): Promise<Server> {
-  return serveMetricsEndpoint((res) => {
-    const text = render();
-    res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  }, port, host);
+  return serveMetricsEndpoint(
+    (res) => {
+      const text = render();
+      res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    },
+    port,
+    host,
+  );
 }

@@ -61,17 +61,26 @@ export class Readiness {
           this.#waiters.splice(this.#waiters.indexOf(wake), 1);
           resolve(false);
         }, STARTUP_POLL_LIMIT_MS);
-        const wake = (ready: boolean) => { timer.cancel(); resolve(ready); };
+        const wake = (ready: boolean) => {
+          timer.cancel();
+          resolve(ready);
+        };
         this.#waiters.push(wake);
       });
     }
     // Concurrent health checks share one attempt, as Knative's probe barrier does.
-    this.#inFlight ??= this.#probeAll(undefined).finally(() => { this.#inFlight = undefined; });
+    this.#inFlight ??= this.#probeAll(undefined).finally(() => {
+      this.#inFlight = undefined;
+    });
     return this.#inFlight;
   }
 
   async #probeAll(timeoutMs: number | undefined): Promise<boolean> {
-    const results = await Promise.all(this.#probes.map((p) => probeOnce(p, timeoutMs ?? (p.periodSeconds === 0 ? AGGRESSIVE_ATTEMPT_TIMEOUT_MS * 10 : p.timeoutMs))));
+    const results = await Promise.all(
+      this.#probes.map((p) =>
+        probeOnce(p, timeoutMs ?? (p.periodSeconds === 0 ? AGGRESSIVE_ATTEMPT_TIMEOUT_MS * 10 : p.timeoutMs)),
+      ),
+    );
     return results.every(Boolean);
   }
 }

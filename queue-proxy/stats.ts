@@ -109,14 +109,35 @@ export class AutoscalerStatsReporter {
   /** The last report, in Prometheus text. */
   text(): string {
     const stats = this.#last;
-    const gauge = (name: string, help: string, value: number) => family(name, 'gauge', help, [[`${name}${this.#labels}`, value]]);
+    const gauge = (name: string, help: string, value: number) =>
+      family(name, 'gauge', help, [[`${name}${this.#labels}`, value]]);
     return [
-      gauge('queue_requests_per_second', 'Number of requests per second', stats.requestCount / this.#reportingPeriodSeconds),
+      gauge(
+        'queue_requests_per_second',
+        'Number of requests per second',
+        stats.requestCount / this.#reportingPeriodSeconds,
+      ),
       // Knative kept the historical name `operations_per_second` for the proxied rate.
-      gauge('queue_proxied_operations_per_second', 'Number of proxied requests per second', stats.proxiedRequestCount / this.#reportingPeriodSeconds),
-      gauge('queue_average_concurrent_requests', 'Number of requests currently being handled by this pod', stats.averageConcurrency),
-      gauge('queue_average_proxied_concurrent_requests', 'Number of proxied requests currently being handled by this pod', stats.averageProxiedConcurrency),
-      gauge('process_uptime', 'The number of seconds that the process has been up', (this.#lastAt - this.#startedAt) / 1000),
+      gauge(
+        'queue_proxied_operations_per_second',
+        'Number of proxied requests per second',
+        stats.proxiedRequestCount / this.#reportingPeriodSeconds,
+      ),
+      gauge(
+        'queue_average_concurrent_requests',
+        'Number of requests currently being handled by this pod',
+        stats.averageConcurrency,
+      ),
+      gauge(
+        'queue_average_proxied_concurrent_requests',
+        'Number of proxied requests currently being handled by this pod',
+        stats.averageProxiedConcurrency,
+      ),
+      gauge(
+        'process_uptime',
+        'The number of seconds that the process has been up',
+        (this.#lastAt - this.#startedAt) / 1000,
+      ),
     ].join('\n');
   }
 }

@@ -7,7 +7,11 @@ const BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const LABELS: Labels = { component: 'queue-proxy' };
 
 /** One status code's durations: a count per bucket (not cumulative), the sum and the count. */
-interface Series { buckets: number[]; sum: number; count: number }
+interface Series {
+  buckets: number[];
+  sum: number;
+  count: number;
+}
 
 export class UserMetrics {
   #breaker: Breaker | undefined;
@@ -47,8 +51,9 @@ export class UserMetrics {
     const breaker = this.#breaker;
     return [
       family(name, 'histogram', 'The duration of requests to the user container, queueing included', samples),
-      family('kn_serving_queue_depth', 'gauge', 'Requests in the user container or waiting for it',
-        [[`kn_serving_queue_depth${labelSet(LABELS)}`, breaker ? breaker.active + breaker.queued : 0]]),
+      family('kn_serving_queue_depth', 'gauge', 'Requests in the user container or waiting for it', [
+        [`kn_serving_queue_depth${labelSet(LABELS)}`, breaker ? breaker.active + breaker.queued : 0],
+      ]),
       processMetrics(LABELS),
     ].join('\n');
   }

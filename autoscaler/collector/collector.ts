@@ -65,13 +65,18 @@ export class MetricCollector {
   constructor(options: MetricCollectorOptions) {
     this.#options = options;
     this.#log = options.log ?? createLogger('collector');
-    this.#duration = sharedMetric(options.registry, 'kn_autoscaler_scrape_duration_seconds', (registers) => new Histogram({
-      name: 'kn_autoscaler_scrape_duration_seconds',
-      help: 'The duration of scraping the revision',
-      labelNames: ['k8s_namespace_name', 'kn_revision_name'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
-      registers,
-    }));
+    this.#duration = sharedMetric(
+      options.registry,
+      'kn_autoscaler_scrape_duration_seconds',
+      (registers) =>
+        new Histogram({
+          name: 'kn_autoscaler_scrape_duration_seconds',
+          help: 'The duration of scraping the revision',
+          labelNames: ['k8s_namespace_name', 'kn_revision_name'] as const,
+          buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+          registers,
+        }),
+    );
   }
 
   /** Scrapes now and then every second; a slow scrape delays the next rather than overlapping it. */
@@ -112,7 +117,10 @@ export class MetricCollector {
         onPodError: (pod, error) => log.info('failed scraping pod', { pod: pod.name, error }),
       });
       if (result.kind === 'no-pods') return;
-      this.#duration.observe({ k8s_namespace_name: target.namespace, kn_revision_name: target.revision }, (clock.now() - started) / 1000);
+      this.#duration.observe(
+        { k8s_namespace_name: target.namespace, kn_revision_name: target.revision },
+        (clock.now() - started) / 1000,
+      );
       if (result.kind === 'failed') {
         log.warn('no pod of the revision answered the scrape', { tried: result.tried });
         return;

@@ -41,21 +41,23 @@ export class StaticPodSource implements PodSource {
   }
 
   readyPods(namespace: string, revision: string): ScrapePod[] {
-    return [...this.#pods.get(`${namespace}/${revision}`)?.ready ?? []];
+    return [...(this.#pods.get(`${namespace}/${revision}`)?.ready ?? [])];
   }
 
   podCounts(namespace: string, revision: string): PodCounts {
     const entry = this.#pods.get(`${namespace}/${revision}`);
-    return { ready: entry?.ready.length ?? 0, ...entry?.unready ?? NO_UNREADY_PODS };
+    return { ready: entry?.ready.length ?? 0, ...(entry?.unready ?? NO_UNREADY_PODS) };
   }
 }
 
 /** Ready as the kubelet reports it; a pod being deleted no longer takes new requests. */
 export function isReadyPod(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Running'
-    && !pod.metadata?.deletionTimestamp
-    && !!pod.status.podIP
-    && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return (
+    pod.status?.phase === 'Running' &&
+    !pod.metadata?.deletionTimestamp &&
+    !!pod.status.podIP &&
+    (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
 }
 
 export function countPodsByState(pods: Iterable<V1Pod>): PodCounts {
@@ -102,6 +104,8 @@ export class KubernetesPodSource implements PodSource {
   }
 
   #podsOf(namespace: string, revision: string): V1Pod[] {
-    return this.informer.lister.listNamespace(namespace).filter((pod) => pod.metadata?.labels?.[Labels.revision] === revision);
+    return this.informer.lister
+      .listNamespace(namespace)
+      .filter((pod) => pod.metadata?.labels?.[Labels.revision] === revision);
   }
 }

@@ -46,12 +46,18 @@ export async function scrapeRevision(pods: readonly ScrapePod[], options: Scrape
   };
   await Promise.all(Array.from({ length: sampleSize }, worker));
   if (results.length === 0) return { kind: 'failed', tried: next };
-  return { kind: 'ok', stat: estimateRevisionTotal(results, pods.length), sampled: results.length, population: pods.length };
+  return {
+    kind: 'ok',
+    stat: estimateRevisionTotal(results, pods.length),
+    sampled: results.length,
+    population: pods.length,
+  };
 }
 
 /** Pods of one revision behave alike, so the sample's mean stands for every pod. */
 export function estimateRevisionTotal(sample: readonly Stat[], population: number): Stat {
-  const sum = (field: keyof Omit<Stat, 'podName'>) => sample.reduce((total, stat) => total + stat[field], 0) / sample.length * population;
+  const sum = (field: keyof Omit<Stat, 'podName'>) =>
+    (sample.reduce((total, stat) => total + stat[field], 0) / sample.length) * population;
   return {
     podName: SCRAPER_POD_NAME,
     averageConcurrentRequests: sum('averageConcurrentRequests'),

@@ -27,11 +27,15 @@ const statSchema = z.object({
   requestCount: count.default(0),
   proxiedRequestCount: count.default(0),
 });
-const bodySchema = z.array(z.object({
-  namespace: z.string().min(1),
-  revision: z.string().min(1),
-  stat: statSchema,
-})).max(10_000);
+const bodySchema = z
+  .array(
+    z.object({
+      namespace: z.string().min(1),
+      revision: z.string().min(1),
+      stat: statSchema,
+    }),
+  )
+  .max(10_000);
 
 export interface StatReceiver {
   /** False when the revision is unknown. */
@@ -48,20 +52,23 @@ export interface StatServerOptions {
 export function createStatServer(options: StatServerOptions): Server {
   const log = options.log ?? createLogger('stat-server');
   return createServer((req, res) => {
-    if (req.url?.split('?')[0] !== STAT_PATH || req.method !== 'POST') return answer(res, 404, { error: 'POST /stats only' });
+    if (req.url?.split('?')[0] !== STAT_PATH || req.method !== 'POST')
+      return answer(res, 404, { error: 'POST /stats only' });
     if (options.accepting && !options.accepting()) return answer(res, 503, { error: 'not the leading autoscaler' });
-    readBody(req, MAX_BODY_BYTES).then((text) => {
-      const parsed = bodySchema.safeParse(JSON.parse(text));
-      if (!parsed.success) return answer(res, 400, { error: parsed.error.message });
-      let accepted = 0;
-      for (const { namespace, revision, stat } of parsed.data) {
-        if (options.receiver.push(`${namespace}/${revision}`, stat)) accepted++;
-      }
-      answer(res, 202, { accepted });
-    }).catch((error: Error) => {
-      log.info('rejected stat push', { error });
-      answer(res, 400, { error: error.message });
-    });
+    readBody(req, MAX_BODY_BYTES)
+      .then((text) => {
+        const parsed = bodySchema.safeParse(JSON.parse(text));
+        if (!parsed.success) return answer(res, 400, { error: parsed.error.message });
+        let accepted = 0;
+        for (const { namespace, revision, stat } of parsed.data) {
+          if (options.receiver.push(`${namespace}/${revision}`, stat)) accepted++;
+        }
+        answer(res, 202, { accepted });
+      })
+      .catch((error: Error) => {
+        log.info('rejected stat push', { error });
+        answer(res, 400, { error: error.message });
+      });
   });
 }
 

@@ -16,7 +16,12 @@ import type { Logger } from '../../lib/log.ts';
 import { isSksReady, type ServerlessService } from '../../controllers/serverlessservice/resources.ts';
 import { activeThreshold } from '../kpa/paStatus.ts';
 import {
-  NotOwnedError, podAutoscalerClass, reconcileServerlessService, reportingNotOwned, resolvePodAutoscaling, writePodAutoscalerStatus,
+  NotOwnedError,
+  podAutoscalerClass,
+  reconcileServerlessService,
+  reportingNotOwned,
+  resolvePodAutoscaling,
+  writePodAutoscalerStatus,
   type PodAutoscalerObject,
 } from '../kpa/podAutoscaler.ts';
 import { HPA_API_VERSION, hpaSpecDiffers, makeHorizontalPodAutoscaler } from './resources.ts';
@@ -36,7 +41,8 @@ export interface HpaReconcilerDeps {
   clock: Clock;
 }
 
-export const isHpa = (pa: PodAutoscalerObject, config: AutoscalerConfig): boolean => podAutoscalerClass(pa, config) === HPA_CLASS;
+export const isHpa = (pa: PodAutoscalerObject, config: AutoscalerConfig): boolean =>
+  podAutoscalerClass(pa, config) === HPA_CLASS;
 
 /**
  * The HPA a PodAutoscaler made, once the PA is gone or no longer of the HPA class: two
@@ -55,7 +61,9 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
   const removeOrphan = async (key: string, pa: PodAutoscalerObject | undefined, log: Logger) => {
     const hpa = deps.horizontalPodAutoscalers.get(key);
     if (!hpa || !isOrphaned(hpa, pa)) return;
-    log.info('deleting the HorizontalPodAutoscaler of a PodAutoscaler no longer of the HPA class', { hpa: hpa.metadata?.name });
+    log.info('deleting the HorizontalPodAutoscaler of a PodAutoscaler no longer of the HPA class', {
+      hpa: hpa.metadata?.name,
+    });
     try {
       await client.request('DELETE', hpaPath(hpa.metadata!.namespace!, hpa.metadata!.name!), {
         body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: hpa.metadata?.uid } },
@@ -65,7 +73,12 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
     }
   };
 
-  const ensureHpa = async (pa: PodAutoscalerObject, desired: V2HorizontalPodAutoscaler, log: Logger, status: PodAutoscalerStatus) => {
+  const ensureHpa = async (
+    pa: PodAutoscalerObject,
+    desired: V2HorizontalPodAutoscaler,
+    log: Logger,
+    status: PodAutoscalerStatus,
+  ) => {
     const namespace = pa.metadata!.namespace!;
     const existing = deps.horizontalPodAutoscalers.get(objectKey(desired));
     if (!existing) {
@@ -74,12 +87,17 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
         return await client.request<V2HorizontalPodAutoscaler>('POST', hpaPath(namespace), { body: desired });
       } catch (error) {
         const conditions = PodAutoscalerConditions.manage(status, clock);
-        conditions.markFalse('Active', 'FailedCreate', `Failed to create HorizontalPodAutoscaler "${desired.metadata?.name}".`);
+        conditions.markFalse(
+          'Active',
+          'FailedCreate',
+          `Failed to create HorizontalPodAutoscaler "${desired.metadata?.name}".`,
+        );
         await writePodAutoscalerStatus(client, pa, status);
         throw error;
       }
     }
-    if (!isControlledBy(existing, { metadata: pa.metadata })) throw new NotOwnedError('HorizontalPodAutoscaler', existing.metadata?.name ?? '');
+    if (!isControlledBy(existing, { metadata: pa.metadata }))
+      throw new NotOwnedError('HorizontalPodAutoscaler', existing.metadata?.name ?? '');
     if (!hpaSpecDiffers(desired.spec!, existing.spec)) return existing;
     log.info('updating HorizontalPodAutoscaler', { hpa: existing.metadata?.name });
     return client.request<V2HorizontalPodAutoscaler>('PUT', hpaPath(namespace, existing.metadata!.name!), {
@@ -109,7 +127,8 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
       conditions.markTrue('SKSReady');
       // A revision with a min-scale is initialized only once the HPA has brought it that far.
       const initialized = conditions.get('ScaleTargetInitialized')?.status === 'True';
-      if (!initialized && currentReplicas >= activeThreshold(settings, false)) conditions.markTrue('ScaleTargetInitialized');
+      if (!initialized && currentReplicas >= activeThreshold(settings, false))
+        conditions.markTrue('ScaleTargetInitialized');
     } else {
       conditions.markUnknown('SKSReady', 'NotReady', 'SKS Services are not ready yet');
     }

@@ -55,18 +55,27 @@ function metricSpec({ metric = 'cpu', target }: HpaMetricAnnotations): V2MetricS
   if (target === undefined || metric === 'cpu') {
     return {
       type: 'Resource',
-      resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: Math.ceil(target ?? DEFAULT_CPU_UTILIZATION_PERCENT) } },
+      resource: {
+        name: 'cpu',
+        target: { type: 'Utilization', averageUtilization: Math.ceil(target ?? DEFAULT_CPU_UTILIZATION_PERCENT) },
+      },
     };
   }
   if (metric === 'memory') {
     return {
       type: 'Resource',
-      resource: { name: 'memory', target: { type: 'AverageValue', averageValue: canonicalQuantity(Math.trunc(target) * MIB, 'binary') } },
+      resource: {
+        name: 'memory',
+        target: { type: 'AverageValue', averageValue: canonicalQuantity(Math.trunc(target) * MIB, 'binary') },
+      },
     };
   }
   return {
     type: 'Pods',
-    pods: { metric: { name: metric }, target: { type: 'AverageValue', averageValue: canonicalQuantity(Math.trunc(target), 'decimal') } },
+    pods: {
+      metric: { name: metric },
+      target: { type: 'AverageValue', averageValue: canonicalQuantity(Math.trunc(target), 'decimal') },
+    },
   };
 }
 
@@ -95,7 +104,10 @@ const SPEC_FIELDS = ['scaleTargetRef', 'minReplicas', 'maxReplicas', 'metrics', 
  * scaling policies of a behavior it was given), so a field matches when everything wanted is
  * there; a field not wanted at all must be absent.
  */
-export function hpaSpecDiffers(wanted: V2HorizontalPodAutoscalerSpec, live: V2HorizontalPodAutoscalerSpec | undefined): boolean {
+export function hpaSpecDiffers(
+  wanted: V2HorizontalPodAutoscalerSpec,
+  live: V2HorizontalPodAutoscalerSpec | undefined,
+): boolean {
   return SPEC_FIELDS.some((field) => {
     const want = wanted[field];
     const have = live?.[field];
@@ -109,7 +121,9 @@ function containedIn(want: unknown, have: unknown): boolean {
   }
   if (typeof want === 'object' && want !== null) {
     if (typeof have !== 'object' || have === null) return false;
-    return Object.entries(want).every(([key, value]) => value === undefined || containedIn(value, (have as Record<string, unknown>)[key]));
+    return Object.entries(want).every(
+      ([key, value]) => value === undefined || containedIn(value, (have as Record<string, unknown>)[key]),
+    );
   }
   return isDeepStrictEqual(want, have);
 }

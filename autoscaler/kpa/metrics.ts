@@ -8,15 +8,21 @@ import type { PodCounts } from '../collector/podSource.ts';
 import type { ScalingMetric } from '../metrics/revisionMetrics.ts';
 
 const LABELS = ['k8s_namespace_name', 'kn_service_name', 'kn_configuration_name', 'kn_revision_name'] as const;
-type Label = typeof LABELS[number];
+type Label = (typeof LABELS)[number];
 export type RevisionMetricLabels = Record<Label, string>;
 
 const NAMES = {
   desiredPods: ['kn_revision_pods_desired', 'Number of pods the autoscaler wants to allocate'],
   excessBurstCapacity: ['kn_revision_capacity_excess', 'Excess burst capacity observed over the stable window'],
   panicMode: ['kn_revision_panic_mode', 'If greater than 0 the autoscaler is in panic mode'],
-  concurrencyStable: ['kn_revision_concurrency_stable', 'Average of request count per observed pod over the stable window'],
-  concurrencyPanic: ['kn_revision_concurrency_panic', 'Average of request count per observed pod over the panic window'],
+  concurrencyStable: [
+    'kn_revision_concurrency_stable',
+    'Average of request count per observed pod over the stable window',
+  ],
+  concurrencyPanic: [
+    'kn_revision_concurrency_panic',
+    'Average of request count per observed pod over the panic window',
+  ],
   concurrencyTarget: ['kn_revision_concurrency_target', 'The desired concurrent requests for each pod'],
   rpsStable: ['kn_revision_rps_stable', 'Average of requests-per-second per observed pod over the stable window'],
   rpsPanic: ['kn_revision_rps_panic', 'Average of requests-per-second per observed pod over the panic window'],
@@ -46,7 +52,11 @@ export class AutoscalerMetrics {
   constructor(registry: Registry) {
     const gauges = {} as Record<GaugeKey, Gauge<Label>>;
     for (const [key, [name, help]] of Object.entries(NAMES) as [GaugeKey, readonly [string, string]][]) {
-      gauges[key] = sharedMetric(registry, name, (registers) => new Gauge({ name, help, labelNames: LABELS, registers }));
+      gauges[key] = sharedMetric(
+        registry,
+        name,
+        (registers) => new Gauge({ name, help, labelNames: LABELS, registers }),
+      );
     }
     this.#gauges = gauges;
   }
@@ -56,9 +66,10 @@ export class AutoscalerMetrics {
     g.desiredPods.set(labels, sample.desiredPods);
     g.excessBurstCapacity.set(labels, sample.excessBurstCapacity);
     g.panicMode.set(labels, sample.panicking ? 1 : 0);
-    const [stable, panic, target] = sample.metric === 'rps'
-      ? [g.rpsStable, g.rpsPanic, g.rpsTarget]
-      : [g.concurrencyStable, g.concurrencyPanic, g.concurrencyTarget];
+    const [stable, panic, target] =
+      sample.metric === 'rps'
+        ? [g.rpsStable, g.rpsPanic, g.rpsTarget]
+        : [g.concurrencyStable, g.concurrencyPanic, g.concurrencyTarget];
     stable.set(labels, sample.stable);
     panic.set(labels, sample.panic);
     target.set(labels, sample.target);

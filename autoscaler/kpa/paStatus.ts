@@ -30,9 +30,7 @@ export interface ActiveConditionResult {
  * once, then one pod (or min-scale).
  */
 export function activeThreshold(settings: ActiveConditionInput['settings'], scaleTargetInitialized: boolean): number {
-  return scaleTargetInitialized
-    ? Math.max(settings.minScale, 1)
-    : Math.max(settings.minScale, settings.initialScale);
+  return scaleTargetInitialized ? Math.max(settings.minScale, 1) : Math.max(settings.minScale, settings.initialScale);
 }
 
 export function computeActiveCondition({ want, readyPods, settings, pa }: ActiveConditionInput): ActiveConditionResult {
@@ -41,15 +39,21 @@ export function computeActiveCondition({ want, readyPods, settings, pa }: Active
 
   // minReady 0 is initial-scale 0: nothing to activate, and want stays −1 until load arrives.
   if (want === 0 || minReady === 0) {
-    const active: ActiveCondition = pa.active === 'activating' && minReady > 0
-      ? { state: 'inactive', reason: 'TimedOut', message: 'The target could not be activated.' }
-      : { state: 'inactive', reason: 'NoTraffic', message: 'The target is not receiving traffic.' };
+    const active: ActiveCondition =
+      pa.active === 'activating' && minReady > 0
+        ? { state: 'inactive', reason: 'TimedOut', message: 'The target could not be activated.' }
+        : { state: 'inactive', reason: 'NoTraffic', message: 'The target is not receiving traffic.' };
     return { scaleTargetInitialized, active };
   }
   if (readyPods < minReady) {
-    const active: ActiveCondition = want > 0 || pa.active !== 'inactive'
-      ? { state: 'activating', reason: 'Queued', message: 'Requests to the target are being buffered as resources are provisioned.' }
-      : { state: 'inactive', reason: 'NoTraffic', message: 'The target is not receiving traffic.' };
+    const active: ActiveCondition =
+      want > 0 || pa.active !== 'inactive'
+        ? {
+            state: 'activating',
+            reason: 'Queued',
+            message: 'Requests to the target are being buffered as resources are provisioned.',
+          }
+        : { state: 'inactive', reason: 'NoTraffic', message: 'The target is not receiving traffic.' };
     return { scaleTargetInitialized, active };
   }
   return {

@@ -8,12 +8,20 @@ import { Labels } from '../../lib/apis/serving.ts';
 import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
-import { AUTOSCALING_GROUP, parseAutoscalingAnnotations, type AutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
+import {
+  AUTOSCALING_GROUP,
+  parseAutoscalingAnnotations,
+  type AutoscalingAnnotations,
+} from '../../lib/config/autoscalingAnnotations.ts';
 import type { Reconciler } from '../../lib/controller.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { SKS_API_VERSION, type ServerlessService, type SksMode } from '../../controllers/serverlessservice/resources.ts';
+import {
+  SKS_API_VERSION,
+  type ServerlessService,
+  type SksMode,
+} from '../../controllers/serverlessservice/resources.ts';
 import { resolveRevisionAutoscaling, type RevisionAutoscaling } from '../revisionAutoscaling.ts';
 
 export const PA_API_VERSION = 'autoscaling.internal.knative.dev/v1alpha1';
@@ -46,7 +54,9 @@ export const revisionOf = (pa: PodAutoscalerObject): string =>
 
 /** The PA's annotations read, invalid ones warned of and left out, and the revision's autoscaling they give. */
 export function resolvePodAutoscaling(
-  pa: PodAutoscalerObject, config: AutoscalerConfig, log: Logger,
+  pa: PodAutoscalerObject,
+  config: AutoscalerConfig,
+  log: Logger,
 ): { annotations: AutoscalingAnnotations; settings: RevisionAutoscaling } {
   const { values, issues } = parseAutoscalingAnnotations(pa.metadata?.annotations, config);
   if (issues.length > 0) log.warn('ignoring invalid autoscaling annotations', { issues });
@@ -64,11 +74,21 @@ export function childMetadata(pa: PodAutoscalerObject): V1ObjectMeta {
     namespace: pa.metadata?.namespace,
     labels: { ...pa.metadata?.labels },
     annotations: { ...pa.metadata?.annotations },
-    ownerReferences: [controllerReference({ apiVersion: pa.apiVersion ?? PA_API_VERSION, kind: pa.kind ?? 'PodAutoscaler', metadata: pa.metadata })],
+    ownerReferences: [
+      controllerReference({
+        apiVersion: pa.apiVersion ?? PA_API_VERSION,
+        kind: pa.kind ?? 'PodAutoscaler',
+        metadata: pa.metadata,
+      }),
+    ],
   };
 }
 
-export function makeServerlessService(pa: PodAutoscalerObject, mode: SksMode, numActivators: number): ServerlessService {
+export function makeServerlessService(
+  pa: PodAutoscalerObject,
+  mode: SksMode,
+  numActivators: number,
+): ServerlessService {
   return {
     apiVersion: SKS_API_VERSION,
     kind: 'ServerlessService',
@@ -82,14 +102,20 @@ export function makeServerlessService(pa: PodAutoscalerObject, mode: SksMode, nu
   };
 }
 
-const SCALABLE_PLURALS: Record<string, string> = { Deployment: 'deployments', ReplicaSet: 'replicasets', StatefulSet: 'statefulsets' };
+const SCALABLE_PLURALS: Record<string, string> = {
+  Deployment: 'deployments',
+  ReplicaSet: 'replicasets',
+  StatefulSet: 'statefulsets',
+};
 
 /** The scale subresource of the PA's target, e.g. /apis/apps/v1/namespaces/ns/deployments/x/scale. */
 export function scaleSubresourcePath(pa: PodAutoscalerObject): string {
   const { apiVersion, kind, name } = pa.spec.scaleTargetRef;
   const plural = kind ? SCALABLE_PLURALS[kind] : undefined;
   if (!apiVersion || !plural || !name) {
-    throw new Error(`cannot scale ${kind ?? 'an unnamed kind'} ${name ?? ''}: only apps/v1 Deployments, ReplicaSets and StatefulSets`);
+    throw new Error(
+      `cannot scale ${kind ?? 'an unnamed kind'} ${name ?? ''}: only apps/v1 Deployments, ReplicaSets and StatefulSets`,
+    );
   }
   const group = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
   return `${group}/namespaces/${pa.metadata?.namespace}/${plural}/${name}/scale`;
@@ -110,12 +136,17 @@ export class NotOwnedError extends Error {
 
 /** Creates the PA's SKS, or brings its spec to the wanted mode and activator count. */
 export async function reconcileServerlessService(
-  client: KubeRest, pa: PodAutoscalerObject, existing: ServerlessService | undefined, mode: SksMode, activators: number,
+  client: KubeRest,
+  pa: PodAutoscalerObject,
+  existing: ServerlessService | undefined,
+  mode: SksMode,
+  activators: number,
 ): Promise<ServerlessService> {
   const desired = makeServerlessService(pa, mode, activators);
   const namespace = pa.metadata!.namespace!;
   if (!existing) return client.request<ServerlessService>('POST', sksPath(namespace), { body: desired });
-  if (!isControlledBy(existing, { metadata: pa.metadata })) throw new NotOwnedError('ServerlessService', existing.metadata?.name ?? '');
+  if (!isControlledBy(existing, { metadata: pa.metadata }))
+    throw new NotOwnedError('ServerlessService', existing.metadata?.name ?? '');
   if (JSON.stringify(existing.spec) === JSON.stringify({ ...existing.spec, ...desired.spec })) return existing;
   return client.request<ServerlessService>('PUT', sksPath(namespace, existing.metadata!.name!), {
     body: { ...existing, spec: { ...existing.spec, ...desired.spec } },
@@ -123,24 +154,42 @@ export async function reconcileServerlessService(
 }
 
 /** Writes the status when it changed, stamped with the generation it describes. */
-export async function writePodAutoscalerStatus(client: KubeRest, pa: PodAutoscalerObject, status: PodAutoscalerStatus): Promise<void> {
+export async function writePodAutoscalerStatus(
+  client: KubeRest,
+  pa: PodAutoscalerObject,
+  status: PodAutoscalerStatus,
+): Promise<void> {
   status.observedGeneration = pa.metadata?.generation;
   if (JSON.stringify(status) === JSON.stringify(pa.status ?? {})) return;
-  await client.request('PUT', `${paPath(pa.metadata!.namespace!, pa.metadata!.name!)}/status`, { body: { ...pa, status } });
+  await client.request('PUT', `${paPath(pa.metadata!.namespace!, pa.metadata!.name!)}/status`, {
+    body: { ...pa, status },
+  });
 }
 
 /** Someone else's object stays in the way until removed: say so where users look. */
-export async function markNotOwned(client: KubeRest, clock: Clock, pa: PodAutoscalerObject, error: NotOwnedError): Promise<void> {
+export async function markNotOwned(
+  client: KubeRest,
+  clock: Clock,
+  pa: PodAutoscalerObject,
+  error: NotOwnedError,
+): Promise<void> {
   const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
   const conditions = PodAutoscalerConditions.manage(status, clock);
   conditions.initialize();
-  conditions.markFalse('Active', 'NotOwned', `There is an existing ${error.kind} "${error.objectName}" that we do not own.`);
+  conditions.markFalse(
+    'Active',
+    'NotOwned',
+    `There is an existing ${error.kind} "${error.objectName}" that we do not own.`,
+  );
   await writePodAutoscalerStatus(client, pa, status);
 }
 
 /** The reconciler, marking the PA when what stops it is someone else's object in the way. */
 export function reportingNotOwned(
-  reconcile: Reconciler, client: KubeRest, clock: Clock, podAutoscalers: Lister<PodAutoscalerObject>,
+  reconcile: Reconciler,
+  client: KubeRest,
+  clock: Clock,
+  podAutoscalers: Lister<PodAutoscalerObject>,
 ): Reconciler {
   return async (key, log) => {
     try {

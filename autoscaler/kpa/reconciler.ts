@@ -19,11 +19,22 @@ import type { PodSource } from '../collector/podSource.ts';
 import type { RevisionAutoscaling } from '../revisionAutoscaling.ts';
 import type { AutoscalerMetrics, RevisionMetricLabels } from './metrics.ts';
 import {
-  MIN_ACTIVATORS, chooseSksMode, computeActiveCondition, numActivators, reportedDesiredScale, type ActiveCondition,
+  MIN_ACTIVATORS,
+  chooseSksMode,
+  computeActiveCondition,
+  numActivators,
+  reportedDesiredScale,
+  type ActiveCondition,
 } from './paStatus.ts';
 import {
-  podAutoscalerClass, reconcileServerlessService, reportingNotOwned, resolvePodAutoscaling, revisionOf, scaleSubresourcePath,
-  writePodAutoscalerStatus, type PodAutoscalerObject,
+  podAutoscalerClass,
+  reconcileServerlessService,
+  reportingNotOwned,
+  resolvePodAutoscaling,
+  revisionOf,
+  scaleSubresourcePath,
+  writePodAutoscalerStatus,
+  type PodAutoscalerObject,
 } from './podAutoscaler.ts';
 import type { RevisionScalers } from './revisionScalers.ts';
 import { planScale, type ActiveState } from './scalePlan.ts';
@@ -77,7 +88,13 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
   };
 
   /** actualScale, desiredScale and the Active and ScaleTargetInitialized conditions. */
-  const computeStatus = (status: PodAutoscalerStatus, conditions: ConditionManager, settings: RevisionAutoscaling, want: number, ready: number) => {
+  const computeStatus = (
+    status: PodAutoscalerStatus,
+    conditions: ConditionManager,
+    settings: RevisionAutoscaling,
+    want: number,
+    ready: number,
+  ) => {
     status.actualScale = ready;
     status.desiredScale = reportedDesiredScale(status.desiredScale, want);
     const result = computeActiveCondition({
@@ -141,8 +158,12 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
         scaleTargetInitialized: conditions.get('ScaleTargetInitialized')?.status === 'True',
       },
       settings,
-      config: { enableScaleToZero: config.enableScaleToZero, scaleToZeroGracePeriodMs: config.scaleToZeroGracePeriodMs },
-      progressDeadlineMs: (progressDeadline ? parseGoDuration(progressDeadline) : undefined) ?? DEFAULT_PROGRESS_DEADLINE_MS,
+      config: {
+        enableScaleToZero: config.enableScaleToZero,
+        scaleToZeroGracePeriodMs: config.scaleToZeroGracePeriodMs,
+      },
+      progressDeadlineMs:
+        (progressDeadline ? parseGoDuration(progressDeadline) : undefined) ?? DEFAULT_PROGRESS_DEADLINE_MS,
       sks: {
         mode: sks.spec.mode ?? 'Proxy',
         proxyingSinceMs: activatorPopulated?.status === 'True' ? sinceMs(activatorPopulated, now) : undefined,
@@ -160,8 +181,12 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
       });
       log.info('scaled', { from: currentReplicas, to: plan.patchReplicas });
       if (currentReplicas === 0 || plan.patchReplicas === 0) {
-        void deps.recorder?.event(pa, 'Normal', plan.patchReplicas === 0 ? 'ScaledToZero' : 'ScaledFromZero',
-          `Scaled ${pa.spec.scaleTargetRef.kind} ${pa.spec.scaleTargetRef.name} from ${currentReplicas} to ${plan.patchReplicas} replicas`);
+        void deps.recorder?.event(
+          pa,
+          'Normal',
+          plan.patchReplicas === 0 ? 'ScaledToZero' : 'ScaledFromZero',
+          `Scaled ${pa.spec.scaleTargetRef.kind} ${pa.spec.scaleTargetRef.name} from ${currentReplicas} to ${plan.patchReplicas} replicas`,
+        );
       }
     }
 
@@ -169,7 +194,12 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
     sks = await reconcileServerlessService(client, pa, sks, mode, numActivators(ready, settings));
     status.serviceName = sks.status?.serviceName;
     if (isSksReady(sks)) conditions.markTrue('SKSReady');
-    else conditions.markUnknown('SKSReady', 'NotReady', sksCondition(sks, 'Ready')?.message ?? 'ServerlessService is not ready');
+    else
+      conditions.markUnknown(
+        'SKSReady',
+        'NotReady',
+        sksCondition(sks, 'Ready')?.message ?? 'ServerlessService is not ready',
+      );
     computeStatus(status, conditions, settings, plan.want, ready);
     log.debug('observed pods', { want: plan.want, ...podCounts });
     deps.metrics.recordPods(metricLabels(pa), plan.want, podCounts);

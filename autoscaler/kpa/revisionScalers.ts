@@ -93,9 +93,14 @@ export class RevisionScalers implements ScrapeSink {
   }
 
   scrapeTargets(): ScrapeTarget[] {
-    return [...this.#entries].filter(([, e]) => isScraped(e.target.settings)).map(([key, e]) => ({
-      key, namespace: e.target.namespace, revision: e.target.revision, stableWindowMs: e.target.settings.stableWindowMs,
-    }));
+    return [...this.#entries]
+      .filter(([, e]) => isScraped(e.target.settings))
+      .map(([key, e]) => ({
+        key,
+        namespace: e.target.namespace,
+        revision: e.target.revision,
+        stableWindowMs: e.target.settings.stableWindowMs,
+      }));
   }
 
   /** A scrape's estimate: recorded, and decided on at once if it asks for more pods. */

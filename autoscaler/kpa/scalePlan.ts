@@ -22,8 +22,16 @@ export interface ScalePlanInput {
     activeSinceMs: number;
     scaleTargetInitialized: boolean;
   };
-  settings: Pick<RevisionAutoscaling,
-    'minScale' | 'maxScale' | 'initialScale' | 'reachable' | 'stableWindowMs' | 'targetBurstCapacity' | 'scaleToZeroPodRetentionMs'>;
+  settings: Pick<
+    RevisionAutoscaling,
+    | 'minScale'
+    | 'maxScale'
+    | 'initialScale'
+    | 'reachable'
+    | 'stableWindowMs'
+    | 'targetBurstCapacity'
+    | 'scaleToZeroPodRetentionMs'
+  >;
   config: { enableScaleToZero: boolean; scaleToZeroGracePeriodMs: number };
   /** The revision's progress deadline (annotation or config-deployment). */
   progressDeadlineMs: number;
@@ -79,7 +87,12 @@ export function applyBounds(scale: number, min: number, max: number): number {
   return scale;
 }
 
-interface Gate { want: number; apply: boolean; requeueAfterMs?: number; probeActivator?: boolean }
+interface Gate {
+  want: number;
+  apply: boolean;
+  requeueAfterMs?: number;
+  probeActivator?: boolean;
+}
 
 /**
  * Zero is applied only once (a) scale to zero is enabled, (b) the PA has been active a whole

@@ -35,7 +35,10 @@ export interface RevisionMetricsSpec {
   scraped: boolean;
 }
 
-interface Pair { stable: WindowAverager; panic: WindowAverager }
+interface Pair {
+  stable: WindowAverager;
+  panic: WindowAverager;
+}
 
 export class RevisionMetrics implements MetricSource {
   private scraped: boolean;

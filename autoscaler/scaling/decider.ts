@@ -7,10 +7,22 @@ import { SlidingMax } from './slidingMax.ts';
 /** How often the autoscaler decides; not configurable upstream either. */
 export const TICK_INTERVAL_MS = 2000;
 
-export type DeciderSpec = Pick<RevisionAutoscaling,
-  | 'metric' | 'targetValue' | 'totalValue' | 'targetBurstCapacity' | 'panicThreshold' | 'stableWindowMs'
-  | 'scaleDownDelayMs' | 'maxScaleUpRate' | 'maxScaleDownRate' | 'activationScale' | 'initialScale'
-  | 'reachable' | 'activatorCapacity'>;
+export type DeciderSpec = Pick<
+  RevisionAutoscaling,
+  | 'metric'
+  | 'targetValue'
+  | 'totalValue'
+  | 'targetBurstCapacity'
+  | 'panicThreshold'
+  | 'stableWindowMs'
+  | 'scaleDownDelayMs'
+  | 'maxScaleUpRate'
+  | 'maxScaleDownRate'
+  | 'activationScale'
+  | 'initialScale'
+  | 'reachable'
+  | 'activatorCapacity'
+>;
 
 export interface DecideInput {
   nowMs: number;
@@ -82,7 +94,11 @@ export class Decider {
   }
 
   /** The decision and the panic state it leaves, before the scale-down delay; changes nothing. */
-  private evaluate({ nowMs, readyPods, observed }: DecideInput): { undelayed: number; panicSinceMs: number | undefined; maxPanicPods: number } {
+  private evaluate({ nowMs, readyPods, observed }: DecideInput): {
+    undelayed: number;
+    panicSinceMs: number | undefined;
+    maxPanicPods: number;
+  } {
     const spec = this.spec;
     // With no ready pods the rate limits still have to allow going from 0 to something.
     const pods = Math.max(1, readyPods);

@@ -15,12 +15,12 @@ export interface DeciderStatus {
 export type TickResult =
   | { decided: false }
   | {
-    decided: true;
-    /** The status moved in a way the PodAutoscaler reconciler acts on: reconcile it. */
-    changed: boolean;
-    decision: Decision;
-    status: DeciderStatus;
-  };
+      decided: true;
+      /** The status moved in a way the PodAutoscaler reconciler acts on: reconcile it. */
+      changed: boolean;
+      decision: Decision;
+      status: DeciderStatus;
+    };
 
 /**
  * Before any decision, assume the revision comes up at its initial scale: the activator stays
@@ -75,8 +75,9 @@ export class RevisionScaler {
     const previous = this.current;
     this.current = { desiredScale: decision.desiredPods, excessBurstCapacity: decision.excessBurstCapacity };
     // The reconciler switches the activator in or out on the sign of the burst capacity alone.
-    const changed = previous.desiredScale !== decision.desiredPods
-      || (previous.excessBurstCapacity < 0) !== (decision.excessBurstCapacity < 0);
+    const changed =
+      previous.desiredScale !== decision.desiredPods ||
+      previous.excessBurstCapacity < 0 !== decision.excessBurstCapacity < 0;
     return { decided: true, changed, decision, status: this.status };
   }
 
@@ -90,7 +91,8 @@ export class RevisionScaler {
     if (this.current.desiredScale < 0) return undefined;
     const nowMs = this.clock.now();
     const observed = this.metrics.observe(this.spec.metric, nowMs);
-    if (!observed || !this.decider.wouldScaleUp({ nowMs, readyPods, observed }, this.current.desiredScale)) return undefined;
+    if (!observed || !this.decider.wouldScaleUp({ nowMs, readyPods, observed }, this.current.desiredScale))
+      return undefined;
     return this.tick(readyPods);
   }
 

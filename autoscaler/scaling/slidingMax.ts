@@ -1,7 +1,10 @@
 // The largest value recorded over a trailing time window, used to hold scale-downs back for
 // scale-down-delay (upstream pkg/autoscaler/aggregation/max).
 
-interface Entry { slot: number; value: number }
+interface Entry {
+  slot: number;
+  value: number;
+}
 
 /**
  * Keeps only the values that can still become the maximum: each entry is newer and smaller

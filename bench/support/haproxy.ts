@@ -7,9 +7,16 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { freePort, track, type Proc } from '../../test/support/apps/processes.ts';
 
-export interface WeightedServer { name: string; address: string; weight: number }
+export interface WeightedServer {
+  name: string;
+  address: string;
+  weight: number;
+}
 
-export interface HaproxyProc extends Proc { port: number; version: string }
+export interface HaproxyProc extends Proc {
+  port: number;
+  version: string;
+}
 
 /** The installed HAProxy's version, or undefined when it is not installed. */
 export function haproxyVersion(): string | undefined {
@@ -55,8 +62,13 @@ export async function startHaproxy(host: string, servers: WeightedServer[]): Pro
   const pool = new Pool(`http://127.0.0.1:${port}`);
   try {
     for (let attempt = 0; attempt < 100 && child.exitCode === null; attempt++) {
-      const ok = await pool.request({ path: '/', method: 'GET', headers: { host } })
-        .then(async (res) => { await res.body.dump(); return res.statusCode === 200; }, () => false);
+      const ok = await pool.request({ path: '/', method: 'GET', headers: { host } }).then(
+        async (res) => {
+          await res.body.dump();
+          return res.statusCode === 200;
+        },
+        () => false,
+      );
       if (ok) return { ...proc, port, version };
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -14,8 +14,9 @@ let binary: Promise<string> | undefined;
 
 /** The cached k6 binary, built on first use (minutes, once). */
 export function k6Binary(): Promise<string> {
-  binary ??= promisify(execFile)('bash', [join(REPO, 'hack', 'build-tool.sh'), 'k6'], { maxBuffer: 16 * 1024 * 1024 })
-    .then(({ stdout }) => stdout.trim().split('\n').at(-1)!);
+  binary ??= promisify(execFile)('bash', [join(REPO, 'hack', 'build-tool.sh'), 'k6'], {
+    maxBuffer: 16 * 1024 * 1024,
+  }).then(({ stdout }) => stdout.trim().split('\n').at(-1)!);
   return binary;
 }
 

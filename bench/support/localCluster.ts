@@ -24,7 +24,10 @@ export async function localCluster(name: string): Promise<LocalCluster> {
   const stateDir = mkdtempSync(join(tmpdir(), `pilotlight-bench-${name}-`));
   const kubeconfig = join(stateDir, 'kubeconfig');
   const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
-  const cli = (...args: string[]) => run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], { maxBuffer: 16 * 1024 * 1024 });
+  const cli = (...args: string[]) =>
+    run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
   return {
     stateDir,
     kubeconfig,

@@ -10,10 +10,13 @@ const userPort = Number(process.env.USER_PORT);
 const agent = new http.Agent({ keepAlive: true });
 
 const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
-  const upstream = http.request({ host: '127.0.0.1', port: userPort, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
-    res.writeHead(answer.statusCode ?? 502, answer.headers);
-    answer.pipe(res);
-  });
+  const upstream = http.request(
+    { host: '127.0.0.1', port: userPort, method: req.method, path: req.url, headers: req.headers, agent },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
   upstream.on('error', () => res.writeHead(502).end());
   req.pipe(upstream);
 });

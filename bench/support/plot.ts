@@ -31,7 +31,12 @@ export interface Figure {
   panelHeight?: number;
 }
 
-export interface Rect { left: number; top: number; width: number; height: number }
+export interface Rect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
 
 /** A colour per series that stays apart on white and in print. */
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf'] as const;
@@ -44,7 +49,10 @@ const MARGIN = { left: 78, right: 190, top: 36, bottom: 52 };
 const TICKS = 6;
 
 /** Maps [d0, d1] onto [r0, r1] linearly; a zero-width domain maps everything to the middle. */
-export function linearScale(domain: readonly [number, number], range: readonly [number, number]): (value: number) => number {
+export function linearScale(
+  domain: readonly [number, number],
+  range: readonly [number, number],
+): (value: number) => number {
   const [d0, d1] = domain;
   const [r0, r1] = range;
   if (d1 === d0) return () => (r0 + r1) / 2;
@@ -66,7 +74,8 @@ export function plotArea(figure: Figure, index: number): Rect {
 /** The axis ranges a panel is drawn with: its own, or the data's rounded out to tick steps. */
 export function panelDomains(panel: Panel): { x: readonly [number, number]; y: readonly [number, number] } {
   const points = panel.series.flatMap((s) => s.points);
-  const extent = (values: number[]): [number, number] => (values.length === 0 ? [0, 1] : [Math.min(...values), Math.max(...values)]);
+  const extent = (values: number[]): [number, number] =>
+    values.length === 0 ? [0, 1] : [Math.min(...values), Math.max(...values)];
   const [x0, x1] = extent(points.map(([x]) => x));
   const [y0, y1] = extent(points.map(([, y]) => y));
   const yRange: [number, number] = y0 >= 0 && panel.yFromZero !== false ? [0, y1 === 0 ? 1 : y1] : [y0, y1];
@@ -117,12 +126,16 @@ function panelSvg(figure: Figure, index: number): string {
     `<rect x="${area.left}" y="${area.top}" width="${area.width}" height="${area.height}" fill="none" stroke="#444"/>`,
   ];
   for (const t of ticks(domains.x)) {
-    parts.push(`<line x1="${x(t)}" y1="${area.top}" x2="${x(t)}" y2="${bottom}" stroke="#e4e4e4"/>`,
-      `<text x="${x(t)}" y="${bottom + 16}" font-size="11" text-anchor="middle">${label(t)}</text>`);
+    parts.push(
+      `<line x1="${x(t)}" y1="${area.top}" x2="${x(t)}" y2="${bottom}" stroke="#e4e4e4"/>`,
+      `<text x="${x(t)}" y="${bottom + 16}" font-size="11" text-anchor="middle">${label(t)}</text>`,
+    );
   }
   for (const t of ticks(domains.y)) {
-    parts.push(`<line x1="${area.left}" y1="${y(t)}" x2="${area.left + area.width}" y2="${y(t)}" stroke="#e4e4e4"/>`,
-      `<text x="${area.left - 6}" y="${y(t) + 4}" font-size="11" text-anchor="end">${label(t)}</text>`);
+    parts.push(
+      `<line x1="${area.left}" y1="${y(t)}" x2="${area.left + area.width}" y2="${y(t)}" stroke="#e4e4e4"/>`,
+      `<text x="${area.left - 6}" y="${y(t) + 4}" font-size="11" text-anchor="end">${label(t)}</text>`,
+    );
   }
   parts.push(
     `<text x="${area.left + area.width / 2}" y="${bottom + 38}" font-size="12" text-anchor="middle">${escapeXml(panel.xLabel)}</text>`,
@@ -132,13 +145,19 @@ function panelSvg(figure: Figure, index: number): string {
   panel.series.forEach((series, i) => {
     const path = series.points.map(([px, py]) => `${x(px).toFixed(2)},${y(py).toFixed(2)}`).join(' ');
     const dash = series.dashed ? ' stroke-dasharray="6 4"' : '';
-    parts.push(`<g clip-path="url(#clip${index})"><polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"${dash}/>`);
-    if (series.markers) for (const [px, py] of series.points) parts.push(`<circle cx="${x(px)}" cy="${y(py)}" r="3.5" fill="${series.color}"/>`);
+    parts.push(
+      `<g clip-path="url(#clip${index})"><polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"${dash}/>`,
+    );
+    if (series.markers)
+      for (const [px, py] of series.points)
+        parts.push(`<circle cx="${x(px)}" cy="${y(py)}" r="3.5" fill="${series.color}"/>`);
     parts.push('</g>');
     const legendY = area.top + 10 + i * 20;
     const legendX = area.left + area.width + 14;
-    parts.push(`<line x1="${legendX}" y1="${legendY}" x2="${legendX + 22}" y2="${legendY}" stroke="${series.color}" stroke-width="3"${dash}/>`,
-      `<text x="${legendX + 28}" y="${legendY + 4}" font-size="12">${escapeXml(series.name)}</text>`);
+    parts.push(
+      `<line x1="${legendX}" y1="${legendY}" x2="${legendX + 22}" y2="${legendY}" stroke="${series.color}" stroke-width="3"${dash}/>`,
+      `<text x="${legendX + 28}" y="${legendY + 4}" font-size="12">${escapeXml(series.name)}</text>`,
+    );
   });
   return parts.join('\n');
 }
@@ -154,7 +173,12 @@ export function figureSvg(figure: Figure): string {
   ].join('\n');
 }
 
-export interface Raster { width: number; height: number; png: Buffer; rgba: Buffer }
+export interface Raster {
+  width: number;
+  height: number;
+  png: Buffer;
+  rgba: Buffer;
+}
 
 export function renderFigure(figure: Figure): Raster {
   const image = new Resvg(figureSvg(figure), {

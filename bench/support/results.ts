@@ -45,7 +45,11 @@ export function readResults(name: string): unknown {
 }
 
 /** A markdown table from a header row and data rows; numeric-looking columns align right. */
-export function markdownTable(header: string[], rows: Array<Array<string | number>>, rightAligned: boolean[] = header.map((_, i) => i > 0)): string {
+export function markdownTable(
+  header: string[],
+  rows: Array<Array<string | number>>,
+  rightAligned: boolean[] = header.map((_, i) => i > 0),
+): string {
   return [
     `| ${header.join(' | ')} |`,
     `|${rightAligned.map((right) => (right ? '---:' : '---')).join('|')}|`,

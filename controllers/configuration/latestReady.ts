@@ -9,7 +9,11 @@ const generationOf = (rev: RevisionObject) => Number(rev.metadata?.labels?.[Labe
  * Configuration's generation: readiness never moves backwards to an older generation, and a
  * revision that became ready late does not displace a newer one.
  */
-export function pickLatestReady(revisions: RevisionObject[], current: string | undefined, generation: number): string | undefined {
+export function pickLatestReady(
+  revisions: RevisionObject[],
+  current: string | undefined,
+  generation: number,
+): string | undefined {
   const currentRev = revisions.find((r) => r.metadata?.name === current);
   const floor = currentRev ? generationOf(currentRev) : 0;
   let best: RevisionObject | undefined;

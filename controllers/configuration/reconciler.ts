@@ -38,21 +38,35 @@ export function configurationReconciler(deps: ConfigurationReconcilerDeps) {
   }
 
   /** The revision of the current generation, created if missing; undefined if its name is taken. */
-  async function latestCreated(cfg: ConfigurationObject, manager: ConditionManager, ctx: ReconcileContext): Promise<RevisionObject | undefined> {
+  async function latestCreated(
+    cfg: ConfigurationObject,
+    manager: ConditionManager,
+    ctx: ReconcileContext,
+  ): Promise<RevisionObject | undefined> {
     const generation = String(cfg.metadata?.generation ?? 0);
     const byo = cfg.spec?.template?.metadata?.name;
     let rev = byo
       ? deps.revisions.get(`${cfg.metadata?.namespace}/${byo}`)
-      // Looked up by label, not name, so a restart never stamps out a second revision for a generation.
-      : ownRevisions(cfg).find((r) => r.metadata?.labels?.[Labels.configurationGeneration] === generation);
+      : // Looked up by label, not name, so a restart never stamps out a second revision for a generation.
+        ownRevisions(cfg).find((r) => r.metadata?.labels?.[Labels.configurationGeneration] === generation);
     rev ??= await create(cfg, ctx);
-    const reusable = isControlledBy(rev, cfg)
-      && (rev.metadata?.labels?.[Labels.configurationGeneration] === generation || sameJson(rev.spec, cfg.spec?.template?.spec));
+    const reusable =
+      isControlledBy(rev, cfg) &&
+      (rev.metadata?.labels?.[Labels.configurationGeneration] === generation ||
+        sameJson(rev.spec, cfg.spec?.template?.spec));
     if (reusable) return rev;
     const name = revisionName(cfg as never);
-    manager.markFalse('Ready', ConfigurationReasons.revisionFailed,
-      `Revision creation failed with message: revisions.serving.knative.dev "${name}" already exists.`);
-    void ctx.events.event(cfg, 'Warning', 'CreationFailed', `Failed to create Revision "${name}": the name is taken by another revision`);
+    manager.markFalse(
+      'Ready',
+      ConfigurationReasons.revisionFailed,
+      `Revision creation failed with message: revisions.serving.knative.dev "${name}" already exists.`,
+    );
+    void ctx.events.event(
+      cfg,
+      'Warning',
+      'CreationFailed',
+      `Failed to create Revision "${name}": the name is taken by another revision`,
+    );
     return undefined;
   }
 
@@ -80,7 +94,11 @@ export function configurationReconciler(deps: ConfigurationReconcilerDeps) {
       if (conditionOf(status, 'Ready')?.reason !== ConfigurationReasons.revisionFailed) {
         void ctx.events.event(cfg, 'Warning', 'LatestCreatedFailed', `Latest created revision "${name}" has failed`);
       }
-      manager.markFalse('Ready', ConfigurationReasons.revisionFailed, `Revision "${name}" failed with message: ${message}.`);
+      manager.markFalse(
+        'Ready',
+        ConfigurationReasons.revisionFailed,
+        `Revision "${name}" failed with message: ${message}.`,
+      );
     } else {
       manager.markUnknown('Ready', '', '');
     }

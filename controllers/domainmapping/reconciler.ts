@@ -39,10 +39,18 @@ export const DomainMappingReasons = {
 } as const;
 
 const markIngressNotConfigured = (manager: ConditionManager) =>
-  manager.markUnknown('IngressReady', DomainMappingReasons.ingressNotConfigured, 'Ingress has not yet been reconciled.');
+  manager.markUnknown(
+    'IngressReady',
+    DomainMappingReasons.ingressNotConfigured,
+    'Ingress has not yet been reconciled.',
+  );
 
 const markDomainClaimNotOwned = (manager: ConditionManager) =>
-  manager.markFalse('DomainClaimed', DomainMappingReasons.domainAlreadyClaimed, 'The domain name is already in use by another DomainMapping');
+  manager.markFalse(
+    'DomainClaimed',
+    DomainMappingReasons.domainAlreadyClaimed,
+    'The domain name is already in use by another DomainMapping',
+  );
 
 function propagateIngressStatus(manager: ConditionManager, ingress: IngressObject): void {
   const ready = conditionOf(ingress.status, 'Ready');
@@ -56,12 +64,16 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
   const addressables: Addressables = {
     addressOf(kind, namespace, name) {
       const object = (kind === 'Service' ? deps.services : deps.routes).get(`${namespace}/${name}`);
-      return object ? object.status?.address?.url ?? '' : undefined;
+      return object ? (object.status?.address?.url ?? '') : undefined;
     },
   };
 
   /** Whether the DomainMapping's namespace holds the claim on its name, creating the claim when allowed. */
-  async function claimDomain(dm: DomainMappingObject, manager: ConditionManager, network: NetworkConfig): Promise<boolean> {
+  async function claimDomain(
+    dm: DomainMappingObject,
+    manager: ConditionManager,
+    network: NetworkConfig,
+  ): Promise<boolean> {
     const name = dm.metadata?.name ?? '';
     const claim = deps.domainClaims.get(name);
     if (claim) {
@@ -88,7 +100,11 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
     return true;
   }
 
-  async function reconcileIngress(dm: DomainMappingObject, desired: Ingress, ctx: ReconcileContext): Promise<IngressObject | undefined> {
+  async function reconcileIngress(
+    dm: DomainMappingObject,
+    desired: Ingress,
+    ctx: ReconcileContext,
+  ): Promise<IngressObject | undefined> {
     const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
     if (!existing) {
       try {
@@ -100,11 +116,19 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
         throw error;
       }
     }
-    if (sameJson(existing.spec, desired.spec) && sameJson(existing.metadata.labels, desired.metadata.labels)
-      && sameJson(existing.metadata.annotations, desired.metadata.annotations)) return existing;
+    if (
+      sameJson(existing.spec, desired.spec) &&
+      sameJson(existing.metadata.labels, desired.metadata.labels) &&
+      sameJson(existing.metadata.annotations, desired.metadata.annotations)
+    )
+      return existing;
     const updated = structuredClone(existing);
     updated.spec = desired.spec;
-    updated.metadata = { ...updated.metadata, labels: desired.metadata.labels, annotations: desired.metadata.annotations };
+    updated.metadata = {
+      ...updated.metadata,
+      labels: desired.metadata.labels,
+      annotations: desired.metadata.annotations,
+    };
     return await updateObject(deps.client, Kinds.ingress, updated);
   }
 
@@ -122,14 +146,22 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
     if (dm.spec?.tls) {
       tls.push({ hosts: [name], secretName: dm.spec.tls.secretName, secretNamespace: namespace });
       scheme = 'https';
-      manager.markTrue('CertificateProvisioned', DomainMappingReasons.certificateExternallyProvided, 'TLS certificate was provided externally');
+      manager.markTrue(
+        'CertificateProvisioned',
+        DomainMappingReasons.certificateExternallyProvided,
+        'TLS certificate was provided externally',
+      );
     } else {
-      manager.markTrue('CertificateProvisioned', DomainMappingReasons.tlsNotEnabled, 'external-domain-tls is not enabled');
+      manager.markTrue(
+        'CertificateProvisioned',
+        DomainMappingReasons.tlsNotEnabled,
+        'external-domain-tls is not enabled',
+      );
     }
     status.url = `${scheme}://${name}`;
     status.address = { url: status.url };
 
-    if (!await claimDomain(dm, manager, network)) return;
+    if (!(await claimDomain(dm, manager, network))) return;
 
     const resolved = resolveReference(dm.spec!.ref, namespace, addressables, CLUSTER_DOMAIN);
     if (!resolved.ok) {
@@ -138,9 +170,16 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
     }
     manager.markTrue('ReferenceResolved');
 
-    const ingressClass = dm.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION]
-      || dm.metadata?.annotations?.['networking.knative.dev/ingressClass'] || network.ingressClass;
-    const desired = makeDomainMappingIngress(dm, { target: resolved.target, ingressClass, httpOption: httpOptionOf(network), tls });
+    const ingressClass =
+      dm.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] ||
+      dm.metadata?.annotations?.['networking.knative.dev/ingressClass'] ||
+      network.ingressClass;
+    const desired = makeDomainMappingIngress(dm, {
+      target: resolved.target,
+      ingressClass,
+      httpOption: httpOptionOf(network),
+      tls,
+    });
     const ingress = await reconcileIngress(dm, desired, ctx);
     if (ingress) propagateIngressStatus(manager, ingress);
     else markIngressNotConfigured(manager);

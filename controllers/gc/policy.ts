@@ -11,7 +11,8 @@ export interface RevisionMeta {
   annotations?: Record<string, string>;
 }
 
-const lastActive = (rev: RevisionMeta) => Date.parse(rev.annotations?.[Annotations.routingStateModified] ?? rev.creationTimestamp);
+const lastActive = (rev: RevisionMeta) =>
+  Date.parse(rev.annotations?.[Annotations.routingStateModified] ?? rev.creationTimestamp);
 
 function isStale(config: GcConfig, rev: RevisionMeta, now: number): boolean {
   const { retainSinceCreateMs: sinceCreate, retainSinceLastActiveMs: sinceActive } = config;
@@ -21,12 +22,23 @@ function isStale(config: GcConfig, rev: RevisionMeta, now: number): boolean {
   return true;
 }
 
-export function revisionsToDelete(revisions: RevisionMeta[], latestReady: string | undefined, config: GcConfig, now: number): string[] {
+export function revisionsToDelete(
+  revisions: RevisionMeta[],
+  latestReady: string | undefined,
+  config: GcConfig,
+  now: number,
+): string[] {
   const { minNonActive: min, maxNonActive: max } = config;
-  if (max === 'disabled' && config.retainSinceCreateMs === 'disabled' && config.retainSinceLastActiveMs === 'disabled') return [];
+  if (max === 'disabled' && config.retainSinceCreateMs === 'disabled' && config.retainSinceLastActiveMs === 'disabled')
+    return [];
   if (revisions.length <= min) return [];
   const nonActive = revisions
-    .filter((r) => r.name !== latestReady && r.annotations?.[Annotations.noGC] !== 'true' && r.labels?.[Labels.routingState] === 'reserve')
+    .filter(
+      (r) =>
+        r.name !== latestReady &&
+        r.annotations?.[Annotations.noGC] !== 'true' &&
+        r.labels?.[Labels.routingState] === 'reserve',
+    )
     .sort((a, b) => lastActive(a) - lastActive(b));
   if (nonActive.length <= min) return [];
 

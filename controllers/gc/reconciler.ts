@@ -28,7 +28,8 @@ export function gcReconciler(options: GcReconcilerOptions) {
     if (!configuration) return;
     const { namespace } = splitKey(key);
     const name = configuration.metadata?.name;
-    const revisions = options.revisions.listNamespace(namespace ?? '')
+    const revisions = options.revisions
+      .listNamespace(namespace ?? '')
       .filter((r) => r.metadata?.labels?.[Labels.configuration] === name && !r.metadata?.deletionTimestamp);
     const doomed = revisionsToDelete(
       revisions.map((r) => ({
@@ -49,7 +50,8 @@ export function gcReconciler(options: GcReconcilerOptions) {
         if (!isNotFound(error)) throw error;
       }
     }
-    const reserve = revisions.filter((r) => r.metadata?.labels?.[Labels.routingState] === 'reserve').length - doomed.length;
+    const reserve =
+      revisions.filter((r) => r.metadata?.labels?.[Labels.routingState] === 'reserve').length - doomed.length;
     return reserve > 0 ? { requeueAfterMs: RECHECK_MS } : undefined;
   };
 }

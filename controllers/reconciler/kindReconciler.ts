@@ -14,7 +14,9 @@ import type { Logger } from '../../lib/log.ts';
 import { mergePatch, sameJson } from './crud.ts';
 import { objectPath, type Kind } from './kinds.ts';
 
-export interface WithStatus extends KubernetesObject { status?: Status & object }
+export interface WithStatus extends KubernetesObject {
+  status?: Status & object;
+}
 
 export interface ReconcileContext {
   log: Logger;
@@ -59,7 +61,9 @@ export function kindReconciler<T extends WithStatus>(options: KindReconcilerOpti
   const { finalizer } = options;
   /** Sets the finalizer list, based on the object's resourceVersion so that a stale read conflicts. */
   const setFinalizers = (object: T, finalizers: string[]) =>
-    mergePatch<T>(client, kind, object, { metadata: { finalizers, resourceVersion: object.metadata?.resourceVersion } });
+    mergePatch<T>(client, kind, object, {
+      metadata: { finalizers, resourceVersion: object.metadata?.resourceVersion },
+    });
 
   return async (key, log) => {
     const cached = lister.get(key);
@@ -68,18 +72,27 @@ export function kindReconciler<T extends WithStatus>(options: KindReconcilerOpti
     if (cached.metadata?.deletionTimestamp) {
       if (!finalizer || !finalizers.includes(finalizer.name)) return;
       await finalizer.finalizeKind(structuredClone(cached), { log, clock, events });
-      await setFinalizers(cached, finalizers.filter((f) => f !== finalizer.name));
+      await setFinalizers(
+        cached,
+        finalizers.filter((f) => f !== finalizer.name),
+      );
       return;
     }
     const object = structuredClone(cached);
     if (finalizer && !finalizers.includes(finalizer.name)) {
       const patched = await setFinalizers(cached, [...finalizers, finalizer.name]);
-      object.metadata = { ...object.metadata, finalizers: patched.metadata?.finalizers, resourceVersion: patched.metadata?.resourceVersion };
+      object.metadata = {
+        ...object.metadata,
+        finalizers: patched.metadata?.finalizers,
+        resourceVersion: patched.metadata?.resourceVersion,
+      };
     }
     const status = (object.status ??= {});
     const generation = object.metadata?.generation;
     if (status.observedGeneration !== generation) {
-      conditions.manage(status, clock).markUnknown(conditions.happy, 'NewObservedGenFailure', 'unsuccessfully observed a new generation');
+      conditions
+        .manage(status, clock)
+        .markUnknown(conditions.happy, 'NewObservedGenFailure', 'unsuccessfully observed a new generation');
     }
 
     // biome-ignore lint/complexity/noUselessUndefinedInitialization: tsc cannot see that the try block assigns it before use.
@@ -95,7 +108,13 @@ export function kindReconciler<T extends WithStatus>(options: KindReconcilerOpti
     if (!sameJson(cached.status, object.status)) await writeStatus(object, log);
     if (failure !== undefined) {
       // A conflict only means our cache was behind; the retry sorts it out, users need not hear of it.
-      if (!isConflict(failure)) void events.event(object, 'Warning', 'InternalError', failure instanceof Error ? failure.message : String(failure));
+      if (!isConflict(failure))
+        void events.event(
+          object,
+          'Warning',
+          'InternalError',
+          failure instanceof Error ? failure.message : String(failure),
+        );
       throw failure;
     }
     return result;

@@ -17,7 +17,11 @@ export const Kinds = {
   podAutoscaler: { base: '/apis/autoscaling.internal.knative.dev/v1alpha1', plural: 'podautoscalers' },
   domainMapping: { base: '/apis/serving.knative.dev/v1beta1', plural: 'domainmappings' },
   ingress: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'ingresses' },
-  clusterDomainClaim: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'clusterdomainclaims', clusterScoped: true },
+  clusterDomainClaim: {
+    base: '/apis/networking.internal.knative.dev/v1alpha1',
+    plural: 'clusterdomainclaims',
+    clusterScoped: true,
+  },
   deployment: { base: '/apis/apps/v1', plural: 'deployments' },
   pod: { base: '/api/v1', plural: 'pods' },
   coreService: { base: '/api/v1', plural: 'services' },

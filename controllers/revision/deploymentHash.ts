@@ -17,10 +17,18 @@ function fnv32a(text: string): number {
 /** Over everything we set except replicas, which belong to the autoscaler once the Deployment exists. */
 export function deploymentHash(deployment: V1Deployment): string {
   const { replicas: _replicas, ...spec } = deployment.spec ?? ({} as NonNullable<V1Deployment['spec']>);
-  return fnv32a(JSON.stringify([spec, deployment.metadata?.labels ?? {}, deployment.metadata?.annotations ?? {}])).toString(36);
+  return fnv32a(
+    JSON.stringify([spec, deployment.metadata?.labels ?? {}, deployment.metadata?.annotations ?? {}]),
+  ).toString(36);
 }
 
 /** The desired Deployment, labelled with its own hash. */
 export function withHash(deployment: V1Deployment): V1Deployment {
-  return { ...deployment, metadata: { ...deployment.metadata, labels: { ...deployment.metadata?.labels, [DEPLOYMENT_HASH_LABEL]: deploymentHash(deployment) } } };
+  return {
+    ...deployment,
+    metadata: {
+      ...deployment.metadata,
+      labels: { ...deployment.metadata?.labels, [DEPLOYMENT_HASH_LABEL]: deploymentHash(deployment) },
+    },
+  };
 }

@@ -27,9 +27,18 @@ import { makeDeployment } from './resources/deployment.ts';
 import { deploymentName, podAutoscalerName } from './resources/names.ts';
 import { makePodAutoscaler, type PodAutoscaler } from './resources/podAutoscaler.ts';
 import { reservedInstanceReconciler, type InstanceModeRecorder } from './reservedInstance.ts';
-import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, RevisionReasons, setContainerStatuses } from './status.ts';
+import {
+  isFailing,
+  propagateAutoscalerStatus,
+  propagateDeploymentStatus,
+  RevisionReasons,
+  setContainerStatuses,
+} from './status.ts';
 
-export type PodAutoscalerObject = Omit<PodAutoscaler, 'status' | 'metadata'> & { metadata: PodAutoscaler['metadata'] & { resourceVersion?: string }; status?: PodAutoscalerStatus };
+export type PodAutoscalerObject = Omit<PodAutoscaler, 'status' | 'metadata'> & {
+  metadata: PodAutoscaler['metadata'] & { resourceVersion?: string };
+  status?: PodAutoscalerStatus;
+};
 
 /** What the revision reconciler reads from the config store; config-deployment may be unusable. */
 export interface RevisionConfigSnapshot {
@@ -53,12 +62,24 @@ export interface RevisionReconcilerDeps {
 
 export function revisionReconciler(deps: RevisionReconcilerDeps) {
   const reconcileReservedInstance = reservedInstanceReconciler({
-    client: deps.client, deployments: deps.deployments, services: deps.reservedServices, recordInstanceMode: deps.recordInstanceMode,
+    client: deps.client,
+    deployments: deps.deployments,
+    services: deps.reservedServices,
+    recordInstanceMode: deps.recordInstanceMode,
   });
   const notOwned = (manager: ConditionManager, kind: string, name: string) =>
-    manager.markFalse('ResourcesAvailable', RevisionReasons.notOwned, `There is an existing ${kind} "${name}" that we do not own.`);
+    manager.markFalse(
+      'ResourcesAvailable',
+      RevisionReasons.notOwned,
+      `There is an existing ${kind} "${name}" that we do not own.`,
+    );
 
-  async function reconcileDeployment(rev: RevisionObject, config: RevisionConfig, manager: ConditionManager, ctx: ReconcileContext): Promise<V1Deployment | undefined> {
+  async function reconcileDeployment(
+    rev: RevisionObject,
+    config: RevisionConfig,
+    manager: ConditionManager,
+    ctx: ReconcileContext,
+  ): Promise<V1Deployment | undefined> {
     const desired = withHash(makeDeployment(rev as never, config));
     const name = deploymentName(rev.metadata?.name ?? '');
     let deployment = deps.deployments.get(`${rev.metadata?.namespace}/${name}`);
@@ -67,7 +88,12 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
         deployment = await createObject(deps.client, Kinds.deployment, desired);
       } catch (error) {
         if (isAlreadyExists(error)) return undefined;
-        void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create Deployment "${name}": ${(error as Error).message}`);
+        void ctx.events.event(
+          rev,
+          'Warning',
+          'CreationFailed',
+          `Failed to create Deployment "${name}": ${(error as Error).message}`,
+        );
         throw error;
       }
       // As upstream: until the pods report, neither resources nor containers are known to be fine.
@@ -83,16 +109,27 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
       const updated = structuredClone(deployment);
       // The autoscaler owns the replica count once the Deployment exists.
       updated.spec = { ...desired.spec!, replicas: deployment.spec?.replicas };
-      updated.metadata = { ...updated.metadata, labels: { ...deployment.metadata?.labels, ...desired.metadata?.labels }, annotations: { ...deployment.metadata?.annotations, ...desired.metadata?.annotations } };
+      updated.metadata = {
+        ...updated.metadata,
+        labels: { ...deployment.metadata?.labels, ...desired.metadata?.labels },
+        annotations: { ...deployment.metadata?.annotations, ...desired.metadata?.annotations },
+      };
       deployment = await updateObject(deps.client, Kinds.deployment, updated);
     }
     const uid = rev.metadata?.uid;
-    const pods = deps.pods.listNamespace(rev.metadata?.namespace ?? '').filter((pod) => pod.metadata?.labels?.[Labels.revisionUID] === uid);
+    const pods = deps.pods
+      .listNamespace(rev.metadata?.namespace ?? '')
+      .filter((pod) => pod.metadata?.labels?.[Labels.revisionUID] === uid);
     propagateDeploymentStatus(manager, deployment, pods);
     return deployment;
   }
 
-  async function reconcilePodAutoscaler(rev: RevisionObject, deployment: V1Deployment, manager: ConditionManager, ctx: ReconcileContext): Promise<PodAutoscalerObject | undefined> {
+  async function reconcilePodAutoscaler(
+    rev: RevisionObject,
+    deployment: V1Deployment,
+    manager: ConditionManager,
+    ctx: ReconcileContext,
+  ): Promise<PodAutoscalerObject | undefined> {
     const desired = makePodAutoscaler(rev as never, { failing: isFailing(manager, deployment) }) as PodAutoscalerObject;
     const name = podAutoscalerName(rev.metadata?.name ?? '');
     const pa = deps.podAutoscalers.get(`${rev.metadata?.namespace}/${name}`);
@@ -101,7 +138,12 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
         return await createObject(deps.client, Kinds.podAutoscaler, desired);
       } catch (error) {
         if (isAlreadyExists(error)) return undefined;
-        void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create PodAutoscaler "${name}": ${(error as Error).message}`);
+        void ctx.events.event(
+          rev,
+          'Warning',
+          'CreationFailed',
+          `Failed to create PodAutoscaler "${name}": ${(error as Error).message}`,
+        );
         throw error;
       }
     }
@@ -109,10 +151,19 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
       notOwned(manager, 'PodAutoscaler', name);
       return undefined;
     }
-    if (sameJson(pa.spec, desired.spec) && containsAll(pa.metadata.labels, desired.metadata.labels) && containsAll(pa.metadata.annotations, desired.metadata.annotations)) return pa;
+    if (
+      sameJson(pa.spec, desired.spec) &&
+      containsAll(pa.metadata.labels, desired.metadata.labels) &&
+      containsAll(pa.metadata.annotations, desired.metadata.annotations)
+    )
+      return pa;
     const updated = structuredClone(pa);
     updated.spec = desired.spec;
-    updated.metadata = { ...updated.metadata, labels: { ...pa.metadata.labels, ...desired.metadata.labels }, annotations: { ...pa.metadata.annotations, ...desired.metadata.annotations } };
+    updated.metadata = {
+      ...updated.metadata,
+      labels: { ...pa.metadata.labels, ...desired.metadata.labels },
+      annotations: { ...pa.metadata.annotations, ...desired.metadata.annotations },
+    };
     return await updateObject(deps.client, Kinds.podAutoscaler, updated);
   }
 
@@ -127,7 +178,12 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
       manager.markFalse('ResourcesAvailable', RevisionReasons.invalidConfiguration, snapshot.deployment.message);
       return;
     }
-    const config: RevisionConfig = { deployment: snapshot.deployment, autoscaler: snapshot.autoscaler, features: snapshot.features, systemNamespace: deps.systemNamespace };
+    const config: RevisionConfig = {
+      deployment: snapshot.deployment,
+      autoscaler: snapshot.autoscaler,
+      features: snapshot.features,
+      systemNamespace: deps.systemNamespace,
+    };
     const deployment = await reconcileDeployment(rev, config, manager, ctx);
     if (!deployment) return;
     const pa = await reconcilePodAutoscaler(rev, deployment, manager, ctx);

@@ -7,7 +7,12 @@ import type { ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.ts';
 import { parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
-import { INSTANCE_MODES, planReservedInstance, type InstanceMode, type ReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
+import {
+  INSTANCE_MODES,
+  planReservedInstance,
+  type InstanceMode,
+  type ReservedInstanceConfig,
+} from '../../lib/config/reservedInstance.ts';
 import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
@@ -21,7 +26,12 @@ import { reservedName } from './resources/names.ts';
 import { isRouted, makeReservedDeployment } from './resources/reservedDeployment.ts';
 import { makeReservedService } from './resources/reservedService.ts';
 import {
-  clearReservedStatus, instanceMode, propagateReservedStatus, RESERVED_INSTANCE_READY, RevisionReasons, setInstanceMode,
+  clearReservedStatus,
+  instanceMode,
+  propagateReservedStatus,
+  RESERVED_INSTANCE_READY,
+  RevisionReasons,
+  setInstanceMode,
 } from './status.ts';
 
 /** Core v1 Services (Kinds.service is Knative's). */
@@ -30,12 +40,17 @@ export type InstanceModeRecorder = (namespace: string, revision: string, mode: I
 
 /** `pilotlight_revision_instance_mode{namespace,revision,mode}`: 1 for the revision's current mode, 0 for the others. */
 export function instanceModeRecorder(registry: Registry): InstanceModeRecorder {
-  const gauge = sharedMetric(registry, 'pilotlight_revision_instance_mode', (registers) => new Gauge({
-    name: 'pilotlight_revision_instance_mode',
-    help: 'Which instances serve a revision: standard, reserved-only or scaling-from-reserved (1 for the current mode)',
-    labelNames: ['namespace', 'revision', 'mode'],
-    registers,
-  }));
+  const gauge = sharedMetric(
+    registry,
+    'pilotlight_revision_instance_mode',
+    (registers) =>
+      new Gauge({
+        name: 'pilotlight_revision_instance_mode',
+        help: 'Which instances serve a revision: standard, reserved-only or scaling-from-reserved (1 for the current mode)',
+        labelNames: ['namespace', 'revision', 'mode'],
+        registers,
+      }),
+  );
   return (namespace, revision, mode) => {
     for (const each of INSTANCE_MODES) gauge.set({ namespace, revision, mode: each }, each === mode ? 1 : 0);
   };
@@ -66,13 +81,24 @@ function effectiveMinScale(rev: RevisionObject, config: RevisionConfig): number 
 }
 
 export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
-  async function create<T extends KubernetesObject>(kind: Kind, what: string, desired: T, rev: RevisionObject, ctx: ReconcileContext): Promise<T | undefined> {
+  async function create<T extends KubernetesObject>(
+    kind: Kind,
+    what: string,
+    desired: T,
+    rev: RevisionObject,
+    ctx: ReconcileContext,
+  ): Promise<T | undefined> {
     try {
       return await createObject(deps.client, kind, desired);
     } catch (error) {
       // Our cache is behind; the watch event brings us back.
       if (isAlreadyExists(error)) return undefined;
-      void ctx.events.event(rev, 'Warning', 'CreationFailed', `Failed to create ${what} "${desired.metadata?.name}": ${(error as Error).message}`);
+      void ctx.events.event(
+        rev,
+        'Warning',
+        'CreationFailed',
+        `Failed to create ${what} "${desired.metadata?.name}": ${(error as Error).message}`,
+      );
       throw error;
     }
   }
@@ -82,9 +108,15 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
     await deleteObject(deps.client, kind, object);
   }
 
-  async function reconcileDeployment(desired: V1Deployment, existing: V1Deployment | undefined, rev: RevisionObject, ctx: ReconcileContext): Promise<V1Deployment | undefined> {
+  async function reconcileDeployment(
+    desired: V1Deployment,
+    existing: V1Deployment | undefined,
+    rev: RevisionObject,
+    ctx: ReconcileContext,
+  ): Promise<V1Deployment | undefined> {
     if (!existing) return await create(Kinds.deployment, 'Deployment', desired, rev, ctx);
-    const sameHash = existing.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] === desired.metadata?.labels?.[DEPLOYMENT_HASH_LABEL];
+    const sameHash =
+      existing.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] === desired.metadata?.labels?.[DEPLOYMENT_HASH_LABEL];
     // Unlike the standard Deployment's, these replicas are ours: no autoscaler moves them.
     if (sameHash && existing.spec?.replicas === desired.spec?.replicas) return existing;
     const updated = structuredClone(existing);
@@ -97,10 +129,19 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
     return await updateObject(deps.client, Kinds.deployment, updated);
   }
 
-  async function reconcileService(desired: V1Service, existing: V1Service | undefined, rev: RevisionObject, ctx: ReconcileContext): Promise<V1Service | undefined> {
+  async function reconcileService(
+    desired: V1Service,
+    existing: V1Service | undefined,
+    rev: RevisionObject,
+    ctx: ReconcileContext,
+  ): Promise<V1Service | undefined> {
     if (!existing) return await create(Kinds.coreService, 'Service', desired, rev, ctx);
-    if (sameJson(existing.spec?.ports, desired.spec?.ports) && sameJson(existing.spec?.selector, desired.spec?.selector)
-      && containsAll(existing.metadata?.labels, desired.metadata?.labels)) return existing;
+    if (
+      sameJson(existing.spec?.ports, desired.spec?.ports) &&
+      sameJson(existing.spec?.selector, desired.spec?.selector) &&
+      containsAll(existing.metadata?.labels, desired.metadata?.labels)
+    )
+      return existing;
     const updated = structuredClone(existing);
     // The API server owns the rest of the spec (clusterIP, ipFamilies, …).
     updated.spec = { ...existing.spec, ports: desired.spec?.ports, selector: desired.spec?.selector };
@@ -108,7 +149,14 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
     return await updateObject(deps.client, Kinds.coreService, updated);
   }
 
-  return async function reconcileReservedInstance({ rev, config, reservedInstance, pa, manager, ctx }: ReservedInstanceInput): Promise<void> {
+  return async function reconcileReservedInstance({
+    rev,
+    config,
+    reservedInstance,
+    pa,
+    manager,
+    ctx,
+  }: ReservedInstanceInput): Promise<void> {
     const status = (rev.status ??= {});
     const namespace = rev.metadata?.namespace ?? '';
     const revisionName = rev.metadata?.name ?? '';
@@ -126,7 +174,11 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
       await removeOwned(Kinds.coreService, existingService, rev);
       await removeOwned(Kinds.deployment, existingDeployment, rev);
       if (plan.reason === 'invalid') {
-        manager.markFalse(RESERVED_INSTANCE_READY, RevisionReasons.invalidConfiguration, plan.issues.map((i) => `${i.key}: ${i.message}`).join('; '));
+        manager.markFalse(
+          RESERVED_INSTANCE_READY,
+          RevisionReasons.invalidConfiguration,
+          plan.issues.map((i) => `${i.key}: ${i.message}`).join('; '),
+        );
       } else {
         clearReservedStatus(status);
       }
@@ -135,17 +187,34 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
       return;
     }
 
-    const notOwned = [[existingDeployment, 'Deployment'], [existingService, 'Service']] as const;
+    const notOwned = [
+      [existingDeployment, 'Deployment'],
+      [existingService, 'Service'],
+    ] as const;
     for (const [object, kind] of notOwned) {
       if (object && !isControlledBy(object, rev)) {
-        manager.markFalse(RESERVED_INSTANCE_READY, RevisionReasons.notOwned, `There is an existing ${kind} "${name}" that we do not own.`);
+        manager.markFalse(
+          RESERVED_INSTANCE_READY,
+          RevisionReasons.notOwned,
+          `There is an existing ${kind} "${name}" that we do not own.`,
+        );
         setInstanceMode(status, 'standard');
         deps.recordInstanceMode(namespace, revisionName, 'standard');
         return;
       }
     }
-    const deployment = await reconcileDeployment(withHash(makeReservedDeployment(rev as never, config, plan.sizing)), existingDeployment, rev, ctx);
-    await reconcileService(makeReservedService(rev as never, plan.sizing.containerConcurrency), existingService, rev, ctx);
+    const deployment = await reconcileDeployment(
+      withHash(makeReservedDeployment(rev as never, config, plan.sizing)),
+      existingDeployment,
+      rev,
+      ctx,
+    );
+    await reconcileService(
+      makeReservedService(rev as never, plan.sizing.containerConcurrency),
+      existingService,
+      rev,
+      ctx,
+    );
     if (deployment) propagateReservedStatus(manager, deployment, isRouted(rev as never));
     else manager.markUnknown(RESERVED_INSTANCE_READY, RevisionReasons.deploying, '');
     const mode = instanceMode(pa);

@@ -4,7 +4,12 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ConditionManager } from '../../lib/apis/conditions.ts';
 import type { Container, RevisionSpec } from '../../lib/apis/serving.ts';
-import { conditionOf, type ContainerStatus, type PodAutoscalerStatus, type RevisionStatus } from '../../lib/apis/status.ts';
+import {
+  conditionOf,
+  type ContainerStatus,
+  type PodAutoscalerStatus,
+  type RevisionStatus,
+} from '../../lib/apis/status.ts';
 import { ReservedInstanceAnnotations, type InstanceMode } from '../../lib/config/reservedInstance.ts';
 import { QUEUE_CONTAINER_NAME } from './resources/queueContainer.ts';
 
@@ -25,11 +30,23 @@ export const exitCodeReason = (code: number) => `ExitCode${code}`;
 const IMAGE_PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 
 /** The Deployment's Progressing and ReplicaFailure conditions, as ResourcesAvailable (upstream TransformDeploymentStatus). */
-function deploymentCondition(deployment: V1Deployment): { status: 'True' | 'False' | 'Unknown'; reason: string; message: string } {
-  let progressing: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string } = { status: 'Unknown', reason: RevisionReasons.deploying, message: '' };
+function deploymentCondition(deployment: V1Deployment): {
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+} {
+  let progressing: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string } = {
+    status: 'Unknown',
+    reason: RevisionReasons.deploying,
+    message: '',
+  };
   let replicaFailure: typeof progressing | undefined;
   for (const c of deployment.status?.conditions ?? []) {
-    const entry = { status: c.status as 'True' | 'False' | 'Unknown', reason: c.reason ?? '', message: c.message ?? '' };
+    const entry = {
+      status: c.status as 'True' | 'False' | 'Unknown',
+      reason: c.reason ?? '',
+      message: c.message ?? '',
+    };
     if (c.type === 'Progressing') progressing = entry;
     // ReplicaFailure True is the failure; False means it cleared.
     if (c.type === 'ReplicaFailure' && c.status === 'True') replicaFailure = { ...entry, status: 'False' };
@@ -48,10 +65,11 @@ const DIGEST_REFERENCE = /@sha256:[0-9a-f]{64}$/;
  * the registries it skips.
  */
 export function setContainerStatuses(status: RevisionStatus, spec: RevisionSpec): void {
-  const statuses = (containers: Container[]): ContainerStatus[] => containers.map((c) => ({
-    name: c.name,
-    ...(c.image && DIGEST_REFERENCE.test(c.image) ? { imageDigest: c.image } : {}),
-  }));
+  const statuses = (containers: Container[]): ContainerStatus[] =>
+    containers.map((c) => ({
+      name: c.name,
+      ...(c.image && DIGEST_REFERENCE.test(c.image) ? { imageDigest: c.image } : {}),
+    }));
   status.containerStatuses = statuses(spec.containers);
   if (spec.initContainers?.length) status.initContainerStatuses = statuses(spec.initContainers as Container[]);
 }
@@ -69,14 +87,18 @@ export function propagateDeploymentStatus(manager: ConditionManager, deployment:
   const pod = wanted > 0 && (deployment.status?.availableReplicas ?? 0) === 0 ? pods[0] : undefined;
   if (pod) {
     const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-    if (scheduled?.status === 'False') manager.markFalse('ResourcesAvailable', scheduled.reason ?? 'Unschedulable', scheduled.message ?? '');
+    if (scheduled?.status === 'False')
+      manager.markFalse('ResourcesAvailable', scheduled.reason ?? 'Unschedulable', scheduled.message ?? '');
     for (const container of pod.status?.containerStatuses ?? []) {
       if (container.name === QUEUE_CONTAINER_NAME) continue;
       const terminated = container.lastState?.terminated;
       const waiting = container.state?.waiting;
       if (terminated) {
-        manager.markFalse('ContainerHealthy', exitCodeReason(terminated.exitCode),
-          `Container failed with: ${terminated.message || (terminated.exitCode === 0 ? 'container exited with no error' : terminated.reason ?? '')}`);
+        manager.markFalse(
+          'ContainerHealthy',
+          exitCodeReason(terminated.exitCode),
+          `Container failed with: ${terminated.message || (terminated.exitCode === 0 ? 'container exited with no error' : (terminated.reason ?? ''))}`,
+        );
         break;
       }
       if (waiting && (timedOut || IMAGE_PULL_FAILURES.has(waiting.reason ?? ''))) {
@@ -89,7 +111,11 @@ export function propagateDeploymentStatus(manager: ConditionManager, deployment:
 }
 
 /** Replica counts and Active from the autoscaler; an initialized scale target proves the pods serve. */
-export function propagateAutoscalerStatus(status: RevisionStatus, manager: ConditionManager, pa: { status?: PodAutoscalerStatus }): void {
+export function propagateAutoscalerStatus(
+  status: RevisionStatus,
+  manager: ConditionManager,
+  pa: { status?: PodAutoscalerStatus },
+): void {
   const ps = pa.status ?? {};
   if (ps.actualScale !== undefined && ps.actualScale >= 0) status.actualReplicas = ps.actualScale;
   if (ps.desiredScale !== undefined && ps.desiredScale >= 0) status.desiredReplicas = ps.desiredScale;
@@ -104,11 +130,17 @@ export function propagateAutoscalerStatus(status: RevisionStatus, manager: Condi
     manager.markTrue('ContainerHealthy');
   }
   // Scaled to zero from the start: nothing answers until the autoscaler has a Service for it.
-  if (manager.get('ResourcesAvailable')?.status === 'True' && !ps.serviceName) manager.markUnknown('ResourcesAvailable', RevisionReasons.deploying, '');
+  if (manager.get('ResourcesAvailable')?.status === 'True' && !ps.serviceName)
+    manager.markUnknown('ResourcesAvailable', RevisionReasons.deploying, '');
   if (ready.status === 'True') {
     manager.markTrue('Active');
   } else if (ready.status === 'False') {
-    if (!initialized && ps.serviceName) manager.markFalse('ResourcesAvailable', RevisionReasons.progressDeadlineExceeded, 'Initial scale was never achieved');
+    if (!initialized && ps.serviceName)
+      manager.markFalse(
+        'ResourcesAvailable',
+        RevisionReasons.progressDeadlineExceeded,
+        'Initial scale was never achieved',
+      );
     manager.markFalse('Active', ready.reason ?? '', ready.message ?? '');
   } else {
     manager.markUnknown('Active', ready.reason ?? '', ready.message ?? '');
@@ -117,7 +149,8 @@ export function propagateAutoscalerStatus(status: RevisionStatus, manager: Condi
 
 /** Pods are wanted but none runs, and a condition already says why: the autoscaler may give up on it. */
 export function isFailing(manager: ConditionManager, deployment: V1Deployment | undefined): boolean {
-  const failed = manager.get('ResourcesAvailable')?.status === 'False' || manager.get('ContainerHealthy')?.status === 'False';
+  const failed =
+    manager.get('ResourcesAvailable')?.status === 'False' || manager.get('ContainerHealthy')?.status === 'False';
   return failed && (deployment?.spec?.replicas ?? 0) > 0 && (deployment?.status?.readyReplicas ?? 0) === 0;
 }
 
@@ -128,7 +161,11 @@ export function propagateReservedStatus(manager: ConditionManager, deployment: V
     return;
   }
   if (!routed) {
-    manager.markFalse(RESERVED_INSTANCE_READY, RevisionReasons.noTraffic, 'No route sends the revision traffic, so its reserved instance is scaled to zero.');
+    manager.markFalse(
+      RESERVED_INSTANCE_READY,
+      RevisionReasons.noTraffic,
+      'No route sends the revision traffic, so its reserved instance is scaled to zero.',
+    );
     return;
   }
   const cond = deploymentCondition(deployment);

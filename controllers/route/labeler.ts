@@ -10,7 +10,10 @@ export interface RoutingPatch {
   patch: { metadata: { labels?: Record<string, string | null>; annotations: Record<string, string | null> } };
 }
 
-interface Referenced { revisions: Set<string>; configurations: Set<string> }
+interface Referenced {
+  revisions: Set<string>;
+  configurations: Set<string>;
+}
 
 export interface ReferenceLookup {
   configuration(name: string): ConfigurationObject | undefined;
@@ -55,7 +58,10 @@ const routesOf = (annotations: Record<string, string> | undefined) =>
  * route has settled, so traffic has really moved), take it off what it no longer does.
  */
 export function routingPatches(
-  routeName: string, referenced: Referenced, revisions: RevisionObject[], configurations: ConfigurationObject[],
+  routeName: string,
+  referenced: Referenced,
+  revisions: RevisionObject[],
+  configurations: ConfigurationObject[],
   options: { allowRemoval: boolean; now: Date },
 ): RoutingPatch[] {
   const patches: RoutingPatch[] = [];
@@ -86,7 +92,12 @@ export function routingPatches(
     const name = cfg.metadata?.name ?? '';
     const current = routesOf(cfg.metadata?.annotations);
     const next = desiredRoutes(current, referenced.configurations.has(name));
-    if (joined(current) !== joined(next)) patches.push({ kind: 'configuration', name, patch: { metadata: { annotations: { [Annotations.routes]: joined(next) } } } });
+    if (joined(current) !== joined(next))
+      patches.push({
+        kind: 'configuration',
+        name,
+        patch: { metadata: { annotations: { [Annotations.routes]: joined(next) } } },
+      });
   }
   return patches;
 }

@@ -7,7 +7,15 @@ import { RouteConditions, type ConditionManager, type Status } from '../../lib/a
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../lib/apis/revision.ts';
 import { Labels, type RevisionSpec } from '../../lib/apis/serving.ts';
-import { conditionOf, isFailed, isReady, type ConfigurationObject, type RevisionObject, type RouteObject, type TrafficStatus } from '../../lib/apis/status.ts';
+import {
+  conditionOf,
+  isFailed,
+  isReady,
+  type ConfigurationObject,
+  type RevisionObject,
+  type RouteObject,
+  type TrafficStatus,
+} from '../../lib/apis/status.ts';
 import { CLUSTER_DOMAIN, type DomainConfig } from '../../lib/config/domain.ts';
 import type { Features } from '../../lib/config/features.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
@@ -22,7 +30,10 @@ import { makeIngress, routeUrl, type Ingress, type IngressConfig } from './resou
 import { makeRouteService, type IngressLoadBalancers } from './resources/service.ts';
 import { resolveTraffic, type RevisionTarget } from './traffic.ts';
 
-export type IngressObject = Omit<Ingress, 'metadata'> & { metadata: Ingress['metadata'] & { generation?: number; resourceVersion?: string }; status?: Status & IngressLoadBalancers };
+export type IngressObject = Omit<Ingress, 'metadata'> & {
+  metadata: Ingress['metadata'] & { generation?: number; resourceVersion?: string };
+  status?: Status & IngressLoadBalancers;
+};
 
 export interface RouteConfigSnapshot {
   network: NetworkConfig;
@@ -58,19 +69,29 @@ function trafficStatus(route: RouteObject, targets: RevisionTarget[], config: In
 }
 
 /** The part of a Service's spec we set; the API server fills in the rest. */
-const serviceShape = (spec: V1Service['spec']) =>
-  ({ type: spec?.type, externalName: spec?.externalName, sessionAffinity: spec?.sessionAffinity, ports: spec?.ports });
+const serviceShape = (spec: V1Service['spec']) => ({
+  type: spec?.type,
+  externalName: spec?.externalName,
+  sessionAffinity: spec?.sessionAffinity,
+  ports: spec?.ports,
+});
 
 function propagateIngressStatus(manager: ConditionManager, ingress: IngressObject): void {
   const ready = conditionOf(ingress.status, 'Ready');
   const current = ingress.status?.observedGeneration === ingress.metadata.generation;
   if (current && ready?.status === 'True') manager.markTrue('IngressReady');
-  else if (current && ready?.status === 'False') manager.markFalse('IngressReady', ready.reason ?? '', ready.message ?? '');
+  else if (current && ready?.status === 'False')
+    manager.markFalse('IngressReady', ready.reason ?? '', ready.message ?? '');
   else manager.markUnknown('IngressReady', RouteReasons.ingressNotConfigured, 'Ingress has not yet been reconciled.');
 }
 
 export function routeReconciler(deps: RouteReconcilerDeps) {
-  async function reconcileIngress(route: RouteObject, desired: Ingress, manager: ConditionManager, ctx: ReconcileContext): Promise<IngressObject | undefined> {
+  async function reconcileIngress(
+    route: RouteObject,
+    desired: Ingress,
+    manager: ConditionManager,
+    ctx: ReconcileContext,
+  ): Promise<IngressObject | undefined> {
     const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
     if (!existing) {
       try {
@@ -83,14 +104,26 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       }
     }
     if (!isControlledBy(existing, route)) {
-      manager.markFalse('IngressReady', RouteReasons.notOwned, `There is an existing Ingress "${existing.metadata.name}" that we do not own.`);
+      manager.markFalse(
+        'IngressReady',
+        RouteReasons.notOwned,
+        `There is an existing Ingress "${existing.metadata.name}" that we do not own.`,
+      );
       return undefined;
     }
-    if (sameJson(existing.spec, desired.spec) && containsAll(existing.metadata.labels, desired.metadata.labels)
-      && containsAll(existing.metadata.annotations, desired.metadata.annotations)) return existing;
+    if (
+      sameJson(existing.spec, desired.spec) &&
+      containsAll(existing.metadata.labels, desired.metadata.labels) &&
+      containsAll(existing.metadata.annotations, desired.metadata.annotations)
+    )
+      return existing;
     const updated = structuredClone(existing);
     updated.spec = desired.spec;
-    updated.metadata = { ...updated.metadata, labels: { ...existing.metadata.labels, ...desired.metadata.labels }, annotations: { ...existing.metadata.annotations, ...desired.metadata.annotations } };
+    updated.metadata = {
+      ...updated.metadata,
+      labels: { ...existing.metadata.labels, ...desired.metadata.labels },
+      annotations: { ...existing.metadata.annotations, ...desired.metadata.annotations },
+    };
     return await updateObject(deps.client, Kinds.ingress, updated);
   }
 
@@ -98,7 +131,13 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
    * A Service per target name, pointed at the load balancer of the Route's Ingress once it has
    * one; the Services of names the traffic no longer has are deleted.
    */
-  async function reconcileServices(route: RouteObject, targetNames: string[], config: IngressConfig, manager: ConditionManager, ctx: ReconcileContext): Promise<void> {
+  async function reconcileServices(
+    route: RouteObject,
+    targetNames: string[],
+    config: IngressConfig,
+    manager: ConditionManager,
+    ctx: ReconcileContext,
+  ): Promise<void> {
     const namespace = route.metadata?.namespace ?? '';
     const routeName = route.metadata?.name ?? '';
     const ingress = deps.ingresses.get(`${namespace}/${routeName}`);
@@ -116,7 +155,12 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
           continue;
         } catch (error) {
           if (!isAlreadyExists(error)) {
-            void ctx.events.event(route, 'Warning', 'CreationFailed', `Failed to create placeholder service "${name}": ${(error as Error).message}`);
+            void ctx.events.event(
+              route,
+              'Warning',
+              'CreationFailed',
+              `Failed to create placeholder service "${name}": ${(error as Error).message}`,
+            );
             throw error;
           }
           // Our cache lags our own create, or a Service our informer does not see (no route label) holds the name.
@@ -124,15 +168,27 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
         }
       }
       if (!isControlledBy(existing, route)) {
-        manager.markFalse('IngressReady', RouteReasons.notOwned, `There is an existing placeholder Service "${name}" that we do not own.`);
+        manager.markFalse(
+          'IngressReady',
+          RouteReasons.notOwned,
+          `There is an existing placeholder Service "${name}" that we do not own.`,
+        );
         // An error, so the route is retried: the Service's owner may not carry our label, and then its removal would go unseen.
         throw new Error(`route "${routeName}" does not own Service "${name}"`);
       }
-      if (sameJson(serviceShape(existing.spec), serviceShape(desired.spec)) && containsAll(existing.metadata?.labels, desired.metadata?.labels)
-        && containsAll(existing.metadata?.annotations, desired.metadata?.annotations)) continue;
+      if (
+        sameJson(serviceShape(existing.spec), serviceShape(desired.spec)) &&
+        containsAll(existing.metadata?.labels, desired.metadata?.labels) &&
+        containsAll(existing.metadata?.annotations, desired.metadata?.annotations)
+      )
+        continue;
       const updated = structuredClone(existing);
       updated.spec = { ...existing.spec, ...serviceShape(desired.spec) };
-      updated.metadata = { ...updated.metadata, labels: { ...existing.metadata?.labels, ...desired.metadata?.labels }, annotations: { ...existing.metadata?.annotations, ...desired.metadata?.annotations } };
+      updated.metadata = {
+        ...updated.metadata,
+        labels: { ...existing.metadata?.labels, ...desired.metadata?.labels },
+        annotations: { ...existing.metadata?.annotations, ...desired.metadata?.annotations },
+      };
       await updateObject(deps.client, Kinds.coreService, updated);
     }
     for (const service of deps.services.listNamespace(namespace)) {
@@ -147,11 +203,21 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       configuration: (name) => deps.configurations.get(`${namespace}/${name}`),
       revision: (name) => deps.revisions.get(`${namespace}/${name}`),
     });
-    const patches = routingPatches(route.metadata?.name ?? '', referenced, deps.revisions.listNamespace(namespace),
-      deps.configurations.listNamespace(namespace), { allowRemoval, now: new Date(ctx.clock.now()) });
+    const patches = routingPatches(
+      route.metadata?.name ?? '',
+      referenced,
+      deps.revisions.listNamespace(namespace),
+      deps.configurations.listNamespace(namespace),
+      { allowRemoval, now: new Date(ctx.clock.now()) },
+    );
     for (const { kind, name, patch } of patches) {
       try {
-        await mergePatch(deps.client, kind === 'revision' ? Kinds.revision : Kinds.configuration, { metadata: { namespace, name } }, patch);
+        await mergePatch(
+          deps.client,
+          kind === 'revision' ? Kinds.revision : Kinds.configuration,
+          { metadata: { namespace, name } },
+          patch,
+        );
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
@@ -176,23 +242,32 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     status.address = { url: `http://${name}.${namespace}.svc.${CLUSTER_DOMAIN}` };
     manager.markTrue('CertificateProvisioned', RouteReasons.tlsNotEnabled, 'external-domain-tls is not enabled');
 
-    const traffic = resolveTraffic((route.spec?.traffic ?? []) as never, {
-      configuration: (cfgName) => {
-        const cfg = deps.configurations.get(`${namespace}/${cfgName}`);
-        // A Configuration without status yet exists all the same: it is waiting, not missing.
-        return cfg && { latestReadyRevisionName: cfg.status?.latestReadyRevisionName, failed: conditionOf(cfg.status, 'Ready')?.status === 'False' };
+    const traffic = resolveTraffic(
+      (route.spec?.traffic ?? []) as never,
+      {
+        configuration: (cfgName) => {
+          const cfg = deps.configurations.get(`${namespace}/${cfgName}`);
+          // A Configuration without status yet exists all the same: it is waiting, not missing.
+          return (
+            cfg && {
+              latestReadyRevisionName: cfg.status?.latestReadyRevisionName,
+              failed: conditionOf(cfg.status, 'Ready')?.status === 'False',
+            }
+          );
+        },
+        revision: (revName) => {
+          const rev = deps.revisions.get(`${namespace}/${revName}`);
+          if (!rev) return undefined;
+          return {
+            ready: isReady(rev),
+            failed: isFailed(rev),
+            protocol: servingProtocol(servingContainerOf(rev.spec as RevisionSpec)),
+            serviceLabel: rev.metadata?.labels?.[Labels.service],
+          };
+        },
       },
-      revision: (revName) => {
-        const rev = deps.revisions.get(`${namespace}/${revName}`);
-        if (!rev) return undefined;
-        return {
-          ready: isReady(rev),
-          failed: isFailed(rev),
-          protocol: servingProtocol(servingContainerOf(rev.spec as RevisionSpec)),
-          serviceLabel: rev.metadata?.labels?.[Labels.service],
-        };
-      },
-    }, route.metadata?.labels?.[Labels.service]);
+      route.metadata?.labels?.[Labels.service],
+    );
 
     if (!traffic.ok) {
       if (traffic.failed) manager.markFalse('AllTrafficAssigned', traffic.reason, traffic.message);

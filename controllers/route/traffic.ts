@@ -19,16 +19,29 @@ export interface TrafficLookup {
    * undefined when the Configuration does not exist.
    */
   configuration(name: string): { latestReadyRevisionName?: string; failed: boolean } | undefined;
-  revision(name: string): { ready: boolean; failed: boolean; protocol: 'http1' | 'h2c'; serviceLabel?: string } | undefined;
+  revision(
+    name: string,
+  ): { ready: boolean; failed: boolean; protocol: 'http1' | 'h2c'; serviceLabel?: string } | undefined;
 }
 
 export type TrafficResult =
   | { ok: true; targets: Map<string, RevisionTarget[]>; revisionTargets: RevisionTarget[] }
-  | { ok: false; reason: 'ConfigurationMissing' | 'RevisionMissing' | 'RevisionNotOwned'; message: string; failed: boolean };
+  | {
+      ok: false;
+      reason: 'ConfigurationMissing' | 'RevisionMissing' | 'RevisionNotOwned';
+      message: string;
+      failed: boolean;
+    };
 
-interface SpecTarget extends TrafficTarget { configurationName?: string }
+interface SpecTarget extends TrafficTarget {
+  configurationName?: string;
+}
 
-export function resolveTraffic(traffic: SpecTarget[], lookup: TrafficLookup, routeServiceLabel?: string): TrafficResult {
+export function resolveTraffic(
+  traffic: SpecTarget[],
+  lookup: TrafficLookup,
+  routeServiceLabel?: string,
+): TrafficResult {
   // "Not ready" waits; a missing or failed target is an error the user must fix. Failures win.
   let pending: TrafficResult | undefined;
   const revisionTargets: RevisionTarget[] = [];
@@ -36,24 +49,63 @@ export function resolveTraffic(traffic: SpecTarget[], lookup: TrafficLookup, rou
     let revisionName = target.revisionName;
     if (target.configurationName) {
       const cfg = lookup.configuration(target.configurationName);
-      if (!cfg) return { ok: false, reason: 'ConfigurationMissing', message: `Configuration "${target.configurationName}" referenced in traffic not found.`, failed: true };
+      if (!cfg)
+        return {
+          ok: false,
+          reason: 'ConfigurationMissing',
+          message: `Configuration "${target.configurationName}" referenced in traffic not found.`,
+          failed: true,
+        };
       revisionName = cfg.latestReadyRevisionName;
       if (!revisionName) {
         // Its latest revision failed and none was ever ready: a failure to report, as upstream, until the Configuration recovers.
-        if (cfg.failed) return { ok: false, reason: 'RevisionMissing', message: `Configuration "${target.configurationName}" does not have any ready Revision.`, failed: true };
-        pending ??= { ok: false, reason: 'RevisionMissing', message: `Configuration "${target.configurationName}" is waiting for a Revision to become ready.`, failed: false };
+        if (cfg.failed)
+          return {
+            ok: false,
+            reason: 'RevisionMissing',
+            message: `Configuration "${target.configurationName}" does not have any ready Revision.`,
+            failed: true,
+          };
+        pending ??= {
+          ok: false,
+          reason: 'RevisionMissing',
+          message: `Configuration "${target.configurationName}" is waiting for a Revision to become ready.`,
+          failed: false,
+        };
         continue;
       }
     }
     if (!revisionName) continue;
     const rev = lookup.revision(revisionName);
-    if (!rev) return { ok: false, reason: 'RevisionMissing', message: `Revision "${revisionName}" referenced in traffic not found.`, failed: true };
+    if (!rev)
+      return {
+        ok: false,
+        reason: 'RevisionMissing',
+        message: `Revision "${revisionName}" referenced in traffic not found.`,
+        failed: true,
+      };
     if (target.revisionName && routeServiceLabel && rev.serviceLabel !== routeServiceLabel) {
-      return { ok: false, reason: 'RevisionNotOwned', message: `Revision "${revisionName}" belongs to another Service than this route's.`, failed: true };
+      return {
+        ok: false,
+        reason: 'RevisionNotOwned',
+        message: `Revision "${revisionName}" belongs to another Service than this route's.`,
+        failed: true,
+      };
     }
-    if (rev.failed) return { ok: false, reason: 'RevisionMissing', message: `Revision "${revisionName}" failed to become ready.`, failed: true };
+    if (rev.failed)
+      return {
+        ok: false,
+        reason: 'RevisionMissing',
+        message: `Revision "${revisionName}" failed to become ready.`,
+        failed: true,
+      };
     if (!rev.ready) {
-      pending ??= { ok: false, reason: 'RevisionMissing', message: `Revision "${revisionName}" is not yet ready.`, failed: false };
+      pending ??= {
+        ok: false,
+        reason: 'RevisionMissing',
+        message: `Revision "${revisionName}" is not yet ready.`,
+        failed: false,
+      };
       continue;
     }
     revisionTargets.push({

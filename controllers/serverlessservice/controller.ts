@@ -38,15 +38,26 @@ function firstOf<T extends KubernetesObject>(listers: Lister<T>[]): Lister<T> {
   };
 }
 
-export function startServerlessServiceController(options: ServerlessServiceControllerOptions): RunningServerlessServiceController {
+export function startServerlessServiceController(
+  options: ServerlessServiceControllerOptions,
+): RunningServerlessServiceController {
   const { client } = options;
   const scope = options.namespace ? `/namespaces/${options.namespace}` : '';
-  const serverlessServices = new Informer<ServerlessService & KubernetesObject>({ client, path: `/apis/${SKS_API_VERSION}${scope}/serverlessservices` });
+  const serverlessServices = new Informer<ServerlessService & KubernetesObject>({
+    client,
+    path: `/apis/${SKS_API_VERSION}${scope}/serverlessservices`,
+  });
   const services = new Informer<V1Service>({ client, path: `/api/v1${scope}/services`, labelSelector: SKS_LABEL });
   // The endpoints controller copies the private Service's labels onto its Endpoints.
-  const endpoints = new Informer<V1Endpoints>({ client, path: `/api/v1${scope}/endpoints`, labelSelector: Labels.serviceType });
+  const endpoints = new Informer<V1Endpoints>({
+    client,
+    path: `/api/v1${scope}/endpoints`,
+    labelSelector: Labels.serviceType,
+  });
   const activator = new Informer<V1Endpoints>({
-    client, path: `/api/v1/namespaces/${options.systemNamespace}/endpoints`, fieldSelector: `metadata.name=${ACTIVATOR_SERVICE}`,
+    client,
+    path: `/api/v1/namespaces/${options.systemNamespace}/endpoints`,
+    fieldSelector: `metadata.name=${ACTIVATOR_SERVICE}`,
   });
   const informers = [serverlessServices, services, endpoints, activator];
 
@@ -78,7 +89,9 @@ export function startServerlessServiceController(options: ServerlessServiceContr
   void controller.start();
   return {
     controller,
-    whenSynced: async () => { await Promise.all(informers.map((i) => i.whenSynced())); },
+    whenSynced: async () => {
+      await Promise.all(informers.map((i) => i.whenSynced()));
+    },
     async stop() {
       await controller.stop();
       await Promise.all(informers.map((i) => i.stop()));

@@ -10,8 +10,17 @@ import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
 import {
-  ACTIVATOR_SERVICE, SKS_API_VERSION, makePrivateService, makePublicEndpoints, makePublicService, privateServiceName,
-  readyAddressCount, subsetEndpoints, type ServerlessService, type ServerlessServiceStatus, type SksMode,
+  ACTIVATOR_SERVICE,
+  SKS_API_VERSION,
+  makePrivateService,
+  makePublicEndpoints,
+  makePublicService,
+  privateServiceName,
+  readyAddressCount,
+  subsetEndpoints,
+  type ServerlessService,
+  type ServerlessServiceStatus,
+  type SksMode,
 } from './resources.ts';
 
 export interface ServerlessServiceReconcilerDeps {
@@ -26,7 +35,8 @@ export interface ServerlessServiceReconcilerDeps {
 
 const servicesPath = (ns: string, name = '') => `/api/v1/namespaces/${ns}/services${name ? `/${name}` : ''}`;
 const endpointsPath = (ns: string, name = '') => `/api/v1/namespaces/${ns}/endpoints${name ? `/${name}` : ''}`;
-const sksStatusPath = (ns: string, name: string) => `/apis/${SKS_API_VERSION}/namespaces/${ns}/serverlessservices/${name}/status`;
+const sksStatusPath = (ns: string, name: string) =>
+  `/apis/${SKS_API_VERSION}/namespaces/${ns}/serverlessservices/${name}/status`;
 
 class NotOwnedError extends Error {
   readonly code = 'NOT_OWNED';
@@ -34,7 +44,9 @@ class NotOwnedError extends Error {
 
 /** The fields of a port we set; the API server fills in no others for ClusterIP Services. */
 const portKey = (ports: readonly V1ServicePort[] | undefined) =>
-  JSON.stringify((ports ?? []).map((p) => [p.name, p.protocol ?? 'TCP', p.appProtocol ?? null, p.port, p.targetPort ?? p.port]));
+  JSON.stringify(
+    (ports ?? []).map((p) => [p.name, p.protocol ?? 'TCP', p.appProtocol ?? null, p.port, p.targetPort ?? p.port]),
+  );
 
 /** The mode the public endpoints actually take: no pods forces Proxy, no activators Serve. */
 export function effectiveMode(requested: SksMode, privateReady: number, activatorReady: number): SksMode {
@@ -46,7 +58,12 @@ export function effectiveMode(requested: SksMode, privateReady: number, activato
 export function createServerlessServiceReconciler(deps: ServerlessServiceReconcilerDeps): Reconciler {
   const { client } = deps;
 
-  const reconcileService = async (sks: ServerlessService, desired: V1Service, conditions: ConditionManager, creatingReason: string) => {
+  const reconcileService = async (
+    sks: ServerlessService,
+    desired: V1Service,
+    conditions: ConditionManager,
+    creatingReason: string,
+  ) => {
     const ns = sks.metadata!.namespace!;
     const name = desired.metadata!.name!;
     const existing = deps.services.get(`${ns}/${name}`);
@@ -59,7 +76,8 @@ export function createServerlessServiceReconciler(deps: ServerlessServiceReconci
       conditions.markFalse('EndpointsPopulated', 'NotOwned', `Resource ${name} of type Service is not owned by SKS`);
       throw new NotOwnedError(`ServerlessService ${sks.metadata?.name} does not own Service ${name}`);
     }
-    const selectorChanged = JSON.stringify(existing.spec?.selector ?? null) !== JSON.stringify(desired.spec?.selector ?? null);
+    const selectorChanged =
+      JSON.stringify(existing.spec?.selector ?? null) !== JSON.stringify(desired.spec?.selector ?? null);
     if (!selectorChanged && portKey(existing.spec?.ports) === portKey(desired.spec?.ports)) return;
     const spec = { ...existing.spec, ports: desired.spec?.ports, selector: desired.spec?.selector };
     if (!desired.spec?.selector) delete spec.selector;
@@ -73,9 +91,8 @@ export function createServerlessServiceReconciler(deps: ServerlessServiceReconci
     const privateEndpoints = deps.endpoints.get(`${ns}/${privateServiceName(name)}`);
     const privateReady = readyAddressCount(privateEndpoints);
     const mode = effectiveMode(sks.spec.mode ?? 'Proxy', privateReady, readyAddressCount(activators));
-    const source = mode === 'Serve'
-      ? privateEndpoints ?? {}
-      : subsetEndpoints(activators!, name, sks.spec.numActivators ?? 0);
+    const source =
+      mode === 'Serve' ? (privateEndpoints ?? {}) : subsetEndpoints(activators!, name, sks.spec.numActivators ?? 0);
     const desired = makePublicEndpoints(sks, source);
     const existing = deps.endpoints.get(`${ns}/${name}`);
     if (!existing) {
@@ -90,14 +107,28 @@ export function createServerlessServiceReconciler(deps: ServerlessServiceReconci
     if (privateReady > 0) conditions.markTrue('EndpointsPopulated');
     else conditions.markUnknown('EndpointsPopulated', 'NoHealthyBackends', 'K8s Service is not ready');
     // Its transition time tells the autoscaler how long the activator has been in the path.
-    if (mode === 'Proxy') conditions.markTrue('ActivatorEndpointsPopulated', 'ActivatorEndpointsPopulated', 'Revision is backed by Activator');
-    else conditions.markFalse('ActivatorEndpointsPopulated', 'ActivatorEndpointsPopulated', 'Revision is backed by Activator');
+    if (mode === 'Proxy')
+      conditions.markTrue(
+        'ActivatorEndpointsPopulated',
+        'ActivatorEndpointsPopulated',
+        'Revision is backed by Activator',
+      );
+    else
+      conditions.markFalse(
+        'ActivatorEndpointsPopulated',
+        'ActivatorEndpointsPopulated',
+        'Revision is backed by Activator',
+      );
   };
 
   const selectorOf = async (sks: ServerlessService): Promise<Record<string, string>> => {
     const { apiVersion, kind, name } = sks.spec.objectRef;
-    if (apiVersion !== 'apps/v1' || kind !== 'Deployment' || !name) throw new Error(`unsupported scale target ${apiVersion}/${kind} ${name}`);
-    const deployment = await client.request<V1Deployment>('GET', `/apis/apps/v1/namespaces/${sks.metadata!.namespace}/deployments/${name}`);
+    if (apiVersion !== 'apps/v1' || kind !== 'Deployment' || !name)
+      throw new Error(`unsupported scale target ${apiVersion}/${kind} ${name}`);
+    const deployment = await client.request<V1Deployment>(
+      'GET',
+      `/apis/apps/v1/namespaces/${sks.metadata!.namespace}/deployments/${name}`,
+    );
     const labels = deployment.spec?.selector?.matchLabels;
     if (!labels || Object.keys(labels).length === 0) throw new Error(`Deployment ${name} has no matchLabels selector`);
     return labels;
@@ -112,7 +143,9 @@ export function createServerlessServiceReconciler(deps: ServerlessServiceReconci
     const writeStatus = async () => {
       status.observedGeneration = sks.metadata?.generation;
       if (JSON.stringify(status) === JSON.stringify(sks.status ?? {})) return;
-      await client.request('PUT', sksStatusPath(sks.metadata!.namespace!, sks.metadata!.name!), { body: { ...sks, status } });
+      await client.request('PUT', sksStatusPath(sks.metadata!.namespace!, sks.metadata!.name!), {
+        body: { ...sks, status },
+      });
     };
     try {
       await reconcileService(sks, makePrivateService(sks, await selectorOf(sks)), conditions, 'CreatingPrivateService');

@@ -3,7 +3,14 @@
 // revision's pods, and a selector-less public Service whose Endpoints this controller writes —
 // the pods in Serve mode, a few activators in Proxy mode. Pure.
 import { createHash } from 'node:crypto';
-import type { V1EndpointAddress, V1Endpoints, V1EndpointSubset, V1ObjectMeta, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type {
+  V1EndpointAddress,
+  V1Endpoints,
+  V1EndpointSubset,
+  V1ObjectMeta,
+  V1Service,
+  V1ServicePort,
+} from '@kubernetes/client-node';
 import type { Condition, Status } from '../../lib/apis/conditions.ts';
 import { childName, controllerReference } from '../../lib/apis/kmeta.ts';
 import { Labels } from '../../lib/apis/serving.ts';
@@ -34,7 +41,13 @@ export interface ServerlessService {
 }
 
 /** Ports of the queue-proxy (Knative's pkg/networking constants). */
-export const BackendPorts = { http: 8012, http2: 8013, https: 8112, autoscalerMetrics: 9090, userMetrics: 9091 } as const;
+export const BackendPorts = {
+  http: 8012,
+  http2: 8013,
+  https: 8112,
+  autoscalerMetrics: 9090,
+  userMetrics: 9091,
+} as const;
 
 export const privateServiceName = (sks: string) => childName(sks, '-private');
 
@@ -62,8 +75,18 @@ export function podServicePorts(protocol: ProtocolType): V1ServicePort[] {
   return [
     { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: 80, targetPort: target as never },
     httpsPort(),
-    { name: 'http-autometric', protocol: 'TCP', port: BackendPorts.autoscalerMetrics, targetPort: 'http-autometric' as never },
-    { name: 'http-usermetric', protocol: 'TCP', port: BackendPorts.userMetrics, targetPort: 'http-usermetric' as never },
+    {
+      name: 'http-autometric',
+      protocol: 'TCP',
+      port: BackendPorts.autoscalerMetrics,
+      targetPort: 'http-autometric' as never,
+    },
+    {
+      name: 'http-usermetric',
+      protocol: 'TCP',
+      port: BackendPorts.userMetrics,
+      targetPort: 'http-usermetric' as never,
+    },
     // Meshes that route by the Service port need one equal to the container port.
     { name: `${portName(protocol)}-istio`, protocol: 'TCP', port: target, targetPort: target as never },
   ];
@@ -88,7 +111,13 @@ export function makePublicService(sks: ServerlessService): V1Service {
     metadata: childMeta(sks, sks.metadata?.name ?? '', 'Public'),
     spec: {
       ports: [
-        { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: protocol === 'h2c' ? 81 : 80, targetPort: backendPort(protocol) as never },
+        {
+          name: portName(protocol),
+          protocol: 'TCP',
+          ...appProtocol(protocol),
+          port: protocol === 'h2c' ? 81 : 80,
+          targetPort: backendPort(protocol) as never,
+        },
         httpsPort(),
       ],
     },
@@ -132,7 +161,8 @@ export function subsetEndpoints(endpoints: V1Endpoints, sksName: string, n: numb
 }
 
 export function chooseSubset(candidates: readonly string[], n: number, target: string): string[] {
-  const weight = (candidate: string) => createHash('sha256').update(`${target}\u0000${candidate}`).digest().readBigUInt64BE(0);
+  const weight = (candidate: string) =>
+    createHash('sha256').update(`${target}\u0000${candidate}`).digest().readBigUInt64BE(0);
   return [...candidates]
     .map((candidate) => ({ candidate, weight: weight(candidate) }))
     .sort((a, b) => (a.weight === b.weight ? a.candidate.localeCompare(b.candidate) : a.weight > b.weight ? -1 : 1))

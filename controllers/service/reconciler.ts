@@ -25,16 +25,23 @@ type Child = ConfigurationObject | RouteObject;
  * controllers write, the Configuration's routes annotation, is carried over by the builder.
  */
 function differs(have: Child, want: Child): boolean {
-  return !sameJson(have.spec, want.spec)
-    || !sameJson(have.metadata?.labels ?? {}, want.metadata?.labels ?? {})
-    || !sameJson(have.metadata?.annotations ?? {}, want.metadata?.annotations ?? {});
+  return (
+    !sameJson(have.spec, want.spec) ||
+    !sameJson(have.metadata?.labels ?? {}, want.metadata?.labels ?? {}) ||
+    !sameJson(have.metadata?.annotations ?? {}, want.metadata?.annotations ?? {})
+  );
 }
 
 export function serviceReconciler(deps: ServiceReconcilerDeps) {
   /** The four beats for one child; undefined when the name is taken by an object we do not own. */
   async function reconcileChild<T extends Child>(
-    svc: ServiceObject, kind: Kind, lister: Lister<T>, build: (existing: T | undefined) => T,
-    manager: ConditionManager, condition: string, ctx: ReconcileContext,
+    svc: ServiceObject,
+    kind: Kind,
+    lister: Lister<T>,
+    build: (existing: T | undefined) => T,
+    manager: ConditionManager,
+    condition: string,
+    ctx: ReconcileContext,
   ): Promise<T | undefined> {
     const kindName = kind === Kinds.configuration ? 'Configuration' : 'Route';
     const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
@@ -47,12 +54,21 @@ export function serviceReconciler(deps: ServiceReconcilerDeps) {
       } catch (error) {
         // Our cache lags our own create; the next event brings the object.
         if (isAlreadyExists(error)) return undefined;
-        void ctx.events.event(svc, 'Warning', 'CreationFailed', `Failed to create ${kindName} "${svc.metadata?.name}": ${(error as Error).message}`);
+        void ctx.events.event(
+          svc,
+          'Warning',
+          'CreationFailed',
+          `Failed to create ${kindName} "${svc.metadata?.name}": ${(error as Error).message}`,
+        );
         throw error;
       }
     }
     if (!isControlledBy(existing, svc)) {
-      manager.markFalse(condition, ServiceReasons.notOwned, `There is an existing ${kindName} "${existing.metadata?.name}" that we do not own.`);
+      manager.markFalse(
+        condition,
+        ServiceReasons.notOwned,
+        `There is an existing ${kindName} "${existing.metadata?.name}" that we do not own.`,
+      );
       return undefined;
     }
     const want = build(existing);
@@ -67,11 +83,26 @@ export function serviceReconciler(deps: ServiceReconcilerDeps) {
     const status = (svc.status ??= {});
     const manager = ServiceConditions.manage(status, ctx.clock);
     manager.initialize();
-    const cfg = await reconcileChild(svc, Kinds.configuration, deps.configurations,
-      (existing) => makeConfiguration(svc as never, existing as never) as ConfigurationObject, manager, 'ConfigurationsReady', ctx);
+    const cfg = await reconcileChild(
+      svc,
+      Kinds.configuration,
+      deps.configurations,
+      (existing) => makeConfiguration(svc as never, existing as never) as ConfigurationObject,
+      manager,
+      'ConfigurationsReady',
+      ctx,
+    );
     if (!cfg) return;
     propagateConfigurationStatus(status, manager, cfg);
-    const route = await reconcileChild(svc, Kinds.route, deps.routes, () => makeRoute(svc as never) as RouteObject, manager, 'RoutesReady', ctx);
+    const route = await reconcileChild(
+      svc,
+      Kinds.route,
+      deps.routes,
+      () => makeRoute(svc as never) as RouteObject,
+      manager,
+      'RoutesReady',
+      ctx,
+    );
     if (!route) return;
     propagateRouteStatus(status, manager, route, cfg);
   };

@@ -1,7 +1,13 @@
 // How a Service's status follows its Configuration and Route (upstream
 // pkg/apis/serving/v1/service_lifecycle.go and pkg/reconciler/service/service.go). Pure.
 import type { ConditionManager, Status } from '../../lib/apis/conditions.ts';
-import { conditionOf, type ConfigurationObject, type RouteObject, type ServiceStatus, type TrafficStatus } from '../../lib/apis/status.ts';
+import {
+  conditionOf,
+  type ConfigurationObject,
+  type RouteObject,
+  type ServiceStatus,
+  type TrafficStatus,
+} from '../../lib/apis/status.ts';
 
 export const ServiceReasons = {
   outOfDate: 'OutOfDate',
@@ -20,9 +26,17 @@ function mirror(manager: ConditionManager, type: string, child: { status?: Statu
   else manager.markUnknown(type, ready?.reason ?? '', ready?.message ?? '');
 }
 
-export function propagateConfigurationStatus(status: ServiceStatus, manager: ConditionManager, cfg: ConfigurationObject): void {
+export function propagateConfigurationStatus(
+  status: ServiceStatus,
+  manager: ConditionManager,
+  cfg: ConfigurationObject,
+): void {
   if (!isReconciled(cfg)) {
-    manager.markUnknown('ConfigurationsReady', ServiceReasons.outOfDate, 'The Configuration is still working to reflect the latest desired specification.');
+    manager.markUnknown(
+      'ConfigurationsReady',
+      ServiceReasons.outOfDate,
+      'The Configuration is still working to reflect the latest desired specification.',
+    );
     return;
   }
   if (cfg.status?.latestCreatedRevisionName) status.latestCreatedRevisionName = cfg.status.latestCreatedRevisionName;
@@ -30,9 +44,18 @@ export function propagateConfigurationStatus(status: ServiceStatus, manager: Con
   mirror(manager, 'ConfigurationsReady', cfg);
 }
 
-export function propagateRouteStatus(status: ServiceStatus, manager: ConditionManager, route: RouteObject, cfg: ConfigurationObject): void {
+export function propagateRouteStatus(
+  status: ServiceStatus,
+  manager: ConditionManager,
+  route: RouteObject,
+  cfg: ConfigurationObject,
+): void {
   if (!isReconciled(route)) {
-    manager.markUnknown('RoutesReady', ServiceReasons.outOfDate, 'The Route is still working to reflect the latest desired specification.');
+    manager.markUnknown(
+      'RoutesReady',
+      ServiceReasons.outOfDate,
+      'The Route is still working to reflect the latest desired specification.',
+    );
     return;
   }
   if (route.status?.url) status.url = route.status.url;
@@ -43,7 +66,11 @@ export function propagateRouteStatus(status: ServiceStatus, manager: ConditionMa
   else delete status.traffic;
   mirror(manager, 'RoutesReady', route);
   if (manager.get('RoutesReady')?.status === 'True' && !trafficMigrated(route, cfg)) {
-    manager.markUnknown('RoutesReady', ServiceReasons.trafficNotMigrated, 'Traffic is not yet migrated to the latest revision.');
+    manager.markUnknown(
+      'RoutesReady',
+      ServiceReasons.trafficNotMigrated,
+      'Traffic is not yet migrated to the latest revision.',
+    );
   }
 }
 
@@ -56,11 +83,13 @@ export function trafficMigrated(route: RouteObject, cfg: ConfigurationObject): b
   const spec = (route.spec?.traffic ?? []) as (TrafficStatus & { configurationName?: string })[];
   const got = route.status?.traffic ?? [];
   if (spec.length !== got.length) return false;
-  const key = (t: TrafficStatus) => JSON.stringify([t.tag ?? '', t.revisionName ?? '', t.configurationName ?? '', t.percent ?? 0]);
+  const key = (t: TrafficStatus) =>
+    JSON.stringify([t.tag ?? '', t.revisionName ?? '', t.configurationName ?? '', t.percent ?? 0]);
   return spec.every((target, index) => {
-    const want = target.configurationName === cfg.metadata?.name
-      ? { ...target, revisionName: cfg.status?.latestReadyRevisionName, configurationName: undefined }
-      : target;
+    const want =
+      target.configurationName === cfg.metadata?.name
+        ? { ...target, revisionName: cfg.status?.latestReadyRevisionName, configurationName: undefined }
+        : target;
     return key(want) === key(got[index]!);
   });
 }

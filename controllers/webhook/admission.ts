@@ -3,10 +3,23 @@
 import type { DomainMapping } from '../../lib/apis/domainMapping.ts';
 import type { Configuration, Revision, Route, Service } from '../../lib/apis/serving.ts';
 import type { WebhookConfig } from './config.ts';
-import { defaultConfiguration, defaultDomainMapping, defaultRevision, defaultRoute, defaultService, type AdmissionContext } from './defaulting.ts';
+import {
+  defaultConfiguration,
+  defaultDomainMapping,
+  defaultRevision,
+  defaultRoute,
+  defaultService,
+  type AdmissionContext,
+} from './defaulting.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 import {
-  formatFieldError, validateConfiguration, validateDomainMapping, validateRevision, validateRoute, validateService, type FieldError,
+  formatFieldError,
+  validateConfiguration,
+  validateDomainMapping,
+  validateRevision,
+  validateRoute,
+  validateService,
+  type FieldError,
 } from './validation.ts';
 
 export interface AdmissionRequest {
@@ -30,16 +43,27 @@ export interface AdmissionResponse {
   allowed: boolean;
   patchType?: 'JSONPatch';
   patch?: string;
-  status?: { code: number; reason: string; message: string; details?: { causes: { field: string; message: string; reason: string }[] } };
+  status?: {
+    code: number;
+    reason: string;
+    message: string;
+    details?: { causes: { field: string; message: string; reason: string }[] };
+  };
 }
 
-interface JsonPatchOperation { op: 'add' | 'replace'; path: string; value: unknown }
+interface JsonPatchOperation {
+  op: 'add' | 'replace';
+  path: string;
+  value: unknown;
+}
 
 type Kind = 'Service' | 'Configuration' | 'Revision' | 'Route' | 'DomainMapping';
 const SERVING_KINDS = new Set<string>(['Service', 'Configuration', 'Revision', 'Route', 'DomainMapping']);
 
 function servingKind(request: AdmissionRequest): Kind | undefined {
-  return request.kind.group === 'serving.knative.dev' && SERVING_KINDS.has(request.kind.kind) ? request.kind.kind as Kind : undefined;
+  return request.kind.group === 'serving.knative.dev' && SERVING_KINDS.has(request.kind.kind)
+    ? (request.kind.kind as Kind)
+    : undefined;
 }
 
 export function defaultingResponse(request: AdmissionRequest, config: WebhookConfig): AdmissionResponse {
@@ -58,16 +82,46 @@ export function defaultingResponse(request: AdmissionRequest, config: WebhookCon
   }
   const patch = jsonPatch(object, defaulted);
   if (patch.length === 0) return { uid: request.uid, allowed: true };
-  return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') };
+  return {
+    uid: request.uid,
+    allowed: true,
+    patchType: 'JSONPatch',
+    patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+  };
 }
 
-function applyDefaults(kind: Kind, object: Record<string, unknown>, old: Record<string, unknown> | undefined, ctx: AdmissionContext): Record<string, unknown> {
+function applyDefaults(
+  kind: Kind,
+  object: Record<string, unknown>,
+  old: Record<string, unknown> | undefined,
+  ctx: AdmissionContext,
+): Record<string, unknown> {
   switch (kind) {
-    case 'Service': return defaultService(object as unknown as Service, old as unknown as Service | undefined, ctx) as unknown as Record<string, unknown>;
-    case 'Configuration': return defaultConfiguration(object as unknown as Configuration, old as unknown as Configuration | undefined, ctx) as unknown as Record<string, unknown>;
-    case 'Revision': return defaultRevision(object as unknown as Revision, ctx) as unknown as Record<string, unknown>;
-    case 'Route': return defaultRoute(object as unknown as Route, old as unknown as Route | undefined, ctx) as unknown as Record<string, unknown>;
-    case 'DomainMapping': return defaultDomainMapping(object as unknown as DomainMapping, old as unknown as DomainMapping | undefined, ctx) as unknown as Record<string, unknown>;
+    case 'Service':
+      return defaultService(
+        object as unknown as Service,
+        old as unknown as Service | undefined,
+        ctx,
+      ) as unknown as Record<string, unknown>;
+    case 'Configuration':
+      return defaultConfiguration(
+        object as unknown as Configuration,
+        old as unknown as Configuration | undefined,
+        ctx,
+      ) as unknown as Record<string, unknown>;
+    case 'Revision':
+      return defaultRevision(object as unknown as Revision, ctx) as unknown as Record<string, unknown>;
+    case 'Route':
+      return defaultRoute(object as unknown as Route, old as unknown as Route | undefined, ctx) as unknown as Record<
+        string,
+        unknown
+      >;
+    case 'DomainMapping':
+      return defaultDomainMapping(
+        object as unknown as DomainMapping,
+        old as unknown as DomainMapping | undefined,
+        ctx,
+      ) as unknown as Record<string, unknown>;
   }
 }
 
@@ -77,18 +131,32 @@ export function validationResponse(request: AdmissionRequest, config: WebhookCon
     return { uid: request.uid, allowed: true };
   }
   const object = request.object;
-  const old = request.operation === 'UPDATE' ? request.oldObject ?? undefined : undefined;
+  const old = request.operation === 'UPDATE' ? (request.oldObject ?? undefined) : undefined;
   const errors = validate(kind, object, old, config);
   return errors.length === 0 ? { uid: request.uid, allowed: true } : deny(request.uid, errors);
 }
 
-function validate(kind: Kind, object: Record<string, unknown>, old: Record<string, unknown> | undefined, config: WebhookConfig): FieldError[] {
+function validate(
+  kind: Kind,
+  object: Record<string, unknown>,
+  old: Record<string, unknown> | undefined,
+  config: WebhookConfig,
+): FieldError[] {
   switch (kind) {
-    case 'Service': return validateService(object as unknown as Service, old as unknown as Service | undefined, config);
-    case 'Configuration': return validateConfiguration(object as unknown as Configuration, old as unknown as Configuration | undefined, config);
-    case 'Revision': return validateRevision(object as unknown as Revision, config);
-    case 'Route': return validateRoute(object as unknown as Route);
-    case 'DomainMapping': return validateDomainMapping(object as unknown as DomainMapping);
+    case 'Service':
+      return validateService(object as unknown as Service, old as unknown as Service | undefined, config);
+    case 'Configuration':
+      return validateConfiguration(
+        object as unknown as Configuration,
+        old as unknown as Configuration | undefined,
+        config,
+      );
+    case 'Revision':
+      return validateRevision(object as unknown as Revision, config);
+    case 'Route':
+      return validateRoute(object as unknown as Route);
+    case 'DomainMapping':
+      return validateDomainMapping(object as unknown as DomainMapping);
   }
 }
 
@@ -117,7 +185,11 @@ export function jsonPatch(before: Record<string, unknown>, after: Record<string,
   const afterMeta = (after.metadata ?? {}) as { annotations?: unknown };
   if (!isDeepEqual(beforeMeta.annotations, afterMeta.annotations)) {
     if (!before.metadata) ops.push({ op: 'add', path: '/metadata', value: {} });
-    ops.push({ op: beforeMeta.annotations ? 'replace' : 'add', path: '/metadata/annotations', value: afterMeta.annotations });
+    ops.push({
+      op: beforeMeta.annotations ? 'replace' : 'add',
+      path: '/metadata/annotations',
+      value: afterMeta.annotations,
+    });
   }
   return ops;
 }

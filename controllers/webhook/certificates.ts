@@ -2,15 +2,27 @@
 // serves with the CA that the webhook configurations carry.
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KubeRest } from '../../lib/kube/rest.ts';
-import { certificateNotAfter, createCertificateAuthority, loadCertificateAuthority, type KeyPairPem } from '../../lib/pki.ts';
+import {
+  certificateNotAfter,
+  createCertificateAuthority,
+  loadCertificateAuthority,
+  type KeyPairPem,
+} from '../../lib/pki.ts';
 import { isNotFound, isConflict } from '../../lib/kube/errors.ts';
 
 export const WEBHOOK_CERTS_SECRET = 'webhook-certs';
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 
-export interface WebhookCertificates { caCertificate: string; serving: KeyPairPem }
+export interface WebhookCertificates {
+  caCertificate: string;
+  serving: KeyPairPem;
+}
 
-interface Request { namespace: string; dnsNames: string[]; ipAddresses: string[] }
+interface Request {
+  namespace: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+}
 
 const decode = (data: Record<string, string> | undefined, key: string) =>
   data?.[key] ? Buffer.from(data[key], 'base64').toString('utf8') : undefined;
@@ -33,14 +45,27 @@ export async function ensureWebhookCertificates(client: KubeRest, request: Reque
     const caKey = decode(existing?.data, 'ca-key.pem');
     const cert = decode(existing?.data, 'server-cert.pem');
     const key = decode(existing?.data, 'server-key.pem');
-    if (existing && caCert && caKey && cert && key && covers(existing, request)
-      && certificateNotAfter(cert).getTime() - Date.now() > RENEW_BEFORE_MS) {
+    if (
+      existing &&
+      caCert &&
+      caKey &&
+      cert &&
+      key &&
+      covers(existing, request) &&
+      certificateNotAfter(cert).getTime() - Date.now() > RENEW_BEFORE_MS
+    ) {
       return { caCertificate: caCert, serving: { certificate: cert, privateKey: key } };
     }
-    const ca = caCert && caKey && certificateNotAfter(caCert).getTime() - Date.now() > RENEW_BEFORE_MS
-      ? await loadCertificateAuthority({ certificate: caCert, privateKey: caKey })
-      : await createCertificateAuthority('pilotlight-webhook-ca');
-    const serving = await ca.issue({ commonName: request.dnsNames[0] ?? 'webhook', dnsNames: request.dnsNames, ipAddresses: request.ipAddresses, usage: 'server' });
+    const ca =
+      caCert && caKey && certificateNotAfter(caCert).getTime() - Date.now() > RENEW_BEFORE_MS
+        ? await loadCertificateAuthority({ certificate: caCert, privateKey: caKey })
+        : await createCertificateAuthority('pilotlight-webhook-ca');
+    const serving = await ca.issue({
+      commonName: request.dnsNames[0] ?? 'webhook',
+      dnsNames: request.dnsNames,
+      ipAddresses: request.ipAddresses,
+      usage: 'server',
+    });
     const data = {
       'ca-cert.pem': ca.certificate,
       'ca-key.pem': ca.privateKey,
@@ -49,7 +74,11 @@ export async function ensureWebhookCertificates(client: KubeRest, request: Reque
       names: [...request.dnsNames, ...request.ipAddresses].join(','),
     };
     const body: V1Secret = {
-      metadata: { name: WEBHOOK_CERTS_SECRET, namespace: request.namespace, ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}) },
+      metadata: {
+        name: WEBHOOK_CERTS_SECRET,
+        namespace: request.namespace,
+        ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
+      },
       type: 'Opaque',
       data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
     };

@@ -22,8 +22,17 @@ export const webhookConfigEntries: ConfigEntries<WebhookConfig> = {
  * that fails to parse keeps the last good value and is logged, so one bad edit never turns every
  * admission into an error.
  */
-export async function watchWebhookConfig(client: KubeRest, namespace: string, log: Logger): Promise<() => WebhookConfig> {
-  const store = new ConfigStore({ client, namespace, entries: webhookConfigEntries, log: log.with({ part: 'webhook-config' }) });
+export async function watchWebhookConfig(
+  client: KubeRest,
+  namespace: string,
+  log: Logger,
+): Promise<() => WebhookConfig> {
+  const store = new ConfigStore({
+    client,
+    namespace,
+    entries: webhookConfigEntries,
+    log: log.with({ part: 'webhook-config' }),
+  });
   store.start();
   await store.whenSynced();
   return () => store.snapshot();

@@ -2,8 +2,15 @@
 import { containerName } from '../../lib/config/defaults.ts';
 import type { DomainMapping } from '../../lib/apis/domainMapping.ts';
 import {
-  Annotations, type Configuration, type Container, type Revision, type RevisionSpec, type RevisionTemplate, type Route,
-  type Service, type TrafficTarget,
+  Annotations,
+  type Configuration,
+  type Container,
+  type Revision,
+  type RevisionSpec,
+  type RevisionTemplate,
+  type Route,
+  type Service,
+  type TrafficTarget,
 } from '../../lib/apis/serving.ts';
 import type { WebhookConfig } from './config.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
@@ -14,27 +21,45 @@ export interface AdmissionContext {
   config: WebhookConfig;
 }
 
-interface Meta { name?: string; namespace?: string; generateName?: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; controller?: boolean }[] }
+interface Meta {
+  name?: string;
+  namespace?: string;
+  generateName?: string;
+  annotations?: Record<string, string>;
+  ownerReferences?: { kind: string; controller?: boolean }[];
+}
 
 export function defaultRevisionSpec(spec: RevisionSpec, parent: Meta, ctx: AdmissionContext): void {
   const { defaults, features } = ctx.config;
   if (!spec.timeoutSeconds) spec.timeoutSeconds = defaults.revisionTimeoutSeconds;
-  if (spec.idleTimeoutSeconds === undefined
-    && defaults.revisionIdleTimeoutSeconds !== 0 && defaults.revisionIdleTimeoutSeconds < spec.timeoutSeconds) {
+  if (
+    spec.idleTimeoutSeconds === undefined &&
+    defaults.revisionIdleTimeoutSeconds !== 0 &&
+    defaults.revisionIdleTimeoutSeconds < spec.timeoutSeconds
+  ) {
     spec.idleTimeoutSeconds = defaults.revisionIdleTimeoutSeconds;
   }
-  if (spec.responseStartTimeoutSeconds === undefined
-    && defaults.revisionResponseStartTimeoutSeconds !== 0 && defaults.revisionResponseStartTimeoutSeconds < spec.timeoutSeconds) {
+  if (
+    spec.responseStartTimeoutSeconds === undefined &&
+    defaults.revisionResponseStartTimeoutSeconds !== 0 &&
+    defaults.revisionResponseStartTimeoutSeconds < spec.timeoutSeconds
+  ) {
     spec.responseStartTimeoutSeconds = defaults.revisionResponseStartTimeoutSeconds;
   }
   spec.containerConcurrency ??= defaults.containerConcurrency;
 
   const taken = new Set([...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.name).filter(Boolean));
   nameContainers(spec.containers, taken, containerName(defaults.containerNameTemplate, parent));
-  if (spec.initContainers) nameContainers(spec.initContainers as Container[], taken, containerName(defaults.initContainerNameTemplate, parent));
+  if (spec.initContainers)
+    nameContainers(
+      spec.initContainers as Container[],
+      taken,
+      containerName(defaults.initContainerNameTemplate, parent),
+    );
 
-  const writableVolumes = new Set((spec.volumes ?? [])
-    .filter((v) => v.emptyDir || v.persistentVolumeClaim || v.ephemeral).map((v) => v.name));
+  const writableVolumes = new Set(
+    (spec.volumes ?? []).filter((v) => v.emptyDir || v.persistentVolumeClaim || v.ephemeral).map((v) => v.name),
+  );
   for (const container of spec.containers) {
     applyResourceDefaults(container, ctx);
     if (spec.containers.length === 1 || (container.ports?.length ?? 0) > 0) {
@@ -57,8 +82,13 @@ export function defaultRevisionSpec(spec: RevisionSpec, parent: Meta, ctx: Admis
       if (!writableVolumes.has(mount.name)) mount.readOnly = true;
     }
   }
-  for (const container of [...spec.containers, ...((spec.initContainers ?? []) as Container[])]) writeGoZeroValues(container);
-  if (ctx.operation === 'CREATE' && spec.enableServiceLinks === undefined && ctx.config.defaults.enableServiceLinks !== undefined) {
+  for (const container of [...spec.containers, ...((spec.initContainers ?? []) as Container[])])
+    writeGoZeroValues(container);
+  if (
+    ctx.operation === 'CREATE' &&
+    spec.enableServiceLinks === undefined &&
+    ctx.config.defaults.enableServiceLinks !== undefined
+  ) {
     spec.enableServiceLinks = ctx.config.defaults.enableServiceLinks;
   }
   if (features['secure-pod-defaults'] === 'Enabled') applySecurePodDefaults(spec);
@@ -87,7 +117,9 @@ function nameContainers(containers: { name?: string }[], taken: Set<string | und
     if (container.name) continue;
     let name = base;
     if (containers.length > 1 || taken.has(name)) {
-      do { name = `${base}-${suffix++}`; } while (taken.has(name));
+      do {
+        name = `${base}-${suffix++}`;
+      } while (taken.has(name));
     }
     taken.add(name);
     container.name = name;
@@ -97,7 +129,10 @@ function nameContainers(containers: { name?: string }[], taken: Set<string | und
 function applyResourceDefaults(container: Container, ctx: AdmissionContext): void {
   const { requests, limits } = ctx.config.defaults.resources;
   if (Object.keys(requests).length === 0 && Object.keys(limits).length === 0) return;
-  const resources = (container.resources ??= {}) as { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
+  const resources = (container.resources ??= {}) as {
+    requests?: Record<string, string | number>;
+    limits?: Record<string, string | number>;
+  };
   for (const [name, value] of Object.entries(requests)) (resources.requests ??= {})[name] ??= value;
   for (const [name, value] of Object.entries(limits)) (resources.limits ??= {})[name] ??= value;
 }
@@ -113,7 +148,12 @@ function applySecurePodDefaults(spec: RevisionSpec): void {
   }
 }
 
-function defaultTemplate(template: RevisionTemplate, parent: Meta, oldTemplate: RevisionTemplate | undefined, ctx: AdmissionContext): void {
+function defaultTemplate(
+  template: RevisionTemplate,
+  parent: Meta,
+  oldTemplate: RevisionTemplate | undefined,
+  ctx: AdmissionContext,
+): void {
   // A Go client always writes the template's ObjectMeta (a struct); its creationTimestamp: null
   // is dropped by the API server, which leaves `metadata: {}`.
   template.metadata ??= {};
@@ -132,7 +172,11 @@ function defaultTraffic(traffic: TrafficTarget[]): void {
 }
 
 /** creator on create; lastModifier whenever the spec changes (upstream SetUserInfo). */
-function setUserInfo(obj: { metadata?: Meta; spec?: unknown }, old: { spec?: unknown } | undefined, ctx: AdmissionContext): void {
+function setUserInfo(
+  obj: { metadata?: Meta; spec?: unknown },
+  old: { spec?: unknown } | undefined,
+  ctx: AdmissionContext,
+): void {
   const metadata = (obj.metadata ??= {});
   const annotations = (metadata.annotations ??= {});
   if (ctx.operation === 'CREATE') {
@@ -156,9 +200,19 @@ export function defaultService(svc: Service, old: Service | undefined, ctx: Admi
   return out;
 }
 
-export function defaultConfiguration(cfg: Configuration, old: Configuration | undefined, ctx: AdmissionContext): Configuration {
+export function defaultConfiguration(
+  cfg: Configuration,
+  old: Configuration | undefined,
+  ctx: AdmissionContext,
+): Configuration {
   const out = structuredClone(cfg);
-  if (out.spec?.template) defaultTemplate(out.spec.template as RevisionTemplate, out.metadata ?? {}, old?.spec?.template as RevisionTemplate | undefined, ctx);
+  if (out.spec?.template)
+    defaultTemplate(
+      out.spec.template as RevisionTemplate,
+      out.metadata ?? {},
+      old?.spec?.template as RevisionTemplate | undefined,
+      ctx,
+    );
   if (!ownedByService(out.metadata)) setUserInfo(out, old, ctx);
   return out;
 }
@@ -178,9 +232,14 @@ export function defaultRoute(route: Route, old: Route | undefined, ctx: Admissio
 }
 
 /** A reference without namespace means the DomainMapping's own (upstream KReference.SetDefaults). */
-export function defaultDomainMapping(dm: DomainMapping, old: DomainMapping | undefined, ctx: AdmissionContext): DomainMapping {
+export function defaultDomainMapping(
+  dm: DomainMapping,
+  old: DomainMapping | undefined,
+  ctx: AdmissionContext,
+): DomainMapping {
   const out = structuredClone(dm);
-  if (out.spec?.ref && !out.spec.ref.namespace && out.metadata?.namespace) out.spec.ref.namespace = out.metadata.namespace;
+  if (out.spec?.ref && !out.spec.ref.namespace && out.metadata?.namespace)
+    out.spec.ref.namespace = out.metadata.namespace;
   setUserInfo(out, old, ctx);
   return out;
 }

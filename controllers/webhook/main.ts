@@ -19,11 +19,17 @@ export interface WebhookOptions {
 const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
 
 /** Creates the object at collection/name, or replaces it keeping the stored resourceVersion. */
-async function createOrReplace(client: KubeRest, collection: string, object: { metadata?: { name?: string } }): Promise<void> {
+async function createOrReplace(
+  client: KubeRest,
+  collection: string,
+  object: { metadata?: { name?: string } },
+): Promise<void> {
   const path = `${collection}/${object.metadata?.name}`;
   try {
     const existing = await client.request<{ metadata?: { resourceVersion?: string } }>('GET', path);
-    await client.request('PUT', path, { body: { ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    await client.request('PUT', path, {
+      body: { ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+    });
   } catch (error) {
     if (!isNotFound(error)) throw error;
     await client.request('POST', collection, { body: object });
@@ -31,18 +37,28 @@ async function createOrReplace(client: KubeRest, collection: string, object: { m
 }
 
 export async function runWebhook(client: KubeRest, options: WebhookOptions, log: Logger): Promise<Server> {
-  const names = 'url' in options.endpoint
-    ? { dnsNames: [new URL(options.endpoint.url).hostname, 'localhost'].filter((h) => !/^[\d.]+$/.test(h)), ipAddresses: ['127.0.0.1'] }
-    : {
-      dnsNames: [
-        `${options.endpoint.service.name}.${options.endpoint.service.namespace}.svc`,
-        `${options.endpoint.service.name}.${options.endpoint.service.namespace}.svc.cluster.local`,
-      ],
-      ipAddresses: [],
-    };
+  const names =
+    'url' in options.endpoint
+      ? {
+          dnsNames: [new URL(options.endpoint.url).hostname, 'localhost'].filter((h) => !/^[\d.]+$/.test(h)),
+          ipAddresses: ['127.0.0.1'],
+        }
+      : {
+          dnsNames: [
+            `${options.endpoint.service.name}.${options.endpoint.service.namespace}.svc`,
+            `${options.endpoint.service.name}.${options.endpoint.service.namespace}.svc.cluster.local`,
+          ],
+          ipAddresses: [],
+        };
   const certificates = await ensureWebhookCertificates(client, { namespace: options.systemNamespace, ...names });
   const config = await watchWebhookConfig(client, options.systemNamespace, log);
-  const server = await startWebhookServer({ host: options.host, port: options.port, tls: certificates.serving, config, log });
+  const server = await startWebhookServer({
+    host: options.host,
+    port: options.port,
+    tls: certificates.serving,
+    config,
+    log,
+  });
   log.info('webhook listening', { host: options.host, port: options.port });
 
   const { mutating, validating } = makeWebhookConfigurations(options.endpoint, certificates.caCertificate);

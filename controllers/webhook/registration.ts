@@ -4,23 +4,24 @@ import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration }
 export const DEFAULTING_WEBHOOK = 'webhook.serving.knative.dev';
 export const VALIDATION_WEBHOOK = 'validation.webhook.serving.knative.dev';
 
-export type WebhookEndpoint =
-  | { url: string }
-  | { service: { namespace: string; name: string; port: number } };
+export type WebhookEndpoint = { url: string } | { service: { namespace: string; name: string; port: number } };
 
-const rules = [{
-  apiGroups: ['serving.knative.dev'],
-  apiVersions: ['v1'],
-  operations: ['CREATE', 'UPDATE'],
-  resources: ['services', 'configurations', 'revisions', 'routes'],
-  scope: 'Namespaced',
-}, {
-  apiGroups: ['serving.knative.dev'],
-  apiVersions: ['v1beta1'],
-  operations: ['CREATE', 'UPDATE'],
-  resources: ['domainmappings'],
-  scope: 'Namespaced',
-}];
+const rules = [
+  {
+    apiGroups: ['serving.knative.dev'],
+    apiVersions: ['v1'],
+    operations: ['CREATE', 'UPDATE'],
+    resources: ['services', 'configurations', 'revisions', 'routes'],
+    scope: 'Namespaced',
+  },
+  {
+    apiGroups: ['serving.knative.dev'],
+    apiVersions: ['v1beta1'],
+    operations: ['CREATE', 'UPDATE'],
+    resources: ['domainmappings'],
+    scope: 'Namespaced',
+  },
+];
 
 function clientConfig(endpoint: WebhookEndpoint, path: string, caBundle: string) {
   const ca = Buffer.from(caBundle).toString('base64');
@@ -31,8 +32,12 @@ function clientConfig(endpoint: WebhookEndpoint, path: string, caBundle: string)
 
 const labels = { 'app.kubernetes.io/name': 'pilotlight', 'app.kubernetes.io/component': 'webhook' };
 
-export function makeWebhookConfigurations(endpoint: WebhookEndpoint, caBundle: string): {
-  mutating: V1MutatingWebhookConfiguration; validating: V1ValidatingWebhookConfiguration;
+export function makeWebhookConfigurations(
+  endpoint: WebhookEndpoint,
+  caBundle: string,
+): {
+  mutating: V1MutatingWebhookConfiguration;
+  validating: V1ValidatingWebhookConfiguration;
 } {
   const common = {
     admissionReviewVersions: ['v1'],
@@ -46,13 +51,22 @@ export function makeWebhookConfigurations(endpoint: WebhookEndpoint, caBundle: s
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: DEFAULTING_WEBHOOK, labels },
-      webhooks: [{ name: DEFAULTING_WEBHOOK, clientConfig: clientConfig(endpoint, '/defaulting', caBundle), reinvocationPolicy: 'IfNeeded', ...common }],
+      webhooks: [
+        {
+          name: DEFAULTING_WEBHOOK,
+          clientConfig: clientConfig(endpoint, '/defaulting', caBundle),
+          reinvocationPolicy: 'IfNeeded',
+          ...common,
+        },
+      ],
     },
     validating: {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingWebhookConfiguration',
       metadata: { name: VALIDATION_WEBHOOK, labels },
-      webhooks: [{ name: VALIDATION_WEBHOOK, clientConfig: clientConfig(endpoint, '/validation', caBundle), ...common }],
+      webhooks: [
+        { name: VALIDATION_WEBHOOK, clientConfig: clientConfig(endpoint, '/validation', caBundle), ...common },
+      ],
     },
   };
 }

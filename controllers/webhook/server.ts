@@ -45,7 +45,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
   const answer = review(path, body, options.config());
   const request = body.request;
   options.log.debug('admission', {
-    path, kind: request?.kind.kind, name: (request?.object?.metadata as { name?: string } | undefined)?.name,
+    path,
+    kind: request?.kind.kind,
+    name: (request?.object?.metadata as { name?: string } | undefined)?.name,
     allowed: answer.response?.allowed,
   });
   reply(res, 200, answer);

@@ -8,8 +8,16 @@ import type { DomainMapping } from '../../lib/apis/domainMapping.ts';
 import type { FeatureKey } from '../../lib/config/features.ts';
 import { parseReservedInstanceAnnotations } from '../../lib/config/reservedInstance.ts';
 import {
-  Annotations, RESERVED_MOUNT_PATHS, type Configuration, type Container, type Probe, type Revision, type RevisionSpec,
-  type RevisionTemplate, type Route, type Service,
+  Annotations,
+  RESERVED_MOUNT_PATHS,
+  type Configuration,
+  type Container,
+  type Probe,
+  type Revision,
+  type RevisionSpec,
+  type RevisionTemplate,
+  type Route,
+  type Service,
 } from '../../lib/apis/serving.ts';
 import { servingContainerOf } from '../../lib/apis/revision.ts';
 import type { WebhookConfig } from './config.ts';
@@ -25,8 +33,11 @@ export interface FieldError {
 
 /** One line per error: `<path>: <rule>`, or Knative's wording when the value is part of it. */
 export const formatFieldError = (e: FieldError): string =>
-  e.value !== undefined ? `invalid value: ${e.value}: ${e.path}\n${e.message}`
-    : e.path ? `${e.path}: ${e.message}` : e.message;
+  e.value !== undefined
+    ? `invalid value: ${e.value}: ${e.path}\n${e.message}`
+    : e.path
+      ? `${e.path}: ${e.message}`
+      : e.message;
 
 type Errors = FieldError[];
 
@@ -71,10 +82,13 @@ const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
  *  (k8s.io/apimachinery IsDNS1123Subdomain), which Knative's messages carry. */
 function dns1123SubdomainProblems(value: string): string[] {
   const problems: string[] = [];
-  if (value.length > DNS1123_SUBDOMAIN_MAX_LENGTH) problems.push(`must be no more than ${DNS1123_SUBDOMAIN_MAX_LENGTH} characters`);
+  if (value.length > DNS1123_SUBDOMAIN_MAX_LENGTH)
+    problems.push(`must be no more than ${DNS1123_SUBDOMAIN_MAX_LENGTH} characters`);
   if (!DNS1123_SUBDOMAIN.test(value)) {
-    problems.push('a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must '
-      + `start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '${DNS1123_SUBDOMAIN_FORMAT}')`);
+    problems.push(
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " +
+        `start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '${DNS1123_SUBDOMAIN_FORMAT}')`,
+    );
   }
   return problems;
 }
@@ -87,7 +101,10 @@ function cleanPath(path: string): string {
 
 function gated(config: WebhookConfig, feature: FeatureKey, path: string, errors: Errors): void {
   if (config.features[feature] === 'Disabled') {
-    errors.push({ path, message: `must not be set: the feature is off (set ${feature}: enabled in ConfigMap config-features)` });
+    errors.push({
+      path,
+      message: `must not be set: the feature is off (set ${feature}: enabled in ConfigMap config-features)`,
+    });
   }
 }
 
@@ -116,15 +133,22 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   for (const field of ['responseStartTimeoutSeconds', 'idleTimeoutSeconds'] as const) {
     const value = spec[field];
     if (value !== undefined && (value < 0 || value > limit)) {
-      errors.push({ path: `${path}.${field}`, message: `${value} is out of range: must be between 0 and timeoutSeconds (${limit})` });
+      errors.push({
+        path: `${path}.${field}`,
+        message: `${value} is out of range: must be between 0 and timeoutSeconds (${limit})`,
+      });
     }
   }
 
   for (const [field, feature] of Object.entries(GATED_POD_FIELDS)) {
-    if ((spec as unknown as Record<string, unknown>)[field] !== undefined) gated(config, feature, `${path}.${field}`, errors);
+    if ((spec as unknown as Record<string, unknown>)[field] !== undefined)
+      gated(config, feature, `${path}.${field}`, errors);
   }
   if (spec.containers.length > 1 && config.features['multi-container'] === 'Disabled') {
-    errors.push({ path: `${path}.containers`, message: 'only one container is allowed: multi-container is off in ConfigMap config-features' });
+    errors.push({
+      path: `${path}.containers`,
+      message: 'only one container is allowed: multi-container is off in ConfigMap config-features',
+    });
   }
   const account = spec.serviceAccountName;
   if (account) {
@@ -136,12 +160,19 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   const names = new Map<string, string>();
   const all: [Container, string][] = [
     ...spec.containers.map((c, i): [Container, string] => [c, `${path}.containers[${i}]`]),
-    ...((spec.initContainers ?? []) as Container[]).map((c, i): [Container, string] => [c, `${path}.initContainers[${i}]`]),
+    ...((spec.initContainers ?? []) as Container[]).map((c, i): [Container, string] => [
+      c,
+      `${path}.initContainers[${i}]`,
+    ]),
   ];
   for (const [container, containerPath] of all) {
     if (!container.name) continue;
     const first = names.get(container.name);
-    if (first) errors.push({ path: `${containerPath}.name`, message: `${JSON.stringify(container.name)} is already the name of ${first}` });
+    if (first)
+      errors.push({
+        path: `${containerPath}.name`,
+        message: `${JSON.stringify(container.name)} is already the name of ${first}`,
+      });
     else names.set(container.name, containerPath);
   }
 
@@ -150,7 +181,11 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
   const volumeNames = new Set<string>();
   (spec.volumes ?? []).forEach((volume, i) => {
     const volumePath = `${path}.volumes[${i}]`;
-    if (volumeNames.has(volume.name)) errors.push({ path: `${volumePath}.name`, message: `${JSON.stringify(volume.name)} is already the name of another volume` });
+    if (volumeNames.has(volume.name))
+      errors.push({
+        path: `${volumePath}.name`,
+        message: `${JSON.stringify(volume.name)} is already the name of another volume`,
+      });
     volumeNames.add(volume.name);
     const fields = volume as unknown as Record<string, unknown>;
     for (const [source, feature] of Object.entries(GATED_VOLUME_SOURCES)) {
@@ -159,7 +194,9 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
     // Which sources may appear depends on config-features, so this is checked here, not in CEL.
     const sources = VOLUME_SOURCES.filter((source) => fields[source] !== undefined);
     if (sources.length !== 1) {
-      const allowed = VOLUME_SOURCES.filter((source) => !(source in GATED_VOLUME_SOURCES) || config.features[GATED_VOLUME_SOURCES[source]!] !== 'Disabled');
+      const allowed = VOLUME_SOURCES.filter(
+        (source) => !(source in GATED_VOLUME_SOURCES) || config.features[GATED_VOLUME_SOURCES[source]!] !== 'Disabled',
+      );
       errors.push({
         path: volumePath,
         message: `exactly one of ${allowed.join(', ')} must be set, ${sources.length === 0 ? 'found none' : `found ${sources.join(' and ')}`}`,
@@ -173,39 +210,69 @@ export function validateRevisionSpec(spec: RevisionSpec, path: string, config: W
       const cleaned = cleanPath(mount.mountPath);
       // The schema refuses the reserved paths as written; Knative compares them cleaned too.
       if (cleaned !== mount.mountPath && RESERVED_MOUNT_PATHS.includes(cleaned)) {
-        errors.push({ path: `${mountPath}.mountPath`, message: `${JSON.stringify(mount.mountPath)} is ${cleaned}: mountPath may not be one of ${RESERVED_MOUNT_PATHS.join(', ')}` });
+        errors.push({
+          path: `${mountPath}.mountPath`,
+          message: `${JSON.stringify(mount.mountPath)} is ${cleaned}: mountPath may not be one of ${RESERVED_MOUNT_PATHS.join(', ')}`,
+        });
       }
-      if (mountPaths.has(cleaned)) errors.push({ path: `${mountPath}.mountPath`, message: `${JSON.stringify(mount.mountPath)} is mounted twice: each mountPath must be unique` });
+      if (mountPaths.has(cleaned))
+        errors.push({
+          path: `${mountPath}.mountPath`,
+          message: `${JSON.stringify(mount.mountPath)} is mounted twice: each mountPath must be unique`,
+        });
       mountPaths.add(cleaned);
       const volume = volumes.get(mount.name);
       if (!volume) {
-        errors.push({ path: `${mountPath}.name`, message: `no volume named ${JSON.stringify(mount.name)} in ${path}.volumes` });
+        errors.push({
+          path: `${mountPath}.name`,
+          message: `no volume named ${JSON.stringify(mount.name)} in ${path}.volumes`,
+        });
         return;
       }
       mounted.add(mount.name);
-      if (mount.mountPropagation !== undefined) gated(config, 'kubernetes.podspec-volumes-mount-propagation', `${mountPath}.mountPropagation`, errors);
-      if (volume.persistentVolumeClaim && mount.readOnly === false
-        && config.features['kubernetes.podspec-persistent-volume-write'] === 'Disabled') {
-        errors.push({ path: `${mountPath}.readOnly`, message: 'must be true: writing to a PersistentVolumeClaim needs kubernetes.podspec-persistent-volume-write: enabled in ConfigMap config-features' });
+      if (mount.mountPropagation !== undefined)
+        gated(config, 'kubernetes.podspec-volumes-mount-propagation', `${mountPath}.mountPropagation`, errors);
+      if (
+        volume.persistentVolumeClaim &&
+        mount.readOnly === false &&
+        config.features['kubernetes.podspec-persistent-volume-write'] === 'Disabled'
+      ) {
+        errors.push({
+          path: `${mountPath}.readOnly`,
+          message:
+            'must be true: writing to a PersistentVolumeClaim needs kubernetes.podspec-persistent-volume-write: enabled in ConfigMap config-features',
+        });
       }
     });
     (container.env ?? []).forEach((env, j) => {
       const source = env.valueFrom as Record<string, unknown> | undefined;
       for (const field of ['fieldRef', 'resourceFieldRef']) {
-        if (source?.[field] !== undefined) gated(config, 'kubernetes.podspec-fieldref', `${containerPath}.env[${j}].valueFrom.${field}`, errors);
+        if (source?.[field] !== undefined)
+          gated(config, 'kubernetes.podspec-fieldref', `${containerPath}.env[${j}].valueFrom.${field}`, errors);
       }
     });
-    const capabilities = (container.securityContext as { capabilities?: { add?: unknown[] } } | undefined)?.capabilities;
+    const capabilities = (container.securityContext as { capabilities?: { add?: unknown[] } } | undefined)
+      ?.capabilities;
     if (capabilities?.add?.length) {
-      gated(config, 'kubernetes.containerspec-addcapabilities', `${containerPath}.securityContext.capabilities.add`, errors);
+      gated(
+        config,
+        'kubernetes.containerspec-addcapabilities',
+        `${containerPath}.securityContext.capabilities.add`,
+        errors,
+      );
     }
   }
   (spec.volumes ?? []).forEach((volume, i) => {
-    if (!mounted.has(volume.name)) errors.push({ path: `${path}.volumes[${i}].name`, message: `volume ${JSON.stringify(volume.name)} is not mounted by any container` });
+    if (!mounted.has(volume.name))
+      errors.push({
+        path: `${path}.volumes[${i}].name`,
+        message: `volume ${JSON.stringify(volume.name)} is not mounted by any container`,
+      });
   });
 
   const serving = servingContainerOf(spec);
-  if (serving) errors.push(...validateServingProbes(serving, `${path}.containers[${spec.containers.indexOf(serving)}]`));
+  if (serving)
+    errors.push(...validateServingProbes(serving, `${path}.containers[${spec.containers.indexOf(serving)}]`));
   spec.containers.forEach((container, i) => {
     if (container !== serving) errors.push(...validateSidecarProbes(container, `${path}.containers[${i}]`, config));
   });
@@ -230,7 +297,10 @@ function validateSidecarProbes(container: Container, containerPath: string, conf
     for (const action of ['httpGet', 'tcpSocket'] as const) {
       const port = probe[action]?.port;
       if (probe[action] && (port === undefined || port === 0 || port === '')) {
-        errors.push({ path: `${probePath}.${action}.port`, message: 'must be set: a container without a port has no serving port to probe by default' });
+        errors.push({
+          path: `${probePath}.${action}.port`,
+          message: 'must be set: a container without a port has no serving port to probe by default',
+        });
       }
     }
   }
@@ -262,7 +332,10 @@ function validateServingProbes(container: Container, containerPath: string): Err
     for (const action of ['httpGet', 'tcpSocket'] as const) {
       const port = probe[action]?.port;
       if (typeof port === 'string' && port !== '' && port !== portName) {
-        errors.push({ path: `${probePath}.${action}.port`, message: `${JSON.stringify(port)} must be the name of the container port, ${JSON.stringify(portName)}` });
+        errors.push({
+          path: `${probePath}.${action}.port`,
+          message: `${JSON.stringify(port)} must be the name of the container port, ${JSON.stringify(portName)}`,
+        });
       }
     }
     if (kind === 'readinessProbe') errors.push(...readinessTimingErrors(probe, probePath));
@@ -273,9 +346,13 @@ function validateServingProbes(container: Container, containerPath: string): Err
 function readinessTimingErrors(probe: Probe, path: string): Errors {
   const errors: Errors = [];
   // Values left out were defaulted (successThreshold 1; with a period, timeoutSeconds 1 and failureThreshold 3).
-  const atLeast = (field: 'periodSeconds' | 'initialDelaySeconds' | 'successThreshold' | 'timeoutSeconds' | 'failureThreshold', min: number) => {
+  const atLeast = (
+    field: 'periodSeconds' | 'initialDelaySeconds' | 'successThreshold' | 'timeoutSeconds' | 'failureThreshold',
+    min: number,
+  ) => {
     const value = probe[field];
-    if (value !== undefined && value < min) errors.push({ path: `${path}.${field}`, message: `${value} is out of range: must be at least ${min}` });
+    if (value !== undefined && value < min)
+      errors.push({ path: `${path}.${field}`, message: `${value} is out of range: must be at least ${min}` });
   };
   atLeast('periodSeconds', 0);
   atLeast('initialDelaySeconds', 0);
@@ -283,7 +360,10 @@ function readinessTimingErrors(probe: Probe, path: string): Errors {
   if (!probe.periodSeconds) {
     for (const field of ['failureThreshold', 'timeoutSeconds'] as const) {
       if (probe[field]) {
-        errors.push({ path: `${path}.${field}`, message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)' });
+        errors.push({
+          path: `${path}.${field}`,
+          message: 'must not be set when periodSeconds is 0 (aggressive probing, with its own timeout and retries)',
+        });
       }
     }
   } else {
@@ -294,7 +374,11 @@ function readinessTimingErrors(probe: Probe, path: string): Errors {
 }
 
 /** Autoscaling and reserved-instance annotations of a revision, at path (its metadata). */
-function validateRevisionAnnotations(annotations: Record<string, string> | undefined, path: string, config: WebhookConfig): Errors {
+function validateRevisionAnnotations(
+  annotations: Record<string, string> | undefined,
+  path: string,
+  config: WebhookConfig,
+): Errors {
   const issues = [
     ...parseAutoscalingAnnotations(annotations, config.autoscaler).issues,
     // A min-scale of 1 or more is no conflict: it keeps standard instances instead of a reserved one.
@@ -307,7 +391,8 @@ function validateTemplateMetadata(template: RevisionTemplate, path: string, conf
   const annotations = template.metadata?.annotations;
   const errors = validateRevisionAnnotations(annotations, `${path}.metadata`, config);
   const deadline = annotations?.[Annotations.progressDeadline];
-  if (deadline !== undefined) durationAnnotation(deadline, `${path}.metadata.annotations[${Annotations.progressDeadline}]`, errors);
+  if (deadline !== undefined)
+    durationAnnotation(deadline, `${path}.metadata.annotations[${Annotations.progressDeadline}]`, errors);
   return errors;
 }
 
@@ -318,7 +403,11 @@ function durationAnnotation(value: string, path: string, errors: Errors): void {
   else if (ms % 1000 !== 0) errors.push({ path, message: `${value} must be a whole number of seconds` });
 }
 
-interface ObjectMeta { name?: string; generateName?: string; annotations?: Record<string, string> }
+interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  annotations?: Record<string, string>;
+}
 
 /** Autoscaling annotations belong on the revision template, where they take effect. */
 function validateTopLevelMetadata(metadata: ObjectMeta | undefined, withRollout: boolean): Errors {
@@ -340,14 +429,20 @@ function validateTopLevelMetadata(metadata: ObjectMeta | undefined, withRollout:
 }
 
 function validateTemplate(
-  template: RevisionTemplate | undefined, oldTemplate: RevisionTemplate | undefined, metadata: ObjectMeta | undefined, config: WebhookConfig,
+  template: RevisionTemplate | undefined,
+  oldTemplate: RevisionTemplate | undefined,
+  metadata: ObjectMeta | undefined,
+  config: WebhookConfig,
 ): Errors {
   if (!template) return [];
   const errors = validateTemplateMetadata(template, 'spec.template', config);
   if (template.spec) errors.push(...validateRevisionSpec(template.spec, 'spec.template.spec', config));
   const name = template.metadata?.name;
   if (name && metadata?.generateName) {
-    errors.push({ path: 'spec.template.metadata.name', message: 'a revision name may not be given when the parent uses generateName' });
+    errors.push({
+      path: 'spec.template.metadata.name',
+      message: 'a revision name may not be given when the parent uses generateName',
+    });
   }
   if (oldTemplate && name && name === oldTemplate.metadata?.name && !isDeepEqual(oldTemplate, template)) {
     errors.push({
@@ -365,10 +460,19 @@ export function validateService(svc: Service, old: Service | undefined, config: 
   ];
 }
 
-export function validateConfiguration(cfg: Configuration, old: Configuration | undefined, config: WebhookConfig): Errors {
+export function validateConfiguration(
+  cfg: Configuration,
+  old: Configuration | undefined,
+  config: WebhookConfig,
+): Errors {
   return [
     ...validateTopLevelMetadata(cfg.metadata, false),
-    ...validateTemplate(cfg.spec?.template as RevisionTemplate | undefined, old?.spec?.template as RevisionTemplate | undefined, cfg.metadata, config),
+    ...validateTemplate(
+      cfg.spec?.template as RevisionTemplate | undefined,
+      old?.spec?.template as RevisionTemplate | undefined,
+      cfg.metadata,
+      config,
+    ),
   ];
 }
 
@@ -390,12 +494,18 @@ export function validateDomainMapping(dm: DomainMapping, clusterDomain = CLUSTER
   const errors: Errors = [];
   const name = dm.metadata?.name ?? '';
   if (name.endsWith(`.${clusterDomain}`)) {
-    errors.push({ path: 'metadata.name', message: `invalid name ${JSON.stringify(name)}: must not be a subdomain of cluster local domain ${JSON.stringify(clusterDomain)}` });
+    errors.push({
+      path: 'metadata.name',
+      message: `invalid name ${JSON.stringify(name)}: must not be a subdomain of cluster local domain ${JSON.stringify(clusterDomain)}`,
+    });
   }
   const parent = dm.metadata?.namespace;
   const refNamespace = dm.spec?.ref?.namespace;
   if (parent && refNamespace && refNamespace !== parent) {
-    errors.push({ path: 'spec.ref.namespace', message: `mismatched namespaces: parent namespace: ${JSON.stringify(parent)} does not match ref: ${JSON.stringify(refNamespace)}` });
+    errors.push({
+      path: 'spec.ref.namespace',
+      message: `mismatched namespaces: parent namespace: ${JSON.stringify(parent)} does not match ref: ${JSON.stringify(refNamespace)}`,
+    });
   }
   return errors;
 }

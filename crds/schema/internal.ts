@@ -6,12 +6,17 @@ const protocolType = str('The protocol the revision speaks: http1 or h2c.', { en
 
 export const podAutoscalerSchema = root(
   'PodAutoscaler scales the pods of one revision from the requests they receive.',
-  object({
-    containerConcurrency: int64('The hard limit of concurrent requests per container; 0 means unlimited.', { minimum: 0 }),
-    scaleTargetRef: objectReference,
-    reachability: str('Whether the revision is referenced by a route.', { enum: ['Reachable', 'Unreachable', ''] }),
-    protocolType,
-  }, { required: ['scaleTargetRef', 'protocolType'] }),
+  object(
+    {
+      containerConcurrency: int64('The hard limit of concurrent requests per container; 0 means unlimited.', {
+        minimum: 0,
+      }),
+      scaleTargetRef: objectReference,
+      reachability: str('Whether the revision is referenced by a route.', { enum: ['Reachable', 'Unreachable', ''] }),
+      protocolType,
+    },
+    { required: ['scaleTargetRef', 'protocolType'] },
+  ),
   {
     serviceName: str('The Kubernetes Service that fronts the revision.'),
     metricsServiceName: str('The Kubernetes Service the autoscaler scrapes.'),
@@ -21,44 +26,55 @@ export const podAutoscalerSchema = root(
 );
 
 const loadBalancerStatus = object({
-  ingress: array(object({
-    ip: str(),
-    domain: str(),
-    domainInternal: str(),
-    meshOnly: bool(),
-  })),
+  ingress: array(
+    object({
+      ip: str(),
+      domain: str(),
+      domainInternal: str(),
+      meshOnly: bool(),
+    }),
+  ),
 });
 
-const split = object({
-  serviceNamespace: str(),
-  serviceName: str(),
-  servicePort: { anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true },
-  percent: int32(undefined, { minimum: 0, maximum: 100 }),
-  appendHeaders: stringMap(),
-}, { required: ['serviceNamespace', 'serviceName', 'servicePort'] });
+const split = object(
+  {
+    serviceNamespace: str(),
+    serviceName: str(),
+    servicePort: { anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true },
+    percent: int32(undefined, { minimum: 0, maximum: 100 }),
+    appendHeaders: stringMap(),
+  },
+  { required: ['serviceNamespace', 'serviceName', 'servicePort'] },
+);
 
 export const ingressSchema = root(
-  'Ingress is the load-balancer-neutral description of how a Route\'s hosts reach revisions.',
+  "Ingress is the load-balancer-neutral description of how a Route's hosts reach revisions.",
   object({
-    tls: array(object({
-      hosts: array(str()),
-      secretName: str(),
-      secretNamespace: str(),
-    })),
-    httpOption: str('Whether plain HTTP is served or redirected to HTTPS.', { enum: ['Enabled', 'Redirected', ''] }),
-    rules: array(object({
-      hosts: array(str()),
-      visibility: str(undefined, { enum: ['ExternalIP', 'ClusterLocal'] }),
-      http: object({
-        paths: array(object({
-          path: str(),
-          rewriteHost: str(),
-          headers: { type: 'object', additionalProperties: object({ exact: str() }) },
-          appendHeaders: stringMap(),
-          splits: array(split),
-        })),
+    tls: array(
+      object({
+        hosts: array(str()),
+        secretName: str(),
+        secretNamespace: str(),
       }),
-    })),
+    ),
+    httpOption: str('Whether plain HTTP is served or redirected to HTTPS.', { enum: ['Enabled', 'Redirected', ''] }),
+    rules: array(
+      object({
+        hosts: array(str()),
+        visibility: str(undefined, { enum: ['ExternalIP', 'ClusterLocal'] }),
+        http: object({
+          paths: array(
+            object({
+              path: str(),
+              rewriteHost: str(),
+              headers: { type: 'object', additionalProperties: object({ exact: str() }) },
+              appendHeaders: stringMap(),
+              splits: array(split),
+            }),
+          ),
+        }),
+      }),
+    ),
   }),
   {
     publicLoadBalancer: loadBalancerStatus,
@@ -67,16 +83,19 @@ export const ingressSchema = root(
 );
 
 export const serverlessServiceSchema = root(
-  'ServerlessService switches a revision\'s traffic between its pods (Serve) and the activator (Proxy).',
-  object({
-    mode: str('Serve sends traffic to the pods, Proxy to the activator.', { enum: ['Serve', 'Proxy'] }),
-    objectRef: objectReference,
-    protocolType,
-    numActivators: int32('How many activators to use in Proxy mode.', { minimum: 0 }),
-  }, { required: ['objectRef', 'protocolType'] }),
+  "ServerlessService switches a revision's traffic between its pods (Serve) and the activator (Proxy).",
+  object(
+    {
+      mode: str('Serve sends traffic to the pods, Proxy to the activator.', { enum: ['Serve', 'Proxy'] }),
+      objectRef: objectReference,
+      protocolType,
+      numActivators: int32('How many activators to use in Proxy mode.', { minimum: 0 }),
+    },
+    { required: ['objectRef', 'protocolType'] },
+  ),
   {
     serviceName: str('The public Service of the revision.'),
-    privateServiceName: str('The Service that selects the revision\'s pods.'),
+    privateServiceName: str("The Service that selects the revision's pods."),
     address: addressable,
   },
 );

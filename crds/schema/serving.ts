@@ -70,10 +70,17 @@ const servingMask: FieldMask = {
       },
     ],
     [core('EnvFromSource')]: [
-      { rule: 'has(self.configMapRef) != has(self.secretRef)', message: 'exactly one of configMapRef or secretRef must be set' },
+      {
+        rule: 'has(self.configMapRef) != has(self.secretRef)',
+        message: 'exactly one of configMapRef or secretRef must be set',
+      },
     ],
     [core('VolumeMount')]: [
-      { rule: "self.mountPath.startsWith('/')", message: 'mountPath must be an absolute path', fieldPath: '.mountPath' },
+      {
+        rule: "self.mountPath.startsWith('/')",
+        message: 'mountPath must be an absolute path',
+        fieldPath: '.mountPath',
+      },
       {
         rule: `!(self.mountPath in ${celList(RESERVED_MOUNT_PATHS)})`,
         message: `mountPath may not be one of ${RESERVED_MOUNT_PATHS.join(', ')}`,
@@ -97,25 +104,34 @@ const servingMask: FieldMask = {
     [`${core('PodSecurityContext')}.fsGroup`]: ID_RANGE,
     [`${core('PodSecurityContext')}.supplementalGroups`]: {
       maxItems: MAX_SUPPLEMENTAL_GROUPS,
-      ...rules({ rule: `self.all(g, g >= 0 && g <= ${MAX_ID})`, message: `every group ID must be between 0 and ${MAX_ID}` }),
+      ...rules({
+        rule: `self.all(g, g >= 0 && g <= ${MAX_ID})`,
+        message: `every group ID must be between 0 and ${MAX_ID}`,
+      }),
     },
     [`${core('PodSpec')}.containers`]: {
       minItems: 1,
       maxItems: MAX_CONTAINERS,
-      ...rules({
-        rule: 'size(self) == 1 || self.filter(c, has(c.ports) && size(c.ports) > 0).size() == 1',
-        message: 'when a revision has more than one container, exactly one of them must set a port (the serving container)',
-      }, {
-        rule: "self.all(c, !(size(self) == 1 || (has(c.ports) && size(c.ports) > 0)) || !has(c.env) || !c.env.exists(e, e.name == 'PORT'))",
-        message: 'PORT is a reserved environment variable in the serving container: Knative sets it to the container port',
-      }),
+      ...rules(
+        {
+          rule: 'size(self) == 1 || self.filter(c, has(c.ports) && size(c.ports) > 0).size() == 1',
+          message:
+            'when a revision has more than one container, exactly one of them must set a port (the serving container)',
+        },
+        {
+          rule: "self.all(c, !(size(self) == 1 || (has(c.ports) && size(c.ports) > 0)) || !has(c.env) || !c.env.exists(e, e.name == 'PORT'))",
+          message:
+            'PORT is a reserved environment variable in the serving container: Knative sets it to the container port',
+        },
+      ),
     },
   },
 };
 
 function revisionSpec(converter: StructuralConverter): JSONSchemaProps {
   const podSpec = converter.definition(core('PodSpec'));
-  podSpec.description = 'RevisionSpec holds the desired state of the Revision: the pod\'s containers and volumes, and how requests reach them.';
+  podSpec.description =
+    "RevisionSpec holds the desired state of the Revision: the pod's containers and volumes, and how requests reach them.";
   podSpec.properties = {
     ...podSpec.properties,
     containerConcurrency: int64(
@@ -137,20 +153,23 @@ function revisionSpec(converter: StructuralConverter): JSONSchemaProps {
 }
 
 function revisionTemplate(converter: StructuralConverter): JSONSchemaProps {
-  return object({
-    metadata: object({
-      name: str('A name for the revision; it must start with the name of its Configuration or Service and a dash.', {
-        pattern: DNS1035_LABEL,
-        maxLength: 63,
+  return object(
+    {
+      metadata: object({
+        name: str('A name for the revision; it must start with the name of its Configuration or Service and a dash.', {
+          pattern: DNS1035_LABEL,
+          maxLength: 63,
+        }),
+        labels: stringMap(),
+        annotations: stringMap(),
+        // Go tooling writes an empty ObjectMeta as `creationTimestamp: null`. Declared, the null is
+        // dropped by the API server; undeclared, strict field validation (kubectl) refuses it.
+        creationTimestamp: str('Ignored: a revision gets its own creation time.', { format: 'date-time' }),
       }),
-      labels: stringMap(),
-      annotations: stringMap(),
-      // Go tooling writes an empty ObjectMeta as `creationTimestamp: null`. Declared, the null is
-      // dropped by the API server; undeclared, strict field validation (kubectl) refuses it.
-      creationTimestamp: str('Ignored: a revision gets its own creation time.', { format: 'date-time' }),
-    }),
-    spec: revisionSpec(converter),
-  }, { description: 'The specification of the revisions that changes of this template stamp out.' });
+      spec: revisionSpec(converter),
+    },
+    { description: 'The specification of the revisions that changes of this template stamp out.' },
+  );
 }
 
 const hasText = (field: string) => `(has(self.${field}) && self.${field} != '')`;
@@ -181,14 +200,19 @@ function trafficTarget(kind: 'service' | 'route'): JSONSchemaProps {
       message: 'one of revisionName or configurationName must be set',
     });
   }
-  return object({
-    tag: str('A name for this target that gives it its own URL.', { pattern: DNS1035_LABEL, maxLength: 63 }),
-    revisionName: str('The Revision that receives this share of traffic.'),
-    configurationName: str('The Configuration whose latest ready Revision receives this share of traffic.'),
-    latestRevision: bool('Whether the target follows the latest ready Revision; true exactly when revisionName is unset.'),
-    percent: int64('The share of traffic, in percent, sent to this target.', { minimum: 0, maximum: 100 }),
-    url: str('The URL of this target when it has a tag (status only).'),
-  }, rules(...targetRules));
+  return object(
+    {
+      tag: str('A name for this target that gives it its own URL.', { pattern: DNS1035_LABEL, maxLength: 63 }),
+      revisionName: str('The Revision that receives this share of traffic.'),
+      configurationName: str('The Configuration whose latest ready Revision receives this share of traffic.'),
+      latestRevision: bool(
+        'Whether the target follows the latest ready Revision; true exactly when revisionName is unset.',
+      ),
+      percent: int64('The share of traffic, in percent, sent to this target.', { minimum: 0, maximum: 100 }),
+      url: str('The URL of this target when it has a tag (status only).'),
+    },
+    rules(...targetRules),
+  );
 }
 
 const MAX_TRAFFIC_TARGETS = 100;
@@ -210,14 +234,16 @@ function trafficSpec(kind: 'service' | 'route'): JSONSchemaProps {
   });
 }
 
-const trafficStatus = array(object({
-  tag: str(),
-  revisionName: str(),
-  configurationName: str(),
-  latestRevision: bool(),
-  percent: int64(),
-  url: str(),
-}));
+const trafficStatus = array(
+  object({
+    tag: str(),
+    revisionName: str(),
+    configurationName: str(),
+    latestRevision: bool(),
+    percent: int64(),
+    url: str(),
+  }),
+);
 
 const routeStatusFields: Record<string, JSONSchemaProps> = {
   url: str('The URL at which the route answers.'),

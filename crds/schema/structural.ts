@@ -60,7 +60,10 @@ export interface FieldMask {
   /** CEL rules attached to every occurrence of a definition. */
   rules?: Record<string, readonly ValidationRule[]>;
   /** Rules and bounds attached to one field of a definition, keyed `Definition.field`. */
-  fieldRules?: Record<string, Pick<JSONSchemaProps, 'maxItems' | 'minItems' | 'maxLength' | 'minimum' | 'maximum' | 'x-kubernetes-validations'>>;
+  fieldRules?: Record<
+    string,
+    Pick<JSONSchemaProps, 'maxItems' | 'minItems' | 'maxLength' | 'minimum' | 'maximum' | 'x-kubernetes-validations'>
+  >;
 }
 
 const INT_OR_STRING: JSONSchemaProps = {
@@ -71,7 +74,8 @@ const INT_OR_STRING: JSONSchemaProps = {
 const SPECIAL: Record<string, JSONSchemaProps> = {
   'io.k8s.apimachinery.pkg.api.resource.Quantity': {
     ...INT_OR_STRING,
-    pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+    pattern:
+      '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
   },
   'io.k8s.apimachinery.pkg.util.intstr.IntOrString': INT_OR_STRING,
   'io.k8s.apimachinery.pkg.apis.meta.v1.Time': { type: 'string', format: 'date-time' },
@@ -124,10 +128,11 @@ export class StructuralConverter {
         if (extra) Object.assign(properties[field], structuredClone(extra));
       }
       out.properties = properties;
-      const relaxed = definitionName ? this.mask.relaxRequired?.[definitionName] ?? [] : [];
-      const extraRequired = definitionName ? this.mask.require?.[definitionName] ?? [] : [];
-      const required = [...new Set([...(source.required ?? []), ...extraRequired])]
-        .filter((f) => f in properties && !relaxed.includes(f));
+      const relaxed = definitionName ? (this.mask.relaxRequired?.[definitionName] ?? []) : [];
+      const extraRequired = definitionName ? (this.mask.require?.[definitionName] ?? []) : [];
+      const required = [...new Set([...(source.required ?? []), ...extraRequired])].filter(
+        (f) => f in properties && !relaxed.includes(f),
+      );
       if (required.length > 0) out.required = required;
       const rules = definitionName ? this.mask.rules?.[definitionName] : undefined;
       if (rules) out['x-kubernetes-validations'] = structuredClone([...rules]);

@@ -45,7 +45,13 @@ export interface ProbeDecision {
   readonly hash: string;
 }
 
-export type RejectReason = 'unknown-host' | 'no-matching-path' | 'no-weighted-split' | 'backend-unknown' | 'no-ready-endpoints' | 'unserved-rewrite-host';
+export type RejectReason =
+  | 'unknown-host'
+  | 'no-matching-path'
+  | 'no-weighted-split'
+  | 'backend-unknown'
+  | 'no-ready-endpoints'
+  | 'unserved-rewrite-host';
 
 export interface RejectDecision {
   readonly kind: 'reject';
@@ -69,10 +75,18 @@ export const noWeightedSplit = (ingress: IngressRef): RejectDecision =>
   reject(503, 'no-weighted-split', `every split of ${ingress.namespace}/${ingress.name} has 0 percent`);
 
 export const backendUnknown = (service: ServiceRef): RejectDecision =>
-  reject(503, 'backend-unknown', `backend ${service.namespace}/${service.name}:${service.port} is not known to the gateway yet`);
+  reject(
+    503,
+    'backend-unknown',
+    `backend ${service.namespace}/${service.name}:${service.port} is not known to the gateway yet`,
+  );
 
 export const noReadyEndpoints = (service: ServiceRef): RejectDecision =>
-  reject(503, 'no-ready-endpoints', `backend ${service.namespace}/${service.name}:${service.port} has no ready endpoints`);
+  reject(
+    503,
+    'no-ready-endpoints',
+    `backend ${service.namespace}/${service.name}:${service.port} has no ready endpoints`,
+  );
 
 export const unservedRewriteHost = (host: string): RejectDecision =>
   reject(503, 'unserved-rewrite-host', `rewritten host ${host} is not served by any Ingress here`);

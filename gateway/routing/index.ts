@@ -13,11 +13,13 @@ import type { RoutingTable } from './table.ts';
 export function route(table: RoutingTable, request: RequestHead): RouteDecision {
   const matched = match(table, request);
   if (matched.kind === 'reject') return matched;
-  if (request.headers[PROBE_HEADER] === PROBE_VALUE && request.headers[HASH_HEADER] === HASH_OVERRIDE) return matched.probe;
+  if (request.headers[PROBE_HEADER] === PROBE_VALUE && request.headers[HASH_HEADER] === HASH_OVERRIDE)
+    return matched.probe;
   // A rewriting path (a DomainMapping's) answers probes itself, then routes as its rewritten host.
-  const splits = matched.splits.kind === 'rewrite'
-    ? findRoute(matched.splits, request.path, request.headers)?.splits ?? NO_MATCHING_PATH
-    : matched.splits;
+  const splits =
+    matched.splits.kind === 'rewrite'
+      ? (findRoute(matched.splits, request.path, request.headers)?.splits ?? NO_MATCHING_PATH)
+      : matched.splits;
   // Copies of the rewritten host's routes never rewrite again (table.ts).
   if (splits.kind !== 'weighted') return splits.kind === 'reject' ? splits : NO_MATCHING_PATH;
   const target = splits.targets[splits.schedule.next()]!;

@@ -51,7 +51,11 @@ export function normalizeHost(raw: string): string {
   return host;
 }
 
-export function findVirtualHost(table: RoutingTable, listener: Listener, rawHost: string | undefined): VirtualHost | undefined {
+export function findVirtualHost(
+  table: RoutingTable,
+  listener: Listener,
+  rawHost: string | undefined,
+): VirtualHost | undefined {
   if (rawHost === undefined) return undefined;
   const hosts = listener === 'external' ? table.external : table.internal;
   return hosts.get(normalizeHost(rawHost));
@@ -59,7 +63,11 @@ export function findVirtualHost(table: RoutingTable, listener: Listener, rawHost
 
 // Prefixes are paths and never contain '?', so testing them against the raw target cannot reach
 // into the query string; this saves cutting the query off every request.
-export function findRoute(vhost: Pick<VirtualHost, 'routes'>, target: string, headers: IncomingHeaders): PathRoute | undefined {
+export function findRoute(
+  vhost: Pick<VirtualHost, 'routes'>,
+  target: string,
+  headers: IncomingHeaders,
+): PathRoute | undefined {
   for (const route of vhost.routes) {
     if (target.startsWith(route.prefix) && headersHold(route, headers)) return route;
   }

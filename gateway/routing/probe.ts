@@ -54,7 +54,8 @@ const hashes = new WeakMap<IIngress, string>();
 type Json = unknown;
 type JsonObject = Record<string, Json>;
 
-const isObject = (value: Json): value is JsonObject => value !== null && typeof value === 'object' && !Array.isArray(value);
+const isObject = (value: Json): value is JsonObject =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
 const objectOf = (value: Json): JsonObject => (isObject(value) ? value : {});
 /** A Go slice: undefined is nil, which differs from empty only for fields without omitempty. */
 const sliceOf = (value: Json): readonly Json[] | undefined => (Array.isArray(value) ? value : undefined);
@@ -149,7 +150,8 @@ function omitEmptyMap(fields: string[], name: string, value: Json, element: (val
 }
 
 const list = (items: readonly Json[], element: (value: Json) => string): string => `[${items.map(element).join(',')}]`;
-const nullableList = (items: readonly Json[] | undefined, element: (value: Json) => string): string => (items ? list(items, element) : 'null');
+const nullableList = (items: readonly Json[] | undefined, element: (value: Json) => string): string =>
+  items ? list(items, element) : 'null';
 
 /**
  * Compares as Go's strings.Compare does on the UTF-8 encodings, which is code point order: UTF-16
@@ -176,7 +178,15 @@ function compareUtf8(a: string, b: string): number {
 // Go's decoder turns into U+FFFD, is replaced the same way (toWellFormed).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const NEEDS_ESCAPE = /["\\<>&\u0000-\u001f\u2028\u2029]/;
-const ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
 
 /** A Go string field as JSON; anything but a string (null, absent) is Go's zero value "". */
 function goString(value: Json): string {

@@ -21,9 +21,17 @@ import type { IIngress } from '@kubernetes-models/knative/networking.internal.kn
 import type { IHTTPIngressPath } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/HTTPIngressPath';
 import type { IIngressBackendSplit } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/IngressBackendSplit';
 import {
-  backendUnknown, noReadyEndpoints, noWeightedSplit, unservedRewriteHost,
-  type ForwardDecision, type HeaderPair, type IngressRef, type ProbeDecision,
-  type RejectDecision, type ServiceRef, type UpstreamProtocol,
+  backendUnknown,
+  noReadyEndpoints,
+  noWeightedSplit,
+  unservedRewriteHost,
+  type ForwardDecision,
+  type HeaderPair,
+  type IngressRef,
+  type ProbeDecision,
+  type RejectDecision,
+  type ServiceRef,
+  type UpstreamProtocol,
 } from './decision.ts';
 import { normalizeHost } from './match.ts';
 import { ingressHash } from './probe.ts';
@@ -50,7 +58,8 @@ export type BackendState =
 /** Keyed by `backendKey(namespace, name, port)`; the port as the KIngress split spells it. */
 export type BackendStates = ReadonlyMap<string, BackendState>;
 
-export const backendKey = (namespace: string, name: string, port: number | string): string => `${namespace}/${name}:${port}`;
+export const backendKey = (namespace: string, name: string, port: number | string): string =>
+  `${namespace}/${name}:${port}`;
 
 export interface HeaderCondition {
   /** Lower-case, as node:http delivers request header names. */
@@ -132,7 +141,11 @@ export interface TableOptions {
   readonly previous?: RoutingTable;
 }
 
-export function buildRoutingTable(ingresses: readonly Ingress[], backends: BackendStates, options: TableOptions = {}): RoutingTable {
+export function buildRoutingTable(
+  ingresses: readonly Ingress[],
+  backends: BackendStates,
+  options: TableOptions = {},
+): RoutingTable {
   const builder = new TableBuilder(backends, options);
   for (const ingress of [...ingresses].sort(precedes)) builder.add(ingress);
   return builder.finish();
@@ -144,9 +157,11 @@ export function buildRoutingTable(ingresses: readonly Ingress[], backends: Backe
  * name, in code-point order. Missing timestamps sort first.
  */
 function precedes(a: Ingress, b: Ingress): number {
-  return compare(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '')
-    || compare(a.metadata?.namespace ?? '', b.metadata?.namespace ?? '')
-    || compare(a.metadata?.name ?? '', b.metadata?.name ?? '');
+  return (
+    compare(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '') ||
+    compare(a.metadata?.namespace ?? '', b.metadata?.namespace ?? '') ||
+    compare(a.metadata?.name ?? '', b.metadata?.name ?? '')
+  );
 }
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -169,14 +184,24 @@ class TableBuilder {
   }
 
   add(ingress: Ingress): void {
-    const ref: IngressRef = Object.freeze({ namespace: ingress.metadata?.namespace ?? '', name: ingress.metadata?.name ?? '' });
-    const probe: ProbeDecision = Object.freeze({ kind: 'probe', status: 200, ingress: ref, hash: ingressHash(ingress) });
+    const ref: IngressRef = Object.freeze({
+      namespace: ingress.metadata?.namespace ?? '',
+      name: ingress.metadata?.name ?? '',
+    });
+    const probe: ProbeDecision = Object.freeze({
+      kind: 'probe',
+      status: 200,
+      ingress: ref,
+      hash: ingressHash(ingress),
+    });
     // Rules of one Ingress that name the same host share it: their paths are merged in rule order.
     const claimed: Record<Visibility, Map<string, PathRoute[]>> = { ExternalIP: new Map(), ClusterLocal: new Map() };
 
     (ingress.spec?.rules ?? []).forEach((rule, ruleIndex) => {
       const visibility: Visibility = rule.visibility === 'ClusterLocal' ? 'ClusterLocal' : 'ExternalIP';
-      const routes = (rule.http?.paths ?? []).map((path, pathIndex) => this.#pathRoute(ref, probe, `${ruleIndex}.${pathIndex}`, path));
+      const routes = (rule.http?.paths ?? []).map((path, pathIndex) =>
+        this.#pathRoute(ref, probe, `${ruleIndex}.${pathIndex}`, path),
+      );
       for (const host of this.#hostsOf(rule.hosts ?? [], visibility)) {
         const existing = claimed[visibility].get(host);
         if (existing) existing.push(...routes);
@@ -217,11 +242,17 @@ class TableBuilder {
     };
   }
 
-  #withRewrites(hosts: ReadonlyMap<string, VirtualHost>, lookup: ReadonlyMap<string, VirtualHost>): Map<string, VirtualHost> {
+  #withRewrites(
+    hosts: ReadonlyMap<string, VirtualHost>,
+    lookup: ReadonlyMap<string, VirtualHost>,
+  ): Map<string, VirtualHost> {
     const out = new Map<string, VirtualHost>();
     for (const [host, vhost] of hosts) {
       const rewrites = vhost.routes.some((route) => route.splits.kind === 'rewrite');
-      out.set(host, rewrites ? { ...vhost, routes: vhost.routes.map((route) => this.#resolveRewrite(route, lookup)) } : vhost);
+      out.set(
+        host,
+        rewrites ? { ...vhost, routes: vhost.routes.map((route) => this.#resolveRewrite(route, lookup)) } : vhost,
+      );
     }
     return out;
   }
@@ -238,8 +269,13 @@ class TableBuilder {
       const targets = splits.targets.map((t): SplitTarget => {
         if (t.kind === 'reject') return t;
         // Every forward of a split shares its header list; the copies share theirs too.
-        const merged = mergeHeaders(Object.fromEntries(t.forwards[0]?.setHeaders ?? []), Object.fromEntries(rewrite.setHeaders));
-        const forwards = t.forwards.map((f): ForwardDecision => Object.freeze({ ...f, setHeaders: merged, rewriteHost: rewrite.host }));
+        const merged = mergeHeaders(
+          Object.fromEntries(t.forwards[0]?.setHeaders ?? []),
+          Object.fromEntries(rewrite.setHeaders),
+        );
+        const forwards = t.forwards.map(
+          (f): ForwardDecision => Object.freeze({ ...f, setHeaders: merged, rewriteHost: rewrite.host }),
+        );
         return { ...t, forwards };
       });
       return { ...targetRoute, splits: { ...splits, targets } };
@@ -264,13 +300,26 @@ class TableBuilder {
   }
 
   #pathRoute(ingress: IngressRef, probe: ProbeDecision, position: string, path: IHTTPIngressPath): PathRoute {
-    const headers = Object.entries(path.headers ?? {}).map(([name, match]) => ({ name: name.toLowerCase(), exact: match.exact ?? '' }));
+    const headers = Object.entries(path.headers ?? {}).map(([name, match]) => ({
+      name: name.toLowerCase(),
+      exact: match.exact ?? '',
+    }));
     const splits = path.splits ?? [];
     if (path.rewriteHost) {
       // The proxy sets K-Original-Host itself on every rewritten request, from the client's Host.
-      const setHeaders = Object.freeze(mergeHeaders(path.appendHeaders, ...splits.map((s) => s.appendHeaders)).filter(([name]) => name !== 'k-original-host'));
+      const setHeaders = Object.freeze(
+        mergeHeaders(path.appendHeaders, ...splits.map((s) => s.appendHeaders)).filter(
+          ([name]) => name !== 'k-original-host',
+        ),
+      );
       // Its routes are filled in by finish(), once every Ingress is in.
-      return { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'rewrite', host: normalizeHost(path.rewriteHost), setHeaders, routes: [] }, probe };
+      return {
+        kind: 'path',
+        prefix: path.path ?? '',
+        headers,
+        splits: { kind: 'rewrite', host: normalizeHost(path.rewriteHost), setHeaders, routes: [] },
+        probe,
+      };
     }
     // Knative's Ingress defaulting: a lone split without a percent takes all the traffic.
     const weights = splits.length === 1 && splits[0]!.percent === undefined ? [100] : splits.map((s) => s.percent ?? 0);
@@ -278,7 +327,9 @@ class TableBuilder {
     const schedule = this.#previous?.schedules.get(scheduleKey) ?? SplitSchedule.of(weights);
     if (!schedule) return { kind: 'path', prefix: path.path ?? '', headers, splits: noWeightedSplit(ingress), probe };
     this.#schedules.set(scheduleKey, schedule);
-    const targets = splits.map((split) => this.#target(ingress, split, mergeHeaders(path.appendHeaders, split.appendHeaders)));
+    const targets = splits.map((split) =>
+      this.#target(ingress, split, mergeHeaders(path.appendHeaders, split.appendHeaders)),
+    );
     return { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'weighted', schedule, targets }, probe };
   }
 
@@ -289,8 +340,19 @@ class TableBuilder {
     const addresses = state.mode === 'serve' ? state.endpoints : state.activators;
     if (addresses.length === 0) return noReadyEndpoints(service);
     const upstreams = addresses.map((address) => this.#upstream(address));
-    const forwards = upstreams.map((upstream): ForwardDecision =>
-      Object.freeze({ kind: 'forward', ingress, service, mode: state.mode, protocol: state.protocol, upstream, setHeaders, rewriteHost: undefined }));
+    const forwards = upstreams.map(
+      (upstream): ForwardDecision =>
+        Object.freeze({
+          kind: 'forward',
+          ingress,
+          service,
+          mode: state.mode,
+          protocol: state.protocol,
+          upstream,
+          setHeaders,
+          rewriteHost: undefined,
+        }),
+    );
     return { kind: 'ready', service, upstreams, forwards };
   }
 
@@ -311,7 +373,8 @@ const serviceOf = (split: IIngressBackendSplit): ServiceRef =>
 /** Path-level headers first, split-level ones override them, as Envoy's weighted-cluster headers do. */
 function mergeHeaders(...layers: ({ [name: string]: string } | undefined)[]): readonly HeaderPair[] {
   const merged = new Map<string, string>();
-  for (const layer of layers) for (const [name, value] of Object.entries(layer ?? {})) merged.set(name.toLowerCase(), value);
+  for (const layer of layers)
+    for (const [name, value] of Object.entries(layer ?? {})) merged.set(name.toLowerCase(), value);
   return Object.freeze([...merged].map(([name, value]) => Object.freeze([name, value] as const)));
 }
 

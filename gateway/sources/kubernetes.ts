@@ -10,7 +10,13 @@ import { LeaderElector } from '../../lib/kube/leaderElection.ts';
 import { createKubeRest, type KubeRest } from '../../lib/kube/rest.ts';
 import { loadKubeConnection } from '../../lib/kube/kubeconfig.ts';
 import type { Logger } from '../../lib/log.ts';
-import { backendKey, type BackendAddress, type BackendState, type Ingress, type UpstreamProtocol } from '../routing/index.ts';
+import {
+  backendKey,
+  type BackendAddress,
+  type BackendState,
+  type Ingress,
+  type UpstreamProtocol,
+} from '../routing/index.ts';
 import { IngressStatusWriter } from '../status.ts';
 import type { RoutingSnapshot, RoutingSource } from '../sync.ts';
 
@@ -43,9 +49,13 @@ export class KubernetesSource implements RoutingSource {
     const common = { client: options.client, ...(options.clock ? { clock: options.clock } : {}) };
     this.#ingressClass = options.ingressClass ?? PILOTLIGHT_INGRESS_CLASS;
     const scope = options.namespace ? `/namespaces/${options.namespace}` : '';
-    const informer = <T extends KubernetesObject>(group: string, resource: string, labelSelector?: string) => new Informer<T>({
-      ...common, path: `${group}${scope}/${resource}`, ...(labelSelector ? { labelSelector } : {}), log: options.log.with({ informer: resource }),
-    });
+    const informer = <T extends KubernetesObject>(group: string, resource: string, labelSelector?: string) =>
+      new Informer<T>({
+        ...common,
+        path: `${group}${scope}/${resource}`,
+        ...(labelSelector ? { labelSelector } : {}),
+        log: options.log.with({ informer: resource }),
+      });
     this.#ingresses = informer('/apis/networking.internal.knative.dev/v1alpha1', 'ingresses');
     this.#services = informer('/api/v1', 'services');
     this.#slices = informer('/apis/discovery.k8s.io/v1', 'endpointslices', SERVICE_NAME_LABEL);
@@ -53,7 +63,12 @@ export class KubernetesSource implements RoutingSource {
   }
 
   async start(onChange: () => void): Promise<void> {
-    const informers = [this.#ingresses, this.#services, this.#slices, this.#serverlessServices] as Informer<KubernetesObject>[];
+    const informers = [
+      this.#ingresses,
+      this.#services,
+      this.#slices,
+      this.#serverlessServices,
+    ] as Informer<KubernetesObject>[];
     for (const informer of informers) {
       informer.addHandlers({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
       informer.start();
@@ -62,8 +77,13 @@ export class KubernetesSource implements RoutingSource {
   }
 
   snapshot(): RoutingSnapshot {
-    const ingresses = this.#ingresses.lister.list().filter((ingress) =>
-      ingress.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] === this.#ingressClass && !ingress.metadata?.deletionTimestamp);
+    const ingresses = this.#ingresses.lister
+      .list()
+      .filter(
+        (ingress) =>
+          ingress.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] === this.#ingressClass &&
+          !ingress.metadata?.deletionTimestamp,
+      );
     const backends = new Map<string, BackendState>();
     for (const ingress of ingresses) {
       for (const rule of ingress.spec?.rules ?? []) {
@@ -81,7 +101,12 @@ export class KubernetesSource implements RoutingSource {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.#ingresses.stop(), this.#services.stop(), this.#slices.stop(), this.#serverlessServices.stop()]);
+    await Promise.all([
+      this.#ingresses.stop(),
+      this.#services.stop(),
+      this.#slices.stop(),
+      this.#serverlessServices.stop(),
+    ]);
   }
 
   /** Undefined while the Service or the named port does not exist: the split is then "backend unknown". */
@@ -91,7 +116,8 @@ export class KubernetesSource implements RoutingSource {
     if (!servicePort) return undefined;
     const portName = servicePort.name ?? '';
     // Kourier's rule: a port named http2 or h2c speaks cleartext HTTP/2.
-    const protocol: UpstreamProtocol = portName === 'http2' || portName === 'h2c' || servicePort.appProtocol === 'kubernetes.io/h2c' ? 'h2c' : 'http1';
+    const protocol: UpstreamProtocol =
+      portName === 'http2' || portName === 'h2c' || servicePort.appProtocol === 'kubernetes.io/h2c' ? 'h2c' : 'http1';
     const addresses: BackendAddress[] = [];
     const seen = new Set<string>();
     for (const slice of this.#slices.lister.listNamespace(namespace)) {
@@ -109,7 +135,8 @@ export class KubernetesSource implements RoutingSource {
         }
       }
     }
-    const mode = this.#serverlessServices.lister.get(`${namespace}/${name}`)?.spec?.mode === 'Proxy' ? 'proxy' : 'serve';
+    const mode =
+      this.#serverlessServices.lister.get(`${namespace}/${name}`)?.spec?.mode === 'Proxy' ? 'proxy' : 'serve';
     return mode === 'serve' ? { mode, protocol, endpoints: addresses } : { mode, protocol, activators: addresses };
   }
 }
@@ -127,13 +154,29 @@ export interface KubernetesSourceFlags {
 /** The source plus what publishes Ingress status from the replica that holds the lease. */
 export async function startKubernetesSource(flags: KubernetesSourceFlags, log: Logger, clock: Clock) {
   const client = createKubeRest(loadKubeConnection(flags.kubeconfig));
-  const source = new KubernetesSource({ client, log, clock, ...(flags.watchNamespace ? { namespace: flags.watchNamespace } : {}) });
+  const source = new KubernetesSource({
+    client,
+    log,
+    clock,
+    ...(flags.watchNamespace ? { namespace: flags.watchNamespace } : {}),
+  });
   let writer: IngressStatusWriter | undefined;
   const elector = new LeaderElector({
-    client, namespace: flags.leaseNamespace, name: flags.leaseName, identity: flags.identity, clock, log: log.with({ lease: flags.leaseName }),
+    client,
+    namespace: flags.leaseNamespace,
+    name: flags.leaseName,
+    identity: flags.identity,
+    clock,
+    log: log.with({ lease: flags.leaseName }),
     onStartedLeading: () => writer?.publish(),
   });
-  writer = new IngressStatusWriter(client, { public: flags.publicAddress, private: flags.privateAddress }, () => elector.isLeader(), log, clock);
+  writer = new IngressStatusWriter(
+    client,
+    { public: flags.publicAddress, private: flags.privateAddress },
+    () => elector.isLeader(),
+    log,
+    clock,
+  );
   elector.start();
   const statusWriter = writer;
   return {

@@ -28,15 +28,26 @@ const address = z.string().transform((text, ctx): BackendAddress => {
 });
 
 const routesFile = z.object({
-  ingresses: z.array(z.custom<Ingress>((value) => typeof (value as Ingress | undefined)?.metadata?.name === 'string', 'every ingress needs metadata.name')).default([]),
-  backends: z.array(z.object({
-    namespace: z.string(),
-    name: z.string(),
-    port: z.union([z.number().int(), z.string()]),
-    mode: z.enum(['serve', 'proxy']).default('serve'),
-    protocol: z.enum(['http1', 'h2c']).default('http1'),
-    addresses: z.array(address),
-  })).default([]),
+  ingresses: z
+    .array(
+      z.custom<Ingress>(
+        (value) => typeof (value as Ingress | undefined)?.metadata?.name === 'string',
+        'every ingress needs metadata.name',
+      ),
+    )
+    .default([]),
+  backends: z
+    .array(
+      z.object({
+        namespace: z.string(),
+        name: z.string(),
+        port: z.union([z.number().int(), z.string()]),
+        mode: z.enum(['serve', 'proxy']).default('serve'),
+        protocol: z.enum(['http1', 'h2c']).default('http1'),
+        addresses: z.array(address),
+      }),
+    )
+    .default([]),
 });
 
 /** Parses the routes file's text into a snapshot; throws naming what is wrong. */
@@ -44,9 +55,10 @@ export function parseRoutesFile(text: string): RoutingSnapshot {
   const file = routesFile.parse(parse(text) ?? {});
   const backends = new Map<string, BackendState>();
   for (const backend of file.backends) {
-    const state: BackendState = backend.mode === 'serve'
-      ? { mode: 'serve', protocol: backend.protocol, endpoints: backend.addresses }
-      : { mode: 'proxy', protocol: backend.protocol, activators: backend.addresses };
+    const state: BackendState =
+      backend.mode === 'serve'
+        ? { mode: 'serve', protocol: backend.protocol, endpoints: backend.addresses }
+        : { mode: 'proxy', protocol: backend.protocol, activators: backend.addresses };
     backends.set(backendKey(backend.namespace, backend.name, backend.port), state);
   }
   return { ingresses: file.ingresses, backends };
@@ -103,7 +115,11 @@ export class StaticFileSource implements RoutingSource {
         this.#log.warn('routes file invalid; keeping the previous routing', { path: this.#path, error });
         return;
       }
-      this.#log.info('routes file reloaded', { path: this.#path, ingresses: this.#snapshot.ingresses.length, backends: this.#snapshot.backends.size });
+      this.#log.info('routes file reloaded', {
+        path: this.#path,
+        ingresses: this.#snapshot.ingresses.length,
+        backends: this.#snapshot.backends.size,
+      });
       this.#onChange?.();
     });
   }

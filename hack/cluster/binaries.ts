@@ -2,7 +2,14 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './paths.ts';
 
-export type Component = 'kube-apiserver' | 'etcd' | 'kubectl' | 'kube-controller-manager' | 'kube-scheduler' | 'kubelet' | 'kube-proxy';
+export type Component =
+  | 'kube-apiserver'
+  | 'etcd'
+  | 'kubectl'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubelet'
+  | 'kube-proxy';
 
 /**
  * Builds (first time) or finds (cached) the given Kubernetes components and returns the
@@ -12,7 +19,9 @@ export async function ensureBinaries(components: Component[]): Promise<string> {
   const script = join(repoRoot, 'hack', 'build-k8s.sh');
   const child = spawn('bash', [script, ...components], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
   const code = await new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', resolve);

@@ -63,14 +63,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const ca = await createCertificateAuthority('pilotlight-ca');
   const serving = await ca.issue({
     commonName: 'kube-apiserver',
-    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+    dnsNames: [
+      'localhost',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+    ],
     ipAddresses: ['127.0.0.1', '10.96.0.1', ...(options.nodeIp ? [options.nodeIp] : [])],
     usage: 'server',
   });
   const serviceAccountKey = await createSigningKey();
   const token = randomBytes(24).toString('hex');
-  const componentTokens = Object.fromEntries((Object.keys(COMPONENT_USERS) as NodeComponent[])
-    .map((c) => [c, randomBytes(24).toString('hex')])) as Record<NodeComponent, string>;
+  const componentTokens = Object.fromEntries(
+    (Object.keys(COMPONENT_USERS) as NodeComponent[]).map((c) => [c, randomBytes(24).toString('hex')]),
+  ) as Record<NodeComponent, string>;
   const files = {
     caCert: join(pkiDir, 'ca.crt'),
     caKey: join(pkiDir, 'ca.key'),
@@ -88,13 +95,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   writeFileSync(files.saPub, serviceAccountKey.publicKey);
   const tokenLines = [`${token},pilotlight-admin,pilotlight-admin,"system:masters"`];
   if (options.nodeIp) {
-    for (const [component, identity] of Object.entries(COMPONENT_USERS) as [NodeComponent, typeof COMPONENT_USERS[NodeComponent]][]) {
+    for (const [component, identity] of Object.entries(COMPONENT_USERS) as [
+      NodeComponent,
+      (typeof COMPONENT_USERS)[NodeComponent],
+    ][]) {
       tokenLines.push(`${componentTokens[component]},${identity.user},${identity.user},"${identity.groups.join(',')}"`);
     }
   }
   writeFileSync(files.tokens, `${tokenLines.join('\n')}\n`, { mode: 0o600 });
   const kubeletClient = options.nodeIp
-    ? await ca.issue({ commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' })
+    ? await ca.issue({
+        commonName: 'kube-apiserver-kubelet-client',
+        organizations: ['system:masters'],
+        usage: 'client',
+      })
     : undefined;
   if (kubeletClient) {
     writeFileSync(join(pkiDir, 'kubelet-client.crt'), kubeletClient.certificate);
@@ -120,7 +134,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     '--log-level=warn',
     ...(options.ephemeral ? ['--unsafe-no-fsync'] : []),
   ]);
-  await waitFor('etcd', etcd.log, async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, () => isRunning(etcd.pid, 'etcd'));
+  await waitFor(
+    'etcd',
+    etcd.log,
+    async () => (await fetch(`${etcdUrl}/health`)).ok,
+    30_000,
+    () => isRunning(etcd.pid, 'etcd'),
+  );
 
   const address = options.nodeIp ?? '127.0.0.1';
   const server = `https://${address}:${apiPort}`;
@@ -143,19 +163,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     '--profiling=false',
     ...(options.nodeIp
       ? [
-        '--authorization-mode=Node,RBAC',
-        '--enable-admission-plugins=NodeRestriction',
-        `--kubelet-client-certificate=${join(pkiDir, 'kubelet-client.crt')}`,
-        `--kubelet-client-key=${join(pkiDir, 'kubelet-client.key')}`,
-        '--kubelet-preferred-address-types=InternalIP',
-      ]
+          '--authorization-mode=Node,RBAC',
+          '--enable-admission-plugins=NodeRestriction',
+          `--kubelet-client-certificate=${join(pkiDir, 'kubelet-client.crt')}`,
+          `--kubelet-client-key=${join(pkiDir, 'kubelet-client.key')}`,
+          '--kubelet-preferred-address-types=InternalIP',
+        ]
       : [
-        '--authorization-mode=RBAC',
-        // No controller-manager runs to create the default ServiceAccount, and nothing serves
-        // the loopback address as the `kubernetes` Service endpoint.
-        '--disable-admission-plugins=ServiceAccount',
-        '--endpoint-reconciler-type=none',
-      ]),
+          '--authorization-mode=RBAC',
+          // No controller-manager runs to create the default ServiceAccount, and nothing serves
+          // the loopback address as the `kubernetes` Service endpoint.
+          '--disable-admission-plugins=ServiceAccount',
+          '--endpoint-reconciler-type=none',
+        ]),
   ]);
   const probe = () => apiGet(server, token, ca.certificate, '/readyz').then((r) => r.status === 200);
   await waitFor('kube-apiserver', apiserver.log, probe, 120_000, () => isRunning(apiserver.pid, 'kube-apiserver'));
@@ -164,11 +184,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   writeFileSync(kubeconfig, kubeconfigYaml(server, token, ca.certificate), { mode: 0o600 });
   const controlPlane: ControlPlane = { server, token, caCertificate: ca.certificate, kubeconfig };
   if (options.nodeIp) {
-    controlPlane.componentKubeconfigs = Object.fromEntries((Object.keys(COMPONENT_USERS) as NodeComponent[]).map((component) => {
-      const path = join(stateDir, `kubeconfig-${component}`);
-      writeFileSync(path, kubeconfigYaml(server, componentTokens[component], ca.certificate), { mode: 0o600 });
-      return [component, path];
-    })) as Record<NodeComponent, string>;
+    controlPlane.componentKubeconfigs = Object.fromEntries(
+      (Object.keys(COMPONENT_USERS) as NodeComponent[]).map((component) => {
+        const path = join(stateDir, `kubeconfig-${component}`);
+        writeFileSync(path, kubeconfigYaml(server, componentTokens[component], ca.certificate), { mode: 0o600 });
+        return [component, path];
+      }),
+    ) as Record<NodeComponent, string>;
   }
   writeFileSync(controlPlaneFile(stateDir), JSON.stringify(controlPlane, null, 2), { mode: 0o600 });
   log(`control plane ready at ${server}`);
@@ -178,7 +200,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 export async function stopControlPlane(stateDir: string, options: { keepState?: boolean } = {}): Promise<string[]> {
   const stopped = await stopProcesses(stateDir, PROCESS_ORDER);
   if (!options.keepState) {
-    for (const entry of ['etcd', 'pki', 'kubeconfig', 'control-plane.json', ...Object.keys(COMPONENT_USERS).map((c) => `kubeconfig-${c}`)]) {
+    for (const entry of [
+      'etcd',
+      'pki',
+      'kubeconfig',
+      'control-plane.json',
+      ...Object.keys(COMPONENT_USERS).map((c) => `kubeconfig-${c}`),
+    ]) {
       rmSync(join(stateDir, entry), { recursive: true, force: true });
     }
   }
@@ -189,10 +217,13 @@ export async function stopControlPlane(stateDir: string, options: { keepState?: 
 export async function runningControlPlane(stateDir: string): Promise<ControlPlane | undefined> {
   if (!existsSync(controlPlaneFile(stateDir))) return undefined;
   const processes = recordedProcesses(stateDir).filter((p) => PROCESS_ORDER.includes(p.name));
-  if (processes.length !== PROCESS_ORDER.length || !processes.every((p) => isRunning(p.pid, p.binary))) return undefined;
+  if (processes.length !== PROCESS_ORDER.length || !processes.every((p) => isRunning(p.pid, p.binary)))
+    return undefined;
   const recorded = JSON.parse(readFileSync(controlPlaneFile(stateDir), 'utf8')) as ControlPlane;
-  const ready = await apiGet(recorded.server, recorded.token, recorded.caCertificate, '/readyz')
-    .then((r) => r.status === 200, () => false);
+  const ready = await apiGet(recorded.server, recorded.token, recorded.caCertificate, '/readyz').then(
+    (r) => r.status === 200,
+    () => false,
+  );
   return ready ? recorded : undefined;
 }
 
@@ -200,7 +231,12 @@ export function kubeconfigYaml(server: string, token: string, caCertificate: str
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'pilotlight', cluster: { server, 'certificate-authority-data': Buffer.from(caCertificate).toString('base64') } }],
+    clusters: [
+      {
+        name: 'pilotlight',
+        cluster: { server, 'certificate-authority-data': Buffer.from(caCertificate).toString('base64') },
+      },
+    ],
     users: [{ name: 'pilotlight-admin', user: { token } }],
     contexts: [{ name: 'pilotlight', context: { cluster: 'pilotlight', user: 'pilotlight-admin' } }],
     'current-context': 'pilotlight',
@@ -209,10 +245,19 @@ export function kubeconfigYaml(server: string, token: string, caCertificate: str
 
 function apiGet(server: string, token: string, ca: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${server}${path}`, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      `${server}${path}`,
+      { ca, headers: { authorization: `Bearer ${token}` }, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => {
+            body += c;
+          })
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -220,7 +265,11 @@ function apiGet(server: string, token: string, ca: string, path: string): Promis
 }
 
 async function waitFor(
-  name: string, logFile: string, ready: () => Promise<boolean>, timeoutMs: number, alive: () => boolean,
+  name: string,
+  logFile: string,
+  ready: () => Promise<boolean>,
+  timeoutMs: number,
+  alive: () => boolean,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

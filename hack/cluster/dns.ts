@@ -57,7 +57,9 @@ export function dnsManifests(image: string): object[] {
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata },
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `system:${NAME}`, labels },
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `system:${NAME}`, labels },
       rules: [
         { apiGroups: [''], resources: ['services', 'namespaces'], verbs: ['list', 'watch'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
@@ -65,13 +67,17 @@ export function dnsManifests(image: string): object[] {
       ],
     },
     {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `system:${NAME}`, labels },
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `system:${NAME}`, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `system:${NAME}` },
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: NAMESPACE }],
     },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata, data: { Corefile: corefile() } },
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata,
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata,
       spec: {
         replicas: 1,
         selector: { matchLabels: labels },
@@ -82,35 +88,43 @@ export function dnsManifests(image: string): object[] {
             priorityClassName: 'system-cluster-critical',
             // Not ClusterFirst: CoreDNS must not send its own lookups to itself.
             dnsPolicy: 'Default',
-            containers: [{
-              name: NAME,
-              image,
-              imagePullPolicy: 'Never',
-              args: ['-conf', '/etc/coredns/Corefile'],
-              ports: [
-                { name: 'dns', containerPort: 53, protocol: 'UDP' },
-                { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
-              ],
-              // The image is one static binary with no file capabilities, so it binds port 53 as
-              // root holding only NET_BIND_SERVICE (upstream's image uses setcap for a non-root user).
-              securityContext: {
-                runAsUser: 0,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+            containers: [
+              {
+                name: NAME,
+                image,
+                imagePullPolicy: 'Never',
+                args: ['-conf', '/etc/coredns/Corefile'],
+                ports: [
+                  { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                  { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+                ],
+                // The image is one static binary with no file capabilities, so it binds port 53 as
+                // root holding only NET_BIND_SERVICE (upstream's image uses setcap for a non-root user).
+                securityContext: {
+                  runAsUser: 0,
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+                },
+                resources: { requests: { cpu: '50m', memory: '40Mi' }, limits: { memory: '170Mi' } },
+                livenessProbe: {
+                  httpGet: { path: '/health', port: 8080 },
+                  initialDelaySeconds: 10,
+                  periodSeconds: 10,
+                  failureThreshold: 5,
+                },
+                readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 1 },
+                volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
               },
-              resources: { requests: { cpu: '50m', memory: '40Mi' }, limits: { memory: '170Mi' } },
-              livenessProbe: { httpGet: { path: '/health', port: 8080 }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 5 },
-              readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 1 },
-              volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
-            }],
+            ],
             volumes: [{ name: 'config', configMap: { name: NAME } }],
           },
         },
       },
     },
     {
-      apiVersion: 'v1', kind: 'Service',
+      apiVersion: 'v1',
+      kind: 'Service',
       metadata: { name: 'kube-dns', namespace: NAMESPACE, labels: { ...labels, 'kubernetes.io/name': 'CoreDNS' } },
       spec: {
         selector: labels,
@@ -126,7 +140,9 @@ export function dnsManifests(image: string): object[] {
 
 /** Builds CoreDNS once through the Go module proxy (hack/build-tool.sh) and returns its path. */
 export async function ensureCoreDns(): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'coredns'], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'coredns'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return stdout.trim().split('\n').at(-1)!;
 }
 
@@ -152,7 +168,11 @@ export async function coreDnsImage(binary: string): Promise<{ name: string; arch
 
 /** Applies the manifests; `waitForClusterDns` then holds until CoreDNS answers (is Ready). */
 export async function applyClusterDns(k: Kubectl, image: string): Promise<void> {
-  await kubectl(k, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: dnsManifests(image) }));
+  await kubectl(
+    k,
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: dnsManifests(image) }),
+  );
 }
 
 export async function waitForClusterDns(k: Kubectl): Promise<void> {

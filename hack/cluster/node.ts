@@ -45,7 +45,10 @@ export async function ensureNodePackages(log: (line: string) => void): Promise<v
   }
   log(`installing Debian packages: ${missing.join(' ')}`);
   await sh('apt-get', ['update', '-qq']);
-  await run('apt-get', ['install', '-y', '-qq', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 * 1024 * 1024 });
+  await run('apt-get', ['install', '-y', '-qq', ...missing], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const still = missingNodePackages();
   if (still.length > 0) throw new Error(`apt-get did not install: ${still.join(' ')}`);
 }
@@ -55,7 +58,9 @@ async function sh(command: string, args: string[], options: { ignoreFailure?: bo
     return (await run(command, args)).stdout;
   } catch (error) {
     if (options.ignoreFailure) return '';
-    throw new Error(`${command} ${args.join(' ')} failed: ${(error as { stderr?: string }).stderr ?? (error as Error).message}`);
+    throw new Error(
+      `${command} ${args.join(' ')} failed: ${(error as { stderr?: string }).stderr ?? (error as Error).message}`,
+    );
   }
 }
 
@@ -67,7 +72,8 @@ export async function prepareHostNetwork(): Promise<void> {
     await sh('ip', ['link', 'add', SERVICE_BRIDGE, 'type', 'bridge']);
   }
   await sh('ip', ['link', 'set', SERVICE_BRIDGE, 'up']);
-  if (!(await sh('ip', ['route', 'show', SERVICE_CIDR])).trim()) await sh('ip', ['route', 'add', SERVICE_CIDR, 'dev', SERVICE_BRIDGE]);
+  if (!(await sh('ip', ['route', 'show', SERVICE_CIDR])).trim())
+    await sh('ip', ['route', 'add', SERVICE_CIDR, 'dev', SERVICE_BRIDGE]);
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
@@ -94,17 +100,25 @@ state = "${dir}/state"
 `;
 }
 
-const cniConfig = JSON.stringify({
-  cniVersion: '1.0.0',
-  name: CNI_NETWORK,
-  plugins: [
-    {
-      type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, hairpinMode: true,
-      ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR }]], routes: [{ dst: '0.0.0.0/0' }] },
-    },
-    { type: 'portmap', capabilities: { portMappings: true } },
-  ],
-}, null, 2);
+const cniConfig = JSON.stringify(
+  {
+    cniVersion: '1.0.0',
+    name: CNI_NETWORK,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: 'cni0',
+        isGateway: true,
+        ipMasq: true,
+        hairpinMode: true,
+        ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR }]], routes: [{ dst: '0.0.0.0/0' }] },
+      },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  },
+  null,
+  2,
+);
 
 /** ClusterFirst pods get CoreDNS (hack/cluster/dns.ts) as their nameserver and the cluster's search path. */
 export function kubeletConfig(containerdSocket: string, clientCaFile: string): string {
@@ -155,20 +169,41 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`${what} within ${timeoutMs / 1000} s; last lines of ${log}:\n${tail(log)}`);
 }
 
-export interface NodeOptions { stateDir: string; binDir: string; controlPlane: ControlPlane; log: (line: string) => void }
+export interface NodeOptions {
+  stateDir: string;
+  binDir: string;
+  controlPlane: ControlPlane;
+  log: (line: string) => void;
+}
 
 /** Starts the node; the caller has run ensureNodePackages and prepareHostNetwork first. */
-export async function startNode({ stateDir, binDir, controlPlane, log }: NodeOptions): Promise<{ containerdSocket: string }> {
+export async function startNode({
+  stateDir,
+  binDir,
+  controlPlane,
+  log,
+}: NodeOptions): Promise<{ containerdSocket: string }> {
   const kubeconfigs = controlPlane.componentKubeconfigs;
-  if (!kubeconfigs) throw new Error('the running control plane was started without a node (--control-plane-only); run `pilotlight down` first');
+  if (!kubeconfigs)
+    throw new Error(
+      'the running control plane was started without a node (--control-plane-only); run `pilotlight down` first',
+    );
   const containerdDir = join(stateDir, 'containerd');
   mkdirSync(join(containerdDir, 'cni'), { recursive: true });
   writeFileSync(join(containerdDir, 'config.toml'), containerdConfig(containerdDir));
   writeFileSync(join(containerdDir, 'cni', '10-pilotlight.conflist'), cniConfig);
   const socket = join(containerdDir, 'containerd.sock');
   log('starting containerd');
-  const containerd = startProcess(stateDir, 'containerd', '/usr/bin/containerd', ['--config', join(containerdDir, 'config.toml')]);
-  await waitFor('containerd did not answer', async () => isRunning(containerd.pid, 'containerd') && (await ctr(socket, 'version')) !== '', 20_000, containerd.log);
+  const containerd = startProcess(stateDir, 'containerd', '/usr/bin/containerd', [
+    '--config',
+    join(containerdDir, 'config.toml'),
+  ]);
+  await waitFor(
+    'containerd did not answer',
+    async () => isRunning(containerd.pid, 'containerd') && (await ctr(socket, 'version')) !== '',
+    20_000,
+    containerd.log,
+  );
   await ctr(socket, 'images', 'import', '--all-platforms', await pauseImage());
 
   const caFile = join(stateDir, 'pki', 'ca.crt');
@@ -213,11 +248,19 @@ export async function startNode({ stateDir, binDir, controlPlane, log }: NodeOpt
     '--healthz-bind-address=127.0.0.1:10256',
   ]);
   const kubectl = join(binDir, 'kubectl');
-  await waitFor('the node did not turn Ready', async () => {
-    const { stdout } = await run(kubectl, ['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
-      { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfig } });
-    return stdout.trim() === 'True';
-  }, 120_000, kubelet.log);
+  await waitFor(
+    'the node did not turn Ready',
+    async () => {
+      const { stdout } = await run(
+        kubectl,
+        ['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
+        { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfig } },
+      );
+      return stdout.trim() === 'True';
+    },
+    120_000,
+    kubelet.log,
+  );
   log(`node ${NODE_NAME} is Ready`);
   return { containerdSocket: socket };
 }
@@ -237,15 +280,19 @@ export async function stopNode(stateDir: string, binDir: string | undefined): Pr
     const containers = (await ctr(socket, 'containers', 'ls', '-q').catch(() => '')).split('\n').filter(Boolean);
     for (const container of containers) await ctr(socket, 'containers', 'rm', container).catch(() => '');
   }
-  stopped.push(...await stopProcesses(stateDir, ['containerd']));
+  stopped.push(...(await stopProcesses(stateDir, ['containerd'])));
   if (binDir) await sh(join(binDir, 'kube-proxy'), ['--cleanup'], { ignoreFailure: true });
   await removeCniLeftovers();
   await removeChains('KUBE-');
   await sh('ip', ['link', 'del', 'cni0'], { ignoreFailure: true });
   await sh('ip', ['link', 'del', SERVICE_BRIDGE], { ignoreFailure: true });
   await sh('ip', ['addr', 'del', `${NODE_IP}/32`, 'dev', 'lo'], { ignoreFailure: true });
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
-    .filter((m) => m.startsWith(stateDir)).sort().reverse();
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(stateDir))
+    .sort()
+    .reverse();
   for (const mount of mounts) await sh('umount', ['-l', mount], { ignoreFailure: true });
   for (const dir of ['containerd', 'kubelet']) rmSync(join(stateDir, dir), { recursive: true, force: true });
   return stopped;
@@ -272,7 +319,9 @@ async function removeChains(prefix: string): Promise<void> {
 /** What the CNI plugins leave when pods die without a CNI DEL: chains, netns, IPAM files. */
 async function removeCniLeftovers(): Promise<void> {
   await removeChains('CNI-');
-  const namespaces = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => n.startsWith('cni-')) : [];
+  const namespaces = existsSync('/var/run/netns')
+    ? readdirSync('/var/run/netns').filter((n) => n.startsWith('cni-'))
+    : [];
   for (const ns of namespaces) await sh('ip', ['netns', 'del', ns], { ignoreFailure: true });
   rmSync(`/var/lib/cni/networks/${CNI_NETWORK}`, { recursive: true, force: true });
 }

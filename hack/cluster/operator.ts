@@ -9,7 +9,10 @@ import { repoRoot } from './paths.ts';
 
 const run = promisify(execFile);
 
-export interface Kubectl { binary: string; kubeconfig: string }
+export interface Kubectl {
+  binary: string;
+  kubeconfig: string;
+}
 
 export async function kubectl(k: Kubectl, args: string[], input?: string): Promise<string> {
   const child = run(k.binary, args, { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 64 * 1024 * 1024 });
@@ -31,13 +34,26 @@ const CONTROLLER = 'pilotlight-controller';
 export async function startHostController(k: Kubectl, stateDir: string): Promise<void> {
   const existing = recordedProcesses(stateDir).find((p) => p.name === CONTROLLER);
   if (existing && isRunning(existing.pid, existing.binary)) return;
-  await kubectl(k, ['create', 'namespace', SYSTEM_NAMESPACE, '--dry-run=client', '-o', 'yaml'])
-    .then((yaml) => kubectl(k, ['apply', '-f', '-'], yaml));
+  await kubectl(k, ['create', 'namespace', SYSTEM_NAMESPACE, '--dry-run=client', '-o', 'yaml']).then((yaml) =>
+    kubectl(k, ['apply', '-f', '-'], yaml),
+  );
   const port = await freePort();
-  const controller = startProcess(stateDir, CONTROLLER, process.execPath, [
-    join(repoRoot, 'cli', 'main.ts'), 'controller',
-    '--webhook-host', '127.0.0.1', '--webhook-port', String(port), '--webhook-url', `https://127.0.0.1:${port}`,
-  ], { KUBECONFIG: k.kubeconfig, SYSTEM_NAMESPACE });
+  const controller = startProcess(
+    stateDir,
+    CONTROLLER,
+    process.execPath,
+    [
+      join(repoRoot, 'cli', 'main.ts'),
+      'controller',
+      '--webhook-host',
+      '127.0.0.1',
+      '--webhook-port',
+      String(port),
+      '--webhook-url',
+      `https://127.0.0.1:${port}`,
+    ],
+    { KUBECONFIG: k.kubeconfig, SYSTEM_NAMESPACE },
+  );
   await waitForWebhook(k, { alive: () => isRunning(controller.pid, process.execPath), log: controller.log });
 }
 
@@ -63,8 +79,11 @@ export async function waitForWebhook(k: Kubectl, controller?: { alive: () => boo
   const deadline = Date.now() + 60_000;
   const logTail = () => (controller === undefined ? '' : `; last lines of ${controller.log}:\n${tail(controller.log)}`);
   while (Date.now() < deadline) {
-    if (controller !== undefined && !controller.alive()) throw new Error(`the controller exited during start-up${logTail()}`);
-    const out = await kubectl(k, ['create', '--dry-run=server', '-o', 'json', '-f', '-'], PROBE_SERVICE).catch(() => '');
+    if (controller !== undefined && !controller.alive())
+      throw new Error(`the controller exited during start-up${logTail()}`);
+    const out = await kubectl(k, ['create', '--dry-run=server', '-o', 'json', '-f', '-'], PROBE_SERVICE).catch(
+      () => '',
+    );
     if (out.includes('"latestRevision"')) return;
     await sleep(200);
   }
@@ -73,16 +92,32 @@ export async function waitForWebhook(k: Kubectl, controller?: { alive: () => boo
 
 /** Builds helm once through the Go module proxy and returns its path. */
 export async function ensureHelm(): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'helm'], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'helm'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return stdout.trim().split('\n').at(-1)!;
 }
 
 /** Installs or upgrades the chart into SYSTEM_NAMESPACE; `wait` holds until every pod is ready. */
-export async function installChart(k: Kubectl, helm: string, values: Record<string, string>, options: { wait: boolean }): Promise<void> {
-  await run(helm, [
-    'upgrade', '--install', 'pilotlight', join(repoRoot, 'charts', 'pilotlight'),
-    '--namespace', SYSTEM_NAMESPACE, '--create-namespace',
-    ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
-    ...(options.wait ? ['--wait', '--timeout', '180s'] : []),
-  ], { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 16 * 1024 * 1024 });
+export async function installChart(
+  k: Kubectl,
+  helm: string,
+  values: Record<string, string>,
+  options: { wait: boolean },
+): Promise<void> {
+  await run(
+    helm,
+    [
+      'upgrade',
+      '--install',
+      'pilotlight',
+      join(repoRoot, 'charts', 'pilotlight'),
+      '--namespace',
+      SYSTEM_NAMESPACE,
+      '--create-namespace',
+      ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
+      ...(options.wait ? ['--wait', '--timeout', '180s'] : []),
+    ],
+    { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 16 * 1024 * 1024 },
+  );
 }

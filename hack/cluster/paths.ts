@@ -7,5 +7,6 @@ export const repoRoot = join(import.meta.dirname, '..', '..');
 export const cacheRoot = process.env.PILOTLIGHT_CACHE ?? join(homedir(), '.cache', 'pilotlight');
 
 /** Where a running local cluster keeps its certificates, data, logs and process ids. */
-export const defaultStateDir = process.env.PILOTLIGHT_STATE_DIR
-  ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'pilotlight');
+export const defaultStateDir =
+  process.env.PILOTLIGHT_STATE_DIR ??
+  join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'pilotlight');

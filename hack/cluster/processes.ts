@@ -6,10 +6,18 @@ import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export interface ManagedProcess { name: string; pid: number; log: string }
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  log: string;
+}
 
 export function startProcess(
-  stateDir: string, name: string, binary: string, args: string[], env: Record<string, string> = {},
+  stateDir: string,
+  name: string,
+  binary: string,
+  args: string[],
+  env: Record<string, string> = {},
 ): ManagedProcess {
   const logDir = join(stateDir, 'logs');
   const pidDir = join(stateDir, 'pids');
@@ -41,11 +49,17 @@ export function isRunning(pid: number, binary: string): boolean {
 export function recordedProcesses(stateDir: string): { name: string; pid: number; binary: string }[] {
   const pidDir = join(stateDir, 'pids');
   let files: string[];
-  try { files = readdirSync(pidDir); } catch { return []; }
-  return files.filter((f) => f.endsWith('.pid')).map((f) => {
-    const [pid, binary] = readFileSync(join(pidDir, f), 'utf8').trim().split(' ');
-    return { name: f.slice(0, -4), pid: Number(pid), binary: binary ?? '' };
-  });
+  try {
+    files = readdirSync(pidDir);
+  } catch {
+    return [];
+  }
+  return files
+    .filter((f) => f.endsWith('.pid'))
+    .map((f) => {
+      const [pid, binary] = readFileSync(join(pidDir, f), 'utf8').trim().split(' ');
+      return { name: f.slice(0, -4), pid: Number(pid), binary: binary ?? '' };
+    });
 }
 
 /** Stops the named recorded processes in the given order: SIGTERM, then SIGKILL after graceMs. */
@@ -76,7 +90,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

@@ -16,9 +16,24 @@ import { writeOciImage } from './oci.ts';
 const run = promisify(execFile);
 
 /** Folders of the project that run in a container; tests, benchmarks and hack/ stay out. */
-const APP_FOLDERS = ['cli', 'controllers', 'lib', 'activator', 'autoscaler', 'queue-proxy', 'gateway', 'crds', 'hack/cluster', 'hack/images', 'hack/versions.ts'];
+const APP_FOLDERS = [
+  'cli',
+  'controllers',
+  'lib',
+  'activator',
+  'autoscaler',
+  'queue-proxy',
+  'gateway',
+  'crds',
+  'hack/cluster',
+  'hack/images',
+  'hack/versions.ts',
+];
 
-export interface BuiltImage { name: string; archive: string }
+export interface BuiltImage {
+  name: string;
+  archive: string;
+}
 
 const short = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
 
@@ -55,7 +70,10 @@ async function dependencies(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   cpSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
   writeFileSync(join(dir, 'package-lock.json'), lock);
-  await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+  await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   writeFileSync(join(dir, '.complete'), '');
   return dir;
 }
@@ -69,14 +87,21 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   compileTree(repoRoot, [...APP_FOLDERS, 'package.json'], compiled);
   cpSync(compiled, join(app, 'app'), { recursive: true, filter: (source) => !source.endsWith('.compile-key') });
   cpSync(join(await dependencies(), 'node_modules'), join(app, 'app', 'node_modules'), { recursive: true });
-  const { stdout: tree } = await run('sh', ['-c', `cd ${app} && find . -type f -print0 | sort -z | xargs -0 sha256sum`], { maxBuffer: 256 * 1024 * 1024 });
+  const { stdout: tree } = await run(
+    'sh',
+    ['-c', `cd ${app} && find . -type f -print0 | sort -z | xargs -0 sha256sum`],
+    { maxBuffer: 256 * 1024 * 1024 },
+  );
   const name = `dev.local/pilotlight/pilotlight:${short(tree)}`;
   const archive = join(outDir, 'pilotlight.tar');
-  await writeOciImage({
-    name,
-    layers: [await runtimeLayer(), app],
-    config: { entrypoint: [IMAGE_NODE, IMAGE_CLI], workingDir: '/app', user: '65532' },
-  }, archive);
+  await writeOciImage(
+    {
+      name,
+      layers: [await runtimeLayer(), app],
+      config: { entrypoint: [IMAGE_NODE, IMAGE_CLI], workingDir: '/app', user: '65532' },
+    },
+    archive,
+  );
   return { name, archive };
 }
 
@@ -93,11 +118,14 @@ export async function buildSampleImage(app: SampleApp, outDir: string): Promise<
   copyFileSync(join(repoRoot, 'samples', 'apps', `${app}.ts`), join(root, 'app', `${app}.ts`));
   const archive = join(outDir, `${app}.tar`);
   const name = sampleImage(app);
-  await writeOciImage({
-    name,
-    layers: [await runtimeLayer(), root],
-    config: { entrypoint: [IMAGE_NODE, `/app/${app}.ts`], user: '65532', exposedPorts: [8080] },
-  }, archive);
+  await writeOciImage(
+    {
+      name,
+      layers: [await runtimeLayer(), root],
+      config: { entrypoint: [IMAGE_NODE, `/app/${app}.ts`], user: '65532', exposedPorts: [8080] },
+    },
+    archive,
+  );
   return { name, archive };
 }
 
@@ -106,7 +134,9 @@ export async function importImage(socket: string, archive: string): Promise<void
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { import: { type: 'string' }, out: { type: 'string', default: join(cacheRoot, 'images', 'out') } } });
+  const { values } = parseArgs({
+    options: { import: { type: 'string' }, out: { type: 'string', default: join(cacheRoot, 'images', 'out') } },
+  });
   mkdirSync(values.out, { recursive: true });
   const started = Date.now();
   const images = [await buildOperatorImage(values.out)];

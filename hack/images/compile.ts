@@ -5,7 +5,16 @@
 // numbers in stack traces still match the sources; relative `.ts` import specifiers then become
 // `.js`, found by TypeScript's import scanner on the stripped text.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
@@ -71,7 +80,11 @@ export function compileModule(source: string, path: string): string {
 export function compileTree(root: string, entries: readonly string[], outDir: string): CompiledTree {
   const files = listFiles(root, entries);
   const hash = createHash('sha256').update(`node ${process.version}\ntypescript ${ts.version}\n`);
-  for (const file of files) hash.update(`${file}\n`).update(readFileSync(join(root, file))).update('\n');
+  for (const file of files)
+    hash
+      .update(`${file}\n`)
+      .update(readFileSync(join(root, file)))
+      .update('\n');
   const key = hash.digest('hex').slice(0, 16);
   const keyPath = join(outDir, KEY_FILE);
   if (existsSync(keyPath) && readFileSync(keyPath, 'utf8') === key) return { key, compiled: false };

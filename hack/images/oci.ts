@@ -34,8 +34,20 @@ async function sha256(path: string): Promise<string> {
 
 /** Reproducible tar: sorted names, root owner, fixed times, so one input gives one digest. */
 async function tarDirectory(dir: string, out: string): Promise<void> {
-  await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=posix',
-    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime', '-C', dir, '-cf', out, '.']);
+  await run('tar', [
+    '--sort=name',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '--mtime=@0',
+    '--format=posix',
+    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+    '-C',
+    dir,
+    '-cf',
+    out,
+    '.',
+  ]);
 }
 
 export async function writeOciImage(spec: ImageSpec, archive: string): Promise<{ digest: string }> {
@@ -67,7 +79,9 @@ export async function writeOciImage(spec: ImageSpec, archive: string): Promise<{
         Env: spec.config.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
         ...(spec.config.workingDir ? { WorkingDir: spec.config.workingDir } : {}),
         ...(spec.config.user ? { User: spec.config.user } : {}),
-        ...(spec.config.exposedPorts ? { ExposedPorts: Object.fromEntries(spec.config.exposedPorts.map((p) => [`${p}/tcp`, {}])) } : {}),
+        ...(spec.config.exposedPorts
+          ? { ExposedPorts: Object.fromEntries(spec.config.exposedPorts.map((p) => [`${p}/tcp`, {}])) }
+          : {}),
       },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
       history: layers.map(() => ({ created_by: 'pilotlight hack/images' })),
@@ -79,16 +93,35 @@ export async function writeOciImage(spec: ImageSpec, archive: string): Promise<{
       layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
     });
     writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    writeFileSync(join(layout, 'index.json'), JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        ...manifest,
-        platform: { architecture: 'amd64', os: 'linux' },
-        annotations: { 'io.containerd.image.name': spec.name, 'org.opencontainers.image.ref.name': spec.name.split(':').at(-1) },
-      }],
-    }));
-    await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', layout, '-cf', archive, '.']);
+    writeFileSync(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            ...manifest,
+            platform: { architecture: 'amd64', os: 'linux' },
+            annotations: {
+              'io.containerd.image.name': spec.name,
+              'org.opencontainers.image.ref.name': spec.name.split(':').at(-1),
+            },
+          },
+        ],
+      }),
+    );
+    await run('tar', [
+      '--sort=name',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--mtime=@0',
+      '-C',
+      layout,
+      '-cf',
+      archive,
+      '.',
+    ]);
     return { digest: manifest.digest };
   } finally {
     rmSync(layout, { recursive: true, force: true });

@@ -14,7 +14,11 @@ export interface Condition {
 }
 
 /** Knative duck Status: conditions, the generation they describe, and free-form annotations. */
-export interface Status { conditions?: Condition[]; observedGeneration?: number; annotations?: Record<string, string> }
+export interface Status {
+  conditions?: Condition[];
+  observedGeneration?: number;
+  annotations?: Record<string, string>;
+}
 
 export interface ConditionManager {
   get(type: string): Condition | undefined;
@@ -43,7 +47,11 @@ export function livingConditionSet(dependents: readonly string[], happy = 'Ready
       const set = (next: Condition) => {
         const current = get(next.type);
         const severity = next.type === happy || isDependent(next.type) ? undefined : 'Info';
-        const same = current && current.status === next.status && current.reason === next.reason && current.message === next.message;
+        const same =
+          current &&
+          current.status === next.status &&
+          current.reason === next.reason &&
+          current.message === next.message;
         if (same) return;
         const condition: Condition = {
           type: next.type,
@@ -92,4 +100,9 @@ export const RouteConditions = livingConditionSet(['AllTrafficAssigned', 'Ingres
 export const PodAutoscalerConditions = livingConditionSet(['Active', 'ScaleTargetInitialized', 'SKSReady']);
 export const ServerlessServiceConditions = livingConditionSet(['EndpointsPopulated']);
 export const IngressConditions = livingConditionSet(['NetworkConfigured', 'LoadBalancerReady']);
-export const DomainMappingConditions = livingConditionSet(['DomainClaimed', 'ReferenceResolved', 'IngressReady', 'CertificateProvisioned']);
+export const DomainMappingConditions = livingConditionSet([
+  'DomainClaimed',
+  'ReferenceResolved',
+  'IngressReady',
+  'CertificateProvisioned',
+]);

@@ -32,17 +32,28 @@ export interface OwnerReference {
   blockOwnerDeletion: true;
 }
 
-export interface OwnerLike { apiVersion?: string; kind?: string; metadata?: { name?: string; uid?: string } }
+export interface OwnerLike {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; uid?: string };
+}
 
 export function controllerReference(owner: OwnerLike): OwnerReference {
   const name = owner.metadata?.name;
   const uid = owner.metadata?.uid;
   if (!owner.apiVersion || !owner.kind || !name || !uid) {
-    throw new Error(`cannot reference ${owner.kind ?? 'object'} ${name ?? ''}: apiVersion, kind, name and uid are required`);
+    throw new Error(
+      `cannot reference ${owner.kind ?? 'object'} ${name ?? ''}: apiVersion, kind, name and uid are required`,
+    );
   }
   return { apiVersion: owner.apiVersion, kind: owner.kind, name, uid, controller: true, blockOwnerDeletion: true };
 }
 
-export function isControlledBy(object: { metadata?: { ownerReferences?: { uid: string; controller?: boolean }[] } }, owner: OwnerLike): boolean {
-  return (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller === true && ref.uid === owner.metadata?.uid);
+export function isControlledBy(
+  object: { metadata?: { ownerReferences?: { uid: string; controller?: boolean }[] } },
+  owner: OwnerLike,
+): boolean {
+  return (object.metadata?.ownerReferences ?? []).some(
+    (ref) => ref.controller === true && ref.uid === owner.metadata?.uid,
+  );
 }

@@ -7,7 +7,8 @@ export function servingContainerOf(spec: RevisionSpec): Container | undefined {
 }
 
 /** The serving port; a port given only by name (containerPort 0, as Go writes it) means the default. */
-export const userPort = (container: Container | undefined): number => container?.ports?.[0]?.containerPort || DEFAULT_USER_PORT;
+export const userPort = (container: Container | undefined): number =>
+  container?.ports?.[0]?.containerPort || DEFAULT_USER_PORT;
 
 /** A port named h2c makes the revision speak HTTP/2 without TLS end to end. */
 export const servingProtocol = (container: Container | undefined): 'http1' | 'h2c' =>

@@ -51,7 +51,12 @@ export interface PodAutoscalerStatus extends Status {
  * Typed like client-node's KubernetesObject (its metadata, apiVersion and kind optional), so
  * these objects go through the same informers and clients as core kinds.
  */
-export type WithStatus<T, S> = Omit<T, 'status' | 'metadata' | 'apiVersion' | 'kind'> & { apiVersion?: string; kind?: string; metadata?: V1ObjectMeta; status?: S };
+export type WithStatus<T, S> = Omit<T, 'status' | 'metadata' | 'apiVersion' | 'kind'> & {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  status?: S;
+};
 
 export type ServiceObject = WithStatus<Service, ServiceStatus>;
 export type ConfigurationObject = WithStatus<Configuration, ConfigurationStatus>;
@@ -64,11 +69,15 @@ export function conditionOf(status: Status | undefined, type: string): Condition
 
 /** Knative's IsReady: Ready is True and the status describes the current generation. */
 export function isReady(object: { metadata?: { generation?: number }; status?: Status }): boolean {
-  return conditionOf(object.status, 'Ready')?.status === 'True'
-    && object.status?.observedGeneration === object.metadata?.generation;
+  return (
+    conditionOf(object.status, 'Ready')?.status === 'True' &&
+    object.status?.observedGeneration === object.metadata?.generation
+  );
 }
 
 export function isFailed(object: { metadata?: { generation?: number }; status?: Status }): boolean {
-  return conditionOf(object.status, 'Ready')?.status === 'False'
-    && object.status?.observedGeneration === object.metadata?.generation;
+  return (
+    conditionOf(object.status, 'Ready')?.status === 'False' &&
+    object.status?.observedGeneration === object.metadata?.generation
+  );
 }

@@ -26,7 +26,10 @@ const KEYS = {
 
 export type AutoscalingKey = keyof typeof KEYS;
 
-export interface AnnotationIssue { key: string; message: string }
+export interface AnnotationIssue {
+  key: string;
+  message: string;
+}
 
 export interface AutoscalingAnnotations {
   class?: string;
@@ -69,7 +72,9 @@ export function parseAutoscalingAnnotations(
     }
     return undefined;
   };
-  const fail = (key: string, message: string) => { issues.push({ key, message }); };
+  const fail = (key: string, message: string) => {
+    issues.push({ key, message });
+  };
 
   const number = (name: AutoscalingKey, rule: { min?: number; max?: number; integer?: boolean; also?: number }) => {
     const found = lookup(name);
@@ -85,7 +90,10 @@ export function parseAutoscalingAnnotations(
     const high = rule.max !== undefined && value > rule.max;
     if (low || high) {
       const range = rule.max === undefined ? `at least ${rule.min}` : `between ${rule.min} and ${rule.max}`;
-      fail(found.key, `${found.value} is out of range: must be ${range}${rule.also !== undefined ? ` (or ${rule.also})` : ''}`);
+      fail(
+        found.key,
+        `${found.value} is out of range: must be ${range}${rule.also !== undefined ? ` (or ${rule.also})` : ''}`,
+      );
       return undefined;
     }
     return value;
@@ -99,7 +107,10 @@ export function parseAutoscalingAnnotations(
       return undefined;
     }
     if (ms < rule.minMs || ms > rule.maxMs) {
-      fail(found.key, `${found.value} is out of range: must be between ${rule.minMs / 1000}s and ${rule.maxMs / 1000}s`);
+      fail(
+        found.key,
+        `${found.value} is out of range: must be between ${rule.minMs / 1000}s and ${rule.maxMs / 1000}s`,
+      );
       return undefined;
     }
     if (rule.wholeSeconds && ms % 1000 !== 0) {
@@ -123,7 +134,10 @@ export function parseAutoscalingAnnotations(
   if (metric) {
     const allowed = effectiveClass === KPA_CLASS ? ['concurrency', 'rps'] : undefined;
     if (allowed && !allowed.includes(metric.value)) {
-      fail(metric.key, `${JSON.stringify(metric.value)} is not a metric of the ${KPA_CLASS} class: use concurrency or rps`);
+      fail(
+        metric.key,
+        `${JSON.stringify(metric.value)} is not a metric of the ${KPA_CLASS} class: use concurrency or rps`,
+      );
     } else if (metric.value === '') {
       fail(metric.key, 'must not be empty');
     } else {
@@ -134,7 +148,8 @@ export function parseAutoscalingAnnotations(
   const target = lookup('target');
   if (target) {
     const value = Number(target.value);
-    if (target.value.trim() === '' || !Number.isFinite(value)) fail(target.key, `${JSON.stringify(target.value)} is not a number`);
+    if (target.value.trim() === '' || !Number.isFinite(value))
+      fail(target.key, `${JSON.stringify(target.value)} is not a number`);
     else if (value < 0.01) fail(target.key, `target ${target.value} should be at least 0.01`);
     else values.target = value;
   }
@@ -144,11 +159,16 @@ export function parseAutoscalingAnnotations(
   values.panicThresholdPercentage = number('panic-threshold-percentage', { min: 110, max: 1000 });
   values.targetBurstCapacity = number('target-burst-capacity', { min: 0, also: -1 });
   values.scaleDownDelayMs = duration('scale-down-delay', { minMs: 0, maxMs: HOUR_MS, wholeSeconds: true });
-  values.scaleToZeroPodRetentionPeriodMs = duration('scale-to-zero-pod-retention-period', { minMs: 0, maxMs: HOUR_MS, wholeSeconds: false });
+  values.scaleToZeroPodRetentionPeriodMs = duration('scale-to-zero-pod-retention-period', {
+    minMs: 0,
+    maxMs: HOUR_MS,
+    wholeSeconds: false,
+  });
 
   const algorithm = lookup('metric-aggregation-algorithm');
   if (algorithm) {
-    const normalized = algorithm.value.toLowerCase() === 'weightedexponential' ? 'weighted-exponential' : algorithm.value.toLowerCase();
+    const normalized =
+      algorithm.value.toLowerCase() === 'weightedexponential' ? 'weighted-exponential' : algorithm.value.toLowerCase();
     if (normalized !== 'linear' && normalized !== 'weighted-exponential') {
       fail(algorithm.key, `${JSON.stringify(algorithm.value)} is not an algorithm: use linear or weighted-exponential`);
     } else if (effectiveClass !== KPA_CLASS) {
@@ -169,13 +189,19 @@ export function parseAutoscalingAnnotations(
   const maxScaleFound = lookup('max-scale');
   if (maxScaleFound && values.maxScale !== undefined && config.maxScaleLimit > 0) {
     if (maxScale === 0 || maxScale > config.maxScaleLimit) {
-      fail(maxScaleFound.key, `${maxScale} is out of range: must be between 1 and max-scale-limit (${config.maxScaleLimit})`);
+      fail(
+        maxScaleFound.key,
+        `${maxScale} is out of range: must be between 1 and max-scale-limit (${config.maxScaleLimit})`,
+      );
     }
   }
 
   const initial = number('initial-scale', { min: 0, max: int32Max, integer: true });
   if (initial === 0 && !config.allowZeroInitialScale) {
-    fail(lookup('initial-scale')!.key, 'initial-scale=0 is not allowed by the cluster (config-autoscaler allow-zero-initial-scale is false)');
+    fail(
+      lookup('initial-scale')!.key,
+      'initial-scale=0 is not allowed by the cluster (config-autoscaler allow-zero-initial-scale is false)',
+    );
   } else {
     values.initialScale = initial;
   }
@@ -185,7 +211,8 @@ export function parseAutoscalingAnnotations(
     const key = lookup('activation-scale')!.key;
     if (activation < 2) fail(key, `activation-scale=${activation} must be greater than 1`);
     else if (minScale > activation) fail(key, `min-scale=${minScale} is greater than activation-scale=${activation}`);
-    else if (maxScale !== 0 && maxScale < activation) fail(key, `max-scale=${maxScale} is less than activation-scale=${activation}`);
+    else if (maxScale !== 0 && maxScale < activation)
+      fail(key, `max-scale=${maxScale} is less than activation-scale=${activation}`);
     else values.activationScale = activation;
   }
 

@@ -6,7 +6,10 @@ import { z } from 'zod';
 export const CLUSTER_DOMAIN = process.env.CLUSTER_DOMAIN ?? 'cluster.local';
 export const CONFIG_DOMAIN = 'config-domain';
 
-export interface DomainEntry { domain: string; selector: Record<string, string> }
+export interface DomainEntry {
+  domain: string;
+  selector: Record<string, string>;
+}
 export type DomainConfig = DomainEntry[];
 
 const selectorSchema = z.object({ selector: z.record(z.string(), z.string()).optional() }).nullable();
@@ -20,7 +23,10 @@ export function parseDomainConfig(data: Record<string, string> | undefined): Dom
     let selector: Record<string, string> = {};
     if (value.trim() !== '') {
       const parsed = selectorSchema.safeParse(parse(value));
-      if (!parsed.success) throw new Error(`ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: must be empty or "selector: {label: value}"`);
+      if (!parsed.success)
+        throw new Error(
+          `ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: must be empty or "selector: {label: value}"`,
+        );
       selector = parsed.data?.selector ?? {};
     }
     entries.push({ domain, selector });
@@ -37,8 +43,10 @@ export function domainForLabels(config: DomainConfig, labels: Record<string, str
   for (const entry of config) {
     const keys = Object.keys(entry.selector);
     if (!keys.every((k) => labels[k] === entry.selector[k])) continue;
-    const better = !best || keys.length > Object.keys(best.selector).length
-      || (keys.length === Object.keys(best.selector).length && entry.domain < best.domain);
+    const better =
+      !best ||
+      keys.length > Object.keys(best.selector).length ||
+      (keys.length === Object.keys(best.selector).length && entry.domain < best.domain);
     if (better) best = entry;
   }
   return best?.domain ?? `svc.${CLUSTER_DOMAIN}`;

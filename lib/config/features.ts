@@ -5,10 +5,14 @@ import { parseConfigMap } from './parse.ts';
 
 export type Flag = 'Enabled' | 'Disabled' | 'Allowed';
 
-const flag = (fallback: Flag) => z.string().trim().toLowerCase()
-  .refine((v) => ['enabled', 'disabled', 'allowed'].includes(v), 'must be Enabled, Disabled or Allowed')
-  .transform((v) => (v[0]!.toUpperCase() + v.slice(1)) as Flag)
-  .default(fallback);
+const flag = (fallback: Flag) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((v) => ['enabled', 'disabled', 'allowed'].includes(v), 'must be Enabled, Disabled or Allowed')
+    .transform((v) => (v[0]!.toUpperCase() + v.slice(1)) as Flag)
+    .default(fallback);
 
 /** Feature keys and their defaults. */
 const FEATURE_DEFAULTS = {
@@ -50,11 +54,13 @@ const FEATURE_DEFAULTS = {
 export type FeatureKey = keyof typeof FEATURE_DEFAULTS;
 
 export const featuresSchema = z.object(
-  Object.fromEntries(Object.entries(FEATURE_DEFAULTS).map(([key, fallback]) => [key, flag(fallback)])) as
-    { [K in FeatureKey]: ReturnType<typeof flag> },
+  Object.fromEntries(Object.entries(FEATURE_DEFAULTS).map(([key, fallback]) => [key, flag(fallback)])) as {
+    [K in FeatureKey]: ReturnType<typeof flag>;
+  },
 );
 
 export type Features = Record<FeatureKey, Flag>;
 
 export const CONFIG_FEATURES = 'config-features';
-export const parseFeatures = (data?: Record<string, string>): Features => parseConfigMap(CONFIG_FEATURES, featuresSchema, data);
+export const parseFeatures = (data?: Record<string, string>): Features =>
+  parseConfigMap(CONFIG_FEATURES, featuresSchema, data);

@@ -8,43 +8,67 @@ export const PILOTLIGHT_INGRESS_CLASS = 'pilotlight.ingress.networking.knative.d
 const TEMPLATE_FIELD = /\{\{\s*\.(\w+)\s*\}\}/g;
 
 /** A Go template restricted to plain field references, e.g. `{{.Name}}.{{.Namespace}}.{{.Domain}}`. */
-const template = (fields: readonly string[], required: readonly string[]) => z.string().trim().min(1).superRefine((value, ctx) => {
-  const used = [...value.matchAll(TEMPLATE_FIELD)].map((m) => m[1]!);
-  const unknown = used.filter((f) => !fields.includes(f));
-  if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `may only use ${fields.map((f) => `{{.${f}}}`).join(', ')}; found {{.${unknown[0]}}}` });
-  for (const field of required) {
-    if (!used.includes(field)) ctx.addIssue({ code: 'custom', message: `must use {{.${field}}}` });
-  }
-  if (/\{\{|\}\}/.test(value.replace(TEMPLATE_FIELD, ''))) ctx.addIssue({ code: 'custom', message: 'has a template action other than a field reference' });
-});
+const template = (fields: readonly string[], required: readonly string[]) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .superRefine((value, ctx) => {
+      const used = [...value.matchAll(TEMPLATE_FIELD)].map((m) => m[1]!);
+      const unknown = used.filter((f) => !fields.includes(f));
+      if (unknown.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          message: `may only use ${fields.map((f) => `{{.${f}}}`).join(', ')}; found {{.${unknown[0]}}}`,
+        });
+      for (const field of required) {
+        if (!used.includes(field)) ctx.addIssue({ code: 'custom', message: `must use {{.${field}}}` });
+      }
+      if (/\{\{|\}\}/.test(value.replace(TEMPLATE_FIELD, '')))
+        ctx.addIssue({ code: 'custom', message: 'has a template action other than a field reference' });
+    });
 
-const httpProtocol = z.string().trim().toLowerCase()
+const httpProtocol = z
+  .string()
+  .trim()
+  .toLowerCase()
   .refine((v) => ['enabled', 'redirected', 'disabled'].includes(v), 'must be Enabled, Redirected or Disabled')
-  .transform((v) => (v === 'enabled' ? 'Enabled' : v === 'redirected' ? 'Redirected' : 'Disabled') as 'Enabled' | 'Redirected' | 'Disabled');
+  .transform(
+    (v) =>
+      (v === 'enabled' ? 'Enabled' : v === 'redirected' ? 'Redirected' : 'Disabled') as
+        | 'Enabled'
+        | 'Redirected'
+        | 'Disabled',
+  );
 
-export const networkSchema = z.object({
-  'ingress-class': z.string().trim().min(1).default(PILOTLIGHT_INGRESS_CLASS),
-  'domain-template': template(['Name', 'Namespace', 'Domain'], ['Name', 'Domain']).default('{{.Name}}.{{.Namespace}}.{{.Domain}}'),
-  'tag-template': template(['Tag', 'Name'], ['Tag', 'Name']).default('{{.Tag}}-{{.Name}}'),
-  'http-protocol': httpProtocol.default('Enabled'),
-  'rollout-duration': durationString({ wholeSeconds: true }).default(0),
-  'default-external-scheme': z.enum(['http', 'https'], { error: 'must be http or https' }).default('http'),
-  // Off by default, as upstream: a cluster admin hands out domains by creating ClusterDomainClaims.
-  'autocreate-cluster-domain-claims': boolString.default(false),
-}).transform((c) => ({
-  ingressClass: c['ingress-class'],
-  domainTemplate: c['domain-template'],
-  tagTemplate: c['tag-template'],
-  httpProtocol: c['http-protocol'],
-  rolloutDurationMs: c['rollout-duration'],
-  defaultExternalScheme: c['default-external-scheme'],
-  autocreateClusterDomainClaims: c['autocreate-cluster-domain-claims'],
-}));
+export const networkSchema = z
+  .object({
+    'ingress-class': z.string().trim().min(1).default(PILOTLIGHT_INGRESS_CLASS),
+    'domain-template': template(['Name', 'Namespace', 'Domain'], ['Name', 'Domain']).default(
+      '{{.Name}}.{{.Namespace}}.{{.Domain}}',
+    ),
+    'tag-template': template(['Tag', 'Name'], ['Tag', 'Name']).default('{{.Tag}}-{{.Name}}'),
+    'http-protocol': httpProtocol.default('Enabled'),
+    'rollout-duration': durationString({ wholeSeconds: true }).default(0),
+    'default-external-scheme': z.enum(['http', 'https'], { error: 'must be http or https' }).default('http'),
+    // Off by default, as upstream: a cluster admin hands out domains by creating ClusterDomainClaims.
+    'autocreate-cluster-domain-claims': boolString.default(false),
+  })
+  .transform((c) => ({
+    ingressClass: c['ingress-class'],
+    domainTemplate: c['domain-template'],
+    tagTemplate: c['tag-template'],
+    httpProtocol: c['http-protocol'],
+    rolloutDurationMs: c['rollout-duration'],
+    defaultExternalScheme: c['default-external-scheme'],
+    autocreateClusterDomainClaims: c['autocreate-cluster-domain-claims'],
+  }));
 
 export type NetworkConfig = z.output<typeof networkSchema>;
 
 export const CONFIG_NETWORK = 'config-network';
-export const parseNetworkConfig = (data?: Record<string, string>): NetworkConfig => parseConfigMap(CONFIG_NETWORK, networkSchema, data);
+export const parseNetworkConfig = (data?: Record<string, string>): NetworkConfig =>
+  parseConfigMap(CONFIG_NETWORK, networkSchema, data);
 
 /** Fills a template's field references. */
 export function renderTemplate(template: string, values: Record<string, string>): string {

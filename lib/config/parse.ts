@@ -4,40 +4,80 @@ import { z } from 'zod';
 import { parseGoDuration } from './duration.ts';
 
 export const intString = (rule?: { min?: number; max?: number }) =>
-  z.string().trim().regex(/^[-+]?\d+$/, 'must be an integer').transform(Number).pipe(
-    z.number().int()
-      .min(rule?.min ?? Number.MIN_SAFE_INTEGER, rule?.min !== undefined ? `must be at least ${rule.min}` : undefined)
-      .max(rule?.max ?? Number.MAX_SAFE_INTEGER, rule?.max !== undefined ? `must be at most ${rule.max}` : undefined),
-  );
+  z
+    .string()
+    .trim()
+    .regex(/^[-+]?\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(rule?.min ?? Number.MIN_SAFE_INTEGER, rule?.min !== undefined ? `must be at least ${rule.min}` : undefined)
+        .max(rule?.max ?? Number.MAX_SAFE_INTEGER, rule?.max !== undefined ? `must be at most ${rule.max}` : undefined),
+    );
 
 export const floatString = (rule?: { min?: number; max?: number; gt?: number }) => {
   let number = z.number();
   if (rule?.min !== undefined) number = number.min(rule.min, `must be at least ${rule.min}`);
   if (rule?.max !== undefined) number = number.max(rule.max, `must be at most ${rule.max}`);
   if (rule?.gt !== undefined) number = number.gt(rule.gt, `must be greater than ${rule.gt}`);
-  return z.string().trim().refine((v) => v !== '' && Number.isFinite(Number(v)), 'must be a number').transform(Number).pipe(number);
+  return z
+    .string()
+    .trim()
+    .refine((v) => v !== '' && Number.isFinite(Number(v)), 'must be a number')
+    .transform(Number)
+    .pipe(number);
 };
 
-export const boolString = z.string().trim().toLowerCase()
-  .refine((v) => v === 'true' || v === 'false', 'must be true or false').transform((v) => v === 'true');
+export const boolString = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => v === 'true' || v === 'false', 'must be true or false')
+  .transform((v) => v === 'true');
 
 /** A Go duration in milliseconds, e.g. "60s". */
 export const durationString = (rule?: { minMs?: number; maxMs?: number; wholeSeconds?: boolean }) =>
-  z.string().trim().transform((v, ctx) => {
-    const ms = parseGoDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "60s" or "1m30s"' });
-      return z.NEVER;
-    }
-    return ms;
-  }).pipe(z.number()
-    .min(rule?.minMs ?? 0, `must be at least ${(rule?.minMs ?? 0) / 1000}s`)
-    .max(rule?.maxMs ?? Number.MAX_SAFE_INTEGER, rule?.maxMs !== undefined ? `must be at most ${rule.maxMs / 1000}s` : undefined)
-    .refine((ms) => !rule?.wholeSeconds || ms % 1000 === 0, 'must be a whole number of seconds'));
+  z
+    .string()
+    .trim()
+    .transform((v, ctx) => {
+      const ms = parseGoDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration such as "60s" or "1m30s"' });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .pipe(
+      z
+        .number()
+        .min(rule?.minMs ?? 0, `must be at least ${(rule?.minMs ?? 0) / 1000}s`)
+        .max(
+          rule?.maxMs ?? Number.MAX_SAFE_INTEGER,
+          rule?.maxMs !== undefined ? `must be at most ${rule.maxMs / 1000}s` : undefined,
+        )
+        .refine((ms) => !rule?.wholeSeconds || ms % 1000 === 0, 'must be a whole number of seconds'),
+    );
 
 const SCALE: Record<string, number> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** The amount a Kubernetes quantity such as "250m", "1.5Gi" or "1e3" stands for; undefined if it is none. */
@@ -50,9 +90,15 @@ export function quantityValue(text: string): number | undefined {
 
 /** A Kubernetes quantity; `example` shows a valid one in the error. */
 export const quantityString = (example: string) =>
-  z.string().trim().refine((v) => quantityValue(v) !== undefined, `must be a Kubernetes quantity such as ${example}`);
+  z
+    .string()
+    .trim()
+    .refine((v) => quantityValue(v) !== undefined, `must be a Kubernetes quantity such as ${example}`);
 
-export interface ConfigIssue { key: string; message: string }
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
 
 /** Readable issues of a failed parse, one per key. */
 export function configIssues(error: z.ZodError): ConfigIssue[] {
@@ -63,9 +109,15 @@ export function configIssues(error: z.ZodError): ConfigIssue[] {
  * Parses the `data` of a ConfigMap with a schema whose keys are the ConfigMap's keys. Unknown
  * keys are ignored, as Knative does; a bad value throws with every offending key named.
  */
-export function parseConfigMap<T extends z.ZodType>(name: string, schema: T, data: Record<string, string> | undefined): z.output<T> {
+export function parseConfigMap<T extends z.ZodType>(
+  name: string,
+  schema: T,
+  data: Record<string, string> | undefined,
+): z.output<T> {
   const result = schema.safeParse(data ?? {});
   if (result.success) return result.data;
-  const detail = configIssues(result.error).map((i) => `${i.key}: ${i.message}`).join('; ');
+  const detail = configIssues(result.error)
+    .map((i) => `${i.key}: ${i.message}`)
+    .join('; ');
   throw new Error(`ConfigMap ${name} is invalid: ${detail}`);
 }

@@ -32,7 +32,9 @@ export const RESERVED_SERVICE_TYPE = 'Reserved';
 export type InstanceMode = 'standard' | 'reserved-only' | 'scaling-from-reserved';
 export const INSTANCE_MODES: readonly InstanceMode[] = ['standard', 'reserved-only', 'scaling-from-reserved'];
 
-const positiveQuantity = z.string().trim()
+const positiveQuantity = z
+  .string()
+  .trim()
   .refine((v) => (quantityValue(v) ?? 0) > 0, 'must be a positive Kubernetes quantity such as 25m, 1 or 64Mi');
 
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -48,12 +50,18 @@ function isLabelKey(key: string): boolean {
 /** "k=v,k2=v2" as a map of node labels; "" is none. */
 const nodeSelector = z.string().transform((text, ctx) => {
   const selector: Record<string, string> = {};
-  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = pair.indexOf('=');
     const key = eq < 0 ? pair : pair.slice(0, eq).trim();
     const value = eq < 0 ? undefined : pair.slice(eq + 1).trim();
     if (value === undefined || !isLabelKey(key) || (value !== '' && !LABEL_NAME.test(value))) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pair)} is not a node label: use comma-separated key=value pairs such as "pool=burstable,zone=a"` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(pair)} is not a node label: use comma-separated key=value pairs such as "pool=burstable,zone=a"`,
+      });
       return z.NEVER;
     }
     selector[key] = value;
@@ -62,8 +70,13 @@ const nodeSelector = z.string().transform((text, ctx) => {
 });
 
 /** "" is none. */
-const priorityClassName = z.string().trim()
-  .refine((v) => v === '' || (v.length <= 253 && DNS1123_SUBDOMAIN.test(v)), 'must be the name of a PriorityClass (a lowercase RFC 1123 subdomain)')
+const priorityClassName = z
+  .string()
+  .trim()
+  .refine(
+    (v) => v === '' || (v.length <= 253 && DNS1123_SUBDOMAIN.test(v)),
+    'must be the name of a PriorityClass (a lowercase RFC 1123 subdomain)',
+  )
   .transform((v) => v || undefined);
 
 /** The rule for each sizing key; ConfigMap key and annotation share it. */
@@ -129,21 +142,34 @@ function requestsAboveLimits(sizing: ReservedInstanceSizing): { resource: 'cpu' 
   ] as const;
   return pairs
     .filter(([, request, limit]) => quantityValue(request)! > quantityValue(limit)!)
-    .map(([resource, request, limit]) => ({ resource, message: `${request} must not exceed the ${resource} limit ${limit}` }));
+    .map(([resource, request, limit]) => ({
+      resource,
+      message: `${request} must not exceed the ${resource} limit ${limit}`,
+    }));
 }
 
 const DEFAULT_SIZING: ReservedInstanceSizing = {
-  cpuRequest: '25m', cpuLimit: '1000m', memoryRequest: '64Mi', memoryLimit: '256Mi', containerConcurrency: 10, nodeSelector: {},
+  cpuRequest: '25m',
+  cpuLimit: '1000m',
+  memoryRequest: '64Mi',
+  memoryLimit: '256Mi',
+  containerConcurrency: 10,
+  nodeSelector: {},
 };
 
-export const reservedInstanceSchema = z.object({
-  enabled: boolString.default(false),
-  ...Object.fromEntries(Object.entries(SIZING).map(([key, schema]) => [key, schema.optional()])) as { [K in SizingKey]: z.ZodOptional<(typeof SIZING)[K]> },
-}).transform((c, ctx): ReservedInstanceConfig => {
-  const sizing = toSizing(c, DEFAULT_SIZING);
-  for (const issue of requestsAboveLimits(sizing)) ctx.addIssue({ code: 'custom', path: [`${issue.resource}-request`], message: issue.message });
-  return { enabled: c.enabled, ...sizing };
-});
+export const reservedInstanceSchema = z
+  .object({
+    enabled: boolString.default(false),
+    ...(Object.fromEntries(Object.entries(SIZING).map(([key, schema]) => [key, schema.optional()])) as {
+      [K in SizingKey]: z.ZodOptional<(typeof SIZING)[K]>;
+    }),
+  })
+  .transform((c, ctx): ReservedInstanceConfig => {
+    const sizing = toSizing(c, DEFAULT_SIZING);
+    for (const issue of requestsAboveLimits(sizing))
+      ctx.addIssue({ code: 'custom', path: [`${issue.resource}-request`], message: issue.message });
+    return { enabled: c.enabled, ...sizing };
+  });
 
 export const CONFIG_RESERVED_INSTANCE = 'config-reserved-instance';
 export const parseReservedInstanceConfig = (data?: Record<string, string>): ReservedInstanceConfig =>
@@ -170,7 +196,11 @@ export function parseReservedInstanceAnnotations(
   if (mode !== undefined) {
     const normalized = mode.trim().toLowerCase();
     if (normalized === 'enabled' || normalized === 'disabled') values.enabled = normalized === 'enabled';
-    else issues.push({ key: ReservedInstanceAnnotations.mode, message: `${JSON.stringify(mode)} must be enabled or disabled` });
+    else
+      issues.push({
+        key: ReservedInstanceAnnotations.mode,
+        message: `${JSON.stringify(mode)} must be enabled or disabled`,
+      });
   }
 
   const overrides: Record<string, unknown> = {};
@@ -190,7 +220,10 @@ export function parseReservedInstanceAnnotations(
     const limitKey = `${issue.resource}-limit` as const;
     // Blame the annotation that made the pair wrong; the ConfigMap itself was checked when parsed.
     const key = overrides[requestKey] !== undefined ? ANNOTATION_OF[requestKey] : ANNOTATION_OF[limitKey];
-    issues.push({ key, message: `request ${issue.message} (config-reserved-instance supplies what the annotations leave out)` });
+    issues.push({
+      key,
+      message: `request ${issue.message} (config-reserved-instance supplies what the annotations leave out)`,
+    });
   }
   return { values, issues };
 }
@@ -217,6 +250,9 @@ export function planReservedInstance(input: {
   if (input.minScale >= 1) return { keep: false, reason: 'min-scale' };
   if (issues.length > 0) return { keep: false, reason: 'invalid', issues };
   const revisionLimit = input.containerConcurrency ?? 0;
-  const containerConcurrency = revisionLimit > 0 ? Math.min(revisionLimit, values.sizing.containerConcurrency) : values.sizing.containerConcurrency;
+  const containerConcurrency =
+    revisionLimit > 0
+      ? Math.min(revisionLimit, values.sizing.containerConcurrency)
+      : values.sizing.containerConcurrency;
   return { keep: true, sizing: { ...values.sizing, containerConcurrency } };
 }

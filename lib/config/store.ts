@@ -6,7 +6,9 @@ import { Informer } from '../kube/informer.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { createLogger, type Logger } from '../log.ts';
 
-interface ConfigMap extends KubernetesObject { data?: Record<string, string> }
+interface ConfigMap extends KubernetesObject {
+  data?: Record<string, string>;
+}
 
 export type ConfigData = Record<string, string> | undefined;
 
@@ -80,10 +82,16 @@ export class ConfigStore<S extends object> {
       initial[key] = entry.parse(undefined);
     }
     this.#snapshot = deepFreeze(initial);
-    this.#informer = new Informer<ConfigMap>({ client: options.client, path: `/api/v1/namespaces/${options.namespace}/configmaps`, log: this.#log });
+    this.#informer = new Informer<ConfigMap>({
+      client: options.client,
+      path: `/api/v1/namespaces/${options.namespace}/configmaps`,
+      log: this.#log,
+    });
     this.#informer.addHandlers({
       onAdd: (cm) => this.#apply(cm, cm.data ?? {}),
-      onUpdate: (previous, cm) => { if (previous.metadata?.resourceVersion !== cm.metadata?.resourceVersion) this.#apply(cm, cm.data ?? {}); },
+      onUpdate: (previous, cm) => {
+        if (previous.metadata?.resourceVersion !== cm.metadata?.resourceVersion) this.#apply(cm, cm.data ?? {});
+      },
       onDelete: (cm) => this.#apply(cm, undefined),
     });
   }
@@ -101,7 +109,7 @@ export class ConfigStore<S extends object> {
   /** Resolves once the named ConfigMap exists (valid or not); never, if it never appears. */
   whenPresent(name: string): Promise<void> {
     if (this.#seen.has(name)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiting.set(name, [...this.#waiting.get(name) ?? [], resolve]));
+    return new Promise((resolve) => this.#waiting.set(name, [...(this.#waiting.get(name) ?? []), resolve]));
   }
 
   start(): void {

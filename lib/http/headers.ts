@@ -3,8 +3,16 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
 ]);
 
 /** Lower-cased header names listed in a Connection header, or undefined when there are none. */
@@ -15,7 +23,8 @@ function connectionTokens(connection: string | string[] | undefined): Set<string
   let tokens: Set<string> | undefined;
   for (const token of text.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name !== '' && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (tokens ??= new Set()).add(name);
+    if (name !== '' && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade')
+      (tokens ??= new Set()).add(name);
   }
   return tokens;
 }
@@ -26,7 +35,11 @@ function connectionTokens(connection: string | string[] | undefined): Set<string
  * `:authority` becomes Host when the client sent no Host, so an h2 request can go to an h1
  * upstream.
  */
-export function upstreamRequestHeaders(rawHeaders: readonly string[], headers: IncomingHttpHeaders, drop?: ReadonlySet<string>): string[] {
+export function upstreamRequestHeaders(
+  rawHeaders: readonly string[],
+  headers: IncomingHttpHeaders,
+  drop?: ReadonlySet<string>,
+): string[] {
   const listed = connectionTokens(headers.connection);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {

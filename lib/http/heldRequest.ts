@@ -7,8 +7,15 @@ import type { Breaker, BreakerWaiter } from '../breaker.ts';
 import type { Clock, Timer } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import {
-  CLIENT_CLOSED_STATUS, endedStatus, ExchangeAbortedError, upstreamFailureFields,
-  type DownstreamRequest, type DownstreamResponse, type ExchangeListener, type ExchangeOutcome, type ProxyExchange,
+  CLIENT_CLOSED_STATUS,
+  endedStatus,
+  ExchangeAbortedError,
+  upstreamFailureFields,
+  type DownstreamRequest,
+  type DownstreamResponse,
+  type ExchangeListener,
+  type ExchangeOutcome,
+  type ProxyExchange,
 } from './proxy.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from './timeouts.ts';
 
@@ -41,7 +48,13 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
   #timer: Timer | undefined;
   #watchingClose = false;
 
-  constructor(deps: Deps, req: DownstreamRequest, res: DownstreamResponse, breaker: Breaker | undefined, timeoutSource: TimeoutSource) {
+  constructor(
+    deps: Deps,
+    req: DownstreamRequest,
+    res: DownstreamResponse,
+    breaker: Breaker | undefined,
+    timeoutSource: TimeoutSource,
+  ) {
     this.deps = deps;
     this.req = req;
     this.res = res;
@@ -64,7 +77,8 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
 
   exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.phase === 'done') return;
-    if (outcome === 'upstream-failed') this.deps.log.warn('upstream failed', { ...this.logFields(), ...upstreamFailureFields(error) });
+    if (outcome === 'upstream-failed')
+      this.deps.log.warn('upstream failed', { ...this.logFields(), ...upstreamFailureFields(error) });
     this.finish(endedStatus(this.res, outcome));
   }
 
@@ -93,7 +107,10 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
         }
         return;
       case 'rejected':
-        this.res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'content-length': QUEUE_FULL_BODY.length });
+        this.res.writeHead(503, {
+          'content-type': 'text/plain; charset=utf-8',
+          'content-length': QUEUE_FULL_BODY.length,
+        });
         this.res.end(QUEUE_FULL_BODY);
         this.finish(503);
     }

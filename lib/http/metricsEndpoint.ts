@@ -4,7 +4,11 @@ import type { Server, ServerResponse } from 'node:http';
 import { http } from './builtins.ts';
 
 /** Listens on host:port, answering GET /metrics with respond and anything else with 404. */
-export async function serveMetricsEndpoint(respond: (res: ServerResponse) => void, port: number, host: string): Promise<Server> {
+export async function serveMetricsEndpoint(
+  respond: (res: ServerResponse) => void,
+  port: number,
+  host: string,
+): Promise<Server> {
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
       respond(res);

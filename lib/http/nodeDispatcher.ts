@@ -9,7 +9,9 @@ import type { Dispatch } from './proxy.ts';
 
 export class UpstreamClosedError extends Error {
   readonly code = 'UPSTREAM_CLOSED';
-  constructor() { super('the upstream closed the connection before the response ended'); }
+  constructor() {
+    super('the upstream closed the connection before the response ended');
+  }
 }
 
 /** Response headers as undici hands them over: lower-cased names, repeated ones as arrays. */
@@ -41,7 +43,8 @@ function isReplayable(method: string, headers: readonly string[], body: unknown)
 }
 
 function hasHost(headers: readonly string[]): boolean {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.length === 4 && headers[i]!.toLowerCase() === 'host') return true;
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i]!.length === 4 && headers[i]!.toLowerCase() === 'host') return true;
   return false;
 }
 
@@ -60,15 +63,25 @@ export class NodeDispatcher implements Dispatch {
   /** Takes flat [name, value, …] request headers, the only form the proxy produces. */
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const headers = options.headers === undefined || options.headers === null ? [] : options.headers;
-    if (!Array.isArray(headers)) throw new TypeError('NodeDispatcher takes request headers as a flat [name, value, …] list');
+    if (!Array.isArray(headers))
+      throw new TypeError('NodeDispatcher takes request headers as a flat [name, value, …] list');
     const flat = headers as string[];
     if (!hasHost(flat)) flat.push('host', `${this.#host}:${this.#port}`);
     // undici adds these for an upgrade; the proxy has dropped the client's as hop-by-hop.
     if (options.upgrade) flat.push('connection', 'upgrade', 'upgrade', String(options.upgrade));
-    const request = () => http.request({
-      agent: this.#agent, host: this.#host, port: this.#port, method: options.method, path: options.path, headers: flat,
-    });
-    const exchange = new NodeExchange(handler, !options.upgrade && isReplayable(options.method, flat, options.body) ? request : undefined);
+    const request = () =>
+      http.request({
+        agent: this.#agent,
+        host: this.#host,
+        port: this.#port,
+        method: options.method,
+        path: options.path,
+        headers: flat,
+      });
+    const exchange = new NodeExchange(
+      handler,
+      !options.upgrade && isReplayable(options.method, flat, options.body) ? request : undefined,
+    );
     handler.onRequestStart?.(exchange, {});
     if (exchange.aborted) {
       exchange.fail(exchange.reason!);
@@ -89,7 +102,8 @@ export class NodeDispatcher implements Dispatch {
  * the request may never have reached the app. Node reports it as ECONNRESET on a reused socket.
  */
 const isStaleConnection = (req: ClientRequest, error: Error) =>
-  req.reusedSocket && ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || (error as NodeJS.ErrnoException).code === 'EPIPE');
+  req.reusedSocket &&
+  ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || (error as NodeJS.ErrnoException).code === 'EPIPE');
 
 /** One request on the Agent, and its controller for the handler. */
 class NodeExchange implements Dispatcher.DispatchController {
@@ -108,9 +122,15 @@ class NodeExchange implements Dispatcher.DispatchController {
     this.#resend = resend;
   }
 
-  get aborted(): boolean { return this.#reason !== null; }
-  get paused(): boolean { return this.#paused; }
-  get reason(): Error | null { return this.#reason; }
+  get aborted(): boolean {
+    return this.#reason !== null;
+  }
+  get paused(): boolean {
+    return this.#paused;
+  }
+  get reason(): Error | null {
+    return this.#reason;
+  }
 
   send(req: ClientRequest, body: Readable | null | undefined): void {
     this.#req = req;
@@ -145,7 +165,13 @@ class NodeExchange implements Dispatcher.DispatchController {
 
   #onRequestError = (error: Error): void => {
     const resend = this.#resend;
-    if (resend !== undefined && !this.#done && this.#reason === null && this.#res === undefined && isStaleConnection(this.#req!, error)) {
+    if (
+      resend !== undefined &&
+      !this.#done &&
+      this.#reason === null &&
+      this.#res === undefined &&
+      isStaleConnection(this.#req!, error)
+    ) {
       this.#resend = undefined;
       this.#req!.destroy();
       this.send(resend(), undefined);
@@ -173,14 +199,18 @@ class NodeExchange implements Dispatcher.DispatchController {
     const handler = this.#handler;
     handler.onResponseStart?.(this, res.statusCode ?? 0, headersOf(res.rawHeaders), res.statusMessage);
     if (this.#done) return;
-    res.on('data', (chunk: Buffer) => { if (!this.#done) handler.onResponseData?.(this, chunk); });
+    res.on('data', (chunk: Buffer) => {
+      if (!this.#done) handler.onResponseData?.(this, chunk);
+    });
     res.on('end', () => {
       if (this.#done) return;
       this.#done = true;
       handler.onResponseEnd?.(this, headersOf(res.rawTrailers));
     });
     res.on('error', this.fail);
-    res.on('close', () => { if (!res.complete) this.fail(new UpstreamClosedError()); });
+    res.on('close', () => {
+      if (!res.complete) this.fail(new UpstreamClosedError());
+    });
     if (this.#paused) res.pause();
   };
 

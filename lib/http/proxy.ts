@@ -55,13 +55,18 @@ export function endedStatus(res: DownstreamResponse, outcome: ExchangeOutcome): 
  * How an upstream failed, for the 'upstream failed' line every hop logs: the client sees only a
  * 502, the operator needs the error's code and message.
  */
-export function upstreamFailureFields(error: Error | undefined): { code: string | undefined; error: string | undefined } {
+export function upstreamFailureFields(error: Error | undefined): {
+  code: string | undefined;
+  error: string | undefined;
+} {
   return { code: (error as NodeJS.ErrnoException | undefined)?.code, error: error?.message };
 }
 
 export class ClientClosedError extends Error {
   readonly code = 'PROXY_CLIENT_CLOSED';
-  constructor() { super('client closed the connection before the response ended'); }
+  constructor() {
+    super('client closed the connection before the response ended');
+  }
 }
 
 export class ExchangeAbortedError extends Error {
@@ -111,12 +116,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (options?.host !== undefined) replaceHost(headers, options.host);
     if (options?.addHeaders !== undefined) headers.push(...options.addHeaders);
     this.res.once('close', this.#onDownstreamClose);
-    dispatcher.dispatch({
-      path: req.url ?? '/',
-      method: req.method as Dispatcher.HttpMethod,
-      headers,
-      body: hasNoBody(req) ? null : (req as Readable),
-    }, this);
+    dispatcher.dispatch(
+      {
+        path: req.url ?? '/',
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: hasNoBody(req) ? null : (req as Readable),
+      },
+      this,
+    );
   }
 
   /** Stops the exchange; the owner answers the client (e.g. with a 504) if it still can. */
@@ -176,7 +184,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     if (!this.res.headersSent && !this.res.destroyed) {
       const body = `upstream error: ${error.message}`;
-      this.res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      this.res.writeHead(502, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
       this.res.end(body);
     } else {
       this.res.destroy(error);

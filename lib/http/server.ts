@@ -35,11 +35,14 @@ export class HttpListener {
 
   constructor(options: HttpListenerOptions) {
     this.#onRequest = options.onRequest;
-    this.http1 = http.createServer({
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
-      requestTimeout: 0,
-      noDelay: true,
-    }, options.onRequest as RequestListener);
+    this.http1 = http.createServer(
+      {
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
+        requestTimeout: 0,
+        noDelay: true,
+      },
+      options.onRequest as RequestListener,
+    );
     const onUpgrade = options.onUpgrade;
     this.http1.on('upgrade', onUpgrade ?? ((_req: IncomingMessage, socket: Duplex) => socket.destroy()));
     if (options.h2c === false) {
@@ -66,12 +69,16 @@ export class HttpListener {
   }
 
   /** The h2c server, once a client has spoken HTTP/2. */
-  get http2(): Http2Server | undefined { return this.#http2; }
+  get http2(): Http2Server | undefined {
+    return this.#http2;
+  }
 
   // Created on the first h2c connection: most listeners only ever see HTTP/1.1, and node:http2 costs memory.
   #h2cServer(): Http2Server {
     if (this.#http2 !== undefined) return this.#http2;
-    const http2 = loadHttp2().createServer(this.#onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+    const http2 = loadHttp2().createServer(
+      this.#onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+    );
     http2.on('session', (session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));

@@ -70,7 +70,7 @@ export class EventRecorder {
     try {
       const recent = this.#recent.get(key);
       this.#recent.delete(key);
-      if (recent && now - recent.lastSeen < this.#windowMs && await this.#bump(recent, now)) {
+      if (recent && now - recent.lastSeen < this.#windowMs && (await this.#bump(recent, now))) {
         this.#remember(key, { ...recent, count: recent.count + 1, lastSeen: now });
         return;
       }
@@ -81,7 +81,14 @@ export class EventRecorder {
           apiVersion: 'v1',
           kind: 'Event',
           metadata: { name: eventName, namespace: eventNamespace },
-          involvedObject: { apiVersion: object.apiVersion, kind: object.kind, namespace, name, uid, resourceVersion: object.metadata?.resourceVersion },
+          involvedObject: {
+            apiVersion: object.apiVersion,
+            kind: object.kind,
+            namespace,
+            name,
+            uid,
+            resourceVersion: object.metadata?.resourceVersion,
+          },
           type,
           reason,
           message,

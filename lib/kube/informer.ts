@@ -46,7 +46,11 @@ interface ListResponse<T> {
   items: T[];
 }
 
-interface Status { code?: number; message?: string; reason?: string }
+interface Status {
+  code?: number;
+  message?: string;
+  reason?: string;
+}
 
 /** Lets a watch that the network silently dropped be noticed even if the server never closes it. */
 const WATCH_GRACE_SECONDS = 30;
@@ -60,7 +64,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   #resourceVersion: string | undefined;
   #synced = false;
   #markSynced!: () => void;
-  readonly #syncedPromise = new Promise<void>((resolve) => { this.#markSynced = resolve; });
+  readonly #syncedPromise = new Promise<void>((resolve) => {
+    this.#markSynced = resolve;
+  });
   #stop: AbortController | undefined;
   #running: Promise<void> | undefined;
   #resyncTimer: Timer | undefined;
@@ -159,7 +165,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       listed.add(objectKey(object));
       const previous = this.#store.set(object);
       if (!previous) this.#dispatchAdd(object);
-      else if (previous.metadata?.resourceVersion !== object.metadata?.resourceVersion) this.#dispatchUpdate(previous, object);
+      else if (previous.metadata?.resourceVersion !== object.metadata?.resourceVersion)
+        this.#dispatchUpdate(previous, object);
     }
     for (const cached of this.#store.list()) {
       if (listed.has(objectKey(cached))) continue;

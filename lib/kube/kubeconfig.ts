@@ -49,7 +49,8 @@ function fromKubeconfig(path: string): KubeConnection {
   const context = config.contexts?.find((c) => c.name === contextName)?.context;
   if (!context) throw new Error(`kubeconfig ${path}: current-context ${JSON.stringify(contextName)} not found`);
   const cluster = config.clusters?.find((c) => c.name === context.cluster)?.cluster;
-  if (!cluster || typeof cluster.server !== 'string') throw new Error(`kubeconfig ${path}: cluster ${JSON.stringify(context.cluster)} has no server`);
+  if (!cluster || typeof cluster.server !== 'string')
+    throw new Error(`kubeconfig ${path}: cluster ${JSON.stringify(context.cluster)} has no server`);
   const user = config.users?.find((u) => u.name === context.user)?.user ?? {};
   const base = dirname(path);
   const material = (inline: unknown, file: unknown): string | undefined => {
@@ -57,7 +58,10 @@ function fromKubeconfig(path: string): KubeConnection {
     if (typeof file === 'string') return readFileSync(isAbsolute(file) ? file : join(base, file), 'utf8');
     return undefined;
   };
-  if (user.exec || user['auth-provider']) throw new Error(`kubeconfig ${path}: user ${context.user} uses an exec or auth-provider plugin, which is not supported`);
+  if (user.exec || user['auth-provider'])
+    throw new Error(
+      `kubeconfig ${path}: user ${context.user} uses an exec or auth-provider plugin, which is not supported`,
+    );
   const connection: KubeConnection = { server: cluster.server };
   const ca = material(cluster['certificate-authority-data'], cluster['certificate-authority']);
   if (ca) connection.ca = ca;
@@ -69,7 +73,8 @@ function fromKubeconfig(path: string): KubeConnection {
     connection.clientKey = key;
   }
   if (typeof user.token === 'string') connection.token = user.token;
-  else if (typeof user.tokenFile === 'string') connection.tokenFile = isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile);
+  else if (typeof user.tokenFile === 'string')
+    connection.tokenFile = isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile);
   return connection;
 }
 

@@ -75,8 +75,16 @@ export class LeaderElector {
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.#clock = options.clock ?? realClock;
-    this.#log = options.log ?? createLogger('leader-election', { lease: `${options.namespace}/${options.name}`, identity: options.identity });
-    if (!(this.#leaseDurationMs > this.#renewDeadlineMs && this.#renewDeadlineMs > this.#retryPeriodMs && this.#retryPeriodMs > 0)) {
+    this.#log =
+      options.log ??
+      createLogger('leader-election', { lease: `${options.namespace}/${options.name}`, identity: options.identity });
+    if (
+      !(
+        this.#leaseDurationMs > this.#renewDeadlineMs &&
+        this.#renewDeadlineMs > this.#retryPeriodMs &&
+        this.#retryPeriodMs > 0
+      )
+    ) {
       throw new Error('leader election needs leaseDuration > renewDeadline > retryPeriod > 0');
     }
     this.#listeners.push({ onStartedLeading: options.onStartedLeading, onStoppedLeading: options.onStoppedLeading });
@@ -186,7 +194,7 @@ export class LeaderElector {
       leaseDurationSeconds: Math.ceil(this.#leaseDurationMs / 1000),
       acquireTime: renewing && spec.acquireTime ? spec.acquireTime : microTime(now),
       renewTime: microTime(now),
-      leaseTransitions: renewing ? spec.leaseTransitions ?? 0 : (spec.leaseTransitions ?? -1) + 1,
+      leaseTransitions: renewing ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? -1) + 1,
     };
   }
 
@@ -219,13 +227,15 @@ export class LeaderElector {
   }
 
   async #notify(hook: keyof LeaderCallbacks): Promise<void> {
-    await Promise.all(this.#listeners.map(async (listener) => {
-      try {
-        await listener[hook]?.();
-      } catch (error) {
-        this.#log.error('leader callback threw', { hook, error });
-      }
-    }));
+    await Promise.all(
+      this.#listeners.map(async (listener) => {
+        try {
+          await listener[hook]?.();
+        } catch (error) {
+          this.#log.error('leader callback threw', { hook, error });
+        }
+      }),
+    );
   }
 
   #collectionPath(): string {

@@ -80,7 +80,7 @@ export function createKubeRest(connection: KubeConnection): KubeRest {
   return {
     async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
       const response = await send(method, path, options);
-      return await response.json() as T;
+      return (await response.json()) as T;
     },
 
     async *watch<T extends KubernetesObject>(path: string, options: RequestOptions = {}): AsyncIterable<WatchEvent<T>> {

@@ -11,7 +11,9 @@ export function objectKey(object: KubernetesObject): string {
 
 export function splitKey(key: string): { namespace: string | undefined; name: string } {
   const slash = key.indexOf('/');
-  return slash < 0 ? { namespace: undefined, name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+  return slash < 0
+    ? { namespace: undefined, name: key }
+    : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
 /** The read-only view handed to reconcilers. */
@@ -34,7 +36,7 @@ export class Store<T extends KubernetesObject> implements Lister<T> {
   }
 
   listNamespace(namespace: string): T[] {
-    return [...this.#byNamespace.get(namespace) ?? []].map((key) => this.#objects.get(key)!);
+    return [...(this.#byNamespace.get(namespace) ?? [])].map((key) => this.#objects.get(key)!);
   }
 
   /** Stores object and returns what it replaced. */
@@ -45,7 +47,7 @@ export class Store<T extends KubernetesObject> implements Lister<T> {
     const namespace = object.metadata?.namespace;
     if (namespace) {
       let keys = this.#byNamespace.get(namespace);
-      if (!keys) this.#byNamespace.set(namespace, keys = new Set());
+      if (!keys) this.#byNamespace.set(namespace, (keys = new Set()));
       keys.add(key);
     }
     return previous;

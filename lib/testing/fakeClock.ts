@@ -1,6 +1,11 @@
 import type { Clock, Timer } from '../clock.ts';
 
-interface Pending { at: number; seq: number; fn: () => void; cancelled: boolean }
+interface Pending {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
 
 /** A Clock that moves only when a test calls advance(); timers fire in due order. */
 export class FakeClock implements Clock {
@@ -19,7 +24,11 @@ export class FakeClock implements Clock {
   setTimeout(fn: () => void, ms: number): Timer {
     const entry: Pending = { at: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
     this.pending.push(entry);
-    return { cancel: () => { entry.cancelled = true; } };
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
   }
 
   /** Moves time forward by ms, firing every timer that falls due, in order. */

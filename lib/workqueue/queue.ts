@@ -23,16 +23,57 @@ const DURATION_BUCKETS = Array.from({ length: 10 }, (_, i) => 1e-8 * 10 ** i);
 function queueMetrics(registry: Registry) {
   const labelNames = ['name'] as const;
   return {
-    depth: sharedMetric(registry, 'workqueue_depth', (registers) =>
-      new Gauge({ name: 'workqueue_depth', help: 'Current depth of workqueue', labelNames, registers })),
-    adds: sharedMetric(registry, 'workqueue_adds_total', (registers) =>
-      new Counter({ name: 'workqueue_adds_total', help: 'Total number of adds handled by workqueue', labelNames, registers })),
-    queueDuration: sharedMetric(registry, 'workqueue_queue_duration_seconds', (registers) =>
-      new Histogram({ name: 'workqueue_queue_duration_seconds', help: 'How long in seconds an item stays in workqueue before being requested', labelNames, buckets: DURATION_BUCKETS, registers })),
-    workDuration: sharedMetric(registry, 'workqueue_work_duration_seconds', (registers) =>
-      new Histogram({ name: 'workqueue_work_duration_seconds', help: 'How long in seconds processing an item from workqueue takes', labelNames, buckets: DURATION_BUCKETS, registers })),
-    retries: sharedMetric(registry, 'workqueue_retries_total', (registers) =>
-      new Counter({ name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue', labelNames, registers })),
+    depth: sharedMetric(
+      registry,
+      'workqueue_depth',
+      (registers) => new Gauge({ name: 'workqueue_depth', help: 'Current depth of workqueue', labelNames, registers }),
+    ),
+    adds: sharedMetric(
+      registry,
+      'workqueue_adds_total',
+      (registers) =>
+        new Counter({
+          name: 'workqueue_adds_total',
+          help: 'Total number of adds handled by workqueue',
+          labelNames,
+          registers,
+        }),
+    ),
+    queueDuration: sharedMetric(
+      registry,
+      'workqueue_queue_duration_seconds',
+      (registers) =>
+        new Histogram({
+          name: 'workqueue_queue_duration_seconds',
+          help: 'How long in seconds an item stays in workqueue before being requested',
+          labelNames,
+          buckets: DURATION_BUCKETS,
+          registers,
+        }),
+    ),
+    workDuration: sharedMetric(
+      registry,
+      'workqueue_work_duration_seconds',
+      (registers) =>
+        new Histogram({
+          name: 'workqueue_work_duration_seconds',
+          help: 'How long in seconds processing an item from workqueue takes',
+          labelNames,
+          buckets: DURATION_BUCKETS,
+          registers,
+        }),
+    ),
+    retries: sharedMetric(
+      registry,
+      'workqueue_retries_total',
+      (registers) =>
+        new Counter({
+          name: 'workqueue_retries_total',
+          help: 'Total number of retries handled by workqueue',
+          labelNames,
+          registers,
+        }),
+    ),
   };
 }
 
@@ -147,7 +188,9 @@ export class WorkQueue {
     for (const { timer } of this.#delayed.values()) timer.cancel();
     this.#delayed.clear();
     if (this.#queue.size === 0) for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
-    const drained = new Promise<void>((resolve) => { this.#drained = resolve; });
+    const drained = new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
     this.#checkDrained();
     return drained;
   }

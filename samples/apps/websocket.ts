@@ -18,12 +18,22 @@ function frame(fin: boolean, opcode: number, payload: Buffer): Buffer {
   const header = length < 126 ? Buffer.alloc(2) : length < 65_536 ? Buffer.alloc(4) : Buffer.alloc(10);
   header[0] = (fin ? 0x80 : 0) | opcode;
   if (length < 126) header[1] = length;
-  else if (length < 65_536) { header[1] = 126; header.writeUInt16BE(length, 2); }
-  else { header[1] = 127; header.writeBigUInt64BE(BigInt(length), 2); }
+  else if (length < 65_536) {
+    header[1] = 126;
+    header.writeUInt16BE(length, 2);
+  } else {
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(length), 2);
+  }
   return Buffer.concat([header, payload]);
 }
 
-interface Frame { fin: boolean; opcode: number; payload: Buffer; size: number }
+interface Frame {
+  fin: boolean;
+  opcode: number;
+  payload: Buffer;
+  size: number;
+}
 
 /** The first whole frame in buffer, unmasked; undefined until all its bytes are in. */
 function parseFrame(buffer: Buffer): Frame | 'too big' | undefined {
@@ -87,8 +97,12 @@ server.on('upgrade', (req, socket, head) => {
     socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     return;
   }
-  const accept = createHash('sha1').update(key + HANDSHAKE_GUID).digest('base64');
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+  const accept = createHash('sha1')
+    .update(key + HANDSHAKE_GUID)
+    .digest('base64');
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`,
+  );
   echo(socket, head);
 });
 server.listen(port, () => console.log(JSON.stringify({ msg: 'websocket echo listening', port })));

@@ -5,7 +5,17 @@
 // 65532, /tmp world-writable, CA certificates) and ko's own layer (the binary at /ko-app/<name>
 // as the entrypoint, the package's kodata/ at /var/run/ko named by KO_DATA_PATH).
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeOciImage } from '../../hack/images/oci.ts';
@@ -26,10 +36,15 @@ function baseLayer(dir: string): string {
   if (existsSync(join(dir, '.complete'))) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'etc', 'ssl', 'certs'), { recursive: true });
-  writeFileSync(join(dir, 'etc', 'passwd'), [
-    'root:x:0:0:root:/root:/sbin/nologin',
-    'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin',
-    `nonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin`, ''].join('\n'));
+  writeFileSync(
+    join(dir, 'etc', 'passwd'),
+    [
+      'root:x:0:0:root:/root:/sbin/nologin',
+      'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin',
+      `nonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin`,
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(dir, 'etc', 'group'), ['root:x:0:', 'nobody:x:65534:', `nonroot:x:${NONROOT}:`, ''].join('\n'));
   // The images speak HTTP to each other in the cluster; the certificates are there because
   // distroless-static has them and httpproxy-style images may dial https.
@@ -44,18 +59,29 @@ function baseLayer(dir: string): string {
   return dir;
 }
 
-export interface PackedImage { name: string; archive: string }
+export interface PackedImage {
+  name: string;
+  archive: string;
+}
 
 /**
  * Packs every binary of one module's test images (apps/<module>/ from build.sh) into an OCI
  * archive under cacheDir/oci/<module>/, reusing archives already written for this tag.
  */
-export async function packModuleImages(cacheDir: string, module: ImageModule, moduleDir: string, tag: string): Promise<PackedImage[]> {
+export async function packModuleImages(
+  cacheDir: string,
+  module: ImageModule,
+  moduleDir: string,
+  tag: string,
+): Promise<PackedImage[]> {
   const appsDir = join(cacheDir, 'apps', module);
   const base = baseLayer(join(cacheDir, 'layers', 'base'));
   const ociDir = join(cacheDir, 'oci', module);
   mkdirSync(ociDir, { recursive: true });
-  const packages = readFileSync(join(appsDir, 'packages.tsv'), 'utf8').trim().split('\n').map((line) => line.split('\t') as [string, string]);
+  const packages = readFileSync(join(appsDir, 'packages.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split('\t') as [string, string]);
   const images: PackedImage[] = [];
   for (const [binary, importPath] of packages) {
     const name = `${dockerRepo(module)}/${binary}:${tag}`;
@@ -71,20 +97,23 @@ export async function packModuleImages(cacheDir: string, module: ImageModule, mo
     const kodata = join(moduleDir, importPath.replace(`knative.dev/${module}/`, ''), 'kodata');
     mkdirSync(join(layer, 'var', 'run', 'ko'), { recursive: true });
     if (existsSync(kodata)) cpSync(kodata, join(layer, 'var', 'run', 'ko'), { recursive: true, dereference: true });
-    await writeOciImage({
-      name,
-      layers: [base, layer],
-      config: {
-        entrypoint: [`/ko-app/${binary}`],
-        env: [
-          'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/ko-app',
-          'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
-          'KO_DATA_PATH=/var/run/ko',
-        ],
-        user: String(NONROOT),
-        workingDir: '/home/nonroot',
+    await writeOciImage(
+      {
+        name,
+        layers: [base, layer],
+        config: {
+          entrypoint: [`/ko-app/${binary}`],
+          env: [
+            'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/ko-app',
+            'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
+            'KO_DATA_PATH=/var/run/ko',
+          ],
+          user: String(NONROOT),
+          workingDir: '/home/nonroot',
+        },
       },
-    }, `${archive}.tmp`);
+      `${archive}.tmp`,
+    );
     renameSync(`${archive}.tmp`, archive);
     rmSync(layer, { recursive: true, force: true });
   }
@@ -93,7 +122,9 @@ export async function packModuleImages(cacheDir: string, module: ImageModule, mo
 
 /** Imports the images containerd does not have yet (a new cluster starts with none of them). */
 export async function importMissing(socket: string, images: PackedImage[]): Promise<number> {
-  const { stdout } = await run('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'ls', '-q'], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'ls', '-q'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const present = new Set(stdout.split('\n'));
   const missing = images.filter((image) => !present.has(image.name));
   for (const image of missing) {

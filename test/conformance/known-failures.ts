@@ -23,15 +23,30 @@ export interface KnownFailure {
  */
 export const PILOTLIGHT_BUGS: KnownFailure[] = [
   // ingress
-  { suite: 'ingress', test: 'TestIngressConformance/tls', reason: 'the gateway does not terminate TLS yet (no port 443 on its Service); issue #18 builds it' },
+  {
+    suite: 'ingress',
+    test: 'TestIngressConformance/tls',
+    reason: 'the gateway does not terminate TLS yet (no port 443 on its Service); issue #18 builds it',
+  },
 ];
 
 /**
  * Cannot pass on the local cluster for a reason outside the project; kept skipped on purpose.
  */
 export const OUTSIDE_THE_PROJECT: KnownFailure[] = [
-  { suite: 'api-v1', test: 'TestContainerErrorMsg', reason: 'needs a registry that answers "not found" for a missing image; the test skips itself for *.local repositories, and the local cluster has no registry' },
-  { suite: 'api-v1', test: 'any/digest_validation', selfSkipping: true, reason: 'checks the image digest a registry resolved; with no registry the images are dev.local, which Knative never resolves, and the suite skips the check' },
+  {
+    suite: 'api-v1',
+    test: 'TestContainerErrorMsg',
+    reason:
+      'needs a registry that answers "not found" for a missing image; the test skips itself for *.local repositories, and the local cluster has no registry',
+  },
+  {
+    suite: 'api-v1',
+    test: 'any/digest_validation',
+    selfSkipping: true,
+    reason:
+      'checks the image digest a registry resolved; with no registry the images are dev.local, which Knative never resolves, and the suite skips the check',
+  },
 ];
 
 /** Escapes a test name's part for Go's regexp syntax. */
@@ -42,17 +57,29 @@ const quote = (part: string) => part.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
  * top-level `|` into alternatives and each alternative at `/` into one regexp per name level; a
  * test is skipped when an alternative matches every level of its name.
  */
-export function skipPattern(suite: Suite, entries: KnownFailure[] = [...PILOTLIGHT_BUGS, ...OUTSIDE_THE_PROJECT]): string | undefined {
+export function skipPattern(
+  suite: Suite,
+  entries: KnownFailure[] = [...PILOTLIGHT_BUGS, ...OUTSIDE_THE_PROJECT],
+): string | undefined {
   const names = entries.filter((entry) => entry.suite === suite && !entry.selfSkipping).map((entry) => entry.test);
   if (names.length === 0) return undefined;
-  return names.map((name) => name.split('/').map((part) => `^${quote(part)}$`).join('/')).join('|');
+  return names
+    .map((name) =>
+      name
+        .split('/')
+        .map((part) => `^${quote(part)}$`)
+        .join('/'),
+    )
+    .join('|');
 }
 
 /** The entry that skips a test (by its own name or an ancestor's), if any. */
 export function knownFailureOf(suite: Suite, test: string): (KnownFailure & { outside: boolean }) | undefined {
-  const covers = (entry: KnownFailure) => entry.suite === suite && (entry.test.startsWith('any/')
-    ? new RegExp(`/${quote(entry.test.slice(4))}(#\\d+)?$`).test(test)
-    : test === entry.test || test.startsWith(`${entry.test}/`));
+  const covers = (entry: KnownFailure) =>
+    entry.suite === suite &&
+    (entry.test.startsWith('any/')
+      ? new RegExp(`/${quote(entry.test.slice(4))}(#\\d+)?$`).test(test)
+      : test === entry.test || test.startsWith(`${entry.test}/`));
   const bug = PILOTLIGHT_BUGS.find(covers);
   if (bug) return { ...bug, outside: false };
   const outside = OUTSIDE_THE_PROJECT.find(covers);

@@ -1,7 +1,13 @@
 // results.json and results.md of a conformance run: one row per test and subtest.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OUTSIDE_THE_PROJECT, PILOTLIGHT_BUGS, knownFailureOf, type KnownFailure, type Suite } from './known-failures.ts';
+import {
+  OUTSIDE_THE_PROJECT,
+  PILOTLIGHT_BUGS,
+  knownFailureOf,
+  type KnownFailure,
+  type Suite,
+} from './known-failures.ts';
 
 export interface TestResult {
   suite: Suite;
@@ -34,7 +40,12 @@ export interface RunResults {
   knownFailures: { pilotlightBugs: KnownFailure[]; outsideTheProject: KnownFailure[] };
 }
 
-interface TestEvent { Action: string; Test?: string; Elapsed?: number; Output?: string }
+interface TestEvent {
+  Action: string;
+  Test?: string;
+  Elapsed?: number;
+  Output?: string;
+}
 
 /**
  * The line of a failed test's output that says what went wrong. The suites log as they go and end
@@ -42,14 +53,20 @@ interface TestEvent { Action: string; Test?: string; Elapsed?: number; Output?: 
  * _test.go file is the message (its continuation lines, such as an object dump, are left out).
  */
 function failureLine(output: string[]): string {
-  const lines = output.map((l) => l.replace(/\s+$/, '')).filter((l) => l.trim() && !/^\s*(--- (FAIL|PASS|SKIP)|=== (RUN|PAUSE|CONT|NAME))/.test(l));
+  const lines = output
+    .map((l) => l.replace(/\s+$/, ''))
+    .filter((l) => l.trim() && !/^\s*(--- (FAIL|PASS|SKIP)|=== (RUN|PAUSE|CONT|NAME))/.test(l));
   const located = lines.filter((l) => /^\s+\S+\.go:\d+: /.test(l));
   const line = located.filter((l) => /_test\.go:\d+: /.test(l)).at(-1) ?? located.at(-1) ?? lines.at(-1) ?? '';
   return line.trim().slice(0, 300);
 }
 
 function skipReason(output: string[]): string {
-  const line = output.map((l) => l.trim()).filter((l) => l && !/^(--- |=== )/.test(l)).at(-1) ?? '';
+  const line =
+    output
+      .map((l) => l.trim())
+      .filter((l) => l && !/^(--- |=== )/.test(l))
+      .at(-1) ?? '';
   return line.replace(/^\S+\.go:\d+: /, '').slice(0, 200);
 }
 
@@ -62,7 +79,12 @@ export function suiteResult(suite: Suite, lines: string[], exitCode: number | nu
   const packageOutput: string[] = [];
   for (const line of lines) {
     let event: TestEvent;
-    try { event = JSON.parse(line) as TestEvent; } catch { packageOutput.push(line); continue; }
+    try {
+      event = JSON.parse(line) as TestEvent;
+    } catch {
+      packageOutput.push(line);
+      continue;
+    }
     if (!event.Test) {
       if (event.Output) packageOutput.push(event.Output);
       continue;
@@ -78,20 +100,32 @@ export function suiteResult(suite: Suite, lines: string[], exitCode: number | nu
   const rows: TestResult[] = [...tests.entries()].map(([name, entry]) => {
     const [test, ...sub] = name.split('/');
     // A test still "run" when the binary stopped was cut off by the timeout or a panic.
-    const status = entry.action === 'run' ? 'fail' : entry.action as TestResult['status'];
-    const failedChild = [...tests.keys()].some((other) => other.startsWith(`${name}/`) && tests.get(other)!.action === 'fail');
-    const note = status === 'fail'
-      ? (entry.action === 'run' ? `did not finish: ${failureLine(packageOutput)}` : failedChild ? '(a subtest failed)' : failureLine(entry.output))
-      : status === 'skip' ? skipReason(entry.output) : '';
+    const status = entry.action === 'run' ? 'fail' : (entry.action as TestResult['status']);
+    const failedChild = [...tests.keys()].some(
+      (other) => other.startsWith(`${name}/`) && tests.get(other)!.action === 'fail',
+    );
+    const note =
+      status === 'fail'
+        ? entry.action === 'run'
+          ? `did not finish: ${failureLine(packageOutput)}`
+          : failedChild
+            ? '(a subtest failed)'
+            : failureLine(entry.output)
+        : status === 'skip'
+          ? skipReason(entry.output)
+          : '';
     return { suite, test: test!, subtest: sub.join('/'), status, seconds: entry.elapsed, note };
   });
-  for (const known of [...PILOTLIGHT_BUGS, ...OUTSIDE_THE_PROJECT].filter((k) => k.suite === suite && !k.selfSkipping && !tests.has(k.test))) {
+  for (const known of [...PILOTLIGHT_BUGS, ...OUTSIDE_THE_PROJECT].filter(
+    (k) => k.suite === suite && !k.selfSkipping && !tests.has(k.test),
+  )) {
     const [test, ...sub] = known.test.split('/');
     rows.push({ suite, test: test!, subtest: sub.join('/'), status: 'skip', seconds: 0, note: '' });
   }
   for (const row of rows) {
     const known = knownFailureOf(suite, row.subtest ? `${row.test}/${row.subtest}` : row.test);
-    if (row.status === 'skip' && known) row.note = `${known.outside ? 'outside the project' : 'pilotlight bug'}: ${known.reason}`;
+    if (row.status === 'skip' && known)
+      row.note = `${known.outside ? 'outside the project' : 'pilotlight bug'}: ${known.reason}`;
   }
   const failed = rows.some((r) => r.status === 'fail');
   // A binary that failed without a failing test (a panic at start, a bad flag) still fails the run.
@@ -104,7 +138,11 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function writeResults(dir: string, results: RunResults): { passed: number; failed: number; skipped: number } {
   const rows = results.suites.flatMap((s) => s.tests);
   const count = (status: TestResult['status']) => rows.filter((r) => r.status === status).length;
-  const summary = { passed: count('pass'), failed: count('fail') + results.suites.filter((s) => s.crashed).length, skipped: count('skip') };
+  const summary = {
+    passed: count('pass'),
+    failed: count('fail') + results.suites.filter((s) => s.crashed).length,
+    skipped: count('skip'),
+  };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
@@ -126,18 +164,28 @@ export function writeResults(dir: string, results: RunResults): { passed: number
     '',
     '| suite | test | subtest | result | s | first failure line / skip reason |',
     '|---|---|---|---|---:|---|',
-    ...results.suites.flatMap((s) => [...s.tests].sort((a, b) => order(a).localeCompare(order(b))).map((r) =>
-      `| ${r.suite} | ${r.test} | ${r.subtest} | ${r.status === 'fail' ? '**FAIL**' : r.status} | ${r.seconds.toFixed(1)} | ${cell(r.note)} |`)),
+    ...results.suites.flatMap((s) =>
+      [...s.tests]
+        .sort((a, b) => order(a).localeCompare(order(b)))
+        .map(
+          (r) =>
+            `| ${r.suite} | ${r.test} | ${r.subtest} | ${r.status === 'fail' ? '**FAIL**' : r.status} | ${r.seconds.toFixed(1)} | ${cell(r.note)} |`,
+        ),
+    ),
     '',
     '## Skipped on purpose (test/conformance/known-failures.ts)',
     '',
     'pilotlight bugs not fixed yet:',
     '',
-    ...(results.knownFailures.pilotlightBugs.length ? results.knownFailures.pilotlightBugs.map((k) => `- ${k.suite} \`${k.test}\`: ${k.reason}`) : ['- none']),
+    ...(results.knownFailures.pilotlightBugs.length
+      ? results.knownFailures.pilotlightBugs.map((k) => `- ${k.suite} \`${k.test}\`: ${k.reason}`)
+      : ['- none']),
     '',
     'Outside the project:',
     '',
-    ...(results.knownFailures.outsideTheProject.length ? results.knownFailures.outsideTheProject.map((k) => `- ${k.suite} \`${k.test}\`: ${k.reason}`) : ['- none']),
+    ...(results.knownFailures.outsideTheProject.length
+      ? results.knownFailures.outsideTheProject.map((k) => `- ${k.suite} \`${k.test}\`: ${k.reason}`)
+      : ['- none']),
     '',
   ];
   writeFileSync(join(dir, 'results.md'), md.join('\n'));

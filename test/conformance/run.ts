@@ -69,15 +69,21 @@ const { values } = parseArgs({
   },
 });
 const suites = (values.suite ?? [...SUITES]) as Suite[];
-for (const suite of suites) if (!SUITES.includes(suite)) throw new Error(`unknown suite ${suite} (known: ${SUITES.join(', ')})`);
+for (const suite of suites)
+  if (!SUITES.includes(suite)) throw new Error(`unknown suite ${suite} (known: ${SUITES.join(', ')})`);
 const stateDir = values['state-dir'];
 
 /** Runs build.sh, which prints the cache directory of the built suites and image binaries last. */
 async function buildSuites(): Promise<string> {
   const child = spawn('bash', [join(here, 'build.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
-  const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('close', resolve); });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
   if (code !== 0) throw new Error(`test/conformance/build.sh failed with exit code ${code}`);
   return out.trim().split('\n').at(-1)!;
 }
@@ -89,7 +95,12 @@ async function ensureCluster(): Promise<{ k: Kubectl; socket: string; startedHer
   const running = await runningControlPlane(stateDir);
   const binDir = await ensureBinaries(['kubectl']);
   let startedHere = false;
-  if (!running || !existsSync(socket) || processes.length === 0 || !processes.every((p) => isRunning(p.pid, p.binary))) {
+  if (
+    !running ||
+    !existsSync(socket) ||
+    processes.length === 0 ||
+    !processes.every((p) => isRunning(p.pid, p.binary))
+  ) {
     say(`the local cluster (${stateDir}) is not running; starting it`);
     const { up } = await import('../../cli/cluster.ts');
     await up(['--local', '--state-dir', stateDir]);
@@ -107,22 +118,46 @@ async function ensureCluster(): Promise<{ k: Kubectl; socket: string; startedHer
  */
 async function applyTestResources(k: Kubectl, servingDir: string): Promise<void> {
   const wanted = (doc: { kind?: string; metadata?: { name?: string; namespace?: string } }) =>
-    (doc.kind === 'Namespace' && [TEST_NAMESPACE, ALT_TEST_NAMESPACE].includes(doc.metadata?.name ?? ''))
-    || ((doc.kind === 'ConfigMap' || doc.kind === 'Secret') && doc.metadata?.namespace === TEST_NAMESPACE);
+    (doc.kind === 'Namespace' && [TEST_NAMESPACE, ALT_TEST_NAMESPACE].includes(doc.metadata?.name ?? '')) ||
+    ((doc.kind === 'ConfigMap' || doc.kind === 'Secret') && doc.metadata?.namespace === TEST_NAMESPACE);
   const docs = ['cluster-resources.yaml', 'test-resources.yaml']
-    .flatMap((file) => parseAllDocuments(readFileSync(join(servingDir, 'test', 'config', file), 'utf8')).map((d) => d.toJSON()))
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(join(servingDir, 'test', 'config', file), 'utf8')).map((d) => d.toJSON()),
+    )
     .filter((doc) => doc && wanted(doc));
-  if (docs.length < 4) throw new Error(`expected 2 namespaces, a ConfigMap and a Secret in ${servingDir}/test/config, found ${docs.length} documents`);
+  if (docs.length < 4)
+    throw new Error(
+      `expected 2 namespaces, a ConfigMap and a Secret in ${servingDir}/test/config, found ${docs.length} documents`,
+    );
   await kubectl(k, ['apply', '-f', '-'], docs.map((doc) => JSON.stringify(doc)).join('\n'));
   // Upstream's CI sets config-network's autocreate-cluster-domain-claims to "true" through a ytt
   // overlay (TestDomainMapping relies on it); apply that overlay's data the same way.
   for (const [file, configMap] of CONFIG_OVERLAYS) {
     const data = parseAllDocuments(readFileSync(join(servingDir, 'test', 'config', 'ytt', 'core', file), 'utf8'))
-      .map((d) => d.toJSON() as { data?: Record<string, string> } | null).find((doc) => doc?.data)?.data;
+      .map((d) => d.toJSON() as { data?: Record<string, string> } | null)
+      .find((doc) => doc?.data)?.data;
     if (!data) throw new Error(`no data in ${servingDir}/test/config/ytt/core/${file}`);
-    await kubectl(k, ['patch', 'configmap', configMap, '-n', SYSTEM_NAMESPACE, '--type=merge', '-p', JSON.stringify({ data })]);
+    await kubectl(k, [
+      'patch',
+      'configmap',
+      configMap,
+      '-n',
+      SYSTEM_NAMESPACE,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data }),
+    ]);
   }
-  await kubectl(k, ['patch', 'service', GATEWAY_SERVICE, '-n', SYSTEM_NAMESPACE, '--type=merge', '-p', JSON.stringify({ spec: { type: 'NodePort' } })]);
+  await kubectl(k, [
+    'patch',
+    'service',
+    GATEWAY_SERVICE,
+    '-n',
+    SYSTEM_NAMESPACE,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { type: 'NodePort' } }),
+  ]);
 }
 
 async function runSuite(suite: Suite, cacheDir: string, k: Kubectl, tag: string): Promise<SuiteResult> {
@@ -142,7 +177,12 @@ async function runSuite(suite: Suite, cacheDir: string, k: Kubectl, tag: string)
     `-test.timeout=${settings.timeoutMinutes}m`,
     ...selection,
     ...(settings.serving
-      ? [`--test-namespace=${TEST_NAMESPACE}`, `--alt-test-namespace=${ALT_TEST_NAMESPACE}`, '--disable-logstream', `--ingress-class=${PILOTLIGHT_INGRESS_CLASS}`]
+      ? [
+          `--test-namespace=${TEST_NAMESPACE}`,
+          `--alt-test-namespace=${ALT_TEST_NAMESPACE}`,
+          '--disable-logstream',
+          `--ingress-class=${PILOTLIGHT_INGRESS_CLASS}`,
+        ]
       : [`--ingressClass=${PILOTLIGHT_INGRESS_CLASS}`]),
   ];
   const workDir = mkdtempSync(join(tmpdir(), `pilotlight-conformance-${suite}-`));
@@ -152,30 +192,42 @@ async function runSuite(suite: Suite, cacheDir: string, k: Kubectl, tag: string)
   const log = createWriteStream(logPath);
   const started = Date.now();
   say(`running ${suite} ${selection.join(' ')}`);
-  const child = spawn(join(cacheDir, 'bin', 'test2json'), ['-t', '-p', suite, join(cacheDir, 'tests', `${suite}.test`), ...args], {
-    cwd: workDir,
-    env: {
-      ...process.env, KUBECONFIG: k.kubeconfig,
-      GATEWAY_OVERRIDE: GATEWAY_SERVICE, GATEWAY_NAMESPACE_OVERRIDE: SYSTEM_NAMESPACE, SYSTEM_NAMESPACE,
+  const child = spawn(
+    join(cacheDir, 'bin', 'test2json'),
+    ['-t', '-p', suite, join(cacheDir, 'tests', `${suite}.test`), ...args],
+    {
+      cwd: workDir,
+      env: {
+        ...process.env,
+        KUBECONFIG: k.kubeconfig,
+        GATEWAY_OVERRIDE: GATEWAY_SERVICE,
+        GATEWAY_NAMESPACE_OVERRIDE: SYSTEM_NAMESPACE,
+        SYSTEM_NAMESPACE,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  );
   // -test.timeout makes the binary panic and exit; this is the backstop if even that hangs.
   const backstop = setTimeout(() => child.kill('SIGKILL'), (settings.timeoutMinutes + 2) * 60_000);
   const lines: string[] = [];
   for await (const line of createInterface({ input: child.stdout })) {
     log.write(`${line}\n`);
     lines.push(line);
-    if (/"Output":"\s*--- FAIL/.test(line)) process.stdout.write(`  ${suite}: ${(JSON.parse(line) as { Output: string }).Output.trim()}\n`);
+    if (/"Output":"\s*--- FAIL/.test(line))
+      process.stdout.write(`  ${suite}: ${(JSON.parse(line) as { Output: string }).Output.trim()}\n`);
   }
-  const exitCode = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('close', resolve)));
+  const exitCode = await new Promise<number | null>((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.on('close', resolve),
+  );
   clearTimeout(backstop);
   log.end();
   rmSync(workDir, { recursive: true, force: true });
 
   const result = suiteResult(suite, lines, exitCode, (Date.now() - started) / 1000);
   const counts = (status: string) => result.tests.filter((r) => r.status === status).length;
-  say(`${suite}: ${counts('pass')} passed, ${counts('fail')} failed, ${counts('skip')} skipped in ${result.seconds.toFixed(0)} s (exit ${exitCode}; events in ${logPath})`);
+  say(
+    `${suite}: ${counts('pass')} passed, ${counts('fail')} failed, ${counts('skip')} skipped in ${result.seconds.toFixed(0)} s (exit ${exitCode}; events in ${logPath})`,
+  );
   return result;
 }
 
@@ -191,11 +243,20 @@ async function main(): Promise<number> {
       for (const suite of suites) results.push(fromLog(suite, cacheDir));
       return finish(started, tag, results, undefined);
     }
-    const moduleDirs = Object.fromEntries(await Promise.all(IMAGE_MODULES.map(async (module) => {
-      const { stdout } = await run('go', ['list', '-m', '-f', '{{.Dir}}', `knative.dev/${module}`], { cwd: here, env: { ...process.env, GOTOOLCHAIN: 'local' } });
-      return [module, stdout.trim()] as const;
-    }))) as Record<ImageModule, string>;
-    const images = (await Promise.all(IMAGE_MODULES.map((module) => packModuleImages(cacheDir, module, moduleDirs[module], tag)))).flat();
+    const moduleDirs = Object.fromEntries(
+      await Promise.all(
+        IMAGE_MODULES.map(async (module) => {
+          const { stdout } = await run('go', ['list', '-m', '-f', '{{.Dir}}', `knative.dev/${module}`], {
+            cwd: here,
+            env: { ...process.env, GOTOOLCHAIN: 'local' },
+          });
+          return [module, stdout.trim()] as const;
+        }),
+      ),
+    ) as Record<ImageModule, string>;
+    const images = (
+      await Promise.all(IMAGE_MODULES.map((module) => packModuleImages(cacheDir, module, moduleDirs[module], tag)))
+    ).flat();
 
     const cluster = await ensureCluster();
     try {
@@ -213,21 +274,37 @@ async function main(): Promise<number> {
   } catch (caught) {
     // Still write the results: a run that could not finish says so in results.md.
     error = caught instanceof Error ? caught.message : String(caught);
-    console.error(`conformance: ${caught instanceof Error ? caught.stack ?? caught.message : error}`);
+    console.error(`conformance: ${caught instanceof Error ? (caught.stack ?? caught.message) : error}`);
   }
   return finish(started, tag, results, error);
 }
 
 /** A suite's result from the event log its last run left (exit code and time from its events). */
 function fromLog(suite: Suite, cacheDir: string): SuiteResult {
-  const lines = readFileSync(join(cacheDir, 'logs', `${suite}.jsonl`), 'utf8').split('\n').filter(Boolean);
-  const end = lines.map((line) => { try { return JSON.parse(line) as { Action: string; Test?: string; Elapsed?: number }; } catch { return undefined; } })
+  const lines = readFileSync(join(cacheDir, 'logs', `${suite}.jsonl`), 'utf8')
+    .split('\n')
+    .filter(Boolean);
+  const end = lines
+    .map((line) => {
+      try {
+        return JSON.parse(line) as { Action: string; Test?: string; Elapsed?: number };
+      } catch {
+        return undefined;
+      }
+    })
     .findLast((event) => event && !event.Test && (event.Action === 'pass' || event.Action === 'fail'));
   return suiteResult(suite, lines, end ? (end.Action === 'pass' ? 0 : 1) : null, end?.Elapsed ?? 0);
 }
 
-async function finish(started: number, tag: string, results: SuiteResult[], error: string | undefined): Promise<number> {
-  const { stdout: commit } = await run('git', ['log', '-1', '--format=%h %s'], { cwd: repoRoot }).catch(() => ({ stdout: 'unknown' }));
+async function finish(
+  started: number,
+  tag: string,
+  results: SuiteResult[],
+  error: string | undefined,
+): Promise<number> {
+  const { stdout: commit } = await run('git', ['log', '-1', '--format=%h %s'], { cwd: repoRoot }).catch(() => ({
+    stdout: 'unknown',
+  }));
   const summary = writeResults(values.results, {
     date: new Date(started).toISOString(),
     commit: commit.trim(),

@@ -25,9 +25,23 @@ afterAll(() => cluster?.dispose(), 120_000);
 
 describe('pilotlight up: a one-node cluster with the operator installed', () => {
   it('the node is Ready and the operator runs in knative-serving', async () => {
-    const nodes = await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
+    const nodes = await kubectl([
+      'get',
+      'nodes',
+      '-o',
+      'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+    ]);
     expect(nodes.stdout).toBe('True');
-    const pods = await kubectl(['get', 'pods', '-n', 'knative-serving', '-l', 'app.kubernetes.io/component=controller', '-o', 'jsonpath={.items[*].status.containerStatuses[*].ready}']);
+    const pods = await kubectl([
+      'get',
+      'pods',
+      '-n',
+      'knative-serving',
+      '-l',
+      'app.kubernetes.io/component=controller',
+      '-o',
+      'jsonpath={.items[*].status.containerStatuses[*].ready}',
+    ]);
     expect(pods.stdout).toBe('true');
   });
 
@@ -36,18 +50,31 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     await kubectl(['apply', '-n', 'e2e', '-f', join(repo, 'samples', 'helloworld.yaml')]);
     const traffic = await kubectl(['get', 'ksvc', 'hello', '-n', 'e2e', '-o', 'jsonpath={.spec.traffic[0].percent}']);
     expect(traffic.stdout).toBe('100');
-    await expect(kubectl(['apply', '-n', 'e2e', '-f', join(repo, 'samples', 'invalid-traffic.yaml')]))
-      .rejects.toMatchObject({ stderr: expect.stringMatching(/percents of all traffic targets must add up to 100/) });
+    await expect(
+      kubectl(['apply', '-n', 'e2e', '-f', join(repo, 'samples', 'invalid-traffic.yaml')]),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/percents of all traffic targets must add up to 100/) });
   });
 
   it('a pod behind a Service answers through its ClusterIP, reaches the API server from inside and resolves cluster names', async () => {
     const image = 'dev.local/pilotlight/e2e-node:1';
     const archive = join(stateDir, 'e2e-node.tar');
     const root = mkdtempSync(join(tmpdir(), 'pilotlight-e2e-root-'));
-    await run('sh', ['-c', `mkdir -p ${root}/usr/local/bin ${root}/tmp && cp ${join(repo, 'node_modules', 'node', 'bin', 'node')} ${root}/usr/local/bin/node && for l in $(ldd ${root}/usr/local/bin/node | grep -o '/[^ ]*'); do mkdir -p ${root}$(dirname $l); cp -L $l ${root}$l; done`]);
+    await run('sh', [
+      '-c',
+      `mkdir -p ${root}/usr/local/bin ${root}/tmp && cp ${join(repo, 'node_modules', 'node', 'bin', 'node')} ${root}/usr/local/bin/node && for l in $(ldd ${root}/usr/local/bin/node | grep -o '/[^ ]*'); do mkdir -p ${root}$(dirname $l); cp -L $l ${root}$l; done`,
+    ]);
     await writeOciImage({ name: image, layers: [root], config: { entrypoint: ['/usr/local/bin/node'] } }, archive);
     rmSync(root, { recursive: true, force: true });
-    await run('ctr', ['--address', join(stateDir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'images', 'import', '--all-platforms', archive]);
+    await run('ctr', [
+      '--address',
+      join(stateDir, 'containerd', 'containerd.sock'),
+      '-n',
+      'k8s.io',
+      'images',
+      'import',
+      '--all-platforms',
+      archive,
+    ]);
     const server = [
       "const https = require('https'); const fs = require('fs');",
       "require('http').createServer((q, s) => {",
@@ -62,22 +89,46 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     ].join('\n');
     const manifests = [
       {
-        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'e2e' },
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'e2e' },
         spec: {
-          replicas: 2, selector: { matchLabels: { app: 'web' } },
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
           template: {
             metadata: { labels: { app: 'web' } },
-            spec: { containers: [{ name: 'web', image, args: ['-e', server], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
+            spec: {
+              containers: [
+                {
+                  name: 'web',
+                  image,
+                  args: ['-e', server],
+                  readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+                },
+              ],
+            },
           },
         },
       },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'e2e' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'e2e' },
+        spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
+      },
     ];
     await kubectl(['apply', '-f', '-'], manifests.map((m) => stringify(m)).join('---\n'));
     await kubectl(['rollout', 'status', 'deployment/web', '-n', 'e2e', '--timeout=120s']);
     const clusterIp = (await kubectl(['get', 'svc', 'web', '-n', 'e2e', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
     expect(clusterIp).toMatch(/^10\.96\./);
-    await expect.poll(async () => (await fetch(`http://${clusterIp}/`).then((r) => r.text()).catch(() => '')), { timeout: 30_000 })
+    await expect
+      .poll(
+        async () =>
+          await fetch(`http://${clusterIp}/`)
+            .then((r) => r.text())
+            .catch(() => ''),
+        { timeout: 30_000 },
+      )
       .toMatch(/^hello from web-/);
     expect(await fetch(`http://${clusterIp}/api`).then((r) => r.text())).toBe('200 v1.35.4');
     // Cluster DNS (CoreDNS behind kube-dns): the FQDN and the short forms Knative's KIngress
@@ -87,16 +138,28 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     expect(resolvConf).toMatch(/^nameserver 10\.96\.0\.10$/m);
     expect(resolvConf).toMatch(/^search e2e\.svc\.cluster\.local svc\.cluster\.local cluster\.local\b/m);
     expect(await text('/dns/kubernetes.default.svc.cluster.local')).toBe('10.96.0.1');
-    for (const name of ['web.e2e.svc.cluster.local', 'web.e2e.svc', 'web.e2e', 'web']) expect(await text(`/dns/${name}`)).toBe(clusterIp);
+    for (const name of ['web.e2e.svc.cluster.local', 'web.e2e.svc', 'web.e2e', 'web'])
+      expect(await text(`/dns/${name}`)).toBe(clusterIp);
     expect(await text('/dns/example.com')).toMatch(/^error /);
   });
 
-  it('a Knative Service runs its revision\'s pod behind queue-proxy, and deleting it removes every child', async () => {
+  it("a Knative Service runs its revision's pod behind queue-proxy, and deleting it removes every child", async () => {
     // A namespace of its own: the webhook test above left a Service named hello in e2e.
     await kubectl(['create', 'namespace', 'e2e-hello']);
     await kubectl(['apply', '-n', 'e2e-hello', '-f', join(repo, 'samples', 'hello-local.yaml')]);
     await kubectl(['wait', '-n', 'e2e-hello', '--for=condition=Ready', 'revision/hello-00001', '--timeout=120s']);
-    const podIp = (await kubectl(['get', 'pods', '-n', 'e2e-hello', '-l', 'serving.knative.dev/revision=hello-00001', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout;
+    const podIp = (
+      await kubectl([
+        'get',
+        'pods',
+        '-n',
+        'e2e-hello',
+        '-l',
+        'serving.knative.dev/revision=hello-00001',
+        '-o',
+        'jsonpath={.items[0].status.podIP}',
+      ])
+    ).stdout;
     expect(await fetch(`http://${podIp}:8012/`).then((r) => r.text())).toBe('Hello pilotlight!\n');
     // The README's path: the Service turns Ready once the gateway serves its Ingress, then curl works.
     await kubectl(['wait', '-n', 'e2e-hello', '--for=condition=Ready', 'ksvc/hello', '--timeout=60s']);
@@ -107,27 +170,57 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
 
     // Idle, it scales to zero (short windows for the test), and the next request brings it back
     // through the activator without being lost.
-    await kubectl(['patch', 'configmap', 'config-autoscaler', '-n', 'knative-serving', '--type=merge',
-      '-p', JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } })]);
-    const replicas = async () => (await kubectl(['get', 'deployment', 'hello-00001-deployment', '-n', 'e2e-hello', '-o', 'jsonpath={.spec.replicas}'])).stdout;
+    await kubectl([
+      'patch',
+      'configmap',
+      'config-autoscaler',
+      '-n',
+      'knative-serving',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '6s' } }),
+    ]);
+    const replicas = async () =>
+      (
+        await kubectl([
+          'get',
+          'deployment',
+          'hello-00001-deployment',
+          '-n',
+          'e2e-hello',
+          '-o',
+          'jsonpath={.spec.replicas}',
+        ])
+      ).stdout;
     await expect.poll(replicas, { timeout: 90_000, interval: 1000 }).toBe('0');
     const pods = async () => (await kubectl(['get', 'pods', '-n', 'e2e-hello', '-o', 'name'])).stdout;
     await expect.poll(pods, { timeout: 90_000, interval: 1000 }).toBe('');
     expect(await viaGateway(new URL(url).host)).toMatchObject({ status: 200, body: 'Hello pilotlight!\n' });
     expect(await replicas()).toBe('1');
-    const children = ['configuration/hello', 'route/hello', 'revision/hello-00001', 'deployment/hello-00001-deployment',
-      'podautoscaler/hello-00001', 'ingress.networking.internal.knative.dev/hello'];
+    const children = [
+      'configuration/hello',
+      'route/hello',
+      'revision/hello-00001',
+      'deployment/hello-00001-deployment',
+      'podautoscaler/hello-00001',
+      'ingress.networking.internal.knative.dev/hello',
+    ];
     for (const child of children) await kubectl(['get', '-n', 'e2e-hello', child]);
     await kubectl(['delete', 'ksvc', 'hello', '-n', 'e2e-hello', '--wait=true']);
     // kube-controller-manager's garbage collector follows the owner references down to the pods,
     // which then drain (queue-proxy waits out its quiet period), so deletion is what we can see.
     const livePods = async () => {
-      const pods = JSON.parse((await kubectl(['get', 'pods', '-n', 'e2e-hello', '-l', 'serving.knative.dev/service=hello', '-o', 'json'])).stdout) as { items: { metadata: { deletionTimestamp?: string } }[] };
+      const pods = JSON.parse(
+        (await kubectl(['get', 'pods', '-n', 'e2e-hello', '-l', 'serving.knative.dev/service=hello', '-o', 'json']))
+          .stdout,
+      ) as { items: { metadata: { deletionTimestamp?: string } }[] };
       return pods.items.filter((p) => !p.metadata.deletionTimestamp).length;
     };
     await expect.poll(livePods, { timeout: 60_000 }).toBe(0);
     for (const child of children) {
-      await expect(kubectl(['get', '-n', 'e2e-hello', child])).rejects.toMatchObject({ stderr: expect.stringMatching(/NotFound/) });
+      await expect(kubectl(['get', '-n', 'e2e-hello', child])).rejects.toMatchObject({
+        stderr: expect.stringMatching(/NotFound/),
+      });
     }
   });
 

@@ -15,7 +15,10 @@ export const run = promisify(execFile);
 export const repo = join(import.meta.dirname, '..', '..');
 export const GATEWAY = { host: '127.0.0.1', port: 31080 };
 
-export interface Output { stdout: string; stderr: string }
+export interface Output {
+  stdout: string;
+  stderr: string;
+}
 
 export interface LocalCluster {
   stateDir: string;
@@ -32,13 +35,21 @@ export async function localCluster(prefix: string): Promise<LocalCluster> {
   const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const kubeconfig = join(stateDir, 'kubeconfig');
   const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
-  const pilotlight = (...args: string[]): Promise<Output> => run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], { timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 });
+  const pilotlight = (...args: string[]): Promise<Output> =>
+    run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], {
+      timeout: 1_800_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
   return {
     stateDir,
     kubeconfig,
     pilotlight,
     kubectl(args, input) {
-      const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
+      const child = run(kubectlBinary, args, {
+        env: { ...process.env, KUBECONFIG: kubeconfig },
+        timeout: 180_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
       child.child.stdin?.end(input ?? '');
       return child;
     },
@@ -49,24 +60,39 @@ export async function localCluster(prefix: string): Promise<LocalCluster> {
   };
 }
 
-export interface GatewayResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+export interface GatewayResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 /** A GET through the gateway for a Host (fetch may not set Host), with a deadline. */
 export function viaGateway(host: string, path = '/', agent?: Agent): Promise<GatewayResponse> {
   return new Promise((resolve, reject) => {
     request({ ...GATEWAY, path, headers: { host }, agent, timeout: 60_000 }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; })
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => {
+          body += c;
+        })
         .on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    }).on('timeout', function (this: { destroy(error: Error): void }) { this.destroy(new Error(`no answer for ${host}${path} within 60 s`)); })
-      .on('error', reject).end();
+    })
+      .on('timeout', function (this: { destroy(error: Error): void }) {
+        this.destroy(new Error(`no answer for ${host}${path} within 60 s`));
+      })
+      .on('error', reject)
+      .end();
   });
 }
 
 /** A client frame (RFC 6455 §5.3: clients mask every frame). Payloads here stay under 64 KiB. */
 function maskedFrame(opcode: number, payload: Buffer): Buffer {
   const mask = randomBytes(4);
-  const length = payload.length < 126 ? Buffer.from([0x80 | payload.length]) : Buffer.from([0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const length =
+    payload.length < 126
+      ? Buffer.from([0x80 | payload.length])
+      : Buffer.from([0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   const masked = Buffer.from(payload);
   for (let i = 0; i < masked.length; i++) masked[i]! ^= mask[i % 4]!;
   return Buffer.concat([Buffer.from([0x80 | opcode]), length, mask, masked]);
@@ -90,13 +116,24 @@ function serverFrame(buffer: Buffer): { opcode: number; payload: Buffer; size: n
  * Opens a WebSocket through the gateway for host, sends each message as a text frame, and
  * returns the text frames that came back (one per message sent), then closes.
  */
-export function websocketExchange(host: string, messages: string[]): Promise<{ accept: string | undefined; expectedAccept: string; replies: string[] }> {
+export function websocketExchange(
+  host: string,
+  messages: string[],
+): Promise<{ accept: string | undefined; expectedAccept: string; replies: string[] }> {
   const key = randomBytes(16).toString('base64');
   const expectedAccept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
   return new Promise((resolve, reject) => {
     const req = request({
-      ...GATEWAY, path: '/', timeout: 60_000,
-      headers: { host, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': key },
+      ...GATEWAY,
+      path: '/',
+      timeout: 60_000,
+      headers: {
+        host,
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': key,
+      },
     });
     req.on('response', (res) => reject(new Error(`expected 101 Switching Protocols, got ${res.statusCode}`)));
     req.on('timeout', () => req.destroy(new Error('no upgrade within 60 s')));
@@ -104,8 +141,14 @@ export function websocketExchange(host: string, messages: string[]): Promise<{ a
     req.on('upgrade', (res, socket: Socket, head: Buffer) => {
       const replies: string[] = [];
       let pending = head;
-      const deadline = setTimeout(() => socket.destroy(new Error(`only ${replies.length} of ${messages.length} echoes within 30 s`)), 30_000);
-      socket.on('error', (error) => { clearTimeout(deadline); reject(error); });
+      const deadline = setTimeout(
+        () => socket.destroy(new Error(`only ${replies.length} of ${messages.length} echoes within 30 s`)),
+        30_000,
+      );
+      socket.on('error', (error) => {
+        clearTimeout(deadline);
+        reject(error);
+      });
       const drain = () => {
         for (let next = serverFrame(pending); next; next = serverFrame(pending)) {
           pending = pending.subarray(next.size);
@@ -117,7 +160,10 @@ export function websocketExchange(host: string, messages: string[]): Promise<{ a
           resolve({ accept: res.headers['sec-websocket-accept'] as string | undefined, expectedAccept, replies });
         }
       };
-      socket.on('data', (chunk: Buffer) => { pending = Buffer.concat([pending, chunk]); drain(); });
+      socket.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        drain();
+      });
       for (const message of messages) socket.write(maskedFrame(0x1, Buffer.from(message, 'utf8')));
       drain();
     });

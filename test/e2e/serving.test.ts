@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { sampleImage } from '../../hack/images/build.ts';
-import { GATEWAY, localCluster, type GatewayResponse, repo, run, viaGateway, websocketExchange, type LocalCluster } from './localCluster.ts';
+import {
+  GATEWAY,
+  localCluster,
+  type GatewayResponse,
+  repo,
+  run,
+  viaGateway,
+  websocketExchange,
+  type LocalCluster,
+} from './localCluster.ts';
 
 const NAMESPACE = 'e2e-serving';
 let cluster: LocalCluster;
@@ -17,22 +26,40 @@ const kubectl = (args: string[], input?: string) => cluster.kubectl(args, input)
 const apply = (object: object) => kubectl(['apply', '-n', NAMESPACE, '-f', '-'], stringify(object));
 const host = (name: string) => `${name}.${NAMESPACE}.example.com`;
 
-interface KnativeStatus { observedGeneration?: number; conditions?: { type: string; status: string }[]; traffic?: { revisionName?: string; percent?: number; tag?: string; url?: string }[] }
-interface KnativeObject { metadata: { generation?: number }; status?: KnativeStatus }
+interface KnativeStatus {
+  observedGeneration?: number;
+  conditions?: { type: string; status: string }[];
+  traffic?: { revisionName?: string; percent?: number; tag?: string; url?: string }[];
+}
+interface KnativeObject {
+  metadata: { generation?: number };
+  status?: KnativeStatus;
+}
 
 /** The ksvc has reconciled its latest spec and is Ready (kubectl wait may see the previous generation's Ready). */
 async function readyService(name: string): Promise<KnativeObject> {
   let latest: KnativeObject | undefined;
-  await expect.poll(async () => {
-    latest = JSON.parse((await kubectl(['get', 'ksvc', name, '-n', NAMESPACE, '-o', 'json'])).stdout) as KnativeObject;
-    const ready = latest.status?.conditions?.find((c) => c.type === 'Ready')?.status;
-    return latest.status?.observedGeneration === latest.metadata.generation && ready === 'True';
-  }, { timeout: 180_000, interval: 1000 }).toBe(true);
+  await expect
+    .poll(
+      async () => {
+        latest = JSON.parse(
+          (await kubectl(['get', 'ksvc', name, '-n', NAMESPACE, '-o', 'json'])).stdout,
+        ) as KnativeObject;
+        const ready = latest.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+        return latest.status?.observedGeneration === latest.metadata.generation && ready === 'True';
+      },
+      { timeout: 180_000, interval: 1000 },
+    )
+    .toBe(true);
   return latest!;
 }
 
 /** Sends count GETs through the gateway, concurrency at a time, and tallies the answering revisions. */
-async function tallyRevisions(hostName: string, count: number, concurrency: number): Promise<{ revisions: Map<string, number>; failures: string[] }> {
+async function tallyRevisions(
+  hostName: string,
+  count: number,
+  concurrency: number,
+): Promise<{ revisions: Map<string, number>; failures: string[] }> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const revisions = new Map<string, number>();
   const failures: string[] = [];
@@ -40,7 +67,9 @@ async function tallyRevisions(hostName: string, count: number, concurrency: numb
   const worker = async () => {
     while (sent < count) {
       sent++;
-      const res = await viaGateway(hostName, '/', agent).catch((error: Error): GatewayResponse => ({ status: 0, headers: {}, body: error.message }));
+      const res = await viaGateway(hostName, '/', agent).catch(
+        (error: Error): GatewayResponse => ({ status: 0, headers: {}, body: error.message }),
+      );
       const revision = res.headers['knative-serving-revision'];
       if (res.status !== 200 || typeof revision !== 'string') failures.push(`${res.status} ${res.body.slice(0, 120)}`);
       else revisions.set(revision, (revisions.get(revision) ?? 0) + 1);
@@ -54,7 +83,12 @@ async function tallyRevisions(hostName: string, count: number, concurrency: numb
   return { revisions, failures };
 }
 
-const autoscaleService = (name: string, revision: string, annotations: Record<string, string> = {}, spec: object = {}) => ({
+const autoscaleService = (
+  name: string,
+  revision: string,
+  annotations: Record<string, string> = {},
+  spec: object = {},
+) => ({
   apiVersion: 'serving.knative.dev/v1',
   kind: 'Service',
   metadata: { name },
@@ -70,7 +104,11 @@ beforeAll(async () => {
   cluster = await localCluster('pilotlight-e2e-serving');
   const [up, tool] = await Promise.all([
     cluster.pilotlight('up', '--local'),
-    run('bash', [join(repo, 'hack', 'build-tool.sh'), 'k6'], { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 }),
+    run('bash', [join(repo, 'hack', 'build-tool.sh'), 'k6'], {
+      encoding: 'utf8',
+      timeout: 1_800_000,
+      maxBuffer: 16 * 1024 * 1024,
+    }),
   ]);
   expect(up.stdout.trim().split('\n').at(-1)).toBe(`KUBECONFIG=${cluster.kubeconfig}`);
   k6 = tool.stdout.trim().split('\n').at(-1)!;
@@ -94,7 +132,10 @@ describe('Knative Serving through the gateway', () => {
       },
     });
     const service = await readyService('split');
-    expect(service.status?.traffic?.map((t) => [t.revisionName, t.percent])).toEqual([['split-first', 90], ['split-second', 10]]);
+    expect(service.status?.traffic?.map((t) => [t.revisionName, t.percent])).toEqual([
+      ['split-first', 90],
+      ['split-second', 10],
+    ]);
 
     const { revisions, failures } = await tallyRevisions(host('split'), 2000, 16);
     expect(failures).toEqual([]);
@@ -105,8 +146,10 @@ describe('Knative Serving through the gateway', () => {
     expect(share).toBeLessThanOrEqual(0.12);
   });
 
-  it('a tag\'s URL reaches its revision only', async () => {
-    const service = JSON.parse((await kubectl(['get', 'ksvc', 'split', '-n', NAMESPACE, '-o', 'json'])).stdout) as KnativeObject;
+  it("a tag's URL reaches its revision only", async () => {
+    const service = JSON.parse(
+      (await kubectl(['get', 'ksvc', 'split', '-n', NAMESPACE, '-o', 'json'])).stdout,
+    ) as KnativeObject;
     const tagged = service.status?.traffic?.find((t) => t.tag === 'candidate');
     // Knative's default tag template: {{.Tag}}-{{.Name}} in the route's domain.
     expect(tagged?.url).toBe(`http://${host('candidate-split')}`);
@@ -117,12 +160,35 @@ describe('Knative Serving through the gateway', () => {
 
   it('k6 at a fixed rate against the split sees no failed request', async () => {
     const summaryPath = join(cluster.stateDir, 'k6-summary.json');
-    const { stdout } = await run(k6, ['run', '--quiet', '--no-usage-report',
-      '-e', `GATEWAY_URL=http://${GATEWAY.host}:${GATEWAY.port}/`, '-e', `HOST=${host('split')}`,
-      '-e', 'RATE=50', '-e', 'DURATION=15s', '-e', 'MAX_VUS=20', '-e', `SUMMARY_JSON=${summaryPath}`,
-      join(repo, 'test', 'load', 'gateway-split.js')], { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(
+      k6,
+      [
+        'run',
+        '--quiet',
+        '--no-usage-report',
+        '-e',
+        `GATEWAY_URL=http://${GATEWAY.host}:${GATEWAY.port}/`,
+        '-e',
+        `HOST=${host('split')}`,
+        '-e',
+        'RATE=50',
+        '-e',
+        'DURATION=15s',
+        '-e',
+        'MAX_VUS=20',
+        '-e',
+        `SUMMARY_JSON=${summaryPath}`,
+        join(repo, 'test', 'load', 'gateway-split.js'),
+      ],
+      { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+    );
     console.log(stdout);
-    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { requests: number; unexpectedStatusRate: number; statuses: Record<string, number>; revisions: Record<string, number> };
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as {
+      requests: number;
+      unexpectedStatusRate: number;
+      statuses: Record<string, number>;
+      revisions: Record<string, number>;
+    };
     expect(summary.unexpectedStatusRate).toBe(0);
     expect(summary.statuses).toEqual({ 200: summary.requests });
     // constant-arrival-rate: 50/s for 15 s, give or take the iterations k6 drops at the edges.
@@ -131,16 +197,37 @@ describe('Knative Serving through the gateway', () => {
   });
 
   it('deleting the Service removes every child, down to the pods', async () => {
-    const kinds = 'configurations,routes,revisions,deployments,podautoscalers,serverlessservices,ingresses.networking.internal.knative.dev,services,endpoints';
-    const children = async () => (await kubectl(['get', kinds, '-n', NAMESPACE, '-l', 'serving.knative.dev/service=split', '-o', 'name'])).stdout.split('\n').filter(Boolean).sort();
+    const kinds =
+      'configurations,routes,revisions,deployments,podautoscalers,serverlessservices,ingresses.networking.internal.knative.dev,services,endpoints';
+    const children = async () =>
+      (await kubectl(['get', kinds, '-n', NAMESPACE, '-l', 'serving.knative.dev/service=split', '-o', 'name'])).stdout
+        .split('\n')
+        .filter(Boolean)
+        .sort();
     const before = await children();
-    for (const kind of ['configuration.serving.knative.dev', 'route.serving.knative.dev', 'revision.serving.knative.dev', 'deployment.apps', 'podautoscaler.autoscaling.internal.knative.dev', 'serverlessservice.networking.internal.knative.dev', 'ingress.networking.internal.knative.dev', 'service', 'endpoints']) {
-      expect(before.some((name) => name.startsWith(`${kind}/`)), `a ${kind} labelled for split before deletion, among ${before.join(' ')}`).toBe(true);
+    for (const kind of [
+      'configuration.serving.knative.dev',
+      'route.serving.knative.dev',
+      'revision.serving.knative.dev',
+      'deployment.apps',
+      'podautoscaler.autoscaling.internal.knative.dev',
+      'serverlessservice.networking.internal.knative.dev',
+      'ingress.networking.internal.knative.dev',
+      'service',
+      'endpoints',
+    ]) {
+      expect(
+        before.some((name) => name.startsWith(`${kind}/`)),
+        `a ${kind} labelled for split before deletion, among ${before.join(' ')}`,
+      ).toBe(true);
     }
     await kubectl(['delete', 'ksvc', 'split', '-n', NAMESPACE, '--wait=true']);
     await expect.poll(children, { timeout: 90_000, interval: 1000 }).toEqual([]);
     const livePods = async () => {
-      const pods = JSON.parse((await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'serving.knative.dev/service=split', '-o', 'json'])).stdout) as { items: { metadata: { deletionTimestamp?: string } }[] };
+      const pods = JSON.parse(
+        (await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'serving.knative.dev/service=split', '-o', 'json']))
+          .stdout,
+      ) as { items: { metadata: { deletionTimestamp?: string } }[] };
       return pods.items.filter((p) => !p.metadata.deletionTimestamp).length;
     };
     await expect.poll(livePods, { timeout: 90_000, interval: 1000 }).toBe(0);
@@ -153,7 +240,10 @@ describe('Knative Serving through the gateway', () => {
     const started = performance.now();
     const res = await viaGateway(host('autoscale-go'), '/?sleep=300&prime=1000');
     expect(performance.now() - started).toBeGreaterThanOrEqual(300);
-    expect(res).toMatchObject({ status: 200, body: 'The largest prime less than 1000 is 997.\nSlept for 300 milliseconds.\n' });
+    expect(res).toMatchObject({
+      status: 200,
+      body: 'The largest prime less than 1000 is 997.\nSlept for 300 milliseconds.\n',
+    });
     expect(res.headers['knative-serving-revision']).toBe('autoscale-go-00001');
     await kubectl(['delete', 'ksvc', 'autoscale-go', '-n', NAMESPACE]);
   });
@@ -170,10 +260,19 @@ describe('Knative Serving through the gateway', () => {
 
   it('containerConcurrency 1 under 20 concurrent requests scales the Deployment out', async () => {
     // min-scale 1 keeps the first pod through the test; max-scale bounds what a 2-core node runs.
-    await apply(autoscaleService('one-at-a-time', 'one-at-a-time-first',
-      { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/max-scale': '4' }, { containerConcurrency: 1 }));
+    await apply(
+      autoscaleService(
+        'one-at-a-time',
+        'one-at-a-time-first',
+        { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/max-scale': '4' },
+        { containerConcurrency: 1 },
+      ),
+    );
     await readyService('one-at-a-time');
-    const deployment = async () => JSON.parse((await kubectl(['get', 'deployment', 'one-at-a-time-first-deployment', '-n', NAMESPACE, '-o', 'json'])).stdout) as { spec: { replicas: number }; status: { readyReplicas?: number } };
+    const deployment = async () =>
+      JSON.parse(
+        (await kubectl(['get', 'deployment', 'one-at-a-time-first-deployment', '-n', NAMESPACE, '-o', 'json'])).stdout,
+      ) as { spec: { replicas: number }; status: { readyReplicas?: number } };
     expect((await deployment()).spec.replicas).toBe(1);
 
     // 20 clients, each sending requests that hold 1.5 s, until more than one pod is ready or 120 s pass.
@@ -200,7 +299,9 @@ describe('Knative Serving through the gateway', () => {
       agent.destroy();
     }
     const { spec, status } = await deployment();
-    console.log(`containerConcurrency 1: ${spec.replicas} replicas wanted, ${status.readyReplicas} ready; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.log(
+      `containerConcurrency 1: ${spec.replicas} replicas wanted, ${status.readyReplicas} ready; statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
     expect(scaledOut).toBe(true);
     expect(spec.replicas).toBeGreaterThan(1);
     expect(spec.replicas).toBeLessThanOrEqual(4);
@@ -208,20 +309,46 @@ describe('Knative Serving through the gateway', () => {
   }, 300_000);
 
   it('each component runs under a least-privilege role and was never refused', async () => {
-    const { stdout } = await kubectl(['logs', '-n', 'knative-serving', '-l', 'app.kubernetes.io/name=pilotlight', '--all-containers', '--prefix', '--tail=-1', '--max-log-requests=10']);
+    const { stdout } = await kubectl([
+      'logs',
+      '-n',
+      'knative-serving',
+      '-l',
+      'app.kubernetes.io/name=pilotlight',
+      '--all-containers',
+      '--prefix',
+      '--tail=-1',
+      '--max-log-requests=10',
+    ]);
     expect(stdout.length).toBeGreaterThan(0);
     expect(stdout.split('\n').filter((line) => / is forbidden: /.test(line))).toEqual([]);
 
     // And each role stops at what its component needs.
-    const canI = async (component: string, ...request: string[]) => (await kubectl(['auth', 'can-i', ...request,
-      `--as=system:serviceaccount:knative-serving:pilotlight-${component}`]).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }))).stdout.trim();
+    const canI = async (component: string, ...request: string[]) =>
+      (
+        await kubectl([
+          'auth',
+          'can-i',
+          ...request,
+          `--as=system:serviceaccount:knative-serving:pilotlight-${component}`,
+        ]).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }))
+      ).stdout.trim();
     expect(await canI('controller', 'get', 'secrets/webhook-certs', '-n', 'knative-serving')).toBe('yes');
     expect(await canI('controller', 'get', 'secrets', '-n', NAMESPACE)).toBe('no');
     expect(await canI('autoscaler', 'patch', 'deployments.apps/x', '--subresource=scale', '-n', NAMESPACE)).toBe('yes');
     expect(await canI('autoscaler', 'create', 'deployments.apps', '-n', NAMESPACE)).toBe('no');
     expect(await canI('activator', 'watch', 'endpoints', '-A')).toBe('yes');
     expect(await canI('activator', 'list', 'pods', '-A')).toBe('no');
-    expect(await canI('gateway', 'patch', 'ingresses.networking.internal.knative.dev/x', '--subresource=status', '-n', NAMESPACE)).toBe('yes');
+    expect(
+      await canI(
+        'gateway',
+        'patch',
+        'ingresses.networking.internal.knative.dev/x',
+        '--subresource=status',
+        '-n',
+        NAMESPACE,
+      ),
+    ).toBe('yes');
     expect(await canI('gateway', 'update', 'ingresses.networking.internal.knative.dev/x', '-n', NAMESPACE)).toBe('no');
   });
 });

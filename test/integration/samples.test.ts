@@ -6,7 +6,10 @@ import { apply, createNamespace, getJson, mustSucceed } from '../support/kube.ts
 
 const sample = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'samples', name), 'utf8');
 
-interface Obj { metadata: { annotations?: Record<string, string> }; spec: Record<string, any> }
+interface Obj {
+  metadata: { annotations?: Record<string, string> };
+  spec: Record<string, any>;
+}
 
 describe('Knative documentation samples are accepted by the real API server', () => {
   it('helloworld gets Knative defaults: traffic, timeout, concurrency, container name, probe', async () => {
@@ -51,7 +54,12 @@ describe('Knative documentation samples are accepted by the real API server', ()
     const out = await mustSucceed(apply(ns, sample('domainmapping.yaml')));
     expect(out).toContain('domainmapping.serving.knative.dev/hello.example.org created');
     const dm = await getJson<Obj>(ns, 'dm', 'hello.example.org');
-    expect(dm.spec.ref).toEqual({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: ns });
+    expect(dm.spec.ref).toEqual({
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      name: 'hello',
+      namespace: ns,
+    });
   });
 
   it('a standalone Configuration and Route are accepted', async () => {

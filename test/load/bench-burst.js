@@ -59,8 +59,11 @@ export function handleSummary(data) {
     const requests = m[`http_reqs{second:${s}}`].values.count;
     const latency = m[`http_req_duration{second:${s}}`].values;
     perSecond.push({
-      second: s, requests, failed: m[`http_req_failed{second:${s}}`].values.passes,
-      p95Ms: requests > 0 ? latency['p(95)'] : null, maxMs: requests > 0 ? latency.max : null,
+      second: s,
+      requests,
+      failed: m[`http_req_failed{second:${s}}`].values.passes,
+      p95Ms: requests > 0 ? latency['p(95)'] : null,
+      maxMs: requests > 0 ? latency.max : null,
     });
   }
   const summary = {
@@ -69,7 +72,11 @@ export function handleSummary(data) {
     droppedIterations: m.dropped_iterations ? m.dropped_iterations.values.count : 0,
     maxVUs: m.vus_max ? m.vus_max.values.max : 0,
     latencyMs: { p50: duration['p(50)'], p95: duration['p(95)'], p99: duration['p(99)'], max: duration.max },
-    statuses: Object.fromEntries(data.root_group.checks.filter((c) => c.name.startsWith(STATUS_CHECK)).map((c) => [c.name.slice(STATUS_CHECK.length), c.passes])),
+    statuses: Object.fromEntries(
+      data.root_group.checks
+        .filter((c) => c.name.startsWith(STATUS_CHECK))
+        .map((c) => [c.name.slice(STATUS_CHECK.length), c.passes]),
+    ),
     perSecond,
   };
   return { [__ENV.SUMMARY_JSON]: JSON.stringify(summary) };

@@ -16,7 +16,9 @@ if (__ENV.REVISION) {
   headers['Knative-Serving-Namespace'] = 'default';
 }
 // The latency distribution, dense enough to draw: every 5th percentile, then the tail.
-const PERCENTILES = [1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 97.5, 99, 99.5, 99.9];
+const PERCENTILES = [
+  1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 97.5, 99, 99.5, 99.9,
+];
 
 export const options = {
   discardResponseBodies: true,
@@ -48,7 +50,9 @@ export function handleSummary(data) {
     failed: m.http_req_failed ? m.http_req_failed.values.passes : 0,
     droppedIterations: m.dropped_iterations ? m.dropped_iterations.values.count : 0,
     latencyMs: {
-      min: duration.min, max: duration.max, avg: duration.avg,
+      min: duration.min,
+      max: duration.max,
+      avg: duration.avg,
       percentiles: PERCENTILES.map((p) => [p, duration[`p(${p})`]]),
     },
   };

@@ -70,20 +70,32 @@ export function handleSummary(data) {
   const total = Object.values(revisions).reduce((sum, n) => sum + n, 0);
   const duration = data.metrics.http_req_duration.values;
   const summary = {
-    url, host: headers.Host || null, rate, requests: total,
+    url,
+    host: headers.Host || null,
+    rate,
+    requests: total,
     unexpectedStatusRate: data.metrics.unexpected_status.values.rate,
-    statuses, revisions,
-    latencyMs: { avg: duration.avg, p50: duration['p(50)'], p95: duration['p(95)'], p99: duration['p(99)'], max: duration.max },
+    statuses,
+    revisions,
+    latencyMs: {
+      avg: duration.avg,
+      p50: duration['p(50)'],
+      p95: duration['p(95)'],
+      p99: duration['p(99)'],
+      max: duration.max,
+    },
   };
   const pad = (s, n) => String(s).padEnd(n);
   const lines = [
     `gateway-split: ${total} requests to ${url}${headers.Host ? ` (Host: ${headers.Host})` : ''} at ${rate}/s`,
-    `statuses: ${Object.entries(statuses).map(([s, n]) => `${s}×${n}`).join(', ')}` +
-      `  (expected ${expectedStatus}; unexpected ${(summary.unexpectedStatusRate * 100).toFixed(2)}%)`,
+    `statuses: ${Object.entries(statuses)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(', ')}` + `  (expected ${expectedStatus}; unexpected ${(summary.unexpectedStatusRate * 100).toFixed(2)}%)`,
     `latency ms: avg ${duration.avg.toFixed(2)}  p50 ${duration['p(50)'].toFixed(2)}  p95 ${duration['p(95)'].toFixed(2)}  p99 ${duration['p(99)'].toFixed(2)}  max ${duration.max.toFixed(2)}`,
     '',
     `${pad('revision', 48)} ${pad('responses', 10)} share`,
-    ...Object.entries(revisions).sort((a, b) => b[1] - a[1])
+    ...Object.entries(revisions)
+      .sort((a, b) => b[1] - a[1])
       .map(([name, n]) => `${pad(name, 48)} ${pad(n, 10)} ${(total ? (100 * n) / total : 0).toFixed(2)}%`),
     '',
   ];

@@ -16,8 +16,11 @@ const deployments = (ns?: string) => scoped('/apis/apps/v1', 'deployments', ns);
 const podAutoscalers = (ns?: string) => scoped('/apis/autoscaling.internal.knative.dev/v1alpha1', 'podautoscalers', ns);
 const ingresses = (ns?: string) => scoped('/apis/networking.internal.knative.dev/v1alpha1', 'ingresses', ns);
 
-const readyCondition = (type: string, generationTime: string) => ({ type, status: 'True', lastTransitionTime: generationTime });
-
+const readyCondition = (type: string, generationTime: string) => ({
+  type,
+  status: 'True',
+  lastTransitionTime: generationTime,
+});
 
 async function putStatus(api: KubeRest, path: string, object: Json, status: Json): Promise<void> {
   try {
@@ -60,12 +63,32 @@ export class FakeDataPlane {
     for (const d of await this.#list<V1Deployment & Json>(deployments(this.#ns))) {
       const revision = d.metadata?.labels?.['serving.knative.dev/revision'] ?? '';
       const replicas = d.spec?.replicas ?? 0;
-      if (this.held.has(revision) || (d.status?.observedGeneration === d.metadata?.generation && d.status?.readyReplicas === replicas)) continue;
+      if (
+        this.held.has(revision) ||
+        (d.status?.observedGeneration === d.metadata?.generation && d.status?.readyReplicas === replicas)
+      )
+        continue;
       await putStatus(this.#api, `${deployments(d.metadata!.namespace)}/${d.metadata!.name}`, d, {
-        observedGeneration: d.metadata?.generation, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas,
+        observedGeneration: d.metadata?.generation,
+        replicas,
+        updatedReplicas: replicas,
+        readyReplicas: replicas,
+        availableReplicas: replicas,
         conditions: [
-          { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', lastUpdateTime: now, lastTransitionTime: now },
-          { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: now, lastTransitionTime: now },
+          {
+            type: 'Available',
+            status: 'True',
+            reason: 'MinimumReplicasAvailable',
+            lastUpdateTime: now,
+            lastTransitionTime: now,
+          },
+          {
+            type: 'Progressing',
+            status: 'True',
+            reason: 'NewReplicaSetAvailable',
+            lastUpdateTime: now,
+            lastTransitionTime: now,
+          },
         ],
       });
     }
@@ -73,7 +96,11 @@ export class FakeDataPlane {
       const name = pa.metadata.name as string;
       if (this.held.has(name) || pa.status?.serviceName) continue;
       await putStatus(this.#api, `${podAutoscalers(pa.metadata.namespace)}/${name}`, pa, {
-        observedGeneration: pa.metadata.generation, serviceName: name, metricsServiceName: `${name}-private`, desiredScale: 1, actualScale: 1,
+        observedGeneration: pa.metadata.generation,
+        serviceName: name,
+        metricsServiceName: `${name}-private`,
+        desiredScale: 1,
+        actualScale: 1,
         conditions: ['Active', 'Ready', 'SKSReady', 'ScaleTargetInitialized'].map((type) => readyCondition(type, now)),
       });
     }

@@ -8,7 +8,13 @@ export function longInactiveStatus(nowMs: number) {
   const hourAgo = new Date(nowMs - HOUR_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
   return {
     conditions: [
-      { type: 'Active', status: 'False', reason: 'NoTraffic', message: 'The target is not receiving traffic.', lastTransitionTime: hourAgo },
+      {
+        type: 'Active',
+        status: 'False',
+        reason: 'NoTraffic',
+        message: 'The target is not receiving traffic.',
+        lastTransitionTime: hourAgo,
+      },
       { type: 'ScaleTargetInitialized', status: 'True', lastTransitionTime: hourAgo },
     ],
   };

@@ -7,7 +7,10 @@ import { parseFeatures } from '../../lib/config/features.ts';
 import type { RevisionConfig } from '../../controllers/revision/config.ts';
 
 /** The revision controller's config from these ConfigMap data, with a queue-proxy image set. */
-export const revisionConfig = (deployment: Record<string, string> = {}, autoscaler: Record<string, string> = {}): RevisionConfig => ({
+export const revisionConfig = (
+  deployment: Record<string, string> = {},
+  autoscaler: Record<string, string> = {},
+): RevisionConfig => ({
   deployment: parseDeploymentConfig({ 'queue-sidecar-image': 'dev.local/pilotlight:1', ...deployment }),
   autoscaler: parseAutoscalerConfig(autoscaler),
   features: parseFeatures(),
@@ -27,14 +30,22 @@ export function makeTestRevision(shape: RevisionShape, edit: (r: any) => void = 
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Revision',
     metadata: {
-      name: 'hello-00001', namespace: 'ns', uid: 'rev-uid',
-      labels: { 'serving.knative.dev/configuration': 'hello', 'serving.knative.dev/service': 'hello', 'serving.knative.dev/routingState': 'active' },
+      name: 'hello-00001',
+      namespace: 'ns',
+      uid: 'rev-uid',
+      labels: {
+        'serving.knative.dev/configuration': 'hello',
+        'serving.knative.dev/service': 'hello',
+        'serving.knative.dev/routingState': 'active',
+      },
       annotations: shape.annotations,
     },
     spec: {
       containerConcurrency: shape.containerConcurrency,
       timeoutSeconds: 120,
-      containers: [{ name: 'user-container', image: 'dev.local/hello:1', ports: [{ containerPort: 9000 }], ...shape.container }],
+      containers: [
+        { name: 'user-container', image: 'dev.local/hello:1', ports: [{ containerPort: 9000 }], ...shape.container },
+      ],
     },
   };
   edit(rev);

@@ -11,11 +11,21 @@ export interface Streamed {
   body: string;
 }
 
-export async function readStreamed(url: string, options: { dispatcher?: Dispatcher; headers?: Record<string, string> } = {}): Promise<Streamed> {
+export async function readStreamed(
+  url: string,
+  options: { dispatcher?: Dispatcher; headers?: Record<string, string> } = {},
+): Promise<Streamed> {
   const startedAt = performance.now();
   const res = await request(url, { ...options });
   const headAtMs = performance.now() - startedAt;
   const chunks: Streamed['chunks'] = [];
-  for await (const chunk of res.body) chunks.push({ atMs: performance.now() - startedAt, text: (chunk as Buffer).toString('utf8') });
-  return { status: res.statusCode, headAtMs, chunks, endAtMs: performance.now() - startedAt, body: chunks.map((c) => c.text).join('') };
+  for await (const chunk of res.body)
+    chunks.push({ atMs: performance.now() - startedAt, text: (chunk as Buffer).toString('utf8') });
+  return {
+    status: res.statusCode,
+    headAtMs,
+    chunks,
+    endAtMs: performance.now() - startedAt,
+    body: chunks.map((c) => c.text).join(''),
+  };
 }

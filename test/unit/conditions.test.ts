@@ -8,7 +8,11 @@ describe('living condition sets', () => {
     const clock = new FakeClock(Date.parse('2026-11-23T10:00:00Z'));
     const c = RevisionConditions.manage(status, clock);
     c.initialize();
-    expect(status.conditions?.map((x) => `${x.type}=${x.status}`)).toEqual(['ContainerHealthy=Unknown', 'Ready=Unknown', 'ResourcesAvailable=Unknown']);
+    expect(status.conditions?.map((x) => `${x.type}=${x.status}`)).toEqual([
+      'ContainerHealthy=Unknown',
+      'Ready=Unknown',
+      'ResourcesAvailable=Unknown',
+    ]);
     c.markTrue('ResourcesAvailable');
     expect(c.isHappy()).toBe(false);
     c.markTrue('ContainerHealthy');
@@ -34,7 +38,10 @@ describe('living condition sets', () => {
     c.markUnknown('ResourcesAvailable', 'Deploying', 'first');
     clock.advance(5000);
     c.markUnknown('ResourcesAvailable', 'Deploying', 'second');
-    expect(c.get('ResourcesAvailable')).toMatchObject({ lastTransitionTime: '2026-11-23T10:00:00Z', message: 'second' });
+    expect(c.get('ResourcesAvailable')).toMatchObject({
+      lastTransitionTime: '2026-11-23T10:00:00Z',
+      message: 'second',
+    });
     c.markTrue('ResourcesAvailable');
     expect(c.get('ResourcesAvailable')?.lastTransitionTime).toBe('2026-11-23T10:00:05Z');
     c.markFalse('Active', 'NoTraffic', 'The target is not receiving traffic.');

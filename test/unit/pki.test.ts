@@ -5,7 +5,12 @@ import { createCertificateAuthority, createSigningKey, loadCertificateAuthority 
 describe('pki', () => {
   it('issues server certificates with the requested names, signed by the CA', async () => {
     const ca = await createCertificateAuthority('test-ca');
-    const leaf = await ca.issue({ commonName: 'api', dnsNames: ['localhost', 'api.ns.svc'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+    const leaf = await ca.issue({
+      commonName: 'api',
+      dnsNames: ['localhost', 'api.ns.svc'],
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
     const caCert = new X509Certificate(ca.certificate);
     const cert = new X509Certificate(leaf.certificate);
     expect(caCert.ca).toBe(true);

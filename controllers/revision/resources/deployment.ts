@@ -2,7 +2,14 @@
 import type { V1Container, V1Deployment, V1PodSpec, V1Probe } from '@kubernetes/client-node';
 import { controllerReference } from '../../../lib/apis/kmeta.ts';
 import { servingContainerOf, userPort } from '../../../lib/apis/revision.ts';
-import { Annotations, Labels, type Container, type Probe, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
+import {
+  Annotations,
+  Labels,
+  type Container,
+  type Probe,
+  type Revision,
+  type RevisionSpec,
+} from '../../../lib/apis/serving.ts';
 import { parseAutoscalingAnnotations } from '../../../lib/config/autoscalingAnnotations.ts';
 import { parseGoDuration } from '../../../lib/config/duration.ts';
 import type { RevisionConfig } from '../config.ts';
@@ -11,7 +18,12 @@ import { deploymentName } from './names.ts';
 import { QUEUE_CONTAINER_NAME, QueuePorts, makeQueueContainer } from './queueContainer.ts';
 
 /** Fields of a RevisionSpec that are Knative's, not the PodSpec's. */
-const KNATIVE_ONLY_FIELDS = ['containerConcurrency', 'timeoutSeconds', 'responseStartTimeoutSeconds', 'idleTimeoutSeconds'] as const;
+const KNATIVE_ONLY_FIELDS = [
+  'containerConcurrency',
+  'timeoutSeconds',
+  'responseStartTimeoutSeconds',
+  'idleTimeoutSeconds',
+] as const;
 
 /** queue-proxy answers readiness for the user container, so the kubelet must not probe it too. */
 function withoutNetworkProbe(probe: Probe | undefined): V1Probe | undefined {
@@ -68,17 +80,20 @@ export function makePodSpec(rev: Revision, config: RevisionConfig): V1PodSpec {
   ];
   podSpec.terminationGracePeriodSeconds = (rev.spec as RevisionSpec).timeoutSeconds ?? 300;
   podSpec.enableServiceLinks ??= false;
-  if (config.deployment.runtimeClassName && !podSpec.runtimeClassName) podSpec.runtimeClassName = config.deployment.runtimeClassName;
+  if (config.deployment.runtimeClassName && !podSpec.runtimeClassName)
+    podSpec.runtimeClassName = config.deployment.runtimeClassName;
   if (config.deployment.defaultAffinityType === 'prefer-spread-revision-over-nodes' && !podSpec.affinity) {
     podSpec.affinity = {
       podAntiAffinity: {
-        preferredDuringSchedulingIgnoredDuringExecution: [{
-          weight: 100,
-          podAffinityTerm: {
-            topologyKey: 'kubernetes.io/hostname',
-            labelSelector: { matchLabels: { [Labels.revision]: rev.metadata?.name ?? '' } },
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: 'kubernetes.io/hostname',
+              labelSelector: { matchLabels: { [Labels.revision]: rev.metadata?.name ?? '' } },
+            },
           },
-        }],
+        ],
       },
     };
   }
@@ -118,7 +133,14 @@ export function makeDeployment(rev: Revision, config: RevisionConfig): V1Deploym
       revisionHistoryLimit: 0,
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 as never } },
       template: {
-        metadata: { labels, annotations: { ...annotations, 'kubectl.kubernetes.io/default-container': servingContainerOf(rev.spec as RevisionSpec)?.name ?? QUEUE_CONTAINER_NAME } },
+        metadata: {
+          labels,
+          annotations: {
+            ...annotations,
+            'kubectl.kubernetes.io/default-container':
+              servingContainerOf(rev.spec as RevisionSpec)?.name ?? QUEUE_CONTAINER_NAME,
+          },
+        },
         spec: makePodSpec(rev, config),
       },
     },

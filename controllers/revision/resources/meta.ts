@@ -3,7 +3,12 @@ import { Labels, type Revision } from '../../../lib/apis/serving.ts';
 import { AUTOSCALING_GROUP } from '../../../lib/config/autoscalingAnnotations.ts';
 import { ReservedInstanceAnnotations } from '../../../lib/config/reservedInstance.ts';
 
-const SYSTEM_ANNOTATIONS = new Set(['serving.knative.dev/creator', 'serving.knative.dev/lastModifier', 'serving.knative.dev/routes', 'serving.knative.dev/routingStateModified']);
+const SYSTEM_ANNOTATIONS = new Set([
+  'serving.knative.dev/creator',
+  'serving.knative.dev/lastModifier',
+  'serving.knative.dev/routes',
+  'serving.knative.dev/routingStateModified',
+]);
 
 export function revisionLabels(rev: Revision): Record<string, string> {
   const name = rev.metadata?.name ?? '';
@@ -22,11 +27,19 @@ export function revisionSelector(rev: Revision): Record<string, string> {
 
 /** Annotations for the Deployment and pods: autoscaling, reserved-instance and bookkeeping ones stay on the revision. */
 export function podAnnotations(rev: Revision): Record<string, string> {
-  return Object.fromEntries(Object.entries(rev.metadata?.annotations ?? {})
-    .filter(([key]) => !key.startsWith(`${AUTOSCALING_GROUP}/`) && !key.startsWith(ReservedInstanceAnnotations.mode) && !SYSTEM_ANNOTATIONS.has(key)));
+  return Object.fromEntries(
+    Object.entries(rev.metadata?.annotations ?? {}).filter(
+      ([key]) =>
+        !key.startsWith(`${AUTOSCALING_GROUP}/`) &&
+        !key.startsWith(ReservedInstanceAnnotations.mode) &&
+        !SYSTEM_ANNOTATIONS.has(key),
+    ),
+  );
 }
 
 /** The PodAutoscaler reads the autoscaling annotations, so it gets them all. */
 export function podAutoscalerAnnotations(rev: Revision): Record<string, string> {
-  return Object.fromEntries(Object.entries(rev.metadata?.annotations ?? {}).filter(([key]) => !SYSTEM_ANNOTATIONS.has(key)));
+  return Object.fromEntries(
+    Object.entries(rev.metadata?.annotations ?? {}).filter(([key]) => !SYSTEM_ANNOTATIONS.has(key)),
+  );
 }

@@ -9,8 +9,13 @@ export interface PodAutoscaler {
   apiVersion: 'autoscaling.internal.knative.dev/v1alpha1';
   kind: 'PodAutoscaler';
   metadata: {
-    name: string; namespace?: string; labels: Record<string, string>; annotations: Record<string, string>;
-    ownerReferences: ReturnType<typeof controllerReference>[]; uid?: string; generation?: number;
+    name: string;
+    namespace?: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    ownerReferences: ReturnType<typeof controllerReference>[];
+    uid?: string;
+    generation?: number;
   };
   spec: {
     containerConcurrency: number;

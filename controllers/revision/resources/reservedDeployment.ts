@@ -19,10 +19,16 @@ export const RESERVED_QUEUE_RESOURCES = { requests: { cpu: '5m', memory: '32Mi' 
  */
 export function reservedPodLabels(rev: Revision): Record<string, string> {
   const { [Labels.revision]: _revision, [Labels.revisionUID]: _uid, ...kept } = revisionLabels(rev);
-  return { ...kept, [ReservedInstanceLabels.revision]: rev.metadata?.name ?? '', [ReservedInstanceLabels.revisionUID]: rev.metadata?.uid ?? '' };
+  return {
+    ...kept,
+    [ReservedInstanceLabels.revision]: rev.metadata?.name ?? '',
+    [ReservedInstanceLabels.revisionUID]: rev.metadata?.uid ?? '',
+  };
 }
 
-export const reservedSelector = (rev: Revision): Record<string, string> => ({ [ReservedInstanceLabels.revisionUID]: rev.metadata?.uid ?? '' });
+export const reservedSelector = (rev: Revision): Record<string, string> => ({
+  [ReservedInstanceLabels.revisionUID]: rev.metadata?.uid ?? '',
+});
 
 /** Routes send the revision traffic: the labeller marks it `active`, or has not marked it at all. */
 export function isRouted(rev: Revision): boolean {
@@ -44,7 +50,9 @@ function withReservedResources(container: V1Container, sizing: ReservedInstanceS
 function reservedQueue(container: V1Container, sizing: ReservedInstanceSizing): V1Container {
   return {
     ...container,
-    env: (container.env ?? []).map((e) => (e.name === 'CONTAINER_CONCURRENCY' ? { name: e.name, value: String(sizing.containerConcurrency) } : e)),
+    env: (container.env ?? []).map((e) =>
+      e.name === 'CONTAINER_CONCURRENCY' ? { name: e.name, value: String(sizing.containerConcurrency) } : e,
+    ),
     resources: structuredClone(RESERVED_QUEUE_RESOURCES),
   };
 }
@@ -53,7 +61,11 @@ function reservedQueue(container: V1Container, sizing: ReservedInstanceSizing): 
  * The standard Deployment (makeDeployment) with one replica while the revision is routed, the
  * reserved sizing on the serving container and queue-proxy, and reserved labels on its pods.
  */
-export function makeReservedDeployment(rev: Revision, config: RevisionConfig, sizing: ReservedInstanceSizing): V1Deployment {
+export function makeReservedDeployment(
+  rev: Revision,
+  config: RevisionConfig,
+  sizing: ReservedInstanceSizing,
+): V1Deployment {
   const standard = makeDeployment(rev, config);
   const spec = rev.spec as RevisionSpec;
   const servingIndex = spec.containers.indexOf(servingContainerOf(spec)!);

@@ -3,7 +3,11 @@ import { CLUSTER_DOMAIN, domainForLabels, type DomainConfig } from '../../../lib
 import { renderTemplate, type NetworkConfig } from '../../../lib/config/network.ts';
 import { Labels } from '../../../lib/apis/serving.ts';
 
-export interface RouteMeta { name: string; namespace: string; labels?: Record<string, string> }
+export interface RouteMeta {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+}
 
 /** The host name part for a target name: the route's name, or the tag template for a tag. */
 export function hostName(route: RouteMeta, tag: string, network: NetworkConfig): string {
@@ -11,14 +15,24 @@ export function hostName(route: RouteMeta, tag: string, network: NetworkConfig):
 }
 
 export function isClusterLocal(route: RouteMeta, domains: DomainConfig): boolean {
-  return route.labels?.[Labels.visibility] === 'cluster-local' || domainForLabels(domains, route.labels ?? {}) === `svc.${CLUSTER_DOMAIN}`;
+  return (
+    route.labels?.[Labels.visibility] === 'cluster-local' ||
+    domainForLabels(domains, route.labels ?? {}) === `svc.${CLUSTER_DOMAIN}`
+  );
 }
 
 /** The external host of a target name; cluster-local routes have none. */
-export function externalHost(route: RouteMeta, tag: string, network: NetworkConfig, domains: DomainConfig): string | undefined {
+export function externalHost(
+  route: RouteMeta,
+  tag: string,
+  network: NetworkConfig,
+  domains: DomainConfig,
+): string | undefined {
   if (isClusterLocal(route, domains)) return undefined;
   const host = renderTemplate(network.domainTemplate, {
-    Name: hostName(route, tag, network), Namespace: route.namespace, Domain: domainForLabels(domains, route.labels ?? {}),
+    Name: hostName(route, tag, network),
+    Namespace: route.namespace,
+    Domain: domainForLabels(domains, route.labels ?? {}),
   });
   if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(host)) {
     throw new Error(`domain-template produced ${JSON.stringify(host)}, which is not a fully qualified host name`);

@@ -16,33 +16,65 @@ export const Headers = {
 
 export const INGRESS_CLASS_ANNOTATION = 'networking.knative.dev/ingress.class';
 
-export interface IngressSplit { serviceNamespace: string; serviceName: string; servicePort: number; percent: number; appendHeaders: Record<string, string> }
-export interface IngressPath { headers?: Record<string, { exact: string }>; appendHeaders?: Record<string, string>; rewriteHost?: string; splits: IngressSplit[] }
-export interface IngressRule { hosts: string[]; visibility: 'ExternalIP' | 'ClusterLocal'; http: { paths: IngressPath[] } }
-export interface IngressTLS { hosts: string[]; secretName: string; secretNamespace: string }
+export interface IngressSplit {
+  serviceNamespace: string;
+  serviceName: string;
+  servicePort: number;
+  percent: number;
+  appendHeaders: Record<string, string>;
+}
+export interface IngressPath {
+  headers?: Record<string, { exact: string }>;
+  appendHeaders?: Record<string, string>;
+  rewriteHost?: string;
+  splits: IngressSplit[];
+}
+export interface IngressRule {
+  hosts: string[];
+  visibility: 'ExternalIP' | 'ClusterLocal';
+  http: { paths: IngressPath[] };
+}
+export interface IngressTLS {
+  hosts: string[];
+  secretName: string;
+  secretNamespace: string;
+}
 export type HttpOption = 'Enabled' | 'Redirected' | '';
 
 export interface Ingress {
   apiVersion: 'networking.internal.knative.dev/v1alpha1';
   kind: 'Ingress';
-  metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string>; ownerReferences: ReturnType<typeof controllerReference>[] };
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    ownerReferences: ReturnType<typeof controllerReference>[];
+  };
   spec: { httpOption: HttpOption; tls?: IngressTLS[]; rules: IngressRule[] };
 }
 
-export interface IngressConfig { network: NetworkConfig; domains: DomainConfig; features: Features }
+export interface IngressConfig {
+  network: NetworkConfig;
+  domains: DomainConfig;
+  features: Features;
+}
 
 /** config-network http-protocol as a KIngress httpOption: Disabled leaves it empty. */
-export const httpOptionOf = (network: NetworkConfig): HttpOption => (network.httpProtocol === 'Disabled' ? '' : network.httpProtocol);
+export const httpOptionOf = (network: NetworkConfig): HttpOption =>
+  network.httpProtocol === 'Disabled' ? '' : network.httpProtocol;
 
 function splits(namespace: string, targets: RevisionTarget[]): IngressSplit[] {
-  return targets.filter((t) => t.percent > 0).map((t) => ({
-    serviceNamespace: namespace,
-    serviceName: t.revisionName,
-    // The revision's public Service: 80 speaks HTTP/1, 81 h2c.
-    servicePort: t.protocol === 'h2c' ? 81 : 80,
-    percent: t.percent,
-    appendHeaders: { [Headers.revision]: t.revisionName, [Headers.namespace]: namespace },
-  }));
+  return targets
+    .filter((t) => t.percent > 0)
+    .map((t) => ({
+      serviceNamespace: namespace,
+      serviceName: t.revisionName,
+      // The revision's public Service: 80 speaks HTTP/1, 81 h2c.
+      servicePort: t.protocol === 'h2c' ? 81 : 80,
+      percent: t.percent,
+      appendHeaders: { [Headers.revision]: t.revisionName, [Headers.namespace]: namespace },
+    }));
 }
 
 export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>, config: IngressConfig): Ingress {
@@ -57,17 +89,25 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
     const own = splits(meta.namespace, targets.get(name) ?? []);
     const mainPath = (): IngressPath => {
       if (!tagHeaderRouting) return { splits: own };
-      return { appendHeaders: name === DEFAULT_TARGET ? { [Headers.defaultRoute]: 'true' } : { [Headers.tag]: name }, splits: own };
+      return {
+        appendHeaders: name === DEFAULT_TARGET ? { [Headers.defaultRoute]: 'true' } : { [Headers.tag]: name },
+        splits: own,
+      };
     };
     // With tag-header routing, the route's own hosts also serve each tag when asked by header.
-    const headerPaths = (): IngressPath[] => (tagHeaderRouting && name === DEFAULT_TARGET
-      ? tags.map((tag) => ({
-        headers: { [Headers.tag]: { exact: tag } },
-        appendHeaders: { [Headers.tag]: tag },
-        splits: splits(meta.namespace, targets.get(tag) ?? []),
-      }))
-      : []);
-    rules.push({ hosts: clusterLocalHosts(meta, name, config.network), visibility: 'ClusterLocal', http: { paths: [...headerPaths(), mainPath()] } });
+    const headerPaths = (): IngressPath[] =>
+      tagHeaderRouting && name === DEFAULT_TARGET
+        ? tags.map((tag) => ({
+            headers: { [Headers.tag]: { exact: tag } },
+            appendHeaders: { [Headers.tag]: tag },
+            splits: splits(meta.namespace, targets.get(tag) ?? []),
+          }))
+        : [];
+    rules.push({
+      hosts: clusterLocalHosts(meta, name, config.network),
+      visibility: 'ClusterLocal',
+      http: { paths: [...headerPaths(), mainPath()] },
+    });
     const external = externalHost(meta, name, config.network, config.domains);
     if (external) {
       rules.push({ hosts: [external], visibility: 'ExternalIP', http: { paths: [...headerPaths(), mainPath()] } });
@@ -79,7 +119,8 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
     ...route.metadata?.annotations,
     [INGRESS_CLASS_ANNOTATION]: route.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] ?? config.network.ingressClass,
   };
-  if (Object.keys(tagToHost).length > 0) annotations['networking.internal.knative.dev/tag-to-host'] = JSON.stringify(tagToHost);
+  if (Object.keys(tagToHost).length > 0)
+    annotations['networking.internal.knative.dev/tag-to-host'] = JSON.stringify(tagToHost);
   delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
 
   return {
@@ -88,7 +129,11 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
     metadata: {
       name: meta.name,
       namespace: meta.namespace,
-      labels: { ...route.metadata?.labels, [Labels.route]: meta.name, 'serving.knative.dev/routeNamespace': meta.namespace },
+      labels: {
+        ...route.metadata?.labels,
+        [Labels.route]: meta.name,
+        'serving.knative.dev/routeNamespace': meta.namespace,
+      },
       annotations,
       ownerReferences: [controllerReference(route)],
     },
@@ -106,5 +151,8 @@ export function routeUrl(route: Route, config: IngressConfig, tag = DEFAULT_TARG
   return `${scheme}://${targetHost(meta, tag, config.network, config.domains)}`;
 }
 
-export const routeMeta = (route: Route): RouteMeta =>
-  ({ name: route.metadata?.name ?? '', namespace: route.metadata?.namespace ?? '', labels: route.metadata?.labels });
+export const routeMeta = (route: Route): RouteMeta => ({
+  name: route.metadata?.name ?? '',
+  namespace: route.metadata?.namespace ?? '',
+  labels: route.metadata?.labels,
+});

@@ -9,7 +9,12 @@ import { hostName, targetHost } from './domains.ts';
 import { routeMeta, type IngressConfig } from './ingress.ts';
 
 /** Where an Ingress's load balancer is reached, as its implementation reports it. */
-export interface LoadBalancerIngress { domainInternal?: string; domain?: string; ip?: string; meshOnly?: boolean }
+export interface LoadBalancerIngress {
+  domainInternal?: string;
+  domain?: string;
+  ip?: string;
+  meshOnly?: boolean;
+}
 export interface IngressLoadBalancers {
   publicLoadBalancer?: { ingress?: LoadBalancerIngress[] };
   privateLoadBalancer?: { ingress?: LoadBalancerIngress[] };
@@ -21,7 +26,9 @@ export interface IngressLoadBalancers {
  * (ip, meshOnly) or several balancers leave the Service on its placeholder target.
  */
 function loadBalancerHost(status: IngressLoadBalancers | undefined): string | undefined {
-  const balancers = status?.privateLoadBalancer?.ingress?.length ? status.privateLoadBalancer.ingress : status?.publicLoadBalancer?.ingress;
+  const balancers = status?.privateLoadBalancer?.ingress?.length
+    ? status.privateLoadBalancer.ingress
+    : status?.publicLoadBalancer?.ingress;
   if (balancers?.length !== 1) return undefined;
   return balancers[0]!.domainInternal || balancers[0]!.domain || undefined;
 }
@@ -30,7 +37,12 @@ function loadBalancerHost(status: IngressLoadBalancers | undefined): string | un
  * The Service of one target name ('' for the route itself): an ExternalName to the Ingress's
  * load balancer once it reports one, and until then to the target's own host.
  */
-export function makeRouteService(route: Route, targetName: string, config: IngressConfig, ingress?: IngressLoadBalancers): V1Service {
+export function makeRouteService(
+  route: Route,
+  targetName: string,
+  config: IngressConfig,
+  ingress?: IngressLoadBalancers,
+): V1Service {
   const meta = routeMeta(route);
   // Not inherited, as upstream, where the visibility label on one tag's Service makes that tag alone cluster-local.
   const routeLabels = Object.entries(route.metadata?.labels ?? {}).filter(([key]) => key !== Labels.visibility);

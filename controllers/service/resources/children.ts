@@ -1,8 +1,19 @@
 // A Service's Configuration and Route (upstream pkg/reconciler/service/resources/*.go).
 import { controllerReference } from '../../../lib/apis/kmeta.ts';
-import { Annotations, Labels, type Configuration, type Route, type Service, type TrafficTarget } from '../../../lib/apis/serving.ts';
+import {
+  Annotations,
+  Labels,
+  type Configuration,
+  type Route,
+  type Service,
+  type TrafficTarget,
+} from '../../../lib/apis/serving.ts';
 
-const NOT_PROPAGATED = new Set<string>([Annotations.lastAppliedConfiguration, Annotations.rolloutDuration, Annotations.rolloutDurationLegacy]);
+const NOT_PROPAGATED = new Set<string>([
+  Annotations.lastAppliedConfiguration,
+  Annotations.rolloutDuration,
+  Annotations.rolloutDurationLegacy,
+]);
 
 function propagatedAnnotations(svc: Service, extra: Record<string, string> = {}): Record<string, string> {
   const kept = Object.entries(svc.metadata?.annotations ?? {}).filter(([key]) => !NOT_PROPAGATED.has(key));

@@ -15,7 +15,14 @@ import { isNotFound } from '../../../lib/kube/errors.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
 import {
-  api, createDeployment, createPodAutoscaler, paCollection, pause, paStatus, recordingClient, type RecordedCall,
+  api,
+  createDeployment,
+  createPodAutoscaler,
+  paCollection,
+  pause,
+  paStatus,
+  recordingClient,
+  type RecordedCall,
 } from './support.ts';
 
 const HPA_CLASS = 'hpa.autoscaling.knative.dev';
@@ -33,8 +40,13 @@ async function startHarness(ns: string): Promise<{ autoscaler: RunningAutoscaler
   const sks = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry });
   cleanups.push(() => sks.stop());
   const autoscaler = await startAutoscaler({
-    client: recordingClient(calls), namespace: ns, pods: new StaticPodSource(), clock: realClock, registry,
-    config: () => config, scrapeOnTimer: false,
+    client: recordingClient(calls),
+    namespace: ns,
+    pods: new StaticPodSource(),
+    clock: realClock,
+    registry,
+    config: () => config,
+    scrapeOnTimer: false,
   });
   cleanups.push(() => autoscaler.stop());
   await Promise.all([sks.whenSynced(), autoscaler.whenSynced()]);
@@ -52,7 +64,8 @@ async function hpaOf(ns: string, name: string): Promise<V2HorizontalPodAutoscale
 
 async function annotate(ns: string, name: string, annotations: Record<string, string | null>): Promise<void> {
   await api.request('PATCH', `${paCollection(ns)}/${name}`, {
-    body: { metadata: { annotations } }, contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations } },
+    contentType: 'application/merge-patch+json',
   });
 }
 
@@ -72,12 +85,16 @@ describe('HPA-class PodAutoscalers against the real API server', () => {
 
     await eventually(async () => (await hpaOf(ns, revision)) !== undefined, 'the HPA to be created');
     const created = (await hpaOf(ns, revision))!;
-    expect(created.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'PodAutoscaler', name: revision, uid: pa.metadata.uid, controller: true })]);
+    expect(created.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'PodAutoscaler', name: revision, uid: pa.metadata.uid, controller: true }),
+    ]);
     expect(created.spec).toMatchObject({
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment },
       minReplicas: 2,
       maxReplicas: 5,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }],
+      metrics: [
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } },
+      ],
     });
 
     // What the HPA controller would report.
@@ -90,36 +107,68 @@ describe('HPA-class PodAutoscalers against the real API server', () => {
       return status.desiredScale === 4 && status.serviceName !== undefined;
     }, 'the HPA counts and the SKS services in the PA status');
     const status = await paStatus(ns, revision);
-    expect(status).toMatchObject({ desiredScale: 4, actualScale: 3, metricsServiceName: `${revision}-private`, serviceName: revision });
+    expect(status).toMatchObject({
+      desiredScale: 4,
+      actualScale: 3,
+      metricsServiceName: `${revision}-private`,
+      serviceName: revision,
+    });
     // No pod is in the private Endpoints yet, so the SKS is not ready, and the revision counts
     // as initialized only once it is.
-    expect(status.conditions).toEqual(expect.arrayContaining([
-      expect.objectContaining({ type: 'Active', status: 'True' }),
-      expect.objectContaining({ type: 'SKSReady', status: 'Unknown' }),
-      expect.objectContaining({ type: 'ScaleTargetInitialized', status: 'Unknown' }),
-    ]));
+    expect(status.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Active', status: 'True' }),
+        expect.objectContaining({ type: 'SKSReady', status: 'Unknown' }),
+        expect.objectContaining({ type: 'ScaleTargetInitialized', status: 'Unknown' }),
+      ]),
+    );
     // The pods as the endpoints controller would report them.
     await api.request('POST', `/api/v1/namespaces/${ns}/endpoints`, {
       body: {
-        apiVersion: 'v1', kind: 'Endpoints',
-        metadata: { name: `${revision}-private`, labels: { 'networking.internal.knative.dev/serverlessservice': revision, 'networking.internal.knative.dev/serviceType': 'Private' } },
-        subsets: [{ addresses: [{ ip: '10.1.0.1' }, { ip: '10.1.0.2' }, { ip: '10.1.0.3' }], ports: [{ name: 'http', port: 8012, protocol: 'TCP' }] }],
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: {
+          name: `${revision}-private`,
+          labels: {
+            'networking.internal.knative.dev/serverlessservice': revision,
+            'networking.internal.knative.dev/serviceType': 'Private',
+          },
+        },
+        subsets: [
+          {
+            addresses: [{ ip: '10.1.0.1' }, { ip: '10.1.0.2' }, { ip: '10.1.0.3' }],
+            ports: [{ name: 'http', port: 8012, protocol: 'TCP' }],
+          },
+        ],
       },
     });
-    await eventually(async () => (await paStatus(ns, revision)).conditions?.some((c: { type: string; status: string }) => c.type === 'ScaleTargetInitialized' && c.status === 'True'),
-      'the revision to be initialized at its min-scale');
-    expect((await paStatus(ns, revision)).conditions).toEqual(expect.arrayContaining([
-      expect.objectContaining({ type: 'SKSReady', status: 'True' }),
-      expect.objectContaining({ type: 'Ready', status: 'True' }),
-    ]));
-    const sks = await api.request<{ spec: { mode: string } }>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/serverlessservices/${revision}`);
+    await eventually(
+      async () =>
+        (await paStatus(ns, revision)).conditions?.some(
+          (c: { type: string; status: string }) => c.type === 'ScaleTargetInitialized' && c.status === 'True',
+        ),
+      'the revision to be initialized at its min-scale',
+    );
+    expect((await paStatus(ns, revision)).conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'SKSReady', status: 'True' }),
+        expect.objectContaining({ type: 'Ready', status: 'True' }),
+      ]),
+    );
+    const sks = await api.request<{ spec: { mode: string } }>(
+      'GET',
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/serverlessservices/${revision}`,
+    );
     expect(sks.spec.mode).toBe('Serve');
     // Kubernetes scales this revision, not the KPA.
     expect(autoscaler.scalers.status(`${ns}/${revision}`)).toBeUndefined();
     expect(calls.filter((c) => c.path.endsWith('/scale'))).toEqual([]);
 
     await annotate(ns, revision, { 'autoscaling.knative.dev/max-scale': '8', 'autoscaling.knative.dev/window': '90s' });
-    await eventually(async () => (await hpaOf(ns, revision))?.spec?.maxReplicas === 8, 'the HPA to take the new max-scale');
+    await eventually(
+      async () => (await hpaOf(ns, revision))?.spec?.maxReplicas === 8,
+      'the HPA to take the new max-scale',
+    );
     const updated = (await hpaOf(ns, revision))!;
     expect(updated.spec?.behavior?.scaleUp?.stabilizationWindowSeconds).toBe(90);
     expect(updated.spec?.behavior?.scaleDown?.stabilizationWindowSeconds).toBe(90);
@@ -145,11 +194,16 @@ describe('HPA-class PodAutoscalers against the real API server', () => {
     await eventually(async () => (await hpaOf(ns, revision)) !== undefined, 'the HPA to be created');
     expect((await hpaOf(ns, revision))!.spec).toMatchObject({
       minReplicas: 1,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }],
+      metrics: [
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+      ],
     });
 
     await annotate(ns, revision, { 'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev' });
     await eventually(async () => (await hpaOf(ns, revision)) === undefined, 'the HPA to be deleted');
-    await eventually(() => autoscaler.scalers.status(`${ns}/${revision}`) !== undefined, 'the KPA to keep a decider for the revision');
+    await eventually(
+      () => autoscaler.scalers.status(`${ns}/${revision}`) !== undefined,
+      'the KPA to keep a decider for the revision',
+    );
   });
 });

@@ -16,7 +16,16 @@ import { createNamespace } from '../../support/kube.ts';
 import { longInactiveStatus } from '../../support/podAutoscalerStatus.ts';
 import { eventually } from '../lib/wait.ts';
 import {
-  api, createDeployment, createPodAutoscaler, eventReasons, nextSeq, pause, paStatus, recordingClient, replicasOf, type RecordedCall,
+  api,
+  createDeployment,
+  createPodAutoscaler,
+  eventReasons,
+  nextSeq,
+  pause,
+  paStatus,
+  recordingClient,
+  replicasOf,
+  type RecordedCall,
 } from './support.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -41,9 +50,16 @@ async function startHarness(ns: string): Promise<Harness> {
   const sks = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry });
   cleanups.push(() => sks.stop());
   const autoscaler = await startAutoscaler({
-    client, namespace: ns, pods, clock, registry, config: () => config,
+    client,
+    namespace: ns,
+    pods,
+    clock,
+    registry,
+    config: () => config,
     recorder: new EventRecorder({ client: api, component: 'autoscaler', clock }),
-    statPort: 0, statHost: '127.0.0.1', scrapeOnTimer: false,
+    statPort: 0,
+    statHost: '127.0.0.1',
+    scrapeOnTimer: false,
   });
   cleanups.push(() => autoscaler.stop());
   await Promise.all([sks.whenSynced(), autoscaler.whenSynced()]);
@@ -71,16 +87,18 @@ function loadOn(servingPorts: number[], perProxy: number): () => Promise<void> {
   const stop = new AbortController();
   const deadline = AbortSignal.timeout(45_000);
   const signal = AbortSignal.any([stop.signal, deadline]);
-  const workers = servingPorts.flatMap((port) => Array.from({ length: perProxy }, async () => {
-    for (let i = 0; i < 300 && !signal.aborted; i++) {
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/?sleep=400`, { signal });
-        await response.arrayBuffer();
-      } catch {
-        // Aborted on stop; anything else shows up as missing load in the assertions.
+  const workers = servingPorts.flatMap((port) =>
+    Array.from({ length: perProxy }, async () => {
+      for (let i = 0; i < 300 && !signal.aborted; i++) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/?sleep=400`, { signal });
+          await response.arrayBuffer();
+        } catch {
+          // Aborted on stop; anything else shows up as missing load in the assertions.
+        }
       }
-    }
-  }));
+    }),
+  );
   return async () => {
     stop.abort();
     await Promise.all(workers);
@@ -103,9 +121,15 @@ describe('KPA autoscaler against the real API server', () => {
       const proxy = await startQueueProxy(app.port, { QUEUE_REPORTING_PERIOD: '100ms' });
       procs.push(proxy);
       servingPorts.push(proxy.servingPort);
-      h.pods.set(ns, revision, [...h.pods.readyPods(ns, revision), {
-        name: `${revision}-pod-${i}`, ip: '127.0.0.1', port: proxy.autoscalerMetricsPort, startedAtMs: 0,
-      }]);
+      h.pods.set(ns, revision, [
+        ...h.pods.readyPods(ns, revision),
+        {
+          name: `${revision}-pod-${i}`,
+          ip: '127.0.0.1',
+          port: proxy.autoscalerMetricsPort,
+          startedAtMs: 0,
+        },
+      ]);
     }
     // Target one request per pod (100 % of 1), over the shortest stable window Knative allows,
     // with a 3 s panic window: a 1 s one would see only a scrape made within the tick's own second.
@@ -115,15 +139,21 @@ describe('KPA autoscaler against the real API server', () => {
       'autoscaling.knative.dev/window': '6s',
       'autoscaling.knative.dev/panic-window-percentage': '50',
     });
-    await eventually(async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`, 'the PA to know its metrics service');
+    await eventually(
+      async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`,
+      'the PA to know its metrics service',
+    );
 
     const stopLoad = loadOn(servingPorts, 4);
     cleanups.push(stopLoad);
     // Eight requests in flight over two pods: eight pods wanted; a little slack for the gaps
     // between one request and the next.
-    await runUntil(h, 'replicas raised', async () => (await replicasOf(ns, deployment) ?? 0) >= 6, 30);
+    await runUntil(h, 'replicas raised', async () => ((await replicasOf(ns, deployment)) ?? 0) >= 6, 30);
     const raised = (await replicasOf(ns, deployment))!;
-    await eventually(async () => (await paStatus(ns, revision)).desiredScale === raised, 'desiredScale to match the replicas');
+    await eventually(
+      async () => (await paStatus(ns, revision)).desiredScale === raised,
+      'desiredScale to match the replicas',
+    );
     expect(await paStatus(ns, revision)).toMatchObject({ desiredScale: raised, actualScale: 2, serviceName: revision });
     expect(h.calls.some((c) => c.method === 'PATCH' && c.path.endsWith(`/deployments/${deployment}/scale`))).toBe(true);
 
@@ -144,10 +174,17 @@ describe('KPA autoscaler against the real API server', () => {
     // Burst capacity −1 keeps the activator in the path, so the revision is not scraped and
     // its silence reads as no load.
     const pa = await createPodAutoscaler(ns, revision, { 'autoscaling.knative.dev/target-burst-capacity': '-1' });
-    await api.request('PUT', `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers/${revision}/status`, {
-      body: { ...pa, status: longInactiveStatus(h.clock.now()) },
-    });
-    await eventually(async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`, 'the PA to know its metrics service');
+    await api.request(
+      'PUT',
+      `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers/${revision}/status`,
+      {
+        body: { ...pa, status: longInactiveStatus(h.clock.now()) },
+      },
+    );
+    await eventually(
+      async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`,
+      'the PA to know its metrics service',
+    );
     // One tick decides zero from the silence.
     h.clock.advance(2000);
     await eventually(async () => (await paStatus(ns, revision)).desiredScale === 0, 'the decision to stay at zero');
@@ -158,7 +195,9 @@ describe('KPA autoscaler against the real API server', () => {
     const response = await fetch(`http://127.0.0.1:${h.autoscaler.statPort}/stats`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ namespace: ns, revision, stat: { podName: 'activator-0', averageConcurrentRequests: 1, requestCount: 1 } }]),
+      body: JSON.stringify([
+        { namespace: ns, revision, stat: { podName: 'activator-0', averageConcurrentRequests: 1, requestCount: 1 } },
+      ]),
     });
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({ accepted: 1 });

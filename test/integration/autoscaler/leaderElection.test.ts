@@ -17,20 +17,45 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-interface Replica { elector: LeaderElector; autoscaler: RunningAutoscaler; calls: RecordedCall[]; stopped: boolean; stop(): Promise<void> }
+interface Replica {
+  elector: LeaderElector;
+  autoscaler: RunningAutoscaler;
+  calls: RecordedCall[];
+  stopped: boolean;
+  stop(): Promise<void>;
+}
 
 async function replica(ns: string, identity: string): Promise<Replica> {
   const calls: RecordedCall[] = [];
   const client = recordingClient(calls);
-  const elector = new LeaderElector({ client, namespace: ns, name: 'pilotlight-autoscaler', identity, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 });
+  const elector = new LeaderElector({
+    client,
+    namespace: ns,
+    name: 'pilotlight-autoscaler',
+    identity,
+    leaseDurationMs: 3000,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 200,
+  });
   const config = parseAutoscalerConfig(undefined);
   const autoscaler = await startAutoscaler({
-    client, namespace: ns, pods: new StaticPodSource(), clock: new FakeClock(Date.now()), registry: new Registry(),
-    config: () => config, leadership: elector, statPort: 0, statHost: '127.0.0.1', scrapeOnTimer: false,
+    client,
+    namespace: ns,
+    pods: new StaticPodSource(),
+    clock: new FakeClock(Date.now()),
+    registry: new Registry(),
+    config: () => config,
+    leadership: elector,
+    statPort: 0,
+    statHost: '127.0.0.1',
+    scrapeOnTimer: false,
   });
   elector.start();
   const r: Replica = {
-    elector, autoscaler, calls, stopped: false,
+    elector,
+    autoscaler,
+    calls,
+    stopped: false,
     async stop() {
       if (r.stopped) return;
       r.stopped = true;
@@ -55,7 +80,12 @@ describe('autoscaler replicas with leader election', () => {
     const ns = await createNamespace('kpa-ha');
     const revision = 'ha-00001';
     await createDeployment(ns, revision, 1);
-    const sks = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry: new Registry() });
+    const sks = startServerlessServiceController({
+      client: api,
+      namespace: ns,
+      systemNamespace: ns,
+      registry: new Registry(),
+    });
     stops.push(() => sks.stop());
     const replicas = [await replica(ns, 'a'), await replica(ns, 'b')];
     await eventually(() => replicas.some((r) => r.elector.isLeader()), 'a leader');
@@ -63,7 +93,10 @@ describe('autoscaler replicas with leader election', () => {
     const follower = replicas.find((r) => r !== leader)!;
 
     await createPodAutoscaler(ns, revision, { 'autoscaling.knative.dev/target-burst-capacity': '-1' });
-    await eventually(async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`, 'the leader to reconcile the PA');
+    await eventually(
+      async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`,
+      'the leader to reconcile the PA',
+    );
     expect((await push(follower, ns, revision)).status).toBe(503);
     const accepted = await push(leader, ns, revision);
     expect(accepted.status).toBe(202);
@@ -75,6 +108,9 @@ describe('autoscaler replicas with leader election', () => {
     await leader.stop();
     await eventually(() => follower.elector.isLeader(), 'the follower to take the lease');
     // The new leader starts from the PA it finds and takes stats from then on.
-    await eventually(async () => (await (await push(follower, ns, revision)).json() as { accepted?: number }).accepted === 1, 'the new leader to accept stats');
+    await eventually(
+      async () => ((await (await push(follower, ns, revision)).json()) as { accepted?: number }).accepted === 1,
+      'the new leader to accept stats',
+    );
   });
 });

@@ -6,7 +6,12 @@ import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 
 export const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 
-export interface RecordedCall { seq: number; method: string; path: string; body: unknown }
+export interface RecordedCall {
+  seq: number;
+  method: string;
+  path: string;
+  body: unknown;
+}
 
 let sequence = 0;
 /** A monotonically increasing number shared by recorded calls and test milestones. */
@@ -23,8 +28,10 @@ export function recordingClient(calls: RecordedCall[]): KubeRest {
   };
 }
 
-export const deploymentPath = (ns: string, name = '') => `/apis/apps/v1/namespaces/${ns}/deployments${name ? `/${name}` : ''}`;
-export const paCollection = (ns: string) => `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers`;
+export const deploymentPath = (ns: string, name = '') =>
+  `/apis/apps/v1/namespaces/${ns}/deployments${name ? `/${name}` : ''}`;
+export const paCollection = (ns: string) =>
+  `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers`;
 
 export async function createDeployment(ns: string, revision: string, replicas: number): Promise<string> {
   const name = `${revision}-deployment`;
@@ -37,14 +44,21 @@ export async function createDeployment(ns: string, revision: string, replicas: n
       spec: {
         replicas,
         selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: { containers: [{ name: 'user-container', image: 'example.invalid/app:1' }] } },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: 'user-container', image: 'example.invalid/app:1' }] },
+        },
       },
     },
   });
   return name;
 }
 
-export async function createPodAutoscaler(ns: string, revision: string, annotations: Record<string, string>): Promise<Record<string, any>> {
+export async function createPodAutoscaler(
+  ns: string,
+  revision: string,
+  annotations: Record<string, string>,
+): Promise<Record<string, any>> {
   return api.request('POST', paCollection(ns), {
     body: {
       apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',

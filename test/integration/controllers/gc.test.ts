@@ -1,7 +1,19 @@
 // Old revisions are deleted as config-gc says, and never the one traffic points at.
 import { afterEach, describe, expect, it } from 'vitest';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
-import { api, FakeDataPlane, getOrUndefined, isReadyNow, ksvc, list, putConfigMap, QUEUE_IMAGE, serving, startInProcess, waitFor } from './harness.ts';
+import {
+  api,
+  FakeDataPlane,
+  getOrUndefined,
+  isReadyNow,
+  ksvc,
+  list,
+  putConfigMap,
+  QUEUE_IMAGE,
+  serving,
+  startInProcess,
+  waitFor,
+} from './harness.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -13,8 +25,10 @@ describe('revision garbage collection', () => {
     const ns = await createNamespace('gc');
     await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
     await putConfigMap(ns, 'config-gc', {
-      'min-non-active-revisions': '0', 'max-non-active-revisions': '1',
-      'retain-since-create-time': 'disabled', 'retain-since-last-active-time': 'disabled',
+      'min-non-active-revisions': '0',
+      'max-non-active-revisions': '1',
+      'retain-since-create-time': 'disabled',
+      'retain-since-last-active-time': 'disabled',
     });
     const dataPlane = new FakeDataPlane(api, ns).start();
     cleanups.push(() => dataPlane.stop());
@@ -23,8 +37,11 @@ describe('revision garbage collection', () => {
 
     for (const generation of [1, 2, 3, 4]) {
       await mustSucceed(apply(ns, ksvc('app', `dev.local/app:${generation}`)));
-      await waitFor(`app at generation ${generation} to be ready`, () => getOrUndefined(serving(ns, 'services', 'app')),
-        (svc) => isReadyNow(svc) && svc.status?.latestReadyRevisionName === `app-0000${generation}`);
+      await waitFor(
+        `app at generation ${generation} to be ready`,
+        () => getOrUndefined(serving(ns, 'services', 'app')),
+        (svc) => isReadyNow(svc) && svc.status?.latestReadyRevisionName === `app-0000${generation}`,
+      );
     }
     const names = async () => (await list(serving(ns, 'revisions'))).map((r) => r.metadata.name as string).sort();
     await expect.poll(names, { timeout: 20_000 }).toEqual(['app-00003', 'app-00004']);

@@ -5,8 +5,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 import {
-  api, deploymentsPath, FakeDataPlane, get, getOrUndefined, ingressesPath, isReadyNow, ksvc, list, podAutoscalersPath,
-  putConfigMap, QUEUE_IMAGE, serving, startInProcess, waitFor,
+  api,
+  deploymentsPath,
+  FakeDataPlane,
+  get,
+  getOrUndefined,
+  ingressesPath,
+  isReadyNow,
+  ksvc,
+  list,
+  podAutoscalersPath,
+  putConfigMap,
+  QUEUE_IMAGE,
+  serving,
+  startInProcess,
+  waitFor,
 } from './harness.ts';
 
 type Json = Record<string, any>;
@@ -21,7 +34,10 @@ async function setUp(prefix: string): Promise<string> {
   await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
   const reconcilers = await startInProcess(ns);
   const dataPlane = new FakeDataPlane(api, ns).start();
-  cleanups.push(() => reconcilers.stop(), () => dataPlane.stop());
+  cleanups.push(
+    () => reconcilers.stop(),
+    () => dataPlane.stop(),
+  );
   return ns;
 }
 
@@ -47,13 +63,24 @@ function asGoClientSends(object: Json): Json {
 
 const revisionNames = async (ns: string) => (await list(serving(ns, 'revisions'))).map((r) => r.metadata.name).sort();
 
-describe('a Go client\'s get-modify-update', () => {
-  it('leaves a Service\'s generation alone, and a traffic-only update cuts no Revision', async () => {
+describe("a Go client's get-modify-update", () => {
+  it("leaves a Service's generation alone, and a traffic-only update cuts no Revision", async () => {
     const ns = await setUp('go-svc');
-    await mustSucceed(apply(ns, ksvc('hello', 'dev.local/hello:1', {
-      template: { spec: { containers: [{ image: 'dev.local/hello:1', livenessProbe: { httpGet: { path: '/live' } } }] } },
-    })));
-    const created = await waitFor('hello to be ready', () => getOrUndefined(serving(ns, 'services', 'hello')), isReadyNow);
+    await mustSucceed(
+      apply(
+        ns,
+        ksvc('hello', 'dev.local/hello:1', {
+          template: {
+            spec: { containers: [{ image: 'dev.local/hello:1', livenessProbe: { httpGet: { path: '/live' } } }] },
+          },
+        }),
+      ),
+    );
+    const created = await waitFor(
+      'hello to be ready',
+      () => getOrUndefined(serving(ns, 'services', 'hello')),
+      isReadyNow,
+    );
     expect(created.metadata.generation).toBe(1);
 
     const put = await api.request<Json>('PUT', serving(ns, 'services', 'hello'), { body: asGoClientSends(created) });
@@ -68,19 +95,30 @@ describe('a Go client\'s get-modify-update', () => {
     retagged.spec.traffic = [{ tag: 'current', latestRevision: true, percent: 100 }];
     const updated = await api.request<Json>('PUT', serving(ns, 'services', 'hello'), { body: retagged });
     expect(updated.metadata.generation).toBe(2);
-    await waitFor('hello to reconcile generation 2', () => getOrUndefined(serving(ns, 'services', 'hello')),
-      (s) => isReadyNow(s) && s.status.traffic?.[0]?.tag === 'current');
+    await waitFor(
+      'hello to reconcile generation 2',
+      () => getOrUndefined(serving(ns, 'services', 'hello')),
+      (s) => isReadyNow(s) && s.status.traffic?.[0]?.tag === 'current',
+    );
     expect((await get(serving(ns, 'configurations', 'hello'))).metadata.generation).toBe(1);
     expect(await revisionNames(ns)).toEqual(['hello-00001']);
   });
 
-  it('leaves a Configuration\'s generation alone when only its labels change', async () => {
+  it("leaves a Configuration's generation alone when only its labels change", async () => {
     const ns = await setUp('go-cfg');
-    await mustSucceed(apply(ns, {
-      apiVersion: 'serving.knative.dev/v1', kind: 'Configuration', metadata: { name: 'conf' },
-      spec: { template: { spec: { containers: [{ image: 'dev.local/conf:1' }] } } },
-    }));
-    const created = await waitFor('conf to be ready', () => getOrUndefined(serving(ns, 'configurations', 'conf')), isReadyNow);
+    await mustSucceed(
+      apply(ns, {
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'Configuration',
+        metadata: { name: 'conf' },
+        spec: { template: { spec: { containers: [{ image: 'dev.local/conf:1' }] } } },
+      }),
+    );
+    const created = await waitFor(
+      'conf to be ready',
+      () => getOrUndefined(serving(ns, 'configurations', 'conf')),
+      isReadyNow,
+    );
     const relabelled = asGoClientSends(created);
     relabelled.metadata.labels = { ...relabelled.metadata.labels, 'label-x': 'abc' };
     const updated = await api.request<Json>('PUT', serving(ns, 'configurations', 'conf'), { body: relabelled });
@@ -94,9 +132,16 @@ describe('a Go client\'s get-modify-update', () => {
 describe('a port given only a name, as Go sends it (containerPort 0)', () => {
   it('is accepted and serves h2c on the default port through every child', async () => {
     const ns = await setUp('go-h2c');
-    await mustSucceed(apply(ns, ksvc('grpc', 'dev.local/grpc:1', {
-      template: { spec: { containers: [{ image: 'dev.local/grpc:1', ports: [{ name: 'h2c', containerPort: 0 }] }] } },
-    })));
+    await mustSucceed(
+      apply(
+        ns,
+        ksvc('grpc', 'dev.local/grpc:1', {
+          template: {
+            spec: { containers: [{ image: 'dev.local/grpc:1', ports: [{ name: 'h2c', containerPort: 0 }] }] },
+          },
+        }),
+      ),
+    );
     await waitFor('grpc to be ready', () => getOrUndefined(serving(ns, 'services', 'grpc')), isReadyNow);
     const rev = await get(serving(ns, 'revisions', 'grpc-00001'));
     expect(rev.spec.containers[0].ports).toEqual([{ name: 'h2c', containerPort: 0 }]);

@@ -19,10 +19,14 @@ export const QUEUE_IMAGE = 'dev.local/pilotlight/queue-proxy:test';
 type Json = Record<string, any>;
 
 export const get = <T = Json>(path: string) => api.request<T>('GET', path);
-export const serving = (ns: string, plural: string, name = '') => `/apis/serving.knative.dev/v1/namespaces/${ns}/${plural}${name ? `/${name}` : ''}`;
-export const deploymentsPath = (ns: string, name = '') => `/apis/apps/v1/namespaces/${ns}/deployments${name ? `/${name}` : ''}`;
-export const podAutoscalersPath = (ns: string, name = '') => `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers${name ? `/${name}` : ''}`;
-export const ingressesPath = (ns: string, name = '') => `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses${name ? `/${name}` : ''}`;
+export const serving = (ns: string, plural: string, name = '') =>
+  `/apis/serving.knative.dev/v1/namespaces/${ns}/${plural}${name ? `/${name}` : ''}`;
+export const deploymentsPath = (ns: string, name = '') =>
+  `/apis/apps/v1/namespaces/${ns}/deployments${name ? `/${name}` : ''}`;
+export const podAutoscalersPath = (ns: string, name = '') =>
+  `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers${name ? `/${name}` : ''}`;
+export const ingressesPath = (ns: string, name = '') =>
+  `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses${name ? `/${name}` : ''}`;
 
 export async function getOrUndefined<T = Json>(path: string): Promise<T | undefined> {
   try {
@@ -43,7 +47,10 @@ export const list = async <T = Json>(path: string) => (await get<{ items: T[] }>
 export async function putConfigMap(ns: string, name: string, data: Record<string, string>): Promise<void> {
   const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data };
   const existing = await getOrUndefined(`/api/v1/namespaces/${ns}/configmaps/${name}`);
-  if (existing) await api.request('PUT', `/api/v1/namespaces/${ns}/configmaps/${name}`, { body: { ...body, metadata: existing.metadata } });
+  if (existing)
+    await api.request('PUT', `/api/v1/namespaces/${ns}/configmaps/${name}`, {
+      body: { ...body, metadata: existing.metadata },
+    });
   else await api.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { body });
 }
 
@@ -62,7 +69,9 @@ export function recordingClient(inner: KubeRest): { client: KubeRest; writes: st
   };
 }
 
-export interface Running extends Reconcilers { registry: Registry }
+export interface Running extends Reconcilers {
+  registry: Registry;
+}
 
 export async function startInProcess(ns: string, extra: Partial<ReconcilersOptions> = {}): Promise<Running> {
   const registry = new Registry();
@@ -82,16 +91,26 @@ export function condition(object: Json | undefined, type: string): Json | undefi
 }
 
 /** Polls read until it returns something that passes ok, and returns that. */
-export async function waitFor<T>(what: string, read: () => Promise<T>, ok: (value: NonNullable<T>) => boolean = () => true, timeoutMs = 20_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (value: NonNullable<T>) => boolean = () => true,
+  timeoutMs = 20_000,
+): Promise<NonNullable<T>> {
   let last: T | undefined;
-  await eventually(async () => {
-    last = await read();
-    return last !== undefined && last !== null && ok(last);
-  }, what, timeoutMs);
+  await eventually(
+    async () => {
+      last = await read();
+      return last !== undefined && last !== null && ok(last);
+    },
+    what,
+    timeoutMs,
+  );
   return last as NonNullable<T>;
 }
 
-export const isReadyNow = (object: Json) => condition(object, 'Ready')?.status === 'True' && object.status?.observedGeneration === object.metadata?.generation;
+export const isReadyNow = (object: Json) =>
+  condition(object, 'Ready')?.status === 'True' && object.status?.observedGeneration === object.metadata?.generation;
 
 export function ksvc(name: string, image = 'dev.local/hello:1', extra: Json = {}): Json {
   return {

@@ -3,7 +3,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
-import { api, FakeDataPlane, getOrUndefined, isReadyNow, ksvc, putConfigMap, QUEUE_IMAGE, reconcileCount, serving, startInProcess, waitFor } from './harness.ts';
+import {
+  api,
+  FakeDataPlane,
+  getOrUndefined,
+  isReadyNow,
+  ksvc,
+  putConfigMap,
+  QUEUE_IMAGE,
+  reconcileCount,
+  serving,
+  startInProcess,
+  waitFor,
+} from './harness.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -11,7 +23,15 @@ afterEach(async () => {
 });
 
 async function instance(ns: string, identity: string) {
-  const elector = new LeaderElector({ client: api, namespace: ns, name: 'pilotlight-controller', identity, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 });
+  const elector = new LeaderElector({
+    client: api,
+    namespace: ns,
+    name: 'pilotlight-controller',
+    identity,
+    leaseDurationMs: 3000,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 200,
+  });
   const reconcilers = await startInProcess(ns, { leadership: elector });
   elector.start();
   const stop = async () => {
@@ -42,7 +62,11 @@ describe('Leader election between controller instances', () => {
     await leader.stop();
     const byLeader = await reconcileCount(leader.registry);
     await mustSucceed(apply(ns, ksvc('second')));
-    await waitFor('second to be ready under the new leader', () => getOrUndefined(serving(ns, 'services', 'second')), isReadyNow);
+    await waitFor(
+      'second to be ready under the new leader',
+      () => getOrUndefined(serving(ns, 'services', 'second')),
+      isReadyNow,
+    );
     expect(follower.elector.isLeader()).toBe(true);
     expect(await reconcileCount(follower.registry)).toBeGreaterThan(0);
     expect(await reconcileCount(leader.registry)).toBe(byLeader);

@@ -22,30 +22,63 @@ describe('cluster DNS (CoreDNS)', () => {
 
   // On empty caches CoreDNS is built from the Go module proxy first: minutes, not part of the test.
   beforeAll(async () => {
-    const binary = await ensureCoreDns().catch((error: Error) => { unavailable = `CoreDNS could not be built (hack/build-tool.sh coredns): ${error.message}`; });
+    const binary = await ensureCoreDns().catch((error: Error) => {
+      unavailable = `CoreDNS could not be built (hack/build-tool.sh coredns): ${error.message}`;
+    });
     if (!binary) return;
-    await mustSucceed(kubectl(['apply', '-f', '-'], dnsManifests('dev.local/pilotlight/coredns:test').map((m) => stringify(m)).join('---\n')));
+    await mustSucceed(
+      kubectl(
+        ['apply', '-f', '-'],
+        dnsManifests('dev.local/pilotlight/coredns:test')
+          .map((m) => stringify(m))
+          .join('---\n'),
+      ),
+    );
     // A kubeconfig carrying the coredns ServiceAccount's token, so its ClusterRole is what is tested.
     const admin = JSON.parse(await mustSucceed(kubectl(['config', 'view', '--raw', '--minify', '-o', 'json'])));
-    const token = (await mustSucceed(kubectl(['create', 'token', 'coredns', '-n', 'kube-system', '--duration=1h']))).trim();
+    const token = (
+      await mustSucceed(kubectl(['create', 'token', 'coredns', '-n', 'kube-system', '--duration=1h']))
+    ).trim();
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', clusters: admin.clusters, 'current-context': 'coredns',
-      contexts: [{ name: 'coredns', context: { cluster: admin.clusters[0].name, user: 'coredns' } }],
-      users: [{ name: 'coredns', user: { token } }],
-    }));
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: admin.clusters,
+        'current-context': 'coredns',
+        contexts: [{ name: 'coredns', context: { cluster: admin.clusters[0].name, user: 'coredns' } }],
+        users: [{ name: 'coredns', user: { token } }],
+      }),
+    );
     const [port, healthPort, readyPort] = [await freePort(), await freePort(), await freePort()];
     writeFileSync(join(dir, 'Corefile'), corefile({ port, healthPort, readyPort, kubeconfig }));
     coredns = spawn(binary, ['-conf', join(dir, 'Corefile')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    coredns.stdout!.on('data', (chunk: Buffer) => { output += chunk; });
-    coredns.stderr!.on('data', (chunk: Buffer) => { output += chunk; });
+    coredns.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk;
+    });
+    coredns.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk;
+    });
     // Ready once the kubernetes plugin has listed Services, EndpointSlices and Namespaces.
     for (let i = 0; i < 150; i++) {
       if (coredns.exitCode !== null) throw new Error(`coredns exited (${coredns.exitCode}):\n${output}`);
-      if (await fetch(`http://127.0.0.1:${readyPort}/ready`).then((r) => r.ok, () => false)) break;
+      if (
+        await fetch(`http://127.0.0.1:${readyPort}/ready`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
       await sleep(200);
     }
-    if (!(await fetch(`http://127.0.0.1:${readyPort}/ready`).then((r) => r.ok, () => false))) throw new Error(`coredns not ready within 30 s:\n${output}`);
+    if (
+      !(await fetch(`http://127.0.0.1:${readyPort}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      throw new Error(`coredns not ready within 30 s:\n${output}`);
     resolver.setServers([`127.0.0.1:${port}`]);
   }, 20 * 60_000);
 
@@ -69,13 +102,29 @@ describe('cluster DNS (CoreDNS)', () => {
 
   it('the API server accepts the kube-system manifests, kube-dns at its fixed ClusterIP', async (ctx) => {
     if (unavailable) ctx.skip(unavailable);
-    const { stdout } = await kubectl(['get', 'service', 'kube-dns', '-n', 'kube-system', '-o', 'jsonpath={.spec.clusterIP}']);
+    const { stdout } = await kubectl([
+      'get',
+      'service',
+      'kube-dns',
+      '-n',
+      'kube-system',
+      '-o',
+      'jsonpath={.spec.clusterIP}',
+    ]);
     expect(stdout).toBe(DNS_SERVICE_IP);
   });
 
   it('resolves kubernetes.default.svc.cluster.local to the API server Service', async (ctx) => {
     if (unavailable) ctx.skip(unavailable);
-    const { stdout: ip } = await kubectl(['get', 'service', 'kubernetes', '-n', 'default', '-o', 'jsonpath={.spec.clusterIP}']);
+    const { stdout: ip } = await kubectl([
+      'get',
+      'service',
+      'kubernetes',
+      '-n',
+      'default',
+      '-o',
+      'jsonpath={.spec.clusterIP}',
+    ]);
     expect(await resolver.resolve4('kubernetes.default.svc.cluster.local')).toEqual([ip]);
   });
 
@@ -86,7 +135,9 @@ describe('cluster DNS (CoreDNS)', () => {
     const ns = await createNamespace('dns');
     // Looked up before it exists: the NXDOMAIN is cached for at most the 5 s TTL.
     await expect(resolver.resolve4(`private.${ns}.svc.cluster.local`)).rejects.toMatchObject({ code: 'ENOTFOUND' });
-    await mustSucceed(apply(ns, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'private' }, spec: { ports: [{ port: 80 }] } }));
+    await mustSucceed(
+      apply(ns, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'private' }, spec: { ports: [{ port: 80 }] } }),
+    );
     const { stdout: ip } = await kubectl(['get', 'service', 'private', '-n', ns, '-o', 'jsonpath={.spec.clusterIP}']);
     const created = Date.now();
     let answer: string[] = [];
@@ -103,19 +154,28 @@ describe('cluster DNS (CoreDNS)', () => {
   it('answers a headless Service with the addresses of its ready EndpointSlice endpoints', async (ctx) => {
     if (unavailable) ctx.skip(unavailable);
     const ns = await createNamespace('dns');
-    await mustSucceed(apply(ns, [
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'pods' }, spec: { clusterIP: 'None', ports: [{ port: 8080 }] } },
-      {
-        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-        metadata: { name: 'pods-1', labels: { 'kubernetes.io/service-name': 'pods' } },
-        addressType: 'IPv4', ports: [{ port: 8080, protocol: 'TCP' }],
-        endpoints: [
-          { addresses: ['10.244.0.7'], conditions: { ready: true } },
-          { addresses: ['10.244.0.8'], conditions: { ready: true } },
-          { addresses: ['10.244.0.9'], conditions: { ready: false } },
-        ],
-      },
-    ]));
+    await mustSucceed(
+      apply(ns, [
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'pods' },
+          spec: { clusterIP: 'None', ports: [{ port: 8080 }] },
+        },
+        {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: 'pods-1', labels: { 'kubernetes.io/service-name': 'pods' } },
+          addressType: 'IPv4',
+          ports: [{ port: 8080, protocol: 'TCP' }],
+          endpoints: [
+            { addresses: ['10.244.0.7'], conditions: { ready: true } },
+            { addresses: ['10.244.0.8'], conditions: { ready: true } },
+            { addresses: ['10.244.0.9'], conditions: { ready: false } },
+          ],
+        },
+      ]),
+    );
     let answer: string[] = [];
     for (let i = 0; i < 50 && answer.length < 2; i++) {
       answer = await resolver.resolve4(`pods.${ns}.svc.cluster.local`).catch(() => []);

@@ -25,14 +25,22 @@ afterEach(async () => {
 
 function service(namespace: string, name: string, portName: string) {
   return {
-    apiVersion: 'v1', kind: 'Service', metadata: { namespace, name },
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace, name },
     spec: { ports: [{ name: portName, port: 80, targetPort: 8012 }] },
   };
 }
 
-function endpointSlice(namespace: string, service: string, portName: string, endpoints: Array<{ ip: string; ready: boolean }>) {
+function endpointSlice(
+  namespace: string,
+  service: string,
+  portName: string,
+  endpoints: Array<{ ip: string; ready: boolean }>,
+) {
   return {
-    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
     metadata: { namespace, name: `${service}-abcde`, labels: { 'kubernetes.io/service-name': service } },
     addressType: 'IPv4',
     ports: [{ name: portName, port: 8012, protocol: 'TCP' }],
@@ -42,17 +50,29 @@ function endpointSlice(namespace: string, service: string, portName: string, end
 
 function kingress(namespace: string, name: string, ingressClass: string) {
   const split = (revision: string, percent: number) => ({
-    serviceNamespace: namespace, serviceName: revision, servicePort: 80, percent,
+    serviceNamespace: namespace,
+    serviceName: revision,
+    servicePort: 80,
+    percent,
     appendHeaders: { 'Knative-Serving-Revision': revision, 'Knative-Serving-Namespace': namespace },
   });
   return {
-    apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress',
+    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    kind: 'Ingress',
     metadata: { namespace, name, annotations: { [INGRESS_CLASS_ANNOTATION]: ingressClass } },
     spec: {
       httpOption: 'Enabled',
       rules: [
-        { hosts: [`${name}.${namespace}.example.com`], visibility: 'ExternalIP', http: { paths: [{ splits: [split(`${name}-00001`, 90), split(`${name}-00002`, 10)] }] } },
-        { hosts: [`${name}.${namespace}.svc.cluster.local`], visibility: 'ClusterLocal', http: { paths: [{ splits: [split(`${name}-00001`, 90), split(`${name}-00002`, 10)] }] } },
+        {
+          hosts: [`${name}.${namespace}.example.com`],
+          visibility: 'ExternalIP',
+          http: { paths: [{ splits: [split(`${name}-00001`, 90), split(`${name}-00002`, 10)] }] },
+        },
+        {
+          hosts: [`${name}.${namespace}.svc.cluster.local`],
+          visibility: 'ClusterLocal',
+          http: { paths: [{ splits: [split(`${name}-00001`, 90), split(`${name}-00002`, 10)] }] },
+        },
       ],
     },
   };
@@ -71,15 +91,27 @@ interface IngressObject {
 const post = (path: string, body: object) => api.request('POST', path, { body });
 
 async function startSource(namespace: string): Promise<RoutingSync> {
-  const kubernetes = await startKubernetesSource({
-    kubeconfig: inject('kubeconfig'),
-    // Other tests' KIngresses are not this gateway's to mark.
-    watchNamespace: namespace,
-    publicAddress: 'gateway.pilotlight-system.svc.cluster.local',
-    privateAddress: 'gateway-internal.pilotlight-system.svc.cluster.local',
-    leaseNamespace: namespace, leaseName: 'pilotlight-gateway', identity: 'gateway-test',
-  }, log, realClock);
-  const sync = new RoutingSync({ source: kubernetes.source, debounceMs: 20, clusterDomain: 'cluster.local', log, onSwap: kubernetes.onSwap });
+  const kubernetes = await startKubernetesSource(
+    {
+      kubeconfig: inject('kubeconfig'),
+      // Other tests' KIngresses are not this gateway's to mark.
+      watchNamespace: namespace,
+      publicAddress: 'gateway.pilotlight-system.svc.cluster.local',
+      privateAddress: 'gateway-internal.pilotlight-system.svc.cluster.local',
+      leaseNamespace: namespace,
+      leaseName: 'pilotlight-gateway',
+      identity: 'gateway-test',
+    },
+    log,
+    realClock,
+  );
+  const sync = new RoutingSync({
+    source: kubernetes.source,
+    debounceMs: 20,
+    clusterDomain: 'cluster.local',
+    log,
+    onSwap: kubernetes.onSwap,
+  });
   stops.push(kubernetes.stop, () => sync.stop());
   await sync.start();
   return sync;
@@ -93,16 +125,36 @@ describe('gateway Kubernetes source', () => {
     const ns = await createNamespace('gateway-src');
     await post(`/api/v1/namespaces/${ns}/services`, service(ns, 'hello-00001', 'http'));
     await post(`/api/v1/namespaces/${ns}/services`, service(ns, 'hello-00002', 'http2'));
-    await post(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
-      endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: true }, { ip: '10.244.0.12', ready: false }]));
+    await post(
+      `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+      endpointSlice(ns, 'hello-00001', 'http', [
+        { ip: '10.244.0.11', ready: true },
+        { ip: '10.244.0.12', ready: false },
+      ]),
+    );
     // Scaled to zero: the revision's ServerlessService is in Proxy mode and its endpoints are the activator's.
-    await post(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, endpointSlice(ns, 'hello-00002', 'http2', [{ ip: '10.244.0.99', ready: true }]));
+    await post(
+      `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+      endpointSlice(ns, 'hello-00002', 'http2', [{ ip: '10.244.0.99', ready: true }]),
+    );
     await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/serverlessservices`, {
-      apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'ServerlessService', metadata: { namespace: ns, name: 'hello-00002' },
-      spec: { mode: 'Proxy', protocolType: 'http1', objectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00002-deployment' } },
+      apiVersion: 'networking.internal.knative.dev/v1alpha1',
+      kind: 'ServerlessService',
+      metadata: { namespace: ns, name: 'hello-00002' },
+      spec: {
+        mode: 'Proxy',
+        protocolType: 'http1',
+        objectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00002-deployment' },
+      },
     });
-    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS));
-    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'other', 'istio.ingress.networking.knative.dev'));
+    await post(
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`,
+      kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS),
+    );
+    await post(
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`,
+      kingress(ns, 'other', 'istio.ingress.networking.knative.dev'),
+    );
 
     const sync = await startSource(ns);
     const host = `hello.${ns}.example.com`;
@@ -125,46 +177,81 @@ describe('gateway Kubernetes source', () => {
     expect(routeTo(sync, `other.${ns}.example.com`)).toMatchObject({ kind: 'reject', status: 404 });
 
     await eventually(async () => {
-      const ingress = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`);
+      const ingress = await api.request<IngressObject>(
+        'GET',
+        `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`,
+      );
       return ingress.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     }, 'the KIngress marked Ready');
-    const ready = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`);
+    const ready = await api.request<IngressObject>(
+      'GET',
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`,
+    );
     expect(ready.status).toMatchObject({
       observedGeneration: ready.metadata.generation,
       publicLoadBalancer: { ingress: [{ domainInternal: 'gateway.pilotlight-system.svc.cluster.local' }] },
       privateLoadBalancer: { ingress: [{ domainInternal: 'gateway-internal.pilotlight-system.svc.cluster.local' }] },
     });
-    expect(Object.fromEntries(ready.status!.conditions!.map((c) => [c.type, c.status])))
-      .toEqual({ LoadBalancerReady: 'True', NetworkConfigured: 'True', Ready: 'True' });
-    const other = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/other`);
+    expect(Object.fromEntries(ready.status!.conditions!.map((c) => [c.type, c.status]))).toEqual({
+      LoadBalancerReady: 'True',
+      NetworkConfigured: 'True',
+      Ready: 'True',
+    });
+    const other = await api.request<IngressObject>(
+      'GET',
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/other`,
+    );
     expect(other.status?.conditions).toBeUndefined();
 
     // The second pod becomes ready: the table follows the EndpointSlice.
     await api.request('PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/hello-00001-abcde`, {
-      body: endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: true }, { ip: '10.244.0.12', ready: true }]),
+      body: endpointSlice(ns, 'hello-00001', 'http', [
+        { ip: '10.244.0.11', ready: true },
+        { ip: '10.244.0.12', ready: true },
+      ]),
     });
     await eventually(() => sync.live.table.upstreams.has('10.244.0.12:8012'), 'the new endpoint in the table');
 
     // A pod whose readiness probe starts failing turns not ready: it gets no new requests.
     await api.request('PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/hello-00001-abcde`, {
-      body: endpointSlice(ns, 'hello-00001', 'http', [{ ip: '10.244.0.11', ready: false }, { ip: '10.244.0.12', ready: true }]),
+      body: endpointSlice(ns, 'hello-00001', 'http', [
+        { ip: '10.244.0.11', ready: false },
+        { ip: '10.244.0.12', ready: true },
+      ]),
     });
-    await eventually(() => !sync.live.table.upstreams.has('10.244.0.11:8012'), 'the endpoint that turned not ready out of the table');
+    await eventually(
+      () => !sync.live.table.upstreams.has('10.244.0.11:8012'),
+      'the endpoint that turned not ready out of the table',
+    );
     for (let i = 0; i < 20; i++) {
       const decision = routeTo(sync, host);
-      if (decision.kind === 'forward' && decision.service.name === 'hello-00001') expect(decision.upstream.address).toBe('10.244.0.12:8012');
+      if (decision.kind === 'forward' && decision.service.name === 'hello-00001')
+        expect(decision.upstream.address).toBe('10.244.0.12:8012');
     }
   });
 
-  it('routes a DomainMapping\'s KIngress as its rewritten host and marks it Ready once that host is served', async () => {
+  it("routes a DomainMapping's KIngress as its rewritten host and marks it Ready once that host is served", async () => {
     const ns = await createNamespace('gateway-dm');
     const domain = `${ns}.example.org`;
-    const mapping = makeDomainMappingIngress({
-      apiVersion: 'serving.knative.dev/v1beta1', kind: 'DomainMapping', metadata: { name: domain, namespace: ns, uid: 'dm-uid' },
-      spec: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: ns } },
-    }, { target: { host: `hello.${ns}.svc.cluster.local`, service: 'hello' }, ingressClass: PILOTLIGHT_INGRESS_CLASS, httpOption: 'Enabled', tls: [] });
+    const mapping = makeDomainMappingIngress(
+      {
+        apiVersion: 'serving.knative.dev/v1beta1',
+        kind: 'DomainMapping',
+        metadata: { name: domain, namespace: ns, uid: 'dm-uid' },
+        spec: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: ns } },
+      },
+      {
+        target: { host: `hello.${ns}.svc.cluster.local`, service: 'hello' },
+        ingressClass: PILOTLIGHT_INGRESS_CLASS,
+        httpOption: 'Enabled',
+        tls: [],
+      },
+    );
     // The owner is not stored, so the API server must not look for it.
-    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, { ...mapping, metadata: { ...mapping.metadata, ownerReferences: [] } });
+    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, {
+      ...mapping,
+      metadata: { ...mapping.metadata, ownerReferences: [] },
+    });
     const sync = await startSource(ns);
     const ingressPath = `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${domain}`;
     await eventually(async () => {
@@ -172,27 +259,50 @@ describe('gateway Kubernetes source', () => {
       return ingress.status?.conditions?.find((c) => c.type === 'LoadBalancerReady')?.status === 'Unknown';
     }, 'LoadBalancerReady Unknown while the rewritten host is not served');
 
-    for (const [revision, ip] of [['hello-00001', '10.244.0.11'], ['hello-00002', '10.244.0.12']] as const) {
+    for (const [revision, ip] of [
+      ['hello-00001', '10.244.0.11'],
+      ['hello-00002', '10.244.0.12'],
+    ] as const) {
       await post(`/api/v1/namespaces/${ns}/services`, service(ns, revision, 'http'));
-      await post(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, endpointSlice(ns, revision, 'http', [{ ip, ready: true }]));
+      await post(
+        `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+        endpointSlice(ns, revision, 'http', [{ ip, ready: true }]),
+      );
     }
-    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS));
+    await post(
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`,
+      kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS),
+    );
     await eventually(async () => {
       const ingress = await api.request<IngressObject>('GET', ingressPath);
       return ingress.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     }, 'the DomainMapping KIngress marked Ready');
     const decision = routeTo(sync, domain);
-    expect(decision).toMatchObject({ kind: 'forward', rewriteHost: `hello.${ns}.svc.cluster.local`, service: { name: expect.stringMatching(/^hello-0000[12]$/) } });
+    expect(decision).toMatchObject({
+      kind: 'forward',
+      rewriteHost: `hello.${ns}.svc.cluster.local`,
+      service: { name: expect.stringMatching(/^hello-0000[12]$/) },
+    });
   });
 
   it('keeps an Ingress not Ready while a split names a Service that does not exist', async () => {
     const ns = await createNamespace('gateway-src');
-    await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS));
+    await post(
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`,
+      kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS),
+    );
     const sync = await startSource(ns);
     await eventually(async () => {
-      const ingress = await api.request<IngressObject>('GET', `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`);
+      const ingress = await api.request<IngressObject>(
+        'GET',
+        `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/hello`,
+      );
       return ingress.status?.conditions?.find((c) => c.type === 'LoadBalancerReady')?.status === 'Unknown';
     }, 'LoadBalancerReady Unknown');
-    expect(routeTo(sync, `hello.${ns}.example.com`)).toMatchObject({ kind: 'reject', status: 503, reason: 'backend-unknown' });
+    expect(routeTo(sync, `hello.${ns}.example.com`)).toMatchObject({
+      kind: 'reject',
+      status: 503,
+      reason: 'backend-unknown',
+    });
   });
 });

@@ -18,15 +18,27 @@ afterEach(async () => {
 /** One operator replica: its own informer, lease candidate and controller, as separate processes would have. */
 function replica(namespace: string, identity: string) {
   const reconciled: string[] = [];
-  const informer = new Informer({ client: api, path: `/api/v1/namespaces/${namespace}/configmaps`, fieldSelector: 'metadata.name!=kube-root-ca.crt' });
+  const informer = new Informer({
+    client: api,
+    path: `/api/v1/namespaces/${namespace}/configmaps`,
+    fieldSelector: 'metadata.name!=kube-root-ca.crt',
+  });
   const elector = new LeaderElector({
-    client: api, namespace, name: 'controllers', identity, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200,
+    client: api,
+    namespace,
+    name: 'controllers',
+    identity,
+    leaseDurationMs: 3000,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 200,
   });
   const controller = new Controller({
     name: 'configmaps',
     registry: new Registry(),
     leadership: elector,
-    reconcile: async (key) => { reconciled.push(key); },
+    reconcile: async (key) => {
+      reconciled.push(key);
+    },
   });
   controller.watch(informer);
   informer.start();
@@ -49,12 +61,16 @@ describe('Controller with leader election against the real API server', () => {
     const leader = replicas.find((r) => r.elector.isLeader())!;
     const follower = replicas.find((r) => r !== leader)!;
 
-    await api.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'first' } } });
+    await api.request('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'first' } },
+    });
     await eventually(() => leader.reconciled.includes(`${ns}/first`), 'the leader to reconcile first');
     expect(follower.reconciled).toEqual([]);
 
     await leader.stop();
-    await api.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'second' } } });
+    await api.request('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'second' } },
+    });
     await eventually(() => follower.reconciled.length >= 2, 'the new leader to reconcile both keys');
     expect(follower.reconciled.sort()).toEqual([`${ns}/first`, `${ns}/second`]);
     expect(leader.reconciled).toEqual([`${ns}/first`]);

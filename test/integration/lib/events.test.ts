@@ -18,8 +18,13 @@ interface CoreEvent {
 describe('EventRecorder', () => {
   it('writes Events for an object and counts repeats instead of duplicating them', async () => {
     const ns = await createNamespace('events');
-    const configMap = await api.request<{ apiVersion: string; kind: string; metadata: { name: string; namespace: string; uid: string } }>(
-      'POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'subject' } } });
+    const configMap = await api.request<{
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string; namespace: string; uid: string };
+    }>('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'subject' } },
+    });
     const recorder = new EventRecorder({ client: api, component: 'pilotlight-test' });
 
     await Promise.all([
@@ -33,7 +38,12 @@ describe('EventRecorder', () => {
     const summary = items.map((e) => `${e.type} ${e.reason} ${e.message} x${e.count}`).sort();
     expect(summary).toEqual(['Normal Synced all good x1', 'Warning SyncFailed could not sync x3']);
     for (const event of items) {
-      expect(event.involvedObject).toMatchObject({ kind: 'ConfigMap', name: 'subject', namespace: ns, uid: configMap.metadata.uid });
+      expect(event.involvedObject).toMatchObject({
+        kind: 'ConfigMap',
+        name: 'subject',
+        namespace: ns,
+        uid: configMap.metadata.uid,
+      });
       expect(event.source.component).toBe('pilotlight-test');
     }
   });
@@ -43,7 +53,10 @@ describe('EventRecorder', () => {
     const subject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'subject', namespace: ns, uid: 'u-1' } };
     const recorder = new EventRecorder({ client: api, component: 'pilotlight-test' });
     await recorder.event(subject, 'Normal', 'Created', 'made it');
-    const first = await api.request<{ items: { metadata: { name: string } }[] }>('GET', `/api/v1/namespaces/${ns}/events`);
+    const first = await api.request<{ items: { metadata: { name: string } }[] }>(
+      'GET',
+      `/api/v1/namespaces/${ns}/events`,
+    );
     await api.request('DELETE', `/api/v1/namespaces/${ns}/events/${first.items[0]!.metadata.name}`);
 
     await recorder.event(subject, 'Normal', 'Created', 'made it');

@@ -17,7 +17,10 @@ function startInformer<T extends KubernetesObject>(informer: Informer<T>): strin
   const seen: string[] = [];
   informer.addHandlers({
     onAdd: (o) => seen.push(`add ${o.metadata?.name}`),
-    onUpdate: (previous, current) => seen.push(`update ${current.metadata?.name} ${JSON.stringify(previous.metadata?.labels ?? {})}->${JSON.stringify(current.metadata?.labels ?? {})}`),
+    onUpdate: (previous, current) =>
+      seen.push(
+        `update ${current.metadata?.name} ${JSON.stringify(previous.metadata?.labels ?? {})}->${JSON.stringify(current.metadata?.labels ?? {})}`,
+      ),
     onDelete: (o) => seen.push(`delete ${o.metadata?.name}`),
   });
   informer.start();
@@ -25,8 +28,12 @@ function startInformer<T extends KubernetesObject>(informer: Informer<T>): strin
   return seen;
 }
 
-const configMap = (namespace: string, name: string, labels: Record<string, string> = {}) =>
-  ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace, name, labels }, data: { k: 'v' } });
+const configMap = (namespace: string, name: string, labels: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { namespace, name, labels },
+  data: { k: 'v' },
+});
 
 async function relabel(path: string, labels: Record<string, string>): Promise<void> {
   await api.request('PATCH', path, { body: { metadata: { labels } }, contentType: 'application/merge-patch+json' });
@@ -55,7 +62,11 @@ describe('Informer against the real API server', () => {
 
   it('watches a Knative CRD cluster-wide and indexes it by namespace', async () => {
     const [ns, otherNs] = await Promise.all([createNamespace('informer-route'), createNamespace('informer-route')]);
-    const informer = new Informer({ client: api, path: '/apis/serving.knative.dev/v1/routes', labelSelector: 'informer-test=yes' });
+    const informer = new Informer({
+      client: api,
+      path: '/apis/serving.knative.dev/v1/routes',
+      labelSelector: 'informer-test=yes',
+    });
     const seen = startInformer(informer);
     await informer.whenSynced();
 
@@ -66,7 +77,9 @@ describe('Informer against the real API server', () => {
       spec: { traffic: [{ configurationName: name, percent: 100 }] },
     });
     await api.request('POST', `/apis/serving.knative.dev/v1/namespaces/${ns}/routes`, { body: route(ns, 'web') });
-    await api.request('POST', `/apis/serving.knative.dev/v1/namespaces/${otherNs}/routes`, { body: route(otherNs, 'api') });
+    await api.request('POST', `/apis/serving.knative.dev/v1/namespaces/${otherNs}/routes`, {
+      body: route(otherNs, 'api'),
+    });
     await relabel(`/apis/serving.knative.dev/v1/namespaces/${ns}/routes/web`, { 'informer-test': 'yes', rev: '2' });
     await api.request('DELETE', `/apis/serving.knative.dev/v1/namespaces/${otherNs}/routes/api`);
     await eventually(() => seen.length >= 4, 'four Route events');
@@ -113,14 +126,23 @@ describe('Informer against the real API server', () => {
     await api.request('DELETE', `${collection}/cm-0`);
     expected.push('delete cm-0');
     const before = watches();
-    await eventually(() => seen.length >= expected.length && watches() > before + 1, 'all events and two more reconnects');
+    await eventually(
+      () => seen.length >= expected.length && watches() > before + 1,
+      'all events and two more reconnects',
+    );
 
     expect(seen).toEqual(expected);
     expect(lifecycle.filter((t) => t === 'listed')).toHaveLength(1);
     expect(lifecycle).not.toContain('expired');
     expect(watches()).toBeGreaterThanOrEqual(5);
-    const live = await api.request<{ items: KubernetesObject[] }>('GET', collection, { query: { fieldSelector: 'metadata.name!=kube-root-ca.crt' } });
-    expect(informer.lister.list().map((o) => `${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort())
-      .toEqual(live.items.map((o) => `${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort());
+    const live = await api.request<{ items: KubernetesObject[] }>('GET', collection, {
+      query: { fieldSelector: 'metadata.name!=kube-root-ca.crt' },
+    });
+    expect(
+      informer.lister
+        .list()
+        .map((o) => `${o.metadata?.name}@${o.metadata?.resourceVersion}`)
+        .sort(),
+    ).toEqual(live.items.map((o) => `${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort());
   });
 });

@@ -20,15 +20,24 @@ function candidate(namespace: string, identity: string, log: string[]): LeaderEl
     name: 'pilotlight-controller',
     identity,
     ...timing,
-    onStartedLeading: () => { log.push(`${identity} started`); },
-    onStoppedLeading: () => { log.push(`${identity} stopped`); },
+    onStartedLeading: () => {
+      log.push(`${identity} started`);
+    },
+    onStoppedLeading: () => {
+      log.push(`${identity} stopped`);
+    },
   });
   electors.push(elector);
   return elector;
 }
 
 const leaseSpec = async (namespace: string) =>
-  (await api.request<{ spec: LeaseSpec }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/pilotlight-controller`)).spec;
+  (
+    await api.request<{ spec: LeaseSpec }>(
+      'GET',
+      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/pilotlight-controller`,
+    )
+  ).spec;
 
 describe('LeaderElector on a real Lease', () => {
   it('lets exactly one of two replicas lead, and hands over at once when the leader stops', async () => {
@@ -61,7 +70,7 @@ describe('LeaderElector on a real Lease', () => {
     expect(log).toEqual([`${leader.identity} started`, `${leader.identity} stopped`, `${follower.identity} started`]);
   });
 
-  it('waits for a crashed holder\'s lease to expire before taking over', async () => {
+  it("waits for a crashed holder's lease to expire before taking over", async () => {
     const ns = await createNamespace('leader-expiry');
     const now = new Date().toISOString().replace('Z', '000Z');
     await api.request('POST', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, {
@@ -69,7 +78,13 @@ describe('LeaderElector on a real Lease', () => {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name: 'pilotlight-controller' },
-        spec: { holderIdentity: 'crashed', leaseDurationSeconds: 4, acquireTime: now, renewTime: now, leaseTransitions: 4 },
+        spec: {
+          holderIdentity: 'crashed',
+          leaseDurationSeconds: 4,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 4,
+        },
       },
     });
     const log: string[] = [];

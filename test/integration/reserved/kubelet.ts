@@ -16,7 +16,14 @@ import { PollingLoop } from '../../support/pollingLoop.ts';
 import { POD_NETWORK_PREFIX } from './conventions.ts';
 
 /** What the revision's queue-proxy container gets from its pod template; the rest is loopback's. */
-const ENV_FROM_TEMPLATE = ['SERVING_NAMESPACE', 'SERVING_SERVICE', 'SERVING_CONFIGURATION', 'SERVING_REVISION', 'CONTAINER_CONCURRENCY', 'REVISION_TIMEOUT_SECONDS'];
+const ENV_FROM_TEMPLATE = [
+  'SERVING_NAMESPACE',
+  'SERVING_SERVICE',
+  'SERVING_CONFIGURATION',
+  'SERVING_REVISION',
+  'CONTAINER_CONCURRENCY',
+  'REVISION_TIMEOUT_SECONDS',
+];
 const LOOP_INTERVAL_MS = 100;
 
 export interface LoopbackPod {
@@ -30,7 +37,10 @@ export interface LoopbackPod {
 }
 
 /** What one app saw over its life: requests answered and the most it had at once. */
-export interface AppCounts { requests: number; maxInFlight: number }
+export interface AppCounts {
+  requests: number;
+  maxInFlight: number;
+}
 
 interface Workload {
   deployment: string;
@@ -69,8 +79,20 @@ export class LoopbackKubelet {
     this.#options = options;
     const { revision } = options;
     this.#workloads = [
-      { deployment: `${revision}-deployment`, service: `${revision}-private`, standard: true, pods: [], unpublished: true },
-      { deployment: `${revision}-reserved`, service: `${revision}-reserved`, standard: false, pods: [], unpublished: true },
+      {
+        deployment: `${revision}-deployment`,
+        service: `${revision}-private`,
+        standard: true,
+        pods: [],
+        unpublished: true,
+      },
+      {
+        deployment: `${revision}-reserved`,
+        service: `${revision}-reserved`,
+        standard: false,
+        pods: [],
+        unpublished: true,
+      },
     ];
   }
 
@@ -103,15 +125,21 @@ export class LoopbackKubelet {
 
   async #sync(workload: Workload): Promise<void> {
     const { api, namespace } = this.#options;
-    const deployment = await getOrUndefined<V1Deployment>(api, `/apis/apps/v1/namespaces/${namespace}/deployments/${workload.deployment}`);
+    const deployment = await getOrUndefined<V1Deployment>(
+      api,
+      `/apis/apps/v1/namespaces/${namespace}/deployments/${workload.deployment}`,
+    );
     if (deployment === undefined) return;
     const replicas = deployment.spec?.replicas ?? 1;
     // Leaving pods drop out of the Endpoints first and drain after, as terminating pods do.
     const leaving = workload.pods.splice(replicas);
     const starting = Math.max(0, replicas - workload.pods.length);
-    if (starting > 0) workload.pods.push(...await Promise.all(Array.from({ length: starting }, () => this.#startPod(workload, deployment))));
+    if (starting > 0)
+      workload.pods.push(
+        ...(await Promise.all(Array.from({ length: starting }, () => this.#startPod(workload, deployment)))),
+      );
     for (const pod of workload.pods) {
-      if (pod.ready || !await passesReadinessProbe(pod)) continue;
+      if (pod.ready || !(await passesReadinessProbe(pod))) continue;
       pod.ready = true;
       workload.unpublished = true;
     }
@@ -126,12 +154,16 @@ export class LoopbackKubelet {
     const name = `${workload.deployment}-${number.toString(36).padStart(5, '0')}`;
     const ip = `${POD_NETWORK_PREFIX}${number}`;
     const queueContainer = deployment.spec?.template.spec?.containers.find((c) => c.name === 'queue-proxy');
-    const templateEnv = Object.fromEntries((queueContainer?.env ?? [])
-      .filter((e) => ENV_FROM_TEMPLATE.includes(e.name) && e.value !== undefined)
-      .map((e) => [e.name, e.value!]));
+    const templateEnv = Object.fromEntries(
+      (queueContainer?.env ?? [])
+        .filter((e) => ENV_FROM_TEMPLATE.includes(e.name) && e.value !== undefined)
+        .map((e) => [e.name, e.value!]),
+    );
     const app = await startSampleApp({ POD_NAME: name });
     const queueProxy = await startQueueProxy(app.port, {
-      ...templateEnv, SERVING_POD: name, SERVING_POD_IP: ip,
+      ...templateEnv,
+      SERVING_POD: name,
+      SERVING_POD_IP: ip,
       // Time for the activator to see the pod leave its Endpoints before it stops accepting.
       QUEUE_DRAIN_QUIET_PERIOD: '1s',
     });
@@ -152,14 +184,21 @@ export class LoopbackKubelet {
   /** Endpoints as the endpoints controller writes them, and the autoscaler's view of the pods. */
   async #publish(workload: Workload): Promise<void> {
     const { api, namespace, revision } = this.#options;
-    const service = await getOrUndefined<V1Service>(api, `/api/v1/namespaces/${namespace}/services/${workload.service}`);
+    const service = await getOrUndefined<V1Service>(
+      api,
+      `/api/v1/namespaces/${namespace}/services/${workload.service}`,
+    );
     if (service === undefined) return;
     const endpoints = {
-      apiVersion: 'v1', kind: 'Endpoints',
+      apiVersion: 'v1',
+      kind: 'Endpoints',
       metadata: { name: workload.service, namespace, labels: service.metadata?.labels ?? {} },
       subsets: workload.pods.map((pod): V1EndpointSubset => {
         const address = [{ ip: pod.ip, targetRef: { kind: 'Pod', namespace, name: pod.name } }];
-        return { [pod.ready ? 'addresses' : 'notReadyAddresses']: address, ports: endpointPorts(service, pod.queueProxy) };
+        return {
+          [pod.ready ? 'addresses' : 'notReadyAddresses']: address,
+          ports: endpointPorts(service, pod.queueProxy),
+        };
       }),
     };
     const path = `/api/v1/namespaces/${namespace}/endpoints`;
@@ -172,9 +211,17 @@ export class LoopbackKubelet {
     workload.unpublished = false;
     if (!workload.standard) return;
     const ready = workload.pods.filter((p) => p.ready);
-    this.#options.podSource.set(namespace, revision,
-      ready.map((p) => ({ name: p.name, ip: '127.0.0.1', port: p.queueProxy.autoscalerMetricsPort, startedAtMs: p.startedAtMs })),
-      { notReady: workload.pods.length - ready.length, pending: 0, terminating: 0 });
+    this.#options.podSource.set(
+      namespace,
+      revision,
+      ready.map((p) => ({
+        name: p.name,
+        ip: '127.0.0.1',
+        port: p.queueProxy.autoscalerMetricsPort,
+        startedAtMs: p.startedAtMs,
+      })),
+      { notReady: workload.pods.length - ready.length, pending: 0, terminating: 0 },
+    );
     this.#options.standardPodsChanged();
   }
 
@@ -182,22 +229,47 @@ export class LoopbackKubelet {
     const replicas = workload.pods.length;
     const readyReplicas = workload.pods.filter((p) => p.ready).length;
     const status = deployment.status;
-    if (status?.observedGeneration === deployment.metadata?.generation && (status?.replicas ?? 0) === replicas && (status?.readyReplicas ?? 0) === readyReplicas) return;
+    if (
+      status?.observedGeneration === deployment.metadata?.generation &&
+      (status?.replicas ?? 0) === replicas &&
+      (status?.readyReplicas ?? 0) === readyReplicas
+    )
+      return;
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const available = readyReplicas >= (deployment.spec?.replicas ?? 1);
     try {
-      await this.#options.api.request('PUT', `/apis/apps/v1/namespaces/${this.#options.namespace}/deployments/${workload.deployment}/status`, {
-        body: {
-          ...deployment,
-          status: {
-            observedGeneration: deployment.metadata?.generation, replicas, updatedReplicas: replicas, readyReplicas, availableReplicas: readyReplicas,
-            conditions: [
-              { type: 'Available', status: available ? 'True' : 'False', reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', lastUpdateTime: now, lastTransitionTime: now },
-              { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: now, lastTransitionTime: now },
-            ],
+      await this.#options.api.request(
+        'PUT',
+        `/apis/apps/v1/namespaces/${this.#options.namespace}/deployments/${workload.deployment}/status`,
+        {
+          body: {
+            ...deployment,
+            status: {
+              observedGeneration: deployment.metadata?.generation,
+              replicas,
+              updatedReplicas: replicas,
+              readyReplicas,
+              availableReplicas: readyReplicas,
+              conditions: [
+                {
+                  type: 'Available',
+                  status: available ? 'True' : 'False',
+                  reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+                  lastUpdateTime: now,
+                  lastTransitionTime: now,
+                },
+                {
+                  type: 'Progressing',
+                  status: 'True',
+                  reason: 'NewReplicaSetAvailable',
+                  lastUpdateTime: now,
+                  lastTransitionTime: now,
+                },
+              ],
+            },
           },
         },
-      });
+      );
     } catch (error) {
       // Raced with a spec change (409): the next pass reads the new generation.
       if ((error as { code?: number }).code !== 409) throw error;
@@ -212,8 +284,10 @@ export class LoopbackKubelet {
 function endpointPorts(service: V1Service, queueProxy: QueueProxyProc): CoreV1EndpointPort[] {
   const byContainerPort = new Map<number | string, number>([
     [QueuePorts.http1, queueProxy.servingPort],
-    [QueuePorts.autoscalerMetrics, queueProxy.autoscalerMetricsPort], ['http-autometric', queueProxy.autoscalerMetricsPort],
-    [QueuePorts.userMetrics, queueProxy.userMetricsPort], ['http-usermetric', queueProxy.userMetricsPort],
+    [QueuePorts.autoscalerMetrics, queueProxy.autoscalerMetricsPort],
+    ['http-autometric', queueProxy.autoscalerMetricsPort],
+    [QueuePorts.userMetrics, queueProxy.userMetricsPort],
+    ['http-usermetric', queueProxy.userMetricsPort],
   ]);
   return (service.spec?.ports ?? []).flatMap((p) => {
     const port = byContainerPort.get((p.targetPort ?? p.port) as number | string);
@@ -237,7 +311,7 @@ async function passesReadinessProbe(pod: LoopbackPod): Promise<boolean> {
 
 async function readAppCounts(app: SampleApp): Promise<AppCounts> {
   const res = await request(`http://127.0.0.1:${app.port}/_stats`);
-  const { requests, maxInFlight } = await res.body.json() as AppCounts;
+  const { requests, maxInFlight } = (await res.body.json()) as AppCounts;
   return { requests, maxInFlight };
 }
 

@@ -25,18 +25,19 @@ function unreachable(address: string): NodeJS.ErrnoException {
 
 /** A lookup whose answers are routed: pod addresses come back as loopback, others fail. */
 function viaPodNetwork(lookup: LookupFunction): LookupFunction {
-  return (hostname, options, callback) => lookup(hostname, options, (error, address, family) => {
-    if (error) {
-      callback(error, address, family);
-      return;
-    }
-    const answers: LookupAddress[] = Array.isArray(address) ? address : [{ address, family: family ?? 4 }];
-    const routed = answers.map((a) => ({ ...a, address: route(a.address) ?? '' }));
-    const outside = answers.find((_, i) => routed[i]!.address === '');
-    if (outside !== undefined) callback(unreachable(outside.address), '', 0);
-    else if (Array.isArray(address)) callback(null, routed);
-    else callback(null, routed[0]!.address, family);
-  });
+  return (hostname, options, callback) =>
+    lookup(hostname, options, (error, address, family) => {
+      if (error) {
+        callback(error, address, family);
+        return;
+      }
+      const answers: LookupAddress[] = Array.isArray(address) ? address : [{ address, family: family ?? 4 }];
+      const routed = answers.map((a) => ({ ...a, address: route(a.address) ?? '' }));
+      const outside = answers.find((_, i) => routed[i]!.address === '');
+      if (outside !== undefined) callback(unreachable(outside.address), '', 0);
+      else if (Array.isArray(address)) callback(null, routed);
+      else callback(null, routed[0]!.address, family);
+    });
 }
 
 const connect = Socket.prototype.connect as (this: Socket, ...args: unknown[]) => Socket;

@@ -16,13 +16,27 @@ import { startServerlessServiceController } from '../../../controllers/serverles
 import type { RevisionObject } from '../../../lib/apis/status.ts';
 import { realClock } from '../../../lib/clock.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
-import { ReservedInstanceAnnotations, ReservedInstanceLabels, type InstanceMode } from '../../../lib/config/reservedInstance.ts';
+import {
+  ReservedInstanceAnnotations,
+  ReservedInstanceLabels,
+  type InstanceMode,
+} from '../../../lib/config/reservedInstance.ts';
 import { EventRecorder } from '../../../lib/kube/events.ts';
 import { Informer } from '../../../lib/kube/informer.ts';
 import { track, waitForLine, type Proc } from '../../support/apps/processes.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
-  api, condition, deploymentsPath, get, getOrUndefined, ksvc, putConfigMap, QUEUE_IMAGE, serving, startInProcess, waitFor,
+  api,
+  condition,
+  deploymentsPath,
+  get,
+  getOrUndefined,
+  ksvc,
+  putConfigMap,
+  QUEUE_IMAGE,
+  serving,
+  startInProcess,
+  waitFor,
 } from '../controllers/harness.ts';
 import { POD_NAME_HEADER, POD_NETWORK_PREFIX } from './conventions.ts';
 import { LoopbackKubelet } from './kubelet.ts';
@@ -47,7 +61,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-interface Answer { id: number; path: string; status: number; pod: string; echoedPath: string }
+interface Answer {
+  id: number;
+  path: string;
+  status: number;
+  pod: string;
+  echoedPath: string;
+}
 
 /** The client side: numbered requests through the activator, each answer kept. */
 class Client {
@@ -69,12 +89,19 @@ class Client {
     try {
       const res = await request(`http://127.0.0.1:${this.#port}${path}`, {
         dispatcher: this.#agent,
-        headers: { host: `${SERVICE}.${this.#ns}.example.com`, 'knative-serving-revision': REVISION, 'knative-serving-namespace': this.#ns },
+        headers: {
+          host: `${SERVICE}.${this.#ns}.example.com`,
+          'knative-serving-revision': REVISION,
+          'knative-serving-namespace': this.#ns,
+        },
         signal: AbortSignal.timeout(20_000),
       });
       const body = await res.body.text();
       const answer = {
-        id, path, status: res.statusCode, pod: String(res.headers[POD_NAME_HEADER] ?? ''),
+        id,
+        path,
+        status: res.statusCode,
+        pod: String(res.headers[POD_NAME_HEADER] ?? ''),
         echoedPath: res.statusCode === 200 ? (JSON.parse(body) as { path: string }).path : body,
       };
       this.answers.push(answer);
@@ -106,12 +133,35 @@ class Client {
 }
 
 async function startActivator(statPort: number): Promise<Proc & { port: number; metricsPort: number }> {
-  const proc = track(spawn(process.execPath, [
-    '--import', POD_NETWORK_PRELOAD, ACTIVATOR,
-    '--pod-source', 'kubernetes', '--kubeconfig', inject('kubeconfig'),
-    '--bind', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--metrics-port', '0', '--name', 'activator-0', '--drain-quiet-period', '100',
-    '--stats-url', `http://127.0.0.1:${statPort}/stats`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(
+    spawn(
+      process.execPath,
+      [
+        '--import',
+        POD_NETWORK_PRELOAD,
+        ACTIVATOR,
+        '--pod-source',
+        'kubernetes',
+        '--kubeconfig',
+        inject('kubeconfig'),
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--h2c-port',
+        '0',
+        '--metrics-port',
+        '0',
+        '--name',
+        'activator-0',
+        '--drain-quiet-period',
+        '100',
+        '--stats-url',
+        `http://127.0.0.1:${statPort}/stats`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
   const line = await waitForLine(proc, (l) => l.msg === 'activator started', 30_000);
   return { ...proc, port: line.port as number, metricsPort: line.metricsPort as number };
 }
@@ -131,7 +181,11 @@ async function scrape(metricsPort: number, name: string, labels: Record<string, 
 /** The instance modes the revision's status went through, each change once, in order. */
 function recordInstanceModes(ns: string): { modes: InstanceMode[]; stop(): Promise<void> } {
   const modes: InstanceMode[] = [];
-  const informer = new Informer<RevisionObject>({ client: api, path: serving(ns, 'revisions'), fieldSelector: `metadata.name=${REVISION}` });
+  const informer = new Informer<RevisionObject>({
+    client: api,
+    path: serving(ns, 'revisions'),
+    fieldSelector: `metadata.name=${REVISION}`,
+  });
   const seen = (revision: RevisionObject) => {
     const mode = revision.status?.annotations?.[ReservedInstanceAnnotations.instanceMode] as InstanceMode | undefined;
     if (mode !== undefined && mode !== modes.at(-1)) modes.push(mode);
@@ -142,7 +196,8 @@ function recordInstanceModes(ns: string): { modes: InstanceMode[]; stop(): Promi
 }
 
 const replicas = async (ns: string, name: string) => (await get(deploymentsPath(ns, name))).spec.replicas as number;
-const instanceMode = async (ns: string) => (await get(serving(ns, 'revisions', REVISION))).status?.annotations?.[ReservedInstanceAnnotations.instanceMode];
+const instanceMode = async (ns: string) =>
+  (await get(serving(ns, 'revisions', REVISION))).status?.annotations?.[ReservedInstanceAnnotations.instanceMode];
 
 describe('reserved instance through a load cycle', () => {
   it('serves idle → reserved only → burst → standard pods → idle → reserved only without losing a request', async () => {
@@ -153,19 +208,34 @@ describe('reserved instance through a load cycle', () => {
     cleanups.push(() => reconcilers.stop());
 
     const registry = new Registry();
-    const serverlessServices = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry });
+    const serverlessServices = startServerlessServiceController({
+      client: api,
+      namespace: ns,
+      systemNamespace: ns,
+      registry,
+    });
     cleanups.push(() => serverlessServices.stop());
     const podSource = new StaticPodSource();
     const config = parseAutoscalerConfig(AUTOSCALER_CONFIG);
     const autoscaler = await startAutoscaler({
-      client: api, namespace: ns, pods: podSource, clock: realClock, registry, config: () => config,
-      recorder: new EventRecorder({ client: api, component: 'autoscaler' }), statPort: 0, statHost: '127.0.0.1',
+      client: api,
+      namespace: ns,
+      pods: podSource,
+      clock: realClock,
+      registry,
+      config: () => config,
+      recorder: new EventRecorder({ client: api, component: 'autoscaler' }),
+      statPort: 0,
+      statHost: '127.0.0.1',
     });
     cleanups.push(() => autoscaler.stop());
     await Promise.all([serverlessServices.whenSynced(), autoscaler.whenSynced()]);
 
     const kubelet = new LoopbackKubelet({
-      api, namespace: ns, revision: REVISION, podSource,
+      api,
+      namespace: ns,
+      revision: REVISION,
+      podSource,
       // As the autoscaler's pod informer does: pods coming and going move actualScale.
       standardPodsChanged: () => autoscaler.controller.enqueue(`${ns}/${REVISION}`),
     }).start();
@@ -175,7 +245,9 @@ describe('reserved instance through a load cycle', () => {
     // The activator's own Endpoints, which tell the ServerlessService that it can be put in the path.
     await api.request('POST', `/api/v1/namespaces/${ns}/endpoints`, {
       body: {
-        apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'activator-service' },
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name: 'activator-service' },
         subsets: [{ addresses: [{ ip: `${POD_NETWORK_PREFIX}250` }], ports: [{ name: 'http', port: activator.port }] }],
       },
     });
@@ -198,14 +270,32 @@ describe('reserved instance through a load cycle', () => {
 
     // The revision starts with one standard pod; without traffic it goes down to its reserved
     // instance: the two Deployments, the standard one at zero and the reserved one running its pod.
-    const revision = await waitFor('the reserved instance to be ready', () => getOrUndefined(serving(ns, 'revisions', REVISION)),
-      (r) => condition(r, 'ReservedInstanceReady')?.status === 'True');
-    await waitFor('the standard Deployment at zero', () => replicas(ns, `${REVISION}-deployment`), (n) => n === 0, 40_000);
-    await waitFor('the standard pods gone', async () => kubelet.pods('standard').length, (n) => n === 0);
-    await waitFor('reserved-only', async () => history.modes.at(-1), (mode) => mode === 'reserved-only');
+    const revision = await waitFor(
+      'the reserved instance to be ready',
+      () => getOrUndefined(serving(ns, 'revisions', REVISION)),
+      (r) => condition(r, 'ReservedInstanceReady')?.status === 'True',
+    );
+    await waitFor(
+      'the standard Deployment at zero',
+      () => replicas(ns, `${REVISION}-deployment`),
+      (n) => n === 0,
+      40_000,
+    );
+    await waitFor(
+      'the standard pods gone',
+      async () => kubelet.pods('standard').length,
+      (n) => n === 0,
+    );
+    await waitFor(
+      'reserved-only',
+      async () => history.modes.at(-1),
+      (mode) => mode === 'reserved-only',
+    );
     const idleFrom = history.modes.length - 1;
     const reservedDeployment = await get(deploymentsPath(ns, `${REVISION}-reserved`));
-    expect(reservedDeployment.spec.selector.matchLabels).toEqual({ [ReservedInstanceLabels.revisionUID]: revision.metadata.uid });
+    expect(reservedDeployment.spec.selector.matchLabels).toEqual({
+      [ReservedInstanceLabels.revisionUID]: revision.metadata.uid,
+    });
     expect(reservedDeployment.spec.replicas).toBe(1);
     expect(kubelet.pods('reserved').filter((p) => p.ready)).toHaveLength(1);
     const reservedPod = kubelet.pods('reserved')[0]!.name;
@@ -216,9 +306,17 @@ describe('reserved instance through a load cycle', () => {
     // A burst: ten times what the reserved instance takes. Standard pods come, the mode follows.
     const stopBurst = client.burst(BURST_CLIENTS, 200);
     const revisionLabels = { k8s_namespace_name: ns, kn_revision_name: REVISION };
-    await waitFor('the activator to hold what the reserved instance cannot take',
-      () => scrape(activator.metricsPort, 'kn_revision_request_queued', revisionLabels), (held) => held >= BURST_CLIENTS / 2);
-    await waitFor('standard pods to serve the revision', () => instanceMode(ns), (mode) => mode === 'standard', 30_000);
+    await waitFor(
+      'the activator to hold what the reserved instance cannot take',
+      () => scrape(activator.metricsPort, 'kn_revision_request_queued', revisionLabels),
+      (held) => held >= BURST_CLIENTS / 2,
+    );
+    await waitFor(
+      'standard pods to serve the revision',
+      () => instanceMode(ns),
+      (mode) => mode === 'standard',
+      30_000,
+    );
     expect(await replicas(ns, `${REVISION}-deployment`)).toBeGreaterThanOrEqual(1);
     // Long enough for new requests to have moved to the standard pods.
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -235,12 +333,30 @@ describe('reserved instance through a load cycle', () => {
     expect(history.modes.slice(idleFrom)).toEqual(['reserved-only', 'scaling-from-reserved', 'standard']);
 
     // Idle again: the standard pods go, the reserved one stays.
-    await waitFor('the standard Deployment back at zero', () => replicas(ns, `${REVISION}-deployment`), (n) => n === 0, 40_000);
-    await waitFor('the standard pods gone', async () => kubelet.pods('standard').length, (n) => n === 0);
-    await waitFor('reserved-only again', async () => history.modes.at(-1), (mode) => mode === 'reserved-only');
+    await waitFor(
+      'the standard Deployment back at zero',
+      () => replicas(ns, `${REVISION}-deployment`),
+      (n) => n === 0,
+      40_000,
+    );
+    await waitFor(
+      'the standard pods gone',
+      async () => kubelet.pods('standard').length,
+      (n) => n === 0,
+    );
+    await waitFor(
+      'reserved-only again',
+      async () => history.modes.at(-1),
+      (mode) => mode === 'reserved-only',
+    );
     expect(await replicas(ns, `${REVISION}-reserved`)).toBe(1);
     expect(kubelet.pods('reserved').map((p) => p.name)).toEqual([reservedPod]);
-    expect(history.modes.slice(idleFrom)).toEqual(['reserved-only', 'scaling-from-reserved', 'standard', 'reserved-only']);
+    expect(history.modes.slice(idleFrom)).toEqual([
+      'reserved-only',
+      'scaling-from-reserved',
+      'standard',
+      'reserved-only',
+    ]);
 
     expect(await client.send()).toMatchObject({ status: 200, pod: reservedPod });
 
@@ -253,12 +369,14 @@ describe('reserved instance through a load cycle', () => {
     const counts = await kubelet.appCounts();
     const answeredBy = new Map<string, number>();
     for (const a of client.answers) answeredBy.set(a.pod, (answeredBy.get(a.pod) ?? 0) + 1);
-    expect(Object.fromEntries([...counts].map(([pod, c]) => [pod, c.requests]).filter(([, n]) => n !== 0)))
-      .toEqual(Object.fromEntries(answeredBy));
+    expect(Object.fromEntries([...counts].map(([pod, c]) => [pod, c.requests]).filter(([, n]) => n !== 0))).toEqual(
+      Object.fromEntries(answeredBy),
+    );
     // The reserved instance never took more than its containerConcurrency.
     expect(counts.get(reservedPod)!.maxInFlight).toBeLessThanOrEqual(RESERVED_CONCURRENCY);
     // The activator's side of the cycle: new requests moved to standard pods and back.
-    const changes = (from: string, to: string) => scrape(activator.metricsPort, 'pilotlight_activator_serving_mode_changes_total', { ...revisionLabels, from, to });
+    const changes = (from: string, to: string) =>
+      scrape(activator.metricsPort, 'pilotlight_activator_serving_mode_changes_total', { ...revisionLabels, from, to });
     expect(await changes('reserved', 'standard')).toBeGreaterThanOrEqual(1);
     expect(await changes('standard', 'reserved')).toBeGreaterThanOrEqual(2);
   }, 90_000);

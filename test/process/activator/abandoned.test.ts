@@ -3,13 +3,24 @@
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  appStats, eventually, heldRequests, putRevision, reservePodPorts, send, startActivator, startPod,
-  type ActivatorProc, type Pod,
+  appStats,
+  eventually,
+  heldRequests,
+  putRevision,
+  reservePodPorts,
+  send,
+  startActivator,
+  startPod,
+  type ActivatorProc,
+  type Pod,
 } from './harness.ts';
 
 async function activeRequests(activator: ActivatorProc, revision: string): Promise<number> {
   const text = await (await request(`http://127.0.0.1:${activator.metricsPort}/metrics`)).body.text();
-  const match = new RegExp(`^kn_revision_request_active\\{[^}]*kn_revision_name="${revision}"[^}]*\\} (\\d+)`, 'm').exec(text);
+  const match = new RegExp(
+    `^kn_revision_request_active\\{[^}]*kn_revision_name="${revision}"[^}]*\\} (\\d+)`,
+    'm',
+  ).exec(text);
   if (!match) throw new Error(`no kn_revision_request_active for ${revision}`);
   return Number(match[1]);
 }
@@ -19,7 +30,9 @@ describe('activator: requests that end early', () => {
   const pods: Pod[] = [];
   const client = new Agent({ connections: 16 });
 
-  beforeAll(async () => { activator = await startActivator(); });
+  beforeAll(async () => {
+    activator = await startActivator();
+  });
   afterAll(async () => {
     await client.destroy();
     await activator?.stop();
@@ -31,13 +44,18 @@ describe('activator: requests that end early', () => {
     await putRevision(activator, 'left-00001', { containerConcurrency: 0, pods: [ports.address] });
     const leaving = new AbortController();
     const abandoned = request(`http://127.0.0.1:${activator.port}/abandoned`, {
-      dispatcher: client, signal: leaving.signal,
-      headers: { host: 'left-00001.default.example.com', 'knative-serving-revision': 'left-00001', 'knative-serving-namespace': 'default' },
+      dispatcher: client,
+      signal: leaving.signal,
+      headers: {
+        host: 'left-00001.default.example.com',
+        'knative-serving-revision': 'left-00001',
+        'knative-serving-namespace': 'default',
+      },
     }).catch((error: Error) => error);
-    await eventually('the request is held', async () => await heldRequests(activator, 'left-00001') === 1);
+    await eventually('the request is held', async () => (await heldRequests(activator, 'left-00001')) === 1);
     leaving.abort();
     expect(await abandoned).toBeInstanceOf(Error);
-    await eventually('the held request is withdrawn', async () => await heldRequests(activator, 'left-00001') === 0);
+    await eventually('the held request is withdrawn', async () => (await heldRequests(activator, 'left-00001')) === 0);
 
     const pod = await startPod(ports);
     pods.push(pod);

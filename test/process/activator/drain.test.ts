@@ -4,8 +4,17 @@ import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
 import {
-  appStats, eventually, heldRequests, putRevision, reservePodPorts, send, startActivator, startPod, startQueueProxyFor,
-  type ActivatorProc, type Pod,
+  appStats,
+  eventually,
+  heldRequests,
+  putRevision,
+  reservePodPorts,
+  send,
+  startActivator,
+  startPod,
+  startQueueProxyFor,
+  type ActivatorProc,
+  type Pod,
 } from './harness.ts';
 
 const IN_FLIGHT = 30;
@@ -34,16 +43,24 @@ describe('activator: drain on SIGTERM', () => {
     await putRevision(activator, 'warm-00001', { containerConcurrency: 0, pods: [warm.address] });
     const coldPorts = await reservePodPorts();
     await putRevision(activator, 'cold-00001', { containerConcurrency: 0, pods: [coldPorts.address] });
-    await eventually('the warm pod answered its probe', () => activator.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === 'default/warm-00001'));
+    await eventually('the warm pod answered its probe', () =>
+      activator.lines.some(
+        (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === 'default/warm-00001',
+      ),
+    );
 
-    const inFlight = Array.from({ length: IN_FLIGHT }, (_, i) => send(activator, client, 'warm-00001', `/slow/${i}?sleep=500`));
+    const inFlight = Array.from({ length: IN_FLIGHT }, (_, i) =>
+      send(activator, client, 'warm-00001', `/slow/${i}?sleep=500`),
+    );
     const held = Array.from({ length: HELD }, (_, i) => send(activator, client, 'cold-00001', `/held/${i}`));
     await eventually('the warm app has every request', async () => (await appStats(warm!.app)).inFlight === IN_FLIGHT);
-    await eventually('every cold request is held', async () => await heldRequests(activator, 'cold-00001') === HELD);
+    await eventually('every cold request is held', async () => (await heldRequests(activator, 'cold-00001')) === HELD);
 
     activator.child.kill('SIGTERM');
     await waitForLine(activator, (l) => l.msg === 'draining');
-    const duringQuietPeriod = Array.from({ length: DURING_QUIET_PERIOD }, (_, i) => send(activator, client, 'warm-00001', `/late/${i}`));
+    const duringQuietPeriod = Array.from({ length: DURING_QUIET_PERIOD }, (_, i) =>
+      send(activator, client, 'warm-00001', `/late/${i}`),
+    );
     // The cold revision's pod only comes up after SIGTERM: its held requests must still be served.
     coldQueueProxy = await startQueueProxyFor(coldPorts);
     coldApp = await startSampleApp({ PORT: String(coldPorts.appPort) });

@@ -20,13 +20,15 @@ describe('activator: the first pod of a revision at zero', () => {
   let app: Server | undefined;
   const client = new Agent({ connections: HELD + 10 });
 
-  beforeAll(async () => { activator = await startActivator(); });
+  beforeAll(async () => {
+    activator = await startActivator();
+  });
   afterAll(async () => {
     await client.destroy();
     await activator?.stop();
     await queueProxy?.stop();
     app?.closeAllConnections();
-    await new Promise((resolve) => app ? app.close(resolve) : resolve(undefined));
+    await new Promise((resolve) => (app ? app.close(resolve) : resolve(undefined)));
   });
 
   it('gets the held requests only after answering its probe, each exactly once', async () => {

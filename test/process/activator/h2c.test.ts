@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
 import { readStreamed } from '../../support/streamed.ts';
 import { get, ingress, split, startGateway, type Echo, type GatewayProc } from '../gateway/harness.ts';
-import { eventually, putRevision, reservePodPorts, startActivator, startQueueProxyFor, type ActivatorProc } from './harness.ts';
+import {
+  eventually,
+  putRevision,
+  reservePodPorts,
+  startActivator,
+  startQueueProxyFor,
+  type ActivatorProc,
+} from './harness.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 
@@ -30,8 +37,17 @@ describe('h2c revisions through the gateway and the activator', () => {
     const [h2cPod, http1Pod] = await Promise.all([startPodOf('h2c'), startPodOf('http1')]);
     await putRevision(activator, 'proxied-h2c-00001', { containerConcurrency: 0, pods: [h2cPod] });
     await putRevision(activator, 'proxied-http1-00001', { containerConcurrency: 0, pods: [http1Pod] });
-    await eventually('both pods answered their probes', () => activator!.lines.filter((l) => l.msg === 'pod answered its probe; releasing held requests').length === 2);
-    const route = (name: string, port: number) => ingress(name, [{ hosts: [`${name}.default.example.com`], paths: [{ splits: [{ ...split(`${name}-00001`, 100), servicePort: port }] }] }]);
+    await eventually(
+      'both pods answered their probes',
+      () => activator!.lines.filter((l) => l.msg === 'pod answered its probe; releasing held requests').length === 2,
+    );
+    const route = (name: string, port: number) =>
+      ingress(name, [
+        {
+          hosts: [`${name}.default.example.com`],
+          paths: [{ splits: [{ ...split(`${name}-00001`, 100), servicePort: port }] }],
+        },
+      ]);
     gateway = await startGateway({
       ingresses: [route('proxied-h2c', 81), route('proxied-http1', 80), route('served-h2c', 81)],
       backends: [
@@ -62,7 +78,10 @@ describe('h2c revisions through the gateway and the activator', () => {
   });
 
   it('streams an h2c response through every hop as it is written', async () => {
-    const streamed = await readStreamed(`http://127.0.0.1:${gateway!.externalPort}/?stream=1000`, { dispatcher: pool!, headers: { host: 'proxied-h2c.default.example.com' } });
+    const streamed = await readStreamed(`http://127.0.0.1:${gateway!.externalPort}/?stream=1000`, {
+      dispatcher: pool!,
+      headers: { host: 'proxied-h2c.default.example.com' },
+    });
     expect(streamed).toMatchObject({ status: 200, body: 'first\nlast\n' });
     expect(streamed.chunks[0]!.atMs).toBeLessThan(700);
     expect(streamed.endAtMs).toBeGreaterThanOrEqual(900);

@@ -8,11 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { type Agent, request } from 'undici';
 import { fromWire, type ActivatorStat, type WireStat } from '../../../activator/stats.ts';
 import {
-  freePort, startQueueProxy, startSampleApp, track, waitForLine, type Proc, type QueueProxyProc, type SampleApp,
+  freePort,
+  startQueueProxy,
+  startSampleApp,
+  track,
+  waitForLine,
+  type Proc,
+  type QueueProxyProc,
+  type SampleApp,
 } from '../../support/apps/processes.ts';
 
 const ACTIVATOR = fileURLToPath(new URL('../../../activator/main.ts', import.meta.url));
-
 
 export interface ActivatorProc extends Proc {
   port: number;
@@ -22,12 +28,40 @@ export interface ActivatorProc extends Proc {
 }
 
 export async function startActivator(flags: string[] = []): Promise<ActivatorProc> {
-  const proc = track(spawn(process.execPath, [
-    ACTIVATOR, '--pod-source', 'static', '--bind', '127.0.0.1', '--port', '0', '--h2c-port', '0', '--admin-port', '0', '--metrics-port', '0', '--name', 'activator-test',
-    '--drain-quiet-period', '100', ...flags,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(
+    spawn(
+      process.execPath,
+      [
+        ACTIVATOR,
+        '--pod-source',
+        'static',
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--h2c-port',
+        '0',
+        '--admin-port',
+        '0',
+        '--metrics-port',
+        '0',
+        '--name',
+        'activator-test',
+        '--drain-quiet-period',
+        '100',
+        ...flags,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
   const line = await waitForLine(proc, (l) => l.msg === 'activator started');
-  return { ...proc, port: line.port as number, h2cPort: line.h2cPort as number, adminPort: line.adminPort as number, metricsPort: line.metricsPort as number };
+  return {
+    ...proc,
+    port: line.port as number,
+    h2cPort: line.h2cPort as number,
+    adminPort: line.adminPort as number,
+    metricsPort: line.metricsPort as number,
+  };
 }
 
 export interface RevisionSpec {
@@ -43,7 +77,10 @@ export interface RevisionSpec {
 }
 
 export async function putRevision(activator: ActivatorProc, name: string, spec: RevisionSpec): Promise<void> {
-  const res = await request(`http://127.0.0.1:${activator.adminPort}/revisions/default/${name}`, { method: 'PUT', body: JSON.stringify(spec) });
+  const res = await request(`http://127.0.0.1:${activator.adminPort}/revisions/default/${name}`, {
+    method: 'PUT',
+    body: JSON.stringify(spec),
+  });
   const body = await res.body.text();
   if (res.statusCode !== 204) throw new Error(`PUT revision ${name}: ${res.statusCode} ${body}`);
 }
@@ -52,7 +89,10 @@ export async function putRevision(activator: ActivatorProc, name: string, spec: 
 export async function heldRequests(activator: ActivatorProc, revision: string): Promise<number> {
   const res = await request(`http://127.0.0.1:${activator.metricsPort}/metrics`);
   const text = await res.body.text();
-  const match = new RegExp(`^kn_revision_request_queued\\{[^}]*kn_revision_name="${revision}"[^}]*\\} (\\d+)`, 'm').exec(text);
+  const match = new RegExp(
+    `^kn_revision_request_queued\\{[^}]*kn_revision_name="${revision}"[^}]*\\} (\\d+)`,
+    'm',
+  ).exec(text);
   return match ? Number(match[1]) : 0;
 }
 
@@ -73,7 +113,11 @@ export interface Pod {
 }
 
 /** A pod's ports, chosen before it starts, so the activator can be told its address first. */
-export interface PodPorts { appPort: number; queuePort: number; address: string }
+export interface PodPorts {
+  appPort: number;
+  queuePort: number;
+  address: string;
+}
 
 export async function reservePodPorts(): Promise<PodPorts> {
   const [appPort, queuePort] = await Promise.all([freePort(), freePort()]);
@@ -86,28 +130,53 @@ export async function reservePodPorts(): Promise<PodPorts> {
  * so any concurrency limit the app sees is the activator's.
  */
 export async function startQueueProxyFor(ports: PodPorts, env: Record<string, string> = {}): Promise<QueueProxyProc> {
-  return startQueueProxy(ports.appPort, { QUEUE_SERVING_PORT: String(ports.queuePort), CONTAINER_CONCURRENCY: '0', ...env });
+  return startQueueProxy(ports.appPort, {
+    QUEUE_SERVING_PORT: String(ports.queuePort),
+    CONTAINER_CONCURRENCY: '0',
+    ...env,
+  });
 }
 
 export async function startPod(ports?: PodPorts): Promise<Pod> {
-  const chosen = ports ?? await reservePodPorts();
+  const chosen = ports ?? (await reservePodPorts());
   const app = await startSampleApp({ PORT: String(chosen.appPort) });
   const queueProxy = await startQueueProxyFor(chosen);
-  return { app, queueProxy, address: chosen.address, stop: async () => { await queueProxy.stop(); await app.stop(); } };
+  return {
+    app,
+    queueProxy,
+    address: chosen.address,
+    stop: async () => {
+      await queueProxy.stop();
+      await app.stop();
+    },
+  };
 }
 
-export interface AppStats { inFlight: number; maxInFlight: number; requests: number }
+export interface AppStats {
+  inFlight: number;
+  maxInFlight: number;
+  requests: number;
+}
 
 export async function appStats(app: SampleApp): Promise<AppStats> {
   const res = await request(`http://127.0.0.1:${app.port}/_stats`);
-  return await res.body.json() as AppStats;
+  return (await res.body.json()) as AppStats;
 }
 
 /** A request for a revision as the gateway sends it. */
-export async function send(activator: ActivatorProc, client: Agent, revision: string, path: string): Promise<{ status: number; body: string }> {
+export async function send(
+  activator: ActivatorProc,
+  client: Agent,
+  revision: string,
+  path: string,
+): Promise<{ status: number; body: string }> {
   const res = await request(`http://127.0.0.1:${activator.port}${path}`, {
     dispatcher: client,
-    headers: { host: `${revision}.default.example.com`, 'knative-serving-revision': revision, 'knative-serving-namespace': 'default' },
+    headers: {
+      host: `${revision}.default.example.com`,
+      'knative-serving-revision': revision,
+      'knative-serving-namespace': 'default',
+    },
   });
   return { status: res.statusCode, body: await res.body.text() };
 }
@@ -122,13 +191,18 @@ export class StatsSink {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        this.batches.push({ receivedAt: Date.now(), stats: (JSON.parse(Buffer.concat(chunks).toString('utf8')) as WireStat[]).map(fromWire) });
+        this.batches.push({
+          receivedAt: Date.now(),
+          stats: (JSON.parse(Buffer.concat(chunks).toString('utf8')) as WireStat[]).map(fromWire),
+        });
         res.writeHead(204).end();
       });
     });
   }
 
-  get stats(): ActivatorStat[] { return this.batches.flatMap((b) => b.stats); }
+  get stats(): ActivatorStat[] {
+    return this.batches.flatMap((b) => b.stats);
+  }
 
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve()));

@@ -1,7 +1,15 @@
 // A revision at zero whose first pod is yet to start, with requests held for it: where the
 // scale-from-zero tests begin.
 import type { Agent } from 'undici';
-import { eventually, heldRequests, putRevision, reservePodPorts, send, type ActivatorProc, type PodPorts } from './harness.ts';
+import {
+  eventually,
+  heldRequests,
+  putRevision,
+  reservePodPorts,
+  send,
+  type ActivatorProc,
+  type PodPorts,
+} from './harness.ts';
 
 export interface HeldAtZero {
   /** Where the pod will listen; the activator lists it from the start, as Kubernetes lists a not-ready endpoint. */
@@ -11,11 +19,16 @@ export interface HeldAtZero {
 }
 
 /** Sends count requests for revision and returns once the activator holds them all. */
-export async function holdRequestsAtZero(activator: ActivatorProc, client: Agent, revision: string, count: number): Promise<HeldAtZero> {
+export async function holdRequestsAtZero(
+  activator: ActivatorProc,
+  client: Agent,
+  revision: string,
+  count: number,
+): Promise<HeldAtZero> {
   const ports = await reservePodPorts();
   await putRevision(activator, revision, { containerConcurrency: 0, pods: [ports.address] });
   const answers = Promise.all(Array.from({ length: count }, (_, i) => send(activator, client, revision, `/req/${i}`)));
-  await eventually(`${count} requests held`, async () => await heldRequests(activator, revision) === count);
+  await eventually(`${count} requests held`, async () => (await heldRequests(activator, revision)) === count);
   return { ports, answers };
 }
 

@@ -35,7 +35,9 @@ class InMemoryApi implements KubeRest {
         yield event as WatchEvent<T>;
         continue;
       }
-      await new Promise<void>((resolve) => { wake = resolve; });
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
   }
 
@@ -50,19 +52,44 @@ class InMemoryApi implements KubeRest {
 const REVISIONS = '/apis/serving.knative.dev/v1/revisions';
 const ENDPOINTS = '/api/v1/endpoints';
 
-const revision = (name: string, spec: { containerConcurrency?: number; timeoutSeconds?: number; responseStartTimeoutSeconds?: number; idleTimeoutSeconds?: number }): KubernetesObject =>
-  ({ apiVersion: 'serving.knative.dev/v1', kind: 'Revision', metadata: { namespace: 'ns', name, resourceVersion: '1' }, spec: { containers: [], ...spec } } as KubernetesObject);
+const revision = (
+  name: string,
+  spec: {
+    containerConcurrency?: number;
+    timeoutSeconds?: number;
+    responseStartTimeoutSeconds?: number;
+    idleTimeoutSeconds?: number;
+  },
+): KubernetesObject =>
+  ({
+    apiVersion: 'serving.knative.dev/v1',
+    kind: 'Revision',
+    metadata: { namespace: 'ns', name, resourceVersion: '1' },
+    spec: { containers: [], ...spec },
+  }) as KubernetesObject;
 
-const privateEndpoints = (revisionName: string, resourceVersion: string, ready: string[], notReady: string[]): V1Endpoints => ({
+const privateEndpoints = (
+  revisionName: string,
+  resourceVersion: string,
+  ready: string[],
+  notReady: string[],
+): V1Endpoints => ({
   metadata: {
-    namespace: 'ns', name: `${revisionName}-private`, resourceVersion,
+    namespace: 'ns',
+    name: `${revisionName}-private`,
+    resourceVersion,
     labels: { 'serving.knative.dev/revision': revisionName, 'networking.internal.knative.dev/serviceType': 'Private' },
   },
-  subsets: [{
-    addresses: ready.map((ip) => ({ ip })),
-    notReadyAddresses: notReady.map((ip) => ({ ip })),
-    ports: [{ name: 'http-autometric', port: 9090 }, { name: 'http', port: 8012 }],
-  }],
+  subsets: [
+    {
+      addresses: ready.map((ip) => ({ ip })),
+      notReadyAddresses: notReady.map((ip) => ({ ip })),
+      ports: [
+        { name: 'http-autometric', port: 9090 },
+        { name: 'http', port: 8012 },
+      ],
+    },
+  ],
 });
 
 async function until(what: string, check: () => boolean): Promise<void> {
@@ -72,7 +99,9 @@ async function until(what: string, check: () => boolean): Promise<void> {
 
 describe('KubePodSource', () => {
   let source: KubePodSource | undefined;
-  afterEach(async () => { await source?.stop(); });
+  afterEach(async () => {
+    await source?.stop();
+  });
 
   it('reports each revision with its timeouts and concurrency, and every private endpoint address, ready or not (and which are not), at the queue port', async () => {
     const api = new InMemoryApi({
@@ -83,7 +112,12 @@ describe('KubePodSource', () => {
     source = new KubePodSource(api, createLogger('test'));
     await source.start({ revisionChanged: (key, backends) => reports.set(key, backends) });
 
-    expect(reports.get('ns/a-00001')).toEqual({ containerConcurrency: 2, timeoutMs: 30_000, pods: ['10.0.0.1:8012', '10.0.0.2:8012'], notReady: ['10.0.0.2:8012'] });
+    expect(reports.get('ns/a-00001')).toEqual({
+      containerConcurrency: 2,
+      timeoutMs: 30_000,
+      pods: ['10.0.0.1:8012', '10.0.0.2:8012'],
+      notReady: ['10.0.0.2:8012'],
+    });
     expect(reports.get('ns/b-00001')).toEqual({ containerConcurrency: 0, timeoutMs: 300_000, pods: [] });
 
     api.push(ENDPOINTS, { type: 'ADDED', object: privateEndpoints('b-00001', '2', [], ['10.0.0.3']) });
@@ -106,6 +140,12 @@ describe('KubePodSource', () => {
     const reports = new Map<string, RevisionBackends | undefined>();
     source = new KubePodSource(api, createLogger('test'));
     await source.start({ revisionChanged: (key, backends) => reports.set(key, backends) });
-    expect(reports.get('ns/c-00001')).toEqual({ containerConcurrency: 0, timeoutMs: 30_000, responseStartTimeoutMs: 5000, idleTimeoutMs: 7000, pods: [] });
+    expect(reports.get('ns/c-00001')).toEqual({
+      containerConcurrency: 0,
+      timeoutMs: 30_000,
+      responseStartTimeoutMs: 5000,
+      idleTimeoutMs: 7000,
+      pods: [],
+    });
   });
 });

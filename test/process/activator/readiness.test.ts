@@ -5,7 +5,17 @@
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
-import { appStats, eventually, heldRequests, putRevision, reservePodPorts, send, startActivator, startQueueProxyFor, type ActivatorProc } from './harness.ts';
+import {
+  appStats,
+  eventually,
+  heldRequests,
+  putRevision,
+  reservePodPorts,
+  send,
+  startActivator,
+  startQueueProxyFor,
+  type ActivatorProc,
+} from './harness.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const REVISION = 'ready-00001';
@@ -37,7 +47,9 @@ describe('activator: a pod whose readiness starts failing', () => {
 
   it('gets no new requests once its endpoint turns not ready', async () => {
     await putRevision(activator!, REVISION, { containerConcurrency: 0, pods: [address] });
-    await eventually('the pod answered its probe', () => activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'));
+    await eventually('the pod answered its probe', () =>
+      activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+    );
     expect((await send(activator!, client, REVISION, '/before')).status).toBe(200);
 
     await request(`http://127.0.0.1:${app!.port}/_probes/fail`, { method: 'POST' }).then((res) => res.body.dump());
@@ -46,10 +58,11 @@ describe('activator: a pod whose readiness starts failing', () => {
     const served = (await appStats(app!)).requests;
 
     const held = request(`http://127.0.0.1:${activator!.port}/after`, {
-      dispatcher: client, signal: AbortSignal.timeout(1500),
+      dispatcher: client,
+      signal: AbortSignal.timeout(1500),
       headers: { 'knative-serving-revision': REVISION, 'knative-serving-namespace': 'default' },
     });
-    await eventually('the request is held', async () => await heldRequests(activator!, REVISION) === 1);
+    await eventually('the request is held', async () => (await heldRequests(activator!, REVISION)) === 1);
     await expect(held).rejects.toThrow();
     expect((await appStats(app!)).requests).toBe(served);
     expect(activator!.lines.filter((l) => l.msg === 'pod turned not ready; probing it again')).toHaveLength(1);

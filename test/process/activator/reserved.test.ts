@@ -7,8 +7,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStatServer, listenStatServer, STAT_PATH } from '../../../autoscaler/collector/statServer.ts';
 import type { Stat } from '../../../autoscaler/metrics/revisionMetrics.ts';
 import {
-  appStats, eventually, heldRequests, putRevision, send, startActivator, startPod,
-  type ActivatorProc, type Pod, type RevisionSpec,
+  appStats,
+  eventually,
+  heldRequests,
+  putRevision,
+  send,
+  startActivator,
+  startPod,
+  type ActivatorProc,
+  type Pod,
+  type RevisionSpec,
 } from './harness.ts';
 
 async function metricsText(activator: ActivatorProc): Promise<string> {
@@ -17,14 +25,22 @@ async function metricsText(activator: ActivatorProc): Promise<string> {
 }
 
 /** A per-revision sample's value, or undefined when the revision has none. */
-async function revisionMetric(activator: ActivatorProc, name: string, revision: string, extraLabels = ''): Promise<number | undefined> {
-  const line = (await metricsText(activator)).split('\n')
+async function revisionMetric(
+  activator: ActivatorProc,
+  name: string,
+  revision: string,
+  extraLabels = '',
+): Promise<number | undefined> {
+  const line = (await metricsText(activator))
+    .split('\n')
     .find((l) => l.startsWith(`${name}{`) && l.includes(`kn_revision_name="${revision}"`) && l.includes(extraLabels));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 function reservedPodAccepted(activator: ActivatorProc, pod: Pod): boolean {
-  return activator.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests' && l.pod === pod.address && l.reserved === true);
+  return activator.lines.some(
+    (l) => l.msg === 'pod answered its probe; releasing held requests' && l.pod === pod.address && l.reserved === true,
+  );
 }
 
 function modeChanges(activator: ActivatorProc, revision: string): Array<[unknown, unknown]> {
@@ -37,7 +53,14 @@ const pathOf = (body: string) => (JSON.parse(body) as { path: string }).path;
 
 describe('activator: reserved burstable instance', () => {
   const received: Array<[string, Stat]> = [];
-  const statServer = createStatServer({ receiver: { push: (key, stat) => { received.push([key, stat]); return true; } } });
+  const statServer = createStatServer({
+    receiver: {
+      push: (key, stat) => {
+        received.push([key, stat]);
+        return true;
+      },
+    },
+  });
   let activator: ActivatorProc;
   const pods: Pod[] = [];
   const client = new Agent({ connections: 20 });
@@ -61,11 +84,17 @@ describe('activator: reserved burstable instance', () => {
   });
 
   describe('with no standard pod', () => {
-    afterEach(async () => { await Promise.all(pods.splice(0).map((p) => p.stop())); });
+    afterEach(async () => {
+      await Promise.all(pods.splice(0).map((p) => p.stop()));
+    });
 
     it('answers the first request from the reserved pod and still tells the autoscaler about it', async () => {
       const reserved = await pod();
-      await putRevision(activator, 'first-00001', { containerConcurrency: 0, pods: [], reserved: { containerConcurrency: 2, pods: [reserved.address] } });
+      await putRevision(activator, 'first-00001', {
+        containerConcurrency: 0,
+        pods: [],
+        reserved: { containerConcurrency: 2, pods: [reserved.address] },
+      });
       await eventually('the reserved pod answered its probe', () => reservedPodAccepted(activator, reserved));
       expect(await revisionMetric(activator, 'pilotlight_activator_serving_from_reserved', 'first-00001')).toBe(1);
       expect(modeChanges(activator, 'first-00001')).toEqual([['none', 'reserved']]);
@@ -75,22 +104,37 @@ describe('activator: reserved burstable instance', () => {
       expect(answer.status).toBe(200);
       expect(pathOf(answer.body)).toBe('/first');
       expect((await appStats(reserved.app)).requests).toBe(1);
-      await eventually('the autoscaler received the first-request stat', () => received.some(([key]) => key === 'default/first-00001'));
+      await eventually('the autoscaler received the first-request stat', () =>
+        received.some(([key]) => key === 'default/first-00001'),
+      );
       const [, stat] = received.find(([key]) => key === 'default/first-00001')!;
       expect(stat).toMatchObject({ podName: 'activator-test', averageConcurrentRequests: 1, requestCount: 1 });
     });
 
     it('never sends the reserved pod more than its containerConcurrency; the overflow is held until a standard pod is ready', async () => {
       const reserved = await pod();
-      await putRevision(activator, 'burst-00001', { containerConcurrency: 0, pods: [], reserved: { containerConcurrency: 1, pods: [reserved.address] } });
+      await putRevision(activator, 'burst-00001', {
+        containerConcurrency: 0,
+        pods: [],
+        reserved: { containerConcurrency: 1, pods: [reserved.address] },
+      });
       await eventually('the reserved pod answered its probe', () => reservedPodAccepted(activator, reserved));
 
-      const answers = Promise.all(Array.from({ length: 5 }, (_, i) => send(activator, client, 'burst-00001', `/burst/${i}?sleep=3000`)));
-      await eventually('one request on the reserved pod and four held', async () =>
-        (await appStats(reserved.app)).inFlight === 1 && await heldRequests(activator, 'burst-00001') === 4);
+      const answers = Promise.all(
+        Array.from({ length: 5 }, (_, i) => send(activator, client, 'burst-00001', `/burst/${i}?sleep=3000`)),
+      );
+      await eventually(
+        'one request on the reserved pod and four held',
+        async () =>
+          (await appStats(reserved.app)).inFlight === 1 && (await heldRequests(activator, 'burst-00001')) === 4,
+      );
 
       const standard = await pod();
-      await putRevision(activator, 'burst-00001', { containerConcurrency: 0, pods: [standard.address], reserved: { containerConcurrency: 1, pods: [reserved.address] } });
+      await putRevision(activator, 'burst-00001', {
+        containerConcurrency: 0,
+        pods: [standard.address],
+        reserved: { containerConcurrency: 1, pods: [reserved.address] },
+      });
       const results = await answers;
 
       expect(results.map((r) => r.status)).toEqual(Array(5).fill(200));
@@ -99,15 +143,21 @@ describe('activator: reserved burstable instance', () => {
       expect(onReserved.maxInFlight).toBe(1);
       expect(onReserved.requests + onStandard.requests).toBe(5);
       expect(onStandard.requests).toBeGreaterThan(0);
-      expect(modeChanges(activator, 'burst-00001')).toEqual([['none', 'reserved'], ['reserved', 'standard']]);
+      expect(modeChanges(activator, 'burst-00001')).toEqual([
+        ['none', 'reserved'],
+        ['reserved', 'standard'],
+      ]);
     });
   });
 
   describe('moving between the reserved instance and standard pods', () => {
     let reserved: Pod;
     let standard: Pod;
-    const spec = (standardPods: string[]): RevisionSpec =>
-      ({ containerConcurrency: 1, pods: standardPods, reserved: { containerConcurrency: 1, pods: [reserved.address] } });
+    const spec = (standardPods: string[]): RevisionSpec => ({
+      containerConcurrency: 1,
+      pods: standardPods,
+      reserved: { containerConcurrency: 1, pods: [reserved.address] },
+    });
 
     beforeAll(async () => {
       reserved = await pod();
@@ -118,10 +168,16 @@ describe('activator: reserved burstable instance', () => {
 
     it('sends new requests to a standard pod once it is healthy, while a long request on the reserved pod completes', async () => {
       const long = send(activator, client, 'move-00001', '/long?sleep=6000');
-      await eventually('the long request is on the reserved pod', async () => (await appStats(reserved.app)).inFlight === 1);
+      await eventually(
+        'the long request is on the reserved pod',
+        async () => (await appStats(reserved.app)).inFlight === 1,
+      );
 
       await putRevision(activator, 'move-00001', spec([standard.address]));
-      await eventually('serving from standard pods', async () => await revisionMetric(activator, 'pilotlight_activator_serving_from_reserved', 'move-00001') === 0);
+      await eventually(
+        'serving from standard pods',
+        async () => (await revisionMetric(activator, 'pilotlight_activator_serving_from_reserved', 'move-00001')) === 0,
+      );
 
       // Both containerConcurrencies are 1 and the reserved pod is busy: this one is only
       // answered at once if it goes to the standard pod without waiting for the long one.
@@ -135,12 +191,22 @@ describe('activator: reserved burstable instance', () => {
       expect(finished.status).toBe(200);
       expect(pathOf(finished.body)).toBe('/long?sleep=6000');
       expect((await appStats(reserved.app)).requests).toBe(1);
-      expect(await revisionMetric(activator, 'pilotlight_activator_serving_mode_changes_total', 'move-00001', 'from="reserved",to="standard"')).toBe(1);
+      expect(
+        await revisionMetric(
+          activator,
+          'pilotlight_activator_serving_mode_changes_total',
+          'move-00001',
+          'from="reserved",to="standard"',
+        ),
+      ).toBe(1);
     });
 
     it('goes back to the reserved pod when the standard pods are removed', async () => {
       await putRevision(activator, 'move-00001', spec([]));
-      await eventually('serving from the reserved pod again', async () => await revisionMetric(activator, 'pilotlight_activator_serving_from_reserved', 'move-00001') === 1);
+      await eventually(
+        'serving from the reserved pod again',
+        async () => (await revisionMetric(activator, 'pilotlight_activator_serving_from_reserved', 'move-00001')) === 1,
+      );
 
       const answer = await send(activator, client, 'move-00001', '/back');
 
@@ -148,7 +214,11 @@ describe('activator: reserved burstable instance', () => {
       expect(pathOf(answer.body)).toBe('/back');
       expect((await appStats(reserved.app)).requests).toBe(2);
       expect((await appStats(standard.app)).requests).toBe(1);
-      expect(modeChanges(activator, 'move-00001')).toEqual([['none', 'reserved'], ['reserved', 'standard'], ['standard', 'reserved']]);
+      expect(modeChanges(activator, 'move-00001')).toEqual([
+        ['none', 'reserved'],
+        ['reserved', 'standard'],
+        ['standard', 'reserved'],
+      ]);
     });
   });
 });

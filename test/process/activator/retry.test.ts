@@ -2,7 +2,16 @@
 // the dead pod gets no more traffic until it answers a probe again.
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appStats, eventually, putRevision, send, startActivator, startPod, type ActivatorProc, type Pod } from './harness.ts';
+import {
+  appStats,
+  eventually,
+  putRevision,
+  send,
+  startActivator,
+  startPod,
+  type ActivatorProc,
+  type Pod,
+} from './harness.ts';
 
 describe('activator: retry on a refused connection', () => {
   let activator: ActivatorProc;
@@ -23,7 +32,10 @@ describe('activator: retry on a refused connection', () => {
     // cc 1: first-available always tries the lower address first, so the dead pod cannot be skipped by luck.
     const [dying, living] = [...pods].sort((a, b) => (a.address < b.address ? -1 : 1)) as [Pod, Pod];
     await putRevision(activator, 'retry-00001', { containerConcurrency: 1, pods: [dying.address, living.address] });
-    await eventually('both pods answered their probes', () => activator.lines.filter((l) => l.msg === 'pod answered its probe; releasing held requests').length === 2);
+    await eventually(
+      'both pods answered their probes',
+      () => activator.lines.filter((l) => l.msg === 'pod answered its probe; releasing held requests').length === 2,
+    );
     // The dead pod's queue-proxy goes away before any request: nothing is in flight to it, and
     // the activator holds no connection to it except its probe's, which closes with it.
     dying.queueProxy.child.kill('SIGKILL');

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueProxyProc, SampleApp } from '../../support/apps/processes.ts';
 import { startSampleApp } from '../../support/apps/processes.ts';
 import {
-  appStats, eventually, heldRequests, send, startActivator, startQueueProxyFor, type ActivatorProc,
+  appStats,
+  eventually,
+  heldRequests,
+  send,
+  startActivator,
+  startQueueProxyFor,
+  type ActivatorProc,
 } from './harness.ts';
 import { holdRequestsAtZero, releaseLine } from './heldAtZero.ts';
 
@@ -17,7 +23,9 @@ describe('activator: scale from zero', () => {
   let app: SampleApp | undefined;
   const client = new Agent({ connections: HELD + 10 });
 
-  beforeAll(async () => { activator = await startActivator(); });
+  beforeAll(async () => {
+    activator = await startActivator();
+  });
   afterAll(async () => {
     await client.destroy();
     await activator?.stop();
@@ -33,7 +41,9 @@ describe('activator: scale from zero', () => {
     queueProxy = await startQueueProxyFor(ports);
     // queue-proxy holds an early health check until its app answers, so the probe times out
     // rather than being refused.
-    await eventually('the not-ready pod took a probe', () => activator.lines.some((l) => l.msg === 'pod not answering its probe yet' && l.failure !== 'ECONNREFUSED'));
+    await eventually('the not-ready pod took a probe', () =>
+      activator.lines.some((l) => l.msg === 'pod not answering its probe yet' && l.failure !== 'ECONNREFUSED'),
+    );
     expect(await heldRequests(activator, 'hello-00001')).toBe(HELD);
 
     app = await startSampleApp({ PORT: String(ports.appPort) });
@@ -50,7 +60,7 @@ describe('activator: scale from zero', () => {
     expect(await heldRequests(activator, 'hello-00001')).toBe(0);
   });
 
-  it('forwards with the original Host and marks the request as the activator\'s', async () => {
+  it("forwards with the original Host and marks the request as the activator's", async () => {
     const { status, body } = await send(activator, client, 'hello-00001', '/headers');
     expect(status).toBe(200);
     const headers = (JSON.parse(body) as { headers: Record<string, string> }).headers;

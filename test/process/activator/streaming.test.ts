@@ -7,13 +7,24 @@ import { Agent, Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStreamed } from '../../support/streamed.ts';
 import { ingress, split, startGateway, type GatewayProc } from '../gateway/harness.ts';
-import { eventually, putRevision, reservePodPorts, startActivator, startQueueProxyFor, type ActivatorProc } from './harness.ts';
+import {
+  eventually,
+  putRevision,
+  reservePodPorts,
+  startActivator,
+  startQueueProxyFor,
+  type ActivatorProc,
+} from './harness.ts';
 import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'stream.default.example.com';
 const TIMEOUT_SECONDS = 1;
-const REVISION_HEADERS = { host: HOST, 'knative-serving-revision': 'stream-00001', 'knative-serving-namespace': 'default' };
+const REVISION_HEADERS = {
+  host: HOST,
+  'knative-serving-revision': 'stream-00001',
+  'knative-serving-namespace': 'default',
+};
 
 describe('streaming and time to first byte through the activator', () => {
   let activator: ActivatorProc | undefined;
@@ -30,12 +41,21 @@ describe('streaming and time to first byte through the activator', () => {
       startSampleApp({ PORT: String(ports.appPort) }),
       startQueueProxyFor(ports, { REVISION_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS) }),
     ]);
-    await putRevision(activator, 'stream-00001', { containerConcurrency: 0, timeoutSeconds: TIMEOUT_SECONDS, pods: [ports.address] });
-    await eventually('the pod answered its probe', () => activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'));
-    gateway = await startGateway({
-      ingresses: [ingress('stream', [{ hosts: [HOST], paths: [{ splits: [split('stream-00001', 100)] }] }])],
-      backends: [{ name: 'stream-00001', addresses: [`127.0.0.1:${activator.port}`] }],
-    }, ['--request-timeout', `${TIMEOUT_SECONDS}s`]);
+    await putRevision(activator, 'stream-00001', {
+      containerConcurrency: 0,
+      timeoutSeconds: TIMEOUT_SECONDS,
+      pods: [ports.address],
+    });
+    await eventually('the pod answered its probe', () =>
+      activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+    );
+    gateway = await startGateway(
+      {
+        ingresses: [ingress('stream', [{ hosts: [HOST], paths: [{ splits: [split('stream-00001', 100)] }] }])],
+        backends: [{ name: 'stream-00001', addresses: [`127.0.0.1:${activator.port}`] }],
+      },
+      ['--request-timeout', `${TIMEOUT_SECONDS}s`],
+    );
     gatewayPool = new Pool(`http://127.0.0.1:${gateway.externalPort}`, { connections: 8 });
   }, HOOK_TIMEOUT_MS);
 
@@ -49,8 +69,16 @@ describe('streaming and time to first byte through the activator', () => {
   }, HOOK_TIMEOUT_MS);
 
   const paths = () => [
-    { via: 'the activator', url: `http://127.0.0.1:${activator!.port}`, options: { dispatcher: client, headers: REVISION_HEADERS } },
-    { via: 'the gateway', url: `http://127.0.0.1:${gateway!.externalPort}`, options: { dispatcher: gatewayPool!, headers: { host: HOST } } },
+    {
+      via: 'the activator',
+      url: `http://127.0.0.1:${activator!.port}`,
+      options: { dispatcher: client, headers: REVISION_HEADERS },
+    },
+    {
+      via: 'the gateway',
+      url: `http://127.0.0.1:${gateway!.externalPort}`,
+      options: { dispatcher: gatewayPool!, headers: { host: HOST } },
+    },
   ];
 
   it('passes a response that starts at once and ends after timeoutSeconds on whole, chunk by chunk', async () => {
@@ -91,11 +119,26 @@ describe("the activator's idle timeout", () => {
 
   it("cuts a started response that stays silent for the revision's idleTimeoutSeconds", async () => {
     const ports = await reservePodPorts();
-    [activator, app, queueProxy] = await Promise.all([startActivator(), startSampleApp({ PORT: String(ports.appPort) }), startQueueProxyFor(ports)]);
-    await putRevision(activator, 'stream-00001', { containerConcurrency: 0, idleTimeoutSeconds: 1, pods: [ports.address] });
-    await eventually('the pod answered its probe', () => activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'));
+    [activator, app, queueProxy] = await Promise.all([
+      startActivator(),
+      startSampleApp({ PORT: String(ports.appPort) }),
+      startQueueProxyFor(ports),
+    ]);
+    await putRevision(activator, 'stream-00001', {
+      containerConcurrency: 0,
+      idleTimeoutSeconds: 1,
+      pods: [ports.address],
+    });
+    await eventually('the pod answered its probe', () =>
+      activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+    );
     const startedAt = performance.now();
-    await expect(readStreamed(`http://127.0.0.1:${activator.port}/?stream=5000`, { dispatcher: client, headers: REVISION_HEADERS })).rejects.toThrow();
+    await expect(
+      readStreamed(`http://127.0.0.1:${activator.port}/?stream=5000`, {
+        dispatcher: client,
+        headers: REVISION_HEADERS,
+      }),
+    ).rejects.toThrow();
     expect(performance.now() - startedAt).toBeLessThan(4000);
   });
 });

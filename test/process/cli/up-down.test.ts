@@ -10,7 +10,8 @@ import { isRunning, recordedProcesses } from '../../../hack/cluster/processes.ts
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', '..', 'cli', 'main.ts');
 const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-cli-'));
-const pilotlight = (...args: string[]) => run(process.execPath, [cli, ...args, '--state-dir', stateDir], { timeout: 600_000 });
+const pilotlight = (...args: string[]) =>
+  run(process.execPath, [cli, ...args, '--state-dir', stateDir], { timeout: 600_000 });
 
 afterAll(async () => {
   await pilotlight('down').catch(() => {});
@@ -24,14 +25,20 @@ describe('pilotlight up --control-plane-only / status / down', () => {
     expect(lastLine).toBe(`KUBECONFIG=${join(stateDir, 'kubeconfig')}`);
 
     const kubectl = join(await ensureBinaries(['kubectl']), 'kubectl');
-    const namespaces = await run(kubectl, ['get', 'namespaces', '-o', 'name'], { env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') } });
+    const namespaces = await run(kubectl, ['get', 'namespaces', '-o', 'name'], {
+      env: { ...process.env, KUBECONFIG: join(stateDir, 'kubeconfig') },
+    });
     expect(namespaces.stdout).toContain('namespace/default');
 
     const pids = recordedProcesses(stateDir);
     expect(pids.map((p) => p.name).sort()).toEqual(['etcd', 'kube-apiserver']);
     const again = await pilotlight('up', '--control-plane-only');
     expect(again.stdout).toContain('control plane already running');
-    expect(recordedProcesses(stateDir).map((p) => p.pid).sort()).toEqual(pids.map((p) => p.pid).sort());
+    expect(
+      recordedProcesses(stateDir)
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual(pids.map((p) => p.pid).sort());
 
     const status = await pilotlight('status');
     expect(status.stdout).toMatch(/API server ready at https:\/\/127\.0\.0\.1:\d+/);

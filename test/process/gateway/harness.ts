@@ -58,15 +58,30 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
   const routesPath = join(dir, 'routes.yaml');
   writeAtomically(routesPath, routes);
   const proc = tracked([
-    '--source', 'static', '--routes-file', routesPath, '--bind', '127.0.0.1',
-    '--external-port', '0', '--internal-port', '0', '--admin-port', '0', '--debounce', '10ms', ...flags,
+    '--source',
+    'static',
+    '--routes-file',
+    routesPath,
+    '--bind',
+    '127.0.0.1',
+    '--external-port',
+    '0',
+    '--internal-port',
+    '0',
+    '--admin-port',
+    '0',
+    '--debounce',
+    '10ms',
+    ...flags,
   ]);
   void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
   // A gateway that never started is nobody's to stop later.
-  const started = await waitForLine(proc, (line) => line.msg === 'gateway started', 30_000).catch(async (error: unknown) => {
-    await proc.stop(1000);
-    throw error;
-  });
+  const started = await waitForLine(proc, (line) => line.msg === 'gateway started', 30_000).catch(
+    async (error: unknown) => {
+      await proc.stop(1000);
+      throw error;
+    },
+  );
   return {
     ...proc,
     externalPort: started.externalPort as number,
@@ -82,20 +97,33 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
   };
 }
 
-type Path = { splits: object[]; headers?: Record<string, { exact: string }>; appendHeaders?: Record<string, string>; rewriteHost?: string };
+type Path = {
+  splits: object[];
+  headers?: Record<string, { exact: string }>;
+  appendHeaders?: Record<string, string>;
+  rewriteHost?: string;
+};
 
 export const split = (revision: string, percent: number) => ({
-  serviceNamespace: 'default', serviceName: revision, servicePort: 80, percent,
+  serviceNamespace: 'default',
+  serviceName: revision,
+  servicePort: 80,
+  percent,
   appendHeaders: { 'Knative-Serving-Revision': revision, 'Knative-Serving-Namespace': 'default' },
 });
 
 /** A KIngress as the Route reconciler writes it: the route's hosts on both listeners, one rule each. */
-export function ingress(name: string, rules: Array<{ hosts: string[]; visibility?: 'ExternalIP' | 'ClusterLocal'; paths: Path[] }>): object {
+export function ingress(
+  name: string,
+  rules: Array<{ hosts: string[]; visibility?: 'ExternalIP' | 'ClusterLocal'; paths: Path[] }>,
+): object {
   return {
     apiVersion: 'networking.internal.knative.dev/v1alpha1',
     kind: 'Ingress',
     metadata: { namespace: 'default', name },
-    spec: { rules: rules.map((r) => ({ hosts: r.hosts, visibility: r.visibility ?? 'ExternalIP', http: { paths: r.paths } })) },
+    spec: {
+      rules: rules.map((r) => ({ hosts: r.hosts, visibility: r.visibility ?? 'ExternalIP', http: { paths: r.paths } })),
+    },
   };
 }
 
@@ -108,9 +136,15 @@ export interface Echo {
 }
 
 /** GET through the gateway; the sample app's echo (or the gateway's own text) and the status. */
-export async function get(dispatcher: Dispatcher, host: string, path = '/', headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+export async function get(
+  dispatcher: Dispatcher,
+  host: string,
+  path = '/',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
   const res = await dispatcher.request({ path, method: 'GET', headers: { host, ...headers } });
   return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
 }
 
-export const revisionOf = (text: string): string => (JSON.parse(text) as Echo).headers['knative-serving-revision'] ?? '';
+export const revisionOf = (text: string): string =>
+  (JSON.parse(text) as Echo).headers['knative-serving-revision'] ?? '';

@@ -11,13 +11,26 @@ const HOOK_TIMEOUT_MS = 60_000;
 const LOCAL_HOST = 'hello.default.svc.cluster.local';
 const DOMAIN = 'app.example.org';
 
-const domainMappingIngress = (name: string, rewriteHost: string) => ingress(name, [{
-  hosts: [name],
-  paths: [{
-    rewriteHost,
-    splits: [{ serviceNamespace: 'default', serviceName: 'hello', servicePort: 80, percent: 100, appendHeaders: { 'K-Original-Host': name } }],
-  }],
-}]);
+const domainMappingIngress = (name: string, rewriteHost: string) =>
+  ingress(name, [
+    {
+      hosts: [name],
+      paths: [
+        {
+          rewriteHost,
+          splits: [
+            {
+              serviceNamespace: 'default',
+              serviceName: 'hello',
+              servicePort: 80,
+              percent: 100,
+              appendHeaders: { 'K-Original-Host': name },
+            },
+          ],
+        },
+      ],
+    },
+  ]);
 
 describe('gateway rewriteHost', () => {
   const apps: SampleApp[] = [];
@@ -26,7 +39,7 @@ describe('gateway rewriteHost', () => {
   let mapping: object;
 
   beforeAll(async () => {
-    apps.push(...await Promise.all([startSampleApp(), startSampleApp()]));
+    apps.push(...(await Promise.all([startSampleApp(), startSampleApp()])));
     const [first, second] = apps.map((app) => `127.0.0.1:${app.port}`);
     const refusedPort = await freePort();
     mapping = domainMappingIngress(DOMAIN, LOCAL_HOST);
@@ -34,15 +47,26 @@ describe('gateway rewriteHost', () => {
       ingresses: [
         ingress('hello', [
           { hosts: ['hello.default.example.com'], paths: [{ splits: [split('hello-00001', 100)] }] },
-          { hosts: [LOCAL_HOST], visibility: 'ClusterLocal', paths: [{ splits: [split('hello-00001', 50), split('hello-00002', 50)] }] },
+          {
+            hosts: [LOCAL_HOST],
+            visibility: 'ClusterLocal',
+            paths: [{ splits: [split('hello-00001', 50), split('hello-00002', 50)] }],
+          },
         ]),
         mapping,
         domainMappingIngress('nowhere.example.org', 'gone.default.svc.cluster.local'),
-        ingress('flaky', [{ hosts: ['flaky.default.svc.cluster.local'], visibility: 'ClusterLocal', paths: [{ splits: [split('flaky-00001', 100)] }] }]),
+        ingress('flaky', [
+          {
+            hosts: ['flaky.default.svc.cluster.local'],
+            visibility: 'ClusterLocal',
+            paths: [{ splits: [split('flaky-00001', 100)] }],
+          },
+        ]),
         domainMappingIngress('flaky.example.org', 'flaky.default.svc.cluster.local'),
       ],
       backends: [
-        { name: 'hello-00001', addresses: [first!] }, { name: 'hello-00002', addresses: [second!] },
+        { name: 'hello-00001', addresses: [first!] },
+        { name: 'hello-00002', addresses: [second!] },
         // One endpoint refuses connections: requests without a body are retried on the other.
         { name: 'flaky-00001', addresses: [`127.0.0.1:${refusedPort}`, first!] },
       ],
@@ -56,13 +80,17 @@ describe('gateway rewriteHost', () => {
     await Promise.all(apps.map((app) => app?.stop()));
   }, HOOK_TIMEOUT_MS);
 
-  it('routes the mapped domain by the rewritten host\'s split, sending that Host and the original one upstream', async () => {
+  it("routes the mapped domain by the rewritten host's split, sending that Host and the original one upstream", async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => get(external, DOMAIN, '/x?y=1')));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     const echoes = answers.map((a) => JSON.parse(a.text) as Echo);
     for (const echo of echoes) {
       expect(echo.path).toBe('/x?y=1');
-      expect(echo.headers).toMatchObject({ host: LOCAL_HOST, 'k-original-host': DOMAIN, 'knative-serving-namespace': 'default' });
+      expect(echo.headers).toMatchObject({
+        host: LOCAL_HOST,
+        'k-original-host': DOMAIN,
+        'knative-serving-namespace': 'default',
+      });
     }
     // The rewritten host's 50/50 split holds exactly over its window of requests.
     const revisions = answers.map((a) => revisionOf(a.text));
@@ -70,16 +98,21 @@ describe('gateway rewriteHost', () => {
     expect(revisions.filter((r) => r === 'hello-00002')).toHaveLength(10);
   });
 
-  it('answers the probe for the mapped domain with the DomainMapping Ingress\'s own hash', async () => {
-    const answer = await get(external, DOMAIN, '/healthz', { 'K-Network-Probe': 'probe', 'K-Network-Hash': 'override' });
+  it("answers the probe for the mapped domain with the DomainMapping Ingress's own hash", async () => {
+    const answer = await get(external, DOMAIN, '/healthz', {
+      'K-Network-Probe': 'probe',
+      'K-Network-Hash': 'override',
+    });
     expect(answer.status).toBe(200);
     expect(answer.headers['k-network-hash']).toBe(ingressHash(mapping as Ingress));
   });
 
-  it('retries a refused connection on another endpoint of the rewritten host\'s split', async () => {
+  it("retries a refused connection on another endpoint of the rewritten host's split", async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => get(external, 'flaky.example.org')));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
-    expect(answers.map((a) => (JSON.parse(a.text) as Echo).headers.host)).toEqual(Array(20).fill('flaky.default.svc.cluster.local'));
+    expect(answers.map((a) => (JSON.parse(a.text) as Echo).headers.host)).toEqual(
+      Array(20).fill('flaky.default.svc.cluster.local'),
+    );
   });
 
   it('answers 503 when the rewritten host is served by no Ingress', async () => {

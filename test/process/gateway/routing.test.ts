@@ -48,9 +48,13 @@ function h2Get(port: number, authority: string, path = '/'): Promise<{ status: n
     const stream = session.request({ ':path': path, ':authority': authority });
     let status = 0;
     let text = '';
-    stream.on('response', (headers) => { status = Number(headers[':status']); });
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+    });
     stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => { text += chunk; });
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+    });
     stream.on('end', () => {
       session.close();
       resolve({ status, text });
@@ -71,11 +75,14 @@ describe('gateway routing', () => {
   let helloIngress: Ingress;
 
   beforeAll(async () => {
-    apps.push(...await Promise.all([startSampleApp(), startSampleApp()]));
+    apps.push(...(await Promise.all([startSampleApp(), startSampleApp()])));
     h2cApp = await startSampleApp({ APP_PROTOCOL: 'h2c' });
     grpcBackend = createHttp2Server((req, res) => {
       res.writeHead(200, { 'content-type': 'application/grpc' });
-      res.addTrailers({ 'grpc-status': '0', 'grpc-message': `revision=${String(req.headers['knative-serving-revision'])};te=${String(req.headers.te)}` });
+      res.addTrailers({
+        'grpc-status': '0',
+        'grpc-message': `revision=${String(req.headers['knative-serving-revision'])};te=${String(req.headers.te)}`,
+      });
       req.resume();
       req.on('end', () => res.end(Buffer.from([0, 0, 0, 0, 0])));
     });
@@ -91,26 +98,42 @@ describe('gateway routing', () => {
           { appendHeaders: { 'Knative-Serving-Default-Route': 'true' }, splits: [split('hello-00001', 100)] },
         ],
       },
-      { hosts: [TAG_HOST], paths: [{ appendHeaders: { 'Knative-Serving-Tag': 'canary' }, splits: [split('hello-00002', 100)] }] },
+      {
+        hosts: [TAG_HOST],
+        paths: [{ appendHeaders: { 'Knative-Serving-Tag': 'canary' }, splits: [split('hello-00002', 100)] }],
+      },
       { hosts: [LOCAL_HOST], visibility: 'ClusterLocal', paths: [{ splits: [split('hello-00001', 100)] }] },
     ]) as Ingress;
-    gateway = await startGateway({
-      ingresses: [
-        helloIngress,
-        ingress('grpc', [{ hosts: ['grpc.default.example.com'], paths: [{ splits: [split('grpc-00001', 100)] }] }]),
-        ingress('trailers', [{ hosts: ['trailers.default.example.com'], paths: [{ splits: [split('trailers-00001', 100)] }] }]),
-        ingress('flaky', [{ hosts: ['flaky.default.example.com'], paths: [{ splits: [split('flaky-00001', 100)] }] }]),
-        ingress('orphan', [{ hosts: ['orphan.default.example.com'], paths: [{ splits: [split('orphan-00001', 100)] }] }]),
-      ],
-      backends: [
-        { name: 'hello-00001', addresses: [stable!] },
-        { name: 'hello-00002', addresses: [canary!] },
-        { name: 'grpc-00001', protocol: 'h2c', addresses: [`127.0.0.1:${h2cApp.port}`] },
-        { name: 'trailers-00001', protocol: 'h2c', addresses: [`127.0.0.1:${(grpcBackend.address() as AddressInfo).port}`] },
-        // One endpoint refuses connections: requests without a body are retried on the other.
-        { name: 'flaky-00001', addresses: [`127.0.0.1:${refusedPort}`, stable!] },
-      ],
-    }, ['--headers-timeout', '300ms', '--max-body-bytes', '1024', '--access-log-every', '1']);
+    gateway = await startGateway(
+      {
+        ingresses: [
+          helloIngress,
+          ingress('grpc', [{ hosts: ['grpc.default.example.com'], paths: [{ splits: [split('grpc-00001', 100)] }] }]),
+          ingress('trailers', [
+            { hosts: ['trailers.default.example.com'], paths: [{ splits: [split('trailers-00001', 100)] }] },
+          ]),
+          ingress('flaky', [
+            { hosts: ['flaky.default.example.com'], paths: [{ splits: [split('flaky-00001', 100)] }] },
+          ]),
+          ingress('orphan', [
+            { hosts: ['orphan.default.example.com'], paths: [{ splits: [split('orphan-00001', 100)] }] },
+          ]),
+        ],
+        backends: [
+          { name: 'hello-00001', addresses: [stable!] },
+          { name: 'hello-00002', addresses: [canary!] },
+          { name: 'grpc-00001', protocol: 'h2c', addresses: [`127.0.0.1:${h2cApp.port}`] },
+          {
+            name: 'trailers-00001',
+            protocol: 'h2c',
+            addresses: [`127.0.0.1:${(grpcBackend.address() as AddressInfo).port}`],
+          },
+          // One endpoint refuses connections: requests without a body are retried on the other.
+          { name: 'flaky-00001', addresses: [`127.0.0.1:${refusedPort}`, stable!] },
+        ],
+      },
+      ['--headers-timeout', '300ms', '--max-body-bytes', '1024', '--access-log-every', '1'],
+    );
     external = new Pool(`http://127.0.0.1:${gateway.externalPort}`, { connections: 4 });
     internal = new Pool(`http://127.0.0.1:${gateway.internalPort}`, { connections: 4 });
   }, HOOK_TIMEOUT_MS);
@@ -128,8 +151,12 @@ describe('gateway routing', () => {
     const echo = JSON.parse(answer.text) as Echo;
     expect(echo.path).toBe('/some/path?q=1');
     expect(echo.headers).toMatchObject({
-      'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'default',
-      'knative-serving-default-route': 'true', 'x-forwarded-proto': 'http', 'x-forwarded-for': '127.0.0.1', host: HOST,
+      'knative-serving-revision': 'hello-00001',
+      'knative-serving-namespace': 'default',
+      'knative-serving-default-route': 'true',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-for': '127.0.0.1',
+      host: HOST,
     });
   });
 
@@ -168,7 +195,11 @@ describe('gateway routing', () => {
     const answer = await get(external, HOST, '/', { 'K-Network-Probe': 'probe', 'K-Network-Hash': hash });
     expect(answer.status).toBe(200);
     const echo = JSON.parse(answer.text) as Echo;
-    expect(echo.headers).toMatchObject({ 'k-network-probe': 'probe', 'k-network-hash': hash, 'knative-serving-revision': 'hello-00001' });
+    expect(echo.headers).toMatchObject({
+      'k-network-probe': 'probe',
+      'k-network-hash': hash,
+      'knative-serving-revision': 'hello-00001',
+    });
   });
 
   it('retries a refused connection on another endpoint, so no request fails', async () => {
@@ -188,10 +219,20 @@ describe('gateway routing', () => {
   });
 
   it('refuses bodies over the limit with 413, by Content-Length or while streaming', async () => {
-    const small = await external.request({ path: '/', method: 'POST', headers: { host: HOST }, body: Buffer.alloc(1000) });
+    const small = await external.request({
+      path: '/',
+      method: 'POST',
+      headers: { host: HOST },
+      body: Buffer.alloc(1000),
+    });
     expect(small.statusCode).toBe(200);
     expect(((await small.body.json()) as Echo).bodyLength).toBe(1000);
-    const sized = await external.request({ path: '/', method: 'POST', headers: { host: HOST }, body: Buffer.alloc(2048) });
+    const sized = await external.request({
+      path: '/',
+      method: 'POST',
+      headers: { host: HOST },
+      body: Buffer.alloc(2048),
+    });
     expect(sized.statusCode).toBe(413);
     await sized.body.dump();
     const socket = await openSocket(gateway.externalPort);
@@ -223,7 +264,9 @@ describe('gateway routing', () => {
 
   it('forwards a websocket upgrade to the revision and splices the bytes both ways', async () => {
     const socket = await openSocket(gateway.externalPort);
-    socket.write(`GET /chat HTTP/1.1\r\nHost: ${TAG_HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    socket.write(
+      `GET /chat HTTP/1.1\r\nHost: ${TAG_HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
     const handshake = await readUntil(socket, (text) => text.includes('\r\n\r\n'));
     expect(handshake.text.split('\r\n')[0]).toMatch(/^HTTP\/1.1 101 /);
     expect(handshake.text.toLowerCase()).toContain(`x-app-host: ${TAG_HOST}`);
@@ -237,42 +280,70 @@ describe('gateway routing', () => {
   it('accepts h2c from clients and speaks the upstream protocol the backend declares', async () => {
     const toHttp1 = await h2Get(gateway.externalPort, HOST);
     expect(toHttp1.status).toBe(200);
-    expect(JSON.parse(toHttp1.text)).toMatchObject({ httpVersion: '1.1', headers: { 'knative-serving-revision': 'hello-00001', host: HOST } });
+    expect(JSON.parse(toHttp1.text)).toMatchObject({
+      httpVersion: '1.1',
+      headers: { 'knative-serving-revision': 'hello-00001', host: HOST },
+    });
     const toH2c = await h2Get(gateway.externalPort, 'grpc.default.example.com');
     expect(toH2c.status).toBe(200);
-    expect(JSON.parse(toH2c.text)).toMatchObject({ httpVersion: '2.0', headers: { 'knative-serving-revision': 'grpc-00001' } });
+    expect(JSON.parse(toH2c.text)).toMatchObject({
+      httpVersion: '2.0',
+      headers: { 'knative-serving-revision': 'grpc-00001' },
+    });
     const http1ToH2c = await get(external, 'grpc.default.example.com');
     expect(JSON.parse(http1ToH2c.text)).toMatchObject({ httpVersion: '2.0' });
   });
 
   it('passes a gRPC call through over h2c, TE: trailers in and the grpc-status trailer out', async () => {
     const session = http2Connect(`http://127.0.0.1:${gateway.externalPort}`);
-    const result = await new Promise<{ status: number; trailers: Record<string, unknown>; body: number }>((resolve, reject) => {
-      session.once('error', reject);
-      const stream = session.request({
-        ':method': 'POST', ':path': '/helloworld.Greeter/SayHello', ':authority': 'trailers.default.example.com',
-        'content-type': 'application/grpc', te: 'trailers',
-      });
-      let status = 0;
-      let trailers: Record<string, unknown> = {};
-      let body = 0;
-      stream.on('response', (headers) => { status = Number(headers[':status']); });
-      stream.on('trailers', (received) => { trailers = received; });
-      stream.on('data', (chunk: Buffer) => { body += chunk.length; });
-      stream.on('end', () => resolve({ status, trailers, body }));
-      stream.on('error', reject);
-      stream.end(Buffer.from([0, 0, 0, 0, 0]));
-    });
+    const result = await new Promise<{ status: number; trailers: Record<string, unknown>; body: number }>(
+      (resolve, reject) => {
+        session.once('error', reject);
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/helloworld.Greeter/SayHello',
+          ':authority': 'trailers.default.example.com',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        });
+        let status = 0;
+        let trailers: Record<string, unknown> = {};
+        let body = 0;
+        stream.on('response', (headers) => {
+          status = Number(headers[':status']);
+        });
+        stream.on('trailers', (received) => {
+          trailers = received;
+        });
+        stream.on('data', (chunk: Buffer) => {
+          body += chunk.length;
+        });
+        stream.on('end', () => resolve({ status, trailers, body }));
+        stream.on('error', reject);
+        stream.end(Buffer.from([0, 0, 0, 0, 0]));
+      },
+    );
     session.close();
-    expect(result).toEqual({ status: 200, body: 5, trailers: expect.objectContaining({ 'grpc-status': '0', 'grpc-message': 'revision=trailers-00001;te=trailers' }) });
+    expect(result).toEqual({
+      status: 200,
+      body: 5,
+      trailers: expect.objectContaining({ 'grpc-status': '0', 'grpc-message': 'revision=trailers-00001;te=trailers' }),
+    });
   });
 
   it('writes structured access logs and per-revision metrics', async () => {
     await get(external, HOST, '/logged');
     const metrics = await (await fetch(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text();
-    expect(metrics).toMatch(/gateway_request_count\{namespace_name="default",route_name="hello",revision_name="hello-00001",response_code="200",response_code_class="2xx"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(
+      /gateway_request_count\{namespace_name="default",route_name="hello",revision_name="hello-00001",response_code="200",response_code_class="2xx"[^}]*\} [1-9]/,
+    );
     expect(metrics).toMatch(/gateway_request_latencies_bucket\{[^}]*revision_name="hello-00001"/);
-    expect(gateway.lines.some((line) => line.log === 'access' && line.path === '/logged' && line.status === 200 && line.revision === 'hello-00001')).toBe(true);
+    expect(
+      gateway.lines.some(
+        (line) =>
+          line.log === 'access' && line.path === '/logged' && line.status === 200 && line.revision === 'hello-00001',
+      ),
+    ).toBe(true);
     expect((await fetch(`http://127.0.0.1:${gateway.adminPort}/readyz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${gateway.adminPort}/healthz`)).status).toBe(200);
   });

@@ -38,12 +38,22 @@ describe('percent splits', () => {
   let pool: Pool;
 
   beforeAll(async () => {
-    apps.push(...await Promise.all([startSampleApp(), startSampleApp(), startSampleApp()]));
+    apps.push(...(await Promise.all([startSampleApp(), startSampleApp(), startSampleApp()])));
     const [a, b, c] = apps.map((app) => `127.0.0.1:${app.port}`);
     gateway = await startGateway({
       ingresses: [
-        ingress('ninety', [{ hosts: ['ninety.default.example.com'], paths: [{ splits: [split('ninety-00001', 90), split('ninety-00002', 10)] }] }]),
-        ingress('thirds', [{ hosts: ['thirds.default.example.com'], paths: [{ splits: [split('thirds-00001', 33), split('thirds-00002', 33), split('thirds-00003', 34)] }] }]),
+        ingress('ninety', [
+          {
+            hosts: ['ninety.default.example.com'],
+            paths: [{ splits: [split('ninety-00001', 90), split('ninety-00002', 10)] }],
+          },
+        ]),
+        ingress('thirds', [
+          {
+            hosts: ['thirds.default.example.com'],
+            paths: [{ splits: [split('thirds-00001', 33), split('thirds-00002', 33), split('thirds-00003', 34)] }],
+          },
+        ]),
       ],
       backends: [
         { name: 'ninety-00001', addresses: [a!] },
@@ -65,7 +75,8 @@ describe('percent splits', () => {
   it('sends 90/10 exactly in every window of 100, and each app served what its revision header says', async () => {
     const before = await Promise.all(apps.map(appRequests));
     const windows = await countWindows(pool, 'ninety.default.example.com');
-    for (const counts of windows) expect(Object.fromEntries(counts)).toEqual({ 'ninety-00001': 90, 'ninety-00002': 10 });
+    for (const counts of windows)
+      expect(Object.fromEntries(counts)).toEqual({ 'ninety-00001': 90, 'ninety-00002': 10 });
     const after = await Promise.all(apps.map(appRequests));
     expect(after.map((n, i) => n - before[i]!)).toEqual([9000, 1000, 0]);
   });
@@ -73,7 +84,8 @@ describe('percent splits', () => {
   it('sends 33/33/34 exactly in every window of 100 over 10,000 requests', async () => {
     const before = await Promise.all(apps.map(appRequests));
     const windows = await countWindows(pool, 'thirds.default.example.com');
-    for (const counts of windows) expect(Object.fromEntries(counts)).toEqual({ 'thirds-00001': 33, 'thirds-00002': 33, 'thirds-00003': 34 });
+    for (const counts of windows)
+      expect(Object.fromEntries(counts)).toEqual({ 'thirds-00001': 33, 'thirds-00002': 33, 'thirds-00003': 34 });
     const after = await Promise.all(apps.map(appRequests));
     expect(after.map((n, i) => n - before[i]!)).toEqual([3300, 3300, 3400]);
   });

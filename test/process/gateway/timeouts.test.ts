@@ -26,10 +26,13 @@ describe.each([
 
   beforeAll(async () => {
     app = await startSampleApp();
-    gateway = await startGateway({
-      ingresses: [ingress('hello', [{ hosts: [HOST], paths: [{ splits: [split('hello-00001', 100)] }] }])],
-      backends: [{ name: 'hello-00001', addresses: [`127.0.0.1:${app.port}`] }],
-    }, [flag, `${TIMEOUT_MS}ms`, other, '0']);
+    gateway = await startGateway(
+      {
+        ingresses: [ingress('hello', [{ hosts: [HOST], paths: [{ splits: [split('hello-00001', 100)] }] }])],
+        backends: [{ name: 'hello-00001', addresses: [`127.0.0.1:${app.port}`] }],
+      },
+      [flag, `${TIMEOUT_MS}ms`, other, '0'],
+    );
     pool = new Pool(`http://127.0.0.1:${gateway.externalPort}`, { connections: 4 });
   }, HOOK_TIMEOUT_MS);
 
@@ -56,14 +59,22 @@ describe.each([
     expect((await get(pool!, HOST, '/')).status).toBe(200);
   });
 
-  it(cutsSilentStream ? 'cuts a started response that then stays silent' : 'passes on a started response that ends after the timeout, chunk by chunk', async () => {
-    const streamed = readStreamed(`http://127.0.0.1:${gateway!.externalPort}/?stream=${TIMEOUT_MS * 3}`, { dispatcher: pool!, headers: { host: HOST } });
-    if (cutsSilentStream) {
-      await expect(streamed).rejects.toThrow();
-      return;
-    }
-    const answer = await streamed;
-    expect(answer).toMatchObject({ status: 200, body: 'first\nlast\n' });
-    expect(answer.chunks[0]!.atMs).toBeLessThan(TIMEOUT_MS);
-  });
+  it(
+    cutsSilentStream
+      ? 'cuts a started response that then stays silent'
+      : 'passes on a started response that ends after the timeout, chunk by chunk',
+    async () => {
+      const streamed = readStreamed(`http://127.0.0.1:${gateway!.externalPort}/?stream=${TIMEOUT_MS * 3}`, {
+        dispatcher: pool!,
+        headers: { host: HOST },
+      });
+      if (cutsSilentStream) {
+        await expect(streamed).rejects.toThrow();
+        return;
+      }
+      const answer = await streamed;
+      expect(answer).toMatchObject({ status: 200, body: 'first\nlast\n' });
+      expect(answer.chunks[0]!.atMs).toBeLessThan(TIMEOUT_MS);
+    },
+  );
 });

@@ -15,13 +15,19 @@ const WORKERS = 8;
 const MAX_LOAD_REQUESTS = 20_000;
 const MAX_LOAD_MS = 20_000;
 
-interface LoadTally { ok: number; failed: string[]; revisions: Map<string, number> }
+interface LoadTally {
+  ok: number;
+  failed: string[];
+  revisions: Map<string, number>;
+}
 
 /** Closed-loop load from WORKERS clients until `stop` resolves, bounded in count and time. */
 function loadUntil(pool: Pool, stop: Promise<void>): Promise<LoadTally> {
   const tally: LoadTally = { ok: 0, failed: [], revisions: new Map() };
   let stopped = false;
-  void stop.then(() => { stopped = true; });
+  void stop.then(() => {
+    stopped = true;
+  });
   const startedAt = Date.now();
   let issued = 0;
   const worker = async () => {
@@ -62,19 +68,29 @@ describe('routing updates and shutdown', () => {
   let after: RoutesFile;
 
   beforeAll(async () => {
-    apps.push(...await Promise.all([startSampleApp(), startSampleApp(), startSampleApp()]));
+    apps.push(...(await Promise.all([startSampleApp(), startSampleApp(), startSampleApp()])));
     const [a, b, c] = apps.map((app) => `127.0.0.1:${app.port}`);
     before = {
-      ingresses: [ingress('live', [
-        { hosts: [HOST], paths: [{ splits: [split('live-00001', 90), split('live-00002', 10)] }] },
-        { hosts: [OLD_HOST], paths: [{ splits: [split('live-00002', 100)] }] },
-      ])],
-      backends: [{ name: 'live-00001', addresses: [a!] }, { name: 'live-00002', addresses: [b!] }],
+      ingresses: [
+        ingress('live', [
+          { hosts: [HOST], paths: [{ splits: [split('live-00001', 90), split('live-00002', 10)] }] },
+          { hosts: [OLD_HOST], paths: [{ splits: [split('live-00002', 100)] }] },
+        ]),
+      ],
+      backends: [
+        { name: 'live-00001', addresses: [a!] },
+        { name: 'live-00002', addresses: [b!] },
+      ],
     };
     // live-00002 and its app disappear from the routes; live-00003 takes 90%.
     after = {
-      ingresses: [ingress('live', [{ hosts: [HOST], paths: [{ splits: [split('live-00001', 10), split('live-00003', 90)] }] }])],
-      backends: [{ name: 'live-00001', addresses: [a!] }, { name: 'live-00003', addresses: [c!] }],
+      ingresses: [
+        ingress('live', [{ hosts: [HOST], paths: [{ splits: [split('live-00001', 10), split('live-00003', 90)] }] }]),
+      ],
+      backends: [
+        { name: 'live-00001', addresses: [a!] },
+        { name: 'live-00003', addresses: [c!] },
+      ],
     };
     gateway = await startGateway(before);
     pool = new Pool(`http://127.0.0.1:${gateway.externalPort}`, { connections: WORKERS + 2 });
@@ -90,7 +106,12 @@ describe('routing updates and shutdown', () => {
     expect(await windowOf100(pool)).toEqual({ 'live-00001': 90, 'live-00002': 10 });
     const slowToRemoved = get(pool, OLD_HOST, '/?sleep=500');
     let finishLoad!: () => void;
-    const load = loadUntil(pool, new Promise<void>((resolve) => { finishLoad = resolve; }));
+    const load = loadUntil(
+      pool,
+      new Promise<void>((resolve) => {
+        finishLoad = resolve;
+      }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     await gateway.update(after);
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -36,7 +36,14 @@ describe('gateway upstream failures', () => {
     await waitForLine(gateway!, (line) => line.msg === 'upstream failed', 5000);
     const logged = gateway!.lines.filter((line) => line.msg === 'upstream failed');
     expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ level: 'warn', namespace: 'default', service: 'hello-00001', upstream: `127.0.0.1:${app!.port}`, attempts: 1, responseStarted: false });
+    expect(logged[0]).toMatchObject({
+      level: 'warn',
+      namespace: 'default',
+      service: 'hello-00001',
+      upstream: `127.0.0.1:${app!.port}`,
+      attempts: 1,
+      responseStarted: false,
+    });
     expect(logged[0]!.error).toBe(failed.text.slice('upstream error: '.length));
     expect((await get(pool!, HOST, '/')).status).toBe(200);
   });

@@ -7,7 +7,11 @@ import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeDispatcher } from '../../../lib/http/nodeDispatcher.ts';
 
-interface Outcome { status?: number; body: string; error?: string }
+interface Outcome {
+  status?: number;
+  body: string;
+  error?: string;
+}
 
 /** Answers the first request on each connection and drops the connection at the second one. */
 function startFlakyUpstream(): Promise<{ server: Server; port: number; requests: string[] }> {
@@ -31,27 +35,46 @@ function startFlakyUpstream(): Promise<{ server: Server; port: number; requests:
     });
     socket.on('error', () => {});
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port, requests })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as { port: number }).port, requests }),
+    ),
+  );
 }
 
 function send(dispatcher: NodeDispatcher, method: string, headers: string[] = [], body?: string): Promise<Outcome> {
   return new Promise((resolve) => {
     const outcome: Outcome = { body: '' };
     const handler: Dispatcher.DispatchHandler = {
-      onResponseStart: (_controller, statusCode) => { outcome.status = statusCode; },
-      onResponseData: (_controller, chunk) => { outcome.body += chunk.toString(); },
+      onResponseStart: (_controller, statusCode) => {
+        outcome.status = statusCode;
+      },
+      onResponseData: (_controller, chunk) => {
+        outcome.body += chunk.toString();
+      },
       onResponseEnd: () => resolve(outcome),
-      onResponseError: (_controller, error) => resolve({ ...outcome, error: (error as NodeJS.ErrnoException).code ?? error.message }),
+      onResponseError: (_controller, error) =>
+        resolve({ ...outcome, error: (error as NodeJS.ErrnoException).code ?? error.message }),
     };
     const { Readable } = process.getBuiltinModule('node:stream');
-    dispatcher.dispatch({ method, path: '/', headers: [...headers], body: body === undefined ? null : Readable.from([body]) } as Dispatcher.DispatchOptions, handler);
+    dispatcher.dispatch(
+      {
+        method,
+        path: '/',
+        headers: [...headers],
+        body: body === undefined ? null : Readable.from([body]),
+      } as Dispatcher.DispatchOptions,
+      handler,
+    );
   });
 }
 
 describe('NodeDispatcher on a connection the upstream closes as it is reused', () => {
   let upstream: Awaited<ReturnType<typeof startFlakyUpstream>>;
 
-  beforeAll(async () => { upstream = await startFlakyUpstream(); });
+  beforeAll(async () => {
+    upstream = await startFlakyUpstream();
+  });
   afterAll(() => new Promise<void>((resolve) => upstream.server.close(() => resolve())));
 
   // One connection at most, so the second request always reuses the first one's connection.
@@ -72,14 +95,19 @@ describe('NodeDispatcher on a connection the upstream closes as it is reused', (
   });
 
   it('sends a POST without a body again when it carries an idempotency key', async () => {
-    expect(await reused('POST', ['content-length', '0', 'idempotency-key', 'k-1'])).toEqual({ status: 200, body: 'ok' });
+    expect(await reused('POST', ['content-length', '0', 'idempotency-key', 'k-1'])).toEqual({
+      status: 200,
+      body: 'ok',
+    });
     expect(upstream.requests).toEqual(['POST / HTTP/1.1', 'POST / HTTP/1.1']);
   });
 
   it('fails a POST without an idempotency key, and one with a body, without sending them again', async () => {
     expect(await reused('POST', ['content-length', '0'])).toMatchObject({ error: 'ECONNRESET' });
     expect(upstream.requests).toEqual(['POST / HTTP/1.1']);
-    expect(await reused('POST', ['content-length', '7', 'idempotency-key', 'k-2'], 'payload')).toMatchObject({ error: 'ECONNRESET' });
+    expect(await reused('POST', ['content-length', '7', 'idempotency-key', 'k-2'], 'payload')).toMatchObject({
+      error: 'ECONNRESET',
+    });
     expect(upstream.requests).toEqual(['POST / HTTP/1.1']);
   });
 });

@@ -22,7 +22,7 @@ describe('containerConcurrency', () => {
 
   async function appStats(): Promise<{ inFlight: number; maxInFlight: number; requests: number }> {
     const res = await request(`http://127.0.0.1:${app.port}/_stats`, { dispatcher: client });
-    return await res.body.json() as { inFlight: number; maxInFlight: number; requests: number };
+    return (await res.body.json()) as { inFlight: number; maxInFlight: number; requests: number };
   }
 
   async function untilAppInFlight(count: number): Promise<void> {
@@ -34,21 +34,28 @@ describe('containerConcurrency', () => {
   }
 
   it('never lets two requests into the app at once with containerConcurrency 1', async () => {
-    await request(`http://127.0.0.1:${app.port}/_stats/reset`, { method: 'POST', dispatcher: client }).then((r) => r.body.dump());
-    const statuses = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
-      const res = await request(`http://127.0.0.1:${qp.servingPort}/work/${i}?sleep=20`, { dispatcher: client });
-      await res.body.dump();
-      return res.statusCode;
-    }));
+    await request(`http://127.0.0.1:${app.port}/_stats/reset`, { method: 'POST', dispatcher: client }).then((r) =>
+      r.body.dump(),
+    );
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const res = await request(`http://127.0.0.1:${qp.servingPort}/work/${i}?sleep=20`, { dispatcher: client });
+        await res.body.dump();
+        return res.statusCode;
+      }),
+    );
     expect(statuses).toEqual(Array(10).fill(200));
     const stats = await appStats();
     expect(stats.requests).toBe(10);
     expect(stats.maxInFlight).toBe(1);
   });
 
-  it('gives the slot back and cancels the app\'s request when the client leaves', async () => {
+  it("gives the slot back and cancels the app's request when the client leaves", async () => {
     const leaving = new AbortController();
-    const abandoned = request(`http://127.0.0.1:${qp.servingPort}/abandoned?hang=1`, { dispatcher: client, signal: leaving.signal }).catch((error: Error) => error.name);
+    const abandoned = request(`http://127.0.0.1:${qp.servingPort}/abandoned?hang=1`, {
+      dispatcher: client,
+      signal: leaving.signal,
+    }).catch((error: Error) => error.name);
     await untilAppInFlight(1);
     leaving.abort();
     expect(await abandoned).toBe('AbortError');
@@ -61,10 +68,12 @@ describe('containerConcurrency', () => {
 
   it('refuses requests beyond the queue (10 × cc) with 503 and a message', async () => {
     // 1 in the app + 10 queued are accepted; the other 4 are refused at once.
-    const answers = await Promise.all(Array.from({ length: 15 }, async (_, i) => {
-      const res = await request(`http://127.0.0.1:${qp.servingPort}/burst/${i}?sleep=200`, { dispatcher: client });
-      return { status: res.statusCode, body: await res.body.text() };
-    }));
+    const answers = await Promise.all(
+      Array.from({ length: 15 }, async (_, i) => {
+        const res = await request(`http://127.0.0.1:${qp.servingPort}/burst/${i}?sleep=200`, { dispatcher: client });
+        return { status: res.statusCode, body: await res.body.text() };
+      }),
+    );
     const refused = answers.filter((a) => a.status === 503);
     expect(answers.filter((a) => a.status === 200)).toHaveLength(11);
     expect(refused).toHaveLength(4);

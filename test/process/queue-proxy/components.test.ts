@@ -6,7 +6,12 @@ import { nextDeadline } from '../../../lib/http/timeouts.ts';
 import { parseConfig } from '../../../queue-proxy/config.ts';
 import { RequestStats } from '../../../queue-proxy/stats.ts';
 
-const REQUIRED_ENV = { SERVING_NAMESPACE: 'ns', SERVING_CONFIGURATION: 'cfg', SERVING_REVISION: 'rev', SERVING_POD: 'pod' };
+const REQUIRED_ENV = {
+  SERVING_NAMESPACE: 'ns',
+  SERVING_CONFIGURATION: 'cfg',
+  SERVING_REVISION: 'rev',
+  SERVING_POD: 'pod',
+};
 
 describe('RequestStats', () => {
   it('averages concurrency over time and counts requests per window, proxied ones apart and included', () => {
@@ -16,9 +21,19 @@ describe('RequestStats', () => {
     stats.requestOut(500, false);
     stats.requestOut(1000, true);
     // 1 for 250ms, 2 for 250ms, 1 for 500ms; the proxied one for 750ms.
-    expect(stats.report(1000)).toEqual({ averageConcurrency: 1.25, averageProxiedConcurrency: 0.75, requestCount: 2, proxiedRequestCount: 1 });
+    expect(stats.report(1000)).toEqual({
+      averageConcurrency: 1.25,
+      averageProxiedConcurrency: 0.75,
+      requestCount: 2,
+      proxiedRequestCount: 1,
+    });
     stats.requestIn(1500, false);
-    expect(stats.report(2000)).toEqual({ averageConcurrency: 0.5, averageProxiedConcurrency: 0, requestCount: 1, proxiedRequestCount: 0 });
+    expect(stats.report(2000)).toEqual({
+      averageConcurrency: 0.5,
+      averageProxiedConcurrency: 0,
+      requestCount: 1,
+      proxiedRequestCount: 0,
+    });
   });
 });
 
@@ -53,62 +68,136 @@ describe('parseConfig', () => {
   it("applies Knative's defaults", () => {
     const config = parseConfig(REQUIRED_ENV);
     expect(config).toMatchObject({
-      servingPort: 8012, adminPort: 8022, autoscalerMetricsPort: 9090, userMetricsPort: 9091, userPort: 8080,
-      containerConcurrency: 0, timeoutMs: 300_000, responseStartTimeoutMs: 0, idleTimeoutMs: 0,
-      drainQuietPeriodMs: 30_000, drainTimeoutMs: 300_000, reportingPeriodMs: 1000,
+      servingPort: 8012,
+      adminPort: 8022,
+      autoscalerMetricsPort: 9090,
+      userMetricsPort: 9091,
+      userPort: 8080,
+      containerConcurrency: 0,
+      timeoutMs: 300_000,
+      responseStartTimeoutMs: 0,
+      idleTimeoutMs: 0,
+      drainQuietPeriodMs: 30_000,
+      drainTimeoutMs: 300_000,
+      reportingPeriodMs: 1000,
     });
-    expect(config.readinessProbes).toEqual([expect.objectContaining({ kind: 'tcp', host: '127.0.0.1', port: 8080, periodSeconds: 0 })]);
+    expect(config.readinessProbes).toEqual([
+      expect.objectContaining({ kind: 'tcp', host: '127.0.0.1', port: 8080, periodSeconds: 0 }),
+    ]);
   });
 
   it('sizes the queue from containerConcurrency and reads the probe JSON', () => {
     const config = parseConfig({
-      ...REQUIRED_ENV, CONTAINER_CONCURRENCY: '4', USER_PORT: '3000',
+      ...REQUIRED_ENV,
+      CONTAINER_CONCURRENCY: '4',
+      USER_PORT: '3000',
       SERVING_READINESS_PROBE: '{"httpGet":{"path":"healthz","port":3001},"periodSeconds":5,"timeoutSeconds":2}',
     });
     expect(config.queueDepth).toBe(40);
-    expect(config.readinessProbes).toEqual([expect.objectContaining({ kind: 'http', port: 3001, path: '/healthz', periodSeconds: 5, timeoutMs: 2000 })]);
+    expect(config.readinessProbes).toEqual([
+      expect.objectContaining({ kind: 'http', port: 3001, path: '/healthz', periodSeconds: 5, timeoutMs: 2000 }),
+    ]);
   });
 
   it('names each bad variable and its rule', () => {
-    expect(() => parseConfig({ ...REQUIRED_ENV, USER_PORT: '70000', QUEUE_DRAIN_QUIET_PERIOD: 'soon' }))
-      .toThrow('queue-proxy environment is invalid: USER_PORT: must be at most 65535; QUEUE_DRAIN_QUIET_PERIOD: must be a duration such as "60s" or "1m30s"');
-    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_READINESS_PROBE: '{"httpGet":{"port":"http"}}' }))
-      .toThrow('SERVING_READINESS_PROBE: httpGet.port: must be a port number (a named port cannot be resolved here)');
-    expect(() => parseConfig({ ...REQUIRED_ENV, ENABLE_MULTI_CONTAINER_PROBES: 'yes', QUEUE_REPORTING_PERIOD: '10ms' }))
-      .toThrow('queue-proxy environment is invalid: ENABLE_MULTI_CONTAINER_PROBES: must be true or false; QUEUE_REPORTING_PERIOD: must be at least 0.1s');
-    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_READINESS_PROBE: '{"httpGet":{"path":5,"scheme":"HTTPS"},"periodSeconds":-1}' }))
-      .toThrow('SERVING_READINESS_PROBE: httpGet.scheme: must be HTTP (queue-proxy probes the container in cleartext); httpGet.path: must be a string; periodSeconds: must be an integer from 0 to 9007199254740991');
+    expect(() => parseConfig({ ...REQUIRED_ENV, USER_PORT: '70000', QUEUE_DRAIN_QUIET_PERIOD: 'soon' })).toThrow(
+      'queue-proxy environment is invalid: USER_PORT: must be at most 65535; QUEUE_DRAIN_QUIET_PERIOD: must be a duration such as "60s" or "1m30s"',
+    );
+    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_READINESS_PROBE: '{"httpGet":{"port":"http"}}' })).toThrow(
+      'SERVING_READINESS_PROBE: httpGet.port: must be a port number (a named port cannot be resolved here)',
+    );
+    expect(() =>
+      parseConfig({ ...REQUIRED_ENV, ENABLE_MULTI_CONTAINER_PROBES: 'yes', QUEUE_REPORTING_PERIOD: '10ms' }),
+    ).toThrow(
+      'queue-proxy environment is invalid: ENABLE_MULTI_CONTAINER_PROBES: must be true or false; QUEUE_REPORTING_PERIOD: must be at least 0.1s',
+    );
+    expect(() =>
+      parseConfig({
+        ...REQUIRED_ENV,
+        SERVING_READINESS_PROBE: '{"httpGet":{"path":5,"scheme":"HTTPS"},"periodSeconds":-1}',
+      }),
+    ).toThrow(
+      'SERVING_READINESS_PROBE: httpGet.scheme: must be HTTP (queue-proxy probes the container in cleartext); httpGet.path: must be a string; periodSeconds: must be an integer from 0 to 9007199254740991',
+    );
   });
 
   it('reads one probe per container when multi-container probing is on', () => {
     const config = parseConfig({
-      ...REQUIRED_ENV, ENABLE_MULTI_CONTAINER_PROBES: 'true',
-      SERVING_READINESS_PROBE: '[{"tcpSocket":{"port":8080},"successThreshold":2},{"httpGet":{"path":"/ready","port":"8081","httpHeaders":[{"name":"X-Probe","value":"1"}]}}]',
+      ...REQUIRED_ENV,
+      ENABLE_MULTI_CONTAINER_PROBES: 'true',
+      SERVING_READINESS_PROBE:
+        '[{"tcpSocket":{"port":8080},"successThreshold":2},{"httpGet":{"path":"/ready","port":"8081","httpHeaders":[{"name":"X-Probe","value":"1"}]}}]',
     });
     expect(config.readinessProbes).toEqual([
       expect.objectContaining({ kind: 'tcp', port: 8080, successThreshold: 2 }),
-      expect.objectContaining({ kind: 'http', port: 8081, path: '/ready', headers: { 'user-agent': 'kube-probe/1.34', 'x-probe': '1' } }),
+      expect.objectContaining({
+        kind: 'http',
+        port: 8081,
+        path: '/ready',
+        headers: { 'user-agent': 'kube-probe/1.34', 'x-probe': '1' },
+      }),
     ]);
-    expect(() => parseConfig({ ...REQUIRED_ENV, ENABLE_MULTI_CONTAINER_PROBES: 'true', SERVING_READINESS_PROBE: '[{"grpc":{"port":70000}}, 3]' }))
-      .toThrow('SERVING_READINESS_PROBE: 0.grpc.port: must be an integer from 0 to 65535; 1: must be an object');
+    expect(() =>
+      parseConfig({
+        ...REQUIRED_ENV,
+        ENABLE_MULTI_CONTAINER_PROBES: 'true',
+        SERVING_READINESS_PROBE: '[{"grpc":{"port":70000}}, 3]',
+      }),
+    ).toThrow('SERVING_READINESS_PROBE: 0.grpc.port: must be an integer from 0 to 65535; 1: must be an object');
   });
 });
 
 describe('proxy headers', () => {
   it('drops hop-by-hop headers, the ones Connection names, and Expect; keeps order, case and TE: trailers', () => {
-    const raw = ['Host', 'a.example', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'Keep-Alive', 'timeout=5',
-      'TE', 'trailers', 'Expect', '100-continue', 'X-A', '1', 'x-a', '2'];
+    const raw = [
+      'Host',
+      'a.example',
+      'Connection',
+      'keep-alive, X-Secret',
+      'X-Secret',
+      '1',
+      'Keep-Alive',
+      'timeout=5',
+      'TE',
+      'trailers',
+      'Expect',
+      '100-continue',
+      'X-A',
+      '1',
+      'x-a',
+      '2',
+    ];
     const headers = { host: 'a.example', connection: 'keep-alive, X-Secret', 'x-secret': '1' };
-    expect(upstreamRequestHeaders(raw, headers)).toEqual(['Host', 'a.example', 'TE', 'trailers', 'X-A', '1', 'x-a', '2']);
+    expect(upstreamRequestHeaders(raw, headers)).toEqual([
+      'Host',
+      'a.example',
+      'TE',
+      'trailers',
+      'X-A',
+      '1',
+      'x-a',
+      '2',
+    ]);
   });
 
   it('turns HTTP/2 pseudo-headers into a Host for an HTTP/1.1 upstream', () => {
     const raw = [':method', 'GET', ':authority', 'b.example', ':path', '/', 'accept', '*/*'];
-    expect(upstreamRequestHeaders(raw, { ':authority': 'b.example', accept: '*/*' })).toEqual(['accept', '*/*', 'host', 'b.example']);
+    expect(upstreamRequestHeaders(raw, { ':authority': 'b.example', accept: '*/*' })).toEqual([
+      'accept',
+      '*/*',
+      'host',
+      'b.example',
+    ]);
   });
 
   it('drops hop-by-hop response headers', () => {
-    expect(downstreamResponseHeaders({ 'transfer-encoding': 'chunked', connection: 'close', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' }))
-      .toEqual({ 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+    expect(
+      downstreamResponseHeaders({
+        'transfer-encoding': 'chunked',
+        connection: 'close',
+        'set-cookie': ['a=1', 'b=2'],
+        'content-type': 'text/plain',
+      }),
+    ).toEqual({ 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
   });
 });

@@ -2,7 +2,13 @@
 // accepted request (in the app or queued) is answered, then the process exits on its own.
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import {
+  startQueueProxy,
+  startSampleApp,
+  waitForLine,
+  type QueueProxyProc,
+  type SampleApp,
+} from '../../support/apps/processes.ts';
 
 describe('drain on SIGTERM', () => {
   let app: SampleApp | undefined;
@@ -14,7 +20,11 @@ describe('drain on SIGTERM', () => {
     await app?.stop();
   });
 
-  async function call(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  async function call(
+    port: number,
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: string }> {
     const res = await request(`http://127.0.0.1:${port}${path}`, { headers, dispatcher: client });
     return { status: res.statusCode, body: await res.body.text() };
   }
@@ -38,7 +48,10 @@ describe('drain on SIGTERM', () => {
     qp.child.kill('SIGTERM');
     await waitForLine(qp, (l) => l.msg === 'draining');
 
-    expect(await call(port, '/', { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' })).toEqual({ status: 503, body: 'shutting down' });
+    expect(await call(port, '/', { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' })).toEqual({
+      status: 503,
+      body: 'shutting down',
+    });
     // Traffic still routed here during the quiet period is served.
     const late = await call(port, '/late');
     expect(late.status).toBe(200);
@@ -49,7 +62,7 @@ describe('drain on SIGTERM', () => {
     expect(qp.lines.some((l) => l.msg === 'drained')).toBe(true);
   });
 
-  it('holds /wait-for-drain (the app\'s preStop hook) until draining is complete', async () => {
+  it("holds /wait-for-drain (the app's preStop hook) until draining is complete", async () => {
     app = await startSampleApp();
     qp = await startQueueProxy(app.port, { QUEUE_DRAIN_QUIET_PERIOD: '300ms' });
     const inApp = call(qp.servingPort, '/slow?sleep=200');

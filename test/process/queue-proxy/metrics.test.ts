@@ -5,7 +5,8 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
 
-const LABELS = 'destination_namespace="default",destination_configuration="app",destination_revision="app-00001",destination_pod="app-00001-deployment-abc"';
+const LABELS =
+  'destination_namespace="default",destination_configuration="app",destination_revision="app-00001",destination_pod="app-00001-deployment-abc"';
 
 function gauge(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(LABELS));
@@ -50,7 +51,10 @@ describe('autoscaler metrics', () => {
       // Bounded by count as well as time.
       for (let i = 0; i < 100 && performance.now() - startedAt < loadMs; i++) {
         const from = performance.now() - startedAt;
-        const res = await request(`http://127.0.0.1:${qp.servingPort}/work?sleep=${sleepMs}`, { headers, dispatcher: client });
+        const res = await request(`http://127.0.0.1:${qp.servingPort}/work?sleep=${sleepMs}`, {
+          headers,
+          dispatcher: client,
+        });
         await res.body.dump();
         const to = performance.now() - startedAt;
         completions.push(to);
@@ -67,20 +71,23 @@ describe('autoscaler metrics', () => {
     // which contains the reporting period the scrape returned.
     const throughput = completions.filter((t) => t >= 1000 && t < 3000).length / 2;
     // Time-weighted concurrency the client generated over the same two seconds.
-    const concurrency = (proxiedOnly: boolean) => spans
-      .filter((span) => !proxiedOnly || span.proxied)
-      .reduce((sum, span) => sum + Math.max(0, Math.min(span.to, 3000) - Math.max(span.from, 1000)), 0) / 2000;
+    const concurrency = (proxiedOnly: boolean) =>
+      spans
+        .filter((span) => !proxiedOnly || span.proxied)
+        .reduce((sum, span) => sum + Math.max(0, Math.min(span.to, 3000) - Math.max(span.from, 1000)), 0) / 2000;
 
     within10Percent(gauge(text, 'queue_average_concurrent_requests'), concurrency(false));
     within10Percent(gauge(text, 'queue_average_proxied_concurrent_requests'), concurrency(true));
     within10Percent(gauge(text, 'queue_requests_per_second'), throughput);
-    within10Percent(gauge(text, 'queue_proxied_operations_per_second'), throughput * activatorWorkers / workers);
+    within10Percent(gauge(text, 'queue_proxied_operations_per_second'), (throughput * activatorWorkers) / workers);
     expect(gauge(text, 'process_uptime')).toBeGreaterThan(0);
   });
 
   it('serves request metrics for users on the user-metrics port', async () => {
     const text = await (await request(`http://127.0.0.1:${qp.userMetricsPort}/metrics`)).body.text();
-    expect(text).toMatch(/^kn_serving_invocation_duration_seconds_count\{[^}]*http_response_status_code="200"[^}]*\} [1-9]/m);
+    expect(text).toMatch(
+      /^kn_serving_invocation_duration_seconds_count\{[^}]*http_response_status_code="200"[^}]*\} [1-9]/m,
+    );
     expect(text).toMatch(/^kn_serving_queue_depth\{[^}]*\} 0$/m);
     expect(text).toContain('process_resident_memory_bytes');
   });

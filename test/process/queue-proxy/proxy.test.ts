@@ -3,7 +3,13 @@
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import {
+  startQueueProxy,
+  startSampleApp,
+  waitForLine,
+  type QueueProxyProc,
+  type SampleApp,
+} from '../../support/apps/processes.ts';
 
 interface Echo {
   method: string;
@@ -14,12 +20,20 @@ interface Echo {
   remotePort: number;
 }
 
-function get(port: number, path: string, headers: Record<string, string>, agent: Agent, body?: Buffer): Promise<{ res: IncomingMessage; reused: boolean; text: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  agent: Agent,
+  body?: Buffer,
+): Promise<{ res: IncomingMessage; reused: boolean; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, headers, agent, method: body ? 'POST' : 'GET' }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
       res.on('end', () => resolve({ res, reused: req.reusedSocket, text }));
     });
     req.on('error', reject);
@@ -43,17 +57,22 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
   });
 
   it('passes request headers through, drops hop-by-hop and revision headers, restores the original host, builds Forwarded', async () => {
-    const { res, text } = await get(qp.servingPort, '/some/path?x=1', {
-      'X-Custom': 'kept',
-      'Knative-Serving-Revision': 'app-00001',
-      'Knative-Serving-Namespace': 'default',
-      'K-Original-Host': 'app.default.example.com',
-      'X-Forwarded-For': '10.0.0.1, 2001:db8::1',
-      'X-Forwarded-Proto': 'https',
-      'X-Forwarded-Host': 'app.example.com',
-      Connection: 'keep-alive, X-Hop',
-      'X-Hop': 'must not pass',
-    }, agent);
+    const { res, text } = await get(
+      qp.servingPort,
+      '/some/path?x=1',
+      {
+        'X-Custom': 'kept',
+        'Knative-Serving-Revision': 'app-00001',
+        'Knative-Serving-Namespace': 'default',
+        'K-Original-Host': 'app.default.example.com',
+        'X-Forwarded-For': '10.0.0.1, 2001:db8::1',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'app.example.com',
+        Connection: 'keep-alive, X-Hop',
+        'X-Hop': 'must not pass',
+      },
+      agent,
+    );
     expect(res.statusCode).toBe(200);
     const echo = JSON.parse(text) as Echo;
     expect(echo.path).toBe('/some/path?x=1');
@@ -77,7 +96,13 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
 
   it('streams request and response bodies', async () => {
     const body = Buffer.alloc(3 * 1024 * 1024, 7);
-    const { res, text } = await get(qp.servingPort, '/upload', { 'content-type': 'application/octet-stream' }, agent, body);
+    const { res, text } = await get(
+      qp.servingPort,
+      '/upload',
+      { 'content-type': 'application/octet-stream' },
+      agent,
+      body,
+    );
     expect(res.statusCode).toBe(200);
     expect((JSON.parse(text) as Echo).bodyLength).toBe(body.length);
     const download = await get(qp.servingPort, '/download?bytes=2000000', {}, agent);
@@ -85,11 +110,21 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
   });
 
   it('passes a websocket upgrade through and relays bytes both ways', async () => {
-    const { status, path, host, echoed } = await new Promise<{ status: number; path: string; host: string; echoed: string }>((resolve, reject) => {
+    const { status, path, host, echoed } = await new Promise<{
+      status: number;
+      path: string;
+      host: string;
+      echoed: string;
+    }>((resolve, reject) => {
       const req = httpRequest({
-        host: '127.0.0.1', port: qp.servingPort, path: '/ws',
+        host: '127.0.0.1',
+        port: qp.servingPort,
+        path: '/ws',
         headers: {
-          Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          Connection: 'Upgrade',
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Version': '13',
+          'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
           'K-Original-Host': 'ws.example.com',
         },
       });
@@ -99,7 +134,12 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
           echoed += chunk.toString();
           if (echoed.length >= 'hello over the upgraded socket'.length) {
             socket.destroy();
-            resolve({ status: res.statusCode ?? 0, path: String(res.headers['x-app-path']), host: String(res.headers['x-app-host']), echoed });
+            resolve({
+              status: res.statusCode ?? 0,
+              path: String(res.headers['x-app-path']),
+              host: String(res.headers['x-app-host']),
+              echoed,
+            });
           }
         });
         socket.write('hello over the upgraded socket');
@@ -114,13 +154,20 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
     expect(echoed).toBe('hello over the upgraded socket');
   });
 
-  it('relays the app\'s refusal of an upgrade', async () => {
+  it("relays the app's refusal of an upgrade", async () => {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: qp.servingPort, path: '/no-upgrade', headers: { Connection: 'Upgrade', Upgrade: 'websocket' } });
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: qp.servingPort,
+        path: '/no-upgrade',
+        headers: { Connection: 'Upgrade', Upgrade: 'websocket' },
+      });
       req.on('response', (res) => {
         let body = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => { body += chunk; });
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.on('upgrade', () => reject(new Error('upgraded although the app refused')));
@@ -136,18 +183,33 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
     expect(failed.res.statusCode).toBe(502);
     expect(failed.text).toMatch(/^upstream error: /);
     const logged = await waitForLine(qp, (line) => line.msg === 'upstream failed', 5000);
-    expect(logged).toMatchObject({ level: 'warn', path: '/?reset=1', phase: 'proxying', error: failed.text.slice('upstream error: '.length) });
+    expect(logged).toMatchObject({
+      level: 'warn',
+      path: '/?reset=1',
+      phase: 'proxying',
+      error: failed.text.slice('upstream error: '.length),
+    });
     expect((await get(qp.servingPort, '/', {}, agent)).res.statusCode).toBe(200);
   });
 
   it('rejects a kubelet probe whose K-Network-Probe is not "queue", as Knative does', async () => {
-    const { res, text } = await get(qp.servingPort, '/healthz', { 'User-Agent': 'kube-probe/1.34', 'K-Network-Probe': 'nope' }, agent);
+    const { res, text } = await get(
+      qp.servingPort,
+      '/healthz',
+      { 'User-Agent': 'kube-probe/1.34', 'K-Network-Probe': 'nope' },
+      agent,
+    );
     expect(res.statusCode).toBe(400);
     expect(text).toBe('unexpected probe header value: nope');
   });
 
   it('echoes K-Network-Hash for ingress probes without reaching the app', async () => {
-    const { res } = await get(qp.servingPort, '/healthz', { 'K-Network-Probe': 'probe', 'K-Network-Hash': 'abc123' }, agent);
+    const { res } = await get(
+      qp.servingPort,
+      '/healthz',
+      { 'K-Network-Probe': 'probe', 'K-Network-Hash': 'abc123' },
+      agent,
+    );
     expect(res.statusCode).toBe(200);
     expect(res.headers['k-network-hash']).toBe('abc123');
   });
@@ -169,17 +231,26 @@ describe('queue-proxy in front of an h2c app', () => {
   it('forwards HTTP/2 prior-knowledge requests to the app over h2c', async () => {
     const session = http2Connect(`http://127.0.0.1:${qp.servingPort}`);
     try {
-      const answers = await Promise.all([1, 2, 3].map((i) => new Promise<{ status: number; echo: Echo }>((resolve, reject) => {
-        const stream = session.request({ ':path': `/grpc-like/${i}`, ':method': 'POST', 'x-custom': `v${i}` });
-        let status = 0;
-        let text = '';
-        stream.on('response', (headers) => { status = Number(headers[':status']); });
-        stream.setEncoding('utf8');
-        stream.on('data', (chunk: string) => { text += chunk; });
-        stream.on('end', () => resolve({ status, echo: JSON.parse(text) as Echo }));
-        stream.on('error', reject);
-        stream.end(`body ${i}`);
-      })));
+      const answers = await Promise.all(
+        [1, 2, 3].map(
+          (i) =>
+            new Promise<{ status: number; echo: Echo }>((resolve, reject) => {
+              const stream = session.request({ ':path': `/grpc-like/${i}`, ':method': 'POST', 'x-custom': `v${i}` });
+              let status = 0;
+              let text = '';
+              stream.on('response', (headers) => {
+                status = Number(headers[':status']);
+              });
+              stream.setEncoding('utf8');
+              stream.on('data', (chunk: string) => {
+                text += chunk;
+              });
+              stream.on('end', () => resolve({ status, echo: JSON.parse(text) as Echo }));
+              stream.on('error', reject);
+              stream.end(`body ${i}`);
+            }),
+        ),
+      );
       for (const [index, { status, echo }] of answers.entries()) {
         expect(status).toBe(200);
         expect(echo.httpVersion).toBe('2.0');

@@ -2,7 +2,15 @@
 // starting after queue-proxy, as containers in a pod do.
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, spawnQueueProxy, startQueueProxy, startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import {
+  freePort,
+  spawnQueueProxy,
+  startQueueProxy,
+  startSampleApp,
+  waitForLine,
+  type QueueProxyProc,
+  type SampleApp,
+} from '../../support/apps/processes.ts';
 
 const KUBELET_PROBE = { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' };
 
@@ -27,16 +35,26 @@ describe('readiness', () => {
     app = await startSampleApp({ PORT: String(userPort), APP_LISTEN_DELAY_MS: '300' });
     expect(await earlyProbe).toEqual({ status: 200, body: 'queue' });
     // The startup prober, not a later kubelet retry, saw the app: it logged the moment.
-    expect(await waitForLine(qp, (l) => l.msg === 'user container ready')).toMatchObject({ msg: 'user container ready' });
+    expect(await waitForLine(qp, (l) => l.msg === 'user container ready')).toMatchObject({
+      msg: 'user container ready',
+    });
   });
 
   it('uses the readiness probe from SERVING_READINESS_PROBE', async () => {
     app = await startSampleApp();
-    const readinessProbe = { httpGet: { host: '127.0.0.1', port: app.port, path: '/ready', httpHeaders: [{ name: 'X-Probe', value: '1' }] }, successThreshold: 1 };
+    const readinessProbe = {
+      httpGet: { host: '127.0.0.1', port: app.port, path: '/ready', httpHeaders: [{ name: 'X-Probe', value: '1' }] },
+      successThreshold: 1,
+    };
     qp = await startQueueProxy(app.port, { SERVING_READINESS_PROBE: JSON.stringify(readinessProbe) });
     expect(await probe()).toEqual({ status: 200, body: 'queue' });
-    expect(await probe({ 'user-agent': 'Knative-Activator-Probe', 'k-network-probe': 'queue' })).toEqual({ status: 200, body: 'queue' });
-    const seen = await (await request(`http://127.0.0.1:${app.port}/_stats`)).body.json() as { lastProbe: { path: string; headers: Record<string, string> } };
+    expect(await probe({ 'user-agent': 'Knative-Activator-Probe', 'k-network-probe': 'queue' })).toEqual({
+      status: 200,
+      body: 'queue',
+    });
+    const seen = (await (await request(`http://127.0.0.1:${app.port}/_stats`)).body.json()) as {
+      lastProbe: { path: string; headers: Record<string, string> };
+    };
     expect(seen.lastProbe.path).toBe('/ready');
     expect(seen.lastProbe.headers['x-probe']).toBe('1');
     expect(seen.lastProbe.headers['user-agent']).toMatch(/^kube-probe\//);
@@ -66,6 +84,8 @@ describe('readiness', () => {
     const failed = spawnQueueProxy(8080, { CONTAINER_CONCURRENCY: 'lots', SERVING_POD: '' });
     expect(await failed.exited).toBe(1);
     const error = await waitForLine(failed, (l) => l.level === 'error');
-    expect(error.error).toBe('queue-proxy environment is invalid: SERVING_POD: must be set; CONTAINER_CONCURRENCY: must be an integer');
+    expect(error.error).toBe(
+      'queue-proxy environment is invalid: SERVING_POD: must be set; CONTAINER_CONCURRENCY: must be an integer',
+    );
   });
 });

@@ -52,12 +52,17 @@ describe('revision timeouts', () => {
   it('cuts a started response that then stays silent for idleTimeoutSeconds', async () => {
     app = await startSampleApp();
     qp = await startQueueProxy(app.port, { REVISION_TIMEOUT_SECONDS: '30', REVISION_IDLE_TIMEOUT_SECONDS: '1' });
-    await expect(readStreamed(`http://127.0.0.1:${qp.servingPort}/?stream=3000`, { dispatcher: client })).rejects.toThrow();
+    await expect(
+      readStreamed(`http://127.0.0.1:${qp.servingPort}/?stream=3000`, { dispatcher: client }),
+    ).rejects.toThrow();
   });
 
   it('answers 504 when no response started within responseStartTimeoutSeconds', async () => {
     app = await startSampleApp();
-    qp = await startQueueProxy(app.port, { REVISION_TIMEOUT_SECONDS: '30', REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' });
+    qp = await startQueueProxy(app.port, {
+      REVISION_TIMEOUT_SECONDS: '30',
+      REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1',
+    });
     expect(await call('/hang?hang=1')).toEqual({ status: 504, body: 'request timeout' });
   });
 

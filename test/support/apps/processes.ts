@@ -39,7 +39,9 @@ export function track(child: ChildProcess): Proc {
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
-    child, lines, exited,
+    child,
+    lines,
+    exited,
     async stop(graceMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');
@@ -52,7 +54,11 @@ export function track(child: ChildProcess): Proc {
 }
 
 /** Resolves with the first line matching, or rejects when the process exits first or the time is up. */
-export function waitForLine(proc: Proc, match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+export function waitForLine(
+  proc: Proc,
+  match: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const found = proc.lines.find(match);
@@ -62,8 +68,15 @@ export function waitForLine(proc: Proc, match: (line: Record<string, unknown>) =
       }
     };
     const interval = setInterval(check, 5);
-    const timer = setTimeout(() => { finish(); reject(new Error(`no matching line within ${timeoutMs}ms: ${JSON.stringify(proc.lines.slice(-5))}`)); }, timeoutMs);
-    const onExit = () => { check(); finish(); reject(new Error(`process exited: ${JSON.stringify(proc.lines.slice(-5))}`)); };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`no matching line within ${timeoutMs}ms: ${JSON.stringify(proc.lines.slice(-5))}`));
+    }, timeoutMs);
+    const onExit = () => {
+      check();
+      finish();
+      reject(new Error(`process exited: ${JSON.stringify(proc.lines.slice(-5))}`));
+    };
     proc.child.once('exit', onExit);
     function finish() {
       clearInterval(interval);
@@ -86,10 +99,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface SampleApp extends Proc { port: number }
+export interface SampleApp extends Proc {
+  port: number;
+}
 
-export async function startSampleApp(env: Record<string, string> = {}, options: { waitForListening?: boolean } = {}): Promise<SampleApp> {
-  const proc = track(spawn(NODE, [SAMPLE_APP], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+export async function startSampleApp(
+  env: Record<string, string> = {},
+  options: { waitForListening?: boolean } = {},
+): Promise<SampleApp> {
+  const proc = track(
+    spawn(NODE, [SAMPLE_APP], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   if (options.waitForListening === false) return { ...proc, port: Number(env.PORT) };
   const line = await waitForLine(proc, (l) => typeof l.listening === 'number');
   return { ...proc, port: line.listening as number };
@@ -117,23 +137,25 @@ export async function startQueueProxy(userPort: number, env: Record<string, stri
 
 /** The queue-proxy process without waiting for it to start, with the node flags a pod gives it by default. */
 export function spawnQueueProxy(userPort: number, env: Record<string, string> = {}): Proc {
-  return track(spawn(NODE, [...QUEUE_NODE_FLAGS.optimizing, QUEUE_PROXY], {
-    env: {
-      ...process.env,
-      SERVING_NAMESPACE: 'default',
-      SERVING_CONFIGURATION: 'app',
-      SERVING_REVISION: 'app-00001',
-      SERVING_POD: 'app-00001-deployment-abc',
-      USER_PORT: String(userPort),
-      QUEUE_SERVING_PORT: '0',
-      QUEUE_ADMIN_PORT: '0',
-      QUEUE_AUTOSCALER_METRICS_PORT: '0',
-      QUEUE_USER_METRICS_PORT: '0',
-      QUEUE_BIND_ADDRESS: '127.0.0.1',
-      // Knative's 30s is for endpoint propagation, which loopback tests do not have.
-      QUEUE_DRAIN_QUIET_PERIOD: '100ms',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }));
+  return track(
+    spawn(NODE, [...QUEUE_NODE_FLAGS.optimizing, QUEUE_PROXY], {
+      env: {
+        ...process.env,
+        SERVING_NAMESPACE: 'default',
+        SERVING_CONFIGURATION: 'app',
+        SERVING_REVISION: 'app-00001',
+        SERVING_POD: 'app-00001-deployment-abc',
+        USER_PORT: String(userPort),
+        QUEUE_SERVING_PORT: '0',
+        QUEUE_ADMIN_PORT: '0',
+        QUEUE_AUTOSCALER_METRICS_PORT: '0',
+        QUEUE_USER_METRICS_PORT: '0',
+        QUEUE_BIND_ADDRESS: '127.0.0.1',
+        // Knative's 30s is for endpoint propagation, which loopback tests do not have.
+        QUEUE_DRAIN_QUIET_PERIOD: '100ms',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }

@@ -30,7 +30,10 @@ let probesFail = false;
 
 function json(res: Response, status: number, value: unknown): void {
   const body = JSON.stringify(value);
-  (res as ServerResponse).writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  (res as ServerResponse).writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -68,7 +71,9 @@ function handle(req: Request, res: Response): void {
   };
   res.once('close', leave);
   let received = 0;
-  req.on('data', (chunk: Buffer) => { received += chunk.length; });
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+  });
   req.on('end', () => {
     if (url.searchParams.get('hang') === '1') return;
     if (url.searchParams.get('reset') === '1') {
@@ -93,8 +98,13 @@ function handle(req: Request, res: Response): void {
         res.end(Buffer.alloc(bytes, 97));
       } else {
         json(res, 200, {
-          method: req.method, path: req.url, httpVersion: req.httpVersion, headers: req.headers,
-          bodyLength: received, inFlight, remotePort: req.socket?.remotePort,
+          method: req.method,
+          path: req.url,
+          httpVersion: req.httpVersion,
+          headers: req.headers,
+          bodyLength: received,
+          inFlight,
+          remotePort: req.socket?.remotePort,
         });
       }
       leave();
@@ -106,23 +116,29 @@ function handle(req: Request, res: Response): void {
 }
 
 const port = Number(process.env.PORT ?? 8080);
-const server = process.env.APP_PROTOCOL === 'h2c'
-  ? createH2Server(handle)
-  : createServer({ keepAliveTimeout: 65_000 }, handle).on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
-    if (req.url === '/no-upgrade') {
-      socket.end('HTTP/1.1 426 Upgrade Required\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope');
-      return;
-    }
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: Upgrade\r\nx-app-path: ${req.url}\r\nx-app-host: ${req.headers.host}\r\n\r\n`);
-    if (head.length > 0) socket.write(head);
-    socket.pipe(socket);
-  });
+const server =
+  process.env.APP_PROTOCOL === 'h2c'
+    ? createH2Server(handle)
+    : createServer({ keepAliveTimeout: 65_000 }, handle).on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+        if (req.url === '/no-upgrade') {
+          socket.end('HTTP/1.1 426 Upgrade Required\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope');
+          return;
+        }
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: Upgrade\r\nx-app-path: ${req.url}\r\nx-app-host: ${req.headers.host}\r\n\r\n`,
+        );
+        if (head.length > 0) socket.write(head);
+        socket.pipe(socket);
+      });
 
-setTimeout(() => {
-  server.listen(port, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ listening: (server.address() as AddressInfo).port })}\n`);
-  });
-}, Number(process.env.APP_LISTEN_DELAY_MS ?? 0));
+setTimeout(
+  () => {
+    server.listen(port, '127.0.0.1', () => {
+      process.stdout.write(`${JSON.stringify({ listening: (server.address() as AddressInfo).port })}\n`);
+    });
+  },
+  Number(process.env.APP_LISTEN_DELAY_MS ?? 0),
+);
 
 process.once('SIGTERM', () => {
   server.close();

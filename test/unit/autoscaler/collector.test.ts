@@ -15,15 +15,33 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 function setUp(concurrency: (pod: string) => number) {
   const clock = new FakeClock(10_000);
   const recorded: { atMs: number; stat: Stat }[] = [];
-  const sink: ScrapeSink = { scrapeTargets: () => [target], recordScraped: (_key, atMs, stat) => recorded.push({ atMs, stat }) };
+  const sink: ScrapeSink = {
+    scrapeTargets: () => [target],
+    recordScraped: (_key, atMs, stat) => recorded.push({ atMs, stat }),
+  };
   const pods = new StaticPodSource();
-  pods.set('ns', 'rev', ['a', 'b'].map((name) => ({ name, ip: '127.0.0.1', port: 1, startedAtMs: 0 })));
+  pods.set(
+    'ns',
+    'rev',
+    ['a', 'b'].map((name) => ({ name, ip: '127.0.0.1', port: 1, startedAtMs: 0 })),
+  );
   const collector = new MetricCollector({
-    sink, pods, clock, registry: new Registry(), rand: () => 0,
+    sink,
+    pods,
+    clock,
+    registry: new Registry(),
+    rand: () => 0,
     fetchStat: async (pod): Promise<PodStat> => {
       const value = concurrency(pod.name);
       if (Number.isNaN(value)) throw new Error('refused');
-      return { podName: pod.name, averageConcurrentRequests: value, averageProxiedConcurrentRequests: 0, requestCount: 0, proxiedRequestCount: 0, processUptime: 100 };
+      return {
+        podName: pod.name,
+        averageConcurrentRequests: value,
+        averageProxiedConcurrentRequests: 0,
+        requestCount: 0,
+        proxiedRequestCount: 0,
+        processUptime: 100,
+      };
     },
   });
   return { clock, recorded, collector };
@@ -34,7 +52,9 @@ describe('MetricCollector', () => {
     const { clock, recorded, collector } = setUp(() => 1.5);
     collector.start();
     await settle();
-    expect(recorded).toEqual([{ atMs: 10_000, stat: expect.objectContaining({ podName: 'service-scraper', averageConcurrentRequests: 3 }) }]);
+    expect(recorded).toEqual([
+      { atMs: 10_000, stat: expect.objectContaining({ podName: 'service-scraper', averageConcurrentRequests: 3 }) },
+    ]);
     clock.advance(999);
     await settle();
     expect(recorded).toHaveLength(1);
@@ -63,8 +83,19 @@ describe('MetricCollector', () => {
 
 describe('Kubernetes pods as scrape targets', () => {
   const pod = (overrides: Partial<NonNullable<V1Pod['status']>> = {}, deleting = false): V1Pod => ({
-    metadata: { name: 'rev-abc', namespace: 'ns', creationTimestamp: new Date('2026-01-01T00:00:00Z'), ...(deleting ? { deletionTimestamp: new Date() } : {}) },
-    status: { phase: 'Running', podIP: '10.244.0.7', startTime: new Date('2026-01-01T00:00:05Z'), conditions: [{ type: 'Ready', status: 'True' }], ...overrides },
+    metadata: {
+      name: 'rev-abc',
+      namespace: 'ns',
+      creationTimestamp: new Date('2026-01-01T00:00:00Z'),
+      ...(deleting ? { deletionTimestamp: new Date() } : {}),
+    },
+    status: {
+      phase: 'Running',
+      podIP: '10.244.0.7',
+      startTime: new Date('2026-01-01T00:00:05Z'),
+      conditions: [{ type: 'Ready', status: 'True' }],
+      ...overrides,
+    },
   });
 
   it('counts running, ready pods with an address that are not being deleted', () => {
@@ -76,6 +107,11 @@ describe('Kubernetes pods as scrape targets', () => {
   });
 
   it('scrapes the queue-proxy metrics port and dates the pod from its start', () => {
-    expect(toScrapePod(pod())).toEqual({ name: 'rev-abc', ip: '10.244.0.7', port: 9090, startedAtMs: Date.parse('2026-01-01T00:00:05Z') });
+    expect(toScrapePod(pod())).toEqual({
+      name: 'rev-abc',
+      ip: '10.244.0.7',
+      port: 9090,
+      startedAtMs: Date.parse('2026-01-01T00:00:05Z'),
+    });
   });
 });

@@ -57,12 +57,24 @@ describe('decider: panic mode', () => {
     // 280 / 70 = 4 on 2 ready: 2 ≥ 2 → panic now runs from 40s
     expect(d.decide({ nowMs: 40_000, readyPods: 2, observed: { stable: 70, panic: 280 } }).desiredPods).toBe(4);
     // quiet, but within 40s + 60s: hold 4
-    expect(d.decide({ nowMs: 62_000, readyPods: 4, observed: { stable: 70, panic: 70 } })).toMatchObject({ desiredPods: 4, panicking: true });
-    expect(d.decide({ nowMs: 100_000, readyPods: 4, observed: { stable: 70, panic: 70 } })).toMatchObject({ desiredPods: 4, panicking: true });
+    expect(d.decide({ nowMs: 62_000, readyPods: 4, observed: { stable: 70, panic: 70 } })).toMatchObject({
+      desiredPods: 4,
+      panicking: true,
+    });
+    expect(d.decide({ nowMs: 100_000, readyPods: 4, observed: { stable: 70, panic: 70 } })).toMatchObject({
+      desiredPods: 4,
+      panicking: true,
+    });
     // past 100s: stable wants 1, but ÷2 from 4 ready allows no lower than 2
-    expect(d.decide({ nowMs: 102_000, readyPods: 4, observed: { stable: 70, panic: 70 } })).toMatchObject({ desiredPods: 2, panicking: false });
+    expect(d.decide({ nowMs: 102_000, readyPods: 4, observed: { stable: 70, panic: 70 } })).toMatchObject({
+      desiredPods: 2,
+      panicking: false,
+    });
     // a later, smaller burst starts from scratch: 140 / 70 = 2 on 1 ready, not the old peak of 4
-    expect(d.decide({ nowMs: 110_000, readyPods: 1, observed: { stable: 70, panic: 140 } })).toMatchObject({ desiredPods: 2, panicking: true });
+    expect(d.decide({ nowMs: 110_000, readyPods: 1, observed: { stable: 70, panic: 140 } })).toMatchObject({
+      desiredPods: 2,
+      panicking: true,
+    });
   });
 
   it('starts in panic when created with more than one ready pod, keeping them a stable window', () => {
@@ -122,10 +134,22 @@ describe('decider: scale-down-delay', () => {
   // max-scale-down-rate 100 takes the rate limit out of the picture: floor(4 / 100) = 0.
   const observe = (d: Decider, second: number, load: number) =>
     d.decide({ nowMs: second * 1000, readyPods: 4, observed: { stable: load, panic: load } }).desiredPods;
-  const loads: [number, number][] = [[2, 280], [4, 0], [6, 140], [8, 0], [10, 0], [12, 0], [14, 0], [16, 0]];
+  const loads: [number, number][] = [
+    [2, 280],
+    [4, 0],
+    [6, 140],
+    [8, 0],
+    [10, 0],
+    [12, 0],
+    [14, 0],
+    [16, 0],
+  ];
 
   it('keeps the largest decision of the last scale-down-delay', () => {
-    const spec = revisionSettings({ config: { 'max-scale-down-rate': '100' }, annotations: { 'scale-down-delay': '10s' } });
+    const spec = revisionSettings({
+      config: { 'max-scale-down-rate': '100' },
+      annotations: { 'scale-down-delay': '10s' },
+    });
     const d = new Decider(spec, { nowMs: 0, readyPods: 0 });
     // raw decisions 4, 0, 2, 0…; the 4 of 2s holds while it is less than 10s old (until 10s),
     // then the 2 of 6s holds until 14s
@@ -133,15 +157,25 @@ describe('decider: scale-down-delay', () => {
   });
 
   it('applies decisions at once without a delay, or for an unreachable revision', () => {
-    const immediate = new Decider(revisionSettings({ config: { 'max-scale-down-rate': '100' } }), { nowMs: 0, readyPods: 0 });
+    const immediate = new Decider(revisionSettings({ config: { 'max-scale-down-rate': '100' } }), {
+      nowMs: 0,
+      readyPods: 0,
+    });
     expect(loads.map(([s, l]) => observe(immediate, s, l))).toEqual([4, 0, 2, 0, 0, 0, 0, 0]);
-    const unreachable = revisionSettings({ config: { 'max-scale-down-rate': '100' }, annotations: { 'scale-down-delay': '10s' }, reachable: false });
+    const unreachable = revisionSettings({
+      config: { 'max-scale-down-rate': '100' },
+      annotations: { 'scale-down-delay': '10s' },
+      reachable: false,
+    });
     const d = new Decider(unreachable, { nowMs: 0, readyPods: 0 });
     expect(loads.map(([s, l]) => observe(d, s, l))).toEqual([4, 0, 2, 0, 0, 0, 0, 0]);
   });
 
   it('starts a new delay window when the delay changes', () => {
-    const spec = revisionSettings({ config: { 'max-scale-down-rate': '100' }, annotations: { 'scale-down-delay': '10s' } });
+    const spec = revisionSettings({
+      config: { 'max-scale-down-rate': '100' },
+      annotations: { 'scale-down-delay': '10s' },
+    });
     const d = new Decider(spec, { nowMs: 0, readyPods: 0 });
     expect(observe(d, 2, 280)).toBe(4);
     d.update({ ...spec, scaleDownDelayMs: 0 });
@@ -152,7 +186,12 @@ describe('decider: scale-down-delay', () => {
 describe('decider: rps metric', () => {
   it('scales on requests per second net of proxied requests, against 200 × 0.7 = 140', () => {
     const r = new Replay(revisionSettings({ annotations: { metric: 'rps' } }));
-    r.stream(59, { averageConcurrentRequests: 1000, averageProxiedConcurrentRequests: 0, requestCount: 500, proxiedRequestCount: 80 });
+    r.stream(59, {
+      averageConcurrentRequests: 1000,
+      averageProxiedConcurrentRequests: 0,
+      requestCount: 500,
+      proxiedRequestCount: 80,
+    });
     // 500 − 80 = 420 rps → 420 / 140 = 3 (concurrency 1000 would have asked for 15);
     // burst: 3 × 200 − 211 − 420 = −31
     expect(r.tick(3)).toEqual({ desiredPods: 3, excessBurstCapacity: -31, panicking: false });
@@ -166,7 +205,9 @@ describe('decider: weighted-exponential aggregation', () => {
     expect(burst(new Replay(revisionSettings())).tick(1).desiredPods).toBe(2);
     // weighted: stable α = 0.2: 350·0.2 + 350·0.16 = 126 → 2 pods;
     // panic α = 1 − 10^(−4/6) = 0.784557: 350·α·(2 − α) = 333.75 → 5 pods → 5
-    const weighted = new Replay(revisionSettings({ annotations: { 'metric-aggregation-algorithm': 'weighted-exponential' } }));
+    const weighted = new Replay(
+      revisionSettings({ annotations: { 'metric-aggregation-algorithm': 'weighted-exponential' } }),
+    );
     expect(burst(weighted).tick(1).desiredPods).toBe(5);
   });
 });
@@ -183,8 +224,11 @@ describe('decider: activation-scale', () => {
 
 describe('decider: excess burst capacity', () => {
   const decide = (annotations: Record<string, string>, readyPods: number, panic: number, containerConcurrency = 0) =>
-    new Decider(revisionSettings({ annotations, containerConcurrency }), { nowMs: 0, readyPods: 0 })
-      .decide({ nowMs: 0, readyPods, observed: { stable: panic, panic } }).excessBurstCapacity;
+    new Decider(revisionSettings({ annotations, containerConcurrency }), { nowMs: 0, readyPods: 0 }).decide({
+      nowMs: 0,
+      readyPods,
+      observed: { stable: panic, panic },
+    }).excessBurstCapacity;
 
   it('is the ready capacity less the burst capacity and the panic-window load', () => {
     expect(decide({}, 3, 50)).toBe(39); // floor(3 × 100 − 211 − 50)
@@ -199,9 +243,15 @@ describe('decider: excess burst capacity', () => {
 
   it('starts from the initial scale before the first decision', () => {
     expect(initialDeciderStatus(revisionSettings())).toEqual({ desiredScale: -1, excessBurstCapacity: -111 }); // 1 × 100 − 211
-    expect(initialDeciderStatus(revisionSettings({ annotations: { 'initial-scale': '3' } })).excessBurstCapacity).toBe(89); // 300 − 211
-    expect(initialDeciderStatus(revisionSettings({ annotations: { 'target-burst-capacity': '0' } })).excessBurstCapacity).toBe(0);
-    expect(initialDeciderStatus(revisionSettings({ annotations: { 'target-burst-capacity': '-1' } })).excessBurstCapacity).toBe(-1);
+    expect(initialDeciderStatus(revisionSettings({ annotations: { 'initial-scale': '3' } })).excessBurstCapacity).toBe(
+      89,
+    ); // 300 − 211
+    expect(
+      initialDeciderStatus(revisionSettings({ annotations: { 'target-burst-capacity': '0' } })).excessBurstCapacity,
+    ).toBe(0);
+    expect(
+      initialDeciderStatus(revisionSettings({ annotations: { 'target-burst-capacity': '-1' } })).excessBurstCapacity,
+    ).toBe(-1);
   });
 
   it('reports a status change on a new desired scale or a burst capacity changing sign only', () => {
@@ -234,7 +284,10 @@ describe('decider: wouldScaleUp', () => {
 
   it('counts a panic that holds its peak as no rise', () => {
     const d = new Decider(revisionSettings(), { nowMs: 0, readyPods: 1 });
-    expect(d.decide({ nowMs: 0, readyPods: 1, observed: { stable: 70, panic: 280 } })).toMatchObject({ desiredPods: 4, panicking: true });
+    expect(d.decide({ nowMs: 0, readyPods: 1, observed: { stable: 70, panic: 280 } })).toMatchObject({
+      desiredPods: 4,
+      panicking: true,
+    });
     expect(d.wouldScaleUp({ nowMs: 2000, readyPods: 4, observed: { stable: 70, panic: 140 } }, 4)).toBe(false);
     expect(d.wouldScaleUp({ nowMs: 2000, readyPods: 4, observed: { stable: 70, panic: 350 } }, 4)).toBe(true);
   });

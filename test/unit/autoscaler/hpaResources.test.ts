@@ -10,17 +10,24 @@ import { parseAutoscalingAnnotations } from '../../../lib/config/autoscalingAnno
 
 const HPA = 'hpa.autoscaling.knative.dev';
 
-function pa(annotations: Record<string, string> = {}, reachability: 'Reachable' | 'Unreachable' = 'Reachable'): PodAutoscalerObject {
+function pa(
+  annotations: Record<string, string> = {},
+  reachability: 'Reachable' | 'Unreachable' = 'Reachable',
+): PodAutoscalerObject {
   return {
     apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
     kind: 'PodAutoscaler',
     metadata: {
-      name: 'hello-00001', namespace: 'ns', uid: 'pa-uid',
+      name: 'hello-00001',
+      namespace: 'ns',
+      uid: 'pa-uid',
       annotations: { 'autoscaling.knative.dev/class': HPA, ...annotations },
       labels: { 'serving.knative.dev/revision': 'hello-00001' },
     },
     spec: {
-      containerConcurrency: 0, reachability, protocolType: 'http1',
+      containerConcurrency: 0,
+      reachability,
+      protocolType: 'http1',
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00001-deployment' },
     },
   };
@@ -31,7 +38,10 @@ function hpaFor(object: PodAutoscalerObject, configData?: Record<string, string>
   const config = parseAutoscalerConfig(configData);
   const { values, issues } = parseAutoscalingAnnotations(object.metadata?.annotations, config);
   expect(issues).toEqual([]);
-  const settings = resolveRevisionAutoscaling(config, values, { containerConcurrency: 0, reachable: object.spec.reachability !== 'Unreachable' });
+  const settings = resolveRevisionAutoscaling(config, values, {
+    containerConcurrency: 0,
+    reachable: object.spec.reachability !== 'Unreachable',
+  });
   return makeHorizontalPodAutoscaler(object, settings, values);
 }
 
@@ -45,43 +55,71 @@ describe('makeHorizontalPodAutoscaler', () => {
         namespace: 'ns',
         labels: { 'serving.knative.dev/revision': 'hello-00001' },
         annotations: { 'autoscaling.knative.dev/class': HPA },
-        ownerReferences: [{
-          apiVersion: 'autoscaling.internal.knative.dev/v1alpha1', kind: 'PodAutoscaler', name: 'hello-00001', uid: 'pa-uid', controller: true, blockOwnerDeletion: true,
-        }],
+        ownerReferences: [
+          {
+            apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
+            kind: 'PodAutoscaler',
+            name: 'hello-00001',
+            uid: 'pa-uid',
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00001-deployment' },
         minReplicas: 1,
         maxReplicas: 2_147_483_647,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }],
+        metrics: [
+          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+        ],
       },
     });
   });
 
   it('takes the cpu target as a utilization percentage, rounded up', () => {
-    expect(hpaFor(pa({ 'autoscaling.knative.dev/metric': 'cpu', 'autoscaling.knative.dev/target': '55.2' })).spec!.metrics)
-      .toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 56 } } }]);
+    expect(
+      hpaFor(pa({ 'autoscaling.knative.dev/metric': 'cpu', 'autoscaling.knative.dev/target': '55.2' })).spec!.metrics,
+    ).toEqual([
+      { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 56 } } },
+    ]);
   });
 
   it('takes the memory target as MiB per pod, written as the API server writes it back', () => {
-    expect(hpaFor(pa({ 'autoscaling.knative.dev/metric': 'memory', 'autoscaling.knative.dev/target': '100' })).spec!.metrics)
-      .toEqual([{ type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '100Mi' } } }]);
-    expect(hpaFor(pa({ 'autoscaling.knative.dev/metric': 'memory', 'autoscaling.knative.dev/target': '2048.7' })).spec!.metrics![0]!.resource!.target.averageValue)
-      .toBe('2Gi');
+    expect(
+      hpaFor(pa({ 'autoscaling.knative.dev/metric': 'memory', 'autoscaling.knative.dev/target': '100' })).spec!.metrics,
+    ).toEqual([
+      { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '100Mi' } } },
+    ]);
+    expect(
+      hpaFor(pa({ 'autoscaling.knative.dev/metric': 'memory', 'autoscaling.knative.dev/target': '2048.7' })).spec!
+        .metrics![0]!.resource!.target.averageValue,
+    ).toBe('2Gi');
   });
 
   it('takes any other metric as a per-pod custom metric', () => {
-    expect(hpaFor(pa({ 'autoscaling.knative.dev/metric': 'http_requests', 'autoscaling.knative.dev/target': '3000' })).spec!.metrics)
-      .toEqual([{ type: 'Pods', pods: { metric: { name: 'http_requests' }, target: { type: 'AverageValue', averageValue: '3k' } } }]);
+    expect(
+      hpaFor(pa({ 'autoscaling.knative.dev/metric': 'http_requests', 'autoscaling.knative.dev/target': '3000' })).spec!
+        .metrics,
+    ).toEqual([
+      {
+        type: 'Pods',
+        pods: { metric: { name: 'http_requests' }, target: { type: 'AverageValue', averageValue: '3k' } },
+      },
+    ]);
   });
 
   it('falls back to the Kubernetes default of 80 % cpu for a metric without a target, as upstream ends up with', () => {
-    expect(hpaFor(pa({ 'autoscaling.knative.dev/metric': 'memory' })).spec!.metrics)
-      .toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }]);
+    expect(hpaFor(pa({ 'autoscaling.knative.dev/metric': 'memory' })).spec!.metrics).toEqual([
+      { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+    ]);
   });
 
   it('bounds replicas by min-scale and max-scale, from annotations over config-autoscaler', () => {
-    const fromAnnotations = hpaFor(pa({ 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/max-scale': '7' }), { 'max-scale': '9' });
+    const fromAnnotations = hpaFor(
+      pa({ 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/max-scale': '7' }),
+      { 'max-scale': '9' },
+    );
     expect(fromAnnotations.spec).toMatchObject({ minReplicas: 2, maxReplicas: 7 });
     expect(hpaFor(pa(), { 'min-scale': '3', 'max-scale': '9' }).spec).toMatchObject({ minReplicas: 3, maxReplicas: 9 });
   });
@@ -105,8 +143,16 @@ describe('hpaSpecDiffers', () => {
   // What the API server returns: the given behavior completed with its default policies.
   const live = structuredClone(wanted);
   live.behavior = {
-    scaleUp: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }] },
-    scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
+    scaleUp: {
+      stabilizationWindowSeconds: 60,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }],
+    },
+    scaleDown: {
+      stabilizationWindowSeconds: 60,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+    },
   };
 
   it('sees no difference in what the API server only filled in', () => {
@@ -115,7 +161,12 @@ describe('hpaSpecDiffers', () => {
 
   it('sees a changed bound, metric or window', () => {
     expect(hpaSpecDiffers({ ...wanted, maxReplicas: 5 }, live)).toBe(true);
-    expect(hpaSpecDiffers(hpaFor(pa({ 'autoscaling.knative.dev/window': '60s', 'autoscaling.knative.dev/target': '50' })).spec!, live)).toBe(true);
+    expect(
+      hpaSpecDiffers(
+        hpaFor(pa({ 'autoscaling.knative.dev/window': '60s', 'autoscaling.knative.dev/target': '50' })).spec!,
+        live,
+      ),
+    ).toBe(true);
     expect(hpaSpecDiffers(hpaFor(pa({ 'autoscaling.knative.dev/window': '30s' })).spec!, live)).toBe(true);
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { makeServerlessService, revisionOf, scaleSubresourcePath, type PodAutoscalerObject } from '../../../autoscaler/kpa/podAutoscaler.ts';
+import {
+  makeServerlessService,
+  revisionOf,
+  scaleSubresourcePath,
+  type PodAutoscalerObject,
+} from '../../../autoscaler/kpa/podAutoscaler.ts';
 import { isKpa, metricLabels } from '../../../autoscaler/kpa/reconciler.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 
@@ -8,10 +13,21 @@ function pa(annotations: Record<string, string> = {}): PodAutoscalerObject {
     apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
     kind: 'PodAutoscaler',
     metadata: {
-      name: 'hello-00001', namespace: 'ns', uid: 'pa-uid', annotations,
-      labels: { 'serving.knative.dev/revision': 'hello-00001', 'serving.knative.dev/service': 'hello', 'serving.knative.dev/configuration': 'hello' },
+      name: 'hello-00001',
+      namespace: 'ns',
+      uid: 'pa-uid',
+      annotations,
+      labels: {
+        'serving.knative.dev/revision': 'hello-00001',
+        'serving.knative.dev/service': 'hello',
+        'serving.knative.dev/configuration': 'hello',
+      },
     },
-    spec: { containerConcurrency: 0, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00001-deployment' }, protocolType: 'h2c' },
+    spec: {
+      containerConcurrency: 0,
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00001-deployment' },
+      protocolType: 'h2c',
+    },
   };
 }
 
@@ -25,9 +41,16 @@ describe('makeServerlessService', () => {
         namespace: 'ns',
         labels: pa().metadata!.labels,
         annotations: { 'autoscaling.knative.dev/target': '5' },
-        ownerReferences: [{
-          apiVersion: 'autoscaling.internal.knative.dev/v1alpha1', kind: 'PodAutoscaler', name: 'hello-00001', uid: 'pa-uid', controller: true, blockOwnerDeletion: true,
-        }],
+        ownerReferences: [
+          {
+            apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
+            kind: 'PodAutoscaler',
+            name: 'hello-00001',
+            uid: 'pa-uid',
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: {
         mode: 'Proxy',
@@ -61,7 +84,12 @@ describe('PodAutoscaler facts', () => {
   });
 
   it('labels its metrics the way Knative does', () => {
-    expect(metricLabels(pa())).toEqual({ k8s_namespace_name: 'ns', kn_service_name: 'hello', kn_configuration_name: 'hello', kn_revision_name: 'hello-00001' });
+    expect(metricLabels(pa())).toEqual({
+      k8s_namespace_name: 'ns',
+      kn_service_name: 'hello',
+      kn_configuration_name: 'hello',
+      kn_revision_name: 'hello-00001',
+    });
   });
 
   it('names its revision by label, else by its own name', () => {

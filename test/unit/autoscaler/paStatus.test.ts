@@ -47,16 +47,31 @@ describe('computeActiveCondition', () => {
     const fresh = { active: 'activating' as const, scaleTargetInitialized: false, hasServiceName: true };
     expect(activeThreshold(settings, false)).toBe(3); // max(min 0, initial 3)
     expect(activeThreshold(settings, true)).toBe(1); // max(min 0, 1)
-    expect(computeActiveCondition({ want: 3, readyPods: 2, settings, pa: fresh })).toMatchObject({ scaleTargetInitialized: false, active: queued });
-    expect(computeActiveCondition({ want: 3, readyPods: 3, settings, pa: fresh })).toEqual({ scaleTargetInitialized: true, active: { state: 'active' } });
-    expect(computeActiveCondition({ want: 3, readyPods: 3, settings, pa: { ...fresh, hasServiceName: false } }).scaleTargetInitialized).toBe(false);
+    expect(computeActiveCondition({ want: 3, readyPods: 2, settings, pa: fresh })).toMatchObject({
+      scaleTargetInitialized: false,
+      active: queued,
+    });
+    expect(computeActiveCondition({ want: 3, readyPods: 3, settings, pa: fresh })).toEqual({
+      scaleTargetInitialized: true,
+      active: { state: 'active' },
+    });
+    expect(
+      computeActiveCondition({ want: 3, readyPods: 3, settings, pa: { ...fresh, hasServiceName: false } })
+        .scaleTargetInitialized,
+    ).toBe(false);
   });
 
   it('is inactive from the start with initial-scale 0', () => {
-    const settings = revisionSettings({ config: { 'allow-zero-initial-scale': 'true' }, annotations: { 'initial-scale': '0' } });
+    const settings = revisionSettings({
+      config: { 'allow-zero-initial-scale': 'true' },
+      annotations: { 'initial-scale': '0' },
+    });
     const fresh = { active: 'activating' as const, scaleTargetInitialized: false, hasServiceName: true };
     // threshold max(0, 0) = 0: initialised at once, and NoTraffic although activating
-    expect(computeActiveCondition({ want: -1, readyPods: 0, settings, pa: fresh })).toMatchObject({ scaleTargetInitialized: true, active: noTraffic });
+    expect(computeActiveCondition({ want: -1, readyPods: 0, settings, pa: fresh })).toMatchObject({
+      scaleTargetInitialized: true,
+      active: noTraffic,
+    });
   });
 });
 

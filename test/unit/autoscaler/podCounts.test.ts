@@ -8,7 +8,7 @@ import { AutoscalerMetrics, type RevisionMetricLabels } from '../../../autoscale
 
 function pod(phase: string, options: { ready?: boolean; deleting?: boolean } = {}): V1Pod {
   return {
-    metadata: { name: 'p', ...options.deleting ? { deletionTimestamp: new Date() } : {} },
+    metadata: { name: 'p', ...(options.deleting ? { deletionTimestamp: new Date() } : {}) },
     status: {
       phase,
       podIP: '10.0.0.1',
@@ -51,8 +51,14 @@ describe('StaticPodSource', () => {
 });
 
 describe('AutoscalerMetrics.recordPods', () => {
-  const labels: RevisionMetricLabels = { k8s_namespace_name: 'ns', kn_service_name: 's', kn_configuration_name: 'c', kn_revision_name: 'r' };
-  const gauge = async (registry: Registry, name: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.kn_revision_name === 'r')?.value;
+  const labels: RevisionMetricLabels = {
+    k8s_namespace_name: 'ns',
+    kn_service_name: 's',
+    kn_configuration_name: 'c',
+    kn_revision_name: 'r',
+  };
+  const gauge = async (registry: Registry, name: string) =>
+    (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.kn_revision_name === 'r')?.value;
 
   it('publishes requested, ready, not ready, pending and terminating pods under Knative names', async () => {
     const registry = new Registry();

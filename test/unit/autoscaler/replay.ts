@@ -47,7 +47,12 @@ export class Replay {
   constructor(settings: RevisionAutoscaling, readyPodsAtStart = 0) {
     this.settings = settings;
     this.metrics = new RevisionMetrics({ ...settings, scraped: true });
-    this.scaler = new RevisionScaler({ spec: settings, metrics: this.metrics, clock: this.clock, readyPods: readyPodsAtStart });
+    this.scaler = new RevisionScaler({
+      spec: settings,
+      metrics: this.metrics,
+      clock: this.clock,
+      readyPods: readyPodsAtStart,
+    });
   }
 
   /** Records stat once per second from the next unrecorded second through untilSecond; the clock ends there. */

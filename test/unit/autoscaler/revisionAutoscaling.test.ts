@@ -26,7 +26,9 @@ describe('resolveRevisionAutoscaling: targets', () => {
   });
 
   it('reads container-concurrency-target-percentage and -default from the ConfigMap', () => {
-    const s = revisionSettings({ config: { 'container-concurrency-target-percentage': '80', 'container-concurrency-target-default': '10' } });
+    const s = revisionSettings({
+      config: { 'container-concurrency-target-percentage': '80', 'container-concurrency-target-default': '10' },
+    });
     expect(s.targetValue).toBe(8); // 10 × 0.8
   });
 
@@ -34,7 +36,9 @@ describe('resolveRevisionAutoscaling: targets', () => {
     const s = revisionSettings({ annotations: { metric: 'rps' } });
     expect([s.metric, s.targetValue, s.totalValue]).toEqual(['rps', 140, 200]);
     // the target annotation is not capped by containerConcurrency for rps: 100 × 0.7
-    expect(revisionSettings({ annotations: { metric: 'rps', target: '100' }, containerConcurrency: 10 }).targetValue).toBe(70);
+    expect(
+      revisionSettings({ annotations: { metric: 'rps', target: '100' }, containerConcurrency: 10 }).targetValue,
+    ).toBe(70);
   });
 
   it('never aims below 0.01', () => {
@@ -47,7 +51,9 @@ describe('resolveRevisionAutoscaling: windows, thresholds and bounds', () => {
   it('derives the panic window and threshold from the percentages', () => {
     const s = revisionSettings();
     expect([s.stableWindowMs, s.panicWindowMs, s.panicThreshold]).toEqual([60_000, 6000, 2]);
-    const custom = revisionSettings({ annotations: { window: '20s', 'panic-window-percentage': '25', 'panic-threshold-percentage': '150' } });
+    const custom = revisionSettings({
+      annotations: { window: '20s', 'panic-window-percentage': '25', 'panic-threshold-percentage': '150' },
+    });
     expect([custom.stableWindowMs, custom.panicWindowMs, custom.panicThreshold]).toEqual([20_000, 5000, 1.5]);
   });
 
@@ -60,10 +66,23 @@ describe('resolveRevisionAutoscaling: windows, thresholds and bounds', () => {
   it('takes annotations over the ConfigMap', () => {
     const s = revisionSettings({
       config: { 'min-scale': '1', 'max-scale': '10', 'initial-scale': '2', 'target-burst-capacity': '50' },
-      annotations: { 'min-scale': '2', 'max-scale': '4', 'initial-scale': '3', 'target-burst-capacity': '-1', 'activation-scale': '3', 'scale-down-delay': '30s' },
+      annotations: {
+        'min-scale': '2',
+        'max-scale': '4',
+        'initial-scale': '3',
+        'target-burst-capacity': '-1',
+        'activation-scale': '3',
+        'scale-down-delay': '30s',
+      },
     });
-    expect([s.minScale, s.maxScale, s.initialScale, s.targetBurstCapacity, s.activationScale, s.scaleDownDelayMs])
-      .toEqual([2, 4, 3, -1, 3, 30_000]);
+    expect([
+      s.minScale,
+      s.maxScale,
+      s.initialScale,
+      s.targetBurstCapacity,
+      s.activationScale,
+      s.scaleDownDelayMs,
+    ]).toEqual([2, 4, 3, -1, 3, 30_000]);
   });
 
   it('drops min-scale and pod retention for an unreachable revision', () => {
@@ -76,6 +95,8 @@ describe('resolveRevisionAutoscaling: windows, thresholds and bounds', () => {
 
   it('selects the aggregation algorithm from its annotation', () => {
     expect(revisionSettings().aggregation).toBe('linear');
-    expect(revisionSettings({ annotations: { 'metric-aggregation-algorithm': 'weightedExponential' } }).aggregation).toBe('weighted-exponential');
+    expect(
+      revisionSettings({ annotations: { 'metric-aggregation-algorithm': 'weightedExponential' } }).aggregation,
+    ).toBe('weighted-exponential');
   });
 });

@@ -7,7 +7,12 @@ const spec = { stableWindowMs: 60_000, panicWindowMs: 6000, aggregation: 'linear
 describe('RevisionMetrics', () => {
   it('subtracts what the activator already reported', () => {
     const m = new RevisionMetrics(spec);
-    m.record(0, { averageConcurrentRequests: 5, averageProxiedConcurrentRequests: 2, requestCount: 10, proxiedRequestCount: 4 });
+    m.record(0, {
+      averageConcurrentRequests: 5,
+      averageProxiedConcurrentRequests: 2,
+      requestCount: 10,
+      proxiedRequestCount: 4,
+    });
     expect(m.observe('concurrency', 0)).toEqual({ stable: 3, panic: 3 }); // 5 − 2
     expect(m.observe('rps', 0)).toEqual({ stable: 6, panic: 6 }); // 10 − 4
   });

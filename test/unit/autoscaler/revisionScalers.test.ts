@@ -10,14 +10,22 @@ import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 
 const KEY = 'ns/rev-00001';
-const labels = { k8s_namespace_name: 'ns', kn_service_name: 'svc', kn_configuration_name: 'cfg', kn_revision_name: 'rev-00001' };
+const labels = {
+  k8s_namespace_name: 'ns',
+  kn_service_name: 'svc',
+  kn_configuration_name: 'cfg',
+  kn_revision_name: 'rev-00001',
+};
 
 function target(annotations: Record<string, number> = {}): RevisionScalerTarget {
   return {
     namespace: 'ns',
     revision: 'rev-00001',
     labels,
-    settings: resolveRevisionAutoscaling(parseAutoscalerConfig(undefined), annotations, { containerConcurrency: 0, reachable: true }),
+    settings: resolveRevisionAutoscaling(parseAutoscalerConfig(undefined), annotations, {
+      containerConcurrency: 0,
+      reachable: true,
+    }),
   };
 }
 
@@ -37,7 +45,13 @@ function setUp() {
   return { clock, registry, changes, panics, scalers };
 }
 
-const activatorStat = { podName: 'activator', averageConcurrentRequests: 1, averageProxiedConcurrentRequests: 0, requestCount: 1, proxiedRequestCount: 0 };
+const activatorStat = {
+  podName: 'activator',
+  averageConcurrentRequests: 1,
+  averageProxiedConcurrentRequests: 0,
+  requestCount: 1,
+  proxiedRequestCount: 0,
+};
 
 describe('RevisionScalers', () => {
   it('decides every two seconds and tells the reconciler only when the status moved', () => {
@@ -68,7 +82,9 @@ describe('RevisionScalers', () => {
     const { clock, scalers } = setUp();
     scalers.ensure(KEY, target());
     scalers.ensure('ns/proxied-00001', { ...target({ targetBurstCapacity: -1 }), revision: 'proxied-00001' });
-    expect(scalers.scrapeTargets()).toEqual([{ key: KEY, namespace: 'ns', revision: 'rev-00001', stableWindowMs: 60_000 }]);
+    expect(scalers.scrapeTargets()).toEqual([
+      { key: KEY, namespace: 'ns', revision: 'rev-00001', stableWindowMs: 60_000 },
+    ]);
     // No data yet: no decision.
     clock.advance(2000);
     expect(scalers.status(KEY)?.desiredScale).toBe(-1);
@@ -78,13 +94,17 @@ describe('RevisionScalers', () => {
     expect(scalers.status(KEY)?.desiredScale).toBe(2);
   });
 
-  it('publishes the decision under Knative\'s metric names and drops them with the revision', async () => {
+  it("publishes the decision under Knative's metric names and drops them with the revision", async () => {
     const { clock, registry, scalers } = setUp();
     scalers.ensure(KEY, target({ targetBurstCapacity: -1 }));
     clock.advance(2000);
     const text = await registry.metrics();
-    expect(text).toContain('kn_revision_pods_desired{k8s_namespace_name="ns",kn_service_name="svc",kn_configuration_name="cfg",kn_revision_name="rev-00001"} 0');
-    expect(text).toContain('kn_revision_concurrency_target{k8s_namespace_name="ns",kn_service_name="svc",kn_configuration_name="cfg",kn_revision_name="rev-00001"} 70');
+    expect(text).toContain(
+      'kn_revision_pods_desired{k8s_namespace_name="ns",kn_service_name="svc",kn_configuration_name="cfg",kn_revision_name="rev-00001"} 0',
+    );
+    expect(text).toContain(
+      'kn_revision_concurrency_target{k8s_namespace_name="ns",kn_service_name="svc",kn_configuration_name="cfg",kn_revision_name="rev-00001"} 70',
+    );
     expect(text).toMatch(/kn_revision_panic_mode\{[^}]*\} 0/);
     scalers.delete(KEY);
     expect(await registry.metrics()).not.toContain('rev-00001');

@@ -23,7 +23,11 @@ describe('scale from zero', () => {
     const result = r.scaler.poke(firstRequest, 0);
     // stable: 1 over seconds 0..10 = 0.090909 → ceil(/70) = 1; panic: 1 / 6 = 0.166667 → 1, and
     // 1 / max(1, 0 ready) < 2, no panic; burst: floor(0 × 100 − 211 − 0.166667) = −212
-    expect(result).toMatchObject({ decided: true, changed: true, status: { desiredScale: 1, excessBurstCapacity: -212 } });
+    expect(result).toMatchObject({
+      decided: true,
+      changed: true,
+      status: { desiredScale: 1, excessBurstCapacity: -212 },
+    });
     expect(r.clock.now()).toBe(10_000);
 
     const settings = r.settings;

@@ -27,8 +27,18 @@ describe('planScrape', () => {
     const pods = [pod('young-a', now - 1000), pod('old-a', 0), pod('young-b', now - 2000), pod('old-b', now - window)];
     const plan = planScrape(pods, now, window, fixed(0));
     expect(plan.sampleSize).toBe(4);
-    expect(plan.order.slice(0, 2).map((p) => p.name).sort()).toEqual(['old-a', 'old-b']);
-    expect(plan.order.slice(2).map((p) => p.name).sort()).toEqual(['young-a', 'young-b']);
+    expect(
+      plan.order
+        .slice(0, 2)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['old-a', 'old-b']);
+    expect(
+      plan.order
+        .slice(2)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['young-a', 'young-b']);
   });
 
   it('shuffles the old pods when they can fill the sample, so each second samples different pods', () => {

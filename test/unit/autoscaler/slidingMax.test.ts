@@ -9,7 +9,10 @@ describe('SlidingMax', () => {
   it('holds a peak for the window, then falls to the largest value still inside', () => {
     // 10s of 2s slots = 5 slots; a value recorded in slot k counts until slot k + 5
     const m = new SlidingMax(10_000, 2000);
-    const at = (ms: number, value: number) => { m.record(ms, value); return m.current(); };
+    const at = (ms: number, value: number) => {
+      m.record(ms, value);
+      return m.current();
+    };
     expect(at(2000, 4)).toBe(4); // slot 1
     expect(at(4000, 0)).toBe(4); // slot 2
     expect(at(6000, 2)).toBe(4); // slot 3

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { linearScale, panelDomains, plotArea, renderFigure, toPixel, type Figure } from '../../../bench/support/plot.ts';
+import {
+  linearScale,
+  panelDomains,
+  plotArea,
+  renderFigure,
+  toPixel,
+  type Figure,
+} from '../../../bench/support/plot.ts';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -21,12 +28,41 @@ describe('linearScale', () => {
 
 describe('panelDomains', () => {
   it('starts positive data at zero and rounds the top up to a tick step', () => {
-    const domains = panelDomains({ title: '', xLabel: '', yLabel: '', series: [{ name: 'a', color: '#000', points: [[3, 7], [47, 93]] }] });
+    const domains = panelDomains({
+      title: '',
+      xLabel: '',
+      yLabel: '',
+      series: [
+        {
+          name: 'a',
+          color: '#000',
+          points: [
+            [3, 7],
+            [47, 93],
+          ],
+        },
+      ],
+    });
     expect(domains).toEqual({ x: [0, 50], y: [0, 100] });
   });
 
   it('fits y to the data when asked not to start at zero', () => {
-    const domains = panelDomains({ title: '', xLabel: '', yLabel: '', yFromZero: false, series: [{ name: 'a', color: '#000', points: [[0, 101], [1, 139]] }] });
+    const domains = panelDomains({
+      title: '',
+      xLabel: '',
+      yLabel: '',
+      yFromZero: false,
+      series: [
+        {
+          name: 'a',
+          color: '#000',
+          points: [
+            [0, 101],
+            [1, 139],
+          ],
+        },
+      ],
+    });
     expect(domains.y).toEqual([100, 140]);
   });
 });
@@ -37,8 +73,32 @@ describe('renderFigure', () => {
     width: 640,
     panelHeight: 300,
     panels: [
-      { title: 'top', xLabel: 'x', yLabel: 'y', x: [0, 10], y: [0, 100], series: [{ name: 'red', color: '#ff0000', markers: true, points: [[2, 20], [8, 90]] }] },
-      { title: 'bottom', xLabel: 'x', yLabel: 'y', x: [0, 10], y: [0, 1], series: [{ name: 'blue', color: '#0000ff', markers: true, points: [[5, 0.5]] }] },
+      {
+        title: 'top',
+        xLabel: 'x',
+        yLabel: 'y',
+        x: [0, 10],
+        y: [0, 100],
+        series: [
+          {
+            name: 'red',
+            color: '#ff0000',
+            markers: true,
+            points: [
+              [2, 20],
+              [8, 90],
+            ],
+          },
+        ],
+      },
+      {
+        title: 'bottom',
+        xLabel: 'x',
+        yLabel: 'y',
+        x: [0, 10],
+        y: [0, 1],
+        series: [{ name: 'blue', color: '#0000ff', markers: true, points: [[5, 0.5]] }],
+      },
     ],
   };
   const raster = renderFigure(figure);

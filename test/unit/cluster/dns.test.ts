@@ -4,7 +4,8 @@ import { CLUSTER_DOMAIN, DNS_SERVICE_IP, corefile, dnsManifests } from '../../..
 import { SERVICE_CIDR, kubeletConfig } from '../../../hack/cluster/node.ts';
 
 type Obj = Record<string, any>;
-const byKind = (kind: string) => dnsManifests('dev.local/pilotlight/coredns:test').find((m) => (m as Obj).kind === kind) as Obj;
+const byKind = (kind: string) =>
+  dnsManifests('dev.local/pilotlight/coredns:test').find((m) => (m as Obj).kind === kind) as Obj;
 
 describe('cluster DNS for the local node', () => {
   it('the Corefile serves only the cluster zones and forwards nothing off the machine', () => {
@@ -38,14 +39,20 @@ describe('cluster DNS for the local node', () => {
     const rules = byKind('ClusterRole').rules as Obj[];
     expect(rules.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'namespaces', 'services']);
     for (const rule of rules) expect(rule.verbs).toEqual(['list', 'watch']);
-    expect(byKind('ClusterRoleBinding').subjects).toEqual([{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }]);
+    expect(byKind('ClusterRoleBinding').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' },
+    ]);
   });
 
   it('the Deployment runs the local image with the Corefile from its ConfigMap, not resolving through itself', () => {
     const pod = byKind('Deployment').spec.template.spec;
     expect(pod.dnsPolicy).toBe('Default');
     expect(pod.serviceAccountName).toBe('coredns');
-    expect(pod.containers[0]).toMatchObject({ image: 'dev.local/pilotlight/coredns:test', imagePullPolicy: 'Never', args: ['-conf', '/etc/coredns/Corefile'] });
+    expect(pod.containers[0]).toMatchObject({
+      image: 'dev.local/pilotlight/coredns:test',
+      imagePullPolicy: 'Never',
+      args: ['-conf', '/etc/coredns/Corefile'],
+    });
     expect(byKind('ConfigMap').data.Corefile).toBe(corefile());
   });
 

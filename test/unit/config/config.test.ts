@@ -7,21 +7,34 @@ import { parseFeatures } from '../../../lib/config/features.ts';
 
 describe('Go durations', () => {
   it.each([
-    ['60s', 60_000], ['1m30s', 90_000], ['1.5h', 5_400_000], ['250ms', 250], ['0', 0], ['-2s', -2000], ['1h0m0s', 3_600_000],
+    ['60s', 60_000],
+    ['1m30s', 90_000],
+    ['1.5h', 5_400_000],
+    ['250ms', 250],
+    ['0', 0],
+    ['-2s', -2000],
+    ['1h0m0s', 3_600_000],
   ])('%s is %d ms', (text, ms) => expect(parseGoDuration(text)).toBe(ms));
-  it.each(['', '60', 's', '1d', '1 s', '5sx'])('%j is not a duration', (text) => expect(parseGoDuration(text)).toBeUndefined());
+  it.each(['', '60', 's', '1d', '1 s', '5sx'])('%j is not a duration', (text) =>
+    expect(parseGoDuration(text)).toBeUndefined(),
+  );
 });
 
 describe('config-defaults', () => {
-  it('has Knative\'s defaults', () => {
+  it("has Knative's defaults", () => {
     expect(parseDefaults()).toMatchObject({
-      revisionTimeoutSeconds: 300, maxRevisionTimeoutSeconds: 600, containerConcurrency: 0,
-      containerConcurrencyMaxLimit: 1000, containerNameTemplate: 'user-container', enableServiceLinks: false,
+      revisionTimeoutSeconds: 300,
+      maxRevisionTimeoutSeconds: 600,
+      containerConcurrency: 0,
+      containerConcurrencyMaxLimit: 1000,
+      containerNameTemplate: 'user-container',
+      enableServiceLinks: false,
     });
   });
   it('names every bad key and its rule', () => {
-    expect(() => parseDefaults({ 'revision-timeout-seconds': '700', 'container-concurrency': 'ten' }))
-      .toThrow('ConfigMap config-defaults is invalid: container-concurrency: must be an integer; revision-timeout-seconds: must not exceed max-revision-timeout-seconds');
+    expect(() => parseDefaults({ 'revision-timeout-seconds': '700', 'container-concurrency': 'ten' })).toThrow(
+      'ConfigMap config-defaults is invalid: container-concurrency: must be an integer; revision-timeout-seconds: must not exceed max-revision-timeout-seconds',
+    );
   });
   it('expands container name templates over the parent', () => {
     expect(containerName('{{.Name}}-{{ .Namespace }}', { name: 'svc', namespace: 'ns' })).toBe('svc-ns');
@@ -37,26 +50,45 @@ describe('config-features', () => {
     expect(features['kubernetes.podspec-affinity']).toBe('Enabled');
     expect(features['tag-header-based-routing']).toBe('Allowed');
     expect(features['kubernetes.podspec-nodeselector']).toBe('Disabled');
-    expect(() => parseFeatures({ 'multi-container': 'yes' })).toThrow('multi-container: must be Enabled, Disabled or Allowed');
+    expect(() => parseFeatures({ 'multi-container': 'yes' })).toThrow(
+      'multi-container: must be Enabled, Disabled or Allowed',
+    );
   });
 });
 
 describe('config-autoscaler', () => {
-  it('has Knative\'s defaults', () => {
+  it("has Knative's defaults", () => {
     expect(parseAutoscalerConfig()).toMatchObject({
-      containerConcurrencyTargetFraction: 0.7, containerConcurrencyTargetDefault: 100, rpsTargetDefault: 200,
-      targetBurstCapacity: 211, stableWindowMs: 60_000, panicWindowPercentage: 10, panicThresholdPercentage: 200,
-      maxScaleUpRate: 1000, maxScaleDownRate: 2, enableScaleToZero: true, scaleToZeroGracePeriodMs: 30_000,
-      initialScale: 1, allowZeroInitialScale: false, maxScaleLimit: 0,
+      containerConcurrencyTargetFraction: 0.7,
+      containerConcurrencyTargetDefault: 100,
+      rpsTargetDefault: 200,
+      targetBurstCapacity: 211,
+      stableWindowMs: 60_000,
+      panicWindowPercentage: 10,
+      panicThresholdPercentage: 200,
+      maxScaleUpRate: 1000,
+      maxScaleDownRate: 2,
+      enableScaleToZero: true,
+      scaleToZeroGracePeriodMs: 30_000,
+      initialScale: 1,
+      allowZeroInitialScale: false,
+      maxScaleLimit: 0,
     });
   });
   it('reads a target percentage up to 1.0 as a fraction', () => {
-    expect(parseAutoscalerConfig({ 'container-concurrency-target-percentage': '0.8' }).containerConcurrencyTargetFraction).toBe(0.8);
-    expect(parseAutoscalerConfig({ 'container-concurrency-target-percentage': '80' }).containerConcurrencyTargetFraction).toBe(0.8);
+    expect(
+      parseAutoscalerConfig({ 'container-concurrency-target-percentage': '0.8' }).containerConcurrencyTargetFraction,
+    ).toBe(0.8);
+    expect(
+      parseAutoscalerConfig({ 'container-concurrency-target-percentage': '80' }).containerConcurrencyTargetFraction,
+    ).toBe(0.8);
   });
   it('rejects out-of-range values with their keys', () => {
-    expect(() => parseAutoscalerConfig({ 'stable-window': '61500ms', 'max-scale-down-rate': '1', 'initial-scale': '0' }))
-      .toThrow('stable-window: must be a whole number of seconds; max-scale-down-rate: must be greater than 1; initial-scale: must be at least 1 unless allow-zero-initial-scale is true');
+    expect(() =>
+      parseAutoscalerConfig({ 'stable-window': '61500ms', 'max-scale-down-rate': '1', 'initial-scale': '0' }),
+    ).toThrow(
+      'stable-window: must be a whole number of seconds; max-scale-down-rate: must be greater than 1; initial-scale: must be at least 1 unless allow-zero-initial-scale is true',
+    );
   });
 });
 
@@ -65,12 +97,26 @@ describe('autoscaling annotations', () => {
   const parse = (annotations: Record<string, string>, c = config) => parseAutoscalingAnnotations(annotations, c);
 
   it('parses canonical names and the camelCase aliases', () => {
-    expect(parse({
-      'autoscaling.knative.dev/minScale': '1', 'autoscaling.knative.dev/max-scale': '10', 'autoscaling.knative.dev/target': '50',
-      'autoscaling.knative.dev/window': '2m', 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/target-burst-capacity': '-1',
-      'autoscaling.knative.dev/metric-aggregation-algorithm': 'weightedExponential',
-    })).toEqual({
-      values: { minScale: 1, maxScale: 10, target: 50, windowMs: 120_000, metric: 'rps', targetBurstCapacity: -1, metricAggregationAlgorithm: 'weighted-exponential' },
+    expect(
+      parse({
+        'autoscaling.knative.dev/minScale': '1',
+        'autoscaling.knative.dev/max-scale': '10',
+        'autoscaling.knative.dev/target': '50',
+        'autoscaling.knative.dev/window': '2m',
+        'autoscaling.knative.dev/metric': 'rps',
+        'autoscaling.knative.dev/target-burst-capacity': '-1',
+        'autoscaling.knative.dev/metric-aggregation-algorithm': 'weightedExponential',
+      }),
+    ).toEqual({
+      values: {
+        minScale: 1,
+        maxScale: 10,
+        target: 50,
+        windowMs: 120_000,
+        metric: 'rps',
+        targetBurstCapacity: -1,
+        metricAggregationAlgorithm: 'weighted-exponential',
+      },
       issues: [],
     });
   });
@@ -86,7 +132,10 @@ describe('autoscaling annotations', () => {
     [{ 'autoscaling.knative.dev/max-scale': '1.5' }, 'is not an integer'],
     [{ 'autoscaling.knative.dev/initial-scale': '0' }, 'initial-scale=0 is not allowed by the cluster'],
     [{ 'autoscaling.knative.dev/activation-scale': '1' }, 'must be greater than 1'],
-    [{ 'autoscaling.knative.dev/activation-scale': '5', 'autoscaling.knative.dev/max-scale': '3' }, 'max-scale=3 is less than activation-scale=5'],
+    [
+      { 'autoscaling.knative.dev/activation-scale': '5', 'autoscaling.knative.dev/max-scale': '3' },
+      'max-scale=3 is less than activation-scale=5',
+    ],
     [{ 'autoscaling.knative.dev/scale-down-delay': '2h' }, 'must be between 0s and 3600s'],
     [{ 'autoscaling.knative.dev/target-burst-capacity': '-2' }, 'must be at least 0 (or -1)'],
   ])('%j is rejected: %s', (annotations, message) => {
@@ -96,9 +145,18 @@ describe('autoscaling annotations', () => {
   });
 
   it('holds max-scale to max-scale-limit and honours allow-zero-initial-scale', () => {
-    const limited = parseAutoscalerConfig({ 'max-scale-limit': '10', 'max-scale': '5', 'allow-zero-initial-scale': 'true' });
-    expect(parse({ 'autoscaling.knative.dev/max-scale': '11' }, limited).issues[0]?.message).toBe('11 is out of range: must be between 1 and max-scale-limit (10)');
+    const limited = parseAutoscalerConfig({
+      'max-scale-limit': '10',
+      'max-scale': '5',
+      'allow-zero-initial-scale': 'true',
+    });
+    expect(parse({ 'autoscaling.knative.dev/max-scale': '11' }, limited).issues[0]?.message).toBe(
+      '11 is out of range: must be between 1 and max-scale-limit (10)',
+    );
     expect(parse({ 'autoscaling.knative.dev/max-scale': '0' }, limited).issues).toHaveLength(1);
-    expect(parse({ 'autoscaling.knative.dev/initial-scale': '0' }, limited)).toEqual({ values: { initialScale: 0 }, issues: [] });
+    expect(parse({ 'autoscaling.knative.dev/initial-scale': '0' }, limited)).toEqual({
+      values: { initialScale: 0 },
+      issues: [],
+    });
   });
 });

@@ -7,10 +7,20 @@ import { ConfigStore, ConfigUnavailable, requiredConfig } from '../../../lib/con
 import type { KubeRest, RequestOptions, WatchEvent } from '../../../lib/kube/rest.ts';
 import type { DeploymentConfig } from '../../../lib/config/deployment.ts';
 
-const settle = async () => { for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve)); };
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
 
-const cm = (name: string, data: Record<string, string>, resourceVersion: string): KubernetesObject & { data: Record<string, string> } =>
-  ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'system', resourceVersion }, data });
+const cm = (
+  name: string,
+  data: Record<string, string>,
+  resourceVersion: string,
+): KubernetesObject & { data: Record<string, string> } => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'system', resourceVersion },
+  data,
+});
 
 /** Lists `initial`, then yields whatever push() is given on the watch. */
 class ScriptedApi implements KubeRest {
@@ -46,7 +56,10 @@ class ScriptedApi implements KubeRest {
   }
 }
 
-interface Config { features: Features; deployment: DeploymentConfig | ConfigUnavailable }
+interface Config {
+  features: Features;
+  deployment: DeploymentConfig | ConfigUnavailable;
+}
 
 function store(api: ScriptedApi) {
   return new ConfigStore<Config>({
@@ -114,7 +127,9 @@ describe('ConfigStore', () => {
     s.start();
     await s.whenSynced();
     let present = false;
-    void s.whenPresent('config-features').then(() => { present = true; });
+    void s.whenPresent('config-features').then(() => {
+      present = true;
+    });
     api.push({ type: 'ADDED', object: cm('config-features', { 'tag-header-based-routing': 'enabled' }, '2') });
     await settle();
     expect(present).toBe(true);

@@ -17,7 +17,10 @@ describe('deploymentHash', () => {
 
   it('is written as a label without touching the pod template labels, even when both share one object', () => {
     const labels = { app: 'r' };
-    const d = { metadata: { name: 'r-deployment', labels }, spec: { selector: {}, template: { metadata: { labels }, spec: { containers: [] } } } };
+    const d = {
+      metadata: { name: 'r-deployment', labels },
+      spec: { selector: {}, template: { metadata: { labels }, spec: { containers: [] } } },
+    };
     const hashed = withHash(d);
     expect(hashed.metadata?.labels?.[DEPLOYMENT_HASH_LABEL]).toBe(deploymentHash(d));
     expect(hashed.spec?.template.metadata?.labels).toEqual({ app: 'r' });

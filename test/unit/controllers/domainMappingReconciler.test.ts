@@ -16,18 +16,29 @@ describe('DomainMapping reconciler, against fakes', () => {
         writes.push(`${method} ${path}`);
         throw Object.assign(new Error('clusterdomainclaims "app.example.org" already exists'), { code: 409 });
       },
-      watch: () => { throw new Error('no watches here'); },
+      watch: () => {
+        throw new Error('no watches here');
+      },
     };
     const reconciler = domainMappingReconciler({
-      client, domainClaims: new Store(), ingresses: new Store(), services: new Store(), routes: new Store(),
+      client,
+      domainClaims: new Store(),
+      ingresses: new Store(),
+      services: new Store(),
+      routes: new Store(),
       config: () => ({ network: parseNetworkConfig({ 'autocreate-cluster-domain-claims': 'true' }) }),
     });
     const dm: DomainMappingObject = {
-      apiVersion: 'serving.knative.dev/v1beta1', kind: 'DomainMapping',
+      apiVersion: 'serving.knative.dev/v1beta1',
+      kind: 'DomainMapping',
       metadata: { name: 'app.example.org', namespace: 'team', uid: 'u', generation: 1 },
       spec: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello', namespace: 'team' } },
     };
-    await reconciler.reconcile(dm, { log: createLogger('test'), clock: new FakeClock(), events: { event: async () => {} } as unknown as EventRecorder });
+    await reconciler.reconcile(dm, {
+      log: createLogger('test'),
+      clock: new FakeClock(),
+      events: { event: async () => {} } as unknown as EventRecorder,
+    });
     expect(writes).toEqual(['POST /apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims']);
     expect(dm.status?.conditions?.find((c) => c.type === 'DomainClaimed')?.status).toBe('Unknown');
   });

@@ -9,7 +9,9 @@ const rev = (name: string, generation: number, ready: boolean): RevisionObject =
 
 describe('pickLatestReady', () => {
   it('takes the ready revision of the newest generation up to the configuration generation', () => {
-    expect(pickLatestReady([rev('c-00001', 1, true), rev('c-00002', 2, true), rev('c-00003', 3, false)], 'c-00001', 3)).toBe('c-00002');
+    expect(
+      pickLatestReady([rev('c-00001', 1, true), rev('c-00002', 2, true), rev('c-00003', 3, false)], 'c-00001', 3),
+    ).toBe('c-00002');
   });
 
   it('keeps the current one while the newer revision is not ready', () => {

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { RevisionConditions } from '../../../lib/apis/conditions.ts';
 import type { RevisionStatus } from '../../../lib/apis/status.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
-import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, setContainerStatuses } from '../../../controllers/revision/status.ts';
+import {
+  isFailing,
+  propagateAutoscalerStatus,
+  propagateDeploymentStatus,
+  setContainerStatuses,
+} from '../../../controllers/revision/status.ts';
 
 function manage() {
   const status: RevisionStatus = {};
@@ -12,18 +17,29 @@ function manage() {
   return { status, manager };
 }
 
-const deployment = (status: V1Deployment['status'], replicas = 1): V1Deployment => ({ spec: { replicas, selector: {}, template: {} }, status });
-const progressing = (status: string, reason: string, message = '') => ({ type: 'Progressing', status, reason, message });
+const deployment = (status: V1Deployment['status'], replicas = 1): V1Deployment => ({
+  spec: { replicas, selector: {}, template: {} },
+  status,
+});
+const progressing = (status: string, reason: string, message = '') => ({
+  type: 'Progressing',
+  status,
+  reason,
+  message,
+});
 
 const pod = (containerStatuses: object[], conditions: object[] = [{ type: 'PodScheduled', status: 'True' }]): V1Pod =>
-  ({ status: { conditions, containerStatuses } } as V1Pod);
+  ({ status: { conditions, containerStatuses } }) as V1Pod;
 
 describe('setContainerStatuses', () => {
   it('names every container, with a digest only where the image already gives one', () => {
     const digest = `registry.example.com/app@sha256:${'a'.repeat(64)}`;
     const status: RevisionStatus = {};
     setContainerStatuses(status, {
-      containers: [{ name: 'user-container', image: 'dev.local/hello:1' }, { name: 'sidecar', image: digest }],
+      containers: [
+        { name: 'user-container', image: 'dev.local/hello:1' },
+        { name: 'sidecar', image: digest },
+      ],
       initContainers: [{ name: 'init', image: 'registry.example.com/init:v1' }],
     });
     expect(status).toEqual({
@@ -46,44 +62,94 @@ describe('propagateDeploymentStatus', () => {
 
   it('is Ready once the Deployment progresses and has a ready replica', () => {
     const { manager } = manage();
-    propagateDeploymentStatus(manager, deployment({ readyReplicas: 1, availableReplicas: 1, conditions: [progressing('True', 'NewReplicaSetAvailable')] }), []);
+    propagateDeploymentStatus(
+      manager,
+      deployment({
+        readyReplicas: 1,
+        availableReplicas: 1,
+        conditions: [progressing('True', 'NewReplicaSetAvailable')],
+      }),
+      [],
+    );
     expect(manager.get('Ready')?.status).toBe('True');
   });
 
   it('reports ProgressDeadlineExceeded from the Deployment', () => {
     const { manager } = manage();
-    propagateDeploymentStatus(manager, deployment({ conditions: [progressing('False', 'ProgressDeadlineExceeded', 'ReplicaSet "x" has timed out progressing.')] }), []);
-    expect(manager.get('ResourcesAvailable')).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "x" has timed out progressing.' });
+    propagateDeploymentStatus(
+      manager,
+      deployment({
+        conditions: [progressing('False', 'ProgressDeadlineExceeded', 'ReplicaSet "x" has timed out progressing.')],
+      }),
+      [],
+    );
+    expect(manager.get('ResourcesAvailable')).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+      message: 'ReplicaSet "x" has timed out progressing.',
+    });
   });
 
   it('names a crash loop by the exit code of the user container, not queue-proxy', () => {
     const { manager } = manage();
-    propagateDeploymentStatus(manager, deployment({ availableReplicas: 0 }), [pod([
-      { name: 'queue-proxy', lastState: { terminated: { exitCode: 9 } } },
-      { name: 'user-container', lastState: { terminated: { exitCode: 137, message: 'OOMKilled' } } },
-    ])]);
-    expect(manager.get('ContainerHealthy')).toMatchObject({ status: 'False', reason: 'ExitCode137', message: 'Container failed with: OOMKilled' });
+    propagateDeploymentStatus(manager, deployment({ availableReplicas: 0 }), [
+      pod([
+        { name: 'queue-proxy', lastState: { terminated: { exitCode: 9 } } },
+        { name: 'user-container', lastState: { terminated: { exitCode: 137, message: 'OOMKilled' } } },
+      ]),
+    ]);
+    expect(manager.get('ContainerHealthy')).toMatchObject({
+      status: 'False',
+      reason: 'ExitCode137',
+      message: 'Container failed with: OOMKilled',
+    });
   });
 
   it('reports an image pull failure at once, other waiting reasons only after the deadline', () => {
     const pulling = manage();
-    propagateDeploymentStatus(pulling.manager, deployment({}), [pod([{ name: 'user-container', state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } }])]);
-    expect(pulling.manager.get('ResourcesAvailable')).toMatchObject({ status: 'False', reason: 'ErrImagePull', message: 'not found' });
+    propagateDeploymentStatus(pulling.manager, deployment({}), [
+      pod([{ name: 'user-container', state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } }]),
+    ]);
+    expect(pulling.manager.get('ResourcesAvailable')).toMatchObject({
+      status: 'False',
+      reason: 'ErrImagePull',
+      message: 'not found',
+    });
 
     const creating = manage();
-    propagateDeploymentStatus(creating.manager, deployment({}), [pod([{ name: 'user-container', state: { waiting: { reason: 'ContainerCreating' } } }])]);
+    propagateDeploymentStatus(creating.manager, deployment({}), [
+      pod([{ name: 'user-container', state: { waiting: { reason: 'ContainerCreating' } } }]),
+    ]);
     expect(creating.manager.get('ResourcesAvailable')?.status).toBe('Unknown');
   });
 
   it('reports an unschedulable pod with the scheduler reason', () => {
     const { manager } = manage();
-    propagateDeploymentStatus(manager, deployment({}), [pod([], [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' }])]);
-    expect(manager.get('ResourcesAvailable')).toMatchObject({ status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' });
+    propagateDeploymentStatus(manager, deployment({}), [
+      pod(
+        [],
+        [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/1 nodes are available: 1 Insufficient cpu.',
+          },
+        ],
+      ),
+    ]);
+    expect(manager.get('ResourcesAvailable')).toMatchObject({
+      status: 'False',
+      reason: 'Unschedulable',
+      message: '0/1 nodes are available: 1 Insufficient cpu.',
+    });
   });
 
   it('leaves pods alone when no replicas are wanted', () => {
     const { manager } = manage();
-    propagateDeploymentStatus(manager, deployment({}, 0), [pod([{ name: 'user-container', lastState: { terminated: { exitCode: 1 } } }])]);
+    propagateDeploymentStatus(manager, deployment({}, 0), [
+      pod([{ name: 'user-container', lastState: { terminated: { exitCode: 1 } } }]),
+    ]);
     expect(manager.get('ContainerHealthy')?.status).toBe('Unknown');
   });
 });
@@ -91,8 +157,13 @@ describe('propagateDeploymentStatus', () => {
 describe('propagateAutoscalerStatus', () => {
   const paStatus = (ready: string, initialized: boolean, serviceName?: string) => ({
     status: {
-      serviceName, actualScale: 2, desiredScale: 3,
-      conditions: [{ type: 'Ready', status: ready as 'True' }, { type: 'ScaleTargetInitialized', status: (initialized ? 'True' : 'Unknown') as 'True' }],
+      serviceName,
+      actualScale: 2,
+      desiredScale: 3,
+      conditions: [
+        { type: 'Ready', status: ready as 'True' },
+        { type: 'ScaleTargetInitialized', status: (initialized ? 'True' : 'Unknown') as 'True' },
+      ],
     },
   });
 
@@ -107,7 +178,11 @@ describe('propagateAutoscalerStatus', () => {
   it('fails a revision whose autoscaler gave up before initial scale was reached', () => {
     const { status, manager } = manage();
     propagateAutoscalerStatus(status, manager, paStatus('False', false, 'rev'));
-    expect(manager.get('ResourcesAvailable')).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded', message: 'Initial scale was never achieved' });
+    expect(manager.get('ResourcesAvailable')).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+      message: 'Initial scale was never achieved',
+    });
   });
 
   it('marks Active unknown while the autoscaler has said nothing', () => {

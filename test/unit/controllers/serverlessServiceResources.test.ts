@@ -2,7 +2,13 @@ import type { V1Endpoints } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { effectiveMode } from '../../../controllers/serverlessservice/reconciler.ts';
 import {
-  chooseSubset, filterSubsetPorts, makePrivateService, makePublicEndpoints, makePublicService, readyAddressCount, subsetEndpoints,
+  chooseSubset,
+  filterSubsetPorts,
+  makePrivateService,
+  makePublicEndpoints,
+  makePublicService,
+  readyAddressCount,
+  subsetEndpoints,
   type ServerlessService,
 } from '../../../controllers/serverlessservice/resources.ts';
 import { HTTP1_QUEUE_SERVICE_PORTS } from '../../support/servingFixtures.ts';
@@ -11,12 +17,30 @@ function sks(protocolType: 'http1' | 'h2c' = 'http1'): ServerlessService {
   return {
     apiVersion: 'networking.internal.knative.dev/v1alpha1',
     kind: 'ServerlessService',
-    metadata: { name: 'hello-00001', namespace: 'ns', uid: 'sks-uid', labels: { 'serving.knative.dev/revision': 'hello-00001' }, annotations: { a: 'b' } },
-    spec: { mode: 'Serve', numActivators: 2, protocolType, objectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00001-deployment' } },
+    metadata: {
+      name: 'hello-00001',
+      namespace: 'ns',
+      uid: 'sks-uid',
+      labels: { 'serving.knative.dev/revision': 'hello-00001' },
+      annotations: { a: 'b' },
+    },
+    spec: {
+      mode: 'Serve',
+      numActivators: 2,
+      protocolType,
+      objectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello-00001-deployment' },
+    },
   };
 }
 
-const owner = { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'ServerlessService', name: 'hello-00001', uid: 'sks-uid', controller: true, blockOwnerDeletion: true };
+const owner = {
+  apiVersion: 'networking.internal.knative.dev/v1alpha1',
+  kind: 'ServerlessService',
+  name: 'hello-00001',
+  uid: 'sks-uid',
+  controller: true,
+  blockOwnerDeletion: true,
+};
 
 const endpoints = (ips: string[], ports = [8012, 8013, 8112, 9090]): V1Endpoints => ({
   metadata: { name: 'src' },
@@ -48,7 +72,13 @@ describe('makePrivateService', () => {
 
   it('uses the HTTP/2 port and app protocol for h2c revisions', () => {
     const ports = makePrivateService(sks('h2c'), {}).spec!.ports!;
-    expect(ports[0]).toEqual({ name: 'http2', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port: 80, targetPort: 8013 });
+    expect(ports[0]).toEqual({
+      name: 'http2',
+      protocol: 'TCP',
+      appProtocol: 'kubernetes.io/h2c',
+      port: 80,
+      targetPort: 8013,
+    });
     expect(ports[4]).toEqual({ name: 'http2-istio', protocol: 'TCP', port: 8013, targetPort: 8013 });
   });
 });
@@ -58,11 +88,19 @@ describe('makePublicService', () => {
     const http1 = makePublicService(sks());
     expect(http1.metadata?.name).toBe('hello-00001');
     expect(http1.metadata?.labels?.['networking.internal.knative.dev/serviceType']).toBe('Public');
-    expect(http1.spec).toEqual({ ports: [
-      { name: 'http', protocol: 'TCP', port: 80, targetPort: 8012 },
-      { name: 'https', protocol: 'TCP', port: 443, targetPort: 8112 },
-    ] });
-    expect(makePublicService(sks('h2c')).spec?.ports?.[0]).toEqual({ name: 'http2', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port: 81, targetPort: 8013 });
+    expect(http1.spec).toEqual({
+      ports: [
+        { name: 'http', protocol: 'TCP', port: 80, targetPort: 8012 },
+        { name: 'https', protocol: 'TCP', port: 443, targetPort: 8112 },
+      ],
+    });
+    expect(makePublicService(sks('h2c')).spec?.ports?.[0]).toEqual({
+      name: 'http2',
+      protocol: 'TCP',
+      appProtocol: 'kubernetes.io/h2c',
+      port: 81,
+      targetPort: 8013,
+    });
   });
 });
 
@@ -70,14 +108,26 @@ describe('public endpoints', () => {
   it('copy the source addresses with only the target port and TLS', () => {
     const built = makePublicEndpoints(sks(), endpoints(['10.0.0.1', '10.0.0.2']));
     expect(built.metadata).toMatchObject({ name: 'hello-00001', namespace: 'ns', ownerReferences: [owner] });
-    expect(built.subsets).toEqual([{ addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }], ports: [{ port: 8012, protocol: 'TCP' }, { port: 8112, protocol: 'TCP' }] }]);
-    expect(filterSubsetPorts('h2c', endpoints(['10.0.0.1']).subsets!)[0]!.ports!.map((p) => p.port)).toEqual([8013, 8112]);
+    expect(built.subsets).toEqual([
+      {
+        addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }],
+        ports: [
+          { port: 8012, protocol: 'TCP' },
+          { port: 8112, protocol: 'TCP' },
+        ],
+      },
+    ]);
+    expect(filterSubsetPorts('h2c', endpoints(['10.0.0.1']).subsets!)[0]!.ports!.map((p) => p.port)).toEqual([
+      8013, 8112,
+    ]);
     expect(makePublicEndpoints(sks(), {}).subsets).toEqual([]);
   });
 
   it('count ready addresses across subsets', () => {
     expect(readyAddressCount(undefined)).toBe(0);
-    expect(readyAddressCount({ subsets: [{ addresses: [{ ip: 'a' }] }, { addresses: [{ ip: 'b' }, { ip: 'c' }] }] })).toBe(3);
+    expect(
+      readyAddressCount({ subsets: [{ addresses: [{ ip: 'a' }] }, { addresses: [{ ip: 'b' }, { ip: 'c' }] }] }),
+    ).toBe(3);
   });
 });
 

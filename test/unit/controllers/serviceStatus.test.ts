@@ -2,13 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { ServiceConditions } from '../../../lib/apis/conditions.ts';
 import type { ConfigurationObject, RouteObject, ServiceStatus } from '../../../lib/apis/status.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
-import { propagateConfigurationStatus, propagateRouteStatus, trafficMigrated } from '../../../controllers/service/status.ts';
+import {
+  propagateConfigurationStatus,
+  propagateRouteStatus,
+  trafficMigrated,
+} from '../../../controllers/service/status.ts';
 
 const ready = [{ type: 'Ready', status: 'True' as const }];
 
 const cfg = (latestReady: string, generation = 1, observed = 1): ConfigurationObject => ({
   metadata: { name: 'svc', generation },
-  status: { observedGeneration: observed, latestCreatedRevisionName: latestReady, latestReadyRevisionName: latestReady, conditions: ready },
+  status: {
+    observedGeneration: observed,
+    latestCreatedRevisionName: latestReady,
+    latestReadyRevisionName: latestReady,
+    conditions: ready,
+  },
 });
 
 const route = (statusTraffic: object[], generation = 1, observed = 1): RouteObject => ({
@@ -19,18 +28,30 @@ const route = (statusTraffic: object[], generation = 1, observed = 1): RouteObje
 
 describe('trafficMigrated', () => {
   it('holds when the status sends the configuration target to its latest ready revision', () => {
-    expect(trafficMigrated(route([{ revisionName: 'svc-00002', latestRevision: true, percent: 100 }]), cfg('svc-00002'))).toBe(true);
+    expect(
+      trafficMigrated(route([{ revisionName: 'svc-00002', latestRevision: true, percent: 100 }]), cfg('svc-00002')),
+    ).toBe(true);
   });
 
   it('fails while the status still points at the previous revision', () => {
-    expect(trafficMigrated(route([{ revisionName: 'svc-00001', latestRevision: true, percent: 100 }]), cfg('svc-00002'))).toBe(false);
+    expect(
+      trafficMigrated(route([{ revisionName: 'svc-00001', latestRevision: true, percent: 100 }]), cfg('svc-00002')),
+    ).toBe(false);
   });
 
   it('compares tags and percents, and the number of targets', () => {
     const split = route([{ tag: 'a', revisionName: 'svc-00001', percent: 100 }]);
-    split.spec = { traffic: [{ tag: 'a', revisionName: 'svc-00001', percent: 90 }, { configurationName: 'svc', percent: 10 }] as never };
+    split.spec = {
+      traffic: [
+        { tag: 'a', revisionName: 'svc-00001', percent: 90 },
+        { configurationName: 'svc', percent: 10 },
+      ] as never,
+    };
     expect(trafficMigrated(split, cfg('svc-00001'))).toBe(false);
-    split.status!.traffic = [{ tag: 'a', revisionName: 'svc-00001', percent: 90 }, { revisionName: 'svc-00001', percent: 10, latestRevision: true }];
+    split.status!.traffic = [
+      { tag: 'a', revisionName: 'svc-00001', percent: 90 },
+      { revisionName: 'svc-00001', percent: 10, latestRevision: true },
+    ];
     expect(trafficMigrated(split, cfg('svc-00001'))).toBe(true);
   });
 });
@@ -50,16 +71,30 @@ describe('Service status from its children', () => {
     const status: ServiceStatus = {};
     const manager = manage(status);
     propagateConfigurationStatus(status, manager, cfg('svc-00001'));
-    propagateRouteStatus(status, manager, route([{ revisionName: 'svc-00001', latestRevision: true, percent: 100 }]), cfg('svc-00001'));
+    propagateRouteStatus(
+      status,
+      manager,
+      route([{ revisionName: 'svc-00001', latestRevision: true, percent: 100 }]),
+      cfg('svc-00001'),
+    );
     expect(manager.get('Ready')?.status).toBe('True');
-    expect(status).toMatchObject({ url: 'http://svc.ns.example.com', latestReadyRevisionName: 'svc-00001', traffic: [{ revisionName: 'svc-00001' }] });
+    expect(status).toMatchObject({
+      url: 'http://svc.ns.example.com',
+      latestReadyRevisionName: 'svc-00001',
+      traffic: [{ revisionName: 'svc-00001' }],
+    });
   });
 
   it('holds RoutesReady at TrafficNotMigrated while a Ready route lags the configuration', () => {
     const status: ServiceStatus = {};
     const manager = manage(status);
     propagateConfigurationStatus(status, manager, cfg('svc-00002'));
-    propagateRouteStatus(status, manager, route([{ revisionName: 'svc-00001', latestRevision: true, percent: 100 }]), cfg('svc-00002'));
+    propagateRouteStatus(
+      status,
+      manager,
+      route([{ revisionName: 'svc-00001', latestRevision: true, percent: 100 }]),
+      cfg('svc-00002'),
+    );
     expect(manager.get('RoutesReady')).toMatchObject({ status: 'Unknown', reason: 'TrafficNotMigrated' });
     expect(manager.get('Ready')?.status).toBe('Unknown');
   });
@@ -68,8 +103,19 @@ describe('Service status from its children', () => {
     const status: ServiceStatus = {};
     const manager = manage(status);
     const failed = cfg('');
-    failed.status!.conditions = [{ type: 'Ready', status: 'False', reason: 'RevisionFailed', message: 'Revision "svc-00001" failed with message: boom.' }];
+    failed.status!.conditions = [
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'RevisionFailed',
+        message: 'Revision "svc-00001" failed with message: boom.',
+      },
+    ];
     propagateConfigurationStatus(status, manager, failed);
-    expect(manager.get('Ready')).toMatchObject({ status: 'False', reason: 'RevisionFailed', message: 'Revision "svc-00001" failed with message: boom.' });
+    expect(manager.get('Ready')).toMatchObject({
+      status: 'False',
+      reason: 'RevisionFailed',
+      message: 'Revision "svc-00001" failed with message: boom.',
+    });
   });
 });

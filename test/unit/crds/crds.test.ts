@@ -33,20 +33,52 @@ describe('generated CRDs', () => {
     }
   });
 
-  it('the revision template accepts Knative\'s PodSpec subset and nothing Knative forbids', () => {
+  it("the revision template accepts Knative's PodSpec subset and nothing Knative forbids", () => {
     const service = parse(rendered.find(([f]) => f.startsWith('services.'))![1]);
     const spec = service.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.template.properties.spec;
     const fields = Object.keys(spec.properties);
-    for (const allowed of ['containers', 'volumes', 'serviceAccountName', 'imagePullSecrets', 'enableServiceLinks',
-      'automountServiceAccountToken', 'affinity', 'nodeSelector', 'tolerations', 'initContainers', 'containerConcurrency',
-      'timeoutSeconds', 'responseStartTimeoutSeconds', 'idleTimeoutSeconds']) {
+    for (const allowed of [
+      'containers',
+      'volumes',
+      'serviceAccountName',
+      'imagePullSecrets',
+      'enableServiceLinks',
+      'automountServiceAccountToken',
+      'affinity',
+      'nodeSelector',
+      'tolerations',
+      'initContainers',
+      'containerConcurrency',
+      'timeoutSeconds',
+      'responseStartTimeoutSeconds',
+      'idleTimeoutSeconds',
+    ]) {
       expect(fields).toContain(allowed);
     }
-    for (const forbidden of ['nodeName', 'restartPolicy', 'terminationGracePeriodSeconds', 'activeDeadlineSeconds', 'hostname', 'readinessGates']) {
+    for (const forbidden of [
+      'nodeName',
+      'restartPolicy',
+      'terminationGracePeriodSeconds',
+      'activeDeadlineSeconds',
+      'hostname',
+      'readinessGates',
+    ]) {
       expect(fields).not.toContain(forbidden);
     }
     const container = Object.keys(spec.properties.containers.items.properties);
-    expect(container).toEqual(expect.arrayContaining(['image', 'env', 'ports', 'readinessProbe', 'livenessProbe', 'startupProbe', 'resources', 'securityContext', 'volumeMounts']));
+    expect(container).toEqual(
+      expect.arrayContaining([
+        'image',
+        'env',
+        'ports',
+        'readinessProbe',
+        'livenessProbe',
+        'startupProbe',
+        'resources',
+        'securityContext',
+        'volumeMounts',
+      ]),
+    );
     expect(container).not.toContain('lifecycle');
     expect(container).not.toContain('stdin');
     expect(spec.properties.containers.items.required).toEqual(['image']);
@@ -55,7 +87,12 @@ describe('generated CRDs', () => {
   });
 
   it('names, short names and printer columns match Knative', () => {
-    const byName = new Map(rendered.map(([, text]) => { const c = parse(text); return [c.metadata.name, c]; }));
+    const byName = new Map(
+      rendered.map(([, text]) => {
+        const c = parse(text);
+        return [c.metadata.name, c];
+      }),
+    );
     const shortNames = (name: string) => byName.get(name).spec.names.shortNames;
     expect(shortNames('services.serving.knative.dev')).toEqual(['kservice', 'ksvc']);
     expect(shortNames('configurations.serving.knative.dev')).toContain('cfg');
@@ -66,11 +103,16 @@ describe('generated CRDs', () => {
     expect(shortNames('serverlessservices.networking.internal.knative.dev')).toEqual(['sks']);
     expect(shortNames('domainmappings.serving.knative.dev')).toEqual(['dm']);
     expect(byName.get('domainmappings.serving.knative.dev').spec.versions[0].name).toBe('v1beta1');
-    expect(byName.get('domainmappings.serving.knative.dev').spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name))
-      .toEqual(['URL', 'Ready', 'Reason']);
+    expect(
+      byName
+        .get('domainmappings.serving.knative.dev')
+        .spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name),
+    ).toEqual(['URL', 'Ready', 'Reason']);
     expect(shortNames('clusterdomainclaims.networking.internal.knative.dev')).toEqual(['cdc']);
     expect(byName.get('clusterdomainclaims.networking.internal.knative.dev').spec.scope).toBe('Cluster');
-    const columns = byName.get('services.serving.knative.dev').spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name);
+    const columns = byName
+      .get('services.serving.knative.dev')
+      .spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name);
     expect(columns).toEqual(['URL', 'LatestCreated', 'LatestReady', 'Ready', 'Reason']);
     for (const crd of byName.values()) expect(crd.spec.versions[0].subresources).toEqual({ status: {} });
   });

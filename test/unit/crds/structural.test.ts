@@ -13,7 +13,10 @@ const definitions: Record<string, OpenApiSchema> = {
     },
     required: ['keep', 'drop'],
   },
-  'test.Inner': { properties: { name: { type: 'string' }, count: { type: 'integer', format: 'int32' } }, required: ['name'] },
+  'test.Inner': {
+    properties: { name: { type: 'string' }, count: { type: 'integer', format: 'int32' } },
+    required: ['name'],
+  },
   'test.Loop': { properties: { self: { $ref: '#/components/schemas/test.Loop' } } },
 };
 
@@ -43,7 +46,10 @@ describe('StructuralConverter', () => {
   });
 
   it('turns IntOrString into x-kubernetes-int-or-string and applies field rules', () => {
-    expect(pod.properties?.port).toEqual({ anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true });
+    expect(pod.properties?.port).toEqual({
+      anyOf: [{ type: 'integer' }, { type: 'string' }],
+      'x-kubernetes-int-or-string': true,
+    });
     expect(pod.properties?.list?.maxItems).toBe(3);
   });
 

@@ -3,7 +3,10 @@
 import type { BackendAddress, BackendState, Ingress } from '../../../gateway/routing/table.ts';
 import { backendKey } from '../../../gateway/routing/table.ts';
 
-export interface RevisionTarget { revision: string; percent: number }
+export interface RevisionTarget {
+  revision: string;
+  percent: number;
+}
 
 export interface RouteIngressOptions {
   namespace?: string;
@@ -23,7 +26,10 @@ export function routeIngress(options: RouteIngressOptions): Ingress {
   const { namespace = 'default', name, targets, domain = 'example.com' } = options;
   const basePath = (tag: string): Path => ({
     splits: targets[tag]!.filter((t) => t.percent > 0).map((t) => ({
-      serviceNamespace: namespace, serviceName: t.revision, servicePort: 80, percent: t.percent,
+      serviceNamespace: namespace,
+      serviceName: t.revision,
+      servicePort: 80,
+      percent: t.percent,
       appendHeaders: { 'Knative-Serving-Revision': t.revision, 'Knative-Serving-Namespace': namespace },
     })),
   });
@@ -38,21 +44,28 @@ export function routeIngress(options: RouteIngressOptions): Ingress {
       if (options.tagHeaderRouting) {
         if (tag === '') {
           path.appendHeaders = { 'Knative-Serving-Default-Route': 'true' };
-          paths.unshift(...tags.slice(1).map((t) => ({ ...basePath(t), headers: { 'Knative-Serving-Tag': { exact: t } } })));
+          paths.unshift(
+            ...tags.slice(1).map((t) => ({ ...basePath(t), headers: { 'Knative-Serving-Tag': { exact: t } } })),
+          );
         } else {
           path.appendHeaders = { 'Knative-Serving-Tag': tag };
         }
       }
-      const hosts = visibility === 'ClusterLocal'
-        ? [`${hostName}.${namespace}`, `${hostName}.${namespace}.svc`, `${hostName}.${namespace}.svc.cluster.local`]
-        : [`${hostName}.${namespace}.${domain}`];
+      const hosts =
+        visibility === 'ClusterLocal'
+          ? [`${hostName}.${namespace}`, `${hostName}.${namespace}.svc`, `${hostName}.${namespace}.svc.cluster.local`]
+          : [`${hostName}.${namespace}.${domain}`];
       rules.push({ hosts, visibility, http: { paths } });
     }
   }
   return {
     apiVersion: 'networking.internal.knative.dev/v1alpha1',
     kind: 'Ingress',
-    metadata: { namespace, name, ...(options.creationTimestamp ? { creationTimestamp: options.creationTimestamp } : {}) },
+    metadata: {
+      namespace,
+      name,
+      ...(options.creationTimestamp ? { creationTimestamp: options.creationTimestamp } : {}),
+    },
     spec: { rules },
   };
 }
@@ -67,15 +80,22 @@ export function pathsIngress(name: string, hosts: string[], paths: Path[], names
   };
 }
 
-export const split = (serviceName: string, percent: number, namespace = 'default'): Path['splits'][number] =>
-  ({ serviceNamespace: namespace, serviceName, servicePort: 80, percent, appendHeaders: { 'Knative-Serving-Revision': serviceName } });
+export const split = (serviceName: string, percent: number, namespace = 'default'): Path['splits'][number] => ({
+  serviceNamespace: namespace,
+  serviceName,
+  servicePort: 80,
+  percent,
+  appendHeaders: { 'Knative-Serving-Revision': serviceName },
+});
 
 export const addresses = (...hosts: string[]): BackendAddress[] => hosts.map((host) => ({ host, port: 8012 }));
 
 /** Serve-mode state for every revision named, each with one endpoint named `<revision>-pod`. */
 export function serving(revisions: string[], namespace = 'default'): Map<string, BackendState> {
-  return new Map(revisions.map((revision) => [
-    backendKey(namespace, revision, 80),
-    { mode: 'serve', protocol: 'http1', endpoints: addresses(`${revision}-pod`) } satisfies BackendState,
-  ]));
+  return new Map(
+    revisions.map((revision) => [
+      backendKey(namespace, revision, 80),
+      { mode: 'serve', protocol: 'http1', endpoints: addresses(`${revision}-pod`) } satisfies BackendState,
+    ]),
+  );
 }

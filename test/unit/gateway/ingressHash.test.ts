@@ -10,7 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { ingressHash } from '../../../gateway/routing/probe.ts';
 import { buildRoutingTable, type Ingress } from '../../../gateway/routing/table.ts';
 
-interface Vector { title: string; hash: string; ingress: unknown }
+interface Vector {
+  title: string;
+  hash: string;
+  ingress: unknown;
+}
 
 const vectors: Vector[] = [
   {
@@ -25,19 +29,33 @@ const vectors: Vector[] = [
           {
             hosts: ['ingress-probe-abcde.example.com'],
             visibility: 'ExternalIP',
-            http: { paths: [{ splits: [{ serviceName: 'ingress-probe-abcde', serviceNamespace: 'serving-tests', servicePort: 8080 }] }] },
+            http: {
+              paths: [
+                {
+                  splits: [
+                    { serviceName: 'ingress-probe-abcde', serviceNamespace: 'serving-tests', servicePort: 8080 },
+                  ],
+                },
+              ],
+            },
           },
         ],
       },
     },
   },
   {
-    title: 'a Route\'s: two visibilities, a 90/10 split with appendHeaders',
+    title: "a Route's: two visibilities, a 90/10 split with appendHeaders",
     hash: '9dadfcafb23c5a83a99c2a274456062b4642238314209896f199763cc6f8364d',
     ingress: {
       apiVersion: 'networking.internal.knative.dev/v1alpha1',
       kind: 'Ingress',
-      metadata: { name: 'app', namespace: 'default', labels: { 'serving.knative.dev/route': 'app' }, generation: 3, resourceVersion: '123' },
+      metadata: {
+        name: 'app',
+        namespace: 'default',
+        labels: { 'serving.knative.dev/route': 'app' },
+        generation: 3,
+        resourceVersion: '123',
+      },
       spec: {
         rules: [
           {
@@ -52,14 +70,20 @@ const vectors: Vector[] = [
                       serviceName: 'app-00001',
                       servicePort: 80,
                       percent: 90,
-                      appendHeaders: { 'Knative-Serving-Revision': 'app-00001', 'Knative-Serving-Namespace': 'default' },
+                      appendHeaders: {
+                        'Knative-Serving-Revision': 'app-00001',
+                        'Knative-Serving-Namespace': 'default',
+                      },
                     },
                     {
                       serviceNamespace: 'default',
                       serviceName: 'app-00002',
                       servicePort: 80,
                       percent: 10,
-                      appendHeaders: { 'Knative-Serving-Revision': 'app-00002', 'Knative-Serving-Namespace': 'default' },
+                      appendHeaders: {
+                        'Knative-Serving-Revision': 'app-00002',
+                        'Knative-Serving-Namespace': 'default',
+                      },
                     },
                   ],
                 },
@@ -78,14 +102,20 @@ const vectors: Vector[] = [
                       serviceName: 'app-00001',
                       servicePort: 80,
                       percent: 90,
-                      appendHeaders: { 'Knative-Serving-Revision': 'app-00001', 'Knative-Serving-Namespace': 'default' },
+                      appendHeaders: {
+                        'Knative-Serving-Revision': 'app-00001',
+                        'Knative-Serving-Namespace': 'default',
+                      },
                     },
                     {
                       serviceNamespace: 'default',
                       serviceName: 'app-00002',
                       servicePort: 80,
                       percent: 10,
-                      appendHeaders: { 'Knative-Serving-Revision': 'app-00002', 'Knative-Serving-Namespace': 'default' },
+                      appendHeaders: {
+                        'Knative-Serving-Revision': 'app-00002',
+                        'Knative-Serving-Namespace': 'default',
+                      },
                     },
                   ],
                 },
@@ -165,7 +195,7 @@ const vectors: Vector[] = [
     },
   },
   {
-    title: 'a DomainMapping\'s: rewriteHost, tls, httpOption Redirected',
+    title: "a DomainMapping's: rewriteHost, tls, httpOption Redirected",
     hash: '0f479470a6e092618ad7ed94322f6ae4b2319d39b19e5461c7ab39cefa1fdd03',
     ingress: {
       apiVersion: 'networking.internal.knative.dev/v1alpha1',
@@ -215,7 +245,12 @@ const vectors: Vector[] = [
               paths: [
                 {
                   path: '/api/v2',
-                  headers: { 'X-Zeta': { exact: 'z' }, 'X-Alpha': { exact: 'a' }, 'x-alpha': { exact: 'lower' }, 'X-Mid': { exact: '' } },
+                  headers: {
+                    'X-Zeta': { exact: 'z' },
+                    'X-Alpha': { exact: 'a' },
+                    'x-alpha': { exact: 'lower' },
+                    'X-Mid': { exact: '' },
+                  },
                   splits: [
                     { serviceNamespace: 'team-a', serviceName: 'api', servicePort: 'http2', percent: 75 },
                     { serviceNamespace: 'team-a', serviceName: 'api-canary', servicePort: 'http2', percent: 25 },
@@ -292,7 +327,12 @@ const vectors: Vector[] = [
                       serviceNamespace: 'default',
                       serviceName: 'keys',
                       servicePort: 80,
-                      appendHeaders: { '\uff61': 'halfwidth', '\ud83d\ude00': 'emoji', '\u00e9': 'e-acute', Z: 'ascii' },
+                      appendHeaders: {
+                        '\uff61': 'halfwidth',
+                        '\ud83d\ude00': 'emoji',
+                        '\u00e9': 'e-acute',
+                        Z: 'ascii',
+                      },
                     },
                   ],
                 },
@@ -322,7 +362,16 @@ const vectors: Vector[] = [
                   path: '',
                   rewriteHost: '',
                   headers: {},
-                  splits: [{ serviceNamespace: 'default', serviceName: 'e', servicePort: 80, percent: 0, appendHeaders: {}, weight: 5 }],
+                  splits: [
+                    {
+                      serviceNamespace: 'default',
+                      serviceName: 'e',
+                      servicePort: 80,
+                      percent: 0,
+                      appendHeaders: {},
+                      weight: 5,
+                    },
+                  ],
                   appendHeaders: {},
                   timeout: '10s',
                   retries: { attempts: 3 },
@@ -335,7 +384,10 @@ const vectors: Vector[] = [
           { hosts: ['emptyhttp.example.com'], http: {} },
           { hosts: ['nullhttp.example.com'], http: null },
           { hosts: ['emptypaths.example.com'], http: { paths: [] } },
-          { hosts: ['nullsplits.example.com'], http: { paths: [{ path: '/a', splits: null }, { path: '/b' }, { path: '/c', splits: [] }] } },
+          {
+            hosts: ['nullsplits.example.com'],
+            http: { paths: [{ path: '/a', splits: null }, { path: '/b' }, { path: '/c', splits: [] }] },
+          },
         ],
         httpOption: '',
         unknownSpecField: { nested: [1, 2] },
@@ -362,7 +414,13 @@ const vectors: Vector[] = [
                   splits: [
                     null,
                     { serviceName: 'n' },
-                    { serviceNamespace: 'default', serviceName: 'n', servicePort: null, percent: null, appendHeaders: { 'X-Null': null } },
+                    {
+                      serviceNamespace: 'default',
+                      serviceName: 'n',
+                      servicePort: null,
+                      percent: null,
+                      appendHeaders: { 'X-Null': null },
+                    },
                   ],
                 },
               ],
@@ -399,12 +457,21 @@ const vectors: Vector[] = [
   {
     title: 'no spec',
     hash: '16dd0519ffec29ea29efb1a24e3a2c9476a4409c01c36e78f1ce46eba9d3fa6a',
-    ingress: { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'nospec', namespace: 'other' } },
+    ingress: {
+      apiVersion: 'networking.internal.knative.dev/v1alpha1',
+      kind: 'Ingress',
+      metadata: { name: 'nospec', namespace: 'other' },
+    },
   },
   {
     title: 'empty spec',
     hash: '16dd0519ffec29ea29efb1a24e3a2c9476a4409c01c36e78f1ce46eba9d3fa6a',
-    ingress: { apiVersion: 'networking.internal.knative.dev/v1alpha1', kind: 'Ingress', metadata: { name: 'nospec', namespace: 'other' }, spec: {} },
+    ingress: {
+      apiVersion: 'networking.internal.knative.dev/v1alpha1',
+      kind: 'Ingress',
+      metadata: { name: 'nospec', namespace: 'other' },
+      spec: {},
+    },
   },
 ];
 
@@ -427,7 +494,11 @@ describe('ingressHash', () => {
     const reversed = (value: unknown): unknown => {
       if (Array.isArray(value)) return value.map(reversed);
       if (value === null || typeof value !== 'object') return value;
-      return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversed(v)]));
+      return Object.fromEntries(
+        Object.entries(value)
+          .reverse()
+          .map(([k, v]) => [k, reversed(v)]),
+      );
     };
     for (const vector of vectors) expect(ingressHash(reversed(vector.ingress) as Ingress)).toBe(vector.hash);
   });

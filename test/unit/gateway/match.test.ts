@@ -4,8 +4,12 @@ import { match, normalizeHost, type Listener, type RequestHead } from '../../../
 import { buildRoutingTable, type PathRoute, type RoutingTable } from '../../../gateway/routing/table.ts';
 import { pathsIngress, routeIngress, serving, split } from './fixtures.ts';
 
-const request = (host: string | undefined, path = '/', headers: RequestHead['headers'] = {}, listener: Listener = 'external'): RequestHead =>
-  ({ listener, host, path, headers });
+const request = (
+  host: string | undefined,
+  path = '/',
+  headers: RequestHead['headers'] = {},
+  listener: Listener = 'external',
+): RequestHead => ({ listener, host, path, headers });
 
 /** The revision a matched path sends all its traffic to (these tests use single-split paths). */
 function revisionOf(result: PathRoute | RejectDecision): string {
@@ -17,7 +21,10 @@ function revisionOf(result: PathRoute | RejectDecision): string {
 }
 
 describe('host matching', () => {
-  const table = buildRoutingTable([routeIngress({ name: 'hello', targets: { '': [{ revision: 'hello-1', percent: 100 }] } })], serving(['hello-1']));
+  const table = buildRoutingTable(
+    [routeIngress({ name: 'hello', targets: { '': [{ revision: 'hello-1', percent: 100 }] } })],
+    serving(['hello-1']),
+  );
 
   it.each([
     ['hello.default.example.com'],
@@ -57,11 +64,20 @@ describe('path and header matching', () => {
   const backends = serving(['root', 'api', 'api-v2', 'canary', 'exact-case']);
 
   it('prefers the longest prefix whatever the spec order', () => {
-    const table = buildRoutingTable([pathsIngress('paths', ['site.example.com'], [
-      { path: '/', splits: [split('root', 100)] },
-      { path: '/api', splits: [split('api', 100)] },
-      { path: '/api/v2', splits: [split('api-v2', 100)] },
-    ])], backends);
+    const table = buildRoutingTable(
+      [
+        pathsIngress(
+          'paths',
+          ['site.example.com'],
+          [
+            { path: '/', splits: [split('root', 100)] },
+            { path: '/api', splits: [split('api', 100)] },
+            { path: '/api/v2', splits: [split('api-v2', 100)] },
+          ],
+        ),
+      ],
+      backends,
+    );
     const revisionFor = (path: string) => revisionOf(match(table, request('site.example.com', path)));
     expect(revisionFor('/')).toBe('root');
     expect(revisionFor('/index.html')).toBe('root');
@@ -73,17 +89,30 @@ describe('path and header matching', () => {
   });
 
   it('answers 404 no-matching-path when no prefix applies', () => {
-    const table = buildRoutingTable([pathsIngress('paths', ['site.example.com'], [{ path: '/api', splits: [split('api', 100)] }])], backends);
+    const table = buildRoutingTable(
+      [pathsIngress('paths', ['site.example.com'], [{ path: '/api', splits: [split('api', 100)] }])],
+      backends,
+    );
     expect(match(table, request('site.example.com', '/other'))).toBe(NO_MATCHING_PATH);
     expect(NO_MATCHING_PATH.status).toBe(404);
   });
 
   it('sends a request to a header-conditioned path only when every header matches exactly, names case-insensitively', () => {
-    const table = buildRoutingTable([pathsIngress('headers', ['site.example.com'], [
-      { splits: [split('root', 100)] },
-      { headers: { 'X-Canary': { exact: 'yes' }, 'X-Team': { exact: 'Blue' } }, splits: [split('canary', 100)] },
-    ])], backends);
-    const revisionFor = (headers: RequestHead['headers']) => revisionOf(match(table, request('site.example.com', '/', headers)));
+    const table = buildRoutingTable(
+      [
+        pathsIngress(
+          'headers',
+          ['site.example.com'],
+          [
+            { splits: [split('root', 100)] },
+            { headers: { 'X-Canary': { exact: 'yes' }, 'X-Team': { exact: 'Blue' } }, splits: [split('canary', 100)] },
+          ],
+        ),
+      ],
+      backends,
+    );
+    const revisionFor = (headers: RequestHead['headers']) =>
+      revisionOf(match(table, request('site.example.com', '/', headers)));
     expect(revisionFor({ 'x-canary': 'yes', 'x-team': 'Blue' })).toBe('canary');
     expect(revisionFor({ 'x-canary': 'yes' })).toBe('root');
     expect(revisionFor({ 'x-canary': 'yes', 'x-team': 'blue' })).toBe('root');

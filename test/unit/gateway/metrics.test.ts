@@ -16,14 +16,17 @@ describe('GatewayMetrics', () => {
   it('publishes counts and a cumulative latency histogram per route, revision and status', async () => {
     const { metrics, text } = setUp();
     const decision = {};
-    for (const latencyMs of [3, 7, 7, 120, 250_000]) metrics.observe(decision, 'default', 'hello', 'hello-00001', 200, latencyMs);
+    for (const latencyMs of [3, 7, 7, 120, 250_000])
+      metrics.observe(decision, 'default', 'hello', 'hello-00001', 200, latencyMs);
     metrics.observe(decision, 'default', 'hello', 'hello-00001', 502, 1);
     const out = await text();
     const ok = `${LABELS},response_code="200",response_code_class="2xx"`;
     expect(out).toContain('# TYPE gateway_request_count counter');
     expect(out).toContain('# TYPE gateway_request_latencies histogram');
     expect(line(out, `gateway_request_count{${ok},component="gateway"}`)).toMatch(/ 5$/);
-    expect(line(out, `gateway_request_count{${LABELS},response_code="502",response_code_class="5xx",component="gateway"}`)).toMatch(/ 1$/);
+    expect(
+      line(out, `gateway_request_count{${LABELS},response_code="502",response_code_class="5xx",component="gateway"}`),
+    ).toMatch(/ 1$/);
     expect(line(out, `gateway_request_latencies_bucket{${ok},le="5",`)).toMatch(/ 1$/);
     expect(line(out, `gateway_request_latencies_bucket{${ok},le="10",`)).toMatch(/ 3$/);
     expect(line(out, `gateway_request_latencies_bucket{${ok},le="150",`)).toMatch(/ 4$/);

@@ -13,7 +13,13 @@ const countsOf = (indices: number[], splits: number): number[] => {
 };
 
 describe('SplitSchedule', () => {
-  for (const weights of [[90, 10], [33, 33, 34], [1, 99], [0, 50, 0, 50], [25, 25, 25, 25]]) {
+  for (const weights of [
+    [90, 10],
+    [33, 33, 34],
+    [1, 99],
+    [0, 50, 0, 50],
+    [25, 25, 25, 25],
+  ]) {
     it(`${weights.join('/')}: exact in every window of 100 consecutive picks, sliding, over 10,000 picks`, () => {
       const sequence = picks(weights, 10_000);
       // Sliding by one: counts change only by the pick that leaves and the one that enters.
@@ -26,7 +32,8 @@ describe('SplitSchedule', () => {
       }
       expect(inexactWindowStarts).toEqual([]);
       const totals = countsOf(sequence, weights.length);
-      for (const [i, total] of totals.entries()) expect(Math.abs(total / 10_000 - weights[i]! / 100)).toBeLessThanOrEqual(0.01);
+      for (const [i, total] of totals.entries())
+        expect(Math.abs(total / 10_000 - weights[i]! / 100)).toBeLessThanOrEqual(0.01);
     });
   }
 
@@ -51,7 +58,12 @@ describe('SplitSchedule', () => {
   it('keeps the proportions when the weights do not sum to 100', () => {
     const schedule = SplitSchedule.of([2, 1])!;
     expect(schedule.period).toBe(3);
-    expect(countsOf(Array.from({ length: 30 }, () => schedule.next()), 2)).toEqual([20, 10]);
+    expect(
+      countsOf(
+        Array.from({ length: 30 }, () => schedule.next()),
+        2,
+      ),
+    ).toEqual([20, 10]);
   });
 });
 
@@ -67,7 +79,10 @@ describe('pickUpstream (power of two choices)', () => {
   it('never picks the most loaded of many endpoints and favours the idle ones', () => {
     const endpoints = [upstream('busy', 100), upstream('idle-1', 0), upstream('warm', 10), upstream('idle-2', 0)];
     const randomInt = xorshiftRandomInt(42);
-    const counts = countsOf(Array.from({ length: 10_000 }, () => pickUpstream(endpoints, randomInt)), endpoints.length);
+    const counts = countsOf(
+      Array.from({ length: 10_000 }, () => pickUpstream(endpoints, randomInt)),
+      endpoints.length,
+    );
     expect(counts[0]).toBe(0);
     // An idle endpoint wins every draw it is in (and ties split evenly): 5/12 of picks each; warm only beats busy: 1/6.
     expect(counts[1]! + counts[3]!).toBeGreaterThan(counts[2]! * 4);
@@ -75,7 +90,10 @@ describe('pickUpstream (power of two choices)', () => {
 
   it('draws two distinct endpoints: the second draw skips over the first', () => {
     const endpoints = [upstream('a', 3), upstream('b', 3), upstream('idle', 0)];
-    const scripted = (...draws: number[]) => () => draws.shift()!;
+    const scripted =
+      (...draws: number[]) =>
+      () =>
+        draws.shift()!;
     // Draws 2 then 0: idle is among them.
     expect(pickUpstream(endpoints, scripted(2, 0))).toBe(2);
     // Draws 0 then 1 of the two others, which is index 2 once index 0 is skipped.
@@ -83,7 +101,11 @@ describe('pickUpstream (power of two choices)', () => {
   });
 
   it('sends everything to a single endpoint without drawing', () => {
-    expect(pickUpstream([upstream('only', 7)], () => { throw new Error('must not draw'); })).toBe(0);
+    expect(
+      pickUpstream([upstream('only', 7)], () => {
+        throw new Error('must not draw');
+      }),
+    ).toBe(0);
   });
 
   it('reads load live, so a counter change steers the next pick', () => {

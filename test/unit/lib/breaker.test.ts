@@ -7,7 +7,13 @@ describe('Breaker', () => {
   it('admits up to its concurrency, queues in arrival order up to its depth, then rejects', () => {
     const breaker = new Breaker(2, 2);
     const log: string[] = [];
-    expect(['a', 'b', 'c', 'd', 'e'].map((n) => breaker.enter(waiter(log, n)))).toEqual(['admitted', 'admitted', 'queued', 'queued', 'rejected']);
+    expect(['a', 'b', 'c', 'd', 'e'].map((n) => breaker.enter(waiter(log, n)))).toEqual([
+      'admitted',
+      'admitted',
+      'queued',
+      'queued',
+      'rejected',
+    ]);
     breaker.release();
     breaker.release();
     expect(log).toEqual(['c', 'd']);

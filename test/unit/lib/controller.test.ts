@@ -12,10 +12,18 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 class FakeSource implements EventSource<KubernetesObject> {
   handlers: EventHandlers<KubernetesObject>[] = [];
   #synced!: () => void;
-  readonly #whenSynced = new Promise<void>((resolve) => { this.#synced = resolve; });
-  addHandlers(handlers: EventHandlers<KubernetesObject>): void { this.handlers.push(handlers); }
-  whenSynced(): Promise<void> { return this.#whenSynced; }
-  sync(): void { this.#synced(); }
+  readonly #whenSynced = new Promise<void>((resolve) => {
+    this.#synced = resolve;
+  });
+  addHandlers(handlers: EventHandlers<KubernetesObject>): void {
+    this.handlers.push(handlers);
+  }
+  whenSynced(): Promise<void> {
+    return this.#whenSynced;
+  }
+  sync(): void {
+    this.#synced();
+  }
   add(namespace: string, name: string): void {
     for (const h of this.handlers) h.onAdd?.({ metadata: { namespace, name } });
   }
@@ -24,10 +32,14 @@ class FakeSource implements EventSource<KubernetesObject> {
 class FakeLeadership implements Leadership {
   leading = false;
   listeners: LeaderCallbacks[] = [];
-  isLeader(): boolean { return this.leading; }
+  isLeader(): boolean {
+    return this.leading;
+  }
   subscribe(callbacks: LeaderCallbacks): () => void {
     this.listeners.push(callbacks);
-    return () => { this.listeners = this.listeners.filter((l) => l !== callbacks); };
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== callbacks);
+    };
   }
   async set(leading: boolean): Promise<void> {
     this.leading = leading;
@@ -52,7 +64,9 @@ async function reconcileCount(registry: Registry, result: string): Promise<numbe
 describe('Controller', () => {
   it('starts reconciling only after its sources have synced, with namespace/name keys', async () => {
     const seen: string[] = [];
-    const { source, controller } = setup(async (key) => { seen.push(key); });
+    const { source, controller } = setup(async (key) => {
+      seen.push(key);
+    });
     const started = controller.start();
     source.add('ns', 'a');
     await settle();
@@ -117,7 +131,9 @@ describe('Controller', () => {
     let running = 0;
     let maxRunning = 0;
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const { source, controller } = setup(async () => {
       running++;
       maxRunning = Math.max(maxRunning, running);
@@ -140,7 +156,9 @@ describe('Controller', () => {
   it('reconciles only while leading; keys added meanwhile wait for the next term', async () => {
     const leadership = new FakeLeadership();
     const seen: string[] = [];
-    const { source, controller } = setup(async (key) => { seen.push(key); }, leadership);
+    const { source, controller } = setup(async (key) => {
+      seen.push(key);
+    }, leadership);
     source.sync();
     await controller.start();
     source.add('ns', 'a');

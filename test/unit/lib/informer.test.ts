@@ -8,8 +8,9 @@ import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-const obj = (name: string, resourceVersion: string): KubernetesObject =>
-  ({ metadata: { namespace: 'ns', name, resourceVersion } });
+const obj = (name: string, resourceVersion: string): KubernetesObject => ({
+  metadata: { namespace: 'ns', name, resourceVersion },
+});
 
 class ScriptedApi implements KubeRest {
   readonly calls: string[] = [];
@@ -25,7 +26,12 @@ class ScriptedApi implements KubeRest {
     this.calls.push('list');
     const next = this.lists.shift();
     if (!next) throw new Error('unexpected list');
-    return { kind: 'ThingList', apiVersion: 'example.dev/v1', metadata: { resourceVersion: next.resourceVersion }, items: next.items } as T;
+    return {
+      kind: 'ThingList',
+      apiVersion: 'example.dev/v1',
+      metadata: { resourceVersion: next.resourceVersion },
+      items: next.items,
+    } as T;
   }
 
   async *watch<T extends KubernetesObject>(_path: string, options: RequestOptions = {}): AsyncIterable<WatchEvent<T>> {
@@ -47,7 +53,8 @@ function record(informer: Informer) {
   const seen: string[] = [];
   informer.addHandlers({
     onAdd: (o) => seen.push(`add ${o.metadata?.name}@${o.metadata?.resourceVersion}`),
-    onUpdate: (p, c) => seen.push(`update ${c.metadata?.name}@${p.metadata?.resourceVersion}->${c.metadata?.resourceVersion}`),
+    onUpdate: (p, c) =>
+      seen.push(`update ${c.metadata?.name}@${p.metadata?.resourceVersion}->${c.metadata?.resourceVersion}`),
     onDelete: (o) => seen.push(`delete ${o.metadata?.name}`),
   });
   return seen;
@@ -68,12 +75,20 @@ describe('Informer (scripted API)', () => {
         { resourceVersion: '20', items: [obj('a', '11'), obj('c', '19')] },
       ],
       [
-        [{ type: 'MODIFIED', object: obj('a', '11') }, { type: 'BOOKMARK', object: { metadata: { resourceVersion: '15' } } }],
+        [
+          { type: 'MODIFIED', object: obj('a', '11') },
+          { type: 'BOOKMARK', object: { metadata: { resourceVersion: '15' } } },
+        ],
         [{ type: 'ERROR', object: { code: 410, message: 'too old resource version: 15 (18)' } as KubernetesObject }],
       ],
     );
     const clock = new FakeClock();
-    const informer = new Informer({ client: api, path: '/apis/example.dev/v1/things', clock, backoff: { initialMs: 10, maxMs: 10 } });
+    const informer = new Informer({
+      client: api,
+      path: '/apis/example.dev/v1/things',
+      clock,
+      backoff: { initialMs: 10, maxMs: 10 },
+    });
     const seen = record(informer);
     informer.start();
     await informer.whenSynced();
@@ -84,7 +99,12 @@ describe('Informer (scripted API)', () => {
 
     expect(api.calls).toEqual(['list', 'watch@10', 'watch@15', 'list', 'watch@20']);
     expect(seen).toEqual(['add a@1', 'add b@2', 'update a@1->11', 'add c@19', 'delete b']);
-    expect(informer.lister.list().map((o) => o.metadata?.name).sort()).toEqual(['a', 'c']);
+    expect(
+      informer.lister
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['a', 'c']);
     expect(informer.lister.listNamespace('ns')).toHaveLength(2);
     expect(informer.lister.listNamespace('other')).toEqual([]);
   });
@@ -104,10 +124,17 @@ describe('Informer (scripted API)', () => {
   });
 
   it('replays the cache as adds to a handler added after sync, and survives a throwing handler', async () => {
-    const api = new ScriptedApi([{ resourceVersion: '5', items: [obj('a', '1')] }], [[{ type: 'DELETED', object: obj('a', '2') }]]);
+    const api = new ScriptedApi(
+      [{ resourceVersion: '5', items: [obj('a', '1')] }],
+      [[{ type: 'DELETED', object: obj('a', '2') }]],
+    );
     const clock = new FakeClock();
     const informer = new Informer({ client: api, path: '/x', clock });
-    informer.addHandlers({ onAdd: () => { throw new Error('broken handler'); } });
+    informer.addHandlers({
+      onAdd: () => {
+        throw new Error('broken handler');
+      },
+    });
     informer.start();
     await informer.whenSynced();
     const seen = record(informer);

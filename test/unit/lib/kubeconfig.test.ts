@@ -14,15 +14,23 @@ function write(name: string, config: object): string {
   return path;
 }
 
-const base = (user: object, cluster: object = { server: 'https://10.0.0.1:6443', 'certificate-authority-data': b64('CA PEM') }) => ({
-  apiVersion: 'v1', kind: 'Config', 'current-context': 'ctx',
-  contexts: [{ name: 'other', context: { cluster: 'nope', user: 'nope' } }, { name: 'ctx', context: { cluster: 'c', user: 'u' } }],
+const base = (
+  user: object,
+  cluster: object = { server: 'https://10.0.0.1:6443', 'certificate-authority-data': b64('CA PEM') },
+) => ({
+  apiVersion: 'v1',
+  kind: 'Config',
+  'current-context': 'ctx',
+  contexts: [
+    { name: 'other', context: { cluster: 'nope', user: 'nope' } },
+    { name: 'ctx', context: { cluster: 'c', user: 'u' } },
+  ],
   clusters: [{ name: 'c', cluster }],
   users: [{ name: 'u', user }],
 });
 
 describe('kubeconfig loading', () => {
-  it('reads the current context\'s server, CA and token', () => {
+  it("reads the current context's server, CA and token", () => {
     const connection = loadKubeConnection(write('token.yaml', base({ token: 'abc' })));
     expect(connection).toEqual({ server: 'https://10.0.0.1:6443', ca: 'CA PEM', token: 'abc' });
     expect(bearer(connection)).toBe('Bearer abc');
@@ -32,12 +40,25 @@ describe('kubeconfig loading', () => {
     writeFileSync(join(dir, 'client.crt'), 'CERT');
     writeFileSync(join(dir, 'client.key'), 'KEY');
     writeFileSync(join(dir, 'ca.crt'), 'CA FILE');
-    const fromFiles = loadKubeConnection(write('files.yaml', base(
-      { 'client-certificate': 'client.crt', 'client-key': 'client.key' },
-      { server: 'https://h:1', 'certificate-authority': 'ca.crt', 'insecure-skip-tls-verify': true },
-    )));
-    expect(fromFiles).toEqual({ server: 'https://h:1', ca: 'CA FILE', insecureSkipTLSVerify: true, clientCertificate: 'CERT', clientKey: 'KEY' });
-    const inline = loadKubeConnection(write('inline.yaml', base({ 'client-certificate-data': b64('C'), 'client-key-data': b64('K') })));
+    const fromFiles = loadKubeConnection(
+      write(
+        'files.yaml',
+        base(
+          { 'client-certificate': 'client.crt', 'client-key': 'client.key' },
+          { server: 'https://h:1', 'certificate-authority': 'ca.crt', 'insecure-skip-tls-verify': true },
+        ),
+      ),
+    );
+    expect(fromFiles).toEqual({
+      server: 'https://h:1',
+      ca: 'CA FILE',
+      insecureSkipTLSVerify: true,
+      clientCertificate: 'CERT',
+      clientKey: 'KEY',
+    });
+    const inline = loadKubeConnection(
+      write('inline.yaml', base({ 'client-certificate-data': b64('C'), 'client-key-data': b64('K') })),
+    );
     expect(inline.clientCertificate).toBe('C');
     expect(bearer(inline)).toBeUndefined();
   });
@@ -51,7 +72,11 @@ describe('kubeconfig loading', () => {
   });
 
   it('says what is wrong with a kubeconfig it cannot use', () => {
-    expect(() => loadKubeConnection(write('exec.yaml', base({ exec: { command: 'aws' } })))).toThrow(/exec or auth-provider plugin/);
-    expect(() => loadKubeConnection(write('nocontext.yaml', { ...base({}), 'current-context': 'missing' }))).toThrow(/current-context "missing" not found/);
+    expect(() => loadKubeConnection(write('exec.yaml', base({ exec: { command: 'aws' } })))).toThrow(
+      /exec or auth-provider plugin/,
+    );
+    expect(() => loadKubeConnection(write('nocontext.yaml', { ...base({}), 'current-context': 'missing' }))).toThrow(
+      /current-context "missing" not found/,
+    );
   });
 });

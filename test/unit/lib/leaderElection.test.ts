@@ -8,7 +8,10 @@ import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-interface StoredLease { metadata: { resourceVersion?: string }; spec: Record<string, unknown> }
+interface StoredLease {
+  metadata: { resourceVersion?: string };
+  spec: Record<string, unknown>;
+}
 
 /** One Lease with resourceVersion preconditions, and an outage switch. */
 class LeaseApi implements KubeRest {
@@ -24,7 +27,8 @@ class LeaseApi implements KubeRest {
       return structuredClone(this.lease) as T;
     }
     if (method === 'POST' && this.lease) throw new KubeApiError(409, 'already exists');
-    if (method === 'PUT' && body.metadata.resourceVersion !== this.lease?.metadata.resourceVersion) throw new KubeApiError(409, 'conflict');
+    if (method === 'PUT' && body.metadata.resourceVersion !== this.lease?.metadata.resourceVersion)
+      throw new KubeApiError(409, 'conflict');
     this.lease = { ...body, metadata: { ...body.metadata, resourceVersion: String(++this.#version) } };
     return structuredClone(this.lease) as T;
   }
@@ -48,9 +52,17 @@ describe('LeaderElector', () => {
     const clock = new FakeClock(1_700_000_000_000);
     const log: string[] = [];
     const elector = new LeaderElector({
-      client: api, namespace: 'ns', name: 'lease', identity: 'me', clock,
-      onStartedLeading: () => { log.push(`started@${clock.now()}`); },
-      onStoppedLeading: () => { log.push(`stopped@${clock.now()}`); },
+      client: api,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      clock,
+      onStartedLeading: () => {
+        log.push(`started@${clock.now()}`);
+      },
+      onStoppedLeading: () => {
+        log.push(`stopped@${clock.now()}`);
+      },
     });
     elector.start();
     await settle();
@@ -74,7 +86,16 @@ describe('LeaderElector', () => {
 
   it('rejects timings where renewing could not keep the lease', () => {
     const api = new LeaseApi();
-    expect(() => new LeaderElector({ client: api, namespace: 'ns', name: 'l', identity: 'me', leaseDurationMs: 5000, renewDeadlineMs: 5000 }))
-      .toThrow(/leaseDuration > renewDeadline/);
+    expect(
+      () =>
+        new LeaderElector({
+          client: api,
+          namespace: 'ns',
+          name: 'l',
+          identity: 'me',
+          leaseDurationMs: 5000,
+          renewDeadlineMs: 5000,
+        }),
+    ).toThrow(/leaseDuration > renewDeadline/);
   });
 });

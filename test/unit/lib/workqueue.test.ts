@@ -11,7 +11,9 @@ function newQueue(clock = new FakeClock()) {
 
 async function metricValue(registry: Registry, name: string, suffix = ''): Promise<number | undefined> {
   const { values } = await registry.getSingleMetric(name)!.get();
-  return values.find((v) => v.labels.name === 'test' && ((v as { metricName?: string }).metricName ?? name) === `${name}${suffix}`)?.value;
+  return values.find(
+    (v) => v.labels.name === 'test' && ((v as { metricName?: string }).metricName ?? name) === `${name}${suffix}`,
+  )?.value;
 }
 
 describe('WorkQueue', () => {
@@ -96,7 +98,9 @@ describe('WorkQueue', () => {
     queue.addAfter('later', 10);
     const held = await queue.get();
     let drained = false;
-    const shutdown = queue.shutDown().then(() => { drained = true; });
+    const shutdown = queue.shutDown().then(() => {
+      drained = true;
+    });
     queue.add('c');
     clock.advance(10);
     expect(await queue.get()).toBe('b');
