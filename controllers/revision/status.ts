@@ -108,6 +108,10 @@ export function propagateDeploymentStatus(manager: ConditionManager, deployment:
     }
   }
   if ((deployment.status?.readyReplicas ?? 0) > 0) manager.markTrue('ContainerHealthy');
+  // Until a pod reports, containers are as unknown as on the reconcile that created the
+  // Deployment; said on every pass, so a reconcile that never saw the creation says it too.
+  else if (manager.get('ContainerHealthy')?.status === 'Unknown' && !manager.get('ContainerHealthy')?.reason)
+    manager.markUnknown('ContainerHealthy', RevisionReasons.deploying, '');
 }
 
 /** Replica counts and Active from the autoscaler; an initialized scale target proves the pods serve. */
