@@ -2,6 +2,7 @@
 // referenced Service or Route (upstream pkg/reconciler/domainmapping/reconciler.go). Certificates
 // are not provisioned (no external-domain-tls); a user's own `spec.tls` Secret is passed on.
 import { DomainMappingConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
+import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import type { ClusterDomainClaim, DomainMappingObject } from '../../lib/apis/domainMapping.ts';
 import { conditionOf, type RouteObject, type ServiceObject } from '../../lib/apis/status.ts';
 import { CLUSTER_DOMAIN } from '../../lib/config/domain.ts';
@@ -34,6 +35,7 @@ export const DomainMappingReasons = {
   domainAlreadyClaimed: 'DomainAlreadyClaimed',
   resolveFailed: 'ResolveFailed',
   ingressNotConfigured: 'IngressNotConfigured',
+  notOwned: 'NotOwned',
   tlsNotEnabled: 'TLSNotEnabled',
   certificateExternallyProvided: 'CertificateExternallyProvided',
 } as const;
@@ -100,9 +102,11 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
     return true;
   }
 
+  /** The mapping's KIngress, or undefined with IngressReady saying why there is none to follow. */
   async function reconcileIngress(
     dm: DomainMappingObject,
     desired: Ingress,
+    manager: ConditionManager,
     ctx: ReconcileContext,
   ): Promise<IngressObject | undefined> {
     const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
@@ -112,9 +116,19 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
         void ctx.events.event(dm, 'Normal', 'Created', `Created Ingress "${created.metadata.name}"`);
         return created;
       } catch (error) {
-        if (isAlreadyExists(error)) return undefined;
-        throw error;
+        if (!isAlreadyExists(error)) throw error;
+        markIngressNotConfigured(manager);
+        return undefined;
       }
+    }
+    // As the Route does: an Ingress of that name that is not ours is neither taken over nor followed.
+    if (!isControlledBy(existing, dm)) {
+      manager.markFalse(
+        'IngressReady',
+        DomainMappingReasons.notOwned,
+        `There is an existing Ingress "${existing.metadata.name}" that we do not own.`,
+      );
+      return undefined;
     }
     if (
       sameJson(existing.spec, desired.spec) &&
@@ -180,9 +194,8 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
       httpOption: httpOptionOf(network),
       tls,
     });
-    const ingress = await reconcileIngress(dm, desired, ctx);
+    const ingress = await reconcileIngress(dm, desired, manager, ctx);
     if (ingress) propagateIngressStatus(manager, ingress);
-    else markIngressNotConfigured(manager);
   }
 
   /** On deletion, frees the domain: the claim goes if autocreated claims are on and it is this namespace's (upstream FinalizeKind). */

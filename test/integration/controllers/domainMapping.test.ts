@@ -104,6 +104,44 @@ describe('DomainMapping reconciliation', () => {
     expect(wait.code).toBe(0);
   });
 
+  it('neither takes over nor follows a KIngress of its name that it does not own', async () => {
+    const ns = await setUp('dm-notowned');
+    const host = `${ns}.example.org`;
+    const foreign = {
+      apiVersion: 'networking.internal.knative.dev/v1alpha1',
+      kind: 'Ingress',
+      // As a deleted mapping of the same name leaves it until garbage collection removes it.
+      metadata: { name: host, labels: { 'serving.knative.dev/domainMappingUID': 'an-earlier-mapping' } },
+      spec: {
+        rules: [
+          {
+            hosts: ['other.example.org'],
+            visibility: 'ExternalIP',
+            http: {
+              paths: [{ splits: [{ serviceNamespace: ns, serviceName: 'other', servicePort: 80, percent: 100 }] }],
+            },
+          },
+        ],
+      },
+    };
+    await mustSucceed(apply(ns, foreign));
+    await mustSucceed(apply(ns, domainMapping(host)));
+
+    const dm = await waitFor(
+      'IngressReady False',
+      () => get(dmPath(ns, host)),
+      (d) => condition(d, 'IngressReady')?.status === 'False',
+    );
+    expect(condition(dm, 'IngressReady')).toMatchObject({
+      reason: 'NotOwned',
+      message: `There is an existing Ingress "${host}" that we do not own.`,
+    });
+    expect(condition(dm, 'Ready')?.status).toBe('False');
+    const ingress = await get(ingressesPath(ns, host));
+    expect(ingress.spec.rules[0].hosts).toEqual(['other.example.org']);
+    expect(ingress.metadata.ownerReferences).toBeUndefined();
+  });
+
   it("a second namespace's DomainMapping for a taken domain is not Ready until the first is deleted, which frees the claim", async () => {
     const first = await setUp('dm-first');
     const second = await setUp('dm-second');
