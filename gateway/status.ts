@@ -46,9 +46,15 @@ export function notServedReason(ingress: Ingress, live: LiveRouting): string | u
         continue;
       }
       for (const split of path.splits ?? []) {
-        if (!live.snapshot.backends.has(backendKey(split.serviceNamespace, split.serviceName, split.servicePort))) {
-          return `backend ${split.serviceNamespace}/${split.serviceName}:${split.servicePort} has no Service or endpoints yet`;
-        }
+        const backend = `${split.serviceNamespace}/${split.serviceName}:${split.servicePort}`;
+        const state = live.snapshot.backends.get(
+          backendKey(split.serviceNamespace, split.serviceName, split.servicePort),
+        );
+        if (!state) return `backend ${backend} has no Service yet`;
+        // Ready promises that a request sent now is answered; a backend whose endpoints the table
+        // has not seen yet would answer 503 (Knative's prober waits for the same).
+        if ((state.mode === 'serve' ? state.endpoints : state.activators).length === 0)
+          return `backend ${backend} has no ready endpoints yet`;
       }
     }
   }

@@ -28,12 +28,6 @@ export const PILOTLIGHT_BUGS: KnownFailure[] = [
     test: 'TestIngressConformance/tls',
     reason: 'the gateway does not terminate TLS yet (no port 443 on its Service); issue #18 builds it',
   },
-  {
-    suite: 'ingress',
-    test: 'TestIngressConformance/update',
-    reason:
-      'flaky: the gateway can mark an updated KIngress Ready before its table has the new backend\'s endpoints, so a request right after Ready gets 503 "has no ready endpoints" (failed in 1 of the 2 full runs of 2026-12-07)',
-  },
 ];
 
 /**

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { backendKey, buildRoutingTable, type BackendStates, type Ingress } from '../../../gateway/routing/table.ts';
+import { notServedReason } from '../../../gateway/status.ts';
+import { routeIngress, serving } from './fixtures.ts';
+
+const hello = routeIngress({ name: 'hello', targets: { '': [{ revision: 'hello-1', percent: 100 }] } });
+
+const live = (ingresses: Ingress[], backends: BackendStates) => ({
+  table: buildRoutingTable(ingresses, backends),
+  alternatives: new Map(),
+  snapshot: { ingresses, backends },
+});
+
+describe('notServedReason', () => {
+  it('is undefined once every host is in the table and every backend has a ready address', () => {
+    expect(notServedReason(hello, live([hello], serving(['hello-1'])))).toBeUndefined();
+  });
+
+  it('waits for a backend whose Service is unknown', () => {
+    expect(notServedReason(hello, live([hello], new Map()))).toBe('backend default/hello-1:80 has no Service yet');
+  });
+
+  // Ready must mean a request sent now is answered: the KIngress conformance `update` test sends
+  // one right after an update turns Ready and got 503 while the new backend had no endpoints here.
+  it('waits for a backend the table knows but has no ready address for yet, in either mode', () => {
+    const key = backendKey('default', 'hello-1', 80);
+    const serveEmpty = new Map([[key, { mode: 'serve', protocol: 'http1', endpoints: [] } as const]]);
+    const proxyEmpty = new Map([[key, { mode: 'proxy', protocol: 'http1', activators: [] } as const]]);
+    for (const backends of [serveEmpty, proxyEmpty])
+      expect(notServedReason(hello, live([hello], backends))).toBe(
+        'backend default/hello-1:80 has no ready endpoints yet',
+      );
+  });
+});
