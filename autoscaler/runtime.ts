@@ -14,7 +14,7 @@ import { Informer } from '../lib/kube/informer.ts';
 import { objectKey } from '../lib/kube/store.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import type { ServerlessService } from '../controllers/serverlessservice/resources.ts';
+import type { ServerlessService } from '../lib/apis/networking.ts';
 import { MetricCollector } from './collector/collector.ts';
 import type { PodSource } from './collector/podSource.ts';
 import type { Rand } from './collector/sampling.ts';
@@ -26,7 +26,7 @@ import { AutoscalerMetrics } from './kpa/metrics.ts';
 import { PA_API_VERSION, type PodAutoscalerObject } from './kpa/podAutoscaler.ts';
 import { createPodAutoscalerReconciler } from './kpa/reconciler.ts';
 import { RevisionScalers } from './kpa/revisionScalers.ts';
-import { SKS_API_VERSION } from '../controllers/serverlessservice/resources.ts';
+import { SKS_API_VERSION } from '../lib/apis/networking.ts';
 
 export interface AutoscalerOptions {
   client: KubeRest;

@@ -20,7 +20,7 @@ import { fetchQueueProxyStat } from '../autoscaler/collector/collector.ts';
 import { StaticPodSource } from '../autoscaler/collector/podSource.ts';
 import { startAutoscaler, type RunningAutoscaler } from '../autoscaler/runtime.ts';
 import { TICK_INTERVAL_MS } from '../autoscaler/scaling/decider.ts';
-import { startServerlessServiceController } from '../controllers/serverlessservice/controller.ts';
+import { startServerlessServiceController } from '../autoscaler/serverlessservice/controller.ts';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
 import { applyCrds } from '../hack/cluster/operator.ts';

@@ -13,7 +13,7 @@ import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { isSksReady, type ServerlessService } from '../../controllers/serverlessservice/resources.ts';
+import { isSksReady, type ServerlessService } from '../../lib/apis/networking.ts';
 import { activeThreshold } from '../kpa/paStatus.ts';
 import {
   NotOwnedError,

@@ -17,11 +17,7 @@ import type { Reconciler } from '../../lib/controller.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import {
-  SKS_API_VERSION,
-  type ServerlessService,
-  type SksMode,
-} from '../../controllers/serverlessservice/resources.ts';
+import { SKS_API_VERSION, type ServerlessService, type SksMode } from '../../lib/apis/networking.ts';
 import { resolveRevisionAutoscaling, type RevisionAutoscaling } from '../revisionAutoscaling.ts';
 
 export const PA_API_VERSION = 'autoscaling.internal.knative.dev/v1alpha1';

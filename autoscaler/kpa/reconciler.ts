@@ -14,7 +14,7 @@ import type { EventRecorder } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { isSksReady, sksCondition, type ServerlessService } from '../../controllers/serverlessservice/resources.ts';
+import { isSksReady, sksCondition, type ServerlessService } from '../../lib/apis/networking.ts';
 import type { PodSource } from '../collector/podSource.ts';
 import type { RevisionAutoscaling } from '../revisionAutoscaling.ts';
 import type { AutoscalerMetrics, RevisionMetricLabels } from './metrics.ts';

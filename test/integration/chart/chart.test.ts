@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { BackendPorts } from '../../../controllers/serverlessservice/resources.ts';
+import { BackendPorts } from '../../../lib/apis/networking.ts';
 import { ensureHelm } from '../../../hack/cluster/operator.ts';
 import { kubectl } from '../../support/kube.ts';
 

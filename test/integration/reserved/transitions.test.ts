@@ -12,7 +12,7 @@ import { Agent, request } from 'undici';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
 import { startAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../controllers/serverlessservice/controller.ts';
+import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import type { RevisionObject } from '../../../lib/apis/status.ts';
 import { realClock } from '../../../lib/clock.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
