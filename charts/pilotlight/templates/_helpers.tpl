@@ -1,5 +1,5 @@
 {{- define "pilotlight.image" -}}
-{{- if not .Values.image.tag }}{{ fail "image.tag is required: the tag printed by hack/images/build.ts" }}{{ end -}}
+{{- if not .Values.image.tag }}{{ fail "image.tag is required: the tag printed by cli/images/build.ts" }}{{ end -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag }}
 {{- end -}}
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { BackendPorts } from '../../../lib/apis/networking.ts';
-import { ensureHelm } from '../../../hack/cluster/operator.ts';
+import { ensureHelm } from '../../../cli/cluster/operator.ts';
 import { kubectl } from '../../support/kube.ts';
 
 const run = promisify(execFile);
