@@ -62,7 +62,7 @@ export function makePublicService(sks: ServerlessService): V1Service {
           protocol: 'TCP',
           ...appProtocol(protocol),
           port: protocol === 'h2c' ? 81 : 80,
-          targetPort: backendPort(protocol) as never,
+          targetPort: backendPort(protocol),
         },
         httpsPort(),
       ],

@@ -4,7 +4,8 @@
 import { DomainMappingConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import type { ClusterDomainClaim, DomainMappingObject } from '../../lib/apis/domainMapping.ts';
-import { conditionOf, type RouteObject, type ServiceObject } from '../../lib/apis/status.ts';
+import { conditionOf } from '../../lib/apis/status.ts';
+import type { Service, Route } from '../../lib/apis/serving.ts';
 import { CLUSTER_DOMAIN } from '../../lib/config/domain.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
@@ -25,8 +26,8 @@ export interface DomainMappingReconcilerDeps {
   client: KubeRest;
   domainClaims: Lister<ClusterDomainClaim>;
   ingresses: Lister<IngressObject>;
-  services: Lister<ServiceObject>;
-  routes: Lister<RouteObject>;
+  services: Lister<Service>;
+  routes: Lister<Route>;
   config(): Readonly<{ network: NetworkConfig }>;
 }
 

@@ -6,16 +6,8 @@ import type { V1Service } from '@kubernetes/client-node';
 import { RouteConditions, type ConditionManager, type Status } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../lib/apis/revision.ts';
-import { Labels, type RevisionSpec } from '../../lib/apis/serving.ts';
-import {
-  conditionOf,
-  isFailed,
-  isReady,
-  type ConfigurationObject,
-  type RevisionObject,
-  type RouteObject,
-  type TrafficStatus,
-} from '../../lib/apis/status.ts';
+import { Labels, type RevisionSpec, type Route, type Revision, type Configuration } from '../../lib/apis/serving.ts';
+import { conditionOf, isFailed, isReady, type TrafficStatus } from '../../lib/apis/status.ts';
 import { CLUSTER_DOMAIN, type DomainConfig } from '../../lib/config/domain.ts';
 import type { Features } from '../../lib/config/features.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
@@ -43,8 +35,8 @@ export interface RouteConfigSnapshot {
 
 export interface RouteReconcilerDeps {
   client: KubeRest;
-  configurations: Lister<ConfigurationObject>;
-  revisions: Lister<RevisionObject>;
+  configurations: Lister<Configuration>;
+  revisions: Lister<Revision>;
   ingresses: Lister<IngressObject>;
   /** Services labelled with a route: the ones this reconciler made. */
   services: Lister<V1Service>;
@@ -58,13 +50,13 @@ export const RouteReasons = {
   errorConfig: 'ErrorConfig',
 } as const;
 
-function trafficStatus(route: RouteObject, targets: RevisionTarget[], config: IngressConfig): TrafficStatus[] {
+function trafficStatus(route: Route, targets: RevisionTarget[], config: IngressConfig): TrafficStatus[] {
   return targets.map((t) => ({
     ...(t.tag ? { tag: t.tag } : {}),
     revisionName: t.revisionName,
     latestRevision: t.latestRevision,
     percent: t.percent,
-    ...(t.tag ? { url: routeUrl(route as never, config, t.tag) } : {}),
+    ...(t.tag ? { url: routeUrl(route, config, t.tag) } : {}),
   }));
 }
 
@@ -87,7 +79,7 @@ function propagateIngressStatus(manager: ConditionManager, ingress: IngressObjec
 
 export function routeReconciler(deps: RouteReconcilerDeps) {
   async function reconcileIngress(
-    route: RouteObject,
+    route: Route,
     desired: Ingress,
     manager: ConditionManager,
     ctx: ReconcileContext,
@@ -132,7 +124,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
    * one; the Services of names the traffic no longer has are deleted.
    */
   async function reconcileServices(
-    route: RouteObject,
+    route: Route,
     targetNames: string[],
     config: IngressConfig,
     manager: ConditionManager,
@@ -144,7 +136,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     const balancers = ingress && isControlledBy(ingress, route) ? ingress.status : undefined;
     const wanted = new Set<string>();
     for (const targetName of targetNames) {
-      const desired = makeRouteService(route as never, targetName, config, balancers);
+      const desired = makeRouteService(route, targetName, config, balancers);
       const name = desired.metadata?.name ?? '';
       wanted.add(name);
       let existing = deps.services.get(`${namespace}/${name}`);
@@ -197,7 +189,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     }
   }
 
-  async function label(route: RouteObject, allowRemoval: boolean, ctx: ReconcileContext): Promise<void> {
+  async function label(route: Route, allowRemoval: boolean, ctx: ReconcileContext): Promise<void> {
     const namespace = route.metadata?.namespace ?? '';
     const referenced = referencedBy(route, {
       configuration: (name) => deps.configurations.get(`${namespace}/${name}`),
@@ -224,7 +216,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     }
   }
 
-  return async function reconcileRoute(route: RouteObject, ctx: ReconcileContext): Promise<void> {
+  return async function reconcileRoute(route: Route, ctx: ReconcileContext): Promise<void> {
     const status = (route.status ??= {});
     const manager = RouteConditions.manage(status, ctx.clock);
     manager.initialize();
@@ -234,7 +226,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     const name = route.metadata?.name ?? '';
 
     try {
-      status.url = routeUrl(route as never, config);
+      status.url = routeUrl(route, config);
     } catch (error) {
       manager.markFalse('AllTrafficAssigned', RouteReasons.errorConfig, (error as Error).message);
       return;
@@ -243,7 +235,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     manager.markTrue('CertificateProvisioned', RouteReasons.tlsNotEnabled, 'external-domain-tls is not enabled');
 
     const traffic = resolveTraffic(
-      (route.spec?.traffic ?? []) as never,
+      route.spec?.traffic ?? [],
       {
         configuration: (cfgName) => {
           const cfg = deps.configurations.get(`${namespace}/${cfgName}`);
@@ -276,7 +268,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       return;
     }
     await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
-    const ingress = await reconcileIngress(route, makeIngress(route as never, traffic.targets, config), manager, ctx);
+    const ingress = await reconcileIngress(route, makeIngress(route, traffic.targets, config), manager, ctx);
     status.traffic = trafficStatus(route, traffic.revisionTargets, config);
     manager.markTrue('AllTrafficAssigned');
     if (ingress) propagateIngressStatus(manager, ingress);

@@ -1,7 +1,7 @@
 // Service → Configuration + Route of the same name (upstream pkg/reconciler/service/service.go).
+import type { Service, Route, Configuration } from '../../lib/apis/serving.ts';
 import { ServiceConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
-import type { ConfigurationObject, RouteObject, ServiceObject } from '../../lib/apis/status.ts';
 import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
@@ -13,11 +13,11 @@ import { propagateConfigurationStatus, propagateRouteStatus, ServiceReasons } fr
 
 export interface ServiceReconcilerDeps {
   client: KubeRest;
-  configurations: Lister<ConfigurationObject>;
-  routes: Lister<RouteObject>;
+  configurations: Lister<Configuration>;
+  routes: Lister<Route>;
 }
 
-type Child = ConfigurationObject | RouteObject;
+type Child = Configuration | Route;
 
 /**
  * The Service dictates the child's spec, labels and annotations whole, as upstream does, so a
@@ -35,7 +35,7 @@ function differs(have: Child, want: Child): boolean {
 export function serviceReconciler(deps: ServiceReconcilerDeps) {
   /** The four beats for one child; undefined when the name is taken by an object we do not own. */
   async function reconcileChild<T extends Child>(
-    svc: ServiceObject,
+    svc: Service,
     kind: Kind,
     lister: Lister<T>,
     build: (existing: T | undefined) => T,
@@ -74,12 +74,12 @@ export function serviceReconciler(deps: ServiceReconcilerDeps) {
     const want = build(existing);
     if (!differs(existing, want)) return existing;
     const updated = structuredClone(existing);
-    updated.spec = want.spec as never;
+    updated.spec = want.spec;
     updated.metadata = { ...updated.metadata, labels: want.metadata?.labels, annotations: want.metadata?.annotations };
     return await updateObject(deps.client, kind, updated);
   }
 
-  return async function reconcileService(svc: ServiceObject, ctx: ReconcileContext): Promise<void> {
+  return async function reconcileService(svc: Service, ctx: ReconcileContext): Promise<void> {
     const status = (svc.status ??= {});
     const manager = ServiceConditions.manage(status, ctx.clock);
     manager.initialize();
@@ -87,7 +87,7 @@ export function serviceReconciler(deps: ServiceReconcilerDeps) {
       svc,
       Kinds.configuration,
       deps.configurations,
-      (existing) => makeConfiguration(svc as never, existing as never) as ConfigurationObject,
+      (existing) => makeConfiguration(svc, existing),
       manager,
       'ConfigurationsReady',
       ctx,
@@ -98,7 +98,7 @@ export function serviceReconciler(deps: ServiceReconcilerDeps) {
       svc,
       Kinds.route,
       deps.routes,
-      () => makeRoute(svc as never) as RouteObject,
+      () => makeRoute(svc),
       manager,
       'RoutesReady',
       ctx,

@@ -42,29 +42,29 @@ export const portName = (protocol: ProtocolType) => (protocol === 'h2c' ? 'http2
 export const appProtocol = (protocol: ProtocolType) => (protocol === 'h2c' ? { appProtocol: 'kubernetes.io/h2c' } : {});
 
 export function httpsPort(): V1ServicePort {
-  return { name: 'https', protocol: 'TCP', port: 443, targetPort: BackendPorts.https as never };
+  return { name: 'https', protocol: 'TCP', port: 443, targetPort: BackendPorts.https };
 }
 
 /** The ports of a Service that selects queue-proxies directly: serving, TLS and metrics. */
 export function podServicePorts(protocol: ProtocolType): V1ServicePort[] {
   const target = backendPort(protocol);
   return [
-    { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: 80, targetPort: target as never },
+    { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: 80, targetPort: target },
     httpsPort(),
     {
       name: 'http-autometric',
       protocol: 'TCP',
       port: BackendPorts.autoscalerMetrics,
-      targetPort: 'http-autometric' as never,
+      targetPort: 'http-autometric',
     },
     {
       name: 'http-usermetric',
       protocol: 'TCP',
       port: BackendPorts.userMetrics,
-      targetPort: 'http-usermetric' as never,
+      targetPort: 'http-usermetric',
     },
     // Meshes that route by the Service port need one equal to the container port.
-    { name: `${portName(protocol)}-istio`, protocol: 'TCP', port: target, targetPort: target as never },
+    { name: `${portName(protocol)}-istio`, protocol: 'TCP', port: target, targetPort: target },
   ];
 }
 
