@@ -7,9 +7,9 @@ import { conditionOf, isFailed } from '../../lib/apis/status.ts';
 import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { createObject, sameJson } from '../reconciler/crud.ts';
-import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import { createObject, sameJson } from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import { pickLatestReady } from './latestReady.ts';
 import { makeRevision, revisionName } from './resources/revision.ts';
 

@@ -7,7 +7,7 @@ import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { splitKey, type Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import { revisionsToDelete } from './policy.ts';
 
 /** Time-based staleness needs a look now and then even when nothing changes. */

@@ -14,9 +14,16 @@ import type { NetworkConfig } from '../../lib/config/network.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { containsAll, createObject, deleteObject, mergePatch, sameJson, updateObject } from '../reconciler/crud.ts';
-import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import {
+  containsAll,
+  createObject,
+  deleteObject,
+  mergePatch,
+  sameJson,
+  updateObject,
+} from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import { referencedBy, routingPatches } from './labeler.ts';
 import { makeIngress, routeUrl, type Ingress, type IngressConfig } from './resources/ingress.ts';
 import { makeRouteService, type IngressLoadBalancers } from './resources/service.ts';
