@@ -102,13 +102,14 @@ export interface RolloutInput {
 export interface RolloutPlan {
   /** What to serve and to record on the Ingress. */
   rollout: Rollout;
-  /** When the next step falls due. */
+  /** How long until the next step falls due, when one is scheduled. */
   requeueAfterMs?: number;
 }
 
 export function planRollout(input: RolloutInput): RolloutPlan {
   if (input.durationSeconds <= 0 || !input.previous) return { rollout: input.desired };
-  const now = input.nowMs * NS_PER_MS;
+  // Whole nanoseconds: the annotation holds integers.
+  const now = Math.round(input.nowMs * NS_PER_MS);
   let previous = input.previous;
   // The first time the Ingress serves the rollout's opening 1%, that time sets the step length.
   if (input.ingressReady && !input.routeIngressReady) previous = observeReady(previous, now, input.durationSeconds);
@@ -184,7 +185,7 @@ export function step(
       const prev = before[j];
       if (prev?.configurationName !== goal.configurationName) {
         // A configuration new to this name: nothing to roll from.
-        if (goal.percent !== 0 || j >= before.length) out.push(goal);
+        if (goal.percent !== 0) out.push(goal);
         continue;
       }
       j++;
