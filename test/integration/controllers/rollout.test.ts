@@ -131,6 +131,13 @@ describe('Gradual rollout', () => {
     await t.stepped('app-00001=100');
 
     await t.rollTo('dev.local/app:2', 'app-00001=99 app-00002=1');
+    // What upstream's e2e test watches for: the Service reports the rollout.
+    const rolling = await waitFor(
+      'the Service to report the rollout',
+      () => getOrUndefined(serving(t.ns, 'services', 'app')),
+      (s) => condition(s, 'RoutesReady')?.reason === 'RolloutInProgress',
+    );
+    expect(condition(rolling, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'RolloutInProgress' });
     // Steps of 9 points: 10, 19, … 91, 100.
     const schedule = Array.from({ length: 11 }, (_, i) => 10 + 9 * i);
     for (const percent of schedule.slice(0, -1)) {
