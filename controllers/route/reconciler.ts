@@ -1,7 +1,7 @@
 // Route → networking Ingress, a Kubernetes Service per target name, its URL and traffic status,
 // and the routing labels on the revisions it references (upstream pkg/reconciler/route/route.go,
-// reconcile_resources.go and pkg/reconciler/labeler).
-// Gradual rollout is not done: a new latest ready revision takes its whole share at once.
+// reconcile_resources.go and pkg/reconciler/labeler), moving a new latest ready revision in
+// gradually when a rollout duration is set (rollout.ts).
 import type { V1Service } from '@kubernetes/client-node';
 import { RouteConditions, type ConditionManager, type Status } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
@@ -11,6 +11,7 @@ import { conditionOf, isFailed, isReady, type TrafficStatus } from '../../lib/ap
 import { CLUSTER_DOMAIN, type DomainConfig } from '../../lib/config/domain.ts';
 import type { Features } from '../../lib/config/features.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
+import type { ReconcileResult } from '../../lib/controller.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
@@ -27,6 +28,16 @@ import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import { referencedBy, routingPatches } from './labeler.ts';
 import { makeIngress, routeUrl, type Ingress, type IngressConfig } from './resources/ingress.ts';
 import { makeRouteService, type IngressLoadBalancers } from './resources/service.ts';
+import {
+  buildRollout,
+  isDone,
+  parseRollout,
+  planRollout,
+  rolledOutStatus,
+  ROLLOUT_ANNOTATION,
+  rolloutDurationSeconds,
+  type RolloutPlan,
+} from './rollout.ts';
 import { resolveTraffic, type RevisionTarget } from './traffic.ts';
 
 export type IngressObject = Omit<Ingress, 'metadata'> & {
@@ -55,6 +66,7 @@ export const RouteReasons = {
   ingressNotConfigured: 'IngressNotConfigured',
   tlsNotEnabled: 'TLSNotEnabled',
   errorConfig: 'ErrorConfig',
+  rolloutInProgress: 'RolloutInProgress',
 } as const;
 
 function trafficStatus(route: Route, targets: RevisionTarget[], config: IngressConfig): TrafficStatus[] {
@@ -87,11 +99,11 @@ function propagateIngressStatus(manager: ConditionManager, ingress: IngressObjec
 export function routeReconciler(deps: RouteReconcilerDeps) {
   async function reconcileIngress(
     route: Route,
+    existing: IngressObject | undefined,
     desired: Ingress,
     manager: ConditionManager,
     ctx: ReconcileContext,
   ): Promise<IngressObject | undefined> {
-    const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
     if (!existing) {
       try {
         const created = await createObject<IngressObject>(deps.client, Kinds.ingress, desired);
@@ -223,7 +235,43 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     }
   }
 
-  return async function reconcileRoute(route: Route, ctx: ReconcileContext): Promise<void> {
+  /**
+   * What the Route's Ingress serves: the traffic as asked, or a step of a gradual rollout from
+   * the state the Ingress records (upstream reconcileRollout).
+   */
+  function rolloutFor(
+    route: Route,
+    targets: Map<string, RevisionTarget[]>,
+    existing: IngressObject | undefined,
+    routeIngressReady: boolean,
+    network: NetworkConfig,
+    ctx: ReconcileContext,
+  ): RolloutPlan {
+    const desired = buildRollout(targets);
+    const durationSeconds = rolloutDurationSeconds(route.metadata?.annotations, network);
+    // A new Ingress (or one that is not ours) has no rollout to continue.
+    if (durationSeconds <= 0 || !existing || !isControlledBy(existing, route)) return { rollout: desired };
+    const recorded = existing.metadata.annotations?.[ROLLOUT_ANNOTATION];
+    const previous = parseRollout(recorded);
+    // Hand edits or a corrupt store; a rollout is not worth failing the Route over.
+    if (recorded && !previous) ctx.log.warn('discarding an unreadable rollout state', { rollout: recorded });
+    const current = existing.status?.observedGeneration === existing.metadata.generation;
+    return planRollout({
+      desired,
+      previous,
+      durationSeconds,
+      ingressReady: current && conditionOf(existing.status, 'Ready')?.status === 'True',
+      routeIngressReady,
+      nowMs: ctx.clock.now(),
+    });
+  }
+
+  return async function reconcileRoute(route: Route, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    // As it stood before this reconcile (a new generation is not yet served): the rollout's
+    // steps are timed when the Ingress turns ready while the Route does not count it so.
+    const routeIngressReady =
+      route.status?.observedGeneration === route.metadata?.generation &&
+      conditionOf(route.status, 'IngressReady')?.status === 'True';
     const status = (route.status ??= {});
     const manager = RouteConditions.manage(status, ctx.clock);
     manager.initialize();
@@ -275,11 +323,30 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       return;
     }
     await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
-    const ingress = await reconcileIngress(route, makeIngress(route, traffic.targets, config), manager, ctx);
-    status.traffic = trafficStatus(route, traffic.revisionTargets, config);
+    const existing = deps.ingresses.get(`${namespace}/${name}`);
+    const { rollout, requeueAfterMs } = rolloutFor(
+      route,
+      traffic.targets,
+      existing,
+      routeIngressReady,
+      snapshot.network,
+      ctx,
+    );
+    const desired = makeIngress(route, traffic.targets, config, rollout);
+    const ingress = await reconcileIngress(route, existing, desired, manager, ctx);
+    const rolling = !isDone(rollout);
+    const served = rolling ? rolledOutStatus(traffic.revisionTargets, rollout) : traffic.revisionTargets;
+    status.traffic = trafficStatus(route, served, config);
     manager.markTrue('AllTrafficAssigned');
     if (ingress) propagateIngressStatus(manager, ingress);
+    if (rolling)
+      manager.markUnknown(
+        'IngressReady',
+        RouteReasons.rolloutInProgress,
+        'A gradual rollout of the latest revision(s) is in progress.',
+      );
     // Only once the new split is live may the revisions it dropped stop counting as routed.
     await label(route, manager.get('IngressReady')?.status === 'True', ctx);
+    if (requeueAfterMs !== undefined) return { requeueAfterMs };
   };
 }
