@@ -5,6 +5,7 @@ import { readBody } from '../../lib/http/body.ts';
 import type { Logger } from '../../lib/log.ts';
 import { parseAdmissionReview, review } from './admission.ts';
 import type { WebhookConfig } from './config.ts';
+import { loadShapeSchemas } from './shape.ts';
 import { formatFieldError } from './validation.ts';
 import type { KeyPairPem } from '../../lib/pki.ts';
 
@@ -19,6 +20,7 @@ export interface WebhookServerOptions {
 }
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<Server> {
+  loadShapeSchemas();
   const server = createServer({ key: options.tls.privateKey, cert: options.tls.certificate }, (req, res) => {
     handle(req, res, options).catch((error: unknown) => {
       options.log.error('admission request failed', { error });
@@ -43,9 +45,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
     reply(res, 404, { error: `no handler for ${req.method} ${path}` });
     return;
   }
+  const text = await readBody(req, MAX_BODY_BYTES);
   let body: unknown;
   try {
-    body = JSON.parse(await readBody(req, MAX_BODY_BYTES));
+    body = JSON.parse(text);
   } catch {
     reply(res, 400, { error: 'the body is not JSON: expected an AdmissionReview' });
     return;

@@ -71,6 +71,14 @@ function schemaOf(kind: ShapedKind): JSONSchemaProps {
   return schema;
 }
 
+/**
+ * Reads every kind's schema now: parsing the three large CRDs takes a second or two, which
+ * belongs in start-up, not in the first admission request's timeout.
+ */
+export function loadShapeSchemas(): void {
+  for (const kind of Object.keys(CRD_FILES) as ShapedKind[]) schemaOf(kind);
+}
+
 export interface Shaped {
   /** The object with null fields left out, as the API server drops them before it stores an object. */
   object: Record<string, unknown>;

@@ -11,6 +11,8 @@ import {
 } from '../../support/malformedObjects.ts';
 
 const OBJECTS_PER_KIND = 2_000;
+/** A couple of seconds per kind alone; more on a loaded machine, where a bound still ends it. */
+const FUZZ_TIMEOUT_MS = 60_000;
 const config = knativeDefaults();
 
 /** The checks every answer to a malformed object must pass; returns the response for more. */
@@ -41,32 +43,36 @@ function patched(object: Record<string, unknown>, response: AdmissionResponse): 
 }
 
 describe('the admission webhook against malformed objects', () => {
-  it.each(FUZZ_KINDS)('answers every malformed %s with field-named errors, never a JavaScript error', (kind) => {
-    const random = seededRandom(0x5eed + kind.length);
-    let denied = 0;
-    for (let i = 0; i < OBJECTS_PER_KIND; i++) {
-      const object = malformed(kind, random);
-      const operation = random() < 0.5 ? 'CREATE' : 'UPDATE';
-      const old = operation === 'UPDATE' ? (random() < 0.8 ? wellFormed(kind) : malformed(kind, random)) : undefined;
-      const context = `${kind} #${i}: ${JSON.stringify(object).slice(0, 300)}`;
-      const defaulting = expectFieldNamedAnswer(
-        review('/defaulting', admissionReview(kind, object, operation, old), config).response,
-      );
-      // The validating webhook sees the object as defaulting left it.
-      const validated = defaulting.allowed ? patched(object, defaulting) : object;
-      const validation = expectFieldNamedAnswer(
-        review('/validation', admissionReview(kind, validated, operation, old), config).response,
-      );
-      if (!defaulting.allowed) {
-        // A shape error is found by both webhooks, worded the same.
-        expect(validation.status?.message, context).toBe(defaulting.status?.message);
-        denied++;
+  it.each(FUZZ_KINDS)(
+    'answers every malformed %s with field-named errors, never a JavaScript error',
+    (kind) => {
+      const random = seededRandom(0x5eed + kind.length);
+      let denied = 0;
+      for (let i = 0; i < OBJECTS_PER_KIND; i++) {
+        const object = malformed(kind, random);
+        const operation = random() < 0.5 ? 'CREATE' : 'UPDATE';
+        const old = operation === 'UPDATE' ? (random() < 0.8 ? wellFormed(kind) : malformed(kind, random)) : undefined;
+        const context = `${kind} #${i}: ${JSON.stringify(object).slice(0, 300)}`;
+        const defaulting = expectFieldNamedAnswer(
+          review('/defaulting', admissionReview(kind, object, operation, old), config).response,
+        );
+        // The validating webhook sees the object as defaulting left it.
+        const validated = defaulting.allowed ? patched(object, defaulting) : object;
+        const validation = expectFieldNamedAnswer(
+          review('/validation', admissionReview(kind, validated, operation, old), config).response,
+        );
+        if (!defaulting.allowed) {
+          // A shape error is found by both webhooks, worded the same.
+          expect(validation.status?.message, context).toBe(defaulting.status?.message);
+          denied++;
+        }
       }
-    }
-    // Most mutations put a wrong type somewhere; the rest must still have been answered.
-    expect(denied).toBeGreaterThan(OBJECTS_PER_KIND / 4);
-    expect(denied).toBeLessThan(OBJECTS_PER_KIND);
-  });
+      // Most mutations put a wrong type somewhere; the rest must still have been answered.
+      expect(denied).toBeGreaterThan(OBJECTS_PER_KIND / 4);
+      expect(denied).toBeLessThan(OBJECTS_PER_KIND);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
   it("words a missing containers list and a spec of the wrong type as Knative's field errors", () => {
     const service = wellFormed('Service') as { spec: { template: { spec: Record<string, unknown> } } };
