@@ -6,8 +6,18 @@
 // checks cannot drift.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { JSONSchemaProps } from '../../crds/schema/structural.ts';
 import type { FieldError } from './validation.ts';
+
+/** The part of a CRD's structural schema the check reads. */
+interface JSONSchemaProps {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  properties?: Record<string, JSONSchemaProps>;
+  additionalProperties?: JSONSchemaProps;
+  items?: JSONSchemaProps;
+  required?: string[];
+  'x-kubernetes-int-or-string'?: true;
+  'x-kubernetes-preserve-unknown-fields'?: true;
+}
 
 export type ShapedKind = 'Service' | 'Configuration' | 'Revision' | 'Route' | 'DomainMapping';
 
