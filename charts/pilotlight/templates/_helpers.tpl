@@ -8,3 +8,8 @@ app.kubernetes.io/name: pilotlight
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
+
+{{- /* The grace period that covers a drain: quiet period, timeout and the margin to close. */ -}}
+{{- define "pilotlight.drainGracePeriod" -}}
+{{- add .drain.quietPeriodSeconds .drain.timeoutSeconds .margin -}}
+{{- end -}}
