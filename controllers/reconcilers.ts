@@ -38,7 +38,8 @@ import { kindReconciler, type KindReconcilerOptions, type WithStatus } from '../
 import { collectionPath, Kinds, type Kind } from '../lib/reconciler/kinds.ts';
 import { revisionReconciler, type RevisionConfigSnapshot } from './revision/reconciler.ts';
 import { instanceModeRecorder } from './revision/reservedInstance.ts';
-import { routeReconciler, type IngressObject, type RouteConfigSnapshot } from './route/reconciler.ts';
+import { routeReconciler, type RouteConfigSnapshot } from './route/reconciler.ts';
+import type { Ingress } from '../lib/apis/networking.ts';
 import { serviceReconciler } from './service/reconciler.ts';
 
 export interface ReconcilersOptions {
@@ -104,10 +105,10 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const pods = informer<V1Pod>(Kinds.pod, Labels.revision);
   const podAutoscalers = informer<PodAutoscaler>(Kinds.podAutoscaler);
   const reservedServices = informer<V1Service>(Kinds.coreService, `${Labels.serviceType}=${RESERVED_SERVICE_TYPE}`);
-  const ingresses = informer<IngressObject>(Kinds.ingress, Labels.route);
+  const ingresses = informer<Ingress>(Kinds.ingress, Labels.route);
   const routeServices = informer<V1Service>(Kinds.coreService, Labels.route);
   const domainMappings = informer<DomainMappingObject>(Kinds.domainMapping);
-  const domainMappingIngresses = informer<IngressObject>(Kinds.ingress, DomainMappingLabels.uid);
+  const domainMappingIngresses = informer<Ingress>(Kinds.ingress, DomainMappingLabels.uid);
   const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
 
   const store = new ConfigStore<ReconcilerConfig>({

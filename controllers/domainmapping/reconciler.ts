@@ -2,7 +2,6 @@
 // referenced Service or Route (upstream pkg/reconciler/domainmapping/reconciler.go). Certificates
 // are not provisioned (no external-domain-tls); a user's own `spec.tls` Secret is passed on.
 import { DomainMappingConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
-import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import type { ClusterDomainClaim, DomainMappingObject } from '../../lib/apis/domainMapping.ts';
 import { conditionOf } from '../../lib/apis/status.ts';
 import type { Service, Route } from '../../lib/apis/serving.ts';
@@ -11,11 +10,12 @@ import type { NetworkConfig } from '../../lib/config/network.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { createObject, sameJson, updateObject } from '../../lib/reconciler/crud.ts';
+import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { createObject } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
-import type { IngressObject } from '../route/reconciler.ts';
-import { httpOptionOf, INGRESS_CLASS_ANNOTATION, type Ingress, type IngressTLS } from '../route/resources/ingress.ts';
+import type { Ingress, IngressTLS } from '../../lib/apis/networking.ts';
+import { httpOptionOf, INGRESS_CLASS_ANNOTATION } from '../route/resources/ingress.ts';
 import { makeDomainClaim } from './resources/domainClaim.ts';
 import { makeDomainMappingIngress } from './resources/ingress.ts';
 import { resolveReference, type Addressables } from './target.ts';
@@ -25,7 +25,7 @@ export const DOMAIN_MAPPING_FINALIZER = 'domainmappings.serving.knative.dev';
 export interface DomainMappingReconcilerDeps {
   client: KubeRest;
   domainClaims: Lister<ClusterDomainClaim>;
-  ingresses: Lister<IngressObject>;
+  ingresses: Lister<Ingress>;
   services: Lister<Service>;
   routes: Lister<Route>;
   config(): Readonly<{ network: NetworkConfig }>;
@@ -55,9 +55,9 @@ const markDomainClaimNotOwned = (manager: ConditionManager) =>
     'The domain name is already in use by another DomainMapping',
   );
 
-function propagateIngressStatus(manager: ConditionManager, ingress: IngressObject): void {
+function propagateIngressStatus(manager: ConditionManager, ingress: Ingress): void {
   const ready = conditionOf(ingress.status, 'Ready');
-  if (ingress.status?.observedGeneration !== ingress.metadata.generation || !ready) markIngressNotConfigured(manager);
+  if (ingress.status?.observedGeneration !== ingress.metadata?.generation || !ready) markIngressNotConfigured(manager);
   else if (ready.status === 'True') manager.markTrue('IngressReady');
   else if (ready.status === 'False') manager.markFalse('IngressReady', ready.reason ?? '', ready.message ?? '');
   else manager.markUnknown('IngressReady', ready.reason ?? '', ready.message ?? '');
@@ -109,42 +109,29 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
     desired: Ingress,
     manager: ConditionManager,
     ctx: ReconcileContext,
-  ): Promise<IngressObject | undefined> {
-    const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
-    if (!existing) {
-      try {
-        const created = await createObject<IngressObject>(deps.client, Kinds.ingress, desired);
-        void ctx.events.event(dm, 'Normal', 'Created', `Created Ingress "${created.metadata.name}"`);
-        return created;
-      } catch (error) {
-        if (!isAlreadyExists(error)) throw error;
-        markIngressNotConfigured(manager);
-        return undefined;
-      }
-    }
-    // As the Route does: an Ingress of that name that is not ours is neither taken over nor followed.
-    if (!isControlledBy(existing, dm)) {
-      manager.markFalse(
-        'IngressReady',
-        DomainMappingReasons.notOwned,
-        `There is an existing Ingress "${existing.metadata.name}" that we do not own.`,
-      );
+  ): Promise<Ingress | undefined> {
+    const result = await reconcileChild({
+      client: deps.client,
+      kind: Kinds.ingress,
+      description: 'Ingress',
+      owner: dm,
+      existing: deps.ingresses.get(`${desired.metadata?.namespace}/${desired.metadata?.name}`),
+      desired: () => desired,
+      metadata: 'dictate',
+      events: ctx.events,
+      createdEvent: true,
+      onAlreadyExists: 'wait',
+    });
+    if (result.state === 'pending') {
+      markIngressNotConfigured(manager);
       return undefined;
     }
-    if (
-      sameJson(existing.spec, desired.spec) &&
-      sameJson(existing.metadata.labels, desired.metadata.labels) &&
-      sameJson(existing.metadata.annotations, desired.metadata.annotations)
-    )
-      return existing;
-    const updated = structuredClone(existing);
-    updated.spec = desired.spec;
-    updated.metadata = {
-      ...updated.metadata,
-      labels: desired.metadata.labels,
-      annotations: desired.metadata.annotations,
-    };
-    return await updateObject(deps.client, Kinds.ingress, updated);
+    // As the Route does: an Ingress of that name that is not ours is neither taken over nor followed.
+    if (result.state === 'notOwned') {
+      manager.markFalse('IngressReady', DomainMappingReasons.notOwned, result.message);
+      return undefined;
+    }
+    return result.child;
   }
 
   async function reconcile(dm: DomainMappingObject, ctx: ReconcileContext): Promise<void> {

@@ -3,7 +3,7 @@
 // reconcile_resources.go and pkg/reconciler/labeler), moving a new latest ready revision in
 // gradually when a rollout duration is set (rollout.ts).
 import type { V1Service } from '@kubernetes/client-node';
-import { RouteConditions, type ConditionManager, type Status } from '../../lib/apis/conditions.ts';
+import { RouteConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../lib/apis/revision.ts';
 import { Labels, type RevisionSpec, type Route, type Revision, type Configuration } from '../../lib/apis/serving.ts';
@@ -12,22 +12,17 @@ import { CLUSTER_DOMAIN, type DomainConfig } from '../../lib/config/domain.ts';
 import type { Features } from '../../lib/config/features.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
 import type { ReconcileResult } from '../../lib/controller.ts';
-import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
+import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import {
-  containsAll,
-  createObject,
-  deleteObject,
-  mergePatch,
-  sameJson,
-  updateObject,
-} from '../../lib/reconciler/crud.ts';
+import { deleteObject, mergePatch, sameJson } from '../../lib/reconciler/crud.ts';
+import { reconcileChild } from '../../lib/reconciler/child.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
-import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
+import { Kinds } from '../../lib/reconciler/kinds.ts';
 import { referencedBy, routingPatches } from './labeler.ts';
-import { makeIngress, routeUrl, type Ingress, type IngressConfig } from './resources/ingress.ts';
-import { makeRouteService, type IngressLoadBalancers } from './resources/service.ts';
+import type { Ingress } from '../../lib/apis/networking.ts';
+import { makeIngress, routeUrl, type IngressConfig } from './resources/ingress.ts';
+import { makeRouteService } from './resources/service.ts';
 import {
   buildRollout,
   isDone,
@@ -40,11 +35,6 @@ import {
 } from './rollout.ts';
 import { resolveTraffic, type RevisionTarget } from './traffic.ts';
 
-export type IngressObject = Omit<Ingress, 'metadata'> & {
-  metadata: Ingress['metadata'] & { generation?: number; resourceVersion?: string };
-  status?: Status & IngressLoadBalancers;
-};
-
 export interface RouteConfigSnapshot {
   network: NetworkConfig;
   domain: DomainConfig;
@@ -55,7 +45,7 @@ export interface RouteReconcilerDeps {
   client: KubeRest;
   configurations: Lister<Configuration>;
   revisions: Lister<Revision>;
-  ingresses: Lister<IngressObject>;
+  ingresses: Lister<Ingress>;
   /** Services labelled with a route: the ones this reconciler made. */
   services: Lister<V1Service>;
   config(): Readonly<RouteConfigSnapshot>;
@@ -87,9 +77,9 @@ const serviceShape = (spec: V1Service['spec']) => ({
   ports: spec?.ports,
 });
 
-function propagateIngressStatus(manager: ConditionManager, ingress: IngressObject): void {
+function propagateIngressStatus(manager: ConditionManager, ingress: Ingress): void {
   const ready = conditionOf(ingress.status, 'Ready');
-  const current = ingress.status?.observedGeneration === ingress.metadata.generation;
+  const current = ingress.status?.observedGeneration === ingress.metadata?.generation;
   if (current && ready?.status === 'True') manager.markTrue('IngressReady');
   else if (current && ready?.status === 'False')
     manager.markFalse('IngressReady', ready.reason ?? '', ready.message ?? '');
@@ -99,43 +89,29 @@ function propagateIngressStatus(manager: ConditionManager, ingress: IngressObjec
 export function routeReconciler(deps: RouteReconcilerDeps) {
   async function reconcileIngress(
     route: Route,
-    existing: IngressObject | undefined,
+    existing: Ingress | undefined,
     desired: Ingress,
     manager: ConditionManager,
     ctx: ReconcileContext,
-  ): Promise<IngressObject | undefined> {
-    if (!existing) {
-      try {
-        const created = await createObject<IngressObject>(deps.client, Kinds.ingress, desired);
-        void ctx.events.event(route, 'Normal', 'Created', `Created Ingress "${created.metadata.name}"`);
-        return created;
-      } catch (error) {
-        if (isAlreadyExists(error)) return undefined;
-        throw error;
-      }
-    }
-    if (!isControlledBy(existing, route)) {
-      manager.markFalse(
-        'IngressReady',
-        RouteReasons.notOwned,
-        `There is an existing Ingress "${existing.metadata.name}" that we do not own.`,
-      );
+  ): Promise<Ingress | undefined> {
+    const result = await reconcileChild({
+      client: deps.client,
+      kind: Kinds.ingress,
+      description: 'Ingress',
+      owner: route,
+      existing,
+      desired: () => desired,
+      metadata: 'merge',
+      events: ctx.events,
+      createdEvent: true,
+      onAlreadyExists: 'wait',
+    });
+    if (result.state === 'pending') return undefined;
+    if (result.state === 'notOwned') {
+      manager.markFalse('IngressReady', RouteReasons.notOwned, result.message);
       return undefined;
     }
-    if (
-      sameJson(existing.spec, desired.spec) &&
-      containsAll(existing.metadata.labels, desired.metadata.labels) &&
-      containsAll(existing.metadata.annotations, desired.metadata.annotations)
-    )
-      return existing;
-    const updated = structuredClone(existing);
-    updated.spec = desired.spec;
-    updated.metadata = {
-      ...updated.metadata,
-      labels: { ...existing.metadata.labels, ...desired.metadata.labels },
-      annotations: { ...existing.metadata.annotations, ...desired.metadata.annotations },
-    };
-    return await updateObject(deps.client, Kinds.ingress, updated);
+    return result.child;
   }
 
   /**
@@ -158,49 +134,30 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       const desired = makeRouteService(route, targetName, config, balancers);
       const name = desired.metadata?.name ?? '';
       wanted.add(name);
-      let existing = deps.services.get(`${namespace}/${name}`);
-      if (!existing) {
-        try {
-          await createObject(deps.client, Kinds.coreService, desired);
-          void ctx.events.event(route, 'Normal', 'Created', `Created placeholder service "${name}"`);
-          continue;
-        } catch (error) {
-          if (!isAlreadyExists(error)) {
-            void ctx.events.event(
-              route,
-              'Warning',
-              'CreationFailed',
-              `Failed to create placeholder service "${name}": ${(error as Error).message}`,
-            );
-            throw error;
-          }
-          // Our cache lags our own create, or a Service our informer does not see (no route label) holds the name.
-          existing = await deps.client.request<V1Service>('GET', objectPath(Kinds.coreService, desired));
-        }
-      }
-      if (!isControlledBy(existing, route)) {
-        manager.markFalse(
-          'IngressReady',
-          RouteReasons.notOwned,
-          `There is an existing placeholder Service "${name}" that we do not own.`,
-        );
+      const result = await reconcileChild<V1Service>({
+        client: deps.client,
+        kind: Kinds.coreService,
+        description: 'placeholder service',
+        owner: route,
+        existing: deps.services.get(`${namespace}/${name}`),
+        desired: () => desired,
+        metadata: 'merge',
+        spec: {
+          equal: (have, want) => sameJson(serviceShape(have.spec), serviceShape(want.spec)),
+          apply: (have, want) => ({ ...have, spec: { ...have.spec, ...serviceShape(want.spec) } }),
+        },
+        events: ctx.events,
+        createdEvent: true,
+        // A Service our informer does not see (no route label) may hold the name.
+        onAlreadyExists: 'read',
+      });
+      if (result.state === 'notOwned') {
+        // Upstream's events say "placeholder service", its condition "placeholder Service".
+        const message = `There is an existing placeholder Service "${name}" that we do not own.`;
+        manager.markFalse('IngressReady', RouteReasons.notOwned, message);
         // An error, so the route is retried: the Service's owner may not carry our label, and then its removal would go unseen.
         throw new Error(`route "${routeName}" does not own Service "${name}"`);
       }
-      if (
-        sameJson(serviceShape(existing.spec), serviceShape(desired.spec)) &&
-        containsAll(existing.metadata?.labels, desired.metadata?.labels) &&
-        containsAll(existing.metadata?.annotations, desired.metadata?.annotations)
-      )
-        continue;
-      const updated = structuredClone(existing);
-      updated.spec = { ...existing.spec, ...serviceShape(desired.spec) };
-      updated.metadata = {
-        ...updated.metadata,
-        labels: { ...existing.metadata?.labels, ...desired.metadata?.labels },
-        annotations: { ...existing.metadata?.annotations, ...desired.metadata?.annotations },
-      };
-      await updateObject(deps.client, Kinds.coreService, updated);
     }
     for (const service of deps.services.listNamespace(namespace)) {
       const stale = service.metadata?.labels?.[Labels.route] === routeName && !wanted.has(service.metadata?.name ?? '');
@@ -242,7 +199,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
   function rolloutFor(
     route: Route,
     targets: Map<string, RevisionTarget[]>,
-    existing: IngressObject | undefined,
+    existing: Ingress | undefined,
     routeIngressReady: boolean,
     network: NetworkConfig,
     ctx: ReconcileContext,
@@ -251,11 +208,11 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     const durationSeconds = rolloutDurationSeconds(route.metadata?.annotations, network);
     // A new Ingress (or one that is not ours) has no rollout to continue.
     if (durationSeconds <= 0 || !existing || !isControlledBy(existing, route)) return { rollout: desired };
-    const recorded = existing.metadata.annotations?.[ROLLOUT_ANNOTATION];
+    const recorded = existing.metadata?.annotations?.[ROLLOUT_ANNOTATION];
     const previous = parseRollout(recorded);
     // Hand edits or a corrupt store; a rollout is not worth failing the Route over.
     if (recorded && !previous) ctx.log.warn('discarding an unreadable rollout state', { rollout: recorded });
-    const current = existing.status?.observedGeneration === existing.metadata.generation;
+    const current = existing.status?.observedGeneration === existing.metadata?.generation;
     return planRollout({
       desired,
       previous,

@@ -1,8 +1,10 @@
 // Types of the internal networking kinds (networking.internal.knative.dev/v1alpha1) that more than
 // one process reads, and the ports of the queue-proxy that the Services selecting it expose
 // (upstream pkg/apis/networking and pkg/networking constants).
+import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
 import type { V1ObjectMeta, V1ServicePort } from '@kubernetes/client-node';
 import type { Condition, Status } from './conditions.ts';
+import type { WithStatus } from './status.ts';
 
 export const SKS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
 export const SKS_LABEL = 'networking.internal.knative.dev/serverlessservice';
@@ -76,3 +78,32 @@ export function sksCondition(sks: ServerlessService | undefined, type: string): 
 export function isSksReady(sks: ServerlessService | undefined): boolean {
   return sksCondition(sks, 'Ready')?.status === 'True' && sks?.status?.observedGeneration === sks?.metadata?.generation;
 }
+
+export const INGRESS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
+
+/** One address a KIngress's load balancer is reached at (upstream LoadBalancerIngressStatus). */
+export interface LoadBalancerIngress {
+  ip?: string;
+  domain?: string;
+  domainInternal?: string;
+  meshOnly?: boolean;
+}
+
+export interface IngressStatus extends Status {
+  publicLoadBalancer?: { ingress?: LoadBalancerIngress[] };
+  privateLoadBalancer?: { ingress?: LoadBalancerIngress[] };
+}
+
+/**
+ * The KIngress, one type for its writers (the Route and DomainMapping reconcilers) and its reader
+ * (the gateway): the spec from @kubernetes-models/knative, loose as the API is, since the gateway
+ * serves KIngresses any client may have written; the status as the gateway writes it.
+ */
+export type Ingress = WithStatus<IIngress, IngressStatus>;
+export type IngressSpec = NonNullable<Ingress['spec']>;
+export type IngressRule = NonNullable<IngressSpec['rules']>[number];
+export type IngressPath = NonNullable<NonNullable<IngressRule['http']>['paths']>[number];
+export type IngressSplit = NonNullable<IngressPath['splits']>[number];
+export type IngressTLS = NonNullable<IngressSpec['tls']>[number];
+/** The model types it as any string; these are the values Knative defines ('' for unset). */
+export type HttpOption = 'Enabled' | 'Redirected' | '';

@@ -8,12 +8,8 @@ import {
 } from '../../../lib/apis/domainMapping.ts';
 import { childName, controllerReference } from '../../../lib/apis/kmeta.ts';
 import { Annotations } from '../../../lib/apis/serving.ts';
-import {
-  INGRESS_CLASS_ANNOTATION,
-  type HttpOption,
-  type Ingress,
-  type IngressTLS,
-} from '../../route/resources/ingress.ts';
+import { INGRESS_API_VERSION, type HttpOption, type Ingress, type IngressTLS } from '../../../lib/apis/networking.ts';
+import { INGRESS_CLASS_ANNOTATION } from '../../route/resources/ingress.ts';
 
 /** Never copied from the DomainMapping onto its Ingress (upstream route/resources ExcludedAnnotations). */
 const EXCLUDED_ANNOTATIONS = new Set([
@@ -45,7 +41,7 @@ export function makeDomainMappingIngress(dm: DomainMappingObject, options: Domai
     ),
   );
   return {
-    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    apiVersion: INGRESS_API_VERSION,
     kind: 'Ingress',
     metadata: {
       name: childName(name, ''),

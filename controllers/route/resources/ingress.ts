@@ -1,5 +1,13 @@
 // The networking.internal.knative.dev Ingress of a Route (upstream pkg/reconciler/route/resources/ingress.go).
 import { controllerReference } from '../../../lib/apis/kmeta.ts';
+import {
+  INGRESS_API_VERSION,
+  type HttpOption,
+  type Ingress,
+  type IngressPath,
+  type IngressRule,
+  type IngressSplit,
+} from '../../../lib/apis/networking.ts';
 import { Labels, type Route } from '../../../lib/apis/serving.ts';
 import type { DomainConfig } from '../../../lib/config/domain.ts';
 import type { Features } from '../../../lib/config/features.ts';
@@ -16,44 +24,6 @@ export const Headers = {
 } as const;
 
 export const INGRESS_CLASS_ANNOTATION = 'networking.knative.dev/ingress.class';
-
-export interface IngressSplit {
-  serviceNamespace: string;
-  serviceName: string;
-  servicePort: number;
-  percent: number;
-  appendHeaders: Record<string, string>;
-}
-export interface IngressPath {
-  headers?: Record<string, { exact: string }>;
-  appendHeaders?: Record<string, string>;
-  rewriteHost?: string;
-  splits: IngressSplit[];
-}
-export interface IngressRule {
-  hosts: string[];
-  visibility: 'ExternalIP' | 'ClusterLocal';
-  http: { paths: IngressPath[] };
-}
-export interface IngressTLS {
-  hosts: string[];
-  secretName: string;
-  secretNamespace: string;
-}
-export type HttpOption = 'Enabled' | 'Redirected' | '';
-
-export interface Ingress {
-  apiVersion: 'networking.internal.knative.dev/v1alpha1';
-  kind: 'Ingress';
-  metadata: {
-    name: string;
-    namespace: string;
-    labels: Record<string, string>;
-    annotations: Record<string, string>;
-    ownerReferences: ReturnType<typeof controllerReference>[];
-  };
-  spec: { httpOption: HttpOption; tls?: IngressTLS[]; rules: IngressRule[] };
-}
 
 export interface IngressConfig {
   network: NetworkConfig;
@@ -133,7 +103,7 @@ export function makeIngress(
   delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
 
   return {
-    apiVersion: 'networking.internal.knative.dev/v1alpha1',
+    apiVersion: INGRESS_API_VERSION,
     kind: 'Ingress',
     metadata: {
       name: meta.name,

@@ -4,28 +4,17 @@
 // inside the cluster and no other Service can take the name. Pure.
 import type { V1Service } from '@kubernetes/client-node';
 import { controllerReference } from '../../../lib/apis/kmeta.ts';
+import type { IngressStatus } from '../../../lib/apis/networking.ts';
 import { Labels, type Route } from '../../../lib/apis/serving.ts';
 import { hostName, targetHost } from './domains.ts';
 import { routeMeta, type IngressConfig } from './ingress.ts';
-
-/** Where an Ingress's load balancer is reached, as its implementation reports it. */
-export interface LoadBalancerIngress {
-  domainInternal?: string;
-  domain?: string;
-  ip?: string;
-  meshOnly?: boolean;
-}
-export interface IngressLoadBalancers {
-  publicLoadBalancer?: { ingress?: LoadBalancerIngress[] };
-  privateLoadBalancer?: { ingress?: LoadBalancerIngress[] };
-}
 
 /**
  * The host name of the Ingress's load balancer. The private one wins when there is one: this
  * Service only serves callers inside the cluster. Our gateway publishes names; an address
  * (ip, meshOnly) or several balancers leave the Service on its placeholder target.
  */
-function loadBalancerHost(status: IngressLoadBalancers | undefined): string | undefined {
+function loadBalancerHost(status: IngressStatus | undefined): string | undefined {
   const balancers = status?.privateLoadBalancer?.ingress?.length
     ? status.privateLoadBalancer.ingress
     : status?.publicLoadBalancer?.ingress;
@@ -41,7 +30,7 @@ export function makeRouteService(
   route: Route,
   targetName: string,
   config: IngressConfig,
-  ingress?: IngressLoadBalancers,
+  ingress?: IngressStatus,
 ): V1Service {
   const meta = routeMeta(route);
   // Not inherited, as upstream, where the visibility label on one tag's Service makes that tag alone cluster-local.

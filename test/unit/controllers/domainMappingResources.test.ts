@@ -105,14 +105,14 @@ describe("a DomainMapping's KIngress", () => {
         tls: [{ hosts: ['app.example.org'], secretName: 's', secretNamespace: 'team' }],
       },
     );
-    expect(ingress.metadata.annotations).toEqual({ 'networking.knative.dev/ingress.class': 'mine', note: 'x' });
-    expect(ingress.spec.tls).toEqual([{ hosts: ['app.example.org'], secretName: 's', secretNamespace: 'team' }]);
+    expect(ingress.metadata!.annotations).toEqual({ 'networking.knative.dev/ingress.class': 'mine', note: 'x' });
+    expect(ingress.spec!.tls).toEqual([{ hosts: ['app.example.org'], secretName: 's', secretNamespace: 'team' }]);
   });
 
   it("keeps a long domain's KIngress name within 63 characters", () => {
     const name = `${'a'.repeat(60)}.example.org`;
     expect(
-      makeDomainMappingIngress(dm({ name }), { target, ingressClass: 'c', httpOption: 'Enabled', tls: [] }).metadata
+      makeDomainMappingIngress(dm({ name }), { target, ingressClass: 'c', httpOption: 'Enabled', tls: [] }).metadata!
         .name,
     ).toHaveLength(63);
   });

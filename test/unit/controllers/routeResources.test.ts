@@ -139,19 +139,19 @@ describe('makeIngress', () => {
 
   it('a 90/10 split with a tag gives cluster-local and external rules with the right splits and tag hosts', () => {
     const ingress = makeIngress(route([]), targets, config());
-    expect(ingress.metadata.name).toBe('hello');
-    expect(ingress.metadata.labels).toEqual({
+    expect(ingress.metadata!.name).toBe('hello');
+    expect(ingress.metadata!.labels).toEqual({
       'serving.knative.dev/service': 'hello',
       'serving.knative.dev/route': 'hello',
       'serving.knative.dev/routeNamespace': 'ns',
     });
-    expect(ingress.metadata.annotations).toEqual({
+    expect(ingress.metadata!.annotations).toEqual({
       'networking.knative.dev/ingress.class': 'pilotlight.ingress.networking.knative.dev',
       'networking.internal.knative.dev/tag-to-host': '{"old":["old-hello.ns.example.com"]}',
       // Upstream records the (here empty) rollout state on every Ingress.
       'networking.internal.knative.dev/rollout': '{}',
     });
-    expect(ingress.spec.rules).toEqual([
+    expect(ingress.spec!.rules).toEqual([
       {
         hosts: ['hello.ns', 'hello.ns.svc', 'hello.ns.svc.cluster.local'],
         visibility: 'ClusterLocal',
@@ -200,7 +200,7 @@ describe('makeIngress', () => {
       },
       expect.objectContaining({ hosts: ['old-hello.ns.example.com'], visibility: 'ExternalIP' }),
     ]);
-    expect(ingress.spec.httpOption).toBe('Enabled');
+    expect(ingress.spec!.httpOption).toBe('Enabled');
   });
 
   it('mid-rollout, the configuration target splits into the rollout revisions, which the Ingress records', () => {
@@ -224,12 +224,12 @@ describe('makeIngress', () => {
     };
     const ingress = makeIngress(route([]), rolling, config(), rollout);
     const to = (rule: number) =>
-      ingress.spec.rules[rule]!.http.paths[0]!.splits.map((s) => `${s.serviceName}:${s.servicePort}:${s.percent}`);
+      ingress.spec!.rules![rule]!.http!.paths![0]!.splits!.map((s) => `${s.serviceName}:${s.servicePort}:${s.percent}`);
     // As upstream, the pinned 10% stays a split of its own, and the rolled-out revisions keep the target's port.
     expect(to(0)).toEqual(['hello-00001:81:59', 'hello-00002:81:31', 'hello-00001:80:10']);
     expect(to(1)).toEqual(to(0));
     expect(to(2)).toEqual(['hello-00001:80:100']);
-    expect(JSON.parse(ingress.metadata.annotations['networking.internal.knative.dev/rollout']!)).toEqual({
+    expect(JSON.parse(ingress.metadata!.annotations!['networking.internal.knative.dev/rollout']!)).toEqual({
       configurations: [
         {
           configurationName: 'hello',
@@ -244,18 +244,18 @@ describe('makeIngress', () => {
     });
     // Without a rollout given, the Ingress serves the traffic as asked and records it as the state.
     const fresh = makeIngress(route([]), rolling, config());
-    expect(fresh.spec.rules[0]!.http.paths[0]!.splits.map((s) => `${s.serviceName}:${s.percent}`)).toEqual([
+    expect(fresh.spec!.rules![0]!.http!.paths![0]!.splits!.map((s) => `${s.serviceName}:${s.percent}`)).toEqual([
       'hello-00002:90',
       'hello-00001:10',
     ]);
-    expect(fresh.metadata.annotations['networking.internal.knative.dev/rollout']).toBe(
+    expect(fresh.metadata!.annotations!['networking.internal.knative.dev/rollout']).toBe(
       '{"configurations":[{"configurationName":"hello","percent":90,"revisions":[{"revisionName":"hello-00002","percent":90}],"stepParams":{}}]}',
     );
   });
 
   it('with tag-header routing, the default hosts also route each tag by header', () => {
     const ingress = makeIngress(route([]), targets, config({ 'tag-header-based-routing': 'Enabled' }));
-    const paths = ingress.spec.rules[1]!.http.paths;
+    const paths = ingress.spec!.rules![1]!.http!.paths;
     expect(
       paths.map((p) => ({
         headers: p.headers,
@@ -278,9 +278,9 @@ describe('makeIngress', () => {
 
   it('a cluster-local route, or one without a configured domain, has no external rules', () => {
     const local = makeIngress(route([], { 'networking.knative.dev/visibility': 'cluster-local' }), targets, config());
-    expect(local.spec.rules.map((r) => r.visibility)).toEqual(['ClusterLocal', 'ClusterLocal']);
+    expect(local.spec!.rules!.map((r) => r.visibility)).toEqual(['ClusterLocal', 'ClusterLocal']);
     expect(
-      makeIngress(route([]), targets, config({}, {})).spec.rules.every((r) => r.visibility === 'ClusterLocal'),
+      makeIngress(route([]), targets, config({}, {})).spec!.rules!.every((r) => r.visibility === 'ClusterLocal'),
     ).toBe(true);
     expect(routeUrl(route([]), config({}, {}))).toBe('http://hello.ns.svc.cluster.local');
     expect(routeUrl(route([]), config())).toBe('http://hello.ns.example.com');
