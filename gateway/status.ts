@@ -1,8 +1,8 @@
 // Publishing KIngress status once the gateway serves it. Knative's ingress controllers mark an
 // Ingress Ready only after a prober has seen every gateway pod answer with the spec's hash (see
 // routing/probe.ts). Simplified here: the replica holding the lease marks an Ingress Ready as soon
-// as a routing table containing it is live in its own process and every split's backend (or
-// rewritten host) is known.
+// as a routing table containing it is live in its own process, every split's backend (or
+// rewritten host) is known and every Secret its spec.tls names has loaded.
 // Other replicas apply the same informer data within the debounce interval, but nothing proves they
 // have; the gateway does answer Knative's probe (K-Network-Probe) with the hash, so an external
 // prober can still check every replica.
