@@ -74,7 +74,7 @@ export class HttpListener {
         socket.pause();
         socket.unshift(chunk);
         if (isHttp2Preface(chunk)) {
-          this.#h2cServer().emit('connection', socket);
+          this.#http2Server().emit('connection', socket);
         } else {
           http1.emit('connection', socket);
           socket.resume();
@@ -94,10 +94,10 @@ export class HttpListener {
     });
     front.on('secureConnection', (socket: TLSSocket) => {
       socket.on('error', () => socket.destroy());
-      if (socket.alpnProtocol === 'h2') this.#h2cServer().emit('connection', socket);
+      if (socket.alpnProtocol === 'h2') this.#http2Server().emit('connection', socket);
       else this.http1.emit('connection', socket);
     });
-    // A failed handshake concerns that client alone; without a listener node destroys its socket too.
+    // A failed handshake (no certificate for the name, a client giving up) ends that connection alone.
     front.on('tlsClientError', (_error: Error, socket: TLSSocket) => socket.destroy());
     return front;
   }
@@ -108,7 +108,7 @@ export class HttpListener {
   }
 
   // Created on the first HTTP/2 connection: most listeners only ever see HTTP/1.1, and node:http2 costs memory.
-  #h2cServer(): Http2Server {
+  #http2Server(): Http2Server {
     if (this.#http2 !== undefined) return this.#http2;
     const http2 = loadHttp2().createServer(
       this.#onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
