@@ -7,7 +7,7 @@
 // A revision with a reserved burstable instance also has a `<rev>-reserved` Service (labelled
 // serviceType=Reserved and with the instance's containerConcurrency); its Endpoints list the
 // reserved pod, which is reported apart from the standard ones.
-import type { KubernetesObject, V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
+import type { V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
 import type { Revision } from '../lib/apis/serving.ts';
 import { Labels } from '../lib/apis/serving.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -28,10 +28,8 @@ import {
 /** The private Service's names for queue-proxy's serving ports (8012, and 8013 for h2c). */
 const QUEUE_PORT_NAMES: ReadonlySet<string> = new Set(['http', 'http2']);
 
-type RevisionObject = Revision & KubernetesObject;
-
 export class KubePodSource implements PodSource {
-  #revisions: Informer<RevisionObject>;
+  #revisions: Informer<Revision>;
   #endpoints: Informer<V1Endpoints>;
   #log: Logger;
   #listener: PodSourceListener | undefined;
@@ -42,7 +40,7 @@ export class KubePodSource implements PodSource {
   constructor(client: KubeRest, log: Logger, clock?: Clock) {
     this.#log = log;
     const common = { client, log, ...(clock === undefined ? {} : { clock }) };
-    this.#revisions = new Informer<RevisionObject>({ ...common, path: '/apis/serving.knative.dev/v1/revisions' });
+    this.#revisions = new Informer<Revision>({ ...common, path: '/apis/serving.knative.dev/v1/revisions' });
     this.#endpoints = new Informer<V1Endpoints>({
       ...common,
       path: '/api/v1/endpoints',
@@ -124,7 +122,7 @@ export class KubePodSource implements PodSource {
   }
 }
 
-function objectRevisionKey(revision: RevisionObject): RevisionKey {
+function objectRevisionKey(revision: Revision): RevisionKey {
   return revisionKey(revision.metadata?.namespace ?? '', revision.metadata?.name ?? '');
 }
 

@@ -4,7 +4,7 @@
 // time-weighted concurrency and request count, queued requests included.
 import { Pool } from 'undici';
 import type { Logger } from '../lib/log.ts';
-import { RequestStats } from '../queue-proxy/stats.ts';
+import { RequestStats } from '../lib/stats/requestStats.ts';
 import type { ActivatorMetrics } from './metrics.ts';
 
 /**

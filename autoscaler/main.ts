@@ -17,7 +17,7 @@ import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
-import { startServerlessServiceController } from '../controllers/serverlessservice/controller.ts';
+import { startServerlessServiceController } from './serverlessservice/controller.ts';
 import { KubernetesPodSource } from './collector/podSource.ts';
 import { startAutoscaler } from './runtime.ts';
 

@@ -3,6 +3,7 @@
 // activator stat endpoint and the PodAutoscaler controller, which hands each PA to the KPA or
 // the HPA reconciler by its class. main.ts runs it against a cluster; tests run it in-process with a
 // static pod source and a fake clock.
+import { PA_API_VERSION, type PodAutoscaler } from '../lib/apis/autoscaling.ts';
 import type { Server } from 'node:http';
 import type { KubernetesObject, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
@@ -14,7 +15,7 @@ import { Informer } from '../lib/kube/informer.ts';
 import { objectKey } from '../lib/kube/store.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import type { ServerlessService } from '../controllers/serverlessservice/resources.ts';
+import type { ServerlessService } from '../lib/apis/networking.ts';
 import { MetricCollector } from './collector/collector.ts';
 import type { PodSource } from './collector/podSource.ts';
 import type { Rand } from './collector/sampling.ts';
@@ -23,10 +24,9 @@ import { createStatServer, listenStatServer } from './collector/statServer.ts';
 import { createHpaReconciler } from './hpa/reconciler.ts';
 import { HPA_API_VERSION } from './hpa/resources.ts';
 import { AutoscalerMetrics } from './kpa/metrics.ts';
-import { PA_API_VERSION, type PodAutoscalerObject } from './kpa/podAutoscaler.ts';
 import { createPodAutoscalerReconciler } from './kpa/reconciler.ts';
 import { RevisionScalers } from './kpa/revisionScalers.ts';
-import { SKS_API_VERSION } from '../controllers/serverlessservice/resources.ts';
+import { SKS_API_VERSION } from '../lib/apis/networking.ts';
 
 export interface AutoscalerOptions {
   client: KubeRest;
@@ -69,7 +69,7 @@ const collectionPath = (apiVersion: string, plural: string, namespace?: string) 
 export async function startAutoscaler(options: AutoscalerOptions): Promise<RunningAutoscaler> {
   const log = options.log ?? createLogger('autoscaler');
   const { client, clock } = options;
-  const podAutoscalers = new Informer<PodAutoscalerObject & KubernetesObject>({
+  const podAutoscalers = new Informer<PodAutoscaler & KubernetesObject>({
     client,
     path: collectionPath(PA_API_VERSION, 'podautoscalers', options.namespace),
   });

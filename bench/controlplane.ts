@@ -7,16 +7,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureBinaries } from '../hack/cluster/binaries.ts';
-import { startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
+import { ensureBinaries } from '../cli/cluster/binaries.ts';
+import { startControlPlane, stopControlPlane } from '../cli/cluster/controlPlane.ts';
 import {
   SYSTEM_NAMESPACE,
   applyCrds,
   kubectl,
   startHostController,
   stopHostController,
-} from '../hack/cluster/operator.ts';
-import { recordedProcesses } from '../hack/cluster/processes.ts';
+} from '../cli/cluster/operator.ts';
+import { recordedProcesses } from '../cli/cluster/processes.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { FakeDataPlane } from '../test/support/fakeDataPlane.ts';

@@ -4,7 +4,7 @@
 // request and its memory. Direct and proxied runs alternate over several rounds and medians
 // are reported, because the load generator, the app and the proxy share a small machine.
 // The proxy runs as in development (the .ts sources, stripped by Node as they load), as compiled
-// for the image (hack/images/compile.ts) on node's defaults, and as the pod runs it, with each
+// for the image (cli/images/compile.ts) on node's defaults, and as the pod runs it, with each
 // set of node flags config-deployment's queue-sidecar-jit chooses: they differ mostly in memory.
 // A minimal node:http proxy with the default flags shows how much of that memory is Node.js's.
 // Run: node bench/queue-proxy.ts
@@ -14,8 +14,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { cacheRoot, repoRoot } from '../hack/cluster/paths.ts';
-import { compileTree } from '../hack/images/compile.ts';
+import { cacheRoot, repoRoot } from '../cli/cluster/paths.ts';
+import { compileTree } from '../cli/images/compile.ts';
 import { startSampleApp, track, waitForLine, type Proc } from '../test/support/apps/processes.ts';
 import { QUEUE_NODE_FLAGS } from '../controllers/revision/resources/queueContainer.ts';
 import { closedLoop, cpuMs, fixedRate, memoryMiB, peakMemory, type LoadResult, type MemoryMiB } from './load.ts';

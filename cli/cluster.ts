@@ -3,22 +3,16 @@ import { existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureBinaries } from '../hack/cluster/binaries.ts';
-import { applyClusterDns, coreDnsImage, ensureCoreDns, waitForClusterDns } from '../hack/cluster/dns.ts';
-import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
-import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
-import {
-  ensureHelm,
-  installChart,
-  stopHostController,
-  waitForWebhook,
-  type Kubectl,
-} from '../hack/cluster/operator.ts';
-import { SAMPLE_APPS, buildOperatorImage, buildSampleImage, importImage } from '../hack/images/build.ts';
-import { defaultStateDir, repoRoot } from '../hack/cluster/paths.ts';
+import { ensureBinaries } from './cluster/binaries.ts';
+import { applyClusterDns, coreDnsImage, ensureCoreDns, waitForClusterDns } from './cluster/dns.ts';
+import { runningControlPlane, startControlPlane, stopControlPlane } from './cluster/controlPlane.ts';
+import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from './cluster/node.ts';
+import { ensureHelm, installChart, stopHostController, waitForWebhook, type Kubectl } from './cluster/operator.ts';
+import { SAMPLE_APPS, buildOperatorImage, buildSampleImage, importImage } from './images/build.ts';
+import { defaultStateDir, repoRoot } from './cluster/paths.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
-import { isRunning, recordedProcesses } from '../hack/cluster/processes.ts';
+import { isRunning, recordedProcesses } from './cluster/processes.ts';
 
 const say = (line: string) => console.log(`[pilotlight] ${line}`);
 
@@ -132,7 +126,7 @@ async function installIntoConfiguredCluster(
   if (!match) {
     throw new Error(
       `installing into the configured cluster ${cluster.server} needs --image REGISTRY/pilotlight:TAG: ` +
-        'that cluster cannot see images built here (hack/images/build.ts writes the OCI archive to push). ' +
+        'that cluster cannot see images built here (cli/images/build.ts writes the OCI archive to push). ' +
         'Pass --local to start a cluster on this machine instead.',
     );
   }

@@ -1,5 +1,6 @@
 // The reconcilers of `pilotlight controller`: informers for every kind they read, one parsed
 // ConfigMap store, and one Controller per kind, all gated by the same leadership.
+import type { PodAutoscaler } from '../lib/apis/autoscaling.ts';
 import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import {
@@ -10,8 +11,7 @@ import {
   ServiceConditions,
 } from '../lib/apis/conditions.ts';
 import { DomainMappingLabels, type ClusterDomainClaim, type DomainMappingObject } from '../lib/apis/domainMapping.ts';
-import { Labels } from '../lib/apis/serving.ts';
-import type { ConfigurationObject, RevisionObject, RouteObject, ServiceObject } from '../lib/apis/status.ts';
+import { Labels, type Service, type Route, type Revision, type Configuration } from '../lib/apis/serving.ts';
 import { realClock, type Clock } from '../lib/clock.ts';
 import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
 import { CONFIG_DEPLOYMENT, parseDeploymentConfig } from '../lib/config/deployment.ts';
@@ -34,9 +34,9 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { configurationReconciler } from './configuration/reconciler.ts';
 import { DOMAIN_MAPPING_FINALIZER, domainMappingReconciler } from './domainmapping/reconciler.ts';
 import { gcReconciler } from './gc/reconciler.ts';
-import { kindReconciler, type KindReconcilerOptions, type WithStatus } from './reconciler/kindReconciler.ts';
-import { collectionPath, Kinds, type Kind } from './reconciler/kinds.ts';
-import { revisionReconciler, type PodAutoscalerObject, type RevisionConfigSnapshot } from './revision/reconciler.ts';
+import { kindReconciler, type KindReconcilerOptions, type WithStatus } from '../lib/reconciler/kindReconciler.ts';
+import { collectionPath, Kinds, type Kind } from '../lib/reconciler/kinds.ts';
+import { revisionReconciler, type RevisionConfigSnapshot } from './revision/reconciler.ts';
 import { instanceModeRecorder } from './revision/reservedInstance.ts';
 import { routeReconciler, type IngressObject, type RouteConfigSnapshot } from './route/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
@@ -96,13 +96,13 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     informers.push(created);
     return created;
   };
-  const services = informer<ServiceObject>(Kinds.service);
-  const configurations = informer<ConfigurationObject>(Kinds.configuration);
-  const revisions = informer<RevisionObject>(Kinds.revision);
-  const routes = informer<RouteObject>(Kinds.route);
+  const services = informer<Service>(Kinds.service);
+  const configurations = informer<Configuration>(Kinds.configuration);
+  const revisions = informer<Revision>(Kinds.revision);
+  const routes = informer<Route>(Kinds.route);
   const deployments = informer<V1Deployment>(Kinds.deployment, Labels.revision);
   const pods = informer<V1Pod>(Kinds.pod, Labels.revision);
-  const podAutoscalers = informer<PodAutoscalerObject>(Kinds.podAutoscaler);
+  const podAutoscalers = informer<PodAutoscaler>(Kinds.podAutoscaler);
   const reservedServices = informer<V1Service>(Kinds.coreService, `${Labels.serviceType}=${RESERVED_SERVICE_TYPE}`);
   const ingresses = informer<IngressObject>(Kinds.ingress, Labels.route);
   const routeServices = informer<V1Service>(Kinds.coreService, Labels.route);

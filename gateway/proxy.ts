@@ -134,7 +134,7 @@ function mayHaveUnsizedBody(req: DownstreamRequest): boolean {
   return req.httpVersionMajor >= 2 && req.method !== 'GET' && req.method !== 'HEAD';
 }
 
-/** Timeouts with 0 (off) read as never, so a deadline is one min() over the three. */
+/** Timeouts with 0 (off) read, so a deadline is one min() over the three. */
 function effectiveTimeouts(timeouts: RequestTimeouts): RequestTimeouts | undefined {
   if (timeouts.firstByteMs === 0 && timeouts.idleMs === 0 && timeouts.responseStartMs === 0) return undefined;
   return timeouts.firstByteMs === 0 ? { ...timeouts, firstByteMs: Infinity } : timeouts;

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if reason="$(hack/cluster/preflight.sh)"; then
+if reason="$(cli/cluster/preflight.sh)"; then
   exec flock /tmp/pilotlight-cluster.lock bash -c 'status=0; npm run test:e2e || status=$?; node test/conformance/run.ts || status=$?; exit $status'
 fi
 echo "[test] skipping the end-to-end tests (npm run test:e2e) and the conformance suites: $reason"

@@ -3,7 +3,7 @@
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as never);
+x509.cryptoProvider.set(webcrypto);
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -93,8 +93,8 @@ function authority(
         issuer: certificate.subject,
         ...validity(request.validDays ?? 365),
         signingAlgorithm: ALGORITHM,
-        publicKey: leafKeys.publicKey as never,
-        signingKey: keys.privateKey as never,
+        publicKey: leafKeys.publicKey,
+        signingKey: keys.privateKey,
         extensions,
       });
       return { certificate: `${leaf.toString('pem')}\n`, privateKey: await exportPrivateKey(leafKeys.privateKey) };
@@ -109,7 +109,7 @@ export async function createCertificateAuthority(commonName: string, validDays =
     name: subject(commonName),
     ...validity(validDays),
     signingAlgorithm: ALGORITHM,
-    keys: keys as never,
+    keys: keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(
@@ -125,7 +125,7 @@ export async function createCertificateAuthority(commonName: string, validDays =
 export async function loadCertificateAuthority(pair: KeyPairPem): Promise<CertificateAuthority> {
   const certificate = new x509.X509Certificate(pair.certificate);
   const privateKey = await webcrypto.subtle.importKey('pkcs8', fromPem(pair.privateKey), ALGORITHM, true, ['sign']);
-  const publicKey = await certificate.publicKey.export(ALGORITHM, ['verify'], webcrypto as never);
+  const publicKey = await certificate.publicKey.export(ALGORITHM, ['verify'], webcrypto);
   return authority(certificate, { privateKey, publicKey }, pair.certificate, pair.privateKey);
 }
 

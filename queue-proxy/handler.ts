@@ -11,7 +11,7 @@ import { ProxyExchange, type Dispatch, type DownstreamRequest, type DownstreamRe
 import type { Breaker } from '../lib/breaker.ts';
 import type { Drainer } from './drain.ts';
 import type { Readiness } from './readiness.ts';
-import type { RequestStats } from './stats.ts';
+import type { RequestStats } from '../lib/stats/requestStats.ts';
 import type { UserMetrics } from './userMetrics.ts';
 
 /** Removed before the user container sees the request, as Knative's activator.RevisionHeaders. */

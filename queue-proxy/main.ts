@@ -15,7 +15,8 @@ import { parseConfig, type QueueProxyConfig } from './config.ts';
 import { Drainer } from './drain.ts';
 import { Pipeline } from './handler.ts';
 import { Readiness } from './readiness.ts';
-import { AutoscalerStatsReporter, RequestStats } from './stats.ts';
+import { RequestStats } from '../lib/stats/requestStats.ts';
+import { AutoscalerStatsReporter } from './stats.ts';
 import { serveMetrics } from './prometheus.ts';
 import { UserMetrics } from './userMetrics.ts';
 

@@ -2,6 +2,7 @@
 // HorizontalPodAutoscaler scales the revision, so the KPA keeps no decider for it; this keeps
 // the HPA in line with the PA's annotations, the SKS in Serve mode (an HPA never scales to
 // zero, so the activator need not stay in the path), and copies the HPA's counts into the PA.
+import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { PodAutoscalerConditions } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
@@ -13,7 +14,7 @@ import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { isSksReady, type ServerlessService } from '../../controllers/serverlessservice/resources.ts';
+import { isSksReady, type ServerlessService } from '../../lib/apis/networking.ts';
 import { activeThreshold } from '../kpa/paStatus.ts';
 import {
   NotOwnedError,
@@ -22,7 +23,6 @@ import {
   reportingNotOwned,
   resolvePodAutoscaling,
   writePodAutoscalerStatus,
-  type PodAutoscalerObject,
 } from '../kpa/podAutoscaler.ts';
 import { HPA_API_VERSION, hpaSpecDiffers, makeHorizontalPodAutoscaler } from './resources.ts';
 
@@ -34,14 +34,14 @@ export const hpaPath = (namespace: string, name = '') =>
 
 export interface HpaReconcilerDeps {
   client: KubeRest;
-  podAutoscalers: Lister<PodAutoscalerObject>;
+  podAutoscalers: Lister<PodAutoscaler>;
   serverlessServices: Lister<ServerlessService>;
   horizontalPodAutoscalers: Lister<V2HorizontalPodAutoscaler>;
   config: () => AutoscalerConfig;
   clock: Clock;
 }
 
-export const isHpa = (pa: PodAutoscalerObject, config: AutoscalerConfig): boolean =>
+export const isHpa = (pa: PodAutoscaler, config: AutoscalerConfig): boolean =>
   podAutoscalerClass(pa, config) === HPA_CLASS;
 
 /**
@@ -49,7 +49,7 @@ export const isHpa = (pa: PodAutoscalerObject, config: AutoscalerConfig): boolea
  * autoscalers must not fight over one Deployment, and without a garbage collector (or before
  * it runs) nothing else removes it.
  */
-function isOrphaned(hpa: V2HorizontalPodAutoscaler, pa: PodAutoscalerObject | undefined): boolean {
+function isOrphaned(hpa: V2HorizontalPodAutoscaler, pa: PodAutoscaler | undefined): boolean {
   const owner = hpa.metadata?.ownerReferences?.find((ref) => ref.controller);
   if (owner?.kind !== 'PodAutoscaler' || owner.name !== hpa.metadata?.name) return false;
   return !pa || owner.uid === pa.metadata?.uid;
@@ -58,7 +58,7 @@ function isOrphaned(hpa: V2HorizontalPodAutoscaler, pa: PodAutoscalerObject | un
 export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
   const { client, clock } = deps;
 
-  const removeOrphan = async (key: string, pa: PodAutoscalerObject | undefined, log: Logger) => {
+  const removeOrphan = async (key: string, pa: PodAutoscaler | undefined, log: Logger) => {
     const hpa = deps.horizontalPodAutoscalers.get(key);
     if (!hpa || !isOrphaned(hpa, pa)) return;
     log.info('deleting the HorizontalPodAutoscaler of a PodAutoscaler no longer of the HPA class', {
@@ -74,7 +74,7 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
   };
 
   const ensureHpa = async (
-    pa: PodAutoscalerObject,
+    pa: PodAutoscaler,
     desired: V2HorizontalPodAutoscaler,
     log: Logger,
     status: PodAutoscalerStatus,

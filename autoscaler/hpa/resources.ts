@@ -1,10 +1,11 @@
 // The autoscaling/v2 HorizontalPodAutoscaler that stands in for the KPA when a PodAutoscaler
 // has the HPA class (upstream pkg/reconciler/autoscaling/hpa/resources/hpa.go): same name as
 // the PA and owned by it, targeting the revision's Deployment.
+import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import type { V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerSpec, V2MetricSpec } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import type { AutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
-import { childMetadata, type PodAutoscalerObject } from '../kpa/podAutoscaler.ts';
+import { childMetadata } from '../kpa/podAutoscaler.ts';
 import type { RevisionAutoscaling } from '../revisionAutoscaling.ts';
 
 export const HPA_API_VERSION = 'autoscaling/v2';
@@ -20,7 +21,7 @@ export type HpaMetricAnnotations = Pick<AutoscalingAnnotations, 'metric' | 'targ
  * minimum, and max-scale 0 (unlimited) becomes the largest count the API accepts.
  */
 export function makeHorizontalPodAutoscaler(
-  pa: PodAutoscalerObject,
+  pa: PodAutoscaler,
   settings: Pick<RevisionAutoscaling, 'minScale' | 'maxScale'>,
   annotations: HpaMetricAnnotations,
 ): V2HorizontalPodAutoscaler {

@@ -2,6 +2,7 @@
 // ServerlessService it asks for (upstream pkg/reconciler/autoscaling/kpa/resources/sks.go and
 // pkg/reconciler/autoscaling/reconciler.go), shared by the KPA and HPA classes.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { PA_API_VERSION, type PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import { PodAutoscalerConditions } from '../../lib/apis/conditions.ts';
 import { controllerReference, isControlledBy } from '../../lib/apis/kmeta.ts';
 import { Labels } from '../../lib/apis/serving.ts';
@@ -17,30 +18,11 @@ import type { Reconciler } from '../../lib/controller.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import {
-  SKS_API_VERSION,
-  type ServerlessService,
-  type SksMode,
-} from '../../controllers/serverlessservice/resources.ts';
+import { SKS_API_VERSION, type ServerlessService, type SksMode } from '../../lib/apis/networking.ts';
 import { resolveRevisionAutoscaling, type RevisionAutoscaling } from '../revisionAutoscaling.ts';
 
-export const PA_API_VERSION = 'autoscaling.internal.knative.dev/v1alpha1';
-
-export interface PodAutoscalerObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: V1ObjectMeta;
-  spec: {
-    containerConcurrency?: number;
-    scaleTargetRef: { apiVersion?: string; kind?: string; name?: string };
-    reachability?: 'Reachable' | 'Unreachable' | '';
-    protocolType: 'http1' | 'h2c';
-  };
-  status?: PodAutoscalerStatus;
-}
-
 /** The class annotation, else config-autoscaler's pod-autoscaler-class. */
-export const podAutoscalerClass = (pa: PodAutoscalerObject, config: AutoscalerConfig): string =>
+export const podAutoscalerClass = (pa: PodAutoscaler, config: AutoscalerConfig): string =>
   pa.metadata?.annotations?.[`${AUTOSCALING_GROUP}/class`] ?? config.podAutoscalerClass;
 
 export const paPath = (namespace: string, name: string) =>
@@ -49,12 +31,12 @@ export const sksPath = (namespace: string, name = '') =>
   `/apis/${SKS_API_VERSION}/namespaces/${namespace}/serverlessservices${name ? `/${name}` : ''}`;
 
 /** The revision a PA scales: its label, or its own name, which Knative gives it. */
-export const revisionOf = (pa: PodAutoscalerObject): string =>
+export const revisionOf = (pa: PodAutoscaler): string =>
   pa.metadata?.labels?.[Labels.revision] ?? pa.metadata?.name ?? '';
 
 /** The PA's annotations read, invalid ones warned of and left out, and the revision's autoscaling they give. */
 export function resolvePodAutoscaling(
-  pa: PodAutoscalerObject,
+  pa: PodAutoscaler,
   config: AutoscalerConfig,
   log: Logger,
 ): { annotations: AutoscalingAnnotations; settings: RevisionAutoscaling } {
@@ -68,7 +50,7 @@ export function resolvePodAutoscaling(
 }
 
 /** Metadata of an object the PA makes: its name, namespace, labels and annotations, and the PA as controller. */
-export function childMetadata(pa: PodAutoscalerObject): V1ObjectMeta {
+export function childMetadata(pa: PodAutoscaler): V1ObjectMeta {
   return {
     name: pa.metadata?.name,
     namespace: pa.metadata?.namespace,
@@ -84,11 +66,7 @@ export function childMetadata(pa: PodAutoscalerObject): V1ObjectMeta {
   };
 }
 
-export function makeServerlessService(
-  pa: PodAutoscalerObject,
-  mode: SksMode,
-  numActivators: number,
-): ServerlessService {
+export function makeServerlessService(pa: PodAutoscaler, mode: SksMode, numActivators: number): ServerlessService {
   return {
     apiVersion: SKS_API_VERSION,
     kind: 'ServerlessService',
@@ -109,7 +87,7 @@ const SCALABLE_PLURALS: Record<string, string> = {
 };
 
 /** The scale subresource of the PA's target, e.g. /apis/apps/v1/namespaces/ns/deployments/x/scale. */
-export function scaleSubresourcePath(pa: PodAutoscalerObject): string {
+export function scaleSubresourcePath(pa: PodAutoscaler): string {
   const { apiVersion, kind, name } = pa.spec.scaleTargetRef;
   const plural = kind ? SCALABLE_PLURALS[kind] : undefined;
   if (!apiVersion || !plural || !name) {
@@ -137,7 +115,7 @@ export class NotOwnedError extends Error {
 /** Creates the PA's SKS, or brings its spec to the wanted mode and activator count. */
 export async function reconcileServerlessService(
   client: KubeRest,
-  pa: PodAutoscalerObject,
+  pa: PodAutoscaler,
   existing: ServerlessService | undefined,
   mode: SksMode,
   activators: number,
@@ -156,7 +134,7 @@ export async function reconcileServerlessService(
 /** Writes the status when it changed, stamped with the generation it describes. */
 export async function writePodAutoscalerStatus(
   client: KubeRest,
-  pa: PodAutoscalerObject,
+  pa: PodAutoscaler,
   status: PodAutoscalerStatus,
 ): Promise<void> {
   status.observedGeneration = pa.metadata?.generation;
@@ -170,7 +148,7 @@ export async function writePodAutoscalerStatus(
 export async function markNotOwned(
   client: KubeRest,
   clock: Clock,
-  pa: PodAutoscalerObject,
+  pa: PodAutoscaler,
   error: NotOwnedError,
 ): Promise<void> {
   const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
@@ -189,7 +167,7 @@ export function reportingNotOwned(
   reconcile: Reconciler,
   client: KubeRest,
   clock: Clock,
-  podAutoscalers: Lister<PodAutoscalerObject>,
+  podAutoscalers: Lister<PodAutoscaler>,
 ): Reconciler {
   return async (key, log) => {
     try {

@@ -2,6 +2,7 @@
 // scaler.go): keeps the revision's decider, applies its decision through the scale
 // subresource, puts the activator in or out of the path through the ServerlessService, and
 // reports it all in the PA's status.
+import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import type { V1Scale } from '@kubernetes/client-node';
 import { PodAutoscalerConditions, type Condition, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { Annotations, Labels } from '../../lib/apis/serving.ts';
@@ -14,7 +15,7 @@ import type { EventRecorder } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { isSksReady, sksCondition, type ServerlessService } from '../../controllers/serverlessservice/resources.ts';
+import { isSksReady, sksCondition, type ServerlessService } from '../../lib/apis/networking.ts';
 import type { PodSource } from '../collector/podSource.ts';
 import type { RevisionAutoscaling } from '../revisionAutoscaling.ts';
 import type { AutoscalerMetrics, RevisionMetricLabels } from './metrics.ts';
@@ -34,7 +35,6 @@ import {
   revisionOf,
   scaleSubresourcePath,
   writePodAutoscalerStatus,
-  type PodAutoscalerObject,
 } from './podAutoscaler.ts';
 import type { RevisionScalers } from './revisionScalers.ts';
 import { planScale, type ActiveState } from './scalePlan.ts';
@@ -47,7 +47,7 @@ const NO_PRIVATE_SERVICE_NAME = 'No Private Service Name';
 
 export interface PodAutoscalerReconcilerDeps {
   client: KubeRest;
-  podAutoscalers: Lister<PodAutoscalerObject>;
+  podAutoscalers: Lister<PodAutoscaler>;
   serverlessServices: Lister<ServerlessService>;
   scalers: RevisionScalers;
   pods: PodSource;
@@ -57,7 +57,7 @@ export interface PodAutoscalerReconcilerDeps {
   recorder?: Pick<EventRecorder, 'event'>;
 }
 
-export function metricLabels(pa: PodAutoscalerObject): RevisionMetricLabels {
+export function metricLabels(pa: PodAutoscaler): RevisionMetricLabels {
   const labels = pa.metadata?.labels ?? {};
   return {
     k8s_namespace_name: pa.metadata?.namespace ?? '',
@@ -67,7 +67,7 @@ export function metricLabels(pa: PodAutoscalerObject): RevisionMetricLabels {
   };
 }
 
-export function isKpa(pa: PodAutoscalerObject, config: AutoscalerConfig): boolean {
+export function isKpa(pa: PodAutoscaler, config: AutoscalerConfig): boolean {
   return podAutoscalerClass(pa, config) === KPA_CLASS;
 }
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBinaries } from '../../hack/cluster/binaries.ts';
+import { ensureBinaries } from '../../cli/cluster/binaries.ts';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..', '..');

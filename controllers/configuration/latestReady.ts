@@ -1,8 +1,8 @@
 // Which revision a Configuration calls latest ready (upstream findAndSetLatestReadyRevision). Pure.
-import { Labels } from '../../lib/apis/serving.ts';
-import { isReady, type RevisionObject } from '../../lib/apis/status.ts';
+import { Labels, type Revision } from '../../lib/apis/serving.ts';
+import { isReady } from '../../lib/apis/status.ts';
 
-const generationOf = (rev: RevisionObject) => Number(rev.metadata?.labels?.[Labels.configurationGeneration] ?? NaN);
+const generationOf = (rev: Revision) => Number(rev.metadata?.labels?.[Labels.configurationGeneration] ?? NaN);
 
 /**
  * The ready revision of the newest generation between the current latest ready one and the
@@ -10,13 +10,13 @@ const generationOf = (rev: RevisionObject) => Number(rev.metadata?.labels?.[Labe
  * revision that became ready late does not displace a newer one.
  */
 export function pickLatestReady(
-  revisions: RevisionObject[],
+  revisions: Revision[],
   current: string | undefined,
   generation: number,
 ): string | undefined {
   const currentRev = revisions.find((r) => r.metadata?.name === current);
   const floor = currentRev ? generationOf(currentRev) : 0;
-  let best: RevisionObject | undefined;
+  let best: Revision | undefined;
   for (const rev of revisions) {
     const gen = generationOf(rev);
     if (!(gen >= floor && gen <= generation) || !isReady(rev)) continue;

@@ -2,30 +2,30 @@
 // latest ready (upstream pkg/reconciler/configuration/configuration.go).
 import { ConfigurationConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
-import { Labels } from '../../lib/apis/serving.ts';
-import { conditionOf, isFailed, type ConfigurationObject, type RevisionObject } from '../../lib/apis/status.ts';
+import { Labels, type Revision, type Configuration } from '../../lib/apis/serving.ts';
+import { conditionOf, isFailed } from '../../lib/apis/status.ts';
 import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { createObject, sameJson } from '../reconciler/crud.ts';
-import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import { createObject, sameJson } from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import { pickLatestReady } from './latestReady.ts';
 import { makeRevision, revisionName } from './resources/revision.ts';
 
 export interface ConfigurationReconcilerDeps {
   client: KubeRest;
-  revisions: Lister<RevisionObject>;
+  revisions: Lister<Revision>;
 }
 
 export const ConfigurationReasons = { revisionFailed: 'RevisionFailed' } as const;
 
 export function configurationReconciler(deps: ConfigurationReconcilerDeps) {
-  const ownRevisions = (cfg: ConfigurationObject) =>
+  const ownRevisions = (cfg: Configuration) =>
     deps.revisions.listNamespace(cfg.metadata?.namespace ?? '').filter((rev) => isControlledBy(rev, cfg));
 
-  async function create(cfg: ConfigurationObject, ctx: ReconcileContext): Promise<RevisionObject> {
-    const desired = makeRevision(cfg as never, new Date(ctx.clock.now())) as RevisionObject;
+  async function create(cfg: Configuration, ctx: ReconcileContext): Promise<Revision> {
+    const desired = makeRevision(cfg, new Date(ctx.clock.now()));
     try {
       const created = await createObject(deps.client, Kinds.revision, desired);
       void ctx.events.event(cfg, 'Normal', 'Created', `Created Revision "${created.metadata?.name}"`);
@@ -33,16 +33,16 @@ export function configurationReconciler(deps: ConfigurationReconcilerDeps) {
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
       // Created by us a moment ago, before our cache saw it; anything else is judged below.
-      return await deps.client.request<RevisionObject>('GET', objectPath(Kinds.revision, desired));
+      return await deps.client.request<Revision>('GET', objectPath(Kinds.revision, desired));
     }
   }
 
   /** The revision of the current generation, created if missing; undefined if its name is taken. */
   async function latestCreated(
-    cfg: ConfigurationObject,
+    cfg: Configuration,
     manager: ConditionManager,
     ctx: ReconcileContext,
-  ): Promise<RevisionObject | undefined> {
+  ): Promise<Revision | undefined> {
     const generation = String(cfg.metadata?.generation ?? 0);
     const byo = cfg.spec?.template?.metadata?.name;
     let rev = byo
@@ -55,7 +55,7 @@ export function configurationReconciler(deps: ConfigurationReconcilerDeps) {
       (rev.metadata?.labels?.[Labels.configurationGeneration] === generation ||
         sameJson(rev.spec, cfg.spec?.template?.spec));
     if (reusable) return rev;
-    const name = revisionName(cfg as never);
+    const name = revisionName(cfg);
     manager.markFalse(
       'Ready',
       ConfigurationReasons.revisionFailed,
@@ -70,7 +70,7 @@ export function configurationReconciler(deps: ConfigurationReconcilerDeps) {
     return undefined;
   }
 
-  return async function reconcileConfiguration(cfg: ConfigurationObject, ctx: ReconcileContext): Promise<void> {
+  return async function reconcileConfiguration(cfg: Configuration, ctx: ReconcileContext): Promise<void> {
     const status = (cfg.status ??= {});
     const manager = ConfigurationConditions.manage(status, ctx.clock);
     manager.initialize();

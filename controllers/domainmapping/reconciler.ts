@@ -4,15 +4,16 @@
 import { DomainMappingConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import type { ClusterDomainClaim, DomainMappingObject } from '../../lib/apis/domainMapping.ts';
-import { conditionOf, type RouteObject, type ServiceObject } from '../../lib/apis/status.ts';
+import { conditionOf } from '../../lib/apis/status.ts';
+import type { Service, Route } from '../../lib/apis/serving.ts';
 import { CLUSTER_DOMAIN } from '../../lib/config/domain.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { createObject, sameJson, updateObject } from '../reconciler/crud.ts';
-import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import { createObject, sameJson, updateObject } from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import type { IngressObject } from '../route/reconciler.ts';
 import { httpOptionOf, INGRESS_CLASS_ANNOTATION, type Ingress, type IngressTLS } from '../route/resources/ingress.ts';
 import { makeDomainClaim } from './resources/domainClaim.ts';
@@ -25,8 +26,8 @@ export interface DomainMappingReconcilerDeps {
   client: KubeRest;
   domainClaims: Lister<ClusterDomainClaim>;
   ingresses: Lister<IngressObject>;
-  services: Lister<ServiceObject>;
-  routes: Lister<RouteObject>;
+  services: Lister<Service>;
+  routes: Lister<Route>;
   config(): Readonly<{ network: NetworkConfig }>;
 }
 

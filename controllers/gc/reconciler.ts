@@ -1,14 +1,13 @@
 // Deletes a Configuration's old revisions as config-gc says; runs on Configurations and on
 // changes of their revisions (a revision leaving all routes may make another one collectable).
-import { Labels } from '../../lib/apis/serving.ts';
-import type { ConfigurationObject, RevisionObject } from '../../lib/apis/status.ts';
+import { Labels, type Revision, type Configuration } from '../../lib/apis/serving.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { GcConfig } from '../../lib/config/gc.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { splitKey, type Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
-import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import { revisionsToDelete } from './policy.ts';
 
 /** Time-based staleness needs a look now and then even when nothing changes. */
@@ -16,8 +15,8 @@ const RECHECK_MS = 10 * 60_000;
 
 export interface GcReconcilerOptions {
   client: KubeRest;
-  configurations: Lister<ConfigurationObject>;
-  revisions: Lister<RevisionObject>;
+  configurations: Lister<Configuration>;
+  revisions: Lister<Revision>;
   config: () => GcConfig;
   clock: Clock;
 }

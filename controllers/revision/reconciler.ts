@@ -5,11 +5,11 @@
 // Digest resolution is skipped: images keep their tags. Upstream never resolves images in the
 // registries of `registries-skipping-tag-resolving` (dev.local, kind.local, ko.local) either;
 // resolving others needs registry credentials from the pod's service account, not done yet.
+import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { RevisionConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
-import { Labels, type RevisionSpec } from '../../lib/apis/serving.ts';
-import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.ts';
+import { Labels, type RevisionSpec, type Revision } from '../../lib/apis/serving.ts';
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import type { DeploymentConfig } from '../../lib/config/deployment.ts';
 import type { Features } from '../../lib/config/features.ts';
@@ -18,14 +18,14 @@ import { ConfigUnavailable } from '../../lib/config/store.ts';
 import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { containsAll, createObject, sameJson, updateObject } from '../reconciler/crud.ts';
-import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds } from '../reconciler/kinds.ts';
+import { containsAll, createObject, sameJson, updateObject } from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds } from '../../lib/reconciler/kinds.ts';
 import type { RevisionConfig } from './config.ts';
 import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
 import { makeDeployment } from './resources/deployment.ts';
 import { deploymentName, podAutoscalerName } from './resources/names.ts';
-import { makePodAutoscaler, type PodAutoscaler } from './resources/podAutoscaler.ts';
+import { makePodAutoscaler } from './resources/podAutoscaler.ts';
 import { reservedInstanceReconciler, type InstanceModeRecorder } from './reservedInstance.ts';
 import {
   isFailing,
@@ -34,11 +34,6 @@ import {
   RevisionReasons,
   setContainerStatuses,
 } from './status.ts';
-
-export type PodAutoscalerObject = Omit<PodAutoscaler, 'status' | 'metadata'> & {
-  metadata: PodAutoscaler['metadata'] & { resourceVersion?: string };
-  status?: PodAutoscalerStatus;
-};
 
 /** What the revision reconciler reads from the config store; config-deployment may be unusable. */
 export interface RevisionConfigSnapshot {
@@ -52,7 +47,7 @@ export interface RevisionReconcilerDeps {
   client: KubeRest;
   deployments: Lister<V1Deployment>;
   pods: Lister<V1Pod>;
-  podAutoscalers: Lister<PodAutoscalerObject>;
+  podAutoscalers: Lister<PodAutoscaler>;
   /** The reserved instances' Services (serviceType=Reserved). */
   reservedServices: Lister<V1Service>;
   recordInstanceMode: InstanceModeRecorder;
@@ -75,12 +70,12 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     );
 
   async function reconcileDeployment(
-    rev: RevisionObject,
+    rev: Revision,
     config: RevisionConfig,
     manager: ConditionManager,
     ctx: ReconcileContext,
   ): Promise<V1Deployment | undefined> {
-    const desired = withHash(makeDeployment(rev as never, config));
+    const desired = withHash(makeDeployment(rev, config));
     const name = deploymentName(rev.metadata?.name ?? '');
     let deployment = deps.deployments.get(`${rev.metadata?.namespace}/${name}`);
     if (!deployment) {
@@ -125,12 +120,12 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
   }
 
   async function reconcilePodAutoscaler(
-    rev: RevisionObject,
+    rev: Revision,
     deployment: V1Deployment,
     manager: ConditionManager,
     ctx: ReconcileContext,
-  ): Promise<PodAutoscalerObject | undefined> {
-    const desired = makePodAutoscaler(rev as never, { failing: isFailing(manager, deployment) }) as PodAutoscalerObject;
+  ): Promise<PodAutoscaler | undefined> {
+    const desired = makePodAutoscaler(rev, { failing: isFailing(manager, deployment) });
     const name = podAutoscalerName(rev.metadata?.name ?? '');
     const pa = deps.podAutoscalers.get(`${rev.metadata?.namespace}/${name}`);
     if (!pa) {
@@ -153,21 +148,21 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     }
     if (
       sameJson(pa.spec, desired.spec) &&
-      containsAll(pa.metadata.labels, desired.metadata.labels) &&
-      containsAll(pa.metadata.annotations, desired.metadata.annotations)
+      containsAll(pa.metadata?.labels, desired.metadata?.labels) &&
+      containsAll(pa.metadata?.annotations, desired.metadata?.annotations)
     )
       return pa;
     const updated = structuredClone(pa);
     updated.spec = desired.spec;
     updated.metadata = {
       ...updated.metadata,
-      labels: { ...pa.metadata.labels, ...desired.metadata.labels },
-      annotations: { ...pa.metadata.annotations, ...desired.metadata.annotations },
+      labels: { ...pa.metadata?.labels, ...desired.metadata?.labels },
+      annotations: { ...pa.metadata?.annotations, ...desired.metadata?.annotations },
     };
     return await updateObject(deps.client, Kinds.podAutoscaler, updated);
   }
 
-  return async function reconcileRevision(rev: RevisionObject, ctx: ReconcileContext): Promise<void> {
+  return async function reconcileRevision(rev: Revision, ctx: ReconcileContext): Promise<void> {
     const status = (rev.status ??= {});
     const manager = RevisionConditions.manage(status, ctx.clock);
     manager.initialize();

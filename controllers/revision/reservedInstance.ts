@@ -5,7 +5,8 @@ import type { KubernetesObject, V1Deployment, V1Service } from '@kubernetes/clie
 import { Gauge, type Registry } from 'prom-client';
 import type { ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
-import type { PodAutoscalerStatus, RevisionObject } from '../../lib/apis/status.ts';
+import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
+import type { Revision } from '../../lib/apis/serving.ts';
 import { parseAutoscalingAnnotations } from '../../lib/config/autoscalingAnnotations.ts';
 import {
   INSTANCE_MODES,
@@ -17,9 +18,9 @@ import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import { sharedMetric } from '../../lib/metrics.ts';
-import { containsAll, createObject, deleteObject, sameJson, updateObject } from '../reconciler/crud.ts';
-import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds, type Kind } from '../reconciler/kinds.ts';
+import { containsAll, createObject, deleteObject, sameJson, updateObject } from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds, type Kind } from '../../lib/reconciler/kinds.ts';
 import type { RevisionConfig } from './config.ts';
 import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
 import { reservedName } from './resources/names.ts';
@@ -65,7 +66,7 @@ export interface ReservedInstanceDeps {
 }
 
 export interface ReservedInstanceInput {
-  rev: RevisionObject;
+  rev: Revision;
   config: RevisionConfig;
   reservedInstance: ReservedInstanceConfig;
   pa: { status?: PodAutoscalerStatus };
@@ -74,7 +75,7 @@ export interface ReservedInstanceInput {
 }
 
 /** Scale to zero off means a standing minimum of one: standard instances already answer at once. */
-function effectiveMinScale(rev: RevisionObject, config: RevisionConfig): number {
+function effectiveMinScale(rev: Revision, config: RevisionConfig): number {
   const { values } = parseAutoscalingAnnotations(rev.metadata?.annotations, config.autoscaler);
   const minScale = values.minScale ?? config.autoscaler.minScale;
   return config.autoscaler.enableScaleToZero ? minScale : Math.max(1, minScale);
@@ -85,7 +86,7 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
     kind: Kind,
     what: string,
     desired: T,
-    rev: RevisionObject,
+    rev: Revision,
     ctx: ReconcileContext,
   ): Promise<T | undefined> {
     try {
@@ -103,7 +104,7 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
     }
   }
 
-  async function removeOwned(kind: Kind, object: KubernetesObject | undefined, rev: RevisionObject): Promise<void> {
+  async function removeOwned(kind: Kind, object: KubernetesObject | undefined, rev: Revision): Promise<void> {
     if (!object || !isControlledBy(object, rev)) return;
     await deleteObject(deps.client, kind, object);
   }
@@ -111,7 +112,7 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
   async function reconcileDeployment(
     desired: V1Deployment,
     existing: V1Deployment | undefined,
-    rev: RevisionObject,
+    rev: Revision,
     ctx: ReconcileContext,
   ): Promise<V1Deployment | undefined> {
     if (!existing) return await create(Kinds.deployment, 'Deployment', desired, rev, ctx);
@@ -132,7 +133,7 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
   async function reconcileService(
     desired: V1Service,
     existing: V1Service | undefined,
-    rev: RevisionObject,
+    rev: Revision,
     ctx: ReconcileContext,
   ): Promise<V1Service | undefined> {
     if (!existing) return await create(Kinds.coreService, 'Service', desired, rev, ctx);
@@ -204,18 +205,13 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
       }
     }
     const deployment = await reconcileDeployment(
-      withHash(makeReservedDeployment(rev as never, config, plan.sizing)),
+      withHash(makeReservedDeployment(rev, config, plan.sizing)),
       existingDeployment,
       rev,
       ctx,
     );
-    await reconcileService(
-      makeReservedService(rev as never, plan.sizing.containerConcurrency),
-      existingService,
-      rev,
-      ctx,
-    );
-    if (deployment) propagateReservedStatus(manager, deployment, isRouted(rev as never));
+    await reconcileService(makeReservedService(rev, plan.sizing.containerConcurrency), existingService, rev, ctx);
+    if (deployment) propagateReservedStatus(manager, deployment, isRouted(rev));
     else manager.markUnknown(RESERVED_INSTANCE_READY, RevisionReasons.deploying, '');
     const mode = instanceMode(pa);
     setInstanceMode(status, mode);

@@ -1,8 +1,14 @@
 // Which revisions and configurations a Route sends traffic to, written on them as the
 // `serving.knative.dev/routes` annotation and, for revisions, the routingState label
 // (upstream pkg/reconciler/labeler). Pure: it returns the patches to apply.
-import { Annotations, Labels, type TrafficTarget } from '../../lib/apis/serving.ts';
-import type { ConfigurationObject, RevisionObject, RouteObject } from '../../lib/apis/status.ts';
+import {
+  Annotations,
+  Labels,
+  type TrafficTarget,
+  type Route,
+  type Revision,
+  type Configuration,
+} from '../../lib/apis/serving.ts';
 
 export interface RoutingPatch {
   kind: 'revision' | 'configuration';
@@ -16,11 +22,11 @@ interface Referenced {
 }
 
 export interface ReferenceLookup {
-  configuration(name: string): ConfigurationObject | undefined;
-  revision(name: string): RevisionObject | undefined;
+  configuration(name: string): Configuration | undefined;
+  revision(name: string): Revision | undefined;
 }
 
-const controllingConfiguration = (rev: RevisionObject | undefined) =>
+const controllingConfiguration = (rev: Revision | undefined) =>
   rev?.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === 'Configuration')?.name;
 
 /**
@@ -30,7 +36,7 @@ const controllingConfiguration = (rev: RevisionObject | undefined) =>
  * Service that pins only revisions still routes to its own Configuration, whose routes
  * annotation the Service reconciler keeps.
  */
-export function referencedBy(route: RouteObject, lookup: ReferenceLookup): Referenced {
+export function referencedBy(route: Route, lookup: ReferenceLookup): Referenced {
   const revisions = new Set<string>();
   const configs = new Set<string>();
   const addRevision = (name: string) => {
@@ -60,8 +66,8 @@ const routesOf = (annotations: Record<string, string> | undefined) =>
 export function routingPatches(
   routeName: string,
   referenced: Referenced,
-  revisions: RevisionObject[],
-  configurations: ConfigurationObject[],
+  revisions: Revision[],
+  configurations: Configuration[],
   options: { allowRemoval: boolean; now: Date },
 ): RoutingPatch[] {
   const patches: RoutingPatch[] = [];

@@ -1,33 +1,43 @@
 // Route → networking Ingress, a Kubernetes Service per target name, its URL and traffic status,
 // and the routing labels on the revisions it references (upstream pkg/reconciler/route/route.go,
-// reconcile_resources.go and pkg/reconciler/labeler).
-// Gradual rollout is not done: a new latest ready revision takes its whole share at once.
+// reconcile_resources.go and pkg/reconciler/labeler), moving a new latest ready revision in
+// gradually when a rollout duration is set (rollout.ts).
 import type { V1Service } from '@kubernetes/client-node';
 import { RouteConditions, type ConditionManager, type Status } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../lib/apis/revision.ts';
-import { Labels, type RevisionSpec } from '../../lib/apis/serving.ts';
-import {
-  conditionOf,
-  isFailed,
-  isReady,
-  type ConfigurationObject,
-  type RevisionObject,
-  type RouteObject,
-  type TrafficStatus,
-} from '../../lib/apis/status.ts';
+import { Labels, type RevisionSpec, type Route, type Revision, type Configuration } from '../../lib/apis/serving.ts';
+import { conditionOf, isFailed, isReady, type TrafficStatus } from '../../lib/apis/status.ts';
 import { CLUSTER_DOMAIN, type DomainConfig } from '../../lib/config/domain.ts';
 import type { Features } from '../../lib/config/features.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
+import type { ReconcileResult } from '../../lib/controller.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { containsAll, createObject, deleteObject, mergePatch, sameJson, updateObject } from '../reconciler/crud.ts';
-import type { ReconcileContext } from '../reconciler/kindReconciler.ts';
-import { Kinds, objectPath } from '../reconciler/kinds.ts';
+import {
+  containsAll,
+  createObject,
+  deleteObject,
+  mergePatch,
+  sameJson,
+  updateObject,
+} from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
 import { referencedBy, routingPatches } from './labeler.ts';
 import { makeIngress, routeUrl, type Ingress, type IngressConfig } from './resources/ingress.ts';
 import { makeRouteService, type IngressLoadBalancers } from './resources/service.ts';
+import {
+  buildRollout,
+  isDone,
+  parseRollout,
+  planRollout,
+  rolledOutStatus,
+  ROLLOUT_ANNOTATION,
+  rolloutDurationSeconds,
+  type RolloutPlan,
+} from './rollout.ts';
 import { resolveTraffic, type RevisionTarget } from './traffic.ts';
 
 export type IngressObject = Omit<Ingress, 'metadata'> & {
@@ -43,8 +53,8 @@ export interface RouteConfigSnapshot {
 
 export interface RouteReconcilerDeps {
   client: KubeRest;
-  configurations: Lister<ConfigurationObject>;
-  revisions: Lister<RevisionObject>;
+  configurations: Lister<Configuration>;
+  revisions: Lister<Revision>;
   ingresses: Lister<IngressObject>;
   /** Services labelled with a route: the ones this reconciler made. */
   services: Lister<V1Service>;
@@ -56,15 +66,16 @@ export const RouteReasons = {
   ingressNotConfigured: 'IngressNotConfigured',
   tlsNotEnabled: 'TLSNotEnabled',
   errorConfig: 'ErrorConfig',
+  rolloutInProgress: 'RolloutInProgress',
 } as const;
 
-function trafficStatus(route: RouteObject, targets: RevisionTarget[], config: IngressConfig): TrafficStatus[] {
+function trafficStatus(route: Route, targets: RevisionTarget[], config: IngressConfig): TrafficStatus[] {
   return targets.map((t) => ({
     ...(t.tag ? { tag: t.tag } : {}),
     revisionName: t.revisionName,
     latestRevision: t.latestRevision,
     percent: t.percent,
-    ...(t.tag ? { url: routeUrl(route as never, config, t.tag) } : {}),
+    ...(t.tag ? { url: routeUrl(route, config, t.tag) } : {}),
   }));
 }
 
@@ -87,12 +98,12 @@ function propagateIngressStatus(manager: ConditionManager, ingress: IngressObjec
 
 export function routeReconciler(deps: RouteReconcilerDeps) {
   async function reconcileIngress(
-    route: RouteObject,
+    route: Route,
+    existing: IngressObject | undefined,
     desired: Ingress,
     manager: ConditionManager,
     ctx: ReconcileContext,
   ): Promise<IngressObject | undefined> {
-    const existing = deps.ingresses.get(`${desired.metadata.namespace}/${desired.metadata.name}`);
     if (!existing) {
       try {
         const created = await createObject<IngressObject>(deps.client, Kinds.ingress, desired);
@@ -132,7 +143,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
    * one; the Services of names the traffic no longer has are deleted.
    */
   async function reconcileServices(
-    route: RouteObject,
+    route: Route,
     targetNames: string[],
     config: IngressConfig,
     manager: ConditionManager,
@@ -144,7 +155,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     const balancers = ingress && isControlledBy(ingress, route) ? ingress.status : undefined;
     const wanted = new Set<string>();
     for (const targetName of targetNames) {
-      const desired = makeRouteService(route as never, targetName, config, balancers);
+      const desired = makeRouteService(route, targetName, config, balancers);
       const name = desired.metadata?.name ?? '';
       wanted.add(name);
       let existing = deps.services.get(`${namespace}/${name}`);
@@ -197,7 +208,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     }
   }
 
-  async function label(route: RouteObject, allowRemoval: boolean, ctx: ReconcileContext): Promise<void> {
+  async function label(route: Route, allowRemoval: boolean, ctx: ReconcileContext): Promise<void> {
     const namespace = route.metadata?.namespace ?? '';
     const referenced = referencedBy(route, {
       configuration: (name) => deps.configurations.get(`${namespace}/${name}`),
@@ -224,7 +235,43 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     }
   }
 
-  return async function reconcileRoute(route: RouteObject, ctx: ReconcileContext): Promise<void> {
+  /**
+   * What the Route's Ingress serves: the traffic as asked, or a step of a gradual rollout from
+   * the state the Ingress records (upstream reconcileRollout).
+   */
+  function rolloutFor(
+    route: Route,
+    targets: Map<string, RevisionTarget[]>,
+    existing: IngressObject | undefined,
+    routeIngressReady: boolean,
+    network: NetworkConfig,
+    ctx: ReconcileContext,
+  ): RolloutPlan {
+    const desired = buildRollout(targets);
+    const durationSeconds = rolloutDurationSeconds(route.metadata?.annotations, network);
+    // A new Ingress (or one that is not ours) has no rollout to continue.
+    if (durationSeconds <= 0 || !existing || !isControlledBy(existing, route)) return { rollout: desired };
+    const recorded = existing.metadata.annotations?.[ROLLOUT_ANNOTATION];
+    const previous = parseRollout(recorded);
+    // Hand edits or a corrupt store; a rollout is not worth failing the Route over.
+    if (recorded && !previous) ctx.log.warn('discarding an unreadable rollout state', { rollout: recorded });
+    const current = existing.status?.observedGeneration === existing.metadata.generation;
+    return planRollout({
+      desired,
+      previous,
+      durationSeconds,
+      ingressReady: current && conditionOf(existing.status, 'Ready')?.status === 'True',
+      routeIngressReady,
+      nowMs: ctx.clock.now(),
+    });
+  }
+
+  return async function reconcileRoute(route: Route, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    // As it stood before this reconcile (a new generation is not yet served): the rollout's
+    // steps are timed when the Ingress turns ready while the Route does not count it so.
+    const routeIngressReady =
+      route.status?.observedGeneration === route.metadata?.generation &&
+      conditionOf(route.status, 'IngressReady')?.status === 'True';
     const status = (route.status ??= {});
     const manager = RouteConditions.manage(status, ctx.clock);
     manager.initialize();
@@ -234,7 +281,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     const name = route.metadata?.name ?? '';
 
     try {
-      status.url = routeUrl(route as never, config);
+      status.url = routeUrl(route, config);
     } catch (error) {
       manager.markFalse('AllTrafficAssigned', RouteReasons.errorConfig, (error as Error).message);
       return;
@@ -243,7 +290,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     manager.markTrue('CertificateProvisioned', RouteReasons.tlsNotEnabled, 'external-domain-tls is not enabled');
 
     const traffic = resolveTraffic(
-      (route.spec?.traffic ?? []) as never,
+      route.spec?.traffic ?? [],
       {
         configuration: (cfgName) => {
           const cfg = deps.configurations.get(`${namespace}/${cfgName}`);
@@ -276,11 +323,30 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       return;
     }
     await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
-    const ingress = await reconcileIngress(route, makeIngress(route as never, traffic.targets, config), manager, ctx);
-    status.traffic = trafficStatus(route, traffic.revisionTargets, config);
+    const existing = deps.ingresses.get(`${namespace}/${name}`);
+    const { rollout, requeueAfterMs } = rolloutFor(
+      route,
+      traffic.targets,
+      existing,
+      routeIngressReady,
+      snapshot.network,
+      ctx,
+    );
+    const desired = makeIngress(route, traffic.targets, config, rollout);
+    const ingress = await reconcileIngress(route, existing, desired, manager, ctx);
+    const rolling = !isDone(rollout);
+    const served = rolling ? rolledOutStatus(traffic.revisionTargets, rollout) : traffic.revisionTargets;
+    status.traffic = trafficStatus(route, served, config);
     manager.markTrue('AllTrafficAssigned');
     if (ingress) propagateIngressStatus(manager, ingress);
+    if (rolling)
+      manager.markUnknown(
+        'IngressReady',
+        RouteReasons.rolloutInProgress,
+        'A gradual rollout of the latest revision(s) is in progress.',
+      );
     // Only once the new split is live may the revisions it dropped stop counting as routed.
     await label(route, manager.get('IngressReady')?.status === 'True', ctx);
+    if (requeueAfterMs !== undefined) return { requeueAfterMs };
   };
 }

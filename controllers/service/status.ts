@@ -1,13 +1,8 @@
 // How a Service's status follows its Configuration and Route (upstream
 // pkg/apis/serving/v1/service_lifecycle.go and pkg/reconciler/service/service.go). Pure.
 import type { ConditionManager, Status } from '../../lib/apis/conditions.ts';
-import {
-  conditionOf,
-  type ConfigurationObject,
-  type RouteObject,
-  type ServiceStatus,
-  type TrafficStatus,
-} from '../../lib/apis/status.ts';
+import { conditionOf, type ServiceStatus, type TrafficStatus } from '../../lib/apis/status.ts';
+import type { Route, Configuration } from '../../lib/apis/serving.ts';
 
 export const ServiceReasons = {
   outOfDate: 'OutOfDate',
@@ -29,7 +24,7 @@ function mirror(manager: ConditionManager, type: string, child: { status?: Statu
 export function propagateConfigurationStatus(
   status: ServiceStatus,
   manager: ConditionManager,
-  cfg: ConfigurationObject,
+  cfg: Configuration,
 ): void {
   if (!isReconciled(cfg)) {
     manager.markUnknown(
@@ -47,8 +42,8 @@ export function propagateConfigurationStatus(
 export function propagateRouteStatus(
   status: ServiceStatus,
   manager: ConditionManager,
-  route: RouteObject,
-  cfg: ConfigurationObject,
+  route: Route,
+  cfg: Configuration,
 ): void {
   if (!isReconciled(route)) {
     manager.markUnknown(
@@ -79,7 +74,7 @@ export function propagateRouteStatus(
  * Configuration resolved to its latest ready revision; a Ready Route can still lag behind a
  * Configuration that just produced a new ready revision.
  */
-export function trafficMigrated(route: RouteObject, cfg: ConfigurationObject): boolean {
+export function trafficMigrated(route: Route, cfg: Configuration): boolean {
   const spec = (route.spec?.traffic ?? []) as (TrafficStatus & { configurationName?: string })[];
   const got = route.status?.traffic ?? [];
   if (spec.length !== got.length) return false;

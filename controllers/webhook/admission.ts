@@ -12,6 +12,8 @@ import {
   type AdmissionContext,
 } from './defaulting.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
+import { z } from 'zod';
+import { checkShape, type ShapedKind } from './shape.ts';
 import {
   formatFieldError,
   validateConfiguration,
@@ -22,20 +24,41 @@ import {
   type FieldError,
 } from './validation.ts';
 
-export interface AdmissionRequest {
-  uid: string;
-  kind: { group: string; version: string; kind: string };
-  operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-  userInfo?: { username?: string };
-  object?: Record<string, unknown>;
-  oldObject?: Record<string, unknown> | null;
-}
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The object fields are kept as sent (z.custom does not copy them); their shape is checked per kind. */
+const admissionObject = z.custom<Record<string, unknown>>(isObject, 'expected an object').nullish();
+
+const admissionRequestSchema = z.object({
+  uid: z.string(),
+  kind: z.object({ group: z.string(), version: z.string(), kind: z.string() }),
+  operation: z.enum(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']),
+  userInfo: z.object({ username: z.string().optional() }).optional(),
+  object: admissionObject,
+  oldObject: admissionObject,
+});
+
+export type AdmissionRequest = z.infer<typeof admissionRequestSchema>;
+
+const admissionReviewSchema = z.object({
+  apiVersion: z.literal('admission.k8s.io/v1'),
+  kind: z.literal('AdmissionReview'),
+  request: admissionRequestSchema,
+});
 
 export interface AdmissionReview {
   apiVersion: 'admission.k8s.io/v1';
   kind: 'AdmissionReview';
   request?: AdmissionRequest;
   response?: AdmissionResponse;
+}
+
+/** The AdmissionReview an API server sent, or what is wrong with it, field by field. */
+export function parseAdmissionReview(body: unknown): { review: AdmissionReview } | { errors: FieldError[] } {
+  const parsed = admissionReviewSchema.safeParse(body);
+  if (parsed.success) return { review: parsed.data };
+  return { errors: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) };
 }
 
 export interface AdmissionResponse {
@@ -57,7 +80,7 @@ interface JsonPatchOperation {
   value: unknown;
 }
 
-type Kind = 'Service' | 'Configuration' | 'Revision' | 'Route' | 'DomainMapping';
+type Kind = ShapedKind;
 const SERVING_KINDS = new Set<string>(['Service', 'Configuration', 'Revision', 'Route', 'DomainMapping']);
 
 function servingKind(request: AdmissionRequest): Kind | undefined {
@@ -71,16 +94,12 @@ export function defaultingResponse(request: AdmissionRequest, config: WebhookCon
   if (!kind || !request.object || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
     return { uid: request.uid, allowed: true };
   }
+  const shaped = shapedObjects(kind, request, request.object);
+  if ('errors' in shaped) return deny(request.uid, shaped.errors);
   const ctx: AdmissionContext = { operation: request.operation, username: request.userInfo?.username ?? '', config };
-  const old = request.oldObject ?? undefined;
-  const object = request.object;
-  let defaulted: Record<string, unknown>;
-  try {
-    defaulted = applyDefaults(kind, object, old, ctx);
-  } catch (error) {
-    return deny(request.uid, [{ path: '', message: `could not apply defaults: ${(error as Error).message}` }]);
-  }
-  const patch = jsonPatch(object, defaulted);
+  const defaulted = applyDefaults(kind, shaped.object, shaped.old, ctx);
+  // Against the object without its null fields: those the API server drops itself, patch or not.
+  const patch = jsonPatch(shaped.object, defaulted);
   if (patch.length === 0) return { uid: request.uid, allowed: true };
   return {
     uid: request.uid,
@@ -88,6 +107,21 @@ export function defaultingResponse(request: AdmissionRequest, config: WebhookCon
     patchType: 'JSONPatch',
     patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
   };
+}
+
+/**
+ * The object and the stored one it replaces, both checked against the kind's schema first, so
+ * defaulting and validation only ever see the types they are written for.
+ */
+function shapedObjects(
+  kind: Kind,
+  request: AdmissionRequest,
+  object: Record<string, unknown>,
+): { object: Record<string, unknown>; old: Record<string, unknown> | undefined } | { errors: FieldError[] } {
+  const shaped = checkShape(kind, object);
+  const old = request.oldObject ? checkShape(kind, request.oldObject, 'oldObject.') : undefined;
+  const errors = [...shaped.errors, ...(old?.errors ?? [])];
+  return errors.length > 0 ? { errors } : { object: shaped.object, old: old?.object };
 }
 
 function applyDefaults(
@@ -130,9 +164,10 @@ export function validationResponse(request: AdmissionRequest, config: WebhookCon
   if (!kind || !request.object || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
     return { uid: request.uid, allowed: true };
   }
-  const object = request.object;
-  const old = request.operation === 'UPDATE' ? (request.oldObject ?? undefined) : undefined;
-  const errors = validate(kind, object, old, config);
+  const shaped = shapedObjects(kind, request, request.object);
+  if ('errors' in shaped) return deny(request.uid, shaped.errors);
+  const old = request.operation === 'UPDATE' ? shaped.old : undefined;
+  const errors = validate(kind, shaped.object, old, config);
   return errors.length === 0 ? { uid: request.uid, allowed: true } : deny(request.uid, errors);
 }
 

@@ -192,7 +192,7 @@ const ownedByService = (metadata: Meta | undefined) =>
 
 export function defaultService(svc: Service, old: Service | undefined, ctx: AdmissionContext): Service {
   const out = structuredClone(svc);
-  const spec = (out.spec ??= {} as never);
+  const spec = (out.spec ??= {});
   if (spec.template) defaultTemplate(spec.template, out.metadata ?? {}, old?.spec?.template, ctx);
   if (!spec.traffic || spec.traffic.length === 0) spec.traffic = [{ percent: 100, latestRevision: true }];
   defaultTraffic(spec.traffic);

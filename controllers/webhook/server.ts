@@ -3,8 +3,10 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../../lib/http/body.ts';
 import type { Logger } from '../../lib/log.ts';
-import { review, type AdmissionReview } from './admission.ts';
+import { parseAdmissionReview, review } from './admission.ts';
 import type { WebhookConfig } from './config.ts';
+import { loadShapeSchemas } from './shape.ts';
+import { formatFieldError } from './validation.ts';
 import type { KeyPairPem } from '../../lib/pki.ts';
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -18,10 +20,12 @@ export interface WebhookServerOptions {
 }
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<Server> {
+  loadShapeSchemas();
   const server = createServer({ key: options.tls.privateKey, cert: options.tls.certificate }, (req, res) => {
     handle(req, res, options).catch((error: unknown) => {
       options.log.error('admission request failed', { error });
-      if (!res.headersSent) reply(res, 500, { error: (error as Error).message });
+      // The details are in the log; the caller learns only that it was not its fault.
+      if (!res.headersSent) reply(res, 500, { error: 'internal error in the admission webhook' });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -41,9 +45,23 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
     reply(res, 404, { error: `no handler for ${req.method} ${path}` });
     return;
   }
-  const body = JSON.parse(await readBody(req, MAX_BODY_BYTES)) as AdmissionReview;
-  const answer = review(path, body, options.config());
-  const request = body.request;
+  const text = await readBody(req, MAX_BODY_BYTES);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    reply(res, 400, { error: 'the body is not JSON: expected an AdmissionReview' });
+    return;
+  }
+  const parsed = parseAdmissionReview(body);
+  if ('errors' in parsed) {
+    reply(res, 400, {
+      error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.errors.map(formatFieldError).join('; ')}`,
+    });
+    return;
+  }
+  const answer = review(path, parsed.review, options.config());
+  const request = parsed.review.request;
   options.log.debug('admission', {
     path,
     kind: request?.kind.kind,

@@ -29,15 +29,19 @@ export interface FieldError {
   message: string;
   /** The offending value, for errors Knative words as `invalid value: <value>: <path>` then the rule. */
   value?: string;
+  /** For Knative's generic errors, worded `<message>: <path>` as Knative words them: `missing field(s): spec.template`. */
+  generic?: true;
 }
 
-/** One line per error: `<path>: <rule>`, or Knative's wording when the value is part of it. */
+/** One line per error: `<path>: <rule>`, or Knative's wording when the value is part of it or the error is generic. */
 export const formatFieldError = (e: FieldError): string =>
   e.value !== undefined
     ? `invalid value: ${e.value}: ${e.path}\n${e.message}`
-    : e.path
-      ? `${e.path}: ${e.message}`
-      : e.message;
+    : !e.path
+      ? e.message
+      : e.generic
+        ? `${e.message}: ${e.path}`
+        : `${e.path}: ${e.message}`;
 
 type Errors = FieldError[];
 

@@ -1,14 +1,16 @@
-// Types of serving.knative.dev/v1, from @kubernetes-models/knative, and the names Knative gives
-// to its labels and annotations (upstream pkg/apis/serving/register.go).
+// Types of serving.knative.dev/v1, one per kind: the spec from @kubernetes-models/knative, the
+// status as our condition sets write it (status.ts). And the names Knative gives to its labels and
+// annotations (upstream pkg/apis/serving/register.go).
 import type { IConfiguration } from '@kubernetes-models/knative/serving.knative.dev/v1/Configuration';
 import type { IRevision } from '@kubernetes-models/knative/serving.knative.dev/v1/Revision';
 import type { IRoute } from '@kubernetes-models/knative/serving.knative.dev/v1/Route';
 import type { IService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import type { ConfigurationStatus, RevisionStatus, RouteStatus, ServiceStatus, WithStatus } from './status.ts';
 
-export type Service = IService;
-export type Configuration = IConfiguration;
-export type Revision = IRevision;
-export type Route = IRoute;
+export type Service = WithStatus<IService, ServiceStatus>;
+export type Configuration = WithStatus<IConfiguration, ConfigurationStatus>;
+export type Revision = WithStatus<IRevision, RevisionStatus>;
+export type Route = WithStatus<IRoute, RouteStatus>;
 
 export type RevisionTemplate = NonNullable<NonNullable<IService['spec']>['template']>;
 export type RevisionSpec = NonNullable<RevisionTemplate['spec']>;

@@ -1,9 +1,8 @@
-// Status shapes the reconcilers write, and the serving objects typed with them. The generated
-// model types describe status loosely (conditions with free-form strings); these match what our
-// condition sets produce.
+// Status shapes the reconcilers write (lib/apis/serving.ts types each kind with them). The
+// generated model types describe status loosely (conditions with free-form strings); these match
+// what our condition sets produce.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { Condition, Status } from './conditions.ts';
-import type { Configuration, Revision, Route, Service } from './serving.ts';
 
 export interface TrafficStatus {
   tag?: string;
@@ -57,11 +56,6 @@ export type WithStatus<T, S> = Omit<T, 'status' | 'metadata' | 'apiVersion' | 'k
   metadata?: V1ObjectMeta;
   status?: S;
 };
-
-export type ServiceObject = WithStatus<Service, ServiceStatus>;
-export type ConfigurationObject = WithStatus<Configuration, ConfigurationStatus>;
-export type RevisionObject = WithStatus<Revision, RevisionStatus>;
-export type RouteObject = WithStatus<Route, RouteStatus>;
 
 export function conditionOf(status: Status | undefined, type: string): Condition | undefined {
   return status?.conditions?.find((c) => c.type === type);

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeOciImage } from '../../hack/images/oci.ts';
+import { writeOciImage } from '../../cli/images/oci.ts';
 
 const run = promisify(execFile);
 

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { NODE_IP } from '../../hack/cluster/node.ts';
-import { writeOciImage } from '../../hack/images/oci.ts';
+import { NODE_IP } from '../../cli/cluster/node.ts';
+import { writeOciImage } from '../../cli/images/oci.ts';
 import { localCluster, repo, run, viaGateway, type LocalCluster } from './localCluster.ts';
 
 let cluster: LocalCluster;

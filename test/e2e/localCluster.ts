@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBinaries } from '../../hack/cluster/binaries.ts';
+import { ensureBinaries } from '../../cli/cluster/binaries.ts';
 
 export const run = promisify(execFile);
 export const repo = join(import.meta.dirname, '..', '..');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { sampleImage } from '../../hack/images/build.ts';
+import { sampleImage } from '../../cli/images/build.ts';
 import {
   GATEWAY,
   localCluster,

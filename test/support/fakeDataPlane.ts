@@ -35,8 +35,8 @@ async function putStatus(api: KubeRest, path: string, object: Json, status: Json
  * Plays kubelet + deployment controller, autoscaler and gateway for one namespace (or all, when
  * none is given): Deployments
  * get their replicas ready, PodAutoscalers report the scale target initialized, Ingresses are
- * marked Ready at their current generation. Revisions named in `held` get nothing, so they stay
- * not ready until released.
+ * marked Ready at their current generation. Revisions and Ingresses named in `held` get nothing,
+ * so they stay not ready until released.
  */
 export class FakeDataPlane {
   readonly held = new Set<string>();
@@ -105,7 +105,7 @@ export class FakeDataPlane {
       });
     }
     for (const ing of await this.#list(ingresses(this.#ns))) {
-      if (ing.status?.observedGeneration === ing.metadata.generation) continue;
+      if (this.held.has(ing.metadata.name) || ing.status?.observedGeneration === ing.metadata.generation) continue;
       await putStatus(this.#api, `${ingresses(ing.metadata.namespace)}/${ing.metadata.name}`, ing, {
         observedGeneration: ing.metadata.generation,
         conditions: ['LoadBalancerReady', 'NetworkConfigured', 'Ready'].map((type) => readyCondition(type, now)),

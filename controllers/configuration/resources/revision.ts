@@ -42,5 +42,5 @@ export function makeRevision(cfg: Configuration, now: Date): Revision {
       ownerReferences: [controllerReference(cfg)],
     },
     spec: template.spec,
-  } as Revision;
+  };
 }

@@ -36,8 +36,8 @@ function withoutNetworkProbe(probe: Probe | undefined): V1Probe | undefined {
 function livenessOnUserPort(probe: Probe | undefined, port: number): V1Probe | undefined {
   if (!probe) return undefined;
   const copy = structuredClone(probe) as V1Probe;
-  if (copy.httpGet) copy.httpGet.port = port as never;
-  if (copy.tcpSocket) copy.tcpSocket.port = port as never;
+  if (copy.httpGet) copy.httpGet.port = port;
+  if (copy.tcpSocket) copy.tcpSocket.port = port;
   if (copy.grpc) copy.grpc.port = port;
   return copy;
 }
@@ -58,7 +58,7 @@ function userContainer(container: Container, rev: Revision, serving: boolean, po
   if (serving) {
     out.ports = [{ name: 'user-port', containerPort: port }];
     // The app is told to stop only once queue-proxy has drained its requests.
-    out.lifecycle = { preStop: { httpGet: { path: '/wait-for-drain', port: QueuePorts.admin as never } } };
+    out.lifecycle = { preStop: { httpGet: { path: '/wait-for-drain', port: QueuePorts.admin } } };
     const readiness = withoutNetworkProbe(container.readinessProbe as Probe | undefined);
     if (readiness) out.readinessProbe = readiness;
     else delete out.readinessProbe;
@@ -131,7 +131,7 @@ export function makeDeployment(rev: Revision, config: RevisionConfig): V1Deploym
       selector: { matchLabels: revisionSelector(rev) },
       progressDeadlineSeconds: progressDeadlineSeconds(rev, config),
       revisionHistoryLimit: 0,
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 as never } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } },
       template: {
         metadata: {
           labels,

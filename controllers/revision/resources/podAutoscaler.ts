@@ -1,35 +1,16 @@
 // The PodAutoscaler that scales a revision's Deployment (upstream pkg/reconciler/revision/resources/pa.go).
+import { PA_API_VERSION, type PodAutoscaler, type Reachability } from '../../../lib/apis/autoscaling.ts';
 import { controllerReference } from '../../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../../lib/apis/revision.ts';
 import { Labels, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
 import { podAutoscalerAnnotations, revisionLabels } from './meta.ts';
 import { deploymentName, podAutoscalerName } from './names.ts';
 
-export interface PodAutoscaler {
-  apiVersion: 'autoscaling.internal.knative.dev/v1alpha1';
-  kind: 'PodAutoscaler';
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels: Record<string, string>;
-    annotations: Record<string, string>;
-    ownerReferences: ReturnType<typeof controllerReference>[];
-    uid?: string;
-    generation?: number;
-  };
-  spec: {
-    containerConcurrency: number;
-    scaleTargetRef: { apiVersion: string; kind: string; name: string };
-    reachability: 'Reachable' | 'Unreachable' | '';
-    protocolType: 'http1' | 'h2c';
-  };
-}
-
 /**
  * A revision no route sends traffic to is Unreachable and may go to zero at once; one that is
  * routed is Reachable; a new one (pending) is neither until the route has decided.
  */
-export function reachability(rev: Revision, failing: boolean): PodAutoscaler['spec']['reachability'] {
+export function reachability(rev: Revision, failing: boolean): Reachability {
   const state = rev.metadata?.labels?.[Labels.routingState];
   if (state === 'active') return 'Reachable';
   if (state === 'reserve' || failing) return 'Unreachable';
@@ -40,7 +21,7 @@ export function makePodAutoscaler(rev: Revision, options: { failing?: boolean } 
   const name = rev.metadata?.name ?? '';
   const spec = rev.spec as RevisionSpec;
   return {
-    apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
+    apiVersion: PA_API_VERSION,
     kind: 'PodAutoscaler',
     metadata: {
       name: podAutoscalerName(name),

@@ -94,7 +94,7 @@ export function makeQueueContainer(rev: Revision, config: RevisionConfig): V1Con
       ...(Object.keys(resources.limits).length > 0 ? { limits: resources.limits } : {}),
     },
     readinessProbe: {
-      httpGet: { port: servingPort as never, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] },
+      httpGet: { port: servingPort, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] },
       ...(userProbe?.initialDelaySeconds !== undefined ? { initialDelaySeconds: userProbe.initialDelaySeconds } : {}),
       ...(userProbe?.timeoutSeconds !== undefined ? { timeoutSeconds: userProbe.timeoutSeconds } : {}),
       periodSeconds: userProbe?.periodSeconds || 1,

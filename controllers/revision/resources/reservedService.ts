@@ -5,7 +5,7 @@ import { controllerReference } from '../../../lib/apis/kmeta.ts';
 import { servingContainerOf, servingProtocol } from '../../../lib/apis/revision.ts';
 import { Labels, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
 import { RESERVED_SERVICE_TYPE, ReservedInstanceLabels } from '../../../lib/config/reservedInstance.ts';
-import { podServicePorts } from '../../serverlessservice/resources.ts';
+import { podServicePorts } from '../../../lib/apis/networking.ts';
 import { reservedName } from './names.ts';
 import { reservedSelector } from './reservedDeployment.ts';
 

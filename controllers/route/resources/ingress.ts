@@ -4,6 +4,7 @@ import { Labels, type Route } from '../../../lib/apis/serving.ts';
 import type { DomainConfig } from '../../../lib/config/domain.ts';
 import type { Features } from '../../../lib/config/features.ts';
 import type { NetworkConfig } from '../../../lib/config/network.ts';
+import { buildRollout, rolledOutSplits, ROLLOUT_ANNOTATION, serializeRollout, type Rollout } from '../rollout.ts';
 import { DEFAULT_TARGET, type RevisionTarget } from '../traffic.ts';
 import { clusterLocalHosts, externalHost, isClusterLocal, targetHost, type RouteMeta } from './domains.ts';
 
@@ -77,8 +78,15 @@ function splits(namespace: string, targets: RevisionTarget[]): IngressSplit[] {
     }));
 }
 
-export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>, config: IngressConfig): Ingress {
+/** The rollout, when given, is what is served (a new Ingress starts from none) and is recorded on it. */
+export function makeIngress(
+  route: Route,
+  targets: Map<string, RevisionTarget[]>,
+  config: IngressConfig,
+  rollout: Rollout = buildRollout(targets),
+): Ingress {
   const meta = routeMeta(route);
+  const served = (name: string) => splits(meta.namespace, rolledOutSplits(name, targets.get(name) ?? [], rollout));
   const tagHeaderRouting = config.features['tag-header-based-routing'] === 'Enabled';
   const names = [...targets.keys()].sort();
   const tags = names.filter((n) => n !== DEFAULT_TARGET);
@@ -86,7 +94,7 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
   const tagToHost: Record<string, string[]> = {};
 
   for (const name of names) {
-    const own = splits(meta.namespace, targets.get(name) ?? []);
+    const own = served(name);
     const mainPath = (): IngressPath => {
       if (!tagHeaderRouting) return { splits: own };
       return {
@@ -100,7 +108,7 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
         ? tags.map((tag) => ({
             headers: { [Headers.tag]: { exact: tag } },
             appendHeaders: { [Headers.tag]: tag },
-            splits: splits(meta.namespace, targets.get(tag) ?? []),
+            splits: served(tag),
           }))
         : [];
     rules.push({
@@ -121,6 +129,7 @@ export function makeIngress(route: Route, targets: Map<string, RevisionTarget[]>
   };
   if (Object.keys(tagToHost).length > 0)
     annotations['networking.internal.knative.dev/tag-to-host'] = JSON.stringify(tagToHost);
+  annotations[ROLLOUT_ANNOTATION] = serializeRollout(rollout);
   delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
 
   return {

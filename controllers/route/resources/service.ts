@@ -60,7 +60,7 @@ export function makeRouteService(
       type: 'ExternalName',
       externalName: loadBalancerHost(ingress) ?? targetHost(meta, targetName, config.network, config.domains),
       sessionAffinity: 'None',
-      ports: [{ name: 'http2', appProtocol: 'kubernetes.io/h2c', protocol: 'TCP', port: 80, targetPort: 80 as never }],
+      ports: [{ name: 'http2', appProtocol: 'kubernetes.io/h2c', protocol: 'TCP', port: 80, targetPort: 80 }],
     },
   };
 }

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAutoscaler, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
-import { startServerlessServiceController } from '../../../controllers/serverlessservice/controller.ts';
+import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { EventRecorder } from '../../../lib/kube/events.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';

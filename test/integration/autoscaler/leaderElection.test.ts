@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
 import { startAutoscaler, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../controllers/serverlessservice/controller.ts';
+import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';

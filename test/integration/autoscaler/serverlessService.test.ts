@@ -4,7 +4,7 @@
 // private Service's and the activator's Endpoints the way one would.
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServerlessServiceController } from '../../../controllers/serverlessservice/controller.ts';
+import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
 import { api, createDeployment } from './support.ts';

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { BackendPorts } from '../../../controllers/serverlessservice/resources.ts';
-import { ensureHelm } from '../../../hack/cluster/operator.ts';
+import { BackendPorts } from '../../../lib/apis/networking.ts';
+import { ensureHelm } from '../../../cli/cluster/operator.ts';
+import { parseGoDuration } from '../../../lib/config/duration.ts';
 import { kubectl } from '../../support/kube.ts';
 
 const run = promisify(execFile);
@@ -117,6 +118,81 @@ describe('charts/pilotlight', () => {
     expect(container.args).toEqual(
       expect.arrayContaining([`--port=${BackendPorts.http}`, `--h2c-port=${BackendPorts.http2}`]),
     );
+  });
+
+  describe('graceful stops', () => {
+    type Obj = { kind?: string; metadata?: { name?: string }; spec?: any };
+    const render = async (...sets: string[]): Promise<Obj[]> => {
+      const { stdout } = await run(
+        helm,
+        ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'].concat(
+          sets.flatMap((s) => ['--set', s]),
+        ),
+        { maxBuffer: 16 * 1024 * 1024 },
+      );
+      return parseAllDocuments(stdout)
+        .map((doc) => doc.toJS() as Obj | null)
+        .filter((o): o is Obj => o !== null);
+    };
+    const deployment = (objects: Obj[], name: string) =>
+      objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === name)!;
+    const grace = (objects: Obj[], name: string): number =>
+      deployment(objects, name).spec.template.spec.terminationGracePeriodSeconds;
+    const flag = (objects: Obj[], name: string, key: string): string => {
+      const args: string[] = deployment(objects, name).spec.template.spec.containers[0].args;
+      return args.find((a) => a.startsWith(`--${key}=`))!.split('=')[1]!;
+    };
+    /** The longest a component's drain takes, in seconds: its quiet period, then its drain timeout. */
+    const drainSeconds = (objects: Obj[], name: string): number => {
+      // The activator takes milliseconds, the gateway Go durations.
+      const ms = (value: string) => (name === 'activator' ? Number(value) : parseGoDuration(value)!);
+      return (ms(flag(objects, name, 'drain-quiet-period')) + ms(flag(objects, name, 'drain-timeout'))) / 1000;
+    };
+
+    it('gives every component a grace period that outlasts its drain, so none is killed with requests held', async () => {
+      const objects = await render();
+      // Knative's activator: 45 s of quiet period, then up to 600 s for the requests it holds.
+      expect(drainSeconds(objects, 'activator')).toBe(645);
+      for (const name of ['activator', 'gateway']) {
+        expect(grace(objects, name), name).toBeGreaterThan(drainSeconds(objects, name));
+      }
+      expect(grace(objects, 'activator')).toBeGreaterThanOrEqual(600);
+      // The controller exits on its own 5 s after SIGTERM; the autoscaler releases its Lease.
+      expect(grace(objects, 'controller')).toBeGreaterThan(5);
+      expect(grace(objects, 'autoscaler')).toBeGreaterThan(5);
+
+      // The grace period follows the drain flags it is derived from.
+      const longer = await render('activator.drain.timeoutSeconds=900', 'gateway.drain.quietPeriodSeconds=20');
+      expect(drainSeconds(longer, 'activator')).toBe(945);
+      expect(grace(longer, 'activator')).toBeGreaterThan(945);
+      expect(drainSeconds(longer, 'gateway')).toBe(50);
+      expect(grace(longer, 'gateway')).toBeGreaterThan(50);
+    });
+
+    it('has PodDisruptionBudgets that let `kubectl drain` evict a component that runs one replica', async () => {
+      const objects = await render('activator.replicas=1', 'gateway.replicas=1');
+      const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget');
+      expect(budgets.map((b) => b.metadata?.name).sort()).toEqual(['activator', 'gateway']);
+      for (const budget of budgets) {
+        const component = budget.spec.selector.matchLabels['app.kubernetes.io/component'] as string;
+        const replicas: number = deployment(objects, component).spec.replicas;
+        expect(replicas).toBe(1);
+        // The evictions the budget allows with every replica healthy, as the disruption controller computes them.
+        const allowed =
+          budget.spec.maxUnavailable !== undefined
+            ? budget.spec.maxUnavailable
+            : replicas - (budget.spec.minAvailable as number);
+        expect(allowed, component).toBeGreaterThanOrEqual(1);
+      }
+      // With the default two activators, one is still taken at a time.
+      const defaults = await render();
+      expect(
+        defaults.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata?.name === 'activator')?.spec,
+      ).toMatchObject({
+        maxUnavailable: 1,
+      });
+      expect(deployment(defaults, 'activator').spec.replicas).toBe(2);
+    });
   });
 
   it('refuses to render without an image tag, saying which value is missing', async () => {

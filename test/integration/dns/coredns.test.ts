@@ -1,4 +1,4 @@
-// The cluster DNS of `pilotlight up` (hack/cluster/dns.ts) against the real API server: its
+// The cluster DNS of `pilotlight up` (cli/cluster/dns.ts) against the real API server: its
 // manifests are accepted, and CoreDNS, run on this machine with the Corefile the cluster uses and
 // the rights of its own ServiceAccount, answers real DNS queries for Services.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { CLUSTER_DOMAIN, DNS_SERVICE_IP, corefile, dnsManifests, ensureCoreDns } from '../../../hack/cluster/dns.ts';
-import { freePort } from '../../../hack/cluster/processes.ts';
+import { CLUSTER_DOMAIN, DNS_SERVICE_IP, corefile, dnsManifests, ensureCoreDns } from '../../../cli/cluster/dns.ts';
+import { freePort } from '../../../cli/cluster/processes.ts';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 
 describe('cluster DNS (CoreDNS)', () => {

@@ -5,6 +5,7 @@
 // Kubernetes source, and every pod a sample app behind a queue-proxy on loopback, started and
 // stopped by a stand-in kubelet (kubelet.ts) as the Deployments' replicas change. The test is the
 // client of the activator; each app names its pod in a response header (POD_NAME, see test/support/apps/sampleApp.ts).
+import type { Revision } from '../../../lib/apis/serving.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
@@ -12,8 +13,7 @@ import { Agent, request } from 'undici';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
 import { startAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../controllers/serverlessservice/controller.ts';
-import type { RevisionObject } from '../../../lib/apis/status.ts';
+import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { realClock } from '../../../lib/clock.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import {
@@ -181,12 +181,12 @@ async function scrape(metricsPort: number, name: string, labels: Record<string, 
 /** The instance modes the revision's status went through, each change once, in order. */
 function recordInstanceModes(ns: string): { modes: InstanceMode[]; stop(): Promise<void> } {
   const modes: InstanceMode[] = [];
-  const informer = new Informer<RevisionObject>({
+  const informer = new Informer<Revision>({
     client: api,
     path: serving(ns, 'revisions'),
     fieldSelector: `metadata.name=${REVISION}`,
   });
-  const seen = (revision: RevisionObject) => {
+  const seen = (revision: Revision) => {
     const mode = revision.status?.annotations?.[ReservedInstanceAnnotations.instanceMode] as InstanceMode | undefined;
     if (mode !== undefined && mode !== modes.at(-1)) modes.push(mode);
   };

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureBinaries } from '../../../hack/cluster/binaries.ts';
-import { startControlPlane, stopControlPlane } from '../../../hack/cluster/controlPlane.ts';
-import { applyCrds, startHostController, stopHostController } from '../../../hack/cluster/operator.ts';
+import { ensureBinaries } from '../../../cli/cluster/binaries.ts';
+import { startControlPlane, stopControlPlane } from '../../../cli/cluster/controlPlane.ts';
+import { applyCrds, startHostController, stopHostController } from '../../../cli/cluster/operator.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

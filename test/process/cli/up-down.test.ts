@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureBinaries } from '../../../hack/cluster/binaries.ts';
-import { isRunning, recordedProcesses } from '../../../hack/cluster/processes.ts';
+import { ensureBinaries } from '../../../cli/cluster/binaries.ts';
+import { isRunning, recordedProcesses } from '../../../cli/cluster/processes.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', '..', 'cli', 'main.ts');

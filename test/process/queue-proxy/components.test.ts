@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../../../lib/http/headers.ts';
 import { nextDeadline } from '../../../lib/http/timeouts.ts';
 import { parseConfig } from '../../../queue-proxy/config.ts';
-import { RequestStats } from '../../../queue-proxy/stats.ts';
+import { RequestStats } from '../../../lib/stats/requestStats.ts';
 
 const REQUIRED_ENV = {
   SERVING_NAMESPACE: 'ns',

@@ -1,9 +1,9 @@
 // The HorizontalPodAutoscaler an HPA-class PodAutoscaler asks for, and when a live one needs
 // updating (upstream pkg/reconciler/autoscaling/hpa/resources/hpa.go).
+import type { PodAutoscaler } from '../../../lib/apis/autoscaling.ts';
 import { describe, expect, it } from 'vitest';
 import { canonicalQuantity, hpaSpecDiffers, makeHorizontalPodAutoscaler } from '../../../autoscaler/hpa/resources.ts';
 import { isHpa } from '../../../autoscaler/hpa/reconciler.ts';
-import type { PodAutoscalerObject } from '../../../autoscaler/kpa/podAutoscaler.ts';
 import { resolveRevisionAutoscaling } from '../../../autoscaler/revisionAutoscaling.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { parseAutoscalingAnnotations } from '../../../lib/config/autoscalingAnnotations.ts';
@@ -13,7 +13,7 @@ const HPA = 'hpa.autoscaling.knative.dev';
 function pa(
   annotations: Record<string, string> = {},
   reachability: 'Reachable' | 'Unreachable' = 'Reachable',
-): PodAutoscalerObject {
+): PodAutoscaler {
   return {
     apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
     kind: 'PodAutoscaler',
@@ -34,7 +34,7 @@ function pa(
 }
 
 /** The HPA for a PA, its settings resolved the way the reconciler resolves them. */
-function hpaFor(object: PodAutoscalerObject, configData?: Record<string, string>) {
+function hpaFor(object: PodAutoscaler, configData?: Record<string, string>) {
   const config = parseAutoscalerConfig(configData);
   const { values, issues } = parseAutoscalingAnnotations(object.metadata?.annotations, config);
   expect(issues).toEqual([]);

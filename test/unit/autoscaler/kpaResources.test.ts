@@ -1,14 +1,10 @@
+import type { PodAutoscaler } from '../../../lib/apis/autoscaling.ts';
 import { describe, expect, it } from 'vitest';
-import {
-  makeServerlessService,
-  revisionOf,
-  scaleSubresourcePath,
-  type PodAutoscalerObject,
-} from '../../../autoscaler/kpa/podAutoscaler.ts';
+import { makeServerlessService, revisionOf, scaleSubresourcePath } from '../../../autoscaler/kpa/podAutoscaler.ts';
 import { isKpa, metricLabels } from '../../../autoscaler/kpa/reconciler.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 
-function pa(annotations: Record<string, string> = {}): PodAutoscalerObject {
+function pa(annotations: Record<string, string> = {}): PodAutoscaler {
   return {
     apiVersion: 'autoscaling.internal.knative.dev/v1alpha1',
     kind: 'PodAutoscaler',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CLUSTER_DOMAIN, DNS_SERVICE_IP, corefile, dnsManifests } from '../../../hack/cluster/dns.ts';
-import { SERVICE_CIDR, kubeletConfig } from '../../../hack/cluster/node.ts';
+import { CLUSTER_DOMAIN, DNS_SERVICE_IP, corefile, dnsManifests } from '../../../cli/cluster/dns.ts';
+import { SERVICE_CIDR, kubeletConfig } from '../../../cli/cluster/node.ts';
 
 type Obj = Record<string, any>;
 const byKind = (kind: string) =>

@@ -1,10 +1,10 @@
+import type { Route, Revision, Configuration } from '../../../lib/apis/serving.ts';
 import { describe, expect, it } from 'vitest';
 import { referencedBy, routingPatches } from '../../../controllers/route/labeler.ts';
-import type { ConfigurationObject, RevisionObject, RouteObject } from '../../../lib/apis/status.ts';
 
 const now = new Date('2026-01-02T03:04:05.678Z');
 
-const rev = (name: string, state?: string, routes?: string): RevisionObject => ({
+const rev = (name: string, state?: string, routes?: string): Revision => ({
   metadata: {
     name,
     labels: state ? { 'serving.knative.dev/routingState': state } : {},
@@ -12,7 +12,7 @@ const rev = (name: string, state?: string, routes?: string): RevisionObject => (
   },
 });
 
-const route: RouteObject = {
+const route: Route = {
   metadata: { name: 'web' },
   spec: {
     traffic: [
@@ -22,7 +22,7 @@ const route: RouteObject = {
   },
   status: { traffic: [{ revisionName: 'web-00002', percent: 90 }] },
 };
-const cfg: ConfigurationObject = { metadata: { name: 'web' }, status: { latestCreatedRevisionName: 'web-00003' } };
+const cfg: Configuration = { metadata: { name: 'web' }, status: { latestCreatedRevisionName: 'web-00003' } };
 
 describe('referencedBy', () => {
   it('takes named revisions, status revisions and the latest created revision of configuration targets', () => {
@@ -35,7 +35,7 @@ describe('referencedBy', () => {
   });
 
   it('counts the Configuration that controls a pinned revision as referenced', () => {
-    const pinned: RouteObject = {
+    const pinned: Route = {
       metadata: { name: 'web' },
       spec: { traffic: [{ revisionName: 'web-00001', percent: 100 }] as never },
     };

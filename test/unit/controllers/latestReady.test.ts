@@ -1,8 +1,8 @@
+import type { Revision } from '../../../lib/apis/serving.ts';
 import { describe, expect, it } from 'vitest';
 import { pickLatestReady } from '../../../controllers/configuration/latestReady.ts';
-import type { RevisionObject } from '../../../lib/apis/status.ts';
 
-const rev = (name: string, generation: number, ready: boolean): RevisionObject => ({
+const rev = (name: string, generation: number, ready: boolean): Revision => ({
   metadata: { name, generation: 1, labels: { 'serving.knative.dev/configurationGeneration': String(generation) } },
   status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: ready ? 'True' : 'Unknown' }] },
 });

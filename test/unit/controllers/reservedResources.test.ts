@@ -26,7 +26,7 @@ import {
   RESERVED_INSTANCE_READY,
   setInstanceMode,
 } from '../../../controllers/revision/status.ts';
-import { makePrivateService } from '../../../controllers/serverlessservice/resources.ts';
+import { makePrivateService } from '../../../autoscaler/serverlessservice/resources.ts';
 import { HTTP1_QUEUE_SERVICE_PORTS, makeTestRevision, revisionConfig } from '../../support/servingFixtures.ts';
 
 const config = revisionConfig();

@@ -148,6 +148,8 @@ describe('makeIngress', () => {
     expect(ingress.metadata.annotations).toEqual({
       'networking.knative.dev/ingress.class': 'pilotlight.ingress.networking.knative.dev',
       'networking.internal.knative.dev/tag-to-host': '{"old":["old-hello.ns.example.com"]}',
+      // Upstream records the (here empty) rollout state on every Ingress.
+      'networking.internal.knative.dev/rollout': '{}',
     });
     expect(ingress.spec.rules).toEqual([
       {
@@ -199,6 +201,56 @@ describe('makeIngress', () => {
       expect.objectContaining({ hosts: ['old-hello.ns.example.com'], visibility: 'ExternalIP' }),
     ]);
     expect(ingress.spec.httpOption).toBe('Enabled');
+  });
+
+  it('mid-rollout, the configuration target splits into the rollout revisions, which the Ingress records', () => {
+    const rolling = groupTargets([
+      { revisionName: 'hello-00002', configurationName: 'hello', latestRevision: true, percent: 90, protocol: 'h2c' },
+      { tag: 'old', revisionName: 'hello-00001', latestRevision: false, percent: 10, protocol: 'http1' },
+    ]);
+    const rollout = {
+      configurations: [
+        {
+          configurationName: 'hello',
+          tag: '',
+          percent: 90,
+          revisions: [
+            { revisionName: 'hello-00001', percent: 59 },
+            { revisionName: 'hello-00002', percent: 31 },
+          ],
+          stepParams: { startTime: 5, stepDuration: 7, stepSize: 3, nextStepTime: 12 },
+        },
+      ],
+    };
+    const ingress = makeIngress(route([]), rolling, config(), rollout);
+    const to = (rule: number) =>
+      ingress.spec.rules[rule]!.http.paths[0]!.splits.map((s) => `${s.serviceName}:${s.servicePort}:${s.percent}`);
+    // As upstream, the pinned 10% stays a split of its own, and the rolled-out revisions keep the target's port.
+    expect(to(0)).toEqual(['hello-00001:81:59', 'hello-00002:81:31', 'hello-00001:80:10']);
+    expect(to(1)).toEqual(to(0));
+    expect(to(2)).toEqual(['hello-00001:80:100']);
+    expect(JSON.parse(ingress.metadata.annotations['networking.internal.knative.dev/rollout']!)).toEqual({
+      configurations: [
+        {
+          configurationName: 'hello',
+          percent: 90,
+          revisions: [
+            { revisionName: 'hello-00001', percent: 59 },
+            { revisionName: 'hello-00002', percent: 31 },
+          ],
+          stepParams: { starttime: 5, stepDuration: 7, stepSize: 3, nextStepTime: 12 },
+        },
+      ],
+    });
+    // Without a rollout given, the Ingress serves the traffic as asked and records it as the state.
+    const fresh = makeIngress(route([]), rolling, config());
+    expect(fresh.spec.rules[0]!.http.paths[0]!.splits.map((s) => `${s.serviceName}:${s.percent}`)).toEqual([
+      'hello-00002:90',
+      'hello-00001:10',
+    ]);
+    expect(fresh.metadata.annotations['networking.internal.knative.dev/rollout']).toBe(
+      '{"configurations":[{"configurationName":"hello","percent":90,"revisions":[{"revisionName":"hello-00002","percent":90}],"stepParams":{}}]}',
+    );
   });
 
   it('with tag-header routing, the default hosts also route each tag by header', () => {

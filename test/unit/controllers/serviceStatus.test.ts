@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceConditions } from '../../../lib/apis/conditions.ts';
-import type { ConfigurationObject, RouteObject, ServiceStatus } from '../../../lib/apis/status.ts';
+import type { ServiceStatus } from '../../../lib/apis/status.ts';
+import type { Route, Configuration } from '../../../lib/apis/serving.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 import {
   propagateConfigurationStatus,
@@ -10,7 +11,7 @@ import {
 
 const ready = [{ type: 'Ready', status: 'True' as const }];
 
-const cfg = (latestReady: string, generation = 1, observed = 1): ConfigurationObject => ({
+const cfg = (latestReady: string, generation = 1, observed = 1): Configuration => ({
   metadata: { name: 'svc', generation },
   status: {
     observedGeneration: observed,
@@ -20,7 +21,7 @@ const cfg = (latestReady: string, generation = 1, observed = 1): ConfigurationOb
   },
 });
 
-const route = (statusTraffic: object[], generation = 1, observed = 1): RouteObject => ({
+const route = (statusTraffic: object[], generation = 1, observed = 1): Route => ({
   metadata: { name: 'svc', generation },
   spec: { traffic: [{ configurationName: 'svc', latestRevision: true, percent: 100 }] as never },
   status: { observedGeneration: observed, url: 'http://svc.ns.example.com', traffic: statusTraffic, conditions: ready },

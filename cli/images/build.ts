@@ -1,7 +1,7 @@
 // Assembles pilotlight's images as OCI archives and imports them into the node's containerd:
 // one Node 24 runtime layer shared by all, plus a layer with the project (the operator image,
 // every component chosen by subcommand) or with a sample app.
-//   node hack/images/build.ts [--import <containerd socket>]
+//   node cli/images/build.ts [--import <containerd socket>]
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,8 +25,6 @@ const APP_FOLDERS = [
   'queue-proxy',
   'gateway',
   'crds',
-  'hack/cluster',
-  'hack/images',
   'hack/versions.ts',
 ];
 

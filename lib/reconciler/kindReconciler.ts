@@ -3,14 +3,14 @@
 // and write status through the status subresource only when it changed. A kind with a finalizer
 // gets it added before its first reconcile and removed once finalizeKind has run on deletion.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { Clock } from '../../lib/clock.ts';
-import type { ConditionSet, Status } from '../../lib/apis/conditions.ts';
-import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
-import { isConflict, isNotFound } from '../../lib/kube/errors.ts';
-import type { EventRecorder } from '../../lib/kube/events.ts';
-import type { KubeRest } from '../../lib/kube/rest.ts';
-import type { Lister } from '../../lib/kube/store.ts';
-import type { Logger } from '../../lib/log.ts';
+import type { Clock } from '../clock.ts';
+import type { ConditionSet, Status } from '../apis/conditions.ts';
+import type { ReconcileResult, Reconciler } from '../controller.ts';
+import { isConflict, isNotFound } from '../kube/errors.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import type { Lister } from '../kube/store.ts';
+import type { Logger } from '../log.ts';
 import { mergePatch, sameJson } from './crud.ts';
 import { objectPath, type Kind } from './kinds.ts';
 

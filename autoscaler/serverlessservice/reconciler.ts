@@ -10,17 +10,19 @@ import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
 import {
-  ACTIVATOR_SERVICE,
   SKS_API_VERSION,
+  type ServerlessService,
+  type ServerlessServiceStatus,
+  type SksMode,
+} from '../../lib/apis/networking.ts';
+import {
+  ACTIVATOR_SERVICE,
   makePrivateService,
   makePublicEndpoints,
   makePublicService,
   privateServiceName,
   readyAddressCount,
   subsetEndpoints,
-  type ServerlessService,
-  type ServerlessServiceStatus,
-  type SksMode,
 } from './resources.ts';
 
 export interface ServerlessServiceReconcilerDeps {

@@ -1,5 +1,5 @@
 // One node on this machine: containerd + runc + the CNI bridge from Debian, the kubelet,
-// kube-proxy, and the controller-manager and scheduler it needs. See hack/cluster/README.md for
+// kube-proxy, and the controller-manager and scheduler it needs. See cli/cluster/README.md for
 // what each setting works around.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -120,7 +120,7 @@ const cniConfig = JSON.stringify(
   2,
 );
 
-/** ClusterFirst pods get CoreDNS (hack/cluster/dns.ts) as their nameserver and the cluster's search path. */
+/** ClusterFirst pods get CoreDNS (cli/cluster/dns.ts) as their nameserver and the cluster's search path. */
 export function kubeletConfig(containerdSocket: string, clientCaFile: string): string {
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

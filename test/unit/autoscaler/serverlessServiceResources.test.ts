@@ -1,6 +1,6 @@
 import type { V1Endpoints } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { effectiveMode } from '../../../controllers/serverlessservice/reconciler.ts';
+import { effectiveMode } from '../../../autoscaler/serverlessservice/reconciler.ts';
 import {
   chooseSubset,
   filterSubsetPorts,
@@ -9,8 +9,8 @@ import {
   makePublicService,
   readyAddressCount,
   subsetEndpoints,
-  type ServerlessService,
-} from '../../../controllers/serverlessservice/resources.ts';
+} from '../../../autoscaler/serverlessservice/resources.ts';
+import type { ServerlessService } from '../../../lib/apis/networking.ts';
 import { HTTP1_QUEUE_SERVICE_PORTS } from '../../support/servingFixtures.ts';
 
 function sks(protocolType: 'http1' | 'h2c' = 'http1'): ServerlessService {

@@ -10,7 +10,8 @@ import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { createServerlessServiceReconciler } from './reconciler.ts';
-import { ACTIVATOR_SERVICE, SKS_API_VERSION, SKS_LABEL, type ServerlessService } from './resources.ts';
+import { SKS_API_VERSION, SKS_LABEL, type ServerlessService } from '../../lib/apis/networking.ts';
+import { ACTIVATOR_SERVICE } from './resources.ts';
 
 export interface ServerlessServiceControllerOptions {
   client: KubeRest;

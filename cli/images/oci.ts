@@ -84,7 +84,7 @@ export async function writeOciImage(spec: ImageSpec, archive: string): Promise<{
           : {}),
       },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
-      history: layers.map(() => ({ created_by: 'pilotlight hack/images' })),
+      history: layers.map(() => ({ created_by: 'pilotlight cli/images' })),
     });
     const manifest = putJson({
       schemaVersion: 2,

@@ -9,51 +9,24 @@ import type {
   V1EndpointSubset,
   V1ObjectMeta,
   V1Service,
-  V1ServicePort,
 } from '@kubernetes/client-node';
-import type { Condition, Status } from '../../lib/apis/conditions.ts';
 import { childName, controllerReference } from '../../lib/apis/kmeta.ts';
+import {
+  appProtocol,
+  BackendPorts,
+  backendPort,
+  httpsPort,
+  podServicePorts,
+  portName,
+  type ProtocolType,
+  type ServerlessService,
+  SKS_LABEL,
+} from '../../lib/apis/networking.ts';
 import { Labels } from '../../lib/apis/serving.ts';
 
-export const SKS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
-export const SKS_LABEL = 'networking.internal.knative.dev/serverlessservice';
 export const ACTIVATOR_SERVICE = 'activator-service';
 
-export type SksMode = 'Serve' | 'Proxy';
-export type ProtocolType = 'http1' | 'h2c';
-
-export interface ServerlessServiceStatus extends Status {
-  serviceName?: string;
-  privateServiceName?: string;
-}
-
-export interface ServerlessService {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: V1ObjectMeta;
-  spec: {
-    mode?: SksMode;
-    objectRef: { apiVersion?: string; kind?: string; name?: string };
-    protocolType: ProtocolType;
-    numActivators?: number;
-  };
-  status?: ServerlessServiceStatus;
-}
-
-/** Ports of the queue-proxy (Knative's pkg/networking constants). */
-export const BackendPorts = {
-  http: 8012,
-  http2: 8013,
-  https: 8112,
-  autoscalerMetrics: 9090,
-  userMetrics: 9091,
-} as const;
-
 export const privateServiceName = (sks: string) => childName(sks, '-private');
-
-const backendPort = (protocol: ProtocolType) => (protocol === 'h2c' ? BackendPorts.http2 : BackendPorts.http);
-const portName = (protocol: ProtocolType) => (protocol === 'h2c' ? 'http2' : 'http');
-const appProtocol = (protocol: ProtocolType) => (protocol === 'h2c' ? { appProtocol: 'kubernetes.io/h2c' } : {});
 
 function childMeta(sks: ServerlessService, name: string, serviceType: 'Public' | 'Private'): V1ObjectMeta {
   return {
@@ -63,33 +36,6 @@ function childMeta(sks: ServerlessService, name: string, serviceType: 'Public' |
     annotations: { ...sks.metadata?.annotations },
     ownerReferences: [controllerReference(sks)],
   };
-}
-
-function httpsPort(): V1ServicePort {
-  return { name: 'https', protocol: 'TCP', port: 443, targetPort: BackendPorts.https as never };
-}
-
-/** The ports of a Service that selects queue-proxies directly: serving, TLS and metrics. */
-export function podServicePorts(protocol: ProtocolType): V1ServicePort[] {
-  const target = backendPort(protocol);
-  return [
-    { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: 80, targetPort: target as never },
-    httpsPort(),
-    {
-      name: 'http-autometric',
-      protocol: 'TCP',
-      port: BackendPorts.autoscalerMetrics,
-      targetPort: 'http-autometric' as never,
-    },
-    {
-      name: 'http-usermetric',
-      protocol: 'TCP',
-      port: BackendPorts.userMetrics,
-      targetPort: 'http-usermetric' as never,
-    },
-    // Meshes that route by the Service port need one equal to the container port.
-    { name: `${portName(protocol)}-istio`, protocol: 'TCP', port: target, targetPort: target as never },
-  ];
 }
 
 /** Selects the revision's pods by the scale target's own selector. */
@@ -116,7 +62,7 @@ export function makePublicService(sks: ServerlessService): V1Service {
           protocol: 'TCP',
           ...appProtocol(protocol),
           port: protocol === 'h2c' ? 81 : 80,
-          targetPort: backendPort(protocol) as never,
+          targetPort: backendPort(protocol),
         },
         httpsPort(),
       ],
@@ -168,13 +114,4 @@ export function chooseSubset(candidates: readonly string[], n: number, target: s
     .sort((a, b) => (a.weight === b.weight ? a.candidate.localeCompare(b.candidate) : a.weight > b.weight ? -1 : 1))
     .slice(0, n)
     .map((c) => c.candidate);
-}
-
-export function sksCondition(sks: ServerlessService | undefined, type: string): Condition | undefined {
-  return sks?.status?.conditions?.find((c) => c.type === type);
-}
-
-/** Knative's IsReady for an SKS: Ready True for the current generation. */
-export function isSksReady(sks: ServerlessService | undefined): boolean {
-  return sksCondition(sks, 'Ready')?.status === 'True' && sks?.status?.observedGeneration === sks?.metadata?.generation;
 }

@@ -1,8 +1,8 @@
 // Writes of child objects. Reads always come from listers; only writes go to the API server.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
-import { isNotFound } from '../../lib/kube/errors.ts';
-import type { KubeRest } from '../../lib/kube/rest.ts';
+import { isNotFound } from '../kube/errors.ts';
+import type { KubeRest } from '../kube/rest.ts';
 import { collectionPath, objectPath, type Kind } from './kinds.ts';
 
 export function createObject<T extends KubernetesObject>(client: KubeRest, kind: Kind, object: T): Promise<T> {

@@ -1,0 +1,78 @@
+// Types of the internal networking kinds (networking.internal.knative.dev/v1alpha1) that more than
+// one process reads, and the ports of the queue-proxy that the Services selecting it expose
+// (upstream pkg/apis/networking and pkg/networking constants).
+import type { V1ObjectMeta, V1ServicePort } from '@kubernetes/client-node';
+import type { Condition, Status } from './conditions.ts';
+
+export const SKS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
+export const SKS_LABEL = 'networking.internal.knative.dev/serverlessservice';
+
+export type SksMode = 'Serve' | 'Proxy';
+export type ProtocolType = 'http1' | 'h2c';
+
+export interface ServerlessServiceStatus extends Status {
+  serviceName?: string;
+  privateServiceName?: string;
+}
+
+export interface ServerlessService {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  spec: {
+    mode?: SksMode;
+    objectRef: { apiVersion?: string; kind?: string; name?: string };
+    protocolType: ProtocolType;
+    numActivators?: number;
+  };
+  status?: ServerlessServiceStatus;
+}
+
+/** Ports of the queue-proxy (Knative's pkg/networking constants). */
+export const BackendPorts = {
+  http: 8012,
+  http2: 8013,
+  https: 8112,
+  autoscalerMetrics: 9090,
+  userMetrics: 9091,
+} as const;
+
+export const backendPort = (protocol: ProtocolType) => (protocol === 'h2c' ? BackendPorts.http2 : BackendPorts.http);
+export const portName = (protocol: ProtocolType) => (protocol === 'h2c' ? 'http2' : 'http');
+export const appProtocol = (protocol: ProtocolType) => (protocol === 'h2c' ? { appProtocol: 'kubernetes.io/h2c' } : {});
+
+export function httpsPort(): V1ServicePort {
+  return { name: 'https', protocol: 'TCP', port: 443, targetPort: BackendPorts.https };
+}
+
+/** The ports of a Service that selects queue-proxies directly: serving, TLS and metrics. */
+export function podServicePorts(protocol: ProtocolType): V1ServicePort[] {
+  const target = backendPort(protocol);
+  return [
+    { name: portName(protocol), protocol: 'TCP', ...appProtocol(protocol), port: 80, targetPort: target },
+    httpsPort(),
+    {
+      name: 'http-autometric',
+      protocol: 'TCP',
+      port: BackendPorts.autoscalerMetrics,
+      targetPort: 'http-autometric',
+    },
+    {
+      name: 'http-usermetric',
+      protocol: 'TCP',
+      port: BackendPorts.userMetrics,
+      targetPort: 'http-usermetric',
+    },
+    // Meshes that route by the Service port need one equal to the container port.
+    { name: `${portName(protocol)}-istio`, protocol: 'TCP', port: target, targetPort: target },
+  ];
+}
+
+export function sksCondition(sks: ServerlessService | undefined, type: string): Condition | undefined {
+  return sks?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** Knative's IsReady for an SKS: Ready True for the current generation. */
+export function isSksReady(sks: ServerlessService | undefined): boolean {
+  return sksCondition(sks, 'Ready')?.status === 'True' && sks?.status?.observedGeneration === sks?.metadata?.generation;
+}
