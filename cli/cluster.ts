@@ -18,6 +18,8 @@ const say = (line: string) => console.log(`[pilotlight] ${line}`);
 
 /** The gateway's external listener, published on the node (this machine). */
 const GATEWAY_PORT = 31080;
+/** Its external TLS listener, likewise. */
+const GATEWAY_TLS_PORT = 31443;
 
 export async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -72,7 +74,11 @@ export async function up(argv: string[]): Promise<void> {
   await installChart(
     k,
     await ensureHelm(),
-    { 'image.tag': image.name.split(':').at(-1)!, 'gateway.hostPort': String(GATEWAY_PORT) },
+    {
+      'image.tag': image.name.split(':').at(-1)!,
+      'gateway.hostPort': String(GATEWAY_PORT),
+      'gateway.tlsHostPort': String(GATEWAY_TLS_PORT),
+    },
     { wait: true },
   );
   await waitForWebhook(k);
@@ -80,7 +86,7 @@ export async function up(argv: string[]): Promise<void> {
   console.log(`
 A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart
 (namespace knative-serving). The gateway listens on http://127.0.0.1:${GATEWAY_PORT} and routes
-by the Host header.
+by the Host header; https://127.0.0.1:${GATEWAY_TLS_PORT} serves KIngress hosts with spec.tls by SNI.
 
 Try it:
   export KUBECONFIG=${controlPlane.kubeconfig}

@@ -4,6 +4,7 @@
 //
 // Ports (Kourier's layout for the traffic ports):
 //   --external-port 8080   ExternalIP hosts (the public side)
+//   --external-tls-port 8443  ExternalIP hosts of KIngress spec.tls entries, over TLS (SNI, h2/http1.1)
 //   --internal-port 8081   ClusterLocal hosts and every ExternalIP host (in-cluster clients)
 //   --admin-port    8090   /healthz, /readyz, /metrics
 // Routing comes from Kubernetes (`--source kubernetes`, the default) or from a file
@@ -16,9 +17,11 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry } from '../lib/metrics.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { GatewayProxy } from './proxy.ts';
+import { normalizeHost } from './routing/index.ts';
 import { createAdminServer, GatewayListener, listenAdmin } from './server.ts';
 import { StaticFileSource } from './sources/static.ts';
 import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
+import { httpsRedirectLocation } from './tls.ts';
 import { UpstreamPools } from './upstreams.ts';
 
 const FLAGS = {
@@ -29,6 +32,7 @@ const FLAGS = {
   'watch-namespace': { type: 'string' },
   bind: { type: 'string', default: '0.0.0.0' },
   'external-port': { type: 'string', default: '8080' },
+  'external-tls-port': { type: 'string', default: '8443' },
   'internal-port': { type: 'string', default: '8081' },
   'admin-port': { type: 'string', default: '8090' },
   // Node's own default; Envoy allows 60 KiB.
@@ -66,6 +70,7 @@ export interface GatewayFlags {
   watchNamespace: string | undefined;
   bind: string;
   externalPort: number;
+  externalTlsPort: number;
   internalPort: number;
   adminPort: number;
   maxHeaderBytes: number;
@@ -115,6 +120,7 @@ export function parseFlags(argv: string[]): GatewayFlags {
     watchNamespace: values['watch-namespace'],
     bind: values.bind,
     externalPort: integer('external-port'),
+    externalTlsPort: integer('external-tls-port'),
     internalPort: integer('internal-port'),
     adminPort: integer('admin-port'),
     maxHeaderBytes: integer('max-header-bytes'),
@@ -142,6 +148,7 @@ export function parseFlags(argv: string[]): GatewayFlags {
 
 export interface GatewayPorts {
   external: number;
+  externalTls: number;
   internal: number;
   admin: number;
 }
@@ -214,14 +221,22 @@ export async function startGateway(
     requestReceiveTimeoutMs: flags.requestReceiveTimeoutMs,
     keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
   };
-  const external = new GatewayListener('external', proxy, clientLimits);
+  const external = new GatewayListener('external', proxy, clientLimits, {
+    httpsRedirect: (host, url) => httpsRedirectLocation(sync.live.tls, host, url),
+  });
+  // Over TLS a request routes as on the external listener: the certificate decided the hosts.
+  const externalTls = new GatewayListener('external', proxy, clientLimits, {
+    tls: { contextFor: (serverName) => sync.live.tls.contexts.get(normalizeHost(serverName)) },
+  });
   const internal = new GatewayListener('internal', proxy, clientLimits);
+  const listeners = [external, externalTls, internal];
   let draining = false;
   const admin = createAdminServer({ ready: () => sync.ready && !draining }, registry);
 
   await sync.start();
   const ports: GatewayPorts = {
     external: await external.listen(flags.externalPort, flags.bind),
+    externalTls: await externalTls.listen(flags.externalTlsPort, flags.bind),
     internal: await internal.listen(flags.internalPort, flags.bind),
     admin: await listenAdmin(admin, flags.adminPort, flags.bind),
   };
@@ -230,13 +245,11 @@ export async function startGateway(
     draining = true;
     // Time for load balancers to see /readyz fail before the ports stop accepting.
     if (flags.drainQuietPeriodMs > 0) await sleep(clock, flags.drainQuietPeriodMs);
-    external.stopAccepting();
-    internal.stopAccepting();
+    for (const listener of listeners) listener.stopAccepting();
     const open = proxy.open;
     const drained = await settlesWithin(clock, proxy.whenIdle(), flags.drainTimeoutMs);
     if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: proxy.open });
-    external.closeAll();
-    internal.closeAll();
+    for (const listener of listeners) listener.closeAll();
     await sync.stop();
     await stopStatus?.();
     await pools.destroy();
@@ -256,6 +269,7 @@ export async function main(argv: string[]): Promise<void> {
   log.info('gateway started', {
     source: flags.source,
     externalPort: gateway.ports.external,
+    externalTlsPort: gateway.ports.externalTls,
     internalPort: gateway.ports.internal,
     adminPort: gateway.ports.admin,
   });

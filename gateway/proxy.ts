@@ -98,7 +98,8 @@ function clientAddress(req: DownstreamRequest): string {
 
 function forwardOptions(req: DownstreamRequest, decision: ForwardDecision): ForwardOptions {
   const headers = prepare(decision.setHeaders);
-  const add = [...headers.add, 'x-forwarded-for', clientAddress(req), 'x-forwarded-proto', 'http'];
+  const proto = (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
+  const add = [...headers.add, 'x-forwarded-for', clientAddress(req), 'x-forwarded-proto', proto];
   if (decision.rewriteHost === undefined) return { dropRequestHeaders: headers.drop, addHeaders: add };
   const host = req.headers.host ?? req.headers[':authority'];
   if (typeof host === 'string') add.push('k-original-host', host);

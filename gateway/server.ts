@@ -1,10 +1,13 @@
 // The gateway's sockets: an external and an internal listener (HTTP/1.1 and h2c on each port,
-// through lib/http's HttpListener) and an admin port with /healthz, /readyz and /metrics.
+// through lib/http's HttpListener), the external TLS listener (HTTP/1.1 and h2 by ALPN, the
+// certificate by SNI) and an admin port with /healthz, /readyz and /metrics.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { HttpListener } from '../lib/http/server.ts';
+import type { DownstreamRequest, DownstreamResponse } from '../lib/http/proxy.ts';
+import { HttpListener, type TlsOptions } from '../lib/http/server.ts';
 import type { GatewayProxy } from './proxy.ts';
+import { PROBE_HEADER } from './routing/probe.ts';
 import type { Listener } from './routing/index.ts';
 
 export interface ClientLimits {
@@ -20,14 +23,22 @@ export interface ClientLimits {
 /** How often node checks connections against headersTimeout and requestReceiveTimeout. */
 const CONNECTION_CHECK_MS = 250;
 
+export interface ListenerExtras {
+  /** Terminate TLS on this port. */
+  tls?: TlsOptions;
+  /** Where a plain-HTTP request is redirected to (301) instead of being served, if anywhere. */
+  httpsRedirect?: (host: string | undefined, url: string) => string | undefined;
+}
+
 export class GatewayListener {
   readonly #http: HttpListener;
 
-  constructor(listener: Listener, proxy: GatewayProxy, limits: ClientLimits) {
+  constructor(listener: Listener, proxy: GatewayProxy, limits: ClientLimits, extras: ListenerExtras = {}) {
     this.#http = new HttpListener({
-      onRequest: proxy.requestHandler(listener),
+      onRequest: withRedirect(proxy.requestHandler(listener), extras.httpsRedirect),
       onUpgrade: proxy.upgradeHandler(listener),
       keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+      ...(extras.tls ? { tls: extras.tls } : {}),
     });
     // HttpListener's HTTP/1.1 server takes no limits of its own; node reads these per connection.
     const http1 = this.#http.http1 as Server & { maxHeaderSize: number; connectionsCheckingInterval: number };
@@ -52,6 +63,26 @@ export class GatewayListener {
   closeAll(): void {
     this.#http.closeAll();
   }
+}
+
+type RequestHandler = (req: DownstreamRequest, res: DownstreamResponse) => void;
+
+function withRedirect(serve: RequestHandler, redirect: ListenerExtras['httpsRedirect']): RequestHandler {
+  if (redirect === undefined) return serve;
+  return (req, res) => {
+    const host = req.headers.host ?? req.headers[':authority'];
+    // Knative's readiness probes are answered over plain HTTP whatever the Ingress's httpOption.
+    const location =
+      req.headers[PROBE_HEADER] === undefined
+        ? redirect(typeof host === 'string' ? host : undefined, req.url ?? '/')
+        : undefined;
+    if (location === undefined) {
+      serve(req, res);
+      return;
+    }
+    res.writeHead(301, { location, 'content-length': 0 });
+    res.end();
+  };
 }
 
 export interface AdminState {

@@ -1,8 +1,8 @@
 // Publishing KIngress status once the gateway serves it. Knative's ingress controllers mark an
 // Ingress Ready only after a prober has seen every gateway pod answer with the spec's hash (see
 // routing/probe.ts). Simplified here: the replica holding the lease marks an Ingress Ready as soon
-// as a routing table containing it is live in its own process and every split's backend (or
-// rewritten host) is known.
+// as a routing table containing it is live in its own process, every split's backend (or
+// rewritten host) is known and every Secret its spec.tls names has loaded.
 // Other replicas apply the same informer data within the debounce interval, but nothing proves they
 // have; the gateway does answer Knative's probe (K-Network-Probe) with the hash, so an external
 // prober can still check every replica.
@@ -12,6 +12,7 @@ import type { Logger } from '../lib/log.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { backendKey, normalizeHost, type Ingress, type RoutingTable } from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
+import { secretKey } from './tls.ts';
 
 export interface LoadBalancerAddresses {
   /** The gateway's external Service, as a cluster-internal DNS name. */
@@ -30,6 +31,12 @@ const RETRY_MS = 1000;
 /** Why an Ingress in the live table cannot be Ready yet, or undefined when it is served in full. */
 export function notServedReason(ingress: Ingress, live: LiveRouting): string | undefined {
   const ref = { namespace: ingress.metadata?.namespace ?? '', name: ingress.metadata?.name ?? '' };
+  // Ready promises https too for the hosts of its tls entries.
+  for (const tls of ingress.spec?.tls ?? []) {
+    const state = live.tls.secrets.get(secretKey(tls.secretNamespace ?? ref.namespace, tls.secretName ?? ''));
+    if (state?.kind !== 'loaded')
+      return state?.reason ?? `TLS secret ${tls.secretNamespace}/${tls.secretName} not loaded yet`;
+  }
   for (const rule of ingress.spec?.rules ?? []) {
     const hosts: RoutingTable['external'] =
       rule.visibility === 'ClusterLocal' ? live.table.internal : live.table.external;

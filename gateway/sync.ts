@@ -1,7 +1,8 @@
 // From a source of Ingresses and backend states to the one routing table requests read. Changes
 // are debounced into a rebuild; the new table replaces the old with a single reference swap, so a
 // request routes either entirely against the old table or entirely against the new one, and
-// connections opened on the old one carry on (their upstream pools close only once idle).
+// connections opened on the old one carry on (their upstream pools close only once idle). The
+// TLS table (certificates by host, redirects) is rebuilt and swapped with it.
 import { realClock, type Clock, type Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import {
@@ -11,10 +12,13 @@ import {
   type Ingress,
   type RoutingTable,
 } from './routing/index.ts';
+import { buildTlsTable, EMPTY_TLS_TABLE, type TlsSecrets, type TlsTable } from './tls.ts';
 
 export interface RoutingSnapshot {
   readonly ingresses: readonly Ingress[];
   readonly backends: BackendStates;
+  /** The TLS Secrets the Ingresses' `spec.tls` name, as far as the source has them. */
+  readonly secrets: TlsSecrets;
 }
 
 /** Where Ingresses and backend states come from: Kubernetes informers or a file. */
@@ -30,6 +34,7 @@ export interface LiveRouting {
   readonly table: RoutingTable;
   readonly alternatives: ReadonlyMap<ForwardDecision, readonly ForwardDecision[]>;
   readonly snapshot: RoutingSnapshot;
+  readonly tls: TlsTable;
 }
 
 export interface RoutingSyncOptions {
@@ -42,7 +47,7 @@ export interface RoutingSyncOptions {
   log: Logger;
 }
 
-const EMPTY: RoutingSnapshot = { ingresses: [], backends: new Map() };
+const EMPTY: RoutingSnapshot = { ingresses: [], backends: new Map(), secrets: new Map() };
 
 export class RoutingSync {
   readonly #options: RoutingSyncOptions;
@@ -55,7 +60,11 @@ export class RoutingSync {
   constructor(options: RoutingSyncOptions) {
     this.#options = options;
     this.#clock = options.clock ?? realClock;
-    this.#live = live(buildRoutingTable([], EMPTY.backends, { clusterDomain: options.clusterDomain }), EMPTY);
+    this.#live = live(
+      buildRoutingTable([], EMPTY.backends, { clusterDomain: options.clusterDomain }),
+      EMPTY,
+      EMPTY_TLS_TABLE,
+    );
   }
 
   /** The table to route the next request against. */
@@ -94,7 +103,17 @@ export class RoutingSync {
       clusterDomain: this.#options.clusterDomain,
       previous: this.#live.table,
     });
-    this.#live = live(table, snapshot);
+    const previousTls = this.#live.tls;
+    const tls = buildTlsTable(snapshot.ingresses, snapshot.secrets, table, { previous: previousTls });
+    this.#live = live(table, snapshot, tls);
+    for (const [key, state] of tls.secrets) {
+      // Once per change of a Secret's state, not on every rebuild.
+      if (state.kind === 'failed' && previousTls.secrets.get(key) !== state)
+        this.#options.log.warn('TLS secret not usable; its hosts are served without TLS', {
+          secret: key,
+          reason: state.reason,
+        });
+    }
     for (const conflict of table.conflicts) {
       this.#options.log.warn('host claimed by two ingresses; the older one keeps it', {
         host: conflict.host,
@@ -107,7 +126,7 @@ export class RoutingSync {
   }
 }
 
-function live(table: RoutingTable, snapshot: RoutingSnapshot): LiveRouting {
+function live(table: RoutingTable, snapshot: RoutingSnapshot, tls: TlsTable): LiveRouting {
   const alternatives = new Map<ForwardDecision, readonly ForwardDecision[]>();
   for (const hosts of [table.external, table.internal]) {
     for (const vhost of hosts.values()) {
@@ -122,5 +141,5 @@ function live(table: RoutingTable, snapshot: RoutingSnapshot): LiveRouting {
       }
     }
   }
-  return { table, alternatives, snapshot };
+  return { table, alternatives, snapshot, tls };
 }

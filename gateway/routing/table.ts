@@ -15,8 +15,8 @@
 // rewritten Host upstream. The copies share the originals' split schedules and upstreams, so the
 // percent split and the in-flight counts hold across both ways in.
 //
-// Scope: exact hosts (no wildcards), no TLS or httpOption redirect; filtering by ingress class and
-// skipping Ingresses being deleted is the sync layer's job.
+// Scope: exact hosts (no wildcards). TLS and the httpOption redirect are gateway/tls.ts's;
+// filtering by ingress class and skipping Ingresses being deleted is the sync layer's job.
 import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
 import type { IHTTPIngressPath } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/HTTPIngressPath';
 import type { IIngressBackendSplit } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/IngressBackendSplit';

@@ -2,7 +2,9 @@
 // Services and EndpointSlices their splits name, and on ServerlessServices for each revision's mode.
 // A split names the revision's public Service; its EndpointSlices hold the pod IPs in Serve mode
 // or the activator IPs in Proxy mode, so the gateway sends straight to them, as Kourier does.
-import type { KubernetesObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+// Secrets of type kubernetes.io/tls are watched for the certificates the KIngresses' spec.tls name;
+// only those named make it into a snapshot.
+import type { KubernetesObject, V1EndpointSlice, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Clock } from '../../lib/clock.ts';
 import { PILOTLIGHT_INGRESS_CLASS } from '../../lib/config/network.ts';
 import { Informer } from '../../lib/kube/informer.ts';
@@ -19,6 +21,7 @@ import {
 } from '../routing/index.ts';
 import { IngressStatusWriter } from '../status.ts';
 import type { RoutingSnapshot, RoutingSource } from '../sync.ts';
+import { secretKey, type TlsSecretData } from '../tls.ts';
 
 export const INGRESS_CLASS_ANNOTATION = 'networking.knative.dev/ingress.class';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -44,22 +47,28 @@ export class KubernetesSource implements RoutingSource {
   readonly #services: Informer<V1Service>;
   readonly #slices: Informer<V1EndpointSlice>;
   readonly #serverlessServices: Informer<ServerlessService>;
+  readonly #secrets: Informer<V1Secret>;
 
   constructor(options: KubernetesSourceOptions) {
     const common = { client: options.client, ...(options.clock ? { clock: options.clock } : {}) };
     this.#ingressClass = options.ingressClass ?? PILOTLIGHT_INGRESS_CLASS;
     const scope = options.namespace ? `/namespaces/${options.namespace}` : '';
-    const informer = <T extends KubernetesObject>(group: string, resource: string, labelSelector?: string) =>
+    const informer = <T extends KubernetesObject>(
+      group: string,
+      resource: string,
+      selectors: { labelSelector?: string; fieldSelector?: string } = {},
+    ) =>
       new Informer<T>({
         ...common,
         path: `${group}${scope}/${resource}`,
-        ...(labelSelector ? { labelSelector } : {}),
+        ...selectors,
         log: options.log.with({ informer: resource }),
       });
     this.#ingresses = informer('/apis/networking.internal.knative.dev/v1alpha1', 'ingresses');
     this.#services = informer('/api/v1', 'services');
-    this.#slices = informer('/apis/discovery.k8s.io/v1', 'endpointslices', SERVICE_NAME_LABEL);
+    this.#slices = informer('/apis/discovery.k8s.io/v1', 'endpointslices', { labelSelector: SERVICE_NAME_LABEL });
     this.#serverlessServices = informer('/apis/networking.internal.knative.dev/v1alpha1', 'serverlessservices');
+    this.#secrets = informer('/api/v1', 'secrets', { fieldSelector: 'type=kubernetes.io/tls' });
   }
 
   async start(onChange: () => void): Promise<void> {
@@ -68,6 +77,7 @@ export class KubernetesSource implements RoutingSource {
       this.#services,
       this.#slices,
       this.#serverlessServices,
+      this.#secrets,
     ] as Informer<KubernetesObject>[];
     for (const informer of informers) {
       informer.addHandlers({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
@@ -85,7 +95,13 @@ export class KubernetesSource implements RoutingSource {
           !ingress.metadata?.deletionTimestamp,
       );
     const backends = new Map<string, BackendState>();
+    const secrets = new Map<string, TlsSecretData>();
     for (const ingress of ingresses) {
+      for (const tls of ingress.spec?.tls ?? []) {
+        const key = secretKey(tls.secretNamespace ?? ingress.metadata?.namespace ?? '', tls.secretName ?? '');
+        const secret = this.#secrets.lister.get(key);
+        if (secret) secrets.set(key, tlsData(secret));
+      }
       for (const rule of ingress.spec?.rules ?? []) {
         for (const path of rule.http?.paths ?? []) {
           for (const split of path.splits ?? []) {
@@ -97,7 +113,7 @@ export class KubernetesSource implements RoutingSource {
         }
       }
     }
-    return { ingresses, backends };
+    return { ingresses, backends, secrets };
   }
 
   async stop(): Promise<void> {
@@ -106,6 +122,7 @@ export class KubernetesSource implements RoutingSource {
       this.#services.stop(),
       this.#slices.stop(),
       this.#serverlessServices.stop(),
+      this.#secrets.stop(),
     ]);
   }
 
@@ -140,6 +157,12 @@ export class KubernetesSource implements RoutingSource {
     return mode === 'serve' ? { mode, protocol, endpoints: addresses } : { mode, protocol, activators: addresses };
   }
 }
+
+const tlsData = (secret: V1Secret): TlsSecretData => {
+  const decode = (value: string | undefined) =>
+    value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+  return { certificate: decode(secret.data?.['tls.crt']), privateKey: decode(secret.data?.['tls.key']) };
+};
 
 export interface KubernetesSourceFlags {
   kubeconfig: string | undefined;

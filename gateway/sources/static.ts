@@ -9,14 +9,21 @@
 //   backends:                       # one entry per split target (Service port) the Ingresses name
 //     - {namespace: default, name: hello-00001, port: 80, mode: serve, protocol: http1,
 //        addresses: ["127.0.0.1:8012"]}
+//   secrets:                        # the TLS Secrets the Ingresses' spec.tls name: PEM inline,
+//     - {namespace: default, name: hello-tls, cert: "-----BEGIN …", key: "-----BEGIN …"}
+//     - {namespace: default, name: other-tls, certFile: tls.crt, keyFile: tls.key}   # or files
+//
+// Certificate files (relative to the routes file's directory) are watched too: rewriting one
+// (atomically, as the routes file) rotates the certificate like a changed Secret would.
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Logger } from '../../lib/log.ts';
 import { backendKey, type BackendAddress, type BackendState, type Ingress } from '../routing/index.ts';
 import type { RoutingSnapshot, RoutingSource } from '../sync.ts';
+import { secretKey, type TlsSecretData } from '../tls.ts';
 
 const address = z.string().transform((text, ctx): BackendAddress => {
   const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
@@ -48,10 +55,35 @@ const routesFile = z.object({
       }),
     )
     .default([]),
+  secrets: z
+    .array(
+      z
+        .object({
+          namespace: z.string(),
+          name: z.string(),
+          cert: z.string().optional(),
+          key: z.string().optional(),
+          certFile: z.string().optional(),
+          keyFile: z.string().optional(),
+        })
+        .refine((s) => (s.cert === undefined) !== (s.certFile === undefined), 'give exactly one of cert and certFile')
+        .refine((s) => (s.key === undefined) !== (s.keyFile === undefined), 'give exactly one of key and keyFile'),
+    )
+    .default([]),
 });
 
-/** Parses the routes file's text into a snapshot; throws naming what is wrong. */
-export function parseRoutesFile(text: string): RoutingSnapshot {
+/** Reads a certificate file; undefined when it cannot be read (the Secret then has no such key). */
+export type PemReader = (path: string) => string | undefined;
+
+/**
+ * Parses the routes file's text into a snapshot, reading certificate files (relative to `dir`)
+ * through `readPem`; throws naming what is wrong. `files` are the certificate files it named.
+ */
+export function parseRoutesFile(
+  text: string,
+  dir = '.',
+  readPem: PemReader = (path) => readFileSync(path, 'utf8'),
+): RoutingSnapshot & { files: string[] } {
   const file = routesFile.parse(parse(text) ?? {});
   const backends = new Map<string, BackendState>();
   for (const backend of file.backends) {
@@ -61,15 +93,34 @@ export function parseRoutesFile(text: string): RoutingSnapshot {
         : { mode: 'proxy', protocol: backend.protocol, activators: backend.addresses };
     backends.set(backendKey(backend.namespace, backend.name, backend.port), state);
   }
-  return { ingresses: file.ingresses, backends };
+  const secrets = new Map<string, TlsSecretData>();
+  const files: string[] = [];
+  const pem = (inline: string | undefined, path: string | undefined) => {
+    if (path === undefined) return inline;
+    files.push(resolve(dir, path));
+    return readPem(resolve(dir, path));
+  };
+  for (const secret of file.secrets) {
+    const data: TlsSecretData = {
+      certificate: pem(secret.cert, secret.certFile),
+      privateKey: pem(secret.key, secret.keyFile),
+    };
+    secrets.set(secretKey(secret.namespace, secret.name), data);
+  }
+  return { ingresses: file.ingresses, backends, secrets, files };
 }
+
+/** Everything a snapshot was read from, to tell a real change from a repeated event. */
+const fingerprint = (text: string, snapshot: RoutingSnapshot): string =>
+  JSON.stringify([text, ...[...snapshot.secrets.values()].map((s) => [s.certificate, s.privateKey])]);
 
 export class StaticFileSource implements RoutingSource {
   readonly #path: string;
   readonly #log: Logger;
-  #snapshot: RoutingSnapshot = { ingresses: [], backends: new Map() };
-  #text = '';
-  #watcher: FSWatcher | undefined;
+  #snapshot: RoutingSnapshot = { ingresses: [], backends: new Map(), secrets: new Map() };
+  #fingerprint = '';
+  /** Watched directory → the names in it that matter. */
+  #watchers = new Map<string, { watcher: FSWatcher; names: Set<string> }>();
   #onChange: (() => void) | undefined;
   #reading: Promise<void> = Promise.resolve();
 
@@ -82,11 +133,6 @@ export class StaticFileSource implements RoutingSource {
     // A broken file at start is fatal: there is no previous routing to keep.
     this.#accept(await readFile(this.#path, 'utf8'));
     this.#onChange = onChange;
-    // The directory, not the file: an atomic rename replaces the file's inode.
-    const name = basename(this.#path);
-    this.#watcher = watch(dirname(this.#path), (_event, changed) => {
-      if (changed === null || changed === name) this.#reload();
-    });
   }
 
   snapshot(): RoutingSnapshot {
@@ -94,13 +140,15 @@ export class StaticFileSource implements RoutingSource {
   }
 
   async stop(): Promise<void> {
-    this.#watcher?.close();
+    for (const { watcher } of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
     this.#onChange = undefined;
     await this.#reading;
   }
 
   #reload(): void {
     this.#reading = this.#reading.then(async () => {
+      if (this.#onChange === undefined) return;
       let text: string;
       try {
         text = await readFile(this.#path, 'utf8');
@@ -108,9 +156,8 @@ export class StaticFileSource implements RoutingSource {
         this.#log.warn('routes file unreadable; keeping the previous routing', { path: this.#path, error });
         return;
       }
-      if (text === this.#text) return;
       try {
-        this.#accept(text);
+        if (!this.#accept(text)) return;
       } catch (error) {
         this.#log.warn('routes file invalid; keeping the previous routing', { path: this.#path, error });
         return;
@@ -119,13 +166,53 @@ export class StaticFileSource implements RoutingSource {
         path: this.#path,
         ingresses: this.#snapshot.ingresses.length,
         backends: this.#snapshot.backends.size,
+        secrets: this.#snapshot.secrets.size,
       });
       this.#onChange?.();
     });
   }
 
-  #accept(text: string): void {
-    this.#snapshot = parseRoutesFile(text);
-    this.#text = text;
+  /** True when what was read differs from the snapshot in use, which it then replaces. */
+  #accept(text: string): boolean {
+    const { files, ...snapshot } = parseRoutesFile(text, dirname(this.#path), (path) => {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch (error) {
+        this.#log.warn('certificate file unreadable', { path, error });
+        return undefined;
+      }
+    });
+    this.#watch([this.#path, ...files]);
+    const next = fingerprint(text, snapshot);
+    if (next === this.#fingerprint) return false;
+    this.#snapshot = snapshot;
+    this.#fingerprint = next;
+    return true;
+  }
+
+  // Directories, not files: an atomic rename replaces a file's inode.
+  #watch(paths: string[]): void {
+    const wanted = new Map<string, Set<string>>();
+    for (const path of paths) {
+      const names = wanted.get(dirname(path)) ?? new Set<string>();
+      names.add(basename(path));
+      wanted.set(dirname(path), names);
+    }
+    for (const [dir, entry] of this.#watchers) {
+      if (wanted.has(dir)) continue;
+      entry.watcher.close();
+      this.#watchers.delete(dir);
+    }
+    for (const [dir, names] of wanted) {
+      const entry = this.#watchers.get(dir);
+      if (entry) {
+        entry.names = names;
+        continue;
+      }
+      const watcher = watch(dir, (_event, changed) => {
+        if (changed === null || this.#watchers.get(dir)?.names.has(changed)) this.#reload();
+      });
+      this.#watchers.set(dir, { watcher, names });
+    }
   }
 }

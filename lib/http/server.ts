@@ -1,11 +1,13 @@
 // One listening port for HTTP/1.1 and cleartext HTTP/2 with prior knowledge (h2c), as Knative's
 // servers accept both: the first bytes of a connection pick the protocol, so the cost is per
-// connection, not per request.
+// connection, not per request. With `tls` the port terminates TLS instead and ALPN picks the
+// protocol (h2 or http/1.1); either way the same two servers, handlers and limits serve it.
 import type { IncomingMessage, RequestListener, Server as Http1Server } from 'node:http';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { http, loadHttp2 } from './builtins.ts';
+import type { SecureContext, Server as TlsServer, TLSSocket } from 'node:tls';
+import { http, loadHttp2, loadTls } from './builtins.ts';
 import type { DownstreamRequest, DownstreamResponse } from './proxy.ts';
 
 export interface HttpListenerOptions {
@@ -16,6 +18,16 @@ export interface HttpListenerOptions {
   h2c?: boolean;
   /** How long an idle keep-alive connection stays open (default 65s, above common LB idle timeouts). */
   keepAliveTimeoutMs?: number;
+  /** Terminate TLS; h2c is then off and ALPN offers h2 and http/1.1. */
+  tls?: TlsOptions;
+}
+
+export interface TlsOptions {
+  /**
+   * The certificate for a handshake's server name, read per handshake so a new one applies to the
+   * next handshake; undefined (or no server name) fails the handshake, other connections unaffected.
+   */
+  contextFor(serverName: string): SecureContext | undefined;
 }
 
 /** Node's own default headersTimeout. */
@@ -30,7 +42,7 @@ export class HttpListener {
   readonly http1: Http1Server;
   #http2: Http2Server | undefined;
   #onRequest: HttpListenerOptions['onRequest'];
-  #front: NetServer | Http1Server;
+  #front: NetServer | Http1Server | TlsServer;
   #sessions = new Set<ServerHttp2Session>();
 
   constructor(options: HttpListenerOptions) {
@@ -45,6 +57,10 @@ export class HttpListener {
     );
     const onUpgrade = options.onUpgrade;
     this.http1.on('upgrade', onUpgrade ?? ((_req: IncomingMessage, socket: Duplex) => socket.destroy()));
+    if (options.tls !== undefined) {
+      this.#front = this.#tlsFront(options.tls);
+      return;
+    }
     if (options.h2c === false) {
       this.#front = this.http1;
       return;
@@ -58,7 +74,7 @@ export class HttpListener {
         socket.pause();
         socket.unshift(chunk);
         if (isHttp2Preface(chunk)) {
-          this.#h2cServer().emit('connection', socket);
+          this.#http2Server().emit('connection', socket);
         } else {
           http1.emit('connection', socket);
           socket.resume();
@@ -68,13 +84,31 @@ export class HttpListener {
     });
   }
 
-  /** The h2c server, once a client has spoken HTTP/2. */
+  #tlsFront(options: TlsOptions): TlsServer {
+    const { contextFor } = options;
+    // No certificate of its own: a handshake whose name has none fails with a handshake alert.
+    const front = loadTls().createServer({
+      ALPNProtocols: ['h2', 'http/1.1'],
+      handshakeTimeout: FIRST_BYTES_TIMEOUT_MS,
+      SNICallback: (serverName, done) => done(null, contextFor(serverName)),
+    });
+    front.on('secureConnection', (socket: TLSSocket) => {
+      socket.on('error', () => socket.destroy());
+      if (socket.alpnProtocol === 'h2') this.#http2Server().emit('connection', socket);
+      else this.http1.emit('connection', socket);
+    });
+    // A failed handshake (no certificate for the name, a client giving up) ends that connection alone.
+    front.on('tlsClientError', (_error: Error, socket: TLSSocket) => socket.destroy());
+    return front;
+  }
+
+  /** The HTTP/2 server (h2c, or h2 over TLS), once a client has spoken HTTP/2. */
   get http2(): Http2Server | undefined {
     return this.#http2;
   }
 
-  // Created on the first h2c connection: most listeners only ever see HTTP/1.1, and node:http2 costs memory.
-  #h2cServer(): Http2Server {
+  // Created on the first HTTP/2 connection: most listeners only ever see HTTP/1.1, and node:http2 costs memory.
+  #http2Server(): Http2Server {
     if (this.#http2 !== undefined) return this.#http2;
     const http2 = loadHttp2().createServer(
       this.#onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void,

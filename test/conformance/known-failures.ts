@@ -21,14 +21,7 @@ export interface KnownFailure {
  * Failing because of a pilotlight bug not fixed yet (issue #14 lists them). Remove an entry when
  * its fix lands, so the test runs again.
  */
-export const PILOTLIGHT_BUGS: KnownFailure[] = [
-  // ingress
-  {
-    suite: 'ingress',
-    test: 'TestIngressConformance/tls',
-    reason: 'the gateway does not terminate TLS yet (no port 443 on its Service); issue #18 builds it',
-  },
-];
+export const PILOTLIGHT_BUGS: KnownFailure[] = [];
 
 /**
  * Cannot pass on the local cluster for a reason outside the project; kept skipped on purpose.

@@ -39,7 +39,8 @@ const ALT_TEST_NAMESPACE = 'serving-tests-alt';
  * The chart's gateway Service, made type NodePort for the run. With --ingressendpoint set,
  * knative.dev/pkg's spoofing client reads the Service GATEWAY_OVERRIDE/GATEWAY_NAMESPACE_OVERRIDE
  * name and dials the endpoint at the nodePort of its port 80; the ingress suite finds the same
- * Service through the KIngress status (publicLoadBalancer.domainInternal) and does likewise. A
+ * Service through the KIngress status (publicLoadBalancer.domainInternal) and does likewise, on
+ * port 443's nodePort for https URLs. A
  * ClusterIP Service has no nodePort, so neither could reach the gateway.
  */
 const GATEWAY_SERVICE = 'gateway';
@@ -183,7 +184,8 @@ async function runSuite(suite: Suite, cacheDir: string, k: Kubectl, tag: string)
           '--disable-logstream',
           `--ingress-class=${PILOTLIGHT_INGRESS_CLASS}`,
         ]
-      : [`--ingressClass=${PILOTLIGHT_INGRESS_CLASS}`]),
+      : // Alpha: the KIngress httpOption test (plain HTTP redirected to https), which the gateway implements.
+        [`--ingressClass=${PILOTLIGHT_INGRESS_CLASS}`, '--enable-alpha']),
   ];
   const workDir = mkdtempSync(join(tmpdir(), `pilotlight-conformance-${suite}-`));
   const logPath = join(cacheDir, 'logs', `${suite}.jsonl`);

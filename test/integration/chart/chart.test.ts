@@ -68,6 +68,25 @@ describe('charts/pilotlight', () => {
     expect(service?.spec.ports.find((p: any) => p.port === 80)?.targetPort).toBe('http-internal');
   });
 
+  // The KIngress conformance dials the public Service's port 443 (as a nodePort) for https URLs.
+  it("gives the gateway's public Service a port 443 on the TLS listener", async () => {
+    const { stdout } = await run(
+      helm,
+      ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    const objects = parseAllDocuments(stdout)
+      .map((d) => d.toJS() as any)
+      .filter(Boolean);
+    const gateway = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'gateway');
+    const container = gateway.spec.template.spec.containers[0];
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'gateway');
+    const https = service.spec.ports.find((p: any) => p.port === 443);
+    expect(https).toMatchObject({ name: 'https', targetPort: 'https-external' });
+    // The gateway's --external-tls-port default, which the chart does not pass.
+    expect(container.ports.find((p: any) => p.name === 'https-external')?.containerPort).toBe(8443);
+  });
+
   // A revision in Proxy mode gets the activator Service's endpoints, narrowed to the port its
   // protocol targets (8012, or 8013 for h2c), so the activator must serve both, under the names
   // and Service ports Knative gives them.

@@ -22,17 +22,20 @@ export interface Backend {
 export interface RoutesFile {
   ingresses: object[];
   backends: Backend[];
+  /** TLS Secrets, as sources/static.ts reads them. */
+  secrets?: object[];
 }
 
 export interface GatewayProc extends Proc {
   externalPort: number;
+  externalTlsPort: number;
   internalPort: number;
   adminPort: number;
   routesPath: string;
   /** Rewrites the routes file atomically and resolves once the gateway has swapped in the resulting table. */
   update(routes: RoutesFile): Promise<void>;
   /** Rewrites the routes file atomically (with anything in it, valid or not) without waiting. */
-  rewrite(routes: { ingresses: object[]; backends: Backend[] }): void;
+  rewrite(routes: RoutesFile): void;
 }
 
 function tracked(args: string[]): Proc {
@@ -44,14 +47,14 @@ function tracked(args: string[]): Proc {
 
 function writeAtomically(path: string, routes: RoutesFile): void {
   const body = {
-    ingresses: routes.ingresses,
+    ...routes,
     backends: routes.backends.map((b) => ({ namespace: 'default', port: 80, protocol: 'http1', ...b })),
   };
   writeFileSync(`${path}.tmp`, stringify(body));
   renameSync(`${path}.tmp`, path);
 }
 
-const tableSwaps = (proc: Proc): number => proc.lines.filter((line) => line.msg === 'routing table live').length;
+export const tableSwaps = (proc: Proc): number => proc.lines.filter((line) => line.msg === 'routing table live').length;
 
 export async function startGateway(routes: RoutesFile, flags: string[] = []): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'pilotlight-gateway-'));
@@ -65,6 +68,8 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
     '--bind',
     '127.0.0.1',
     '--external-port',
+    '0',
+    '--external-tls-port',
     '0',
     '--internal-port',
     '0',
@@ -85,6 +90,7 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
   return {
     ...proc,
     externalPort: started.externalPort as number,
+    externalTlsPort: started.externalTlsPort as number,
     internalPort: started.internalPort as number,
     adminPort: started.adminPort as number,
     routesPath,

@@ -3,6 +3,7 @@ import { route, type ForwardDecision, type RequestHead, type RouteDecision } fro
 import { buildRoutingTable, type Ingress } from '../../../gateway/routing/table.ts';
 import { xorshiftRandomInt } from '../../../gateway/routing/split.ts';
 import { notServedReason } from '../../../gateway/status.ts';
+import { EMPTY_TLS_TABLE } from '../../../gateway/tls.ts';
 import { pathsIngress, routeIngress, serving } from './fixtures.ts';
 
 const LOCAL = 'hello.default.svc.cluster.local';
@@ -104,7 +105,8 @@ describe('a path with rewriteHost', () => {
     const dm = mapping('app.example.org', LOCAL);
     const live = (ingresses: Ingress[]) => {
       const t = buildRoutingTable(ingresses, serving(['hello-1', 'hello-2']));
-      return { table: t, alternatives: new Map(), snapshot: { ingresses, backends: serving(['hello-1', 'hello-2']) } };
+      const snapshot = { ingresses, backends: serving(['hello-1', 'hello-2']), secrets: new Map() };
+      return { table: t, alternatives: new Map(), snapshot, tls: EMPTY_TLS_TABLE };
     };
     expect(notServedReason(dm, live([dm]))).toBe(`rewritten host ${LOCAL} is not served yet`);
     expect(notServedReason(dm, live([dm, hello]))).toBeUndefined();

@@ -1,15 +1,21 @@
+import type { SecureContext } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { backendKey, buildRoutingTable, type BackendStates, type Ingress } from '../../../gateway/routing/table.ts';
 import { notServedReason } from '../../../gateway/status.ts';
+import { buildTlsTable, type TlsSecrets } from '../../../gateway/tls.ts';
 import { routeIngress, serving } from './fixtures.ts';
 
 const hello = routeIngress({ name: 'hello', targets: { '': [{ revision: 'hello-1', percent: 100 }] } });
 
-const live = (ingresses: Ingress[], backends: BackendStates) => ({
-  table: buildRoutingTable(ingresses, backends),
-  alternatives: new Map(),
-  snapshot: { ingresses, backends },
-});
+const live = (ingresses: Ingress[], backends: BackendStates, secrets: TlsSecrets = new Map()) => {
+  const table = buildRoutingTable(ingresses, backends);
+  return {
+    table,
+    alternatives: new Map(),
+    snapshot: { ingresses, backends, secrets },
+    tls: buildTlsTable(ingresses, secrets, table, { createContext: () => ({}) as SecureContext }),
+  };
+};
 
 describe('notServedReason', () => {
   it('is undefined once every host is in the table and every backend has a ready address', () => {
@@ -30,5 +36,24 @@ describe('notServedReason', () => {
       expect(notServedReason(hello, live([hello], backends))).toBe(
         'backend default/hello-1:80 has no ready endpoints yet',
       );
+  });
+
+  it('waits for the Secrets of its tls entries to load', () => {
+    const withTls = {
+      ...hello,
+      spec: {
+        ...hello.spec,
+        tls: [{ hosts: ['hello.default.example.com'], secretName: 'hello-tls', secretNamespace: 'default' }],
+      },
+    };
+    expect(notServedReason(withTls, live([withTls], serving(['hello-1'])))).toBe(
+      'Secret default/hello-tls not found (or not of type kubernetes.io/tls)',
+    );
+    const malformed = new Map([['default/hello-tls', { certificate: 'PEM' }]]);
+    expect(notServedReason(withTls, live([withTls], serving(['hello-1']), malformed))).toBe(
+      'Secret default/hello-tls has no tls.key',
+    );
+    const loaded = new Map([['default/hello-tls', { certificate: 'PEM', privateKey: 'PEM' }]]);
+    expect(notServedReason(withTls, live([withTls], serving(['hello-1']), loaded))).toBeUndefined();
   });
 });
