@@ -10,9 +10,10 @@ import { realClock, type Clock, type Timer } from '../lib/clock.ts';
 import { IngressConditions, type Condition, type Status } from '../lib/apis/conditions.ts';
 import type { Logger } from '../lib/log.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
-import { backendKey, normalizeHost, type Ingress, type RoutingTable } from './routing/index.ts';
+import { normalizeHost, type Ingress, type RoutingTable } from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
 import { secretKey } from './tls.ts';
+import { unreadyBackend } from './warming.ts';
 
 export interface LoadBalancerAddresses {
   /** The gateway's external Service, as a cluster-internal DNS name. */
@@ -47,25 +48,13 @@ export function notServedReason(ingress: Ingress, live: LiveRouting): string | u
     }
     for (const path of rule.http?.paths ?? []) {
       // A rewriting path's splits only carry headers: it is served once the rewritten host is.
-      if (path.rewriteHost) {
-        if (!live.table.internal.has(normalizeHost(path.rewriteHost)))
-          return `rewritten host ${path.rewriteHost} is not served yet`;
-        continue;
-      }
-      for (const split of path.splits ?? []) {
-        const backend = `${split.serviceNamespace}/${split.serviceName}:${split.servicePort}`;
-        const state = live.snapshot.backends.get(
-          backendKey(split.serviceNamespace, split.serviceName, split.servicePort),
-        );
-        if (!state) return `backend ${backend} has no Service yet`;
-        // Ready promises that a request sent now is answered; a backend whose endpoints the table
-        // has not seen yet would answer 503 (Knative's prober waits for the same).
-        if ((state.mode === 'serve' ? state.endpoints : state.activators).length === 0)
-          return `backend ${backend} has no ready endpoints yet`;
-      }
+      if (path.rewriteHost && !live.table.internal.has(normalizeHost(path.rewriteHost)))
+        return `rewritten host ${path.rewriteHost} is not served yet`;
     }
   }
-  return undefined;
+  // Ready promises that a request sent now is answered; a backend whose endpoints the table has
+  // not seen yet would answer 503 (Knative's prober waits for the same).
+  return unreadyBackend(ingress, live.snapshot.backends);
 }
 
 export class IngressStatusWriter {

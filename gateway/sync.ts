@@ -13,6 +13,7 @@ import {
   type RoutingTable,
 } from './routing/index.ts';
 import { buildTlsTable, EMPTY_TLS_TABLE, type TlsSecrets, type TlsTable } from './tls.ts';
+import { IngressWarming } from './warming.ts';
 
 export interface RoutingSnapshot {
   readonly ingresses: readonly Ingress[];
@@ -53,6 +54,7 @@ export class RoutingSync {
   readonly #options: RoutingSyncOptions;
   readonly #clock: Clock;
   #live: LiveRouting;
+  readonly #warming = new IngressWarming();
   #pending: Timer | undefined;
   #started = false;
   #stopped = false;
@@ -99,7 +101,7 @@ export class RoutingSync {
 
   #rebuild(): void {
     const snapshot = this.#options.source.snapshot();
-    const table = buildRoutingTable(snapshot.ingresses, snapshot.backends, {
+    const table = buildRoutingTable(this.#warming.effective(snapshot.ingresses, snapshot.backends), snapshot.backends, {
       clusterDomain: this.#options.clusterDomain,
       previous: this.#live.table,
     });
