@@ -7,7 +7,8 @@
 // have; the gateway does answer Knative's probe (K-Network-Probe) with the hash, so an external
 // prober can still check every replica.
 import { realClock, type Clock, type Timer } from '../lib/clock.ts';
-import { IngressConditions, type Condition, type Status } from '../lib/apis/conditions.ts';
+import { IngressConditions, type Condition } from '../lib/apis/conditions.ts';
+import type { IngressStatus } from '../lib/apis/networking.ts';
 import type { Logger } from '../lib/log.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { normalizeHost, type Ingress, type RoutingTable } from './routing/index.ts';
@@ -20,11 +21,6 @@ export interface LoadBalancerAddresses {
   public: string;
   /** The gateway's internal Service, as a cluster-internal DNS name. */
   private: string;
-}
-
-interface IngressStatus extends Status {
-  publicLoadBalancer?: { ingress: Array<{ domainInternal: string }> };
-  privateLoadBalancer?: { ingress: Array<{ domainInternal: string }> };
 }
 
 const RETRY_MS = 1000;
@@ -128,7 +124,7 @@ export class IngressStatusWriter {
 
   /** The status to write, or undefined when the stored one already says the same. */
   #desiredStatus(ingress: Ingress, notServed: string | undefined): IngressStatus | undefined {
-    const current = (ingress.status ?? {}) as IngressStatus;
+    const current = ingress.status ?? {};
     const status: IngressStatus = structuredClone(current);
     const conditions = IngressConditions.manage(status, this.#clock);
     conditions.initialize();

@@ -11,7 +11,7 @@
 // Ingress (see table.ts) answers with the winner's hash, so the losing Ingress never becomes Ready,
 // which is the signal it should get.
 import { createHash } from 'node:crypto';
-import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
+import type { Ingress } from '../../lib/apis/networking.ts';
 
 /** Request headers of a probe, lower-case as node:http delivers them. */
 export const PROBE_HEADER = 'k-network-probe';
@@ -23,7 +23,7 @@ export const HASH_OVERRIDE = 'override';
  * Upstream's `ComputeHash`, hex: SHA-256 over the spec as Go's encoding/json marshals the
  * v1alpha1.IngressSpec struct decoded from this object, followed by the namespace and the name.
  */
-export function ingressHash(ingress: IIngress): string {
+export function ingressHash(ingress: Ingress): string {
   let hash = hashes.get(ingress);
   if (hash === undefined) {
     hash = createHash('sha256')
@@ -38,7 +38,7 @@ export function ingressHash(ingress: IIngress): string {
 
 // Hashing is most of the cost of building a table, and a rebuild usually sees the same Ingress
 // objects again: informer caches replace an object on update and never change it in place.
-const hashes = new WeakMap<IIngress, string>();
+const hashes = new WeakMap<Ingress, string>();
 
 // ---- The spec as Go marshals it ----
 //

@@ -17,9 +17,7 @@
 //
 // Scope: exact hosts (no wildcards). TLS and the httpOption redirect are gateway/tls.ts's;
 // filtering by ingress class and skipping Ingresses being deleted is the sync layer's job.
-import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
-import type { IHTTPIngressPath } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/HTTPIngressPath';
-import type { IIngressBackendSplit } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/IngressBackendSplit';
+import type { Ingress, IngressPath, IngressSplit } from '../../lib/apis/networking.ts';
 import {
   backendUnknown,
   noReadyEndpoints,
@@ -37,7 +35,7 @@ import { normalizeHost } from './match.ts';
 import { ingressHash } from './probe.ts';
 import { SplitSchedule, xorshiftRandomInt, type RandomInt, type Upstream } from './split.ts';
 
-export type Ingress = IIngress;
+export type { Ingress };
 export type Visibility = 'ExternalIP' | 'ClusterLocal';
 
 export interface BackendAddress {
@@ -151,6 +149,9 @@ export function buildRoutingTable(
   return builder.finish();
 }
 
+/** client-node types the timestamp as a Date; from the API (and the routes file) it is an RFC 3339 string. */
+const createdAt = (ingress: Ingress): string => String(ingress.metadata?.creationTimestamp ?? '');
+
 /**
  * Conflict rule: the Ingress created first keeps a contested host, so a newcomer cannot take over a
  * host that is already serving; equal (or missing) creation times fall back to namespace, then
@@ -158,7 +159,7 @@ export function buildRoutingTable(
  */
 function precedes(a: Ingress, b: Ingress): number {
   return (
-    compare(a.metadata?.creationTimestamp ?? '', b.metadata?.creationTimestamp ?? '') ||
+    compare(createdAt(a), createdAt(b)) ||
     compare(a.metadata?.namespace ?? '', b.metadata?.namespace ?? '') ||
     compare(a.metadata?.name ?? '', b.metadata?.name ?? '')
   );
@@ -299,7 +300,7 @@ class TableBuilder {
     return out;
   }
 
-  #pathRoute(ingress: IngressRef, probe: ProbeDecision, position: string, path: IHTTPIngressPath): PathRoute {
+  #pathRoute(ingress: IngressRef, probe: ProbeDecision, position: string, path: IngressPath): PathRoute {
     const headers = Object.entries(path.headers ?? {}).map(([name, match]) => ({
       name: name.toLowerCase(),
       exact: match.exact ?? '',
@@ -333,7 +334,7 @@ class TableBuilder {
     return { kind: 'path', prefix: path.path ?? '', headers, splits: { kind: 'weighted', schedule, targets }, probe };
   }
 
-  #target(ingress: IngressRef, split: IIngressBackendSplit, setHeaders: readonly HeaderPair[]): SplitTarget {
+  #target(ingress: IngressRef, split: IngressSplit, setHeaders: readonly HeaderPair[]): SplitTarget {
     const service = serviceOf(split);
     const state = this.#backends.get(backendKey(service.namespace, service.name, service.port));
     if (!state) return backendUnknown(service);
@@ -367,7 +368,7 @@ class TableBuilder {
   }
 }
 
-const serviceOf = (split: IIngressBackendSplit): ServiceRef =>
+const serviceOf = (split: IngressSplit): ServiceRef =>
   Object.freeze({ namespace: split.serviceNamespace, name: split.serviceName, port: split.servicePort });
 
 /** Path-level headers first, split-level ones override them, as Envoy's weighted-cluster headers do. */

@@ -64,7 +64,7 @@ export function routeIngress(options: RouteIngressOptions): Ingress {
     metadata: {
       namespace,
       name,
-      ...(options.creationTimestamp ? { creationTimestamp: options.creationTimestamp } : {}),
+      ...(options.creationTimestamp ? { creationTimestamp: wireTimestamp(options.creationTimestamp) } : {}),
     },
     spec: { rules },
   };
@@ -99,3 +99,6 @@ export function serving(revisions: string[], namespace = 'default'): Map<string,
     ]),
   );
 }
+
+/** A timestamp as the API sends it (a string), where client-node's types say Date. */
+export const wireTimestamp = (rfc3339: string): Date => rfc3339 as unknown as Date;

@@ -7,7 +7,7 @@ import {
   type Ingress,
   type PathRoute,
 } from '../../../gateway/routing/table.ts';
-import { addresses, pathsIngress, routeIngress, serving, split } from './fixtures.ts';
+import { addresses, pathsIngress, routeIngress, serving, split, wireTimestamp } from './fixtures.ts';
 
 const onlyRoute = (table: ReturnType<typeof buildRoutingTable>, host: string): PathRoute =>
   table.external.get(host)!.routes[0]!;
@@ -149,7 +149,11 @@ describe('building the routing table', () => {
 describe('host conflicts between Ingresses', () => {
   const claim = (namespace: string, name: string, creationTimestamp?: string): Ingress => ({
     ...pathsIngress(name, ['shared.example.com'], [{ splits: [split(`${name}-rev`, 100, namespace)] }], namespace),
-    metadata: { namespace, name, ...(creationTimestamp ? { creationTimestamp } : {}) },
+    metadata: {
+      namespace,
+      name,
+      ...(creationTimestamp ? { creationTimestamp: wireTimestamp(creationTimestamp) } : {}),
+    },
   });
   const owner = (ingresses: Ingress[]) =>
     buildRoutingTable(ingresses, new Map()).external.get('shared.example.com')!.ingress;
