@@ -5,6 +5,7 @@
 // Secrets of type kubernetes.io/tls are watched for the certificates the KIngresses' spec.tls name;
 // only those named make it into a snapshot.
 import type { KubernetesObject, V1EndpointSlice, V1Secret, V1Service } from '@kubernetes/client-node';
+import { INGRESS_CLASS_ANNOTATION, type ServerlessService } from '../../lib/apis/networking.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { PILOTLIGHT_INGRESS_CLASS } from '../../lib/config/network.ts';
 import { Informer } from '../../lib/kube/informer.ts';
@@ -23,14 +24,7 @@ import { IngressStatusWriter } from '../status.ts';
 import type { RoutingSnapshot, RoutingSource } from '../sync.ts';
 import { secretKey, type TlsSecretData } from '../tls.ts';
 
-export const INGRESS_CLASS_ANNOTATION = 'networking.knative.dev/ingress.class';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-
-interface ServerlessService extends KubernetesObject {
-  spec?: { mode?: 'Serve' | 'Proxy' };
-}
-
-type IngressObject = Ingress & KubernetesObject;
 
 export interface KubernetesSourceOptions {
   client: KubeRest;
@@ -43,7 +37,7 @@ export interface KubernetesSourceOptions {
 
 export class KubernetesSource implements RoutingSource {
   readonly #ingressClass: string;
-  readonly #ingresses: Informer<IngressObject>;
+  readonly #ingresses: Informer<Ingress>;
   readonly #services: Informer<V1Service>;
   readonly #slices: Informer<V1EndpointSlice>;
   readonly #serverlessServices: Informer<ServerlessService>;

@@ -80,6 +80,7 @@ export function isSksReady(sks: ServerlessService | undefined): boolean {
 }
 
 export const INGRESS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
+export const INGRESS_CLASS_ANNOTATION = 'networking.knative.dev/ingress.class';
 
 /** One address a KIngress's load balancer is reached at (upstream LoadBalancerIngressStatus). */
 export interface LoadBalancerIngress {

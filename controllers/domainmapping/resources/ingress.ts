@@ -8,8 +8,13 @@ import {
 } from '../../../lib/apis/domainMapping.ts';
 import { childName, controllerReference } from '../../../lib/apis/kmeta.ts';
 import { Annotations } from '../../../lib/apis/serving.ts';
-import { INGRESS_API_VERSION, type HttpOption, type Ingress, type IngressTLS } from '../../../lib/apis/networking.ts';
-import { INGRESS_CLASS_ANNOTATION } from '../../route/resources/ingress.ts';
+import {
+  INGRESS_API_VERSION,
+  INGRESS_CLASS_ANNOTATION,
+  type HttpOption,
+  type Ingress,
+  type IngressTLS,
+} from '../../../lib/apis/networking.ts';
 
 /** Never copied from the DomainMapping onto its Ingress (upstream route/resources ExcludedAnnotations). */
 const EXCLUDED_ANNOTATIONS = new Set([

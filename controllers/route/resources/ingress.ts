@@ -2,6 +2,7 @@
 import { controllerReference } from '../../../lib/apis/kmeta.ts';
 import {
   INGRESS_API_VERSION,
+  INGRESS_CLASS_ANNOTATION,
   type HttpOption,
   type Ingress,
   type IngressPath,
@@ -22,8 +23,6 @@ export const Headers = {
   tag: 'Knative-Serving-Tag',
   defaultRoute: 'Knative-Serving-Default-Route',
 } as const;
-
-export const INGRESS_CLASS_ANNOTATION = 'networking.knative.dev/ingress.class';
 
 export interface IngressConfig {
   network: NetworkConfig;
