@@ -144,6 +144,7 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
     podAutoscalers: podAutoscalers.lister,
     serverlessServices: serverlessServices.lister,
     horizontalPodAutoscalers: horizontalPodAutoscalers.lister,
+    recorder: options.recorder,
   });
   controller.watch(podAutoscalers);
   // An SKS and an HPA are named after their PA.

@@ -2,35 +2,26 @@
 // HorizontalPodAutoscaler scales the revision, so the KPA keeps no decider for it; this keeps
 // the HPA in line with the PA's annotations, the SKS in Serve mode (an HPA never scales to
 // zero, so the activator need not stay in the path), and copies the HPA's counts into the PA.
-import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import { PodAutoscalerConditions } from '../../lib/apis/conditions.ts';
-import { isControlledBy } from '../../lib/apis/kmeta.ts';
-import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
+import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
+import { PodAutoscalerConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
+import { isSksReady, type ServerlessService } from '../../lib/apis/networking.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { HPA_CLASS, type AutoscalerConfig } from '../../lib/config/autoscaler.ts';
-import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
-import { isNotFound } from '../../lib/kube/errors.ts';
+import type { Reconciler } from '../../lib/controller.ts';
+import { NO_EVENTS, type EventSink } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
-import type { Logger } from '../../lib/log.ts';
-import { isSksReady, type ServerlessService } from '../../lib/apis/networking.ts';
+import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { deleteObject } from '../../lib/reconciler/crud.ts';
+import { kindReconciler, type ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds } from '../../lib/reconciler/kinds.ts';
 import { activeThreshold } from '../kpa/paStatus.ts';
-import {
-  NotOwnedError,
-  podAutoscalerClass,
-  reconcileServerlessService,
-  reportingNotOwned,
-  resolvePodAutoscaling,
-  writePodAutoscalerStatus,
-} from '../kpa/podAutoscaler.ts';
-import { HPA_API_VERSION, hpaSpecDiffers, makeHorizontalPodAutoscaler } from './resources.ts';
+import { podAutoscalerClass, reconcileServerlessService, resolvePodAutoscaling } from '../kpa/podAutoscaler.ts';
+import { hpaSpecDiffers, makeHorizontalPodAutoscaler } from './resources.ts';
 
 /** The SKS of an HPA-class revision sends every activator when it proxies at all. */
 const ALL_ACTIVATORS = 0;
-
-export const hpaPath = (namespace: string, name = '') =>
-  `/apis/${HPA_API_VERSION}/namespaces/${namespace}/horizontalpodautoscalers${name ? `/${name}` : ''}`;
 
 export interface HpaReconcilerDeps {
   client: KubeRest;
@@ -39,6 +30,7 @@ export interface HpaReconcilerDeps {
   horizontalPodAutoscalers: Lister<V2HorizontalPodAutoscaler>;
   config: () => AutoscalerConfig;
   clock: Clock;
+  recorder?: EventSink;
 }
 
 export const isHpa = (pa: PodAutoscaler, config: AutoscalerConfig): boolean =>
@@ -58,70 +50,81 @@ function isOrphaned(hpa: V2HorizontalPodAutoscaler, pa: PodAutoscaler | undefine
 export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
   const { client, clock } = deps;
 
-  const removeOrphan = async (key: string, pa: PodAutoscaler | undefined, log: Logger) => {
+  const removeOrphan = async (key: string, pa: PodAutoscaler | undefined, ctx: ReconcileContext) => {
     const hpa = deps.horizontalPodAutoscalers.get(key);
     if (!hpa || !isOrphaned(hpa, pa)) return;
-    log.info('deleting the HorizontalPodAutoscaler of a PodAutoscaler no longer of the HPA class', {
+    ctx.log.info('deleting the HorizontalPodAutoscaler of a PodAutoscaler no longer of the HPA class', {
       hpa: hpa.metadata?.name,
     });
-    try {
-      await client.request('DELETE', hpaPath(hpa.metadata!.namespace!, hpa.metadata!.name!), {
-        body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: hpa.metadata?.uid } },
-      });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteObject(client, Kinds.horizontalPodAutoscaler, hpa);
   };
 
-  const ensureHpa = async (
+  /** The PA's HPA, or undefined when the name is someone else's (Active says so) or our create is not cached yet. */
+  const reconcileHpa = async (
     pa: PodAutoscaler,
     desired: V2HorizontalPodAutoscaler,
-    log: Logger,
-    status: PodAutoscalerStatus,
-  ) => {
-    const namespace = pa.metadata!.namespace!;
-    const existing = deps.horizontalPodAutoscalers.get(objectKey(desired));
-    if (!existing) {
-      log.info('creating HorizontalPodAutoscaler', { hpa: desired.metadata?.name });
-      try {
-        return await client.request<V2HorizontalPodAutoscaler>('POST', hpaPath(namespace), { body: desired });
-      } catch (error) {
-        const conditions = PodAutoscalerConditions.manage(status, clock);
+    conditions: ConditionManager,
+    ctx: ReconcileContext,
+  ): Promise<V2HorizontalPodAutoscaler | undefined> => {
+    try {
+      const result = await reconcileChild<V2HorizontalPodAutoscaler>({
+        client,
+        kind: Kinds.horizontalPodAutoscaler,
+        description: 'HorizontalPodAutoscaler',
+        owner: pa,
+        existing: deps.horizontalPodAutoscalers.get(objectKey(desired)),
+        desired: () => desired,
+        metadata: 'leave',
+        spec: {
+          equal: (have, want) => !hpaSpecDiffers(want.spec!, have.spec),
+          apply: (have, want) => ({ ...have, spec: want.spec }),
+        },
+        events: ctx.events,
+        createdEvent: false,
+        onAlreadyExists: 'wait',
+      });
+      if (result.state === 'pending') return undefined;
+      if (result.state === 'notOwned') {
+        conditions.markFalse('Active', 'NotOwned', result.message);
+        return undefined;
+      }
+      if (result.state !== 'unchanged')
+        ctx.log.info(`${result.state} HorizontalPodAutoscaler`, { hpa: desired.metadata?.name });
+      return result.child;
+    } catch (error) {
+      // Upstream's condition for a create that failed; an update's failure is only retried.
+      if (!deps.horizontalPodAutoscalers.get(objectKey(desired)))
         conditions.markFalse(
           'Active',
           'FailedCreate',
           `Failed to create HorizontalPodAutoscaler "${desired.metadata?.name}".`,
         );
-        await writePodAutoscalerStatus(client, pa, status);
-        throw error;
-      }
+      throw error;
     }
-    if (!isControlledBy(existing, { metadata: pa.metadata }))
-      throw new NotOwnedError('HorizontalPodAutoscaler', existing.metadata?.name ?? '');
-    if (!hpaSpecDiffers(desired.spec!, existing.spec)) return existing;
-    log.info('updating HorizontalPodAutoscaler', { hpa: existing.metadata?.name });
-    return client.request<V2HorizontalPodAutoscaler>('PUT', hpaPath(namespace, existing.metadata!.name!), {
-      body: { ...existing, spec: desired.spec },
-    });
   };
 
-  const reconcile = async (key: string, log: Logger): Promise<ReconcileResult | void> => {
-    const pa = deps.podAutoscalers.get(key);
-    const config = deps.config();
-    if (!pa || pa.metadata?.deletionTimestamp || !isHpa(pa, config)) {
-      await removeOrphan(key, pa, log);
-      return;
-    }
-    const { annotations, settings } = resolvePodAutoscaling(pa, config, log);
+  const reconcileKind = async (pa: PodAutoscaler, ctx: ReconcileContext): Promise<void> => {
+    const key = objectKey(pa);
+    const { annotations, settings } = resolvePodAutoscaling(pa, deps.config(), ctx.log);
 
-    const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
+    const status = (pa.status ??= {});
     const conditions = PodAutoscalerConditions.manage(status, clock);
     conditions.initialize();
-    const hpa = await ensureHpa(pa, makeHorizontalPodAutoscaler(pa, settings, annotations), log, status);
+    const hpa = await reconcileHpa(pa, makeHorizontalPodAutoscaler(pa, settings, annotations), conditions, ctx);
+    if (!hpa) return;
 
-    const sks = await reconcileServerlessService(client, pa, deps.serverlessServices.get(key), 'Serve', ALL_ACTIVATORS);
-    status.metricsServiceName = sks.status?.privateServiceName;
-    status.serviceName = sks.status?.serviceName;
+    const { sks, notOwned } = await reconcileServerlessService(
+      client,
+      pa,
+      deps.serverlessServices.get(key),
+      'Serve',
+      ALL_ACTIVATORS,
+      conditions,
+      ctx,
+    );
+    if (notOwned) return;
+    status.metricsServiceName = sks?.status?.privateServiceName;
+    status.serviceName = sks?.status?.serviceName;
     const currentReplicas = hpa.status?.currentReplicas ?? 0;
     if (isSksReady(sks)) {
       conditions.markTrue('SKSReady');
@@ -136,8 +139,17 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
     conditions.markTrue('Active');
     status.desiredScale = hpa.status?.desiredReplicas ?? 0;
     status.actualScale = currentReplicas;
-    await writePodAutoscalerStatus(client, pa, status);
   };
 
-  return reportingNotOwned(reconcile, client, clock, deps.podAutoscalers);
+  return kindReconciler({
+    kind: Kinds.podAutoscaler,
+    conditions: PodAutoscalerConditions,
+    lister: deps.podAutoscalers,
+    client,
+    clock,
+    events: deps.recorder ?? NO_EVENTS,
+    handles: (pa) => isHpa(pa, deps.config()),
+    forget: (key, pa, ctx) => removeOrphan(key, pa, ctx),
+    reconcileKind,
+  });
 }

@@ -3,32 +3,27 @@
 // pkg/reconciler/autoscaling/reconciler.go), shared by the KPA and HPA classes.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { PA_API_VERSION, type PodAutoscaler } from '../../lib/apis/autoscaling.ts';
-import { PodAutoscalerConditions } from '../../lib/apis/conditions.ts';
-import { controllerReference, isControlledBy } from '../../lib/apis/kmeta.ts';
+import type { ConditionManager } from '../../lib/apis/conditions.ts';
+import { controllerReference } from '../../lib/apis/kmeta.ts';
 import { Labels } from '../../lib/apis/serving.ts';
-import type { PodAutoscalerStatus } from '../../lib/apis/status.ts';
-import type { Clock } from '../../lib/clock.ts';
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import {
   AUTOSCALING_GROUP,
   parseAutoscalingAnnotations,
   type AutoscalingAnnotations,
 } from '../../lib/config/autoscalingAnnotations.ts';
-import type { Reconciler } from '../../lib/controller.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
-import type { Lister } from '../../lib/kube/store.ts';
 import type { Logger } from '../../lib/log.ts';
+import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { sameJson } from '../../lib/reconciler/crud.ts';
+import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds } from '../../lib/reconciler/kinds.ts';
 import { SKS_API_VERSION, type ServerlessService, type SksMode } from '../../lib/apis/networking.ts';
 import { resolveRevisionAutoscaling, type RevisionAutoscaling } from '../revisionAutoscaling.ts';
 
 /** The class annotation, else config-autoscaler's pod-autoscaler-class. */
 export const podAutoscalerClass = (pa: PodAutoscaler, config: AutoscalerConfig): string =>
   pa.metadata?.annotations?.[`${AUTOSCALING_GROUP}/class`] ?? config.podAutoscalerClass;
-
-export const paPath = (namespace: string, name: string) =>
-  `/apis/${PA_API_VERSION}/namespaces/${namespace}/podautoscalers/${name}`;
-export const sksPath = (namespace: string, name = '') =>
-  `/apis/${SKS_API_VERSION}/namespaces/${namespace}/serverlessservices${name ? `/${name}` : ''}`;
 
 /** The revision a PA scales: its label, or its own name, which Knative gives it. */
 export const revisionOf = (pa: PodAutoscaler): string =>
@@ -99,83 +94,42 @@ export function scaleSubresourcePath(pa: PodAutoscaler): string {
   return `${group}/namespaces/${pa.metadata?.namespace}/${plural}/${name}/scale`;
 }
 
-/** An object the PodAutoscaler would create exists already and belongs to someone else. */
-export class NotOwnedError extends Error {
-  readonly code = 'NOT_OWNED';
-  readonly kind: string;
-  readonly objectName: string;
-
-  constructor(kind: string, objectName: string) {
-    super(`a ${kind} ${objectName} exists that the PodAutoscaler does not own`);
-    this.kind = kind;
-    this.objectName = objectName;
-  }
-}
-
-/** Creates the PA's SKS, or brings its spec to the wanted mode and activator count. */
+/**
+ * Creates the PA's SKS, or brings its spec to the wanted mode and activator count. `sks` is
+ * undefined while our create is not in the cache yet, and when a ServerlessService of that name is
+ * someone else's: then `notOwned`, and Active says so.
+ */
 export async function reconcileServerlessService(
   client: KubeRest,
   pa: PodAutoscaler,
   existing: ServerlessService | undefined,
   mode: SksMode,
   activators: number,
-): Promise<ServerlessService> {
-  const desired = makeServerlessService(pa, mode, activators);
-  const namespace = pa.metadata!.namespace!;
-  if (!existing) return client.request<ServerlessService>('POST', sksPath(namespace), { body: desired });
-  if (!isControlledBy(existing, { metadata: pa.metadata }))
-    throw new NotOwnedError('ServerlessService', existing.metadata?.name ?? '');
-  if (JSON.stringify(existing.spec) === JSON.stringify({ ...existing.spec, ...desired.spec })) return existing;
-  return client.request<ServerlessService>('PUT', sksPath(namespace, existing.metadata!.name!), {
-    body: { ...existing, spec: { ...existing.spec, ...desired.spec } },
+  conditions: ConditionManager,
+  ctx: ReconcileContext,
+): Promise<{ sks: ServerlessService | undefined; notOwned: boolean }> {
+  const result = await reconcileChild<ServerlessService>({
+    client,
+    kind: Kinds.serverlessService,
+    description: 'ServerlessService',
+    owner: pa,
+    existing,
+    desired: () => makeServerlessService(pa, mode, activators),
+    metadata: 'leave',
+    spec: {
+      // Fields of the spec we do not set (defaults the API server filled in) are kept.
+      equal: (have, want) => sameJson(have.spec, { ...have.spec, ...want.spec }),
+      apply: (have, want) => ({ ...have, spec: { ...have.spec, ...want.spec } }),
+    },
+    events: ctx.events,
+    // Upstream logs the creation of an SKS but records no event.
+    createdEvent: false,
+    onAlreadyExists: 'wait',
   });
-}
-
-/** Writes the status when it changed, stamped with the generation it describes. */
-export async function writePodAutoscalerStatus(
-  client: KubeRest,
-  pa: PodAutoscaler,
-  status: PodAutoscalerStatus,
-): Promise<void> {
-  status.observedGeneration = pa.metadata?.generation;
-  if (JSON.stringify(status) === JSON.stringify(pa.status ?? {})) return;
-  await client.request('PUT', `${paPath(pa.metadata!.namespace!, pa.metadata!.name!)}/status`, {
-    body: { ...pa, status },
-  });
-}
-
-/** Someone else's object stays in the way until removed: say so where users look. */
-export async function markNotOwned(
-  client: KubeRest,
-  clock: Clock,
-  pa: PodAutoscaler,
-  error: NotOwnedError,
-): Promise<void> {
-  const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
-  const conditions = PodAutoscalerConditions.manage(status, clock);
-  conditions.initialize();
-  conditions.markFalse(
-    'Active',
-    'NotOwned',
-    `There is an existing ${error.kind} "${error.objectName}" that we do not own.`,
-  );
-  await writePodAutoscalerStatus(client, pa, status);
-}
-
-/** The reconciler, marking the PA when what stops it is someone else's object in the way. */
-export function reportingNotOwned(
-  reconcile: Reconciler,
-  client: KubeRest,
-  clock: Clock,
-  podAutoscalers: Lister<PodAutoscaler>,
-): Reconciler {
-  return async (key, log) => {
-    try {
-      return await reconcile(key, log);
-    } catch (error) {
-      const pa = podAutoscalers.get(key);
-      if (error instanceof NotOwnedError && pa) await markNotOwned(client, clock, pa, error);
-      throw error;
-    }
-  };
+  if (result.state === 'pending') return { sks: undefined, notOwned: false };
+  if (result.state === 'notOwned') {
+    conditions.markFalse('Active', 'NotOwned', result.message);
+    return { sks: undefined, notOwned: true };
+  }
+  return { sks: result.child, notOwned: false };
 }

@@ -11,10 +11,11 @@ import { KPA_CLASS, type AutoscalerConfig } from '../../lib/config/autoscaler.ts
 import { parseGoDuration } from '../../lib/config/duration.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
-import type { EventRecorder } from '../../lib/kube/events.ts';
+import { NO_EVENTS, type EventRecorder } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
-import type { Lister } from '../../lib/kube/store.ts';
-import type { Logger } from '../../lib/log.ts';
+import { objectKey, type Lister } from '../../lib/kube/store.ts';
+import { kindReconciler, type ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds } from '../../lib/reconciler/kinds.ts';
 import { isSksReady, sksCondition, type ServerlessService } from '../../lib/apis/networking.ts';
 import type { PodSource } from '../collector/podSource.ts';
 import type { RevisionAutoscaling } from '../revisionAutoscaling.ts';
@@ -30,11 +31,9 @@ import {
 import {
   podAutoscalerClass,
   reconcileServerlessService,
-  reportingNotOwned,
   resolvePodAutoscaling,
   revisionOf,
   scaleSubresourcePath,
-  writePodAutoscalerStatus,
 } from './podAutoscaler.ts';
 import type { RevisionScalers } from './revisionScalers.ts';
 import { planScale, type ActiveState } from './scalePlan.ts';
@@ -111,34 +110,40 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
     setActive(conditions, result.active);
   };
 
-  const reconcile = async (key: string, log: Logger): Promise<ReconcileResult | void> => {
-    const pa = deps.podAutoscalers.get(key);
+  const reconcileKind = async (pa: PodAutoscaler, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
+    const { log } = ctx;
+    const key = objectKey(pa);
     const config = deps.config();
-    if (!pa || pa.metadata?.deletionTimestamp || !isKpa(pa, config)) {
-      scalers.delete(key);
-      return;
-    }
     const namespace = pa.metadata!.namespace!;
     const revision = revisionOf(pa);
     const { settings } = resolvePodAutoscaling(pa, config, log);
 
-    const status: PodAutoscalerStatus = structuredClone(pa.status ?? {});
+    const status = (pa.status ??= {});
     const conditions = PodAutoscalerConditions.manage(status, clock);
     conditions.initialize();
     const podCounts = pods.podCounts(namespace, revision);
     const { ready } = podCounts;
 
-    let sks = deps.serverlessServices.get(key);
+    const existing = deps.serverlessServices.get(key);
     // The private service is what the decider's metrics come from; nothing to decide without it.
-    if (!sks?.status?.privateServiceName) {
-      await reconcileServerlessService(client, pa, sks, 'Proxy', MIN_ACTIVATORS);
+    if (!existing?.status?.privateServiceName) {
+      const { notOwned } = await reconcileServerlessService(
+        client,
+        pa,
+        existing,
+        'Proxy',
+        MIN_ACTIVATORS,
+        conditions,
+        ctx,
+      );
+      if (notOwned) return;
       conditions.markUnknown('SKSReady', 'NotReady', NO_PRIVATE_SERVICE_NAME);
       computeStatus(status, conditions, settings, -1, ready);
       deps.metrics.recordPods(metricLabels(pa), -1, podCounts);
-      await writePodAutoscalerStatus(client, pa, status);
       return;
     }
-    status.metricsServiceName = sks.status.privateServiceName;
+    let sks: ServerlessService = existing;
+    status.metricsServiceName = existing.status.privateServiceName;
     const decider = scalers.ensure(key, { namespace, revision, settings, labels: metricLabels(pa) });
 
     const scalePath = scaleSubresourcePath(pa);
@@ -181,7 +186,7 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
       });
       log.info('scaled', { from: currentReplicas, to: plan.patchReplicas });
       if (currentReplicas === 0 || plan.patchReplicas === 0) {
-        void deps.recorder?.event(
+        void ctx.events.event(
           pa,
           'Normal',
           plan.patchReplicas === 0 ? 'ScaledToZero' : 'ScaledFromZero',
@@ -191,7 +196,17 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
     }
 
     const mode = chooseSksMode(plan.want, decider.excessBurstCapacity);
-    sks = await reconcileServerlessService(client, pa, sks, mode, numActivators(ready, settings));
+    const reconciled = await reconcileServerlessService(
+      client,
+      pa,
+      sks,
+      mode,
+      numActivators(ready, settings),
+      conditions,
+      ctx,
+    );
+    if (reconciled.notOwned || !reconciled.sks) return;
+    sks = reconciled.sks;
     status.serviceName = sks.status?.serviceName;
     if (isSksReady(sks)) conditions.markTrue('SKSReady');
     else
@@ -203,11 +218,21 @@ export function createPodAutoscalerReconciler(deps: PodAutoscalerReconcilerDeps)
     computeStatus(status, conditions, settings, plan.want, ready);
     log.debug('observed pods', { want: plan.want, ...podCounts });
     deps.metrics.recordPods(metricLabels(pa), plan.want, podCounts);
-    await writePodAutoscalerStatus(client, pa, status);
 
     const requeueAfterMs = plan.probeActivator ? ACTIVATOR_RECHECK_MS : plan.requeueAfterMs;
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
   };
 
-  return reportingNotOwned(reconcile, client, clock, deps.podAutoscalers);
+  return kindReconciler({
+    kind: Kinds.podAutoscaler,
+    conditions: PodAutoscalerConditions,
+    lister: deps.podAutoscalers,
+    client,
+    clock,
+    events: deps.recorder ?? NO_EVENTS,
+    handles: (pa) => isKpa(pa, deps.config()),
+    // A PA gone, being deleted or of another class keeps no decider here.
+    forget: (key) => scalers.delete(key),
+    reconcileKind,
+  });
 }

@@ -9,6 +9,11 @@ import type { KubeRest } from './rest.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
+/** Where reconcilers record events: an EventRecorder, or nothing where no one reads them. */
+export type EventSink = Pick<EventRecorder, 'event'>;
+
+export const NO_EVENTS: EventSink = { event: async () => {} };
+
 export interface EventRecorderOptions {
   client: KubeRest;
   /** Who reports: shown as the event's source. */

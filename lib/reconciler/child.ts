@@ -6,7 +6,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { isControlledBy } from '../apis/kmeta.ts';
 import { isAlreadyExists } from '../kube/errors.ts';
-import type { EventRecorder } from '../kube/events.ts';
+import type { EventSink } from '../kube/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { containsAll, createObject, sameJson, updateObject } from './crud.ts';
 import { objectPath, type Kind } from './kinds.ts';
@@ -17,8 +17,9 @@ import { objectPath, type Kind } from './kinds.ts';
  *   child (upstream's Service and its Configuration and Route).
  * - `merge`: the parent's keys are set and every other key is left alone, for children other
  *   controllers also write to (Deployments, Ingresses, Services).
+ * - `leave`: only the spec is reconciled (upstream's ServerlessService and HPA).
  */
-export type MetadataPolicy = 'dictate' | 'merge';
+export type MetadataPolicy = 'dictate' | 'merge' | 'leave';
 
 export interface ChildOptions<C extends KubernetesObject> {
   client: KubeRest;
@@ -37,7 +38,7 @@ export interface ChildOptions<C extends KubernetesObject> {
     equal(existing: C, desired: C): boolean;
     apply(existing: C, desired: C): C;
   };
-  events: EventRecorder;
+  events: EventSink;
   /** Record `Created` on the parent (upstream does for most children, not for a Revision's). */
   createdEvent: boolean;
   /**
@@ -67,6 +68,7 @@ function wholeSpec<C extends KubernetesObject>(): NonNullable<ChildOptions<C>['s
 function metadataDiffers(policy: MetadataPolicy, existing: KubernetesObject, desired: KubernetesObject): boolean {
   const have = existing.metadata;
   const want = desired.metadata;
+  if (policy === 'leave') return false;
   if (policy === 'dictate')
     return (
       !sameJson(have?.labels ?? {}, want?.labels ?? {}) || !sameJson(have?.annotations ?? {}, want?.annotations ?? {})
@@ -75,6 +77,7 @@ function metadataDiffers(policy: MetadataPolicy, existing: KubernetesObject, des
 }
 
 function withMetadata<C extends KubernetesObject>(policy: MetadataPolicy, updated: C, existing: C, desired: C): C {
+  if (policy === 'leave') return updated;
   const labels =
     policy === 'dictate' ? desired.metadata?.labels : { ...existing.metadata?.labels, ...desired.metadata?.labels };
   const annotations =

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.ts';
 import type { ConditionSet, Status } from '../apis/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../controller.ts';
 import { isConflict, isNotFound } from '../kube/errors.ts';
-import type { EventRecorder } from '../kube/events.ts';
+import type { EventSink } from '../kube/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Lister } from '../kube/store.ts';
 import type { Logger } from '../log.ts';
@@ -21,7 +21,7 @@ export interface WithStatus extends KubernetesObject {
 export interface ReconcileContext {
   log: Logger;
   clock: Clock;
-  events: EventRecorder;
+  events: EventSink;
 }
 
 export interface KindReconcilerOptions<T extends WithStatus> {
@@ -30,7 +30,14 @@ export interface KindReconcilerOptions<T extends WithStatus> {
   lister: Lister<T>;
   client: KubeRest;
   clock: Clock;
-  events: EventRecorder;
+  events: EventSink;
+  /**
+   * Whether this reconciler is the one for the object (e.g. the PodAutoscaler class it serves);
+   * an object it does not handle is left alone, its status untouched. Default: all.
+   */
+  handles?: (object: T) => boolean;
+  /** Drops what the reconciler kept for a key whose object is gone, being deleted or not handled. */
+  forget?: (key: string, object: T | undefined, context: ReconcileContext) => Promise<void> | void;
   reconcileKind(object: T, context: ReconcileContext): Promise<ReconcileResult | void>;
   /**
    * For children the API server cannot delete with the object (owner references do not cross
@@ -67,9 +74,13 @@ export function kindReconciler<T extends WithStatus>(options: KindReconcilerOpti
 
   return async (key, log) => {
     const cached = lister.get(key);
-    if (!cached) return;
+    if (!cached || (options.handles && !options.handles(cached))) {
+      await options.forget?.(key, cached, { log, clock, events });
+      return;
+    }
     const finalizers = cached.metadata?.finalizers ?? [];
     if (cached.metadata?.deletionTimestamp) {
+      await options.forget?.(key, cached, { log, clock, events });
       if (!finalizer || !finalizers.includes(finalizer.name)) return;
       await finalizer.finalizeKind(structuredClone(cached), { log, clock, events });
       await setFinalizers(

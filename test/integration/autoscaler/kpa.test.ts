@@ -174,13 +174,17 @@ describe('KPA autoscaler against the real API server', () => {
     // Burst capacity −1 keeps the activator in the path, so the revision is not scraped and
     // its silence reads as no load.
     const pa = await createPodAutoscaler(ns, revision, { 'autoscaling.knative.dev/target-burst-capacity': '-1' });
-    await api.request(
-      'PUT',
-      `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers/${revision}/status`,
-      {
-        body: { ...pa, status: longInactiveStatus(h.clock.now()) },
-      },
-    );
+    // A reconcile started from an older read puts its status on the latest object (as upstream's
+    // generated reconciler does on a conflict), so write until ours is the one it starts from.
+    const paPath = `/apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/${ns}/podautoscalers/${revision}`;
+    const wanted = longInactiveStatus(h.clock.now());
+    await eventually(async () => {
+      const current = await api.request<typeof pa>('GET', paPath);
+      const active = current.status?.conditions?.find((c: { type: string }) => c.type === 'Active');
+      if (active?.lastTransitionTime === wanted.conditions[0]!.lastTransitionTime) return true;
+      await api.request('PUT', `${paPath}/status`, { body: { ...current, status: wanted } }).catch(() => undefined);
+      return false;
+    }, 'the long-inactive status to stick');
     await eventually(
       async () => (await paStatus(ns, revision)).metricsServiceName === `${revision}-private`,
       'the PA to know its metrics service',
