@@ -7,6 +7,13 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
+import {
+  HopHeaders,
+  INTERNAL_REQUEST_HEADERS,
+  PROBE_USER_AGENTS,
+  PROXIED_BY_ACTIVATOR,
+  ProbeValues,
+} from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
 import { HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
 import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
@@ -27,13 +34,18 @@ import type { PodTracker } from './throttler.ts';
 /** Connection refused means nothing was sent, so another pod may have it; a few tries suffice. */
 const MAX_ATTEMPTS = 3;
 
-// The pod learns the revision from its own environment; a client's K-Proxy-Request must not pass as ours.
-const DROPPED_HEADERS: ReadonlySet<string> = new Set([
-  'knative-serving-revision',
-  'knative-serving-namespace',
-  'k-proxy-request',
-]);
-const FORWARD: ForwardOptions = { dropRequestHeaders: DROPPED_HEADERS, addHeaders: ['K-Proxy-Request', 'activator'] };
+/**
+ * The pod learns the revision from its own environment, and no K-Proxy-Request, network probe or
+ * kubelet-probe marker but the activator's own may pass as ours; K-Original-Host, which the
+ * gateway set, goes on to queue-proxy, which restores the Host from it.
+ */
+const DROPPED_HEADERS: ReadonlySet<string> = new Set(
+  [...INTERNAL_REQUEST_HEADERS].filter((name) => name !== HopHeaders.originalHost),
+);
+const FORWARD: ForwardOptions = {
+  dropRequestHeaders: DROPPED_HEADERS,
+  addHeaders: [HopHeaders.proxyRequest, PROXIED_BY_ACTIVATOR],
+};
 
 export interface HandlerDeps {
   revisions: Revisions;
@@ -60,7 +72,10 @@ function replyRaw(socket: Duplex, status: number, body: string): void {
 }
 
 function isKubeletProbe(req: DownstreamRequest): boolean {
-  return req.headers['k-kubelet-probe'] !== undefined || req.headers['user-agent']?.startsWith('kube-probe/') === true;
+  return (
+    req.headers[HopHeaders.kubeletProbe] !== undefined ||
+    req.headers['user-agent']?.startsWith(PROBE_USER_AGENTS.kubelet) === true
+  );
 }
 
 export class ActivatorHandler {
@@ -86,9 +101,9 @@ export class ActivatorHandler {
 
   handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
     const headers = req.headers;
-    const networkProbe = headers['k-network-probe'];
+    const networkProbe = headers[HopHeaders.networkProbe];
     if (networkProbe !== undefined) {
-      this.#answerNetworkProbe(networkProbe, String(headers['k-network-hash'] ?? ''), res);
+      this.#answerNetworkProbe(networkProbe, String(headers[HopHeaders.networkHash] ?? ''), res);
       return;
     }
     if (isKubeletProbe(req)) {
@@ -121,8 +136,8 @@ export class ActivatorHandler {
 
   /** The revision the gateway named, or why there is none. */
   #revisionOf(req: DownstreamRequest): ServedRevision | string {
-    const name = req.headers['knative-serving-revision'];
-    const namespace = req.headers['knative-serving-namespace'];
+    const name = req.headers[HopHeaders.revision];
+    const namespace = req.headers[HopHeaders.revisionNamespace];
     if (typeof name !== 'string' || typeof namespace !== 'string')
       return 'missing Knative-Serving-Revision or Knative-Serving-Namespace header';
     return this.deps.revisions.get(revisionKey(namespace, name)) ?? `revision ${namespace}/${name} not found`;
@@ -133,11 +148,11 @@ export class ActivatorHandler {
   }
 
   #answerNetworkProbe(value: string | string[], hash: string, res: DownstreamResponse): void {
-    if (value === 'probe') {
+    if (value === ProbeValues.ingress) {
       if (this.draining) reply(res, 503, 'shutting down');
-      else reply(res, 200, '', { 'k-network-hash': hash });
-    } else if (value === 'activator') {
-      reply(res, 200, 'activator');
+      else reply(res, 200, '', { [HopHeaders.networkHash]: hash });
+    } else if (value === ProbeValues.activator) {
+      reply(res, 200, ProbeValues.activator);
     } else {
       reply(res, 400, `unexpected probe header value: ${String(value)}`);
     }

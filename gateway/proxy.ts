@@ -7,6 +7,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
+import { HopHeaders, INTERNAL_REQUEST_HEADERS, ProbeValues } from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
 import {
   endedStatus,
@@ -23,14 +24,7 @@ import {
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import {
-  HASH_HEADER,
-  route,
-  type ForwardDecision,
-  type HeaderPair,
-  type Listener,
-  type RouteDecision,
-} from './routing/index.ts';
+import { route, type ForwardDecision, type HeaderPair, type Listener, type RouteDecision } from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
 import type { UpstreamPools } from './upstreams.ts';
 
@@ -42,8 +36,12 @@ const TOO_LARGE_BODY = 'request body too large';
  */
 const SWEEP_MIN_MS = 10;
 const SWEEP_MAX_MS = 1000;
-/** Set by the gateway from the connection, never trusted from the client. */
-const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', 'k-original-host'];
+/**
+ * Never trusted from the client: set by the gateway from the connection, or internal headers
+ * between the hops behind it, which the gateway (the trust boundary) adds itself where a KIngress
+ * asks for them.
+ */
+const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', ...INTERNAL_REQUEST_HEADERS];
 
 export interface ProxyLimits {
   /** Largest request body forwarded; 0 means no limit (as Kourier). */
@@ -70,9 +68,18 @@ export interface GatewayProxyDeps {
   log: Logger;
 }
 
+/**
+ * An ingress probe the gateway does not answer itself (its hash is not `override`) goes on with
+ * its probe headers, for the activator or queue-proxy to answer with the hash echoed, as KIngress
+ * conformance expects; those hops answer it without the app, so it carries no load anyone counts.
+ */
+const PROBE_PASSES: ReadonlySet<string> = new Set([HopHeaders.networkProbe, HopHeaders.networkHash]);
+
 /** The forwarded form of a decision's header edits, built once per decision's header list. */
 interface PreparedHeaders {
   drop: ReadonlySet<string>;
+  /** `drop` for an ingress probe. */
+  dropFromProbe: ReadonlySet<string>;
   add: readonly string[];
 }
 
@@ -81,14 +88,19 @@ const prepared = new WeakMap<readonly HeaderPair[], PreparedHeaders>();
 function prepare(setHeaders: readonly HeaderPair[]): PreparedHeaders {
   let headers = prepared.get(setHeaders);
   if (headers === undefined) {
+    const drop = new Set([...GATEWAY_OWNED, ...setHeaders.map(([name]) => name)]);
     headers = {
-      drop: new Set([...GATEWAY_OWNED, ...setHeaders.map(([name]) => name)]),
+      drop,
+      dropFromProbe: new Set([...drop].filter((name) => !PROBE_PASSES.has(name))),
       add: setHeaders.flat(),
     };
     prepared.set(setHeaders, headers);
   }
   return headers;
 }
+
+const isIngressProbe = (req: DownstreamRequest): boolean =>
+  req.headers[HopHeaders.networkProbe] === ProbeValues.ingress;
 
 function clientAddress(req: DownstreamRequest): string {
   const remote = req.socket?.remoteAddress ?? '';
@@ -98,11 +110,12 @@ function clientAddress(req: DownstreamRequest): string {
 
 function forwardOptions(req: DownstreamRequest, decision: ForwardDecision): ForwardOptions {
   const headers = prepare(decision.setHeaders);
+  const drop = isIngressProbe(req) ? headers.dropFromProbe : headers.drop;
   const add = [...headers.add, 'x-forwarded-for', clientAddress(req), 'x-forwarded-proto', 'http'];
-  if (decision.rewriteHost === undefined) return { dropRequestHeaders: headers.drop, addHeaders: add };
+  if (decision.rewriteHost === undefined) return { dropRequestHeaders: drop, addHeaders: add };
   const host = req.headers.host ?? req.headers[':authority'];
-  if (typeof host === 'string') add.push('k-original-host', host);
-  return { dropRequestHeaders: headers.drop, addHeaders: add, host: decision.rewriteHost };
+  if (typeof host === 'string') add.push(HopHeaders.originalHost, host);
+  return { dropRequestHeaders: drop, addHeaders: add, host: decision.rewriteHost };
 }
 
 function hostOf(req: DownstreamRequest): string | undefined {
@@ -219,7 +232,7 @@ export class GatewayProxy {
         return;
       }
       if (decision.kind === 'probe') {
-        reply(req, res, 200, '', { [HASH_HEADER]: decision.hash });
+        reply(req, res, 200, '', { [HopHeaders.networkHash]: decision.hash });
         this.recordEnd(req, decision, decision.ingress.namespace, decision.ingress.name, '', 200, arrivedAt, undefined);
         return;
       }

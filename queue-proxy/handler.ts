@@ -9,6 +9,7 @@ import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import { HeldRequest } from '../lib/http/heldRequest.ts';
 import { ProxyExchange, type Dispatch, type DownstreamRequest, type DownstreamResponse } from '../lib/http/proxy.ts';
 import type { Breaker } from '../lib/breaker.ts';
+import { HopHeaders, PROBE_USER_AGENTS, PROXIED_BY_ACTIVATOR, ProbeValues } from '../lib/hop.ts';
 import type { Drainer } from './drain.ts';
 import type { Readiness } from './readiness.ts';
 import type { RequestStats } from './stats.ts';
@@ -16,12 +17,12 @@ import type { UserMetrics } from './userMetrics.ts';
 
 /** Removed before the user container sees the request, as Knative's activator.RevisionHeaders. */
 const DROPPED_HEADERS: ReadonlySet<string> = new Set([
-  'knative-serving-revision',
-  'knative-serving-namespace',
-  'k-original-host',
+  HopHeaders.revision,
+  HopHeaders.revisionNamespace,
+  HopHeaders.originalHost,
 ]);
 const DEFAULT_FORWARD = { dropRequestHeaders: DROPPED_HEADERS };
-const HEALTH_CHECK_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaling-Probe'];
+const HEALTH_CHECK_AGENTS = Object.values(PROBE_USER_AGENTS);
 
 export interface PipelineDeps {
   upstream: Dispatch;
@@ -40,7 +41,17 @@ export interface PipelineDeps {
 function isHealthCheck(req: DownstreamRequest): boolean {
   const agent = req.headers['user-agent'];
   if (agent !== undefined) for (const prefix of HEALTH_CHECK_AGENTS) if (agent.startsWith(prefix)) return true;
-  return req.headers['k-kubelet-probe'] !== undefined || req.headers['k-network-probe'] === 'queue';
+  const headers = req.headers;
+  return headers[HopHeaders.kubeletProbe] !== undefined || headers[HopHeaders.networkProbe] === ProbeValues.queue;
+}
+
+/**
+ * Whether the activator sent the request, so the autoscaler can tell its share apart. The header
+ * is believed because only the activator and the gateway reach this port, and the gateway, the
+ * trust boundary, removes a client's copy; a hop that could forge it could send the load anyway.
+ */
+function isProxied(req: DownstreamRequest): boolean {
+  return req.headers[HopHeaders.proxyRequest] === PROXIED_BY_ACTIVATOR;
 }
 
 function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
@@ -108,9 +119,9 @@ export class Pipeline {
       this.#serveHealthCheck(req, res);
       return;
     }
-    if (req.headers['k-network-probe'] === 'probe') {
+    if (req.headers[HopHeaders.networkProbe] === ProbeValues.ingress) {
       if (deps.drainer.draining) reply(res, 503, 'shutting down');
-      else reply(res, 200, '', { 'k-network-hash': String(req.headers['k-network-hash'] ?? '') });
+      else reply(res, 200, '', { [HopHeaders.networkHash]: String(req.headers[HopHeaders.networkHash] ?? '') });
       return;
     }
     deps.drainer.touch();
@@ -122,9 +133,9 @@ export class Pipeline {
     const deps = this.#deps;
     deps.drainer.touch();
     this.#open++;
-    const proxied = req.headers['k-proxy-request'] === 'activator';
+    const proxied = isProxied(req);
     deps.stats.requestIn(deps.clock.now(), proxied);
-    const originalHost = req.headers['k-original-host'];
+    const originalHost = req.headers[HopHeaders.originalHost];
     // An upgraded connection holds its slot until it closes, as a hijacked Go handler does.
     const connect = () =>
       forwardUpgrade(req, socket, head, deps.upstream, {
@@ -154,8 +165,8 @@ export class Pipeline {
 
   #serveHealthCheck(req: DownstreamRequest, res: DownstreamResponse): void {
     const deps = this.#deps;
-    const probe = req.headers['k-network-probe'];
-    if (probe !== 'queue') {
+    const probe = req.headers[HopHeaders.networkProbe];
+    if (probe !== ProbeValues.queue) {
       reply(res, 400, `unexpected probe header value: ${probe ?? ''}`);
       return;
     }
@@ -172,7 +183,7 @@ export class Pipeline {
             this.#answeredReady = true;
             deps.log.info('first health check answered ready', { userAgent: req.headers['user-agent'] });
           }
-          reply(res, 200, 'queue');
+          reply(res, 200, ProbeValues.queue);
         } else {
           reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
         }
@@ -190,7 +201,7 @@ class ProxiedRequest extends HeldRequest<PipelineDeps> {
   constructor(pipeline: Pipeline, deps: PipelineDeps, req: DownstreamRequest, res: DownstreamResponse) {
     super(deps, req, res, deps.breaker, deps);
     this.#pipeline = pipeline;
-    this.#proxied = req.headers['k-proxy-request'] === 'activator';
+    this.#proxied = isProxied(req);
   }
 
   begin(): void {
@@ -203,7 +214,7 @@ class ProxiedRequest extends HeldRequest<PipelineDeps> {
     const req = this.req;
     const exchange = new ProxyExchange(req, this.res, this, this.deps.clock);
     this.exchange = exchange;
-    const originalHost = req.headers['k-original-host'];
+    const originalHost = req.headers[HopHeaders.originalHost];
     const forwarded = forwardedFromLegacy(req);
     const upstream = req.httpVersionMajor === 2 ? this.deps.h2cUpstream : this.deps.upstream;
     exchange.start(

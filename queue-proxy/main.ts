@@ -9,6 +9,7 @@ import { http } from '../lib/http/builtins.ts';
 import { NodeDispatcher } from '../lib/http/nodeDispatcher.ts';
 import type { Dispatch } from '../lib/http/proxy.ts';
 import { HttpListener } from '../lib/http/server.ts';
+import { WAIT_FOR_DRAIN_PATH } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { Breaker } from '../lib/breaker.ts';
 import { parseConfig, type QueueProxyConfig } from './config.ts';
@@ -18,8 +19,6 @@ import { Readiness } from './readiness.ts';
 import { AutoscalerStatsReporter, RequestStats } from './stats.ts';
 import { serveMetrics } from './prometheus.ts';
 import { UserMetrics } from './userMetrics.ts';
-
-export const WAIT_FOR_DRAIN_PATH = '/wait-for-drain';
 
 export interface QueueProxyPorts {
   serving: number;

@@ -14,6 +14,7 @@ import type {
 import type { Condition, Status } from '../../lib/apis/conditions.ts';
 import { childName, controllerReference } from '../../lib/apis/kmeta.ts';
 import { Labels } from '../../lib/apis/serving.ts';
+import { QueuePorts } from '../../lib/hop.ts';
 
 export const SKS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
 export const SKS_LABEL = 'networking.internal.knative.dev/serverlessservice';
@@ -42,11 +43,11 @@ export interface ServerlessService {
 
 /** Ports of the queue-proxy (Knative's pkg/networking constants). */
 export const BackendPorts = {
-  http: 8012,
-  http2: 8013,
-  https: 8112,
-  autoscalerMetrics: 9090,
-  userMetrics: 9091,
+  http: QueuePorts.http1,
+  http2: QueuePorts.h2c,
+  https: QueuePorts.https,
+  autoscalerMetrics: QueuePorts.autoscalerMetrics,
+  userMetrics: QueuePorts.userMetrics,
 } as const;
 
 export const privateServiceName = (sks: string) => childName(sks, '-private');

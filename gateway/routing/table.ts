@@ -20,6 +20,7 @@
 import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
 import type { IHTTPIngressPath } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/HTTPIngressPath';
 import type { IIngressBackendSplit } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/IngressBackendSplit';
+import { HopHeaders } from '../../lib/hop.ts';
 import {
   backendUnknown,
   noReadyEndpoints,
@@ -309,7 +310,7 @@ class TableBuilder {
       // The proxy sets K-Original-Host itself on every rewritten request, from the client's Host.
       const setHeaders = Object.freeze(
         mergeHeaders(path.appendHeaders, ...splits.map((s) => s.appendHeaders)).filter(
-          ([name]) => name !== 'k-original-host',
+          ([name]) => name !== HopHeaders.originalHost,
         ),
       );
       // Its routes are filled in by finish(), once every Ingress is in.
