@@ -15,6 +15,7 @@ import {
   ProbeValues,
 } from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
+import { errorBody, errorHeaders, newRequestId, rawErrorResponse } from '../lib/http/errors.ts';
 import { HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
 import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
@@ -61,6 +62,12 @@ function reply(res: DownstreamResponse, status: number, body: string, headers?: 
     'content-length': Buffer.byteLength(body),
     ...headers,
   });
+  res.end(body);
+}
+
+function replyError(res: DownstreamResponse, status: number, requestId: string): void {
+  const body = errorBody(status, requestId);
+  res.writeHead(status, errorHeaders(body, requestId));
   res.end(body);
 }
 
@@ -113,7 +120,7 @@ export class ActivatorHandler {
     }
     const revision = this.#revisionOf(req);
     if (typeof revision === 'string') {
-      reply(res, 404, revision);
+      replyError(res, 404, this.#refused(revision));
       return;
     }
     this.#open++;
@@ -127,12 +134,19 @@ export class ActivatorHandler {
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const revision = this.#revisionOf(req);
     if (typeof revision === 'string') {
-      replyRaw(socket, 404, revision);
+      socket.end(rawErrorResponse(404, this.#refused(revision)));
       return;
     }
     this.#open++;
     new ActivatedUpgrade(this, revision, req, socket, head).begin();
   };
+
+  /** Logs why a request names no revision here; the client, who may be anyone, gets only the id. */
+  #refused(why: string): string {
+    const requestId = newRequestId();
+    this.deps.log.warn('request refused', { requestId, detail: why });
+    return requestId;
+  }
 
   /** The revision the gateway named, or why there is none. */
   #revisionOf(req: DownstreamRequest): ServedRevision | string {
@@ -198,8 +212,9 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
     if (pod === undefined) {
       // Capacity is free pod slots on healthy pods, so a revision slot always finds one; if that
       // ever breaks, answering is better than re-queueing into the same state forever.
-      this.deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
-      reply(this.res, 503, 'no pod available');
+      const requestId = newRequestId();
+      this.deps.log.error('admitted without a free pod slot', { requestId, revision: this.#revision.key });
+      replyError(this.res, 503, requestId);
       this.finish(503);
       return;
     }
@@ -307,8 +322,9 @@ class ActivatedUpgrade implements BreakerWaiter {
     this.#socket.off('close', this.#onCloseWhileQueued);
     const pod = this.#revision.throttler.reservePod();
     if (pod === undefined) {
-      this.#deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
-      replyRaw(this.#socket, 503, 'no pod available');
+      const requestId = newRequestId();
+      this.#deps.log.error('admitted without a free pod slot', { requestId, revision: this.#revision.key });
+      this.#socket.end(rawErrorResponse(503, requestId));
       this.#finish(503);
       return;
     }

@@ -3,12 +3,13 @@
 // Each forwarded request holds one GatewayRequest, which keeps `upstream.inFlight` for the
 // endpoint picker, enforces the body limit and timeouts, retries a refused connection on another
 // endpoint of the same split, and records metrics and the access log when the exchange ends.
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
 import { HopHeaders, INTERNAL_REQUEST_HEADERS, ProbeValues } from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
+import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER } from '../lib/http/errors.ts';
 import {
   endedStatus,
   ExchangeAbortedError,
@@ -24,7 +25,14 @@ import {
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { route, type ForwardDecision, type HeaderPair, type Listener, type RouteDecision } from './routing/index.ts';
+import {
+  route,
+  type ForwardDecision,
+  type HeaderPair,
+  type Listener,
+  type RejectDecision,
+  type RouteDecision,
+} from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
 import type { UpstreamPools } from './upstreams.ts';
 
@@ -236,9 +244,23 @@ export class GatewayProxy {
         this.recordEnd(req, decision, decision.ingress.namespace, decision.ingress.name, '', 200, arrivedAt, undefined);
         return;
       }
-      reply(req, res, decision.status, decision.message);
+      const requestId = this.#rejected(req, decision);
+      reply(req, res, decision.status, errorBody(decision.status, requestId), { [REQUEST_ID_HEADER]: requestId });
       this.recordEnd(req, decision, '', '', '', decision.status, arrivedAt, undefined);
     };
+  }
+
+  /**
+   * Logs why a request was refused under a new request id and returns the id: the client is told
+   * only the status and the id, never which namespace, revision or backend lies behind the host.
+   * A refusal of a host or path nobody serves is what scanners cause, so it is logged at debug.
+   */
+  #rejected(req: DownstreamRequest, decision: RejectDecision): string {
+    const requestId = newRequestId();
+    const fields = { requestId, reason: decision.reason, detail: decision.message, host: hostOf(req), path: req.url };
+    if (decision.status >= 500) this.deps.log.warn('request refused', fields);
+    else this.deps.log.debug('request refused', fields);
+    return requestId;
   }
 
   upgradeHandler(listener: Listener): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
@@ -246,12 +268,11 @@ export class GatewayProxy {
       const arrivedAt = this.deps.clock.now();
       const decision = this.#route(listener, req);
       if (decision.kind !== 'forward') {
+        // A probe cannot upgrade.
         const status = decision.kind === 'probe' ? 400 : decision.status;
-        const body = decision.kind === 'probe' ? 'probes cannot upgrade' : decision.message;
+        const requestId = decision.kind === 'probe' ? newRequestId() : this.#rejected(req, decision);
         socket.on('error', () => socket.destroy());
-        socket.end(
-          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-        );
+        socket.end(rawErrorResponse(status, requestId));
         this.recordEnd(req, undefined, '', '', '', status, arrivedAt, undefined);
         return;
       }
@@ -436,7 +457,7 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     this.#exchange.onResponseError(controller, error);
   }
 
-  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
+  exchangeEnded(exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.#done) return;
     if (outcome === 'upstream-failed') {
       const decision = this.#decision;
@@ -446,7 +467,7 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
         upstream: decision.upstream.address,
         attempts: this.#attempts,
         responseStarted: this.#responseStarted,
-        ...upstreamFailureFields(error),
+        ...upstreamFailureFields(exchange, error),
       });
     }
     this.#finish(endedStatus(this.#res, outcome));

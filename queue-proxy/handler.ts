@@ -6,6 +6,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import { errorBody, newRequestId, REQUEST_ID_HEADER } from '../lib/http/errors.ts';
 import { HeldRequest } from '../lib/http/heldRequest.ts';
 import { ProxyExchange, type Dispatch, type DownstreamRequest, type DownstreamResponse } from '../lib/http/proxy.ts';
 import type { Breaker } from '../lib/breaker.ts';
@@ -188,7 +189,11 @@ export class Pipeline {
           reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
         }
       },
-      (error: Error) => reply(res, 500, error.message),
+      (error: Error) => {
+        const requestId = newRequestId();
+        deps.log.error('health check failed', { requestId, error: error.message });
+        reply(res, 500, errorBody(500, requestId), { [REQUEST_ID_HEADER]: requestId });
+      },
     );
   }
 }

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { realClock, type Clock } from '../clock.ts';
+import { errorBody, errorHeaders, newRequestId } from './errors.ts';
 import { downstreamResponseHeaders, replaceHost, upstreamRequestHeaders } from './headers.ts';
 
 export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
@@ -53,13 +54,21 @@ export function endedStatus(res: DownstreamResponse, outcome: ExchangeOutcome): 
 
 /**
  * How an upstream failed, for the 'upstream failed' line every hop logs: the client sees only a
- * 502, the operator needs the error's code and message.
+ * generic 502 and its request id, the operator finds the error's code and message by that id.
  */
-export function upstreamFailureFields(error: Error | undefined): {
+export function upstreamFailureFields(
+  exchange: ProxyExchange | undefined,
+  error: Error | undefined,
+): {
+  requestId: string | undefined;
   code: string | undefined;
   error: string | undefined;
 } {
-  return { code: (error as NodeJS.ErrnoException | undefined)?.code, error: error?.message };
+  return {
+    requestId: exchange?.requestId,
+    code: (error as NodeJS.ErrnoException | undefined)?.code,
+    error: error?.message,
+  };
 }
 
 export class ClientClosedError extends Error {
@@ -96,6 +105,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly res: DownstreamResponse;
   /** Clock time of the last byte written downstream (status line included); 0 before any. */
   lastWriteAt = 0;
+  /** Set when the exchange answered an error itself: the id the client was given, for the log. */
+  requestId: string | undefined;
   #listener: ExchangeListener;
   #clock: Clock;
   #controller: Dispatcher.DispatchController | undefined;
@@ -183,11 +194,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (!this.res.headersSent && !this.res.destroyed) {
-      const body = `upstream error: ${error.message}`;
-      this.res.writeHead(502, {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-      });
+      const requestId = newRequestId();
+      this.requestId = requestId;
+      const body = errorBody(502, requestId);
+      this.res.writeHead(502, errorHeaders(body, requestId));
       this.res.end(body);
     } else {
       this.res.destroy(error);
