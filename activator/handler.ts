@@ -15,7 +15,8 @@ import {
   ProbeValues,
 } from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
-import { errorBody, errorHeaders, newRequestId, rawErrorResponse } from '../lib/http/errors.ts';
+import { newRequestId, rawErrorResponse, writeError } from '../lib/http/errors.ts';
+import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import { HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
 import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
@@ -65,12 +66,6 @@ function reply(res: DownstreamResponse, status: number, body: string, headers?: 
   res.end(body);
 }
 
-function replyError(res: DownstreamResponse, status: number, requestId: string): void {
-  const body = errorBody(status, requestId);
-  res.writeHead(status, errorHeaders(body, requestId));
-  res.end(body);
-}
-
 /** For upgrade requests, whose socket no HTTP server writes to any more. */
 function replyRaw(socket: Duplex, status: number, body: string): void {
   socket.end(
@@ -107,6 +102,11 @@ export class ActivatorHandler {
   }
 
   handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      writeError(res, 400, this.#refused(malformed));
+      return;
+    }
     const headers = req.headers;
     const networkProbe = headers[HopHeaders.networkProbe];
     if (networkProbe !== undefined) {
@@ -120,7 +120,7 @@ export class ActivatorHandler {
     }
     const revision = this.#revisionOf(req);
     if (typeof revision === 'string') {
-      replyError(res, 404, this.#refused(revision));
+      writeError(res, 404, this.#refused(revision));
       return;
     }
     this.#open++;
@@ -132,6 +132,11 @@ export class ActivatorHandler {
    * connection closes, as a hijacked connection does upstream; they are not retried.
    */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      socket.end(rawErrorResponse(400, this.#refused(malformed)));
+      return;
+    }
     const revision = this.#revisionOf(req);
     if (typeof revision === 'string') {
       socket.end(rawErrorResponse(404, this.#refused(revision)));
@@ -141,7 +146,7 @@ export class ActivatorHandler {
     new ActivatedUpgrade(this, revision, req, socket, head).begin();
   };
 
-  /** Logs why a request names no revision here; the client, who may be anyone, gets only the id. */
+  /** Logs why a request is refused (it names no revision here, or is malformed); the client gets only the id. */
   #refused(why: string): string {
     const requestId = newRequestId();
     this.deps.log.warn('request refused', { requestId, detail: why });
@@ -214,7 +219,7 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
       // ever breaks, answering is better than re-queueing into the same state forever.
       const requestId = newRequestId();
       this.deps.log.error('admitted without a free pod slot', { requestId, revision: this.#revision.key });
-      replyError(this.res, 503, requestId);
+      writeError(this.res, 503, requestId);
       this.finish(503);
       return;
     }

@@ -9,7 +9,8 @@ import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
 import { HopHeaders, INTERNAL_REQUEST_HEADERS, ProbeValues } from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
-import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER } from '../lib/http/errors.ts';
+import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER, writeError } from '../lib/http/errors.ts';
+import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import {
   endedStatus,
   ExchangeAbortedError,
@@ -233,6 +234,12 @@ export class GatewayProxy {
   requestHandler(listener: Listener): (req: DownstreamRequest, res: DownstreamResponse) => void {
     return (req, res) => {
       const arrivedAt = this.deps.clock.now();
+      const malformed = normalizeRequestTarget(req);
+      if (malformed !== undefined) {
+        writeError(res, 400, this.#malformed(req, malformed));
+        this.recordEnd(req, undefined, '', '', '', 400, arrivedAt, undefined);
+        return;
+      }
       const decision = this.#route(listener, req);
       if (decision.kind === 'forward') {
         this.#open++;
@@ -248,6 +255,13 @@ export class GatewayProxy {
       reply(req, res, decision.status, errorBody(decision.status, requestId), { [REQUEST_ID_HEADER]: requestId });
       this.recordEnd(req, decision, '', '', '', decision.status, arrivedAt, undefined);
     };
+  }
+
+  /** A client's malformed request is its own business: logged at debug, under the id it is given. */
+  #malformed(req: DownstreamRequest, reason: string): string {
+    const requestId = newRequestId();
+    this.deps.log.debug('malformed request', { requestId, reason, client: req.socket?.remoteAddress });
+    return requestId;
   }
 
   /**
@@ -266,6 +280,13 @@ export class GatewayProxy {
   upgradeHandler(listener: Listener): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
     return (req, socket, head) => {
       const arrivedAt = this.deps.clock.now();
+      const malformed = normalizeRequestTarget(req);
+      if (malformed !== undefined) {
+        socket.on('error', () => socket.destroy());
+        socket.end(rawErrorResponse(400, this.#malformed(req, malformed)));
+        this.recordEnd(req, undefined, '', '', '', 400, arrivedAt, undefined);
+        return;
+      }
       const decision = this.#route(listener, req);
       if (decision.kind !== 'forward') {
         // A probe cannot upgrade.

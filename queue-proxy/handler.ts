@@ -6,7 +6,8 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
-import { errorBody, newRequestId, REQUEST_ID_HEADER } from '../lib/http/errors.ts';
+import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER, writeError } from '../lib/http/errors.ts';
+import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import { HeldRequest } from '../lib/http/heldRequest.ts';
 import { ProxyExchange, type Dispatch, type DownstreamRequest, type DownstreamResponse } from '../lib/http/proxy.ts';
 import type { Breaker } from '../lib/breaker.ts';
@@ -116,6 +117,11 @@ export class Pipeline {
 
   handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
     const deps = this.#deps;
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      writeError(res, 400, this.#malformed(malformed));
+      return;
+    }
     if (isHealthCheck(req)) {
       this.#serveHealthCheck(req, res);
       return;
@@ -132,6 +138,11 @@ export class Pipeline {
 
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const deps = this.#deps;
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      socket.end(rawErrorResponse(400, this.#malformed(malformed)));
+      return;
+    }
     deps.drainer.touch();
     this.#open++;
     const proxied = isProxied(req);
@@ -159,6 +170,12 @@ export class Pipeline {
       this.requestEnded();
     }
   };
+
+  #malformed(reason: string): string {
+    const requestId = newRequestId();
+    this.#deps.log.debug('malformed request', { requestId, reason });
+    return requestId;
+  }
 
   requestEnded(): void {
     if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();

@@ -2,6 +2,7 @@
 // and a request id, never an address, a namespace, a revision or an exception's message. The
 // details go to the log under the same id, so an operator can find them from the client's report.
 import { STATUS_CODES } from 'node:http';
+import type { DownstreamResponse } from './proxy.ts';
 
 /** The response header carrying the id of a failed request (Envoy's name for its request id). */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -37,4 +38,11 @@ export function errorHeaders(body: string, requestId: string): Record<string, st
     'content-length': Buffer.byteLength(body),
     [REQUEST_ID_HEADER]: requestId,
   };
+}
+
+/** Answers an error on a response no byte has been written to. */
+export function writeError(res: DownstreamResponse, status: number, requestId: string): void {
+  const body = errorBody(status, requestId);
+  res.writeHead(status, errorHeaders(body, requestId));
+  res.end(body);
 }
