@@ -449,7 +449,7 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
   ): void {
-    this.#responseStarted = true;
+    if (statusCode >= 200) this.#responseStarted = true;
     this.#exchange.onResponseStart(controller, statusCode, headers);
   }
 

@@ -28,6 +28,7 @@ export interface DownstreamResponse {
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): unknown;
   addTrailers(trailers: OutgoingHttpHeaders): void;
+  writeEarlyHints(hints: OutgoingHttpHeaders): void;
   destroy(error?: Error): unknown;
   once(event: 'drain' | 'close', listener: () => void): unknown;
 }
@@ -152,10 +153,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (this.#ended) return;
-    if (statusCode < 200) return; // 1xx interim responses are the upstream connection's business.
+    if (statusCode < 200) {
+      // 103 Early Hints go on to the client, which may start fetching what they link; other
+      // interim responses (a 100 nobody asked for) are the upstream connection's business.
+      if (statusCode === 103) this.#forwardEarlyHints(headers);
+      return;
+    }
     this.lastWriteAt = this.#clock.now();
     const res = this.res;
-    res.writeHead(statusCode, downstreamResponseHeaders(headers));
+    const forwarded = downstreamResponseHeaders(headers);
+    // A 204 has no content, so no length (RFC 9110 §8.6), whatever the upstream wrote.
+    if (statusCode === 204) delete forwarded['content-length'];
+    res.writeHead(statusCode, forwarded);
     // The head leaves now, not with the first body chunk: a response that starts and then takes
     // its time (a stream, Knative's time-to-first-byte) must be seen to start at every hop.
     // HTTP/2 sends it on writeHead; over HTTP/1.1 the socket stays corked for the rest of the tick,
@@ -168,6 +177,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         process.nextTick(uncork, socket);
       }
       http1.flushHeaders();
+    }
+  }
+
+  /** Interim responses mean nothing to an HTTP/1.0 client (RFC 9110 §15.2), which never gets them. */
+  #forwardEarlyHints(headers: IncomingHttpHeaders): void {
+    const req = this.req;
+    if (this.res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+    try {
+      this.res.writeEarlyHints(downstreamResponseHeaders(headers));
+    } catch {
+      // A Link that Node refuses to write: hints are only hints, the response still follows.
     }
   }
 
