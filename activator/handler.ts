@@ -22,6 +22,7 @@ import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import {
   CLIENT_CLOSED_STATUS,
+  neverConnected,
   ProxyExchange,
   type DownstreamRequest,
   type DownstreamResponse,
@@ -199,7 +200,7 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
 
   /** Called by the exchange before it answers 502: true when the request went to another pod or back to the queue. */
   retryRefused(error: Error): boolean {
-    if (this.phase !== 'proxying' || (error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') return false;
+    if (this.phase !== 'proxying' || !neverConnected(error)) return false;
     if (this.#attempts >= MAX_ATTEMPTS || (this.req as Readable).readableDidRead) return false;
     const failed = this.#pod!;
     this.#pod = undefined;

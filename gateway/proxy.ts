@@ -4,7 +4,7 @@
 // endpoint picker, enforces the body limit and timeouts, retries a refused connection on another
 // endpoint of the same split, and records metrics and the access log when the exchange ends.
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
 import { HopHeaders, INTERNAL_REQUEST_HEADERS, ProbeValues } from '../lib/hop.ts';
@@ -14,6 +14,7 @@ import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import {
   endedStatus,
   ExchangeAbortedError,
+  neverConnected,
   ProxyExchange,
   upstreamFailureFields,
   type Dispatch,
@@ -33,11 +34,15 @@ import {
   type Listener,
   type RejectDecision,
   type RouteDecision,
+  type Upstream,
 } from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
 import type { UpstreamPools } from './upstreams.ts';
 
 const TOO_LARGE_BODY = 'request body too large';
+/** Passive health: an endpoint that refused a connection is ejected this long, doubled for each ejection in a row. */
+const EJECTION_BASE_MS = 1000;
+const EJECTION_MAX_MS = 30_000;
 /**
  * Request timeouts are checked by one sweep over the requests in progress rather than a timer per
  * request (a timer costs an allocation and two heap operations per request). A request times out
@@ -57,7 +62,7 @@ export interface ProxyLimits {
   maxBodyBytes: number;
   /** `firstByteMs` 0 turns the time-to-first-byte timeout off (Kourier sets no route timeout). */
   timeouts: RequestTimeouts;
-  /** Further endpoints tried when one refuses the connection; only for requests without a body. */
+  /** Further endpoints tried when a connection could not be made (nothing was sent, so bodies too). */
   maxRetries: number;
 }
 
@@ -329,6 +334,22 @@ export class GatewayProxy {
     };
   }
 
+  /**
+   * Takes an endpoint that could not be connected to out of picking for a while: with no requests
+   * in flight it would otherwise look the least loaded and attract every request. It comes back
+   * on its own; a response from it resets the backoff.
+   */
+  eject(upstream: Upstream, code: string | undefined): void {
+    if (upstream.ejected) return;
+    const forMs = Math.min(EJECTION_BASE_MS * 2 ** upstream.ejections, EJECTION_MAX_MS);
+    upstream.ejected = true;
+    upstream.ejections++;
+    this.deps.log.warn('endpoint ejected', { upstream: upstream.address, code, forMs, ejections: upstream.ejections });
+    this.deps.clock.setTimeout(() => {
+      upstream.ejected = false;
+    }, forMs);
+  }
+
   requestEnded(): void {
     if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
@@ -450,6 +471,8 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     headers: Record<string, string | string[] | undefined>,
   ): void {
     if (statusCode >= 200) this.#responseStarted = true;
+    const upstream = this.#decision.upstream;
+    if (upstream.ejections !== 0) upstream.ejections = 0;
     this.#exchange.onResponseStart(controller, statusCode, headers);
   }
 
@@ -465,6 +488,8 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
   }
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    if (!this.#responseStarted && neverConnected(error))
+      this.#proxy.eject(this.#decision.upstream, (error as NodeJS.ErrnoException).code);
     if (this.#mayRetry(error)) {
       const next = this.#untriedSibling();
       if (next !== undefined) {
@@ -502,13 +527,17 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
       .dispatch(this.#dispatchOptions!, this);
   }
 
-  /** Only a refused connection proves the upstream saw nothing; a body already streamed cannot be replayed. */
+  /**
+   * Only a connection never made proves the upstream saw nothing, whatever the method; the body
+   * goes along if none of it has been read yet (undici reads it only once connected).
+   */
   #mayRetry(error: Error): boolean {
+    const body = this.#dispatchOptions?.body;
     return (
       !this.#done &&
       !this.#responseStarted &&
-      (error as { code?: string }).code === 'ECONNREFUSED' &&
-      this.#dispatchOptions?.body == null &&
+      neverConnected(error) &&
+      (body == null || !(body as Readable).readableDidRead) &&
       this.#attempts <= this.#proxy.deps.limits.maxRetries
     );
   }

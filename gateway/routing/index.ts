@@ -34,4 +34,5 @@ export function route(table: RoutingTable, request: RequestHead): RouteDecision 
 export * from './decision.ts';
 export { normalizeHost, type Listener, type RequestHead } from './match.ts';
 export { ingressHash } from './probe.ts';
+export type { Upstream } from './split.ts';
 export * from './table.ts';

@@ -361,7 +361,14 @@ class TableBuilder {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     let upstream = this.#upstreams.get(address);
     if (!upstream) {
-      upstream = this.#previous?.upstreams.get(address) ?? { address, host, port, inFlight: 0 };
+      upstream = this.#previous?.upstreams.get(address) ?? {
+        address,
+        host,
+        port,
+        inFlight: 0,
+        ejected: false,
+        ejections: 0,
+      };
       this.#upstreams.set(address, upstream);
     }
     return upstream;

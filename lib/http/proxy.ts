@@ -72,6 +72,22 @@ export function upstreamFailureFields(
   };
 }
 
+/**
+ * Error codes that mean the connection was never made, so the upstream saw nothing of the
+ * request: it may go to another endpoint whatever its method, and the endpoint is suspect.
+ */
+const NOT_CONNECTED: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export function neverConnected(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && NOT_CONNECTED.has(code);
+}
+
 export class ClientClosedError extends Error {
   readonly code = 'PROXY_CLIENT_CLOSED';
   constructor() {
