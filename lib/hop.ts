@@ -53,7 +53,7 @@ export const PROBE_USER_AGENTS = {
  */
 export const INTERNAL_REQUEST_HEADERS: ReadonlySet<string> = new Set(Object.values(HopHeaders));
 
-/** queue-proxy's ports (knative.dev/serving pkg/networking). */
+/** queue-proxy's ports (knative.dev/serving pkg/networking); the activator, standing in for a revision's pods, serves on the same. */
 export const QueuePorts = {
   http1: 8012,
   h2c: 8013,
@@ -61,6 +61,15 @@ export const QueuePorts = {
   admin: 8022,
   autoscalerMetrics: 9090,
   userMetrics: 9091,
+} as const;
+
+/**
+ * The names of the serving ports on a revision's private Service, which the activator reads to
+ * find the pods' queue-proxy ports (knative.dev/serving pkg/networking ServicePortName*).
+ */
+export const QueuePortNames = {
+  http1: 'http',
+  h2c: 'http2',
 } as const;
 
 /** On queue-proxy's admin port: answers once the pod has drained (the pod's preStop hook). */

@@ -14,7 +14,7 @@ import type {
 import type { Condition, Status } from '../../lib/apis/conditions.ts';
 import { childName, controllerReference } from '../../lib/apis/kmeta.ts';
 import { Labels } from '../../lib/apis/serving.ts';
-import { QueuePorts } from '../../lib/hop.ts';
+import { QueuePortNames, QueuePorts } from '../../lib/hop.ts';
 
 export const SKS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
 export const SKS_LABEL = 'networking.internal.knative.dev/serverlessservice';
@@ -53,7 +53,7 @@ export const BackendPorts = {
 export const privateServiceName = (sks: string) => childName(sks, '-private');
 
 const backendPort = (protocol: ProtocolType) => (protocol === 'h2c' ? BackendPorts.http2 : BackendPorts.http);
-const portName = (protocol: ProtocolType) => (protocol === 'h2c' ? 'http2' : 'http');
+const portName = (protocol: ProtocolType) => (protocol === 'h2c' ? QueuePortNames.h2c : QueuePortNames.http1);
 const appProtocol = (protocol: ProtocolType) => (protocol === 'h2c' ? { appProtocol: 'kubernetes.io/h2c' } : {});
 
 function childMeta(sks: ServerlessService, name: string, serviceType: 'Public' | 'Private'): V1ObjectMeta {
