@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import {
+  canonicalHeaderName,
   HopHeaders,
   INTERNAL_REQUEST_HEADERS,
   PROBE_USER_AGENTS,
@@ -159,7 +160,7 @@ export class ActivatorHandler {
     const name = req.headers[HopHeaders.revision];
     const namespace = req.headers[HopHeaders.revisionNamespace];
     if (typeof name !== 'string' || typeof namespace !== 'string')
-      return 'missing Knative-Serving-Revision or Knative-Serving-Namespace header';
+      return `missing ${canonicalHeaderName(HopHeaders.revision)} or ${canonicalHeaderName(HopHeaders.revisionNamespace)} header`;
     return this.deps.revisions.get(revisionKey(namespace, name)) ?? `revision ${namespace}/${name} not found`;
   }
 
