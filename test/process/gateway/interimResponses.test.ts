@@ -11,16 +11,22 @@ import { ingress, split, startGateway, type GatewayProc } from './harness.ts';
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'raw.default.example.com';
 
-/** What the app answers, by the request's path. */
-const ANSWERS: Record<string, string> = {
-  '/continue': 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+/** What the app answers, by the request's path; an array is written a part at a time, 20 ms apart. */
+const ANSWERS: Record<string, string | string[]> = {
+  '/continue': 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok',
+  // Split inside the 100's status line and its head, so no single read holds a whole head.
+  '/continue-split': [
+    'HTTP/1.1 10',
+    '0 Continue\r\n',
+    '\r\nHTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok',
+  ],
   '/hints':
     'HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload; as=style\r\n\r\n' +
-    'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
-  '/no-content': 'HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok',
+  '/no-content': 'HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
 };
 
-/** An app that reads one request head per connection and answers it from ANSWERS. */
+/** An app that reads one request head per connection, answers it from ANSWERS and closes the connection. */
 function startRawApp(): Promise<Server> {
   const server = createServer((socket: Socket) => {
     let head = '';
@@ -28,7 +34,17 @@ function startRawApp(): Promise<Server> {
       head += chunk.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       const path = head.split(' ')[1] ?? '/';
-      socket.end(ANSWERS[path] ?? 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+      const answer = ANSWERS[path] ?? 'HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+      const parts = Array.isArray(answer) ? [...answer] : [answer];
+      const writeNext = () => {
+        const part = parts.shift();
+        if (part === undefined) socket.end();
+        else {
+          socket.write(part);
+          setTimeout(writeNext, 20);
+        }
+      };
+      writeNext();
     });
     socket.on('error', () => socket.destroy());
   });
@@ -63,10 +79,12 @@ describe('interim and bodiless responses', () => {
     await new Promise((resolve) => (app ? app.close(resolve) : resolve(undefined)));
   }, HOOK_TIMEOUT_MS);
 
-  it.each(ports)('skips an unsolicited 100 at the %s', async (_, port) => {
-    const answer = await rawRequest(port(), request('/continue'));
-    expect(answer.statuses).toEqual([200]);
-    expect(answer.text.endsWith('\r\n\r\nok')).toBe(true);
+  it.each(ports)('skips an unsolicited 100 at the %s, whole or arriving in pieces', async (_, port) => {
+    for (const path of ['/continue', '/continue-split']) {
+      const answer = await rawRequest(port(), request(path));
+      expect(answer.statuses, path).toEqual([200]);
+      expect(answer.text.endsWith('\r\n\r\nok'), path).toBe(true);
+    }
   });
 
   it.each(ports)(
