@@ -46,6 +46,8 @@ export function checkRequestTarget(req: RequestHead): TargetCheck {
   if (url.charCodeAt(0) === 47 /* '/' */) return { ok: true, authority, path: url, absolute: false };
   // The asterisk-form asks the server itself, and a proxy has no server of its own to answer for.
   if (url === '*') return refuse('asterisk-form request target');
+  // HTTP/2 carries the authority in :authority; its :path is always origin-form (RFC 9113 §8.3.1).
+  if (req.httpVersionMajor >= 2) return refuse(':path is not origin-form');
   const absolute = ABSOLUTE_FORM.exec(url);
   if (absolute === null) return refuse('request target is neither origin-form nor absolute-form');
   const target = absolute[1]!;

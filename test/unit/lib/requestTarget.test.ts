@@ -55,6 +55,16 @@ describe('checkRequestTarget', () => {
     expect(checkRequestTarget(h2('b.example'))).toEqual({ ok: false, reason: ':authority and Host differ' });
     expect(checkRequestTarget(h2('A.example'))).toMatchObject({ ok: true, authority: 'A.example' });
   });
+
+  it('refuses an HTTP/2 :path that is not origin-form', () => {
+    const req = {
+      url: 'http://evil.example/',
+      httpVersionMajor: 2,
+      rawHeaders: [':authority', 'a.example'],
+      headers: { ':authority': 'a.example' },
+    };
+    expect(checkRequestTarget(req)).toEqual({ ok: false, reason: ':path is not origin-form' });
+  });
 });
 
 describe('normalizeRequestTarget', () => {
