@@ -43,6 +43,11 @@ const TOO_LARGE_BODY = 'request body too large';
 /** Passive health: an endpoint that refused a connection is ejected this long, doubled for each ejection in a row. */
 const EJECTION_BASE_MS = 1000;
 const EJECTION_MAX_MS = 30_000;
+
+/** How long an endpoint ejected `before` times in a row already stays out this time. */
+export function ejectionMs(before: number): number {
+  return Math.min(EJECTION_BASE_MS * 2 ** Math.min(before, 16), EJECTION_MAX_MS);
+}
 /**
  * Request timeouts are checked by one sweep over the requests in progress rather than a timer per
  * request (a timer costs an allocation and two heap operations per request). A request times out
@@ -341,7 +346,7 @@ export class GatewayProxy {
    */
   eject(upstream: Upstream, code: string | undefined): void {
     if (upstream.ejected) return;
-    const forMs = Math.min(EJECTION_BASE_MS * 2 ** upstream.ejections, EJECTION_MAX_MS);
+    const forMs = ejectionMs(upstream.ejections);
     upstream.ejected = true;
     upstream.ejections++;
     this.deps.log.warn('endpoint ejected', { upstream: upstream.address, code, forMs, ejections: upstream.ejections });
