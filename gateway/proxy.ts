@@ -323,6 +323,7 @@ export class GatewayProxy {
         ...(options.host === undefined ? {} : { host: options.host }),
         onClose: (error) => {
           upstream.inFlight--;
+          if (error !== undefined && neverConnected(error)) this.eject(upstream, (error as NodeJS.ErrnoException).code);
           this.recordEnd(
             req,
             decision,
