@@ -7,12 +7,23 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
+import {
+  canonicalHeaderName,
+  HopHeaders,
+  INTERNAL_REQUEST_HEADERS,
+  PROBE_USER_AGENTS,
+  PROXIED_BY_ACTIVATOR,
+  ProbeValues,
+} from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
+import { newRequestId, rawErrorResponse, writeError } from '../lib/http/errors.ts';
+import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import { HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
 import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import {
   CLIENT_CLOSED_STATUS,
+  neverConnected,
   ProxyExchange,
   type DownstreamRequest,
   type DownstreamResponse,
@@ -27,13 +38,18 @@ import type { PodTracker } from './throttler.ts';
 /** Connection refused means nothing was sent, so another pod may have it; a few tries suffice. */
 const MAX_ATTEMPTS = 3;
 
-// The pod learns the revision from its own environment; a client's K-Proxy-Request must not pass as ours.
-const DROPPED_HEADERS: ReadonlySet<string> = new Set([
-  'knative-serving-revision',
-  'knative-serving-namespace',
-  'k-proxy-request',
-]);
-const FORWARD: ForwardOptions = { dropRequestHeaders: DROPPED_HEADERS, addHeaders: ['K-Proxy-Request', 'activator'] };
+/**
+ * The pod learns the revision from its own environment, and no K-Proxy-Request, network probe or
+ * kubelet-probe marker but the activator's own may pass as ours; K-Original-Host, which the
+ * gateway set, goes on to queue-proxy, which restores the Host from it.
+ */
+const DROPPED_HEADERS: ReadonlySet<string> = new Set(
+  [...INTERNAL_REQUEST_HEADERS].filter((name) => name !== HopHeaders.originalHost),
+);
+const FORWARD: ForwardOptions = {
+  dropRequestHeaders: DROPPED_HEADERS,
+  addHeaders: [HopHeaders.proxyRequest, PROXIED_BY_ACTIVATOR],
+};
 
 export interface HandlerDeps {
   revisions: Revisions;
@@ -60,7 +76,10 @@ function replyRaw(socket: Duplex, status: number, body: string): void {
 }
 
 function isKubeletProbe(req: DownstreamRequest): boolean {
-  return req.headers['k-kubelet-probe'] !== undefined || req.headers['user-agent']?.startsWith('kube-probe/') === true;
+  return (
+    req.headers[HopHeaders.kubeletProbe] !== undefined ||
+    req.headers['user-agent']?.startsWith(PROBE_USER_AGENTS.kubelet) === true
+  );
 }
 
 export class ActivatorHandler {
@@ -85,10 +104,15 @@ export class ActivatorHandler {
   }
 
   handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      writeError(res, 400, this.#refused(malformed));
+      return;
+    }
     const headers = req.headers;
-    const networkProbe = headers['k-network-probe'];
+    const networkProbe = headers[HopHeaders.networkProbe];
     if (networkProbe !== undefined) {
-      this.#answerNetworkProbe(networkProbe, String(headers['k-network-hash'] ?? ''), res);
+      this.#answerNetworkProbe(networkProbe, String(headers[HopHeaders.networkHash] ?? ''), res);
       return;
     }
     if (isKubeletProbe(req)) {
@@ -98,7 +122,7 @@ export class ActivatorHandler {
     }
     const revision = this.#revisionOf(req);
     if (typeof revision === 'string') {
-      reply(res, 404, revision);
+      writeError(res, 404, this.#refused(revision));
       return;
     }
     this.#open++;
@@ -110,21 +134,33 @@ export class ActivatorHandler {
    * connection closes, as a hijacked connection does upstream; they are not retried.
    */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      socket.end(rawErrorResponse(400, this.#refused(malformed)));
+      return;
+    }
     const revision = this.#revisionOf(req);
     if (typeof revision === 'string') {
-      replyRaw(socket, 404, revision);
+      socket.end(rawErrorResponse(404, this.#refused(revision)));
       return;
     }
     this.#open++;
     new ActivatedUpgrade(this, revision, req, socket, head).begin();
   };
 
+  /** Logs why a request is refused (it names no revision here, or is malformed); the client gets only the id. */
+  #refused(why: string): string {
+    const requestId = newRequestId();
+    this.deps.log.warn('request refused', { requestId, detail: why });
+    return requestId;
+  }
+
   /** The revision the gateway named, or why there is none. */
   #revisionOf(req: DownstreamRequest): ServedRevision | string {
-    const name = req.headers['knative-serving-revision'];
-    const namespace = req.headers['knative-serving-namespace'];
+    const name = req.headers[HopHeaders.revision];
+    const namespace = req.headers[HopHeaders.revisionNamespace];
     if (typeof name !== 'string' || typeof namespace !== 'string')
-      return 'missing Knative-Serving-Revision or Knative-Serving-Namespace header';
+      return `missing ${canonicalHeaderName(HopHeaders.revision)} or ${canonicalHeaderName(HopHeaders.revisionNamespace)} header`;
     return this.deps.revisions.get(revisionKey(namespace, name)) ?? `revision ${namespace}/${name} not found`;
   }
 
@@ -133,11 +169,11 @@ export class ActivatorHandler {
   }
 
   #answerNetworkProbe(value: string | string[], hash: string, res: DownstreamResponse): void {
-    if (value === 'probe') {
+    if (value === ProbeValues.ingress) {
       if (this.draining) reply(res, 503, 'shutting down');
-      else reply(res, 200, '', { 'k-network-hash': hash });
-    } else if (value === 'activator') {
-      reply(res, 200, 'activator');
+      else reply(res, 200, '', { [HopHeaders.networkHash]: hash });
+    } else if (value === ProbeValues.activator) {
+      reply(res, 200, ProbeValues.activator);
     } else {
       reply(res, 400, `unexpected probe header value: ${String(value)}`);
     }
@@ -165,7 +201,7 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
 
   /** Called by the exchange before it answers 502: true when the request went to another pod or back to the queue. */
   retryRefused(error: Error): boolean {
-    if (this.phase !== 'proxying' || (error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') return false;
+    if (this.phase !== 'proxying' || !neverConnected(error)) return false;
     if (this.#attempts >= MAX_ATTEMPTS || (this.req as Readable).readableDidRead) return false;
     const failed = this.#pod!;
     this.#pod = undefined;
@@ -183,8 +219,9 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
     if (pod === undefined) {
       // Capacity is free pod slots on healthy pods, so a revision slot always finds one; if that
       // ever breaks, answering is better than re-queueing into the same state forever.
-      this.deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
-      reply(this.res, 503, 'no pod available');
+      const requestId = newRequestId();
+      this.deps.log.error('admitted without a free pod slot', { requestId, revision: this.#revision.key });
+      writeError(this.res, 503, requestId);
       this.finish(503);
       return;
     }
@@ -292,8 +329,9 @@ class ActivatedUpgrade implements BreakerWaiter {
     this.#socket.off('close', this.#onCloseWhileQueued);
     const pod = this.#revision.throttler.reservePod();
     if (pod === undefined) {
-      this.#deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
-      replyRaw(this.#socket, 503, 'no pod available');
+      const requestId = newRequestId();
+      this.#deps.log.error('admitted without a free pod slot', { requestId, revision: this.#revision.key });
+      this.#socket.end(rawErrorResponse(503, requestId));
       this.#finish(503);
       return;
     }

@@ -13,6 +13,7 @@ import { Labels } from '../lib/apis/serving.ts';
 import type { Clock } from '../lib/clock.ts';
 import { RESERVED_SERVICE_TYPE, ReservedInstanceLabels } from '../lib/config/reservedInstance.ts';
 import { Informer } from '../lib/kube/informer.ts';
+import { QueuePortNames } from '../lib/hop.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import type { Logger } from '../lib/log.ts';
 import {
@@ -25,8 +26,8 @@ import {
   type RevisionKey,
 } from './backends.ts';
 
-/** The private Service's names for queue-proxy's serving ports (8012, and 8013 for h2c). */
-const QUEUE_PORT_NAMES: ReadonlySet<string> = new Set(['http', 'http2']);
+/** The private Service's names for queue-proxy's serving ports. */
+const QUEUE_PORT_NAMES: ReadonlySet<string> = new Set(Object.values(QueuePortNames));
 
 export class KubePodSource implements PodSource {
   #revisions: Informer<Revision>;

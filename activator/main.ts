@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
 import { HttpListener } from '../lib/http/server.ts';
+import { QueuePorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
 import type { PodSource } from './backends.ts';
@@ -185,8 +186,8 @@ export async function main(argv: string[]): Promise<void> {
   const config: ActivatorConfig = {
     name: values.name ?? process.env.POD_NAME ?? hostname(),
     bindAddress: values.bind ?? '0.0.0.0',
-    port: integer('port', values.port, 8012),
-    h2cPort: integer('h2c-port', values['h2c-port'], 8013),
+    port: integer('port', values.port, QueuePorts.http1),
+    h2cPort: integer('h2c-port', values['h2c-port'], QueuePorts.h2c),
     metricsPort: integer('metrics-port', values['metrics-port'], 9090),
     statsUrl: values['stats-url'],
     queueDepth: integer('queue-depth', values['queue-depth'], 10_000),

@@ -10,13 +10,14 @@
 import { H2CClient, Pool, type Dispatcher } from 'undici';
 import { Breaker, type BreakerWaiter } from '../lib/breaker.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
+import { HopHeaders, PROBE_USER_AGENTS, ProbeValues } from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
 import type { ReservedBackends } from './backends.ts';
 
 /** Knative's PROBE_FREQUENCY and PROBE_TIMEOUT (S:cmd/activator/main.go). */
 export const PROBE_INTERVAL_MS = 200;
 export const PROBE_TIMEOUT_MS = 300;
-const PROBE_HEADERS = { 'k-network-probe': 'queue', 'user-agent': 'Knative-Activator-Probe' };
+const PROBE_HEADERS = { [HopHeaders.networkProbe]: ProbeValues.queue, 'user-agent': PROBE_USER_AGENTS.activator };
 
 export type PodHealth = 'probing' | 'healthy' | 'removed';
 
@@ -308,7 +309,9 @@ async function probeQueueProxy(dispatcher: Dispatcher): Promise<string | undefin
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     });
     const body = await res.body.text();
-    return res.statusCode === 200 && body === 'queue' ? undefined : `status ${res.statusCode}: ${body.slice(0, 100)}`;
+    return res.statusCode === 200 && body === ProbeValues.queue
+      ? undefined
+      : `status ${res.statusCode}: ${body.slice(0, 100)}`;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code ?? (error as Error).name;
   }

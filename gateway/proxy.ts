@@ -3,14 +3,18 @@
 // Each forwarded request holds one GatewayRequest, which keeps `upstream.inFlight` for the
 // endpoint picker, enforces the body limit and timeouts, retries a refused connection on another
 // endpoint of the same split, and records metrics and the access log when the exchange ends.
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Clock, Timer } from '../lib/clock.ts';
+import { HopHeaders, INTERNAL_REQUEST_HEADERS, ProbeValues } from '../lib/hop.ts';
 import type { Logger } from '../lib/log.ts';
+import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER, writeError } from '../lib/http/errors.ts';
+import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import {
   endedStatus,
   ExchangeAbortedError,
+  neverConnected,
   ProxyExchange,
   upstreamFailureFields,
   type Dispatch,
@@ -24,17 +28,26 @@ import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '.
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import {
-  HASH_HEADER,
   route,
   type ForwardDecision,
   type HeaderPair,
   type Listener,
+  type RejectDecision,
   type RouteDecision,
+  type Upstream,
 } from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
 import type { UpstreamPools } from './upstreams.ts';
 
 const TOO_LARGE_BODY = 'request body too large';
+/** Passive health: an endpoint that refused a connection is ejected this long, doubled for each ejection in a row. */
+const EJECTION_BASE_MS = 1000;
+const EJECTION_MAX_MS = 30_000;
+
+/** How long an endpoint ejected `before` times in a row already stays out this time. */
+export function ejectionMs(before: number): number {
+  return Math.min(EJECTION_BASE_MS * 2 ** Math.min(before, 16), EJECTION_MAX_MS);
+}
 /**
  * Request timeouts are checked by one sweep over the requests in progress rather than a timer per
  * request (a timer costs an allocation and two heap operations per request). A request times out
@@ -42,15 +55,19 @@ const TOO_LARGE_BODY = 'request body too large';
  */
 const SWEEP_MIN_MS = 10;
 const SWEEP_MAX_MS = 1000;
-/** Set by the gateway from the connection, never trusted from the client. */
-const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', 'k-original-host'];
+/**
+ * Never trusted from the client: set by the gateway from the connection, or internal headers
+ * between the hops behind it, which the gateway (the trust boundary) adds itself where a KIngress
+ * asks for them.
+ */
+const GATEWAY_OWNED = ['x-forwarded-for', 'x-forwarded-proto', ...INTERNAL_REQUEST_HEADERS];
 
 export interface ProxyLimits {
   /** Largest request body forwarded; 0 means no limit (as Kourier). */
   maxBodyBytes: number;
   /** `firstByteMs` 0 turns the time-to-first-byte timeout off (Kourier sets no route timeout). */
   timeouts: RequestTimeouts;
-  /** Further endpoints tried when one refuses the connection; only for requests without a body. */
+  /** Further endpoints tried when a connection could not be made (nothing was sent, so bodies too). */
   maxRetries: number;
 }
 
@@ -70,9 +87,18 @@ export interface GatewayProxyDeps {
   log: Logger;
 }
 
+/**
+ * An ingress probe the gateway does not answer itself (its hash is not `override`) goes on with
+ * its probe headers, for the activator or queue-proxy to answer with the hash echoed, as KIngress
+ * conformance expects; those hops answer it without the app, so it carries no load anyone counts.
+ */
+const PROBE_PASSES: ReadonlySet<string> = new Set([HopHeaders.networkProbe, HopHeaders.networkHash]);
+
 /** The forwarded form of a decision's header edits, built once per decision's header list. */
 interface PreparedHeaders {
   drop: ReadonlySet<string>;
+  /** `drop` for an ingress probe. */
+  dropFromProbe: ReadonlySet<string>;
   add: readonly string[];
 }
 
@@ -81,14 +107,19 @@ const prepared = new WeakMap<readonly HeaderPair[], PreparedHeaders>();
 function prepare(setHeaders: readonly HeaderPair[]): PreparedHeaders {
   let headers = prepared.get(setHeaders);
   if (headers === undefined) {
+    const drop = new Set([...GATEWAY_OWNED, ...setHeaders.map(([name]) => name)]);
     headers = {
-      drop: new Set([...GATEWAY_OWNED, ...setHeaders.map(([name]) => name)]),
+      drop,
+      dropFromProbe: new Set([...drop].filter((name) => !PROBE_PASSES.has(name))),
       add: setHeaders.flat(),
     };
     prepared.set(setHeaders, headers);
   }
   return headers;
 }
+
+const isIngressProbe = (req: DownstreamRequest): boolean =>
+  req.headers[HopHeaders.networkProbe] === ProbeValues.ingress;
 
 function clientAddress(req: DownstreamRequest): string {
   const remote = req.socket?.remoteAddress ?? '';
@@ -99,11 +130,12 @@ function clientAddress(req: DownstreamRequest): string {
 function forwardOptions(req: DownstreamRequest, decision: ForwardDecision): ForwardOptions {
   const headers = prepare(decision.setHeaders);
   const proto = (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
+  const drop = isIngressProbe(req) ? headers.dropFromProbe : headers.drop;
   const add = [...headers.add, 'x-forwarded-for', clientAddress(req), 'x-forwarded-proto', proto];
-  if (decision.rewriteHost === undefined) return { dropRequestHeaders: headers.drop, addHeaders: add };
+  if (decision.rewriteHost === undefined) return { dropRequestHeaders: drop, addHeaders: add };
   const host = req.headers.host ?? req.headers[':authority'];
-  if (typeof host === 'string') add.push('k-original-host', host);
-  return { dropRequestHeaders: headers.drop, addHeaders: add, host: decision.rewriteHost };
+  if (typeof host === 'string') add.push(HopHeaders.originalHost, host);
+  return { dropRequestHeaders: drop, addHeaders: add, host: decision.rewriteHost };
 }
 
 function hostOf(req: DownstreamRequest): string | undefined {
@@ -213,6 +245,12 @@ export class GatewayProxy {
   requestHandler(listener: Listener): (req: DownstreamRequest, res: DownstreamResponse) => void {
     return (req, res) => {
       const arrivedAt = this.deps.clock.now();
+      const malformed = normalizeRequestTarget(req);
+      if (malformed !== undefined) {
+        writeError(res, 400, this.#malformed(req, malformed));
+        this.recordEnd(req, undefined, '', '', '', 400, arrivedAt, undefined);
+        return;
+      }
       const decision = this.#route(listener, req);
       if (decision.kind === 'forward') {
         this.#open++;
@@ -220,26 +258,53 @@ export class GatewayProxy {
         return;
       }
       if (decision.kind === 'probe') {
-        reply(req, res, 200, '', { [HASH_HEADER]: decision.hash });
+        reply(req, res, 200, '', { [HopHeaders.networkHash]: decision.hash });
         this.recordEnd(req, decision, decision.ingress.namespace, decision.ingress.name, '', 200, arrivedAt, undefined);
         return;
       }
-      reply(req, res, decision.status, decision.message);
+      const requestId = this.#rejected(req, decision);
+      reply(req, res, decision.status, errorBody(decision.status, requestId), { [REQUEST_ID_HEADER]: requestId });
       this.recordEnd(req, decision, '', '', '', decision.status, arrivedAt, undefined);
     };
+  }
+
+  /** A client's malformed request is its own business: logged at debug, under the id it is given. */
+  #malformed(req: DownstreamRequest, reason: string): string {
+    const requestId = newRequestId();
+    this.deps.log.debug('malformed request', { requestId, reason, client: req.socket?.remoteAddress });
+    return requestId;
+  }
+
+  /**
+   * Logs why a request was refused under a new request id and returns the id: the client is told
+   * only the status and the id, never which namespace, revision or backend lies behind the host.
+   * A refusal of a host or path nobody serves is what scanners cause, so it is logged at debug.
+   */
+  #rejected(req: DownstreamRequest, decision: RejectDecision): string {
+    const requestId = newRequestId();
+    const fields = { requestId, reason: decision.reason, detail: decision.message, host: hostOf(req), path: req.url };
+    if (decision.status >= 500) this.deps.log.warn('request refused', fields);
+    else this.deps.log.debug('request refused', fields);
+    return requestId;
   }
 
   upgradeHandler(listener: Listener): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
     return (req, socket, head) => {
       const arrivedAt = this.deps.clock.now();
+      const malformed = normalizeRequestTarget(req);
+      if (malformed !== undefined) {
+        socket.on('error', () => socket.destroy());
+        socket.end(rawErrorResponse(400, this.#malformed(req, malformed)));
+        this.recordEnd(req, undefined, '', '', '', 400, arrivedAt, undefined);
+        return;
+      }
       const decision = this.#route(listener, req);
       if (decision.kind !== 'forward') {
+        // A probe cannot upgrade.
         const status = decision.kind === 'probe' ? 400 : decision.status;
-        const body = decision.kind === 'probe' ? 'probes cannot upgrade' : decision.message;
+        const requestId = decision.kind === 'probe' ? newRequestId() : this.#rejected(req, decision);
         socket.on('error', () => socket.destroy());
-        socket.end(
-          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-        );
+        socket.end(rawErrorResponse(status, requestId));
         this.recordEnd(req, undefined, '', '', '', status, arrivedAt, undefined);
         return;
       }
@@ -259,6 +324,7 @@ export class GatewayProxy {
         ...(options.host === undefined ? {} : { host: options.host }),
         onClose: (error) => {
           upstream.inFlight--;
+          if (error !== undefined && neverConnected(error)) this.eject(upstream, (error as NodeJS.ErrnoException).code);
           this.recordEnd(
             req,
             decision,
@@ -273,6 +339,22 @@ export class GatewayProxy {
         },
       });
     };
+  }
+
+  /**
+   * Takes an endpoint that could not be connected to out of picking for a while: with no requests
+   * in flight it would otherwise look the least loaded and attract every request. It comes back
+   * on its own; a response from it resets the backoff.
+   */
+  eject(upstream: Upstream, code: string | undefined): void {
+    if (upstream.ejected) return;
+    const forMs = ejectionMs(upstream.ejections);
+    upstream.ejected = true;
+    upstream.ejections++;
+    this.deps.log.warn('endpoint ejected', { upstream: upstream.address, code, forMs, ejections: upstream.ejections });
+    this.deps.clock.setTimeout(() => {
+      upstream.ejected = false;
+    }, forMs);
   }
 
   requestEnded(): void {
@@ -395,7 +477,9 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
   ): void {
-    this.#responseStarted = true;
+    if (statusCode >= 200) this.#responseStarted = true;
+    const upstream = this.#decision.upstream;
+    if (upstream.ejections !== 0) upstream.ejections = 0;
     this.#exchange.onResponseStart(controller, statusCode, headers);
   }
 
@@ -411,6 +495,8 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
   }
 
   onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    if (!this.#responseStarted && neverConnected(error))
+      this.#proxy.eject(this.#decision.upstream, (error as NodeJS.ErrnoException).code);
     if (this.#mayRetry(error)) {
       const next = this.#untriedSibling();
       if (next !== undefined) {
@@ -424,7 +510,7 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
     this.#exchange.onResponseError(controller, error);
   }
 
-  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
+  exchangeEnded(exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.#done) return;
     if (outcome === 'upstream-failed') {
       const decision = this.#decision;
@@ -434,7 +520,7 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
         upstream: decision.upstream.address,
         attempts: this.#attempts,
         responseStarted: this.#responseStarted,
-        ...upstreamFailureFields(error),
+        ...upstreamFailureFields(exchange, error),
       });
     }
     this.#finish(endedStatus(this.#res, outcome));
@@ -448,13 +534,17 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
       .dispatch(this.#dispatchOptions!, this);
   }
 
-  /** Only a refused connection proves the upstream saw nothing; a body already streamed cannot be replayed. */
+  /**
+   * Only a connection never made proves the upstream saw nothing, whatever the method; the body
+   * goes along if none of it has been read yet (undici reads it only once connected).
+   */
   #mayRetry(error: Error): boolean {
+    const body = this.#dispatchOptions?.body;
     return (
       !this.#done &&
       !this.#responseStarted &&
-      (error as { code?: string }).code === 'ECONNREFUSED' &&
-      this.#dispatchOptions?.body == null &&
+      neverConnected(error) &&
+      (body == null || !(body as Readable).readableDidRead) &&
       this.#attempts <= this.#proxy.deps.limits.maxRetries
     );
   }

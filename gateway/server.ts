@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { DownstreamRequest, DownstreamResponse } from '../lib/http/proxy.ts';
 import { HttpListener, type TlsOptions } from '../lib/http/server.ts';
 import type { GatewayProxy } from './proxy.ts';
-import { PROBE_HEADER } from './routing/probe.ts';
+import { HopHeaders } from '../lib/hop.ts';
 import type { Listener } from './routing/index.ts';
 
 export interface ClientLimits {
@@ -73,7 +73,7 @@ function withRedirect(serve: RequestHandler, redirect: ListenerExtras['httpsRedi
     const host = req.headers.host ?? req.headers[':authority'];
     // Knative's readiness probes are answered over plain HTTP whatever the Ingress's httpOption.
     const location =
-      req.headers[PROBE_HEADER] === undefined
+      req.headers[HopHeaders.networkProbe] === undefined
         ? redirect(typeof host === 'string' ? host : undefined, req.url ?? '/')
         : undefined;
     if (location === undefined) {

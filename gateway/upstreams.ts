@@ -2,6 +2,7 @@
 // sends there. Pools are made on first use and closed once a new routing table no longer names
 // their address; closing is graceful, so requests already dispatched on the old table finish.
 import { H2CClient, Pool, type Dispatcher } from 'undici';
+import { connectorSkippingContinue } from '../lib/http/unsolicitedContinue.ts';
 import type { RoutingTable, UpstreamProtocol } from './routing/index.ts';
 
 export interface UpstreamPoolOptions {
@@ -58,7 +59,7 @@ export class UpstreamPools {
         headersTimeout: 0,
         bodyTimeout: 0,
         keepAliveTimeout: this.#options.keepAliveTimeoutMs,
-        connect: { timeout: this.#options.connectTimeoutMs },
+        connect: connectorSkippingContinue({ timeout: this.#options.connectTimeoutMs }),
       });
       this.#http1.set(address, pool);
     }

@@ -3,6 +3,7 @@
 // Knative hard-codes the admin and metrics ports; they are overridable here so several
 // queue-proxies can share a loopback interface in tests.
 import { parseGoDuration } from '../lib/config/duration.ts';
+import { QueueEnv, QueuePorts } from '../lib/hop.ts';
 import { parseReadinessProbes, type ReadinessProbe } from './probe.ts';
 
 // Checked by hand with the rules and messages of lib/config/parse.ts rather than with zod:
@@ -105,23 +106,23 @@ export class ConfigError extends Error {
 
 export function parseConfig(env: Record<string, string | undefined>): QueueProxyConfig {
   const read = new EnvReader(env);
-  const namespace = read.required('SERVING_NAMESPACE');
-  const service = read.string('SERVING_SERVICE', '');
-  const configuration = read.required('SERVING_CONFIGURATION');
-  const revision = read.required('SERVING_REVISION');
-  const pod = read.required('SERVING_POD');
-  const podIP = read.string('SERVING_POD_IP', '');
-  const servingPort = read.port('QUEUE_SERVING_PORT', 8012);
-  const userPort = read.int('USER_PORT', 8080, { min: 1, max: 65535 });
-  const containerConcurrency = read.int('CONTAINER_CONCURRENCY', 0, { min: 0, max: 1000 });
-  const timeoutSeconds = read.int('REVISION_TIMEOUT_SECONDS', 300, { min: 0 });
-  const responseStartTimeoutSeconds = read.int('REVISION_RESPONSE_START_TIMEOUT_SECONDS', 0, { min: 0 });
-  const idleTimeoutSeconds = read.int('REVISION_IDLE_TIMEOUT_SECONDS', 0, { min: 0 });
-  const readinessProbeJson = read.string('SERVING_READINESS_PROBE', '');
-  const multiContainerProbes = read.bool('ENABLE_MULTI_CONTAINER_PROBES', false);
-  const adminPort = read.port('QUEUE_ADMIN_PORT', 8022);
-  const autoscalerMetricsPort = read.port('QUEUE_AUTOSCALER_METRICS_PORT', 9090);
-  const userMetricsPort = read.port('QUEUE_USER_METRICS_PORT', 9091);
+  const namespace = read.required(QueueEnv.namespace);
+  const service = read.string(QueueEnv.service, '');
+  const configuration = read.required(QueueEnv.configuration);
+  const revision = read.required(QueueEnv.revision);
+  const pod = read.required(QueueEnv.pod);
+  const podIP = read.string(QueueEnv.podIP, '');
+  const servingPort = read.port(QueueEnv.servingPort, QueuePorts.http1);
+  const userPort = read.int(QueueEnv.userPort, 8080, { min: 1, max: 65535 });
+  const containerConcurrency = read.int(QueueEnv.containerConcurrency, 0, { min: 0, max: 1000 });
+  const timeoutSeconds = read.int(QueueEnv.timeoutSeconds, 300, { min: 0 });
+  const responseStartTimeoutSeconds = read.int(QueueEnv.responseStartTimeoutSeconds, 0, { min: 0 });
+  const idleTimeoutSeconds = read.int(QueueEnv.idleTimeoutSeconds, 0, { min: 0 });
+  const readinessProbeJson = read.string(QueueEnv.readinessProbe, '');
+  const multiContainerProbes = read.bool(QueueEnv.multiContainerProbes, false);
+  const adminPort = read.port('QUEUE_ADMIN_PORT', QueuePorts.admin);
+  const autoscalerMetricsPort = read.port('QUEUE_AUTOSCALER_METRICS_PORT', QueuePorts.autoscalerMetrics);
+  const userMetricsPort = read.port('QUEUE_USER_METRICS_PORT', QueuePorts.userMetrics);
   const bindAddress = read.string('QUEUE_BIND_ADDRESS', '0.0.0.0');
   const drainQuietPeriodMs = read.durationMs('QUEUE_DRAIN_QUIET_PERIOD', 30_000);
   const drainTimeoutMs = read.durationMs('QUEUE_DRAIN_TIMEOUT', undefined);
@@ -132,7 +133,9 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
   try {
     readinessProbes = parseReadinessProbes(readinessProbeJson, multiContainerProbes, userPort);
   } catch (error) {
-    throw new ConfigError(`queue-proxy environment is invalid: SERVING_READINESS_PROBE: ${(error as Error).message}`);
+    throw new ConfigError(
+      `queue-proxy environment is invalid: ${QueueEnv.readinessProbe}: ${(error as Error).message}`,
+    );
   }
   const timeoutMs = timeoutSeconds * 1000;
   return {

@@ -6,9 +6,12 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER, writeError } from '../lib/http/errors.ts';
+import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import { HeldRequest } from '../lib/http/heldRequest.ts';
 import { ProxyExchange, type Dispatch, type DownstreamRequest, type DownstreamResponse } from '../lib/http/proxy.ts';
 import type { Breaker } from '../lib/breaker.ts';
+import { HopHeaders, PROBE_USER_AGENTS, PROXIED_BY_ACTIVATOR, ProbeValues } from '../lib/hop.ts';
 import type { Drainer } from './drain.ts';
 import type { Readiness } from './readiness.ts';
 import type { RequestStats } from '../lib/stats/requestStats.ts';
@@ -16,12 +19,12 @@ import type { UserMetrics } from './userMetrics.ts';
 
 /** Removed before the user container sees the request, as Knative's activator.RevisionHeaders. */
 const DROPPED_HEADERS: ReadonlySet<string> = new Set([
-  'knative-serving-revision',
-  'knative-serving-namespace',
-  'k-original-host',
+  HopHeaders.revision,
+  HopHeaders.revisionNamespace,
+  HopHeaders.originalHost,
 ]);
 const DEFAULT_FORWARD = { dropRequestHeaders: DROPPED_HEADERS };
-const HEALTH_CHECK_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaling-Probe'];
+const HEALTH_CHECK_AGENTS = Object.values(PROBE_USER_AGENTS);
 
 export interface PipelineDeps {
   upstream: Dispatch;
@@ -40,7 +43,17 @@ export interface PipelineDeps {
 function isHealthCheck(req: DownstreamRequest): boolean {
   const agent = req.headers['user-agent'];
   if (agent !== undefined) for (const prefix of HEALTH_CHECK_AGENTS) if (agent.startsWith(prefix)) return true;
-  return req.headers['k-kubelet-probe'] !== undefined || req.headers['k-network-probe'] === 'queue';
+  const headers = req.headers;
+  return headers[HopHeaders.kubeletProbe] !== undefined || headers[HopHeaders.networkProbe] === ProbeValues.queue;
+}
+
+/**
+ * Whether the activator sent the request, so the autoscaler can tell its share apart. The header
+ * is believed because only the activator and the gateway reach this port, and the gateway, the
+ * trust boundary, removes a client's copy; a hop that could forge it could send the load anyway.
+ */
+function isProxied(req: DownstreamRequest): boolean {
+  return req.headers[HopHeaders.proxyRequest] === PROXIED_BY_ACTIVATOR;
 }
 
 function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
@@ -104,13 +117,18 @@ export class Pipeline {
 
   handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
     const deps = this.#deps;
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      writeError(res, 400, this.#malformed(malformed));
+      return;
+    }
     if (isHealthCheck(req)) {
       this.#serveHealthCheck(req, res);
       return;
     }
-    if (req.headers['k-network-probe'] === 'probe') {
+    if (req.headers[HopHeaders.networkProbe] === ProbeValues.ingress) {
       if (deps.drainer.draining) reply(res, 503, 'shutting down');
-      else reply(res, 200, '', { 'k-network-hash': String(req.headers['k-network-hash'] ?? '') });
+      else reply(res, 200, '', { [HopHeaders.networkHash]: String(req.headers[HopHeaders.networkHash] ?? '') });
       return;
     }
     deps.drainer.touch();
@@ -120,11 +138,16 @@ export class Pipeline {
 
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const deps = this.#deps;
+    const malformed = normalizeRequestTarget(req);
+    if (malformed !== undefined) {
+      socket.end(rawErrorResponse(400, this.#malformed(malformed)));
+      return;
+    }
     deps.drainer.touch();
     this.#open++;
-    const proxied = req.headers['k-proxy-request'] === 'activator';
+    const proxied = isProxied(req);
     deps.stats.requestIn(deps.clock.now(), proxied);
-    const originalHost = req.headers['k-original-host'];
+    const originalHost = req.headers[HopHeaders.originalHost];
     // An upgraded connection holds its slot until it closes, as a hijacked Go handler does.
     const connect = () =>
       forwardUpgrade(req, socket, head, deps.upstream, {
@@ -148,14 +171,20 @@ export class Pipeline {
     }
   };
 
+  #malformed(reason: string): string {
+    const requestId = newRequestId();
+    this.#deps.log.debug('malformed request', { requestId, reason });
+    return requestId;
+  }
+
   requestEnded(): void {
     if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   #serveHealthCheck(req: DownstreamRequest, res: DownstreamResponse): void {
     const deps = this.#deps;
-    const probe = req.headers['k-network-probe'];
-    if (probe !== 'queue') {
+    const probe = req.headers[HopHeaders.networkProbe];
+    if (probe !== ProbeValues.queue) {
       reply(res, 400, `unexpected probe header value: ${probe ?? ''}`);
       return;
     }
@@ -172,12 +201,16 @@ export class Pipeline {
             this.#answeredReady = true;
             deps.log.info('first health check answered ready', { userAgent: req.headers['user-agent'] });
           }
-          reply(res, 200, 'queue');
+          reply(res, 200, ProbeValues.queue);
         } else {
           reply(res, 503, deps.drainer.draining ? 'shutting down' : 'container not ready');
         }
       },
-      (error: Error) => reply(res, 500, error.message),
+      (error: Error) => {
+        const requestId = newRequestId();
+        deps.log.error('health check failed', { requestId, error: error.message });
+        reply(res, 500, errorBody(500, requestId), { [REQUEST_ID_HEADER]: requestId });
+      },
     );
   }
 }
@@ -190,7 +223,7 @@ class ProxiedRequest extends HeldRequest<PipelineDeps> {
   constructor(pipeline: Pipeline, deps: PipelineDeps, req: DownstreamRequest, res: DownstreamResponse) {
     super(deps, req, res, deps.breaker, deps);
     this.#pipeline = pipeline;
-    this.#proxied = req.headers['k-proxy-request'] === 'activator';
+    this.#proxied = isProxied(req);
   }
 
   begin(): void {
@@ -203,7 +236,7 @@ class ProxiedRequest extends HeldRequest<PipelineDeps> {
     const req = this.req;
     const exchange = new ProxyExchange(req, this.res, this, this.deps.clock);
     this.exchange = exchange;
-    const originalHost = req.headers['k-original-host'];
+    const originalHost = req.headers[HopHeaders.originalHost];
     const forwarded = forwardedFromLegacy(req);
     const upstream = req.httpVersionMajor === 2 ? this.deps.h2cUpstream : this.deps.upstream;
     exchange.start(

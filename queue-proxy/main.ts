@@ -9,6 +9,7 @@ import { http } from '../lib/http/builtins.ts';
 import { NodeDispatcher } from '../lib/http/nodeDispatcher.ts';
 import type { Dispatch } from '../lib/http/proxy.ts';
 import { HttpListener } from '../lib/http/server.ts';
+import { WAIT_FOR_DRAIN_PATH } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { Breaker } from '../lib/breaker.ts';
 import { parseConfig, type QueueProxyConfig } from './config.ts';
@@ -19,8 +20,6 @@ import { RequestStats } from '../lib/stats/requestStats.ts';
 import { AutoscalerStatsReporter } from './stats.ts';
 import { serveMetrics } from './prometheus.ts';
 import { UserMetrics } from './userMetrics.ts';
-
-export const WAIT_FOR_DRAIN_PATH = '/wait-for-drain';
 
 export interface QueueProxyPorts {
   serving: number;

@@ -2,6 +2,7 @@
 // and hands to queue-proxy as JSON in SERVING_READINESS_PROBE (S:pkg/queue/readiness/probe.go).
 import { connect } from 'node:net';
 import { http } from '../lib/http/builtins.ts';
+import { PROBE_USER_AGENTS } from '../lib/hop.ts';
 
 export interface ReadinessProbe {
   /** gRPC and exec probes are checked as TCP on their port: queue-proxy runs no commands and speaks no gRPC health. */
@@ -125,7 +126,7 @@ function toProbe(spec: ProbeSpec, userPort: number): ReadinessProbe {
     successThreshold: Math.max(1, spec.successThreshold ?? 1),
   };
   if (spec.httpGet) {
-    const headers: Record<string, string> = { 'user-agent': 'kube-probe/1.34' };
+    const headers: Record<string, string> = { 'user-agent': `${PROBE_USER_AGENTS.kubelet}1.34` };
     for (const { name, value } of spec.httpGet.httpHeaders ?? []) headers[name.toLowerCase()] = value;
     return {
       kind: 'http',

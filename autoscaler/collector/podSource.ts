@@ -3,12 +3,10 @@
 // benchmarks run queue-proxies as plain processes.
 import type { V1Pod } from '@kubernetes/client-node';
 import { Labels } from '../../lib/apis/serving.ts';
+import { QueuePorts } from '../../lib/hop.ts';
 import { Informer } from '../../lib/kube/informer.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { ScrapePod } from './sampling.ts';
-
-/** The queue-proxy's autoscaler metrics port (Knative's http-autometric). */
-export const AUTOSCALER_METRICS_PORT = 9090;
 
 /**
  * A revision's pods by state (upstream PodAccessor.PodCountsByState). notReady counts every
@@ -81,7 +79,7 @@ export function toScrapePod(pod: V1Pod): ScrapePod {
   return {
     name: pod.metadata?.name ?? '',
     ip: pod.status?.podIP ?? '',
-    port: AUTOSCALER_METRICS_PORT,
+    port: QueuePorts.autoscalerMetrics,
     startedAtMs: started ? new Date(started).getTime() : 0,
   };
 }

@@ -4,16 +4,20 @@
 //
 // A forward decision's `upstream.inFlight` is the load the endpoint picker reads: the proxy layer
 // increments it when it starts sending and decrements it when the exchange ends.
+import { HopHeaders, ProbeValues } from '../../lib/hop.ts';
 import { NO_MATCHING_PATH, type RouteDecision } from './decision.ts';
 import { findRoute, match, type RequestHead } from './match.ts';
-import { HASH_HEADER, HASH_OVERRIDE, PROBE_HEADER, PROBE_VALUE } from './probe.ts';
 import { pickUpstream } from './split.ts';
 import type { RoutingTable } from './table.ts';
 
 export function route(table: RoutingTable, request: RequestHead): RouteDecision {
   const matched = match(table, request);
   if (matched.kind === 'reject') return matched;
-  if (request.headers[PROBE_HEADER] === PROBE_VALUE && request.headers[HASH_HEADER] === HASH_OVERRIDE)
+  const headers = request.headers;
+  if (
+    headers[HopHeaders.networkProbe] === ProbeValues.ingress &&
+    headers[HopHeaders.networkHash] === ProbeValues.hashOverride
+  )
     return matched.probe;
   // A rewriting path (a DomainMapping's) answers probes itself, then routes as its rewritten host.
   const splits =
@@ -29,5 +33,6 @@ export function route(table: RoutingTable, request: RequestHead): RouteDecision 
 
 export * from './decision.ts';
 export { normalizeHost, type Listener, type RequestHead } from './match.ts';
-export { HASH_HEADER, ingressHash } from './probe.ts';
+export { ingressHash } from './probe.ts';
+export type { Upstream } from './split.ts';
 export * from './table.ts';

@@ -4,20 +4,14 @@
 // `K-Network-Hash: override` is forwarded with `K-Network-Hash: <hash of the spec>`, and the
 // activator or queue-proxy echoes that header back. Here the gateway answers the probe itself from
 // its routing table: the answer proves the same thing (this gateway has loaded this spec) without a
-// cold start or an activator in the way. A probe with any other hash is forwarded like any request,
-// and the backend echoes the hash it was sent, as upstream. The hash is upstream's
+// cold start or an activator in the way. A client's K-Network-Probe and K-Network-Hash on any other
+// request are internal headers it may not set, and the gateway drops them (proxy.ts). The hash is upstream's
 // (`ingress.ComputeHash`), which KIngress conformance checks byte for byte, and any prober that
 // marks our KIngresses Ready must compute it with `ingressHash` below. A host lost to an older
 // Ingress (see table.ts) answers with the winner's hash, so the losing Ingress never becomes Ready,
 // which is the signal it should get.
 import { createHash } from 'node:crypto';
 import type { Ingress } from '../../lib/apis/networking.ts';
-
-/** Request headers of a probe, lower-case as node:http delivers them. */
-export const PROBE_HEADER = 'k-network-probe';
-export const PROBE_VALUE = 'probe';
-export const HASH_HEADER = 'k-network-hash';
-export const HASH_OVERRIDE = 'override';
 
 /**
  * Upstream's `ComputeHash`, hex: SHA-256 over the spec as Go's encoding/json marshals the

@@ -68,19 +68,29 @@ export class SplitSchedule {
   }
 }
 
-/** One address a split can send to; `inFlight` is kept by the proxy layer and read by the picker. */
+/**
+ * One address a split can send to; `inFlight` and the passive health (`ejected`, `ejections`) are
+ * kept by the proxy layer and read by the picker.
+ */
 export interface Upstream {
   readonly address: string;
   readonly host: string;
   readonly port: number;
   inFlight: number;
+  /** Refused a connection lately: picked only when no endpoint of the split is healthy. */
+  ejected: boolean;
+  /** Ejections in a row without a response in between; each lasts longer. */
+  ejections: number;
 }
 
 /**
  * Power of two choices: compare two distinct endpoints drawn at random and take the less loaded.
  * Close to least-loaded in effect without scanning every endpoint, and, unlike strict
  * least-loaded, does not herd every new request onto the one endpoint that just became idle.
- * Ties go to the first draw. `upstreams` must not be empty.
+ * Ties go to the first draw. An ejected endpoint, whose in-flight count stays 0 because it refuses
+ * every connection, loses to any healthy one; when both draws are ejected the first healthy
+ * endpoint after them is taken, and only a split with none left healthy sends to an ejected one
+ * (Envoy's panic mode: a guess beats certain failure). `upstreams` must not be empty.
  */
 export function pickUpstream(upstreams: readonly Upstream[], randomInt: RandomInt): number {
   const count = upstreams.length;
@@ -88,5 +98,14 @@ export function pickUpstream(upstreams: readonly Upstream[], randomInt: RandomIn
   const first = randomInt(count);
   let second = randomInt(count - 1);
   if (second >= first) second++;
-  return upstreams[second]!.inFlight < upstreams[first]!.inFlight ? second : first;
+  const a = upstreams[first]!;
+  const b = upstreams[second]!;
+  if (a.ejected !== b.ejected) return a.ejected ? second : first;
+  if (a.ejected) {
+    for (let i = 1; i < count; i++) {
+      const at = (first + i) % count;
+      if (!upstreams[at]!.ejected) return at;
+    }
+  }
+  return b.inFlight < a.inFlight ? second : first;
 }

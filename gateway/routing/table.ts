@@ -18,6 +18,7 @@
 // Scope: exact hosts (no wildcards). TLS and the httpOption redirect are gateway/tls.ts's;
 // filtering by ingress class and skipping Ingresses being deleted is the sync layer's job.
 import type { Ingress, IngressPath, IngressSplit } from '../../lib/apis/networking.ts';
+import { HopHeaders } from '../../lib/hop.ts';
 import {
   backendUnknown,
   noReadyEndpoints,
@@ -310,7 +311,7 @@ class TableBuilder {
       // The proxy sets K-Original-Host itself on every rewritten request, from the client's Host.
       const setHeaders = Object.freeze(
         mergeHeaders(path.appendHeaders, ...splits.map((s) => s.appendHeaders)).filter(
-          ([name]) => name !== 'k-original-host',
+          ([name]) => name !== HopHeaders.originalHost,
         ),
       );
       // Its routes are filled in by finish(), once every Ingress is in.
@@ -361,7 +362,14 @@ class TableBuilder {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     let upstream = this.#upstreams.get(address);
     if (!upstream) {
-      upstream = this.#previous?.upstreams.get(address) ?? { address, host, port, inFlight: 0 };
+      upstream = this.#previous?.upstreams.get(address) ?? {
+        address,
+        host,
+        port,
+        inFlight: 0,
+        ejected: false,
+        ejections: 0,
+      };
       this.#upstreams.set(address, upstream);
     }
     return upstream;

@@ -3,6 +3,7 @@
 // writes (upstream pkg/apis/serving/v1beta1/domainmapping_*.go, knative.dev/networking domainclaim_*.go).
 import type { IClusterDomainClaim } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/ClusterDomainClaim';
 import type { IDomainMapping } from '@kubernetes-models/knative/serving.knative.dev/v1beta1/DomainMapping';
+import { canonicalHeaderName, HopHeaders } from '../hop.ts';
 import type { Status } from './conditions.ts';
 import type { WithStatus } from './status.ts';
 
@@ -28,4 +29,4 @@ export const DomainMappingLabels = {
 } as const;
 
 /** The header carrying the Host the client asked for, set on requests whose Host was rewritten (knative.dev/networking header.OriginalHostKey). */
-export const ORIGINAL_HOST_HEADER = 'K-Original-Host';
+export const ORIGINAL_HOST_HEADER = canonicalHeaderName(HopHeaders.originalHost);

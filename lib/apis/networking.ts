@@ -4,6 +4,7 @@
 import type { IIngress } from '@kubernetes-models/knative/networking.internal.knative.dev/v1alpha1/Ingress';
 import type { V1ObjectMeta, V1ServicePort } from '@kubernetes/client-node';
 import type { Condition, Status } from './conditions.ts';
+import { QueuePortNames, QueuePorts } from '../hop.ts';
 import type { WithStatus } from './status.ts';
 
 export const SKS_API_VERSION = 'networking.internal.knative.dev/v1alpha1';
@@ -32,15 +33,15 @@ export interface ServerlessService {
 
 /** Ports of the queue-proxy (Knative's pkg/networking constants). */
 export const BackendPorts = {
-  http: 8012,
-  http2: 8013,
-  https: 8112,
-  autoscalerMetrics: 9090,
-  userMetrics: 9091,
+  http: QueuePorts.http1,
+  http2: QueuePorts.h2c,
+  https: QueuePorts.https,
+  autoscalerMetrics: QueuePorts.autoscalerMetrics,
+  userMetrics: QueuePorts.userMetrics,
 } as const;
 
 export const backendPort = (protocol: ProtocolType) => (protocol === 'h2c' ? BackendPorts.http2 : BackendPorts.http);
-export const portName = (protocol: ProtocolType) => (protocol === 'h2c' ? 'http2' : 'http');
+export const portName = (protocol: ProtocolType) => (protocol === 'h2c' ? QueuePortNames.h2c : QueuePortNames.http1);
 export const appProtocol = (protocol: ProtocolType) => (protocol === 'h2c' ? { appProtocol: 'kubernetes.io/h2c' } : {});
 
 export function httpsPort(): V1ServicePort {

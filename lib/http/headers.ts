@@ -23,7 +23,8 @@ function connectionTokens(connection: string | string[] | undefined): Set<string
   let tokens: Set<string> | undefined;
   for (const token of text.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name !== '' && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade')
+    // Host names the request's target, not the connection: no client may take it from the app.
+    if (name !== '' && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade' && name !== 'host')
       (tokens ??= new Set()).add(name);
   }
   return tokens;

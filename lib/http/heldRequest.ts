@@ -75,10 +75,10 @@ export abstract class HeldRequest<Deps extends HeldRequestDeps> implements Break
     this.proxy();
   }
 
-  exchangeEnded(_exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
+  exchangeEnded(exchange: ProxyExchange, outcome: ExchangeOutcome, error: Error | undefined): void {
     if (this.phase === 'done') return;
     if (outcome === 'upstream-failed')
-      this.deps.log.warn('upstream failed', { ...this.logFields(), ...upstreamFailureFields(error) });
+      this.deps.log.warn('upstream failed', { ...this.logFields(), ...upstreamFailureFields(exchange, error) });
     this.finish(endedStatus(this.res, outcome));
   }
 

@@ -1,7 +1,7 @@
 // An HTTP/1.1 dispatcher over node:http's own keep-alive Agent that speaks undici's
 // dispatch-handler protocol, so ProxyExchange and forwardUpgrade run on it unchanged. queue-proxy
 // runs in every pod and uses it instead of an undici Pool, which would cost it ≈13 MiB.
-import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, InformationEvent } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { http } from './builtins.ts';
@@ -135,6 +135,7 @@ class NodeExchange implements Dispatcher.DispatchController {
   send(req: ClientRequest, body: Readable | null | undefined): void {
     this.#req = req;
     req.on('response', this.#onResponse);
+    req.on('information', this.#onInformation);
     req.on('upgrade', this.#onUpgrade);
     req.on('error', this.#onRequestError);
     if (body === null || body === undefined) {
@@ -212,6 +213,12 @@ class NodeExchange implements Dispatcher.DispatchController {
       if (!res.complete) this.fail(new UpstreamClosedError());
     });
     if (this.#paused) res.pause();
+  };
+
+  /** 103 Early Hints, handed on as undici does; node:http has already skipped any 100. */
+  #onInformation = (info: InformationEvent): void => {
+    if (this.#done || info.statusCode !== 103) return;
+    this.#handler.onResponseStart?.(this, info.statusCode, headersOf(info.rawHeaders), info.statusMessage);
   };
 
   #onUpgrade = (res: IncomingMessage, socket: Duplex, head: Buffer): void => {

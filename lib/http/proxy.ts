@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { realClock, type Clock } from '../clock.ts';
+import { errorBody, errorHeaders, newRequestId } from './errors.ts';
 import { downstreamResponseHeaders, replaceHost, upstreamRequestHeaders } from './headers.ts';
 
 export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
@@ -27,6 +28,7 @@ export interface DownstreamResponse {
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): unknown;
   addTrailers(trailers: OutgoingHttpHeaders): void;
+  writeEarlyHints(hints: OutgoingHttpHeaders): void;
   destroy(error?: Error): unknown;
   once(event: 'drain' | 'close', listener: () => void): unknown;
 }
@@ -53,13 +55,37 @@ export function endedStatus(res: DownstreamResponse, outcome: ExchangeOutcome): 
 
 /**
  * How an upstream failed, for the 'upstream failed' line every hop logs: the client sees only a
- * 502, the operator needs the error's code and message.
+ * generic 502 and its request id, the operator finds the error's code and message by that id.
  */
-export function upstreamFailureFields(error: Error | undefined): {
+export function upstreamFailureFields(
+  exchange: ProxyExchange | undefined,
+  error: Error | undefined,
+): {
+  requestId: string | undefined;
   code: string | undefined;
   error: string | undefined;
 } {
-  return { code: (error as NodeJS.ErrnoException | undefined)?.code, error: error?.message };
+  return {
+    requestId: exchange?.requestId,
+    code: (error as NodeJS.ErrnoException | undefined)?.code,
+    error: error?.message,
+  };
+}
+
+/**
+ * Error codes that mean the connection was never made, so the upstream saw nothing of the
+ * request: it may go to another endpoint whatever its method, and the endpoint is suspect.
+ */
+const NOT_CONNECTED: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export function neverConnected(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && NOT_CONNECTED.has(code);
 }
 
 export class ClientClosedError extends Error {
@@ -96,6 +122,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly res: DownstreamResponse;
   /** Clock time of the last byte written downstream (status line included); 0 before any. */
   lastWriteAt = 0;
+  /** Set when the exchange answered an error itself: the id the client was given, for the log. */
+  requestId: string | undefined;
   #listener: ExchangeListener;
   #clock: Clock;
   #controller: Dispatcher.DispatchController | undefined;
@@ -141,10 +169,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (this.#ended) return;
-    if (statusCode < 200) return; // 1xx interim responses are the upstream connection's business.
+    if (statusCode < 200) {
+      // 103 Early Hints go on to the client, which may start fetching what they link; other
+      // interim responses (a 100 nobody asked for) are the upstream connection's business.
+      if (statusCode === 103) this.#forwardEarlyHints(headers);
+      return;
+    }
     this.lastWriteAt = this.#clock.now();
     const res = this.res;
-    res.writeHead(statusCode, downstreamResponseHeaders(headers));
+    const forwarded = downstreamResponseHeaders(headers);
+    // A 204 has no content, so no length (RFC 9110 §8.6), whatever the upstream wrote.
+    if (statusCode === 204) delete forwarded['content-length'];
+    res.writeHead(statusCode, forwarded);
     // The head leaves now, not with the first body chunk: a response that starts and then takes
     // its time (a stream, Knative's time-to-first-byte) must be seen to start at every hop.
     // HTTP/2 sends it on writeHead; over HTTP/1.1 the socket stays corked for the rest of the tick,
@@ -157,6 +193,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         process.nextTick(uncork, socket);
       }
       http1.flushHeaders();
+    }
+  }
+
+  /** Interim responses mean nothing to an HTTP/1.0 client (RFC 9110 §15.2), which never gets them. */
+  #forwardEarlyHints(headers: IncomingHttpHeaders): void {
+    const req = this.req;
+    if (this.res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+    try {
+      this.res.writeEarlyHints(downstreamResponseHeaders(headers));
+    } catch {
+      // A Link that Node refuses to write: hints are only hints, the response still follows.
     }
   }
 
@@ -183,11 +230,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (!this.res.headersSent && !this.res.destroyed) {
-      const body = `upstream error: ${error.message}`;
-      this.res.writeHead(502, {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-      });
+      const requestId = newRequestId();
+      this.requestId = requestId;
+      const body = errorBody(502, requestId);
+      this.res.writeHead(502, errorHeaders(body, requestId));
       this.res.end(body);
     } else {
       this.res.destroy(error);

@@ -38,6 +38,24 @@ function isHttp2Preface(chunk: Buffer): boolean {
   return chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49;
 }
 
+/** Node's own answer to a request it cannot parse. */
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
+/**
+ * An HTTP/0.9 request line (`GET /` and a line end, no version), which node's parser would wait
+ * on until the headers timeout: a proxy of HTTP/1.1 and HTTP/2 answers it 400 at once. A first
+ * line that has not fully arrived is left to the parser and its timeouts.
+ */
+export function isHttp09RequestLine(chunk: Buffer): boolean {
+  // Empty lines before the request line are allowed (RFC 9112 §2.2).
+  let start = 0;
+  while (start < chunk.length && (chunk[start] === 0x0d || chunk[start] === 0x0a)) start++;
+  const end = chunk.indexOf(0x0a, start);
+  if (end === -1) return false;
+  const line = chunk.toString('latin1', start, end).trimEnd();
+  return !/ HTTP\/\d\.\d$/.test(line);
+}
+
 export class HttpListener {
   readonly http1: Http1Server;
   #http2: Http2Server | undefined;
@@ -75,6 +93,8 @@ export class HttpListener {
         socket.unshift(chunk);
         if (isHttp2Preface(chunk)) {
           this.#http2Server().emit('connection', socket);
+        } else if (isHttp09RequestLine(chunk)) {
+          socket.end(BAD_REQUEST);
         } else {
           http1.emit('connection', socket);
           socket.resume();

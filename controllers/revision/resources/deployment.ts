@@ -12,10 +12,11 @@ import {
 } from '../../../lib/apis/serving.ts';
 import { parseAutoscalingAnnotations } from '../../../lib/config/autoscalingAnnotations.ts';
 import { parseGoDuration } from '../../../lib/config/duration.ts';
+import { QueuePorts, WAIT_FOR_DRAIN_PATH } from '../../../lib/hop.ts';
 import type { RevisionConfig } from '../config.ts';
 import { podAnnotations, revisionLabels, revisionSelector } from './meta.ts';
 import { deploymentName } from './names.ts';
-import { QUEUE_CONTAINER_NAME, QueuePorts, makeQueueContainer } from './queueContainer.ts';
+import { QUEUE_CONTAINER_NAME, makeQueueContainer } from './queueContainer.ts';
 
 /** Fields of a RevisionSpec that are Knative's, not the PodSpec's. */
 const KNATIVE_ONLY_FIELDS = [
@@ -58,7 +59,7 @@ function userContainer(container: Container, rev: Revision, serving: boolean, po
   if (serving) {
     out.ports = [{ name: 'user-port', containerPort: port }];
     // The app is told to stop only once queue-proxy has drained its requests.
-    out.lifecycle = { preStop: { httpGet: { path: '/wait-for-drain', port: QueuePorts.admin } } };
+    out.lifecycle = { preStop: { httpGet: { path: WAIT_FOR_DRAIN_PATH, port: QueuePorts.admin } } };
     const readiness = withoutNetworkProbe(container.readinessProbe as Probe | undefined);
     if (readiness) out.readinessProbe = readiness;
     else delete out.readinessProbe;

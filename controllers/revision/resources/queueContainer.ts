@@ -2,19 +2,12 @@
 import type { V1Container, V1EnvVar, V1Probe } from '@kubernetes/client-node';
 import { Labels, type Probe, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
 import type { QueueSidecarJit } from '../../../lib/config/deployment.ts';
+import { canonicalHeaderName, HopHeaders, ProbeValues, QueueEnv, QueuePorts } from '../../../lib/hop.ts';
 import { IMAGE_CLI, IMAGE_NODE } from '../../../lib/image.ts';
 import type { RevisionConfig } from '../config.ts';
 import { servingContainerOf, servingProtocol, userPort } from '../../../lib/apis/revision.ts';
 
 export const QUEUE_CONTAINER_NAME = 'queue-proxy';
-
-export const QueuePorts = {
-  http1: 8012,
-  h2c: 8013,
-  admin: 8022,
-  autoscalerMetrics: 9090,
-  userMetrics: 9091,
-} as const;
 
 /**
  * node's flags for the sidecar, by config-deployment's queue-sidecar-jit; bench/queue-proxy.ts
@@ -31,7 +24,7 @@ export const QUEUE_NODE_FLAGS: Record<QueueSidecarJit, readonly string[]> = {
   baseline: [...OPTIMIZING_FLAGS, '--no-turbofan'],
 };
 
-/** What queue-proxy must probe, as JSON in SERVING_READINESS_PROBE: always on loopback and the user port. */
+/** What queue-proxy must probe, as JSON in its SERVING_READINESS_PROBE: always on loopback and the user port. */
 export function readinessProbeForQueue(probe: Probe | undefined, port: number): V1Probe {
   const timing = {
     ...(probe?.initialDelaySeconds !== undefined ? { initialDelaySeconds: probe.initialDelaySeconds } : {}),
@@ -72,29 +65,32 @@ export function makeQueueContainer(rev: Revision, config: RevisionConfig): V1Con
       { name: 'http-usermetric', containerPort: QueuePorts.userMetrics },
     ],
     env: [
-      env('SERVING_NAMESPACE', rev.metadata?.namespace ?? ''),
-      env('SERVING_SERVICE', labels[Labels.service] ?? ''),
-      env('SERVING_CONFIGURATION', labels[Labels.configuration] ?? ''),
-      env('SERVING_REVISION', rev.metadata?.name ?? ''),
-      env('QUEUE_SERVING_PORT', servingPort),
-      env('CONTAINER_CONCURRENCY', spec.containerConcurrency ?? 0),
-      env('REVISION_TIMEOUT_SECONDS', spec.timeoutSeconds ?? 0),
-      env('REVISION_RESPONSE_START_TIMEOUT_SECONDS', spec.responseStartTimeoutSeconds ?? 0),
-      env('REVISION_IDLE_TIMEOUT_SECONDS', spec.idleTimeoutSeconds ?? 0),
-      fieldEnv('SERVING_POD', 'metadata.name'),
-      fieldEnv('SERVING_POD_IP', 'status.podIP'),
-      env('USER_PORT', port),
-      env('SYSTEM_NAMESPACE', config.systemNamespace),
-      env('SERVING_READINESS_PROBE', JSON.stringify(readinessProbeForQueue(userProbe, port))),
-      env('ENABLE_HTTP2_AUTO_DETECTION', String(config.features['autodetect-http2'] === 'Enabled')),
-      env('ENABLE_MULTI_CONTAINER_PROBES', String(config.features['multi-container-probing'] === 'Enabled')),
+      env(QueueEnv.namespace, rev.metadata?.namespace ?? ''),
+      env(QueueEnv.service, labels[Labels.service] ?? ''),
+      env(QueueEnv.configuration, labels[Labels.configuration] ?? ''),
+      env(QueueEnv.revision, rev.metadata?.name ?? ''),
+      env(QueueEnv.servingPort, servingPort),
+      env(QueueEnv.containerConcurrency, spec.containerConcurrency ?? 0),
+      env(QueueEnv.timeoutSeconds, spec.timeoutSeconds ?? 0),
+      env(QueueEnv.responseStartTimeoutSeconds, spec.responseStartTimeoutSeconds ?? 0),
+      env(QueueEnv.idleTimeoutSeconds, spec.idleTimeoutSeconds ?? 0),
+      fieldEnv(QueueEnv.pod, 'metadata.name'),
+      fieldEnv(QueueEnv.podIP, 'status.podIP'),
+      env(QueueEnv.userPort, port),
+      env(QueueEnv.systemNamespace, config.systemNamespace),
+      env(QueueEnv.readinessProbe, JSON.stringify(readinessProbeForQueue(userProbe, port))),
+      env(QueueEnv.http2AutoDetection, String(config.features['autodetect-http2'] === 'Enabled')),
+      env(QueueEnv.multiContainerProbes, String(config.features['multi-container-probing'] === 'Enabled')),
     ],
     resources: {
       ...(Object.keys(resources.requests).length > 0 ? { requests: resources.requests } : {}),
       ...(Object.keys(resources.limits).length > 0 ? { limits: resources.limits } : {}),
     },
     readinessProbe: {
-      httpGet: { port: servingPort, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] },
+      httpGet: {
+        port: servingPort,
+        httpHeaders: [{ name: canonicalHeaderName(HopHeaders.networkProbe), value: ProbeValues.queue }],
+      },
       ...(userProbe?.initialDelaySeconds !== undefined ? { initialDelaySeconds: userProbe.initialDelaySeconds } : {}),
       ...(userProbe?.timeoutSeconds !== undefined ? { timeoutSeconds: userProbe.timeoutSeconds } : {}),
       periodSeconds: userProbe?.periodSeconds || 1,

@@ -14,12 +14,13 @@ import type { DomainConfig } from '../../../lib/config/domain.ts';
 import type { Features } from '../../../lib/config/features.ts';
 import type { NetworkConfig } from '../../../lib/config/network.ts';
 import { buildRollout, rolledOutSplits, ROLLOUT_ANNOTATION, serializeRollout, type Rollout } from '../rollout.ts';
+import { canonicalHeaderName, HopHeaders } from '../../../lib/hop.ts';
 import { DEFAULT_TARGET, type RevisionTarget } from '../traffic.ts';
 import { clusterLocalHosts, externalHost, isClusterLocal, targetHost, type RouteMeta } from './domains.ts';
 
 export const Headers = {
-  revision: 'Knative-Serving-Revision',
-  namespace: 'Knative-Serving-Namespace',
+  revision: canonicalHeaderName(HopHeaders.revision),
+  namespace: canonicalHeaderName(HopHeaders.revisionNamespace),
   tag: 'Knative-Serving-Tag',
   defaultRoute: 'Knative-Serving-Default-Route',
 } as const;

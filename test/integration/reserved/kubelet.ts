@@ -8,7 +8,7 @@
 import type { V1Deployment, CoreV1EndpointPort, V1EndpointSubset, V1Service } from '@kubernetes/client-node';
 import { request } from 'undici';
 import type { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
-import { QueuePorts } from '../../../controllers/revision/resources/queueContainer.ts';
+import { QueuePorts } from '../../../lib/hop.ts';
 import { isNotFound } from '../../../lib/kube/errors.ts';
 import type { KubeRest } from '../../../lib/kube/rest.ts';
 import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';

@@ -14,6 +14,7 @@ import {
   type ActivatorProc,
   type Pod,
 } from './harness.ts';
+import { waitForLine } from '../../support/apps/processes.ts';
 
 const QUEUE_DEPTH = 5;
 
@@ -64,14 +65,29 @@ describe('activator: limits and probes', () => {
     expect(await Promise.all(held)).toEqual(Array(QUEUE_DEPTH).fill({ status: 504, body: 'request timeout' }));
   });
 
-  it('answers 404 for a revision it does not know, and for a request naming none', async () => {
-    expect(await send(activator, client, 'nobody-00001', '/')).toEqual({
-      status: 404,
-      body: 'revision default/nobody-00001 not found',
-    });
+  it('answers 404 for a revision it does not know, and for a request naming none, naming neither', async () => {
+    const unknown = await send(activator, client, 'nobody-00001', '/');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatch(/^not found\nrequest id: \S+\n$/);
+    const unknownId = unknown.body.split('request id: ')[1]!.trim();
     const res = await request(`http://127.0.0.1:${activator.port}/`, { dispatcher: client });
     expect(res.statusCode).toBe(404);
-    expect(await res.body.text()).toBe('missing Knative-Serving-Revision or Knative-Serving-Namespace header');
+    const requestId = res.headers['x-request-id'];
+    expect(await res.body.text()).toBe(`not found\nrequest id: ${requestId}\n`);
+    // The details are in the log, under the ids the clients were given.
+    const refusals = await waitForLine(
+      activator,
+      () => activator.lines.filter((line) => line.msg === 'request refused').length >= 2,
+    ).then(() => activator.lines.filter((line) => line.msg === 'request refused'));
+    expect(refusals).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ requestId: unknownId, detail: 'revision default/nobody-00001 not found' }),
+        expect.objectContaining({
+          requestId,
+          detail: 'missing Knative-Serving-Revision or Knative-Serving-Namespace header',
+        }),
+      ]),
+    );
   });
 
   it('answers network probes itself, echoing the probe hash', async () => {

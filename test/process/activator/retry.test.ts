@@ -1,6 +1,6 @@
 // A pod that dies is found out by a refused connection: the request goes to another pod, and
 // the dead pod gets no more traffic until it answers a probe again.
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   appStats,
@@ -46,5 +46,36 @@ describe('activator: retry on a refused connection', () => {
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect((await appStats(living.app)).requests).toBe(10);
     expect(activator.lines.filter((l) => l.msg === 'pod refused a connection; probing it again')).toHaveLength(1);
+  });
+
+  it('sends a POST whose pod refused the connection to another pod, body and all', async () => {
+    const more = await Promise.all([startPod(), startPod()]);
+    pods.push(...more);
+    const [dying, living] = [...more].sort((a, b) => (a.address < b.address ? -1 : 1)) as [Pod, Pod];
+    await putRevision(activator, 'post-00001', { containerConcurrency: 1, pods: [dying.address, living.address] });
+    await eventually(
+      'both pods answered their probes',
+      () =>
+        activator.lines.filter(
+          (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === 'default/post-00001',
+        ).length === 2,
+    );
+    dying.queueProxy.child.kill('SIGKILL');
+    await dying.queueProxy.exited;
+
+    const res = await request(`http://127.0.0.1:${activator.port}/post`, {
+      dispatcher: client,
+      method: 'POST',
+      headers: {
+        host: 'post-00001.default.example.com',
+        'knative-serving-revision': 'post-00001',
+        'knative-serving-namespace': 'default',
+      },
+      body: 'a body that was never sent to the dead pod',
+    });
+    expect(res.statusCode).toBe(200);
+    expect(((await res.body.json()) as { bodyLength: number }).bodyLength).toBe(
+      'a body that was never sent to the dead pod'.length,
+    );
   });
 });

@@ -4,7 +4,7 @@
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingressHash, type Ingress } from '../../../gateway/routing/index.ts';
-import { freePort, startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
+import { freePort, startSampleApp, waitForLine, type SampleApp } from '../../support/apps/processes.ts';
 import { get, ingress, revisionOf, split, startGateway, type Echo, type GatewayProc } from './harness.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
@@ -118,6 +118,9 @@ describe('gateway rewriteHost', () => {
   it('answers 503 when the rewritten host is served by no Ingress', async () => {
     const answer = await get(external, 'nowhere.example.org');
     expect(answer.status).toBe(503);
-    expect(answer.text).toMatch(/rewritten host gone.default.svc.cluster.local is not served/);
+    expect(answer.text).toBe(`service unavailable\nrequest id: ${answer.headers['x-request-id']}\n`);
+    const logged = await waitForLine(gateway, (line) => line.requestId === answer.headers['x-request-id']);
+    expect(logged).toMatchObject({ msg: 'request refused', reason: 'unserved-rewrite-host' });
+    expect(logged.detail).toMatch(/rewritten host gone.default.svc.cluster.local is not served/);
   });
 });

@@ -68,7 +68,26 @@ describe('SplitSchedule', () => {
 });
 
 describe('pickUpstream (power of two choices)', () => {
-  const upstream = (address: string, inFlight: number): Upstream => ({ address, host: address, port: 8012, inFlight });
+  const upstream = (address: string, inFlight: number, ejected = false): Upstream => ({
+    address,
+    host: address,
+    port: 8012,
+    inFlight,
+    ejected,
+    ejections: ejected ? 1 : 0,
+  });
+
+  it('never picks an ejected endpoint while one is healthy, however idle it looks', () => {
+    const endpoints = [upstream('refusing', 0, true), upstream('busy', 50), upstream('refusing-too', 0, true)];
+    const randomInt = xorshiftRandomInt(7);
+    for (let i = 0; i < 1000; i++) expect(pickUpstream(endpoints, randomInt)).toBe(1);
+  });
+
+  it('picks among ejected endpoints by load when every endpoint is ejected', () => {
+    const endpoints = [upstream('a', 2, true), upstream('b', 0, true)];
+    const randomInt = xorshiftRandomInt(3);
+    for (let i = 0; i < 100; i++) expect(pickUpstream(endpoints, randomInt)).toBe(1);
+  });
 
   it('always takes the less loaded of two endpoints, whatever the random draws', () => {
     const endpoints = [upstream('a', 5), upstream('b', 1)];
