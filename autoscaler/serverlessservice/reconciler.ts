@@ -3,18 +3,15 @@
 // the activators' in Proxy mode — and the SKS status.
 import type { V1Deployment, V1Endpoints, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { ServerlessServiceConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
-import { isControlledBy } from '../../lib/apis/kmeta.ts';
+import type { ServerlessService, SksMode } from '../../lib/apis/networking.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
+import type { Reconciler } from '../../lib/controller.ts';
+import { NO_EVENTS, type EventSink } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
-import type { Lister } from '../../lib/kube/store.ts';
-import type { Logger } from '../../lib/log.ts';
-import {
-  SKS_API_VERSION,
-  type ServerlessService,
-  type ServerlessServiceStatus,
-  type SksMode,
-} from '../../lib/apis/networking.ts';
+import { objectKey, type Lister } from '../../lib/kube/store.ts';
+import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { kindReconciler, type ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
+import { Kinds, type Kind } from '../../lib/reconciler/kinds.ts';
 import {
   ACTIVATOR_SERVICE,
   makePrivateService,
@@ -33,16 +30,10 @@ export interface ServerlessServiceReconcilerDeps {
   /** Where the activator-service lives (knative-serving). */
   systemNamespace: string;
   clock: Clock;
+  events?: EventSink;
 }
 
-const servicesPath = (ns: string, name = '') => `/api/v1/namespaces/${ns}/services${name ? `/${name}` : ''}`;
-const endpointsPath = (ns: string, name = '') => `/api/v1/namespaces/${ns}/endpoints${name ? `/${name}` : ''}`;
-const sksStatusPath = (ns: string, name: string) =>
-  `/apis/${SKS_API_VERSION}/namespaces/${ns}/serverlessservices/${name}/status`;
-
-class NotOwnedError extends Error {
-  readonly code = 'NOT_OWNED';
-}
+class NotOwnedError extends Error {}
 
 /** The fields of a port we set; the API server fills in no others for ClusterIP Services. */
 const portKey = (ports: readonly V1ServicePort[] | undefined) =>
@@ -60,33 +51,80 @@ export function effectiveMode(requested: SksMode, privateReady: number, activato
 export function createServerlessServiceReconciler(deps: ServerlessServiceReconcilerDeps): Reconciler {
   const { client } = deps;
 
+  /** A child the SKS must control; someone else's in the way is an error until removed, and the status says so. */
+  const reconcileOwned = async <C extends V1Service | V1Endpoints>(
+    sks: ServerlessService,
+    child: {
+      kind: Kind;
+      description: 'Service' | 'Endpoints';
+      existing: C | undefined;
+      desired: C;
+      equal: (have: C, want: C) => boolean;
+      apply: (have: C, want: C) => C;
+    },
+    conditions: ConditionManager,
+    ctx: ReconcileContext,
+  ) => {
+    const result = await reconcileChild<C>({
+      client,
+      kind: child.kind,
+      description: child.description,
+      owner: sks,
+      existing: child.existing,
+      desired: () => child.desired,
+      metadata: 'leave',
+      spec: { equal: child.equal, apply: child.apply },
+      events: ctx.events,
+      createdEvent: false,
+      onAlreadyExists: 'wait',
+    });
+    if (result.state === 'notOwned') {
+      const name = result.child.metadata?.name;
+      conditions.markFalse(
+        'EndpointsPopulated',
+        'NotOwned',
+        `Resource ${name} of type ${child.description} is not owned by SKS`,
+      );
+      throw new NotOwnedError(`ServerlessService ${sks.metadata?.name} does not own ${child.description} ${name}`);
+    }
+    return result.state;
+  };
+
   const reconcileService = async (
     sks: ServerlessService,
     desired: V1Service,
     conditions: ConditionManager,
     creatingReason: string,
+    ctx: ReconcileContext,
   ) => {
-    const ns = sks.metadata!.namespace!;
-    const name = desired.metadata!.name!;
-    const existing = deps.services.get(`${ns}/${name}`);
-    if (!existing) {
+    const state = await reconcileOwned(
+      sks,
+      {
+        kind: Kinds.coreService,
+        description: 'Service',
+        existing: deps.services.get(objectKey(desired)),
+        desired,
+        equal: (have, want) =>
+          JSON.stringify(have.spec?.selector ?? null) === JSON.stringify(want.spec?.selector ?? null) &&
+          portKey(have.spec?.ports) === portKey(want.spec?.ports),
+        apply: (have, want) => {
+          const spec = { ...have.spec, ports: want.spec?.ports, selector: want.spec?.selector };
+          if (!want.spec?.selector) delete spec.selector;
+          return { ...have, spec };
+        },
+      },
+      conditions,
+      ctx,
+    );
+    if (state === 'created' || state === 'pending')
       conditions.markUnknown('EndpointsPopulated', creatingReason, 'K8s Service is not ready');
-      await client.request('POST', servicesPath(ns), { body: desired });
-      return;
-    }
-    if (!isControlledBy(existing, sks)) {
-      conditions.markFalse('EndpointsPopulated', 'NotOwned', `Resource ${name} of type Service is not owned by SKS`);
-      throw new NotOwnedError(`ServerlessService ${sks.metadata?.name} does not own Service ${name}`);
-    }
-    const selectorChanged =
-      JSON.stringify(existing.spec?.selector ?? null) !== JSON.stringify(desired.spec?.selector ?? null);
-    if (!selectorChanged && portKey(existing.spec?.ports) === portKey(desired.spec?.ports)) return;
-    const spec = { ...existing.spec, ports: desired.spec?.ports, selector: desired.spec?.selector };
-    if (!desired.spec?.selector) delete spec.selector;
-    await client.request('PUT', servicesPath(ns, name), { body: { ...existing, spec } });
   };
 
-  const reconcilePublicEndpoints = async (sks: ServerlessService, conditions: ConditionManager) => {
+  const reconcilePublicEndpoints = async (
+    sks: ServerlessService,
+    conditions: ConditionManager,
+    ctx: ReconcileContext,
+  ) => {
     const ns = sks.metadata!.namespace!;
     const name = sks.metadata!.name!;
     const activators = deps.endpoints.get(`${deps.systemNamespace}/${ACTIVATOR_SERVICE}`);
@@ -95,17 +133,21 @@ export function createServerlessServiceReconciler(deps: ServerlessServiceReconci
     const mode = effectiveMode(sks.spec.mode ?? 'Proxy', privateReady, readyAddressCount(activators));
     const source =
       mode === 'Serve' ? (privateEndpoints ?? {}) : subsetEndpoints(activators!, name, sks.spec.numActivators ?? 0);
-    const desired = makePublicEndpoints(sks, source);
-    const existing = deps.endpoints.get(`${ns}/${name}`);
-    if (!existing) {
+    const state = await reconcileOwned(
+      sks,
+      {
+        kind: Kinds.endpoints,
+        description: 'Endpoints',
+        existing: deps.endpoints.get(`${ns}/${name}`),
+        desired: makePublicEndpoints(sks, source),
+        equal: (have, want) => JSON.stringify(have.subsets ?? []) === JSON.stringify(want.subsets ?? []),
+        apply: (have, want) => ({ ...have, subsets: want.subsets }),
+      },
+      conditions,
+      ctx,
+    );
+    if (state === 'created' || state === 'pending')
       conditions.markUnknown('EndpointsPopulated', 'CreatingPublicEndpoints', 'K8s Service is not ready');
-      await client.request('POST', endpointsPath(ns), { body: desired });
-    } else if (!isControlledBy(existing, sks)) {
-      conditions.markFalse('EndpointsPopulated', 'NotOwned', `Resource ${name} of type Endpoints is not owned by SKS`);
-      throw new NotOwnedError(`ServerlessService ${name} does not own Endpoints ${name}`);
-    } else if (JSON.stringify(existing.subsets ?? []) !== JSON.stringify(desired.subsets ?? [])) {
-      await client.request('PUT', endpointsPath(ns, name), { body: { ...existing, subsets: desired.subsets } });
-    }
     if (privateReady > 0) conditions.markTrue('EndpointsPopulated');
     else conditions.markUnknown('EndpointsPopulated', 'NoHealthyBackends', 'K8s Service is not ready');
     // Its transition time tells the autoscaler how long the activator has been in the path.
@@ -136,30 +178,23 @@ export function createServerlessServiceReconciler(deps: ServerlessServiceReconci
     return labels;
   };
 
-  return async (key: string, _log: Logger): Promise<ReconcileResult | void> => {
-    const sks = deps.serverlessServices.get(key);
-    if (!sks || sks.metadata?.deletionTimestamp) return;
-    const status: ServerlessServiceStatus = structuredClone(sks.status ?? {});
-    const conditions = ServerlessServiceConditions.manage(status, deps.clock);
-    conditions.initialize();
-    const writeStatus = async () => {
-      status.observedGeneration = sks.metadata?.generation;
-      if (JSON.stringify(status) === JSON.stringify(sks.status ?? {})) return;
-      await client.request('PUT', sksStatusPath(sks.metadata!.namespace!, sks.metadata!.name!), {
-        body: { ...sks, status },
-      });
-    };
-    try {
-      await reconcileService(sks, makePrivateService(sks, await selectorOf(sks)), conditions, 'CreatingPrivateService');
+  return kindReconciler({
+    kind: Kinds.serverlessService,
+    conditions: ServerlessServiceConditions,
+    lister: deps.serverlessServices,
+    client,
+    clock: deps.clock,
+    events: deps.events ?? NO_EVENTS,
+    async reconcileKind(sks, ctx) {
+      const status = (sks.status ??= {});
+      const conditions = ServerlessServiceConditions.manage(status, deps.clock);
+      conditions.initialize();
+      const privateService = makePrivateService(sks, await selectorOf(sks));
+      await reconcileService(sks, privateService, conditions, 'CreatingPrivateService', ctx);
       status.privateServiceName = privateServiceName(sks.metadata!.name!);
-      await reconcileService(sks, makePublicService(sks), conditions, 'CreatingPublicService');
+      await reconcileService(sks, makePublicService(sks), conditions, 'CreatingPublicService', ctx);
       status.serviceName = sks.metadata!.name!;
-      await reconcilePublicEndpoints(sks, conditions);
-    } catch (error) {
-      // A child we do not own stays a problem until someone removes it; say so in the status.
-      if (error instanceof NotOwnedError) await writeStatus();
-      throw error;
-    }
-    await writeStatus();
-  };
+      await reconcilePublicEndpoints(sks, conditions, ctx);
+    },
+  });
 }
