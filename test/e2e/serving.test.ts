@@ -1,5 +1,5 @@
 // Knative Serving behaviour through the gateway on the local cluster: a 90/10 traffic split
-// measured over 2,000 requests, a tag's own URL, a k6 run without a failed request, a WebSocket
+// measured over 2,000 requests, a gradual rollout followed step by step, a tag's own URL, a k6 run without a failed request, a WebSocket
 // echo, scale-out under containerConcurrency 1, and deletion reaching every child.
 // Needs root (network setup, containerd); run with `npm run test:e2e`.
 import { Agent } from 'node:http';
@@ -145,6 +145,65 @@ describe('Knative Serving through the gateway', () => {
     expect(share).toBeGreaterThanOrEqual(0.08);
     expect(share).toBeLessThanOrEqual(0.12);
   });
+
+  it('rollout-duration 60s moves traffic in steps, each served within 2 points, without a failed request', async () => {
+    const annotations = { 'serving.knative.dev/rollout-duration': '60s' };
+    const rolloutService = (revision: string) => {
+      const service = autoscaleService('rollout', revision);
+      return { ...service, metadata: { ...service.metadata, annotations } };
+    };
+    await apply(rolloutService('rollout-first'));
+    await readyService('rollout');
+    await apply(rolloutService('rollout-second'));
+
+    interface Sample {
+      percent: number;
+      share: number;
+    }
+    const samples: Sample[] = [];
+    const failures: string[] = [];
+    /** The KIngress's version and the new revision's percent on the public host. */
+    const programmed = async () => {
+      const ingress = JSON.parse(
+        (await kubectl(['get', 'ingresses.networking.internal.knative.dev', 'rollout', '-n', NAMESPACE, '-o', 'json']))
+          .stdout,
+      ) as {
+        metadata: { resourceVersion: string };
+        spec: {
+          rules: { hosts: string[]; http: { paths: { splits: { serviceName: string; percent?: number }[] }[] } }[];
+        };
+      };
+      const rule = ingress.spec.rules.find((r) => r.hosts.includes(host('rollout')));
+      const split = rule?.http.paths[0]?.splits.find((s) => s.serviceName === 'rollout-second');
+      return { version: ingress.metadata.resourceVersion, percent: split?.percent ?? 0 };
+    };
+    // Bounded: the rollout takes 60 s; a sample takes about a second.
+    const deadline = Date.now() + 150_000;
+    for (let round = 0; round < 300 && Date.now() < deadline; round++) {
+      const before = await programmed();
+      // Time for the gateway to apply the KIngress it shows (its debounce is 50 ms).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const tally = await tallyRevisions(host('rollout'), 200, 8);
+      failures.push(...tally.failures);
+      const after = await programmed();
+      // Only a sample taken wholly under one split says how well that split was served.
+      if (after.version === before.version)
+        samples.push({ percent: before.percent, share: ((tally.revisions.get('rollout-second') ?? 0) / 200) * 100 });
+      if (after.percent === 100 && before.percent === 100) break;
+    }
+    console.log(
+      `rollout samples (percent programmed → share served): ${samples.map((s) => `${s.percent}→${s.share}`).join(', ')}`,
+    );
+    expect(failures).toEqual([]);
+    const percents = samples.map((s) => s.percent);
+    // Steps, not a jump: several distinct splits between the first and the last, in order.
+    expect(new Set(percents.filter((p) => p > 0 && p < 100)).size).toBeGreaterThanOrEqual(3);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(percents.at(-1)).toBe(100);
+    for (const sample of samples) expect(Math.abs(sample.share - sample.percent)).toBeLessThanOrEqual(2);
+    const service = await readyService('rollout');
+    expect(service.status?.traffic?.map((t) => [t.revisionName, t.percent])).toEqual([['rollout-second', 100]]);
+  }, 240_000);
 
   it("a tag's URL reaches its revision only", async () => {
     const service = JSON.parse(
