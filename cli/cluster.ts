@@ -6,7 +6,15 @@ import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/cluster/binaries.ts';
 import { applyClusterDns, coreDnsImage, ensureCoreDns, waitForClusterDns } from '../hack/cluster/dns.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from '../hack/cluster/controlPlane.ts';
-import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from '../hack/cluster/node.ts';
+import {
+  NODE_IP,
+  REGISTRY_HOST,
+  ensureNodePackages,
+  prepareHostNetwork,
+  startNode,
+  stopNode,
+} from '../hack/cluster/node.ts';
+import { ensureRegistryBinary, startRegistry, stopRegistry } from '../hack/cluster/registry.ts';
 import {
   ensureHelm,
   installChart,
@@ -61,6 +69,8 @@ export async function up(argv: string[]): Promise<void> {
   await ensureNodePackages(say);
   await prepareHostNetwork();
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
+  // Its certificate comes from the control plane's CA, which containerd and every pod trust.
+  await startRegistry({ stateDir, host: REGISTRY_HOST, binary: await ensureRegistryBinary(), log: say });
   const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
   say('starting cluster DNS (CoreDNS)');
@@ -86,7 +96,7 @@ export async function up(argv: string[]): Promise<void> {
   console.log(`
 A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart
 (namespace knative-serving). The gateway listens on http://127.0.0.1:${GATEWAY_PORT} and routes
-by the Host header.
+by the Host header. Its OCI registry is https://${REGISTRY_HOST} (CA: ${join(stateDir, 'pki', 'ca.crt')}).
 
 Try it:
   export KUBECONFIG=${controlPlane.kubeconfig}
@@ -149,6 +159,7 @@ export async function down(argv: string[]): Promise<void> {
   const stopped = [
     ...(await stopHostController(stateDir)),
     ...(await stopNode(stateDir, binDir)),
+    ...(await stopRegistry(stateDir)),
     ...(await stopControlPlane(stateDir)),
   ];
   rmSync(join(stateDir, 'images'), { recursive: true, force: true });

@@ -38,6 +38,8 @@ import { kindReconciler, type KindReconcilerOptions, type WithStatus } from './r
 import { collectionPath, Kinds, type Kind } from './reconciler/kinds.ts';
 import { revisionReconciler, type PodAutoscalerObject, type RevisionConfigSnapshot } from './revision/reconciler.ts';
 import { instanceModeRecorder } from './revision/reservedInstance.ts';
+import { clusterCaCertificates, createDigestResolver, type DigestResolver } from './revision/digests.ts';
+import { createRegistryClient } from '../lib/oci/client.ts';
 import { routeReconciler, type IngressObject, type RouteConfigSnapshot } from './route/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
 
@@ -51,6 +53,8 @@ export interface ReconcilersOptions {
   workers?: number;
   clock?: Clock;
   log?: Logger;
+  /** Resolves Revisions' image tags; by default against the registries, trusting the cluster's CA too. */
+  resolveDigest?: DigestResolver;
 }
 
 export interface Reconcilers {
@@ -165,6 +169,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       recordInstanceMode: instanceModeRecorder(registry),
       config: () => store.snapshot(),
       systemNamespace: options.systemNamespace,
+      resolveDigest: options.resolveDigest ?? createDigestResolver(createRegistryClient(clusterCaCertificates())),
     }),
   });
   revisionController.watch(deployments, controllerOf('Revision'));

@@ -11,6 +11,7 @@ import { CLUSTER_DOMAIN, DNS_SERVICE_IP } from './dns.ts';
 import { NODE_NAME, type ControlPlane } from './controlPlane.ts';
 import { freePort, isRunning, startProcess, stopProcesses, tail } from './processes.ts';
 import { writeOciImage } from '../images/oci.ts';
+import { containerdHostsToml } from './registry.ts';
 
 const run = promisify(execFile);
 
@@ -20,6 +21,11 @@ export const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_BRIDGE = 'pl-svc';
 const CNI_NETWORK = 'pilotlight';
 export const PAUSE_IMAGE = 'dev.local/pilotlight/pause:1';
+/**
+ * The node's OCI registry (hack/cluster/registry.ts), named by the node address: not a *.local
+ * name, so Knative resolves its tags to digests, and reachable from the host and from every pod.
+ */
+export const REGISTRY_HOST = `${NODE_IP}:5000`;
 
 const REQUIRED: { path: string; pkg: string }[] = [
   { path: '/usr/bin/containerd', pkg: 'containerd' },
@@ -77,6 +83,7 @@ export async function prepareHostNetwork(): Promise<void> {
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
+/** config_path: containerd reads each registry's hosts.toml (server, CA) from <dir>/certs.d/<host:port>/. */
 function containerdConfig(dir: string): string {
   return `version = 2
 root = "${dir}/root"
@@ -97,6 +104,8 @@ state = "${dir}/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${dir}/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${dir}/certs.d"
 `;
 }
 
@@ -192,6 +201,9 @@ export async function startNode({
   mkdirSync(join(containerdDir, 'cni'), { recursive: true });
   writeFileSync(join(containerdDir, 'config.toml'), containerdConfig(containerdDir));
   writeFileSync(join(containerdDir, 'cni', '10-pilotlight.conflist'), cniConfig);
+  const hostsDir = join(containerdDir, 'certs.d', REGISTRY_HOST);
+  mkdirSync(hostsDir, { recursive: true });
+  writeFileSync(join(hostsDir, 'hosts.toml'), containerdHostsToml(REGISTRY_HOST, join(stateDir, 'pki', 'ca.crt')));
   const socket = join(containerdDir, 'containerd.sock');
   log('starting containerd');
   const containerd = startProcess(stateDir, 'containerd', '/usr/bin/containerd', [
