@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { cacheRoot } from './paths.ts';
 import { CLUSTER_DOMAIN, DNS_SERVICE_IP } from './dns.ts';
 import { NODE_NAME, type ControlPlane } from './controlPlane.ts';
-import { freePort, isRunning, startProcess, stopProcesses, tail } from './processes.ts';
+import { freePort, isRunning, recordedProcesses, startProcess, stopProcesses, tail } from './processes.ts';
 import { writeOciImage } from '../images/oci.ts';
 import { containerdHostsToml } from './registry.ts';
 
@@ -21,6 +21,8 @@ export const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_BRIDGE = 'pl-svc';
 const CNI_NETWORK = 'pilotlight';
 export const PAUSE_IMAGE = 'dev.local/pilotlight/pause:1';
+/** The node's processes, in the order they stop (containerd last, once its tasks are gone). */
+const NODE_PROCESSES = ['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-controller-manager', 'containerd'];
 /**
  * The node's OCI registry (hack/cluster/registry.ts), named by the node address: not a *.local
  * name, so Knative resolves its tags to digests, and reachable from the host and from every pod.
@@ -197,14 +199,32 @@ export async function startNode({
     throw new Error(
       'the running control plane was started without a node (--control-plane-only); run `pilotlight down` first',
     );
+  const nodeReady = async () => {
+    const { stdout } = await run(
+      join(binDir, 'kubectl'),
+      ['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
+      { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfig } },
+    );
+    return stdout.trim() === 'True';
+  };
   const containerdDir = join(stateDir, 'containerd');
+  const socket = join(containerdDir, 'containerd.sock');
+  // `up` on a running cluster (to install another build) keeps a whole, Ready node: starting its
+  // processes again would leave the first ones running unrecorded, holding the kubelet's ports
+  // and containerd's socket. A node missing a process is restarted as a whole.
+  const recorded = recordedProcesses(stateDir).filter((p) => NODE_PROCESSES.includes(p.name));
+  const whole = recorded.length === NODE_PROCESSES.length && recorded.every((p) => isRunning(p.pid, p.binary));
+  if (whole && (await nodeReady().catch(() => false))) {
+    log(`node ${NODE_NAME} is already running`);
+    return { containerdSocket: socket };
+  }
+  await stopProcesses(stateDir, NODE_PROCESSES);
   mkdirSync(join(containerdDir, 'cni'), { recursive: true });
   writeFileSync(join(containerdDir, 'config.toml'), containerdConfig(containerdDir));
   writeFileSync(join(containerdDir, 'cni', '10-pilotlight.conflist'), cniConfig);
   const hostsDir = join(containerdDir, 'certs.d', REGISTRY_HOST);
   mkdirSync(hostsDir, { recursive: true });
   writeFileSync(join(hostsDir, 'hosts.toml'), containerdHostsToml(REGISTRY_HOST, join(stateDir, 'pki', 'ca.crt')));
-  const socket = join(containerdDir, 'containerd.sock');
   log('starting containerd');
   const containerd = startProcess(stateDir, 'containerd', '/usr/bin/containerd', [
     '--config',
@@ -259,20 +279,7 @@ export async function startNode({
     '--metrics-bind-address=127.0.0.1:10249',
     '--healthz-bind-address=127.0.0.1:10256',
   ]);
-  const kubectl = join(binDir, 'kubectl');
-  await waitFor(
-    'the node did not turn Ready',
-    async () => {
-      const { stdout } = await run(
-        kubectl,
-        ['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
-        { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfig } },
-      );
-      return stdout.trim() === 'True';
-    },
-    120_000,
-    kubelet.log,
-  );
+  await waitFor('the node did not turn Ready', nodeReady, 120_000, kubelet.log);
   log(`node ${NODE_NAME} is Ready`);
   return { containerdSocket: socket };
 }
@@ -283,7 +290,7 @@ export async function startNode({
  */
 export async function stopNode(stateDir: string, binDir: string | undefined): Promise<string[]> {
   const socket = join(stateDir, 'containerd', 'containerd.sock');
-  const stopped = await stopProcesses(stateDir, ['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-controller-manager']);
+  const stopped = await stopProcesses(stateDir, NODE_PROCESSES.slice(0, -1));
   if (existsSync(socket)) {
     const tasks = (await ctr(socket, 'tasks', 'ls', '-q').catch(() => '')).split('\n').filter(Boolean);
     for (const task of tasks) await ctr(socket, 'tasks', 'kill', '-s', 'SIGKILL', task).catch(() => '');
