@@ -156,14 +156,25 @@ export async function down(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string', default: defaultStateDir } } });
   const stateDir = values['state-dir'];
   const binDir = await ensureBinaries(['kube-proxy']).catch(() => undefined);
-  const stopped = [
-    ...(await stopHostController(stateDir)),
-    ...(await stopNode(stateDir, binDir)),
-    ...(await stopRegistry(stateDir)),
-    ...(await stopControlPlane(stateDir)),
-  ];
+  // Each part is stopped even when an earlier one failed (a mount still busy, say): a failed step
+  // must not leave the registry and the control plane running unrecorded for the next `up`.
+  const stopped: string[] = [];
+  const failures: string[] = [];
+  for (const [part, stop] of [
+    ['the host controller', () => stopHostController(stateDir)],
+    ['the node', () => stopNode(stateDir, binDir)],
+    ['the registry', () => stopRegistry(stateDir)],
+    ['the control plane', () => stopControlPlane(stateDir)],
+  ] as const) {
+    try {
+      stopped.push(...(await stop()));
+    } catch (error) {
+      failures.push(`${part}: ${(error as Error).message}`);
+    }
+  }
   rmSync(join(stateDir, 'images'), { recursive: true, force: true });
   say(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+  if (failures.length > 0) throw new Error(`down did not finish cleanly:\n${failures.join('\n')}`);
 }
 
 export async function status(argv: string[]): Promise<void> {
