@@ -262,7 +262,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     expect(podImage.stdout).toBe(pinned);
     expect(await viaGateway('pushed.e2e-registry.example.com')).toMatchObject({
       status: 200,
-      body: 'Hello pilotlight!\n',
+      body: 'Hello World!\n',
     });
   });
 
