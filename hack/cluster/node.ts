@@ -3,7 +3,7 @@
 // what each setting works around.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { cacheRoot } from './paths.ts';
@@ -209,22 +209,30 @@ export async function startNode({
   };
   const containerdDir = join(stateDir, 'containerd');
   const socket = join(containerdDir, 'containerd.sock');
-  // `up` on a running cluster (to install another build) keeps a whole, Ready node: starting its
-  // processes again would leave the first ones running unrecorded, holding the kubelet's ports
-  // and containerd's socket. A node missing a process is restarted as a whole.
+  const caFile = join(stateDir, 'pki', 'ca.crt');
+  const kubeletDir = join(stateDir, 'kubelet');
+  const files: [string, string][] = [
+    [join(containerdDir, 'config.toml'), containerdConfig(containerdDir)],
+    [join(containerdDir, 'cni', '10-pilotlight.conflist'), cniConfig],
+    [join(containerdDir, 'certs.d', REGISTRY_HOST, 'hosts.toml'), containerdHostsToml(REGISTRY_HOST, caFile)],
+    [join(kubeletDir, 'config.yaml'), kubeletConfig(socket, caFile)],
+  ];
+  // `up` on a running cluster (to install another build) keeps a whole, Ready node started with
+  // these same files: starting its processes again would leave the first ones running
+  // unrecorded, holding the kubelet's ports and containerd's socket. Any other node is stopped
+  // and started again as a whole.
   const recorded = recordedProcesses(stateDir).filter((p) => NODE_PROCESSES.includes(p.name));
   const whole = recorded.length === NODE_PROCESSES.length && recorded.every((p) => isRunning(p.pid, p.binary));
-  if (whole && (await nodeReady().catch(() => false))) {
+  const sameFiles = files.every(([path, text]) => existsSync(path) && readFileSync(path, 'utf8') === text);
+  if (whole && sameFiles && (await nodeReady().catch(() => false))) {
     log(`node ${NODE_NAME} is already running`);
     return { containerdSocket: socket };
   }
   await stopProcesses(stateDir, NODE_PROCESSES);
-  mkdirSync(join(containerdDir, 'cni'), { recursive: true });
-  writeFileSync(join(containerdDir, 'config.toml'), containerdConfig(containerdDir));
-  writeFileSync(join(containerdDir, 'cni', '10-pilotlight.conflist'), cniConfig);
-  const hostsDir = join(containerdDir, 'certs.d', REGISTRY_HOST);
-  mkdirSync(hostsDir, { recursive: true });
-  writeFileSync(join(hostsDir, 'hosts.toml'), containerdHostsToml(REGISTRY_HOST, join(stateDir, 'pki', 'ca.crt')));
+  for (const [path, text] of files) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  }
   log('starting containerd');
   const containerd = startProcess(stateDir, 'containerd', '/usr/bin/containerd', [
     '--config',
@@ -238,7 +246,6 @@ export async function startNode({
   );
   await ctr(socket, 'images', 'import', '--all-platforms', await pauseImage());
 
-  const caFile = join(stateDir, 'pki', 'ca.crt');
   log('starting kube-controller-manager, kube-scheduler, kubelet and kube-proxy');
   startProcess(stateDir, 'kube-controller-manager', join(binDir, 'kube-controller-manager'), [
     `--kubeconfig=${kubeconfigs['kube-controller-manager']}`,
@@ -259,9 +266,6 @@ export async function startNode({
     '--bind-address=127.0.0.1',
     `--secure-port=${await freePort()}`,
   ]);
-  const kubeletDir = join(stateDir, 'kubelet');
-  mkdirSync(kubeletDir, { recursive: true });
-  writeFileSync(join(kubeletDir, 'config.yaml'), kubeletConfig(socket, caFile));
   const kubelet = startProcess(stateDir, 'kubelet', join(binDir, 'kubelet'), [
     `--config=${join(kubeletDir, 'config.yaml')}`,
     `--kubeconfig=${kubeconfigs.kubelet}`,
