@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { ensureBinaries } from './cluster/binaries.ts';
 import { applyClusterDns, coreDnsImage, ensureCoreDns, waitForClusterDns } from './cluster/dns.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from './cluster/controlPlane.ts';
-import { NODE_IP, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from './cluster/node.ts';
+import { NODE_IP, REGISTRY_HOST, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from './cluster/node.ts';
+import { ensureRegistryBinary, startRegistry, stopRegistry } from './cluster/registry.ts';
 import { ensureHelm, installChart, stopHostController, waitForWebhook, type Kubectl } from './cluster/operator.ts';
 import { SAMPLE_APPS, buildOperatorImage, buildSampleImage, importImage } from './images/build.ts';
 import { defaultStateDir, repoRoot } from './cluster/paths.ts';
@@ -57,6 +58,8 @@ export async function up(argv: string[]): Promise<void> {
   await ensureNodePackages(say);
   await prepareHostNetwork();
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
+  // Its certificate comes from the control plane's CA, which containerd and every pod trust.
+  await startRegistry({ stateDir, host: REGISTRY_HOST, binary: await ensureRegistryBinary(), log: say });
   const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
   say('starting cluster DNS (CoreDNS)');
@@ -87,6 +90,7 @@ export async function up(argv: string[]): Promise<void> {
 A one-node Kubernetes cluster runs on this machine with pilotlight installed by its Helm chart
 (namespace knative-serving). The gateway listens on http://127.0.0.1:${GATEWAY_PORT} and routes
 by the Host header; https://127.0.0.1:${GATEWAY_TLS_PORT} serves KIngress hosts with spec.tls by SNI.
+Its OCI registry is https://${REGISTRY_HOST} (CA: ${join(stateDir, 'pki', 'ca.crt')}).
 
 Try it:
   export KUBECONFIG=${controlPlane.kubeconfig}
@@ -146,13 +150,25 @@ export async function down(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string', default: defaultStateDir } } });
   const stateDir = values['state-dir'];
   const binDir = await ensureBinaries(['kube-proxy']).catch(() => undefined);
-  const stopped = [
-    ...(await stopHostController(stateDir)),
-    ...(await stopNode(stateDir, binDir)),
-    ...(await stopControlPlane(stateDir)),
-  ];
+  // Each part is stopped even when an earlier one failed (a mount still busy, say): a failed step
+  // must not leave the registry and the control plane running unrecorded for the next `up`.
+  const stopped: string[] = [];
+  const failures: string[] = [];
+  for (const [part, stop] of [
+    ['the host controller', () => stopHostController(stateDir)],
+    ['the node', () => stopNode(stateDir, binDir)],
+    ['the registry', () => stopRegistry(stateDir)],
+    ['the control plane', () => stopControlPlane(stateDir)],
+  ] as const) {
+    try {
+      stopped.push(...(await stop()));
+    } catch (error) {
+      failures.push(`${part}: ${(error as Error).message}`);
+    }
+  }
   rmSync(join(stateDir, 'images'), { recursive: true, force: true });
   say(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+  if (failures.length > 0) throw new Error(`down did not finish cleanly:\n${failures.join('\n')}`);
 }
 
 export async function status(argv: string[]): Promise<void> {

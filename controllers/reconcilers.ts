@@ -38,6 +38,8 @@ import { kindReconciler, type KindReconcilerOptions, type WithStatus } from '../
 import { collectionPath, Kinds, type Kind } from '../lib/reconciler/kinds.ts';
 import { revisionReconciler, type RevisionConfigSnapshot } from './revision/reconciler.ts';
 import { instanceModeRecorder } from './revision/reservedInstance.ts';
+import { clusterCaCertificates, createDigestResolver, type DigestResolver } from './revision/digests.ts';
+import { createRegistryClient } from '../lib/oci/client.ts';
 import { routeReconciler, type RouteConfigSnapshot } from './route/reconciler.ts';
 import type { Ingress } from '../lib/apis/networking.ts';
 import { serviceReconciler } from './service/reconciler.ts';
@@ -52,6 +54,8 @@ export interface ReconcilersOptions {
   workers?: number;
   clock?: Clock;
   log?: Logger;
+  /** Resolves Revisions' image tags; by default against the registries, trusting the cluster's CA too. */
+  resolveDigest?: DigestResolver;
 }
 
 export interface Reconcilers {
@@ -166,6 +170,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       recordInstanceMode: instanceModeRecorder(registry),
       config: () => store.snapshot(),
       systemNamespace: options.systemNamespace,
+      resolveDigest: options.resolveDigest ?? createDigestResolver(createRegistryClient(clusterCaCertificates())),
     }),
   });
   revisionController.watch(deployments, controllerOf('Revision'));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds a Go tool the project uses (the k6 load generator, helm, CoreDNS for the local cluster) from its Go module through the
+# Builds a Go tool the project uses (the k6 load generator, helm, CoreDNS and the OCI registry for the local cluster) from its Go module through the
 # Go module proxy and caches the binary by version outside the repo.
 #
-#   hack/build-tool.sh k6|helm|coredns     version: $PILOTLIGHT_<TOOL>_VERSION, else the pinned one below
+#   hack/build-tool.sh k6|helm|coredns|registry     version: $PILOTLIGHT_<TOOL>_VERSION, else the pinned one below
 # Prints the path of the binary as its last line; progress goes to stderr.
 #
 # None of their go.mod files has replace/exclude directives, so `go install module@version` builds each as
@@ -16,7 +16,8 @@ case "$tool" in
   k6) module=go.k6.io/k6; package=go.k6.io/k6; version="${PILOTLIGHT_K6_VERSION:-v1.8.1}" ;;
   helm) module=helm.sh/helm/v3; package=helm.sh/helm/v3/cmd/helm; version="${PILOTLIGHT_HELM_VERSION:-v3.22.0}" ;;
   coredns) module=github.com/coredns/coredns; package=github.com/coredns/coredns; version="${PILOTLIGHT_COREDNS_VERSION:-v1.15.0}" ;;
-  *) echo "usage: hack/build-tool.sh k6|helm|coredns" >&2; exit 2 ;;
+  registry) module=github.com/distribution/distribution/v3; package=github.com/distribution/distribution/v3/cmd/registry; version="${PILOTLIGHT_REGISTRY_VERSION:-v3.1.2}" ;;
+  *) echo "usage: hack/build-tool.sh k6|helm|coredns|registry" >&2; exit 2 ;;
 esac
 CACHE_ROOT="${PILOTLIGHT_CACHE:-$HOME/.cache/pilotlight}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false

@@ -3,14 +3,15 @@
 // what each setting works around.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { cacheRoot } from './paths.ts';
 import { CLUSTER_DOMAIN, DNS_SERVICE_IP } from './dns.ts';
 import { NODE_NAME, type ControlPlane } from './controlPlane.ts';
-import { freePort, isRunning, startProcess, stopProcesses, tail } from './processes.ts';
+import { freePort, isRunning, recordedProcesses, startProcess, stopProcesses, tail } from './processes.ts';
 import { writeOciImage } from '../images/oci.ts';
+import { containerdHostsToml } from './registry.ts';
 
 const run = promisify(execFile);
 
@@ -20,6 +21,13 @@ export const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_BRIDGE = 'pl-svc';
 const CNI_NETWORK = 'pilotlight';
 export const PAUSE_IMAGE = 'dev.local/pilotlight/pause:1';
+/** The node's processes, in the order they stop (containerd last, once its tasks are gone). */
+const NODE_PROCESSES = ['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-controller-manager', 'containerd'];
+/**
+ * The node's OCI registry (cli/cluster/registry.ts), named by the node address: not a *.local
+ * name, so Knative resolves its tags to digests, and reachable from the host and from every pod.
+ */
+export const REGISTRY_HOST = `${NODE_IP}:5000`;
 
 const REQUIRED: { path: string; pkg: string }[] = [
   { path: '/usr/bin/containerd', pkg: 'containerd' },
@@ -77,6 +85,7 @@ export async function prepareHostNetwork(): Promise<void> {
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
+/** config_path: containerd reads each registry's hosts.toml (server, CA) from <dir>/certs.d/<host:port>/. */
 function containerdConfig(dir: string): string {
   return `version = 2
 root = "${dir}/root"
@@ -97,6 +106,8 @@ state = "${dir}/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${dir}/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${dir}/certs.d"
 `;
 }
 
@@ -188,11 +199,40 @@ export async function startNode({
     throw new Error(
       'the running control plane was started without a node (--control-plane-only); run `pilotlight down` first',
     );
+  const nodeReady = async () => {
+    const { stdout } = await run(
+      join(binDir, 'kubectl'),
+      ['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
+      { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfig } },
+    );
+    return stdout.trim() === 'True';
+  };
   const containerdDir = join(stateDir, 'containerd');
-  mkdirSync(join(containerdDir, 'cni'), { recursive: true });
-  writeFileSync(join(containerdDir, 'config.toml'), containerdConfig(containerdDir));
-  writeFileSync(join(containerdDir, 'cni', '10-pilotlight.conflist'), cniConfig);
   const socket = join(containerdDir, 'containerd.sock');
+  const caFile = join(stateDir, 'pki', 'ca.crt');
+  const kubeletDir = join(stateDir, 'kubelet');
+  const files: [string, string][] = [
+    [join(containerdDir, 'config.toml'), containerdConfig(containerdDir)],
+    [join(containerdDir, 'cni', '10-pilotlight.conflist'), cniConfig],
+    [join(containerdDir, 'certs.d', REGISTRY_HOST, 'hosts.toml'), containerdHostsToml(REGISTRY_HOST, caFile)],
+    [join(kubeletDir, 'config.yaml'), kubeletConfig(socket, caFile)],
+  ];
+  // `up` on a running cluster (to install another build) keeps a whole, Ready node started with
+  // these same files: starting its processes again would leave the first ones running
+  // unrecorded, holding the kubelet's ports and containerd's socket. Any other node is stopped
+  // and started again as a whole.
+  const recorded = recordedProcesses(stateDir).filter((p) => NODE_PROCESSES.includes(p.name));
+  const whole = recorded.length === NODE_PROCESSES.length && recorded.every((p) => isRunning(p.pid, p.binary));
+  const sameFiles = files.every(([path, text]) => existsSync(path) && readFileSync(path, 'utf8') === text);
+  if (whole && sameFiles && (await nodeReady().catch(() => false))) {
+    log(`node ${NODE_NAME} is already running`);
+    return { containerdSocket: socket };
+  }
+  await stopProcesses(stateDir, NODE_PROCESSES);
+  for (const [path, text] of files) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  }
   log('starting containerd');
   const containerd = startProcess(stateDir, 'containerd', '/usr/bin/containerd', [
     '--config',
@@ -206,7 +246,6 @@ export async function startNode({
   );
   await ctr(socket, 'images', 'import', '--all-platforms', await pauseImage());
 
-  const caFile = join(stateDir, 'pki', 'ca.crt');
   log('starting kube-controller-manager, kube-scheduler, kubelet and kube-proxy');
   startProcess(stateDir, 'kube-controller-manager', join(binDir, 'kube-controller-manager'), [
     `--kubeconfig=${kubeconfigs['kube-controller-manager']}`,
@@ -227,9 +266,6 @@ export async function startNode({
     '--bind-address=127.0.0.1',
     `--secure-port=${await freePort()}`,
   ]);
-  const kubeletDir = join(stateDir, 'kubelet');
-  mkdirSync(kubeletDir, { recursive: true });
-  writeFileSync(join(kubeletDir, 'config.yaml'), kubeletConfig(socket, caFile));
   const kubelet = startProcess(stateDir, 'kubelet', join(binDir, 'kubelet'), [
     `--config=${join(kubeletDir, 'config.yaml')}`,
     `--kubeconfig=${kubeconfigs.kubelet}`,
@@ -247,20 +283,7 @@ export async function startNode({
     '--metrics-bind-address=127.0.0.1:10249',
     '--healthz-bind-address=127.0.0.1:10256',
   ]);
-  const kubectl = join(binDir, 'kubectl');
-  await waitFor(
-    'the node did not turn Ready',
-    async () => {
-      const { stdout } = await run(
-        kubectl,
-        ['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'],
-        { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfig } },
-      );
-      return stdout.trim() === 'True';
-    },
-    120_000,
-    kubelet.log,
-  );
+  await waitFor('the node did not turn Ready', nodeReady, 120_000, kubelet.log);
   log(`node ${NODE_NAME} is Ready`);
   return { containerdSocket: socket };
 }
@@ -271,7 +294,7 @@ export async function startNode({
  */
 export async function stopNode(stateDir: string, binDir: string | undefined): Promise<string[]> {
   const socket = join(stateDir, 'containerd', 'containerd.sock');
-  const stopped = await stopProcesses(stateDir, ['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-controller-manager']);
+  const stopped = await stopProcesses(stateDir, NODE_PROCESSES.slice(0, -1));
   if (existsSync(socket)) {
     const tasks = (await ctr(socket, 'tasks', 'ls', '-q').catch(() => '')).split('\n').filter(Boolean);
     for (const task of tasks) await ctr(socket, 'tasks', 'kill', '-s', 'SIGKILL', task).catch(() => '');

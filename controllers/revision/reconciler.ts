@@ -2,9 +2,8 @@
 // `<rev>-reserved`, see reservedInstance.ts), and the revision's health from them (upstream
 // pkg/reconciler/revision/revision.go, reconcile_resources.go).
 //
-// Digest resolution is skipped: images keep their tags. Upstream never resolves images in the
-// registries of `registries-skipping-tag-resolving` (dev.local, kind.local, ko.local) either;
-// resolving others needs registry credentials from the pod's service account, not done yet.
+// Before anything runs, each container's image tag is resolved to a digest once (digests.ts), and
+// the Deployment runs the images by digest.
 import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { RevisionConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
@@ -27,13 +26,8 @@ import { makeDeployment } from './resources/deployment.ts';
 import { deploymentName, podAutoscalerName } from './resources/names.ts';
 import { makePodAutoscaler } from './resources/podAutoscaler.ts';
 import { reservedInstanceReconciler, type InstanceModeRecorder } from './reservedInstance.ts';
-import {
-  isFailing,
-  propagateAutoscalerStatus,
-  propagateDeploymentStatus,
-  RevisionReasons,
-  setContainerStatuses,
-} from './status.ts';
+import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, RevisionReasons } from './status.ts';
+import { hasContainerStatuses, resolveContainerStatuses, type DigestResolver } from './digests.ts';
 
 /** What the revision reconciler reads from the config store; config-deployment may be unusable. */
 export interface RevisionConfigSnapshot {
@@ -53,6 +47,7 @@ export interface RevisionReconcilerDeps {
   recordInstanceMode: InstanceModeRecorder;
   config(): Readonly<RevisionConfigSnapshot>;
   systemNamespace: string;
+  resolveDigest: DigestResolver;
 }
 
 export function revisionReconciler(deps: RevisionReconcilerDeps) {
@@ -166,12 +161,28 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     const status = (rev.status ??= {});
     const manager = RevisionConditions.manage(status, ctx.clock);
     manager.initialize();
-    setContainerStatuses(status, rev.spec as RevisionSpec);
     const snapshot = deps.config();
     if (snapshot.deployment instanceof ConfigUnavailable) {
       // Nothing can run without the queue-proxy image; the ConfigMap's fix re-enqueues us.
       manager.markFalse('ResourcesAvailable', RevisionReasons.invalidConfiguration, snapshot.deployment.message);
       return;
+    }
+    const spec = rev.spec as RevisionSpec;
+    if (!hasContainerStatuses(status, spec)) {
+      try {
+        Object.assign(
+          status,
+          await resolveContainerStatuses(spec, deps.resolveDigest, {
+            registriesSkippingTagResolving: snapshot.deployment.registriesSkippingTagResolving,
+            timeoutMs: snapshot.deployment.digestResolutionTimeoutMs,
+          }),
+        );
+      } catch (error) {
+        // As upstream: the Revision fails, and the error retries with back-off, so an image pushed
+        // later is still found.
+        manager.markFalse('ContainerHealthy', RevisionReasons.containerMissing, (error as Error).message);
+        throw error;
+      }
     }
     const config: RevisionConfig = {
       deployment: snapshot.deployment,

@@ -3,13 +3,7 @@
 // worded so users can act on them. Pure.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ConditionManager } from '../../lib/apis/conditions.ts';
-import type { Container, RevisionSpec } from '../../lib/apis/serving.ts';
-import {
-  conditionOf,
-  type ContainerStatus,
-  type PodAutoscalerStatus,
-  type RevisionStatus,
-} from '../../lib/apis/status.ts';
+import { conditionOf, type PodAutoscalerStatus, type RevisionStatus } from '../../lib/apis/status.ts';
 import { ReservedInstanceAnnotations, type InstanceMode } from '../../lib/config/reservedInstance.ts';
 import { QUEUE_CONTAINER_NAME } from './resources/queueContainer.ts';
 
@@ -19,6 +13,7 @@ export const RevisionReasons = {
   progressDeadlineExceeded: 'ProgressDeadlineExceeded',
   invalidConfiguration: 'InvalidConfiguration',
   noTraffic: 'NoTraffic',
+  containerMissing: 'ContainerMissing',
 } as const;
 
 /** Not a dependent of Ready, so it carries severity Info and a revision is Ready without it. */
@@ -54,24 +49,6 @@ function deploymentCondition(deployment: V1Deployment): {
   }
   if (progressing.status === 'False') return progressing;
   return replicaFailure ?? progressing;
-}
-
-/** An image reference that already names its digest, which upstream takes as resolved. */
-const DIGEST_REFERENCE = /@sha256:[0-9a-f]{64}$/;
-
-/**
- * One entry per container, as upstream always writes. No tag is resolved to a digest here (see
- * reconciler.ts), so only an image given by digest has one; upstream too leaves it empty for
- * the registries it skips.
- */
-export function setContainerStatuses(status: RevisionStatus, spec: RevisionSpec): void {
-  const statuses = (containers: Container[]): ContainerStatus[] =>
-    containers.map((c) => ({
-      name: c.name,
-      ...(c.image && DIGEST_REFERENCE.test(c.image) ? { imageDigest: c.image } : {}),
-    }));
-  status.containerStatuses = statuses(spec.containers);
-  if (spec.initContainers?.length) status.initContainerStatuses = statuses(spec.initContainers as Container[]);
 }
 
 export function propagateDeploymentStatus(manager: ConditionManager, deployment: V1Deployment, pods: V1Pod[]): void {

@@ -4,7 +4,6 @@
 // layout is part of what is tested, not a detail: a distroless-static-like base (nonroot user
 // 65532, /tmp world-writable, CA certificates) and ko's own layer (the binary at /ko-app/<name>
 // as the entrypoint, the package's kodata/ at /var/run/ko named by KO_DATA_PATH).
-import { execFile } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -17,17 +16,20 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { writeOciImage } from '../../cli/images/oci.ts';
-
-const run = promisify(execFile);
+import { pushOciArchive } from '../support/ociPush.ts';
+import type { RegistryClient } from '../../lib/oci/client.ts';
 
 /** The test modules whose test/test_images the suites use, each under an image repo of its own. */
 export const IMAGE_MODULES = ['serving', 'networking'] as const;
 export type ImageModule = (typeof IMAGE_MODULES)[number];
 
-/** `--dockerrepo` for a module's suites: dev.local names are never resolved to digests. */
-export const dockerRepo = (module: ImageModule) => `dev.local/knative-${module}-tests`;
+/**
+ * `--dockerrepo` for a module's suites: a repository in the local cluster's registry, which is
+ * not a *.local name, so Knative's digest checks and TestContainerErrorMsg run.
+ */
+export const dockerRepo = (module: ImageModule) => `${REGISTRY_HOST}/knative-${module}-tests`;
 
 const NONROOT = 65532;
 
@@ -120,15 +122,7 @@ export async function packModuleImages(
   return images;
 }
 
-/** Imports the images containerd does not have yet (a new cluster starts with none of them). */
-export async function importMissing(socket: string, images: PackedImage[]): Promise<number> {
-  const { stdout } = await run('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'ls', '-q'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const present = new Set(stdout.split('\n'));
-  const missing = images.filter((image) => !present.has(image.name));
-  for (const image of missing) {
-    await run('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'import', '--all-platforms', image.archive]);
-  }
-  return missing.length;
+/** Pushes the images to the cluster's registry; blobs it already holds are not sent again. */
+export async function pushImages(client: RegistryClient, images: PackedImage[]): Promise<void> {
+  for (const image of images) await pushOciArchive(client, image.archive, image.name);
 }

@@ -26,21 +26,7 @@ export const PILOTLIGHT_BUGS: KnownFailure[] = [];
 /**
  * Cannot pass on the local cluster for a reason outside the project; kept skipped on purpose.
  */
-export const OUTSIDE_THE_PROJECT: KnownFailure[] = [
-  {
-    suite: 'api-v1',
-    test: 'TestContainerErrorMsg',
-    reason:
-      'needs a registry that answers "not found" for a missing image; the test skips itself for *.local repositories, and the local cluster has no registry',
-  },
-  {
-    suite: 'api-v1',
-    test: 'any/digest_validation',
-    selfSkipping: true,
-    reason:
-      'checks the image digest a registry resolved; with no registry the images are dev.local, which Knative never resolves, and the suite skips the check',
-  },
-];
+export const OUTSIDE_THE_PROJECT: KnownFailure[] = [];
 
 /** Escapes a test name's part for Go's regexp syntax. */
 const quote = (part: string) => part.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');

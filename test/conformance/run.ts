@@ -6,7 +6,7 @@
 //
 // Steps: bring the local cluster up unless it runs (and take it down again at the end if this run
 // started it), build the suites and their images from the Go module proxy (build.sh, cached
-// outside the repo), import the images, apply what upstream's test/config gives the suites, publish
+// outside the repo), push the images to the cluster's registry, apply what upstream's test/config gives the suites, publish
 // the gateway on a nodePort the way the suites look for it, then run each test binary through
 // `go tool test2json`. Exits non-zero when a test that is not in known-failures.ts fails.
 // The caller holds /tmp/pilotlight-cluster.lock (hack/test-e2e.sh, `npm run test:conformance`).
@@ -19,12 +19,13 @@ import { parseArgs, promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { ensureBinaries } from '../../cli/cluster/binaries.ts';
 import { runningControlPlane } from '../../cli/cluster/controlPlane.ts';
-import { NODE_IP } from '../../cli/cluster/node.ts';
+import { NODE_IP, REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { SYSTEM_NAMESPACE, kubectl, type Kubectl } from '../../cli/cluster/operator.ts';
 import { defaultStateDir, repoRoot } from '../../cli/cluster/paths.ts';
 import { isRunning, recordedProcesses } from '../../cli/cluster/processes.ts';
 import { PILOTLIGHT_INGRESS_CLASS } from '../../lib/config/network.ts';
-import { IMAGE_MODULES, dockerRepo, importMissing, packModuleImages, type ImageModule } from './images.ts';
+import { IMAGE_MODULES, dockerRepo, packModuleImages, pushImages, type ImageModule } from './images.ts';
+import { createRegistryClient } from '../../lib/oci/client.ts';
 import { OUTSIDE_THE_PROJECT, PILOTLIGHT_BUGS, SUITES, skipPattern, type Suite } from './known-failures.ts';
 import { suiteResult, writeResults, type SuiteResult } from './results.ts';
 
@@ -90,7 +91,7 @@ async function buildSuites(): Promise<string> {
 }
 
 /** The local cluster of stateDir, started by `pilotlight up --local` when it does not run. */
-async function ensureCluster(): Promise<{ k: Kubectl; socket: string; startedHere: boolean }> {
+async function ensureCluster(): Promise<{ k: Kubectl; startedHere: boolean }> {
   const socket = join(stateDir, 'containerd', 'containerd.sock');
   const processes = recordedProcesses(stateDir);
   const running = await runningControlPlane(stateDir);
@@ -109,7 +110,7 @@ async function ensureCluster(): Promise<{ k: Kubectl; socket: string; startedHer
   } else {
     say(`using the running local cluster (${stateDir})`);
   }
-  return { k: { binary: join(binDir, 'kubectl'), kubeconfig: join(stateDir, 'kubeconfig') }, socket, startedHere };
+  return { k: { binary: join(binDir, 'kubectl'), kubeconfig: join(stateDir, 'kubeconfig') }, startedHere };
 }
 
 /**
@@ -262,8 +263,12 @@ async function main(): Promise<number> {
 
     const cluster = await ensureCluster();
     try {
-      const imported = await importMissing(cluster.socket, images);
-      say(`${images.length} test images packed, ${imported} imported into the node's containerd`);
+      const pushStarted = Date.now();
+      const ca = readFileSync(join(stateDir, 'pki', 'ca.crt'), 'utf8');
+      await pushImages(createRegistryClient([ca]), images);
+      say(
+        `${images.length} test images packed and pushed to ${REGISTRY_HOST} in ${((Date.now() - pushStarted) / 1000).toFixed(1)} s`,
+      );
       await applyTestResources(cluster.k, moduleDirs.serving);
       for (const suite of suites) results.push(await runSuite(suite, cacheDir, cluster.k, tag));
     } finally {

@@ -6,8 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { NODE_IP } from '../../cli/cluster/node.ts';
+import { NODE_IP, REGISTRY_HOST } from '../../cli/cluster/node.ts';
+import { buildSampleImage } from '../../cli/images/build.ts';
 import { writeOciImage } from '../../cli/images/oci.ts';
+import { pushOciArchive } from '../support/ociPush.ts';
+import { createRegistryClient } from '../../lib/oci/client.ts';
 import { localCluster, repo, run, viaGateway, type LocalCluster } from './localCluster.ts';
 
 let cluster: LocalCluster;
@@ -224,6 +227,45 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     }
   });
 
+  it("an image pushed to the node's registry runs by the digest its tag resolved to", async () => {
+    const { archive } = await buildSampleImage('helloworld', join(stateDir, 'images'));
+    const image = `${REGISTRY_HOST}/e2e/helloworld:1`;
+    const client = createRegistryClient([readFileSync(join(stateDir, 'pki', 'ca.crt'), 'utf8')]);
+    const digest = await pushOciArchive(client, archive, image);
+    await kubectl(['create', 'namespace', 'e2e-registry']);
+    await kubectl(
+      ['apply', '-n', 'e2e-registry', '-f', '-'],
+      stringify({
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'Service',
+        metadata: { name: 'pushed' },
+        spec: { template: { spec: { containers: [{ image }] } } },
+      }),
+    );
+    await kubectl(['wait', '-n', 'e2e-registry', '--for=condition=Ready', 'ksvc/pushed', '--timeout=120s']);
+    const pinned = `${REGISTRY_HOST}/e2e/helloworld@${digest}`;
+    const revision = JSON.parse(
+      (await kubectl(['get', 'revision', 'pushed-00001', '-n', 'e2e-registry', '-o', 'json'])).stdout,
+    ) as { status: { containerStatuses: { name: string; imageDigest?: string }[] } };
+    expect(revision.status.containerStatuses).toEqual([{ name: 'user-container', imageDigest: pinned }]);
+    // containerd pulled it from the registry over TLS: it was never imported.
+    const podImage = await kubectl([
+      'get',
+      'pods',
+      '-n',
+      'e2e-registry',
+      '-l',
+      'serving.knative.dev/revision=pushed-00001',
+      '-o',
+      'jsonpath={.items[0].spec.containers[0].image}',
+    ]);
+    expect(podImage.stdout).toBe(pinned);
+    expect(await viaGateway('pushed.e2e-registry.example.com')).toMatchObject({
+      status: 200,
+      body: 'Hello World!\n',
+    });
+  });
+
   it('down stops everything and leaves no trace on the host', async () => {
     await cluster.pilotlight('down');
     const { stdout: rules } = await run('iptables-save');
@@ -232,5 +274,6 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     expect(addresses).not.toContain(NODE_IP);
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(stateDir);
     expect(existsSync(join(stateDir, 'kubeconfig'))).toBe(false);
+    expect(existsSync(join(stateDir, 'registry'))).toBe(false);
   }, 120_000);
 });

@@ -13,6 +13,7 @@ import {
 import { parseAutoscalingAnnotations } from '../../../lib/config/autoscalingAnnotations.ts';
 import { parseGoDuration } from '../../../lib/config/duration.ts';
 import { QueuePorts, WAIT_FOR_DRAIN_PATH } from '../../../lib/hop.ts';
+import type { ContainerStatus, RevisionStatus } from '../../../lib/apis/status.ts';
 import type { RevisionConfig } from '../config.ts';
 import { podAnnotations, revisionLabels, revisionSelector } from './meta.ts';
 import { deploymentName } from './names.ts';
@@ -69,16 +70,30 @@ function userContainer(container: Container, rev: Revision, serving: boolean, po
   return out;
 }
 
+/** The image by the digest it resolved to when the Revision was created, when it resolved to one. */
+function pinnedToDigest(container: Container, status: ContainerStatus | undefined): Container {
+  return status?.name === container.name && status.imageDigest
+    ? { ...container, image: status.imageDigest }
+    : container;
+}
+
 export function makePodSpec(rev: Revision, config: RevisionConfig): V1PodSpec {
   const spec = structuredClone(rev.spec) as RevisionSpec & Record<string, unknown>;
   const serving = servingContainerOf(spec);
   const port = userPort(serving);
   for (const field of KNATIVE_ONLY_FIELDS) delete spec[field];
   const podSpec = spec as unknown as V1PodSpec;
+  const status = rev.status as RevisionStatus | undefined;
   podSpec.containers = [
-    ...spec.containers.map((c) => userContainer(c, rev, c === serving, port)),
+    ...spec.containers.map((c, i) =>
+      userContainer(pinnedToDigest(c, status?.containerStatuses?.[i]), rev, c === serving, port),
+    ),
     makeQueueContainer(rev, config),
   ];
+  if (spec.initContainers?.length)
+    podSpec.initContainers = spec.initContainers.map(
+      (c, i) => pinnedToDigest(c as Container, status?.initContainerStatuses?.[i]) as V1Container,
+    );
   podSpec.terminationGracePeriodSeconds = (rev.spec as RevisionSpec).timeoutSeconds ?? 300;
   podSpec.enableServiceLinks ??= false;
   if (config.deployment.runtimeClassName && !podSpec.runtimeClassName)

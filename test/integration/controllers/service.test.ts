@@ -1,6 +1,7 @@
 // Service → Configuration → Revision → Deployment/PodAutoscaler and Route → Ingress, reconciled
 // in process against the real API server, with the data plane played by FakeDataPlane.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { DigestResolver } from '../../../controllers/revision/digests.ts';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -26,11 +27,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setUp(prefix: string, config: { domain?: Record<string, string> } = {}) {
+async function setUp(prefix: string, config: { domain?: Record<string, string>; resolveDigest?: DigestResolver } = {}) {
   const ns = await createNamespace(prefix);
   await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
   if (config.domain) await putConfigMap(ns, 'config-domain', config.domain);
-  const reconcilers = await startInProcess(ns);
+  const reconcilers = await startInProcess(ns, config.resolveDigest ? { resolveDigest: config.resolveDigest } : {});
   const dataPlane = new FakeDataPlane(api, ns).start();
   cleanups.push(
     () => reconcilers.stop(),
@@ -500,6 +501,53 @@ describe('Revision health', () => {
 
     await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
     await waitFor('the service to recover', () => getOrUndefined(serving(ns, 'services', 'noimage')), isReadyNow);
+  });
+
+  it('runs images by the digest their tag resolved to, and fails a missing image as ContainerMissing up to the Service', async () => {
+    const digest = `registry.example.com/app@sha256:${'e'.repeat(64)}`;
+    const resolveDigest: DigestResolver = async (image, options) => {
+      if (options.registriesSkippingTagResolving.includes(image.split('/')[0]!)) return undefined;
+      if (image === 'registry.example.com/app:1') return digest;
+      throw new Error('GET https://registry.example.com/v2/missing/manifests/1: unexpected status code 404');
+    };
+    const { ns } = await setUp('rev-digest', { resolveDigest });
+    await mustSucceed(
+      apply(ns, [ksvc('pinned', 'registry.example.com/app:1'), ksvc('missing', 'registry.example.com/missing:1')]),
+    );
+    const deployment = await waitFor('the pinned deployment', () =>
+      getOrUndefined(deploymentsPath(ns, 'pinned-00001-deployment')),
+    );
+    expect(deployment.spec.template.spec.containers[0].image).toBe(digest);
+    const pinned = await waitFor(
+      'the pinned service',
+      () => getOrUndefined(serving(ns, 'services', 'pinned')),
+      isReadyNow,
+    );
+    expect(pinned.metadata.name).toBe('pinned');
+    const rev = await get(serving(ns, 'revisions', 'pinned-00001'));
+    expect(rev.status.containerStatuses).toEqual([{ name: 'user-container', imageDigest: digest }]);
+
+    const message =
+      'Unable to fetch image "registry.example.com/missing:1": failed to resolve image to digest: GET https://registry.example.com/v2/missing/manifests/1: unexpected status code 404';
+    const failed = await waitFor(
+      'the missing image to fail its revision',
+      () => getOrUndefined(serving(ns, 'revisions', 'missing-00001')),
+      (r) => condition(r, 'Ready')?.status === 'False',
+    );
+    expect(condition(failed, 'ContainerHealthy')).toMatchObject({
+      status: 'False',
+      reason: 'ContainerMissing',
+      message,
+    });
+    expect(await getOrUndefined(deploymentsPath(ns, 'missing-00001-deployment'))).toBeUndefined();
+    const svc = await waitFor(
+      'the failure on the service and both children',
+      () => getOrUndefined(serving(ns, 'services', 'missing')),
+      (s) => ['Ready', 'ConfigurationsReady', 'RoutesReady'].every((type) => condition(s, type)?.status === 'False'),
+    );
+    expect(condition(svc, 'ConfigurationsReady')?.message).toBe(
+      `Revision "missing-00001" failed with message: ${message}.`,
+    );
   });
 
   it('names a crash loop ExitCode<N> and an image pull failure by its reason', async () => {

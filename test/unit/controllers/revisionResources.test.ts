@@ -147,6 +147,30 @@ describe('makeDeployment', () => {
     ).toBeUndefined();
   });
 
+  it('runs each image by the digest it resolved to, and by its tag where none was resolved', () => {
+    const digest = `10.245.0.1:5000/app@sha256:${'a'.repeat(64)}`;
+    const init = `10.245.0.1:5000/init@sha256:${'b'.repeat(64)}`;
+    const pinned = (status: object) =>
+      makeDeployment(
+        revision((r) => {
+          r.spec.initContainers = [{ name: 'setup', image: '10.245.0.1:5000/init:1' }];
+          r.status = status;
+        }),
+        revisionConfig(),
+      ).spec!.template.spec!;
+    const resolved = pinned({
+      containerStatuses: [{ name: 'user-container', imageDigest: digest }],
+      initContainerStatuses: [{ name: 'setup', imageDigest: init }],
+    });
+    expect(resolved.containers[0]?.image).toBe(digest);
+    expect(resolved.initContainers?.[0]?.image).toBe(init);
+    const tagged = revision().spec?.containers[0]?.image;
+    expect(pinned({ containerStatuses: [{ name: 'user-container' }] }).containers[0]?.image).toBe(tagged);
+    // A status of another container (the spec changed shape) is not taken for this one.
+    expect(pinned({ containerStatuses: [{ name: 'other', imageDigest: digest }] }).containers[0]?.image).toBe(tagged);
+    expect(pinned({}).initContainers?.[0]?.image).toBe('10.245.0.1:5000/init:1');
+  });
+
   it("starts node with the flags of config-deployment's queue-sidecar-jit, optimizing by default", () => {
     expect(queue?.command).toEqual([
       '/usr/local/bin/node',

@@ -7,7 +7,6 @@ import {
   isFailing,
   propagateAutoscalerStatus,
   propagateDeploymentStatus,
-  setContainerStatuses,
 } from '../../../controllers/revision/status.ts';
 
 function manage() {
@@ -30,27 +29,6 @@ const progressing = (status: string, reason: string, message = '') => ({
 
 const pod = (containerStatuses: object[], conditions: object[] = [{ type: 'PodScheduled', status: 'True' }]): V1Pod =>
   ({ status: { conditions, containerStatuses } }) as V1Pod;
-
-describe('setContainerStatuses', () => {
-  it('names every container, with a digest only where the image already gives one', () => {
-    const digest = `registry.example.com/app@sha256:${'a'.repeat(64)}`;
-    const status: RevisionStatus = {};
-    setContainerStatuses(status, {
-      containers: [
-        { name: 'user-container', image: 'dev.local/hello:1' },
-        { name: 'sidecar', image: digest },
-      ],
-      initContainers: [{ name: 'init', image: 'registry.example.com/init:v1' }],
-    });
-    expect(status).toEqual({
-      containerStatuses: [{ name: 'user-container' }, { name: 'sidecar', imageDigest: digest }],
-      initContainerStatuses: [{ name: 'init' }],
-    });
-    const single: RevisionStatus = {};
-    setContainerStatuses(single, { containers: [{ name: 'user-container', image: 'dev.local/hello:1' }] });
-    expect(single).toEqual({ containerStatuses: [{ name: 'user-container' }] });
-  });
-});
 
 describe('propagateDeploymentStatus', () => {
   it('is Deploying until the Deployment reports progress', () => {

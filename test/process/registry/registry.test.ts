@@ -1,0 +1,102 @@
+// The node's OCI registry (cli/cluster/registry.ts) as a real process on loopback with a
+// certificate of a throw-away CA: images pushed by test/support/ociPush.ts, tags resolved by the
+// revision reconciler's resolver (controllers/revision/digests.ts), over real TLS.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureRegistryBinary, pingRegistry, startRegistry, stopRegistry } from '../../../cli/cluster/registry.ts';
+import { freePort, isRunning, recordedProcesses } from '../../../cli/cluster/processes.ts';
+import { writeOciImage } from '../../../cli/images/oci.ts';
+import { pushOciArchive } from '../../support/ociPush.ts';
+import { createDigestResolver, resolveContainerStatuses } from '../../../controllers/revision/digests.ts';
+import { createCertificateAuthority } from '../../../lib/pki.ts';
+import { createRegistryClient } from '../../../lib/oci/client.ts';
+
+const SKIP_NONE = { registriesSkippingTagResolving: ['dev.local'], timeoutMs: 10_000 };
+
+describe('the node registry', () => {
+  let unavailable: string | undefined;
+  const stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-registry-'));
+  let host = '';
+  let ca = '';
+  let archive = '';
+
+  // On empty caches the registry is built from the Go module proxy first: minutes, not part of the test.
+  beforeAll(async () => {
+    const binary = await ensureRegistryBinary().catch((error: Error) => {
+      unavailable = `the registry could not be built (hack/build-tool.sh registry): ${error.message}`;
+    });
+    if (!binary) return;
+    const authority = await createCertificateAuthority('registry-test-ca');
+    ca = authority.certificate;
+    mkdirSync(join(stateDir, 'pki'));
+    writeFileSync(join(stateDir, 'pki', 'ca.crt'), authority.certificate);
+    writeFileSync(join(stateDir, 'pki', 'ca.key'), authority.privateKey);
+    host = `127.0.0.1:${await freePort()}`;
+    await startRegistry({ stateDir, host, binary, log: () => {} });
+    const root = join(stateDir, 'image-root');
+    mkdirSync(root);
+    writeFileSync(join(root, 'hello.txt'), 'hello\n');
+    archive = join(stateDir, 'image.tar');
+    await writeOciImage({ name: 'test/app:1', layers: [root], config: { entrypoint: ['/hello'] } }, archive);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (!unavailable) {
+      const recorded = recordedProcesses(stateDir).find((p) => p.name === 'registry');
+      await stopRegistry(stateDir);
+      if (recorded) expect(isRunning(recorded.pid, recorded.binary)).toBe(false);
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('takes a pushed image and resolves its tag to the digest pushed', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const client = createRegistryClient([ca]);
+    const pushed = await pushOciArchive(client, archive, `${host}/pilotlight/app:1`);
+    expect(pushed).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // Pushed again, every blob is already there and the manifest is the same.
+    expect(await pushOciArchive(client, archive, `${host}/pilotlight/app:1`)).toBe(pushed);
+    const resolve = createDigestResolver(client);
+    expect(await resolve(`${host}/pilotlight/app:1`, SKIP_NONE)).toBe(`${host}/pilotlight/app@${pushed}`);
+    const statuses = await resolveContainerStatuses(
+      {
+        containers: [
+          { name: 'user-container', image: `${host}/pilotlight/app:1` },
+          { name: 'side', image: 'dev.local/x:1' },
+        ],
+      },
+      resolve,
+      SKIP_NONE,
+    );
+    expect(statuses).toEqual({
+      containerStatuses: [
+        { name: 'user-container', imageDigest: `${host}/pilotlight/app@${pushed}` },
+        { name: 'side' },
+      ],
+    });
+  });
+
+  it("fails a missing image with the registry's reason, in Knative's wording", async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const image = `${host}/pilotlight/missing:1`;
+    await expect(
+      resolveContainerStatuses(
+        { containers: [{ name: 'user-container', image }] },
+        createDigestResolver(createRegistryClient([ca])),
+        SKIP_NONE,
+      ),
+    ).rejects.toThrow(
+      `Unable to fetch image "${image}": failed to resolve image to digest: GET https://${host}/v2/pilotlight/missing/manifests/1: unexpected status code 404 (MANIFEST_UNKNOWN: `,
+    );
+  });
+
+  it('serves real TLS: a client that does not trust the CA is refused', async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    expect(await pingRegistry(host, ca)).toBe(200);
+    await expect(createDigestResolver(createRegistryClient())(`${host}/pilotlight/app:1`, SKIP_NONE)).rejects.toThrow(
+      /self-signed certificate|unable to verify/,
+    );
+  });
+});
