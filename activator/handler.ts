@@ -5,14 +5,11 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BreakerWaiter } from '../lib/breaker.ts';
-import type { Clock, Timer } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
-import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
-import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import { HeldRequest } from '../lib/http/heldRequest.ts';
+import { forwardUpgrade, holdUpgrade, type UpgradeTimeouts } from '../lib/http/upgrade.ts';
 import {
-  CLIENT_CLOSED_STATUS,
   ProxyExchange,
   type DownstreamRequest,
   type DownstreamResponse,
@@ -41,6 +38,8 @@ export interface HandlerDeps {
   metrics: ActivatorMetrics;
   clock: Clock;
   log: Logger;
+  /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
+  upgradeIdleTimeoutMs: number;
 }
 
 function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
@@ -246,7 +245,8 @@ class ActivatorExchange extends ProxyExchange {
 
 type UpgradePhase = 'queued' | 'connected' | 'done';
 
-class ActivatedUpgrade implements BreakerWaiter {
+/** An upgrade held like a request (holdUpgrade), then forwarded to a pod within the same timeouts. */
+class ActivatedUpgrade {
   #handler: ActivatorHandler;
   #deps: HandlerDeps;
   #revision: ServedRevision;
@@ -254,10 +254,10 @@ class ActivatedUpgrade implements BreakerWaiter {
   #socket: Duplex;
   #head: Buffer;
   #arrivedAt: number;
+  #timeouts: UpgradeTimeouts;
   #phase: UpgradePhase = 'queued';
   #holdsSlot = false;
   #pod: PodTracker | undefined;
-  #holdTimer: Timer | undefined;
 
   constructor(handler: ActivatorHandler, revision: ServedRevision, req: IncomingMessage, socket: Duplex, head: Buffer) {
     this.#handler = handler;
@@ -267,29 +267,25 @@ class ActivatedUpgrade implements BreakerWaiter {
     this.#socket = socket;
     this.#head = head;
     this.#arrivedAt = this.#deps.clock.now();
+    // The revision's timeoutSeconds bounds the wait for the pod's 101, as it bounds a request's first byte.
+    this.#timeouts = { responseMs: revision.timeouts.firstByteMs, idleMs: this.#deps.upgradeIdleTimeoutMs };
   }
 
   begin(): void {
     const revision = this.#revision;
     this.#deps.concurrency.requestIn(revision.key, revision.namespace, revision.name, this.#arrivedAt);
-    switch (revision.throttler.breaker.enter(this)) {
-      case 'admitted':
-        this.admitted();
-        return;
-      case 'queued':
-        this.#holdTimer = this.#deps.clock.setTimeout(this.#onHoldTimeout, revision.timeouts.firstByteMs);
-        this.#socket.once('close', this.#onCloseWhileQueued);
-        return;
-      case 'rejected':
-        replyRaw(this.#socket, 503, QUEUE_FULL_BODY);
-        this.#finish(503);
-    }
+    holdUpgrade(this.#socket, {
+      breaker: revision.throttler.breaker,
+      responseMs: this.#timeouts.responseMs,
+      arrivedAt: this.#arrivedAt,
+      clock: this.#deps.clock,
+      admitted: () => this.#connect(),
+      refused: (status) => this.#finish(status),
+    });
   }
 
-  admitted(): void {
+  #connect(): void {
     this.#holdsSlot = true;
-    this.#holdTimer?.cancel();
-    this.#socket.off('close', this.#onCloseWhileQueued);
     const pod = this.#revision.throttler.reservePod();
     if (pod === undefined) {
       this.#deps.log.error('admitted without a free pod slot', { revision: this.#revision.key });
@@ -302,28 +298,17 @@ class ActivatedUpgrade implements BreakerWaiter {
     this.#revision.active++;
     // forwardUpgrade takes no extra headers, so upgrades reach queue-proxy without K-Proxy-Request.
     forwardUpgrade(this.#req, this.#socket, this.#head, pod.dispatcher, {
+      timeouts: this.#timeouts,
+      arrivedAt: this.#arrivedAt,
+      clock: this.#deps.clock,
       dropRequestHeaders: DROPPED_HEADERS,
-      onClose: () => this.#finish(101),
+      onClose: (status) => this.#finish(status),
     });
   }
-
-  #onCloseWhileQueued = (): void => {
-    if (this.#phase !== 'queued') return;
-    this.#revision.throttler.breaker.withdraw(this);
-    this.#finish(CLIENT_CLOSED_STATUS);
-  };
-
-  #onHoldTimeout = (): void => {
-    if (this.#phase !== 'queued') return;
-    this.#revision.throttler.breaker.withdraw(this);
-    replyRaw(this.#socket, 504, TIMEOUT_BODY);
-    this.#finish(504);
-  };
 
   #finish(status: number): void {
     if (this.#phase === 'done') return;
     const deps = this.#deps;
-    this.#holdTimer?.cancel();
     if (this.#pod !== undefined) {
       this.#pod.unreserve();
       this.#pod = undefined;

@@ -3,6 +3,8 @@
 // Knative hard-codes the admin and metrics ports; they are overridable here so several
 // queue-proxies can share a loopback interface in tests.
 import { parseGoDuration } from '../lib/config/duration.ts';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../lib/http/server.ts';
+import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { parseReadinessProbes, type ReadinessProbe } from './probe.ts';
 
 // Checked by hand with the rules and messages of lib/config/parse.ts rather than with zod:
@@ -97,6 +99,10 @@ export interface QueueProxyConfig {
   drainTimeoutMs: number;
   reportingPeriodMs: number;
   startupProbeIntervalMs: number;
+  /** The serving port's headers, keep-alive and request-receive bounds (QUEUE_HEADERS_TIMEOUT and co.). */
+  connectionLimits: ConnectionLimits;
+  /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
+  upgradeIdleTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -127,6 +133,14 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
   const drainTimeoutMs = read.durationMs('QUEUE_DRAIN_TIMEOUT', undefined);
   const reportingPeriodMs = read.durationMs('QUEUE_REPORTING_PERIOD', 1000, 100);
   const startupProbeIntervalMs = read.durationMs('QUEUE_STARTUP_PROBE_INTERVAL', 5, 1);
+  const defaults = DEFAULT_CONNECTION_LIMITS;
+  const connectionLimits: ConnectionLimits = {
+    maxHeaderBytes: read.int('QUEUE_MAX_HEADER_BYTES', defaults.maxHeaderBytes, { min: 1024 }),
+    headersTimeoutMs: read.durationMs('QUEUE_HEADERS_TIMEOUT', defaults.headersTimeoutMs, 1),
+    requestReceiveTimeoutMs: read.durationMs('QUEUE_REQUEST_RECEIVE_TIMEOUT', defaults.requestReceiveTimeoutMs),
+    keepAliveTimeoutMs: read.durationMs('QUEUE_KEEP_ALIVE_TIMEOUT', defaults.keepAliveTimeoutMs, 1),
+  };
+  const upgradeIdleTimeoutMs = read.durationMs('QUEUE_UPGRADE_IDLE_TIMEOUT', DEFAULT_UPGRADE_IDLE_MS);
   if (read.issues.length > 0) throw new ConfigError(`queue-proxy environment is invalid: ${read.issues.join('; ')}`);
   let readinessProbes: ReadinessProbe[];
   try {
@@ -159,5 +173,7 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
     drainTimeoutMs: drainTimeoutMs ?? timeoutMs,
     reportingPeriodMs,
     startupProbeIntervalMs,
+    connectionLimits,
+    upgradeIdleTimeoutMs,
   };
 }
