@@ -4,8 +4,11 @@
 // request takes; an upgrade waits for the 101 no longer than --upgrade-response-timeout and an
 // idle tunnel is closed after --upgrade-idle-timeout.
 import { connect as http2Connect } from 'node:http2';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateAuthority } from '../../../lib/pki.ts';
 import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
+import { connectRaw, HALF_SENT_HEADERS, HTTP2_SESSION_START, waitForClose } from '../../support/rawConnections.ts';
 import {
   BOUND,
   BOUND_MS,
@@ -38,16 +41,35 @@ function h2cGet(port: number, path: string): Promise<{ status: number; sessionOp
   }).finally(() => session.destroy());
 }
 
+/** A finished TLS handshake for HOST, offering `alpn`. */
+function tlsHandshake(port: number, ca: string, alpn: string[]): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: HOST, ca, ALPNProtocols: alpn }, () =>
+      resolve(socket),
+    );
+    socket.once('error', reject);
+  });
+}
+
 describe('gateway connection bounds', () => {
   let app: SampleApp | undefined;
   let gateway: GatewayProc | undefined;
+  let ca = '';
 
   beforeAll(async () => {
+    const authority = await createCertificateAuthority('gateway connection bounds CA', 1);
+    ca = authority.certificate;
+    const pair = await authority.issue({ commonName: HOST, dnsNames: [HOST], usage: 'server', validDays: 1 });
     app = await startSampleApp();
+    const plain = ingress('bounds', [{ hosts: [HOST], paths: [{ splits: [split('bounds-00001', 100)] }] }]) as {
+      spec: object;
+    };
+    const withTls = { ...plain, spec: { ...plain.spec, tls: [{ hosts: [HOST], secretName: 'bounds-tls' }] } };
     gateway = await startGateway(
       {
-        ingresses: [ingress('bounds', [{ hosts: [HOST], paths: [{ splits: [split('bounds-00001', 100)] }] }])],
+        ingresses: [withTls],
         backends: [{ name: 'bounds-00001', addresses: [`127.0.0.1:${app.port}`] }],
+        secrets: [{ namespace: 'default', name: 'bounds-tls', cert: pair.certificate, key: pair.privateKey }],
       },
       [
         '--headers-timeout',
@@ -71,6 +93,32 @@ describe('gateway connection bounds', () => {
     { name: 'external listener', port: () => gateway!.externalPort },
     { name: 'internal listener', port: () => gateway!.internalPort },
   ])('on the $name', ({ port }) => itBoundsEveryConnectionPhase(port));
+
+  describe('on the TLS listener', () => {
+    it('closes a connection that never starts its TLS handshake', async () => {
+      const ending = await waitForClose(await connectRaw(gateway!.externalTlsPort), CLOSE_WITHIN_MS);
+      expect(ending.closed).toBe(true);
+    });
+
+    it('closes an HTTP/1.1 connection whose request line never ends', async () => {
+      const socket = await tlsHandshake(gateway!.externalTlsPort, ca, ['http/1.1']);
+      socket.write('GET / HT');
+      expect((await waitForClose(socket, CLOSE_WITHIN_MS)).closed).toBe(true);
+    });
+
+    it('closes an h2 session that never opens a stream', async () => {
+      const socket = await tlsHandshake(gateway!.externalTlsPort, ca, ['h2']);
+      expect(socket.alpnProtocol).toBe('h2');
+      socket.write(HTTP2_SESSION_START);
+      expect((await waitForClose(socket, CLOSE_WITHIN_MS)).closed).toBe(true);
+    });
+
+    it('closes an h2 session whose HEADERS block never ends', async () => {
+      const socket = await tlsHandshake(gateway!.externalTlsPort, ca, ['h2']);
+      socket.write(Buffer.concat([HTTP2_SESSION_START, HALF_SENT_HEADERS]));
+      expect((await waitForClose(socket, CLOSE_WITHIN_MS)).closed).toBe(true);
+    });
+  });
 
   it('keeps an h2c session open while a request on it takes longer than the keep-alive timeout', async () => {
     expect(await h2cGet(gateway!.externalPort, `/?sleep=${3 * BOUND_MS}`)).toEqual({ status: 200, sessionOpen: true });
