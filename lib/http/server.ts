@@ -170,10 +170,15 @@ export class HttpListener {
   #http2Server(): Http2Server {
     if (this.#http2 !== undefined) return this.#http2;
     const limits = this.#limits;
+    const serve = this.#onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+    // Advertised to the client; enforced per request too, as a client may send before it
+    // acknowledged the setting, or never acknowledge it.
     const http2 = loadHttp2().createServer(
-      // Advertised to the client and enforced on every header block it sends.
       { settings: { maxHeaderListSize: limits.maxHeaderBytes } },
-      this.#onRequest as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+      (req: Http2ServerRequest, res: Http2ServerResponse) => {
+        if (headerListSize(req.rawHeaders) <= limits.maxHeaderBytes) serve(req, res);
+        else res.writeHead(431, { 'content-length': 0 }).end();
+      },
     );
     http2.on('session', (session: ServerHttp2Session) => {
       this.#sessions.add(session);
@@ -212,6 +217,14 @@ export class HttpListener {
     this.http1.closeAllConnections();
     for (const session of this.#sessions) session.destroy();
   }
+}
+
+/** A header list's size as HTTP/2 counts it (RFC 9113 §6.5.2): names, values and 32 octets per field. */
+function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  // rawHeaders alternates names and values: 16 octets of overhead on each makes 32 per field.
+  for (const field of rawHeaders) size += field.length + 16;
+  return size;
 }
 
 /**

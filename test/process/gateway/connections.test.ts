@@ -20,14 +20,19 @@ import { ingress, split, startGateway, type GatewayProc } from './harness.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'bounds.default.example.com';
+const MAX_HEADER_BYTES = 4096;
 
 /** An h2c GET on a fresh session, its status, and whether the session was still open when it was answered. */
-function h2cGet(port: number, path: string): Promise<{ status: number; sessionOpen: boolean }> {
+function h2cGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; sessionOpen: boolean }> {
   const session = http2Connect(`http://127.0.0.1:${port}`);
   return new Promise<{ status: number; sessionOpen: boolean }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer within ${CLOSE_WITHIN_MS}ms`)), CLOSE_WITHIN_MS);
     session.once('error', reject);
-    const stream = session.request({ ':path': path, ':authority': HOST });
+    const stream = session.request({ ':path': path, ':authority': HOST, ...headers });
     stream.once('error', reject);
     stream.once('response', (headers) => {
       const sessionOpen = !session.closed && !session.destroyed;
@@ -74,6 +79,8 @@ describe('gateway connection bounds', () => {
       [
         '--headers-timeout',
         BOUND,
+        '--max-header-bytes',
+        String(MAX_HEADER_BYTES),
         '--keep-alive-timeout',
         BOUND,
         '--upgrade-response-timeout',
@@ -122,6 +129,13 @@ describe('gateway connection bounds', () => {
 
   it('keeps an h2c session open while a request on it takes longer than the keep-alive timeout', async () => {
     expect(await h2cGet(gateway!.externalPort, `/?sleep=${3 * BOUND_MS}`)).toEqual({ status: 200, sessionOpen: true });
+  });
+
+  it('answers 431 to an h2c request whose header list is larger than --max-header-bytes', async () => {
+    const port = gateway!.externalPort;
+    const header = (bytes: number) => ({ 'x-filler': 'x'.repeat(bytes) });
+    expect((await h2cGet(port, '/', header(MAX_HEADER_BYTES / 2))).status).toBe(200);
+    expect((await h2cGet(port, '/', header(MAX_HEADER_BYTES))).status).toBe(431);
   });
 
   itBoundsUpgrades({ port: () => gateway!.externalPort, headers: { Host: HOST } });
