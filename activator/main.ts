@@ -6,7 +6,12 @@ import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
 import { parseGoDuration } from '../lib/config/duration.ts';
-import { DEFAULT_CONNECTION_LIMITS, HttpListener, type ConnectionLimits } from '../lib/http/server.ts';
+import {
+  connectionLimitsProblem,
+  DEFAULT_CONNECTION_LIMITS,
+  HttpListener,
+  type ConnectionLimits,
+} from '../lib/http/server.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
@@ -166,7 +171,7 @@ const USAGE = `pilotlight activator [flags]
   --queue-depth N           requests held per revision beyond capacity (default 10000)
   --drain-quiet-period MS   keep accepting this long after SIGTERM (default 45000)
   --drain-timeout MS        then wait this long for accepted requests (default 600000)
-  --max-header-bytes N      request line and headers (HTTP/1.1: 431) or header list (HTTP/2) (default 16384)
+  --max-header-bytes N      larger request heads (HTTP/1.1) or header lists (HTTP/2) get 431 (default 16384)
   --headers-timeout D       a client must send a request's headers within this (default 60s, Knative's ReadHeaderTimeout)
   --request-receive-timeout D  ... and the whole request within this; 0: off, the revision's timeouts bound it (default 0)
   --keep-alive-timeout D    close a connection or HTTP/2 session without requests after this (default 65s)
@@ -249,6 +254,13 @@ export async function main(argv: string[]): Promise<void> {
     },
     upgradeIdleTimeoutMs: duration('upgrade-idle-timeout', values['upgrade-idle-timeout'], DEFAULT_UPGRADE_IDLE_MS),
   };
+  const problem = connectionLimitsProblem(config.connectionLimits, {
+    maxHeaderBytes: '--max-header-bytes',
+    headersTimeoutMs: '--headers-timeout',
+    requestReceiveTimeoutMs: '--request-receive-timeout',
+    keepAliveTimeoutMs: '--keep-alive-timeout',
+  });
+  if (problem !== undefined) throw new Error(`${problem}\n${USAGE}`);
   const log = createLogger('activator', { pod: config.name });
   const sourceKind = values['pod-source'] ?? 'kubernetes';
   let source: PodSource;

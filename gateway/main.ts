@@ -18,7 +18,7 @@ import { createRegistry } from '../lib/metrics.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { GatewayProxy } from './proxy.ts';
 import { normalizeHost } from './routing/index.ts';
-import type { ConnectionLimits } from '../lib/http/server.ts';
+import { connectionLimitsProblem, type ConnectionLimitNames, type ConnectionLimits } from '../lib/http/server.ts';
 import { createAdminServer, GatewayListener, listenAdmin } from './server.ts';
 import { StaticFileSource } from './sources/static.ts';
 import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
@@ -120,7 +120,7 @@ export function parseFlags(argv: string[]): GatewayFlags {
   if (source !== 'kubernetes' && source !== 'static')
     throw new Error(`--source: ${source} is neither kubernetes nor static`);
   if (source === 'static' && !values['routes-file']) throw new Error('--source static needs --routes-file');
-  return {
+  const flags: GatewayFlags = {
     source,
     routesFile: values['routes-file'],
     kubeconfig: values.kubeconfig,
@@ -153,7 +153,24 @@ export function parseFlags(argv: string[]): GatewayFlags {
     leaseName: values['lease-name'],
     identity: values.identity ?? process.env.POD_NAME ?? hostname(),
   };
+  const problem = connectionLimitsProblem(connectionLimits(flags), LIMIT_FLAGS);
+  if (problem !== undefined) throw new Error(problem);
+  return flags;
 }
+
+const LIMIT_FLAGS: ConnectionLimitNames = {
+  maxHeaderBytes: '--max-header-bytes',
+  headersTimeoutMs: '--headers-timeout',
+  requestReceiveTimeoutMs: '--request-receive-timeout',
+  keepAliveTimeoutMs: '--keep-alive-timeout',
+};
+
+const connectionLimits = (flags: GatewayFlags): ConnectionLimits => ({
+  maxHeaderBytes: flags.maxHeaderBytes,
+  headersTimeoutMs: flags.headersTimeoutMs,
+  requestReceiveTimeoutMs: flags.requestReceiveTimeoutMs,
+  keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
+});
 
 export interface GatewayPorts {
   external: number;
@@ -225,12 +242,7 @@ export async function startGateway(
     },
     accessLog: flags.accessLogEvery > 0 ? { every: flags.accessLogEvery, log: log.with({ log: 'access' }) } : undefined,
   });
-  const clientLimits: ConnectionLimits = {
-    maxHeaderBytes: flags.maxHeaderBytes,
-    headersTimeoutMs: flags.headersTimeoutMs,
-    requestReceiveTimeoutMs: flags.requestReceiveTimeoutMs,
-    keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
-  };
+  const clientLimits = connectionLimits(flags);
   const external = new GatewayListener('external', proxy, clientLimits, {
     httpsRedirect: (host, url) => httpsRedirectLocation(sync.live.tls, host, url),
   });

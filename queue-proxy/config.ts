@@ -3,7 +3,7 @@
 // Knative hard-codes the admin and metrics ports; they are overridable here so several
 // queue-proxies can share a loopback interface in tests.
 import { parseGoDuration } from '../lib/config/duration.ts';
-import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../lib/http/server.ts';
+import { connectionLimitsProblem, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../lib/http/server.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { parseReadinessProbes, type ReadinessProbe } from './probe.ts';
 
@@ -141,6 +141,13 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
     keepAliveTimeoutMs: read.durationMs('QUEUE_KEEP_ALIVE_TIMEOUT', defaults.keepAliveTimeoutMs, 1),
   };
   const upgradeIdleTimeoutMs = read.durationMs('QUEUE_UPGRADE_IDLE_TIMEOUT', DEFAULT_UPGRADE_IDLE_MS);
+  const limitsProblem = connectionLimitsProblem(connectionLimits, {
+    maxHeaderBytes: 'QUEUE_MAX_HEADER_BYTES',
+    headersTimeoutMs: 'QUEUE_HEADERS_TIMEOUT',
+    requestReceiveTimeoutMs: 'QUEUE_REQUEST_RECEIVE_TIMEOUT',
+    keepAliveTimeoutMs: 'QUEUE_KEEP_ALIVE_TIMEOUT',
+  });
+  if (limitsProblem !== undefined) read.issues.push(limitsProblem);
   if (read.issues.length > 0) throw new ConfigError(`queue-proxy environment is invalid: ${read.issues.join('; ')}`);
   let readinessProbes: ReadinessProbe[];
   try {

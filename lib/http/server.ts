@@ -36,7 +36,7 @@ export interface HttpListenerOptions {
  * upgraded connections have their own (upgrade.ts).
  */
 export interface ConnectionLimits {
-  /** Request line plus headers (HTTP/1.1: 431), or the header list (HTTP/2: the stream is reset). */
+  /** Request line plus headers (HTTP/1.1), or the header list as HTTP/2 counts it; larger requests get 431. */
   maxHeaderBytes: number;
   /** A client must finish sending a request's headers within this long (HTTP/1.1: 408). */
   headersTimeoutMs: number;
@@ -58,16 +58,30 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   keepAliveTimeoutMs: 65_000,
 };
 
-/** What is wrong with limits, naming the field, or undefined when nothing is. */
-export function connectionLimitsProblem(limits: ConnectionLimits): string | undefined {
-  if (!Number.isInteger(limits.maxHeaderBytes) || limits.maxHeaderBytes < 1024)
-    return `maxHeaderBytes: ${limits.maxHeaderBytes} must be a whole number of at least 1024`;
-  if (!(limits.headersTimeoutMs > 0)) return `headersTimeoutMs: ${limits.headersTimeoutMs} must be above 0`;
-  if (!(limits.keepAliveTimeoutMs > 0)) return `keepAliveTimeoutMs: ${limits.keepAliveTimeoutMs} must be above 0`;
-  if (!(limits.requestReceiveTimeoutMs >= 0))
-    return `requestReceiveTimeoutMs: ${limits.requestReceiveTimeoutMs} must be 0 (off) or above`;
-  if (limits.requestReceiveTimeoutMs > 0 && limits.requestReceiveTimeoutMs < limits.headersTimeoutMs)
-    return `requestReceiveTimeoutMs: ${limits.requestReceiveTimeoutMs} must be 0 (off) or at least headersTimeoutMs (${limits.headersTimeoutMs})`;
+/** What each bound is called where it is configured (a flag, an environment variable). */
+export type ConnectionLimitNames = Record<keyof ConnectionLimits, string>;
+
+const FIELD_NAMES: ConnectionLimitNames = {
+  maxHeaderBytes: 'maxHeaderBytes',
+  headersTimeoutMs: 'headersTimeoutMs',
+  requestReceiveTimeoutMs: 'requestReceiveTimeoutMs',
+  keepAliveTimeoutMs: 'keepAliveTimeoutMs',
+};
+
+/** What is wrong with limits, naming the setting and the rule, or undefined when nothing is. */
+export function connectionLimitsProblem(
+  limits: ConnectionLimits,
+  names: ConnectionLimitNames = FIELD_NAMES,
+): string | undefined {
+  const { maxHeaderBytes, headersTimeoutMs, keepAliveTimeoutMs, requestReceiveTimeoutMs } = limits;
+  if (!Number.isInteger(maxHeaderBytes) || maxHeaderBytes < 1024)
+    return `${names.maxHeaderBytes}: ${maxHeaderBytes} must be a whole number of at least 1024`;
+  if (!(headersTimeoutMs > 0)) return `${names.headersTimeoutMs}: must be above 0`;
+  if (!(keepAliveTimeoutMs > 0)) return `${names.keepAliveTimeoutMs}: must be above 0`;
+  if (!(requestReceiveTimeoutMs >= 0)) return `${names.requestReceiveTimeoutMs}: must be 0 (off) or above`;
+  // Node refuses a request timeout below the headers timeout, which it would cut short anyway.
+  if (requestReceiveTimeoutMs > 0 && requestReceiveTimeoutMs < headersTimeoutMs)
+    return `${names.requestReceiveTimeoutMs}: must be 0 (off) or at least ${names.headersTimeoutMs} (${headersTimeoutMs}ms)`;
   return undefined;
 }
 

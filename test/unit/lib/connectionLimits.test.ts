@@ -10,15 +10,27 @@ describe('connectionLimitsProblem', () => {
   });
 
   it.each([
-    [{ headersTimeoutMs: 0 }, 'headersTimeoutMs: 0 must be above 0'],
-    [{ keepAliveTimeoutMs: 0 }, 'keepAliveTimeoutMs: 0 must be above 0'],
+    [{ headersTimeoutMs: 0 }, 'headersTimeoutMs: must be above 0'],
+    [{ keepAliveTimeoutMs: 0 }, 'keepAliveTimeoutMs: must be above 0'],
     [{ maxHeaderBytes: 100 }, 'maxHeaderBytes: 100 must be a whole number of at least 1024'],
-    [{ requestReceiveTimeoutMs: -1 }, 'requestReceiveTimeoutMs: -1 must be 0 (off) or above'],
+    [{ requestReceiveTimeoutMs: -1 }, 'requestReceiveTimeoutMs: must be 0 (off) or above'],
     [
       { requestReceiveTimeoutMs: 1000 },
-      'requestReceiveTimeoutMs: 1000 must be 0 (off) or at least headersTimeoutMs (60000)',
+      'requestReceiveTimeoutMs: must be 0 (off) or at least headersTimeoutMs (60000ms)',
     ],
   ])('names the field and the rule for %o', (change, problem) => {
     expect(connectionLimitsProblem({ ...DEFAULT_CONNECTION_LIMITS, ...change })).toBe(problem);
+  });
+
+  it('names the settings as they are configured when told their names', () => {
+    const names = {
+      maxHeaderBytes: '--max-header-bytes',
+      headersTimeoutMs: '--headers-timeout',
+      requestReceiveTimeoutMs: '--request-receive-timeout',
+      keepAliveTimeoutMs: '--keep-alive-timeout',
+    };
+    expect(connectionLimitsProblem({ ...DEFAULT_CONNECTION_LIMITS, headersTimeoutMs: 0 }, names)).toBe(
+      '--headers-timeout: must be above 0',
+    );
   });
 });
