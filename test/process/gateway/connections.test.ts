@@ -3,7 +3,7 @@
 // --keep-alive-timeout, while a session with a request in progress stays open for as long as the
 // request takes; an upgrade waits for the 101 no longer than --upgrade-response-timeout and an
 // idle tunnel is closed after --upgrade-idle-timeout.
-import { connect as http2Connect } from 'node:http2';
+import { constants, connect as http2Connect } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
@@ -21,6 +21,8 @@ import { ingress, split, startGateway, type GatewayProc } from './harness.ts';
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'bounds.default.example.com';
 const MAX_HEADER_BYTES = 4096;
+/** --request-receive-timeout, which may not be below --headers-timeout. */
+const RECEIVE_MS = 2 * BOUND_MS;
 
 /** An h2c GET on a fresh session, its status, and whether the session was still open when it was answered. */
 function h2cGet(
@@ -83,6 +85,8 @@ describe('gateway connection bounds', () => {
         String(MAX_HEADER_BYTES),
         '--keep-alive-timeout',
         BOUND,
+        '--request-receive-timeout',
+        `${RECEIVE_MS}ms`,
         '--upgrade-response-timeout',
         BOUND,
         '--upgrade-idle-timeout',
@@ -129,6 +133,36 @@ describe('gateway connection bounds', () => {
 
   it('keeps an h2c session open while a request on it takes longer than the keep-alive timeout', async () => {
     expect(await h2cGet(gateway!.externalPort, `/?sleep=${3 * BOUND_MS}`)).toEqual({ status: 200, sessionOpen: true });
+  });
+
+  it('answers 408 to an HTTP/1.1 request whose body never ends, after --request-receive-timeout', async () => {
+    const socket = await connectRaw(gateway!.externalPort);
+    socket.write(`POST / HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 100\r\n\r\nonly part of it`);
+    const ending = await waitForClose(socket, CLOSE_WITHIN_MS);
+    expect(ending.closed).toBe(true);
+    expect(ending.received).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('resets an h2c stream whose body never ends, after --request-receive-timeout', async () => {
+    const session = http2Connect(`http://127.0.0.1:${gateway!.externalPort}`);
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/', ':authority': HOST });
+      stream.on('error', () => {});
+      stream.write('only part of it');
+      const closed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), CLOSE_WITHIN_MS);
+        stream.once('close', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        stream.resume();
+      });
+      expect(closed).toBe(true);
+      expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
+    } finally {
+      session.destroy();
+    }
   });
 
   it('answers 431 to an h2c request whose header list is larger than --max-header-bytes', async () => {
