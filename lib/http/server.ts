@@ -220,14 +220,15 @@ export class HttpListener {
   /** Stops accepting connections and closes idle ones; requests in progress continue. */
   stopAccepting(): void {
     this.#front.close();
-    // Also stops its connection checks; it never listened itself, so the callback's error is expected.
-    if (this.#front !== this.http1) this.http1.close(() => {});
     this.http1.closeIdleConnections();
     for (const session of this.#sessions) session.close();
   }
 
   /** Ends every remaining connection at once. */
   closeAll(): void {
+    // Stops its connection checks, which go on bounding slow clients while requests drain; it
+    // never listened itself, so the callback's error is expected.
+    if (this.#front !== this.http1) this.http1.close(() => {});
     this.http1.closeAllConnections();
     for (const session of this.#sessions) session.destroy();
   }
