@@ -1,7 +1,11 @@
 // The queue-proxy's configuration: the environment Knative's revision reconciler gives the
 // sidecar (S:pkg/reconciler/revision/resources/queue.go), parsed once, with Knative's defaults.
 // Knative hard-codes the admin and metrics ports; they are overridable here so several
-// queue-proxies can share a loopback interface in tests.
+// queue-proxies can share a loopback interface in tests. The serving port's connection bounds
+// (QUEUE_MAX_HEADER_BYTES, QUEUE_HEADERS_TIMEOUT, QUEUE_REQUEST_RECEIVE_TIMEOUT,
+// QUEUE_KEEP_ALIVE_TIMEOUT, QUEUE_UPGRADE_IDLE_TIMEOUT) are pilotlight's own, with the defaults
+// the activator and gateway share (Knative's one-minute ReadHeaderTimeout, Envoy's 5m stream
+// idle timeout for websockets).
 import { parseGoDuration } from '../lib/config/duration.ts';
 import { connectionLimitsProblem, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../lib/http/server.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
