@@ -1,5 +1,6 @@
-// Connection upgrades (websockets and the like): the handshake goes through the dispatcher,
-// then the two sockets are spliced together until either side closes.
+// Connection upgrades (websockets and the like): an upgrade may wait for a breaker slot
+// (holdUpgrade), its handshake goes through the dispatcher, then the two sockets are spliced
+// together until either side closes or the tunnel stays idle too long (forwardUpgrade).
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -55,7 +56,7 @@ const NOTHING: ReadonlySet<string> = new Set();
 const DECLINED_SKIP: ReadonlySet<string> = new Set(['transfer-encoding']);
 
 /** Ends an upgrade that timed out before the upstream answered; the socket has no HTTP server any more. */
-export function answerUpgradeTimeout(client: Duplex): void {
+function answerUpgradeTimeout(client: Duplex): void {
   if (!client.destroyed && client.writable)
     client.end(
       `HTTP/1.1 504 Gateway Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${TIMEOUT_BODY.length}\r\nconnection: close\r\n\r\n${TIMEOUT_BODY}`,
