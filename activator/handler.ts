@@ -2,11 +2,10 @@
 // network probes → revision from the Knative-Serving-* headers (unknown: 404) → concurrency
 // reporting → timeout → hold in the revision's breaker → proxy to a pod's queue-proxy, retrying
 // on another pod when a connection is refused. Upgrades take the same path without the retry.
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BreakerWaiter } from '../lib/breaker.ts';
-import type { Clock, Timer } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
 import {
   canonicalHeaderName,
   HopHeaders,
@@ -18,11 +17,9 @@ import {
 import type { Logger } from '../lib/log.ts';
 import { newRequestId, rawErrorResponse, writeError } from '../lib/http/errors.ts';
 import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
-import { HeldRequest, QUEUE_FULL_BODY } from '../lib/http/heldRequest.ts';
-import { TIMEOUT_BODY } from '../lib/http/timeouts.ts';
-import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import { HeldRequest } from '../lib/http/heldRequest.ts';
+import { forwardUpgrade, holdUpgrade, type UpgradeTimeouts } from '../lib/http/upgrade.ts';
 import {
-  CLIENT_CLOSED_STATUS,
   neverConnected,
   ProxyExchange,
   type DownstreamRequest,
@@ -57,6 +54,8 @@ export interface HandlerDeps {
   metrics: ActivatorMetrics;
   clock: Clock;
   log: Logger;
+  /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
+  upgradeIdleTimeoutMs: number;
 }
 
 function reply(res: DownstreamResponse, status: number, body: string, headers?: Record<string, string>): void {
@@ -66,13 +65,6 @@ function reply(res: DownstreamResponse, status: number, body: string, headers?: 
     ...headers,
   });
   res.end(body);
-}
-
-/** For upgrade requests, whose socket no HTTP server writes to any more. */
-function replyRaw(socket: Duplex, status: number, body: string): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }
 
 function isKubeletProbe(req: DownstreamRequest): boolean {
@@ -283,7 +275,8 @@ class ActivatorExchange extends ProxyExchange {
 
 type UpgradePhase = 'queued' | 'connected' | 'done';
 
-class ActivatedUpgrade implements BreakerWaiter {
+/** An upgrade held like a request (holdUpgrade), then forwarded to a pod within the same timeouts. */
+class ActivatedUpgrade {
   #handler: ActivatorHandler;
   #deps: HandlerDeps;
   #revision: ServedRevision;
@@ -291,10 +284,10 @@ class ActivatedUpgrade implements BreakerWaiter {
   #socket: Duplex;
   #head: Buffer;
   #arrivedAt: number;
+  #timeouts: UpgradeTimeouts;
   #phase: UpgradePhase = 'queued';
   #holdsSlot = false;
   #pod: PodTracker | undefined;
-  #holdTimer: Timer | undefined;
 
   constructor(handler: ActivatorHandler, revision: ServedRevision, req: IncomingMessage, socket: Duplex, head: Buffer) {
     this.#handler = handler;
@@ -304,29 +297,25 @@ class ActivatedUpgrade implements BreakerWaiter {
     this.#socket = socket;
     this.#head = head;
     this.#arrivedAt = this.#deps.clock.now();
+    // The revision's timeoutSeconds bounds the wait for the pod's 101, as it bounds a request's first byte.
+    this.#timeouts = { responseMs: revision.timeouts.firstByteMs, idleMs: this.#deps.upgradeIdleTimeoutMs };
   }
 
   begin(): void {
     const revision = this.#revision;
     this.#deps.concurrency.requestIn(revision.key, revision.namespace, revision.name, this.#arrivedAt);
-    switch (revision.throttler.breaker.enter(this)) {
-      case 'admitted':
-        this.admitted();
-        return;
-      case 'queued':
-        this.#holdTimer = this.#deps.clock.setTimeout(this.#onHoldTimeout, revision.timeouts.firstByteMs);
-        this.#socket.once('close', this.#onCloseWhileQueued);
-        return;
-      case 'rejected':
-        replyRaw(this.#socket, 503, QUEUE_FULL_BODY);
-        this.#finish(503);
-    }
+    holdUpgrade(this.#socket, {
+      breaker: revision.throttler.breaker,
+      responseMs: this.#timeouts.responseMs,
+      arrivedAt: this.#arrivedAt,
+      clock: this.#deps.clock,
+      admitted: () => this.#connect(),
+      refused: (status) => this.#finish(status),
+    });
   }
 
-  admitted(): void {
+  #connect(): void {
     this.#holdsSlot = true;
-    this.#holdTimer?.cancel();
-    this.#socket.off('close', this.#onCloseWhileQueued);
     const pod = this.#revision.throttler.reservePod();
     if (pod === undefined) {
       const requestId = newRequestId();
@@ -340,28 +329,17 @@ class ActivatedUpgrade implements BreakerWaiter {
     this.#revision.active++;
     // forwardUpgrade takes no extra headers, so upgrades reach queue-proxy without K-Proxy-Request.
     forwardUpgrade(this.#req, this.#socket, this.#head, pod.dispatcher, {
+      timeouts: this.#timeouts,
+      arrivedAt: this.#arrivedAt,
+      clock: this.#deps.clock,
       dropRequestHeaders: DROPPED_HEADERS,
-      onClose: () => this.#finish(101),
+      onClose: (status) => this.#finish(status),
     });
   }
-
-  #onCloseWhileQueued = (): void => {
-    if (this.#phase !== 'queued') return;
-    this.#revision.throttler.breaker.withdraw(this);
-    this.#finish(CLIENT_CLOSED_STATUS);
-  };
-
-  #onHoldTimeout = (): void => {
-    if (this.#phase !== 'queued') return;
-    this.#revision.throttler.breaker.withdraw(this);
-    replyRaw(this.#socket, 504, TIMEOUT_BODY);
-    this.#finish(504);
-  };
 
   #finish(status: number): void {
     if (this.#phase === 'done') return;
     const deps = this.#deps;
-    this.#holdTimer?.cancel();
     if (this.#pod !== undefined) {
       this.#pod.unreserve();
       this.#pod = undefined;

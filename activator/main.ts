@@ -5,7 +5,14 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
-import { HttpListener } from '../lib/http/server.ts';
+import { parseGoDuration } from '../lib/config/duration.ts';
+import {
+  connectionLimitsProblem,
+  DEFAULT_CONNECTION_LIMITS,
+  HttpListener,
+  type ConnectionLimits,
+} from '../lib/http/server.ts';
+import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { QueuePorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
@@ -41,6 +48,10 @@ export interface ActivatorConfig {
   drainQuietPeriodMs: number;
   /** Then, how long accepted requests may take to finish before connections are cut. */
   drainTimeoutMs: number;
+  /** Headers, keep-alive and request-receive bounds of both serving ports. */
+  connectionLimits: ConnectionLimits;
+  /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
+  upgradeIdleTimeoutMs: number;
 }
 
 export interface RunningActivator {
@@ -97,8 +108,20 @@ export async function startActivator(
       : new HttpStatsReporter(config.statsUrl, log, metrics);
   const concurrency = new ConcurrencyReporter(config.name, reporter, metrics);
   const reportTicker = setInterval(() => concurrency.tick(clock.now()), REPORTING_PERIOD_MS);
-  const handler = new ActivatorHandler({ revisions, concurrency, metrics, clock, log });
-  const newListener = () => new HttpListener({ onRequest: handler.handleRequest, onUpgrade: handler.handleUpgrade });
+  const handler = new ActivatorHandler({
+    revisions,
+    concurrency,
+    metrics,
+    clock,
+    log,
+    upgradeIdleTimeoutMs: config.upgradeIdleTimeoutMs,
+  });
+  const newListener = () =>
+    new HttpListener({
+      onRequest: handler.handleRequest,
+      onUpgrade: handler.handleUpgrade,
+      limits: config.connectionLimits,
+    });
   const listeners = [newListener(), newListener()] as const;
 
   await source.start(revisions);
@@ -148,7 +171,21 @@ const USAGE = `pilotlight activator [flags]
   --name NAME               reported as the stats' pod name (default $POD_NAME or the host name)
   --queue-depth N           requests held per revision beyond capacity (default 10000)
   --drain-quiet-period MS   keep accepting this long after SIGTERM (default 45000)
-  --drain-timeout MS        then wait this long for accepted requests (default 600000)`;
+  --drain-timeout MS        then wait this long for accepted requests (default 600000)
+  --max-header-bytes N      larger request heads (HTTP/1.1) or header lists (HTTP/2) get 431 (default 16384)
+  --headers-timeout D       a client must send a request's headers within this (default 60s, Knative's ReadHeaderTimeout)
+  --request-receive-timeout D  ... and the whole request within this; 0: off, the revision's timeouts bound it (default 0)
+  --keep-alive-timeout D    close a connection or HTTP/2 session without requests after this (default 65s)
+  --upgrade-idle-timeout D  close a websocket tunnel idle both ways for this long; 0: off (default 5m, Envoy's
+                            stream idle timeout); the wait for the 101 is bounded by the revision's timeoutSeconds`;
+
+function duration(flag: string, text: string | undefined, fallbackMs: number): number {
+  if (text === undefined) return fallbackMs;
+  const value = parseGoDuration(text);
+  if (value === undefined || value < 0)
+    throw new Error(`--${flag}: expected a duration such as 500ms, 30s or 5m, got ${text}\n${USAGE}`);
+  return value;
+}
 
 function integer(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -175,6 +212,11 @@ export async function main(argv: string[]): Promise<void> {
       'queue-depth': { type: 'string' },
       'drain-quiet-period': { type: 'string' },
       'drain-timeout': { type: 'string' },
+      'max-header-bytes': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-receive-timeout': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
+      'upgrade-idle-timeout': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -193,7 +235,33 @@ export async function main(argv: string[]): Promise<void> {
     queueDepth: integer('queue-depth', values['queue-depth'], 10_000),
     drainQuietPeriodMs: integer('drain-quiet-period', values['drain-quiet-period'], 45_000),
     drainTimeoutMs: integer('drain-timeout', values['drain-timeout'], 600_000),
+    connectionLimits: {
+      maxHeaderBytes: integer('max-header-bytes', values['max-header-bytes'], DEFAULT_CONNECTION_LIMITS.maxHeaderBytes),
+      headersTimeoutMs: duration(
+        'headers-timeout',
+        values['headers-timeout'],
+        DEFAULT_CONNECTION_LIMITS.headersTimeoutMs,
+      ),
+      requestReceiveTimeoutMs: duration(
+        'request-receive-timeout',
+        values['request-receive-timeout'],
+        DEFAULT_CONNECTION_LIMITS.requestReceiveTimeoutMs,
+      ),
+      keepAliveTimeoutMs: duration(
+        'keep-alive-timeout',
+        values['keep-alive-timeout'],
+        DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs,
+      ),
+    },
+    upgradeIdleTimeoutMs: duration('upgrade-idle-timeout', values['upgrade-idle-timeout'], DEFAULT_UPGRADE_IDLE_MS),
   };
+  const problem = connectionLimitsProblem(config.connectionLimits, {
+    maxHeaderBytes: '--max-header-bytes',
+    headersTimeoutMs: '--headers-timeout',
+    requestReceiveTimeoutMs: '--request-receive-timeout',
+    keepAliveTimeoutMs: '--keep-alive-timeout',
+  });
+  if (problem !== undefined) throw new Error(`${problem}\n${USAGE}`);
   const log = createLogger('activator', { pod: config.name });
   const sourceKind = values['pod-source'] ?? 'kubernetes';
   let source: PodSource;

@@ -18,6 +18,7 @@ import { createRegistry } from '../lib/metrics.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { GatewayProxy } from './proxy.ts';
 import { normalizeHost } from './routing/index.ts';
+import { connectionLimitsProblem, type ConnectionLimitNames, type ConnectionLimits } from '../lib/http/server.ts';
 import { createAdminServer, GatewayListener, listenAdmin } from './server.ts';
 import { StaticFileSource } from './sources/static.ts';
 import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
@@ -45,6 +46,10 @@ const FLAGS = {
   'request-timeout': { type: 'string', default: '0' },
   // Envoy's default stream idle timeout.
   'idle-timeout': { type: 'string', default: '5m' },
+  // Upgrades (websockets): with Kourier's route timeout off, Envoy's stream idle timeout bounds
+  // both the wait for the 101 and an idle tunnel.
+  'upgrade-response-timeout': { type: 'string', default: '5m' },
+  'upgrade-idle-timeout': { type: 'string', default: '5m' },
   'keep-alive-timeout': { type: 'string', default: '65s' },
   'upstream-connect-timeout': { type: 'string', default: '5s' },
   'upstream-keep-alive-timeout': { type: 'string', default: '30s' },
@@ -79,6 +84,8 @@ export interface GatewayFlags {
   requestReceiveTimeoutMs: number;
   requestTimeoutMs: number;
   idleTimeoutMs: number;
+  upgradeResponseTimeoutMs: number;
+  upgradeIdleTimeoutMs: number;
   keepAliveTimeoutMs: number;
   upstreamConnectTimeoutMs: number;
   upstreamKeepAliveTimeoutMs: number;
@@ -113,7 +120,7 @@ export function parseFlags(argv: string[]): GatewayFlags {
   if (source !== 'kubernetes' && source !== 'static')
     throw new Error(`--source: ${source} is neither kubernetes nor static`);
   if (source === 'static' && !values['routes-file']) throw new Error('--source static needs --routes-file');
-  return {
+  const flags: GatewayFlags = {
     source,
     routesFile: values['routes-file'],
     kubeconfig: values.kubeconfig,
@@ -129,6 +136,8 @@ export function parseFlags(argv: string[]): GatewayFlags {
     requestReceiveTimeoutMs: duration('request-receive-timeout'),
     requestTimeoutMs: duration('request-timeout'),
     idleTimeoutMs: duration('idle-timeout'),
+    upgradeResponseTimeoutMs: duration('upgrade-response-timeout'),
+    upgradeIdleTimeoutMs: duration('upgrade-idle-timeout'),
     keepAliveTimeoutMs: duration('keep-alive-timeout'),
     upstreamConnectTimeoutMs: duration('upstream-connect-timeout'),
     upstreamKeepAliveTimeoutMs: duration('upstream-keep-alive-timeout'),
@@ -144,7 +153,24 @@ export function parseFlags(argv: string[]): GatewayFlags {
     leaseName: values['lease-name'],
     identity: values.identity ?? process.env.POD_NAME ?? hostname(),
   };
+  const problem = connectionLimitsProblem(connectionLimits(flags), LIMIT_FLAGS);
+  if (problem !== undefined) throw new Error(problem);
+  return flags;
 }
+
+const LIMIT_FLAGS: ConnectionLimitNames = {
+  maxHeaderBytes: '--max-header-bytes',
+  headersTimeoutMs: '--headers-timeout',
+  requestReceiveTimeoutMs: '--request-receive-timeout',
+  keepAliveTimeoutMs: '--keep-alive-timeout',
+};
+
+const connectionLimits = (flags: GatewayFlags): ConnectionLimits => ({
+  maxHeaderBytes: flags.maxHeaderBytes,
+  headersTimeoutMs: flags.headersTimeoutMs,
+  requestReceiveTimeoutMs: flags.requestReceiveTimeoutMs,
+  keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
+});
 
 export interface GatewayPorts {
   external: number;
@@ -212,15 +238,11 @@ export async function startGateway(
       maxBodyBytes: flags.maxBodyBytes,
       timeouts: { firstByteMs: flags.requestTimeoutMs, responseStartMs: 0, idleMs: flags.idleTimeoutMs },
       maxRetries: flags.maxRetries,
+      upgradeTimeouts: { responseMs: flags.upgradeResponseTimeoutMs, idleMs: flags.upgradeIdleTimeoutMs },
     },
     accessLog: flags.accessLogEvery > 0 ? { every: flags.accessLogEvery, log: log.with({ log: 'access' }) } : undefined,
   });
-  const clientLimits = {
-    maxHeaderBytes: flags.maxHeaderBytes,
-    headersTimeoutMs: flags.headersTimeoutMs,
-    requestReceiveTimeoutMs: flags.requestReceiveTimeoutMs,
-    keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
-  };
+  const clientLimits = connectionLimits(flags);
   const external = new GatewayListener('external', proxy, clientLimits, {
     httpsRedirect: (host, url) => httpsRedirectLocation(sync.live.tls, host, url),
   });

@@ -25,7 +25,7 @@ import {
   type ForwardOptions,
 } from '../lib/http/proxy.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
-import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import { forwardUpgrade, type UpgradeTimeouts } from '../lib/http/upgrade.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import {
   route,
@@ -69,6 +69,8 @@ export interface ProxyLimits {
   timeouts: RequestTimeouts;
   /** Further endpoints tried when a connection could not be made (nothing was sent, so bodies too). */
   maxRetries: number;
+  /** Websockets and other upgrades: the wait for the upstream's 101, then the idle tunnel. */
+  upgradeTimeouts: UpgradeTimeouts;
 }
 
 export interface AccessLog {
@@ -321,8 +323,11 @@ export class GatewayProxy {
       }
       req.rawHeaders = [...kept, ...options.addHeaders!];
       forwardUpgrade(req, socket, head, this.deps.pools.http1(upstream.address), {
+        timeouts: this.deps.limits.upgradeTimeouts,
+        arrivedAt,
+        clock: this.deps.clock,
         ...(options.host === undefined ? {} : { host: options.host }),
-        onClose: (error) => {
+        onClose: (status, error) => {
           upstream.inFlight--;
           if (error !== undefined && neverConnected(error)) this.eject(upstream, (error as NodeJS.ErrnoException).code);
           this.recordEnd(
@@ -331,7 +336,7 @@ export class GatewayProxy {
             decision.ingress.namespace,
             decision.ingress.name,
             decision.service.name,
-            error ? 502 : 101,
+            status,
             arrivedAt,
             upstream.address,
           );

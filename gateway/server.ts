@@ -5,23 +5,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { DownstreamRequest, DownstreamResponse } from '../lib/http/proxy.ts';
-import { HttpListener, type TlsOptions } from '../lib/http/server.ts';
+import { HttpListener, type ConnectionLimits, type TlsOptions } from '../lib/http/server.ts';
 import type { GatewayProxy } from './proxy.ts';
 import { HopHeaders } from '../lib/hop.ts';
 import type { Listener } from './routing/index.ts';
-
-export interface ClientLimits {
-  /** Request line plus headers; larger requests get 431 (node's maxHeaderSize). */
-  maxHeaderBytes: number;
-  /** A client must finish sending its headers within this long (408 otherwise). */
-  headersTimeoutMs: number;
-  /** A client must finish sending its whole request, body included, within this long. */
-  requestReceiveTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-}
-
-/** How often node checks connections against headersTimeout and requestReceiveTimeout. */
-const CONNECTION_CHECK_MS = 250;
 
 export interface ListenerExtras {
   /** Terminate TLS on this port. */
@@ -33,27 +20,17 @@ export interface ListenerExtras {
 export class GatewayListener {
   readonly #http: HttpListener;
 
-  constructor(listener: Listener, proxy: GatewayProxy, limits: ClientLimits, extras: ListenerExtras = {}) {
+  constructor(listener: Listener, proxy: GatewayProxy, limits: ConnectionLimits, extras: ListenerExtras = {}) {
     this.#http = new HttpListener({
       onRequest: withRedirect(proxy.requestHandler(listener), extras.httpsRedirect),
       onUpgrade: proxy.upgradeHandler(listener),
-      keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+      limits,
       ...(extras.tls ? { tls: extras.tls } : {}),
     });
-    // HttpListener's HTTP/1.1 server takes no limits of its own; node reads these per connection.
-    const http1 = this.#http.http1 as Server & { maxHeaderSize: number; connectionsCheckingInterval: number };
-    http1.maxHeaderSize = limits.maxHeaderBytes;
-    http1.headersTimeout = limits.headersTimeoutMs;
-    http1.requestTimeout = limits.requestReceiveTimeoutMs;
-    http1.connectionsCheckingInterval = CONNECTION_CHECK_MS;
   }
 
-  async listen(port: number, host: string): Promise<number> {
-    const bound = await this.#http.listen(port, host);
-    // Node arms headersTimeout/requestTimeout checks when its server emits 'listening', which
-    // HttpListener's inner HTTP/1.1 server never does (the byte-sniffing front listens instead).
-    this.#http.http1.emit('listening');
-    return bound;
+  listen(port: number, host: string): Promise<number> {
+    return this.#http.listen(port, host);
   }
 
   stopAccepting(): void {

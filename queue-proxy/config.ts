@@ -1,9 +1,15 @@
 // The queue-proxy's configuration: the environment Knative's revision reconciler gives the
 // sidecar (S:pkg/reconciler/revision/resources/queue.go), parsed once, with Knative's defaults.
 // Knative hard-codes the admin and metrics ports; they are overridable here so several
-// queue-proxies can share a loopback interface in tests.
+// queue-proxies can share a loopback interface in tests. The serving port's connection bounds
+// (QUEUE_MAX_HEADER_BYTES, QUEUE_HEADERS_TIMEOUT, QUEUE_REQUEST_RECEIVE_TIMEOUT,
+// QUEUE_KEEP_ALIVE_TIMEOUT, QUEUE_UPGRADE_IDLE_TIMEOUT) are pilotlight's own, with the defaults
+// the activator and gateway share (Knative's one-minute ReadHeaderTimeout, Envoy's 5m stream
+// idle timeout for websockets).
 import { parseGoDuration } from '../lib/config/duration.ts';
 import { QueueEnv, QueuePorts } from '../lib/hop.ts';
+import { connectionLimitsProblem, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../lib/http/server.ts';
+import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { parseReadinessProbes, type ReadinessProbe } from './probe.ts';
 
 // Checked by hand with the rules and messages of lib/config/parse.ts rather than with zod:
@@ -98,6 +104,10 @@ export interface QueueProxyConfig {
   drainTimeoutMs: number;
   reportingPeriodMs: number;
   startupProbeIntervalMs: number;
+  /** The serving port's headers, keep-alive and request-receive bounds (QUEUE_HEADERS_TIMEOUT and co.). */
+  connectionLimits: ConnectionLimits;
+  /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
+  upgradeIdleTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +138,21 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
   const drainTimeoutMs = read.durationMs('QUEUE_DRAIN_TIMEOUT', undefined);
   const reportingPeriodMs = read.durationMs('QUEUE_REPORTING_PERIOD', 1000, 100);
   const startupProbeIntervalMs = read.durationMs('QUEUE_STARTUP_PROBE_INTERVAL', 5, 1);
+  const defaults = DEFAULT_CONNECTION_LIMITS;
+  const connectionLimits: ConnectionLimits = {
+    maxHeaderBytes: read.int('QUEUE_MAX_HEADER_BYTES', defaults.maxHeaderBytes, { min: 1024 }),
+    headersTimeoutMs: read.durationMs('QUEUE_HEADERS_TIMEOUT', defaults.headersTimeoutMs, 1),
+    requestReceiveTimeoutMs: read.durationMs('QUEUE_REQUEST_RECEIVE_TIMEOUT', defaults.requestReceiveTimeoutMs),
+    keepAliveTimeoutMs: read.durationMs('QUEUE_KEEP_ALIVE_TIMEOUT', defaults.keepAliveTimeoutMs, 1),
+  };
+  const upgradeIdleTimeoutMs = read.durationMs('QUEUE_UPGRADE_IDLE_TIMEOUT', DEFAULT_UPGRADE_IDLE_MS);
+  const limitsProblem = connectionLimitsProblem(connectionLimits, {
+    maxHeaderBytes: 'QUEUE_MAX_HEADER_BYTES',
+    headersTimeoutMs: 'QUEUE_HEADERS_TIMEOUT',
+    requestReceiveTimeoutMs: 'QUEUE_REQUEST_RECEIVE_TIMEOUT',
+    keepAliveTimeoutMs: 'QUEUE_KEEP_ALIVE_TIMEOUT',
+  });
+  if (limitsProblem !== undefined) read.issues.push(limitsProblem);
   if (read.issues.length > 0) throw new ConfigError(`queue-proxy environment is invalid: ${read.issues.join('; ')}`);
   let readinessProbes: ReadinessProbe[];
   try {
@@ -162,5 +187,7 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
     drainTimeoutMs: drainTimeoutMs ?? timeoutMs,
     reportingPeriodMs,
     startupProbeIntervalMs,
+    connectionLimits,
+    upgradeIdleTimeoutMs,
   };
 }

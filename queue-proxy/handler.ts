@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { RequestTimeouts } from '../lib/http/timeouts.ts';
-import { forwardUpgrade } from '../lib/http/upgrade.ts';
+import { forwardUpgrade, holdUpgrade } from '../lib/http/upgrade.ts';
 import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER, writeError } from '../lib/http/errors.ts';
 import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import { HeldRequest } from '../lib/http/heldRequest.ts';
@@ -36,6 +36,8 @@ export interface PipelineDeps {
   readiness: Readiness;
   userMetrics: UserMetrics;
   timeouts: RequestTimeouts;
+  /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
+  upgradeIdleTimeoutMs: number;
   clock: Clock;
   log: Logger;
 }
@@ -146,29 +148,35 @@ export class Pipeline {
     deps.drainer.touch();
     this.#open++;
     const proxied = isProxied(req);
-    deps.stats.requestIn(deps.clock.now(), proxied);
+    const arrivedAt = deps.clock.now();
+    deps.stats.requestIn(arrivedAt, proxied);
     const originalHost = req.headers[HopHeaders.originalHost];
-    // An upgraded connection holds its slot until it closes, as a hijacked Go handler does.
-    const connect = () =>
-      forwardUpgrade(req, socket, head, deps.upstream, {
-        dropRequestHeaders: DROPPED_HEADERS,
-        ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
-        onClose: () => {
-          deps.breaker?.release();
-          deps.stats.requestOut(deps.clock.now(), proxied);
-          this.requestEnded();
-        },
-      });
-    const entry = deps.breaker?.enter({ admitted: connect }) ?? 'admitted';
-    if (entry === 'admitted') {
-      connect();
-    } else if (entry === 'rejected') {
-      socket.end(
-        'HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 26\r\n\r\npending request queue full',
-      );
+    // The revision's timeoutSeconds bounds the wait for the app's 101, as it bounds a request's first byte.
+    const timeouts = { responseMs: deps.timeouts.firstByteMs, idleMs: deps.upgradeIdleTimeoutMs };
+    const ended = () => {
       deps.stats.requestOut(deps.clock.now(), proxied);
       this.requestEnded();
-    }
+    };
+    // An upgraded connection holds its slot until it closes, as a hijacked Go handler does.
+    holdUpgrade(socket, {
+      breaker: deps.breaker,
+      responseMs: timeouts.responseMs,
+      arrivedAt,
+      clock: deps.clock,
+      admitted: () =>
+        forwardUpgrade(req, socket, head, deps.upstream, {
+          timeouts,
+          arrivedAt,
+          clock: deps.clock,
+          dropRequestHeaders: DROPPED_HEADERS,
+          ...(typeof originalHost === 'string' ? { host: originalHost } : {}),
+          onClose: () => {
+            deps.breaker?.release();
+            ended();
+          },
+        }),
+      refused: ended,
+    });
   };
 
   #malformed(reason: string): string {

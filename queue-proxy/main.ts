@@ -111,8 +111,13 @@ export async function startQueueProxy(
       responseStartMs: config.responseStartTimeoutMs,
       idleMs: config.idleTimeoutMs,
     },
+    upgradeIdleTimeoutMs: config.upgradeIdleTimeoutMs,
   });
-  const listener = new HttpListener({ onRequest: pipeline.handleRequest, onUpgrade: pipeline.handleUpgrade });
+  const listener = new HttpListener({
+    onRequest: pipeline.handleRequest,
+    onUpgrade: pipeline.handleUpgrade,
+    limits: config.connectionLimits,
+  });
 
   // The user container's preStop hook: it returns once draining is complete, so the app gets
   // its SIGTERM only after queue-proxy stopped sending it traffic.

@@ -10,7 +10,7 @@
 // chunk "first\n" at once and the last chunk "last\n" ms later (with &headonly=1 only the head
 // comes first, as Knative's timeout test image does). GET /_stats answers {inFlight,
 // maxInFlight, requests, lastProbe}; POST /_stats/reset zeroes the counters. Upgrades are accepted and echo bytes back, except on /no-upgrade, which
-// answers 426. Kubelet-style probes (User-Agent kube-probe/…) are recorded as lastProbe
+// answers 426, and /hang-upgrade, which never answers. Kubelet-style probes (User-Agent kube-probe/…) are recorded as lastProbe
 // and answered 200 without counting as requests, or 503 after POST /_probes/fail (an app whose
 // readiness fails after startup, as Knative's readiness test image's /start-failing).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -120,6 +120,7 @@ const server =
   process.env.APP_PROTOCOL === 'h2c'
     ? createH2Server(handle)
     : createServer({ keepAliveTimeout: 65_000 }, handle).on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+        if (req.url === '/hang-upgrade') return;
         if (req.url === '/no-upgrade') {
           socket.end('HTTP/1.1 426 Upgrade Required\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope');
           return;
