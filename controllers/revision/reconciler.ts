@@ -7,23 +7,20 @@
 import type { PodAutoscaler } from '../../lib/apis/autoscaling.ts';
 import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { RevisionConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
-import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { Labels, type RevisionSpec, type Revision } from '../../lib/apis/serving.ts';
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import type { DeploymentConfig } from '../../lib/config/deployment.ts';
 import type { Features } from '../../lib/config/features.ts';
 import type { ReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
 import { ConfigUnavailable } from '../../lib/config/store.ts';
-import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
-import type { Lister } from '../../lib/kube/store.ts';
-import { containsAll, createObject, sameJson, updateObject } from '../../lib/reconciler/crud.ts';
+import { objectKey, type Lister } from '../../lib/kube/store.ts';
+import { reconcileChild, type ChildOptions } from '../../lib/reconciler/child.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
 import type { RevisionConfig } from './config.ts';
 import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
 import { makeDeployment } from './resources/deployment.ts';
-import { deploymentName, podAutoscalerName } from './resources/names.ts';
 import { makePodAutoscaler } from './resources/podAutoscaler.ts';
 import { reservedInstanceReconciler, type InstanceModeRecorder } from './reservedInstance.ts';
 import { isFailing, propagateAutoscalerStatus, propagateDeploymentStatus, RevisionReasons } from './status.ts';
@@ -57,12 +54,31 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     services: deps.reservedServices,
     recordInstanceMode: deps.recordInstanceMode,
   });
-  const notOwned = (manager: ConditionManager, kind: string, name: string) =>
-    manager.markFalse(
-      'ResourcesAvailable',
-      RevisionReasons.notOwned,
-      `There is an existing ${kind} "${name}" that we do not own.`,
-    );
+  /** The four beats for a child of the revision; undefined when it is not ours or not cached yet. */
+  async function reconcileRevisionChild<C extends V1Deployment | PodAutoscaler>(
+    rev: Revision,
+    child: Pick<ChildOptions<C>, 'kind' | 'description' | 'existing' | 'spec'> & { desired: C },
+    manager: ConditionManager,
+    ctx: ReconcileContext,
+  ): Promise<{ child: C; created: boolean } | undefined> {
+    const result = await reconcileChild<C>({
+      ...child,
+      client: deps.client,
+      owner: rev,
+      desired: () => child.desired,
+      metadata: 'merge',
+      events: ctx.events,
+      // Upstream records no event for a Revision's children.
+      createdEvent: false,
+      onAlreadyExists: 'wait',
+    });
+    if (result.state === 'pending') return undefined;
+    if (result.state === 'notOwned') {
+      manager.markFalse('ResourcesAvailable', RevisionReasons.notOwned, result.message);
+      return undefined;
+    }
+    return { child: result.child, created: result.state === 'created' };
+  }
 
   async function reconcileDeployment(
     rev: Revision,
@@ -71,47 +87,36 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     ctx: ReconcileContext,
   ): Promise<V1Deployment | undefined> {
     const desired = withHash(makeDeployment(rev, config));
-    const name = deploymentName(rev.metadata?.name ?? '');
-    let deployment = deps.deployments.get(`${rev.metadata?.namespace}/${name}`);
-    if (!deployment) {
-      try {
-        deployment = await createObject(deps.client, Kinds.deployment, desired);
-      } catch (error) {
-        if (isAlreadyExists(error)) return undefined;
-        void ctx.events.event(
-          rev,
-          'Warning',
-          'CreationFailed',
-          `Failed to create Deployment "${name}": ${(error as Error).message}`,
-        );
-        throw error;
-      }
+    const reconciled = await reconcileRevisionChild(
+      rev,
+      {
+        kind: Kinds.deployment,
+        description: 'Deployment',
+        existing: deps.deployments.get(objectKey(desired)),
+        desired,
+        spec: {
+          equal: (have, want) =>
+            have.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] === want.metadata?.labels?.[DEPLOYMENT_HASH_LABEL],
+          // The autoscaler owns the replica count once the Deployment exists.
+          apply: (have, want) => ({ ...have, spec: { ...want.spec!, replicas: have.spec?.replicas } }),
+        },
+      },
+      manager,
+      ctx,
+    );
+    if (!reconciled) return undefined;
+    if (reconciled.created) {
       // As upstream: until the pods report, neither resources nor containers are known to be fine.
       manager.markUnknown('ResourcesAvailable', RevisionReasons.deploying, '');
       manager.markUnknown('ContainerHealthy', RevisionReasons.deploying, '');
-      return deployment;
-    }
-    if (!isControlledBy(deployment, rev)) {
-      notOwned(manager, 'Deployment', name);
-      return undefined;
-    }
-    if (deployment.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] !== desired.metadata?.labels?.[DEPLOYMENT_HASH_LABEL]) {
-      const updated = structuredClone(deployment);
-      // The autoscaler owns the replica count once the Deployment exists.
-      updated.spec = { ...desired.spec!, replicas: deployment.spec?.replicas };
-      updated.metadata = {
-        ...updated.metadata,
-        labels: { ...deployment.metadata?.labels, ...desired.metadata?.labels },
-        annotations: { ...deployment.metadata?.annotations, ...desired.metadata?.annotations },
-      };
-      deployment = await updateObject(deps.client, Kinds.deployment, updated);
+      return reconciled.child;
     }
     const uid = rev.metadata?.uid;
     const pods = deps.pods
       .listNamespace(rev.metadata?.namespace ?? '')
       .filter((pod) => pod.metadata?.labels?.[Labels.revisionUID] === uid);
-    propagateDeploymentStatus(manager, deployment, pods);
-    return deployment;
+    propagateDeploymentStatus(manager, reconciled.child, pods);
+    return reconciled.child;
   }
 
   async function reconcilePodAutoscaler(
@@ -121,40 +126,18 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     ctx: ReconcileContext,
   ): Promise<PodAutoscaler | undefined> {
     const desired = makePodAutoscaler(rev, { failing: isFailing(manager, deployment) });
-    const name = podAutoscalerName(rev.metadata?.name ?? '');
-    const pa = deps.podAutoscalers.get(`${rev.metadata?.namespace}/${name}`);
-    if (!pa) {
-      try {
-        return await createObject(deps.client, Kinds.podAutoscaler, desired);
-      } catch (error) {
-        if (isAlreadyExists(error)) return undefined;
-        void ctx.events.event(
-          rev,
-          'Warning',
-          'CreationFailed',
-          `Failed to create PodAutoscaler "${name}": ${(error as Error).message}`,
-        );
-        throw error;
-      }
-    }
-    if (!isControlledBy(pa, rev)) {
-      notOwned(manager, 'PodAutoscaler', name);
-      return undefined;
-    }
-    if (
-      sameJson(pa.spec, desired.spec) &&
-      containsAll(pa.metadata?.labels, desired.metadata?.labels) &&
-      containsAll(pa.metadata?.annotations, desired.metadata?.annotations)
-    )
-      return pa;
-    const updated = structuredClone(pa);
-    updated.spec = desired.spec;
-    updated.metadata = {
-      ...updated.metadata,
-      labels: { ...pa.metadata?.labels, ...desired.metadata?.labels },
-      annotations: { ...pa.metadata?.annotations, ...desired.metadata?.annotations },
-    };
-    return await updateObject(deps.client, Kinds.podAutoscaler, updated);
+    const reconciled = await reconcileRevisionChild(
+      rev,
+      {
+        kind: Kinds.podAutoscaler,
+        description: 'PodAutoscaler',
+        existing: deps.podAutoscalers.get(objectKey(desired)),
+        desired,
+      },
+      manager,
+      ctx,
+    );
+    return reconciled?.child;
   }
 
   return async function reconcileRevision(rev: Revision, ctx: ReconcileContext): Promise<void> {

@@ -14,11 +14,11 @@ import {
   type InstanceMode,
   type ReservedInstanceConfig,
 } from '../../lib/config/reservedInstance.ts';
-import { isAlreadyExists } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import { sharedMetric } from '../../lib/metrics.ts';
-import { containsAll, createObject, deleteObject, sameJson, updateObject } from '../../lib/reconciler/crud.ts';
+import { reconcileChild, type ChildOptions } from '../../lib/reconciler/child.ts';
+import { deleteObject, sameJson } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds, type Kind } from '../../lib/reconciler/kinds.ts';
 import type { RevisionConfig } from './config.ts';
@@ -82,26 +82,23 @@ function effectiveMinScale(rev: Revision, config: RevisionConfig): number {
 }
 
 export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
-  async function create<T extends KubernetesObject>(
-    kind: Kind,
-    what: string,
-    desired: T,
+  /** Creates or updates a child whose ownership the caller has checked; undefined while our create is not cached. */
+  async function reconcileOwned<C extends V1Deployment | V1Service>(
     rev: Revision,
+    child: Pick<ChildOptions<C>, 'kind' | 'description' | 'existing' | 'spec'> & { desired: C },
     ctx: ReconcileContext,
-  ): Promise<T | undefined> {
-    try {
-      return await createObject(deps.client, kind, desired);
-    } catch (error) {
-      // Our cache is behind; the watch event brings us back.
-      if (isAlreadyExists(error)) return undefined;
-      void ctx.events.event(
-        rev,
-        'Warning',
-        'CreationFailed',
-        `Failed to create ${what} "${desired.metadata?.name}": ${(error as Error).message}`,
-      );
-      throw error;
-    }
+  ): Promise<C | undefined> {
+    const result = await reconcileChild<C>({
+      ...child,
+      client: deps.client,
+      owner: rev,
+      desired: () => child.desired,
+      metadata: 'merge',
+      events: ctx.events,
+      createdEvent: false,
+      onAlreadyExists: 'wait',
+    });
+    return result.state === 'pending' || result.state === 'notOwned' ? undefined : result.child;
   }
 
   async function removeOwned(kind: Kind, object: KubernetesObject | undefined, rev: Revision): Promise<void> {
@@ -109,46 +106,55 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
     await deleteObject(deps.client, kind, object);
   }
 
-  async function reconcileDeployment(
+  const reconcileDeployment = (
     desired: V1Deployment,
     existing: V1Deployment | undefined,
     rev: Revision,
     ctx: ReconcileContext,
-  ): Promise<V1Deployment | undefined> {
-    if (!existing) return await create(Kinds.deployment, 'Deployment', desired, rev, ctx);
-    const sameHash =
-      existing.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] === desired.metadata?.labels?.[DEPLOYMENT_HASH_LABEL];
-    // Unlike the standard Deployment's, these replicas are ours: no autoscaler moves them.
-    if (sameHash && existing.spec?.replicas === desired.spec?.replicas) return existing;
-    const updated = structuredClone(existing);
-    updated.spec = desired.spec!;
-    updated.metadata = {
-      ...updated.metadata,
-      labels: { ...existing.metadata?.labels, ...desired.metadata?.labels },
-      annotations: { ...existing.metadata?.annotations, ...desired.metadata?.annotations },
-    };
-    return await updateObject(deps.client, Kinds.deployment, updated);
-  }
+  ) =>
+    reconcileOwned(
+      rev,
+      {
+        kind: Kinds.deployment,
+        description: 'Deployment',
+        existing,
+        desired,
+        spec: {
+          // Unlike the standard Deployment's, these replicas are ours: no autoscaler moves them.
+          equal: (have, want) =>
+            have.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] === want.metadata?.labels?.[DEPLOYMENT_HASH_LABEL] &&
+            have.spec?.replicas === want.spec?.replicas,
+          apply: (have, want) => ({ ...have, spec: want.spec }),
+        },
+      },
+      ctx,
+    );
 
-  async function reconcileService(
+  const reconcileService = (
     desired: V1Service,
     existing: V1Service | undefined,
     rev: Revision,
     ctx: ReconcileContext,
-  ): Promise<V1Service | undefined> {
-    if (!existing) return await create(Kinds.coreService, 'Service', desired, rev, ctx);
-    if (
-      sameJson(existing.spec?.ports, desired.spec?.ports) &&
-      sameJson(existing.spec?.selector, desired.spec?.selector) &&
-      containsAll(existing.metadata?.labels, desired.metadata?.labels)
-    )
-      return existing;
-    const updated = structuredClone(existing);
-    // The API server owns the rest of the spec (clusterIP, ipFamilies, …).
-    updated.spec = { ...existing.spec, ports: desired.spec?.ports, selector: desired.spec?.selector };
-    updated.metadata = { ...updated.metadata, labels: { ...existing.metadata?.labels, ...desired.metadata?.labels } };
-    return await updateObject(deps.client, Kinds.coreService, updated);
-  }
+  ) =>
+    reconcileOwned(
+      rev,
+      {
+        kind: Kinds.coreService,
+        description: 'Service',
+        existing,
+        desired,
+        spec: {
+          equal: (have, want) =>
+            sameJson(have.spec?.ports, want.spec?.ports) && sameJson(have.spec?.selector, want.spec?.selector),
+          // The API server owns the rest of the spec (clusterIP, ipFamilies, …).
+          apply: (have, want) => ({
+            ...have,
+            spec: { ...have.spec, ports: want.spec?.ports, selector: want.spec?.selector },
+          }),
+        },
+      },
+      ctx,
+    );
 
   return async function reconcileReservedInstance({
     rev,
