@@ -170,8 +170,8 @@ const USAGE = `pilotlight activator [flags]
   --stats-url URL           POST stats here as JSON (see activator/stats.ts)
   --name NAME               reported as the stats' pod name (default $POD_NAME or the host name)
   --queue-depth N           requests held per revision beyond capacity (default 10000)
-  --drain-quiet-period MS   keep accepting this long after SIGTERM (default 45000)
-  --drain-timeout MS        then wait this long for accepted requests (default 600000)
+  --drain-quiet-period D    keep accepting this long after SIGTERM (default 45s)
+  --drain-timeout D         then wait this long for accepted requests (default 10m, Knative's activator)
   --max-header-bytes N      larger request heads (HTTP/1.1) or header lists (HTTP/2) get 431 (default 16384)
   --headers-timeout D       a client must send a request's headers within this (default 60s, Knative's ReadHeaderTimeout)
   --request-receive-timeout D  ... and the whole request within this; 0: off, the revision's timeouts bound it (default 0)
@@ -233,8 +233,8 @@ export async function main(argv: string[]): Promise<void> {
     metricsPort: integer('metrics-port', values['metrics-port'], 9090),
     statsUrl: values['stats-url'],
     queueDepth: integer('queue-depth', values['queue-depth'], 10_000),
-    drainQuietPeriodMs: integer('drain-quiet-period', values['drain-quiet-period'], 45_000),
-    drainTimeoutMs: integer('drain-timeout', values['drain-timeout'], 600_000),
+    drainQuietPeriodMs: duration('drain-quiet-period', values['drain-quiet-period'], 45_000),
+    drainTimeoutMs: duration('drain-timeout', values['drain-timeout'], 600_000),
     connectionLimits: {
       maxHeaderBytes: integer('max-header-bytes', values['max-header-bytes'], DEFAULT_CONNECTION_LIMITS.maxHeaderBytes),
       headersTimeoutMs: duration(

@@ -144,8 +144,7 @@ describe('charts/pilotlight', () => {
     };
     /** The longest a component's drain takes, in seconds: its quiet period, then its drain timeout. */
     const drainSeconds = (objects: Obj[], name: string): number => {
-      // The activator takes milliseconds, the gateway Go durations.
-      const ms = (value: string) => (name === 'activator' ? Number(value) : parseGoDuration(value)!);
+      const ms = (value: string) => parseGoDuration(value)!;
       return (ms(flag(objects, name, 'drain-quiet-period')) + ms(flag(objects, name, 'drain-timeout'))) / 1000;
     };
 

@@ -155,7 +155,7 @@ async function startActivator(statPort: number): Promise<Proc & { port: number; 
         '--name',
         'activator-0',
         '--drain-quiet-period',
-        '100',
+        '100ms',
         '--stats-url',
         `http://127.0.0.1:${statPort}/stats`,
       ],

@@ -38,7 +38,7 @@ describe('activator: drain on SIGTERM', () => {
 
   it('loses no accepted request, in flight or held, and exits cleanly', async () => {
     // Long enough that requests sent after the 'draining' line surely land inside it.
-    activator = await startActivator(['--drain-quiet-period', '3000']);
+    activator = await startActivator(['--drain-quiet-period', '3s']);
     warm = await startPod();
     await putRevision(activator, 'warm-00001', { containerConcurrency: 0, pods: [warm.address] });
     const coldPorts = await reservePodPorts();

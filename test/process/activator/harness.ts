@@ -48,7 +48,7 @@ export async function startActivator(flags: string[] = []): Promise<ActivatorPro
         '--name',
         'activator-test',
         '--drain-quiet-period',
-        '100',
+        '100ms',
         ...flags,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
