@@ -5,6 +5,9 @@ import { realClock, type Clock, type Timer } from '../clock.ts';
 import { sharedMetric } from '../metrics.ts';
 import { ItemExponentialBackoff } from './backoff.ts';
 
+/** The longest delay node's timers keep (2^31 − 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface WorkQueueOptions {
   /** The `name` label on the workqueue_* metrics. */
   name: string;
@@ -148,14 +151,17 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const at = this.#clock.now() + ms;
+    // A timer longer than node allows fires at once, so a far-off requeue (a certificate's renewal
+    // in 60 days) would loop; processed early instead, the key simply asks again.
+    const delay = Math.min(ms, MAX_TIMER_MS);
+    const at = this.#clock.now() + delay;
     const pending = this.#delayed.get(key);
     if (pending && pending.at <= at) return;
     pending?.timer.cancel();
     const timer = this.#clock.setTimeout(() => {
       this.#delayed.delete(key);
       this.add(key);
-    }, ms);
+    }, delay);
     this.#delayed.set(key, { at, timer });
   }
 

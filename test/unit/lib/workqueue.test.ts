@@ -69,6 +69,16 @@ describe('WorkQueue', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('addAfter caps a delay past what node timers keep, so a far-off requeue does not fire at once', async () => {
+    const { queue, clock } = newQueue();
+    const sixtyDays = 60 * 24 * 3_600_000;
+    queue.addAfter('renew', sixtyDays);
+    clock.advance(2 ** 31 - 2);
+    expect(queue.length).toBe(0);
+    clock.advance(1);
+    expect(queue.length).toBe(1);
+  });
+
   it('addRateLimited backs off per key from 5 ms, doubling, until forget()', async () => {
     const { queue, clock, registry } = newQueue();
     const delays: number[] = [];
