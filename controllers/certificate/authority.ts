@@ -1,6 +1,7 @@
 // The CA pilotlight's certificate class issues from, kept in a kubernetes.io/tls Secret in the
 // system namespace so every controller replica and restart issues from the same one. It is
 // created on first use; an operator who wants their own CA creates the Secret beforehand.
+import { createPrivateKey } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
@@ -61,10 +62,12 @@ export function secretAuthority(client: KubeRest, namespace: string): AuthorityS
       const where = `Secret ${namespace}/${CERTIFICATE_CA_SECRET}`;
       if (!certificate || !privateKey) throw new Error(`${where} must hold the CA in tls.crt and tls.key`);
       try {
-        loaded = { resourceVersion, ca: await loadCertificateAuthority({ certificate, privateKey }) };
+        // openssl and kubectl write EC keys as SEC1 as often as PKCS#8; the CA loader takes PKCS#8.
+        const pkcs8 = createPrivateKey(privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+        loaded = { resourceVersion, ca: await loadCertificateAuthority({ certificate, privateKey: pkcs8 }) };
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        throw new Error(`${where} does not hold a usable CA (a PEM certificate and PKCS#8 ECDSA P-256 key): ${reason}`);
+        throw new Error(`${where} does not hold a usable CA (a PEM certificate and its ECDSA P-256 key): ${reason}`);
       }
       return loaded.ca;
     },
