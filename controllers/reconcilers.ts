@@ -1,9 +1,10 @@
 // The reconcilers of `pilotlight controller`: informers for every kind they read, one parsed
 // ConfigMap store, and one Controller per kind, all gated by the same leadership.
 import type { PodAutoscaler } from '../lib/apis/autoscaling.ts';
-import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import {
+  CertificateConditions,
   ConfigurationConditions,
   DomainMappingConditions,
   RevisionConditions,
@@ -18,7 +19,7 @@ import { CONFIG_DEPLOYMENT, parseDeploymentConfig } from '../lib/config/deployme
 import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
 import { CONFIG_GC, parseGcConfig, type GcConfig } from '../lib/config/gc.ts';
-import { CONFIG_NETWORK, parseNetworkConfig } from '../lib/config/network.ts';
+import { CONFIG_NETWORK, parseNetworkConfig, PILOTLIGHT_CERTIFICATE_CLASS } from '../lib/config/network.ts';
 import {
   CONFIG_RESERVED_INSTANCE,
   parseReservedInstanceConfig,
@@ -41,7 +42,9 @@ import { instanceModeRecorder } from './revision/reservedInstance.ts';
 import { clusterCaCertificates, createDigestResolver, type DigestResolver } from './revision/digests.ts';
 import { createRegistryClient } from '../lib/oci/client.ts';
 import { routeReconciler, type RouteConfigSnapshot } from './route/reconciler.ts';
-import type { Ingress } from '../lib/apis/networking.ts';
+import { CERTIFICATE_UID_LABEL, type Certificate, type Ingress } from '../lib/apis/networking.ts';
+import { secretAuthority } from './certificate/authority.ts';
+import { certificateReconciler, isOfClass } from './certificate/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
 
 export interface ReconcilersOptions {
@@ -114,6 +117,8 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const domainMappings = informer<DomainMappingObject>(Kinds.domainMapping);
   const domainMappingIngresses = informer<Ingress>(Kinds.ingress, DomainMappingLabels.uid);
   const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
+  const certificates = informer<Certificate>(Kinds.certificate);
+  const certificateSecrets = informer<V1Secret>(Kinds.secret, CERTIFICATE_UID_LABEL);
 
   const store = new ConfigStore<ReconcilerConfig>({
     client,
@@ -127,7 +132,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const controller = <T extends WithStatus>(
     name: string,
     source: Informer<T>,
-    reconcile: Pick<KindReconcilerOptions<T>, 'kind' | 'conditions' | 'reconcileKind' | 'finalizer'>,
+    reconcile: Pick<KindReconcilerOptions<T>, 'kind' | 'conditions' | 'reconcileKind' | 'finalizer' | 'handles'>,
   ) => {
     const created = new Controller({
       name,
@@ -229,6 +234,19 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   domainMappingController.watch(services, domainMappingsInNamespace);
   domainMappingController.watch(routes, domainMappingsInNamespace);
 
+  const certificateController = controller('certificate', certificates, {
+    kind: Kinds.certificate,
+    conditions: CertificateConditions,
+    handles: (certificate) =>
+      isOfClass(certificate, PILOTLIGHT_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
+    reconcileKind: certificateReconciler({
+      client,
+      secrets: certificateSecrets.lister,
+      authority: secretAuthority(client, options.systemNamespace),
+    }),
+  });
+  certificateController.watch(certificateSecrets, controllerOf('Certificate'));
+
   const gcController = new Controller({
     name: 'gc',
     registry,
@@ -253,6 +271,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     for (const object of revisions.lister.list()) revisionController.enqueue(objectKey(object));
     for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
     for (const object of domainMappings.lister.list()) domainMappingController.enqueue(objectKey(object));
+    for (const object of certificates.lister.list()) certificateController.enqueue(objectKey(object));
   });
 
   store.start();

@@ -1,6 +1,6 @@
 import { readyColumns } from './schema/common.ts';
 import { clusterDomainClaimSchema, domainMappingSchema } from './schema/domainMapping.ts';
-import { ingressSchema, podAutoscalerSchema, serverlessServiceSchema } from './schema/internal.ts';
+import { certificateSchema, ingressSchema, podAutoscalerSchema, serverlessServiceSchema } from './schema/internal.ts';
 import { servingSchemas } from './schema/serving.ts';
 import type { JSONSchemaProps, OpenApiSchema } from './schema/structural.ts';
 
@@ -200,6 +200,17 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
         ...readyColumns,
       ],
       schema: serverlessServiceSchema,
+    }),
+    crd({
+      group: NETWORKING,
+      version: 'v1alpha1',
+      kind: 'Certificate',
+      plural: 'certificates',
+      shortNames: ['kcert'],
+      categories: [...internalCategories, 'networking'],
+      duck: [],
+      columns: readyColumns,
+      schema: certificateSchema,
     }),
     // Upstream gives it no short name; cdc is ours, for kubectl.
     crd({

@@ -1,6 +1,6 @@
-// Small certificate authority for the local control plane and the admission webhook:
-// ECDSA P-256 keys, PEM output, nothing but Node's WebCrypto underneath.
-import { webcrypto } from 'node:crypto';
+// Small certificate authority for the local control plane, the admission webhook and pilotlight's
+// certificate class: ECDSA P-256 keys, PEM output, nothing but Node's crypto underneath.
+import { createPrivateKey, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto);
@@ -140,5 +140,33 @@ export async function createSigningKey(): Promise<{ privateKey: string; publicKe
   return {
     privateKey: await exportPrivateKey(keys.privateKey),
     publicKey: toPem(await webcrypto.subtle.exportKey('spki', keys.publicKey), 'PUBLIC KEY'),
+  };
+}
+
+/** What a served certificate says about itself, for deciding whether it still does its job. */
+export interface LeafFacts {
+  notBefore: Date;
+  notAfter: Date;
+  dnsNames: string[];
+  /** Signed by the given CA's key. */
+  signedByCa: boolean;
+  /** The private key is the one the certificate was issued for. */
+  keyMatches: boolean;
+}
+
+/** Reads a PEM pair; throws when either part does not parse. */
+export function inspectLeaf(pair: KeyPairPem, caCertificate: string): LeafFacts {
+  const leaf = new NodeX509Certificate(pair.certificate);
+  const ca = new NodeX509Certificate(caCertificate);
+  const dnsNames = (leaf.subjectAltName ?? '')
+    .split(', ')
+    .filter((entry) => entry.startsWith('DNS:'))
+    .map((entry) => entry.slice('DNS:'.length));
+  return {
+    notBefore: new Date(leaf.validFrom),
+    notAfter: new Date(leaf.validTo),
+    dnsNames,
+    signedByCa: leaf.checkIssued(ca) && leaf.verify(ca.publicKey),
+    keyMatches: leaf.checkPrivateKey(createPrivateKey(pair.privateKey)),
   };
 }

@@ -1,6 +1,8 @@
 // OpenAPI schemas of the internal Knative groups: PodAutoscaler (autoscaling.internal.knative.dev),
-// Ingress and ServerlessService (networking.internal.knative.dev). Only controllers write these.
+// Ingress, ServerlessService and Certificate (networking.internal.knative.dev). Only controllers
+// write these.
 import { addressable, array, bool, int32, int64, object, objectReference, root, str, stringMap } from './common.ts';
+import type { JSONSchemaProps } from './structural.ts';
 
 const protocolType = str('The protocol the revision speaks: http1 or h2c.', { enum: ['http1', 'h2c'] });
 
@@ -36,11 +38,16 @@ const loadBalancerStatus = object({
   ),
 });
 
+const intOrString: JSONSchemaProps = {
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
+  'x-kubernetes-int-or-string': true,
+};
+
 const split = object(
   {
     serviceNamespace: str(),
     serviceName: str(),
-    servicePort: { anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true },
+    servicePort: intOrString,
     percent: int32(undefined, { minimum: 0, maximum: 100 }),
     appendHeaders: stringMap(),
   },
@@ -97,5 +104,31 @@ export const serverlessServiceSchema = root(
     serviceName: str('The public Service of the revision.'),
     privateServiceName: str("The Service that selects the revision's pods."),
     address: addressable,
+  },
+);
+
+export const certificateSchema = root(
+  'Certificate asks its certificate class for a TLS certificate for some DNS names, kept in a Secret.',
+  object(
+    {
+      dnsNames: array(str(), { description: 'The DNS names the certificate covers.', minItems: 1 }),
+      domain: str('The domain of the names, for classes that issue per domain.'),
+      secretName: str('The Secret of the same namespace the certificate and its key are written to.', {
+        minLength: 1,
+      }),
+    },
+    { required: ['dnsNames', 'secretName'] },
+  ),
+  {
+    notAfter: str('When the issued certificate expires.', { format: 'date-time' }),
+    http01Challenges: array(
+      object({
+        url: str(),
+        serviceName: str(),
+        serviceNamespace: str(),
+        servicePort: intOrString,
+      }),
+      { description: 'HTTP01 challenges the class needs served to obtain the certificate.' },
+    ),
   },
 );

@@ -99,6 +99,7 @@ export const RevisionConditions = livingConditionSet(['ResourcesAvailable', 'Con
 export const RouteConditions = livingConditionSet(['AllTrafficAssigned', 'IngressReady', 'CertificateProvisioned']);
 export const PodAutoscalerConditions = livingConditionSet(['Active', 'ScaleTargetInitialized', 'SKSReady']);
 export const ServerlessServiceConditions = livingConditionSet(['EndpointsPopulated']);
+export const CertificateConditions = livingConditionSet([]);
 export const IngressConditions = livingConditionSet(['NetworkConfigured', 'LoadBalancerReady']);
 export const DomainMappingConditions = livingConditionSet([
   'DomainClaimed',

@@ -109,3 +109,31 @@ export type IngressSplit = NonNullable<IngressPath['splits']>[number];
 export type IngressTLS = NonNullable<IngressSpec['tls']>[number];
 /** The model types it as any string; these are the values Knative defines ('' for unset). */
 export type HttpOption = 'Enabled' | 'Redirected' | '';
+
+/** Which certificate class issues a Certificate; the `certificate-class` spelling is upstream's alternative. */
+export const CERTIFICATE_CLASS_ANNOTATIONS = [
+  'networking.knative.dev/certificate.class',
+  'networking.knative.dev/certificate-class',
+] as const;
+/** On the Secret a Certificate's class writes: the Certificate's uid (upstream CertificateUIDLabelKey). */
+export const CERTIFICATE_UID_LABEL = 'networking.internal.knative.dev/certificate-uid';
+
+export interface CertificateStatus extends Status {
+  /** When the certificate in the Secret stops being valid (RFC 3339). */
+  notAfter?: string;
+}
+
+/** A certificate for some DNS names, kept in the Secret spec.secretName of its namespace by its class. */
+export interface Certificate {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  spec: { dnsNames: string[]; domain?: string; secretName: string };
+  status?: CertificateStatus;
+}
+
+/** The class the annotation names, in upstream's order of precedence; undefined when unset. */
+export function certificateClass(certificate: Certificate): string | undefined {
+  const annotations = certificate.metadata?.annotations ?? {};
+  return CERTIFICATE_CLASS_ANNOTATIONS.map((key) => annotations[key]).find((value) => value);
+}

@@ -5,6 +5,12 @@ import { boolString, durationString, parseConfigMap } from './parse.ts';
 /** The Ingress class our gateway realises; Knative's default would be Istio's. */
 export const PILOTLIGHT_INGRESS_CLASS = 'pilotlight.ingress.networking.knative.dev';
 
+/**
+ * The certificate class pilotlight ships, issuing from a CA kept in a Secret; Knative's default
+ * would be cert-manager's, which needs cert-manager installed.
+ */
+export const PILOTLIGHT_CERTIFICATE_CLASS = 'pilotlight.certificate.networking.knative.dev';
+
 const TEMPLATE_FIELD = /\{\{\s*\.(\w+)\s*\}\}/g;
 
 /** A Go template restricted to plain field references, e.g. `{{.Name}}.{{.Namespace}}.{{.Domain}}`. */
@@ -44,6 +50,7 @@ const httpProtocol = z
 export const networkSchema = z
   .object({
     'ingress-class': z.string().trim().min(1).default(PILOTLIGHT_INGRESS_CLASS),
+    'certificate-class': z.string().trim().min(1).default(PILOTLIGHT_CERTIFICATE_CLASS),
     'domain-template': template(['Name', 'Namespace', 'Domain'], ['Name', 'Domain']).default(
       '{{.Name}}.{{.Namespace}}.{{.Domain}}',
     ),
@@ -56,6 +63,7 @@ export const networkSchema = z
   })
   .transform((c) => ({
     ingressClass: c['ingress-class'],
+    certificateClass: c['certificate-class'],
     domainTemplate: c['domain-template'],
     tagTemplate: c['tag-template'],
     httpProtocol: c['http-protocol'],

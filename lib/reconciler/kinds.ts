@@ -22,12 +22,14 @@ export const Kinds = {
     plural: 'clusterdomainclaims',
     clusterScoped: true,
   },
+  certificate: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'certificates' },
   serverlessService: { base: '/apis/networking.internal.knative.dev/v1alpha1', plural: 'serverlessservices' },
   horizontalPodAutoscaler: { base: '/apis/autoscaling/v2', plural: 'horizontalpodautoscalers' },
   deployment: { base: '/apis/apps/v1', plural: 'deployments' },
   endpoints: { base: '/api/v1', plural: 'endpoints' },
   pod: { base: '/api/v1', plural: 'pods' },
   coreService: { base: '/api/v1', plural: 'services' },
+  secret: { base: '/api/v1', plural: 'secrets' },
 } as const satisfies Record<string, Kind>;
 
 /** The collection, across all namespaces when namespace is undefined. */

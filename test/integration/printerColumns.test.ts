@@ -91,12 +91,13 @@ describe("kubectl get shows Knative's columns", () => {
     }
     const internal = await mustSucceed(kubectl(['api-resources', '-o', 'name', '--categories=knative-internal']));
     expect(internal.trim().split('\n').sort()).toEqual([
+      'certificates.networking.internal.knative.dev',
       'clusterdomainclaims.networking.internal.knative.dev',
       'ingresses.networking.internal.knative.dev',
       'podautoscalers.autoscaling.internal.knative.dev',
       'serverlessservices.networking.internal.knative.dev',
     ]);
-    for (const short of ['kpa', 'kingress', 'sks', 'cdc', 'dm']) {
+    for (const short of ['kpa', 'kingress', 'sks', 'cdc', 'kcert', 'dm']) {
       expect((await kubectl(['get', short, '-A'])).code).toBe(0);
     }
   });

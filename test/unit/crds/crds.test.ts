@@ -110,6 +110,12 @@ describe('generated CRDs', () => {
     ).toEqual(['URL', 'Ready', 'Reason']);
     expect(shortNames('clusterdomainclaims.networking.internal.knative.dev')).toEqual(['cdc']);
     expect(byName.get('clusterdomainclaims.networking.internal.knative.dev').spec.scope).toBe('Cluster');
+    const certificate = byName.get('certificates.networking.internal.knative.dev');
+    expect(shortNames('certificates.networking.internal.knative.dev')).toEqual(['kcert']);
+    expect(certificate.spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name)).toEqual([
+      'Ready',
+      'Reason',
+    ]);
     const columns = byName
       .get('services.serving.knative.dev')
       .spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name);
