@@ -38,6 +38,7 @@ import { kindReconciler, type KindReconcilerOptions, type WithStatus } from '../
 import { collectionPath, Kinds, type Kind } from '../lib/reconciler/kinds.ts';
 import { revisionReconciler, type RevisionConfigSnapshot } from './revision/reconciler.ts';
 import { instanceModeRecorder } from './revision/reservedInstance.ts';
+import { gatewayStatsReader } from './route/gatewayStats.ts';
 import { routeReconciler, type IngressObject, type RouteConfigSnapshot } from './route/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
 
@@ -51,6 +52,8 @@ export interface ReconcilersOptions {
   workers?: number;
   clock?: Clock;
   log?: Logger;
+  /** The gateway's GET /revisions/stats, read by the canary analysis; without it no check finds figures. */
+  gatewayStatsUrl?: string;
 }
 
 export interface Reconcilers {
@@ -185,6 +188,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       ingresses: ingresses.lister,
       services: routeServices.lister,
       config: () => store.snapshot(),
+      ...(options.gatewayStatsUrl ? { readFigures: gatewayStatsReader(options.gatewayStatsUrl) } : {}),
     }),
   });
   routeController.watch(ingresses, controllerOf('Route'));

@@ -27,6 +27,9 @@ export const CanaryAnnotations = {
 
 export const CANARY_STATE_ANNOTATION = 'canary.pilotlight.dev/state';
 
+/** The Route's condition for the analysis, copied to its Service; non-dependent, so it does not gate Ready. */
+export const CANARY_CONDITION = 'CanaryReady';
+
 /** The traffic name on which a canary is reachable for as long as it rolls in. */
 export const CANARY_TAG = 'canary';
 
