@@ -57,15 +57,29 @@ export interface CanarySpec {
 
 const DEFAULTS = { intervalMs: 60_000, maxErrorRate: 0.01, minRequests: 20, maxFailures: 2 };
 
+/** A canary annotation that breaks its rule; the webhook reports it at the annotation's path. */
+export class InvalidCanaryAnnotation extends Error {
+  readonly annotation: string;
+  readonly value: string | undefined;
+  readonly rule: string;
+
+  constructor(annotation: string, value: string | undefined, rule: string) {
+    super(`annotation ${annotation}: ${JSON.stringify(value)} ${rule}`);
+    this.annotation = annotation;
+    this.value = value;
+    this.rule = rule;
+  }
+}
+
 /**
  * The canary asked for by a Route's annotations; undefined when it has no steps annotation (no
- * canary). Throws an Error naming the annotation and its rule.
+ * canary). Throws an InvalidCanaryAnnotation naming the annotation and its rule.
  */
 export function parseCanarySpec(annotations: Record<string, string> | undefined): CanarySpec | undefined {
   const text = annotations?.[CanaryAnnotations.steps];
   if (text === undefined) return undefined;
   const fail = (key: string, rule: string): never => {
-    throw new Error(`annotation ${key}: ${JSON.stringify(annotations?.[key])} ${rule}`);
+    throw new InvalidCanaryAnnotation(key, annotations?.[key], rule);
   };
   const steps = text.split(',').map((part) => Number(part.trim()));
   const rising = steps.every((p, i) => Number.isInteger(p) && p >= 0 && p < 100 && (i === 0 || p > steps[i - 1]!));
