@@ -480,7 +480,10 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     else if (!invalid) status.conditions = status.conditions?.filter((c) => c.type !== CANARY_CONDITION);
     await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
     const { rollout, requeueAfterMs } = canary
-      ? { rollout: canaryRollout(canary.spec, buildRollout(traffic.targets), canary.states), ...canary }
+      ? {
+          rollout: canaryRollout(canary.spec, buildRollout(traffic.targets), canary.states),
+          requeueAfterMs: canary.requeueAfterMs,
+        }
       : rolloutFor(route, traffic.targets, existing, routeIngressReady, snapshot.network, ctx);
     const desired = makeIngress(route, traffic.targets, config, rollout);
     // Written while the canary annotations are on, emptied once they are off, so a later canary starts afresh.
