@@ -12,10 +12,17 @@ import { createRegistry } from '../lib/metrics.ts';
 import { startReconcilers } from './reconcilers.ts';
 import { runWebhook } from './webhook/main.ts';
 
+/** The chart's headless gateway-admin Service, in the chart's default namespace. */
+const DEFAULT_GATEWAY_STATS_URL = 'http://gateway-admin.pilotlight-system.svc.cluster.local:8090/revisions/stats';
+
 const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0]
                              [--webhook-url https://HOST:PORT | --webhook-service NAME]
+                             [--gateway-stats-url URL]
   --webhook-url      how the API server reaches the webhook when the controller runs outside the cluster
   --webhook-service  the Service in front of the controller in SYSTEM_NAMESPACE (default: webhook)
+  --gateway-stats-url  the gateways' GET /revisions/stats, which the canary analysis reads; a host
+                     with several addresses (a headless Service) is asked at each
+                     (default: ${DEFAULT_GATEWAY_STATS_URL})
 The reconcilers start once ConfigMap config-deployment exists in SYSTEM_NAMESPACE, and run on
 the replica holding the Lease pilotlight-controller there; every replica serves the webhook.
 environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster)`;
@@ -28,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
       'webhook-host': { type: 'string', default: '0.0.0.0' },
       'webhook-url': { type: 'string' },
       'webhook-service': { type: 'string', default: 'webhook' },
+      'gateway-stats-url': { type: 'string', default: DEFAULT_GATEWAY_STATS_URL },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -38,6 +46,10 @@ export async function main(argv: string[]): Promise<void> {
   const port = Number(values['webhook-port']);
   if (!Number.isInteger(port) || port <= 0 || port > 65535)
     throw new Error(`--webhook-port: ${values['webhook-port']} is not a port number`);
+  if (!URL.canParse(values['gateway-stats-url']))
+    throw new Error(
+      `--gateway-stats-url: ${values['gateway-stats-url']} is not a URL such as http://HOST:8090/revisions/stats`,
+    );
   const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
   const log = createLogger('controller');
   const client = createKubeRest(loadKubeConnection());
@@ -65,6 +77,7 @@ export async function main(argv: string[]): Promise<void> {
     leadership: elector,
     registry: createRegistry('controller'),
     log: log.with({ part: 'reconcilers' }),
+    gatewayStatsUrl: values['gateway-stats-url'],
   });
   elector.start();
   const stop = (signal: string) => {

@@ -45,6 +45,7 @@ import { routeReconciler, type RouteConfigSnapshot } from './route/reconciler.ts
 import { CERTIFICATE_UID_LABEL, type Certificate, type Ingress } from '../lib/apis/networking.ts';
 import { secretAuthority } from './certificate/authority.ts';
 import { certificateReconciler, isOfClass } from './certificate/reconciler.ts';
+import { gatewayStatsReader } from './route/gatewayStats.ts';
 import { serviceReconciler } from './service/reconciler.ts';
 
 export interface ReconcilersOptions {
@@ -59,6 +60,8 @@ export interface ReconcilersOptions {
   log?: Logger;
   /** Resolves Revisions' image tags; by default against the registries, trusting the cluster's CA too. */
   resolveDigest?: DigestResolver;
+  /** The gateway's GET /revisions/stats, read by the canary analysis; without it no check finds figures. */
+  gatewayStatsUrl?: string;
 }
 
 export interface Reconcilers {
@@ -196,6 +199,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       ingresses: ingresses.lister,
       services: routeServices.lister,
       config: () => store.snapshot(),
+      ...(options.gatewayStatsUrl ? { readFigures: gatewayStatsReader(options.gatewayStatsUrl) } : {}),
     }),
   });
   routeController.watch(ingresses, controllerOf('Route'));

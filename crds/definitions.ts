@@ -87,6 +87,16 @@ const latestColumns: PrinterColumn[] = [
   { name: 'LatestReady', type: 'string', jsonPath: '.status.latestReadyRevisionName' },
 ];
 const urlColumn: PrinterColumn = { name: 'URL', type: 'string', jsonPath: '.status.url' };
+/** pilotlight's canary analysis (controllers/route/canary.ts): its state, and with -o wide why. */
+const canaryColumns: PrinterColumn[] = [
+  { name: 'Canary', type: 'string', jsonPath: ".status.conditions[?(@.type=='CanaryReady')].reason" },
+  {
+    name: 'Canary Message',
+    type: 'string',
+    jsonPath: ".status.conditions[?(@.type=='CanaryReady')].message",
+    priority: 1,
+  },
+];
 
 /** Every CRD pilotlight installs, with Knative's names, short names and printer columns. */
 export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>): CustomResourceDefinition[] {
@@ -100,7 +110,7 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
       shortNames: ['kservice', 'ksvc'],
       categories: servingCategories,
       duck: ['addressable', 'podspecable'],
-      columns: [urlColumn, ...latestColumns, ...readyColumns],
+      columns: [urlColumn, ...latestColumns, ...readyColumns, ...canaryColumns],
       schema: serving.service,
     }),
     crd({
@@ -144,7 +154,7 @@ export function customResourceDefinitions(coreV1: Record<string, OpenApiSchema>)
       shortNames: ['rt'],
       categories: servingCategories,
       duck: ['addressable'],
-      columns: [urlColumn, ...readyColumns],
+      columns: [urlColumn, ...readyColumns, ...canaryColumns],
       schema: serving.route,
     }),
     crd({

@@ -6,7 +6,7 @@
 //   --external-port 8080   ExternalIP hosts (the public side)
 //   --external-tls-port 8443  ExternalIP hosts of KIngress spec.tls entries, over TLS (SNI, h2/http1.1)
 //   --internal-port 8081   ClusterLocal hosts and every ExternalIP host (in-cluster clients)
-//   --admin-port    8090   /healthz, /readyz, /metrics
+//   --admin-port    8090   /healthz, /readyz, /metrics, /revisions/stats (revisionStats.ts)
 // Routing comes from Kubernetes (`--source kubernetes`, the default) or from a file
 // (`--source static --routes-file PATH`, see sources/static.ts). Every flag is listed in FLAGS.
 import { hostname } from 'node:os';
@@ -19,6 +19,7 @@ import { GatewayMetrics } from './metrics.ts';
 import { GatewayProxy } from './proxy.ts';
 import { normalizeHost } from './routing/index.ts';
 import { connectionLimitsProblem, type ConnectionLimitNames, type ConnectionLimits } from '../lib/http/server.ts';
+import { revisionStatsAnswer, RevisionStats } from './revisionStats.ts';
 import { createAdminServer, GatewayListener, listenAdmin } from './server.ts';
 import { StaticFileSource } from './sources/static.ts';
 import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
@@ -66,6 +67,8 @@ const FLAGS = {
   'lease-namespace': { type: 'string', default: 'pilotlight-system' },
   'lease-name': { type: 'string', default: 'pilotlight-gateway' },
   identity: { type: 'string' },
+  // The longest window /revisions/stats can answer for, kept in 60 buckets.
+  'revision-stats-window': { type: 'string', default: '5m' },
 } as const;
 
 export interface GatewayFlags {
@@ -100,6 +103,7 @@ export interface GatewayFlags {
   leaseNamespace: string;
   leaseName: string;
   identity: string;
+  revisionStatsWindowMs: number;
 }
 
 export function parseFlags(argv: string[]): GatewayFlags {
@@ -152,6 +156,7 @@ export function parseFlags(argv: string[]): GatewayFlags {
     leaseNamespace: values['lease-namespace'],
     leaseName: values['lease-name'],
     identity: values.identity ?? process.env.POD_NAME ?? hostname(),
+    revisionStatsWindowMs: duration('revision-stats-window'),
   };
   const problem = connectionLimitsProblem(connectionLimits(flags), LIMIT_FLAGS);
   if (problem !== undefined) throw new Error(problem);
@@ -171,6 +176,7 @@ const connectionLimits = (flags: GatewayFlags): ConnectionLimits => ({
   requestReceiveTimeoutMs: flags.requestReceiveTimeoutMs,
   keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
 });
+const REVISION_STATS_BUCKETS = 60;
 
 export interface GatewayPorts {
   external: number;
@@ -206,7 +212,11 @@ export async function startGateway(
   clock: Clock = realClock,
 ): Promise<RunningGateway> {
   const registry = createRegistry('gateway', true, 1000);
-  const metrics = new GatewayMetrics(registry);
+  const revisionStats = new RevisionStats(clock, {
+    bucketMs: Math.max(1, Math.ceil(flags.revisionStatsWindowMs / REVISION_STATS_BUCKETS)),
+    buckets: REVISION_STATS_BUCKETS,
+  });
+  const metrics = new GatewayMetrics(registry, revisionStats);
   const pools = new UpstreamPools({
     connectTimeoutMs: flags.upstreamConnectTimeoutMs,
     keepAliveTimeoutMs: flags.upstreamKeepAliveTimeoutMs,
@@ -253,7 +263,9 @@ export async function startGateway(
   const internal = new GatewayListener('internal', proxy, clientLimits);
   const listeners = [external, externalTls, internal];
   let draining = false;
-  const admin = createAdminServer({ ready: () => sync.ready && !draining }, registry);
+  const admin = createAdminServer({ ready: () => sync.ready && !draining }, registry, {
+    '/revisions/stats': (query) => revisionStatsAnswer(revisionStats, query),
+  });
 
   await sync.start();
   const ports: GatewayPorts = {

@@ -7,12 +7,9 @@
 // labelled inc/observe validate and hash the label set on every call, which costs more than the
 // counting itself on the gateway's per-request path.
 import type { Metric, Registry } from 'prom-client';
+import { LATENCY_BUCKETS_MS, LATENCY_SLOTS, latencySlot } from '../lib/stats/revisionFigures.ts';
+import type { RevisionStats } from './revisionStats.ts';
 
-/** Knative's request-latency distribution, in milliseconds. */
-const LATENCY_BUCKETS_MS = [
-  5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000, 2000, 5000, 10000,
-  20000, 50000, 100000,
-];
 type LabelName = 'namespace_name' | 'route_name' | 'revision_name' | 'response_code' | 'response_code_class';
 type Labels = Record<LabelName, string>;
 
@@ -22,6 +19,8 @@ interface Series {
   sum: number;
   /** Observations per bucket (not cumulative); the last slot is above every bound. */
   readonly buckets: Float64Array;
+  /** The revision's live window (revisionStats.ts); none for requests no revision took. */
+  readonly window: ((status: number, latencyMs: number) => void) | undefined;
 }
 
 interface SampleValue {
@@ -45,17 +44,15 @@ function collected(name: string, help: string, type: 'counter' | 'histogram', va
   return metric as unknown as Metric;
 }
 
-function bucketOf(latencyMs: number): number {
-  for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) if (latencyMs <= LATENCY_BUCKETS_MS[i]!) return i;
-  return LATENCY_BUCKETS_MS.length;
-}
-
 export class GatewayMetrics {
   readonly #series = new Map<string, Series>();
   /** Series by request owner (a routing decision, shared by every request it routes) and status: no key to build per request. */
   readonly #byOwner = new WeakMap<object, Map<number, Series>>();
 
-  constructor(registry: Registry) {
+  readonly #windows: RevisionStats | undefined;
+
+  constructor(registry: Registry, windows?: RevisionStats) {
+    this.#windows = windows;
     registry.registerMetric(
       collected('gateway_request_count', 'Requests answered by the gateway', 'counter', () =>
         [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.count })),
@@ -97,7 +94,8 @@ export class GatewayMetrics {
     }
     series.count++;
     series.sum += latencyMs;
-    series.buckets[bucketOf(latencyMs)]!++;
+    series.buckets[latencySlot(latencyMs)]!++;
+    series.window?.(status, latencyMs);
   }
 
   #named(namespace: string, route: string, revision: string, status: number): Series {
@@ -114,7 +112,8 @@ export class GatewayMetrics {
         },
         count: 0,
         sum: 0,
-        buckets: new Float64Array(LATENCY_BUCKETS_MS.length + 1),
+        buckets: new Float64Array(LATENCY_SLOTS),
+        window: revision === '' ? undefined : this.#windows?.recorder(namespace, revision),
       };
       this.#series.set(key, series);
     }

@@ -67,10 +67,22 @@ export interface AdminState {
   ready(): boolean;
 }
 
+/** More JSON answers on the admin port, by path: each takes the query and returns the body, or an Error for a 400. */
+export type AdminJson = Record<string, (query: URLSearchParams) => unknown>;
+
 /** Liveness, readiness and Prometheus metrics, apart from the traffic ports. */
-export function createAdminServer(state: AdminState, registry: Registry): Server {
+export function createAdminServer(state: AdminState, registry: Registry, json: AdminJson = {}): Server {
   return createServer((req, res) => {
-    const path = req.url?.split('?')[0];
+    const [path = '', query] = req.url?.split('?') ?? [];
+    const answer = Object.hasOwn(json, path) ? json[path]!(new URLSearchParams(query)) : undefined;
+    if (answer instanceof Error) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(answer.message);
+      return;
+    }
+    if (answer !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      return;
+    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     } else if (path === '/readyz') {

@@ -1,7 +1,8 @@
 // Route → networking Ingress, a Kubernetes Service per target name, its URL and traffic status,
 // and the routing labels on the revisions it references (upstream pkg/reconciler/route/route.go,
 // reconcile_resources.go and pkg/reconciler/labeler), moving a new latest ready revision in
-// gradually when a rollout duration is set (rollout.ts).
+// gradually when a rollout duration is set (rollout.ts), or step by step under pilotlight's
+// canary analysis when the canary annotations are (canary.ts).
 import type { V1Service } from '@kubernetes/client-node';
 import { RouteConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
@@ -24,6 +25,26 @@ import type { Ingress } from '../../lib/apis/networking.ts';
 import { makeIngress, routeUrl, type IngressConfig } from './resources/ingress.ts';
 import { makeRouteService } from './resources/service.ts';
 import {
+  CANARY_CONDITION,
+  CANARY_STATE_ANNOTATION,
+  CANARY_TAG,
+  CanaryAnnotations,
+  CanaryReasons,
+  canaryCondition,
+  canaryRollout,
+  checkDue,
+  parseCanarySpec,
+  parseCanaryStates,
+  serializeCanaryStates,
+  stepCanary,
+  type CanaryEvent,
+  type CanarySpec,
+  type CanaryState,
+  type CheckFigures,
+} from './canary.ts';
+import type { ReadFigures } from './gatewayStats.ts';
+import { noFigures, type RevisionFigures } from '../../lib/stats/revisionFigures.ts';
+import {
   buildRollout,
   isDone,
   parseRollout,
@@ -31,9 +52,11 @@ import {
   rolledOutStatus,
   ROLLOUT_ANNOTATION,
   rolloutDurationSeconds,
+  serializeRollout,
+  type Rollout,
   type RolloutPlan,
 } from './rollout.ts';
-import { resolveTraffic, type RevisionTarget } from './traffic.ts';
+import { DEFAULT_TARGET, resolveTraffic, type RevisionTarget } from './traffic.ts';
 
 export interface RouteConfigSnapshot {
   network: NetworkConfig;
@@ -49,6 +72,8 @@ export interface RouteReconcilerDeps {
   /** Services labelled with a route: the ones this reconciler made. */
   services: Lister<V1Service>;
   config(): Readonly<RouteConfigSnapshot>;
+  /** The gateway's per-revision figures for the canary analysis; without it every check finds none. */
+  readFigures?: ReadFigures;
 }
 
 export const RouteReasons = {
@@ -58,6 +83,27 @@ export const RouteReasons = {
   errorConfig: 'ErrorConfig',
   rolloutInProgress: 'RolloutInProgress',
 } as const;
+
+interface CanaryPlan {
+  spec: CanarySpec;
+  states: CanaryState[];
+  events: CanaryEvent[];
+  requeueAfterMs?: number;
+}
+
+const earliest = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.min(a, b);
+
+/** The object a canary's Events go to: the Route's Service, whose describe people read, else the Route. */
+function eventTarget(route: Route) {
+  const owner = route.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Service');
+  if (!owner) return route;
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    metadata: { namespace: route.metadata?.namespace, name: owner.name, uid: owner.uid },
+  };
+}
 
 function trafficStatus(route: Route, targets: RevisionTarget[], config: IngressConfig): TrafficStatus[] {
   return targets.map((t) => ({
@@ -223,6 +269,104 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     });
   }
 
+  /**
+   * The canary of each configuration on the Route's default traffic: steps it (reading the
+   * gateway's figures first when a check is due) from the state the Ingress records.
+   */
+  async function canaryFor(
+    route: Route,
+    spec: CanarySpec,
+    desired: Rollout,
+    existing: Ingress | undefined,
+    ctx: ReconcileContext,
+  ): Promise<CanaryPlan> {
+    const namespace = route.metadata?.namespace ?? '';
+    const ours = existing && isControlledBy(existing, route);
+    const recorded = ours ? existing.metadata?.annotations?.[CANARY_STATE_ANNOTATION] : undefined;
+    const previous = parseCanaryStates(recorded) ?? [];
+    if (recorded && recorded !== '[]' && previous.length === 0)
+      ctx.log.warn('discarding an unreadable canary state', { canary: recorded });
+    const nowMs = ctx.clock.now();
+    const configurations = desired.configurations.filter((c) => c.tag === DEFAULT_TARGET);
+    const latestOf = (c: (typeof configurations)[number]) => c.revisions[0]!.revisionName;
+    const previousOf = (name: string) => previous.find((s) => s.configurationName === name);
+    const due = configurations.some((c) => {
+      const state = previousOf(c.configurationName);
+      return state?.canary === latestOf(c) && checkDue(spec, state, nowMs);
+    });
+    let figures: Map<string, RevisionFigures> | undefined;
+    if (due && deps.readFigures) {
+      try {
+        figures = await deps.readFigures(namespace, spec.intervalMs);
+      } catch (error) {
+        ctx.log.warn("could not read the gateway's revision figures", { error });
+      }
+    }
+    const plan: CanaryPlan = { spec, states: [], events: [] };
+    for (const c of configurations) {
+      const state = previousOf(c.configurationName);
+      const stable = state && deps.revisions.get(`${namespace}/${state.stable}`);
+      const figuresOf = (revision: string) => figures?.get(revision) ?? noFigures();
+      const check: CheckFigures | 'unavailable' | undefined = !due
+        ? undefined
+        : figures && state?.canary
+          ? { canary: figuresOf(state.canary), stable: figuresOf(state.stable) }
+          : 'unavailable';
+      const outcome = stepCanary({
+        spec,
+        previous: state,
+        configurationName: c.configurationName,
+        latest: latestOf(c),
+        stableReady: stable !== undefined && isReady(stable),
+        promote: route.metadata?.annotations?.[CanaryAnnotations.promote],
+        figures: check,
+        nowMs,
+      });
+      plan.states.push(outcome.state);
+      plan.events.push(...outcome.events);
+      plan.requeueAfterMs = earliest(plan.requeueAfterMs, outcome.requeueAfterMs);
+    }
+    return plan;
+  }
+
+  /** The revision a running canary answers on under CANARY_TAG, unless the traffic has that tag already. */
+  function addCanaryTag(
+    targets: Map<string, RevisionTarget[]>,
+    revisionTargets: RevisionTarget[],
+    plan: CanaryPlan,
+  ): void {
+    const canary = plan.states.find((s) => s.canary !== undefined)?.canary;
+    if (!canary || targets.has(CANARY_TAG)) return;
+    const protocol = revisionTargets.find((t) => t.latestRevision)?.protocol ?? 'http1';
+    const target: RevisionTarget = {
+      tag: CANARY_TAG,
+      revisionName: canary,
+      latestRevision: false,
+      percent: 0,
+      protocol,
+    };
+    targets.set(CANARY_TAG, [{ ...target, percent: 100 }]);
+    revisionTargets.push(target);
+  }
+
+  function reportCanary(route: Route, manager: ConditionManager, plan: CanaryPlan, ctx: ReconcileContext): void {
+    const condition = canaryCondition(plan.spec, plan.states);
+    if (condition.status === 'True') manager.markTrue(CANARY_CONDITION, condition.reason, condition.message);
+    else if (condition.status === 'False')
+      manager.markFalse(CANARY_CONDITION, condition.reason ?? '', condition.message ?? '');
+    else manager.markUnknown(CANARY_CONDITION, condition.reason ?? '', condition.message ?? '');
+    if (condition.reason === CanaryReasons.rolledBack)
+      // The latest revision will not get the traffic the spec gives it, as when it fails to become ready.
+      manager.markFalse('AllTrafficAssigned', CanaryReasons.rolledBack, condition.message ?? '');
+    else if (condition.status === 'Unknown')
+      manager.markUnknown('IngressReady', RouteReasons.rolloutInProgress, condition.message ?? '');
+    const target = eventTarget(route);
+    for (const event of plan.events) {
+      ctx.log.info('canary', { route: route.metadata?.name, reason: event.reason, message: event.message });
+      void ctx.events.event(target, event.type, event.reason, event.message);
+    }
+  }
+
   return async function reconcileRoute(route: Route, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     // As it stood before this reconcile (a new generation is not yet served): the rollout's
     // steps are timed when the Ingress turns ready while the Route does not count it so.
@@ -279,29 +423,51 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       await label(route, traffic.failed, ctx);
       return;
     }
-    await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
     const existing = deps.ingresses.get(`${namespace}/${name}`);
-    const { rollout, requeueAfterMs } = rolloutFor(
-      route,
-      traffic.targets,
-      existing,
-      routeIngressReady,
-      snapshot.network,
-      ctx,
-    );
+    let spec: CanarySpec | undefined;
+    let invalid = false;
+    try {
+      spec = parseCanarySpec(route.metadata?.annotations);
+    } catch (error) {
+      invalid = true;
+      manager.markFalse(CANARY_CONDITION, CanaryReasons.invalidSpec, (error as Error).message);
+    }
+    const canary = spec && (await canaryFor(route, spec, buildRollout(traffic.targets), existing, ctx));
+    if (canary) addCanaryTag(traffic.targets, traffic.revisionTargets, canary);
+    else if (!invalid) status.conditions = status.conditions?.filter((c) => c.type !== CANARY_CONDITION);
+    await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
+    const { rollout, requeueAfterMs } = canary
+      ? {
+          rollout: canaryRollout(canary.spec, buildRollout(traffic.targets), canary.states),
+          requeueAfterMs: canary.requeueAfterMs,
+        }
+      : rolloutFor(route, traffic.targets, existing, routeIngressReady, snapshot.network, ctx);
     const desired = makeIngress(route, traffic.targets, config, rollout);
+    // Written while the canary annotations are on, emptied once they are off, so a later canary starts afresh.
+    const recordedCanary = existing?.metadata?.annotations?.[CANARY_STATE_ANNOTATION];
+    if (canary || (recordedCanary && recordedCanary !== '[]'))
+      desired.metadata = {
+        ...desired.metadata,
+        annotations: {
+          ...desired.metadata?.annotations,
+          // A canary is no gradual rollout: should its annotations go, a rollout-duration must not continue its split.
+          ...(canary ? { [ROLLOUT_ANNOTATION]: serializeRollout(buildRollout(traffic.targets)) } : {}),
+          [CANARY_STATE_ANNOTATION]: serializeCanaryStates(canary?.states ?? []),
+        },
+      };
     const ingress = await reconcileIngress(route, existing, desired, manager, ctx);
     const rolling = !isDone(rollout);
-    const served = rolling ? rolledOutStatus(traffic.revisionTargets, rollout) : traffic.revisionTargets;
+    const served = rolling || canary ? rolledOutStatus(traffic.revisionTargets, rollout) : traffic.revisionTargets;
     status.traffic = trafficStatus(route, served, config);
     manager.markTrue('AllTrafficAssigned');
     if (ingress) propagateIngressStatus(manager, ingress);
-    if (rolling)
+    if (rolling && !canary)
       manager.markUnknown(
         'IngressReady',
         RouteReasons.rolloutInProgress,
         'A gradual rollout of the latest revision(s) is in progress.',
       );
+    if (canary) reportCanary(route, manager, canary, ctx);
     // Only once the new split is live may the revisions it dropped stop counting as routed.
     await label(route, manager.get('IngressReady')?.status === 'True', ctx);
     if (requeueAfterMs !== undefined) return { requeueAfterMs };

@@ -370,7 +370,9 @@ const rolloutOf = (rollout: Rollout, tag: string, target: RevisionTarget) =>
 export function rolledOutSplits(tag: string, targets: RevisionTarget[], rollout: Rollout): RevisionTarget[] {
   return targets.flatMap((target) => {
     const config = target.percent > 0 ? rolloutOf(rollout, tag, target) : undefined;
-    if (!config || config.revisions.length < 2) return [target];
+    // One revision is no rollout, unless it is another than the target's (a canary's stable revision).
+    const only = config?.revisions.length === 1 ? config.revisions[0]!.revisionName : undefined;
+    if (!config || config.revisions.length === 0 || only === target.revisionName) return [target];
     return config.revisions.map((r) => ({ ...target, revisionName: r.revisionName, percent: r.percent }));
   });
 }

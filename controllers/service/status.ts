@@ -3,6 +3,7 @@
 import type { ConditionManager, Status } from '../../lib/apis/conditions.ts';
 import { conditionOf, type ServiceStatus, type TrafficStatus } from '../../lib/apis/status.ts';
 import type { Route, Configuration } from '../../lib/apis/serving.ts';
+import { CANARY_CONDITION } from '../route/canary.ts';
 
 export const ServiceReasons = {
   outOfDate: 'OutOfDate',
@@ -60,6 +61,7 @@ export function propagateRouteStatus(
   if (route.status?.traffic) status.traffic = structuredClone(route.status.traffic);
   else delete status.traffic;
   mirror(manager, 'RoutesReady', route);
+  copyCanaryCondition(status, manager, route);
   if (manager.get('RoutesReady')?.status === 'True' && !trafficMigrated(route, cfg)) {
     manager.markUnknown(
       'RoutesReady',
@@ -87,4 +89,16 @@ export function trafficMigrated(route: Route, cfg: Configuration): boolean {
         : target;
     return key(want) === key(got[index]!);
   });
+}
+
+/** The Route's canary analysis condition (controllers/route/canary.ts), as it is: `kubectl get ksvc` shows it. */
+function copyCanaryCondition(status: ServiceStatus, manager: ConditionManager, route: Route): void {
+  const canary = conditionOf(route.status, CANARY_CONDITION);
+  if (!canary) {
+    status.conditions = status.conditions?.filter((c) => c.type !== CANARY_CONDITION);
+    return;
+  }
+  if (canary.status === 'True') manager.markTrue(CANARY_CONDITION, canary.reason, canary.message);
+  else if (canary.status === 'False') manager.markFalse(CANARY_CONDITION, canary.reason ?? '', canary.message ?? '');
+  else manager.markUnknown(CANARY_CONDITION, canary.reason ?? '', canary.message ?? '');
 }

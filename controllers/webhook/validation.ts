@@ -20,6 +20,7 @@ import {
   type Service,
 } from '../../lib/apis/serving.ts';
 import { servingContainerOf } from '../../lib/apis/revision.ts';
+import { InvalidCanaryAnnotation, parseCanarySpec } from '../route/canary.ts';
 import type { WebhookConfig } from './config.ts';
 import { posix } from 'node:path';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
@@ -427,6 +428,15 @@ function validateTopLevelMetadata(metadata: ObjectMeta | undefined, withRollout:
     for (const key of [Annotations.rolloutDuration, Annotations.rolloutDurationLegacy]) {
       const value = metadata?.annotations?.[key];
       if (value !== undefined) durationAnnotation(value, `metadata.annotations[${key}]`, errors);
+    }
+    try {
+      parseCanarySpec(metadata?.annotations);
+    } catch (error) {
+      if (!(error instanceof InvalidCanaryAnnotation)) throw error;
+      errors.push({
+        path: `metadata.annotations[${error.annotation}]`,
+        message: `${JSON.stringify(error.value)} ${error.rule}`,
+      });
     }
   }
   return errors;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, kubectl, mustSucceed } from '../support/kube.ts';
 
 describe("kubectl get shows Knative's columns", () => {
-  it('kubectl get ksvc prints URL, LATESTCREATED, LATESTREADY, READY and REASON from status', async () => {
+  it('kubectl get ksvc prints URL, LATESTCREATED, LATESTREADY, READY, REASON and CANARY from status', async () => {
     const ns = await createNamespace('columns');
     await mustSucceed(
       apply(ns, {
@@ -38,7 +38,8 @@ describe("kubectl get shows Knative's columns", () => {
       .trim()
       .split('\n')
       .map((line) => line.trim().split(/\s+/));
-    expect(header).toEqual(['NAME', 'URL', 'LATESTCREATED', 'LATESTREADY', 'READY', 'REASON']);
+    // Knative's six columns, in its order, then pilotlight's canary state (empty without a canary).
+    expect(header).toEqual(['NAME', 'URL', 'LATESTCREATED', 'LATESTREADY', 'READY', 'REASON', 'CANARY']);
     expect(row).toEqual([
       'hello',
       'http://hello.columns.example.com',

@@ -5,6 +5,7 @@
 //   APP_PROTOCOL    "http1" (default) or "h2c" (cleartext HTTP/2 with prior knowledge only)
 //   APP_LISTEN_DELAY_MS   wait this long before listening, to play a slow-starting app
 //   POD_NAME        when set, every response names it in an x-pod-name header (as the downward API would give it)
+//   APP_FAIL_EVERY  when n > 0, every nth request is answered 500 (a revision with an error rate of 1/n)
 // Requests: any path; ?sleep=ms delays the answer, ?hang=1 never answers, ?reset=1 closes the
 // connection without answering, ?bytes=n sends n bytes, ?stream=ms sends the head and a first
 // chunk "first\n" at once and the last chunk "last\n" ms later (with &headonly=1 only the head
@@ -21,6 +22,7 @@ type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 
 const podName = process.env.POD_NAME;
+const failEvery = Number(process.env.APP_FAIL_EVERY ?? 0);
 
 let inFlight = 0;
 let maxInFlight = 0;
@@ -61,6 +63,7 @@ function handle(req: Request, res: Response): void {
     return;
   }
   requests++;
+  const number = requests;
   inFlight++;
   if (inFlight > maxInFlight) maxInFlight = inFlight;
   let done = false;
@@ -92,6 +95,11 @@ function handle(req: Request, res: Response): void {
       return;
     }
     const answer = () => {
+      if (failEvery > 0 && number % failEvery === 0) {
+        json(res, 500, { error: 'failing on purpose (APP_FAIL_EVERY)' });
+        leave();
+        return;
+      }
       const bytes = Number(url.searchParams.get('bytes') ?? -1);
       if (bytes >= 0) {
         (res as ServerResponse).writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes });

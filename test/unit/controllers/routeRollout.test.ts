@@ -842,6 +842,9 @@ describe('the rolled-out traffic', () => {
     expect(rolledOutSplits('candidate', [t('app-2', 100, { ...latest, tag: 'candidate' })], state)).toEqual([
       t('app-2', 100, { ...latest, tag: 'candidate' }),
     ]);
+    // Unless that one revision is another: a canary's stable revision, after a rollback.
+    const rolledBack = { configurations: [cfg('app', 100, [['app-1', 100]])] };
+    expect(rolledOutSplits('', [t('app-2', 100, latest)], rolledBack)).toEqual([t('app-1', 100, latest)]);
   });
 
   it("shows the rollout's revisions in the status", () => {

@@ -100,6 +100,24 @@ describe('Service status from its children', () => {
     expect(manager.get('Ready')?.status).toBe('Unknown');
   });
 
+  it("copies the Route's canary condition, which does not gate Ready, and drops it with the Route's", () => {
+    const status: ServiceStatus = {};
+    const manager = manage(status);
+    const served = route([{ revisionName: 'svc-00001', latestRevision: true, percent: 100 }]);
+    const canary = { type: 'CanaryReady', status: 'True' as const, reason: 'Succeeded', message: 'done.' };
+    served.status!.conditions = [...ready, canary];
+    propagateConfigurationStatus(status, manager, cfg('svc-00001'));
+    propagateRouteStatus(status, manager, served, cfg('svc-00001'));
+    expect(manager.get('CanaryReady')).toMatchObject({ ...canary, severity: 'Info' });
+    served.status!.conditions = [...ready, { ...canary, status: 'Unknown', reason: 'CanaryInProgress' }];
+    propagateRouteStatus(status, manager, served, cfg('svc-00001'));
+    expect(manager.get('CanaryReady')).toMatchObject({ status: 'Unknown', reason: 'CanaryInProgress' });
+    expect(manager.get('Ready')?.status).toBe('True');
+    served.status!.conditions = ready;
+    propagateRouteStatus(status, manager, served, cfg('svc-00001'));
+    expect(manager.get('CanaryReady')).toBeUndefined();
+  });
+
   it('carries a failed configuration into ConfigurationsReady and Ready', () => {
     const status: ServiceStatus = {};
     const manager = manage(status);

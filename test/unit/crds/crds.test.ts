@@ -119,7 +119,8 @@ describe('generated CRDs', () => {
     const columns = byName
       .get('services.serving.knative.dev')
       .spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name);
-    expect(columns).toEqual(['URL', 'LatestCreated', 'LatestReady', 'Ready', 'Reason']);
+    // Knative's columns, then pilotlight's canary analysis (its message with -o wide only).
+    expect(columns).toEqual(['URL', 'LatestCreated', 'LatestReady', 'Ready', 'Reason', 'Canary', 'Canary Message']);
     for (const crd of byName.values()) expect(crd.spec.versions[0].subresources).toEqual({ status: {} });
   });
 });

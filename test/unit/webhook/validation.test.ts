@@ -355,6 +355,27 @@ describe('Service and Route rules', () => {
     expect(validateService(generated, undefined, config)[0]?.message).toMatch(/generateName/);
   });
 
+  it('rejects a bad canary annotation at its path, with its rule', () => {
+    const canary = (extra: Record<string, string>) =>
+      validateService(
+        svc((s) => {
+          s.metadata!.annotations = { 'canary.pilotlight.dev/steps': '5,25,50', ...extra };
+        }),
+        undefined,
+        config,
+      );
+    expect(canary({ 'canary.pilotlight.dev/max-p99-increase': '200ms' })).toEqual([]);
+    expect(canary({ 'canary.pilotlight.dev/max-error-rate': '120%' })).toEqual([
+      {
+        path: 'metadata.annotations[canary.pilotlight.dev/max-error-rate]',
+        message: '"120%" must be a share of requests, such as 1% or 0.01, from 0 to 100%',
+      },
+    ]);
+    expect(
+      paths(validateRoute({ metadata: { annotations: { 'canary.pilotlight.dev/steps': '50,5' } } } as never)),
+    ).toEqual(['metadata.annotations[canary.pilotlight.dev/steps]']);
+  });
+
   it('a Route may carry a rollout duration but no autoscaling annotation', () => {
     const route = { metadata: { annotations: { 'serving.knative.dev/rollout-duration': '120s' } } };
     expect(validateRoute(route as never)).toEqual([]);
