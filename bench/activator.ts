@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { Agent, Pool } from 'undici';
-import { startQueueProxy, startSampleApp, waitForLine } from '../test/support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, waitForLine } from '../harness/processes.ts';
 import {
   eventually,
   heldRequests,
@@ -22,7 +22,7 @@ import {
   startActivator,
   startQueueProxyFor,
   type ActivatorProc,
-} from '../test/process/activator/harness.ts';
+} from '../harness/activator.ts';
 import { cpuMs, rssMiB, type LoadResult } from './load.ts';
 
 const CONCURRENCY = 10;

@@ -28,8 +28,8 @@ import { realClock } from '../lib/clock.ts';
 import { parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
 import { createKubeRest, type KubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
-import { startQueueProxy, startSampleApp, type Proc } from '../test/support/apps/processes.ts';
-import { longInactiveStatus } from '../test/support/podAutoscalerStatus.ts';
+import { startQueueProxy, startSampleApp, type Proc } from '../harness/processes.ts';
+import { longInactiveStatus } from '../harness/podAutoscalerStatus.ts';
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '12' } } });
 const SAMPLES = Number(values.samples);

@@ -119,7 +119,7 @@ try {
   })();
   console.error(`burst: k6 ${STAGES.map((s) => `${s.seconds}s→${s.target}`).join(', ')} req/s`);
   const summary = await runK6<K6BurstSummary>({
-    script: 'bench-burst.js',
+    script: 'burst.js',
     env: {
       URL: GATEWAY,
       HOST: `${service.name}.${NAMESPACE}.example.com`,

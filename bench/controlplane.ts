@@ -19,7 +19,7 @@ import {
 import { recordedProcesses } from '../cli/cluster/processes.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
-import { FakeDataPlane } from '../test/support/fakeDataPlane.ts';
+import { FakeDataPlane } from '../harness/fakeDataPlane.ts';
 import { rssMiB } from './load.ts';
 
 const { values } = parseArgs({ options: { services: { type: 'string', default: '200' } } });

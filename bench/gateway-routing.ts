@@ -17,7 +17,7 @@ import {
   type Ingress,
   type RoutingTable,
 } from '../gateway/routing/table.ts';
-import { addresses, routeIngress } from '../test/unit/gateway/fixtures.ts';
+import { addresses, routeIngress } from '../harness/kingress.ts';
 
 const INGRESSES = Number(process.argv[2] ?? 1000);
 const LOOKUPS = 1_000_000;

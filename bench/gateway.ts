@@ -9,8 +9,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { Pool } from 'undici';
-import { startSampleApp } from '../test/support/apps/processes.ts';
-import { get, ingress, revisionOf, split, startGateway } from '../test/process/gateway/harness.ts';
+import { startSampleApp } from '../harness/processes.ts';
+import { get, ingress, revisionOf, split, startGateway } from '../harness/gateway.ts';
 import { closedLoop, cpuMs, fixedRate, rssMiB, type LoadResult } from './load.ts';
 import { haproxyVersion, startHaproxy } from './support/haproxy.ts';
 

@@ -13,16 +13,9 @@
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { z } from 'zod';
-import {
-  appStats,
-  eventually,
-  putRevision,
-  startActivator,
-  startPod,
-  type Pod,
-} from '../test/process/activator/harness.ts';
-import { ingress, split, startGateway } from '../test/process/gateway/harness.ts';
-import type { Proc } from '../test/support/apps/processes.ts';
+import { appStats, eventually, putRevision, startActivator, startPod, type Pod } from '../harness/activator.ts';
+import { ingress, split, startGateway } from '../harness/gateway.ts';
+import type { Proc } from '../harness/processes.ts';
 import { cpuMs, rssMiB } from './load.ts';
 import { haproxyVersion, startHaproxy } from './support/haproxy.ts';
 import { runK6 } from './support/k6.ts';
@@ -119,7 +112,7 @@ async function measure(path: Path, rate: number): Promise<PathRun> {
   }, 200);
   const splitBefore = path.splitOver && (await Promise.all(path.splitOver.map(({ pod }) => countOf(pod))));
   const summary = await runK6<K6HopSummary>({
-    script: 'bench-hop.js',
+    script: 'hop-overhead.js',
     env: {
       URL: `http://127.0.0.1:${path.port}/?sleep=${options.holdMs}`,
       HOST,

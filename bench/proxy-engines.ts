@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startSampleApp } from '../test/support/apps/processes.ts';
+import { startSampleApp } from '../harness/processes.ts';
 import { closedLoop, cpuMs, fixedRate, rssMiB } from './load.ts';
 
 const ENGINES = ['undici-pool', 'http-agent'] as const;

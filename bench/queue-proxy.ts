@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { cacheRoot, repoRoot } from '../cli/cluster/paths.ts';
 import { compileTree } from '../cli/images/compile.ts';
-import { startSampleApp, track, waitForLine, type Proc } from '../test/support/apps/processes.ts';
+import { startSampleApp, track, waitForLine, type Proc } from '../harness/processes.ts';
 import { QUEUE_NODE_FLAGS } from '../controllers/revision/resources/queueContainer.ts';
 import { closedLoop, cpuMs, fixedRate, memoryMiB, peakMemory, type LoadResult, type MemoryMiB } from './load.ts';
 

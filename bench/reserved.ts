@@ -30,8 +30,8 @@ import {
   type ActivatorProc,
   type Pod,
   type RevisionSpec,
-} from '../test/process/activator/harness.ts';
-import { startSampleApp } from '../test/support/apps/processes.ts';
+} from '../harness/activator.ts';
+import { startSampleApp } from '../harness/processes.ts';
 import { rssMiB } from './load.ts';
 
 const { values } = parseArgs({
@@ -42,7 +42,7 @@ const TRIES = Number(values.tries);
 // pokes the autoscaler again) and for idle keep-alive connections to the pod to close.
 const IDLE_MS = Number(values['idle-ms']);
 const TARGET_RESERVED_OVER_WARM = 2;
-const SAMPLE_APP = fileURLToPath(new URL('../test/support/apps/sampleApp.ts', import.meta.url));
+const SAMPLE_APP = fileURLToPath(new URL('../harness/sampleApp.ts', import.meta.url));
 
 type Mode = 'zero' | 'reserved' | 'warm';
 const REVISION: Record<Mode, string> = { zero: 'zero-00001', reserved: 'reserved-00001', warm: 'warm-00001' };

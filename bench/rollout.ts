@@ -8,8 +8,8 @@
 // Writes bench/results/rollout.{json,md,png}.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { appStats, startPod, type Pod } from '../test/process/activator/harness.ts';
-import { ingress, split, startGateway, type GatewayProc, type RoutesFile } from '../test/process/gateway/harness.ts';
+import { appStats, startPod, type Pod } from '../harness/activator.ts';
+import { ingress, split, startGateway, type GatewayProc, type RoutesFile } from '../harness/gateway.ts';
 import { runK6 } from './support/k6.ts';
 import { PALETTE, writeFigurePng } from './support/plot.ts';
 import { machine, markdownTable, resultFile, writeResults } from './support/results.ts';
@@ -80,7 +80,7 @@ try {
   const counts = async () => Promise.all([oldPod, newPod].map(async (pod) => (await appStats(pod.app)).requests));
   const startEpochMs = Date.now() + K6_START_MARGIN_MS;
   const load = runK6<K6RolloutSummary>({
-    script: 'bench-rollout.js',
+    script: 'rollout.js',
     env: {
       URL: `http://127.0.0.1:${gateway.externalPort}/?sleep=${options.holdMs}`,
       HOST,

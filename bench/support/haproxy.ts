@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { freePort, track, type Proc } from '../../test/support/apps/processes.ts';
+import { freePort, track, type Proc } from '../../harness/processes.ts';
 
 export interface WeightedServer {
   name: string;

@@ -1,4 +1,4 @@
-// Runs a k6 script from test/load/ and returns the JSON its handleSummary wrote. k6 is built from
+// Runs a k6 script from bench/load/ and returns the JSON its handleSummary wrote. k6 is built from
 // its Go module and cached by hack/build-tool.sh, once per machine.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,7 +21,7 @@ export function k6Binary(): Promise<string> {
 }
 
 export interface K6Run {
-  /** File name under test/load/. */
+  /** File name under bench/load/. */
   script: string;
   env: Record<string, string | number>;
   /** Extra k6 arguments, e.g. `--out csv=…`. */
@@ -39,7 +39,7 @@ export async function runK6<T>(run: K6Run): Promise<T> {
     const env = { ...process.env, K6_NO_USAGE_REPORT: 'true', SUMMARY_JSON: summaryPath };
     const args = ['run', '--quiet', '--no-color', '--address', '', ...(run.args ?? [])];
     for (const [name, value] of Object.entries(run.env)) args.push('-e', `${name}=${value}`);
-    args.push(join(REPO, 'test', 'load', run.script));
+    args.push(join(REPO, 'bench', 'load', run.script));
     const child = spawn(await k6Binary(), args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     // Failed requests are logged one line each; only the tail is worth showing when k6 fails.
     const stderr: string[] = [];

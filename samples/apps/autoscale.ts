@@ -2,7 +2,7 @@
 // may hold for ?sleep=ms, compute the largest prime below ?prime=N, and allocate ?bloat=MB, then
 // says what it did, as the upstream Go app does. With no parameters it answers at once. Each
 // answer names its revision (Knative-Serving-Revision: $K_REVISION) so that a client, e.g.
-// test/load/gateway-split.js, can count how the traffic was split.
+// test/e2e/gateway-split.js, can count how the traffic was split.
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT ?? 8080);

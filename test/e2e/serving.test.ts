@@ -237,7 +237,7 @@ describe('Knative Serving through the gateway', () => {
         'MAX_VUS=20',
         '-e',
         `SUMMARY_JSON=${summaryPath}`,
-        join(repo, 'test', 'load', 'gateway-split.js'),
+        join(repo, 'test', 'e2e', 'gateway-split.js'),
       ],
       { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
     );

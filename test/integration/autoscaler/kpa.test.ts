@@ -11,9 +11,9 @@ import { startServerlessServiceController } from '../../../autoscaler/serverless
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { EventRecorder } from '../../../lib/kube/events.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
-import { startQueueProxy, startSampleApp, type Proc } from '../../support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, type Proc } from '../../../harness/processes.ts';
 import { createNamespace } from '../../support/kube.ts';
-import { longInactiveStatus } from '../../support/podAutoscalerStatus.ts';
+import { longInactiveStatus } from '../../../harness/podAutoscalerStatus.ts';
 import { eventually } from '../lib/wait.ts';
 import {
   api,

@@ -10,7 +10,7 @@ import { createKubeRest, type KubeRest } from '../../../lib/kube/rest.ts';
 import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { eventually } from '../lib/wait.ts';
 
-export { FakeDataPlane } from '../../support/fakeDataPlane.ts';
+export { FakeDataPlane } from '../../../harness/fakeDataPlane.ts';
 
 export const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 

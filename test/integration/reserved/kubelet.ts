@@ -11,8 +11,8 @@ import type { StaticPodSource } from '../../../autoscaler/collector/podSource.ts
 import { QueuePorts } from '../../../lib/hop.ts';
 import { isNotFound } from '../../../lib/kube/errors.ts';
 import type { KubeRest } from '../../../lib/kube/rest.ts';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
-import { PollingLoop } from '../../support/pollingLoop.ts';
+import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
+import { PollingLoop } from '../../../harness/pollingLoop.ts';
 import { POD_NETWORK_PREFIX } from './conventions.ts';
 
 /** What the revision's queue-proxy container gets from its pod template; the rest is loopback's. */

@@ -4,7 +4,7 @@
 // process (wall clock, short windows), the activator as `node activator/main.ts` with its
 // Kubernetes source, and every pod a sample app behind a queue-proxy on loopback, started and
 // stopped by a stand-in kubelet (kubelet.ts) as the Deployments' replicas change. The test is the
-// client of the activator; each app names its pod in a response header (POD_NAME, see test/support/apps/sampleApp.ts).
+// client of the activator; each app names its pod in a response header (POD_NAME, see harness/sampleApp.ts).
 import type { Revision } from '../../../lib/apis/serving.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import {
 } from '../../../lib/config/reservedInstance.ts';
 import { EventRecorder } from '../../../lib/kube/events.ts';
 import { Informer } from '../../../lib/kube/informer.ts';
-import { track, waitForLine, type Proc } from '../../support/apps/processes.ts';
+import { track, waitForLine, type Proc } from '../../../harness/processes.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
   api,

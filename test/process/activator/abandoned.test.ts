@@ -13,7 +13,7 @@ import {
   startPod,
   type ActivatorProc,
   type Pod,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 async function activeRequests(activator: ActivatorProc, revision: string): Promise<number> {
   const text = await (await request(`http://127.0.0.1:${activator.metricsPort}/metrics`)).body.text();

@@ -2,7 +2,7 @@
 // period, then answers everything it accepted before it exits.
 import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 import {
   appStats,
   eventually,
@@ -15,7 +15,7 @@ import {
   startQueueProxyFor,
   type ActivatorProc,
   type Pod,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 const IN_FLIGHT = 30;
 const HELD = 30;

@@ -5,8 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForLine, type QueueProxyProc } from '../../support/apps/processes.ts';
-import { heldRequests, startActivator, startQueueProxyFor, type ActivatorProc } from './harness.ts';
+import { waitForLine, type QueueProxyProc } from '../../../harness/processes.ts';
+import { heldRequests, startActivator, startQueueProxyFor, type ActivatorProc } from '../../../harness/activator.ts';
 import { holdRequestsAtZero, releaseLine } from './heldAtZero.ts';
 
 const HELD = 50;

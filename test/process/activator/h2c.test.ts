@@ -4,9 +4,9 @@
 // revisions keep HTTP/1.1 end to end. The app here speaks h2c with prior knowledge only.
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 import { readStreamed } from '../../support/streamed.ts';
-import { get, ingress, split, startGateway, type Echo, type GatewayProc } from '../gateway/harness.ts';
+import { get, ingress, split, startGateway, type Echo, type GatewayProc } from '../../../harness/gateway.ts';
 import {
   eventually,
   putRevision,
@@ -14,7 +14,7 @@ import {
   startActivator,
   startQueueProxyFor,
   type ActivatorProc,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 

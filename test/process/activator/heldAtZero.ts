@@ -9,7 +9,7 @@ import {
   send,
   type ActivatorProc,
   type PodPorts,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 export interface HeldAtZero {
   /** Where the pod will listen; the activator lists it from the start, as Kubernetes lists a not-ready endpoint. */

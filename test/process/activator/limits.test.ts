@@ -13,8 +13,8 @@ import {
   startPod,
   type ActivatorProc,
   type Pod,
-} from './harness.ts';
-import { waitForLine } from '../../support/apps/processes.ts';
+} from '../../../harness/activator.ts';
+import { waitForLine } from '../../../harness/processes.ts';
 
 const QUEUE_DEPTH = 5;
 

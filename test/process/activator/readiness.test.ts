@@ -4,7 +4,7 @@
 // keeps failing, so requests wait in the activator instead of reaching the pod.
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 import {
   appStats,
   eventually,
@@ -15,7 +15,7 @@ import {
   startActivator,
   startQueueProxyFor,
   type ActivatorProc,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const REVISION = 'ready-00001';

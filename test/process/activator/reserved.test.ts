@@ -17,7 +17,7 @@ import {
   type ActivatorProc,
   type Pod,
   type RevisionSpec,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 async function metricsText(activator: ActivatorProc): Promise<string> {
   const res = await request(`http://127.0.0.1:${activator.metricsPort}/metrics`);

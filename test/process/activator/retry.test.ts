@@ -11,7 +11,7 @@ import {
   startPod,
   type ActivatorProc,
   type Pod,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 describe('activator: retry on a refused connection', () => {
   let activator: ActivatorProc;

@@ -2,8 +2,8 @@
 // released when a pod answers its probe, and each reaches the app exactly once.
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { QueueProxyProc, SampleApp } from '../../support/apps/processes.ts';
-import { startSampleApp } from '../../support/apps/processes.ts';
+import type { QueueProxyProc, SampleApp } from '../../../harness/processes.ts';
+import { startSampleApp } from '../../../harness/processes.ts';
 import {
   appStats,
   eventually,
@@ -12,7 +12,7 @@ import {
   startActivator,
   startQueueProxyFor,
   type ActivatorProc,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 import { holdRequestsAtZero, releaseLine } from './heldAtZero.ts';
 
 const HELD = 200;

@@ -14,7 +14,7 @@ import {
   StatsSink,
   type ActivatorProc,
   type Pod,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 const LOAD_CONCURRENCY = 10;
 const LOAD_REQUESTS_PER_WORKER = 35;

@@ -6,7 +6,7 @@
 import { Agent, Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStreamed } from '../../support/streamed.ts';
-import { ingress, split, startGateway, type GatewayProc } from '../gateway/harness.ts';
+import { ingress, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 import {
   eventually,
   putRevision,
@@ -14,8 +14,8 @@ import {
   startActivator,
   startQueueProxyFor,
   type ActivatorProc,
-} from './harness.ts';
-import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+} from '../../../harness/activator.ts';
+import { startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'stream.default.example.com';

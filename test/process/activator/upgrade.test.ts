@@ -12,7 +12,7 @@ import {
   startPod,
   type ActivatorProc,
   type Pod,
-} from './harness.ts';
+} from '../../../harness/activator.ts';
 
 const MESSAGE = 'hello over the upgraded socket';
 

@@ -4,8 +4,8 @@
 // goes to the healthy endpoint.
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
-import { ingress, split, startGateway, type Echo, type GatewayProc } from './harness.ts';
+import { freePort, startSampleApp, type SampleApp } from '../../../harness/processes.ts';
+import { ingress, split, startGateway, type Echo, type GatewayProc } from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'dead.default.example.com';

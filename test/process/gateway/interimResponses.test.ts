@@ -4,9 +4,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, type QueueProxyProc } from '../../support/apps/processes.ts';
+import { startQueueProxy, type QueueProxyProc } from '../../../harness/processes.ts';
 import { rawRequest } from '../../support/rawHttp.ts';
-import { ingress, split, startGateway, type GatewayProc } from './harness.ts';
+import { ingress, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'raw.default.example.com';

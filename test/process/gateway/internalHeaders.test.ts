@@ -3,8 +3,8 @@
 // by claiming to be the activator (gateway → queue-proxy → app, read from queue-proxy's metrics).
 import { Agent, Pool, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, split, startGateway, type Echo, type GatewayProc } from './harness.ts';
+import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
+import { get, ingress, split, startGateway, type Echo, type GatewayProc } from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'hello.default.example.com';

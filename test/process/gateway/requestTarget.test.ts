@@ -2,9 +2,9 @@
 // gateway and queue-proxy: each is routed and forwarded by one authority, or answered 400.
 import { connect as connectH2 } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 import { lastJsonBody, rawRequest } from '../../support/rawHttp.ts';
-import { ingress, split, startGateway, type Echo, type GatewayProc } from './harness.ts';
+import { ingress, split, startGateway, type Echo, type GatewayProc } from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'hello.default.example.com';

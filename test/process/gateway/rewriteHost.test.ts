@@ -4,8 +4,16 @@
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingressHash, type Ingress } from '../../../gateway/routing/index.ts';
-import { freePort, startSampleApp, waitForLine, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, revisionOf, split, startGateway, type Echo, type GatewayProc } from './harness.ts';
+import { freePort, startSampleApp, waitForLine, type SampleApp } from '../../../harness/processes.ts';
+import {
+  get,
+  ingress,
+  revisionOf,
+  split,
+  startGateway,
+  type Echo,
+  type GatewayProc,
+} from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const LOCAL_HOST = 'hello.default.svc.cluster.local';

@@ -5,8 +5,16 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingressHash, type Ingress } from '../../../gateway/routing/index.ts';
-import { freePort, startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, revisionOf, split, startGateway, type Echo, type GatewayProc } from './harness.ts';
+import { freePort, startSampleApp, type SampleApp } from '../../../harness/processes.ts';
+import {
+  get,
+  ingress,
+  revisionOf,
+  split,
+  startGateway,
+  type Echo,
+  type GatewayProc,
+} from '../../../harness/gateway.ts';
 
 // Starting several processes can take a while on a busy machine; vitest's default hook timeout is 10s.
 const HOOK_TIMEOUT_MS = 60_000;

@@ -2,8 +2,8 @@
 // requests matches the percents exactly, so 10,000 requests do too (well inside ±1%).
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, revisionOf, split, startGateway, type GatewayProc } from './harness.ts';
+import { startSampleApp, type SampleApp } from '../../../harness/processes.ts';
+import { get, ingress, revisionOf, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 
 // Starting several processes can take a while on a busy machine; vitest's default hook timeout is 10s.
 const HOOK_TIMEOUT_MS = 60_000;

@@ -5,9 +5,9 @@
 // the idle timeout cuts one that then stays silent.
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
+import { startSampleApp, type SampleApp } from '../../../harness/processes.ts';
 import { readStreamed } from '../../support/streamed.ts';
-import { get, ingress, split, startGateway, type GatewayProc } from './harness.ts';
+import { get, ingress, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 
 // Starting several processes can take a while on a busy machine; vitest's default hook timeout is 10s.
 const HOOK_TIMEOUT_MS = 60_000;

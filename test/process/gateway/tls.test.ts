@@ -11,7 +11,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority } from '../../../lib/pki.ts';
-import { startSampleApp, waitForLine, type SampleApp } from '../../support/apps/processes.ts';
+import { startSampleApp, waitForLine, type SampleApp } from '../../../harness/processes.ts';
 import {
   get,
   ingress,
@@ -22,7 +22,7 @@ import {
   type Echo,
   type GatewayProc,
   type RoutesFile,
-} from './harness.ts';
+} from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const SECURE = 'secure.default.example.com';

@@ -3,8 +3,16 @@
 // completes, and SIGTERM drains requests in progress before the gateway exits.
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSampleApp, waitForLine, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, revisionOf, split, startGateway, type GatewayProc, type RoutesFile } from './harness.ts';
+import { startSampleApp, waitForLine, type SampleApp } from '../../../harness/processes.ts';
+import {
+  get,
+  ingress,
+  revisionOf,
+  split,
+  startGateway,
+  type GatewayProc,
+  type RoutesFile,
+} from '../../../harness/gateway.ts';
 
 // Starting several processes can take a while on a busy machine; vitest's default hook timeout is 10s.
 const HOOK_TIMEOUT_MS = 60_000;

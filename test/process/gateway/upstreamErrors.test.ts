@@ -2,8 +2,8 @@
 // the gateway logs which upstream failed and how, and the route keeps serving.
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSampleApp, waitForLine, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, split, startGateway, type GatewayProc } from './harness.ts';
+import { startSampleApp, waitForLine, type SampleApp } from '../../../harness/processes.ts';
+import { get, ingress, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'hello.default.example.com';

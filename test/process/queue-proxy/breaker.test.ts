@@ -2,7 +2,7 @@
 // requests at once, and a full queue is refused with Knative's 503.
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 
 describe('containerConcurrency', () => {
   let app: SampleApp;

@@ -8,7 +8,7 @@ import {
   waitForLine,
   type QueueProxyProc,
   type SampleApp,
-} from '../../support/apps/processes.ts';
+} from '../../../harness/processes.ts';
 
 describe('drain on SIGTERM', () => {
   let app: SampleApp | undefined;

@@ -3,7 +3,7 @@
 // separately. Load: closed-loop workers, each always having one request in flight.
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 
 const LABELS =
   'destination_namespace="default",destination_configuration="app",destination_revision="app-00001",destination_pod="app-00001-deployment-abc"';

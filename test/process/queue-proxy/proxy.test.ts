@@ -9,7 +9,7 @@ import {
   waitForLine,
   type QueueProxyProc,
   type SampleApp,
-} from '../../support/apps/processes.ts';
+} from '../../../harness/processes.ts';
 
 interface Echo {
   method: string;

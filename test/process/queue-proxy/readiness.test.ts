@@ -10,7 +10,7 @@ import {
   waitForLine,
   type QueueProxyProc,
   type SampleApp,
-} from '../../support/apps/processes.ts';
+} from '../../../harness/processes.ts';
 
 const KUBELET_PROBE = { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' };
 

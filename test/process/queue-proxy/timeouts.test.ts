@@ -1,7 +1,7 @@
 // The revision's timeouts enforced by a real queue-proxy in front of an app that never answers.
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 import { readStreamed } from '../../support/streamed.ts';
 
 describe('revision timeouts', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NO_MATCHING_PATH, UNKNOWN_HOST, type RejectDecision } from '../../../gateway/routing/decision.ts';
 import { match, normalizeHost, type Listener, type RequestHead } from '../../../gateway/routing/match.ts';
 import { buildRoutingTable, type PathRoute, type RoutingTable } from '../../../gateway/routing/table.ts';
-import { pathsIngress, routeIngress, serving, split } from './fixtures.ts';
+import { pathsIngress, routeIngress, serving, split } from '../../../harness/kingress.ts';
 
 const request = (
   host: string | undefined,

@@ -4,7 +4,7 @@ import { buildRoutingTable, type Ingress } from '../../../gateway/routing/table.
 import { xorshiftRandomInt } from '../../../gateway/routing/split.ts';
 import { notServedReason } from '../../../gateway/status.ts';
 import { EMPTY_TLS_TABLE } from '../../../gateway/tls.ts';
-import { pathsIngress, routeIngress, serving } from './fixtures.ts';
+import { pathsIngress, routeIngress, serving } from '../../../harness/kingress.ts';
 
 const LOCAL = 'hello.default.svc.cluster.local';
 

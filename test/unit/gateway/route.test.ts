@@ -3,7 +3,7 @@ import { route, type ForwardDecision, type RequestHead, type RouteDecision } fro
 import { ingressHash } from '../../../gateway/routing/probe.ts';
 import { backendKey, buildRoutingTable, type BackendState, type RoutingTable } from '../../../gateway/routing/table.ts';
 import { xorshiftRandomInt } from '../../../gateway/routing/split.ts';
-import { addresses, routeIngress, serving, type RevisionTarget } from './fixtures.ts';
+import { addresses, routeIngress, serving, type RevisionTarget } from '../../../harness/kingress.ts';
 
 const HOST = 'app.default.example.com';
 const request = (headers: RequestHead['headers'] = {}, host = HOST): RequestHead => ({

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { backendKey, buildRoutingTable, type BackendStates, type Ingress } from '../../../gateway/routing/table.ts';
 import { notServedReason } from '../../../gateway/status.ts';
 import { buildTlsTable, type TlsSecrets } from '../../../gateway/tls.ts';
-import { routeIngress, serving } from './fixtures.ts';
+import { routeIngress, serving } from '../../../harness/kingress.ts';
 
 const hello = routeIngress({ name: 'hello', targets: { '': [{ revision: 'hello-1', percent: 100 }] } });
 

@@ -7,7 +7,7 @@ import {
   type Ingress,
   type PathRoute,
 } from '../../../gateway/routing/table.ts';
-import { addresses, pathsIngress, routeIngress, serving, split, wireTimestamp } from './fixtures.ts';
+import { addresses, pathsIngress, routeIngress, serving, split, wireTimestamp } from '../../../harness/kingress.ts';
 
 const onlyRoute = (table: ReturnType<typeof buildRoutingTable>, host: string): PathRoute =>
   table.external.get(host)!.routes[0]!;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRoutingTable, type Ingress } from '../../../gateway/routing/table.ts';
 import { buildTlsTable, httpsRedirectLocation, type TlsSecretData, type TlsSecrets } from '../../../gateway/tls.ts';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
-import { routeIngress, serving } from './fixtures.ts';
+import { routeIngress, serving } from '../../../harness/kingress.ts';
 
 const HOST = 'hello.default.example.com';
 const LOCAL = 'hello.default.svc.cluster.local';

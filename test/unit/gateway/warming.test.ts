@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backendKey, type Ingress } from '../../../gateway/routing/table.ts';
 import { IngressWarming, unreadyBackend } from '../../../gateway/warming.ts';
-import { routeIngress, serving } from './fixtures.ts';
+import { routeIngress, serving } from '../../../harness/kingress.ts';
 
 const version = (revision: string, uid = 'hello-uid'): Ingress => {
   const ingress = routeIngress({ name: 'hello', targets: { '': [{ revision, percent: 100 }] } });

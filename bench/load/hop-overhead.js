@@ -3,7 +3,7 @@
 // gateway would add, so every path from the app to the gateway receives the same request.
 //
 //   k6 run -e URL='http://127.0.0.1:8080/?sleep=100' -e HOST=hello.default.example.com \
-//          -e REVISION=hello-00001 -e RATE=500 -e DURATION=10s -e SUMMARY_JSON=out.json test/load/bench-hop.js
+//          -e REVISION=hello-00001 -e RATE=500 -e DURATION=10s -e SUMMARY_JSON=out.json bench/load/hop-overhead.js
 //
 // Environment: URL, HOST (Host header), REVISION (Knative-Serving-Revision/-Namespace headers, which
 // the activator routes by), RATE (req/s), DURATION (k6 syntax), MAX_VUS, SUMMARY_JSON (path).

@@ -2,8 +2,8 @@
 // status), the autoscaler (PodAutoscaler status) and a gateway (Ingress status), so reconcilers can
 // be driven to Ready against a real API server. Used by integration tests and benchmarks.
 import type { V1Deployment } from '@kubernetes/client-node';
-import { isNotFound } from '../../lib/kube/errors.ts';
-import type { KubeRest } from '../../lib/kube/rest.ts';
+import { isNotFound } from '../lib/kube/errors.ts';
+import type { KubeRest } from '../lib/kube/rest.ts';
 import { PollingLoop } from './pollingLoop.ts';
 
 type Json = Record<string, any>;

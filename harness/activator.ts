@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Agent, request } from 'undici';
-import { fromWire, type ActivatorStat, type WireStat } from '../../../activator/stats.ts';
+import { fromWire, type ActivatorStat, type WireStat } from '../activator/stats.ts';
 import {
   freePort,
   startQueueProxy,
@@ -16,9 +16,9 @@ import {
   type Proc,
   type QueueProxyProc,
   type SampleApp,
-} from '../../support/apps/processes.ts';
+} from './processes.ts';
 
-const ACTIVATOR = fileURLToPath(new URL('../../../activator/main.ts', import.meta.url));
+const ACTIVATOR = fileURLToPath(new URL('../activator/main.ts', import.meta.url));
 
 export interface ActivatorProc extends Proc {
   port: number;

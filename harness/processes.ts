@@ -4,11 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { QUEUE_NODE_FLAGS } from '../../../controllers/revision/resources/queueContainer.ts';
+import { QUEUE_NODE_FLAGS } from '../controllers/revision/resources/queueContainer.ts';
 
 const NODE = process.execPath;
 const SAMPLE_APP = fileURLToPath(new URL('./sampleApp.ts', import.meta.url));
-const QUEUE_PROXY = fileURLToPath(new URL('../../../queue-proxy/main.ts', import.meta.url));
+const QUEUE_PROXY = fileURLToPath(new URL('../queue-proxy/main.ts', import.meta.url));
 
 export interface Proc {
   child: ChildProcess;

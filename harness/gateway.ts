@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { stringify } from 'yaml';
-import { track, waitForLine, type Proc } from '../../support/apps/processes.ts';
+import { track, waitForLine, type Proc } from './processes.ts';
 
-const GATEWAY_MAIN = fileURLToPath(new URL('../../../gateway/main.ts', import.meta.url));
+const GATEWAY_MAIN = fileURLToPath(new URL('../gateway/main.ts', import.meta.url));
 
 export interface Backend {
   namespace?: string;

@@ -1,7 +1,7 @@
 // KIngress objects shaped as the Route reconciler makes them (upstream
 // pkg/reconciler/route/resources/ingress.go), and backend states for them.
-import type { BackendAddress, BackendState, Ingress } from '../../../gateway/routing/table.ts';
-import { backendKey } from '../../../gateway/routing/table.ts';
+import type { BackendAddress, BackendState, Ingress } from '../gateway/routing/table.ts';
+import { backendKey } from '../gateway/routing/table.ts';
 
 export interface RevisionTarget {
   revision: string;

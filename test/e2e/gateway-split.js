@@ -3,7 +3,7 @@
 // Knative-Serving-Revision response header when the backend sets it.
 //
 //   k6 run -e GATEWAY_URL=http://127.0.0.1:8080/ -e HOST=hello.default.example.com \
-//          -e RATE=200 -e DURATION=30s test/load/gateway-split.js
+//          -e RATE=200 -e DURATION=30s test/e2e/gateway-split.js
 //
 // Environment:
 //   GATEWAY_URL      URL to request (default http://127.0.0.1:8080/)
