@@ -4,7 +4,7 @@
 // timeoutSeconds and an idle tunnel is closed after --upgrade-idle-timeout.
 import { afterAll, beforeAll, describe } from 'vitest';
 import { BOUND, itBoundsEveryConnectionPhase, itBoundsUpgrades } from '../lib/connectionBounds.ts';
-import { putRevision, startActivator, startPod, type ActivatorProc, type Pod } from './harness.ts';
+import { putRevision, startActivator, startPod, type ActivatorProc, type Pod } from '../../../harness/activator.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const REVISION = 'bounds-00001';

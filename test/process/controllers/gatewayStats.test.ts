@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayStatsReader } from '../../../controllers/route/gatewayStats.ts';
-import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, split, startGateway, type GatewayProc } from '../gateway/harness.ts';
+import { startSampleApp, type SampleApp } from '../../../harness/processes.ts';
+import { get, ingress, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 

@@ -7,7 +7,7 @@ import { constants, connect as http2Connect } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
-import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
+import { startSampleApp, type SampleApp } from '../../../harness/processes.ts';
 import { connectRaw, HALF_SENT_HEADERS, HTTP2_SESSION_START, waitForClose } from '../../support/rawConnections.ts';
 import {
   BOUND,
@@ -16,7 +16,7 @@ import {
   itBoundsEveryConnectionPhase,
   itBoundsUpgrades,
 } from '../lib/connectionBounds.ts';
-import { ingress, split, startGateway, type GatewayProc } from './harness.ts';
+import { ingress, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;
 const HOST = 'bounds.default.example.com';

@@ -3,8 +3,8 @@
 // counting each revision's requests and 5xx answers as the clients saw them.
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSampleApp, type SampleApp } from '../../support/apps/processes.ts';
-import { get, ingress, revisionOf, split, startGateway, type GatewayProc } from './harness.ts';
+import { startSampleApp, type SampleApp } from '../../../harness/processes.ts';
+import { get, ingress, revisionOf, split, startGateway, type GatewayProc } from '../../../harness/gateway.ts';
 import type { RevisionStatsReport } from '../../../lib/stats/revisionFigures.ts';
 
 const HOOK_TIMEOUT_MS = 60_000;

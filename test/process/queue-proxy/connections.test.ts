@@ -3,7 +3,7 @@
 // QUEUE_KEEP_ALIVE_TIMEOUT; upgrades get the revision's timeoutSeconds for the app's 101 and
 // QUEUE_UPGRADE_IDLE_TIMEOUT for an idle tunnel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../support/apps/processes.ts';
+import { startQueueProxy, startSampleApp, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 import { connectRaw, readUntil, upgradeRequest, waitForClose } from '../../support/rawConnections.ts';
 import { BOUND, CLOSE_WITHIN_MS, itBoundsEveryConnectionPhase, itBoundsUpgrades } from '../lib/connectionBounds.ts';
 
