@@ -17,12 +17,14 @@ const DEFAULT_GATEWAY_STATS_URL = 'http://gateway-admin.pilotlight-system.svc.cl
 
 const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0]
                              [--webhook-url https://HOST:PORT | --webhook-service NAME]
-                             [--gateway-stats-url URL]
+                             [--gateway-stats-url URL] [--certificate-issuer]
   --webhook-url      how the API server reaches the webhook when the controller runs outside the cluster
   --webhook-service  the Service in front of the controller in SYSTEM_NAMESPACE (default: webhook)
   --gateway-stats-url  the gateways' GET /revisions/stats, which the canary analysis reads; a host
                      with several addresses (a headless Service) is asked at each
                      (default: ${DEFAULT_GATEWAY_STATS_URL})
+  --certificate-issuer  run pilotlight's certificate class for Knative Certificates (it reads and
+                     writes Secrets in every namespace; the chart's certificateIssuer.enabled)
 The reconcilers start once ConfigMap config-deployment exists in SYSTEM_NAMESPACE, and run on
 the replica holding the Lease pilotlight-controller there; every replica serves the webhook.
 environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster)`;
@@ -36,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
       'webhook-url': { type: 'string' },
       'webhook-service': { type: 'string', default: 'webhook' },
       'gateway-stats-url': { type: 'string', default: DEFAULT_GATEWAY_STATS_URL },
+      'certificate-issuer': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
     registry: createRegistry('controller'),
     log: log.with({ part: 'reconcilers' }),
     gatewayStatsUrl: values['gateway-stats-url'],
+    certificateIssuer: values['certificate-issuer'],
   });
   elector.start();
   const stop = (signal: string) => {

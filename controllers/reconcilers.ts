@@ -62,6 +62,11 @@ export interface ReconcilersOptions {
   resolveDigest?: DigestResolver;
   /** The gateway's GET /revisions/stats, read by the canary analysis; without it no check finds figures. */
   gatewayStatsUrl?: string;
+  /**
+   * Run pilotlight's certificate class (controllers/certificate). Off by default: it needs to read
+   * and write Secrets in every namespace, which the controller's role otherwise never grants.
+   */
+  certificateIssuer?: boolean;
 }
 
 export interface Reconcilers {
@@ -120,8 +125,10 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const domainMappings = informer<DomainMappingObject>(Kinds.domainMapping);
   const domainMappingIngresses = informer<Ingress>(Kinds.ingress, DomainMappingLabels.uid);
   const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
-  const certificates = informer<Certificate>(Kinds.certificate);
-  const certificateSecrets = informer<V1Secret>(Kinds.secret, CERTIFICATE_UID_LABEL);
+  const certificates = options.certificateIssuer ? informer<Certificate>(Kinds.certificate) : undefined;
+  const certificateSecrets = options.certificateIssuer
+    ? informer<V1Secret>(Kinds.secret, CERTIFICATE_UID_LABEL)
+    : undefined;
 
   const store = new ConfigStore<ReconcilerConfig>({
     client,
@@ -238,18 +245,21 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   domainMappingController.watch(services, domainMappingsInNamespace);
   domainMappingController.watch(routes, domainMappingsInNamespace);
 
-  const certificateController = controller('certificate', certificates, {
-    kind: Kinds.certificate,
-    conditions: CertificateConditions,
-    handles: (certificate) =>
-      isOfClass(certificate, PILOTLIGHT_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
-    reconcileKind: certificateReconciler({
-      client,
-      secrets: certificateSecrets.lister,
-      authority: secretAuthority(client, options.systemNamespace),
-    }),
-  });
-  certificateController.watch(certificateSecrets, controllerOf('Certificate'));
+  const certificateController =
+    certificates && certificateSecrets
+      ? controller('certificate', certificates, {
+          kind: Kinds.certificate,
+          conditions: CertificateConditions,
+          handles: (certificate) =>
+            isOfClass(certificate, PILOTLIGHT_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
+          reconcileKind: certificateReconciler({
+            client,
+            secrets: certificateSecrets.lister,
+            authority: secretAuthority(client, options.systemNamespace),
+          }),
+        })
+      : undefined;
+  if (certificateSecrets) certificateController?.watch(certificateSecrets, controllerOf('Certificate'));
 
   const gcController = new Controller({
     name: 'gc',
@@ -275,7 +285,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     for (const object of revisions.lister.list()) revisionController.enqueue(objectKey(object));
     for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
     for (const object of domainMappings.lister.list()) domainMappingController.enqueue(objectKey(object));
-    for (const object of certificates.lister.list()) certificateController.enqueue(objectKey(object));
+    for (const object of certificates?.lister.list() ?? []) certificateController?.enqueue(objectKey(object));
   });
 
   store.start();

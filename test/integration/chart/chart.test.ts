@@ -192,6 +192,22 @@ describe('charts/pilotlight', () => {
       });
       expect(deployment(defaults, 'activator').spec.replicas).toBe(2);
     });
+
+    it('grants the controller Secrets in every namespace only with the certificate issuer on', async () => {
+      const secretsRule = (objects: Obj[]) =>
+        (
+          objects.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'pilotlight-controller') as {
+            rules: { resources: string[]; verbs: string[] }[];
+          }
+        ).rules.find((rule) => rule.resources.includes('secrets'));
+      const args = (objects: Obj[]) => deployment(objects, 'controller').spec.template.spec.containers[0].args;
+      const defaults = await render();
+      expect(secretsRule(defaults)).toBeUndefined();
+      expect(args(defaults)).not.toContain('--certificate-issuer');
+      const issuing = await render('certificateIssuer.enabled=true');
+      expect(secretsRule(issuing)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update']);
+      expect(args(issuing)).toContain('--certificate-issuer');
+    });
   });
 
   it('refuses to render without an image tag, saying which value is missing', async () => {

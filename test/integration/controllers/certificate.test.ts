@@ -26,7 +26,7 @@ async function setUp(prefix: string, network: Record<string, string> = {}) {
   const ns = await createNamespace(prefix);
   await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
   await putConfigMap(ns, 'config-network', network);
-  const reconcilers = await startInProcess(ns);
+  const reconcilers = await startInProcess(ns, { certificateIssuer: true });
   cleanups.push(() => reconcilers.stop());
   return ns;
 }
@@ -173,7 +173,7 @@ describe("pilotlight's certificate class", () => {
       },
     });
     await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
-    const reconcilers = await startInProcess(ns);
+    const reconcilers = await startInProcess(ns, { certificateIssuer: true });
     cleanups.push(() => reconcilers.stop());
 
     await create(ns, certificate('own', [`o.${ns}.example.com`]));
