@@ -3,12 +3,12 @@ import { existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureBinaries } from './cluster/binaries.ts';
-import { applyClusterDns, coreDnsImage, ensureCoreDns, waitForClusterDns } from './cluster/dns.ts';
+import { ensureBinaries, ensureTool } from './cluster/binaries.ts';
+import { applyClusterDns, coreDnsImage, waitForClusterDns } from './cluster/dns.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from './cluster/controlPlane.ts';
 import { NODE_IP, REGISTRY_HOST, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from './cluster/node.ts';
-import { ensureRegistryBinary, startRegistry, stopRegistry } from './cluster/registry.ts';
-import { ensureHelm, installChart, stopHostController, waitForWebhook, type Kubectl } from './cluster/operator.ts';
+import { startRegistry, stopRegistry } from './cluster/registry.ts';
+import { installChart, stopHostController, waitForWebhook, type Kubectl } from './cluster/operator.ts';
 import { SAMPLE_APPS, buildOperatorImage, buildSampleImage, importImage } from './images/build.ts';
 import { defaultStateDir, repoRoot } from './cluster/paths.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -59,11 +59,11 @@ export async function up(argv: string[]): Promise<void> {
   await prepareHostNetwork();
   const controlPlane = await startControlPlane({ stateDir, nodeIp: NODE_IP, log: say });
   // Its certificate comes from the control plane's CA, which containerd and every pod trust.
-  await startRegistry({ stateDir, host: REGISTRY_HOST, binary: await ensureRegistryBinary(), log: say });
+  await startRegistry({ stateDir, host: REGISTRY_HOST, binary: await ensureTool('registry'), log: say });
   const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
   say('starting cluster DNS (CoreDNS)');
-  const dns = await coreDnsImage(await ensureCoreDns());
+  const dns = await coreDnsImage(await ensureTool('coredns'));
   await importImage(containerdSocket, dns.archive);
   await applyClusterDns(k, dns.name);
   say(`building the operator image and the sample apps' (${SAMPLE_APPS.join(', ')})`);
@@ -76,7 +76,7 @@ export async function up(argv: string[]): Promise<void> {
   say(`installing the Helm chart with ${image.name}`);
   await installChart(
     k,
-    await ensureHelm(),
+    await ensureTool('helm'),
     {
       'image.tag': image.name.split(':').at(-1)!,
       'gateway.hostPort': String(GATEWAY_PORT),
@@ -138,7 +138,7 @@ async function installIntoConfiguredCluster(
   const binDir = await ensureBinaries(['kubectl']);
   await installChart(
     { binary: join(binDir, 'kubectl'), kubeconfig: cluster.kubeconfig },
-    await ensureHelm(),
+    await ensureTool('helm'),
     { 'image.repository': match[1]!, 'image.tag': match[2]! },
     { wait: false },
   );

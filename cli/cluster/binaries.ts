@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { repoRoot } from './paths.ts';
 
 export type Component =
@@ -30,4 +31,15 @@ export async function ensureBinaries(components: Component[]): Promise<string> {
   const dir = out.trim().split('\n').at(-1);
   if (!dir) throw new Error('hack/build-k8s.sh printed no binary directory');
   return dir;
+}
+
+/** The Go tools hack/build-tool.sh builds: helm, and the local cluster's CoreDNS and OCI registry. */
+export type Tool = 'helm' | 'coredns' | 'registry';
+
+/** Builds a tool once through the Go module proxy (hack/build-tool.sh) and returns its path. */
+export async function ensureTool(tool: Tool): Promise<string> {
+  const { stdout } = await promisify(execFile)('bash', [join(repoRoot, 'hack', 'build-tool.sh'), tool], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return stdout.trim().split('\n').at(-1)!;
 }

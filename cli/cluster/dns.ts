@@ -2,15 +2,11 @@
 // Service kube-dns at a fixed ClusterIP, which the kubelet writes into every pod's resolv.conf.
 // It answers only for the cluster's own zones; nothing is forwarded, so no query leaves the
 // machine (names outside the cluster are REFUSED).
-import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { writeOciImage } from '../images/oci.ts';
 import { kubectl, type Kubectl } from './operator.ts';
-import { cacheRoot, repoRoot } from './paths.ts';
-
-const run = promisify(execFile);
+import { cacheRoot } from './paths.ts';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 /** The tenth address of SERVICE_CIDR, as kubeadm picks it. */
@@ -136,14 +132,6 @@ export function dnsManifests(image: string): object[] {
       },
     },
   ];
-}
-
-/** Builds CoreDNS once through the Go module proxy (hack/build-tool.sh) and returns its path. */
-export async function ensureCoreDns(): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'coredns'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout.trim().split('\n').at(-1)!;
 }
 
 /**

@@ -90,14 +90,6 @@ export async function waitForWebhook(k: Kubectl, controller?: { alive: () => boo
   throw new Error(`the admission webhook did not answer within 60 s${logTail()}`);
 }
 
-/** Builds helm once through the Go module proxy and returns its path. */
-export async function ensureHelm(): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'helm'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout.trim().split('\n').at(-1)!;
-}
-
 /** Installs or upgrades the chart into SYSTEM_NAMESPACE; `wait` holds until every pod is ready. */
 export async function installChart(
   k: Kubectl,

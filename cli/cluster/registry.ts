@@ -4,18 +4,13 @@
 // cluster's CA: containerd trusts that CA through its registry hosts config, and pods trust it
 // because Kubernetes mounts it into each of them (the service account's ca.crt), which is the
 // bundle Knative's tag resolver adds to its trust too.
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { loadCertificateAuthority } from '../../lib/pki.ts';
-import { repoRoot } from './paths.ts';
 import { isRunning, recordedProcesses, startProcess, stopProcesses, tail } from './processes.ts';
-
-const run = promisify(execFile);
 
 const PROCESS = 'registry';
 const registryDir = (stateDir: string) => join(stateDir, 'registry');
@@ -43,14 +38,6 @@ export function containerdHostsToml(host: string, caFile: string): string {
   capabilities = ["pull", "resolve"]
   ca = "${caFile}"
 `;
-}
-
-/** Builds the registry once through the Go module proxy (hack/build-tool.sh) and returns its path. */
-export async function ensureRegistryBinary(): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'hack', 'build-tool.sh'), 'registry'], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout.trim().split('\n').at(-1)!;
 }
 
 /** GET /v2/ over TLS trusting only caCertificate; 200 once the registry serves. */

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { BackendPorts } from '../../../lib/apis/networking.ts';
-import { ensureHelm } from '../../../cli/cluster/operator.ts';
+import { ensureTool } from '../../../cli/cluster/binaries.ts';
 import { parseGoDuration } from '../../../lib/config/duration.ts';
 import { kubectl } from '../../support/kube.ts';
 
@@ -16,7 +16,7 @@ describe('charts/pilotlight', () => {
   let helm: string;
   // On empty caches helm is built from the Go module proxy first: minutes, not part of the test.
   beforeAll(async () => {
-    helm = await ensureHelm();
+    helm = await ensureTool('helm');
   }, 20 * 60_000);
 
   it('passes helm lint and a server-side dry run of everything it renders', async () => {

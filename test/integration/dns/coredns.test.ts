@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { CLUSTER_DOMAIN, DNS_SERVICE_IP, corefile, dnsManifests, ensureCoreDns } from '../../../cli/cluster/dns.ts';
+import { ensureTool } from '../../../cli/cluster/binaries.ts';
+import { CLUSTER_DOMAIN, DNS_SERVICE_IP, corefile, dnsManifests } from '../../../cli/cluster/dns.ts';
 import { freePort } from '../../../cli/cluster/processes.ts';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 
@@ -22,7 +23,7 @@ describe('cluster DNS (CoreDNS)', () => {
 
   // On empty caches CoreDNS is built from the Go module proxy first: minutes, not part of the test.
   beforeAll(async () => {
-    const binary = await ensureCoreDns().catch((error: Error) => {
+    const binary = await ensureTool('coredns').catch((error: Error) => {
       unavailable = `CoreDNS could not be built (hack/build-tool.sh coredns): ${error.message}`;
     });
     if (!binary) return;

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureRegistryBinary, pingRegistry, startRegistry, stopRegistry } from '../../../cli/cluster/registry.ts';
+import { ensureTool } from '../../../cli/cluster/binaries.ts';
+import { pingRegistry, startRegistry, stopRegistry } from '../../../cli/cluster/registry.ts';
 import { freePort, isRunning, recordedProcesses } from '../../../cli/cluster/processes.ts';
 import { writeOciImage } from '../../../cli/images/oci.ts';
 import { pushOciArchive } from '../../support/ociPush.ts';
@@ -24,7 +25,7 @@ describe('the node registry', () => {
 
   // On empty caches the registry is built from the Go module proxy first: minutes, not part of the test.
   beforeAll(async () => {
-    const binary = await ensureRegistryBinary().catch((error: Error) => {
+    const binary = await ensureTool('registry').catch((error: Error) => {
       unavailable = `the registry could not be built (hack/build-tool.sh registry): ${error.message}`;
     });
     if (!binary) return;
