@@ -12,7 +12,7 @@ import type { Reconciler } from '../../lib/controller.ts';
 import { NO_EVENTS, type EventSink } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
-import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import { deleteObject } from '../../lib/reconciler/crud.ts';
 import { kindReconciler, type ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
@@ -83,14 +83,9 @@ export function createHpaReconciler(deps: HpaReconcilerDeps): Reconciler {
         createdEvent: false,
         onAlreadyExists: 'wait',
       });
-      if (result.state === 'pending') return undefined;
-      if (result.state === 'notOwned') {
-        conditions.markFalse('Active', 'NotOwned', result.message);
-        return undefined;
-      }
-      if (result.state !== 'unchanged')
+      if (result.state === 'created' || result.state === 'updated')
         ctx.log.info(`${result.state} HorizontalPodAutoscaler`, { hpa: desired.metadata?.name });
-      return result.child;
+      return ownedChild(result, conditions, 'Active', 'NotOwned');
     } catch (error) {
       // Upstream's condition for a create that failed; an update's failure is only retried.
       if (!deps.horizontalPodAutoscalers.get(objectKey(desired)))

@@ -14,7 +14,7 @@ import {
 } from '../../lib/config/autoscalingAnnotations.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
-import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import { sameJson } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
@@ -126,10 +126,5 @@ export async function reconcileServerlessService(
     createdEvent: false,
     onAlreadyExists: 'wait',
   });
-  if (result.state === 'pending') return { sks: undefined, notOwned: false };
-  if (result.state === 'notOwned') {
-    conditions.markFalse('Active', 'NotOwned', result.message);
-    return { sks: undefined, notOwned: true };
-  }
-  return { sks: result.child, notOwned: false };
+  return { sks: ownedChild(result, conditions, 'Active', 'NotOwned'), notOwned: result.state === 'notOwned' };
 }

@@ -11,7 +11,7 @@ import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import { readTlsSecret } from '../../lib/kube/tlsSecret.ts';
 import { inspectLeaf, type KeyPairPem } from '../../lib/pki.ts';
-import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import { sameJson } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
@@ -93,11 +93,7 @@ export function certificateReconciler(deps: CertificateReconcilerDeps) {
       // Our informer sees only Secrets with our label: one someone else made must be read.
       onAlreadyExists: 'read',
     });
-    if (result.state === 'pending') return;
-    if (result.state === 'notOwned') {
-      manager.markFalse(CertificateConditions.happy, 'NotOwned', result.message);
-      return;
-    }
+    if (!ownedChild(result, manager, CertificateConditions.happy, 'NotOwned')) return;
     const facts = inspectLeaf(pair, ca.certificate);
     status.notAfter = formatTime(facts.notAfter);
     manager.markTrue(CertificateConditions.happy);

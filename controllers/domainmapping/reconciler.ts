@@ -10,7 +10,7 @@ import type { NetworkConfig } from '../../lib/config/network.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import { createObject } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
@@ -122,16 +122,9 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
       createdEvent: true,
       onAlreadyExists: 'wait',
     });
-    if (result.state === 'pending') {
-      markIngressNotConfigured(manager);
-      return undefined;
-    }
+    if (result.state === 'pending') markIngressNotConfigured(manager);
     // As the Route does: an Ingress of that name that is not ours is neither taken over nor followed.
-    if (result.state === 'notOwned') {
-      manager.markFalse('IngressReady', DomainMappingReasons.notOwned, result.message);
-      return undefined;
-    }
-    return result.child;
+    return ownedChild(result, manager, 'IngressReady', DomainMappingReasons.notOwned);
   }
 
   async function reconcile(dm: DomainMappingObject, ctx: ReconcileContext): Promise<void> {

@@ -15,7 +15,7 @@ import type { ReservedInstanceConfig } from '../../lib/config/reservedInstance.t
 import { ConfigUnavailable } from '../../lib/config/store.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
-import { reconcileChild, type ChildOptions } from '../../lib/reconciler/child.ts';
+import { ownedChild, reconcileChild, type ChildOptions } from '../../lib/reconciler/child.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
 import type { RevisionConfig } from './config.ts';
@@ -72,12 +72,8 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
       createdEvent: false,
       onAlreadyExists: 'wait',
     });
-    if (result.state === 'pending') return undefined;
-    if (result.state === 'notOwned') {
-      manager.markFalse('ResourcesAvailable', RevisionReasons.notOwned, result.message);
-      return undefined;
-    }
-    return { child: result.child, created: result.state === 'created' };
+    const owned = ownedChild(result, manager, 'ResourcesAvailable', RevisionReasons.notOwned);
+    return owned && { child: owned, created: result.state === 'created' };
   }
 
   async function reconcileDeployment(

@@ -17,7 +17,7 @@ import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import { deleteObject, mergePatch, sameJson } from '../../lib/reconciler/crud.ts';
-import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
 import { referencedBy, routingPatches } from './labeler.ts';
@@ -152,12 +152,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       createdEvent: true,
       onAlreadyExists: 'wait',
     });
-    if (result.state === 'pending') return undefined;
-    if (result.state === 'notOwned') {
-      manager.markFalse('IngressReady', RouteReasons.notOwned, result.message);
-      return undefined;
-    }
-    return result.child;
+    return ownedChild(result, manager, 'IngressReady', RouteReasons.notOwned);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Service, Route, Configuration } from '../../lib/apis/serving.ts';
 import { ServiceConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds, type Kind } from '../../lib/reconciler/kinds.ts';
 import { makeConfiguration, makeRoute } from './resources/children.ts';
@@ -40,12 +40,7 @@ export function serviceReconciler(deps: ServiceReconcilerDeps) {
       createdEvent: true,
       onAlreadyExists: 'wait',
     });
-    if (result.state === 'pending') return undefined;
-    if (result.state === 'notOwned') {
-      manager.markFalse(condition, ServiceReasons.notOwned, result.message);
-      return undefined;
-    }
-    return result.child;
+    return ownedChild(result, manager, condition, ServiceReasons.notOwned);
   }
 
   return async function reconcileService(svc: Service, ctx: ReconcileContext): Promise<void> {

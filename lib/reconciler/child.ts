@@ -4,6 +4,7 @@
 // policy, given as options: how labels and annotations are kept, which part of the spec counts,
 // which events are recorded, and what a name taken by a stranger means to the parent.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ConditionManager } from '../apis/conditions.ts';
 import { isControlledBy } from '../apis/kmeta.ts';
 import { isAlreadyExists } from '../kube/errors.ts';
 import type { EventSink } from '../kube/events.ts';
@@ -117,4 +118,23 @@ export async function reconcileChild<C extends KubernetesObject>(options: ChildO
     return { state: 'unchanged', child: existing };
   const updated = withMetadata(options.metadata, spec.apply(structuredClone(existing), desired), existing, desired);
   return { state: 'updated', child: await updateObject(client, kind, updated) };
+}
+
+/**
+ * What most parents do with the result: the child, or undefined while our create is not cached
+ * yet or when someone else holds its name, which `condition` then says (False, `reason`, Knative's
+ * message).
+ */
+export function ownedChild<C>(
+  result: ChildResult<C>,
+  conditions: ConditionManager,
+  condition: string,
+  reason: string,
+): C | undefined {
+  if (result.state === 'pending') return undefined;
+  if (result.state === 'notOwned') {
+    conditions.markFalse(condition, reason, result.message);
+    return undefined;
+  }
+  return result.child;
 }

@@ -4,7 +4,9 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { isConflict } from '../../../lib/kube/errors.ts';
-import { reconcileChild, type ChildOptions, type MetadataPolicy } from '../../../lib/reconciler/child.ts';
+import { ServiceConditions } from '../../../lib/apis/conditions.ts';
+import { ownedChild, reconcileChild, type ChildOptions, type MetadataPolicy } from '../../../lib/reconciler/child.ts';
+import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 import { Kinds } from '../../../lib/reconciler/kinds.ts';
 import { RecordingKube, recordingEvents } from '../../support/recordingKube.ts';
 
@@ -168,5 +170,38 @@ describe('reconcileChild', () => {
     });
     expect((await reconcileChild(opts)).state).toBe('updated');
     expect((client.calls[0]!.body as { spec: unknown }).spec).toEqual({ replicas: 2 });
+  });
+});
+
+describe('ownedChild', () => {
+  const manage = () => {
+    const status = {};
+    const manager = ServiceConditions.manage(status, new FakeClock());
+    manager.initialize();
+    return { manager, condition: () => manager.get('RoutesReady') };
+  };
+
+  it('gives the child, leaving the condition alone', () => {
+    const { manager, condition } = manage();
+    const mine = child({ a: '1' });
+    expect(ownedChild({ state: 'updated', child: mine }, manager, 'RoutesReady', 'NotOwned')).toBe(mine);
+    expect(condition()?.status).toBe('Unknown');
+  });
+
+  it('gives nothing while the create is not cached, leaving the condition alone', () => {
+    const { manager, condition } = manage();
+    expect(ownedChild({ state: 'pending' }, manager, 'RoutesReady', 'NotOwned')).toBeUndefined();
+    expect(condition()?.status).toBe('Unknown');
+  });
+
+  it("gives nothing for a stranger's object and says so in the condition", () => {
+    const { manager, condition } = manage();
+    const result = {
+      state: 'notOwned' as const,
+      child: child({}),
+      message: 'There is an existing Route "x" that we do not own.',
+    };
+    expect(ownedChild(result, manager, 'RoutesReady', 'NotOwned')).toBeUndefined();
+    expect(condition()).toMatchObject({ status: 'False', reason: 'NotOwned', message: result.message });
   });
 });
