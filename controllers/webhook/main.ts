@@ -14,6 +14,8 @@ export interface WebhookOptions {
   port: number;
   /** How the API server reaches us: a URL when we run outside the cluster, else our Service. */
   endpoint: WebhookEndpoint;
+  /** What /readyz reports. */
+  ready: () => boolean;
 }
 
 const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
@@ -57,6 +59,7 @@ export async function runWebhook(client: KubeRest, options: WebhookOptions, log:
     port: options.port,
     tls: certificates.serving,
     config,
+    ready: options.ready,
     log,
   });
   log.info('webhook listening', { host: options.host, port: options.port });
