@@ -1,9 +1,10 @@
 // Starts the admission webhook: certificates, configuration watch, HTTPS server, registration.
 import type { Server } from 'node:https';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
-import { ensureWebhookCertificates } from './certificates.ts';
+import { ensureWebhookCertificates, keepingOthersMetadata } from './certificates.ts';
 import { watchWebhookConfig } from './configWatcher.ts';
 import { makeWebhookConfigurations, type WebhookEndpoint } from './registration.ts';
 import { startWebhookServer } from './server.ts';
@@ -20,17 +21,16 @@ export interface WebhookOptions {
 
 const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
 
-/** Creates the object at collection/name, or replaces it keeping the stored resourceVersion. */
-async function createOrReplace(
-  client: KubeRest,
-  collection: string,
-  object: { metadata?: { name?: string } },
-): Promise<void> {
+/**
+ * Creates the object at collection/name, or replaces it keeping the stored resourceVersion and
+ * the labels and annotations others put there (the chart's release ownership among them).
+ */
+async function createOrReplace(client: KubeRest, collection: string, object: KubernetesObject): Promise<void> {
   const path = `${collection}/${object.metadata?.name}`;
   try {
-    const existing = await client.request<{ metadata?: { resourceVersion?: string } }>('GET', path);
+    const existing = await client.request<KubernetesObject>('GET', path);
     await client.request('PUT', path, {
-      body: { ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+      body: { ...object, metadata: keepingOthersMetadata(existing.metadata, object.metadata ?? {}) },
     });
   } catch (error) {
     if (!isNotFound(error)) throw error;
