@@ -144,7 +144,7 @@ describe("the gateway's Service", () => {
       '--set',
       'gateway.service.type=NodePort',
       '--set',
-      'gateway.service.nodePorts.http=30080',
+      'gateway.service.tlsNodePort=30443',
       '--set',
       'gateway.service.externalTrafficPolicy=Local',
       '--set-string',
@@ -152,7 +152,7 @@ describe("the gateway's Service", () => {
     );
     expect(service(nodePort).metadata.annotations).toEqual({ 'example.com/internal': 'true' });
     expect(service(nodePort).spec).toMatchObject({ type: 'NodePort', externalTrafficPolicy: 'Local' });
-    expect(service(nodePort).spec.ports.map((p: { nodePort?: number }) => p.nodePort)).toEqual([30080, undefined]);
+    expect(service(nodePort).spec.ports.map((p: { nodePort?: number }) => p.nodePort)).toEqual([undefined, 30443]);
 
     const local = await renderChart(
       helm,
