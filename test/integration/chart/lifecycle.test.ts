@@ -22,7 +22,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { ensureBinaries, ensureTool } from '../../../cli/cluster/binaries.ts';
-import { startControlPlane, stopControlPlane } from '../../../cli/cluster/controlPlane.ts';
+import {
+  type ControlPlane,
+  kubeconfigYaml,
+  startControlPlane,
+  stopControlPlane,
+} from '../../../cli/cluster/controlPlane.ts';
 import { applyCrds } from '../../../cli/cluster/operator.ts';
 import { repoRoot } from '../../../cli/cluster/paths.ts';
 import { freePort, startProcess, stopProcesses } from '../../../cli/cluster/processes.ts';
@@ -36,6 +41,7 @@ const CONTROLLER = 'pilotlight-controller';
 const RELEASE = 'pilotlight';
 
 let stateDir: string;
+let controlPlane: ControlPlane;
 let kubeconfig: string;
 let kubectlBinary: string;
 let helm: string;
@@ -44,7 +50,8 @@ beforeAll(async () => {
   helm = await ensureTool('helm');
   kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
   stateDir = mkdtempSync(join(tmpdir(), 'pilotlight-chart-'));
-  ({ kubeconfig } = await startControlPlane({ stateDir, ephemeral: true }));
+  controlPlane = await startControlPlane({ stateDir, ephemeral: true });
+  kubeconfig = controlPlane.kubeconfig;
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -77,7 +84,7 @@ async function everything(): Promise<Set<string>> {
 }
 
 /** `pilotlight controller` as in its pod: registered through the webhook Service of its namespace. */
-async function startController(systemNamespace: string): Promise<number> {
+async function startController(systemNamespace: string, asKubeconfig = kubeconfig): Promise<number> {
   const port = await freePort();
   startProcess(
     stateDir,
@@ -93,7 +100,7 @@ async function startController(systemNamespace: string): Promise<number> {
       '--webhook-service',
       'webhook',
     ],
-    { KUBECONFIG: kubeconfig, SYSTEM_NAMESPACE: systemNamespace },
+    { KUBECONFIG: asKubeconfig, SYSTEM_NAMESPACE: systemNamespace },
   );
   return port;
 }
@@ -186,8 +193,13 @@ describe('the chart on a control plane of its own', () => {
     expect(listed).toHaveLength(objects.length);
   }, 120_000);
 
-  it("keeps what the controller writes into the webhook's objects, and their release", async () => {
-    const port = await startController(NAMESPACE);
+  it("gets the controller ready with its release's ServiceAccount, and keeps what it writes into the webhook's objects", async () => {
+    // As its pod would run: the chart's role must let every informer list and the webhook write
+    // its Secret and configurations, or it never turns ready.
+    const token = (await kubectl(['create', 'token', 'pilotlight-controller', '--namespace', NAMESPACE])).trim();
+    const asServiceAccount = join(stateDir, 'controller.kubeconfig');
+    writeFileSync(asServiceAccount, kubeconfigYaml(controlPlane.server, token, controlPlane.caCertificate));
+    const port = await startController(NAMESPACE, asServiceAccount);
     await waitFor('/readyz answering 200', 60, async () => (await probe(port, '/readyz')) === 200);
     const secret = await getJson(['secret', WEBHOOK_CERTS_SECRET, '-n', NAMESPACE]);
     expect(Object.keys(secret.data).sort()).toEqual([
