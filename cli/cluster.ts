@@ -81,6 +81,9 @@ export async function up(argv: string[]): Promise<void> {
       'image.tag': image.name.split(':').at(-1)!,
       'gateway.hostPort': String(GATEWAY_PORT),
       'gateway.tlsHostPort': String(GATEWAY_TLS_PORT),
+      // Published by its hostPorts; a LoadBalancer (the chart's default) would never get an
+      // address here, and `helm --wait` would wait for one.
+      'gateway.service.type': 'ClusterIP',
     },
     { wait: true },
   );

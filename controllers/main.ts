@@ -56,6 +56,10 @@ export async function main(argv: string[]): Promise<void> {
   const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
   const log = createLogger('controller');
   const client = createKubeRest(loadKubeConnection());
+  // Ready (GET /readyz) once the webhook serves and is registered and every informer has its
+  // first list. A replica that cannot list what it reconciles (a missing CRD, a role without
+  // the verb) stays unready, so a rollout or `helm --wait` stops there instead of going on.
+  let ready = false;
   const server = await runWebhook(
     client,
     {
@@ -65,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
       endpoint: values['webhook-url']
         ? { url: values['webhook-url'] }
         : { service: { namespace: systemNamespace, name: values['webhook-service'], port: 443 } },
+      ready: () => ready,
     },
     log,
   );
@@ -84,6 +89,10 @@ export async function main(argv: string[]): Promise<void> {
     certificateIssuer: values['certificate-issuer'],
   });
   elector.start();
+  void reconcilers.whenSynced().then(() => {
+    ready = true;
+    log.info('ready: webhook registered, informers synced');
+  });
   const stop = (signal: string) => {
     log.info('shutting down', { signal });
     setTimeout(() => process.exit(0), 5000).unref();

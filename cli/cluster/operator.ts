@@ -107,6 +107,9 @@ export async function installChart(
       '--namespace',
       SYSTEM_NAMESPACE,
       '--create-namespace',
+      // Charts before 0.2 left the CRDs (their crds/ folder), the webhook configurations and the
+      // webhook Secret outside the release; the release adopts them now (helm >= 3.17).
+      '--take-ownership',
       ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
       ...(options.wait ? ['--wait', '--timeout', '180s'] : []),
     ],

@@ -1,6 +1,6 @@
 // The webhook's CA and serving certificate, kept in a Secret so every replica and every restart
 // serves with the CA that the webhook configurations carry.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import {
   certificateNotAfter,
@@ -22,6 +22,21 @@ interface Request {
   namespace: string;
   dnsNames: string[];
   ipAddresses: string[];
+}
+
+/**
+ * The metadata to write over a stored object: ours, with the stored resourceVersion and the
+ * labels and annotations others put there (the Helm release that owns the Secret and the webhook
+ * configurations among them), so a replace drops nothing that is not ours.
+ */
+export function keepingOthersMetadata(stored: V1ObjectMeta | undefined, ours: V1ObjectMeta): V1ObjectMeta {
+  if (!stored) return ours;
+  return {
+    ...ours,
+    labels: { ...stored.labels, ...ours.labels },
+    annotations: { ...stored.annotations, ...ours.annotations },
+    ...(stored.resourceVersion ? { resourceVersion: stored.resourceVersion } : {}),
+  };
 }
 
 const decode = (data: Record<string, string> | undefined, key: string) =>
@@ -74,11 +89,7 @@ export async function ensureWebhookCertificates(client: KubeRest, request: Reque
       names: [...request.dnsNames, ...request.ipAddresses].join(','),
     };
     const body: V1Secret = {
-      metadata: {
-        name: WEBHOOK_CERTS_SECRET,
-        namespace: request.namespace,
-        ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
-      },
+      metadata: keepingOthersMetadata(existing?.metadata, { name: WEBHOOK_CERTS_SECRET, namespace: request.namespace }),
       type: 'Opaque',
       data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
     };

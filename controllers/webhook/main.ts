@@ -1,9 +1,10 @@
 // Starts the admission webhook: certificates, configuration watch, HTTPS server, registration.
 import type { Server } from 'node:https';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
-import { ensureWebhookCertificates } from './certificates.ts';
+import { ensureWebhookCertificates, keepingOthersMetadata } from './certificates.ts';
 import { watchWebhookConfig } from './configWatcher.ts';
 import { makeWebhookConfigurations, type WebhookEndpoint } from './registration.ts';
 import { startWebhookServer } from './server.ts';
@@ -14,21 +15,22 @@ export interface WebhookOptions {
   port: number;
   /** How the API server reaches us: a URL when we run outside the cluster, else our Service. */
   endpoint: WebhookEndpoint;
+  /** What /readyz reports. */
+  ready: () => boolean;
 }
 
 const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
 
-/** Creates the object at collection/name, or replaces it keeping the stored resourceVersion. */
-async function createOrReplace(
-  client: KubeRest,
-  collection: string,
-  object: { metadata?: { name?: string } },
-): Promise<void> {
+/**
+ * Creates the object at collection/name, or replaces it keeping the stored resourceVersion and
+ * the labels and annotations others put there (the chart's release ownership among them).
+ */
+async function createOrReplace(client: KubeRest, collection: string, object: KubernetesObject): Promise<void> {
   const path = `${collection}/${object.metadata?.name}`;
   try {
-    const existing = await client.request<{ metadata?: { resourceVersion?: string } }>('GET', path);
+    const existing = await client.request<KubernetesObject>('GET', path);
     await client.request('PUT', path, {
-      body: { ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+      body: { ...object, metadata: keepingOthersMetadata(existing.metadata, object.metadata ?? {}) },
     });
   } catch (error) {
     if (!isNotFound(error)) throw error;
@@ -57,6 +59,7 @@ export async function runWebhook(client: KubeRest, options: WebhookOptions, log:
     port: options.port,
     tls: certificates.serving,
     config,
+    ready: options.ready,
     log,
   });
   log.info('webhook listening', { host: options.host, port: options.port });

@@ -16,6 +16,8 @@ export interface WebhookServerOptions {
   port: number;
   tls: KeyPairPem;
   config: () => WebhookConfig;
+  /** Whether the process is ready for traffic, which /readyz reports; /healthz only says it is alive. */
+  ready: () => boolean;
   log: Logger;
 }
 
@@ -37,8 +39,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: WebhookServerOptions): Promise<void> {
   const path = new URL(req.url ?? '/', 'https://webhook').pathname;
-  if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) {
+  if (req.method === 'GET' && path === '/healthz') {
     reply(res, 200, { ok: true });
+    return;
+  }
+  if (req.method === 'GET' && path === '/readyz') {
+    const ready = options.ready();
+    reply(res, ready ? 200 : 503, { ok: ready });
     return;
   }
   if (req.method !== 'POST' || (path !== '/defaulting' && path !== '/validation')) {

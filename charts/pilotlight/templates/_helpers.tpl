@@ -13,3 +13,28 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- define "pilotlight.drainGracePeriod" -}}
 {{- add .drain.quietPeriodSeconds .drain.timeoutSeconds .margin -}}
 {{- end -}}
+
+{{- /*
+Where a component's pods run and what they pull with: its values' scheduling knobs, each left out
+when empty. Called with (dict "root" $ "component" .Values.<component>), at the pod spec's indent.
+*/ -}}
+{{- define "pilotlight.podPlacement" -}}
+{{- with concat .root.Values.imagePullSecrets .component.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .component.nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.topologySpreadConstraints }}
+topologySpreadConstraints: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

@@ -1,6 +1,6 @@
 // SIGTERM while requests are in flight and held: the activator keeps accepting through its quiet
 // period, then answers everything it accepted before it exits.
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSampleApp, waitForLine, type QueueProxyProc, type SampleApp } from '../../../harness/processes.ts';
 import {
@@ -56,8 +56,21 @@ describe('activator: drain on SIGTERM', () => {
     await eventually('the warm app has every request', async () => (await appStats(warm!.app)).inFlight === IN_FLIGHT);
     await eventually('every cold request is held', async () => (await heldRequests(activator, 'cold-00001')) === HELD);
 
+    // The chart's readiness probe: the kubelet's GET on the serving port, which turns 503 at
+    // SIGTERM so the endpoints drop the activator while it still accepts.
+    const kubeletProbe = async () => {
+      const res = await request(`http://127.0.0.1:${activator.port}/`, {
+        dispatcher: client,
+        headers: { 'user-agent': 'kube-probe/1.35' },
+      });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    expect(await kubeletProbe()).toBe(200);
+
     activator.child.kill('SIGTERM');
     await waitForLine(activator, (l) => l.msg === 'draining');
+    expect(await kubeletProbe()).toBe(503);
     const duringQuietPeriod = Array.from({ length: DURING_QUIET_PERIOD }, (_, i) =>
       send(activator, client, 'warm-00001', `/late/${i}`),
     );

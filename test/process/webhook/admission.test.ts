@@ -22,6 +22,8 @@ const OBJECTS_PER_KIND = 100;
 let server: Server;
 let ca: string;
 let port: number;
+/** What the server's readiness reports; a test flips it. */
+let ready = true;
 
 beforeAll(async () => {
   const authority = await createCertificateAuthority('webhook-test-ca');
@@ -37,6 +39,7 @@ beforeAll(async () => {
     port: 0,
     tls: serving,
     config: knativeDefaults,
+    ready: () => ready,
     log: createLogger('webhook-test'),
   });
   port = (server.address() as AddressInfo).port;
@@ -46,10 +49,10 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-function post(path: string, body: string): Promise<{ status: number; body: string }> {
+function post(path: string, body: string, method = 'POST'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+      { host: '127.0.0.1', port, path, method, ca, headers: { 'content-type': 'application/json' } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -110,5 +113,17 @@ describe('the admission webhook over HTTPS', () => {
     expect(error).not.toMatch(JAVASCRIPT_ERROR_TEXT);
 
     for (const body of ['null', '[]', '"review"', '7']) expect((await post('/validation', body)).status).toBe(400);
+  });
+
+  it('answers /readyz 503 until the process says it is ready, while /healthz answers 200 throughout', async () => {
+    ready = false;
+    try {
+      expect(await post('/readyz', '', 'GET')).toMatchObject({ status: 503 });
+      expect(await post('/healthz', '', 'GET')).toMatchObject({ status: 200 });
+    } finally {
+      ready = true;
+    }
+    expect(await post('/readyz', '', 'GET')).toMatchObject({ status: 200 });
+    expect(await post('/healthz', '', 'GET')).toMatchObject({ status: 200 });
   });
 });
