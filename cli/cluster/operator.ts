@@ -38,6 +38,8 @@ export async function startHostController(k: Kubectl, stateDir: string): Promise
     kubectl(k, ['apply', '-f', '-'], yaml),
   );
   const port = await freePort();
+  // A free port, not the in-cluster 9090, which another process on the host may hold.
+  const metricsPort = await freePort();
   const controller = startProcess(
     stateDir,
     CONTROLLER,
@@ -51,6 +53,8 @@ export async function startHostController(k: Kubectl, stateDir: string): Promise
       String(port),
       '--webhook-url',
       `https://127.0.0.1:${port}`,
+      '--metrics-port',
+      String(metricsPort),
     ],
     { KUBECONFIG: k.kubeconfig, SYSTEM_NAMESPACE },
   );

@@ -35,8 +35,8 @@ describe('gateway upstream failures', () => {
     const requestId = failed.headers['x-request-id'];
     expect(failed.text).toBe(`bad gateway\nrequest id: ${requestId}\n`);
     // The log line is written as the exchange ends; the client may read its 502 a moment earlier.
-    await waitForLine(gateway!, (line) => line.msg === 'upstream failed', 5000);
-    const logged = gateway!.lines.filter((line) => line.msg === 'upstream failed');
+    await waitForLine(gateway!, (line) => line.message === 'upstream failed', 5000);
+    const logged = gateway!.lines.filter((line) => line.message === 'upstream failed');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({
       level: 'warn',
