@@ -30,16 +30,17 @@ export async function applyCrds(k: Kubectl): Promise<void> {
 export const SYSTEM_NAMESPACE = 'knative-serving';
 const CONTROLLER = 'pilotlight-controller';
 
-/** Runs `pilotlight controller` on this machine, registered with the API server by URL. */
-export async function startHostController(k: Kubectl, stateDir: string): Promise<void> {
+/**
+ * Runs `pilotlight controller` on this machine, registered with the API server by URL, its
+ * metrics on metricsPort (by default a free port, not the in-cluster 9090 another process may hold).
+ */
+export async function startHostController(k: Kubectl, stateDir: string, metricsPort?: number): Promise<void> {
   const existing = recordedProcesses(stateDir).find((p) => p.name === CONTROLLER);
   if (existing && isRunning(existing.pid, existing.binary)) return;
   await kubectl(k, ['create', 'namespace', SYSTEM_NAMESPACE, '--dry-run=client', '-o', 'yaml']).then((yaml) =>
     kubectl(k, ['apply', '-f', '-'], yaml),
   );
   const port = await freePort();
-  // A free port, not the in-cluster 9090, which another process on the host may hold.
-  const metricsPort = await freePort();
   const controller = startProcess(
     stateDir,
     CONTROLLER,
@@ -54,7 +55,7 @@ export async function startHostController(k: Kubectl, stateDir: string): Promise
       '--webhook-url',
       `https://127.0.0.1:${port}`,
       '--metrics-port',
-      String(metricsPort),
+      String(metricsPort ?? (await freePort())),
     ],
     { KUBECONFIG: k.kubeconfig, SYSTEM_NAMESPACE },
   );
