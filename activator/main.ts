@@ -20,6 +20,7 @@ import type { PodSource } from './backends.ts';
 import { ActivatorHandler } from './handler.ts';
 import { ActivatorMetrics } from './metrics.ts';
 import { Revisions } from './revisions.ts';
+import { followLogLevel } from '../lib/config/logging.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { KubePodSource } from './kubeSource.ts';
@@ -269,7 +270,14 @@ export async function main(argv: string[]): Promise<void> {
   if (sourceKind === 'static') {
     source = staticSource = new StaticPodSource(integer('admin-port', values['admin-port'], 8014), config.bindAddress);
   } else if (sourceKind === 'kubernetes') {
-    source = new KubePodSource(createKubeRest(loadKubeConnection(values.kubeconfig)), log);
+    const client = createKubeRest(loadKubeConnection(values.kubeconfig));
+    source = new KubePodSource(client, log);
+    followLogLevel({
+      client,
+      namespace: process.env.SYSTEM_NAMESPACE ?? 'knative-serving',
+      component: 'activator',
+      log: log.with({ part: 'logging' }),
+    });
   } else {
     throw new Error(`--pod-source: unknown source ${sourceKind}\n${USAGE}`);
   }
