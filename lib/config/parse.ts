@@ -125,16 +125,19 @@ export function parseConfigMap<T extends z.ZodType>(
   report?: ConfigIssueReporter,
 ): z.output<T> {
   const kept: Record<string, string> = { ...data };
+  const dropped: ConfigIssue[] = [];
   // Each round drops at least one key, so the rounds are bounded by the number of keys.
   for (let round = 0, keys = Object.keys(kept).length; round <= keys; round++) {
     const result = schema.safeParse(kept);
     if (result.success) return result.data;
     const issues = configIssues(result.error);
     const droppable = issues.filter((issue) => Object.hasOwn(kept, issue.key));
-    if (droppable.length === 0) throw invalid(name, issues);
+    // The keys already dropped are named too: their values are why defaults had to stand in.
+    if (droppable.length === 0) throw invalid(name, [...dropped, ...issues]);
     for (const issue of droppable) {
       if (!Object.hasOwn(kept, issue.key)) continue;
       delete kept[issue.key];
+      dropped.push(issue);
       report?.(issue);
     }
   }
