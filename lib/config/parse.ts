@@ -108,8 +108,15 @@ export function configIssues(error: z.ZodError): ConfigIssue[] {
 /** Told of each key whose value was refused and replaced by its default. */
 export type ConfigIssueReporter = (issue: ConfigIssue) => void;
 
-const invalid = (name: string, issues: ConfigIssue[]) =>
-  new Error(`ConfigMap ${name} is invalid: ${issues.map((i) => `${i.key}: ${i.message}`).join('; ')}`);
+/** A ConfigMap no defaults can save; `unresolved` are the issues beyond the keys already reported. */
+class ConfigMapInvalid extends Error {
+  readonly unresolved: ConfigIssue[];
+  constructor(name: string, reported: ConfigIssue[], unresolved: ConfigIssue[]) {
+    const all = [...reported, ...unresolved];
+    super(`ConfigMap ${name} is invalid: ${all.map((i) => `${i.key}: ${i.message}`).join('; ')}`);
+    this.unresolved = unresolved;
+  }
+}
 
 /**
  * Parses the `data` of a ConfigMap with a schema whose keys are the ConfigMap's keys, key by key:
@@ -133,7 +140,7 @@ export function parseConfigMap<T extends z.ZodType>(
     const issues = configIssues(result.error);
     const droppable = issues.filter((issue) => Object.hasOwn(kept, issue.key));
     // The keys already dropped are named too: their values are why defaults had to stand in.
-    if (droppable.length === 0) throw invalid(name, [...dropped, ...issues]);
+    if (droppable.length === 0) throw new ConfigMapInvalid(name, dropped, issues);
     for (const issue of droppable) {
       if (!Object.hasOwn(kept, issue.key)) continue;
       delete kept[issue.key];
@@ -141,7 +148,7 @@ export function parseConfigMap<T extends z.ZodType>(
       report?.(issue);
     }
   }
-  throw new Error(`ConfigMap ${name}: keys kept conflicting after falling back to defaults`);
+  throw new ConfigMapInvalid(name, dropped, []);
 }
 
 /** Every key of data that parseConfigMap would refuse, with its rule; none when all are valid. */
@@ -153,7 +160,8 @@ export function configMapIssues(
   try {
     parse(data, (issue) => issues.push(issue));
   } catch (error) {
-    issues.push({ key: '', message: error instanceof Error ? error.message : String(error) });
+    if (error instanceof ConfigMapInvalid) issues.push(...error.unresolved);
+    else issues.push({ key: '', message: error instanceof Error ? error.message : String(error) });
   }
   return issues;
 }
