@@ -176,8 +176,8 @@ async function firstPodTrial(activator: ActivatorProc, client: Agent, revision: 
     );
     const first = Math.min(...arrivals);
     return {
-      probeAnsweredToFirstRequestMs: first - Date.parse(answered.ts as string),
-      releaseToFirstRequestMs: first - Date.parse(release.ts as string),
+      probeAnsweredToFirstRequestMs: first - Date.parse(answered.timestamp as string),
+      releaseToFirstRequestMs: first - Date.parse(release.timestamp as string),
       firstToLastRequestMs: Math.max(...arrivals) - first,
       failed: results.filter((r) => r.status !== 200).length,
     };

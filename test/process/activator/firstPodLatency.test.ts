@@ -12,7 +12,7 @@ import { holdRequestsAtZero, releaseLine } from './heldAtZero.ts';
 const HELD = 50;
 
 /** Milliseconds since the epoch of a child's JSON log line. */
-const loggedAt = (line: Record<string, unknown>) => Date.parse(line.ts as string);
+const loggedAt = (line: Record<string, unknown>) => Date.parse(line.timestamp as string);
 
 describe('activator: the first pod of a revision at zero', () => {
   let activator: ActivatorProc;

@@ -39,7 +39,7 @@ describe('gateway upstream failures', () => {
     const logged = gateway!.lines.filter((line) => line.message === 'upstream failed');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({
-      level: 'warn',
+      severity: 'warn',
       namespace: 'default',
       service: 'hello-00001',
       upstream: `127.0.0.1:${app!.port}`,

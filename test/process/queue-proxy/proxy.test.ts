@@ -185,7 +185,7 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
     const requestId = failed.res.headers['x-request-id'];
     expect(failed.text).toBe(`bad gateway\nrequest id: ${requestId}\n`);
     const logged = await waitForLine(qp, (line) => line.message === 'upstream failed', 5000);
-    expect(logged).toMatchObject({ level: 'warn', path: '/?reset=1', phase: 'proxying', requestId });
+    expect(logged).toMatchObject({ severity: 'warn', path: '/?reset=1', phase: 'proxying', requestId });
     expect(logged.error).toEqual(expect.any(String));
     expect((await get(qp.servingPort, '/', {}, agent)).res.statusCode).toBe(200);
   });
