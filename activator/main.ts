@@ -13,13 +13,14 @@ import {
   type ConnectionLimits,
 } from '../lib/http/server.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
-import { QueuePorts } from '../lib/hop.ts';
+import { MetricsPorts, QueuePorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
 import type { PodSource } from './backends.ts';
 import { ActivatorHandler } from './handler.ts';
 import { ActivatorMetrics } from './metrics.ts';
 import { Revisions } from './revisions.ts';
+import { followLogLevel } from '../lib/config/logging.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { KubePodSource } from './kubeSource.ts';
@@ -162,7 +163,7 @@ const USAGE = `pilotlight activator [flags]
   --port N                  serving port (default 8012)
   --h2c-port N              serving port for revisions that speak h2c (default 8013); both take HTTP/1.1 and h2c
   --bind ADDRESS            address for every port (default 0.0.0.0)
-  --metrics-port N          Prometheus metrics (default 9090)
+  --metrics-port N          Prometheus metrics (default ${MetricsPorts.activator})
   --pod-source SOURCE       kubernetes (default): Revisions and private Endpoints, see kubeSource.ts;
                             static: revisions set through an admin endpoint, see staticSource.ts
   --kubeconfig FILE         for the kubernetes source (default: in-cluster or $KUBECONFIG)
@@ -230,7 +231,7 @@ export async function main(argv: string[]): Promise<void> {
     bindAddress: values.bind ?? '0.0.0.0',
     port: integer('port', values.port, QueuePorts.http1),
     h2cPort: integer('h2c-port', values['h2c-port'], QueuePorts.h2c),
-    metricsPort: integer('metrics-port', values['metrics-port'], 9090),
+    metricsPort: integer('metrics-port', values['metrics-port'], MetricsPorts.activator),
     statsUrl: values['stats-url'],
     queueDepth: integer('queue-depth', values['queue-depth'], 10_000),
     drainQuietPeriodMs: duration('drain-quiet-period', values['drain-quiet-period'], 45_000),
@@ -269,7 +270,14 @@ export async function main(argv: string[]): Promise<void> {
   if (sourceKind === 'static') {
     source = staticSource = new StaticPodSource(integer('admin-port', values['admin-port'], 8014), config.bindAddress);
   } else if (sourceKind === 'kubernetes') {
-    source = new KubePodSource(createKubeRest(loadKubeConnection(values.kubeconfig)), log);
+    const client = createKubeRest(loadKubeConnection(values.kubeconfig));
+    source = new KubePodSource(client, log);
+    followLogLevel({
+      client,
+      namespace: process.env.SYSTEM_NAMESPACE ?? 'knative-serving',
+      component: 'activator',
+      log: log.with({ part: 'logging' }),
+    });
   } else {
     throw new Error(`--pod-source: unknown source ${sourceKind}\n${USAGE}`);
   }

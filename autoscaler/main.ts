@@ -10,6 +10,8 @@ import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { Labels } from '../lib/apis/serving.ts';
 import { realClock } from '../lib/clock.ts';
 import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
+import { MetricsPorts } from '../lib/hop.ts';
+import { followLogLevel } from '../lib/config/logging.ts';
 import { ConfigStore } from '../lib/config/store.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
@@ -21,7 +23,7 @@ import { startServerlessServiceController } from './serverlessservice/controller
 import { KubernetesPodSource } from './collector/podSource.ts';
 import { startAutoscaler } from './runtime.ts';
 
-const USAGE = `usage: pilotlight autoscaler [--kubeconfig FILE] [--stat-port 8080] [--metrics-port 9090]
+const USAGE = `usage: pilotlight autoscaler [--kubeconfig FILE] [--stat-port 8080] [--metrics-port ${MetricsPorts.autoscaler}]
                              [--watch-namespace NS]
   --stat-port        where activators POST their stats (JSON, see autoscaler/collector/statServer.ts)
   --metrics-port     Prometheus metrics (kn_revision_* gauges) on /metrics
@@ -41,7 +43,7 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       kubeconfig: { type: 'string' },
       'stat-port': { type: 'string', default: '8080' },
-      'metrics-port': { type: 'string', default: '9090' },
+      'metrics-port': { type: 'string', default: String(MetricsPorts.autoscaler) },
       'watch-namespace': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -65,6 +67,12 @@ export async function main(argv: string[]): Promise<void> {
     entries: { autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig } },
   });
   config.start();
+  const stopLogLevel = followLogLevel({
+    client,
+    namespace: systemNamespace,
+    component: 'autoscaler',
+    log: log.with({ part: 'logging' }),
+  });
   await config.whenSynced();
 
   const registry = createRegistry('autoscaler');
@@ -115,7 +123,13 @@ export async function main(argv: string[]): Promise<void> {
   });
   log.info('shutting down');
   await elector.stop();
-  await Promise.all([autoscaler.stop(), serverlessServices.stop(), pods.informer.stop(), config.stop()]);
+  await Promise.all([
+    autoscaler.stop(),
+    serverlessServices.stop(),
+    pods.informer.stop(),
+    config.stop(),
+    stopLogLevel(),
+  ]);
   await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
 }
 

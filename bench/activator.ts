@@ -169,15 +169,15 @@ async function firstPodTrial(activator: ActivatorProc, client: Agent, revision: 
   const queueProxy = await startQueueProxyFor(ports);
   try {
     const results = await answers;
-    const answered = await waitForLine(queueProxy, (l) => l.msg === 'first health check answered ready');
+    const answered = await waitForLine(queueProxy, (l) => l.message === 'first health check answered ready');
     const release = await waitForLine(
       activator,
-      (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === `default/${revision}`,
+      (l) => l.message === 'pod answered its probe; releasing held requests' && l.revision === `default/${revision}`,
     );
     const first = Math.min(...arrivals);
     return {
-      probeAnsweredToFirstRequestMs: first - Date.parse(answered.ts as string),
-      releaseToFirstRequestMs: first - Date.parse(release.ts as string),
+      probeAnsweredToFirstRequestMs: first - Date.parse(answered.timestamp as string),
+      releaseToFirstRequestMs: first - Date.parse(release.timestamp as string),
       firstToLastRequestMs: Math.max(...arrivals) - first,
       failed: results.filter((r) => r.status !== 200).length,
     };
@@ -195,7 +195,7 @@ const activator = await startActivator();
 try {
   await putRevision(activator, REVISION, { containerConcurrency: 0, pods: [`127.0.0.1:${qp.servingPort}`] });
   await eventually("the pod answered the activator's probe", () =>
-    activator.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+    activator.lines.some((l) => l.message === 'pod answered its probe; releasing held requests'),
   );
   const activatorPid = activator.child.pid!;
   const origins: Record<PathName, string> = {

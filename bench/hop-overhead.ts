@@ -204,7 +204,7 @@ try {
   started.unshift(activator);
   await putRevision(activator, STABLE, { containerConcurrency: 0, pods: [stable.address] });
   await eventually("the pod answered the activator's probe", () =>
-    activator.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+    activator.lines.some((l) => l.message === 'pod answered its probe; releasing held requests'),
   );
   const splits = [split(STABLE, STABLE_PERCENT), split(CANARY, 100 - STABLE_PERCENT)];
   const gateway = await startGateway({

@@ -71,7 +71,7 @@ async function startQueueProxy(args: string[], userPort: number): Promise<Proc &
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
-  const line = await waitForLine(proc, (l) => l.msg === 'queue-proxy started');
+  const line = await waitForLine(proc, (l) => l.message === 'queue-proxy started');
   return { ...proc, servingPort: line.servingPort as number };
 }
 

@@ -74,7 +74,7 @@ const podRssMiB = (pod: Pod) => rssMiB(pod.app.child.pid!) + rssMiB(pod.queuePro
 function accepted(activator: ActivatorProc, revision: string, pod: string): number {
   return activator.lines.filter(
     (l) =>
-      l.msg === 'pod answered its probe; releasing held requests' &&
+      l.message === 'pod answered its probe; releasing held requests' &&
       l.revision === `default/${revision}` &&
       l.pod === pod,
   ).length;

@@ -7,15 +7,17 @@ import { parseArgs } from 'node:util';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
+import { followLogLevel } from '../lib/config/logging.ts';
+import { MetricsPorts } from '../lib/hop.ts';
 import { createLogger } from '../lib/log.ts';
-import { createRegistry } from '../lib/metrics.ts';
+import { createRegistry, serveMetrics } from '../lib/metrics.ts';
 import { startReconcilers } from './reconcilers.ts';
 import { runWebhook } from './webhook/main.ts';
 
 /** The chart's headless gateway-admin Service, in the chart's default namespace. */
 const DEFAULT_GATEWAY_STATS_URL = 'http://gateway-admin.pilotlight-system.svc.cluster.local:8090/revisions/stats';
 
-const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0]
+const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0] [--metrics-port ${MetricsPorts.controller}]
                              [--webhook-url https://HOST:PORT | --webhook-service NAME]
                              [--gateway-stats-url URL] [--certificate-issuer]
   --webhook-url      how the API server reaches the webhook when the controller runs outside the cluster
@@ -23,6 +25,7 @@ const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-hos
   --gateway-stats-url  the gateways' GET /revisions/stats, which the canary analysis reads; a host
                      with several addresses (a headless Service) is asked at each
                      (default: ${DEFAULT_GATEWAY_STATS_URL})
+  --metrics-port     Prometheus metrics (GET /metrics) on --webhook-host, every replica
   --certificate-issuer  run pilotlight's certificate class for Knative Certificates (it reads and
                      writes Secrets in every namespace; the chart's certificateIssuer.enabled)
 The reconcilers start once ConfigMap config-deployment exists in SYSTEM_NAMESPACE, and run on
@@ -35,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       'webhook-port': { type: 'string', default: '8443' },
       'webhook-host': { type: 'string', default: '0.0.0.0' },
+      'metrics-port': { type: 'string', default: String(MetricsPorts.controller) },
       'webhook-url': { type: 'string' },
       'webhook-service': { type: 'string', default: 'webhook' },
       'gateway-stats-url': { type: 'string', default: DEFAULT_GATEWAY_STATS_URL },
@@ -46,9 +50,8 @@ export async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const port = Number(values['webhook-port']);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535)
-    throw new Error(`--webhook-port: ${values['webhook-port']} is not a port number`);
+  const port = portNumber('webhook-port', values['webhook-port']);
+  const metricsPort = portNumber('metrics-port', values['metrics-port']);
   if (!URL.canParse(values['gateway-stats-url']))
     throw new Error(
       `--gateway-stats-url: ${values['gateway-stats-url']} is not a URL such as http://HOST:8090/revisions/stats`,
@@ -60,6 +63,14 @@ export async function main(argv: string[]): Promise<void> {
   // first list. A replica that cannot list what it reconciles (a missing CRD, a role without
   // the verb) stays unready, so a rollout or `helm --wait` stops there instead of going on.
   let ready = false;
+  const stopLogLevel = followLogLevel({
+    client,
+    namespace: systemNamespace,
+    component: 'controller',
+    log: log.with({ part: 'logging' }),
+  });
+  const registry = createRegistry('controller');
+  const metricsServer = await serveMetrics(registry, metricsPort, values['webhook-host']);
   const server = await runWebhook(
     client,
     {
@@ -71,7 +82,7 @@ export async function main(argv: string[]): Promise<void> {
         : { service: { namespace: systemNamespace, name: values['webhook-service'], port: 443 } },
       ready: () => ready,
     },
-    log,
+    createLogger('webhook'),
   );
   const elector = new LeaderElector({
     client,
@@ -83,7 +94,7 @@ export async function main(argv: string[]): Promise<void> {
     client,
     systemNamespace,
     leadership: elector,
-    registry: createRegistry('controller'),
+    registry,
     log: log.with({ part: 'reconcilers' }),
     gatewayStatsUrl: values['gateway-stats-url'],
     certificateIssuer: values['certificate-issuer'],
@@ -99,9 +110,18 @@ export async function main(argv: string[]): Promise<void> {
     // The Lease is released only after in-flight reconciles end, so the next leader starts clean.
     void elector
       .stop()
-      .then(() => reconcilers.stop())
-      .finally(() => server.close(() => process.exit(0)));
+      .then(() => Promise.all([reconcilers.stop(), stopLogLevel()]))
+      .finally(() => {
+        metricsServer.close();
+        server.close(() => process.exit(0));
+      });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function portNumber(flag: string, text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`--${flag}: ${text} is not a port number`);
+  return port;
 }

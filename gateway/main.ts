@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
 import { parseGoDuration } from '../lib/config/duration.ts';
+import { MetricsPorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry } from '../lib/metrics.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -36,7 +37,7 @@ const FLAGS = {
   'external-port': { type: 'string', default: '8080' },
   'external-tls-port': { type: 'string', default: '8443' },
   'internal-port': { type: 'string', default: '8081' },
-  'admin-port': { type: 'string', default: '8090' },
+  'admin-port': { type: 'string', default: String(MetricsPorts.gateway) },
   // Node's own default; Envoy allows 60 KiB.
   'max-header-bytes': { type: 'string', default: '16384' },
   // 0: no limit, as Kourier.

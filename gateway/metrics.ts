@@ -1,7 +1,8 @@
-// Per-route, per-revision request metrics. Names and labels follow the activator's
-// (`activator_request_count`, `activator_request_latencies` in milliseconds, with
-// namespace_name, revision_name, response_code, response_code_class), so Knative's dashboards
-// need only the prefix changed; route_name is the KIngress (= Route) name.
+// Per-route, per-revision request metrics, named and labelled as the activator's and Knative's
+// OpenTelemetry instruments appear in Prometheus: `http_server_request_duration_seconds` (whose
+// _count is the request count) with k8s_namespace_name, kn_route_name (the KIngress, which is the
+// Route's name), kn_revision_name and http_response_status_code; component="gateway" tells it
+// from the activator's.
 //
 // Counted in plain numbers per series and handed to prom-client only when scraped: prom-client's
 // labelled inc/observe validate and hash the label set on every call, which costs more than the
@@ -10,12 +11,15 @@ import type { Metric, Registry } from 'prom-client';
 import { LATENCY_BUCKETS_MS, LATENCY_SLOTS, latencySlot } from '../lib/stats/revisionFigures.ts';
 import type { RevisionStats } from './revisionStats.ts';
 
-type LabelName = 'namespace_name' | 'route_name' | 'revision_name' | 'response_code' | 'response_code_class';
+const DURATION = 'http_server_request_duration_seconds';
+
+type LabelName = 'k8s_namespace_name' | 'kn_route_name' | 'kn_revision_name' | 'http_response_status_code';
 type Labels = Record<LabelName, string>;
 
 interface Series {
   readonly labels: Labels;
   count: number;
+  /** Milliseconds, as observed; exposed in seconds. */
   sum: number;
   /** Observations per bucket (not cumulative); the last slot is above every bound. */
   readonly buckets: Float64Array;
@@ -33,7 +37,7 @@ interface SampleValue {
  * What the registry reads of a metric when scraped: name, help, type and values. prom-client's
  * typings name only its own classes (and give `type` as an enum its runtime does not use).
  */
-function collected(name: string, help: string, type: 'counter' | 'histogram', values: () => SampleValue[]): Metric {
+function collected(name: string, help: string, type: 'histogram', values: () => SampleValue[]): Metric {
   const metric = {
     name,
     help,
@@ -54,14 +58,9 @@ export class GatewayMetrics {
   constructor(registry: Registry, windows?: RevisionStats) {
     this.#windows = windows;
     registry.registerMetric(
-      collected('gateway_request_count', 'Requests answered by the gateway', 'counter', () =>
-        [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.count })),
-      ),
-    );
-    registry.registerMetric(
       collected(
-        'gateway_request_latencies',
-        'Time from request arrival to the end of the response, in milliseconds',
+        DURATION,
+        'Duration of requests through the gateway, from arrival to the end of the response',
         'histogram',
         () => [...this.#series.values()].flatMap(histogramValues),
       ),
@@ -104,11 +103,10 @@ export class GatewayMetrics {
     if (series === undefined) {
       series = {
         labels: {
-          namespace_name: namespace,
-          route_name: route,
-          revision_name: revision,
-          response_code: String(status),
-          response_code_class: `${Math.floor(status / 100)}xx`,
+          k8s_namespace_name: namespace,
+          kn_route_name: route,
+          kn_revision_name: revision,
+          http_response_status_code: String(status),
         },
         count: 0,
         sum: 0,
@@ -127,17 +125,13 @@ function histogramValues(series: Series): SampleValue[] {
   for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) {
     cumulative += series.buckets[i]!;
     values.push({
-      metricName: 'gateway_request_latencies_bucket',
-      labels: { ...series.labels, le: LATENCY_BUCKETS_MS[i]! },
+      metricName: `${DURATION}_bucket`,
+      labels: { ...series.labels, le: LATENCY_BUCKETS_MS[i]! / 1000 },
       value: cumulative,
     });
   }
-  values.push({
-    metricName: 'gateway_request_latencies_bucket',
-    labels: { ...series.labels, le: '+Inf' },
-    value: series.count,
-  });
-  values.push({ metricName: 'gateway_request_latencies_sum', labels: series.labels, value: series.sum });
-  values.push({ metricName: 'gateway_request_latencies_count', labels: series.labels, value: series.count });
+  values.push({ metricName: `${DURATION}_bucket`, labels: { ...series.labels, le: '+Inf' }, value: series.count });
+  values.push({ metricName: `${DURATION}_sum`, labels: series.labels, value: series.sum / 1000 });
+  values.push({ metricName: `${DURATION}_count`, labels: series.labels, value: series.count });
   return values;
 }

@@ -54,7 +54,7 @@ export async function startActivator(flags: string[] = []): Promise<ActivatorPro
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
   );
-  const line = await waitForLine(proc, (l) => l.msg === 'activator started');
+  const line = await waitForLine(proc, (l) => l.message === 'activator started');
   return {
     ...proc,
     port: line.port as number,

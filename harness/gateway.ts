@@ -54,7 +54,8 @@ function writeAtomically(path: string, routes: RoutesFile): void {
   renameSync(`${path}.tmp`, path);
 }
 
-export const tableSwaps = (proc: Proc): number => proc.lines.filter((line) => line.msg === 'routing table live').length;
+export const tableSwaps = (proc: Proc): number =>
+  proc.lines.filter((line) => line.message === 'routing table live').length;
 
 export async function startGateway(routes: RoutesFile, flags: string[] = []): Promise<GatewayProc> {
   const dir = mkdtempSync(join(tmpdir(), 'pilotlight-gateway-'));
@@ -81,7 +82,7 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
   ]);
   void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
   // A gateway that never started is nobody's to stop later.
-  const started = await waitForLine(proc, (line) => line.msg === 'gateway started', 30_000).catch(
+  const started = await waitForLine(proc, (line) => line.message === 'gateway started', 30_000).catch(
     async (error: unknown) => {
       await proc.stop(1000);
       throw error;

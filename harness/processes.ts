@@ -125,7 +125,7 @@ export interface QueueProxyProc extends Proc {
 /** Queue-proxy for a revision default/app-00001 in front of userPort, every port of its own picked by the OS. */
 export async function startQueueProxy(userPort: number, env: Record<string, string> = {}): Promise<QueueProxyProc> {
   const proc = spawnQueueProxy(userPort, env);
-  const line = await waitForLine(proc, (l) => l.msg === 'queue-proxy started');
+  const line = await waitForLine(proc, (l) => l.message === 'queue-proxy started');
   return {
     ...proc,
     servingPort: line.servingPort as number,

@@ -163,7 +163,8 @@ export class Controller {
   }
 
   async #process(key: string): Promise<void> {
-    const log = this.#log.with({ key });
+    // Knative's name for the key a reconciler line is about, which its log pipelines index.
+    const log = this.#log.with({ 'knative.dev/key': key });
     const started = this.#clock.now();
     let outcome: ReconcileOutcome;
     try {

@@ -94,3 +94,18 @@ export const QueueEnv = {
   http2AutoDetection: 'ENABLE_HTTP2_AUTO_DETECTION',
   multiContainerProbes: 'ENABLE_MULTI_CONTAINER_PROBES',
 } as const;
+
+/**
+ * Where each component serves its Prometheus metrics, GET /metrics in the text format: the one
+ * list the chart's Services, a ServiceMonitor and the dashboard (charts/pilotlight/dashboards)
+ * follow. queue-proxy's are on its user-metrics port; its autoscaler-metrics port serves the
+ * autoscaler's per-pod Stat, not Prometheus series.
+ */
+export const MetricsPorts = {
+  controller: 9090,
+  autoscaler: 9090,
+  activator: 9090,
+  /** On the gateway's admin port, beside /healthz, /readyz and /revisions/stats. */
+  gateway: 8090,
+  queueProxy: QueuePorts.userMetrics,
+} as const;

@@ -2,6 +2,9 @@
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { serveMetricsEndpoint } from './http/metricsEndpoint.ts';
+import { createLogger } from './log.ts';
+
+const log = createLogger('metrics');
 
 /**
  * `eventLoopSampleMs` sets how often process metrics sample event-loop delay; prom-client's 10ms
@@ -41,8 +44,9 @@ export function serveMetrics(registry: Registry, port: number, host = '0.0.0.0')
           res.end(text);
         },
         (error: Error) => {
+          log.error('collecting metrics failed', { error });
           res.writeHead(500);
-          res.end(error.message);
+          res.end('collecting metrics failed');
         },
       );
     },

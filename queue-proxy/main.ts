@@ -94,7 +94,7 @@ export async function startQueueProxy(
     const now = clock.now();
     reporter.report(stats.report(now), now);
   }, config.reportingPeriodMs);
-  const userMetrics = new UserMetrics(breaker);
+  const userMetrics = new UserMetrics(breaker, config);
 
   const pipeline = new Pipeline({
     upstream,

@@ -22,5 +22,5 @@ const server = http.createServer((req: IncomingMessage, res: ServerResponse) => 
 });
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as { port: number };
-  console.log(JSON.stringify({ msg: 'queue-proxy started', servingPort: port }));
+  console.log(JSON.stringify({ message: 'queue-proxy started', servingPort: port }));
 });

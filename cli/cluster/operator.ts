@@ -30,8 +30,11 @@ export async function applyCrds(k: Kubectl): Promise<void> {
 export const SYSTEM_NAMESPACE = 'knative-serving';
 const CONTROLLER = 'pilotlight-controller';
 
-/** Runs `pilotlight controller` on this machine, registered with the API server by URL. */
-export async function startHostController(k: Kubectl, stateDir: string): Promise<void> {
+/**
+ * Runs `pilotlight controller` on this machine, registered with the API server by URL, its
+ * metrics on metricsPort (by default a free port, not the in-cluster 9090 another process may hold).
+ */
+export async function startHostController(k: Kubectl, stateDir: string, metricsPort?: number): Promise<void> {
   const existing = recordedProcesses(stateDir).find((p) => p.name === CONTROLLER);
   if (existing && isRunning(existing.pid, existing.binary)) return;
   await kubectl(k, ['create', 'namespace', SYSTEM_NAMESPACE, '--dry-run=client', '-o', 'yaml']).then((yaml) =>
@@ -51,6 +54,8 @@ export async function startHostController(k: Kubectl, stateDir: string): Promise
       String(port),
       '--webhook-url',
       `https://127.0.0.1:${port}`,
+      '--metrics-port',
+      String(metricsPort ?? (await freePort())),
     ],
     { KUBECONFIG: k.kubeconfig, SYSTEM_NAMESPACE },
   );

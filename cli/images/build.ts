@@ -59,6 +59,14 @@ async function runtimeLayer(): Promise<string> {
   return dir;
 }
 
+/**
+ * What packages ship for editors and readers, never loaded at run time: type declarations, the
+ * TypeScript sources some ship beside their JavaScript (Node.js strips no types under
+ * node_modules), source maps and documents other than licences. A third of the production
+ * node_modules.
+ */
+const NOT_RUN = /\.(d\.)?[mc]?ts$|\.map$|(?<!LICEN[CS]E)\.md$/i;
+
 /** Production dependencies, installed once per lockfile. */
 async function dependencies(): Promise<string> {
   const lock = readFileSync(join(repoRoot, 'package-lock.json'), 'utf8');
@@ -84,7 +92,10 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   const compiled = join(cacheRoot, 'images', 'compiled');
   compileTree(repoRoot, [...APP_FOLDERS, 'package.json'], compiled);
   cpSync(compiled, join(app, 'app'), { recursive: true, filter: (source) => !source.endsWith('.compile-key') });
-  cpSync(join(await dependencies(), 'node_modules'), join(app, 'app', 'node_modules'), { recursive: true });
+  cpSync(join(await dependencies(), 'node_modules'), join(app, 'app', 'node_modules'), {
+    recursive: true,
+    filter: (source) => !NOT_RUN.test(source),
+  });
   const { stdout: tree } = await run(
     'sh',
     ['-c', `cd ${app} && find . -type f -print0 | sort -z | xargs -0 sha256sum`],

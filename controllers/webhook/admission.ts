@@ -13,6 +13,7 @@ import {
 } from './defaulting.ts';
 import { isDeepStrictEqual as isDeepEqual } from 'node:util';
 import { z } from 'zod';
+import { configMapErrors } from './configValidation.ts';
 import { checkShape, type ShapedKind } from './shape.ts';
 import {
   formatFieldError,
@@ -195,6 +196,25 @@ function validate(
   }
 }
 
+/** A Knative ConfigMap, created or replaced, is allowed only if every key keeps its rule. */
+export function configMapResponse(request: AdmissionRequest): AdmissionResponse {
+  const { object } = request;
+  if (
+    request.kind.group !== '' ||
+    request.kind.kind !== 'ConfigMap' ||
+    !object ||
+    (request.operation !== 'CREATE' && request.operation !== 'UPDATE')
+  ) {
+    return { uid: request.uid, allowed: true };
+  }
+  const name = isObject(object.metadata) && typeof object.metadata.name === 'string' ? object.metadata.name : '';
+  const data = isObject(object.data) ? (object.data as Record<string, string>) : {};
+  const errors = configMapErrors(name, data);
+  if (errors.length === 0) return { uid: request.uid, allowed: true };
+  // kubectl shows the message after the webhook's name, config.webhook.serving.knative.dev.
+  return deny(request.uid, errors);
+}
+
 function deny(uid: string, errors: FieldError[]): AdmissionResponse {
   const message = errors.map(formatFieldError).join('; ');
   return {
@@ -229,10 +249,18 @@ export function jsonPatch(before: Record<string, unknown>, after: Record<string,
   return ops;
 }
 
+/** The path of config.webhook.serving.knative.dev, as upstream's. */
+export const CONFIG_VALIDATION_PATH = '/config-validation';
+
 /** Answers one AdmissionReview body for the given webhook path. */
 export function review(path: string, body: AdmissionReview, config: WebhookConfig): AdmissionReview {
   const request = body.request;
   if (!request) throw new Error('AdmissionReview without request');
-  const response = path === '/defaulting' ? defaultingResponse(request, config) : validationResponse(request, config);
+  const response =
+    path === '/defaulting'
+      ? defaultingResponse(request, config)
+      : path === CONFIG_VALIDATION_PATH
+        ? configMapResponse(request)
+        : validationResponse(request, config);
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }

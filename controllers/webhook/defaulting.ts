@@ -91,7 +91,9 @@ export function defaultRevisionSpec(spec: RevisionSpec, parent: Meta, ctx: Admis
   ) {
     spec.enableServiceLinks = ctx.config.defaults.enableServiceLinks;
   }
-  if (features['secure-pod-defaults'] === 'Enabled') applySecurePodDefaults(spec);
+  const securePodDefaults = features['secure-pod-defaults'];
+  if (securePodDefaults === 'Enabled' || securePodDefaults === 'AllowRootBounded')
+    applySecurePodDefaults(spec, securePodDefaults === 'Enabled');
 }
 
 /**
@@ -137,14 +139,15 @@ function applyResourceDefaults(container: Container, ctx: AdmissionContext): voi
   for (const [name, value] of Object.entries(limits)) (resources.limits ??= {})[name] ??= value;
 }
 
-function applySecurePodDefaults(spec: RevisionSpec): void {
+/** AllowRootBounded (requireNonRoot false) leaves runAsNonRoot to the image, for images that run as root. */
+function applySecurePodDefaults(spec: RevisionSpec, requireNonRoot: boolean): void {
   for (const container of [...spec.containers, ...((spec.initContainers ?? []) as Container[])]) {
     const sc = (container.securityContext ??= {}) as Record<string, unknown>;
     sc.allowPrivilegeEscalation ??= false;
     sc.seccompProfile ??= { type: 'RuntimeDefault' };
     const capabilities = (sc.capabilities ??= {}) as { drop?: string[] };
     capabilities.drop ??= ['ALL'];
-    sc.runAsNonRoot ??= true;
+    if (requireNonRoot) sc.runAsNonRoot ??= true;
   }
 }
 

@@ -64,9 +64,17 @@ export async function runWebhook(client: KubeRest, options: WebhookOptions, log:
   });
   log.info('webhook listening', { host: options.host, port: options.port });
 
-  const { mutating, validating } = makeWebhookConfigurations(options.endpoint, certificates.caCertificate);
+  const { mutating, validating, configValidating } = makeWebhookConfigurations(
+    options.endpoint,
+    certificates.caCertificate,
+    options.systemNamespace,
+  );
   await createOrReplace(client, `${ADMISSION}/mutatingwebhookconfigurations`, mutating);
   await createOrReplace(client, `${ADMISSION}/validatingwebhookconfigurations`, validating);
-  log.info('webhook registered', { mutating: mutating.metadata?.name, validating: validating.metadata?.name });
+  await createOrReplace(client, `${ADMISSION}/validatingwebhookconfigurations`, configValidating);
+  log.info('webhook registered', {
+    mutating: mutating.metadata?.name,
+    validating: [validating.metadata?.name, configValidating.metadata?.name],
+  });
   return server;
 }

@@ -3,13 +3,14 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../../lib/http/body.ts';
 import type { Logger } from '../../lib/log.ts';
-import { parseAdmissionReview, review } from './admission.ts';
+import { CONFIG_VALIDATION_PATH, parseAdmissionReview, review } from './admission.ts';
 import type { WebhookConfig } from './config.ts';
 import { loadShapeSchemas } from './shape.ts';
 import { formatFieldError } from './validation.ts';
 import type { KeyPairPem } from '../../lib/pki.ts';
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+const ADMISSION_PATHS: ReadonlySet<string> = new Set(['/defaulting', '/validation', CONFIG_VALIDATION_PATH]);
 
 export interface WebhookServerOptions {
   host: string;
@@ -48,7 +49,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
     reply(res, ready ? 200 : 503, { ok: ready });
     return;
   }
-  if (req.method !== 'POST' || (path !== '/defaulting' && path !== '/validation')) {
+  if (req.method !== 'POST' || !ADMISSION_PATHS.has(path)) {
     reply(res, 404, { error: `no handler for ${req.method} ${path}` });
     return;
   }

@@ -7,6 +7,7 @@
 import type { KubernetesObject, V1EndpointSlice, V1Secret, V1Service } from '@kubernetes/client-node';
 import { INGRESS_CLASS_ANNOTATION, type ServerlessService } from '../../lib/apis/networking.ts';
 import type { Clock } from '../../lib/clock.ts';
+import { followLogLevel } from '../../lib/config/logging.ts';
 import { PILOTLIGHT_INGRESS_CLASS } from '../../lib/config/network.ts';
 import { Informer } from '../../lib/kube/informer.ts';
 import { LeaderElector } from '../../lib/kube/leaderElection.ts';
@@ -195,6 +196,13 @@ export async function startKubernetesSource(flags: KubernetesSourceFlags, log: L
     clock,
   );
   elector.start();
+  // config-logging sits beside the lease, in the system namespace.
+  const stopLogLevel = followLogLevel({
+    client,
+    namespace: flags.leaseNamespace,
+    component: 'gateway',
+    log: log.with({ part: 'logging' }),
+  });
   const statusWriter = writer;
   return {
     source,
@@ -202,6 +210,7 @@ export async function startKubernetesSource(flags: KubernetesSourceFlags, log: L
     stop: async () => {
       await statusWriter.stop();
       await elector.stop();
+      await stopLogLevel();
     },
   };
 }

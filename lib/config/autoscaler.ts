@@ -1,6 +1,13 @@
 // config-autoscaler: cluster-wide defaults and bounds of the KPA (upstream pkg/autoscaler/config/config.go).
 import { z } from 'zod';
-import { boolString, durationString, floatString, intString, parseConfigMap } from './parse.ts';
+import {
+  boolString,
+  durationString,
+  floatString,
+  intString,
+  type ConfigIssueReporter,
+  parseConfigMap,
+} from './parse.ts';
 
 export const KPA_CLASS = 'kpa.autoscaling.knative.dev';
 export const HPA_CLASS = 'hpa.autoscaling.knative.dev';
@@ -76,5 +83,5 @@ function targetFraction(value: number): number {
 export type AutoscalerConfig = z.output<typeof autoscalerSchema>;
 
 export const CONFIG_AUTOSCALER = 'config-autoscaler';
-export const parseAutoscalerConfig = (data?: Record<string, string>): AutoscalerConfig =>
-  parseConfigMap(CONFIG_AUTOSCALER, autoscalerSchema, data);
+export const parseAutoscalerConfig = (data?: Record<string, string>, report?: ConfigIssueReporter): AutoscalerConfig =>
+  parseConfigMap(CONFIG_AUTOSCALER, autoscalerSchema, data, report);

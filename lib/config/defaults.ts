@@ -1,6 +1,6 @@
 // config-defaults: defaults and limits of revisions (upstream pkg/apis/config/defaults.go).
 import { z } from 'zod';
-import { intString, parseConfigMap, quantityString } from './parse.ts';
+import { intString, type ConfigIssueReporter, parseConfigMap, quantityString } from './parse.ts';
 
 const quantity = quantityString('100m or 128Mi');
 
@@ -100,8 +100,8 @@ function compact(values: Record<string, string | undefined>): Record<string, str
 export type Defaults = z.output<typeof defaultsSchema>;
 
 export const CONFIG_DEFAULTS = 'config-defaults';
-export const parseDefaults = (data?: Record<string, string>): Defaults =>
-  parseConfigMap(CONFIG_DEFAULTS, defaultsSchema, data);
+export const parseDefaults = (data?: Record<string, string>, report?: ConfigIssueReporter): Defaults =>
+  parseConfigMap(CONFIG_DEFAULTS, defaultsSchema, data, report);
 
 /** Expands a container name template over the parent object's metadata. */
 export function containerName(template: string, parent: { name?: string; namespace?: string }): string {

@@ -1,6 +1,6 @@
 // config-deployment: how revisions become Deployments (upstream pkg/deployment/config.go).
 import { z } from 'zod';
-import { boolString, durationString, parseConfigMap, quantityString } from './parse.ts';
+import { boolString, durationString, type ConfigIssueReporter, parseConfigMap, quantityString } from './parse.ts';
 
 const quantity = quantityString('25m or 400Mi');
 
@@ -72,5 +72,5 @@ function compact(values: Record<string, string | undefined>): Record<string, str
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 
 export const CONFIG_DEPLOYMENT = 'config-deployment';
-export const parseDeploymentConfig = (data?: Record<string, string>): DeploymentConfig =>
-  parseConfigMap(CONFIG_DEPLOYMENT, deploymentSchema, data);
+export const parseDeploymentConfig = (data?: Record<string, string>, report?: ConfigIssueReporter): DeploymentConfig =>
+  parseConfigMap(CONFIG_DEPLOYMENT, deploymentSchema, data, report);

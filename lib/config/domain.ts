@@ -2,6 +2,7 @@
 // Keys are domain suffixes; a value is empty (matches every route) or YAML `selector: {label: value}`.
 import { parse } from 'yaml';
 import { z } from 'zod';
+import type { ConfigIssueReporter } from './parse.ts';
 
 export const CLUSTER_DOMAIN = process.env.CLUSTER_DOMAIN ?? 'cluster.local';
 export const CONFIG_DOMAIN = 'config-domain';
@@ -15,23 +16,38 @@ export type DomainConfig = DomainEntry[];
 const selectorSchema = z.object({ selector: z.record(z.string(), z.string()).optional() }).nullable();
 const DOMAIN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-export function parseDomainConfig(data: Record<string, string> | undefined): DomainConfig {
+/** A key that is not a domain, or a value that is not a selector, is left out and reported. */
+export function parseDomainConfig(
+  data: Record<string, string> | undefined,
+  report?: ConfigIssueReporter,
+): DomainConfig {
   const entries: DomainEntry[] = [];
   for (const [domain, value] of Object.entries(data ?? {})) {
     if (domain.startsWith('_')) continue;
-    if (!DOMAIN.test(domain)) throw new Error(`ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: is not a domain name`);
+    if (!DOMAIN.test(domain)) {
+      report?.({ key: domain, message: 'is not a domain name' });
+      continue;
+    }
     let selector: Record<string, string> = {};
     if (value.trim() !== '') {
-      const parsed = selectorSchema.safeParse(parse(value));
-      if (!parsed.success)
-        throw new Error(
-          `ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: must be empty or "selector: {label: value}"`,
-        );
+      const parsed = selectorSchema.safeParse(parseYamlOrUndefined(value));
+      if (!parsed.success) {
+        report?.({ key: domain, message: 'must be empty or "selector: {label: value}"' });
+        continue;
+      }
       selector = parsed.data?.selector ?? {};
     }
     entries.push({ domain, selector });
   }
   return entries;
+}
+
+function parseYamlOrUndefined(text: string): unknown {
+  try {
+    return parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

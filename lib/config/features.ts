@@ -1,18 +1,28 @@
 // config-features: optional parts of the Kubernetes PodSpec and data-plane features
-// (upstream pkg/apis/config/features.go). Values: Enabled, Disabled, Allowed.
+// (upstream pkg/apis/config/features.go). Values: Enabled, Disabled, Allowed; secure-pod-defaults
+// takes Enabled, Disabled or AllowRootBounded, as Knative 1.19 on.
 import { z } from 'zod';
-import { parseConfigMap } from './parse.ts';
+import { type ConfigIssueReporter, parseConfigMap } from './parse.ts';
 
-export type Flag = 'Enabled' | 'Disabled' | 'Allowed';
+export type Flag = 'Enabled' | 'Disabled' | 'Allowed' | 'AllowRootBounded';
 
-const flag = (fallback: Flag) =>
+/** One of values, matched without regard to case as Knative does, in its canonical spelling. */
+const flag = (fallback: Flag, values: readonly Flag[] = ['Enabled', 'Disabled', 'Allowed']) =>
   z
     .string()
     .trim()
-    .toLowerCase()
-    .refine((v) => ['enabled', 'disabled', 'allowed'].includes(v), 'must be Enabled, Disabled or Allowed')
-    .transform((v) => (v[0]!.toUpperCase() + v.slice(1)) as Flag)
+    .transform((v, ctx) => {
+      const match = values.find((value) => value.toLowerCase() === v.toLowerCase());
+      if (match === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be ${values.slice(0, -1).join(', ')} or ${values.at(-1)}` });
+        return z.NEVER;
+      }
+      return match;
+    })
     .default(fallback);
+
+/** secure-pod-defaults: AllowRootBounded applies the secure defaults except runAsNonRoot. */
+const SECURE_POD_DEFAULTS: readonly Flag[] = ['Enabled', 'Disabled', 'AllowRootBounded'];
 
 /** Feature keys and their defaults. */
 const FEATURE_DEFAULTS = {
@@ -54,7 +64,12 @@ const FEATURE_DEFAULTS = {
 export type FeatureKey = keyof typeof FEATURE_DEFAULTS;
 
 export const featuresSchema = z.object(
-  Object.fromEntries(Object.entries(FEATURE_DEFAULTS).map(([key, fallback]) => [key, flag(fallback)])) as {
+  Object.fromEntries(
+    Object.entries(FEATURE_DEFAULTS).map(([key, fallback]) => [
+      key,
+      key === 'secure-pod-defaults' ? flag(fallback, SECURE_POD_DEFAULTS) : flag(fallback),
+    ]),
+  ) as {
     [K in FeatureKey]: ReturnType<typeof flag>;
   },
 );
@@ -62,5 +77,5 @@ export const featuresSchema = z.object(
 export type Features = Record<FeatureKey, Flag>;
 
 export const CONFIG_FEATURES = 'config-features';
-export const parseFeatures = (data?: Record<string, string>): Features =>
-  parseConfigMap(CONFIG_FEATURES, featuresSchema, data);
+export const parseFeatures = (data?: Record<string, string>, report?: ConfigIssueReporter): Features =>
+  parseConfigMap(CONFIG_FEATURES, featuresSchema, data, report);

@@ -2,7 +2,7 @@
 // maximum accept "disabled".
 import { z } from 'zod';
 import { parseGoDuration } from './duration.ts';
-import { intString, parseConfigMap } from './parse.ts';
+import { intString, type ConfigIssueReporter, parseConfigMap } from './parse.ts';
 
 const disabledOr = <T extends z.ZodType<number>>(inner: T) =>
   z
@@ -54,4 +54,5 @@ export const gcSchema = z
 export type GcConfig = z.output<typeof gcSchema>;
 
 export const CONFIG_GC = 'config-gc';
-export const parseGcConfig = (data?: Record<string, string>): GcConfig => parseConfigMap(CONFIG_GC, gcSchema, data);
+export const parseGcConfig = (data?: Record<string, string>, report?: ConfigIssueReporter): GcConfig =>
+  parseConfigMap(CONFIG_GC, gcSchema, data, report);

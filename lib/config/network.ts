@@ -1,6 +1,6 @@
 // config-network: how routes become hosts and Ingresses (upstream knative.dev/networking pkg/config).
 import { z } from 'zod';
-import { boolString, durationString, parseConfigMap } from './parse.ts';
+import { boolString, durationString, type ConfigIssueReporter, parseConfigMap } from './parse.ts';
 
 /** The Ingress class our gateway realises; Knative's default would be Istio's. */
 export const PILOTLIGHT_INGRESS_CLASS = 'pilotlight.ingress.networking.knative.dev';
@@ -75,8 +75,8 @@ export const networkSchema = z
 export type NetworkConfig = z.output<typeof networkSchema>;
 
 export const CONFIG_NETWORK = 'config-network';
-export const parseNetworkConfig = (data?: Record<string, string>): NetworkConfig =>
-  parseConfigMap(CONFIG_NETWORK, networkSchema, data);
+export const parseNetworkConfig = (data?: Record<string, string>, report?: ConfigIssueReporter): NetworkConfig =>
+  parseConfigMap(CONFIG_NETWORK, networkSchema, data, report);
 
 /** Fills a template's field references. */
 export function renderTemplate(template: string, values: Record<string, string>): string {

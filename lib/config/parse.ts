@@ -100,24 +100,68 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** Readable issues of a failed parse, one per key. */
+/** Readable issues of a failed parse; key is the ConfigMap key each names. */
 export function configIssues(error: z.ZodError): ConfigIssue[] {
-  return error.issues.map((issue) => ({ key: issue.path.map(String).join('.'), message: issue.message }));
+  return error.issues.map((issue) => ({ key: String(issue.path[0] ?? ''), message: issue.message }));
+}
+
+/** Told of each key whose value was refused and replaced by its default. */
+export type ConfigIssueReporter = (issue: ConfigIssue) => void;
+
+/** A ConfigMap no defaults can save; `unresolved` are the issues beyond the keys already reported. */
+class ConfigMapInvalid extends Error {
+  readonly unresolved: ConfigIssue[];
+  constructor(name: string, reported: ConfigIssue[], unresolved: ConfigIssue[]) {
+    const all = [...reported, ...unresolved];
+    super(`ConfigMap ${name} is invalid: ${all.map((i) => `${i.key}: ${i.message}`).join('; ')}`);
+    this.unresolved = unresolved;
+  }
 }
 
 /**
- * Parses the `data` of a ConfigMap with a schema whose keys are the ConfigMap's keys. Unknown
- * keys are ignored, as Knative does; a bad value throws with every offending key named.
+ * Parses the `data` of a ConfigMap with a schema whose keys are the ConfigMap's keys, key by key:
+ * a key whose value breaks its rule (alone or against another key) falls back to its default and
+ * is reported, so one bad value never costs the rest of the ConfigMap. Unknown keys are ignored,
+ * as Knative does. Throws, naming every key and rule, only when defaults cannot stand in: a
+ * required key is missing or bad, or keys left at their defaults still conflict.
  */
 export function parseConfigMap<T extends z.ZodType>(
   name: string,
   schema: T,
   data: Record<string, string> | undefined,
+  report?: ConfigIssueReporter,
 ): z.output<T> {
-  const result = schema.safeParse(data ?? {});
-  if (result.success) return result.data;
-  const detail = configIssues(result.error)
-    .map((i) => `${i.key}: ${i.message}`)
-    .join('; ');
-  throw new Error(`ConfigMap ${name} is invalid: ${detail}`);
+  const kept: Record<string, string> = { ...data };
+  const dropped: ConfigIssue[] = [];
+  // Each round drops at least one key, so the rounds are bounded by the number of keys.
+  for (let round = 0, keys = Object.keys(kept).length; round <= keys; round++) {
+    const result = schema.safeParse(kept);
+    if (result.success) return result.data;
+    const issues = configIssues(result.error);
+    const droppable = issues.filter((issue) => Object.hasOwn(kept, issue.key));
+    // The keys already dropped are named too: their values are why defaults had to stand in.
+    if (droppable.length === 0) throw new ConfigMapInvalid(name, dropped, issues);
+    for (const issue of droppable) {
+      if (!Object.hasOwn(kept, issue.key)) continue;
+      delete kept[issue.key];
+      dropped.push(issue);
+      report?.(issue);
+    }
+  }
+  throw new ConfigMapInvalid(name, dropped, []);
+}
+
+/** Every key of data that parseConfigMap would refuse, with its rule; none when all are valid. */
+export function configMapIssues(
+  parse: (data: Record<string, string>, report: ConfigIssueReporter) => unknown,
+  data: Record<string, string>,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  try {
+    parse(data, (issue) => issues.push(issue));
+  } catch (error) {
+    if (error instanceof ConfigMapInvalid) issues.push(...error.unresolved);
+    else issues.push({ key: '', message: error instanceof Error ? error.message : String(error) });
+  }
+  return issues;
 }

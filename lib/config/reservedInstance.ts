@@ -3,7 +3,7 @@
 // that instance is sized. A pilotlight feature; upstream Knative has none.
 import { z } from 'zod';
 import type { AnnotationIssue } from './autoscalingAnnotations.ts';
-import { boolString, intString, parseConfigMap, quantityValue } from './parse.ts';
+import { boolString, intString, type ConfigIssueReporter, parseConfigMap, quantityValue } from './parse.ts';
 
 export const ReservedInstanceAnnotations = {
   mode: 'pilotlight.dev/reserved-instance',
@@ -172,8 +172,10 @@ export const reservedInstanceSchema = z
   });
 
 export const CONFIG_RESERVED_INSTANCE = 'config-reserved-instance';
-export const parseReservedInstanceConfig = (data?: Record<string, string>): ReservedInstanceConfig =>
-  parseConfigMap(CONFIG_RESERVED_INSTANCE, reservedInstanceSchema, data);
+export const parseReservedInstanceConfig = (
+  data?: Record<string, string>,
+  report?: ConfigIssueReporter,
+): ReservedInstanceConfig => parseConfigMap(CONFIG_RESERVED_INSTANCE, reservedInstanceSchema, data, report);
 
 export interface ReservedInstanceAnnotationValues {
   enabled?: boolean;

@@ -5,6 +5,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { Informer } from '../kube/informer.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { createLogger, type Logger } from '../log.ts';
+import type { ConfigIssueReporter } from './parse.ts';
 
 interface ConfigMap extends KubernetesObject {
   data?: Record<string, string>;
@@ -12,10 +13,13 @@ interface ConfigMap extends KubernetesObject {
 
 export type ConfigData = Record<string, string> | undefined;
 
-/** A ConfigMap name and its parser; parse(undefined) gives the value when the ConfigMap is absent. */
+/**
+ * A ConfigMap name and its parser; parse(undefined) gives the value when the ConfigMap is absent.
+ * The parser reports each key it replaced by its default and throws only when it cannot parse at all.
+ */
 export interface ConfigEntry<T> {
   name: string;
-  parse(data: ConfigData): T;
+  parse(data: ConfigData, report?: ConfigIssueReporter): T;
 }
 
 export type ConfigEntries<S> = { [K in keyof S]: ConfigEntry<S[K]> };
@@ -36,10 +40,12 @@ export class ConfigUnavailable {
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Wraps a parser whose defaults are incomplete: absent means ConfigUnavailable, not a throw. */
-export function requiredConfig<T>(parse: (data: ConfigData) => T): (data: ConfigData) => T | ConfigUnavailable {
-  return (data) => {
+export function requiredConfig<T>(
+  parse: (data: ConfigData, report?: ConfigIssueReporter) => T,
+): (data: ConfigData, report?: ConfigIssueReporter) => T | ConfigUnavailable {
+  return (data, report) => {
     try {
-      return parse(data);
+      return parse(data, report);
     } catch (error) {
       if (data === undefined) return new ConfigUnavailable(messageOf(error));
       throw error;
@@ -124,7 +130,10 @@ export class ConfigStore<S extends object> {
     return this.#informer.stop();
   }
 
-  /** A ConfigMap that fails to parse keeps the last good value, so one bad edit breaks nothing. */
+  /**
+   * A bad key falls back to its default alone and is logged by name; a ConfigMap that cannot be
+   * parsed at all keeps the last good value, so one bad edit breaks nothing.
+   */
   #apply(cm: ConfigMap, data: ConfigData): void {
     const name = cm.metadata?.name ?? '';
     if (data !== undefined && !this.#seen.has(name)) {
@@ -136,7 +145,13 @@ export class ConfigStore<S extends object> {
     if (key === undefined) return;
     let value: S[keyof S];
     try {
-      value = this.#entries[key].parse(data);
+      value = this.#entries[key].parse(data, (issue) =>
+        this.#log.warn('invalid configuration key, using its default', {
+          configMap: name,
+          key: issue.key,
+          error: issue.message,
+        }),
+      );
     } catch (error) {
       this.#log.error('ignoring invalid configuration', { configMap: name, error: messageOf(error) });
       // With no good value yet, the reader should see why rather than a stale "absent" message.

@@ -289,7 +289,11 @@ describe("the webhook's objects", () => {
     const serviceName = args[args.indexOf('--webhook-service') + 1] ?? '--webhook-service not passed';
     // What the controller writes at start: each must be a release object, or uninstall leaves it.
     const registered = Object.values(
-      makeWebhookConfigurations({ service: { namespace: 'knative-serving', name: serviceName, port: 443 } }, 'CA'),
+      makeWebhookConfigurations(
+        { service: { namespace: 'knative-serving', name: serviceName, port: 443 } },
+        'CA',
+        'knative-serving',
+      ),
     );
     expect(registered.length).toBeGreaterThanOrEqual(2);
     for (const { kind, metadata } of registered) {

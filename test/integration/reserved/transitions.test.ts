@@ -162,7 +162,7 @@ async function startActivator(statPort: number): Promise<Proc & { port: number; 
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
   );
-  const line = await waitForLine(proc, (l) => l.msg === 'activator started', 30_000);
+  const line = await waitForLine(proc, (l) => l.message === 'activator started', 30_000);
   return { ...proc, port: line.port as number, metricsPort: line.metricsPort as number };
 }
 

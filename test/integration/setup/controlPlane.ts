@@ -7,11 +7,14 @@ import type { TestProject } from 'vitest/node';
 import { ensureBinaries } from '../../../cli/cluster/binaries.ts';
 import { startControlPlane, stopControlPlane } from '../../../cli/cluster/controlPlane.ts';
 import { applyCrds, startHostController, stopHostController } from '../../../cli/cluster/operator.ts';
+import { freePort } from '../../../cli/cluster/processes.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kubeconfig: string;
     kubectl: string;
+    /** Where the controller serves its Prometheus metrics, on 127.0.0.1. */
+    controllerMetricsPort: number;
   }
 }
 
@@ -23,10 +26,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const controlPlane = await startControlPlane({ stateDir, ephemeral: true, log });
   const k = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
   await applyCrds(k);
-  await startHostController(k, stateDir);
+  const controllerMetricsPort = await freePort();
+  await startHostController(k, stateDir, controllerMetricsPort);
   log(`control plane, CRDs and webhook ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   project.provide('kubeconfig', controlPlane.kubeconfig);
   project.provide('kubectl', k.binary);
+  project.provide('controllerMetricsPort', controllerMetricsPort);
   return async () => {
     await stopHostController(stateDir);
     await stopControlPlane(stateDir);

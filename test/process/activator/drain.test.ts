@@ -45,7 +45,7 @@ describe('activator: drain on SIGTERM', () => {
     await putRevision(activator, 'cold-00001', { containerConcurrency: 0, pods: [coldPorts.address] });
     await eventually('the warm pod answered its probe', () =>
       activator.lines.some(
-        (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === 'default/warm-00001',
+        (l) => l.message === 'pod answered its probe; releasing held requests' && l.revision === 'default/warm-00001',
       ),
     );
 
@@ -69,7 +69,7 @@ describe('activator: drain on SIGTERM', () => {
     expect(await kubeletProbe()).toBe(200);
 
     activator.child.kill('SIGTERM');
-    await waitForLine(activator, (l) => l.msg === 'draining');
+    await waitForLine(activator, (l) => l.message === 'draining');
     expect(await kubeletProbe()).toBe(503);
     const duringQuietPeriod = Array.from({ length: DURING_QUIET_PERIOD }, (_, i) =>
       send(activator, client, 'warm-00001', `/late/${i}`),

@@ -12,7 +12,7 @@ import { holdRequestsAtZero, releaseLine } from './heldAtZero.ts';
 const HELD = 50;
 
 /** Milliseconds since the epoch of a child's JSON log line. */
-const loggedAt = (line: Record<string, unknown>) => Date.parse(line.ts as string);
+const loggedAt = (line: Record<string, unknown>) => Date.parse(line.timestamp as string);
 
 describe('activator: the first pod of a revision at zero', () => {
   let activator: ActivatorProc;
@@ -47,7 +47,7 @@ describe('activator: the first pod of a revision at zero', () => {
     expect(new Set(results.map((r) => r.body)).size).toBe(HELD);
     expect(arrivals.map((a) => a.path).sort()).toEqual(results.map((r) => r.body).sort());
 
-    const answered = await waitForLine(queueProxy, (l) => l.msg === 'first health check answered ready');
+    const answered = await waitForLine(queueProxy, (l) => l.message === 'first health check answered ready');
     expect(answered.userAgent).toMatch(/^Knative-Activator-Probe/);
     const release = releaseLine(activator);
     expect(release).toMatchObject({ revision: 'default/first-00001', pod: ports.address, waiting: HELD });

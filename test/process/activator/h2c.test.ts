@@ -39,7 +39,8 @@ describe('h2c revisions through the gateway and the activator', () => {
     await putRevision(activator, 'proxied-http1-00001', { containerConcurrency: 0, pods: [http1Pod] });
     await eventually(
       'both pods answered their probes',
-      () => activator!.lines.filter((l) => l.msg === 'pod answered its probe; releasing held requests').length === 2,
+      () =>
+        activator!.lines.filter((l) => l.message === 'pod answered its probe; releasing held requests').length === 2,
     );
     const route = (name: string, port: number) =>
       ingress(name, [

@@ -34,4 +34,4 @@ export async function holdRequestsAtZero(
 
 /** The activator's log line of the probe answer that released the held requests. */
 export const releaseLine = (activator: ActivatorProc) =>
-  activator.lines.find((l) => l.msg === 'pod answered its probe; releasing held requests');
+  activator.lines.find((l) => l.message === 'pod answered its probe; releasing held requests');

@@ -39,7 +39,8 @@ describe('activator: limits and probes', () => {
       'both pods answered their probes',
       () =>
         activator.lines.filter(
-          (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === 'default/serial-00001',
+          (l) =>
+            l.message === 'pod answered its probe; releasing held requests' && l.revision === 'default/serial-00001',
         ).length === 2,
     );
     // More requests than pods × cc + queue depth would be refused, so stay within it: 2 + 5.
@@ -77,8 +78,8 @@ describe('activator: limits and probes', () => {
     // The details are in the log, under the ids the clients were given.
     const refusals = await waitForLine(
       activator,
-      () => activator.lines.filter((line) => line.msg === 'request refused').length >= 2,
-    ).then(() => activator.lines.filter((line) => line.msg === 'request refused'));
+      () => activator.lines.filter((line) => line.message === 'request refused').length >= 2,
+    ).then(() => activator.lines.filter((line) => line.message === 'request refused'));
     expect(refusals).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ requestId: unknownId, detail: 'revision default/nobody-00001 not found' }),

@@ -48,7 +48,7 @@ describe('activator: a pod whose readiness starts failing', () => {
   it('gets no new requests once its endpoint turns not ready', async () => {
     await putRevision(activator!, REVISION, { containerConcurrency: 0, pods: [address] });
     await eventually('the pod answered its probe', () =>
-      activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+      activator!.lines.some((l) => l.message === 'pod answered its probe; releasing held requests'),
     );
     expect((await send(activator!, client, REVISION, '/before')).status).toBe(200);
 
@@ -65,6 +65,6 @@ describe('activator: a pod whose readiness starts failing', () => {
     await eventually('the request is held', async () => (await heldRequests(activator!, REVISION)) === 1);
     await expect(held).rejects.toThrow();
     expect((await appStats(app!)).requests).toBe(served);
-    expect(activator!.lines.filter((l) => l.msg === 'pod turned not ready; probing it again')).toHaveLength(1);
+    expect(activator!.lines.filter((l) => l.message === 'pod turned not ready; probing it again')).toHaveLength(1);
   });
 });

@@ -39,13 +39,14 @@ async function revisionMetric(
 
 function reservedPodAccepted(activator: ActivatorProc, pod: Pod): boolean {
   return activator.lines.some(
-    (l) => l.msg === 'pod answered its probe; releasing held requests' && l.pod === pod.address && l.reserved === true,
+    (l) =>
+      l.message === 'pod answered its probe; releasing held requests' && l.pod === pod.address && l.reserved === true,
   );
 }
 
 function modeChanges(activator: ActivatorProc, revision: string): Array<[unknown, unknown]> {
   return activator.lines
-    .filter((l) => l.msg === 'serving mode changed' && l.revision === `default/${revision}`)
+    .filter((l) => l.message === 'serving mode changed' && l.revision === `default/${revision}`)
     .map((l) => [l.from, l.to]);
 }
 

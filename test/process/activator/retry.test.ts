@@ -34,7 +34,7 @@ describe('activator: retry on a refused connection', () => {
     await putRevision(activator, 'retry-00001', { containerConcurrency: 1, pods: [dying.address, living.address] });
     await eventually(
       'both pods answered their probes',
-      () => activator.lines.filter((l) => l.msg === 'pod answered its probe; releasing held requests').length === 2,
+      () => activator.lines.filter((l) => l.message === 'pod answered its probe; releasing held requests').length === 2,
     );
     // The dead pod's queue-proxy goes away before any request: nothing is in flight to it, and
     // the activator holds no connection to it except its probe's, which closes with it.
@@ -45,7 +45,7 @@ describe('activator: retry on a refused connection', () => {
     for (let i = 0; i < 10; i++) results.push(await send(activator, client, 'retry-00001', `/after-death/${i}`));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect((await appStats(living.app)).requests).toBe(10);
-    expect(activator.lines.filter((l) => l.msg === 'pod refused a connection; probing it again')).toHaveLength(1);
+    expect(activator.lines.filter((l) => l.message === 'pod refused a connection; probing it again')).toHaveLength(1);
   });
 
   it('sends a POST whose pod refused the connection to another pod, body and all', async () => {
@@ -57,7 +57,7 @@ describe('activator: retry on a refused connection', () => {
       'both pods answered their probes',
       () =>
         activator.lines.filter(
-          (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === 'default/post-00001',
+          (l) => l.message === 'pod answered its probe; releasing held requests' && l.revision === 'default/post-00001',
         ).length === 2,
     );
     dying.queueProxy.child.kill('SIGKILL');

@@ -42,7 +42,7 @@ describe('activator: scale from zero', () => {
     // queue-proxy holds an early health check until its app answers, so the probe times out
     // rather than being refused.
     await eventually('the not-ready pod took a probe', () =>
-      activator.lines.some((l) => l.msg === 'pod not answering its probe yet' && l.failure !== 'ECONNREFUSED'),
+      activator.lines.some((l) => l.message === 'pod not answering its probe yet' && l.failure !== 'ECONNREFUSED'),
     );
     expect(await heldRequests(activator, 'hello-00001')).toBe(HELD);
 

@@ -59,7 +59,7 @@ describe('activator: stats for the autoscaler', () => {
     await putRevision(activator, 'load-00001', { containerConcurrency: 0, pods: [pod!.address] });
     await eventually('the pod answered its probe', () =>
       activator.lines.some(
-        (l) => l.msg === 'pod answered its probe; releasing held requests' && l.revision === 'default/load-00001',
+        (l) => l.message === 'pod answered its probe; releasing held requests' && l.revision === 'default/load-00001',
       ),
     );
     const loadStartedAt = Date.now();

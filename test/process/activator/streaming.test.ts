@@ -47,7 +47,7 @@ describe('streaming and time to first byte through the activator', () => {
       pods: [ports.address],
     });
     await eventually('the pod answered its probe', () =>
-      activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+      activator!.lines.some((l) => l.message === 'pod answered its probe; releasing held requests'),
     );
     gateway = await startGateway(
       {
@@ -130,7 +130,7 @@ describe("the activator's idle timeout", () => {
       pods: [ports.address],
     });
     await eventually('the pod answered its probe', () =>
-      activator!.lines.some((l) => l.msg === 'pod answered its probe; releasing held requests'),
+      activator!.lines.some((l) => l.message === 'pod answered its probe; releasing held requests'),
     );
     const startedAt = performance.now();
     await expect(

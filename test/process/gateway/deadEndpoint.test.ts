@@ -51,9 +51,9 @@ describe('gateway: a dead endpoint beside a busy one', () => {
     expect(statuses).toEqual(Array(POSTS).fill(200));
     // Each body arrived whole, although its first try met a refused connection.
     expect(bodyLengths).toEqual(Array.from({ length: POSTS }, (_, i) => `payload ${i}`.length));
-    expect(gateway!.lines.some((line) => line.msg === 'endpoint ejected')).toBe(true);
+    expect(gateway!.lines.some((line) => line.message === 'endpoint ejected')).toBe(true);
     // Ejected at once, the dead endpoint was tried by far fewer requests than were sent.
-    const refusedTries = gateway!.lines.filter((line) => line.msg === 'endpoint ejected').length;
+    const refusedTries = gateway!.lines.filter((line) => line.message === 'endpoint ejected').length;
     expect(refusedTries).toBeLessThan(POSTS / 2);
     await (await busy).body.dump();
   });

@@ -128,7 +128,7 @@ describe('gateway rewriteHost', () => {
     expect(answer.status).toBe(503);
     expect(answer.text).toBe(`service unavailable\nrequest id: ${answer.headers['x-request-id']}\n`);
     const logged = await waitForLine(gateway, (line) => line.requestId === answer.headers['x-request-id']);
-    expect(logged).toMatchObject({ msg: 'request refused', reason: 'unserved-rewrite-host' });
+    expect(logged).toMatchObject({ message: 'request refused', reason: 'unserved-rewrite-host' });
     expect(logged.detail).toMatch(/rewritten host gone.default.svc.cluster.local is not served/);
   });
 });

@@ -343,9 +343,9 @@ describe('gateway routing', () => {
     await get(external, HOST, '/logged');
     const metrics = await (await fetch(`http://127.0.0.1:${gateway.adminPort}/metrics`)).text();
     expect(metrics).toMatch(
-      /gateway_request_count\{namespace_name="default",route_name="hello",revision_name="hello-00001",response_code="200",response_code_class="2xx"[^}]*\} [1-9]/,
+      /http_server_request_duration_seconds_count\{k8s_namespace_name="default",kn_route_name="hello",kn_revision_name="hello-00001",http_response_status_code="200"[^}]*\} [1-9]/,
     );
-    expect(metrics).toMatch(/gateway_request_latencies_bucket\{[^}]*revision_name="hello-00001"/);
+    expect(metrics).toMatch(/http_server_request_duration_seconds_bucket\{[^}]*kn_revision_name="hello-00001"/);
     expect(
       gateway.lines.some(
         (line) =>

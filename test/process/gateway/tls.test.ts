@@ -251,7 +251,7 @@ describe('gateway TLS', () => {
     writeAtomically(certFile(REDIRECTED, 'crt'), 'not a certificate');
     await waitForLine(gateway, () => tableSwaps(gateway) > swaps);
     const warning = gateway.lines.find(
-      (line) => line.msg === 'TLS secret not usable; its hosts are served without TLS',
+      (line) => line.message === 'TLS secret not usable; its hosts are served without TLS',
     );
     expect(warning).toMatchObject({ secret: 'default/redirected-tls' });
     await expect(handshake(gateway.externalTlsPort, REDIRECTED, ca.certificate)).rejects.toThrow(

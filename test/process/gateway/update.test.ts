@@ -138,7 +138,7 @@ describe('routing updates and shutdown', () => {
 
   it('ignores a routes file that does not parse and keeps routing', async () => {
     gateway.rewrite({ ingresses: [{ metadata: {} }], backends: [] });
-    await waitForLine(gateway, (line) => line.msg === 'routes file invalid; keeping the previous routing');
+    await waitForLine(gateway, (line) => line.message === 'routes file invalid; keeping the previous routing');
     expect((await get(pool, HOST)).status).toBe(200);
   });
 
@@ -152,6 +152,6 @@ describe('routing updates and shutdown', () => {
     const answer = await inFlight;
     expect(answer.status).toBe(200);
     expect(await gateway.exited).toBe(0);
-    expect(gateway.lines.some((line) => line.msg === 'gateway drained' && line.openAtShutdown === 1)).toBe(true);
+    expect(gateway.lines.some((line) => line.message === 'gateway drained' && line.openAtShutdown === 1)).toBe(true);
   });
 });

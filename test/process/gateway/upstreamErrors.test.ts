@@ -35,11 +35,11 @@ describe('gateway upstream failures', () => {
     const requestId = failed.headers['x-request-id'];
     expect(failed.text).toBe(`bad gateway\nrequest id: ${requestId}\n`);
     // The log line is written as the exchange ends; the client may read its 502 a moment earlier.
-    await waitForLine(gateway!, (line) => line.msg === 'upstream failed', 5000);
-    const logged = gateway!.lines.filter((line) => line.msg === 'upstream failed');
+    await waitForLine(gateway!, (line) => line.message === 'upstream failed', 5000);
+    const logged = gateway!.lines.filter((line) => line.message === 'upstream failed');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({
-      level: 'warn',
+      severity: 'warn',
       namespace: 'default',
       service: 'hello-00001',
       upstream: `127.0.0.1:${app!.port}`,

@@ -46,7 +46,7 @@ describe('drain on SIGTERM', () => {
     const load = Array.from({ length: 10 }, (_, i) => call(port, `/load/${i}?sleep=200`));
     await untilAppBusy(2);
     qp.child.kill('SIGTERM');
-    await waitForLine(qp, (l) => l.msg === 'draining');
+    await waitForLine(qp, (l) => l.message === 'draining');
 
     expect(await call(port, '/', { 'user-agent': 'kube-probe/1.34', 'k-network-probe': 'queue' })).toEqual({
       status: 503,
@@ -59,7 +59,7 @@ describe('drain on SIGTERM', () => {
     const answers = await Promise.all(load);
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect(await qp.exited).toBe(0);
-    expect(qp.lines.some((l) => l.msg === 'drained')).toBe(true);
+    expect(qp.lines.some((l) => l.message === 'drained')).toBe(true);
   });
 
   it("holds /wait-for-drain (the app's preStop hook) until draining is complete", async () => {

@@ -90,5 +90,11 @@ describe('autoscaler metrics', () => {
     );
     expect(text).toMatch(/^kn_serving_queue_depth\{[^}]*\} 0$/m);
     expect(text).toContain('process_resident_memory_bytes');
+    // Labelled as Knative's queue-proxy labels them, from the environment the Revision controller writes.
+    const identity =
+      'k8s_namespace_name="default",kn_configuration_name="app",kn_revision_name="app-00001",' +
+      'k8s_pod_name="app-00001-deployment-abc",k8s_container_name="queue-proxy"';
+    expect(text).toContain(`kn_serving_queue_depth{${identity}} 0`);
+    expect(text).toContain(`kn_serving_invocation_duration_seconds_count{${identity},http_response_status_code="200"}`);
   });
 });

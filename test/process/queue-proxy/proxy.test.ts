@@ -184,8 +184,8 @@ describe('queue-proxy in front of an HTTP/1.1 app', () => {
     // The client learns nothing of the app's address or the error, only an id to quote.
     const requestId = failed.res.headers['x-request-id'];
     expect(failed.text).toBe(`bad gateway\nrequest id: ${requestId}\n`);
-    const logged = await waitForLine(qp, (line) => line.msg === 'upstream failed', 5000);
-    expect(logged).toMatchObject({ level: 'warn', path: '/?reset=1', phase: 'proxying', requestId });
+    const logged = await waitForLine(qp, (line) => line.message === 'upstream failed', 5000);
+    expect(logged).toMatchObject({ severity: 'warn', path: '/?reset=1', phase: 'proxying', requestId });
     expect(logged.error).toEqual(expect.any(String));
     expect((await get(qp.servingPort, '/', {}, agent)).res.statusCode).toBe(200);
   });

@@ -35,8 +35,8 @@ describe('readiness', () => {
     app = await startSampleApp({ PORT: String(userPort), APP_LISTEN_DELAY_MS: '300' });
     expect(await earlyProbe).toEqual({ status: 200, body: 'queue' });
     // The startup prober, not a later kubelet retry, saw the app: it logged the moment.
-    expect(await waitForLine(qp, (l) => l.msg === 'user container ready')).toMatchObject({
-      msg: 'user container ready',
+    expect(await waitForLine(qp, (l) => l.message === 'user container ready')).toMatchObject({
+      message: 'user container ready',
     });
   });
 
@@ -83,7 +83,7 @@ describe('readiness', () => {
   it('refuses to start with a clear error naming the variable and the rule', async () => {
     const failed = spawnQueueProxy(8080, { CONTAINER_CONCURRENCY: 'lots', SERVING_POD: '' });
     expect(await failed.exited).toBe(1);
-    const error = await waitForLine(failed, (l) => l.level === 'error');
+    const error = await waitForLine(failed, (l) => l.severity === 'error');
     expect(error.error).toBe(
       'queue-proxy environment is invalid: SERVING_POD: must be set; CONTAINER_CONCURRENCY: must be an integer',
     );

@@ -126,4 +126,27 @@ describe('the admission webhook over HTTPS', () => {
     expect(await post('/readyz', '', 'GET')).toMatchObject({ status: 200 });
     expect(await post('/healthz', '', 'GET')).toMatchObject({ status: 200 });
   });
+
+  it('refuses a ConfigMap edit on /config-validation naming the key and its rule', async () => {
+    const configMap = (data: Record<string, string>) =>
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'cm',
+          kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+          operation: 'UPDATE',
+          object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-autoscaler' }, data },
+        },
+      });
+    const refused = await post('/config-validation', configMap({ 'max-scale-down-rate': '1' }));
+    expect(refused.status).toBe(200);
+    expect((JSON.parse(refused.body) as AdmissionReview).response).toMatchObject({
+      uid: 'cm',
+      allowed: false,
+      status: { message: 'validation failed: data.max-scale-down-rate: must be greater than 1' },
+    });
+    const accepted = await post('/config-validation', configMap({ 'max-scale-down-rate': '4' }));
+    expect((JSON.parse(accepted.body) as AdmissionReview).response?.allowed).toBe(true);
+  });
 });

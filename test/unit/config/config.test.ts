@@ -3,7 +3,10 @@ import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { parseAutoscalingAnnotations } from '../../../lib/config/autoscalingAnnotations.ts';
 import { containerName, parseDefaults } from '../../../lib/config/defaults.ts';
 import { parseGoDuration } from '../../../lib/config/duration.ts';
+import { parseDeploymentConfig } from '../../../lib/config/deployment.ts';
 import { parseFeatures } from '../../../lib/config/features.ts';
+import type { ConfigIssue } from '../../../lib/config/parse.ts';
+import { refused } from '../../support/configIssues.ts';
 
 describe('Go durations', () => {
   it.each([
@@ -20,6 +23,63 @@ describe('Go durations', () => {
   );
 });
 
+describe('ConfigMaps parsed key by key', () => {
+  it('replaces a bad key by its default alone, keeps every other key, and reports the bad one', () => {
+    const issues: ConfigIssue[] = [];
+    const features = parseFeatures(
+      {
+        'kubernetes.podspec-affinity': 'Enabled',
+        'multi-container': 'yes',
+        'kubernetes.podspec-nodeselector': 'enabled',
+      },
+      (issue) => issues.push(issue),
+    );
+    expect(features['multi-container']).toBe('Enabled');
+    expect(features['kubernetes.podspec-affinity']).toBe('Enabled');
+    expect(features['kubernetes.podspec-nodeselector']).toBe('Enabled');
+    expect(issues).toEqual([{ key: 'multi-container', message: 'must be Enabled, Disabled or Allowed' }]);
+  });
+
+  it("accepts upstream's secure-pod-defaults: AllowRootBounded and keeps the rest of config-features", () => {
+    const issues: ConfigIssue[] = [];
+    const features = parseFeatures(
+      { 'secure-pod-defaults': 'allowrootbounded', 'kubernetes.podspec-fieldref': 'Enabled' },
+      (issue) => issues.push(issue),
+    );
+    expect(features['secure-pod-defaults']).toBe('AllowRootBounded');
+    expect(features['kubernetes.podspec-fieldref']).toBe('Enabled');
+    expect(issues).toEqual([]);
+    expect(refused(parseFeatures, { 'kubernetes.podspec-fieldref': 'AllowRootBounded' })).toBe(
+      'kubernetes.podspec-fieldref: must be Enabled, Disabled or Allowed',
+    );
+  });
+
+  it('drops the key a cross-key rule names, not the ConfigMap', () => {
+    const issues: ConfigIssue[] = [];
+    const defaults = parseDefaults({ 'revision-timeout-seconds': '700', 'container-concurrency': '10' }, (issue) =>
+      issues.push(issue),
+    );
+    expect(defaults.revisionTimeoutSeconds).toBe(300);
+    expect(defaults.containerConcurrency).toBe(10);
+    expect(issues.map((i) => i.key)).toEqual(['revision-timeout-seconds']);
+  });
+
+  it('ignores keys it does not know, as Knative does', () => {
+    expect(refused(parseDefaults, { 'some-future-key': 'whatever', _example: 'docs' })).toBe('');
+  });
+
+  it('throws, naming the key, only when a required key has no default to fall back to', () => {
+    expect(() => parseDeploymentConfig({ 'progress-deadline': '10m' })).toThrow(
+      'ConfigMap config-deployment is invalid: queue-sidecar-image: is required',
+    );
+    expect(refused(parseDeploymentConfig, { 'queue-sidecar-image': ' ', 'progress-deadline': 'soon' })).toBe(
+      'queue-sidecar-image: must name the queue-proxy image; ' +
+        'progress-deadline: must be a duration such as "60s" or "1m30s"; ' +
+        'queue-sidecar-image: is required: the image of the queue-proxy sidecar',
+    );
+  });
+});
+
 describe('config-defaults', () => {
   it("has Knative's defaults", () => {
     expect(parseDefaults()).toMatchObject({
@@ -32,13 +92,13 @@ describe('config-defaults', () => {
     });
   });
   it('names every bad key and its rule', () => {
-    expect(() => parseDefaults({ 'revision-timeout-seconds': '700', 'container-concurrency': 'ten' })).toThrow(
-      'ConfigMap config-defaults is invalid: container-concurrency: must be an integer; revision-timeout-seconds: must not exceed max-revision-timeout-seconds',
+    expect(refused(parseDefaults, { 'revision-timeout-seconds': '700', 'container-concurrency': 'ten' })).toMatch(
+      'container-concurrency: must be an integer; revision-timeout-seconds: must not exceed max-revision-timeout-seconds',
     );
   });
   it('expands container name templates over the parent', () => {
     expect(containerName('{{.Name}}-{{ .Namespace }}', { name: 'svc', namespace: 'ns' })).toBe('svc-ns');
-    expect(() => parseDefaults({ 'container-name-template': '{{.Labels.app}}' })).toThrow(/container-name-template/);
+    expect(refused(parseDefaults, { 'container-name-template': '{{.Labels.app}}' })).toMatch(/container-name-template/);
   });
 });
 
@@ -50,7 +110,7 @@ describe('config-features', () => {
     expect(features['kubernetes.podspec-affinity']).toBe('Enabled');
     expect(features['tag-header-based-routing']).toBe('Allowed');
     expect(features['kubernetes.podspec-nodeselector']).toBe('Disabled');
-    expect(() => parseFeatures({ 'multi-container': 'yes' })).toThrow(
+    expect(refused(parseFeatures, { 'multi-container': 'yes' })).toMatch(
       'multi-container: must be Enabled, Disabled or Allowed',
     );
   });
@@ -84,9 +144,9 @@ describe('config-autoscaler', () => {
     ).toBe(0.8);
   });
   it('rejects out-of-range values with their keys', () => {
-    expect(() =>
-      parseAutoscalerConfig({ 'stable-window': '61500ms', 'max-scale-down-rate': '1', 'initial-scale': '0' }),
-    ).toThrow(
+    expect(
+      refused(parseAutoscalerConfig, { 'stable-window': '61500ms', 'max-scale-down-rate': '1', 'initial-scale': '0' }),
+    ).toMatch(
       'stable-window: must be a whole number of seconds; max-scale-down-rate: must be greater than 1; initial-scale: must be at least 1 unless allow-zero-initial-scale is true',
     );
   });

@@ -9,6 +9,7 @@ import {
   type ReservedInstanceConfig,
 } from '../../../lib/config/reservedInstance.ts';
 import { quantityValue } from '../../../lib/config/parse.ts';
+import { refused } from '../../support/configIssues.ts';
 
 const SIZING = {
   cpuRequest: '25m',
@@ -91,32 +92,31 @@ describe('config-reserved-instance', () => {
   });
 
   it('names every bad key and its rule', () => {
-    expect(() =>
-      parseReservedInstanceConfig({
+    expect(
+      refused(parseReservedInstanceConfig, {
         enabled: 'yes',
         'memory-limit': '256MB',
         'container-concurrency': '0',
         'node-selector': 'pool',
         'priority-class-name': 'Low_Priority',
       }),
-    ).toThrow(
-      'ConfigMap config-reserved-instance is invalid: ' +
-        'enabled: must be true or false; ' +
+    ).toMatch(
+      'enabled: must be true or false; ' +
         'memory-limit: must be a positive Kubernetes quantity such as 25m, 1 or 64Mi; ' +
         'container-concurrency: must be at least 1; ' +
         'node-selector: "pool" is not a node label: use comma-separated key=value pairs such as "pool=burstable,zone=a"; ' +
         'priority-class-name: must be the name of a PriorityClass (a lowercase RFC 1123 subdomain)',
     );
-    expect(() => parseReservedInstanceConfig({ 'cpu-request': '0' })).toThrow(
+    expect(refused(parseReservedInstanceConfig, { 'cpu-request': '0' })).toMatch(
       'cpu-request: must be a positive Kubernetes quantity',
     );
   });
 
   it('rejects a request above its limit, including one above a default limit', () => {
-    expect(() => parseReservedInstanceConfig({ 'cpu-request': '1500m' })).toThrow(
-      'ConfigMap config-reserved-instance is invalid: cpu-request: 1500m must not exceed the cpu limit 1000m',
+    expect(refused(parseReservedInstanceConfig, { 'cpu-request': '1500m' })).toMatch(
+      'cpu-request: 1500m must not exceed the cpu limit 1000m',
     );
-    expect(() => parseReservedInstanceConfig({ 'memory-request': '1Gi', 'memory-limit': '512Mi' })).toThrow(
+    expect(refused(parseReservedInstanceConfig, { 'memory-request': '1Gi', 'memory-limit': '512Mi' })).toMatch(
       'memory-request: 1Gi must not exceed the memory limit 512Mi',
     );
     expect(parseReservedInstanceConfig({ 'cpu-request': '1', 'cpu-limit': '1000m' }).cpuRequest).toBe('1');

@@ -6,6 +6,7 @@ import { parseFeatures, type Features } from '../../../lib/config/features.ts';
 import { ConfigStore, ConfigUnavailable, requiredConfig } from '../../../lib/config/store.ts';
 import type { KubeRest, RequestOptions, WatchEvent } from '../../../lib/kube/rest.ts';
 import type { DeploymentConfig } from '../../../lib/config/deployment.ts';
+import type { Logger } from '../../../lib/log.ts';
 
 const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -61,10 +62,27 @@ interface Config {
   deployment: DeploymentConfig | ConfigUnavailable;
 }
 
-function store(api: ScriptedApi) {
+/** A Logger that keeps each line as { level, message, ...fields }. */
+function recordingLogger(lines: Record<string, unknown>[]): Logger {
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, message, ...fields });
+  const logger: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    with: () => logger,
+  };
+  return logger;
+}
+
+function store(api: ScriptedApi, log?: Logger) {
   return new ConfigStore<Config>({
     client: api,
     namespace: 'system',
+    ...(log ? { log } : {}),
     entries: {
       features: { name: 'config-features', parse: parseFeatures },
       deployment: { name: 'config-deployment', parse: requiredConfig(parseDeploymentConfig) },
@@ -99,14 +117,43 @@ describe('ConfigStore', () => {
     await s.stop();
   });
 
-  it('keeps the last good value when an edit does not parse', async () => {
-    const api = new ScriptedApi([cm('config-features', { 'tag-header-based-routing': 'enabled' }, '1')]);
+  it('falls back to the default for a bad key alone, keeps the others, and logs the key and the rule', async () => {
+    const api = new ScriptedApi([
+      cm('config-features', { 'tag-header-based-routing': 'enabled', 'kubernetes.podspec-affinity': 'enabled' }, '1'),
+    ]);
+    const lines: Record<string, unknown>[] = [];
+    const s = store(api, recordingLogger(lines));
+    s.start();
+    await s.whenSynced();
+    api.push({
+      type: 'MODIFIED',
+      object: cm(
+        'config-features',
+        { 'tag-header-based-routing': 'sometimes', 'kubernetes.podspec-affinity': 'enabled' },
+        '2',
+      ),
+    });
+    await settle();
+    expect(s.snapshot().features['tag-header-based-routing']).toBe('Disabled');
+    expect(s.snapshot().features['kubernetes.podspec-affinity']).toBe('Enabled');
+    expect(lines).toContainEqual({
+      level: 'warn',
+      message: 'invalid configuration key, using its default',
+      configMap: 'config-features',
+      key: 'tag-header-based-routing',
+      error: 'must be Enabled, Disabled or Allowed',
+    });
+    await s.stop();
+  });
+
+  it('keeps the last good value when a ConfigMap cannot be parsed at all', async () => {
+    const api = new ScriptedApi([cm('config-deployment', { 'queue-sidecar-image': 'q:1' }, '1')]);
     const s = store(api);
     s.start();
     await s.whenSynced();
-    api.push({ type: 'MODIFIED', object: cm('config-features', { 'tag-header-based-routing': 'sometimes' }, '2') });
+    api.push({ type: 'MODIFIED', object: cm('config-deployment', { 'queue-sidecar-image': '' }, '2') });
     await settle();
-    expect(s.snapshot().features['tag-header-based-routing']).toBe('Enabled');
+    expect((s.snapshot().deployment as DeploymentConfig).queueSidecarImage).toBe('q:1');
     await s.stop();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseGcConfig } from '../../../lib/config/gc.ts';
 import { revisionsToDelete, type RevisionMeta } from '../../../controllers/gc/policy.ts';
+import { refused } from '../../support/configIssues.ts';
 
 const HOUR = 3_600_000;
 const now = Date.parse('2026-11-23T12:00:00Z');
@@ -75,7 +76,7 @@ describe('revision garbage collection policy', () => {
   });
 
   it('rejects a config-gc whose minimum exceeds its maximum', () => {
-    expect(() => parseGcConfig({ 'min-non-active-revisions': '5', 'max-non-active-revisions': '2' })).toThrow(
+    expect(refused(parseGcConfig, { 'min-non-active-revisions': '5', 'max-non-active-revisions': '2' })).toMatch(
       'min-non-active-revisions: must not exceed max-non-active-revisions',
     );
   });

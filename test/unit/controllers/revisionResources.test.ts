@@ -6,6 +6,8 @@ import { makeDeployment } from '../../../controllers/revision/resources/deployme
 import { makePodAutoscaler } from '../../../controllers/revision/resources/podAutoscaler.ts';
 import { readinessProbeForQueue } from '../../../controllers/revision/resources/queueContainer.ts';
 import { makeTestRevision, revisionConfig } from '../../support/servingFixtures.ts';
+import { refused } from '../../support/configIssues.ts';
+import { parseDeploymentConfig } from '../../../lib/config/deployment.ts';
 
 const revision = (edit?: (r: any) => void): Revision =>
   makeTestRevision(
@@ -190,9 +192,10 @@ describe('makeDeployment', () => {
       '--no-turbofan',
       '/app/cli/main.js',
     ]);
-    expect(() => revisionConfig({ 'queue-sidecar-jit': 'fast' })).toThrow(
-      'ConfigMap config-deployment is invalid: queue-sidecar-jit: must be optimizing or baseline',
+    expect(refused(parseDeploymentConfig, { 'queue-sidecar-image': 'q:1', 'queue-sidecar-jit': 'fast' })).toBe(
+      'queue-sidecar-jit: must be optimizing or baseline',
     );
+    expect(revisionConfig({ 'queue-sidecar-jit': 'fast' }).deployment.queueSidecarJit).toBe('optimizing');
   });
 
   it('a port named h2c moves queue-proxy to 8013', () => {

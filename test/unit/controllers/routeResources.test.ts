@@ -6,6 +6,7 @@ import { parseNetworkConfig } from '../../../lib/config/network.ts';
 import { makeIngress, routeUrl, type IngressConfig } from '../../../controllers/route/resources/ingress.ts';
 import { makeRouteService } from '../../../controllers/route/resources/service.ts';
 import { groupTargets, resolveTraffic, type TrafficLookup } from '../../../controllers/route/traffic.ts';
+import { refused } from '../../support/configIssues.ts';
 
 const lookup = (
   revisions: Record<string, { ready?: boolean; failed?: boolean; service?: string }>,
@@ -294,14 +295,14 @@ describe('makeIngress', () => {
     });
     expect(domainForLabels(domains, { env: 'prod' })).toBe('a.example.com');
     expect(domainForLabels(domains, { env: 'dev' })).toBe('example.com');
-    expect(() => parseDomainConfig({ 'Bad Domain': '' })).toThrow(/Bad Domain: is not a domain name/);
+    expect(refused(parseDomainConfig, { 'Bad Domain': '' })).toMatch(/Bad Domain: is not a domain name/);
   });
 
   it('rejects templates that would not make host names', () => {
-    expect(() => parseNetworkConfig({ 'domain-template': '{{.Name}}.{{.Labels}}.{{.Domain}}' })).toThrow(
+    expect(refused(parseNetworkConfig, { 'domain-template': '{{.Name}}.{{.Labels}}.{{.Domain}}' })).toMatch(
       /domain-template: may only use/,
     );
-    expect(() => parseNetworkConfig({ 'tag-template': '{{.Name}}' })).toThrow(/tag-template: must use \{\{.Tag\}\}/);
+    expect(refused(parseNetworkConfig, { 'tag-template': '{{.Name}}' })).toMatch(/tag-template: must use \{\{.Tag\}\}/);
   });
 });
 

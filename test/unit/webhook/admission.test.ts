@@ -119,9 +119,48 @@ describe('admission reviews', () => {
   });
 });
 
+describe('config.webhook.serving.knative.dev', () => {
+  const configMap = (name: string, data: Record<string, string>, operation = 'CREATE') =>
+    request(
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'knative-serving' }, data },
+      { kind: { group: '', version: 'v1', kind: 'ConfigMap' }, operation },
+    );
+
+  it('refuses an edit that breaks a key, naming the key and the rule', () => {
+    const response = review(
+      '/config-validation',
+      configMap('config-features', { 'secure-pod-defaults': 'Sometimes', 'multi-container': 'Enabled' }, 'UPDATE'),
+      knativeDefaults(),
+    ).response!;
+    expect(response.allowed).toBe(false);
+    expect(response.status?.message).toBe(
+      'validation failed: data.secure-pod-defaults: must be Enabled, Disabled or AllowRootBounded',
+    );
+    expect(response.status?.details?.causes).toContainEqual({
+      field: 'data.secure-pod-defaults',
+      message: 'must be Enabled, Disabled or AllowRootBounded',
+      reason: 'FieldValueInvalid',
+    });
+  });
+
+  it("accepts upstream's values and keys it does not know, in every ConfigMap a component reads", () => {
+    const allowed = (name: string, data: Record<string, string>) =>
+      review('/config-validation', configMap(name, data), knativeDefaults()).response?.allowed;
+    expect(allowed('config-features', { 'secure-pod-defaults': 'AllowRootBounded', 'some-new-flag': 'x' })).toBe(true);
+    expect(allowed('config-logging', { 'zap-logger-config': '{"level": "debug"}', 'loglevel.webhook': 'warn' })).toBe(
+      true,
+    );
+    expect(allowed('config-logging', { 'loglevel.controller': 'chatty' })).toBe(false);
+    expect(allowed('config-autoscaler', { 'stable-window': '61500ms' })).toBe(false);
+    expect(allowed('config-domain', { 'Not A Domain': '' })).toBe(false);
+    expect(allowed('config-deployment', { 'progress-deadline': '10m' })).toBe(false);
+    expect(allowed('some-other-config', { anything: 'goes' })).toBe(true);
+  });
+});
+
 describe('webhook registration', () => {
   it('registers both webhooks for the four serving kinds and v1beta1 DomainMappings with the CA, by URL or by Service', () => {
-    const byUrl = makeWebhookConfigurations({ url: 'https://127.0.0.1:8443/' }, 'CA');
+    const byUrl = makeWebhookConfigurations({ url: 'https://127.0.0.1:8443/' }, 'CA', 'knative-serving');
     expect(byUrl.mutating.webhooks?.[0]?.clientConfig).toEqual({
       url: 'https://127.0.0.1:8443/defaulting',
       caBundle: Buffer.from('CA').toString('base64'),
@@ -139,6 +178,7 @@ describe('webhook registration', () => {
     const bySvc = makeWebhookConfigurations(
       { service: { namespace: 'knative-serving', name: 'webhook', port: 443 } },
       'CA',
+      'knative-serving',
     );
     expect(bySvc.validating.webhooks?.[0]?.clientConfig.service).toEqual({
       namespace: 'knative-serving',
@@ -147,5 +187,25 @@ describe('webhook registration', () => {
       path: '/validation',
     });
     expect(bySvc.mutating.webhooks?.[0]?.failurePolicy).toBe('Fail');
+  });
+
+  it('registers the ConfigMap webhook for the system namespace and only the ConfigMaps a component reads', () => {
+    const { configValidating } = makeWebhookConfigurations({ url: 'https://127.0.0.1:8443' }, 'CA', 'serving-system');
+    const [webhook] = configValidating.webhooks ?? [];
+    expect(configValidating.metadata?.name).toBe('config.webhook.serving.knative.dev');
+    expect(webhook?.clientConfig.url).toBe('https://127.0.0.1:8443/config-validation');
+    expect(webhook?.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': 'serving-system' } });
+    expect(webhook?.rules).toEqual([
+      {
+        apiGroups: [''],
+        apiVersions: ['v1'],
+        operations: ['CREATE', 'UPDATE'],
+        resources: ['configmaps'],
+        scope: 'Namespaced',
+      },
+    ]);
+    expect(webhook?.matchConditions?.[0]?.expression).toMatch(
+      /^object\.metadata\.name in \['config-autoscaler', .*'config-features', .*'config-logging', .*\]$/,
+    );
   });
 });

@@ -208,6 +208,17 @@ describe('Service defaults', () => {
     ).toBeUndefined();
   });
 
+  it('with secure-pod-defaults AllowRootBounded, applies the secure defaults but leaves runAsNonRoot unset', () => {
+    const config = { ...knativeDefaults(), features: parseFeatures({ 'secure-pod-defaults': 'AllowRootBounded' }) };
+    const sc = defaultService(service(), undefined, ctx({ config })).spec?.template?.spec?.containers[0]
+      ?.securityContext;
+    expect(sc).toEqual({
+      allowPrivilegeEscalation: false,
+      seccompProfile: { type: 'RuntimeDefault' },
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+
   it('on update, sets lastModifier only when the spec changed and keeps the creator', () => {
     const created = defaultService(service(), undefined, ctx());
     const unchanged = defaultService(created, created, ctx({ operation: 'UPDATE', username: 'bob' }));
