@@ -12,6 +12,7 @@ import { realClock } from '../lib/clock.ts';
 import { CONFIG_AUTOSCALER, parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
 import { ConfigStore } from '../lib/config/store.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
+import { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -58,20 +59,21 @@ export async function main(argv: string[]): Promise<void> {
   const log = createLogger('autoscaler', { identity });
 
   const client = createKubeRest(loadKubeConnection(values.kubeconfig));
+  // The KPA and the SKS reconciler both read ServerlessServices: one watch serves both.
+  const informers = new InformerFactory({ client, log });
+  informers.start();
   const config = new ConfigStore({
-    client,
+    informers,
     namespace: systemNamespace,
     log: log.with({ part: 'config' }),
     entries: { autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig } },
   });
-  config.start();
   await config.whenSynced();
 
   const registry = createRegistry('autoscaler');
   const metricsServer: Server = await serveMetrics(registry, metricsPort);
   const elector = new LeaderElector({ client, namespace: systemNamespace, name: 'pilotlight-autoscaler', identity });
-  const pods = new KubernetesPodSource(client, namespace);
-  pods.informer.start();
+  const pods = new KubernetesPodSource(informers, namespace);
   const revisionOfPod = (pod: KubernetesObject) => {
     const revision = (pod as V1Pod).metadata?.labels?.[Labels.revision];
     return revision ? [`${pod.metadata?.namespace}/${revision}`] : [];
@@ -79,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const autoscaler = await startAutoscaler({
     client,
+    informers,
     namespace,
     pods,
     clock: realClock,
@@ -93,6 +96,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const serverlessServices = startServerlessServiceController({
     client,
+    informers,
     namespace,
     systemNamespace,
     registry,
@@ -115,7 +119,8 @@ export async function main(argv: string[]): Promise<void> {
   });
   log.info('shutting down');
   await elector.stop();
-  await Promise.all([autoscaler.stop(), serverlessServices.stop(), pods.informer.stop(), config.stop()]);
+  await Promise.all([autoscaler.stop(), serverlessServices.stop()]);
+  await informers.stop();
   await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
 }
 

@@ -4,12 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry } from '../lib/metrics.ts';
-import { startReconcilers } from './reconcilers.ts';
+import { RESYNC_PERIOD_MS, startReconcilers } from './reconcilers.ts';
 import { runWebhook } from './webhook/main.ts';
 
 /** The chart's headless gateway-admin Service, in the chart's default namespace. */
@@ -56,10 +57,14 @@ export async function main(argv: string[]): Promise<void> {
   const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
   const log = createLogger('controller');
   const client = createKubeRest(loadKubeConnection());
+  // The webhook and the reconcilers read the same ConfigMaps: one watch serves both.
+  const informers = new InformerFactory({ client, resyncPeriodMs: RESYNC_PERIOD_MS, log });
+  informers.start();
   const server = await runWebhook(
     client,
     {
       systemNamespace,
+      informers,
       host: values['webhook-host'],
       port,
       endpoint: values['webhook-url']
@@ -76,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const reconcilers = startReconcilers({
     client,
+    informers,
     systemNamespace,
     leadership: elector,
     registry: createRegistry('controller'),
@@ -91,6 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     void elector
       .stop()
       .then(() => reconcilers.stop())
+      .then(() => informers.stop())
       .finally(() => server.close(() => process.exit(0)));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));

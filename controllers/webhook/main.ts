@@ -1,6 +1,7 @@
 // Starts the admission webhook: certificates, configuration watch, HTTPS server, registration.
 import type { Server } from 'node:https';
 import { isNotFound } from '../../lib/kube/errors.ts';
+import type { InformerFactory } from '../../lib/kube/informerFactory.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { ensureWebhookCertificates } from './certificates.ts';
@@ -10,6 +11,8 @@ import { startWebhookServer } from './server.ts';
 
 export interface WebhookOptions {
   systemNamespace: string;
+  /** The process's started factory, whose ConfigMap informer the reconcilers share. */
+  informers: InformerFactory;
   host: string;
   port: number;
   /** How the API server reaches us: a URL when we run outside the cluster, else our Service. */
@@ -51,7 +54,7 @@ export async function runWebhook(client: KubeRest, options: WebhookOptions, log:
           ipAddresses: [],
         };
   const certificates = await ensureWebhookCertificates(client, { namespace: options.systemNamespace, ...names });
-  const config = await watchWebhookConfig(client, options.systemNamespace, log);
+  const config = await watchWebhookConfig(options.informers, options.systemNamespace, log);
   const server = await startWebhookServer({
     host: options.host,
     port: options.port,

@@ -22,6 +22,7 @@ import {
   pause,
   paStatus,
   recordingClient,
+  startedInformers,
   type RecordedCall,
 } from './support.ts';
 
@@ -37,10 +38,19 @@ async function startHarness(ns: string): Promise<{ autoscaler: RunningAutoscaler
   const calls: RecordedCall[] = [];
   const registry = new Registry();
   const config = parseAutoscalerConfig(undefined);
-  const sks = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry });
+  const informers = startedInformers();
+  cleanups.push(() => informers.stop());
+  const sks = startServerlessServiceController({
+    client: api,
+    informers,
+    namespace: ns,
+    systemNamespace: ns,
+    registry,
+  });
   cleanups.push(() => sks.stop());
   const autoscaler = await startAutoscaler({
     client: recordingClient(calls),
+    informers,
     namespace: ns,
     pods: new StaticPodSource(),
     clock: realClock,

@@ -25,6 +25,7 @@ import {
   paStatus,
   recordingClient,
   replicasOf,
+  startedInformers,
   type RecordedCall,
 } from './support.ts';
 
@@ -47,10 +48,19 @@ async function startHarness(ns: string): Promise<Harness> {
   const client = recordingClient(calls);
   const registry = new Registry();
   const config = parseAutoscalerConfig(undefined);
-  const sks = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry });
+  const informers = startedInformers();
+  cleanups.push(() => informers.stop());
+  const sks = startServerlessServiceController({
+    client: api,
+    informers,
+    namespace: ns,
+    systemNamespace: ns,
+    registry,
+  });
   cleanups.push(() => sks.stop());
   const autoscaler = await startAutoscaler({
     client,
+    informers,
     namespace: ns,
     pods,
     clock,

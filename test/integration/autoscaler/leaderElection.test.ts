@@ -10,7 +10,15 @@ import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
-import { api, createDeployment, createPodAutoscaler, paStatus, recordingClient, type RecordedCall } from './support.ts';
+import {
+  api,
+  createDeployment,
+  createPodAutoscaler,
+  paStatus,
+  recordingClient,
+  startedInformers,
+  type RecordedCall,
+} from './support.ts';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -38,8 +46,10 @@ async function replica(ns: string, identity: string): Promise<Replica> {
     retryPeriodMs: 200,
   });
   const config = parseAutoscalerConfig(undefined);
+  const informers = startedInformers();
   const autoscaler = await startAutoscaler({
     client,
+    informers,
     namespace: ns,
     pods: new StaticPodSource(),
     clock: new FakeClock(Date.now()),
@@ -61,6 +71,7 @@ async function replica(ns: string, identity: string): Promise<Replica> {
       r.stopped = true;
       await elector.stop();
       await autoscaler.stop();
+      await informers.stop();
     },
   };
   stops.push(() => r.stop());
@@ -80,8 +91,11 @@ describe('autoscaler replicas with leader election', () => {
     const ns = await createNamespace('kpa-ha');
     const revision = 'ha-00001';
     await createDeployment(ns, revision, 1);
+    const informers = startedInformers();
+    stops.push(() => informers.stop());
     const sks = startServerlessServiceController({
       client: api,
+      informers,
       namespace: ns,
       systemNamespace: ns,
       registry: new Registry(),

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
-import { api, createDeployment } from './support.ts';
+import { api, createDeployment, startedInformers } from './support.ts';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -61,8 +61,11 @@ describe('ServerlessService reconciler against the real API server', () => {
       { name: 'http2', port: 8013, protocol: 'TCP' },
       { name: 'https', port: 8112, protocol: 'TCP' },
     ]);
+    const informers = startedInformers();
+    stops.push(() => informers.stop());
     const running = startServerlessServiceController({
       client: api,
+      informers,
       namespace: ns,
       systemNamespace: ns,
       registry: new Registry(),
@@ -175,8 +178,11 @@ describe('ServerlessService reconciler for an h2c revision', () => {
       { name: 'http', port: 8012, protocol: 'TCP' },
       { name: 'http2', port: 8013, protocol: 'TCP' },
     ]);
+    const informers = startedInformers();
+    stops.push(() => informers.stop());
     const running = startServerlessServiceController({
       client: api,
+      informers,
       namespace: ns,
       systemNamespace: ns,
       registry: new Registry(),

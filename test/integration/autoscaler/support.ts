@@ -1,10 +1,18 @@
 // Shared set-up for the autoscaler's integration tests: the objects a revision reconciler
 // would have created, and a client that records the calls made through it.
 import { inject } from 'vitest';
+import { InformerFactory } from '../../../lib/kube/informerFactory.ts';
 import { createKubeRest, type KubeRest } from '../../../lib/kube/rest.ts';
 import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 
 export const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
+
+/** One process's informer factory, started as autoscaler/main.ts starts it; the caller stops it last. */
+export function startedInformers(client: KubeRest = api): InformerFactory {
+  const informers = new InformerFactory({ client });
+  informers.start();
+  return informers;
+}
 
 export interface RecordedCall {
   seq: number;

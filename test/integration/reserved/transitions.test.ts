@@ -23,6 +23,7 @@ import {
 } from '../../../lib/config/reservedInstance.ts';
 import { EventRecorder } from '../../../lib/kube/events.ts';
 import { Informer } from '../../../lib/kube/informer.ts';
+import { InformerFactory } from '../../../lib/kube/informerFactory.ts';
 import { track, waitForLine, type Proc } from '../../../harness/processes.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
@@ -208,8 +209,13 @@ describe('reserved instance through a load cycle', () => {
     cleanups.push(() => reconcilers.stop());
 
     const registry = new Registry();
+    // The autoscaler process: the SKS reconciler and the KPA on one informer factory.
+    const informers = new InformerFactory({ client: api });
+    informers.start();
+    cleanups.push(() => informers.stop());
     const serverlessServices = startServerlessServiceController({
       client: api,
+      informers,
       namespace: ns,
       systemNamespace: ns,
       registry,
@@ -219,6 +225,7 @@ describe('reserved instance through a load cycle', () => {
     const config = parseAutoscalerConfig(AUTOSCALER_CONFIG);
     const autoscaler = await startAutoscaler({
       client: api,
+      informers,
       namespace: ns,
       pods: podSource,
       clock: realClock,
