@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
+import { realClock, sleep, type Clock } from '../lib/clock.ts';
 import { parseGoDuration } from '../lib/config/duration.ts';
 import {
   connectionLimitsProblem,
@@ -12,6 +12,7 @@ import {
   HttpListener,
   type ConnectionLimits,
 } from '../lib/http/server.ts';
+import { finishInFlight } from '../lib/http/inFlight.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { QueuePorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -133,12 +134,9 @@ export async function startActivator(
 
   const shutdown = async () => {
     handler.draining = true;
-    log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.open });
+    log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.inFlight.open });
     await sleep(clock, config.drainQuietPeriodMs);
-    for (const listener of listeners) listener.stopAccepting();
-    const drained = await settlesWithin(clock, handler.whenIdle(), config.drainTimeoutMs);
-    if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: handler.open });
-    for (const listener of listeners) listener.closeAll();
+    await finishInFlight(handler.inFlight, listeners, { clock, timeoutMs: config.drainTimeoutMs, log });
     clearInterval(reportTicker);
     concurrency.tick(clock.now());
     await Promise.all([source.stop(), revisions.close(), reporter.close(), closeServer(metricsServer)]);
