@@ -1,6 +1,8 @@
 // Shared set-up for the autoscaler's integration tests: the objects a revision reconciler
 // would have created, and a client that records the calls made through it.
 import { inject } from 'vitest';
+import { startAutoscaler, type AutoscalerOptions, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
+import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { InformerFactory } from '../../../lib/kube/informerFactory.ts';
 import { createKubeRest, type KubeRest } from '../../../lib/kube/rest.ts';
 import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
@@ -12,6 +14,35 @@ export function startedInformers(client: KubeRest = api): InformerFactory {
   const informers = new InformerFactory({ client });
   informers.start();
   return informers;
+}
+
+/**
+ * The autoscaler process as autoscaler/main.ts wires it, synced: the SKS reconciler and the KPA on
+ * one started informer factory, whose list and watch calls go through `informersClient`.
+ */
+export async function startAutoscalerProcess(
+  ns: string,
+  options: Omit<AutoscalerOptions, 'informers' | 'namespace'>,
+  informersClient: KubeRest = api,
+): Promise<{ autoscaler: RunningAutoscaler; stop(): Promise<void> }> {
+  const informers = startedInformers(informersClient);
+  const sks = startServerlessServiceController({
+    client: api,
+    informers,
+    namespace: ns,
+    systemNamespace: ns,
+    registry: options.registry,
+  });
+  const autoscaler = await startAutoscaler({ ...options, informers, namespace: ns });
+  await Promise.all([sks.whenSynced(), autoscaler.whenSynced()]);
+  return {
+    autoscaler,
+    async stop() {
+      await autoscaler.stop();
+      await sks.stop();
+      await informers.stop();
+    },
+  };
 }
 
 export interface RecordedCall {

@@ -12,8 +12,6 @@ import { Registry } from 'prom-client';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
-import { startAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { realClock } from '../../../lib/clock.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import {
@@ -23,7 +21,6 @@ import {
 } from '../../../lib/config/reservedInstance.ts';
 import { EventRecorder } from '../../../lib/kube/events.ts';
 import { Informer } from '../../../lib/kube/informer.ts';
-import { InformerFactory } from '../../../lib/kube/informerFactory.ts';
 import { track, waitForLine, type Proc } from '../../../harness/processes.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
@@ -39,6 +36,7 @@ import {
   startInProcess,
   waitFor,
 } from '../controllers/harness.ts';
+import { startAutoscalerProcess } from '../autoscaler/support.ts';
 import { POD_NAME_HEADER, POD_NETWORK_PREFIX } from './conventions.ts';
 import { LoopbackKubelet } from './kubelet.ts';
 
@@ -208,35 +206,19 @@ describe('reserved instance through a load cycle', () => {
     const reconcilers = await startInProcess(ns);
     cleanups.push(() => reconcilers.stop());
 
-    const registry = new Registry();
-    // The autoscaler process: the SKS reconciler and the KPA on one informer factory.
-    const informers = new InformerFactory({ client: api });
-    informers.start();
-    cleanups.push(() => informers.stop());
-    const serverlessServices = startServerlessServiceController({
-      client: api,
-      informers,
-      namespace: ns,
-      systemNamespace: ns,
-      registry,
-    });
-    cleanups.push(() => serverlessServices.stop());
     const podSource = new StaticPodSource();
     const config = parseAutoscalerConfig(AUTOSCALER_CONFIG);
-    const autoscaler = await startAutoscaler({
+    const { autoscaler, stop } = await startAutoscalerProcess(ns, {
       client: api,
-      informers,
-      namespace: ns,
       pods: podSource,
       clock: realClock,
-      registry,
+      registry: new Registry(),
       config: () => config,
       recorder: new EventRecorder({ client: api, component: 'autoscaler' }),
       statPort: 0,
       statHost: '127.0.0.1',
     });
-    cleanups.push(() => autoscaler.stop());
-    await Promise.all([serverlessServices.whenSynced(), autoscaler.whenSynced()]);
+    cleanups.push(stop);
 
     const kubelet = new LoopbackKubelet({
       api,
