@@ -4,19 +4,18 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
 import { startAutoscaler, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
 import {
-  api,
   createDeployment,
   createPodAutoscaler,
   paStatus,
   recordingClient,
   startedInformers,
+  startServerlessServiceProcess,
   type RecordedCall,
 } from './support.ts';
 
@@ -91,15 +90,7 @@ describe('autoscaler replicas with leader election', () => {
     const ns = await createNamespace('kpa-ha');
     const revision = 'ha-00001';
     await createDeployment(ns, revision, 1);
-    const informers = startedInformers();
-    stops.push(() => informers.stop());
-    const sks = startServerlessServiceController({
-      client: api,
-      informers,
-      namespace: ns,
-      systemNamespace: ns,
-      registry: new Registry(),
-    });
+    const sks = startServerlessServiceProcess(ns);
     stops.push(() => sks.stop());
     const replicas = [await replica(ns, 'a'), await replica(ns, 'b')];
     await eventually(() => replicas.some((r) => r.elector.isLeader()), 'a leader');
