@@ -18,6 +18,7 @@ import type { Logger } from '../lib/log.ts';
 import { newRequestId, rawErrorResponse, writeError } from '../lib/http/errors.ts';
 import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import { HeldRequest } from '../lib/http/heldRequest.ts';
+import { InFlight } from '../lib/http/inFlight.ts';
 import { forwardUpgrade, holdUpgrade, type UpgradeTimeouts } from '../lib/http/upgrade.ts';
 import {
   neverConnected,
@@ -78,21 +79,10 @@ export class ActivatorHandler {
   readonly deps: HandlerDeps;
   /** Set after SIGTERM: health checks fail so traffic moves elsewhere, while requests are still served. */
   draining = false;
-  /** Requests accepted and not yet answered, held ones included. */
-  #open = 0;
-  #idleWaiters: Array<() => void> = [];
+  readonly inFlight = new InFlight();
 
   constructor(deps: HandlerDeps) {
     this.deps = deps;
-  }
-
-  get open(): number {
-    return this.#open;
-  }
-
-  whenIdle(): Promise<void> {
-    if (this.#open === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
@@ -117,7 +107,7 @@ export class ActivatorHandler {
       writeError(res, 404, this.#refused(revision));
       return;
     }
-    this.#open++;
+    this.inFlight.begin();
     new ActivatedRequest(this, revision, req, res).begin();
   };
 
@@ -136,7 +126,7 @@ export class ActivatorHandler {
       socket.end(rawErrorResponse(404, this.#refused(revision)));
       return;
     }
-    this.#open++;
+    this.inFlight.begin();
     new ActivatedUpgrade(this, revision, req, socket, head).begin();
   };
 
@@ -154,10 +144,6 @@ export class ActivatorHandler {
     if (typeof name !== 'string' || typeof namespace !== 'string')
       return `missing ${canonicalHeaderName(HopHeaders.revision)} or ${canonicalHeaderName(HopHeaders.revisionNamespace)} header`;
     return this.deps.revisions.get(revisionKey(namespace, name)) ?? `revision ${namespace}/${name} not found`;
-  }
-
-  requestEnded(): void {
-    if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   #answerNetworkProbe(value: string | string[], hash: string, res: DownstreamResponse): void {
@@ -254,7 +240,7 @@ class ActivatedRequest extends HeldRequest<HandlerDeps> {
     const now = deps.clock.now();
     deps.concurrency.requestOut(this.#revision.key, now);
     deps.metrics.requestDone(this.#revision.namespace, this.#revision.name, status, now - this.arrivedAt);
-    this.#handler.requestEnded();
+    this.#handler.inFlight.end();
   }
 }
 
@@ -353,6 +339,6 @@ class ActivatedUpgrade {
     const now = deps.clock.now();
     deps.concurrency.requestOut(this.#revision.key, now);
     deps.metrics.requestDone(this.#revision.namespace, this.#revision.name, status, now - this.#arrivedAt);
-    this.#handler.requestEnded();
+    this.#handler.inFlight.end();
   }
 }

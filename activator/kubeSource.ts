@@ -12,7 +12,8 @@ import type { Revision } from '../lib/apis/serving.ts';
 import { Labels } from '../lib/apis/serving.ts';
 import type { Clock } from '../lib/clock.ts';
 import { RESERVED_SERVICE_TYPE, ReservedInstanceLabels } from '../lib/config/reservedInstance.ts';
-import { Informer } from '../lib/kube/informer.ts';
+import type { Informer } from '../lib/kube/informer.ts';
+import { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { QueuePortNames } from '../lib/hop.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import type { Logger } from '../lib/log.ts';
@@ -29,7 +30,10 @@ import {
 /** The private Service's names for queue-proxy's serving ports. */
 const QUEUE_PORT_NAMES: ReadonlySet<string> = new Set(Object.values(QueuePortNames));
 
+/** The activator's only Kubernetes reader, so the owner of its process's informer factory. */
 export class KubePodSource implements PodSource {
+  /** The process's informer factory, for the other readers of the cluster it runs beside. */
+  readonly informers: InformerFactory;
   #revisions: Informer<Revision>;
   #endpoints: Informer<V1Endpoints>;
   #log: Logger;
@@ -40,10 +44,9 @@ export class KubePodSource implements PodSource {
 
   constructor(client: KubeRest, log: Logger, clock?: Clock) {
     this.#log = log;
-    const common = { client, log, ...(clock === undefined ? {} : { clock }) };
-    this.#revisions = new Informer<Revision>({ ...common, path: '/apis/serving.knative.dev/v1/revisions' });
-    this.#endpoints = new Informer<V1Endpoints>({
-      ...common,
+    this.informers = new InformerFactory({ client, log, clock });
+    this.#revisions = this.informers.informer<Revision>({ path: '/apis/serving.knative.dev/v1/revisions' });
+    this.#endpoints = this.informers.informer<V1Endpoints>({
       path: '/api/v1/endpoints',
       labelSelector: `${Labels.serviceType} in (Private,${RESERVED_SERVICE_TYPE}),${Labels.revision}`,
     });
@@ -68,13 +71,12 @@ export class KubePodSource implements PodSource {
         this.#changed(key);
       },
     });
-    this.#revisions.start();
-    this.#endpoints.start();
+    this.informers.start();
     await Promise.all([this.#revisions.whenSynced(), this.#endpoints.whenSynced()]);
   }
 
-  async stop(): Promise<void> {
-    await Promise.all([this.#revisions.stop(), this.#endpoints.stop()]);
+  stop(): Promise<void> {
+    return this.informers.stop();
   }
 
   #endpointsChanged(endpoints: V1Endpoints): void {

@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
+import { realClock, sleep, type Clock } from '../lib/clock.ts';
 import { parseGoDuration } from '../lib/config/duration.ts';
 import {
   connectionLimitsProblem,
@@ -12,6 +12,7 @@ import {
   HttpListener,
   type ConnectionLimits,
 } from '../lib/http/server.ts';
+import { finishInFlight } from '../lib/http/inFlight.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { MetricsPorts, QueuePorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -134,12 +135,9 @@ export async function startActivator(
 
   const shutdown = async () => {
     handler.draining = true;
-    log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.open });
+    log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.inFlight.open });
     await sleep(clock, config.drainQuietPeriodMs);
-    for (const listener of listeners) listener.stopAccepting();
-    const drained = await settlesWithin(clock, handler.whenIdle(), config.drainTimeoutMs);
-    if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: handler.open });
-    for (const listener of listeners) listener.closeAll();
+    await finishInFlight(handler.inFlight, listeners, { clock, timeoutMs: config.drainTimeoutMs, log });
     clearInterval(reportTicker);
     concurrency.tick(clock.now());
     await Promise.all([source.stop(), revisions.close(), reporter.close(), closeServer(metricsServer)]);
@@ -271,9 +269,10 @@ export async function main(argv: string[]): Promise<void> {
     source = staticSource = new StaticPodSource(integer('admin-port', values['admin-port'], 8014), config.bindAddress);
   } else if (sourceKind === 'kubernetes') {
     const client = createKubeRest(loadKubeConnection(values.kubeconfig));
-    source = new KubePodSource(client, log);
+    const kubeSource = new KubePodSource(client, log);
+    source = kubeSource;
     followLogLevel({
-      client,
+      informers: kubeSource.informers,
       namespace: process.env.SYSTEM_NAMESPACE ?? 'knative-serving',
       component: 'activator',
       log: log.with({ part: 'logging' }),

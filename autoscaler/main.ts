@@ -14,6 +14,7 @@ import { MetricsPorts } from '../lib/hop.ts';
 import { followLogLevel } from '../lib/config/logging.ts';
 import { ConfigStore } from '../lib/config/store.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
+import { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -60,15 +61,17 @@ export async function main(argv: string[]): Promise<void> {
   const log = createLogger('autoscaler', { identity });
 
   const client = createKubeRest(loadKubeConnection(values.kubeconfig));
+  // The KPA and the SKS reconciler both read ServerlessServices: one watch serves both.
+  const informers = new InformerFactory({ client, log });
+  informers.start();
   const config = new ConfigStore({
-    client,
+    informers,
     namespace: systemNamespace,
     log: log.with({ part: 'config' }),
     entries: { autoscaler: { name: CONFIG_AUTOSCALER, parse: parseAutoscalerConfig } },
   });
-  config.start();
-  const stopLogLevel = followLogLevel({
-    client,
+  followLogLevel({
+    informers,
     namespace: systemNamespace,
     component: 'autoscaler',
     log: log.with({ part: 'logging' }),
@@ -78,8 +81,7 @@ export async function main(argv: string[]): Promise<void> {
   const registry = createRegistry('autoscaler');
   const metricsServer: Server = await serveMetrics(registry, metricsPort);
   const elector = new LeaderElector({ client, namespace: systemNamespace, name: 'pilotlight-autoscaler', identity });
-  const pods = new KubernetesPodSource(client, namespace);
-  pods.informer.start();
+  const pods = new KubernetesPodSource(informers, namespace);
   const revisionOfPod = (pod: KubernetesObject) => {
     const revision = (pod as V1Pod).metadata?.labels?.[Labels.revision];
     return revision ? [`${pod.metadata?.namespace}/${revision}`] : [];
@@ -87,6 +89,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const autoscaler = await startAutoscaler({
     client,
+    informers,
     namespace,
     pods,
     clock: realClock,
@@ -101,6 +104,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const serverlessServices = startServerlessServiceController({
     client,
+    informers,
     namespace,
     systemNamespace,
     registry,
@@ -123,13 +127,8 @@ export async function main(argv: string[]): Promise<void> {
   });
   log.info('shutting down');
   await elector.stop();
-  await Promise.all([
-    autoscaler.stop(),
-    serverlessServices.stop(),
-    pods.informer.stop(),
-    config.stop(),
-    stopLogLevel(),
-  ]);
+  await Promise.all([autoscaler.stop(), serverlessServices.stop()]);
+  await informers.stop();
   await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
 }
 

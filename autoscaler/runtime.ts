@@ -1,4 +1,4 @@
-// The KPA wired together: informers on PodAutoscalers, ServerlessServices and
+// The KPA wired together: the process's informers on PodAutoscalers, ServerlessServices and
 // HorizontalPodAutoscalers, the per-revision scalers ticking on the clock, the collector, the
 // activator stat endpoint and the PodAutoscaler controller, which hands each PA to the KPA or
 // the HPA reconciler by its class. main.ts runs it against a cluster; tests run it in-process with a
@@ -11,7 +11,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { AutoscalerConfig } from '../lib/config/autoscaler.ts';
 import { Controller, type EventSource, type Leadership } from '../lib/controller.ts';
 import type { EventRecorder } from '../lib/kube/events.ts';
-import { Informer } from '../lib/kube/informer.ts';
+import type { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { objectKey } from '../lib/kube/store.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -30,6 +30,8 @@ import { SKS_API_VERSION } from '../lib/apis/networking.ts';
 
 export interface AutoscalerOptions {
   client: KubeRest;
+  /** The process's factory; its owner starts and stops it. */
+  informers: InformerFactory;
   /** Watch one namespace only; all of them when absent. */
   namespace?: string;
   pods: PodSource;
@@ -60,6 +62,7 @@ export interface RunningAutoscaler {
   /** Reconciles every PodAutoscaler again, e.g. after config-autoscaler changed. */
   resyncAll(): void;
   whenSynced(): Promise<void>;
+  /** Stops deciding and serving stats; the informers are the factory owner's to stop. */
   stop(): Promise<void>;
 }
 
@@ -68,17 +71,14 @@ const collectionPath = (apiVersion: string, plural: string, namespace?: string) 
 
 export async function startAutoscaler(options: AutoscalerOptions): Promise<RunningAutoscaler> {
   const log = options.log ?? createLogger('autoscaler');
-  const { client, clock } = options;
-  const podAutoscalers = new Informer<PodAutoscaler & KubernetesObject>({
-    client,
+  const { client, clock, informers } = options;
+  const podAutoscalers = informers.informer<PodAutoscaler & KubernetesObject>({
     path: collectionPath(PA_API_VERSION, 'podautoscalers', options.namespace),
   });
-  const serverlessServices = new Informer<ServerlessService & KubernetesObject>({
-    client,
+  const serverlessServices = informers.informer<ServerlessService & KubernetesObject>({
     path: collectionPath(SKS_API_VERSION, 'serverlessservices', options.namespace),
   });
-  const horizontalPodAutoscalers = new Informer<V2HorizontalPodAutoscaler>({
-    client,
+  const horizontalPodAutoscalers = informers.informer<V2HorizontalPodAutoscaler>({
     path: collectionPath(HPA_API_VERSION, 'horizontalpodautoscalers', options.namespace),
   });
 
@@ -180,9 +180,6 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
     statPort = await listenStatServer(statServer, options.statPort, options.statHost);
   }
 
-  podAutoscalers.start();
-  serverlessServices.start();
-  horizontalPodAutoscalers.start();
   void controller.start();
 
   return {
@@ -202,7 +199,6 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
       unsubscribe?.();
       stopCollecting();
       await controller.stop();
-      await Promise.all([podAutoscalers.stop(), serverlessServices.stop(), horizontalPodAutoscalers.stop()]);
       if (statServer) {
         statServer.closeAllConnections();
         await new Promise<void>((resolve) => statServer.close(() => resolve()));

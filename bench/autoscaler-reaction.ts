@@ -26,6 +26,7 @@ import { startControlPlane, stopControlPlane } from '../cli/cluster/controlPlane
 import { applyCrds } from '../cli/cluster/operator.ts';
 import { realClock } from '../lib/clock.ts';
 import { parseAutoscalerConfig } from '../lib/config/autoscaler.ts';
+import { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { createKubeRest, type KubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { startQueueProxy, startSampleApp, type Proc } from '../harness/processes.ts';
@@ -191,8 +192,13 @@ try {
   const pods = new StaticPodSource();
   const registry = new Registry();
   const config = parseAutoscalerConfig(undefined);
+  // The autoscaler process: the SKS reconciler and the KPA on one informer factory.
+  const informers = new InformerFactory({ client: api });
+  informers.start();
+  stoppers.push(() => informers.stop());
   const sks = startServerlessServiceController({
     client: api,
+    informers,
     namespace: NAMESPACE,
     systemNamespace: NAMESPACE,
     registry,
@@ -200,6 +206,7 @@ try {
   stoppers.push(() => sks.stop());
   const autoscaler: RunningAutoscaler = await startAutoscaler({
     client: recordingScaleCalls(api, scaleCalls),
+    informers,
     namespace: NAMESPACE,
     pods,
     clock: realClock,

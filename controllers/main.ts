@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { LeaderElector } from '../lib/kube/leaderElection.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -11,7 +12,7 @@ import { followLogLevel } from '../lib/config/logging.ts';
 import { MetricsPorts } from '../lib/hop.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
-import { startReconcilers } from './reconcilers.ts';
+import { RESYNC_PERIOD_MS, startReconcilers } from './reconcilers.ts';
 import { runWebhook } from './webhook/main.ts';
 
 /** The chart's headless gateway-admin Service, in the chart's default namespace. */
@@ -63,8 +64,11 @@ export async function main(argv: string[]): Promise<void> {
   // first list. A replica that cannot list what it reconciles (a missing CRD, a role without
   // the verb) stays unready, so a rollout or `helm --wait` stops there instead of going on.
   let ready = false;
-  const stopLogLevel = followLogLevel({
-    client,
+  // The webhook and the reconcilers read the same ConfigMaps: one watch serves both.
+  const informers = new InformerFactory({ client, resyncPeriodMs: RESYNC_PERIOD_MS, log });
+  informers.start();
+  followLogLevel({
+    informers,
     namespace: systemNamespace,
     component: 'controller',
     log: log.with({ part: 'logging' }),
@@ -75,6 +79,7 @@ export async function main(argv: string[]): Promise<void> {
     client,
     {
       systemNamespace,
+      informers,
       host: values['webhook-host'],
       port,
       endpoint: values['webhook-url']
@@ -92,6 +97,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const reconcilers = startReconcilers({
     client,
+    informers,
     systemNamespace,
     leadership: elector,
     registry,
@@ -110,7 +116,8 @@ export async function main(argv: string[]): Promise<void> {
     // The Lease is released only after in-flight reconciles end, so the next leader starts clean.
     void elector
       .stop()
-      .then(() => Promise.all([reconcilers.stop(), stopLogLevel()]))
+      .then(() => reconcilers.stop())
+      .then(() => informers.stop())
       .finally(() => {
         metricsServer.close();
         server.close(() => process.exit(0));

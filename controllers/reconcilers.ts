@@ -1,5 +1,5 @@
-// The reconcilers of `pilotlight controller`: informers for every kind they read, one parsed
-// ConfigMap store, and one Controller per kind, all gated by the same leadership.
+// The reconcilers of `pilotlight controller`: the process's informers for every kind they read, one
+// parsed ConfigMap store, and one Controller per kind, all gated by the same leadership.
 import type { PodAutoscaler } from '../lib/apis/autoscaling.ts';
 import type { KubernetesObject, V1Deployment, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
@@ -28,7 +28,8 @@ import {
 import { ConfigStore, requiredConfig, type ConfigEntries } from '../lib/config/store.ts';
 import { Controller, type Leadership } from '../lib/controller.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
-import { Informer } from '../lib/kube/informer.ts';
+import type { Informer } from '../lib/kube/informer.ts';
+import type { InformerFactory } from '../lib/kube/informerFactory.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { objectKey } from '../lib/kube/store.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -50,6 +51,8 @@ import { serviceReconciler } from './service/reconciler.ts';
 
 export interface ReconcilersOptions {
   client: KubeRest;
+  /** The process's factory; its owner starts and stops it. */
+  informers: InformerFactory;
   systemNamespace: string;
   /** Watch and reconcile this namespace only; all namespaces by default. */
   namespace?: string;
@@ -72,8 +75,12 @@ export interface ReconcilersOptions {
 export interface Reconcilers {
   /** Resolves once every informer has its first list. */
   whenSynced(): Promise<void>;
+  /** Stops the controllers; the informers are the factory owner's to stop. */
   stop(): Promise<void>;
 }
+
+/** How often the controller's informers re-deliver every object, so a missed event heals. */
+export const RESYNC_PERIOD_MS = 10 * 60_000;
 
 type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot & { gc: GcConfig };
 
@@ -99,18 +106,14 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const { client, registry } = options;
   const clock = options.clock ?? realClock;
   const log = options.log ?? createLogger('reconcilers');
-  const informers: Pick<Informer, 'start' | 'stop' | 'whenSynced'>[] = [];
+  const informers: Pick<Informer, 'whenSynced'>[] = [];
   const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string) => {
-    const created = new Informer<T>({
-      client,
+    const shared = options.informers.informer<T>({
       path: collectionPath(kind, kind.clusterScoped ? undefined : options.namespace),
       labelSelector,
-      resyncPeriodMs: 10 * 60_000,
-      clock,
-      log: log.with({ informer: kind.plural }),
     });
-    informers.push(created);
-    return created;
+    informers.push(shared);
+    return shared;
   };
   const services = informer<Service>(Kinds.service);
   const configurations = informer<Configuration>(Kinds.configuration);
@@ -131,7 +134,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     : undefined;
 
   const store = new ConfigStore<ReconcilerConfig>({
-    client,
+    informers: options.informers,
     namespace: options.systemNamespace,
     entries: configEntries,
     log: log.with({ part: 'config' }),
@@ -288,8 +291,6 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     for (const object of certificates?.lister.list() ?? []) certificateController?.enqueue(objectKey(object));
   });
 
-  store.start();
-  for (const i of informers) i.start();
   // As upstream, whose controller will not start without config-deployment: an operator whose
   // configuration was never installed stays out of the way (only its webhook serves) instead of
   // stamping out workloads that cannot run.
@@ -308,7 +309,6 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     async stop() {
       stopped = true;
       await Promise.all(controllers.map((c) => c.stop()));
-      await Promise.all([store.stop(), ...informers.map((i) => i.stop())]);
     },
   };
 }

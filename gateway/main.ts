@@ -11,7 +11,7 @@
 // (`--source static --routes-file PATH`, see sources/static.ts). Every flag is listed in FLAGS.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { realClock, settlesWithin, sleep, type Clock } from '../lib/clock.ts';
+import { realClock, sleep, type Clock } from '../lib/clock.ts';
 import { parseGoDuration } from '../lib/config/duration.ts';
 import { MetricsPorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -19,6 +19,7 @@ import { createRegistry } from '../lib/metrics.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { GatewayProxy } from './proxy.ts';
 import { normalizeHost } from './routing/index.ts';
+import { finishInFlight } from '../lib/http/inFlight.ts';
 import { connectionLimitsProblem, type ConnectionLimitNames, type ConnectionLimits } from '../lib/http/server.ts';
 import { revisionStatsAnswer, RevisionStats } from './revisionStats.ts';
 import { createAdminServer, GatewayListener, listenAdmin } from './server.ts';
@@ -280,11 +281,7 @@ export async function startGateway(
     draining = true;
     // Time for load balancers to see /readyz fail before the ports stop accepting.
     if (flags.drainQuietPeriodMs > 0) await sleep(clock, flags.drainQuietPeriodMs);
-    for (const listener of listeners) listener.stopAccepting();
-    const open = proxy.open;
-    const drained = await settlesWithin(clock, proxy.whenIdle(), flags.drainTimeoutMs);
-    if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: proxy.open });
-    for (const listener of listeners) listener.closeAll();
+    const open = await finishInFlight(proxy.inFlight, listeners, { clock, timeoutMs: flags.drainTimeoutMs, log });
     await sync.stop();
     await stopStatus?.();
     await pools.destroy();

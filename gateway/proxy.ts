@@ -26,6 +26,7 @@ import {
 } from '../lib/http/proxy.ts';
 import { endTimedOut, nextDeadline, TIMEOUT_BODY, type RequestTimeouts } from '../lib/http/timeouts.ts';
 import { forwardUpgrade, type UpgradeTimeouts } from '../lib/http/upgrade.ts';
+import { InFlight } from '../lib/http/inFlight.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import {
   route,
@@ -185,8 +186,7 @@ export class GatewayProxy {
   readonly deps: GatewayProxyDeps;
   /** Undefined when every request timeout is off. */
   readonly timeouts: RequestTimeouts | undefined;
-  #open = 0;
-  #idleWaiters: Array<() => void> = [];
+  readonly inFlight = new InFlight();
   #accessCount = 0;
   /**
    * Requests whose timeouts the sweep checks, as a list threaded through the requests
@@ -234,16 +234,6 @@ export class GatewayProxy {
     if (this.#timedHead !== undefined) this.#sweep = this.deps.clock.setTimeout(this.#onSweep, this.#sweepMs);
   };
 
-  /** Requests being answered plus upgraded connections still open. */
-  get open(): number {
-    return this.#open;
-  }
-
-  whenIdle(): Promise<void> {
-    if (this.#open === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
   requestHandler(listener: Listener): (req: DownstreamRequest, res: DownstreamResponse) => void {
     return (req, res) => {
       const arrivedAt = this.deps.clock.now();
@@ -255,7 +245,7 @@ export class GatewayProxy {
       }
       const decision = this.#route(listener, req);
       if (decision.kind === 'forward') {
-        this.#open++;
+        this.inFlight.begin();
         new GatewayRequest(this, decision, req, res, arrivedAt).begin();
         return;
       }
@@ -310,7 +300,7 @@ export class GatewayProxy {
         this.recordEnd(req, undefined, '', '', '', status, arrivedAt, undefined);
         return;
       }
-      this.#open++;
+      this.inFlight.begin();
       const upstream = decision.upstream;
       upstream.inFlight++;
       const options = forwardOptions(req, decision);
@@ -340,7 +330,7 @@ export class GatewayProxy {
             arrivedAt,
             upstream.address,
           );
-          this.requestEnded();
+          this.inFlight.end();
         },
       });
     };
@@ -360,10 +350,6 @@ export class GatewayProxy {
     this.deps.clock.setTimeout(() => {
       upstream.ejected = false;
     }, forMs);
-  }
-
-  requestEnded(): void {
-    if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   /** `decision` keys the metric series for (namespace, route, revision) when there is one. */
@@ -598,6 +584,6 @@ class GatewayRequest implements Dispatch, ExchangeListener, Dispatcher.DispatchH
       this.#arrivedAt,
       decision.upstream.address,
     );
-    this.#proxy.requestEnded();
+    this.#proxy.inFlight.end();
   }
 }

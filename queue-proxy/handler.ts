@@ -9,6 +9,7 @@ import { forwardUpgrade, holdUpgrade } from '../lib/http/upgrade.ts';
 import { errorBody, newRequestId, rawErrorResponse, REQUEST_ID_HEADER, writeError } from '../lib/http/errors.ts';
 import { normalizeRequestTarget } from '../lib/http/requestTarget.ts';
 import { HeldRequest } from '../lib/http/heldRequest.ts';
+import { InFlight } from '../lib/http/inFlight.ts';
 import { ProxyExchange, type Dispatch, type DownstreamRequest, type DownstreamResponse } from '../lib/http/proxy.ts';
 import type { Breaker } from '../lib/breaker.ts';
 import { HopHeaders, PROBE_USER_AGENTS, PROXIED_BY_ACTIVATOR, ProbeValues } from '../lib/hop.ts';
@@ -98,23 +99,11 @@ function forwardedNode(address: string): string {
 
 export class Pipeline {
   #deps: PipelineDeps;
-  /** Requests accepted and not yet answered, queued ones included, plus open upgraded connections. */
-  #open = 0;
-  #idleWaiters: Array<() => void> = [];
+  readonly inFlight = new InFlight();
   #answeredReady = false;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
-  }
-
-  get open(): number {
-    return this.#open;
-  }
-
-  /** Resolves once every accepted request has been answered. */
-  whenIdle(): Promise<void> {
-    if (this.#open === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   handleRequest = (req: DownstreamRequest, res: DownstreamResponse): void => {
@@ -134,7 +123,7 @@ export class Pipeline {
       return;
     }
     deps.drainer.touch();
-    this.#open++;
+    this.inFlight.begin();
     new ProxiedRequest(this, deps, req, res).begin();
   };
 
@@ -146,7 +135,7 @@ export class Pipeline {
       return;
     }
     deps.drainer.touch();
-    this.#open++;
+    this.inFlight.begin();
     const proxied = isProxied(req);
     const arrivedAt = deps.clock.now();
     deps.stats.requestIn(arrivedAt, proxied);
@@ -155,7 +144,7 @@ export class Pipeline {
     const timeouts = { responseMs: deps.timeouts.firstByteMs, idleMs: deps.upgradeIdleTimeoutMs };
     const ended = () => {
       deps.stats.requestOut(deps.clock.now(), proxied);
-      this.requestEnded();
+      this.inFlight.end();
     };
     // An upgraded connection holds its slot until it closes, as a hijacked Go handler does.
     holdUpgrade(socket, {
@@ -183,10 +172,6 @@ export class Pipeline {
     const requestId = newRequestId();
     this.#deps.log.debug('malformed request', { requestId, reason });
     return requestId;
-  }
-
-  requestEnded(): void {
-    if (--this.#open === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   #serveHealthCheck(req: DownstreamRequest, res: DownstreamResponse): void {
@@ -272,6 +257,6 @@ class ProxiedRequest extends HeldRequest<PipelineDeps> {
     const now = deps.clock.now();
     deps.stats.requestOut(now, this.#proxied);
     deps.userMetrics.observe(status, now - this.arrivedAt);
-    this.#pipeline.requestEnded();
+    this.#pipeline.inFlight.end();
   }
 }

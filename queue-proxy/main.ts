@@ -4,11 +4,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher, H2CClient } from 'undici';
-import { realClock, settlesWithin, type Clock } from '../lib/clock.ts';
+import { realClock, type Clock } from '../lib/clock.ts';
 import { http } from '../lib/http/builtins.ts';
 import { NodeDispatcher } from '../lib/http/nodeDispatcher.ts';
 import type { Dispatch } from '../lib/http/proxy.ts';
 import { HttpListener } from '../lib/http/server.ts';
+import { finishInFlight } from '../lib/http/inFlight.ts';
 import { WAIT_FOR_DRAIN_PATH } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { Breaker } from '../lib/breaker.ts';
@@ -155,11 +156,11 @@ export async function startQueueProxy(
     terminating = true;
     log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs });
     await drainer.drain();
-    listener.stopAccepting();
-    const pending = pipeline.open;
-    const drained = await settlesWithin(clock, pipeline.whenIdle(), config.drainTimeoutMs);
-    if (!drained) log.warn('drain timeout: closing connections with requests in progress', { open: pipeline.open });
-    listener.closeAll();
+    const pending = await finishInFlight(pipeline.inFlight, [listener], {
+      clock,
+      timeoutMs: config.drainTimeoutMs,
+      log,
+    });
     readiness.stop();
     clearInterval(reportTicker);
     await Promise.all([closeServer(admin), closeServer(autoscalerMetrics), closeServer(userMetricsServer)]);

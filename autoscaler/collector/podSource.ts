@@ -4,8 +4,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { Labels } from '../../lib/apis/serving.ts';
 import { QueuePorts } from '../../lib/hop.ts';
-import { Informer } from '../../lib/kube/informer.ts';
-import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { Informer } from '../../lib/kube/informer.ts';
+import type { InformerFactory } from '../../lib/kube/informerFactory.ts';
 import type { ScrapePod } from './sampling.ts';
 
 /**
@@ -84,13 +84,13 @@ export function toScrapePod(pod: V1Pod): ScrapePod {
   };
 }
 
-/** Every pod labelled with a revision, cached by one informer. */
+/** Every pod labelled with a revision, cached by the process's informer. */
 export class KubernetesPodSource implements PodSource {
   readonly informer: Informer<V1Pod>;
 
-  constructor(client: KubeRest, namespace?: string) {
+  constructor(informers: InformerFactory, namespace?: string) {
     const path = namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods';
-    this.informer = new Informer<V1Pod>({ client, path, labelSelector: Labels.revision });
+    this.informer = informers.informer<V1Pod>({ path, labelSelector: Labels.revision });
   }
 
   readyPods(namespace: string, revision: string): ScrapePod[] {

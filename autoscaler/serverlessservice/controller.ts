@@ -1,11 +1,11 @@
-// Runs the ServerlessService reconciler: informers on SKSs, on the Services and Endpoints they
-// own (selected by label), and on the activator's Endpoints, whose changes touch every SKS.
+// Runs the ServerlessService reconciler: the process's informers on SKSs, on the Services and
+// Endpoints they own (selected by label), and on the activator's Endpoints, whose changes touch every SKS.
 import type { KubernetesObject, V1Endpoints, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { Labels } from '../../lib/apis/serving.ts';
 import { realClock, type Clock } from '../../lib/clock.ts';
 import { Controller, type Leadership } from '../../lib/controller.ts';
-import { Informer } from '../../lib/kube/informer.ts';
+import type { InformerFactory } from '../../lib/kube/informerFactory.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
@@ -15,6 +15,8 @@ import { ACTIVATOR_SERVICE } from './resources.ts';
 
 export interface ServerlessServiceControllerOptions {
   client: KubeRest;
+  /** The process's factory; its owner starts and stops it. */
+  informers: InformerFactory;
   /** Watch one namespace only; all of them when absent. */
   namespace?: string;
   systemNamespace: string;
@@ -27,6 +29,7 @@ export interface ServerlessServiceControllerOptions {
 export interface RunningServerlessServiceController {
   controller: Controller;
   whenSynced(): Promise<void>;
+  /** Stops the controller; the informers are the factory owner's to stop. */
   stop(): Promise<void>;
 }
 
@@ -42,21 +45,18 @@ function firstOf<T extends KubernetesObject>(listers: Lister<T>[]): Lister<T> {
 export function startServerlessServiceController(
   options: ServerlessServiceControllerOptions,
 ): RunningServerlessServiceController {
-  const { client } = options;
+  const { client, informers: factory } = options;
   const scope = options.namespace ? `/namespaces/${options.namespace}` : '';
-  const serverlessServices = new Informer<ServerlessService & KubernetesObject>({
-    client,
+  const serverlessServices = factory.informer<ServerlessService & KubernetesObject>({
     path: `/apis/${SKS_API_VERSION}${scope}/serverlessservices`,
   });
-  const services = new Informer<V1Service>({ client, path: `/api/v1${scope}/services`, labelSelector: SKS_LABEL });
+  const services = factory.informer<V1Service>({ path: `/api/v1${scope}/services`, labelSelector: SKS_LABEL });
   // The endpoints controller copies the private Service's labels onto its Endpoints.
-  const endpoints = new Informer<V1Endpoints>({
-    client,
+  const endpoints = factory.informer<V1Endpoints>({
     path: `/api/v1${scope}/endpoints`,
     labelSelector: Labels.serviceType,
   });
-  const activator = new Informer<V1Endpoints>({
-    client,
+  const activator = factory.informer<V1Endpoints>({
     path: `/api/v1/namespaces/${options.systemNamespace}/endpoints`,
     fieldSelector: `metadata.name=${ACTIVATOR_SERVICE}`,
   });
@@ -86,16 +86,12 @@ export function startServerlessServiceController(
   controller.watch(endpoints, owningSks);
   controller.watch(activator, () => serverlessServices.lister.list().map(objectKey));
 
-  for (const informer of informers) informer.start();
   void controller.start();
   return {
     controller,
     whenSynced: async () => {
       await Promise.all(informers.map((i) => i.whenSynced()));
     },
-    async stop() {
-      await controller.stop();
-      await Promise.all(informers.map((i) => i.stop()));
-    },
+    stop: () => controller.stop(),
   };
 }

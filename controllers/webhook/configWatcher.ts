@@ -6,7 +6,7 @@ import { CONFIG_DEFAULTS, parseDefaults } from '../../lib/config/defaults.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../../lib/config/features.ts';
 import { CONFIG_RESERVED_INSTANCE, parseReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
 import { ConfigStore, type ConfigEntries } from '../../lib/config/store.ts';
-import type { KubeRest } from '../../lib/kube/rest.ts';
+import type { InformerFactory } from '../../lib/kube/informerFactory.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { WebhookConfig } from './config.ts';
 
@@ -18,22 +18,22 @@ export const webhookConfigEntries: ConfigEntries<WebhookConfig> = {
 };
 
 /**
- * Watches the ConfigMaps in the system namespace and resolves once they are loaded. A ConfigMap
+ * Reads the ConfigMaps in the system namespace through the process's (started) informer factory,
+ * and resolves once they are loaded. A ConfigMap
  * that fails to parse keeps the last good value and is logged, so one bad edit never turns every
  * admission into an error.
  */
 export async function watchWebhookConfig(
-  client: KubeRest,
+  informers: InformerFactory,
   namespace: string,
   log: Logger,
 ): Promise<() => WebhookConfig> {
   const store = new ConfigStore({
-    client,
+    informers,
     namespace,
     entries: webhookConfigEntries,
     log: log.with({ part: 'webhook-config' }),
   });
-  store.start();
   await store.whenSynced();
   return () => store.snapshot();
 }

@@ -2,6 +2,7 @@
 import type { Server } from 'node:https';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { isNotFound } from '../../lib/kube/errors.ts';
+import type { InformerFactory } from '../../lib/kube/informerFactory.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Logger } from '../../lib/log.ts';
 import { ensureWebhookCertificates, keepingOthersMetadata } from './certificates.ts';
@@ -11,6 +12,8 @@ import { startWebhookServer } from './server.ts';
 
 export interface WebhookOptions {
   systemNamespace: string;
+  /** The process's started factory, whose ConfigMap informer the reconcilers share. */
+  informers: InformerFactory;
   host: string;
   port: number;
   /** How the API server reaches us: a URL when we run outside the cluster, else our Service. */
@@ -53,7 +56,7 @@ export async function runWebhook(client: KubeRest, options: WebhookOptions, log:
           ipAddresses: [],
         };
   const certificates = await ensureWebhookCertificates(client, { namespace: options.systemNamespace, ...names });
-  const config = await watchWebhookConfig(client, options.systemNamespace, log);
+  const config = await watchWebhookConfig(options.informers, options.systemNamespace, log);
   const server = await startWebhookServer({
     host: options.host,
     port: options.port,

@@ -9,7 +9,8 @@ import { INGRESS_CLASS_ANNOTATION, type ServerlessService } from '../../lib/apis
 import type { Clock } from '../../lib/clock.ts';
 import { followLogLevel } from '../../lib/config/logging.ts';
 import { PILOTLIGHT_INGRESS_CLASS } from '../../lib/config/network.ts';
-import { Informer } from '../../lib/kube/informer.ts';
+import type { Informer } from '../../lib/kube/informer.ts';
+import { InformerFactory } from '../../lib/kube/informerFactory.ts';
 import { LeaderElector } from '../../lib/kube/leaderElection.ts';
 import { createKubeRest, type KubeRest } from '../../lib/kube/rest.ts';
 import { loadKubeConnection } from '../../lib/kube/kubeconfig.ts';
@@ -36,8 +37,11 @@ export interface KubernetesSourceOptions {
   clock?: Clock;
 }
 
+/** The gateway's only Kubernetes reader, so the owner of its process's informer factory. */
 export class KubernetesSource implements RoutingSource {
   readonly #ingressClass: string;
+  /** The process's informer factory, for the other readers of the cluster it runs beside. */
+  readonly informers: InformerFactory;
   readonly #ingresses: Informer<Ingress>;
   readonly #services: Informer<V1Service>;
   readonly #slices: Informer<V1EndpointSlice>;
@@ -45,20 +49,14 @@ export class KubernetesSource implements RoutingSource {
   readonly #secrets: Informer<V1Secret>;
 
   constructor(options: KubernetesSourceOptions) {
-    const common = { client: options.client, ...(options.clock ? { clock: options.clock } : {}) };
+    this.informers = new InformerFactory({ client: options.client, clock: options.clock, log: options.log });
     this.#ingressClass = options.ingressClass ?? PILOTLIGHT_INGRESS_CLASS;
     const scope = options.namespace ? `/namespaces/${options.namespace}` : '';
     const informer = <T extends KubernetesObject>(
       group: string,
       resource: string,
       selectors: { labelSelector?: string; fieldSelector?: string } = {},
-    ) =>
-      new Informer<T>({
-        ...common,
-        path: `${group}${scope}/${resource}`,
-        ...selectors,
-        log: options.log.with({ informer: resource }),
-      });
+    ) => this.informers.informer<T>({ path: `${group}${scope}/${resource}`, ...selectors });
     this.#ingresses = informer('/apis/networking.internal.knative.dev/v1alpha1', 'ingresses');
     this.#services = informer('/api/v1', 'services');
     this.#slices = informer('/apis/discovery.k8s.io/v1', 'endpointslices', { labelSelector: SERVICE_NAME_LABEL });
@@ -74,10 +72,8 @@ export class KubernetesSource implements RoutingSource {
       this.#serverlessServices,
       this.#secrets,
     ] as Informer<KubernetesObject>[];
-    for (const informer of informers) {
-      informer.addHandlers({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
-      informer.start();
-    }
+    for (const informer of informers) informer.addHandlers({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
+    this.informers.start();
     await Promise.all(informers.map((informer) => informer.whenSynced()));
   }
 
@@ -111,14 +107,8 @@ export class KubernetesSource implements RoutingSource {
     return { ingresses, backends, secrets };
   }
 
-  async stop(): Promise<void> {
-    await Promise.all([
-      this.#ingresses.stop(),
-      this.#services.stop(),
-      this.#slices.stop(),
-      this.#serverlessServices.stop(),
-      this.#secrets.stop(),
-    ]);
+  stop(): Promise<void> {
+    return this.informers.stop();
   }
 
   /** Undefined while the Service or the named port does not exist: the split is then "backend unknown". */
@@ -197,8 +187,8 @@ export async function startKubernetesSource(flags: KubernetesSourceFlags, log: L
   );
   elector.start();
   // config-logging sits beside the lease, in the system namespace.
-  const stopLogLevel = followLogLevel({
-    client,
+  followLogLevel({
+    informers: source.informers,
     namespace: flags.leaseNamespace,
     component: 'gateway',
     log: log.with({ part: 'logging' }),
@@ -210,7 +200,6 @@ export async function startKubernetesSource(flags: KubernetesSourceFlags, log: L
     stop: async () => {
       await statusWriter.stop();
       await elector.stop();
-      await stopLogLevel();
     },
   };
 }

@@ -2,7 +2,7 @@
 // level of zap-logger-config is every component's, and `loglevel.<component>` overrides it for one;
 // the rest of zap-logger-config (encoders, output paths) describes zap itself and is not read.
 import { z } from 'zod';
-import type { KubeRest } from '../kube/rest.ts';
+import type { InformerFactory } from '../kube/informerFactory.ts';
 import { type Level, type Logger, logLevel, setLogLevel } from '../log.ts';
 import type { ConfigIssueReporter } from './parse.ts';
 import { ConfigStore } from './store.ts';
@@ -75,16 +75,16 @@ export const levelOf = (config: LoggingConfig, component: string): Level =>
 
 /**
  * Keeps the process's log level at config-logging's level for component, from every change of the
- * ConfigMap on, without a restart. Returns what stops the watch.
+ * ConfigMap on, without a restart. The watch is the process's ConfigMap informer, stopped by its owner.
  */
 export function followLogLevel(options: {
-  client: KubeRest;
+  informers: InformerFactory;
   namespace: string;
   component: string;
   log: Logger;
-}): () => Promise<void> {
+}): void {
   const store = new ConfigStore({
-    client: options.client,
+    informers: options.informers,
     namespace: options.namespace,
     entries: { logging: { name: CONFIG_LOGGING, parse: parseLoggingConfig } },
     log: options.log,
@@ -95,6 +95,4 @@ export function followLogLevel(options: {
     options.log.info('log level changed', { from: logLevel(), to: level });
     setLogLevel(level);
   });
-  store.start();
-  return () => store.stop();
 }

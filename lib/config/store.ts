@@ -1,9 +1,9 @@
-// One informer on the system namespace's ConfigMaps, each known ConfigMap parsed once per change
-// into a frozen snapshot (upstream pkg/apis/config/store.go). Readers take the snapshot at the
+// The process's informer on the system namespace's ConfigMaps, each known ConfigMap parsed once per
+// change into a frozen snapshot (upstream pkg/apis/config/store.go). Readers take the snapshot at the
 // start of a reconcile or admission and use it throughout, so one request never sees two configs.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { Informer } from '../kube/informer.ts';
-import type { KubeRest } from '../kube/rest.ts';
+import type { Informer } from '../kube/informer.ts';
+import type { InformerFactory } from '../kube/informerFactory.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { ConfigIssueReporter } from './parse.ts';
 
@@ -62,7 +62,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 export interface ConfigStoreOptions<S> {
-  client: KubeRest;
+  /** The process's factory: stores with other entries share its one ConfigMap informer. */
+  informers: InformerFactory;
   namespace: string;
   entries: ConfigEntries<S>;
   log?: Logger;
@@ -88,10 +89,8 @@ export class ConfigStore<S extends object> {
       initial[key] = entry.parse(undefined);
     }
     this.#snapshot = deepFreeze(initial);
-    this.#informer = new Informer<ConfigMap>({
-      client: options.client,
+    this.#informer = options.informers.informer<ConfigMap>({
       path: `/api/v1/namespaces/${options.namespace}/configmaps`,
-      log: this.#log,
     });
     this.#informer.addHandlers({
       onAdd: (cm) => this.#apply(cm, cm.data ?? {}),
@@ -118,16 +117,8 @@ export class ConfigStore<S extends object> {
     return new Promise((resolve) => this.#waiting.set(name, [...(this.#waiting.get(name) ?? []), resolve]));
   }
 
-  start(): void {
-    this.#informer.start();
-  }
-
   whenSynced(): Promise<void> {
     return this.#informer.whenSynced();
-  }
-
-  stop(): Promise<void> {
-    return this.#informer.stop();
   }
 
   /**

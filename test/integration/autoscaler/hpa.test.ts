@@ -7,8 +7,7 @@ import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
-import { startAutoscaler, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
+import type { RunningAutoscaler } from '../../../autoscaler/runtime.ts';
 import { realClock } from '../../../lib/clock.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { isNotFound } from '../../../lib/kube/errors.ts';
@@ -22,6 +21,7 @@ import {
   pause,
   paStatus,
   recordingClient,
+  startAutoscalerProcess,
   type RecordedCall,
 } from './support.ts';
 
@@ -37,20 +37,16 @@ async function startHarness(ns: string): Promise<{ autoscaler: RunningAutoscaler
   const calls: RecordedCall[] = [];
   const registry = new Registry();
   const config = parseAutoscalerConfig(undefined);
-  const sks = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry });
-  cleanups.push(() => sks.stop());
-  const autoscaler = await startAutoscaler({
+  const running = await startAutoscalerProcess(ns, {
     client: recordingClient(calls),
-    namespace: ns,
     pods: new StaticPodSource(),
     clock: realClock,
     registry,
     config: () => config,
     scrapeOnTimer: false,
   });
-  cleanups.push(() => autoscaler.stop());
-  await Promise.all([sks.whenSynced(), autoscaler.whenSynced()]);
-  return { autoscaler, calls };
+  cleanups.push(() => running.stop());
+  return { autoscaler: running.autoscaler, calls };
 }
 
 async function hpaOf(ns: string, name: string): Promise<V2HorizontalPodAutoscaler | undefined> {

@@ -5,9 +5,8 @@
 // hand, once per simulated second, so no assertion depends on wall-clock timing.
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startAutoscaler, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
+import type { RunningAutoscaler } from '../../../autoscaler/runtime.ts';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
-import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { EventRecorder } from '../../../lib/kube/events.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
@@ -25,6 +24,7 @@ import {
   paStatus,
   recordingClient,
   replicasOf,
+  startAutoscalerProcess,
   type RecordedCall,
 } from './support.ts';
 
@@ -47,11 +47,8 @@ async function startHarness(ns: string): Promise<Harness> {
   const client = recordingClient(calls);
   const registry = new Registry();
   const config = parseAutoscalerConfig(undefined);
-  const sks = startServerlessServiceController({ client: api, namespace: ns, systemNamespace: ns, registry });
-  cleanups.push(() => sks.stop());
-  const autoscaler = await startAutoscaler({
+  const running = await startAutoscalerProcess(ns, {
     client,
-    namespace: ns,
     pods,
     clock,
     registry,
@@ -61,9 +58,8 @@ async function startHarness(ns: string): Promise<Harness> {
     statHost: '127.0.0.1',
     scrapeOnTimer: false,
   });
-  cleanups.push(() => autoscaler.stop());
-  await Promise.all([sks.whenSynced(), autoscaler.whenSynced()]);
-  return { autoscaler, clock, pods, calls };
+  cleanups.push(() => running.stop());
+  return { autoscaler: running.autoscaler, clock, pods, calls };
 }
 
 /**

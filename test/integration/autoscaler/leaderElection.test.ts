@@ -4,13 +4,20 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
 import { startAutoscaler, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
-import { api, createDeployment, createPodAutoscaler, paStatus, recordingClient, type RecordedCall } from './support.ts';
+import {
+  createDeployment,
+  createPodAutoscaler,
+  paStatus,
+  recordingClient,
+  startedInformers,
+  startServerlessServiceProcess,
+  type RecordedCall,
+} from './support.ts';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -38,8 +45,10 @@ async function replica(ns: string, identity: string): Promise<Replica> {
     retryPeriodMs: 200,
   });
   const config = parseAutoscalerConfig(undefined);
+  const informers = startedInformers();
   const autoscaler = await startAutoscaler({
     client,
+    informers,
     namespace: ns,
     pods: new StaticPodSource(),
     clock: new FakeClock(Date.now()),
@@ -61,6 +70,7 @@ async function replica(ns: string, identity: string): Promise<Replica> {
       r.stopped = true;
       await elector.stop();
       await autoscaler.stop();
+      await informers.stop();
     },
   };
   stops.push(() => r.stop());
@@ -80,12 +90,7 @@ describe('autoscaler replicas with leader election', () => {
     const ns = await createNamespace('kpa-ha');
     const revision = 'ha-00001';
     await createDeployment(ns, revision, 1);
-    const sks = startServerlessServiceController({
-      client: api,
-      namespace: ns,
-      systemNamespace: ns,
-      registry: new Registry(),
-    });
+    const sks = startServerlessServiceProcess(ns);
     stops.push(() => sks.stop());
     const replicas = [await replica(ns, 'a'), await replica(ns, 'b')];
     await eventually(() => replicas.some((r) => r.elector.isLeader()), 'a leader');

@@ -2,12 +2,10 @@
 // Services it creates, and the public Endpoints it points at the activators (Proxy, or no pod
 // ready) or at the pods (Serve). No endpoints controller runs here, so the test writes the
 // private Service's and the activator's Endpoints the way one would.
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
-import { api, createDeployment } from './support.ts';
+import { api, createDeployment, startServerlessServiceProcess } from './support.ts';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -61,12 +59,7 @@ describe('ServerlessService reconciler against the real API server', () => {
       { name: 'http2', port: 8013, protocol: 'TCP' },
       { name: 'https', port: 8112, protocol: 'TCP' },
     ]);
-    const running = startServerlessServiceController({
-      client: api,
-      namespace: ns,
-      systemNamespace: ns,
-      registry: new Registry(),
-    });
+    const running = startServerlessServiceProcess(ns);
     stops.push(() => running.stop());
     await running.whenSynced();
 
@@ -175,12 +168,7 @@ describe('ServerlessService reconciler for an h2c revision', () => {
       { name: 'http', port: 8012, protocol: 'TCP' },
       { name: 'http2', port: 8013, protocol: 'TCP' },
     ]);
-    const running = startServerlessServiceController({
-      client: api,
-      namespace: ns,
-      systemNamespace: ns,
-      registry: new Registry(),
-    });
+    const running = startServerlessServiceProcess(ns);
     stops.push(() => running.stop());
     await running.whenSynced();
     await api.request('POST', sksPath(ns), {

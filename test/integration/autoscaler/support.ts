@@ -1,10 +1,68 @@
 // Shared set-up for the autoscaler's integration tests: the objects a revision reconciler
 // would have created, and a client that records the calls made through it.
+import { Registry } from 'prom-client';
 import { inject } from 'vitest';
+import { startAutoscaler, type AutoscalerOptions, type RunningAutoscaler } from '../../../autoscaler/runtime.ts';
+import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
+import { InformerFactory } from '../../../lib/kube/informerFactory.ts';
 import { createKubeRest, type KubeRest } from '../../../lib/kube/rest.ts';
 import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 
 export const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
+
+/** One process's informer factory, started as autoscaler/main.ts starts it; the caller stops it last. */
+export function startedInformers(client: KubeRest = api): InformerFactory {
+  const informers = new InformerFactory({ client });
+  informers.start();
+  return informers;
+}
+
+interface RunningProcess {
+  whenSynced(): Promise<void>;
+  /** Stops the controllers, then the informers. */
+  stop(): Promise<void>;
+}
+
+/** The SKS reconciler of the test's namespace (which doubles as the system namespace) on the given factory. */
+function startServerlessServices(ns: string, informers: InformerFactory, registry: Registry) {
+  return startServerlessServiceController({ client: api, informers, namespace: ns, systemNamespace: ns, registry });
+}
+
+/** The SKS reconciler alone in its process, on a started informer factory of its own. */
+export function startServerlessServiceProcess(ns: string): RunningProcess {
+  const informers = startedInformers();
+  const sks = startServerlessServices(ns, informers, new Registry());
+  return {
+    whenSynced: () => sks.whenSynced(),
+    async stop() {
+      await sks.stop();
+      await informers.stop();
+    },
+  };
+}
+
+/**
+ * The autoscaler process as autoscaler/main.ts wires it, synced: the SKS reconciler and the KPA on
+ * one started informer factory, whose list and watch calls go through `informersClient`.
+ */
+export async function startAutoscalerProcess(
+  ns: string,
+  options: Omit<AutoscalerOptions, 'informers' | 'namespace'>,
+  informersClient: KubeRest = api,
+): Promise<{ autoscaler: RunningAutoscaler; stop(): Promise<void> }> {
+  const informers = startedInformers(informersClient);
+  const sks = startServerlessServices(ns, informers, options.registry);
+  const autoscaler = await startAutoscaler({ ...options, informers, namespace: ns });
+  await Promise.all([sks.whenSynced(), autoscaler.whenSynced()]);
+  return {
+    autoscaler,
+    async stop() {
+      await autoscaler.stop();
+      await sks.stop();
+      await informers.stop();
+    },
+  };
+}
 
 export interface RecordedCall {
   seq: number;

@@ -4,8 +4,14 @@
 // kube-controller-manager runs in the test control plane.
 import { Registry } from 'prom-client';
 import { inject } from 'vitest';
-import { startReconcilers, type Reconcilers, type ReconcilersOptions } from '../../../controllers/reconcilers.ts';
+import {
+  RESYNC_PERIOD_MS,
+  startReconcilers,
+  type Reconcilers,
+  type ReconcilersOptions,
+} from '../../../controllers/reconcilers.ts';
 import { isNotFound } from '../../../lib/kube/errors.ts';
+import { InformerFactory } from '../../../lib/kube/informerFactory.ts';
 import { createKubeRest, type KubeRest } from '../../../lib/kube/rest.ts';
 import { loadKubeConnection } from '../../../lib/kube/kubeconfig.ts';
 import { eventually } from '../lib/wait.ts';
@@ -73,11 +79,32 @@ export interface Running extends Reconcilers {
   registry: Registry;
 }
 
+/** The reconcilers as controllers/main.ts runs them, with the process's informer factory, which stop() stops too. */
 export async function startInProcess(ns: string, extra: Partial<ReconcilersOptions> = {}): Promise<Running> {
   const registry = new Registry();
-  const reconcilers = startReconcilers({ client: api, systemNamespace: ns, namespace: ns, registry, ...extra });
+  const informers = new InformerFactory({
+    client: extra.client ?? api,
+    resyncPeriodMs: RESYNC_PERIOD_MS,
+    clock: extra.clock,
+  });
+  informers.start();
+  const reconcilers = startReconcilers({
+    client: api,
+    informers,
+    systemNamespace: ns,
+    namespace: ns,
+    registry,
+    ...extra,
+  });
   await reconcilers.whenSynced();
-  return { ...reconcilers, registry };
+  return {
+    whenSynced: reconcilers.whenSynced,
+    async stop() {
+      await reconcilers.stop();
+      await informers.stop();
+    },
+    registry,
+  };
 }
 
 /** Reconciles counted by this instance's controllers, any result. */

@@ -12,8 +12,6 @@ import { Registry } from 'prom-client';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { StaticPodSource } from '../../../autoscaler/collector/podSource.ts';
-import { startAutoscaler } from '../../../autoscaler/runtime.ts';
-import { startServerlessServiceController } from '../../../autoscaler/serverlessservice/controller.ts';
 import { realClock } from '../../../lib/clock.ts';
 import { parseAutoscalerConfig } from '../../../lib/config/autoscaler.ts';
 import {
@@ -38,6 +36,7 @@ import {
   startInProcess,
   waitFor,
 } from '../controllers/harness.ts';
+import { startAutoscalerProcess } from '../autoscaler/support.ts';
 import { POD_NAME_HEADER, POD_NETWORK_PREFIX } from './conventions.ts';
 import { LoopbackKubelet } from './kubelet.ts';
 
@@ -207,29 +206,19 @@ describe('reserved instance through a load cycle', () => {
     const reconcilers = await startInProcess(ns);
     cleanups.push(() => reconcilers.stop());
 
-    const registry = new Registry();
-    const serverlessServices = startServerlessServiceController({
-      client: api,
-      namespace: ns,
-      systemNamespace: ns,
-      registry,
-    });
-    cleanups.push(() => serverlessServices.stop());
     const podSource = new StaticPodSource();
     const config = parseAutoscalerConfig(AUTOSCALER_CONFIG);
-    const autoscaler = await startAutoscaler({
+    const { autoscaler, stop } = await startAutoscalerProcess(ns, {
       client: api,
-      namespace: ns,
       pods: podSource,
       clock: realClock,
-      registry,
+      registry: new Registry(),
       config: () => config,
       recorder: new EventRecorder({ client: api, component: 'autoscaler' }),
       statPort: 0,
       statHost: '127.0.0.1',
     });
-    cleanups.push(() => autoscaler.stop());
-    await Promise.all([serverlessServices.whenSynced(), autoscaler.whenSynced()]);
+    cleanups.push(stop);
 
     const kubelet = new LoopbackKubelet({
       api,

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../../lib/config/deployment.ts';
 import { parseFeatures, type Features } from '../../../lib/config/features.ts';
 import { ConfigStore, ConfigUnavailable, requiredConfig } from '../../../lib/config/store.ts';
+import { InformerFactory } from '../../../lib/kube/informerFactory.ts';
 import type { KubeRest, RequestOptions, WatchEvent } from '../../../lib/kube/rest.ts';
 import type { DeploymentConfig } from '../../../lib/config/deployment.ts';
 import type { Logger } from '../../../lib/log.ts';
@@ -78,9 +79,11 @@ function recordingLogger(lines: Record<string, unknown>[]): Logger {
   return logger;
 }
 
+/** A store on a factory of its own, which each test starts and stops as a process's main does. */
 function store(api: ScriptedApi, log?: Logger) {
-  return new ConfigStore<Config>({
-    client: api,
+  const informers = new InformerFactory({ client: api });
+  const s = new ConfigStore<Config>({
+    informers,
     namespace: 'system',
     ...(log ? { log } : {}),
     entries: {
@@ -88,11 +91,12 @@ function store(api: ScriptedApi, log?: Logger) {
       deployment: { name: 'config-deployment', parse: requiredConfig(parseDeploymentConfig) },
     },
   });
+  return { s, informers };
 }
 
 describe('ConfigStore', () => {
   it('starts from defaults, and from ConfigUnavailable for a ConfigMap that has none', () => {
-    const s = store(new ScriptedApi([]));
+    const { s } = store(new ScriptedApi([]));
     expect(s.snapshot().features['tag-header-based-routing']).toBe('Disabled');
     expect(s.snapshot().deployment).toBeInstanceOf(ConfigUnavailable);
     expect((s.snapshot().deployment as ConfigUnavailable).message).toContain('queue-sidecar-image');
@@ -100,10 +104,10 @@ describe('ConfigStore', () => {
 
   it('parses listed and watched ConfigMaps into a new frozen snapshot and tells listeners', async () => {
     const api = new ScriptedApi([cm('config-deployment', { 'queue-sidecar-image': 'q:1' }, '1')]);
-    const s = store(api);
+    const { s, informers } = store(api);
     const changed: string[] = [];
     s.onChange((name) => changed.push(name));
-    s.start();
+    informers.start();
     await s.whenSynced();
     const first = s.snapshot();
     expect((first.deployment as DeploymentConfig).queueSidecarImage).toBe('q:1');
@@ -114,7 +118,7 @@ describe('ConfigStore', () => {
     expect((s.snapshot().deployment as DeploymentConfig).queueSidecarImage).toBe('q:2');
     expect((first.deployment as DeploymentConfig).queueSidecarImage).toBe('q:1');
     expect(changed).toEqual(['config-deployment', 'config-deployment']);
-    await s.stop();
+    await informers.stop();
   });
 
   it('falls back to the default for a bad key alone, keeps the others, and logs the key and the rule', async () => {
@@ -122,8 +126,8 @@ describe('ConfigStore', () => {
       cm('config-features', { 'tag-header-based-routing': 'enabled', 'kubernetes.podspec-affinity': 'enabled' }, '1'),
     ]);
     const lines: Record<string, unknown>[] = [];
-    const s = store(api, recordingLogger(lines));
-    s.start();
+    const { s, informers } = store(api, recordingLogger(lines));
+    informers.start();
     await s.whenSynced();
     api.push({
       type: 'MODIFIED',
@@ -143,35 +147,35 @@ describe('ConfigStore', () => {
       key: 'tag-header-based-routing',
       error: 'must be Enabled, Disabled or Allowed',
     });
-    await s.stop();
+    await informers.stop();
   });
 
   it('keeps the last good value when a ConfigMap cannot be parsed at all', async () => {
     const api = new ScriptedApi([cm('config-deployment', { 'queue-sidecar-image': 'q:1' }, '1')]);
-    const s = store(api);
-    s.start();
+    const { s, informers } = store(api);
+    informers.start();
     await s.whenSynced();
     api.push({ type: 'MODIFIED', object: cm('config-deployment', { 'queue-sidecar-image': '' }, '2') });
     await settle();
     expect((s.snapshot().deployment as DeploymentConfig).queueSidecarImage).toBe('q:1');
-    await s.stop();
+    await informers.stop();
   });
 
   it('explains why a ConfigMap without defaults is still unusable when its first version is bad', async () => {
     const api = new ScriptedApi([cm('config-deployment', { 'progress-deadline': 'soon' }, '1')]);
-    const s = store(api);
-    s.start();
+    const { s, informers } = store(api);
+    informers.start();
     await s.whenSynced();
     const unavailable = s.snapshot().deployment as ConfigUnavailable;
     expect(unavailable).toBeInstanceOf(ConfigUnavailable);
     expect(unavailable.message).toContain('progress-deadline');
-    await s.stop();
+    await informers.stop();
   });
 
   it('falls back to defaults when a ConfigMap is deleted, and reports presence once it exists', async () => {
     const api = new ScriptedApi([]);
-    const s = store(api);
-    s.start();
+    const { s, informers } = store(api);
+    informers.start();
     await s.whenSynced();
     let present = false;
     void s.whenPresent('config-features').then(() => {
@@ -183,6 +187,6 @@ describe('ConfigStore', () => {
     api.push({ type: 'DELETED', object: cm('config-features', { 'tag-header-based-routing': 'enabled' }, '3') });
     await settle();
     expect(s.snapshot().features['tag-header-based-routing']).toBe('Disabled');
-    await s.stop();
+    await informers.stop();
   });
 });
