@@ -79,7 +79,7 @@ export interface RolloutTimeline {
   programmed: Array<{ second: number; percents: Record<string, number> }>;
   /** The Service's conditions when it settled. */
   conditions: Condition[];
-  /** The Service's Events, each at the second its controller log line was written when it has one. */
+  /** The Service's Events during the load, each at the second its controller log line was written when it has one. */
   events: Decision[];
   /** The controller's log lines about this Service's canary. */
   controllerLog: Decision[];
@@ -306,6 +306,8 @@ export async function runRolloutTimeline(
         reason: e.reason,
         message: e.message,
       }))
+      // Those of the load's time: the rollout's, not the first revision's creation.
+      .filter((e) => e.second >= 0)
       .sort((a, b) => a.second - b.second);
     return {
       service: c.service,

@@ -155,7 +155,9 @@ describe('canary analysis under k6 load', () => {
     // The bound: the canary had its first step's share for at most max-failures intervals (and the slack).
     const bound =
       (FAIL_PERCENT / 100) * (FIRST_STEP / 100) * RATE * (MAX_FAILURES * INTERVAL_SECONDS + ROLLBACK_SLACK_SECONDS);
-    console.log(`failing: ${canary.errors} failed requests, bound ${bound}`);
+    console.log(
+      `failing: ${canary.errors} failed requests of ${canary.requests} answered by ${timeline.canary}, bound ${bound.toFixed(1)}`,
+    );
     expect(canary.errors).toBeGreaterThan(0);
     expect(canary.errors).toBeLessThanOrEqual(bound);
     const after = timeline.seconds.filter((s) => s.second > (timeline.settledAt ?? 0) + 1);

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinaries } from '../../cli/cluster/binaries.ts';
-import { runningControlPlane } from '../../cli/cluster/controlPlane.ts';
+import { clusterRunning } from '../../cli/cluster/controlPlane.ts';
 import { defaultStateDir } from '../../cli/cluster/paths.ts';
-import { isRunning, recordedProcesses } from '../../cli/cluster/processes.ts';
 
 export const run = promisify(execFile);
 export const repo = join(import.meta.dirname, '..', '..');
@@ -48,12 +47,7 @@ export async function localCluster(prefix: string): Promise<LocalCluster> {
  * it running; its dispose does nothing.
  */
 export async function runningCluster(): Promise<LocalCluster | undefined> {
-  const processes = recordedProcesses(defaultStateDir);
-  const running =
-    processes.length > 0 &&
-    processes.every((p) => isRunning(p.pid, p.binary)) &&
-    (await runningControlPlane(defaultStateDir)) !== undefined;
-  return running ? bindCluster(defaultStateDir, async () => {}) : undefined;
+  return (await clusterRunning(defaultStateDir)) ? bindCluster(defaultStateDir, async () => {}) : undefined;
 }
 
 async function bindCluster(
