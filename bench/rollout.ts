@@ -9,7 +9,7 @@
 // second, the split the Service showed, and every decision the controller took (its Events).
 // Needs root. Uses the cluster `pilotlight up` runs when there is one, else brings its own up and
 // down; run it through `npm run bench -- rollout`, which holds /tmp/pilotlight-cluster.lock.
-//   node bench/rollout.ts [--cases good,failing,slow,gradual] [--rate 50]
+//   node bench/rollout.ts [--cases good,failing,slow,gradual] [--rate 100]
 // Writes bench/results/rollout.{json,md} and rollout-<case>.png.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -77,7 +77,7 @@ const Options = z.object({
 const { values } = parseArgs({
   options: {
     cases: { type: 'string', default: Object.keys(CASES).join(',') },
-    rate: { type: 'string', default: '50' },
+    rate: { type: 'string', default: '100' },
   },
 });
 const options = Options.parse(values);
