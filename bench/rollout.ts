@@ -120,7 +120,11 @@ function plot(name: string, what: string, timeline: RolloutTimeline): void {
     const value = p.percents[timeline.canary] ?? 0;
     return [[p.second, value] as const, [until, value] as const];
   });
-  const decisions = timeline.events.map((e) => [e.second, 100] as const);
+  // Each decision on the split it led to, as the status showed it next.
+  const decisions = timeline.events.map((e) => {
+    const shown = timeline.programmed.find((p) => p.second >= e.second) ?? timeline.programmed.at(-1);
+    return [e.second, shown?.percents[timeline.canary] ?? 0] as const;
+  });
   writeFigurePng(resultFile(`rollout-${name}.png`), {
     panelHeight: 300,
     panels: [
@@ -134,7 +138,7 @@ function plot(name: string, what: string, timeline: RolloutTimeline): void {
           { name: timeline.stable, color: PALETTE[0], points: share(timeline.stable) },
           { name: timeline.canary, color: PALETTE[2], points: share(timeline.canary) },
           { name: `${timeline.canary} in status`, color: PALETTE[2], dashed: true, points: programmed },
-          { name: 'decisions (Events)', color: PALETTE[4], markers: true, points: decisions },
+          { name: 'decisions (Events)', color: PALETTE[4], markersOnly: true, points: decisions },
         ],
       },
       {
