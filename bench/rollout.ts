@@ -11,6 +11,7 @@
 // down; run it through `npm run bench -- rollout`, which holds /tmp/pilotlight-cluster.lock.
 //   node bench/rollout.ts [--cases good,failing,slow,gradual] [--rate 100]
 // Writes bench/results/rollout.{json,md} and rollout-<case>.png.
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import {
@@ -25,7 +26,8 @@ import { clusterForBenchmark } from './support/localCluster.ts';
 import { PALETTE, writeFigurePng } from './support/plot.ts';
 import { machine, markdownTable, resultFile, writeResults } from './support/results.ts';
 
-const NAMESPACE = 'bench-rollout';
+// Its own per run: a cluster used as is may still be deleting the last run's.
+const NAMESPACE = `bench-rollout-${randomBytes(3).toString('hex')}`;
 const GATEWAY_URL = 'http://127.0.0.1:31080/';
 const INTERVAL_SECONDS = 10;
 const analysis = (extra: Record<string, string> = {}) => ({

@@ -6,6 +6,7 @@
 // decisions are Events on the Service and lines in the controller's log, with the figures.
 // Uses the cluster `pilotlight up` runs when there is one (and leaves it running), else brings
 // its own up and down. Needs root; run with `npm run test:e2e -- test/e2e/canary.test.ts`.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +18,8 @@ import {
 } from '../../harness/rolloutTimeline.ts';
 import { GATEWAY, localCluster, repo, run, runningCluster, type LocalCluster } from './localCluster.ts';
 
-const NAMESPACE = 'e2e-canary';
+// Its own per run: a cluster used as is may still be deleting the last run's.
+const NAMESPACE = `e2e-canary-${randomBytes(3).toString('hex')}`;
 const RATE = 50;
 const INTERVAL_SECONDS = 10;
 const MAX_FAILURES = 2;
@@ -27,6 +29,7 @@ const LOAD = { rate: RATE, leadSeconds: 5, tailSeconds: 6, maxSeconds: 150 };
 // KIngress update and the gateway applying it.
 const ROLLBACK_SLACK_SECONDS = 5;
 const FAIL_PERCENT = 20;
+const SPLIT_SETTLE_SECONDS = 3;
 
 let cluster: LocalCluster;
 let ownCluster = false;
@@ -80,13 +83,17 @@ function expectLogged(timeline: RolloutTimeline): void {
     expect(timeline.controllerLog.map((l) => [l.reason, l.message])).toContainEqual([event.reason, event.message]);
 }
 
-/** The share of the canary k6 saw over the seconds a split was served, its edges left out. */
+/**
+ * The share of the canary k6 saw over the seconds a split was served: from a few seconds after
+ * the status showed it (the gateway applies the KIngress after the Route reports it) to a
+ * second before the next.
+ */
 function servedShares(timeline: RolloutTimeline): Array<{ percent: number; served: number; requests: number }> {
   return timeline.programmed.flatMap((p, i) => {
     const percent = p.percents[timeline.canary];
     const until = timeline.programmed[i + 1]?.second ?? timeline.settledAt ?? 0;
     if (percent === undefined || percent === 100) return [];
-    const seconds = timeline.seconds.filter((s) => s.second > p.second + 1 && s.second < until - 1);
+    const seconds = timeline.seconds.filter((s) => s.second > p.second + SPLIT_SETTLE_SECONDS && s.second < until - 1);
     const canary = totals(seconds, timeline.canary).requests;
     const requests = allTotals(seconds).requests;
     return requests === 0 ? [] : [{ percent, served: (100 * canary) / requests, requests }];
@@ -124,7 +131,7 @@ describe('canary analysis under k6 load', () => {
       { [timeline.stable]: 50, [timeline.canary]: 50 },
       { [timeline.canary]: 100 },
     ]);
-    for (const { percent, served } of servedShares(timeline)) expect(Math.abs(served - percent)).toBeLessThanOrEqual(3);
+    for (const { percent, served } of servedShares(timeline)) expect(Math.abs(served - percent)).toBeLessThanOrEqual(5);
     expect(allTotals(timeline.seconds).errors).toBe(0);
     const last = timeline.seconds.filter((s) => s.second > (timeline.settledAt ?? 0) + 1);
     expect(last.length).toBeGreaterThan(0);
@@ -204,11 +211,17 @@ describe('canary analysis under k6 load', () => {
     });
     expect(timeline.outcome).toBe('rolledBack');
     expect(allTotals(timeline.seconds).errors).toBe(0);
-    expect(reasons(timeline.events)).toEqual(['CanaryStarted', 'CanaryCheckFailed', 'RolledBack']);
-    const rolledBack = timeline.events[2]!.message;
-    const p99 = /5xx 0\.0% \(max 5\.0%\), p99 (\d+)ms vs \S+ (\d+)ms \(max \+200ms\)\.$/.exec(rolledBack);
-    expect(p99, rolledBack).not.toBeNull();
-    expect(Number(p99![1]) - Number(p99![2])).toBeGreaterThan(200);
+    // The p99 of a few dozen requests against the stable revision's is noisy on a loaded machine: a
+    // check may pass (the canary advances) before two fail. Each failed one is on latency alone.
+    const decided = reasons(timeline.events);
+    expect(decided[0]).toBe('CanaryStarted');
+    expect(decided.slice(1, -2).every((reason) => reason === 'CanaryAdvanced')).toBe(true);
+    expect(decided.slice(-2)).toEqual(['CanaryCheckFailed', 'RolledBack']);
+    for (const { message } of timeline.events.slice(-2)) {
+      const p99 = /5xx 0\.0% \(max 5\.0%\), p99 (\d+)ms vs \S+ (\d+)ms \(max \+200ms\)\.$/.exec(message);
+      expect(p99, message).not.toBeNull();
+      expect(Number(p99![1]) - Number(p99![2]), message).toBeGreaterThan(200);
+    }
     expectLogged(timeline);
     expect(condition(timeline, 'CanaryReady')).toMatchObject({ status: 'False', reason: 'RolledBack' });
     const after = timeline.seconds.filter((s) => s.second > (timeline.settledAt ?? 0) + 1);
