@@ -122,10 +122,11 @@ function plot(name: string, what: string, timeline: RolloutTimeline): void {
     const value = p.percents[timeline.canary] ?? 0;
     return [[p.second, value] as const, [until, value] as const];
   });
-  // Each decision on the split it led to, as the status showed it next.
+  // Each decision on the canary's share it led to: what k6 saw two seconds later.
+  const canaryShare = share(timeline.canary);
   const decisions = timeline.events.map((e) => {
-    const shown = timeline.programmed.find((p) => p.second >= e.second) ?? timeline.programmed.at(-1);
-    return [e.second, shown?.percents[timeline.canary] ?? 0] as const;
+    const after = canaryShare[Math.min(canaryShare.length - 1, Math.floor(e.second) + 2)];
+    return [e.second, after?.[1] ?? 0] as const;
   });
   writeFigurePng(resultFile(`rollout-${name}.png`), {
     panelHeight: 300,
@@ -138,7 +139,7 @@ function plot(name: string, what: string, timeline: RolloutTimeline): void {
         y: [0, 100],
         series: [
           { name: timeline.stable, color: PALETTE[0], points: share(timeline.stable) },
-          { name: timeline.canary, color: PALETTE[2], points: share(timeline.canary) },
+          { name: timeline.canary, color: PALETTE[2], points: canaryShare },
           { name: `${timeline.canary} in status`, color: PALETTE[2], dashed: true, points: programmed },
           { name: 'decisions (Events)', color: PALETTE[4], markersOnly: true, points: decisions },
         ],

@@ -29,7 +29,7 @@ const LOAD = { rate: RATE, leadSeconds: 5, tailSeconds: 6, maxSeconds: 150 };
 // KIngress update and the gateway applying it.
 const ROLLBACK_SLACK_SECONDS = 5;
 const FAIL_PERCENT = 20;
-const SPLIT_SETTLE_SECONDS = 3;
+const SPLIT_EDGE_SECONDS = 3;
 
 let cluster: LocalCluster;
 let ownCluster = false;
@@ -84,16 +84,18 @@ function expectLogged(timeline: RolloutTimeline): void {
 }
 
 /**
- * The share of the canary k6 saw over the seconds a split was served: from a few seconds after
- * the status showed it (the gateway applies the KIngress after the Route reports it) to a
- * second before the next.
+ * The share of the canary k6 saw over the seconds a split was served, a few seconds left out at
+ * each end: the status is read once a second, and the gateway applies a split a moment before or
+ * after the Route reports it.
  */
 function servedShares(timeline: RolloutTimeline): Array<{ percent: number; served: number; requests: number }> {
   return timeline.programmed.flatMap((p, i) => {
     const percent = p.percents[timeline.canary];
     const until = timeline.programmed[i + 1]?.second ?? timeline.settledAt ?? 0;
     if (percent === undefined || percent === 100) return [];
-    const seconds = timeline.seconds.filter((s) => s.second > p.second + SPLIT_SETTLE_SECONDS && s.second < until - 1);
+    const seconds = timeline.seconds.filter(
+      (s) => s.second > p.second + SPLIT_EDGE_SECONDS && s.second < until - SPLIT_EDGE_SECONDS,
+    );
     const canary = totals(seconds, timeline.canary).requests;
     const requests = allTotals(seconds).requests;
     return requests === 0 ? [] : [{ percent, served: (100 * canary) / requests, requests }];
