@@ -73,13 +73,6 @@ const SCENARIOS: Scenario[] = [
     timeoutMinutes: 10,
   },
   {
-    name: 'rollout',
-    script: 'rollout.ts',
-    needs: 'local',
-    measures: 'failed requests and split accuracy while traffic moves',
-    timeoutMinutes: 10,
-  },
-  {
     name: 'reserved',
     script: 'reserved.ts',
     needs: 'local',
@@ -113,6 +106,13 @@ const SCENARIOS: Scenario[] = [
     needs: 'cluster',
     measures: '0→1k→2k→3k req/s from zero: errors, latency, replicas',
     timeoutMinutes: 25,
+  },
+  {
+    name: 'rollout',
+    script: 'rollout.ts',
+    needs: 'cluster',
+    measures: 'traffic share per revision and errors per second through canary and gradual rollouts',
+    timeoutMinutes: 20,
   },
 ];
 

@@ -1,11 +1,14 @@
 // A local cluster of the benchmark's own (its own state directory), with `pilotlight` and the
-// cached kubectl bound to it, for the scenarios that need Kubernetes.
+// cached kubectl bound to it, for the scenarios that need Kubernetes; or, for a scenario that
+// needs no fresh cluster, the one `pilotlight up` already runs.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinaries } from '../../cli/cluster/binaries.ts';
+import { clusterRunning } from '../../cli/cluster/controlPlane.ts';
+import { defaultStateDir } from '../../cli/cluster/paths.ts';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..', '..');
@@ -20,6 +23,14 @@ export interface LocalCluster {
   remove(): Promise<void>;
 }
 
+function kubectlAt(binary: string, kubeconfig: string, args: string[], input?: string) {
+  const child = run(binary, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 64 * 1024 * 1024 });
+  // kubectl may exit before it reads an empty stdin.
+  child.child.stdin?.on('error', () => {});
+  child.child.stdin?.end(input ?? '');
+  return child;
+}
+
 export async function localCluster(name: string): Promise<LocalCluster> {
   const stateDir = mkdtempSync(join(tmpdir(), `pilotlight-bench-${name}-`));
   const kubeconfig = join(stateDir, 'kubeconfig');
@@ -32,16 +43,33 @@ export async function localCluster(name: string): Promise<LocalCluster> {
     stateDir,
     kubeconfig,
     cli,
-    kubectl(args, input) {
-      const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
-      // kubectl may exit before it reads an empty stdin.
-      child.child.stdin?.on('error', () => {});
-      child.child.stdin?.end(input ?? '');
-      return child;
-    },
+    kubectl: (args, input) => kubectlAt(kubectlBinary, kubeconfig, args, input),
     async remove() {
       await cli('down').catch(() => {});
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface BenchmarkCluster {
+  kubeconfig: string;
+  kubectl: LocalCluster['kubectl'];
+  /** Takes down the cluster this benchmark brought up; leaves a running one it found as it was. */
+  release(): Promise<void>;
+}
+
+/** The cluster `pilotlight up` runs in the default state directory when it runs, else one of the benchmark's own, up. */
+export async function clusterForBenchmark(name: string): Promise<BenchmarkCluster> {
+  if (await clusterRunning(defaultStateDir)) {
+    const kubeconfig = join(defaultStateDir, 'kubeconfig');
+    const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
+    return {
+      kubeconfig,
+      kubectl: (args, input) => kubectlAt(kubectlBinary, kubeconfig, args, input),
+      release: async () => {},
+    };
+  }
+  const own = await localCluster(name);
+  await own.cli('up', '--local');
+  return { kubeconfig: own.kubeconfig, kubectl: own.kubectl, release: own.remove };
 }

@@ -10,6 +10,8 @@ export interface Series {
   color: string;
   /** Draws a marker on every point, for series with few points. */
   markers?: boolean;
+  /** Markers and no line: points that are events, not a curve. */
+  markersOnly?: boolean;
   dashed?: boolean;
 }
 
@@ -145,17 +147,19 @@ function panelSvg(figure: Figure, index: number): string {
   panel.series.forEach((series, i) => {
     const path = series.points.map(([px, py]) => `${x(px).toFixed(2)},${y(py).toFixed(2)}`).join(' ');
     const dash = series.dashed ? ' stroke-dasharray="6 4"' : '';
-    parts.push(
-      `<g clip-path="url(#clip${index})"><polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"${dash}/>`,
-    );
-    if (series.markers)
+    parts.push(`<g clip-path="url(#clip${index})">`);
+    if (!series.markersOnly)
+      parts.push(`<polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"${dash}/>`);
+    if (series.markers || series.markersOnly)
       for (const [px, py] of series.points)
         parts.push(`<circle cx="${x(px)}" cy="${y(py)}" r="3.5" fill="${series.color}"/>`);
     parts.push('</g>');
     const legendY = area.top + 10 + i * 20;
     const legendX = area.left + area.width + 14;
     parts.push(
-      `<line x1="${legendX}" y1="${legendY}" x2="${legendX + 22}" y2="${legendY}" stroke="${series.color}" stroke-width="3"${dash}/>`,
+      series.markersOnly
+        ? `<circle cx="${legendX + 11}" cy="${legendY}" r="4" fill="${series.color}"/>`
+        : `<line x1="${legendX}" y1="${legendY}" x2="${legendX + 22}" y2="${legendY}" stroke="${series.color}" stroke-width="3"${dash}/>`,
       `<text x="${legendX + 28}" y="${legendY + 4}" font-size="12">${escapeXml(series.name)}</text>`,
     );
   });

@@ -227,6 +227,16 @@ export async function runningControlPlane(stateDir: string): Promise<ControlPlan
   return ready ? recorded : undefined;
 }
 
+/** Whether the whole local cluster of stateDir runs: every process it recorded, and a ready API server. */
+export async function clusterRunning(stateDir: string): Promise<boolean> {
+  const processes = recordedProcesses(stateDir);
+  return (
+    processes.length > 0 &&
+    processes.every((p) => isRunning(p.pid, p.binary)) &&
+    (await runningControlPlane(stateDir)) !== undefined
+  );
+}
+
 export function kubeconfigYaml(server: string, token: string, caCertificate: string): string {
   return stringify({
     apiVersion: 'v1',

@@ -322,6 +322,23 @@ function advance(input: CanaryInput, state: CanaryState, events: CanaryEvent[], 
 }
 
 /**
+ * The Events of the canaries that end because the analysis is off (its annotations removed, or
+ * made invalid): each latest revision takes its whole share at once, unanalysed.
+ */
+export function abandonedCanaries(states: CanaryState[], invalid: InvalidCanaryAnnotation | undefined): CanaryEvent[] {
+  const why = invalid
+    ? `The canary annotations are invalid (${invalid.message})`
+    : `The canary analysis is off (no ${CanaryAnnotations.steps} annotation)`;
+  return states
+    .filter((s) => s.canary !== undefined)
+    .map((s) => ({
+      type: invalid ? 'Warning' : 'Normal',
+      reason: 'CanaryAbandoned',
+      message: `${why}: "${s.canary}" takes its whole share at once, without analysis.`,
+    }));
+}
+
+/**
  * What the Ingress serves: each canary's configuration on the default traffic name split
  * between its stable revision and its canary; tags and configurations without a canary as asked.
  */

@@ -25,12 +25,14 @@ import type { Ingress } from '../../lib/apis/networking.ts';
 import { makeIngress, routeUrl, type IngressConfig } from './resources/ingress.ts';
 import { makeRouteService } from './resources/service.ts';
 import {
+  abandonedCanaries,
   CANARY_CONDITION,
   CANARY_STATE_ANNOTATION,
   CANARY_TAG,
   CanaryAnnotations,
   CanaryReasons,
   canaryCondition,
+  InvalidCanaryAnnotation,
   canaryRollout,
   checkDue,
   parseCanarySpec,
@@ -355,8 +357,13 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       manager.markFalse('AllTrafficAssigned', CanaryReasons.rolledBack, condition.message ?? '');
     else if (condition.status === 'Unknown')
       manager.markUnknown('IngressReady', RouteReasons.rolloutInProgress, condition.message ?? '');
+    emitCanaryEvents(route, plan.events, ctx);
+  }
+
+  /** Each decision as an Event on the Service and a controller log line, with the same words. */
+  function emitCanaryEvents(route: Route, events: CanaryEvent[], ctx: ReconcileContext): void {
     const target = eventTarget(route);
-    for (const event of plan.events) {
+    for (const event of events) {
       ctx.log.info('canary', { route: route.metadata?.name, reason: event.reason, message: event.message });
       void ctx.events.event(target, event.type, event.reason, event.message);
     }
@@ -420,14 +427,21 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     }
     const existing = deps.ingresses.get(`${namespace}/${name}`);
     let spec: CanarySpec | undefined;
-    let invalid = false;
+    let invalid: InvalidCanaryAnnotation | undefined;
     try {
       spec = parseCanarySpec(route.metadata?.annotations);
     } catch (error) {
-      invalid = true;
-      manager.markFalse(CANARY_CONDITION, CanaryReasons.invalidSpec, (error as Error).message);
+      if (!(error instanceof InvalidCanaryAnnotation)) throw error;
+      invalid = error;
+      manager.markFalse(CANARY_CONDITION, CanaryReasons.invalidSpec, error.message);
     }
     const canary = spec && (await canaryFor(route, spec, buildRollout(traffic.targets), existing, ctx));
+    if (!spec && existing && isControlledBy(existing, route))
+      emitCanaryEvents(
+        route,
+        abandonedCanaries(parseCanaryStates(existing.metadata?.annotations?.[CANARY_STATE_ANNOTATION]) ?? [], invalid),
+        ctx,
+      );
     if (canary) addCanaryTag(traffic.targets, traffic.revisionTargets, canary);
     else if (!invalid) status.conditions = status.conditions?.filter((c) => c.type !== CANARY_CONDITION);
     await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);

@@ -1,6 +1,6 @@
 // The harness of the e2e files: a cluster of its own per file (`pilotlight up --local` into a
-// fresh state directory), the real kubectl against it, and requests through the gateway that
-// `up` publishes on 127.0.0.1.
+// fresh state directory) or the one already running, the real kubectl against it, and requests
+// through the gateway that `up` publishes on 127.0.0.1.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:http';
@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinaries } from '../../cli/cluster/binaries.ts';
+import { clusterRunning } from '../../cli/cluster/controlPlane.ts';
+import { defaultStateDir } from '../../cli/cluster/paths.ts';
 
 export const run = promisify(execFile);
 export const repo = join(import.meta.dirname, '..', '..');
@@ -27,12 +29,31 @@ export interface LocalCluster {
   pilotlight(...args: string[]): Promise<Output>;
   /** The real kubectl against this cluster; rejects on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<Output>;
-  /** down, then forget the state directory; never throws, so it fits afterAll. */
+  /** down, then forget the state directory (a running cluster used as is: nothing); never throws, so it fits afterAll. */
   dispose(): Promise<void>;
 }
 
 export async function localCluster(prefix: string): Promise<LocalCluster> {
   const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  return bindCluster(stateDir, async (pilotlight) => {
+    await pilotlight('down').catch(() => {});
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+}
+
+/**
+ * The cluster `pilotlight up` runs in the default state directory, when every process of it
+ * runs: a file may use it as it is (it was started by whoever holds the cluster lock) and leaves
+ * it running; its dispose does nothing.
+ */
+export async function runningCluster(): Promise<LocalCluster | undefined> {
+  return (await clusterRunning(defaultStateDir)) ? bindCluster(defaultStateDir, async () => {}) : undefined;
+}
+
+async function bindCluster(
+  stateDir: string,
+  dispose: (pilotlight: LocalCluster['pilotlight']) => Promise<void>,
+): Promise<LocalCluster> {
   const kubeconfig = join(stateDir, 'kubeconfig');
   const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
   const pilotlight = (...args: string[]): Promise<Output> =>
@@ -48,15 +69,12 @@ export async function localCluster(prefix: string): Promise<LocalCluster> {
       const child = run(kubectlBinary, args, {
         env: { ...process.env, KUBECONFIG: kubeconfig },
         timeout: 180_000,
-        maxBuffer: 16 * 1024 * 1024,
+        maxBuffer: 64 * 1024 * 1024,
       });
       child.child.stdin?.end(input ?? '');
       return child;
     },
-    async dispose() {
-      await pilotlight('down').catch(() => {});
-      rmSync(stateDir, { recursive: true, force: true });
-    },
+    dispose: () => dispose(pilotlight),
   };
 }
 

@@ -259,6 +259,22 @@ describe('Canary analysis', () => {
     );
   });
 
+  it('ends a running canary when its annotations are removed, and says so', async () => {
+    const t = await setUp('canary-removed', ANALYSIS);
+    t.stats.figures.set('app-00001', GOOD).set('app-00002', GOOD);
+    await mustSucceed(apply(t.ns, t.app('dev.local/app:2')));
+    await t.serving('app-00001=95 app-00002=5');
+    // kubectl apply drops the annotations the last apply had and this one has not.
+    await mustSucceed(apply(t.ns, ksvc('app', 'dev.local/app:2')));
+    await t.serving('app-00002=100');
+    expect(await t.state()).toEqual([]);
+    await waitFor('the Event', t.events, (events) =>
+      events.includes(
+        'Normal CanaryAbandoned: The canary analysis is off (no canary.pilotlight.dev/steps annotation): "app-00002" takes its whole share at once, without analysis.',
+      ),
+    );
+  });
+
   it('previews a revision at 0% on its tag until promoted, then rolls it out', async () => {
     const t = await setUp('canary-preview', { ...ANALYSIS, 'canary.pilotlight.dev/steps': '0,50' });
     t.stats.figures.set('app-00001', GOOD).set('app-00002', GOOD);

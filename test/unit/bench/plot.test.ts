@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  figureSvg,
   linearScale,
   panelDomains,
   plotArea,
@@ -102,6 +103,32 @@ describe('renderFigure', () => {
     ],
   };
   const raster = renderFigure(figure);
+
+  it('draws a markers-only series as points without a line', () => {
+    const svg = figureSvg({
+      panels: [
+        {
+          title: 'events',
+          xLabel: 'x',
+          yLabel: 'y',
+          series: [
+            {
+              name: 'decisions',
+              color: '#00ff00',
+              markersOnly: true,
+              points: [
+                [1, 1],
+                [2, 3],
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(svg).not.toContain('polyline');
+    // Two points and the legend's.
+    expect(svg.match(/<circle [^>]*fill="#00ff00"/g)).toHaveLength(3);
+  });
 
   it('writes a PNG of the figure size', () => {
     expect(raster.png.subarray(0, 8)).toEqual(PNG_SIGNATURE);

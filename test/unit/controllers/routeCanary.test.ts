@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  abandonedCanaries,
   canaryCondition,
+  InvalidCanaryAnnotation,
   canaryRollout,
   checkDue,
   judge,
@@ -295,6 +297,36 @@ describe('canaryCondition', () => {
       reason: 'RolledBack',
       message: 'Rolled back.',
     });
+  });
+});
+
+describe('abandonedCanaries', () => {
+  const running: CanaryState = { ...stable, canary: 'app-00002', step: 1, stepStartedMs: T0 };
+
+  it('tells of each running canary that ends because the annotations went, and of no finished one', () => {
+    expect(abandonedCanaries([running, { ...stable, configurationName: 'other', message: 'done' }], undefined)).toEqual(
+      [
+        {
+          type: 'Normal',
+          reason: 'CanaryAbandoned',
+          message:
+            'The canary analysis is off (no canary.pilotlight.dev/steps annotation): "app-00002" takes its whole share at once, without analysis.',
+        },
+      ],
+    );
+    expect(abandonedCanaries([stable], undefined)).toEqual([]);
+  });
+
+  it('names the invalid annotation as a warning', () => {
+    const invalid = new InvalidCanaryAnnotation('canary.pilotlight.dev/steps', '50,5', 'must be rising');
+    expect(abandonedCanaries([running], invalid)).toEqual([
+      {
+        type: 'Warning',
+        reason: 'CanaryAbandoned',
+        message:
+          'The canary annotations are invalid (annotation canary.pilotlight.dev/steps: "50,5" must be rising): "app-00002" takes its whole share at once, without analysis.',
+      },
+    ]);
   });
 });
 
