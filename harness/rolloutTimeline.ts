@@ -268,13 +268,15 @@ export async function runRolloutTimeline(
       .flatMap((line) => {
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
-          return entry.msg === 'canary' && entry.route === c.service && Date.parse(String(entry.ts)) >= startEpochMs
+          return entry.message === 'canary' &&
+            entry.route === c.service &&
+            Date.parse(String(entry.timestamp)) >= startEpochMs
             ? [
                 {
-                  second: at(Date.parse(String(entry.ts))),
-                  type: String(entry.level),
+                  second: at(Date.parse(String(entry.timestamp))),
+                  type: String(entry.severity),
                   reason: String(entry.reason),
-                  message: String(entry.message),
+                  message: String(entry.detail),
                 },
               ]
             : [];

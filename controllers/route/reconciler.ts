@@ -364,7 +364,7 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
   function emitCanaryEvents(route: Route, events: CanaryEvent[], ctx: ReconcileContext): void {
     const target = eventTarget(route);
     for (const event of events) {
-      ctx.log.info('canary', { route: route.metadata?.name, reason: event.reason, message: event.message });
+      ctx.log.info('canary', { route: route.metadata?.name, reason: event.reason, detail: event.message });
       void ctx.events.event(target, event.type, event.reason, event.message);
     }
   }
