@@ -83,6 +83,13 @@ function advertisedKeepAliveMs(value: string | string[] | undefined): number | u
   return match === null ? undefined : Number(match[1]) * 1000 - KEEP_ALIVE_MARGIN_MS;
 }
 
+/** Whether a connection stays open after this response by its version and Connection header (RFC 9112 §9.3). */
+function persistent(major: number, minor: number, connection: string | string[] | undefined): boolean {
+  const tokens = String(connection ?? '').toLowerCase();
+  if (tokens.includes('close')) return false;
+  return major > 1 || (major === 1 && minor >= 1) || tokens.includes('keep-alive');
+}
+
 export class LeanHttp1Dispatcher implements Dispatch {
   readonly #options: LeanUpstreamOptions;
   readonly #authority: string;
@@ -255,8 +262,8 @@ class UpstreamConnection {
   };
 
   #onHeadersComplete = (
-    _major: number,
-    _minor: number,
+    major: number,
+    minor: number,
     fields: string[] | undefined,
     _method: number,
     _url: string,
@@ -278,7 +285,8 @@ class UpstreamConnection {
     }
     const headers = headersOf(all);
     if (status >= 200) {
-      exchange.keepAlive = keepAlive;
+      // llhttp judges keep-alive before it hears that a HEAD response has no body, so an unsized one looks close-delimited.
+      exchange.keepAlive = exchange.isHead ? persistent(major, minor, headers.connection) : keepAlive;
       const advertised = advertisedKeepAliveMs(headers['keep-alive']);
       this.#idleLimitMs = advertised === undefined ? this.#keepAliveMs : Math.min(advertised, this.#keepAliveMs);
     }
