@@ -58,7 +58,10 @@ function lean(port: number, fallback: () => Dispatcher = () => ({}) as Dispatche
 describe('lean HTTP/1.1 upstream', () => {
   const servers: (Server | NetServer)[] = [];
   const dispatchers: LeanHttp1Dispatcher[] = [];
-  const track = <T extends LeanHttp1Dispatcher>(d: T) => (dispatchers.push(d), d);
+  const track = (dispatcher: LeanHttp1Dispatcher) => {
+    dispatchers.push(dispatcher);
+    return dispatcher;
+  };
   afterEach(async () => {
     await Promise.all(dispatchers.splice(0).map((d) => d.destroy()));
     for (const server of servers.splice(0)) {
