@@ -257,7 +257,13 @@ class UpstreamConnection {
   }
 
   #onData = (chunk: Buffer): void => {
-    const result = this.#parser.execute(chunk);
+    // A handler that throws (say, on a response header node will not write) fails the exchange, as in undici, instead of the process.
+    let result: number | Error;
+    try {
+      result = this.#parser.execute(chunk);
+    } catch (error) {
+      result = error as Error;
+    }
     if (result instanceof Error) this.#socket.destroy(result);
   };
 
@@ -316,7 +322,14 @@ class UpstreamConnection {
   #onClose = (): void => {
     const exchange = this.#exchange;
     // A response without a length ends when the connection does.
-    if (exchange !== undefined && this.#error === undefined) this.#parser.finish();
+    if (exchange !== undefined && this.#error === undefined) {
+      try {
+        const result = this.#parser.finish();
+        if (result instanceof Error) this.#error = result;
+      } catch (error) {
+        this.#error = error as Error;
+      }
+    }
     this.#pool.closed(this);
     const unfinished = this.#exchange;
     this.#exchange = undefined;

@@ -144,6 +144,28 @@ describe('lean HTTP/1.1 upstream', () => {
     expect(seen).toEqual(['GET', 'GET', 'GET', 'POST']);
   });
 
+  it('fails the exchange, not the process, when the handler throws on a response', async () => {
+    const server = await listening(createHttpServer((_req, res) => res.end('fine')));
+    servers.push(server);
+    const dispatcher = track(lean(portOf(server)));
+    const refusal = new Error('the handler refuses this response');
+    const failed = await new Promise<Error>((resolve) => {
+      dispatcher.dispatch(
+        { path: '/', method: 'GET', headers: [] },
+        {
+          onResponseStart() {
+            throw refusal;
+          },
+          onResponseError(_controller, error) {
+            resolve(error);
+          },
+        },
+      );
+    });
+    expect(failed).toBe(refusal);
+    expect(await exchange(dispatcher, {})).toMatchObject({ status: 200, body: 'fine' });
+  });
+
   it('reports a refused connection with a code the gateway reads as never connected', async () => {
     const dispatcher = track(lean(await freePort()));
     const refused = await exchange(dispatcher, {});
