@@ -4,7 +4,7 @@
 // per request is split into user and system time: the system part (syscalls, loopback TCP) is
 // what any proxy pays, the user part is the engine. Medians are reported because the machine is
 // shared; the 1-min load average is recorded at each round. Run: node bench/proxy-engines.ts
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -51,11 +51,18 @@ function cpuTimes(pid: number): { user: number; system: number } {
   return { user: ms(fields[11]), system: ms(fields[12]) };
 }
 
+const children = new Set<ChildProcess>();
+// A proxy left behind by a benchmark that failed half-way is killed with it.
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 async function startEngine(engine: string, upstreamPort: number): Promise<Proxy> {
   const child = spawn(process.execPath, [SERVER, engine, String(upstreamPort)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  process.once('exit', () => child.kill('SIGKILL'));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (line) =>
       resolve((JSON.parse(line) as { listening: number }).listening),
