@@ -220,6 +220,7 @@ export async function startGateway(
   });
   const metrics = new GatewayMetrics(registry, revisionStats);
   const pools = new UpstreamPools({
+    clock,
     connectTimeoutMs: flags.upstreamConnectTimeoutMs,
     keepAliveTimeoutMs: flags.upstreamKeepAliveTimeoutMs,
   });

@@ -15,7 +15,7 @@ export class UpstreamClosedError extends Error {
 }
 
 /** Response headers as undici hands them over: lower-cased names, repeated ones as arrays. */
-function headersOf(rawHeaders: readonly string[]): IncomingHttpHeaders {
+export function headersOf(rawHeaders: readonly string[]): IncomingHttpHeaders {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
@@ -32,7 +32,7 @@ function headersOf(rawHeaders: readonly string[]): IncomingHttpHeaders {
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** A request that can be sent again as it was: no body, and idempotent by method or by an idempotency key. */
-function isReplayable(method: string, headers: readonly string[], body: unknown): boolean {
+export function isReplayable(method: string, headers: readonly string[], body: unknown): boolean {
   if (body !== null && body !== undefined) return false;
   if (IDEMPOTENT_METHODS.has(method)) return true;
   for (let i = 0; i < headers.length; i += 2) {
