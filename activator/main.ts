@@ -133,6 +133,8 @@ export async function startActivator(
 
   const shutdown = async () => {
     handler.draining = true;
+    // Gateways' kept-alive connections move to the other activators while endpoints catch up.
+    for (const listener of listeners) listener.closeConnectionsAfterResponses();
     log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.open });
     await sleep(clock, config.drainQuietPeriodMs);
     for (const listener of listeners) listener.stopAccepting();

@@ -277,7 +277,9 @@ export async function startGateway(
 
   const shutdown = async () => {
     draining = true;
-    // Time for load balancers to see /readyz fail before the ports stop accepting.
+    // Time for load balancers to see /readyz fail (and kube-proxy the endpoint go) before the
+    // ports stop accepting; meanwhile kept-alive clients are moved off, one response at a time.
+    for (const listener of listeners) listener.closeConnectionsAfterResponses();
     if (flags.drainQuietPeriodMs > 0) await sleep(clock, flags.drainQuietPeriodMs);
     for (const listener of listeners) listener.stopAccepting();
     const open = proxy.open;
