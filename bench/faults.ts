@@ -326,8 +326,11 @@ interface Outcome {
   droppedIterations: number;
   faultSeconds: number;
   p99Ms: { steady: number; duringFault: number };
-  /** The machine's 1-minute load average when the fault struck: the machine is shared. */
-  loadAverage: number;
+  /**
+   * The machine's 1-minute load average when the fault struck: the machine is shared. Absent from
+   * rows of results written before it was recorded, which an --only rerun keeps.
+   */
+  loadAverage?: number;
   met: boolean;
 }
 
@@ -486,7 +489,7 @@ const table = markdownTable(
     o.faultSeconds.toFixed(1),
     o.p99Ms.steady.toFixed(0),
     o.p99Ms.duringFault.toFixed(0),
-    o.loadAverage.toFixed(1),
+    o.loadAverage === undefined ? '—' : o.loadAverage.toFixed(1),
     o.met ? 'met' : `missed by ${o.failed - o.allowed}`,
   ]),
 );
