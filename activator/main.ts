@@ -135,6 +135,8 @@ export async function startActivator(
 
   const shutdown = async () => {
     handler.draining = true;
+    // Gateways' kept-alive connections move to the other activators while endpoints catch up.
+    for (const listener of listeners) listener.closeConnectionsAfterResponses();
     log.info('draining', { quietPeriodMs: config.drainQuietPeriodMs, open: handler.inFlight.open });
     await sleep(clock, config.drainQuietPeriodMs);
     await finishInFlight(handler.inFlight, listeners, { clock, timeoutMs: config.drainTimeoutMs, log });

@@ -2,7 +2,6 @@
 // endpoint), HPA-class PodAutoscalers (through Kubernetes HorizontalPodAutoscalers) and the
 // ServerlessService reconciler. Replicas campaign for one Lease; only the
 // holder scrapes, decides, records pushed stats and writes, so two replicas never decide twice.
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -15,13 +14,14 @@ import { followLogLevel } from '../lib/config/logging.ts';
 import { ConfigStore } from '../lib/config/store.ts';
 import { EventRecorder } from '../lib/kube/events.ts';
 import { InformerFactory } from '../lib/kube/informerFactory.ts';
-import { LeaderElector } from '../lib/kube/leaderElection.ts';
+import { LeaderElector, leaderIdentity, leaderIp, loadLeaderElectionConfig } from '../lib/kube/leaderElection.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
 import { startServerlessServiceController } from './serverlessservice/controller.ts';
 import { KubernetesPodSource } from './collector/podSource.ts';
+import { statUrl } from './collector/statServer.ts';
 import { startAutoscaler } from './runtime.ts';
 
 const USAGE = `usage: pilotlight autoscaler [--kubeconfig FILE] [--stat-port 8080] [--metrics-port ${MetricsPorts.autoscaler}]
@@ -29,8 +29,11 @@ const USAGE = `usage: pilotlight autoscaler [--kubeconfig FILE] [--stat-port 808
   --stat-port        where activators POST their stats (JSON, see autoscaler/collector/statServer.ts)
   --metrics-port     Prometheus metrics (kn_revision_* gauges) on /metrics
   --watch-namespace  handle PodAutoscalers and ServerlessServices of one namespace only
-config-autoscaler and the Lease pilotlight-autoscaler live in SYSTEM_NAMESPACE.
-environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster), POD_NAME`;
+config-autoscaler, config-leader-election and the Lease pilotlight-autoscaler live in
+SYSTEM_NAMESPACE. Every replica takes stats; one that does not lead forwards them to the leader,
+at the pod IP its Lease names.
+environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster),
+             POD_NAME and POD_IP (the Lease holder's identity, <pod name>_<pod IP>)`;
 
 function port(flag: string, value: string): number {
   const n = Number(value);
@@ -57,7 +60,8 @@ export async function main(argv: string[]): Promise<void> {
   const metricsPort = port('metrics-port', values['metrics-port']);
   const namespace = values['watch-namespace'];
   const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
-  const identity = process.env.POD_NAME ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
+  // Knative's <pod name>_<pod IP>: replicas that do not lead forward activator stats to that IP.
+  const identity = leaderIdentity(process.env.POD_NAME ?? hostname(), process.env.POD_IP);
   const log = createLogger('autoscaler', { identity });
 
   const client = createKubeRest(loadKubeConnection(values.kubeconfig));
@@ -80,7 +84,13 @@ export async function main(argv: string[]): Promise<void> {
 
   const registry = createRegistry('autoscaler');
   const metricsServer: Server = await serveMetrics(registry, metricsPort);
-  const elector = new LeaderElector({ client, namespace: systemNamespace, name: 'pilotlight-autoscaler', identity });
+  const elector = new LeaderElector({
+    client,
+    namespace: systemNamespace,
+    name: 'pilotlight-autoscaler',
+    identity,
+    ...(await loadLeaderElectionConfig(client, systemNamespace)),
+  });
   const pods = new KubernetesPodSource(informers, namespace);
   const revisionOfPod = (pod: KubernetesObject) => {
     const revision = (pod as V1Pod).metadata?.labels?.[Labels.revision];
@@ -98,6 +108,10 @@ export async function main(argv: string[]): Promise<void> {
     config: () => config.snapshot().autoscaler,
     recorder: new EventRecorder({ client, component: 'autoscaler', host: identity }),
     statPort,
+    leaderStatUrl: () => {
+      const ip = leaderIp(elector.leader() ?? '');
+      return ip === undefined ? undefined : statUrl(ip, statPort);
+    },
     // Pods becoming ready or going away change actualScale and the Active condition.
     extraSources: [{ source: pods.informer, toKeys: revisionOfPod }],
     log,

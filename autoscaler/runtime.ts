@@ -43,6 +43,8 @@ export interface AutoscalerOptions {
   recorder?: Pick<EventRecorder, 'event'>;
   /** Port of the activator stat endpoint; none is served when absent. */
   statPort?: number;
+  /** The leader's stat endpoint, where a replica that does not lead forwards what it is sent. */
+  leaderStatUrl?: () => string | undefined;
   statHost?: string;
   /** Extra sources whose events re-evaluate a PA, each mapped to PA keys. */
   extraSources?: { source: EventSource<KubernetesObject>; toKeys(object: KubernetesObject): string[] }[];
@@ -176,7 +178,7 @@ export async function startAutoscaler(options: AutoscalerOptions): Promise<Runni
   let statServer: Server | undefined;
   let statPort: number | undefined;
   if (options.statPort !== undefined) {
-    statServer = createStatServer({ receiver: scalers, accepting: leading, log });
+    statServer = createStatServer({ receiver: scalers, leading, leaderUrl: options.leaderStatUrl, log });
     statPort = await listenStatServer(statServer, options.statPort, options.statHost);
   }
 

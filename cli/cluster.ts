@@ -79,11 +79,11 @@ export async function up(argv: string[]): Promise<void> {
     await ensureTool('helm'),
     {
       'image.tag': image.name.split(':').at(-1)!,
-      'gateway.hostPort': String(GATEWAY_PORT),
-      'gateway.tlsHostPort': String(GATEWAY_TLS_PORT),
-      // Published by its hostPorts; a LoadBalancer (the chart's default) would never get an
-      // address here, and `helm --wait` would wait for one.
-      'gateway.service.type': 'ClusterIP',
+      // A node port, not a hostPort: kube-proxy sends each connection to a ready gateway replica,
+      // so the address outlives any one gateway pod.
+      'gateway.service.type': 'NodePort',
+      'gateway.service.nodePort': String(GATEWAY_PORT),
+      'gateway.service.tlsNodePort': String(GATEWAY_TLS_PORT),
     },
     { wait: true },
   );

@@ -1,11 +1,10 @@
 // `pilotlight controller`: the control plane of the operator. Every replica serves the admission
 // webhook; the reconcilers (Service, Configuration, Revision, Route, DomainMapping) run only on
 // the replica that holds the Lease, so two replicas never reconcile at once.
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { InformerFactory } from '../lib/kube/informerFactory.ts';
-import { LeaderElector } from '../lib/kube/leaderElection.ts';
+import { LeaderElector, leaderIdentity, loadLeaderElectionConfig } from '../lib/kube/leaderElection.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
 import { followLogLevel } from '../lib/config/logging.ts';
@@ -30,8 +29,10 @@ const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-hos
   --certificate-issuer  run pilotlight's certificate class for Knative Certificates (it reads and
                      writes Secrets in every namespace; the chart's certificateIssuer.enabled)
 The reconcilers start once ConfigMap config-deployment exists in SYSTEM_NAMESPACE, and run on
-the replica holding the Lease pilotlight-controller there; every replica serves the webhook.
-environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster)`;
+the replica holding the Lease pilotlight-controller there (timings from ConfigMap
+config-leader-election, read at start); every replica serves the webhook.
+environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster),
+             POD_NAME and POD_IP (the Lease holder's identity)`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -93,7 +94,8 @@ export async function main(argv: string[]): Promise<void> {
     client,
     namespace: systemNamespace,
     name: 'pilotlight-controller',
-    identity: `${hostname()}_${randomBytes(4).toString('hex')}`,
+    identity: leaderIdentity(process.env.POD_NAME ?? hostname(), process.env.POD_IP),
+    ...(await loadLeaderElectionConfig(client, systemNamespace)),
   });
   const reconcilers = startReconcilers({
     client,

@@ -280,7 +280,9 @@ export async function startGateway(
 
   const shutdown = async () => {
     draining = true;
-    // Time for load balancers to see /readyz fail before the ports stop accepting.
+    // Time for load balancers to see /readyz fail (and kube-proxy the endpoint go) before the
+    // ports stop accepting; meanwhile kept-alive clients are moved off, one response at a time.
+    for (const listener of listeners) listener.closeConnectionsAfterResponses();
     if (flags.drainQuietPeriodMs > 0) await sleep(clock, flags.drainQuietPeriodMs);
     const open = await finishInFlight(proxy.inFlight, listeners, { clock, timeoutMs: flags.drainTimeoutMs, log });
     await sync.stop();

@@ -33,6 +33,10 @@ export class GatewayListener {
     return this.#http.listen(port, host);
   }
 
+  closeConnectionsAfterResponses(): void {
+    this.#http.closeConnectionsAfterResponses();
+  }
+
   stopAccepting(): void {
     this.#http.stopAccepting();
   }

@@ -7,17 +7,22 @@
 //     "requestCount":1,"proxiedRequestCount":0}}, …]
 //
 // Answers 202 with {"accepted":n} (stats for revisions this autoscaler does not know are
-// dropped, as upstream drops them), 400 on a malformed body, 503 while this replica does not
-// lead (the leader is the only one deciding, so only it may record).
+// dropped, as upstream drops them), 400 on a malformed body. Activators reach any replica through
+// the autoscaler Service; only the leader decides, so only it records, and a replica that does not
+// lead forwards the body to the leader at the address its Lease names, as upstream's
+// statforwarder does (adr/0011). 503 when no leader is known or it cannot be reached.
 import { readBody } from '../../lib/http/body.ts';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import type { Stat } from '../metrics/revisionMetrics.ts';
 
 export const STAT_PATH = '/stats';
 const MAX_BODY_BYTES = 1 << 20;
+/** Marks a forwarded body, so a replica that is not (or no longer) the leader never forwards it again. */
+const FORWARDED_HEADER = 'k-autoscaler-forwarded';
+const FORWARD_TIMEOUT_MS = 2000;
 
 const count = z.number().finite().min(0);
 const statSchema = z.object({
@@ -44,9 +49,16 @@ export interface StatReceiver {
 
 export interface StatServerOptions {
   receiver: StatReceiver;
-  /** Stats are refused while this says no. */
-  accepting?: () => boolean;
+  /** Stats are recorded while this says yes; by default always. */
+  leading?: () => boolean;
+  /** Where a replica that does not lead forwards stats: the leader's endpoint, when one is known. */
+  leaderUrl?: () => string | undefined;
   log?: Logger;
+}
+
+/** The stat endpoint of the replica with this pod IP, all replicas serving on one port. */
+export function statUrl(ip: string, port: number): string {
+  return `http://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}${STAT_PATH}`;
 }
 
 export function createStatServer(options: StatServerOptions): Server {
@@ -54,11 +66,15 @@ export function createStatServer(options: StatServerOptions): Server {
   return createServer((req, res) => {
     if (req.url?.split('?')[0] !== STAT_PATH || req.method !== 'POST')
       return answer(res, 404, { error: 'POST /stats only' });
-    if (options.accepting && !options.accepting()) return answer(res, 503, { error: 'not the leading autoscaler' });
     readBody(req, MAX_BODY_BYTES)
-      .then((text) => {
+      .then(async (text) => {
         const parsed = bodySchema.safeParse(JSON.parse(text));
         if (!parsed.success) return answer(res, 400, { error: parsed.error.message });
+        if (options.leading && !options.leading()) {
+          const target = req.headers[FORWARDED_HEADER] === undefined ? options.leaderUrl?.() : undefined;
+          if (target === undefined) return answer(res, 503, { error: 'not the leading autoscaler' });
+          return forward(target, text, res, log);
+        }
         let accepted = 0;
         for (const { namespace, revision, stat } of parsed.data) {
           if (options.receiver.push(`${namespace}/${revision}`, stat)) accepted++;
@@ -78,6 +94,21 @@ export async function listenStatServer(server: Server, port: number, host = '0.0
     server.listen(port, host, () => resolve());
   });
   return (server.address() as AddressInfo).port;
+}
+
+async function forward(target: string, text: string, res: ServerResponse, log: Logger): Promise<void> {
+  try {
+    const reply = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [FORWARDED_HEADER]: '1' },
+      body: text,
+      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+    });
+    answer(res, reply.status, await reply.json().catch(() => ({ error: `leader answered ${reply.status}` })));
+  } catch (error) {
+    log.warn('could not forward stats to the leading autoscaler', { target, error });
+    answer(res, 503, { error: 'the leading autoscaler did not answer' });
+  }
 }
 
 function answer(res: ServerResponse, status: number, body: unknown): void {

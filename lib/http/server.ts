@@ -2,7 +2,7 @@
 // servers accept both: the first bytes of a connection pick the protocol, so the cost is per
 // connection, not per request. With `tls` the port terminates TLS instead and ALPN picks the
 // protocol (h2 or http/1.1); either way the same two servers, handlers and limits serve it.
-import type { IncomingMessage, RequestListener, Server as Http1Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server as Http1Server, ServerResponse } from 'node:http';
 import type {
   Http2Server,
   Http2ServerRequest,
@@ -128,6 +128,7 @@ export class HttpListener {
   #limits: ConnectionLimits;
   #front: NetServer | Http1Server | TlsServer;
   #sessions = new Set<ServerHttp2Session>();
+  #closingConnections = false;
 
   constructor(options: HttpListenerOptions) {
     const limits = options.limits;
@@ -144,7 +145,11 @@ export class HttpListener {
         connectionsCheckingInterval: CONNECTION_CHECK_MS,
         noDelay: true,
       },
-      options.onRequest as RequestListener,
+      (req: IncomingMessage, res: ServerResponse) => {
+        // Node then ends the connection after this response, however the handler writes its head.
+        if (this.#closingConnections) res.setHeader('connection', 'close');
+        (options.onRequest as RequestListener)(req, res);
+      },
     );
     const onUpgrade = options.onUpgrade;
     this.http1.on('upgrade', onUpgrade ?? ((_req: IncomingMessage, socket: Duplex) => socket.destroy()));
@@ -218,6 +223,7 @@ export class HttpListener {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       boundSession(session, limits);
+      if (this.#closingConnections) session.close();
     });
     this.#http2 = http2;
     return http2;
@@ -235,6 +241,16 @@ export class HttpListener {
         resolve((this.#front.address() as AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * A drain's quiet period: requests are still served, but each HTTP/1.1 response closes its
+   * connection and HTTP/2 sessions get GOAWAY. Kept-alive clients then reconnect through their load
+   * balancer, which by now sends them to a replica that is not going away.
+   */
+  closeConnectionsAfterResponses(): void {
+    this.#closingConnections = true;
+    for (const session of this.#sessions) session.close();
   }
 
   /** Stops accepting connections and closes idle ones; requests in progress continue. */

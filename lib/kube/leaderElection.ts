@@ -3,7 +3,14 @@
 // every retryPeriod and steps down if it cannot renew within renewDeadline. Expiry is judged by
 // when *we* last saw the record change, not by renewTime, so clock skew between replicas is harmless.
 // Unlike client-go, a replica that loses the lease keeps campaigning instead of exiting.
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { realClock, sleep, type Clock } from '../clock.ts';
+import {
+  CONFIG_LEADER_ELECTION,
+  parseLeaderElectionConfig,
+  type LeaderElectionConfig,
+} from '../config/leaderElection.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { isConflict, isNotFound } from './errors.ts';
 import type { KubeRest } from './rest.ts';
@@ -63,6 +70,8 @@ export class LeaderElector {
   #lastRenew = 0;
   #observedSpec = '';
   #observedAt = 0;
+  #observedHolder: string | undefined;
+  #observedDurationMs = 0;
   #stop: AbortController | undefined;
   #running: Promise<void> | undefined;
 
@@ -96,6 +105,17 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.#leading;
+  }
+
+  /**
+   * Who leads as far as this replica knows: itself while leading, else the holder of the Lease at
+   * its last look (every retryPeriod), unless that record has since expired unrenewed.
+   */
+  leader(): string | undefined {
+    if (this.#leading) return this.#identity;
+    const holder = this.#observedHolder;
+    if (!holder || holder === this.#identity) return undefined;
+    return this.#observedAt + this.#observedDurationMs > this.#clock.now() ? holder : undefined;
   }
 
   /** Adds callbacks besides the ones given at construction; returns a function removing them. */
@@ -201,6 +221,8 @@ export class LeaderElector {
   #observe(spec: LeaseSpec, now: number): void {
     this.#observedSpec = JSON.stringify(spec);
     this.#observedAt = now;
+    this.#observedHolder = spec.holderIdentity;
+    this.#observedDurationMs = (spec.leaseDurationSeconds ?? this.#leaseDurationMs / 1000) * 1000;
   }
 
   async #release(): Promise<void> {
@@ -245,4 +267,31 @@ export class LeaderElector {
   #path(): string {
     return `${this.#collectionPath()}/${this.#name}`;
   }
+}
+
+/**
+ * A replica's identity in Knative's form `<pod name>_<pod IP>` (knative.dev/pkg/leaderelection),
+ * so the others can reach the leader at the address its Lease names. Outside a pod (no IP), a
+ * random suffix keeps two processes on one host apart; such an identity names no address.
+ */
+export function leaderIdentity(podName: string, podIp: string | undefined): string {
+  return `${podName}_${podIp || `local-${randomBytes(4).toString('hex')}`}`;
+}
+
+/** The IP in a `<pod name>_<pod IP>` identity, or undefined when it names none. */
+export function leaderIp(identity: string): string | undefined {
+  const ip = identity.slice(identity.lastIndexOf('_') + 1);
+  return identity.includes('_') && isIP(ip) !== 0 ? ip : undefined;
+}
+
+/**
+ * config-leader-election from the system namespace, read once at start as upstream does; no
+ * ConfigMap means the defaults. Listed by name, as the components may list but not get ConfigMaps.
+ */
+export async function loadLeaderElectionConfig(client: KubeRest, namespace: string): Promise<LeaderElectionConfig> {
+  const { items } = await client.request<{ items: { data?: Record<string, string> }[] }>(
+    'GET',
+    `/api/v1/namespaces/${namespace}/configmaps?fieldSelector=${encodeURIComponent(`metadata.name=${CONFIG_LEADER_ELECTION}`)}`,
+  );
+  return parseLeaderElectionConfig(items[0]?.data);
 }

@@ -187,9 +187,14 @@ describe('charts/pilotlight', () => {
     });
 
     it('has PodDisruptionBudgets that let `kubectl drain` evict a component that runs one replica', async () => {
-      const objects = await render('activator.replicas=1', 'gateway.replicas=1');
+      const objects = await render(
+        'controller.replicas=1',
+        'autoscaler.replicas=1',
+        'activator.replicas=1',
+        'gateway.replicas=1',
+      );
       const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget');
-      expect(budgets.map((b) => b.metadata?.name).sort()).toEqual(['activator', 'gateway']);
+      expect(budgets.map((b) => b.metadata?.name).sort()).toEqual(['activator', 'autoscaler', 'controller', 'gateway']);
       for (const budget of budgets) {
         const component = budget.spec.selector.matchLabels['app.kubernetes.io/component'] as string;
         const replicas: number = deployment(objects, component).spec.replicas;
@@ -209,6 +214,40 @@ describe('charts/pilotlight', () => {
         maxUnavailable: 1,
       });
       expect(deployment(defaults, 'activator').spec.replicas).toBe(2);
+    });
+
+    it('runs two replicas of every component, the electing ones named <pod name>_<pod IP>', async () => {
+      const objects = await render();
+      for (const component of ['controller', 'autoscaler', 'activator', 'gateway'])
+        expect(deployment(objects, component).spec.replicas, component).toBe(2);
+      for (const component of ['controller', 'autoscaler']) {
+        const env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[] = deployment(objects, component)
+          .spec.template.spec.containers[0].env;
+        expect(env.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath, component).toBe('status.podIP');
+        expect(env.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath, component).toBe('metadata.name');
+      }
+    });
+
+    // A hostPort is one pod's per node, so a second gateway on the node could never start; the
+    // Service publishes the listeners and spreads connections over the ready replicas.
+    it("publishes the gateway through its Service's node ports, never a hostPort", async () => {
+      const objects = await render(
+        'gateway.service.type=NodePort',
+        'gateway.service.nodePort=31080',
+        'gateway.service.tlsNodePort=31443',
+      );
+      const service = objects.find((o) => o.kind === 'Service' && o.metadata?.name === 'gateway') as Obj;
+      expect(service.spec.type).toBe('NodePort');
+      expect(service.spec.ports.map((p: { port: number; nodePort?: number }) => [p.port, p.nodePort])).toEqual([
+        [80, 31080],
+        [443, 31443],
+      ]);
+      const ports: { hostPort?: number }[] = deployment(objects, 'gateway').spec.template.spec.containers[0].ports;
+      expect(ports.filter((p) => p.hostPort !== undefined)).toEqual([]);
+      const defaults = await render();
+      const byDefault = defaults.find((o) => o.kind === 'Service' && o.metadata?.name === 'gateway') as Obj;
+      expect(byDefault.spec.type).toBe('ClusterIP');
+      expect(byDefault.spec.ports.some((p: { nodePort?: number }) => p.nodePort !== undefined)).toBe(false);
     });
 
     it('grants the controller Secrets in every namespace only with the certificate issuer on', async () => {

@@ -2,7 +2,8 @@
 // real-Lease behaviour is in test/integration/lib/leaderElection.test.ts.
 import type { HttpMethod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
+import { parseLeaderElectionConfig } from '../../../lib/config/leaderElection.ts';
+import { LeaderElector, leaderIdentity, leaderIp } from '../../../lib/kube/leaderElection.ts';
 import { KubeApiError, type KubeRest, type RequestOptions } from '../../../lib/kube/rest.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
 
@@ -97,5 +98,78 @@ describe('LeaderElector', () => {
           renewDeadlineMs: 5000,
         }),
     ).toThrow(/leaseDuration > renewDeadline/);
+  });
+
+  it('tells a follower who leads, until that record expires unrenewed and the follower takes over', async () => {
+    const api = new LeaseApi();
+    const clock = new FakeClock(1_700_000_000_000);
+    // A holder that crashed: it wrote the Lease once and never renews it.
+    api.lease = {
+      metadata: { resourceVersion: '1' },
+      spec: { holderIdentity: 'ghost_10.0.0.9', leaseDurationSeconds: 15, renewTime: '2023-11-14T22:13:20.000000Z' },
+    };
+    const follower = new LeaderElector({ client: api, namespace: 'ns', name: 'lease', identity: 'me_10.0.0.1', clock });
+    expect(follower.leader()).toBeUndefined();
+    follower.start();
+    await settle();
+    expect(follower.isLeader()).toBe(false);
+    expect(follower.leader()).toBe('ghost_10.0.0.9');
+    await runFor(clock, 14_000);
+    expect(follower.leader()).toBe('ghost_10.0.0.9');
+    await runFor(clock, 2_000);
+    expect(follower.isLeader()).toBe(true);
+    expect(follower.leader()).toBe('me_10.0.0.1');
+    expect(api.lease?.spec.holderIdentity).toBe('me_10.0.0.1');
+    await follower.stop();
+    expect(follower.leader()).toBeUndefined();
+  });
+});
+
+describe('leader identities', () => {
+  it("are Knative's <pod name>_<pod IP>, whose IP the followers read back", () => {
+    expect(leaderIdentity('autoscaler-7d9-x2', '10.244.0.7')).toBe('autoscaler-7d9-x2_10.244.0.7');
+    expect(leaderIp('autoscaler-7d9-x2_10.244.0.7')).toBe('10.244.0.7');
+    expect(leaderIp('pod_with_underscores_fd00::7')).toBe('fd00::7');
+  });
+
+  it('name no address outside a pod, yet stay apart on one host', () => {
+    const a = leaderIdentity('laptop', undefined);
+    const b = leaderIdentity('laptop', '');
+    expect(a).toMatch(/^laptop_local-[0-9a-f]{8}$/);
+    expect(a).not.toBe(b);
+    expect(leaderIp(a)).toBeUndefined();
+    expect(leaderIp('no-separator')).toBeUndefined();
+    expect(leaderIp('')).toBeUndefined();
+  });
+});
+
+describe('config-leader-election', () => {
+  it("defaults to 15 s / 10 s / 2 s and reads Knative's keys", () => {
+    expect(parseLeaderElectionConfig(undefined)).toEqual({
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
+    expect(
+      parseLeaderElectionConfig({
+        'lease-duration': '60s',
+        'renew-deadline': '40s',
+        'retry-period': '10s',
+        buckets: '1',
+      }),
+    ).toEqual({ leaseDurationMs: 60_000, renewDeadlineMs: 40_000, retryPeriodMs: 10_000 });
+  });
+
+  it('names the key and the rule of a bad value', () => {
+    expect(() => parseLeaderElectionConfig({ 'lease-duration': 'soon' })).toThrow(
+      /config-leader-election is invalid: lease-duration: must be a duration/,
+    );
+    expect(() => parseLeaderElectionConfig({ 'lease-duration': '5s', 'renew-deadline': '5s' })).toThrow(
+      /renew-deadline: must be shorter than lease-duration/,
+    );
+    expect(() => parseLeaderElectionConfig({ 'retry-period': '10s' })).toThrow(
+      /retry-period: must be shorter than renew-deadline/,
+    );
+    expect(() => parseLeaderElectionConfig({ buckets: '10' })).toThrow(/buckets: must be 1/);
   });
 });

@@ -1,0 +1,517 @@
+// The fault suite (issue 19): a Knative Service on the local cluster takes a fixed arrival rate of
+// GETs through the gateway (k6) while one fault at a time hits pilotlight: SIGKILL and a graceful
+// delete of each component's pod (the controller's and the autoscaler's leader), of a revision
+// pod (the SIGKILL hits its queue-proxy), a scale-down from 5 pods to 1 and a rollout to a new
+// revision. Every request is counted. The revision keeps the activator in the path
+// (target-burst-capacity -1), so requests cross gateway → activator → queue-proxy → app.
+//
+// Goal: no failed request for a graceful fault. For a SIGKILL, no more failures than the
+// requests k6 had in flight when it struck: all of them cross the gateway, so this bounds what the
+// killed process held. The controller and autoscaler hold none, so their bound is 0.
+//
+//   flock /tmp/pilotlight-cluster.lock node bench/faults.ts [--rate 40] [--sleep-ms 50] [--only name,…] [--no-up]
+// (`npm run test:faults`). It runs `pilotlight up` first, installing this checkout, unless --no-up.
+// Writes bench/results/faults.{json,md}; exits 1 if a fault misses the goal.
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify, parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ensureBinaries } from '../cli/cluster/binaries.ts';
+import { defaultStateDir } from '../cli/cluster/paths.ts';
+import { sampleImage } from '../cli/images/build.ts';
+import { k6Binary } from './support/k6.ts';
+import { machine, markdownTable, readResults, writeResults } from './support/results.ts';
+
+const run = promisify(execFile);
+const REPO = join(import.meta.dirname, '..');
+const SYSTEM_NAMESPACE = 'knative-serving';
+const NAMESPACE = 'faults';
+const SERVICE = 'faults';
+const HOST = `${SERVICE}.${NAMESPACE}.example.com`;
+const GATEWAY = 'http://127.0.0.1:31080';
+const MIN_SCALE = 2;
+/** Load before the fault, so the window starts from a steady state. */
+const LEAD_MS = 5000;
+/** Load after the fault settled, to catch late failures. */
+const TAIL_MS = 3000;
+/** Load before the first fault, discarded. */
+const WARM_UP_MS = 15_000;
+/** Every wait for the cluster to settle gives up after this long. */
+const SETTLE_TIMEOUT_MS = 150_000;
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '40' },
+    'sleep-ms': { type: 'string', default: '50' },
+    only: { type: 'string' },
+    'no-up': { type: 'boolean', default: false },
+  },
+});
+const options = z
+  .object({ rate: z.coerce.number().int().positive(), sleepMs: z.coerce.number().int().nonnegative() })
+  .parse({ rate: values.rate, sleepMs: values['sleep-ms'] });
+
+interface Condition {
+  type: string;
+  status: string;
+}
+interface Pod {
+  metadata: { name: string; deletionTimestamp?: string };
+  status?: {
+    conditions?: Condition[];
+    containerStatuses?: { name: string; containerID?: string; restartCount: number }[];
+  };
+}
+interface Deployment {
+  spec: { replicas: number };
+  status: { readyReplicas?: number; updatedReplicas?: number };
+}
+interface KnativeService {
+  metadata: { generation: number };
+  spec: { template: { spec: { containers: { env?: { value: string }[] }[] } } };
+  status?: { observedGeneration?: number; latestReadyRevisionName?: string; conditions?: Condition[] };
+}
+const kubeconfig = join(defaultStateDir, 'kubeconfig');
+const containerdSocket = join(defaultStateDir, 'containerd', 'containerd.sock');
+const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = run(kubectlBinary, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 64 << 20 });
+  child.child.stdin?.on('error', () => {});
+  child.child.stdin?.end(input ?? '');
+  return (await child).stdout;
+}
+const getJson = async <T>(args: string[]): Promise<T> => JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
+
+/** Polls until check passes, at most SETTLE_TIMEOUT_MS. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
+const isReady = (pod: Pod) =>
+  !pod.metadata.deletionTimestamp &&
+  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+const pods = async (namespace: string, selector: string): Promise<Pod[]> =>
+  (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', namespace, '-l', selector])).items;
+const pod = (namespace: string, name: string) => getJson<Pod>(['get', 'pod', name, '-n', namespace]);
+const containerStatus = (of: Pod, container: string) => {
+  const status = of.status?.containerStatuses?.find((c) => c.name === container);
+  if (!status?.containerID) throw new Error(`${of.metadata.name} has no running ${container} container`);
+  return status;
+};
+const componentSelector = (component: string) => `app.kubernetes.io/component=${component}`;
+const revisionSelector = `serving.knative.dev/service=${SERVICE}`;
+
+/** Every component at its replica count and no pod of ours or of the revision terminating. */
+async function settled(revisionPods?: number): Promise<boolean> {
+  const deployments = (await getJson<{ items: Deployment[] }>(['get', 'deployments', '-n', SYSTEM_NAMESPACE])).items;
+  if (
+    !deployments.every(
+      (d) => d.status.readyReplicas === d.spec.replicas && d.status.updatedReplicas === d.spec.replicas,
+    )
+  )
+    return false;
+  const system = await pods(SYSTEM_NAMESPACE, 'app.kubernetes.io/name=pilotlight');
+  const revision = await pods(NAMESPACE, revisionSelector);
+  if ([...system, ...revision].some((p) => p.metadata.deletionTimestamp || !isReady(p))) return false;
+  return revisionPods === undefined || revision.length === revisionPods;
+}
+
+async function leaderPod(lease: string): Promise<string> {
+  const { spec } = await getJson<{ spec: { holderIdentity?: string } }>([
+    'get',
+    'lease',
+    lease,
+    '-n',
+    SYSTEM_NAMESPACE,
+  ]);
+  if (!spec.holderIdentity) throw new Error(`Lease ${lease} has no holder`);
+  return spec.holderIdentity.slice(0, spec.holderIdentity.lastIndexOf('_'));
+}
+
+/** SIGKILLs one container's process through containerd, then waits for the kubelet to restart it. */
+async function sigkill(namespace: string, name: string, container: string): Promise<number> {
+  const before = containerStatus(await pod(namespace, name), container);
+  const id = before.containerID!.replace(/^containerd:\/\//, '');
+  const at = Date.now();
+  await run('ctr', ['--address', containerdSocket, '-n', 'k8s.io', 'task', 'kill', '-s', 'SIGKILL', id]);
+  await until(`${name}/${container} to restart`, async () => {
+    const now = await pod(namespace, name);
+    return containerStatus(now, container).restartCount > before.restartCount && isReady(now);
+  });
+  return at;
+}
+
+/** Deletes a pod as an eviction or `kubectl drain` would (its grace period), and waits for it to be gone and replaced. */
+async function gracefulDelete(namespace: string, pod: string, replaced: () => Promise<boolean>): Promise<number> {
+  const at = Date.now();
+  await kubectl(['delete', 'pod', pod, '-n', namespace, '--wait=false']);
+  await until(`${pod} to be gone and replaced`, async () => {
+    const gone =
+      (await kubectl(['get', 'pod', pod, '-n', namespace, '--ignore-not-found', '-o', 'name'])).trim() === '';
+    return gone && (await replaced());
+  });
+  return at;
+}
+
+const firstReady = async (namespace: string, selector: string) => {
+  const ready = (await pods(namespace, selector)).filter(isReady).map((p) => p.metadata.name as string);
+  if (ready.length === 0) throw new Error(`no ready pod for ${selector}`);
+  return ready.sort()[0]!;
+};
+
+async function setMinScale(scale: number): Promise<void> {
+  const revision = (await getJson<KnativeService>(['get', 'ksvc', SERVICE, '-n', NAMESPACE])).status
+    ?.latestReadyRevisionName;
+  if (!revision) throw new Error(`ksvc ${SERVICE} has no ready revision`);
+  await kubectl([
+    'annotate',
+    'revision',
+    revision,
+    '-n',
+    NAMESPACE,
+    '--overwrite',
+    `autoscaling.knative.dev/min-scale=${scale}`,
+  ]);
+}
+
+function service(generation: number): object {
+  return {
+    apiVersion: 'serving.knative.dev/v1',
+    kind: 'Service',
+    metadata: { name: SERVICE, namespace: NAMESPACE },
+    spec: {
+      template: {
+        metadata: {
+          annotations: {
+            'autoscaling.knative.dev/min-scale': String(MIN_SCALE),
+            'autoscaling.knative.dev/target-burst-capacity': '-1',
+          },
+        },
+        spec: {
+          containers: [
+            { image: sampleImage('autoscale'), env: [{ name: 'FAULTS_GENERATION', value: String(generation) }] },
+          ],
+        },
+      },
+    },
+  };
+}
+
+async function serviceReady(generation: number): Promise<boolean> {
+  const ksvc = await getJson<KnativeService>(['get', 'ksvc', SERVICE, '-n', NAMESPACE]);
+  const ready = ksvc.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const env = ksvc.spec.template.spec.containers[0]?.env?.[0]?.value;
+  return ready && ksvc.status?.observedGeneration === ksvc.metadata.generation && env === String(generation);
+}
+
+interface Fault {
+  name: string;
+  graceful: boolean;
+  /** Whether requests pass through the process hit, so a SIGKILL may cost those in flight. */
+  inDataPath: boolean;
+  /** Outside the load: brings the cluster to where the fault starts. */
+  prepare?(): Promise<void>;
+  /** Injects the fault, waits until the cluster has absorbed it, and returns when it struck. */
+  inject(): Promise<number>;
+}
+
+const componentReplaced = (component: string) => async () =>
+  (await pods(SYSTEM_NAMESPACE, componentSelector(component))).filter(isReady).length === 2;
+let generation = 1;
+
+const FAULTS: Fault[] = [
+  ...(['gateway', 'activator'] as const).flatMap((component): Fault[] => [
+    {
+      name: `${component}: SIGKILL one pod`,
+      graceful: false,
+      inDataPath: true,
+      inject: async () =>
+        sigkill(SYSTEM_NAMESPACE, await firstReady(SYSTEM_NAMESPACE, componentSelector(component)), component),
+    },
+    {
+      name: `${component}: graceful delete of one pod`,
+      graceful: true,
+      inDataPath: true,
+      inject: async () =>
+        gracefulDelete(
+          SYSTEM_NAMESPACE,
+          await firstReady(SYSTEM_NAMESPACE, componentSelector(component)),
+          componentReplaced(component),
+        ),
+    },
+  ]),
+  ...(['autoscaler', 'controller'] as const).flatMap((component): Fault[] => [
+    {
+      name: `${component}: SIGKILL the leader`,
+      graceful: false,
+      inDataPath: false,
+      inject: async () => sigkill(SYSTEM_NAMESPACE, await leaderPod(`pilotlight-${component}`), component),
+    },
+    {
+      name: `${component}: graceful delete of the leader`,
+      graceful: true,
+      inDataPath: false,
+      inject: async () =>
+        gracefulDelete(SYSTEM_NAMESPACE, await leaderPod(`pilotlight-${component}`), componentReplaced(component)),
+    },
+  ]),
+  {
+    name: 'revision pod: SIGKILL its queue-proxy',
+    graceful: false,
+    inDataPath: true,
+    inject: async () => sigkill(NAMESPACE, await firstReady(NAMESPACE, revisionSelector), 'queue-proxy'),
+  },
+  {
+    name: 'revision pod: graceful delete',
+    graceful: true,
+    inDataPath: true,
+    inject: async () =>
+      gracefulDelete(
+        NAMESPACE,
+        await firstReady(NAMESPACE, revisionSelector),
+        async () => (await pods(NAMESPACE, revisionSelector)).filter(isReady).length === MIN_SCALE,
+      ),
+  },
+  {
+    name: 'scale-down from 5 pods to 1',
+    graceful: true,
+    inDataPath: true,
+    prepare: async () => {
+      await setMinScale(5);
+      await until('5 revision pods', () => settled(5));
+    },
+    inject: async () => {
+      const at = Date.now();
+      await setMinScale(1);
+      await until('1 revision pod', () => settled(1));
+      return at;
+    },
+  },
+  {
+    name: 'rollout to a new revision (0 → 100 %)',
+    graceful: true,
+    inDataPath: true,
+    prepare: async () => {
+      await setMinScale(MIN_SCALE);
+      await until(`${MIN_SCALE} revision pods`, () => settled(MIN_SCALE));
+    },
+    inject: async () => {
+      const at = Date.now();
+      generation++;
+      await kubectl(['apply', '-f', '-'], JSON.stringify(service(generation)));
+      await until('the new revision to take all traffic', () => serviceReady(generation));
+      return at;
+    },
+  },
+];
+
+interface Outcome {
+  fault: string;
+  graceful: boolean;
+  requests: number;
+  failed: number;
+  failures: Record<string, number>;
+  /** The first failed requests, as [sent, done] in ms from the fault, status and k6 error code. */
+  failedRequests: [number, number, number, number][];
+  inFlightAtFault: number;
+  allowed: number;
+  droppedIterations: number;
+  faultSeconds: number;
+  p99Ms: { steady: number; duringFault: number };
+  /**
+   * The machine's 1-minute load average when the fault struck: the machine is shared. Absent from
+   * rows of results written before it was recorded, which an --only rerun keeps.
+   */
+  loadAverage?: number;
+  met: boolean;
+}
+
+function p99(latencies: number[]): number {
+  if (latencies.length === 0) return 0;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
+}
+
+/** Runs k6 from before the fault until after it settled, and accounts for every request. */
+async function underLoad(fault: Fault): Promise<Outcome> {
+  const dir = mkdtempSync(join(tmpdir(), 'pilotlight-faults-'));
+  try {
+    const lines = join(dir, 'requests.jsonl');
+    const summary = join(dir, 'summary.json');
+    const k6 = spawn(
+      await k6Binary(),
+      [
+        'run',
+        '--quiet',
+        '--no-color',
+        '--address',
+        '',
+        '--log-format',
+        'raw',
+        '--console-output',
+        lines,
+        join(REPO, 'bench', 'load', 'faults.js'),
+      ],
+      {
+        env: {
+          ...process.env,
+          K6_NO_USAGE_REPORT: 'true',
+          URL: `${GATEWAY}/?sleep=${options.sleepMs}`,
+          HOST,
+          RATE: String(options.rate),
+          DURATION: `${(LEAD_MS + SETTLE_TIMEOUT_MS + TAIL_MS) / 1000 + 10}s`,
+          SUMMARY_JSON: summary,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => k6.once('exit', resolve));
+    const started = Date.now();
+    await sleep(LEAD_MS);
+    let struck: number;
+    let done: number;
+    let loadAverage: number;
+    try {
+      struck = await fault.inject();
+      loadAverage = loadavg()[0]!;
+      done = Date.now();
+      await sleep(TAIL_MS);
+    } finally {
+      k6.kill('SIGINT');
+      const stopped = await Promise.race([exited, sleep(40_000).then(() => 'timeout' as const)]);
+      if (stopped === 'timeout') k6.kill('SIGKILL');
+    }
+    const requests = readFileSync(lines, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('['))
+      .map((line) => JSON.parse(line) as [number, number, number, number]);
+    const failures: Record<string, number> = {};
+    for (const [, , status, code] of requests) {
+      if (status === 200) continue;
+      const kind = status === 0 ? `error ${code}` : String(status);
+      failures[kind] = (failures[kind] ?? 0) + 1;
+    }
+    const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+    const inFlightAtFault = requests.filter(([sent, end]) => sent <= struck && end >= struck).length;
+    const allowed = fault.graceful || !fault.inDataPath ? 0 : inFlightAtFault;
+    const latency = (from: number, to: number) =>
+      p99(requests.filter(([sent]) => sent >= from && sent <= to).map(([sent, end]) => end - sent));
+    return {
+      fault: fault.name,
+      graceful: fault.graceful,
+      requests: requests.length,
+      failed,
+      failures,
+      failedRequests: requests
+        .filter(([, , status]) => status !== 200)
+        .slice(0, 20)
+        .map(([sent, end, status, code]) => [sent - struck, end - struck, status, code]),
+      inFlightAtFault,
+      allowed,
+      droppedIterations: (JSON.parse(readFileSync(summary, 'utf8')) as { droppedIterations: number }).droppedIterations,
+      faultSeconds: (done - struck) / 1000,
+      p99Ms: { steady: latency(started, struck), duringFault: latency(struck, done) },
+      loadAverage,
+      met: failed <= allowed,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (!values['no-up']) {
+  const up = spawnSync(process.execPath, [join(REPO, 'cli', 'main.ts'), 'up', '--local'], { stdio: 'inherit' });
+  if (up.status !== 0) throw new Error(`pilotlight up exited ${up.status}`);
+}
+await kubectl(['create', 'namespace', NAMESPACE, '--dry-run=client', '-o', 'yaml']).then((yaml) =>
+  kubectl(['apply', '-f', '-'], yaml),
+);
+await kubectl(['apply', '-f', '-'], JSON.stringify(service(generation)));
+await until('the Service to be ready', () => serviceReady(generation));
+
+// The first load after `up` meets cold pods and a busy machine; its figures would belong to neither.
+await until('the cluster to settle', () => settled());
+await underLoad({
+  name: 'warm-up',
+  graceful: true,
+  inDataPath: true,
+  inject: () => sleep(WARM_UP_MS).then(() => Date.now()),
+});
+
+// With --only, the faults run again replace theirs in the previous results, so a rerun of one
+// fault keeps the table whole.
+const selected = values.only?.split(',').map((s) => s.trim());
+const previous = selected ? ((readResults('faults.json') as { outcomes?: Outcome[] } | undefined)?.outcomes ?? []) : [];
+const outcomes = new Map<string, Outcome>(previous.map((o) => [o.fault, o]));
+for (const fault of FAULTS.filter((f) => !selected || selected.some((s) => f.name.startsWith(s)))) {
+  await fault.prepare?.();
+  await until('the cluster to settle', () => settled());
+  console.log(`[faults] ${fault.name}`);
+  const outcome = await underLoad(fault);
+  console.log(`[faults]   ${JSON.stringify(outcome)}`);
+  outcomes.set(fault.name, outcome);
+}
+await kubectl(['delete', 'namespace', NAMESPACE, '--wait=false']);
+
+const table = markdownTable(
+  [
+    'fault',
+    'kind',
+    'requests',
+    'failed',
+    'allowed',
+    'in flight at fault',
+    'fault lasted (s)',
+    'p99 steady (ms)',
+    'p99 during fault (ms)',
+    'load average',
+    'goal',
+  ],
+  [...outcomes.values()].map((o) => [
+    o.fault,
+    o.graceful ? 'graceful' : 'SIGKILL',
+    String(o.requests),
+    o.failed === 0
+      ? '0'
+      : `${o.failed} (${Object.entries(o.failures)
+          .map(([k, n]) => `${k}×${n}`)
+          .join(', ')})`,
+    String(o.allowed),
+    String(o.inFlightAtFault),
+    o.faultSeconds.toFixed(1),
+    o.p99Ms.steady.toFixed(0),
+    o.p99Ms.duringFault.toFixed(0),
+    o.loadAverage === undefined ? '—' : o.loadAverage.toFixed(1),
+    o.met ? 'met' : `missed by ${o.failed - o.allowed}`,
+  ]),
+);
+const m = machine();
+writeResults(
+  'faults',
+  { options, machine: m, outcomes: [...outcomes.values()] },
+  `# Faults under load
+
+\`node bench/faults.ts --rate ${options.rate} --sleep-ms ${options.sleepMs}\` (\`npm run test:faults\`) on the local one-node
+cluster (${m.cpus} cores, ${m.cpuModel}, Node ${m.node}): k6 sends ${options.rate} GET/s through the gateway's node port to a Knative
+Service whose app holds each request ${options.sleepMs} ms. The Service runs ${MIN_SCALE} pods with the
+activator in the path (target-burst-capacity -1), and every component has two replicas. Each fault
+gets its own k6 run: ${LEAD_MS / 1000} s of load first, then the fault, then ${TAIL_MS / 1000} s after the
+cluster has absorbed it (the pod replaced and Ready, the rollout done). "fault lasted" is that
+time. *allowed* is 0 for graceful faults and for processes outside the data path. For a SIGKILL in
+the data path it is the number of requests k6 had in flight when the signal was sent: every
+request crosses the gateway, so this bounds what the killed process held. p99 is over the
+requests sent before the fault (steady) and while it lasted.
+
+${table}
+`,
+);
+console.log(table);
+if ([...outcomes.values()].some((o) => !o.met)) process.exitCode = 1;
