@@ -89,27 +89,3 @@ export async function waitForWebhook(k: Kubectl, controller?: { alive: () => boo
   }
   throw new Error(`the admission webhook did not answer within 60 s${logTail()}`);
 }
-
-/** Installs or upgrades the chart into SYSTEM_NAMESPACE; `wait` holds until every pod is ready. */
-export async function installChart(
-  k: Kubectl,
-  helm: string,
-  values: Record<string, string>,
-  options: { wait: boolean },
-): Promise<void> {
-  await run(
-    helm,
-    [
-      'upgrade',
-      '--install',
-      'pilotlight',
-      join(repoRoot, 'charts', 'pilotlight'),
-      '--namespace',
-      SYSTEM_NAMESPACE,
-      '--create-namespace',
-      ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
-      ...(options.wait ? ['--wait', '--timeout', '180s'] : []),
-    ],
-    { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 16 * 1024 * 1024 },
-  );
-}

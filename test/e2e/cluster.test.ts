@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { NODE_IP, REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { buildSampleImage } from '../../cli/images/build.ts';
 import { writeOciImage } from '../../cli/images/oci.ts';
-import { pushOciArchive } from '../support/ociPush.ts';
+import { pushOciArchive } from '../../cli/images/push.ts';
 import { createRegistryClient } from '../../lib/oci/client.ts';
 import { localCluster, repo, run, viaGateway, type LocalCluster } from './localCluster.ts';
 
