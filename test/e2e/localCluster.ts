@@ -9,7 +9,8 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBinaries } from '../../cli/cluster/binaries.ts';
+import { ensureBinaries, ensureTool } from '../../cli/cluster/binaries.ts';
+import { waitForWebhook } from '../../cli/cluster/operator.ts';
 
 export const run = promisify(execFile);
 export const repo = join(import.meta.dirname, '..', '..');
@@ -27,6 +28,10 @@ export interface LocalCluster {
   pilotlight(...args: string[]): Promise<Output>;
   /** The real kubectl against this cluster; rejects on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<Output>;
+  /** helm (the pinned build) against this cluster; rejects on a non-zero exit. */
+  helm(args: string[]): Promise<Output>;
+  /** Resolves once the admission webhook answers a server-side dry run from inside the cluster. */
+  waitForWebhook(): Promise<void>;
   /** down, then forget the state directory; never throws, so it fits afterAll. */
   dispose(): Promise<void>;
 }
@@ -53,6 +58,14 @@ export async function localCluster(prefix: string): Promise<LocalCluster> {
       child.child.stdin?.end(input ?? '');
       return child;
     },
+    async helm(args) {
+      return run(await ensureTool('helm'), args, {
+        env: { ...process.env, KUBECONFIG: kubeconfig },
+        timeout: 600_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    },
+    waitForWebhook: () => waitForWebhook({ binary: kubectlBinary, kubeconfig }),
     async dispose() {
       await pilotlight('down').catch(() => {});
       rmSync(stateDir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { sampleImage } from '../../cli/images/build.ts';
 import {
   GATEWAY,
@@ -102,8 +103,10 @@ const autoscaleService = (
 
 beforeAll(async () => {
   cluster = await localCluster('pilotlight-e2e-serving');
+  // The cluster and its registry, holding the operator image and the chart; pilotlight itself is
+  // then installed as README.md's "Install on your cluster" tells a user: helm install from OCI.
   const [up, tool] = await Promise.all([
-    cluster.pilotlight('up', '--local'),
+    cluster.pilotlight('up', '--local', '--skip-install'),
     run('bash', [join(repo, 'hack', 'build-tool.sh'), 'k6'], {
       encoding: 'utf8',
       timeout: 1_800_000,
@@ -112,6 +115,43 @@ beforeAll(async () => {
   ]);
   expect(up.stdout.trim().split('\n').at(-1)).toBe(`KUBECONFIG=${cluster.kubeconfig}`);
   k6 = tool.stdout.trim().split('\n').at(-1)!;
+  const published = /(oci:\/\/\S+\/charts\/pilotlight) --version (\S+)/.exec(up.stdout);
+  expect(published).not.toBeNull();
+  const [, chart, version] = published!;
+  await cluster.helm([
+    'install',
+    'pilotlight',
+    chart!,
+    '--version',
+    version!,
+    '--namespace',
+    'knative-serving',
+    '--create-namespace',
+    // Exposing the gateway on the node's ports, as on kind; the registry's CA is the cluster's own.
+    '--set',
+    `gateway.hostPort=${GATEWAY.port}`,
+    '--set',
+    'gateway.tlsHostPort=31443',
+    '--ca-file',
+    join(cluster.stateDir, 'pki', 'ca.crt'),
+    '--wait',
+    '--timeout',
+    '300s',
+  ]);
+  await cluster.waitForWebhook();
+  const images = await kubectl([
+    'get',
+    'pods',
+    '-n',
+    'knative-serving',
+    '-o',
+    'jsonpath={range .items[*]}{.status.containerStatuses[0].imageID}{"\\n"}{end}',
+  ]);
+  // Pulled from the registry (containerd records the digest it pulled), never imported.
+  const imageIds = images.stdout.trim().split('\n');
+  expect(imageIds.length).toBeGreaterThanOrEqual(4);
+  for (const id of imageIds)
+    expect(id).toMatch(new RegExp(`^${REGISTRY_HOST}/pilotlight/pilotlight@sha256:[0-9a-f]{64}$`));
   await kubectl(['create', 'namespace', NAMESPACE]);
 }, 1_800_000);
 
