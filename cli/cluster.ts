@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseCommand } from './args.ts';
 import { ensureBinaries, ensureTool } from './cluster/binaries.ts';
-import { type ConfiguredCluster, configuredCluster } from './cluster/configured.ts';
+import type { ConfiguredCluster } from './cluster/configured.ts';
 import { applyClusterDns, coreDnsImage, waitForClusterDns } from './cluster/dns.ts';
 import { runningControlPlane, startControlPlane, stopControlPlane } from './cluster/controlPlane.ts';
 import { CHART_DIR, type Install, findHelm, installArgs, installChart } from './cluster/helm.ts';
@@ -72,7 +72,10 @@ export async function up(argv: string[]): Promise<void> {
   const stateDir = values['state-dir'];
   const started = Date.now();
   const local = values.local || values['control-plane-only'] || values['skip-install'];
-  const configured = local ? undefined : await configuredCluster(values.context);
+  // @kubernetes/client-node is loaded only to read a user's kubeconfig.
+  const configured = local
+    ? undefined
+    : await (await import('./cluster/configured.ts')).configuredCluster(values.context);
   if (configured) {
     await installIntoConfiguredCluster(configured, values.image);
     return;
