@@ -295,6 +295,10 @@ export async function startNode({
  * namespaces, kube-proxy's rules, interfaces, routes, addresses and mounts.
  */
 export async function stopNode(stateDir: string, binDir: string | undefined): Promise<string[]> {
+  // A state directory that never had a node (`up --control-plane-only`) leaves the host alone:
+  // the addresses, bridges and rules below may belong to a node another state directory runs.
+  const hadNode = recordedProcesses(stateDir).some((p) => NODE_PROCESSES.includes(p.name));
+  if (!hadNode && !existsSync(join(stateDir, 'containerd'))) return [];
   const socket = join(stateDir, 'containerd', 'containerd.sock');
   const stopped = await stopProcesses(stateDir, NODE_PROCESSES.slice(0, -1));
   if (existsSync(socket)) {
