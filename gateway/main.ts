@@ -28,7 +28,7 @@ import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
 import { httpsRedirectLocation } from './tls.ts';
 import { UpstreamPools } from './upstreams.ts';
 
-const FLAGS = {
+export const FLAGS = {
   source: { type: 'string', default: 'kubernetes' },
   'routes-file': { type: 'string' },
   kubeconfig: { type: 'string' },

@@ -1,6 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { repoRoot } from './paths.ts';
 
 export type Component =
@@ -17,8 +16,12 @@ export type Component =
  * directory that holds them. The build's progress goes to stderr.
  */
 export async function ensureBinaries(components: Component[]): Promise<string> {
-  const script = join(repoRoot, 'hack', 'build-k8s.sh');
-  const child = spawn('bash', [script, ...components], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return runBuildScript('build-k8s.sh', components);
+}
+
+/** Runs a hack/ build script with its progress on our stderr; its last line of stdout is the result. */
+async function runBuildScript(script: string, args: string[]): Promise<string> {
+  const child = spawn('bash', [join(repoRoot, 'hack', script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     out += chunk;
@@ -27,19 +30,19 @@ export async function ensureBinaries(components: Component[]): Promise<string> {
     child.on('error', reject);
     child.on('close', resolve);
   });
-  if (code !== 0) throw new Error(`hack/build-k8s.sh ${components.join(' ')} failed with exit code ${code}`);
-  const dir = out.trim().split('\n').at(-1);
-  if (!dir) throw new Error('hack/build-k8s.sh printed no binary directory');
-  return dir;
+  if (code !== 0) throw new Error(`hack/${script} ${args.join(' ')} failed with exit code ${code}`);
+  const result = out.trim().split('\n').at(-1);
+  if (!result) throw new Error(`hack/${script} ${args.join(' ')} printed no path`);
+  return result;
 }
 
 /** The Go tools hack/build-tool.sh builds: helm, and the local cluster's CoreDNS and OCI registry. */
 export type Tool = 'helm' | 'coredns' | 'registry';
 
-/** Builds a tool once through the Go module proxy (hack/build-tool.sh) and returns its path. */
+/**
+ * Builds a tool once through the Go module proxy (hack/build-tool.sh) and returns its path. The
+ * build's progress (minutes, the first time) goes to stderr.
+ */
 export async function ensureTool(tool: Tool): Promise<string> {
-  const { stdout } = await promisify(execFile)('bash', [join(repoRoot, 'hack', 'build-tool.sh'), tool], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout.trim().split('\n').at(-1)!;
+  return runBuildScript('build-tool.sh', [tool]);
 }

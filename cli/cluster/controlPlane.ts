@@ -16,6 +16,8 @@ export interface ControlPlaneOptions {
   ephemeral?: boolean;
   /** Serve a node at this address: the API server listens there and authorizes kubelets. */
   nodeIp?: string;
+  /** More identities the API server accepts by static bearer token (a test's credential plugin's). */
+  tokenUsers?: { token: string; user: string; groups: string[] }[];
   log?: (line: string) => void;
 }
 
@@ -102,6 +104,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       tokenLines.push(`${componentTokens[component]},${identity.user},${identity.user},"${identity.groups.join(',')}"`);
     }
   }
+  for (const extra of options.tokenUsers ?? [])
+    tokenLines.push(`${extra.token},${extra.user},${extra.user},"${extra.groups.join(',')}"`);
   writeFileSync(files.tokens, `${tokenLines.join('\n')}\n`, { mode: 0o600 });
   const kubeletClient = options.nodeIp
     ? await ca.issue({

@@ -12,6 +12,7 @@ import { NODE_NAME, type ControlPlane } from './controlPlane.ts';
 import { freePort, isRunning, recordedProcesses, startProcess, stopProcesses, tail } from './processes.ts';
 import { writeOciImage } from '../images/oci.ts';
 import { containerdHostsToml } from './registry.ts';
+import { step } from '../progress.ts';
 
 const run = promisify(execFile);
 
@@ -51,12 +52,13 @@ export async function ensureNodePackages(log: (line: string) => void): Promise<v
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
     throw new Error(`a node needs these Debian packages: ${missing.join(' ')} (run as root, or apt-get install them)`);
   }
-  log(`installing Debian packages: ${missing.join(' ')}`);
-  await sh('apt-get', ['update', '-qq']);
-  await run('apt-get', ['install', '-y', '-qq', ...missing], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  await step(log, 'apt-get update', () => sh('apt-get', ['update', '-qq']));
+  await step(log, `apt-get install ${missing.join(' ')}`, () =>
+    run('apt-get', ['install', '-y', '-qq', ...missing], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      maxBuffer: 64 * 1024 * 1024,
+    }),
+  );
   const still = missingNodePackages();
   if (still.length > 0) throw new Error(`apt-get did not install: ${still.join(' ')}`);
 }
@@ -293,6 +295,10 @@ export async function startNode({
  * namespaces, kube-proxy's rules, interfaces, routes, addresses and mounts.
  */
 export async function stopNode(stateDir: string, binDir: string | undefined): Promise<string[]> {
+  // A state directory that never had a node (`up --control-plane-only`) leaves the host alone:
+  // the addresses, bridges and rules below may belong to a node another state directory runs.
+  const hadNode = recordedProcesses(stateDir).some((p) => NODE_PROCESSES.includes(p.name));
+  if (!hadNode && !existsSync(join(stateDir, 'containerd'))) return [];
   const socket = join(stateDir, 'containerd', 'containerd.sock');
   const stopped = await stopProcesses(stateDir, NODE_PROCESSES.slice(0, -1));
   if (existsSync(socket)) {

@@ -94,30 +94,3 @@ export async function waitForWebhook(k: Kubectl, controller?: { alive: () => boo
   }
   throw new Error(`the admission webhook did not answer within 60 s${logTail()}`);
 }
-
-/** Installs or upgrades the chart into SYSTEM_NAMESPACE; `wait` holds until every pod is ready. */
-export async function installChart(
-  k: Kubectl,
-  helm: string,
-  values: Record<string, string>,
-  options: { wait: boolean },
-): Promise<void> {
-  await run(
-    helm,
-    [
-      'upgrade',
-      '--install',
-      'pilotlight',
-      join(repoRoot, 'charts', 'pilotlight'),
-      '--namespace',
-      SYSTEM_NAMESPACE,
-      '--create-namespace',
-      // Charts before 0.2 left the CRDs (their crds/ folder), the webhook configurations and the
-      // webhook Secret outside the release; the release adopts them now (helm >= 3.17).
-      '--take-ownership',
-      ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
-      ...(options.wait ? ['--wait', '--timeout', '180s'] : []),
-    ],
-    { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 16 * 1024 * 1024 },
-  );
-}

@@ -18,7 +18,7 @@ import {
 import { join } from 'node:path';
 import { REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { writeOciImage } from '../../cli/images/oci.ts';
-import { pushOciArchive } from '../support/ociPush.ts';
+import { pushOciArchive } from '../../cli/images/push.ts';
 import type { RegistryClient } from '../../lib/oci/client.ts';
 
 /** The test modules whose test/test_images the suites use, each under an image repo of its own. */

@@ -9,8 +9,9 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBinaries } from '../../cli/cluster/binaries.ts';
+import { ensureBinaries, ensureTool } from '../../cli/cluster/binaries.ts';
 import { clusterRunning } from '../../cli/cluster/controlPlane.ts';
+import { waitForWebhook } from '../../cli/cluster/operator.ts';
 import { defaultStateDir } from '../../cli/cluster/paths.ts';
 
 export const run = promisify(execFile);
@@ -29,11 +30,22 @@ export interface LocalCluster {
   pilotlight(...args: string[]): Promise<Output>;
   /** The real kubectl against this cluster; rejects on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<Output>;
-  /** down, then forget the state directory (a running cluster used as is: nothing); never throws, so it fits afterAll. */
+  /** helm (the pinned build) against this cluster; rejects on a non-zero exit. */
+  helm(args: string[]): Promise<Output>;
+  /** Resolves once the admission webhook answers a server-side dry run from inside the cluster. */
+  waitForWebhook(): Promise<void>;
+  /** down, then forget the state directory (a shared cluster: nothing); never throws, so it fits afterAll. */
   dispose(): Promise<void>;
 }
 
+/**
+ * A cluster of the file's own, in a fresh state directory, taken down afterwards. With
+ * PILOTLIGHT_E2E_STATE_DIR set, the cluster of that state directory instead (say the one a
+ * developer keeps up, shared with others), which `dispose` leaves running.
+ */
 export async function localCluster(prefix: string): Promise<LocalCluster> {
+  const shared = process.env.PILOTLIGHT_E2E_STATE_DIR;
+  if (shared) return bindCluster(shared, async () => {});
   const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   return bindCluster(stateDir, async (pilotlight) => {
     await pilotlight('down').catch(() => {});
@@ -74,6 +86,14 @@ async function bindCluster(
       child.child.stdin?.end(input ?? '');
       return child;
     },
+    async helm(args) {
+      return run(await ensureTool('helm'), args, {
+        env: { ...process.env, KUBECONFIG: kubeconfig },
+        timeout: 600_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    },
+    waitForWebhook: () => waitForWebhook({ binary: kubectlBinary, kubeconfig }),
     dispose: () => dispose(pilotlight),
   };
 }

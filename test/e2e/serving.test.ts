@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { sampleImage } from '../../cli/images/build.ts';
 import {
   GATEWAY,
@@ -102,8 +103,10 @@ const autoscaleService = (
 
 beforeAll(async () => {
   cluster = await localCluster('pilotlight-e2e-serving');
+  // The cluster and its registry, holding the operator image and the chart; pilotlight itself is
+  // then installed as README.md's "Install on your cluster" tells a user: helm install from OCI.
   const [up, tool] = await Promise.all([
-    cluster.pilotlight('up', '--local'),
+    cluster.pilotlight('up', '--local', '--skip-install'),
     run('bash', [join(repo, 'hack', 'build-tool.sh'), 'k6'], {
       encoding: 'utf8',
       timeout: 1_800_000,
@@ -112,6 +115,60 @@ beforeAll(async () => {
   ]);
   expect(up.stdout.trim().split('\n').at(-1)).toBe(`KUBECONFIG=${cluster.kubeconfig}`);
   k6 = tool.stdout.trim().split('\n').at(-1)!;
+  const published = /(oci:\/\/\S+\/charts\/pilotlight) --version (\S+)/.exec(up.stdout);
+  expect(published).not.toBeNull();
+  const [, chart, version] = published!;
+  // A shared cluster (PILOTLIGHT_E2E_STATE_DIR) has pilotlight installed by an earlier `up`: its
+  // release goes first, so that the install below is a user's first install.
+  if (process.env.PILOTLIGHT_E2E_STATE_DIR)
+    await cluster.helm(['uninstall', 'pilotlight', '--namespace', 'knative-serving', '--ignore-not-found', '--wait']);
+  await cluster.helm([
+    'install',
+    'pilotlight',
+    chart!,
+    '--version',
+    version!,
+    '--namespace',
+    'knative-serving',
+    '--create-namespace',
+    // Exposing the gateway on the node's ports, as on kind; the registry's CA is the cluster's own.
+    '--set',
+    'gateway.service.type=NodePort',
+    '--set',
+    `gateway.service.nodePort=${GATEWAY.port}`,
+    '--set',
+    'gateway.service.tlsNodePort=31443',
+    '--ca-file',
+    join(cluster.stateDir, 'pki', 'ca.crt'),
+    '--wait',
+    '--timeout',
+    '300s',
+  ]);
+  await cluster.waitForWebhook();
+  // Pods still terminating (a release uninstalled just before, on a shared cluster) are not this install's.
+  const pods = JSON.parse((await kubectl(['get', 'pods', '-n', 'knative-serving', '-o', 'json'])).stdout) as {
+    items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] } }[];
+  };
+  const running = pods.items
+    .filter((pod) => !pod.metadata.deletionTimestamp)
+    .map((pod) => pod.spec.containers[0]!.image);
+  expect(running.length).toBeGreaterThanOrEqual(4);
+  expect(new Set(running)).toEqual(new Set([`${REGISTRY_HOST}/pilotlight/pilotlight:${version}`]));
+  // Pulled, not imported: containerd's CRI records a pulled image under its registry digest too.
+  const { stdout: refs } = await run('ctr', [
+    '--address',
+    join(cluster.stateDir, 'containerd', 'containerd.sock'),
+    '-n',
+    'k8s.io',
+    'images',
+    'ls',
+    '-q',
+  ]);
+  expect(refs.split('\n')).toContainEqual(
+    expect.stringMatching(
+      new RegExp(`^${REGISTRY_HOST.replaceAll('.', '\\.')}/pilotlight/pilotlight@sha256:[0-9a-f]{64}$`),
+    ),
+  );
   await kubectl(['create', 'namespace', NAMESPACE]);
 }, 1_800_000);
 

@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('pilotlight up --control-plane-only / status / down', () => {
-  it('starts a control plane that kubectl can use, is idempotent, and leaves nothing running after down', async () => {
+  it('starts a control plane that kubectl can use, is idempotent, and leaves nothing running after down, and the host as it was', async () => {
     const first = await pilotlight('up', '--control-plane-only');
     const lastLine = first.stdout.trim().split('\n').at(-1)!;
     expect(lastLine).toBe(`KUBECONFIG=${join(stateDir, 'kubeconfig')}`);
@@ -43,7 +43,11 @@ describe('pilotlight up --control-plane-only / status / down', () => {
     const status = await pilotlight('status');
     expect(status.stdout).toMatch(/API server ready at https:\/\/127\.0\.0\.1:\d+/);
 
+    // A control plane alone never touched the host's network: down leaves it (and any node
+    // another state directory runs there) as it was.
+    const addressesBefore = (await run('ip', ['-o', 'addr'])).stdout;
     const down = await pilotlight('down');
+    expect((await run('ip', ['-o', 'addr'])).stdout).toBe(addressesBefore);
     expect(down.stdout).toContain('stopped');
     for (const p of pids) expect(isRunning(p.pid, p.binary)).toBe(false);
     expect(existsSync(join(stateDir, 'kubeconfig'))).toBe(false);

@@ -1,5 +1,5 @@
 // The node's OCI registry (cli/cluster/registry.ts) as a real process on loopback with a
-// certificate of a throw-away CA: images pushed by test/support/ociPush.ts, tags resolved by the
+// certificate of a throw-away CA: images pushed by cli/images/push.ts, tags resolved by the
 // revision reconciler's resolver (controllers/revision/digests.ts), over real TLS.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { ensureTool } from '../../../cli/cluster/binaries.ts';
 import { pingRegistry, startRegistry, stopRegistry } from '../../../cli/cluster/registry.ts';
 import { freePort, isRunning, recordedProcesses } from '../../../cli/cluster/processes.ts';
 import { writeOciImage } from '../../../cli/images/oci.ts';
-import { pushOciArchive } from '../../support/ociPush.ts';
+import { pushOciArchive } from '../../../cli/images/push.ts';
 import { createDigestResolver, resolveContainerStatuses } from '../../../controllers/revision/digests.ts';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
 import { createRegistryClient } from '../../../lib/oci/client.ts';
