@@ -125,7 +125,8 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const domainMappings = informer<DomainMappingObject>(Kinds.domainMapping);
   const domainMappingIngresses = informer<Ingress>(Kinds.ingress, DomainMappingLabels.uid);
   const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
-  const certificates = options.certificateIssuer ? informer<Certificate>(Kinds.certificate) : undefined;
+  // Every Route's Certificates, and the namespaces' wildcard ones, whichever class issues them.
+  const certificates = informer<Certificate>(Kinds.certificate);
   const certificateSecrets = options.certificateIssuer
     ? informer<V1Secret>(Kinds.secret, CERTIFICATE_UID_LABEL)
     : undefined;
@@ -205,12 +206,14 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       revisions: revisions.lister,
       ingresses: ingresses.lister,
       services: routeServices.lister,
+      certificates: certificates.lister,
       config: () => store.snapshot(),
       ...(options.gatewayStatsUrl ? { readFigures: gatewayStatsReader(options.gatewayStatsUrl) } : {}),
     }),
   });
   routeController.watch(ingresses, controllerOf('Route'));
   routeController.watch(routeServices, controllerOf('Route'));
+  routeController.watch(certificates, controllerOf('Route'));
   // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
   const routesInNamespace = (object: KubernetesObject) =>
     routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
@@ -245,20 +248,19 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   domainMappingController.watch(services, domainMappingsInNamespace);
   domainMappingController.watch(routes, domainMappingsInNamespace);
 
-  const certificateController =
-    certificates && certificateSecrets
-      ? controller('certificate', certificates, {
-          kind: Kinds.certificate,
-          conditions: CertificateConditions,
-          handles: (certificate) =>
-            isOfClass(certificate, PILOTLIGHT_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
-          reconcileKind: certificateReconciler({
-            client,
-            secrets: certificateSecrets.lister,
-            authority: secretAuthority(client, options.systemNamespace),
-          }),
-        })
-      : undefined;
+  const certificateController = certificateSecrets
+    ? controller('certificate', certificates, {
+        kind: Kinds.certificate,
+        conditions: CertificateConditions,
+        handles: (certificate) =>
+          isOfClass(certificate, PILOTLIGHT_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
+        reconcileKind: certificateReconciler({
+          client,
+          secrets: certificateSecrets.lister,
+          authority: secretAuthority(client, options.systemNamespace),
+        }),
+      })
+    : undefined;
   if (certificateSecrets) certificateController?.watch(certificateSecrets, controllerOf('Certificate'));
 
   const gcController = new Controller({
@@ -285,7 +287,8 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     for (const object of revisions.lister.list()) revisionController.enqueue(objectKey(object));
     for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
     for (const object of domainMappings.lister.list()) domainMappingController.enqueue(objectKey(object));
-    for (const object of certificates?.lister.list() ?? []) certificateController?.enqueue(objectKey(object));
+    if (certificateController)
+      for (const object of certificates.lister.list()) certificateController.enqueue(objectKey(object));
   });
 
   store.start();

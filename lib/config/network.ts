@@ -47,6 +47,14 @@ const httpProtocol = z
         | 'Disabled',
   );
 
+/** Knative's Enabled/Disabled switches, in any case. */
+const enabledString = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => v === 'enabled' || v === 'disabled', 'must be Enabled or Disabled')
+  .transform((v) => v === 'enabled');
+
 export const networkSchema = z
   .object({
     'ingress-class': z.string().trim().min(1).default(PILOTLIGHT_INGRESS_CLASS),
@@ -60,6 +68,9 @@ export const networkSchema = z
     'default-external-scheme': z.enum(['http', 'https'], { error: 'must be http or https' }).default('http'),
     // Off by default, as upstream: a cluster admin hands out domains by creating ClusterDomainClaims.
     'autocreate-cluster-domain-claims': boolString.default(false),
+    // Off by default, as upstream: a Certificate per external host needs a certificate class running.
+    'external-domain-tls': enabledString.default(false),
+    'cluster-local-domain-tls': enabledString.default(false),
   })
   .transform((c) => ({
     ingressClass: c['ingress-class'],
@@ -70,6 +81,8 @@ export const networkSchema = z
     rolloutDurationMs: c['rollout-duration'],
     defaultExternalScheme: c['default-external-scheme'],
     autocreateClusterDomainClaims: c['autocreate-cluster-domain-claims'],
+    externalDomainTls: c['external-domain-tls'],
+    clusterLocalDomainTls: c['cluster-local-domain-tls'],
   }));
 
 export type NetworkConfig = z.output<typeof networkSchema>;

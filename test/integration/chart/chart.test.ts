@@ -194,15 +194,18 @@ describe('charts/pilotlight', () => {
     });
 
     it('grants the controller Secrets in every namespace only with the certificate issuer on', async () => {
-      const secretsRule = (objects: Obj[]) =>
+      const ruleFor = (resource: string) => (objects: Obj[]) =>
         (
           objects.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'pilotlight-controller') as {
             rules: { resources: string[]; verbs: string[] }[];
           }
-        ).rules.find((rule) => rule.resources.includes('secrets'));
+        ).rules.find((rule) => rule.resources.includes(resource));
+      const secretsRule = ruleFor('secrets');
       const args = (objects: Obj[]) => deployment(objects, 'controller').spec.template.spec.containers[0].args;
       const defaults = await render();
       expect(secretsRule(defaults)).toBeUndefined();
+      // Routes make their Certificates whichever class issues them.
+      expect(ruleFor('certificates')(defaults)?.verbs).toEqual(['list', 'watch', 'create', 'update', 'delete']);
       expect(args(defaults)).not.toContain('--certificate-issuer');
       const issuing = await render('certificateIssuer.enabled=true');
       expect(secretsRule(issuing)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update']);
