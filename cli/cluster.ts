@@ -30,13 +30,18 @@ export async function up(argv: string[]): Promise<void> {
       'state-dir': { type: 'string', default: defaultStateDir },
       local: { type: 'boolean', default: false },
       image: { type: 'string' },
+      // The chart's certificateIssuer.enabled: pilotlight's certificate class, with Secrets access.
+      'certificate-issuer': { type: 'boolean', default: false },
     },
   });
+  const chartValues: Record<string, string> = values['certificate-issuer']
+    ? { 'certificateIssuer.enabled': 'true' }
+    : {};
   const stateDir = values['state-dir'];
   const started = Date.now();
   const configured = values.local || values['control-plane-only'] ? undefined : await configuredCluster();
   if (configured) {
-    await installIntoConfiguredCluster(configured, values.image);
+    await installIntoConfiguredCluster(configured, values.image, chartValues);
     return;
   }
   if (values['control-plane-only']) {
@@ -81,6 +86,7 @@ export async function up(argv: string[]): Promise<void> {
       'image.tag': image.name.split(':').at(-1)!,
       'gateway.hostPort': String(GATEWAY_PORT),
       'gateway.tlsHostPort': String(GATEWAY_TLS_PORT),
+      ...chartValues,
     },
     { wait: true },
   );
@@ -125,6 +131,7 @@ async function configuredCluster(): Promise<{ kubeconfig: string; server: string
 async function installIntoConfiguredCluster(
   cluster: { kubeconfig: string; server: string },
   image: string | undefined,
+  chartValues: Record<string, string>,
 ): Promise<void> {
   const match = image ? /^(.+):([^:/]+)$/.exec(image) : null;
   if (!match) {
@@ -139,7 +146,7 @@ async function installIntoConfiguredCluster(
   await installChart(
     { binary: join(binDir, 'kubectl'), kubeconfig: cluster.kubeconfig },
     await ensureTool('helm'),
-    { 'image.repository': match[1]!, 'image.tag': match[2]! },
+    { 'image.repository': match[1]!, 'image.tag': match[2]!, ...chartValues },
     { wait: false },
   );
   say('installed in namespace knative-serving; its pods start once the cluster pulls the image');

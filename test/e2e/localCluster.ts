@@ -31,8 +31,14 @@ export interface LocalCluster {
   dispose(): Promise<void>;
 }
 
+/**
+ * A cluster of the file's own, in a fresh state directory, taken down afterwards. With
+ * PILOTLIGHT_E2E_STATE_DIR set, the cluster of that state directory instead (say the one a
+ * developer keeps up, shared with others), which `dispose` leaves running.
+ */
 export async function localCluster(prefix: string): Promise<LocalCluster> {
-  const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const shared = process.env.PILOTLIGHT_E2E_STATE_DIR;
+  const stateDir = shared ?? mkdtempSync(join(tmpdir(), `${prefix}-`));
   const kubeconfig = join(stateDir, 'kubeconfig');
   const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
   const pilotlight = (...args: string[]): Promise<Output> =>
@@ -54,6 +60,7 @@ export async function localCluster(prefix: string): Promise<LocalCluster> {
       return child;
     },
     async dispose() {
+      if (shared) return;
       await pilotlight('down').catch(() => {});
       rmSync(stateDir, { recursive: true, force: true });
     },
