@@ -1,7 +1,7 @@
 // The reconcilers of `pilotlight controller`: informers for every kind they read, one parsed
 // ConfigMap store, and one Controller per kind, all gated by the same leadership.
 import type { PodAutoscaler } from '../lib/apis/autoscaling.ts';
-import type { KubernetesObject, V1Deployment, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import {
   CertificateConditions,
@@ -42,10 +42,11 @@ import { instanceModeRecorder } from './revision/reservedInstance.ts';
 import { clusterCaCertificates, createDigestResolver, type DigestResolver } from './revision/digests.ts';
 import { createRegistryClient } from '../lib/oci/client.ts';
 import { routeReconciler, type RouteConfigSnapshot } from './route/reconciler.ts';
-import { CERTIFICATE_UID_LABEL, type Certificate, type Ingress } from '../lib/apis/networking.ts';
+import { CERTIFICATE_UID_LABEL, CertificateLabels, type Certificate, type Ingress } from '../lib/apis/networking.ts';
 import { secretAuthority } from './certificate/authority.ts';
 import { certificateReconciler, isOfClass } from './certificate/reconciler.ts';
 import { gatewayStatsReader } from './route/gatewayStats.ts';
+import { namespaceCertificateReconciler } from './nscert/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
 
 export interface ReconcilersOptions {
@@ -100,11 +101,12 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const clock = options.clock ?? realClock;
   const log = options.log ?? createLogger('reconcilers');
   const informers: Pick<Informer, 'start' | 'stop' | 'whenSynced'>[] = [];
-  const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string) => {
+  const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string, fieldSelector?: string) => {
     const created = new Informer<T>({
       client,
       path: collectionPath(kind, kind.clusterScoped ? undefined : options.namespace),
       labelSelector,
+      fieldSelector,
       resyncPeriodMs: 10 * 60_000,
       clock,
       log: log.with({ informer: kind.plural }),
@@ -127,6 +129,12 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
   // Every Route's Certificates, and the namespaces' wildcard ones, whichever class issues them.
   const certificates = informer<Certificate>(Kinds.certificate);
+  // A namespaced controller looks after its own namespace's wildcard Certificates only.
+  const namespaces = informer<V1Namespace>(
+    Kinds.namespace,
+    undefined,
+    options.namespace ? `metadata.name=${options.namespace}` : undefined,
+  );
   const certificateSecrets = options.certificateIssuer
     ? informer<V1Secret>(Kinds.secret, CERTIFICATE_UID_LABEL)
     : undefined;
@@ -213,10 +221,15 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   });
   routeController.watch(ingresses, controllerOf('Route'));
   routeController.watch(routeServices, controllerOf('Route'));
-  routeController.watch(certificates, controllerOf('Route'));
-  // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
   const routesInNamespace = (object: KubernetesObject) =>
     routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
+  // A namespace's wildcard Certificate may serve any of its routes.
+  routeController.watch(certificates, (certificate) =>
+    certificate.metadata?.labels?.[CertificateLabels.wildcardDomain] !== undefined
+      ? routesInNamespace(certificate)
+      : controllerOf('Route')(certificate),
+  );
+  // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
   routeController.watch(configurations, routesInNamespace);
   routeController.watch(revisions, routesInNamespace);
 
@@ -263,6 +276,29 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     : undefined;
   if (certificateSecrets) certificateController?.watch(certificateSecrets, controllerOf('Certificate'));
 
+  const namespaceCertificateController = new Controller({
+    name: 'namespace-certificate',
+    registry,
+    workers: options.workers,
+    leadership: options.leadership,
+    clock,
+    log: log.with({ controller: 'namespace-certificate' }),
+    reconcile: namespaceCertificateReconciler({
+      client,
+      namespaces: namespaces.lister,
+      certificates: certificates.lister,
+      config: () => store.snapshot(),
+      events,
+    }),
+  });
+  namespaceCertificateController.watch(namespaces);
+  namespaceCertificateController.watch(certificates, (certificate) =>
+    (certificate.metadata?.ownerReferences ?? [])
+      .filter((ref) => ref.controller && ref.kind === 'Namespace')
+      .map((ref) => ref.name),
+  );
+  controllers.push(namespaceCertificateController);
+
   const gcController = new Controller({
     name: 'gc',
     registry,
@@ -287,6 +323,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     for (const object of revisions.lister.list()) revisionController.enqueue(objectKey(object));
     for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
     for (const object of domainMappings.lister.list()) domainMappingController.enqueue(objectKey(object));
+    for (const object of namespaces.lister.list()) namespaceCertificateController.enqueue(objectKey(object));
     if (certificateController)
       for (const object of certificates.lister.list()) certificateController.enqueue(objectKey(object));
   });

@@ -9,10 +9,14 @@ export const CONFIG_DOMAIN = 'config-domain';
 export interface DomainEntry {
   domain: string;
   selector: Record<string, string>;
+  /** Namespaces get a wildcard Certificate for it (`type: wildcard`, as every domain without a selector is). */
+  wildcard: boolean;
 }
 export type DomainConfig = DomainEntry[];
 
-const selectorSchema = z.object({ selector: z.record(z.string(), z.string()).optional() }).nullable();
+const selectorSchema = z
+  .object({ selector: z.record(z.string(), z.string()).optional(), type: z.string().optional() })
+  .nullable();
 const DOMAIN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export function parseDomainConfig(data: Record<string, string> | undefined): DomainConfig {
@@ -21,6 +25,7 @@ export function parseDomainConfig(data: Record<string, string> | undefined): Dom
     if (domain.startsWith('_')) continue;
     if (!DOMAIN.test(domain)) throw new Error(`ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: is not a domain name`);
     let selector: Record<string, string> = {};
+    let type: string | undefined;
     if (value.trim() !== '') {
       const parsed = selectorSchema.safeParse(parse(value));
       if (!parsed.success)
@@ -28,8 +33,10 @@ export function parseDomainConfig(data: Record<string, string> | undefined): Dom
           `ConfigMap ${CONFIG_DOMAIN} is invalid: ${domain}: must be empty or "selector: {label: value}"`,
         );
       selector = parsed.data?.selector ?? {};
+      type = parsed.data?.type;
     }
-    entries.push({ domain, selector });
+    const wildcard = type === 'wildcard' || Object.keys(selector).length === 0;
+    entries.push({ domain, selector, wildcard });
   }
   return entries;
 }

@@ -1,5 +1,7 @@
 // config-network: how routes become hosts and Ingresses (upstream knative.dev/networking pkg/config).
+import { parse } from 'yaml';
 import { z } from 'zod';
+import { labelSelectorSchema } from '../apis/labelSelector.ts';
 import { boolString, durationString, parseConfigMap } from './parse.ts';
 
 /** The Ingress class our gateway realises; Knative's default would be Istio's. */
@@ -55,6 +57,19 @@ const enabledString = z
   .refine((v) => v === 'enabled' || v === 'disabled', 'must be Enabled or Disabled')
   .transform((v) => v === 'enabled');
 
+/** A LabelSelector written as YAML or JSON, e.g. `matchLabels: {wildcards: "on"}`. */
+const selectorString = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return parse(v) as unknown;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `is not YAML: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(labelSelectorSchema);
+
 export const networkSchema = z
   .object({
     'ingress-class': z.string().trim().min(1).default(PILOTLIGHT_INGRESS_CLASS),
@@ -71,6 +86,8 @@ export const networkSchema = z
     // Off by default, as upstream: a Certificate per external host needs a certificate class running.
     'external-domain-tls': enabledString.default(false),
     'cluster-local-domain-tls': enabledString.default(false),
+    // Unset, as upstream: no namespace gets a wildcard Certificate.
+    'namespace-wildcard-cert-selector': selectorString.optional(),
   })
   .transform((c) => ({
     ingressClass: c['ingress-class'],
@@ -83,6 +100,7 @@ export const networkSchema = z
     autocreateClusterDomainClaims: c['autocreate-cluster-domain-claims'],
     externalDomainTls: c['external-domain-tls'],
     clusterLocalDomainTls: c['cluster-local-domain-tls'],
+    namespaceWildcardCertSelector: c['namespace-wildcard-cert-selector'],
   }));
 
 export type NetworkConfig = z.output<typeof networkSchema>;

@@ -234,3 +234,55 @@ describe('cluster-local-domain-tls', () => {
     expect(ingress.spec.tls).toEqual([{ hosts: certificate.spec.dnsNames, secretName: name, secretNamespace: ns }]);
   });
 });
+
+describe('namespace-wildcard-cert-selector', () => {
+  it('gives a selected namespace a wildcard Certificate, which its Routes use instead of their own', async () => {
+    const selector = 'matchLabels: {wildcards: "on"}';
+    const ns = await setUp(
+      'tls-wildcard',
+      { 'external-domain-tls': 'Enabled', 'namespace-wildcard-cert-selector': selector },
+      { issuer: true },
+    );
+    // Labelled after the reconcilers started: the label's arrival is what brings the Certificate.
+    await api.request('PATCH', `/api/v1/namespaces/${ns}`, {
+      body: { metadata: { labels: { wildcards: 'on' } } },
+      contentType: 'application/merge-patch+json',
+    });
+    const wildcardName = `${ns}.example.com`;
+    const wildcard = await waitFor(
+      'wildcard Certificate Ready',
+      () => getOrUndefined(certificatesPath(ns, wildcardName)),
+      (c) => isReadyNow(c),
+    );
+    expect(wildcard.spec).toEqual({ dnsNames: [`*.${ns}.example.com`], secretName: wildcardName });
+    expect(wildcard.metadata.labels).toEqual({ 'networking.knative.dev/wildcardDomain': 'example.com' });
+    expect(wildcard.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ apiVersion: 'v1', kind: 'Namespace', name: ns, controller: true }),
+    ]);
+
+    await mustSucceed(apply(ns, ksvc('hello')));
+    const service = await waitFor(
+      'ksvc Ready with an https URL',
+      () => get(serving(ns, 'services', 'hello')),
+      (s) => isReadyNow(s) && s.status.url?.startsWith('https://'),
+    );
+    expect(service.status.url).toBe(`https://hello.${ns}.example.com`);
+    const ingress = await get(ingressesPath(ns, 'hello'));
+    expect(ingress.spec.tls).toEqual([
+      { hosts: [`hello.${ns}.example.com`], secretName: wildcardName, secretNamespace: ns },
+    ]);
+    // No Certificate of the Route's own.
+    expect((await list(certificatesPath(ns))).map((c: Json) => c.metadata.name)).toEqual([wildcardName]);
+
+    // Unselected, the namespace loses it.
+    await api.request('PATCH', `/api/v1/namespaces/${ns}`, {
+      body: { metadata: { labels: { wildcards: null } } },
+      contentType: 'application/merge-patch+json',
+    });
+    await waitFor(
+      'wildcard Certificate deleted',
+      () => list(certificatesPath(ns)),
+      (c) => !c.some((x: Json) => x.metadata.name === wildcardName),
+    );
+  });
+});
