@@ -17,7 +17,7 @@ const DEFAULT_GATEWAY_STATS_URL = 'http://gateway-admin.pilotlight-system.svc.cl
 
 const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0]
                              [--webhook-url https://HOST:PORT | --webhook-service NAME]
-                             [--gateway-stats-url URL] [--certificate-issuer]
+                             [--gateway-stats-url URL] [--certificate-issuer] [--cert-manager]
   --webhook-url      how the API server reaches the webhook when the controller runs outside the cluster
   --webhook-service  the Service in front of the controller in SYSTEM_NAMESPACE (default: webhook)
   --gateway-stats-url  the gateways' GET /revisions/stats, which the canary analysis reads; a host
@@ -25,6 +25,8 @@ const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-hos
                      (default: ${DEFAULT_GATEWAY_STATS_URL})
   --certificate-issuer  run pilotlight's certificate class for Knative Certificates (it reads and
                      writes Secrets in every namespace; the chart's certificateIssuer.enabled)
+  --cert-manager     run cert-manager's certificate class: Knative Certificates of it become
+                     cert-manager Certificates (needs cert-manager; the chart's certManager.enabled)
 The reconcilers start once ConfigMap config-deployment exists in SYSTEM_NAMESPACE, and run on
 the replica holding the Lease pilotlight-controller there; every replica serves the webhook.
 environment: SYSTEM_NAMESPACE (default knative-serving), KUBECONFIG (else in-cluster)`;
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
       'webhook-service': { type: 'string', default: 'webhook' },
       'gateway-stats-url': { type: 'string', default: DEFAULT_GATEWAY_STATS_URL },
       'certificate-issuer': { type: 'boolean', default: false },
+      'cert-manager': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -82,6 +85,7 @@ export async function main(argv: string[]): Promise<void> {
     log: log.with({ part: 'reconcilers' }),
     gatewayStatsUrl: values['gateway-stats-url'],
     certificateIssuer: values['certificate-issuer'],
+    certManager: values['cert-manager'],
   });
   elector.start();
   const stop = (signal: string) => {

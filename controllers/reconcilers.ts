@@ -20,6 +20,9 @@ import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
 import { CONFIG_GC, parseGcConfig, type GcConfig } from '../lib/config/gc.ts';
 import { CONFIG_NETWORK, parseNetworkConfig, PILOTLIGHT_CERTIFICATE_CLASS } from '../lib/config/network.ts';
+import { CONFIG_CERT_MANAGER, parseCertManagerConfig, type CertManagerConfig } from '../lib/config/certManager.ts';
+import { certManagerReconciler } from './certmanager/reconciler.ts';
+import { CERT_MANAGER_CERTIFICATE_CLASS, type CertManagerCertificate } from './certmanager/resources/certificate.ts';
 import {
   CONFIG_RESERVED_INSTANCE,
   parseReservedInstanceConfig,
@@ -68,6 +71,11 @@ export interface ReconcilersOptions {
    * and write Secrets in every namespace, which the controller's role otherwise never grants.
    */
   certificateIssuer?: boolean;
+  /**
+   * Run cert-manager's certificate class (controllers/certmanager): needs cert-manager's
+   * Certificate CRD installed, and rights on cert-manager.io Certificates.
+   */
+  certManager?: boolean;
 }
 
 export interface Reconcilers {
@@ -76,7 +84,7 @@ export interface Reconcilers {
   stop(): Promise<void>;
 }
 
-type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot & { gc: GcConfig };
+type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot & { gc: GcConfig; certManager: CertManagerConfig };
 
 const configEntries: ConfigEntries<ReconcilerConfig> = {
   deployment: { name: CONFIG_DEPLOYMENT, parse: requiredConfig(parseDeploymentConfig) },
@@ -85,6 +93,7 @@ const configEntries: ConfigEntries<ReconcilerConfig> = {
   network: { name: CONFIG_NETWORK, parse: parseNetworkConfig },
   domain: { name: CONFIG_DOMAIN, parse: parseDomainConfig },
   gc: { name: CONFIG_GC, parse: parseGcConfig },
+  certManager: { name: CONFIG_CERT_MANAGER, parse: parseCertManagerConfig },
   reservedInstance: { name: CONFIG_RESERVED_INSTANCE, parse: parseReservedInstanceConfig },
 };
 
@@ -135,6 +144,9 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     undefined,
     options.namespace ? `metadata.name=${options.namespace}` : undefined,
   );
+  const certManagerCertificates = options.certManager
+    ? informer<CertManagerCertificate>(Kinds.certManagerCertificate)
+    : undefined;
   const certificateSecrets = options.certificateIssuer
     ? informer<V1Secret>(Kinds.secret, CERTIFICATE_UID_LABEL)
     : undefined;
@@ -276,6 +288,21 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     : undefined;
   if (certificateSecrets) certificateController?.watch(certificateSecrets, controllerOf('Certificate'));
 
+  const certManagerController = certManagerCertificates
+    ? controller('certmanager', certificates, {
+        kind: Kinds.certificate,
+        conditions: CertificateConditions,
+        handles: (certificate) =>
+          isOfClass(certificate, CERT_MANAGER_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
+        reconcileKind: certManagerReconciler({
+          client,
+          certManagerCertificates: certManagerCertificates.lister,
+          config: () => store.snapshot().certManager,
+        }),
+      })
+    : undefined;
+  if (certManagerCertificates) certManagerController?.watch(certManagerCertificates, controllerOf('Certificate'));
+
   const namespaceCertificateController = new Controller({
     name: 'namespace-certificate',
     registry,
@@ -324,8 +351,10 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
     for (const object of domainMappings.lister.list()) domainMappingController.enqueue(objectKey(object));
     for (const object of namespaces.lister.list()) namespaceCertificateController.enqueue(objectKey(object));
-    if (certificateController)
-      for (const object of certificates.lister.list()) certificateController.enqueue(objectKey(object));
+    for (const object of certificates.lister.list()) {
+      certificateController?.enqueue(objectKey(object));
+      certManagerController?.enqueue(objectKey(object));
+    }
   });
 
   store.start();

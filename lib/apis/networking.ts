@@ -122,8 +122,8 @@ export const CertificateLabels = {
   /** The domain a namespace's wildcard Certificate covers (networking WildcardCertDomainLabelKey). */
   wildcardDomain: 'networking.knative.dev/wildcardDomain',
 } as const;
-/** external-domain-tls's or cluster-local-domain-tls's (upstream config.CertificateType). */
-export type CertificateType = 'external-domain' | 'cluster-local-domain';
+/** external-domain-tls's, cluster-local-domain-tls's or system-internal-tls's (upstream config.CertificateType). */
+export type CertificateType = 'external-domain' | 'cluster-local-domain' | 'system-internal';
 
 /** On the Secret a Certificate's class writes: the Certificate's uid (upstream CertificateUIDLabelKey). */
 export const CERTIFICATE_UID_LABEL = 'networking.internal.knative.dev/certificate-uid';

@@ -210,6 +210,18 @@ describe('charts/pilotlight', () => {
       const issuing = await render('certificateIssuer.enabled=true');
       expect(secretsRule(issuing)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update']);
       expect(args(issuing)).toContain('--certificate-issuer');
+      // cert-manager's class writes cert-manager Certificates, never Secrets.
+      const certManager = await render('certManager.enabled=true');
+      expect(secretsRule(certManager)).toBeUndefined();
+      expect(args(certManager)).toContain('--cert-manager');
+      const cmRule = (objects: Obj[]) =>
+        (
+          objects.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'pilotlight-controller') as {
+            rules: { apiGroups: string[]; verbs: string[] }[];
+          }
+        ).rules.find((rule) => rule.apiGroups.includes('cert-manager.io'));
+      expect(cmRule(defaults)).toBeUndefined();
+      expect(cmRule(certManager)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update']);
     });
   });
 
