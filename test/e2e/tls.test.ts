@@ -132,6 +132,32 @@ describe('external-domain-tls with pilotlight certificate class', () => {
     ).rejects.toMatchObject({ code: 60 });
   }, 300_000);
 
+  it("the controller's role covers Certificates, Namespaces and, with the issuer on, Secrets", async () => {
+    const { stdout } = await kubectl([
+      'logs',
+      '-n',
+      'knative-serving',
+      '-l',
+      'app.kubernetes.io/component=controller',
+      '--tail=-1',
+    ]);
+    expect(stdout.length).toBeGreaterThan(0);
+    expect(stdout.split('\n').filter((line) => / is forbidden: /.test(line))).toEqual([]);
+    const canI = async (...request: string[]) =>
+      (
+        await kubectl([
+          'auth',
+          'can-i',
+          ...request,
+          '--as=system:serviceaccount:knative-serving:pilotlight-controller',
+        ]).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }))
+      ).stdout.trim();
+    expect(await canI('delete', 'certificates.networking.internal.knative.dev', '-n', NAMESPACE)).toBe('yes');
+    expect(await canI('watch', 'namespaces')).toBe('yes');
+    expect(await canI('get', 'secrets', '-n', NAMESPACE)).toBe('yes');
+    expect(await canI('delete', 'secrets', '-n', NAMESPACE)).toBe('no');
+  });
+
   it('plain HTTP answers 301 to https once the Service asks for http-protocol Redirected', async () => {
     const annotation = 'networking.knative.dev/http-protocol';
     await kubectl(['apply', '-f', '-'], stringify(service({ [annotation]: 'Redirected' })));
