@@ -251,6 +251,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     ingresses: domainMappingIngresses.lister,
     services: services.lister,
     routes: routes.lister,
+    certificates: certificates.lister,
     config: () => store.snapshot(),
   });
   const domainMappingController = controller('domainmapping', domainMappings, {
@@ -260,6 +261,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     finalizer: { name: DOMAIN_MAPPING_FINALIZER, finalizeKind: domainMapping.finalize },
   });
   domainMappingController.watch(domainMappingIngresses, controllerOf('DomainMapping'));
+  domainMappingController.watch(certificates, controllerOf('DomainMapping'));
   // A claim freed or taken may settle the DomainMappings of that name in any namespace.
   domainMappingController.watch(domainClaims, (claim) =>
     domainMappings.lister

@@ -2,7 +2,7 @@
 // per external host (the route's own and each tag's) under external-domain-tls, one per target
 // name for its cluster-local hosts under cluster-local-domain-tls, and the KIngress tls entry
 // each becomes once its Secret holds a certificate.
-import { controllerReference } from '../../../lib/apis/kmeta.ts';
+import { controllerReference, type OwnerLike } from '../../../lib/apis/kmeta.ts';
 import {
   CERTIFICATE_CLASS_ANNOTATIONS,
   CertificateLabels,
@@ -46,8 +46,15 @@ export function certificateClassOf(route: Route, defaultClass: string): string {
   return CERTIFICATE_CLASS_ANNOTATIONS.map((key) => annotations[key]).find((value) => value) ?? defaultClass;
 }
 
-function makeCertificate(
-  route: Route,
+/** What a Certificate is made for: a Route or a DomainMapping, labelled `ownerLabel: <its name>` on it. */
+interface CertificateOwner extends OwnerLike {
+  metadata?: { name?: string; namespace?: string; uid?: string; annotations?: Record<string, string> };
+}
+
+/** A Certificate of `owner`, with the class annotation and the owner's own annotations (which win, as upstream's union has them). */
+export function makeCertificate(
+  owner: CertificateOwner,
+  ownerLabel: string,
   name: string,
   type: CertificateType,
   spec: Certificate['spec'],
@@ -58,11 +65,10 @@ function makeCertificate(
     kind: 'Certificate',
     metadata: {
       name,
-      namespace: route.metadata?.namespace ?? '',
-      labels: { [Labels.route]: route.metadata?.name ?? '', [CertificateLabels.type]: type },
-      // The Route's annotations win over the class, as upstream's union has them.
-      annotations: propagatedAnnotations(route, { [CERTIFICATE_CLASS_ANNOTATIONS[0]]: certificateClass }),
-      ownerReferences: [controllerReference(route)],
+      namespace: owner.metadata?.namespace ?? '',
+      labels: { [ownerLabel]: owner.metadata?.name ?? '', [CertificateLabels.type]: type },
+      annotations: propagatedAnnotations(owner, { [CERTIFICATE_CLASS_ANNOTATIONS[0]]: certificateClass }),
+      ownerReferences: [controllerReference(owner)],
     },
     spec,
   };
@@ -82,6 +88,7 @@ export function makeExternalCertificates(
     const name = certificateName(route, hosts.get(host)!);
     return makeCertificate(
       route,
+      Labels.route,
       name,
       'external-domain',
       { dnsNames: [host], domain, secretName: name },
@@ -100,6 +107,7 @@ export function makeClusterLocalCertificate(
   const name = certificateName(route, tag) + LOCAL_SUFFIX;
   return makeCertificate(
     route,
+    Labels.route,
     name,
     'cluster-local-domain',
     { dnsNames: [...hosts].sort(), domain: `svc.${CLUSTER_DOMAIN}`, secretName: name },

@@ -41,11 +41,10 @@ export const httpOptionOf = (network: NetworkConfig): HttpOption =>
 export const HTTP_PROTOCOL_ANNOTATIONS = ['networking.knative.dev/httpOption', 'networking.knative.dev/http-protocol'];
 
 /**
- * The Route's http-protocol annotation (Enabled or Redirected, in any case), else config-network's
- * (upstream GetHTTPOption); any other value fails the reconcile, as upstream's does.
+ * A Route's or DomainMapping's http-protocol annotation (Enabled or Redirected, in any case), else
+ * config-network's (upstream GetHTTPOption); any other value fails the reconcile, as upstream's does.
  */
-export function routeHttpOption(route: Route, network: NetworkConfig): HttpOption {
-  const annotations = route.metadata?.annotations ?? {};
+export function annotatedHttpOption(annotations: Record<string, string> = {}, network: NetworkConfig): HttpOption {
   const key = HTTP_PROTOCOL_ANNOTATIONS.find((k) => annotations[k]);
   if (key === undefined) return httpOptionOf(network);
   const value = annotations[key]!.toLowerCase();
@@ -139,7 +138,7 @@ export function makeIngress(
       ownerReferences: [controllerReference(route)],
     },
     spec: {
-      httpOption: routeHttpOption(route, config.network),
+      httpOption: annotatedHttpOption(route.metadata?.annotations, config.network),
       rules,
       ...(tls.length > 0 ? { tls } : {}),
     },
@@ -150,7 +149,7 @@ export function makeIngress(
 const INGRESS_CLASS_ALT_ANNOTATION = 'networking.knative.dev/ingress-class';
 
 /**
- * Annotations of the Route's children: `base`, overridden by the Route's own, without kubectl's
+ * Annotations of a Route's (or DomainMapping's) children: `base`, overridden by the owner's own, without kubectl's
  * record and the alternative spellings of the class keys (upstream's ExcludedAnnotations).
  */
 const NOT_PROPAGATED = new Set([
@@ -158,8 +157,11 @@ const NOT_PROPAGATED = new Set([
   CERTIFICATE_CLASS_ANNOTATIONS[1],
   INGRESS_CLASS_ALT_ANNOTATION,
 ]);
-export function propagatedAnnotations(route: Route, base: Record<string, string>): Record<string, string> {
-  const merged = { ...base, ...route.metadata?.annotations };
+export function propagatedAnnotations(
+  owner: { metadata?: { annotations?: Record<string, string> } },
+  base: Record<string, string>,
+): Record<string, string> {
+  const merged = { ...base, ...owner.metadata?.annotations };
   return Object.fromEntries(Object.entries(merged).filter(([key]) => !NOT_PROPAGATED.has(key)));
 }
 

@@ -11,7 +11,7 @@ import {
   makeClusterLocalCertificate,
   makeExternalCertificates,
 } from '../../../controllers/route/resources/certificate.ts';
-import { makeIngress, routeHttpOption } from '../../../controllers/route/resources/ingress.ts';
+import { makeIngress, annotatedHttpOption } from '../../../controllers/route/resources/ingress.ts';
 import { groupTargets } from '../../../controllers/route/traffic.ts';
 import {
   certificateState,
@@ -310,17 +310,15 @@ describe("the Route's KIngress under TLS", () => {
     expect(ingress.spec?.tls).toEqual(tls);
     expect(ingress.spec?.httpOption).toBe('Redirected');
     expect(makeIngress(route(), targets, config).spec).not.toHaveProperty('tls');
-    expect(routeHttpOption(route({ 'networking.knative.dev/http-protocol': 'enabled' }), config.network)).toBe(
-      'Enabled',
-    );
+    expect(annotatedHttpOption({ 'networking.knative.dev/http-protocol': 'enabled' }, config.network)).toBe('Enabled');
     expect(
-      routeHttpOption(
-        route({ 'networking.knative.dev/httpOption': 'Redirected', 'networking.knative.dev/http-protocol': 'Enabled' }),
+      annotatedHttpOption(
+        { 'networking.knative.dev/httpOption': 'Redirected', 'networking.knative.dev/http-protocol': 'Enabled' },
         parseNetworkConfig(),
       ),
     ).toBe('Redirected');
-    expect(() =>
-      routeHttpOption(route({ 'networking.knative.dev/http-protocol': 'Disabled' }), config.network),
-    ).toThrow(/networking.knative.dev\/http-protocol: "Disabled" must be Enabled or Redirected/);
+    expect(() => annotatedHttpOption({ 'networking.knative.dev/http-protocol': 'Disabled' }, config.network)).toThrow(
+      /networking.knative.dev\/http-protocol: "Disabled" must be Enabled or Redirected/,
+    );
   });
 });
