@@ -205,7 +205,7 @@ describe('charts/pilotlight', () => {
       const defaults = await render();
       expect(secretsRule(defaults)).toBeUndefined();
       // Routes make their Certificates whichever class issues them.
-      expect(ruleFor('certificates')(defaults)?.verbs).toEqual(['list', 'watch', 'create', 'update', 'delete']);
+      expect(ruleFor('certificates')(defaults)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update', 'delete']);
       expect(args(defaults)).not.toContain('--certificate-issuer');
       const issuing = await render('certificateIssuer.enabled=true');
       expect(secretsRule(issuing)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update']);
