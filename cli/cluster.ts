@@ -62,6 +62,10 @@ const UP = {
       value: 'NAME',
       description: 'configured cluster: the kubeconfig context (default: current)',
     },
+    'certificate-issuer': {
+      type: 'boolean',
+      description: "the chart's certificateIssuer.enabled: pilotlight's certificate class, with Secrets access",
+    },
     'state-dir': STATE_DIR,
   },
 } as const;
@@ -69,6 +73,9 @@ const UP = {
 export async function up(argv: string[]): Promise<void> {
   const values = parseCommand(argv, UP);
   if (!values) return;
+  const chartValues: Record<string, string> = values['certificate-issuer']
+    ? { 'certificateIssuer.enabled': 'true' }
+    : {};
   const stateDir = values['state-dir'];
   const started = Date.now();
   const local = values.local || values['control-plane-only'] || values['skip-install'];
@@ -77,7 +84,7 @@ export async function up(argv: string[]): Promise<void> {
     ? undefined
     : await (await import('./cluster/configured.ts')).configuredCluster(values.context);
   if (configured) {
-    await installIntoConfiguredCluster(configured, values.image);
+    await installIntoConfiguredCluster(configured, values.image, chartValues);
     return;
   }
   if (values['control-plane-only']) {
@@ -140,6 +147,7 @@ export async function up(argv: string[]): Promise<void> {
       'gateway.service.type': 'NodePort',
       'gateway.service.nodePort': String(GATEWAY_PORT),
       'gateway.service.tlsNodePort': String(GATEWAY_TLS_PORT),
+      ...chartValues,
     },
     // Clusters installed by charts before 0.2 left the CRDs, the webhook configurations and the
     // webhook Secret outside the release; an upgrade adopts them.
@@ -193,7 +201,11 @@ async function preflight(): Promise<void> {
 }
 
 /** Installs the chart into a cluster someone else runs, touching nothing on this machine. */
-async function installIntoConfiguredCluster(cluster: ConfiguredCluster, image: string | undefined): Promise<void> {
+async function installIntoConfiguredCluster(
+  cluster: ConfiguredCluster,
+  image: string | undefined,
+  chartValues: Record<string, string>,
+): Promise<void> {
   const match = image ? /^(.+):([^:/]+)$/.exec(image) : null;
   if (!match) {
     throw new Error(
@@ -206,7 +218,7 @@ async function installIntoConfiguredCluster(cluster: ConfiguredCluster, image: s
   await step(say, `installing pilotlight into ${cluster.server} (context ${cluster.context}) with ${image}`, () =>
     installChart(helm, {
       chart: CHART_DIR,
-      values: { 'image.repository': match[1]!, 'image.tag': match[2]! },
+      values: { 'image.repository': match[1]!, 'image.tag': match[2]!, ...chartValues },
       context: cluster.context,
       wait: false,
     }),

@@ -19,7 +19,7 @@ const DEFAULT_GATEWAY_STATS_URL = 'http://gateway-admin.pilotlight-system.svc.cl
 
 const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0] [--metrics-port ${MetricsPorts.controller}]
                              [--webhook-url https://HOST:PORT | --webhook-service NAME]
-                             [--gateway-stats-url URL] [--certificate-issuer]
+                             [--gateway-stats-url URL] [--certificate-issuer] [--cert-manager]
   --webhook-url      how the API server reaches the webhook when the controller runs outside the cluster
   --webhook-service  the Service in front of the controller in SYSTEM_NAMESPACE (default: webhook)
   --gateway-stats-url  the gateways' GET /revisions/stats, which the canary analysis reads; a host
@@ -28,6 +28,8 @@ const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-hos
   --metrics-port     Prometheus metrics (GET /metrics) on --webhook-host, every replica
   --certificate-issuer  run pilotlight's certificate class for Knative Certificates (it reads and
                      writes Secrets in every namespace; the chart's certificateIssuer.enabled)
+  --cert-manager     run cert-manager's certificate class: Knative Certificates of it become
+                     cert-manager Certificates (needs cert-manager; the chart's certManager.enabled)
 The reconcilers start once ConfigMap config-deployment exists in SYSTEM_NAMESPACE, and run on
 the replica holding the Lease pilotlight-controller there (timings from ConfigMap
 config-leader-election, read at start); every replica serves the webhook.
@@ -45,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
       'webhook-service': { type: 'string', default: 'webhook' },
       'gateway-stats-url': { type: 'string', default: DEFAULT_GATEWAY_STATS_URL },
       'certificate-issuer': { type: 'boolean', default: false },
+      'cert-manager': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -106,6 +109,7 @@ export async function main(argv: string[]): Promise<void> {
     log: log.with({ part: 'reconcilers' }),
     gatewayStatsUrl: values['gateway-stats-url'],
     certificateIssuer: values['certificate-issuer'],
+    certManager: values['cert-manager'],
   });
   elector.start();
   void reconcilers.whenSynced().then(() => {

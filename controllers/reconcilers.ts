@@ -1,7 +1,7 @@
 // The reconcilers of `pilotlight controller`: the process's informers for every kind they read, one
 // parsed ConfigMap store, and one Controller per kind, all gated by the same leadership.
 import type { PodAutoscaler } from '../lib/apis/autoscaling.ts';
-import type { KubernetesObject, V1Deployment, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Namespace, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import {
   CertificateConditions,
@@ -20,6 +20,9 @@ import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
 import { CONFIG_GC, parseGcConfig, type GcConfig } from '../lib/config/gc.ts';
 import { CONFIG_NETWORK, parseNetworkConfig, PILOTLIGHT_CERTIFICATE_CLASS } from '../lib/config/network.ts';
+import { CONFIG_CERT_MANAGER, parseCertManagerConfig, type CertManagerConfig } from '../lib/config/certManager.ts';
+import { certManagerReconciler } from './certmanager/reconciler.ts';
+import { CERT_MANAGER_CERTIFICATE_CLASS, type CertManagerCertificate } from './certmanager/resources/certificate.ts';
 import {
   CONFIG_RESERVED_INSTANCE,
   parseReservedInstanceConfig,
@@ -43,10 +46,11 @@ import { instanceModeRecorder } from './revision/reservedInstance.ts';
 import { clusterCaCertificates, createDigestResolver, type DigestResolver } from './revision/digests.ts';
 import { createRegistryClient } from '../lib/oci/client.ts';
 import { routeReconciler, type RouteConfigSnapshot } from './route/reconciler.ts';
-import { CERTIFICATE_UID_LABEL, type Certificate, type Ingress } from '../lib/apis/networking.ts';
+import { CERTIFICATE_UID_LABEL, CertificateLabels, type Certificate, type Ingress } from '../lib/apis/networking.ts';
 import { secretAuthority } from './certificate/authority.ts';
 import { certificateReconciler, isOfClass } from './certificate/reconciler.ts';
 import { gatewayStatsReader } from './route/gatewayStats.ts';
+import { namespaceCertificateReconciler } from './nscert/reconciler.ts';
 import { serviceReconciler } from './service/reconciler.ts';
 
 export interface ReconcilersOptions {
@@ -70,6 +74,11 @@ export interface ReconcilersOptions {
    * and write Secrets in every namespace, which the controller's role otherwise never grants.
    */
   certificateIssuer?: boolean;
+  /**
+   * Run cert-manager's certificate class (controllers/certmanager): needs cert-manager's
+   * Certificate CRD installed, and rights on cert-manager.io Certificates.
+   */
+  certManager?: boolean;
 }
 
 export interface Reconcilers {
@@ -82,7 +91,7 @@ export interface Reconcilers {
 /** How often the controller's informers re-deliver every object, so a missed event heals. */
 export const RESYNC_PERIOD_MS = 10 * 60_000;
 
-type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot & { gc: GcConfig };
+type ReconcilerConfig = RevisionConfigSnapshot & RouteConfigSnapshot & { gc: GcConfig; certManager: CertManagerConfig };
 
 const configEntries: ConfigEntries<ReconcilerConfig> = {
   deployment: { name: CONFIG_DEPLOYMENT, parse: requiredConfig(parseDeploymentConfig) },
@@ -91,6 +100,7 @@ const configEntries: ConfigEntries<ReconcilerConfig> = {
   network: { name: CONFIG_NETWORK, parse: parseNetworkConfig },
   domain: { name: CONFIG_DOMAIN, parse: parseDomainConfig },
   gc: { name: CONFIG_GC, parse: parseGcConfig },
+  certManager: { name: CONFIG_CERT_MANAGER, parse: parseCertManagerConfig },
   reservedInstance: { name: CONFIG_RESERVED_INSTANCE, parse: parseReservedInstanceConfig },
 };
 
@@ -107,10 +117,11 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const clock = options.clock ?? realClock;
   const log = options.log ?? createLogger('reconcilers');
   const informers: Pick<Informer, 'whenSynced'>[] = [];
-  const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string) => {
+  const informer = <T extends KubernetesObject>(kind: Kind, labelSelector?: string, fieldSelector?: string) => {
     const shared = options.informers.informer<T>({
       path: collectionPath(kind, kind.clusterScoped ? undefined : options.namespace),
       labelSelector,
+      fieldSelector,
     });
     informers.push(shared);
     return shared;
@@ -128,7 +139,17 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   const domainMappings = informer<DomainMappingObject>(Kinds.domainMapping);
   const domainMappingIngresses = informer<Ingress>(Kinds.ingress, DomainMappingLabels.uid);
   const domainClaims = informer<ClusterDomainClaim>(Kinds.clusterDomainClaim);
-  const certificates = options.certificateIssuer ? informer<Certificate>(Kinds.certificate) : undefined;
+  // Every Route's Certificates, and the namespaces' wildcard ones, whichever class issues them.
+  const certificates = informer<Certificate>(Kinds.certificate);
+  // A namespaced controller looks after its own namespace's wildcard Certificates only.
+  const namespaces = informer<V1Namespace>(
+    Kinds.namespace,
+    undefined,
+    options.namespace ? `metadata.name=${options.namespace}` : undefined,
+  );
+  const certManagerCertificates = options.certManager
+    ? informer<CertManagerCertificate>(Kinds.certManagerCertificate)
+    : undefined;
   const certificateSecrets = options.certificateIssuer
     ? informer<V1Secret>(Kinds.secret, CERTIFICATE_UID_LABEL)
     : undefined;
@@ -208,15 +229,22 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       revisions: revisions.lister,
       ingresses: ingresses.lister,
       services: routeServices.lister,
+      certificates: certificates.lister,
       config: () => store.snapshot(),
       ...(options.gatewayStatsUrl ? { readFigures: gatewayStatsReader(options.gatewayStatsUrl) } : {}),
     }),
   });
   routeController.watch(ingresses, controllerOf('Route'));
   routeController.watch(routeServices, controllerOf('Route'));
-  // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
   const routesInNamespace = (object: KubernetesObject) =>
     routes.lister.listNamespace(object.metadata?.namespace ?? '').map(objectKey);
+  // A namespace's wildcard Certificate may serve any of its routes.
+  routeController.watch(certificates, (certificate) =>
+    certificate.metadata?.labels?.[CertificateLabels.wildcardDomain] !== undefined
+      ? routesInNamespace(certificate)
+      : controllerOf('Route')(certificate),
+  );
+  // Readiness of any revision or configuration may move a route's traffic; routes per namespace are few.
   routeController.watch(configurations, routesInNamespace);
   routeController.watch(revisions, routesInNamespace);
 
@@ -226,6 +254,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     ingresses: domainMappingIngresses.lister,
     services: services.lister,
     routes: routes.lister,
+    certificates: certificates.lister,
     config: () => store.snapshot(),
   });
   const domainMappingController = controller('domainmapping', domainMappings, {
@@ -235,6 +264,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     finalizer: { name: DOMAIN_MAPPING_FINALIZER, finalizeKind: domainMapping.finalize },
   });
   domainMappingController.watch(domainMappingIngresses, controllerOf('DomainMapping'));
+  domainMappingController.watch(certificates, controllerOf('DomainMapping'));
   // A claim freed or taken may settle the DomainMappings of that name in any namespace.
   domainMappingController.watch(domainClaims, (claim) =>
     domainMappings.lister
@@ -248,21 +278,58 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   domainMappingController.watch(services, domainMappingsInNamespace);
   domainMappingController.watch(routes, domainMappingsInNamespace);
 
-  const certificateController =
-    certificates && certificateSecrets
-      ? controller('certificate', certificates, {
-          kind: Kinds.certificate,
-          conditions: CertificateConditions,
-          handles: (certificate) =>
-            isOfClass(certificate, PILOTLIGHT_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
-          reconcileKind: certificateReconciler({
-            client,
-            secrets: certificateSecrets.lister,
-            authority: secretAuthority(client, options.systemNamespace),
-          }),
-        })
-      : undefined;
+  const certificateController = certificateSecrets
+    ? controller('certificate', certificates, {
+        kind: Kinds.certificate,
+        conditions: CertificateConditions,
+        handles: (certificate) =>
+          isOfClass(certificate, PILOTLIGHT_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
+        reconcileKind: certificateReconciler({
+          client,
+          secrets: certificateSecrets.lister,
+          authority: secretAuthority(client, options.systemNamespace),
+        }),
+      })
+    : undefined;
   if (certificateSecrets) certificateController?.watch(certificateSecrets, controllerOf('Certificate'));
+
+  const certManagerController = certManagerCertificates
+    ? controller('certmanager', certificates, {
+        kind: Kinds.certificate,
+        conditions: CertificateConditions,
+        handles: (certificate) =>
+          isOfClass(certificate, CERT_MANAGER_CERTIFICATE_CLASS, store.snapshot().network.certificateClass),
+        reconcileKind: certManagerReconciler({
+          client,
+          certManagerCertificates: certManagerCertificates.lister,
+          config: () => store.snapshot().certManager,
+        }),
+      })
+    : undefined;
+  if (certManagerCertificates) certManagerController?.watch(certManagerCertificates, controllerOf('Certificate'));
+
+  const namespaceCertificateController = new Controller({
+    name: 'namespace-certificate',
+    registry,
+    workers: options.workers,
+    leadership: options.leadership,
+    clock,
+    log: log.with({ controller: 'namespace-certificate' }),
+    reconcile: namespaceCertificateReconciler({
+      client,
+      namespaces: namespaces.lister,
+      certificates: certificates.lister,
+      config: () => store.snapshot(),
+      events,
+    }),
+  });
+  namespaceCertificateController.watch(namespaces);
+  namespaceCertificateController.watch(certificates, (certificate) =>
+    (certificate.metadata?.ownerReferences ?? [])
+      .filter((ref) => ref.controller && ref.kind === 'Namespace')
+      .map((ref) => ref.name),
+  );
+  controllers.push(namespaceCertificateController);
 
   const gcController = new Controller({
     name: 'gc',
@@ -288,7 +355,11 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
     for (const object of revisions.lister.list()) revisionController.enqueue(objectKey(object));
     for (const object of routes.lister.list()) routeController.enqueue(objectKey(object));
     for (const object of domainMappings.lister.list()) domainMappingController.enqueue(objectKey(object));
-    for (const object of certificates?.lister.list() ?? []) certificateController?.enqueue(objectKey(object));
+    for (const object of namespaces.lister.list()) namespaceCertificateController.enqueue(objectKey(object));
+    for (const object of certificates.lister.list()) {
+      certificateController?.enqueue(objectKey(object));
+      certManagerController?.enqueue(objectKey(object));
+    }
   });
 
   // As upstream, whose controller will not start without config-deployment: an operator whose

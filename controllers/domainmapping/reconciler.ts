@@ -1,6 +1,7 @@
 // DomainMapping → a ClusterDomainClaim for its domain and a KIngress that sends the domain to the
-// referenced Service or Route (upstream pkg/reconciler/domainmapping/reconciler.go). Certificates
-// are not provisioned (no external-domain-tls); a user's own `spec.tls` Secret is passed on.
+// referenced Service or Route (upstream pkg/reconciler/domainmapping/reconciler.go), served over
+// TLS with a user's own `spec.tls` Secret, or under external-domain-tls with a Knative Certificate
+// of the mapping's domain.
 import { DomainMappingConditions, type ConditionManager } from '../../lib/apis/conditions.ts';
 import type { ClusterDomainClaim, DomainMappingObject } from '../../lib/apis/domainMapping.ts';
 import { conditionOf } from '../../lib/apis/status.ts';
@@ -14,8 +15,15 @@ import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import { createObject } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds, objectPath } from '../../lib/reconciler/kinds.ts';
-import { INGRESS_CLASS_ANNOTATION, type Ingress, type IngressTLS } from '../../lib/apis/networking.ts';
-import { httpOptionOf } from '../route/resources/ingress.ts';
+import {
+  INGRESS_CLASS_ANNOTATION,
+  type Certificate,
+  type Ingress,
+  type IngressTLS,
+} from '../../lib/apis/networking.ts';
+import { annotatedHttpOption } from '../route/resources/ingress.ts';
+import { certificateState, externalDomainTlsEnabled, TlsMessages } from '../route/tls.ts';
+import { makeDomainMappingCertificate } from './resources/certificate.ts';
 import { makeDomainClaim } from './resources/domainClaim.ts';
 import { makeDomainMappingIngress } from './resources/ingress.ts';
 import { resolveReference, type Addressables } from './target.ts';
@@ -28,6 +36,7 @@ export interface DomainMappingReconcilerDeps {
   ingresses: Lister<Ingress>;
   services: Lister<Service>;
   routes: Lister<Route>;
+  certificates: Lister<Certificate>;
   config(): Readonly<{ network: NetworkConfig }>;
 }
 
@@ -39,6 +48,9 @@ export const DomainMappingReasons = {
   notOwned: 'NotOwned',
   tlsNotEnabled: 'TLSNotEnabled',
   certificateExternallyProvided: 'CertificateExternallyProvided',
+  certificateNotReady: 'CertificateNotReady',
+  certificateNotOwned: 'CertificateNotOwned',
+  httpDowngrade: 'HTTPDowngrade',
 } as const;
 
 const markIngressNotConfigured = (manager: ConditionManager) =>
@@ -127,6 +139,61 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
     return ownedChild(result, manager, 'IngressReady', DomainMappingReasons.notOwned);
   }
 
+  /**
+   * The mapping's Certificate (upstream's tls()): served once Ready; until then plain HTTP under
+   * http-protocol Enabled (HTTPDowngrade), else CertificateNotReady. Unlike a Route's, a failed
+   * Certificate counts as not ready, as upstream has it.
+   */
+  async function reconcileCertificate(
+    dm: DomainMappingObject,
+    manager: ConditionManager,
+    network: NetworkConfig,
+    ctx: ReconcileContext,
+  ): Promise<{ tls?: IngressTLS; scheme: 'http' | 'https' }> {
+    const desired = makeDomainMappingCertificate(dm, network.certificateClass);
+    const name = desired.metadata?.name ?? '';
+    const result = await reconcileChild<Certificate>({
+      client: deps.client,
+      kind: Kinds.certificate,
+      description: 'Certificate',
+      owner: dm,
+      existing: deps.certificates.get(`${desired.metadata?.namespace}/${name}`),
+      desired: () => desired,
+      metadata: 'dictate',
+      events: ctx.events,
+      createdEvent: true,
+      onAlreadyExists: 'wait',
+    });
+    if (result.state === 'notOwned') {
+      const message = `There is an existing certificate ${name} that we don't own.`;
+      manager.markFalse('CertificateProvisioned', DomainMappingReasons.certificateNotOwned, message);
+      throw new Error(`domain mapping "${dm.metadata?.name}": ${message}`);
+    }
+    const certificate = result.state === 'pending' ? desired : result.child;
+    if (certificateState(certificate) === 'ready') {
+      manager.markTrue('CertificateProvisioned');
+      const hosts = desired.spec.dnsNames;
+      return {
+        tls: { hosts, secretName: certificate.spec.secretName, secretNamespace: dm.metadata?.namespace ?? '' },
+        scheme: 'https',
+      };
+    }
+    if (network.httpProtocol === 'Enabled') {
+      manager.markTrue(
+        'CertificateProvisioned',
+        DomainMappingReasons.httpDowngrade,
+        `Certificate ${name} is not ready downgrade HTTP.`,
+      );
+      return { scheme: 'http' };
+    }
+    manager.markUnknown(
+      'CertificateProvisioned',
+      DomainMappingReasons.certificateNotReady,
+      `Certificate ${name} is not ready.`,
+    );
+    return { scheme: 'https' };
+  }
+
   async function reconcile(dm: DomainMappingObject, ctx: ReconcileContext): Promise<void> {
     const status = (dm.status ??= {});
     const manager = DomainMappingConditions.manage(status, ctx.clock);
@@ -146,17 +213,19 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
         DomainMappingReasons.certificateExternallyProvided,
         'TLS certificate was provided externally',
       );
-    } else {
-      manager.markTrue(
-        'CertificateProvisioned',
-        DomainMappingReasons.tlsNotEnabled,
-        'external-domain-tls is not enabled',
-      );
+    } else if (!externalDomainTlsEnabled(dm.metadata?.annotations, network)) {
+      manager.markTrue('CertificateProvisioned', DomainMappingReasons.tlsNotEnabled, TlsMessages.externalNotEnabled);
     }
     status.url = `${scheme}://${name}`;
     status.address = { url: status.url };
 
     if (!(await claimDomain(dm, manager, network))) return;
+    if (!dm.spec?.tls && externalDomainTlsEnabled(dm.metadata?.annotations, network)) {
+      const served = await reconcileCertificate(dm, manager, network, ctx);
+      if (served.tls) tls.push(served.tls);
+      status.url = `${served.scheme}://${name}`;
+      status.address = { url: status.url };
+    }
 
     const resolved = resolveReference(dm.spec!.ref, namespace, addressables, CLUSTER_DOMAIN);
     if (!resolved.ok) {
@@ -172,7 +241,7 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
     const desired = makeDomainMappingIngress(dm, {
       target: resolved.target,
       ingressClass,
-      httpOption: httpOptionOf(network),
+      httpOption: annotatedHttpOption(dm.metadata?.annotations, network),
       tls,
     });
     const ingress = await reconcileIngress(dm, desired, manager, ctx);

@@ -21,7 +21,9 @@ import { ownedChild, reconcileChild } from '../../lib/reconciler/child.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
 import { referencedBy, routingPatches } from './labeler.ts';
-import type { Ingress } from '../../lib/apis/networking.ts';
+import type { Certificate, Ingress } from '../../lib/apis/networking.ts';
+import { routeCertificates } from './certificates.ts';
+import { CertificateReasons, externalDomainTlsEnabled, planTls, TlsMessages, withScheme, type TlsPlan } from './tls.ts';
 import { makeIngress, routeUrl, type IngressConfig } from './resources/ingress.ts';
 import { makeRouteService } from './resources/service.ts';
 import {
@@ -73,6 +75,7 @@ export interface RouteReconcilerDeps {
   ingresses: Lister<Ingress>;
   /** Services labelled with a route: the ones this reconciler made. */
   services: Lister<V1Service>;
+  certificates: Lister<Certificate>;
   config(): Readonly<RouteConfigSnapshot>;
   /** The gateway's per-revision figures for the canary analysis; without it every check finds none. */
   readFigures?: ReadFigures;
@@ -81,7 +84,6 @@ export interface RouteReconcilerDeps {
 export const RouteReasons = {
   notOwned: 'NotOwned',
   ingressNotConfigured: 'IngressNotConfigured',
-  tlsNotEnabled: 'TLSNotEnabled',
   errorConfig: 'ErrorConfig',
   rolloutInProgress: 'RolloutInProgress',
 } as const;
@@ -134,7 +136,19 @@ function propagateIngressStatus(manager: ConditionManager, ingress: Ingress): vo
   else manager.markUnknown('IngressReady', RouteReasons.ingressNotConfigured, 'Ingress has not yet been reconciled.');
 }
 
+/** CertificateProvisioned as the Route's Certificates leave it; a Certificate held by someone else fails the reconcile. */
+function reportCertificates(route: Route, manager: ConditionManager, plan: TlsPlan): void {
+  const { status, reason, message } = plan.condition;
+  if (status === 'True') manager.markTrue('CertificateProvisioned', reason, message);
+  else if (status === 'False') manager.markFalse('CertificateProvisioned', reason ?? '', message ?? '');
+  else manager.markUnknown('CertificateProvisioned', reason ?? '', message ?? '');
+  if (reason === CertificateReasons.notOwned)
+    // Retried, as upstream: the KIngress keeps what it served until the name is ours.
+    throw new Error(`route "${route.metadata?.name}": ${message}`);
+}
+
 export function routeReconciler(deps: RouteReconcilerDeps) {
+  const reconcileCertificates = routeCertificates({ client: deps.client, certificates: deps.certificates });
   async function reconcileIngress(
     route: Route,
     existing: Ingress | undefined,
@@ -390,7 +404,10 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
       return;
     }
     status.address = { url: `http://${name}.${namespace}.svc.${CLUSTER_DOMAIN}` };
-    manager.markTrue('CertificateProvisioned', RouteReasons.tlsNotEnabled, 'external-domain-tls is not enabled');
+    // Without either TLS setting nothing below changes it; with one, the Certificates decide it once traffic resolves.
+    const externalTls = externalDomainTlsEnabled(route.metadata?.annotations, snapshot.network);
+    if (!externalTls && !snapshot.network.clusterLocalDomainTls)
+      manager.markTrue('CertificateProvisioned', CertificateReasons.tlsNotEnabled, TlsMessages.externalNotEnabled);
 
     const traffic = resolveTraffic(
       route.spec?.traffic ?? [],
@@ -445,13 +462,20 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     if (canary) addCanaryTag(traffic.targets, traffic.revisionTargets, canary);
     else if (!invalid) status.conditions = status.conditions?.filter((c) => c.type !== CANARY_CONDITION);
     await reconcileServices(route, [...traffic.targets.keys()], config, manager, ctx);
+    const tls = planTls(await reconcileCertificates(route, [...traffic.targets.keys()], config, ctx), {
+      externalEnabled: externalTls,
+      httpProtocol: snapshot.network.httpProtocol,
+    });
+    reportCertificates(route, manager, tls);
+    status.url = withScheme(status.url, tls.schemes);
+    if (tls.httpsAddress) status.address = { url: `https://${name}.${namespace}.svc.${CLUSTER_DOMAIN}` };
     const { rollout, requeueAfterMs } = canary
       ? {
           rollout: canaryRollout(canary.spec, buildRollout(traffic.targets), canary.states),
           requeueAfterMs: canary.requeueAfterMs,
         }
       : rolloutFor(route, traffic.targets, existing, routeIngressReady, snapshot.network, ctx);
-    const desired = makeIngress(route, traffic.targets, config, rollout);
+    const desired = makeIngress(route, traffic.targets, config, rollout, tls.tls);
     // Written while the canary annotations are on, emptied once they are off, so a later canary starts afresh.
     const recordedCanary = existing?.metadata?.annotations?.[CANARY_STATE_ANNOTATION];
     if (canary || (recordedCanary && recordedCanary !== '[]'))
@@ -467,7 +491,9 @@ export function routeReconciler(deps: RouteReconcilerDeps) {
     const ingress = await reconcileIngress(route, existing, desired, manager, ctx);
     const rolling = !isDone(rollout);
     const served = rolling || canary ? rolledOutStatus(traffic.revisionTargets, rollout) : traffic.revisionTargets;
-    status.traffic = trafficStatus(route, served, config);
+    status.traffic = trafficStatus(route, served, config).map((t) =>
+      t.url ? { ...t, url: withScheme(t.url, tls.schemes) } : t,
+    );
     manager.markTrue('AllTrafficAssigned');
     if (ingress) propagateIngressStatus(manager, ingress);
     if (rolling && !canary)

@@ -115,6 +115,16 @@ export const CERTIFICATE_CLASS_ANNOTATIONS = [
   'networking.knative.dev/certificate.class',
   'networking.knative.dev/certificate-class',
 ] as const;
+/** Labels on the Certificates a Route makes (upstream's serving and networking label keys). */
+export const CertificateLabels = {
+  /** Which TLS setting a Certificate serves (networking CertificateTypeLabelKey). */
+  type: 'networking.knative.dev/certificate-type',
+  /** The domain a namespace's wildcard Certificate covers (networking WildcardCertDomainLabelKey). */
+  wildcardDomain: 'networking.knative.dev/wildcardDomain',
+} as const;
+/** external-domain-tls's, cluster-local-domain-tls's or system-internal-tls's (upstream config.CertificateType). */
+export type CertificateType = 'external-domain' | 'cluster-local-domain' | 'system-internal';
+
 /** On the Secret a Certificate's class writes: the Certificate's uid (upstream CertificateUIDLabelKey). */
 export const CERTIFICATE_UID_LABEL = 'networking.internal.knative.dev/certificate-uid';
 

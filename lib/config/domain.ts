@@ -10,10 +10,14 @@ export const CONFIG_DOMAIN = 'config-domain';
 export interface DomainEntry {
   domain: string;
   selector: Record<string, string>;
+  /** Namespaces get a wildcard Certificate for it (`type: wildcard`, as every domain without a selector is). */
+  wildcard: boolean;
 }
 export type DomainConfig = DomainEntry[];
 
-const selectorSchema = z.object({ selector: z.record(z.string(), z.string()).optional() }).nullable();
+const selectorSchema = z
+  .object({ selector: z.record(z.string(), z.string()).optional(), type: z.string().optional() })
+  .nullable();
 const DOMAIN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A key that is not a domain, or a value that is not a selector, is left out and reported. */
@@ -29,6 +33,7 @@ export function parseDomainConfig(
       continue;
     }
     let selector: Record<string, string> = {};
+    let type: string | undefined;
     if (value.trim() !== '') {
       const parsed = selectorSchema.safeParse(parseYamlOrUndefined(value));
       if (!parsed.success) {
@@ -36,8 +41,10 @@ export function parseDomainConfig(
         continue;
       }
       selector = parsed.data?.selector ?? {};
+      type = parsed.data?.type;
     }
-    entries.push({ domain, selector });
+    const wildcard = type === 'wildcard' || Object.keys(selector).length === 0;
+    entries.push({ domain, selector, wildcard });
   }
   return entries;
 }

@@ -1,5 +1,7 @@
 // config-network: how routes become hosts and Ingresses (upstream knative.dev/networking pkg/config).
+import { parse } from 'yaml';
 import { z } from 'zod';
+import { labelSelectorSchema } from '../apis/labelSelector.ts';
 import { boolString, durationString, type ConfigIssueReporter, parseConfigMap } from './parse.ts';
 
 /** The Ingress class our gateway realises; Knative's default would be Istio's. */
@@ -47,6 +49,27 @@ const httpProtocol = z
         | 'Disabled',
   );
 
+/** Knative's Enabled/Disabled switches, in any case. */
+const enabledString = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => v === 'enabled' || v === 'disabled', 'must be Enabled or Disabled')
+  .transform((v) => v === 'enabled');
+
+/** A LabelSelector written as YAML or JSON, e.g. `matchLabels: {wildcards: "on"}`. */
+const selectorString = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return parse(v) as unknown;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `is not YAML: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(labelSelectorSchema);
+
 export const networkSchema = z
   .object({
     'ingress-class': z.string().trim().min(1).default(PILOTLIGHT_INGRESS_CLASS),
@@ -60,6 +83,11 @@ export const networkSchema = z
     'default-external-scheme': z.enum(['http', 'https'], { error: 'must be http or https' }).default('http'),
     // Off by default, as upstream: a cluster admin hands out domains by creating ClusterDomainClaims.
     'autocreate-cluster-domain-claims': boolString.default(false),
+    // Off by default, as upstream: a Certificate per external host needs a certificate class running.
+    'external-domain-tls': enabledString.default(false),
+    'cluster-local-domain-tls': enabledString.default(false),
+    // Unset, as upstream: no namespace gets a wildcard Certificate.
+    'namespace-wildcard-cert-selector': selectorString.optional(),
   })
   .transform((c) => ({
     ingressClass: c['ingress-class'],
@@ -70,6 +98,9 @@ export const networkSchema = z
     rolloutDurationMs: c['rollout-duration'],
     defaultExternalScheme: c['default-external-scheme'],
     autocreateClusterDomainClaims: c['autocreate-cluster-domain-claims'],
+    externalDomainTls: c['external-domain-tls'],
+    clusterLocalDomainTls: c['cluster-local-domain-tls'],
+    namespaceWildcardCertSelector: c['namespace-wildcard-cert-selector'],
   }));
 
 export type NetworkConfig = z.output<typeof networkSchema>;

@@ -30,6 +30,8 @@ export const Kinds = {
   pod: { base: '/api/v1', plural: 'pods' },
   coreService: { base: '/api/v1', plural: 'services' },
   secret: { base: '/api/v1', plural: 'secrets' },
+  namespace: { base: '/api/v1', plural: 'namespaces', clusterScoped: true },
+  certManagerCertificate: { base: '/apis/cert-manager.io/v1', plural: 'certificates' },
 } as const satisfies Record<string, Kind>;
 
 /** The collection, across all namespaces when namespace is undefined. */

@@ -1,6 +1,7 @@
 // The networking.internal.knative.dev Ingress of a Route (upstream pkg/reconciler/route/resources/ingress.go).
 import { controllerReference } from '../../../lib/apis/kmeta.ts';
 import {
+  CERTIFICATE_CLASS_ANNOTATIONS,
   INGRESS_API_VERSION,
   INGRESS_CLASS_ANNOTATION,
   type HttpOption,
@@ -8,6 +9,7 @@ import {
   type IngressPath,
   type IngressRule,
   type IngressSplit,
+  type IngressTLS,
 } from '../../../lib/apis/networking.ts';
 import { Labels, type Route } from '../../../lib/apis/serving.ts';
 import type { DomainConfig } from '../../../lib/config/domain.ts';
@@ -35,6 +37,22 @@ export interface IngressConfig {
 export const httpOptionOf = (network: NetworkConfig): HttpOption =>
   network.httpProtocol === 'Disabled' ? '' : network.httpProtocol;
 
+/** Upstream's keys for a Route's own http-protocol, in its order of precedence. */
+export const HTTP_PROTOCOL_ANNOTATIONS = ['networking.knative.dev/httpOption', 'networking.knative.dev/http-protocol'];
+
+/**
+ * A Route's or DomainMapping's http-protocol annotation (Enabled or Redirected, in any case), else
+ * config-network's (upstream GetHTTPOption); any other value fails the reconcile, as upstream's does.
+ */
+export function annotatedHttpOption(annotations: Record<string, string> = {}, network: NetworkConfig): HttpOption {
+  const key = HTTP_PROTOCOL_ANNOTATIONS.find((k) => annotations[k]);
+  if (key === undefined) return httpOptionOf(network);
+  const value = annotations[key]!.toLowerCase();
+  if (value === 'enabled') return 'Enabled';
+  if (value === 'redirected') return 'Redirected';
+  throw new Error(`annotation ${key}: ${JSON.stringify(annotations[key])} must be Enabled or Redirected`);
+}
+
 function splits(namespace: string, targets: RevisionTarget[]): IngressSplit[] {
   return targets
     .filter((t) => t.percent > 0)
@@ -48,12 +66,16 @@ function splits(namespace: string, targets: RevisionTarget[]): IngressSplit[] {
     }));
 }
 
-/** The rollout, when given, is what is served (a new Ingress starts from none) and is recorded on it. */
+/**
+ * The rollout, when given, is what is served (a new Ingress starts from none) and is recorded on
+ * it; `tls` lists the hosts served over TLS with their certificates' Secrets.
+ */
 export function makeIngress(
   route: Route,
   targets: Map<string, RevisionTarget[]>,
   config: IngressConfig,
   rollout: Rollout = buildRollout(targets),
+  tls: IngressTLS[] = [],
 ): Ingress {
   const meta = routeMeta(route);
   const served = (name: string) => splits(meta.namespace, rolledOutSplits(name, targets.get(name) ?? [], rollout));
@@ -93,14 +115,13 @@ export function makeIngress(
     }
   }
 
-  const annotations: Record<string, string> = {
-    ...route.metadata?.annotations,
-    [INGRESS_CLASS_ANNOTATION]: route.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] ?? config.network.ingressClass,
-  };
+  const own = route.metadata?.annotations ?? {};
+  const ingressClass =
+    own[INGRESS_CLASS_ANNOTATION] || own[INGRESS_CLASS_ALT_ANNOTATION] || config.network.ingressClass;
+  const annotations = propagatedAnnotations(route, { [INGRESS_CLASS_ANNOTATION]: ingressClass });
   if (Object.keys(tagToHost).length > 0)
     annotations['networking.internal.knative.dev/tag-to-host'] = JSON.stringify(tagToHost);
   annotations[ROLLOUT_ANNOTATION] = serializeRollout(rollout);
-  delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
 
   return {
     apiVersion: INGRESS_API_VERSION,
@@ -117,10 +138,31 @@ export function makeIngress(
       ownerReferences: [controllerReference(route)],
     },
     spec: {
-      httpOption: httpOptionOf(config.network),
+      httpOption: annotatedHttpOption(route.metadata?.annotations, config.network),
       rules,
+      ...(tls.length > 0 ? { tls } : {}),
     },
   };
+}
+
+/** Upstream's alternative spelling of the ingress class key, read after the first. */
+const INGRESS_CLASS_ALT_ANNOTATION = 'networking.knative.dev/ingress-class';
+
+/**
+ * Annotations of a Route's (or DomainMapping's) children: `base`, overridden by the owner's own, without kubectl's
+ * record and the alternative spellings of the class keys (upstream's ExcludedAnnotations).
+ */
+const NOT_PROPAGATED = new Set([
+  'kubectl.kubernetes.io/last-applied-configuration',
+  CERTIFICATE_CLASS_ANNOTATIONS[1],
+  INGRESS_CLASS_ALT_ANNOTATION,
+]);
+export function propagatedAnnotations(
+  owner: { metadata?: { annotations?: Record<string, string> } },
+  base: Record<string, string>,
+): Record<string, string> {
+  const merged = { ...base, ...owner.metadata?.annotations };
+  return Object.fromEntries(Object.entries(merged).filter(([key]) => !NOT_PROPAGATED.has(key)));
 }
 
 /** The Route's URL: its external host, or its cluster-local one. */

@@ -251,19 +251,34 @@ describe('charts/pilotlight', () => {
     });
 
     it('grants the controller Secrets in every namespace only with the certificate issuer on', async () => {
-      const secretsRule = (objects: Obj[]) =>
+      const ruleFor = (resource: string) => (objects: Obj[]) =>
         (
           objects.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'pilotlight-controller') as {
             rules: { resources: string[]; verbs: string[] }[];
           }
-        ).rules.find((rule) => rule.resources.includes('secrets'));
+        ).rules.find((rule) => rule.resources.includes(resource));
+      const secretsRule = ruleFor('secrets');
       const args = (objects: Obj[]) => deployment(objects, 'controller').spec.template.spec.containers[0].args;
       const defaults = await render();
       expect(secretsRule(defaults)).toBeUndefined();
+      // Routes make their Certificates whichever class issues them.
+      expect(ruleFor('certificates')(defaults)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update', 'delete']);
       expect(args(defaults)).not.toContain('--certificate-issuer');
       const issuing = await render('certificateIssuer.enabled=true');
       expect(secretsRule(issuing)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update']);
       expect(args(issuing)).toContain('--certificate-issuer');
+      // cert-manager's class writes cert-manager Certificates, never Secrets.
+      const certManager = await render('certManager.enabled=true');
+      expect(secretsRule(certManager)).toBeUndefined();
+      expect(args(certManager)).toContain('--cert-manager');
+      const cmRule = (objects: Obj[]) =>
+        (
+          objects.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'pilotlight-controller') as {
+            rules: { apiGroups: string[]; verbs: string[] }[];
+          }
+        ).rules.find((rule) => rule.apiGroups.includes('cert-manager.io'));
+      expect(cmRule(defaults)).toBeUndefined();
+      expect(cmRule(certManager)?.verbs).toEqual(['get', 'list', 'watch', 'create', 'update']);
     });
   });
 

@@ -227,4 +227,48 @@ describe('DomainMapping reconciliation', () => {
     await mustSucceed(kubectl(['delete', '-n', ns, 'dm', host, '--wait=true', '--timeout=30s']));
     expect(await getOrUndefined(claimPath(host))).toBeDefined();
   });
+
+  it('under external-domain-tls gets a Certificate for its domain and an https URL once it is issued', async () => {
+    const ns = await createNamespace('dm-tls');
+    await putConfigMap(ns, 'config-deployment', { 'queue-sidecar-image': QUEUE_IMAGE });
+    await putConfigMap(ns, 'config-domain', { 'example.com': '' });
+    await putConfigMap(ns, 'config-network', {
+      'autocreate-cluster-domain-claims': 'true',
+      'external-domain-tls': 'Enabled',
+    });
+    const reconcilers = await startInProcess(ns, { certificateIssuer: true });
+    const dataPlane = new FakeDataPlane(api, ns).start();
+    cleanups.push(
+      () => reconcilers.stop(),
+      () => dataPlane.stop(),
+    );
+    await mustSucceed(apply(ns, ksvc('hello')));
+    await waitFor('ksvc hello Ready', () => get(serving(ns, 'services', 'hello')), isReadyNow);
+    const host = `${ns}.example.org`;
+    const created = await api.request<Record<string, any>>('POST', dmPath(ns), { body: domainMapping(host) });
+
+    const dm = await waitFor(
+      'DomainMapping Ready over https',
+      () => get(dmPath(ns, host)),
+      (d) => isReadyNow(d) && d.status.url === `https://${host}`,
+    );
+    expect(condition(dm, 'CertificateProvisioned')?.status).toBe('True');
+    const certificate = await get(
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/certificates/${host}`,
+    );
+    expect(certificate.spec).toEqual({ dnsNames: [host], domain: host, secretName: host });
+    expect(certificate.metadata.labels).toEqual({
+      'serving.knative.dev/domainMappingUID': host,
+      'networking.knative.dev/certificate-type': 'external-domain',
+    });
+    expect(certificate.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'DomainMapping', name: host, uid: created.metadata.uid, controller: true }),
+    ]);
+    const ingress = await waitFor(
+      'KIngress with tls',
+      () => get(ingressesPath(ns, host)),
+      (i) => (i.spec.tls?.length ?? 0) > 0,
+    );
+    expect(ingress.spec.tls).toEqual([{ hosts: [host], secretName: host, secretNamespace: ns }]);
+  });
 });

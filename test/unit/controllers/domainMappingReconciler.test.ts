@@ -26,6 +26,7 @@ describe('DomainMapping reconciler, against fakes', () => {
       ingresses: new Store(),
       services: new Store(),
       routes: new Store(),
+      certificates: new Store(),
       config: () => ({ network: parseNetworkConfig({ 'autocreate-cluster-domain-claims': 'true' }) }),
     });
     const dm: DomainMappingObject = {

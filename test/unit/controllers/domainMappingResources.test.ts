@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DomainMappingObject } from '../../../lib/apis/domainMapping.ts';
 import { parseNetworkConfig } from '../../../lib/config/network.ts';
+import { makeDomainMappingCertificate } from '../../../controllers/domainmapping/resources/certificate.ts';
 import { makeDomainClaim } from '../../../controllers/domainmapping/resources/domainClaim.ts';
 import { makeDomainMappingIngress } from '../../../controllers/domainmapping/resources/ingress.ts';
 import { resolveReference, type Addressables } from '../../../controllers/domainmapping/target.ts';
@@ -180,5 +181,38 @@ describe('config-network autocreate-cluster-domain-claims', () => {
     expect(refused(parseNetworkConfig, { 'autocreate-cluster-domain-claims': 'yes' })).toMatch(
       /autocreate-cluster-domain-claims: must be true or false/,
     );
+  });
+});
+
+describe("a DomainMapping's Certificate", () => {
+  it('is for its domain alone, named after it (shortened past 63 characters), labelled as upstream', () => {
+    expect(makeDomainMappingCertificate(dm({ annotations: { team: 'a' } }), 'cert-class')).toEqual({
+      apiVersion: 'networking.internal.knative.dev/v1alpha1',
+      kind: 'Certificate',
+      metadata: {
+        name: 'app.example.org',
+        namespace: 'team',
+        labels: {
+          'serving.knative.dev/domainMappingUID': 'app.example.org',
+          'networking.knative.dev/certificate-type': 'external-domain',
+        },
+        annotations: { 'networking.knative.dev/certificate.class': 'cert-class', team: 'a' },
+        ownerReferences: [
+          {
+            apiVersion: 'serving.knative.dev/v1beta1',
+            kind: 'DomainMapping',
+            name: 'app.example.org',
+            uid: 'dm-uid',
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      spec: { dnsNames: ['app.example.org'], domain: 'app.example.org', secretName: 'app.example.org' },
+    });
+    const long = `${'a'.repeat(60)}.example.org`;
+    const certificate = makeDomainMappingCertificate(dm({ name: long }), 'cert-class');
+    expect(certificate.metadata?.name).toHaveLength(63);
+    expect(certificate.spec.dnsNames).toEqual([long]);
   });
 });
