@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     namespace: systemNamespace,
     name: 'pilotlight-autoscaler',
     identity,
-    ...(await loadLeaderElectionConfig(client, systemNamespace)),
+    ...(await loadLeaderElectionConfig(client, systemNamespace, log)),
   });
   const pods = new KubernetesPodSource(informers, namespace);
   const revisionOfPod = (pod: KubernetesObject) => {

@@ -98,7 +98,7 @@ export async function main(argv: string[]): Promise<void> {
     namespace: systemNamespace,
     name: 'pilotlight-controller',
     identity: leaderIdentity(process.env.POD_NAME ?? hostname(), process.env.POD_IP),
-    ...(await loadLeaderElectionConfig(client, systemNamespace)),
+    ...(await loadLeaderElectionConfig(client, systemNamespace, log)),
   });
   const reconcilers = startReconcilers({
     client,

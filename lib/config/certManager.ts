@@ -3,7 +3,7 @@
 // Knative certificate type, each defaulting to net-certmanager's self-signed ClusterIssuer.
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { parseConfigMap } from './parse.ts';
+import { type ConfigIssueReporter, parseConfigMap } from './parse.ts';
 
 /** cert-manager's ObjectReference: an Issuer (the default kind) or ClusterIssuer, or another group's issuer. */
 const issuerRef = z
@@ -36,5 +36,7 @@ export const certManagerSchema = z.object({
 export type CertManagerConfig = z.output<typeof certManagerSchema>;
 
 export const CONFIG_CERT_MANAGER = 'config-certmanager';
-export const parseCertManagerConfig = (data?: Record<string, string>): CertManagerConfig =>
-  parseConfigMap(CONFIG_CERT_MANAGER, certManagerSchema, data);
+export const parseCertManagerConfig = (
+  data?: Record<string, string>,
+  report?: ConfigIssueReporter,
+): CertManagerConfig => parseConfigMap(CONFIG_CERT_MANAGER, certManagerSchema, data, report);

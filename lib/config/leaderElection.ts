@@ -4,7 +4,7 @@
 // client-go's 15 s / 10 s / 2 s rather than Knative's 60 s / 40 s / 10 s, so a replica that dies
 // without releasing its Lease is replaced in seconds, not a minute.
 import { z } from 'zod';
-import { durationString, intString, parseConfigMap } from './parse.ts';
+import { type ConfigIssueReporter, durationString, intString, parseConfigMap } from './parse.ts';
 
 export const CONFIG_LEADER_ELECTION = 'config-leader-election';
 
@@ -35,6 +35,9 @@ export const leaderElectionSchema = z
 
 export type LeaderElectionConfig = z.output<typeof leaderElectionSchema>;
 
-export function parseLeaderElectionConfig(data: Record<string, string> | undefined): LeaderElectionConfig {
-  return parseConfigMap(CONFIG_LEADER_ELECTION, leaderElectionSchema, data);
+export function parseLeaderElectionConfig(
+  data: Record<string, string> | undefined,
+  report?: ConfigIssueReporter,
+): LeaderElectionConfig {
+  return parseConfigMap(CONFIG_LEADER_ELECTION, leaderElectionSchema, data, report);
 }

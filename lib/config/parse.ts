@@ -102,7 +102,11 @@ export interface ConfigIssue {
 
 /** Readable issues of a failed parse; key is the ConfigMap key each names. */
 export function configIssues(error: z.ZodError): ConfigIssue[] {
-  return error.issues.map((issue) => ({ key: String(issue.path[0] ?? ''), message: issue.message }));
+  // A key holding YAML (an issuer reference, a selector) names the field inside it that is wrong.
+  return error.issues.map(({ path, message }) => ({
+    key: String(path[0] ?? ''),
+    message: path.length > 1 ? `${path.slice(1).join('.')}: ${message}` : message,
+  }));
 }
 
 /** Told of each key whose value was refused and replaced by its default. */

@@ -288,10 +288,20 @@ export function leaderIp(identity: string): string | undefined {
  * config-leader-election from the system namespace, read once at start as upstream does; no
  * ConfigMap means the defaults. Listed by name, as the components may list but not get ConfigMaps.
  */
-export async function loadLeaderElectionConfig(client: KubeRest, namespace: string): Promise<LeaderElectionConfig> {
+export async function loadLeaderElectionConfig(
+  client: KubeRest,
+  namespace: string,
+  log: Logger,
+): Promise<LeaderElectionConfig> {
   const { items } = await client.request<{ items: { data?: Record<string, string> }[] }>(
     'GET',
     `/api/v1/namespaces/${namespace}/configmaps?fieldSelector=${encodeURIComponent(`metadata.name=${CONFIG_LEADER_ELECTION}`)}`,
   );
-  return parseLeaderElectionConfig(items[0]?.data);
+  return parseLeaderElectionConfig(items[0]?.data, (issue) =>
+    log.warn('invalid configuration key, using its default', {
+      configMap: CONFIG_LEADER_ELECTION,
+      key: issue.key,
+      error: issue.message,
+    }),
+  );
 }

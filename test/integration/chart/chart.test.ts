@@ -246,7 +246,7 @@ describe('charts/pilotlight', () => {
       expect(ports.filter((p) => p.hostPort !== undefined)).toEqual([]);
       const defaults = await render();
       const byDefault = defaults.find((o) => o.kind === 'Service' && o.metadata?.name === 'gateway') as Obj;
-      expect(byDefault.spec.type).toBe('ClusterIP');
+      expect(byDefault.spec.type).toBe('LoadBalancer');
       expect(byDefault.spec.ports.some((p: { nodePort?: number }) => p.nodePort !== undefined)).toBe(false);
     });
 

@@ -70,7 +70,7 @@ async function putConfigMap(name: string, data: Record<string, string>): Promise
 }
 
 async function startController(name: string): Promise<ManagedProcess & { webhookUrl: string }> {
-  const port = await freePort();
+  const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
   const webhookUrl = `https://127.0.0.1:${port}`;
   const started = startProcess(
     stateDir,
@@ -85,6 +85,8 @@ async function startController(name: string): Promise<ManagedProcess & { webhook
       String(port),
       '--webhook-url',
       webhookUrl,
+      '--metrics-port',
+      String(metricsPort),
     ],
     { KUBECONFIG: kubeconfig, SYSTEM_NAMESPACE, POD_NAME: `controller-${name}`, POD_IP: '' },
   );

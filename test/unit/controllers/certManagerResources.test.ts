@@ -1,3 +1,4 @@
+import type { ConfigIssue } from '../../../lib/config/parse.ts';
 import { describe, expect, it } from 'vitest';
 import type { Certificate } from '../../../lib/apis/networking.ts';
 import { parseCertManagerConfig } from '../../../lib/config/certManager.ts';
@@ -24,7 +25,11 @@ describe('config-certmanager', () => {
       kind: 'ClusterIssuer',
       name: 'letsencrypt',
     });
-    expect(() => parseCertManagerConfig({ issuerRef: 'kind: ClusterIssuer' })).toThrow(/issuerRef.name/);
+    const issues: ConfigIssue[] = [];
+    expect(
+      parseCertManagerConfig({ issuerRef: 'kind: ClusterIssuer' }, (issue) => issues.push(issue)).issuerRef,
+    ).toEqual(selfSigned);
+    expect(issues).toEqual([{ key: 'issuerRef', message: expect.stringMatching(/name/) }]);
   });
 });
 

@@ -1,3 +1,4 @@
+import type { ConfigIssue } from '../../../lib/config/parse.ts';
 import { describe, expect, it } from 'vitest';
 import { matchesSelector } from '../../../lib/apis/labelSelector.ts';
 import { parseDomainConfig } from '../../../lib/config/domain.ts';
@@ -64,12 +65,18 @@ describe('namespace-wildcard-cert-selector', () => {
     }).namespaceWildcardCertSelector!;
     expect(matchesSelector(selector, { 'kubernetes.io/metadata.name': 'team-a' })).toBe(true);
     expect(matchesSelector(selector, { 'kubernetes.io/metadata.name': 'kube-system' })).toBe(false);
-    expect(() =>
-      parseNetworkConfig({ 'namespace-wildcard-cert-selector': 'matchExpressions: [{key: a, operator: Equals}]' }),
-    ).toThrow(/namespace-wildcard-cert-selector.*must be In, NotIn, Exists or DoesNotExist/);
-    expect(() => parseNetworkConfig({ 'namespace-wildcard-cert-selector': 'matchLabel: {a: b}' })).toThrow(
-      /namespace-wildcard-cert-selector/,
-    );
+    const issues: ConfigIssue[] = [];
+    const report = (issue: ConfigIssue) => issues.push(issue);
+    const bad = ['matchExpressions: [{key: a, operator: Equals}]', 'matchLabel: {a: b}'];
+    for (const value of bad)
+      expect(
+        parseNetworkConfig({ 'namespace-wildcard-cert-selector': value }, report).namespaceWildcardCertSelector,
+      ).toBeUndefined();
+    expect(issues.map((issue) => issue.key)).toEqual([
+      'namespace-wildcard-cert-selector',
+      'namespace-wildcard-cert-selector',
+    ]);
+    expect(issues[0]!.message).toMatch(/must be In, NotIn, Exists or DoesNotExist/);
   });
 
   it('matches as Kubernetes does: labels and expressions all hold, empty matches everything', () => {

@@ -1,3 +1,4 @@
+import type { ConfigIssue } from '../../../lib/config/parse.ts';
 import { describe, expect, it } from 'vitest';
 import type { Certificate } from '../../../lib/apis/networking.ts';
 import type { Route } from '../../../lib/apis/serving.ts';
@@ -141,9 +142,11 @@ describe('external-domain-tls for a Route', () => {
     expect(parseNetworkConfig().externalDomainTls).toBe(false);
     expect(parseNetworkConfig({ 'external-domain-tls': 'enabled' }).externalDomainTls).toBe(true);
     expect(parseNetworkConfig({ 'cluster-local-domain-tls': 'Enabled' }).clusterLocalDomainTls).toBe(true);
-    expect(() => parseNetworkConfig({ 'external-domain-tls': 'yes' })).toThrow(
-      /external-domain-tls: must be Enabled or Disabled/,
+    const issues: ConfigIssue[] = [];
+    expect(parseNetworkConfig({ 'external-domain-tls': 'yes' }, (issue) => issues.push(issue)).externalDomainTls).toBe(
+      false,
     );
+    expect(issues).toEqual([{ key: 'external-domain-tls', message: 'must be Enabled or Disabled' }]);
     expect(externalDomainTlsEnabled({}, parseNetworkConfig())).toBe(false);
     expect(externalDomainTlsEnabled(undefined, on)).toBe(true);
   });

@@ -1,5 +1,6 @@
 // Renew-deadline behaviour needs API failures on cue, which the real server will not give; the
 // real-Lease behaviour is in test/integration/lib/leaderElection.test.ts.
+import type { ConfigIssue } from '../../../lib/config/parse.ts';
 import type { HttpMethod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseLeaderElectionConfig } from '../../../lib/config/leaderElection.ts';
@@ -160,16 +161,27 @@ describe('config-leader-election', () => {
     ).toEqual({ leaseDurationMs: 60_000, renewDeadlineMs: 40_000, retryPeriodMs: 10_000 });
   });
 
-  it('names the key and the rule of a bad value', () => {
-    expect(() => parseLeaderElectionConfig({ 'lease-duration': 'soon' })).toThrow(
-      /config-leader-election is invalid: lease-duration: must be a duration/,
-    );
+  it('replaces a bad value by its default, naming the key and the rule', () => {
+    const issuesOf = (data: Record<string, string>) => {
+      const issues: ConfigIssue[] = [];
+      const config = parseLeaderElectionConfig(data, (issue) => issues.push(issue));
+      return { config, issues };
+    };
+    const defaults = parseLeaderElectionConfig(undefined);
+    expect(issuesOf({ 'lease-duration': 'soon' })).toEqual({
+      config: defaults,
+      issues: [{ key: 'lease-duration', message: expect.stringMatching(/must be a duration/) }],
+    });
+    // Its default (10s) would not be shorter either: nothing can stand in, so the process stops.
     expect(() => parseLeaderElectionConfig({ 'lease-duration': '5s', 'renew-deadline': '5s' })).toThrow(
       /renew-deadline: must be shorter than lease-duration/,
     );
-    expect(() => parseLeaderElectionConfig({ 'retry-period': '10s' })).toThrow(
-      /retry-period: must be shorter than renew-deadline/,
-    );
-    expect(() => parseLeaderElectionConfig({ buckets: '10' })).toThrow(/buckets: must be 1/);
+    expect(issuesOf({ 'retry-period': '10s' })).toEqual({
+      config: defaults,
+      issues: [{ key: 'retry-period', message: expect.stringMatching(/must be shorter than renew-deadline/) }],
+    });
+    expect(issuesOf({ buckets: '10' }).issues).toEqual([
+      { key: 'buckets', message: expect.stringMatching(/must be 1/) },
+    ]);
   });
 });
