@@ -21,6 +21,7 @@ import {
   type Ingress,
   type IngressTLS,
 } from '../../lib/apis/networking.ts';
+import { reconcileCertificateChild } from '../route/certificates.ts';
 import { annotatedHttpOption } from '../route/resources/ingress.ts';
 import { certificateState, externalDomainTlsEnabled, TlsMessages } from '../route/tls.ts';
 import { makeDomainMappingCertificate } from './resources/certificate.ts';
@@ -152,18 +153,7 @@ export function domainMappingReconciler(deps: DomainMappingReconcilerDeps) {
   ): Promise<{ tls?: IngressTLS; scheme: 'http' | 'https' }> {
     const desired = makeDomainMappingCertificate(dm, network.certificateClass);
     const name = desired.metadata?.name ?? '';
-    const result = await reconcileChild<Certificate>({
-      client: deps.client,
-      kind: Kinds.certificate,
-      description: 'Certificate',
-      owner: dm,
-      existing: deps.certificates.get(`${desired.metadata?.namespace}/${name}`),
-      desired: () => desired,
-      metadata: 'dictate',
-      events: ctx.events,
-      createdEvent: true,
-      onAlreadyExists: 'wait',
-    });
+    const result = await reconcileCertificateChild(deps, dm, desired, ctx);
     if (result.state === 'notOwned') {
       const message = `There is an existing certificate ${name} that we don't own.`;
       manager.markFalse('CertificateProvisioned', DomainMappingReasons.certificateNotOwned, message);

@@ -2,13 +2,14 @@
 // clusterLocalDomainTLS and accessor/networking ReconcileCertificate): each desired one created or
 // brought in line, a namespace's matching wildcard Certificate used instead where there is one,
 // and those of hosts the Route no longer has deleted.
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { CertificateLabels, type Certificate, type CertificateType } from '../../lib/apis/networking.ts';
 import { Labels, type Route } from '../../lib/apis/serving.ts';
 import { domainForLabels } from '../../lib/config/domain.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
-import { reconcileChild } from '../../lib/reconciler/child.ts';
+import { type ChildResult, reconcileChild } from '../../lib/reconciler/child.ts';
 import { deleteObject } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
@@ -16,6 +17,30 @@ import { certificateClassOf, makeClusterLocalCertificate, makeExternalCertificat
 import { clusterLocalHosts, externalHost } from './resources/domains.ts';
 import { routeMeta, type IngressConfig } from './resources/ingress.ts';
 import { externalDomainTlsEnabled, matchingWildcardCertificate, type CertificateOutcome } from './tls.ts';
+
+/**
+ * A Knative Certificate an owner (Route or DomainMapping) wants, created or brought in line: its
+ * labels and annotations are the owner's wholesale, as upstream's ReconcileCertificate does.
+ */
+export function reconcileCertificateChild(
+  deps: RouteCertificatesDeps,
+  owner: KubernetesObject,
+  desired: Certificate,
+  ctx: ReconcileContext,
+): Promise<ChildResult<Certificate>> {
+  return reconcileChild<Certificate>({
+    client: deps.client,
+    kind: Kinds.certificate,
+    description: 'Certificate',
+    owner,
+    existing: deps.certificates.get(`${desired.metadata?.namespace}/${desired.metadata?.name}`),
+    desired: () => desired,
+    metadata: 'dictate',
+    events: ctx.events,
+    createdEvent: true,
+    onAlreadyExists: 'wait',
+  });
+}
 
 export interface RouteCertificatesDeps {
   client: KubeRest;
@@ -30,19 +55,7 @@ export function routeCertificates(deps: RouteCertificatesDeps) {
     ctx: ReconcileContext,
   ): Promise<CertificateOutcome> {
     const name = desired.metadata?.name ?? '';
-    const result = await reconcileChild<Certificate>({
-      client: deps.client,
-      kind: Kinds.certificate,
-      description: 'Certificate',
-      owner: route,
-      existing: deps.certificates.get(`${desired.metadata?.namespace}/${name}`),
-      desired: () => desired,
-      // Upstream replaces a Certificate's labels and annotations with the Route's wholesale.
-      metadata: 'dictate',
-      events: ctx.events,
-      createdEvent: true,
-      onAlreadyExists: 'wait',
-    });
+    const result = await reconcileCertificateChild(deps, route, desired, ctx);
     if (result.state === 'notOwned') return { kind: 'notOwned', name };
     // Created a moment ago and not cached yet: not ready, as a new one would be.
     const certificate = result.state === 'pending' ? desired : result.child;

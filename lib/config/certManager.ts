@@ -1,26 +1,15 @@
 // config-certmanager: which cert-manager issuer signs the Certificates of cert-manager's
 // certificate class (net-certmanager's pkg/reconciler/certificate/config), one reference per
 // Knative certificate type, each defaulting to net-certmanager's self-signed ClusterIssuer.
-import { parse } from 'yaml';
 import { z } from 'zod';
-import { type ConfigIssueReporter, parseConfigMap } from './parse.ts';
+import { type ConfigIssueReporter, parseConfigMap, yamlString } from './parse.ts';
 
 /** cert-manager's ObjectReference: an Issuer (the default kind) or ClusterIssuer, or another group's issuer. */
-const issuerRef = z
-  .string()
-  .transform((v, ctx) => {
-    try {
-      return parse(v) as unknown;
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `is not YAML: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z
-      .object({ name: z.string().min(1), kind: z.string().min(1).optional(), group: z.string().min(1).optional() })
-      .strict(),
-  );
+const issuerRef = yamlString(
+  z
+    .object({ name: z.string().min(1), kind: z.string().min(1).optional(), group: z.string().min(1).optional() })
+    .strict(),
+);
 
 export type IssuerRef = z.output<typeof issuerRef>;
 

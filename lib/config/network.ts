@@ -1,8 +1,7 @@
 // config-network: how routes become hosts and Ingresses (upstream knative.dev/networking pkg/config).
-import { parse } from 'yaml';
 import { z } from 'zod';
 import { labelSelectorSchema } from '../apis/labelSelector.ts';
-import { boolString, durationString, type ConfigIssueReporter, parseConfigMap } from './parse.ts';
+import { boolString, durationString, type ConfigIssueReporter, parseConfigMap, yamlString } from './parse.ts';
 
 /** The Ingress class our gateway realises; Knative's default would be Istio's. */
 export const PILOTLIGHT_INGRESS_CLASS = 'pilotlight.ingress.networking.knative.dev';
@@ -58,17 +57,7 @@ const enabledString = z
   .transform((v) => v === 'enabled');
 
 /** A LabelSelector written as YAML or JSON, e.g. `matchLabels: {wildcards: "on"}`. */
-const selectorString = z
-  .string()
-  .transform((v, ctx) => {
-    try {
-      return parse(v) as unknown;
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `is not YAML: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  })
-  .pipe(labelSelectorSchema);
+const selectorString = yamlString(labelSelectorSchema);
 
 export const networkSchema = z
   .object({

@@ -1,5 +1,6 @@
 // Zod building blocks for Knative's string-valued ConfigMaps and annotations: every value
 // arrives as text and is checked once, with the key and the rule in the error.
+import { parse } from 'yaml';
 import { z } from 'zod';
 import { parseGoDuration } from './duration.ts';
 
@@ -94,6 +95,20 @@ export const quantityString = (example: string) =>
     .string()
     .trim()
     .refine((v) => quantityValue(v) !== undefined, `must be a Kubernetes quantity such as ${example}`);
+
+/** A key whose value is YAML (or JSON), parsed and then held to schema. */
+export const yamlString = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return parse(v) as unknown;
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `is not YAML: ${(error as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 export interface ConfigIssue {
   key: string;
