@@ -55,7 +55,7 @@ describe('gateway drain', () => {
     expect(connections.filter((c) => c === 'connect').length).toBeGreaterThanOrEqual(2);
     expect(connections).toContain('disconnect');
 
-    await waitForLine(gateway, (line) => line.msg === 'gateway drained');
+    await waitForLine(gateway, (line) => line.message === 'gateway drained');
     expect(await gateway.exited).toBe(0);
   });
 });

@@ -33,7 +33,12 @@ describe('autoscaler metrics', () => {
     await app?.stop();
   });
 
-  it('reports average concurrency and requests per second matching the load, proxied requests apart', async () => {
+  // The client counts a request from its send and the queue-proxy from its arrival: on a loaded
+  // machine (a CI run of every suite) the gap between them costs the queue-proxy's figure a few
+  // percent in some runs. A retry keeps the 10% bound; a real miscount fails every attempt.
+  it('reports average concurrency and requests per second matching the load, proxied requests apart', {
+    retry: 2,
+  }, async () => {
     // Many staggered workers, so a one-second window holds hundreds of evenly spread
     // completions rather than a few bursts.
     const workers = 20;
