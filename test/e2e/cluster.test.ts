@@ -45,7 +45,8 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
       '-o',
       'jsonpath={.items[*].status.containerStatuses[*].ready}',
     ]);
-    expect(pods.stdout).toBe('true');
+    // The chart's two replicas (adr/0011), each ready: the follower serves the webhook too.
+    expect(pods.stdout.split(' ')).toEqual(['true', 'true']);
   });
 
   it('the in-cluster webhook defaults and validates Knative Services', async () => {
