@@ -15,7 +15,8 @@ import type { ReservedInstanceConfig } from '../../lib/config/reservedInstance.t
 import { ConfigUnavailable } from '../../lib/config/store.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import { objectKey, type Lister } from '../../lib/kube/store.ts';
-import { ownedChild, reconcileChild, type ChildOptions } from '../../lib/reconciler/child.ts';
+import { ownedChild } from '../../lib/reconciler/child.ts';
+import { reconcileRevisionChild, type RevisionChild } from './child.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds } from '../../lib/reconciler/kinds.ts';
 import type { RevisionConfig } from './config.ts';
@@ -55,23 +56,13 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     recordInstanceMode: deps.recordInstanceMode,
   });
   /** The four beats for a child of the revision; undefined when it is not ours or not cached yet. */
-  async function reconcileRevisionChild<C extends V1Deployment | PodAutoscaler>(
+  async function reconcileOwnedChild<C extends V1Deployment | PodAutoscaler>(
     rev: Revision,
-    child: Pick<ChildOptions<C>, 'kind' | 'description' | 'existing' | 'spec'> & { desired: C },
+    child: RevisionChild<C>,
     manager: ConditionManager,
     ctx: ReconcileContext,
   ): Promise<{ child: C; created: boolean } | undefined> {
-    const result = await reconcileChild<C>({
-      ...child,
-      client: deps.client,
-      owner: rev,
-      desired: () => child.desired,
-      metadata: 'merge',
-      events: ctx.events,
-      // Upstream records no event for a Revision's children.
-      createdEvent: false,
-      onAlreadyExists: 'wait',
-    });
+    const result = await reconcileRevisionChild(deps.client, rev, child, ctx);
     const owned = ownedChild(result, manager, 'ResourcesAvailable', RevisionReasons.notOwned);
     return owned && { child: owned, created: result.state === 'created' };
   }
@@ -83,7 +74,7 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     ctx: ReconcileContext,
   ): Promise<V1Deployment | undefined> {
     const desired = withHash(makeDeployment(rev, config));
-    const reconciled = await reconcileRevisionChild(
+    const reconciled = await reconcileOwnedChild(
       rev,
       {
         kind: Kinds.deployment,
@@ -122,7 +113,7 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
     ctx: ReconcileContext,
   ): Promise<PodAutoscaler | undefined> {
     const desired = makePodAutoscaler(rev, { failing: isFailing(manager, deployment) });
-    const reconciled = await reconcileRevisionChild(
+    const reconciled = await reconcileOwnedChild(
       rev,
       {
         kind: Kinds.podAutoscaler,

@@ -17,10 +17,10 @@ import {
 import type { KubeRest } from '../../lib/kube/rest.ts';
 import type { Lister } from '../../lib/kube/store.ts';
 import { sharedMetric } from '../../lib/metrics.ts';
-import { reconcileChild, type ChildOptions } from '../../lib/reconciler/child.ts';
 import { deleteObject, sameJson } from '../../lib/reconciler/crud.ts';
 import type { ReconcileContext } from '../../lib/reconciler/kindReconciler.ts';
 import { Kinds, type Kind } from '../../lib/reconciler/kinds.ts';
+import { reconcileRevisionChild, type RevisionChild } from './child.ts';
 import type { RevisionConfig } from './config.ts';
 import { DEPLOYMENT_HASH_LABEL, withHash } from './deploymentHash.ts';
 import { reservedName } from './resources/names.ts';
@@ -85,19 +85,10 @@ export function reservedInstanceReconciler(deps: ReservedInstanceDeps) {
   /** Creates or updates a child whose ownership the caller has checked; undefined while our create is not cached. */
   async function reconcileOwned<C extends V1Deployment | V1Service>(
     rev: Revision,
-    child: Pick<ChildOptions<C>, 'kind' | 'description' | 'existing' | 'spec'> & { desired: C },
+    child: RevisionChild<C>,
     ctx: ReconcileContext,
   ): Promise<C | undefined> {
-    const result = await reconcileChild<C>({
-      ...child,
-      client: deps.client,
-      owner: rev,
-      desired: () => child.desired,
-      metadata: 'merge',
-      events: ctx.events,
-      createdEvent: false,
-      onAlreadyExists: 'wait',
-    });
+    const result = await reconcileRevisionChild(deps.client, rev, child, ctx);
     return result.state === 'pending' || result.state === 'notOwned' ? undefined : result.child;
   }
 
