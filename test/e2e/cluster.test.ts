@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { NODE_IP, REGISTRY_HOST } from '../../cli/cluster/node.ts';
+import { NODE_IP, PAUSE_IMAGE, REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { buildSampleImage } from '../../cli/images/build.ts';
 import { writeOciImage } from '../../cli/images/oci.ts';
 import { pushOciArchive } from '../../cli/images/push.ts';
@@ -16,6 +16,23 @@ import { localCluster, repo, run, viaGateway, type LocalCluster } from './localC
 let cluster: LocalCluster;
 let stateDir = '';
 const kubectl = (args: string[], input?: string) => cluster.kubectl(args, input);
+const escapeDots = (text: string) => text.replaceAll('.', '\\.');
+/** The image references containerd's CRI namespace holds: what it pulled (by tag and digest), or imported. */
+const containerdImages = async () =>
+  (
+    await run('ctr', [
+      '--address',
+      join(stateDir, 'containerd', 'containerd.sock'),
+      '-n',
+      'k8s.io',
+      'images',
+      'ls',
+      '-q',
+    ])
+  ).stdout
+    .split('\n')
+    .filter(Boolean);
+const registryClient = () => createRegistryClient([readFileSync(join(stateDir, 'pki', 'ca.crt'), 'utf8')]);
 
 beforeAll(async () => {
   cluster = await localCluster('pilotlight-e2e');
@@ -60,7 +77,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
   });
 
   it('a pod behind a Service answers through its ClusterIP, reaches the API server from inside and resolves cluster names', async () => {
-    const image = 'dev.local/pilotlight/e2e-node:1';
+    const image = `${REGISTRY_HOST}/e2e/node:1`;
     const archive = join(stateDir, 'e2e-node.tar');
     const root = mkdtempSync(join(tmpdir(), 'pilotlight-e2e-root-'));
     await run('sh', [
@@ -69,16 +86,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     ]);
     await writeOciImage({ name: image, layers: [root], config: { entrypoint: ['/usr/local/bin/node'] } }, archive);
     rmSync(root, { recursive: true, force: true });
-    await run('ctr', [
-      '--address',
-      join(stateDir, 'containerd', 'containerd.sock'),
-      '-n',
-      'k8s.io',
-      'images',
-      'import',
-      '--all-platforms',
-      archive,
-    ]);
+    await pushOciArchive(registryClient(), archive, image);
     const server = [
       "const https = require('https'); const fs = require('fs');",
       "require('http').createServer((q, s) => {",
@@ -171,6 +179,13 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     expect(url).toBe('http://hello.e2e-hello.example.com');
     expect(await viaGateway(new URL(url).host)).toMatchObject({ status: 200, body: 'Hello pilotlight!\n' });
     expect((await viaGateway('nobody.example.com')).status).toBe(404);
+    // The sample's tag, resolved to a digest in the node's registry, and that digest pulled by containerd.
+    const revision = JSON.parse(
+      (await kubectl(['get', 'revision', 'hello-00001', '-n', 'e2e-hello', '-o', 'json'])).stdout,
+    ) as { status: { containerStatuses: { imageDigest?: string }[] } };
+    const pinned = revision.status.containerStatuses[0]?.imageDigest ?? '';
+    expect(pinned).toMatch(new RegExp(`^${escapeDots(REGISTRY_HOST)}/pilotlight/helloworld@sha256:[0-9a-f]{64}$`));
+    expect(await containerdImages()).toContain(pinned);
 
     // Idle, it scales to zero (short windows for the test), and the next request brings it back
     // through the activator without being lost.
@@ -231,8 +246,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
   it("an image pushed to the node's registry runs by the digest its tag resolved to", async () => {
     const { archive } = await buildSampleImage('helloworld', join(stateDir, 'images'));
     const image = `${REGISTRY_HOST}/e2e/helloworld:1`;
-    const client = createRegistryClient([readFileSync(join(stateDir, 'pki', 'ca.crt'), 'utf8')]);
-    const digest = await pushOciArchive(client, archive, image);
+    const digest = await pushOciArchive(registryClient(), archive, image);
     await kubectl(['create', 'namespace', 'e2e-registry']);
     await kubectl(
       ['apply', '-n', 'e2e-registry', '-f', '-'],
@@ -265,6 +279,22 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
       status: 200,
       body: 'Hello World!\n',
     });
+  });
+
+  it("every image on the node was pulled from the registry, the sandbox's too: none was imported", async () => {
+    const imageIds: string[] = [];
+    for (const namespace of ['kube-system', 'knative-serving']) {
+      const pods = JSON.parse((await kubectl(['get', 'pods', '-n', namespace, '-o', 'json'])).stdout) as {
+        items: { status: { containerStatuses?: { imageID: string }[] } }[];
+      };
+      imageIds.push(...pods.items.flatMap((pod) => (pod.status.containerStatuses ?? []).map((c) => c.imageID)));
+    }
+    // CoreDNS and the two replicas of each of pilotlight's four components.
+    expect(imageIds.length).toBeGreaterThanOrEqual(9);
+    // The CRI names an image by the registry digest it was pulled by; an imported one would bear its import name.
+    for (const id of imageIds)
+      expect(id).toMatch(new RegExp(`^${escapeDots(REGISTRY_HOST)}/pilotlight/[a-z-]+@sha256:`));
+    expect(await containerdImages()).toContain(PAUSE_IMAGE);
   });
 
   // Never on a cluster others share (PILOTLIGHT_E2E_STATE_DIR): it would take theirs down.
