@@ -2,6 +2,7 @@
 // pod behind a Service, the operator answering admission from inside the cluster, `down`.
 // Needs root (network setup, containerd); run with `npm run test:e2e`.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +33,20 @@ const containerdImages = async () =>
   ).stdout
     .split('\n')
     .filter(Boolean);
+/** GET on a connection of its own, so kube-proxy balances each request afresh. */
+const getOnNewConnection = (url: string) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = get(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 10 s`)));
+    req.on('error', reject);
+  });
 const registryClient = () => createRegistryClient([readFileSync(join(stateDir, 'pki', 'ca.crt'), 'utf8')]);
 
 beforeAll(async () => {
@@ -281,20 +296,49 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     });
   });
 
+  // A metric each component really exports (its own, not the process defaults every one serves).
+  it.each([
+    ['controller', 'webhook', 'controller_reconcile_total'],
+    ['autoscaler', 'autoscaler', 'kn_revision_pods_desired'],
+    ['activator', 'activator-service', 'kn_activator_stats_conn_reachable'],
+    ['gateway', 'gateway-admin', 'http_server_request_duration_seconds'],
+  ])(
+    "the %s's metrics answer through its Service %s at ClusterIP:9090/metrics",
+    async (_component, service, metric) => {
+      const jsonpath = '{.spec.clusterIP} {.spec.ports[?(@.name=="http-metrics")].port}';
+      const [clusterIp, port] = (
+        await kubectl(['get', 'service', service, '-n', 'knative-serving', '-o', `jsonpath=${jsonpath}`])
+      ).stdout.split(' ');
+      expect(port).toBe('9090');
+      // kube-proxy picks either replica per connection: both serve the metric.
+      for (let connection = 0; connection < 4; connection++) {
+        const response = await getOnNewConnection(`http://${clusterIp}:${port}/metrics`);
+        expect(response.status).toBe(200);
+        expect(response.body).toMatch(new RegExp(`^# TYPE ${metric} `, 'm'));
+      }
+    },
+  );
+
   it("every image on the node was pulled from the registry, the sandbox's too: none was imported", async () => {
-    const imageIds: string[] = [];
+    const images: string[] = [];
     for (const namespace of ['kube-system', 'knative-serving']) {
       const pods = JSON.parse((await kubectl(['get', 'pods', '-n', namespace, '-o', 'json'])).stdout) as {
-        items: { status: { containerStatuses?: { imageID: string }[] } }[];
+        items: { status: { containerStatuses?: { image: string }[] } }[];
       };
-      imageIds.push(...pods.items.flatMap((pod) => (pod.status.containerStatuses ?? []).map((c) => c.imageID)));
+      images.push(...pods.items.flatMap((pod) => (pod.status.containerStatuses ?? []).map((c) => c.image)));
     }
     // CoreDNS and the two replicas of each of pilotlight's four components.
-    expect(imageIds.length).toBeGreaterThanOrEqual(9);
-    // The CRI names an image by the registry digest it was pulled by; an imported one would bear its import name.
-    for (const id of imageIds)
-      expect(id).toMatch(new RegExp(`^${escapeDots(REGISTRY_HOST)}/pilotlight/[a-z-]+@sha256:`));
-    expect(await containerdImages()).toContain(PAUSE_IMAGE);
+    expect(images.length).toBeGreaterThanOrEqual(9);
+    // containerd's CRI records what it pulled under the repository's digest as well (containerd 1.6
+    // reports a pod's imageID as the config digest, so the reference list is where a pull shows).
+    const refs = await containerdImages();
+    const registry = new RegExp(`^${escapeDots(REGISTRY_HOST)}/pilotlight/[a-z-]+[:@]`);
+    for (const image of [...images, PAUSE_IMAGE]) {
+      expect(image).toMatch(registry);
+      const repository = image.replace(/(@sha256:[0-9a-f]+|:[^:/]+)$/, '');
+      expect(refs.some((ref) => ref.startsWith(`${repository}@sha256:`))).toBe(true);
+    }
+    expect(refs).toContain(PAUSE_IMAGE);
   });
 
   // Never on a cluster others share (PILOTLIGHT_E2E_STATE_DIR): it would take theirs down.
