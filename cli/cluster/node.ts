@@ -201,7 +201,7 @@ export async function startNode({
   controlPlane,
   registry,
   log,
-}: NodeOptions): Promise<{ containerdSocket: string }> {
+}: NodeOptions): Promise<void> {
   const kubeconfigs = controlPlane.componentKubeconfigs;
   if (!kubeconfigs)
     throw new Error(
@@ -234,7 +234,7 @@ export async function startNode({
   const sameFiles = files.every(([path, text]) => existsSync(path) && readFileSync(path, 'utf8') === text);
   if (whole && sameFiles && (await nodeReady().catch(() => false))) {
     log(`node ${NODE_NAME} is already running`);
-    return { containerdSocket: socket };
+    return;
   }
   await stopProcesses(stateDir, NODE_PROCESSES);
   for (const [path, text] of files) {
@@ -294,7 +294,6 @@ export async function startNode({
   ]);
   await waitFor('the node did not turn Ready', nodeReady, 120_000, kubelet.log);
   log(`node ${NODE_NAME} is Ready`);
-  return { containerdSocket: socket };
 }
 
 /**
