@@ -302,22 +302,34 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     ['autoscaler', 'autoscaler', 'kn_revision_pods_desired'],
     ['activator', 'activator-service', 'kn_activator_stats_conn_reachable'],
     ['gateway', 'gateway-admin', 'http_server_request_duration_seconds'],
-  ])(
-    "the %s's metrics answer through its Service %s at ClusterIP:9090/metrics",
-    async (_component, service, metric) => {
-      const jsonpath = '{.spec.clusterIP} {.spec.ports[?(@.name=="http-metrics")].port}';
-      const [clusterIp, port] = (
-        await kubectl(['get', 'service', service, '-n', 'knative-serving', '-o', `jsonpath=${jsonpath}`])
-      ).stdout.split(' ');
-      expect(port).toBe('9090');
-      // kube-proxy picks either replica per connection: both serve the metric.
-      for (let connection = 0; connection < 4; connection++) {
-        const response = await getOnNewConnection(`http://${clusterIp}:${port}/metrics`);
-        expect(response.status).toBe(200);
-        expect(response.body).toMatch(new RegExp(`^# TYPE ${metric} `, 'm'));
-      }
-    },
-  );
+  ])("the %s's metrics answer through its Service %s on port 9090", async (_component, service, metric) => {
+    const jsonpath = '{.spec.clusterIP} {.spec.ports[?(@.name=="http-metrics")].port}';
+    const [clusterIp, port] = (
+      await kubectl(['get', 'service', service, '-n', 'knative-serving', '-o', `jsonpath=${jsonpath}`])
+    ).stdout.split(' ');
+    expect(port).toBe('9090');
+    // A headless Service (gateway-admin: its name resolves to each replica) has no ClusterIP:
+    // the API server's proxy to the Service picks one of its endpoints instead.
+    const scrape = async () =>
+      clusterIp === 'None'
+        ? {
+            status: 200,
+            body: (
+              await kubectl([
+                'get',
+                '--raw',
+                `/api/v1/namespaces/knative-serving/services/${service}:${port}/proxy/metrics`,
+              ])
+            ).stdout,
+          }
+        : await getOnNewConnection(`http://${clusterIp}:${port}/metrics`);
+    // Each request picks either replica afresh: both serve the metric.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const response = await scrape();
+      expect(response.status).toBe(200);
+      expect(response.body).toMatch(new RegExp(`^# TYPE ${metric} `, 'm'));
+    }
+  });
 
   it("every image on the node was pulled from the registry, the sandbox's too: none was imported", async () => {
     const images: string[] = [];
