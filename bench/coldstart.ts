@@ -13,6 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { HELLOWORLD_IMAGE } from '../cli/images/build.ts';
 import { closedLoop, fixedRate, memoryMiB, peakMemory, rssMiB, type LoadResult } from './load.ts';
 import { localCluster } from './support/localCluster.ts';
 
@@ -75,7 +76,7 @@ const service = (name: string, annotations: Record<string, string> = {}) => ({
   kind: 'Service',
   metadata: { name, namespace: 'default' },
   spec: {
-    template: { metadata: { annotations }, spec: { containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] } },
+    template: { metadata: { annotations }, spec: { containers: [{ image: HELLOWORLD_IMAGE }] } },
   },
 });
 
