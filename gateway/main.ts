@@ -6,6 +6,7 @@
 //   --external-port 8080   ExternalIP hosts (the public side)
 //   --external-tls-port 8443  ExternalIP hosts of KIngress spec.tls entries, over TLS (SNI, h2/http1.1)
 //   --internal-port 8081   ClusterLocal hosts and every ExternalIP host (in-cluster clients)
+//   --internal-tls-port 8444  ClusterLocal hosts of KIngress spec.tls entries, over TLS (cluster-local-domain-tls)
 //   --admin-port    8090   /healthz, /readyz, /metrics, /revisions/stats (revisionStats.ts)
 // Routing comes from Kubernetes (`--source kubernetes`, the default) or from a file
 // (`--source static --routes-file PATH`, see sources/static.ts). Every flag is listed in FLAGS.
@@ -38,6 +39,7 @@ export const FLAGS = {
   'external-port': { type: 'string', default: '8080' },
   'external-tls-port': { type: 'string', default: '8443' },
   'internal-port': { type: 'string', default: '8081' },
+  'internal-tls-port': { type: 'string', default: '8444' },
   'admin-port': { type: 'string', default: String(MetricsPorts.gateway) },
   // Node's own default; Envoy allows 60 KiB.
   'max-header-bytes': { type: 'string', default: '16384' },
@@ -82,6 +84,7 @@ export interface GatewayFlags {
   externalPort: number;
   externalTlsPort: number;
   internalPort: number;
+  internalTlsPort: number;
   adminPort: number;
   maxHeaderBytes: number;
   maxBodyBytes: number;
@@ -135,6 +138,7 @@ export function parseFlags(argv: string[]): GatewayFlags {
     externalPort: integer('external-port'),
     externalTlsPort: integer('external-tls-port'),
     internalPort: integer('internal-port'),
+    internalTlsPort: integer('internal-tls-port'),
     adminPort: integer('admin-port'),
     maxHeaderBytes: integer('max-header-bytes'),
     maxBodyBytes: integer('max-body-bytes'),
@@ -184,6 +188,7 @@ export interface GatewayPorts {
   external: number;
   externalTls: number;
   internal: number;
+  internalTls: number;
   admin: number;
 }
 
@@ -259,12 +264,15 @@ export async function startGateway(
   const external = new GatewayListener('external', proxy, clientLimits, {
     httpsRedirect: (host, url) => httpsRedirectLocation(sync.live.tls, host, url),
   });
-  // Over TLS a request routes as on the external listener: the certificate decided the hosts.
+  // Over TLS a request routes as on the plain listener of the same side: the certificate decided the hosts.
   const externalTls = new GatewayListener('external', proxy, clientLimits, {
-    tls: { contextFor: (serverName) => sync.live.tls.contexts.get(normalizeHost(serverName)) },
+    tls: { contextFor: (serverName) => sync.live.tls.contexts.external.get(normalizeHost(serverName)) },
   });
   const internal = new GatewayListener('internal', proxy, clientLimits);
-  const listeners = [external, externalTls, internal];
+  const internalTls = new GatewayListener('internal', proxy, clientLimits, {
+    tls: { contextFor: (serverName) => sync.live.tls.contexts.internal.get(normalizeHost(serverName)) },
+  });
+  const listeners = [external, externalTls, internal, internalTls];
   let draining = false;
   const admin = createAdminServer({ ready: () => sync.ready && !draining }, registry, {
     '/revisions/stats': (query) => revisionStatsAnswer(revisionStats, query),
@@ -275,6 +283,7 @@ export async function startGateway(
     external: await external.listen(flags.externalPort, flags.bind),
     externalTls: await externalTls.listen(flags.externalTlsPort, flags.bind),
     internal: await internal.listen(flags.internalPort, flags.bind),
+    internalTls: await internalTls.listen(flags.internalTlsPort, flags.bind),
     admin: await listenAdmin(admin, flags.adminPort, flags.bind),
   };
 
@@ -306,6 +315,7 @@ export async function main(argv: string[]): Promise<void> {
     externalPort: gateway.ports.external,
     externalTlsPort: gateway.ports.externalTls,
     internalPort: gateway.ports.internal,
+    internalTlsPort: gateway.ports.internalTls,
     adminPort: gateway.ports.admin,
   });
   await new Promise<void>((resolve) => {

@@ -2,7 +2,8 @@
 // Ingress Ready only after a prober has seen every gateway pod answer with the spec's hash (see
 // routing/probe.ts). Simplified here: the replica holding the lease marks an Ingress Ready as soon
 // as a routing table containing it is live in its own process, every split's backend (or
-// rewritten host) is known and every Secret its spec.tls names has loaded.
+// rewritten host) is known and every Secret its spec.tls names has loaded with a certificate
+// valid for its hosts.
 // Other replicas apply the same informer data within the debounce interval, but nothing proves they
 // have; the gateway does answer Knative's probe (K-Network-Probe) with the hash, so an external
 // prober can still check every replica.
@@ -13,7 +14,7 @@ import type { Logger } from '../lib/log.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import { normalizeHost, type Ingress, type RoutingTable } from './routing/index.ts';
 import type { LiveRouting } from './sync.ts';
-import { secretKey } from './tls.ts';
+import { hostKey, secretKey } from './tls.ts';
 import { unreadyBackend } from './warming.ts';
 
 export interface LoadBalancerAddresses {
@@ -30,9 +31,13 @@ export function notServedReason(ingress: Ingress, live: LiveRouting): string | u
   const ref = { namespace: ingress.metadata?.namespace ?? '', name: ingress.metadata?.name ?? '' };
   // Ready promises https too for the hosts of its tls entries.
   for (const tls of ingress.spec?.tls ?? []) {
-    const state = live.tls.secrets.get(secretKey(tls.secretNamespace ?? ref.namespace, tls.secretName ?? ''));
-    if (state?.kind !== 'loaded')
-      return state?.reason ?? `TLS secret ${tls.secretNamespace}/${tls.secretName} not loaded yet`;
+    const key = secretKey(tls.secretNamespace ?? ref.namespace, tls.secretName ?? '');
+    const state = live.tls.secrets.get(key);
+    if (state?.kind !== 'loaded') return state?.reason ?? `TLS secret ${key} not loaded yet`;
+    for (const host of tls.hosts ?? []) {
+      const problem = live.tls.problems.get(hostKey(key, host));
+      if (problem !== undefined) return problem;
+    }
   }
   for (const rule of ingress.spec?.rules ?? []) {
     const hosts: RoutingTable['external'] =

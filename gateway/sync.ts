@@ -106,7 +106,10 @@ export class RoutingSync {
       previous: this.#live.table,
     });
     const previousTls = this.#live.tls;
-    const tls = buildTlsTable(snapshot.ingresses, snapshot.secrets, table, { previous: previousTls });
+    const tls = buildTlsTable(snapshot.ingresses, snapshot.secrets, table, {
+      previous: previousTls,
+      now: this.#clock.now(),
+    });
     this.#live = live(table, snapshot, tls);
     for (const [key, state] of tls.secrets) {
       // Once per change of a Secret's state, not on every rebuild.
@@ -115,6 +118,10 @@ export class RoutingSync {
           secret: key,
           reason: state.reason,
         });
+    }
+    for (const [key, problem] of tls.problems) {
+      if (previousTls.problems.get(key) !== problem)
+        this.#options.log.warn('TLS certificate not usable for a host; it is served without TLS', { reason: problem });
     }
     for (const conflict of table.conflicts) {
       this.#options.log.warn('host claimed by two ingresses; the older one keeps it', {

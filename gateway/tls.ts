@@ -2,14 +2,18 @@
 //
 // A KIngress lists, in `spec.tls`, host sets with the Secret (kubernetes.io/tls: tls.crt, tls.key)
 // whose certificate they are served with. The TLS table maps each such host to a ready-made
-// SecureContext that the TLS listener hands out by SNI. A host gets TLS only from the Ingress that
-// serves it on the external listener (the routing table decides, with its conflict rule), so an
-// Ingress cannot put its certificate on another's host. A context is built once per Secret content
-// and carried over to the next table while the Secret is unchanged; a changed Secret gets a new one,
-// which the next handshake reads (connections already open keep theirs). A Secret that is missing
-// or does not load leaves its hosts without TLS, says why in `secrets`, and touches nothing else.
+// SecureContext that a TLS listener hands out by SNI: ExternalIP hosts on the external TLS
+// listener, ClusterLocal hosts on the internal one (as Kourier's two TLS listeners). A host gets
+// TLS only from the Ingress that serves it on that visibility (the routing table decides, with its
+// conflict rule), so an Ingress cannot put its certificate on another's host. A context is built
+// once per Secret content and carried over to the next table while the Secret is unchanged; a
+// changed Secret gets a new one, which the next handshake reads (connections already open keep
+// theirs). A Secret that is missing or does not load, or a certificate that does not name a host
+// or is outside its validity, leaves those hosts without TLS, says why in `problems`, and touches
+// nothing else.
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { normalizeHost, type Ingress, type RoutingTable } from './routing/index.ts';
+import { normalizeHost, type Ingress, type RoutingTable, type Visibility } from './routing/index.ts';
 
 /** A Secret's PEM data as the source read it (tls.crt and tls.key); either may be absent. */
 export interface TlsSecretData {
@@ -22,30 +26,81 @@ export type TlsSecrets = ReadonlyMap<string, TlsSecretData>;
 
 export const secretKey = (namespace: string, name: string): string => `${namespace}/${name}`;
 
+/** What the gateway checks of a Secret's (leaf) certificate before serving a host with it. */
+export interface CertificateFacts {
+  /** Whether the certificate names the host (a DNS SAN, wildcards as RFC 6125). */
+  covers(host: string): boolean;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** A Secret made ready for handshakes. */
+export interface LoadedCertificate {
+  readonly context: SecureContext;
+  readonly facts: CertificateFacts;
+}
+
 /** `data` is what the state was made from: a Secret with the same data keeps its state. */
 export type SecretState =
-  | { readonly kind: 'loaded'; readonly data: TlsSecretData; readonly context: SecureContext }
+  | ({ readonly kind: 'loaded'; readonly data: TlsSecretData } & LoadedCertificate)
   | { readonly kind: 'failed'; readonly data: TlsSecretData | undefined; readonly reason: string };
 
+/** The TLS listeners: the external one serves ExternalIP hosts, the internal one ClusterLocal hosts. */
+export type TlsListener = 'external' | 'internal';
+
 export interface TlsTable {
-  /** Normalized host → the certificate its handshakes get. */
-  readonly contexts: ReadonlyMap<string, SecureContext>;
+  /** Per TLS listener, normalized host → the certificate its handshakes get. */
+  readonly contexts: Readonly<Record<TlsListener, ReadonlyMap<string, SecureContext>>>;
   /** Every Secret an Ingress's `spec.tls` names: loaded, or why not. */
   readonly secrets: ReadonlyMap<string, SecretState>;
+  /**
+   * Why a host of a `spec.tls` entry gets no TLS though its Secret loaded (the certificate does
+   * not name it, or is not valid now), keyed by `hostKey(secret, host)`.
+   */
+  readonly problems: ReadonlyMap<string, string>;
   /** Normalized ExternalIP hosts whose plain-HTTP requests get a 301 to https. */
   readonly redirects: ReadonlySet<string>;
 }
 
-export const EMPTY_TLS_TABLE: TlsTable = { contexts: new Map(), secrets: new Map(), redirects: new Set() };
+export const hostKey = (secret: string, host: string): string => `${secret} ${normalizeHost(host)}`;
+
+export const EMPTY_TLS_TABLE: TlsTable = {
+  contexts: { external: new Map(), internal: new Map() },
+  secrets: new Map(),
+  problems: new Map(),
+  redirects: new Set(),
+};
 
 export interface TlsTableOptions {
   /** The table being replaced, whose contexts are reused for unchanged Secrets. */
   readonly previous?: TlsTable;
-  /** Builds a context from PEM text; throws when the text does not load. Default: node's createSecureContext. */
-  readonly createContext?: (certificate: string, privateKey: string) => SecureContext;
+  /** Builds a context from PEM text and reads its leaf; throws when the text does not load. Default: node's. */
+  readonly load?: (certificate: string, privateKey: string) => LoadedCertificate;
+  /** Milliseconds since the epoch, against which validity is checked. Default: now. */
+  readonly now?: number;
 }
 
-const nodeContext = (cert: string, key: string): SecureContext => createSecureContext({ cert, key });
+/** node's context, and the facts of the first certificate of the chain (the leaf). */
+export function loadCertificate(cert: string, key: string): LoadedCertificate {
+  const context = createSecureContext({ cert, key });
+  const leaf = new X509Certificate(cert);
+  return {
+    context,
+    facts: {
+      covers: (host) => leaf.checkHost(host) !== undefined,
+      notBefore: new Date(leaf.validFrom),
+      notAfter: new Date(leaf.validTo),
+    },
+  };
+}
+
+/** Why `facts` cannot serve `host` at `now` (a phrase about the certificate), or undefined when it can. */
+export function certificateProblem(facts: CertificateFacts, host: string, now: number): string | undefined {
+  if (!facts.covers(host)) return 'does not name it';
+  if (now > facts.notAfter.getTime()) return `expired at ${facts.notAfter.toISOString()}`;
+  if (now < facts.notBefore.getTime()) return `is not valid before ${facts.notBefore.toISOString()}`;
+  return undefined;
+}
 
 export function buildTlsTable(
   ingresses: readonly Ingress[],
@@ -53,14 +108,16 @@ export function buildTlsTable(
   routing: RoutingTable,
   options: TlsTableOptions = {},
 ): TlsTable {
-  const createContext = options.createContext ?? nodeContext;
+  const load = options.load ?? loadCertificate;
+  const now = options.now ?? Date.now();
   const states = new Map<string, SecretState>();
-  const contexts = new Map<string, SecureContext>();
+  const contexts = { external: new Map<string, SecureContext>(), internal: new Map<string, SecureContext>() };
+  const problems = new Map<string, string>();
   const redirects = new Set<string>();
   const stateOf = (key: string): SecretState => {
     let state = states.get(key);
     if (state === undefined) {
-      state = loadSecret(key, secrets.get(key), options.previous?.secrets.get(key), createContext);
+      state = loadSecret(key, secrets.get(key), options.previous?.secrets.get(key), load);
       states.set(key, state);
     }
     return state;
@@ -68,16 +125,25 @@ export function buildTlsTable(
   for (const ingress of ingresses) {
     const namespace = ingress.metadata?.namespace ?? '';
     const name = ingress.metadata?.name ?? '';
-    const servesExternally = (host: string) => {
-      const owner = routing.external.get(host)?.ingress;
-      return owner?.namespace === namespace && owner.name === name;
+    const owns = (host: string, visibility: Visibility) => {
+      const hosts = visibility === 'ExternalIP' ? routing.external : routing.internal;
+      const vhost = hosts.get(host);
+      return vhost?.visibility === visibility && vhost.ingress.namespace === namespace && vhost.ingress.name === name;
     };
+    // The listener that serves a host of this Ingress over TLS, if it serves it at all.
+    const listenerFor = (host: string): TlsListener | undefined =>
+      owns(host, 'ExternalIP') ? 'external' : owns(host, 'ClusterLocal') ? 'internal' : undefined;
     for (const tls of ingress.spec?.tls ?? []) {
-      const state = stateOf(secretKey(tls.secretNamespace ?? namespace, tls.secretName ?? ''));
+      const key = secretKey(tls.secretNamespace ?? namespace, tls.secretName ?? '');
+      const state = stateOf(key);
       if (state.kind !== 'loaded') continue;
       for (const raw of tls.hosts ?? []) {
         const host = normalizeHost(raw);
-        if (servesExternally(host) && !contexts.has(host)) contexts.set(host, state.context);
+        const listener = listenerFor(host);
+        if (listener === undefined || contexts[listener].has(host)) continue;
+        const problem = certificateProblem(state.facts, host, now);
+        if (problem === undefined) contexts[listener].set(host, state.context);
+        else problems.set(hostKey(key, host), `host ${host}: the certificate of Secret ${key} ${problem}`);
       }
     }
     if (ingress.spec?.httpOption !== 'Redirected') continue;
@@ -85,18 +151,18 @@ export function buildTlsTable(
       if (rule.visibility === 'ClusterLocal') continue;
       for (const raw of rule.hosts ?? []) {
         const host = normalizeHost(raw);
-        if (servesExternally(host)) redirects.add(host);
+        if (owns(host, 'ExternalIP')) redirects.add(host);
       }
     }
   }
-  return { contexts, secrets: states, redirects };
+  return { contexts, secrets: states, problems, redirects };
 }
 
 function loadSecret(
   key: string,
   data: TlsSecretData | undefined,
   previous: SecretState | undefined,
-  createContext: NonNullable<TlsTableOptions['createContext']>,
+  load: NonNullable<TlsTableOptions['load']>,
 ): SecretState {
   // Unchanged data keeps its state, context or reason: nothing is parsed twice.
   if (previous !== undefined && sameData(previous.data, data)) return previous;
@@ -106,7 +172,7 @@ function loadSecret(
   if (!certificate) return { kind: 'failed', data, reason: `Secret ${key} has no tls.crt` };
   if (!privateKey) return { kind: 'failed', data, reason: `Secret ${key} has no tls.key` };
   try {
-    return { kind: 'loaded', data, context: createContext(certificate, privateKey) };
+    return { kind: 'loaded', data, ...load(certificate, privateKey) };
   } catch (error) {
     return { kind: 'failed', data, reason: `Secret ${key} does not load: ${(error as Error).message}` };
   }

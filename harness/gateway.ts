@@ -30,6 +30,7 @@ export interface GatewayProc extends Proc {
   externalPort: number;
   externalTlsPort: number;
   internalPort: number;
+  internalTlsPort: number;
   adminPort: number;
   routesPath: string;
   /** Rewrites the routes file atomically and resolves once the gateway has swapped in the resulting table. */
@@ -74,6 +75,8 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
     '0',
     '--internal-port',
     '0',
+    '--internal-tls-port',
+    '0',
     '--admin-port',
     '0',
     '--debounce',
@@ -93,6 +96,7 @@ export async function startGateway(routes: RoutesFile, flags: string[] = []): Pr
     externalPort: started.externalPort as number,
     externalTlsPort: started.externalTlsPort as number,
     internalPort: started.internalPort as number,
+    internalTlsPort: started.internalTlsPort as number,
     adminPort: started.adminPort as number,
     routesPath,
     rewrite: (next) => writeAtomically(routesPath, next),

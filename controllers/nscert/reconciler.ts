@@ -6,7 +6,7 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import { isControlledBy } from '../../lib/apis/kmeta.ts';
 import { matchesSelector } from '../../lib/apis/labelSelector.ts';
 import { CERTIFICATE_CLASS_ANNOTATIONS, CertificateLabels, type Certificate } from '../../lib/apis/networking.ts';
-import type { DomainConfig } from '../../lib/config/domain.ts';
+import { CLUSTER_DOMAIN, type DomainConfig } from '../../lib/config/domain.ts';
 import type { NetworkConfig } from '../../lib/config/network.ts';
 import type { EventSink } from '../../lib/kube/events.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
@@ -24,11 +24,17 @@ export interface NamespaceCertificateDeps {
   events: EventSink;
 }
 
-/** The domains whose wildcard Certificate the namespace should have: none unless the selector picks it. */
+/**
+ * The domains whose wildcard Certificate the namespace should have: none unless the selector picks
+ * it. Without a default domain (one without a selector) Routes fall back to svc.<cluster domain>,
+ * which upstream's config-domain then counts as a wildcard domain like any default.
+ */
 export function wildcardDomainsFor(namespace: V1Namespace, network: NetworkConfig, domains: DomainConfig): Set<string> {
   const selector = network.namespaceWildcardCertSelector;
   if (selector === undefined || !matchesSelector(selector, namespace.metadata?.labels)) return new Set();
-  return new Set(domains.filter((d) => d.wildcard).map((d) => d.domain));
+  const wanted = new Set(domains.filter((d) => d.wildcard).map((d) => d.domain));
+  if (!domains.some((d) => Object.keys(d.selector).length === 0)) wanted.add(`svc.${CLUSTER_DOMAIN}`);
+  return wanted;
 }
 
 export function namespaceCertificateReconciler(deps: NamespaceCertificateDeps) {

@@ -133,6 +133,8 @@ function propagateIngressStatus(manager: ConditionManager, ingress: Ingress): vo
   if (current && ready?.status === 'True') manager.markTrue('IngressReady');
   else if (current && ready?.status === 'False')
     manager.markFalse('IngressReady', ready.reason ?? '', ready.message ?? '');
+  // The ingress's own words on what it waits for (a TLS Secret that does not load, say), as upstream.
+  else if (current && ready?.reason) manager.markUnknown('IngressReady', ready.reason, ready.message ?? '');
   else manager.markUnknown('IngressReady', RouteReasons.ingressNotConfigured, 'Ingress has not yet been reconciled.');
 }
 

@@ -14,6 +14,9 @@
 //   EXPECTED_STATUS  status every response must have (default 200)
 //   TAG              sends Knative-Serving-Tag: <TAG> (tag-header routing)
 //   SUMMARY_JSON     also write the summary as JSON to this path
+//   RESOLVE          NAME=IP: connect to IP for an https://NAME URL, so SNI names the route (curl's --resolve)
+//   INSECURE_TLS     1: accept any server certificate (k6 cannot be given a CA; check certificates apart)
+//   NEW_CONNECTIONS  1: a new connection, so a new TLS handshake, for every request
 // Build k6 with `hack/build-tool.sh k6` (prints the binary path).
 import http from 'k6/http';
 import { check } from 'k6';
@@ -28,7 +31,12 @@ if (__ENV.TAG) headers['Knative-Serving-Tag'] = __ENV.TAG;
 
 const unexpectedStatus = new Rate('unexpected_status');
 
+const [resolveName, resolveIp] = (__ENV.RESOLVE || '').split('=');
+
 export const options = {
+  hosts: resolveName ? { [resolveName]: resolveIp } : {},
+  insecureSkipTLSVerify: __ENV.INSECURE_TLS === '1',
+  noConnectionReuse: __ENV.NEW_CONNECTIONS === '1',
   scenarios: {
     split: {
       executor: 'constant-arrival-rate',

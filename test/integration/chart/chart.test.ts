@@ -87,7 +87,7 @@ describe('charts/pilotlight', () => {
   });
 
   // The KIngress conformance dials the public Service's port 443 (as a nodePort) for https URLs.
-  it("gives the gateway's public Service a port 443 on the TLS listener", async () => {
+  it("gives the gateway's public and internal Services a port 443 on the TLS listener of their side", async () => {
     const { stdout } = await run(
       helm,
       ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'],
@@ -103,6 +103,14 @@ describe('charts/pilotlight', () => {
     expect(https).toMatchObject({ name: 'https', targetPort: 'https-external' });
     // The gateway's --external-tls-port default, which the chart does not pass.
     expect(container.ports.find((p: any) => p.name === 'https-external')?.containerPort).toBe(8443);
+    // cluster-local-domain-tls hosts, dialled at <route>.<ns>.svc:443 through the Route's ExternalName.
+    const internal = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'gateway-internal');
+    expect(internal.spec.ports.find((p: any) => p.port === 443)).toMatchObject({
+      name: 'https',
+      targetPort: 'https-internal',
+    });
+    // The gateway's --internal-tls-port default.
+    expect(container.ports.find((p: any) => p.name === 'https-internal')?.containerPort).toBe(8444);
   });
 
   // A revision in Proxy mode gets the activator Service's endpoints, narrowed to the port its

@@ -207,6 +207,39 @@ describe('external-domain-tls', () => {
   });
 });
 
+describe('a certificate the gateway cannot serve', () => {
+  it("reaches the Route's IngressReady and Ready in the gateway's own words", async () => {
+    const ns = await setUp('tls-bad', { 'external-domain-tls': 'Enabled' }, { issuer: true });
+    await mustSucceed(apply(ns, ksvc('hello')));
+    await waitFor(
+      'Route Ready',
+      () => routeOf(ns, 'hello'),
+      (r) => isReadyNow(r),
+    );
+    // What the gateway writes when the Route's Secret holds a certificate for another name
+    // (gateway/status.ts; the gateway integration test makes it say so for real).
+    const ingress = await get(ingressesPath(ns, 'hello'));
+    const message = `host hello.${ns}.example.com: the certificate of Secret ${ns}/x does not name it`;
+    const conditions = ['LoadBalancerReady', 'Ready'].map((type) => ({
+      type,
+      status: 'Unknown',
+      reason: 'Uninitialized',
+      message,
+      lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    }));
+    await api.request('PUT', `${ingressesPath(ns, 'hello')}/status`, {
+      body: { ...ingress, status: { ...ingress.status, conditions } },
+    });
+    const route = await waitFor(
+      'Route IngressReady Unknown',
+      () => routeOf(ns, 'hello'),
+      (r) => condition(r, 'IngressReady')?.status === 'Unknown',
+    );
+    expect(condition(route, 'IngressReady')).toMatchObject({ reason: 'Uninitialized', message });
+    expect(condition(route, 'Ready')).toMatchObject({ status: 'Unknown', message });
+  });
+});
+
 describe('cluster-local-domain-tls', () => {
   it('gives each target name a -local Certificate for its cluster-local hosts and an https address', async () => {
     const ns = await setUp('tls-local', { 'cluster-local-domain-tls': 'Enabled' }, { issuer: true });

@@ -15,6 +15,7 @@ import { RoutingSync } from '../../../gateway/sync.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
 import { makeDomainMappingIngress } from '../../../controllers/domainmapping/resources/ingress.ts';
+import { createCertificateAuthority } from '../../../lib/pki.ts';
 
 const api = createKubeRest(loadKubeConnection(inject('kubeconfig')));
 const log = createLogger('gateway-test');
@@ -83,7 +84,7 @@ interface IngressObject {
   metadata: { generation: number };
   status?: {
     observedGeneration?: number;
-    conditions?: Array<{ type: string; status: string }>;
+    conditions?: Array<{ type: string; status: string; message?: string }>;
     publicLoadBalancer?: { ingress: Array<{ domainInternal: string }> };
     privateLoadBalancer?: { ingress: Array<{ domainInternal: string }> };
   };
@@ -305,5 +306,77 @@ describe('gateway Kubernetes source', () => {
       status: 503,
       reason: 'backend-unknown',
     });
+  });
+
+  it("names, in a KIngress's status, the TLS Secret or certificate that cannot serve its hosts, and serves the others", async () => {
+    const ns = await createNamespace('gateway-src');
+    for (const name of ['good', 'bad']) {
+      for (const [revision, port] of [
+        [`${name}-00001`, 'http'],
+        [`${name}-00002`, 'http2'],
+      ] as const) {
+        await post(`/api/v1/namespaces/${ns}/services`, service(ns, revision, port));
+        await post(
+          `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+          endpointSlice(ns, revision, port, [{ ip: '10.244.0.11', ready: true }]),
+        );
+      }
+      const ingress = kingress(ns, name, PILOTLIGHT_INGRESS_CLASS);
+      const tls = [{ hosts: [`${name}.${ns}.example.com`], secretName: `${name}-tls`, secretNamespace: ns }];
+      await post(`/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`, {
+        ...ingress,
+        spec: { ...ingress.spec, tls },
+      });
+    }
+    const ca = await createCertificateAuthority('gateway source test CA', 1);
+    const issue = (dnsNames: string[], validDays = 1) =>
+      ca.issue({ commonName: dnsNames[0]!, dnsNames, usage: 'server', validDays });
+    const putSecret = async (name: string, pair: { certificate: string; privateKey: string }) => {
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { namespace: ns, name },
+        data: {
+          'tls.crt': Buffer.from(pair.certificate).toString('base64'),
+          'tls.key': Buffer.from(pair.privateKey).toString('base64'),
+        },
+      };
+      await api
+        .request('PUT', `/api/v1/namespaces/${ns}/secrets/${name}`, { body })
+        .catch(() => post(`/api/v1/namespaces/${ns}/secrets`, body));
+    };
+    await putSecret('good-tls', await issue([`good.${ns}.example.com`]));
+
+    const sync = await startSource(ns);
+    const loadBalancer = async (name: string) => {
+      const ingress = await api.request<IngressObject>(
+        'GET',
+        `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses/${name}`,
+      );
+      return ingress.status?.conditions?.find((c) => c.type === 'LoadBalancerReady');
+    };
+    const saysOfBad = async (pattern: RegExp) => {
+      await eventually(async () => pattern.test((await loadBalancer('bad'))?.message ?? ''), `bad says ${pattern}`);
+      expect(await loadBalancer('bad')).toMatchObject({ status: 'Unknown' });
+      // The other Ingress is Ready and keeps its certificate whatever happens to this one's.
+      expect(await loadBalancer('good')).toMatchObject({ status: 'True' });
+      expect(sync.live.tls.contexts.external.has(`good.${ns}.example.com`)).toBe(true);
+      expect(sync.live.tls.contexts.external.has(`bad.${ns}.example.com`)).toBe(false);
+    };
+
+    await saysOfBad(new RegExp(`^Secret ${ns}/bad-tls not found`));
+    await putSecret('bad-tls', { certificate: 'not a certificate', privateKey: 'not a key' });
+    await saysOfBad(new RegExp(`^Secret ${ns}/bad-tls does not load: `));
+    await putSecret('bad-tls', await issue([`someone-else.${ns}.example.com`]));
+    await saysOfBad(
+      new RegExp(`^host bad.${ns}.example.com: the certificate of Secret ${ns}/bad-tls does not name it$`),
+    );
+    // pki's certificates start an hour back: under 1/24 of a day is already expired.
+    await putSecret('bad-tls', await issue([`bad.${ns}.example.com`], 1 / 48));
+    await saysOfBad(new RegExp(`^host bad.${ns}.example.com: the certificate of Secret ${ns}/bad-tls expired at `));
+    await putSecret('bad-tls', await issue([`bad.${ns}.example.com`]));
+    await eventually(async () => (await loadBalancer('bad'))?.status === 'True', 'bad Ready once its Secret is good');
+    expect(sync.live.tls.contexts.external.has(`bad.${ns}.example.com`)).toBe(true);
   });
 });

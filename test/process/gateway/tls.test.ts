@@ -1,6 +1,7 @@
 // TLS termination through a real gateway process: the certificate by SNI, HTTP/1.1 and HTTP/2 by
-// ALPN, the 301 of a Redirected Ingress, certificate rotation without dropping connections, and a
-// broken certificate that leaves every other host served.
+// ALPN, ClusterLocal hosts on the internal TLS listener, the 301 of a Redirected Ingress,
+// certificate rotation without dropping connections, and broken, misnamed or expired certificates
+// that leave every other host served.
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest, Agent, type AgentOptions } from 'node:https';
@@ -28,6 +29,11 @@ const HOOK_TIMEOUT_MS = 60_000;
 const SECURE = 'secure.default.example.com';
 const REDIRECTED = 'redirected.default.example.com';
 const PLAIN = 'plain.default.example.com';
+const LOCAL = 'local.default.svc.cluster.local';
+/** The names the Route's cluster-local Certificate covers, as the routing table expands LOCAL. */
+const LOCAL_NAMES = ['local.default', 'local.default.svc', LOCAL];
+const MISNAMED = 'misnamed.default.example.com';
+const EXPIRED = 'expired.default.example.com';
 
 interface Answer {
   status: number;
@@ -121,9 +127,12 @@ describe('gateway TLS', () => {
   let routes: (secureVersion: number) => RoutesFile;
   const certFile = (host: string, kind: 'crt' | 'key', version = 1) => join(dir, `${host}.${version}.${kind}`);
 
-  /** A new key and certificate for `host` in files of their own, so no reload sees half of a pair. */
-  async function issue(host: string, version = 1): Promise<string> {
-    const pair = await ca.issue({ commonName: host, dnsNames: [host], usage: 'server', validDays: 1 });
+  /**
+   * A new key and certificate for `host` (naming `dnsNames`) in files of their own, so no reload
+   * sees half of a pair. pki's certificates start an hour back: under 1/24 of a day is expired.
+   */
+  async function issue(host: string, version = 1, dnsNames = [host], validDays = 1): Promise<string> {
+    const pair = await ca.issue({ commonName: host, dnsNames, usage: 'server', validDays });
     writeAtomically(certFile(host, 'key', version), pair.privateKey);
     writeAtomically(certFile(host, 'crt', version), pair.certificate);
     return serialOf(pair.certificate);
@@ -134,42 +143,60 @@ describe('gateway TLS', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pilotlight-gateway-tls-'));
     ca = await createCertificateAuthority('gateway TLS test CA', 1);
-    serials = { [SECURE]: await issue(SECURE), [REDIRECTED]: await issue(REDIRECTED) };
+    serials = {
+      [SECURE]: await issue(SECURE),
+      [REDIRECTED]: await issue(REDIRECTED),
+      [LOCAL]: await issue(LOCAL, 1, LOCAL_NAMES),
+    };
+    await issue(MISNAMED, 1, ['someone-else.example.com']);
+    await issue(EXPIRED, 1, [EXPIRED], 1 / 48);
     app = await startSampleApp();
-    const withTls = (name: string, host: string, httpOption?: 'Redirected') => {
-      const base = ingress(name, [{ hosts: [host], paths: [{ splits: [split(`${name}-00001`, 100)] }] }]) as {
-        spec: object;
+    const withTls = (
+      name: string,
+      host: string,
+      options: { httpOption?: 'Redirected'; visibility?: 'ClusterLocal'; tlsHosts?: string[] } = {},
+    ) => {
+      const rule = {
+        hosts: [host],
+        visibility: options.visibility,
+        paths: [{ splits: [split(`${name}-00001`, 100)] }],
       };
+      const base = ingress(name, [rule]) as { spec: object };
       return {
         ...base,
         spec: {
           ...base.spec,
-          tls: [{ hosts: [host], secretName: `${name}-tls`, secretNamespace: 'default' }],
-          ...(httpOption ? { httpOption } : {}),
+          tls: [{ hosts: options.tlsHosts ?? [host], secretName: `${name}-tls`, secretNamespace: 'default' }],
+          ...(options.httpOption ? { httpOption: options.httpOption } : {}),
         },
       };
     };
+    const tlsSecret = (name: string, host: string, version = 1) => ({
+      namespace: 'default',
+      name: `${name}-tls`,
+      certFile: certFile(host, 'crt', version),
+      keyFile: certFile(host, 'key', version),
+    });
     const address = `127.0.0.1:${app.port}`;
     routes = (secureVersion) => ({
       ingresses: [
         withTls('secure', SECURE),
-        withTls('redirected', REDIRECTED, 'Redirected'),
+        withTls('redirected', REDIRECTED, { httpOption: 'Redirected' }),
         ingress('plain', [{ hosts: [PLAIN], paths: [{ splits: [split('plain-00001', 100)] }] }]),
+        withTls('local', LOCAL, { visibility: 'ClusterLocal', tlsHosts: LOCAL_NAMES }),
+        withTls('misnamed', MISNAMED),
+        withTls('expired', EXPIRED),
       ],
-      backends: ['secure', 'redirected', 'plain'].map((name) => ({ name: `${name}-00001`, addresses: [address] })),
+      backends: ['secure', 'redirected', 'plain', 'local', 'misnamed', 'expired'].map((name) => ({
+        name: `${name}-00001`,
+        addresses: [address],
+      })),
       secrets: [
-        {
-          namespace: 'default',
-          name: 'secure-tls',
-          certFile: certFile(SECURE, 'crt', secureVersion),
-          keyFile: certFile(SECURE, 'key', secureVersion),
-        },
-        {
-          namespace: 'default',
-          name: 'redirected-tls',
-          certFile: certFile(REDIRECTED, 'crt'),
-          keyFile: certFile(REDIRECTED, 'key'),
-        },
+        tlsSecret('secure', SECURE, secureVersion),
+        tlsSecret('redirected', REDIRECTED),
+        tlsSecret('local', LOCAL),
+        tlsSecret('misnamed', MISNAMED),
+        tlsSecret('expired', EXPIRED),
       ],
     });
     gateway = await startGateway(routes(1));
@@ -213,6 +240,41 @@ describe('gateway TLS', () => {
     const agent = httpsAgent({ ca: ca.certificate });
     expect((await httpsGet(agent, gateway.externalTlsPort, SECURE)).status).toBe(200);
     agent.destroy();
+  });
+
+  it('serves ClusterLocal hosts of spec.tls on the internal TLS listener only, under each of their names', async () => {
+    for (const name of LOCAL_NAMES) {
+      const agent = httpsAgent({ ca: ca.certificate });
+      const answer = await httpsGet(agent, gateway.internalTlsPort, name);
+      agent.destroy();
+      expect(answer).toMatchObject({ status: 200, serial: serials[LOCAL] });
+      expect(revisionOf(answer.text)).toBe('local-00001');
+    }
+    const h2 = await h2Get(gateway.internalTlsPort, LOCAL, ca.certificate);
+    expect(h2).toMatchObject({ status: 200, alpn: 'h2' });
+    // Each TLS listener has its own side's hosts: no cluster-local name outside, no public name inside.
+    await expect(handshake(gateway.externalTlsPort, LOCAL, ca.certificate)).rejects.toThrow(/alert handshake failure/);
+    await expect(handshake(gateway.internalTlsPort, SECURE, ca.certificate)).rejects.toThrow(/alert handshake failure/);
+  });
+
+  it('gives no TLS to a host its certificate does not name or that has expired, says which, and serves the others', async () => {
+    for (const host of [MISNAMED, EXPIRED])
+      await expect(handshake(gateway.externalTlsPort, host, ca.certificate)).rejects.toThrow(/alert handshake failure/);
+    const reasons = gateway.lines
+      .filter((line) => line.message === 'TLS certificate not usable for a host; it is served without TLS')
+      .map((line) => line.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        `host ${MISNAMED}: the certificate of Secret default/misnamed-tls does not name it`,
+        expect.stringMatching(
+          new RegExp(`^host ${EXPIRED}: the certificate of Secret default/expired-tls expired at `),
+        ),
+      ]),
+    );
+    const agent = httpsAgent({ ca: ca.certificate });
+    expect((await httpsGet(agent, gateway.externalTlsPort, SECURE)).status).toBe(200);
+    agent.destroy();
+    expect(revisionOf((await get(plain, MISNAMED)).text)).toBe('misnamed-00001');
   });
 
   it('redirects plain HTTP for a Redirected Ingress to https, and serves the others as before', async () => {

@@ -55,6 +55,20 @@ describe("a namespace's wildcard Certificate", () => {
     // Unset, as upstream's default: no namespace at all.
     expect(wildcardDomainsFor(namespace({ wildcards: 'on' }), parseNetworkConfig(), domains)).toEqual(new Set());
   });
+
+  it('is wanted for svc.cluster.local too when config-domain has no default domain, as upstream adds it', () => {
+    const selecting = parseNetworkConfig({ 'namespace-wildcard-cert-selector': 'matchLabels: {wildcards: "on"}' });
+    const onlySelected = parseDomainConfig({ 'internal.example.com': 'selector: {app: internal}' });
+    expect(wildcardDomainsFor(namespace({ wildcards: 'on' }), selecting, onlySelected)).toEqual(
+      new Set(['svc.cluster.local']),
+    );
+    expect(wildcardDomainsFor(namespace({ wildcards: 'on' }), selecting, parseDomainConfig({}))).toEqual(
+      new Set(['svc.cluster.local']),
+    );
+    expect(wildcardDnsName('{{.Name}}.{{.Namespace}}.{{.Domain}}', 'svc.cluster.local', 'testns')).toBe(
+      '*.testns.svc.cluster.local',
+    );
+  });
 });
 
 describe('namespace-wildcard-cert-selector', () => {

@@ -13,7 +13,12 @@ const live = (ingresses: Ingress[], backends: BackendStates, secrets: TlsSecrets
     table,
     alternatives: new Map(),
     snapshot: { ingresses, backends, secrets },
-    tls: buildTlsTable(ingresses, secrets, table, { createContext: () => ({}) as SecureContext }),
+    tls: buildTlsTable(ingresses, secrets, table, {
+      load: (certificate) => ({
+        context: {} as SecureContext,
+        facts: { covers: () => !certificate.includes('misnamed'), notBefore: new Date(0), notAfter: new Date(8.64e15) },
+      }),
+    }),
   };
 };
 
@@ -38,7 +43,7 @@ describe('notServedReason', () => {
       );
   });
 
-  it('waits for the Secrets of its tls entries to load', () => {
+  it('waits for the Secrets of its tls entries to load with a certificate for its hosts', () => {
     const withTls = {
       ...hello,
       spec: {
@@ -55,5 +60,9 @@ describe('notServedReason', () => {
     );
     const loaded = new Map([['default/hello-tls', { certificate: 'PEM', privateKey: 'PEM' }]]);
     expect(notServedReason(withTls, live([withTls], serving(['hello-1']), loaded))).toBeUndefined();
+    const misnamed = new Map([['default/hello-tls', { certificate: 'misnamed PEM', privateKey: 'PEM' }]]);
+    expect(notServedReason(withTls, live([withTls], serving(['hello-1']), misnamed))).toBe(
+      'host hello.default.example.com: the certificate of Secret default/hello-tls does not name it',
+    );
   });
 });
