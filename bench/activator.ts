@@ -23,7 +23,7 @@ import {
   startQueueProxyFor,
   type ActivatorProc,
 } from '../harness/activator.ts';
-import { cpuMs, rssMiB, type LoadResult } from './load.ts';
+import { cpuMs, rssMiB, summarise, type LoadResult } from './load.ts';
 
 const CONCURRENCY = 10;
 const RATE = 500;
@@ -121,20 +121,6 @@ async function fixedRate(origin: string, rate: number, durationMs: number): Prom
   const elapsedMs = performance.now() - startedAt;
   await pool.close();
   return summarise(latencies, count, errors, elapsedMs);
-}
-
-function summarise(latencies: Float64Array, count: number, errors: number, durationMs: number): LoadResult {
-  const sorted = latencies.slice(0, count).sort();
-  const at = (q: number) => (count === 0 ? 0 : sorted[Math.min(count - 1, Math.floor(q * count))]!);
-  return {
-    requests: count,
-    errors,
-    durationMs,
-    requestsPerSecond: count / (durationMs / 1000),
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    maxMs: count === 0 ? 0 : sorted[count - 1]!,
-  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
+import { HELLOWORLD_IMAGE } from '../cli/images/build.ts';
 import { closedLoop, fixedRate, memoryMiB, peakMemory, rssMiB, type LoadResult } from './load.ts';
 import { createKubeRest } from '../lib/kube/rest.ts';
 import { loadKubeConnection } from '../lib/kube/kubeconfig.ts';
@@ -114,7 +115,7 @@ const service = (name: string, annotations: Record<string, string> = {}, podSpec
   spec: {
     template: {
       metadata: { annotations },
-      spec: { ...podSpec, containers: [{ image: 'dev.local/pilotlight/helloworld:1' }] },
+      spec: { ...podSpec, containers: [{ image: HELLOWORLD_IMAGE }] },
     },
   },
 });

@@ -18,7 +18,8 @@ interface Bounds {
   maxDurationMs: number;
 }
 
-function summarise(latencies: Float64Array, count: number, errors: number, durationMs: number): LoadResult {
+/** Latency figures of count requests (their latencies in ms, unsorted) over durationMs. */
+export function summarise(latencies: Float64Array, count: number, errors: number, durationMs: number): LoadResult {
   const sorted = latencies.slice(0, count).sort();
   const at = (q: number) => (count === 0 ? 0 : sorted[Math.min(count - 1, Math.floor(q * count))]!);
   return {

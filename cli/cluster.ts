@@ -1,6 +1,6 @@
 // `pilotlight up | down | status`.
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,8 +13,9 @@ import { CHART_DIR, type Install, findHelm, installArgs, installChart } from './
 import { NODE_IP, REGISTRY_HOST, ensureNodePackages, prepareHostNetwork, startNode, stopNode } from './cluster/node.ts';
 import { startRegistry, stopRegistry } from './cluster/registry.ts';
 import { stopHostController, waitForWebhook, type Kubectl } from './cluster/operator.ts';
-import { SAMPLE_APPS, buildSampleImage, importImage } from './images/build.ts';
 import { publish } from './images/publish.ts';
+import { pushOciArchive } from './images/push.ts';
+import { createRegistryClient } from '../lib/oci/client.ts';
 import { defaultStateDir, repoRoot } from './cluster/paths.ts';
 import { isRunning, recordedProcesses } from './cluster/processes.ts';
 import { step } from './progress.ts';
@@ -118,23 +119,21 @@ export async function up(argv: string[]): Promise<void> {
   const caFile = join(stateDir, 'pki', 'ca.crt');
   // Its certificate comes from the control plane's CA, which containerd and every pod trust.
   await startRegistry({ stateDir, host: REGISTRY_HOST, binary: registryBinary, log: say });
-  const { containerdSocket } = await startNode({ stateDir, binDir, controlPlane, log: say });
+  const registry = createRegistryClient([readFileSync(caFile, 'utf8')]);
+  await startNode({ stateDir, binDir, controlPlane, registry, log: say });
   const k: Kubectl = { binary: join(binDir, 'kubectl'), kubeconfig: controlPlane.kubeconfig };
   say('starting cluster DNS (CoreDNS)');
-  const dns = await coreDnsImage(corednsBinary);
-  await importImage(containerdSocket, dns.archive);
+  const dns = await coreDnsImage(corednsBinary, REGISTRY_HOST);
+  await pushOciArchive(registry, dns.archive, dns.name);
   await applyClusterDns(k, dns.name);
+  // The sample apps too, under the tag samples/*-local.yaml name: every pod pulls what it runs.
   const published = await publish({
     registry: REGISTRY_HOST,
     caFile,
-    samples: false,
+    samples: true,
     helm,
     outDir: join(stateDir, 'images'),
     log: say,
-  });
-  await step(say, `building and importing the sample apps' images (${SAMPLE_APPS.join(', ')})`, async () => {
-    for (const app of SAMPLE_APPS)
-      await importImage(containerdSocket, (await buildSampleImage(app, join(stateDir, 'images'))).archive);
   });
   // CoreDNS started while the images were built; the operator's pods come up resolving names.
   await waitForClusterDns(k);

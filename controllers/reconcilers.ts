@@ -19,6 +19,7 @@ import { CONFIG_DEPLOYMENT, parseDeploymentConfig } from '../lib/config/deployme
 import { CONFIG_DOMAIN, parseDomainConfig } from '../lib/config/domain.ts';
 import { CONFIG_FEATURES, parseFeatures } from '../lib/config/features.ts';
 import { CONFIG_GC, parseGcConfig, type GcConfig } from '../lib/config/gc.ts';
+import { CONFIG_LOGGING, parseLoggingConfig } from '../lib/config/logging.ts';
 import { CONFIG_NETWORK, parseNetworkConfig, PILOTLIGHT_CERTIFICATE_CLASS } from '../lib/config/network.ts';
 import { CONFIG_CERT_MANAGER, parseCertManagerConfig, type CertManagerConfig } from '../lib/config/certManager.ts';
 import { certManagerReconciler } from './certmanager/reconciler.ts';
@@ -102,6 +103,7 @@ const configEntries: ConfigEntries<ReconcilerConfig> = {
   gc: { name: CONFIG_GC, parse: parseGcConfig },
   certManager: { name: CONFIG_CERT_MANAGER, parse: parseCertManagerConfig },
   reservedInstance: { name: CONFIG_RESERVED_INSTANCE, parse: parseReservedInstanceConfig },
+  logging: { name: CONFIG_LOGGING, parse: parseLoggingConfig },
 };
 
 /** Keys of the controlling owner of the given kind, e.g. a Deployment's Revision. */

@@ -93,6 +93,10 @@ export const QueueEnv = {
   readinessProbe: 'SERVING_READINESS_PROBE',
   http2AutoDetection: 'ENABLE_HTTP2_AUTO_DETECTION',
   multiContainerProbes: 'ENABLE_MULTI_CONTAINER_PROBES',
+  /** config-logging's zap-logger-config, as JSON with its level: the level unless the next overrides it. */
+  loggingConfig: 'SERVING_LOGGING_CONFIG',
+  /** config-logging's loglevel.queueproxy; empty when not set. */
+  loggingLevel: 'SERVING_LOGGING_LEVEL',
 } as const;
 
 /**

@@ -23,6 +23,21 @@ export function setLogLevel(level: Level): void {
   threshold = RANK[level];
 }
 
+/** zap's level names; the three above error stop a Go process, here they log as errors. */
+const ZAP_LEVELS: Record<string, Level> = {
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  error: 'error',
+  dpanic: 'error',
+  panic: 'error',
+  fatal: 'error',
+};
+export const ZAP_LEVEL_RULE = 'must be a zap level: debug, info, warn, error, dpanic, panic or fatal';
+
+/** The level a zap level name (any case) logs at here; undefined for anything else. */
+export const zapLevel = (text: string): Level | undefined => ZAP_LEVELS[text.trim().toLowerCase()];
+
 export function logLevel(): Level {
   return (Object.keys(RANK) as Level[]).find((level) => RANK[level] === threshold) ?? 'info';
 }

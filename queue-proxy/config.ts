@@ -10,6 +10,7 @@ import { parseGoDuration } from '../lib/config/duration.ts';
 import { QueueEnv, QueuePorts } from '../lib/hop.ts';
 import { connectionLimitsProblem, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../lib/http/server.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
+import { type Level, ZAP_LEVEL_RULE, zapLevel } from '../lib/log.ts';
 import { parseReadinessProbes, type ReadinessProbe } from './probe.ts';
 
 // Checked by hand with the rules and messages of lib/config/parse.ts rather than with zod:
@@ -69,6 +70,28 @@ class EnvReader {
     return ms;
   }
 
+  /** As upstream's logger: levelKey's zap level when set, else the level of the zap JSON in configKey, else info. */
+  logLevel(configKey: string, levelKey: string): Level {
+    const override = this.#value(levelKey);
+    if (override !== undefined) return zapLevel(override) ?? this.#issue(levelKey, ZAP_LEVEL_RULE, 'info');
+    const text = this.#value(configKey);
+    if (text === undefined) return 'info';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null)
+      return this.#issue(configKey, 'must be zap\'s JSON configuration, such as {"level": "info"}', 'info');
+    const level = (parsed as { level?: unknown }).level;
+    if (level === undefined) return 'info';
+    return (
+      (typeof level === 'string' ? zapLevel(level) : undefined) ??
+      this.#issue(configKey, `level ${ZAP_LEVEL_RULE}`, 'info')
+    );
+  }
+
   #issue<T>(key: string, message: string, fallback: T): T {
     this.issues.push(`${key}: ${message}`);
     return fallback;
@@ -108,6 +131,8 @@ export interface QueueProxyConfig {
   connectionLimits: ConnectionLimits;
   /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
   upgradeIdleTimeoutMs: number;
+  /** config-logging's level for queue-proxy, fixed for the pod's life as upstream's. */
+  logLevel: Level;
 }
 
 export class ConfigError extends Error {
@@ -146,6 +171,7 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
     keepAliveTimeoutMs: read.durationMs('QUEUE_KEEP_ALIVE_TIMEOUT', defaults.keepAliveTimeoutMs, 1),
   };
   const upgradeIdleTimeoutMs = read.durationMs('QUEUE_UPGRADE_IDLE_TIMEOUT', DEFAULT_UPGRADE_IDLE_MS);
+  const logLevel = read.logLevel(QueueEnv.loggingConfig, QueueEnv.loggingLevel);
   const limitsProblem = connectionLimitsProblem(connectionLimits, {
     maxHeaderBytes: 'QUEUE_MAX_HEADER_BYTES',
     headersTimeoutMs: 'QUEUE_HEADERS_TIMEOUT',
@@ -189,5 +215,6 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
     startupProbeIntervalMs,
     connectionLimits,
     upgradeIdleTimeoutMs,
+    logLevel,
   };
 }

@@ -11,7 +11,7 @@ import type { Dispatch } from '../lib/http/proxy.ts';
 import { HttpListener } from '../lib/http/server.ts';
 import { finishInFlight } from '../lib/http/inFlight.ts';
 import { WAIT_FOR_DRAIN_PATH } from '../lib/hop.ts';
-import { createLogger, type Logger } from '../lib/log.ts';
+import { createLogger, setLogLevel, type Logger } from '../lib/log.ts';
 import { Breaker } from '../lib/breaker.ts';
 import { parseConfig, type QueueProxyConfig } from './config.ts';
 import { Drainer } from './drain.ts';
@@ -177,6 +177,7 @@ export async function main(argv: string[]): Promise<void> {
     throw new Error(`queue-proxy takes no arguments (configuration is in the environment), got: ${argv.join(' ')}`);
   const bootLog = createLogger('queue-proxy');
   const config = parseConfig(process.env);
+  setLogLevel(config.logLevel);
   const log = bootLog.with({ revision: `${config.namespace}/${config.revision}`, pod: config.pod });
   const proxy = await startQueueProxy(config, log);
   log.info('queue-proxy started', {

@@ -88,7 +88,6 @@ export function dnsManifests(image: string): object[] {
               {
                 name: NAME,
                 image,
-                imagePullPolicy: 'Never',
                 args: ['-conf', '/etc/coredns/Corefile'],
                 ports: [
                   { name: 'dns', containerPort: 53, protocol: 'UDP' },
@@ -135,12 +134,12 @@ export function dnsManifests(image: string): object[] {
 }
 
 /**
- * The CoreDNS image: the static binary alone, cached per build. Its tag is the binary's cache
- * folder (CoreDNS and Go versions, platform), so a rebuilt binary is a new image.
+ * The CoreDNS image: the static binary alone, cached per build, named for registry. Its tag is
+ * the binary's cache folder (CoreDNS and Go versions, platform), so a rebuilt binary is a new image.
  */
-export async function coreDnsImage(binary: string): Promise<{ name: string; archive: string }> {
+export async function coreDnsImage(binary: string, registry: string): Promise<{ name: string; archive: string }> {
   const build = basename(dirname(binary));
-  const name = `dev.local/pilotlight/coredns:${build.replace(/^coredns-/, '')}`;
+  const name = `${registry}/pilotlight/coredns:${build.replace(/^coredns-/, '')}`;
   const dir = join(cacheRoot, 'images');
   const archive = join(dir, `${build}.tar`);
   if (existsSync(archive)) return { name, archive };

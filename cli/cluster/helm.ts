@@ -92,14 +92,32 @@ export async function packageChart(
   }
 }
 
-/** `helm push` to oci://registry/charts; caFile for a registry whose certificate a private CA signed. */
+/**
+ * `helm push` to oci://registry/charts; caFile for a registry whose certificate a private CA
+ * signed; registryConfig, a docker config.json with the login, for a registry that wants one
+ * (written to a private file for the push alone: helm's own config is left as it is).
+ */
 export async function pushChart(
   helm: string,
   archive: string,
   registry: string,
   caFile: string | undefined,
+  registryConfig?: string,
 ): Promise<string> {
-  await helmRun(helm, ['push', archive, `oci://${registry}/charts`, ...(caFile ? ['--ca-file', caFile] : [])]);
+  const dir = registryConfig === undefined ? undefined : mkdtempSync(join(tmpdir(), 'pilotlight-helm-login-'));
+  try {
+    const configFile = dir && join(dir, 'config.json');
+    if (configFile) writeFileSync(configFile, registryConfig!, { mode: 0o600 });
+    await helmRun(helm, [
+      'push',
+      archive,
+      `oci://${registry}/charts`,
+      ...(caFile ? ['--ca-file', caFile] : []),
+      ...(configFile ? ['--registry-config', configFile] : []),
+    ]);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
   return `oci://${registry}/charts/${CHART_NAME}`;
 }
 

@@ -11,6 +11,8 @@ import { CLUSTER_DOMAIN, DNS_SERVICE_IP } from './dns.ts';
 import { NODE_NAME, type ControlPlane } from './controlPlane.ts';
 import { freePort, isRunning, recordedProcesses, startProcess, stopProcesses, tail } from './processes.ts';
 import { writeOciImage } from '../images/oci.ts';
+import { pushOciArchive } from '../images/push.ts';
+import type { RegistryClient } from '../../lib/oci/client.ts';
 import { containerdHostsToml } from './registry.ts';
 import { step } from '../progress.ts';
 
@@ -21,7 +23,6 @@ export const POD_CIDR = '10.244.0.0/24';
 export const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_BRIDGE = 'pl-svc';
 const CNI_NETWORK = 'pilotlight';
-export const PAUSE_IMAGE = 'dev.local/pilotlight/pause:1';
 /** The node's processes, in the order they stop (containerd last, once its tasks are gone). */
 const NODE_PROCESSES = ['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-controller-manager', 'containerd'];
 /**
@@ -29,6 +30,8 @@ const NODE_PROCESSES = ['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-control
  * name, so Knative resolves its tags to digests, and reachable from the host and from every pod.
  */
 export const REGISTRY_HOST = `${NODE_IP}:5000`;
+/** The sandbox image, pulled from the registry like every other. */
+export const PAUSE_IMAGE = `${REGISTRY_HOST}/pilotlight/pause:1`;
 
 const REQUIRED: { path: string; pkg: string }[] = [
   { path: '/usr/bin/containerd', pkg: 'containerd' },
@@ -186,6 +189,8 @@ export interface NodeOptions {
   stateDir: string;
   binDir: string;
   controlPlane: ControlPlane;
+  /** A client of the node's registry (REGISTRY_HOST), which the sandbox image is pushed to. */
+  registry: RegistryClient;
   log: (line: string) => void;
 }
 
@@ -194,8 +199,9 @@ export async function startNode({
   stateDir,
   binDir,
   controlPlane,
+  registry,
   log,
-}: NodeOptions): Promise<{ containerdSocket: string }> {
+}: NodeOptions): Promise<void> {
   const kubeconfigs = controlPlane.componentKubeconfigs;
   if (!kubeconfigs)
     throw new Error(
@@ -228,7 +234,7 @@ export async function startNode({
   const sameFiles = files.every(([path, text]) => existsSync(path) && readFileSync(path, 'utf8') === text);
   if (whole && sameFiles && (await nodeReady().catch(() => false))) {
     log(`node ${NODE_NAME} is already running`);
-    return { containerdSocket: socket };
+    return;
   }
   await stopProcesses(stateDir, NODE_PROCESSES);
   for (const [path, text] of files) {
@@ -246,7 +252,8 @@ export async function startNode({
     20_000,
     containerd.log,
   );
-  await ctr(socket, 'images', 'import', '--all-platforms', await pauseImage());
+  // containerd pulls it from the registry when the first pod starts.
+  await pushOciArchive(registry, await pauseImage(), PAUSE_IMAGE);
 
   log('starting kube-controller-manager, kube-scheduler, kubelet and kube-proxy');
   startProcess(stateDir, 'kube-controller-manager', join(binDir, 'kube-controller-manager'), [
@@ -287,7 +294,6 @@ export async function startNode({
   ]);
   await waitFor('the node did not turn Ready', nodeReady, 120_000, kubelet.log);
   log(`node ${NODE_NAME} is Ready`);
-  return { containerdSocket: socket };
 }
 
 /**

@@ -1,14 +1,13 @@
-// Assembles pilotlight's images as OCI archives and imports them into the node's containerd:
+// Assembles pilotlight's images as OCI archives, for cli/images/push.ts to push to a registry:
 // one Node 24 runtime layer shared by all, plus a layer with the project (the operator image,
 // every component chosen by subcommand) or with a sample app.
-//   node cli/images/build.ts [--import <containerd socket>]
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseArgs } from 'node:util';
 import { IMAGE_CLI, IMAGE_NODE } from '../../lib/image.ts';
+import { REGISTRY_HOST } from '../cluster/node.ts';
 import { cacheRoot, repoRoot } from '../cluster/paths.ts';
 import { compileTree } from './compile.ts';
 import { writeOciImage } from './oci.ts';
@@ -114,10 +113,13 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   return { name, archive };
 }
 
-/** The Knative sample apps (samples/apps/<app>.ts) as local images, so the samples run offline. */
+/** The Knative sample apps (samples/apps/<app>.ts) as images of our own, so the samples run offline. */
 export const SAMPLE_APPS = ['helloworld', 'autoscale', 'websocket'] as const;
 export type SampleApp = (typeof SAMPLE_APPS)[number];
-export const sampleImage = (app: SampleApp) => `dev.local/pilotlight/${app}:1`;
+/** The tag a sample app is pushed under besides the build's version: the one samples/*.yaml name, as Knative's do. */
+export const SAMPLE_TAG = 'latest';
+/** A sample app's image as a user writes it: in registry (by default the local cluster's), by tag. */
+export const sampleImage = (app: SampleApp, registry = REGISTRY_HOST) => `${registry}/pilotlight/${app}:${SAMPLE_TAG}`;
 export const HELLOWORLD_IMAGE = sampleImage('helloworld');
 
 export async function buildSampleImage(app: SampleApp, outDir: string): Promise<BuiltImage> {
@@ -136,25 +138,4 @@ export async function buildSampleImage(app: SampleApp, outDir: string): Promise<
     archive,
   );
   return { name, archive };
-}
-
-export async function importImage(socket: string, archive: string): Promise<void> {
-  await run('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'import', '--all-platforms', archive]);
-}
-
-if (import.meta.main) {
-  const { values } = parseArgs({
-    options: { import: { type: 'string' }, out: { type: 'string', default: join(cacheRoot, 'images', 'out') } },
-  });
-  mkdirSync(values.out, { recursive: true });
-  const started = Date.now();
-  const images = [await buildOperatorImage(values.out)];
-  for (const app of SAMPLE_APPS) images.push(await buildSampleImage(app, values.out));
-  for (const image of images) {
-    console.log(`built ${image.name} (${image.archive}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    if (values.import) {
-      await importImage(values.import, image.archive);
-      console.log(`imported into ${values.import}`);
-    }
-  }
 }

@@ -1,7 +1,7 @@
 // `pilotlight image push --to REGISTRY`: builds the images and the chart of this checkout and
 // publishes them, ready for `helm install pilotlight oci://REGISTRY/charts/pilotlight`.
-// `image build` and `image chart` make the same artifacts for other tools to push (a registry
-// that needs a login; the release workflow's multi-arch index).
+// `image build` and `image chart` make the same artifacts for other tools to push (the release
+// workflow's multi-arch index).
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseCommand } from '../args.ts';
@@ -16,12 +16,14 @@ const say = (line: string) => console.log(`[pilotlight] ${line}`);
 const note = (line: string) => console.error(`[pilotlight] ${line}`);
 
 const PUSH = {
-  usage: 'pilotlight image push --to REGISTRY [--version VERSION] [--ca-file FILE] [--no-samples]',
+  usage:
+    'pilotlight image push --to REGISTRY [--version VERSION] [--ca-file FILE] [--username USER --password-stdin] [--no-samples]',
   summary: [
     "Builds the operator image and the sample apps' (no Docker needed) and pushes them to",
-    'REGISTRY/pilotlight/<name>:VERSION, then pushes the chart, set to run that image, to',
-    'oci://REGISTRY/charts/pilotlight. The pushes are anonymous: for a registry that needs a login,',
-    'use `image build` and `image chart` with crane and helm (README.md, "Install on your cluster").',
+    'REGISTRY/pilotlight/<name>:VERSION (the sample apps also as :latest), then pushes the chart,',
+    'set to run that image, to oci://REGISTRY/charts/pilotlight. A registry that wants a login gets',
+    "--username's with the password read from stdin, else the one docker's config.json holds",
+    '($DOCKER_CONFIG or ~/.docker: `docker login`, `crane auth login`, credential helpers).',
   ].join('\n'),
   options: {
     to: {
@@ -39,6 +41,8 @@ const PUSH = {
       value: 'FILE',
       description: "PEM of the CA of the registry's certificate, if private",
     },
+    username: { type: 'string', value: 'USER', description: 'log in to the registry as USER (with --password-stdin)' },
+    'password-stdin': { type: 'boolean', description: "read --username's password (or token) from stdin" },
     'no-samples': { type: 'boolean', description: "push only the operator image and the chart, not the sample apps'" },
   },
 } as const;
@@ -81,6 +85,18 @@ function semver(flag: string, value: string | undefined): string | undefined {
   if (value !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(value))
     throw new Error(`--${flag}: ${value} is not a semantic version such as 1.2.3 or 1.2.3-rc.1`);
   return value;
+}
+
+/** --username with --password-stdin, as `docker login` takes them: the password never on the command line. */
+async function loginOf(username: string | undefined, passwordStdin: boolean | undefined) {
+  if (username === undefined && !passwordStdin) return undefined;
+  if (!username || !passwordStdin)
+    throw new Error('--username and --password-stdin go together: the password is read from stdin');
+  let input = '';
+  for await (const chunk of process.stdin) input += String(chunk);
+  const password = input.replace(/\r?\n$/, '');
+  if (!password) throw new Error('--password-stdin: stdin held no password');
+  return { username, password };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -126,6 +142,7 @@ export async function main(argv: string[]): Promise<void> {
     registry,
     version: semver('version', values.version),
     caFile: values['ca-file'],
+    credentials: await loginOf(values.username, values['password-stdin']),
     samples: !values['no-samples'],
     helm: await findHelm(),
     outDir: join(cacheRoot, 'images', 'push'),

@@ -6,9 +6,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHART_NAME, chartDigest, packageChart, pushChart } from '../cluster/helm.ts';
 import { repoRoot } from '../cluster/paths.ts';
-import { createRegistryClient } from '../../lib/oci/client.ts';
+import { authenticatingClient, createRegistryClient, type RegistryCredentials } from '../../lib/oci/client.ts';
 import { type Log, step } from '../progress.ts';
-import { SAMPLE_APPS, buildOperatorImage, buildSampleImage } from './build.ts';
+import { SAMPLE_APPS, SAMPLE_TAG, buildOperatorImage, buildSampleImage, sampleImage } from './build.ts';
+import { dockerConfigOf, dockerCredentials } from './credentials.ts';
 import { pushOciArchive } from './push.ts';
 
 export interface Published {
@@ -26,6 +27,8 @@ export interface PublishOptions {
   version?: string;
   /** PEM file of the CA that signed the registry's certificate, when a private one did. */
   caFile?: string;
+  /** The login to registry; without it, the docker config's, else anonymous. */
+  credentials?: RegistryCredentials;
   samples: boolean;
   helm: string;
   outDir: string;
@@ -44,7 +47,19 @@ export function devVersion(imageTag: string, chart: string): string {
 export async function publish(options: PublishOptions): Promise<Published> {
   const { registry, log } = options;
   mkdirSync(options.outDir, { recursive: true });
-  const client = createRegistryClient(options.caFile ? [readFileSync(options.caFile, 'utf8')] : []);
+  const host = registry.split('/')[0]!;
+  // Asked only when a registry refuses a request: an open registry needs no docker config. The
+  // login the image pushes needed is the chart push's too.
+  let login: RegistryCredentials | undefined;
+  const credentialsFor = (of: string) => {
+    const found = (of === host && options.credentials) || dockerCredentials(of);
+    if (of === host) login = found;
+    return found;
+  };
+  const client = authenticatingClient(
+    createRegistryClient(options.caFile ? [readFileSync(options.caFile, 'utf8')] : []),
+    credentialsFor,
+  );
   const built = await step(log, 'building the operator image', () => buildOperatorImage(options.outDir));
   const version = options.version ?? devVersion(built.name.split(':').at(-1)!, chartDigest());
   const repository = `${registry}/pilotlight/pilotlight`;
@@ -53,14 +68,15 @@ export async function publish(options: PublishOptions): Promise<Published> {
   if (options.samples) {
     for (const app of SAMPLE_APPS) {
       const sample = await buildSampleImage(app, options.outDir);
-      await step(log, `pushing ${registry}/pilotlight/${app}:${version}`, () =>
-        pushOciArchive(client, sample.archive, `${registry}/pilotlight/${app}:${version}`),
+      const reference = `${registry}/pilotlight/${app}:${version}`;
+      await step(log, `pushing ${reference} and ${sampleImage(app, registry)}`, () =>
+        pushOciArchive(client, sample.archive, reference, [SAMPLE_TAG]),
       );
     }
   }
   const chart = await step(log, `pushing the chart ${CHART_NAME} ${version}`, async () => {
     const archive = await packageChart(options.helm, { version, repository, tag: version, outDir: options.outDir });
-    return pushChart(options.helm, archive, registry, options.caFile);
+    return pushChart(options.helm, archive, registry, options.caFile, login && dockerConfigOf(host, login));
   });
   return { image, chart, version };
 }

@@ -17,8 +17,16 @@ interface Descriptor {
   size: number;
 }
 
-/** Pushes the image of archive as reference (registry/repository:tag); returns the manifest digest. */
-export async function pushOciArchive(client: RegistryClient, archive: string, reference: string): Promise<string> {
+/**
+ * Pushes the image of archive as reference (registry/repository:tag), and under alsoTags in the
+ * same repository; returns the manifest digest.
+ */
+export async function pushOciArchive(
+  client: RegistryClient,
+  archive: string,
+  reference: string,
+  alsoTags: readonly string[] = [],
+): Promise<string> {
   const ref = parseImageReference(reference);
   if (!ref.tag || ref.digest) throw new Error(`push ${reference}: name the image by tag, without a digest`);
   const layout = mkdtempSync(join(tmpdir(), 'pilotlight-push-'));
@@ -49,13 +57,15 @@ export async function pushOciArchive(client: RegistryClient, archive: string, re
       });
       if (put.status !== 201) throw new Error(`push ${reference}: ${describeFailure('PUT', upload.pathname, put)}`);
     }
-    const put = await client.request(`${repo}/manifests/${ref.tag}`, {
-      method: 'PUT',
-      headers: { 'content-type': top.mediaType },
-      body: manifestBytes,
-    });
-    if (put.status !== 201)
-      throw new Error(`push ${reference}: ${describeFailure('PUT', `${repo}/manifests/${ref.tag}`, put)}`);
+    for (const tag of [ref.tag, ...alsoTags]) {
+      const put = await client.request(`${repo}/manifests/${tag}`, {
+        method: 'PUT',
+        headers: { 'content-type': top.mediaType },
+        body: manifestBytes,
+      });
+      if (put.status !== 201)
+        throw new Error(`push ${reference}: ${describeFailure('PUT', `${repo}/manifests/${tag}`, put)}`);
+    }
     return top.digest;
   } finally {
     rmSync(layout, { recursive: true, force: true });

@@ -12,10 +12,10 @@ import {
   MANIFEST_MEDIA_TYPES,
   anonymousPullToken,
   describeFailure,
+  headerOf,
   parseBearerChallenge,
   registryBase,
   type RegistryClient,
-  type RegistryResponse,
 } from '../../lib/oci/client.ts';
 import { parseImageReference, repositoryOf } from '../../lib/oci/reference.ts';
 
@@ -50,24 +50,20 @@ export function createDigestResolver(client: RegistryClient): DigestResolver {
     const headers: Record<string, string> = { accept: MANIFEST_MEDIA_TYPES.join(', ') };
     const ask = (method: 'HEAD' | 'GET') => client.request(url, { method, headers, signal });
     let response = await ask('HEAD');
-    const challenge = response.status === 401 ? parseBearerChallenge(header(response, 'www-authenticate')) : undefined;
+    const challenge =
+      response.status === 401 ? parseBearerChallenge(headerOf(response, 'www-authenticate')) : undefined;
     if (challenge) {
       headers.authorization = `Bearer ${await anonymousPullToken(client, challenge, ref.repository, signal)}`;
       response = await ask('HEAD');
     }
     // A HEAD answer has no body; GET brings the registry's own explanation, or the manifest
     // itself when a registry names no digest.
-    const digest = response.status === 200 ? header(response, 'docker-content-digest') : undefined;
+    const digest = response.status === 200 ? headerOf(response, 'docker-content-digest') : undefined;
     if (digest) return `${repositoryOf(ref)}@${digest}`;
     response = await ask('GET');
     if (response.status !== 200) throw new Error(describeFailure('GET', url, response));
     return `${repositoryOf(ref)}@sha256:${createHash('sha256').update(response.body).digest('hex')}`;
   };
-}
-
-function header(response: RegistryResponse, name: string): string | undefined {
-  const value = response.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /**

@@ -11,6 +11,7 @@ import { Labels, type RevisionSpec, type Revision } from '../../lib/apis/serving
 import type { AutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import type { DeploymentConfig } from '../../lib/config/deployment.ts';
 import type { Features } from '../../lib/config/features.ts';
+import type { LoggingConfig } from '../../lib/config/logging.ts';
 import type { ReservedInstanceConfig } from '../../lib/config/reservedInstance.ts';
 import { ConfigUnavailable } from '../../lib/config/store.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
@@ -32,6 +33,7 @@ export interface RevisionConfigSnapshot {
   deployment: DeploymentConfig | ConfigUnavailable;
   autoscaler: AutoscalerConfig;
   features: Features;
+  logging: LoggingConfig;
   reservedInstance: ReservedInstanceConfig;
 }
 
@@ -158,6 +160,7 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
       deployment: snapshot.deployment,
       autoscaler: snapshot.autoscaler,
       features: snapshot.features,
+      logging: snapshot.logging,
       systemNamespace: deps.systemNamespace,
     };
     const deployment = await reconcileDeployment(rev, config, manager, ctx);

@@ -3,13 +3,15 @@
 // the rest of zap-logger-config (encoders, output paths) describes zap itself and is not read.
 import { z } from 'zod';
 import type { InformerFactory } from '../kube/informerFactory.ts';
-import { type Level, type Logger, logLevel, setLogLevel } from '../log.ts';
+import { type Level, type Logger, ZAP_LEVEL_RULE, logLevel, setLogLevel, zapLevel } from '../log.ts';
 import type { ConfigIssueReporter } from './parse.ts';
 import { ConfigStore } from './store.ts';
 
 export const CONFIG_LOGGING = 'config-logging';
 const ZAP_LOGGER_CONFIG = 'zap-logger-config';
 const LOGLEVEL_PREFIX = 'loglevel.';
+/** The component name of queue-proxy in loglevel.<component>, as upstream spells it. */
+export const QUEUE_PROXY_LOGGER = 'queueproxy';
 
 export interface LoggingConfig {
   /** zap-logger-config's level. */
@@ -17,20 +19,6 @@ export interface LoggingConfig {
   /** loglevel.<component> by component. */
   components: Readonly<Record<string, Level>>;
 }
-
-/** zap's level names; the three above error stop a Go process, here they log as errors. */
-const ZAP_LEVELS: Record<string, Level> = {
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  error: 'error',
-  dpanic: 'error',
-  panic: 'error',
-  fatal: 'error',
-};
-const LEVEL_RULE = 'must be a zap level: debug, info, warn, error, dpanic, panic or fatal';
-
-const zapLevel = (text: string): Level | undefined => ZAP_LEVELS[text.trim().toLowerCase()];
 
 const zapConfigSchema = z.looseObject({ level: z.string().optional() });
 
@@ -48,13 +36,13 @@ export function parseLoggingConfig(data?: Record<string, string>, report?: Confi
       }
       if (parsed.data.level === undefined) continue;
       const zap = zapLevel(parsed.data.level);
-      if (zap === undefined) report?.({ key, message: `level ${LEVEL_RULE}` });
+      if (zap === undefined) report?.({ key, message: `level ${ZAP_LEVEL_RULE}` });
       else level = zap;
     } else if (key.startsWith(LOGLEVEL_PREFIX) && key.length > LOGLEVEL_PREFIX.length) {
       // An empty value is no override, as upstream reads it.
       if (value.trim() === '') continue;
       const zap = zapLevel(value);
-      if (zap === undefined) report?.({ key, message: LEVEL_RULE });
+      if (zap === undefined) report?.({ key, message: ZAP_LEVEL_RULE });
       else components[key.slice(LOGLEVEL_PREFIX.length)] = zap;
     }
   }

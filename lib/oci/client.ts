@@ -100,17 +100,35 @@ export function parseBearerChallenge(header: string | undefined): BearerChalleng
   return { realm: params.realm, service: params.service, scope: params.scope };
 }
 
-/** An anonymous token for pulling repository, from the realm the registry's challenge names. */
-export async function anonymousPullToken(
+/** A login to a registry, as `docker login` or a docker config.json `auths` entry holds it. */
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+const basic = (credentials: RegistryCredentials) =>
+  `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+
+/**
+ * A token from the realm a registry's challenge names, for scope (the challenge's own scope when it
+ * gives one): anonymous, or logged in with credentials as the token server asks (Basic).
+ */
+export async function bearerToken(
   client: RegistryClient,
   challenge: BearerChallenge,
-  repository: string,
+  scope: string | undefined,
+  credentials?: RegistryCredentials,
   signal?: AbortSignal,
 ): Promise<string> {
   const url = new URL(challenge.realm);
   if (challenge.service) url.searchParams.set('service', challenge.service);
-  url.searchParams.set('scope', challenge.scope ?? `repository:${repository}:pull`);
-  const response = await client.request(url.toString(), { method: 'GET', signal });
+  const wanted = challenge.scope ?? scope;
+  if (wanted) url.searchParams.set('scope', wanted);
+  const response = await client.request(url.toString(), {
+    method: 'GET',
+    headers: credentials ? { authorization: basic(credentials) } : {},
+    signal,
+  });
   if (response.status !== 200) throw new Error(describeFailure('GET', url.toString(), response));
   const { token, access_token } = JSON.parse(response.body.toString('utf8')) as {
     token?: string;
@@ -119,4 +137,58 @@ export async function anonymousPullToken(
   const found = token ?? access_token;
   if (!found) throw new Error(`GET ${url}: the answer holds no token`);
   return found;
+}
+
+/** An anonymous token for pulling repository, from the realm the registry's challenge names. */
+export const anonymousPullToken = (
+  client: RegistryClient,
+  challenge: BearerChallenge,
+  repository: string,
+  signal?: AbortSignal,
+): Promise<string> => bearerToken(client, challenge, `repository:${repository}:pull`, undefined, signal);
+
+/**
+ * client, logged in to registries as the docker CLI is: a request refused with 401 is sent once
+ * more with what the challenge asks, `Basic` credentials or a `Bearer` token got with them, which
+ * later requests to that host then carry from the start. credentialsFor(host) gives the login for
+ * a host (host:port); without one, a Bearer challenge is answered with an anonymous token.
+ */
+export function authenticatingClient(
+  client: RegistryClient,
+  credentialsFor: (host: string) => RegistryCredentials | undefined,
+): RegistryClient {
+  const authorizations = new Map<string, string>();
+  return {
+    async request(url, options) {
+      const host = new URL(url).host;
+      const send = (authorization: string | undefined) =>
+        client.request(
+          url,
+          authorization === undefined ? options : { ...options, headers: { ...options.headers, authorization } },
+        );
+      const response = await send(authorizations.get(host));
+      if (response.status !== 401) return response;
+      const credentials = credentialsFor(host);
+      const challenge = headerOf(response, 'www-authenticate') ?? '';
+      const bearer = parseBearerChallenge(challenge);
+      let authorization: string;
+      if (bearer) authorization = `Bearer ${await bearerToken(client, bearer, undefined, credentials, options.signal)}`;
+      else if (/^Basic\b/i.test(challenge) && credentials) authorization = basic(credentials);
+      else
+        throw new Error(
+          `${options.method} ${url}: the registry asks for a login (${challenge || 'no challenge'}) and none is given for ${host}`,
+        );
+      authorizations.set(host, authorization);
+      const retried = await send(authorization);
+      if (retried.status === 401)
+        throw new Error(`${options.method} ${url}: the registry refused the login for ${host} (401)`);
+      return retried;
+    },
+  };
+}
+
+/** A response header's (first) value. */
+export function headerOf(response: RegistryResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -2,11 +2,12 @@
 // pod behind a Service, the operator answering admission from inside the cluster, `down`.
 // Needs root (network setup, containerd); run with `npm run test:e2e`.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { NODE_IP, REGISTRY_HOST } from '../../cli/cluster/node.ts';
+import { NODE_IP, PAUSE_IMAGE, REGISTRY_HOST } from '../../cli/cluster/node.ts';
 import { buildSampleImage } from '../../cli/images/build.ts';
 import { writeOciImage } from '../../cli/images/oci.ts';
 import { pushOciArchive } from '../../cli/images/push.ts';
@@ -16,6 +17,37 @@ import { localCluster, repo, run, viaGateway, type LocalCluster } from './localC
 let cluster: LocalCluster;
 let stateDir = '';
 const kubectl = (args: string[], input?: string) => cluster.kubectl(args, input);
+const escapeDots = (text: string) => text.replaceAll('.', '\\.');
+/** The image references containerd's CRI namespace holds: what it pulled (by tag and digest), or imported. */
+const containerdImages = async () =>
+  (
+    await run('ctr', [
+      '--address',
+      join(stateDir, 'containerd', 'containerd.sock'),
+      '-n',
+      'k8s.io',
+      'images',
+      'ls',
+      '-q',
+    ])
+  ).stdout
+    .split('\n')
+    .filter(Boolean);
+/** GET on a connection of its own, so kube-proxy balances each request afresh. */
+const getOnNewConnection = (url: string) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = get(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 10 s`)));
+    req.on('error', reject);
+  });
+const registryClient = () => createRegistryClient([readFileSync(join(stateDir, 'pki', 'ca.crt'), 'utf8')]);
 
 beforeAll(async () => {
   cluster = await localCluster('pilotlight-e2e');
@@ -60,7 +92,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
   });
 
   it('a pod behind a Service answers through its ClusterIP, reaches the API server from inside and resolves cluster names', async () => {
-    const image = 'dev.local/pilotlight/e2e-node:1';
+    const image = `${REGISTRY_HOST}/e2e/node:1`;
     const archive = join(stateDir, 'e2e-node.tar');
     const root = mkdtempSync(join(tmpdir(), 'pilotlight-e2e-root-'));
     await run('sh', [
@@ -69,16 +101,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     ]);
     await writeOciImage({ name: image, layers: [root], config: { entrypoint: ['/usr/local/bin/node'] } }, archive);
     rmSync(root, { recursive: true, force: true });
-    await run('ctr', [
-      '--address',
-      join(stateDir, 'containerd', 'containerd.sock'),
-      '-n',
-      'k8s.io',
-      'images',
-      'import',
-      '--all-platforms',
-      archive,
-    ]);
+    await pushOciArchive(registryClient(), archive, image);
     const server = [
       "const https = require('https'); const fs = require('fs');",
       "require('http').createServer((q, s) => {",
@@ -171,6 +194,13 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
     expect(url).toBe('http://hello.e2e-hello.example.com');
     expect(await viaGateway(new URL(url).host)).toMatchObject({ status: 200, body: 'Hello pilotlight!\n' });
     expect((await viaGateway('nobody.example.com')).status).toBe(404);
+    // The sample's tag, resolved to a digest in the node's registry, and that digest pulled by containerd.
+    const revision = JSON.parse(
+      (await kubectl(['get', 'revision', 'hello-00001', '-n', 'e2e-hello', '-o', 'json'])).stdout,
+    ) as { status: { containerStatuses: { imageDigest?: string }[] } };
+    const pinned = revision.status.containerStatuses[0]?.imageDigest ?? '';
+    expect(pinned).toMatch(new RegExp(`^${escapeDots(REGISTRY_HOST)}/pilotlight/helloworld@sha256:[0-9a-f]{64}$`));
+    expect(await containerdImages()).toContain(pinned);
 
     // Idle, it scales to zero (short windows for the test), and the next request brings it back
     // through the activator without being lost.
@@ -231,8 +261,7 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
   it("an image pushed to the node's registry runs by the digest its tag resolved to", async () => {
     const { archive } = await buildSampleImage('helloworld', join(stateDir, 'images'));
     const image = `${REGISTRY_HOST}/e2e/helloworld:1`;
-    const client = createRegistryClient([readFileSync(join(stateDir, 'pki', 'ca.crt'), 'utf8')]);
-    const digest = await pushOciArchive(client, archive, image);
+    const digest = await pushOciArchive(registryClient(), archive, image);
     await kubectl(['create', 'namespace', 'e2e-registry']);
     await kubectl(
       ['apply', '-n', 'e2e-registry', '-f', '-'],
@@ -265,6 +294,63 @@ describe('pilotlight up: a one-node cluster with the operator installed', () => 
       status: 200,
       body: 'Hello World!\n',
     });
+  });
+
+  // A metric each component really exports (its own, not the process defaults every one serves).
+  it.each([
+    ['controller', 'webhook', 'controller_reconcile_total'],
+    ['autoscaler', 'autoscaler', 'kn_revision_pods_desired'],
+    ['activator', 'activator-service', 'kn_activator_stats_conn_reachable'],
+    ['gateway', 'gateway-admin', 'http_server_request_duration_seconds'],
+  ])("the %s's metrics answer through its Service %s on port 9090", async (_component, service, metric) => {
+    const jsonpath = '{.spec.clusterIP} {.spec.ports[?(@.name=="http-metrics")].port}';
+    const [clusterIp, port] = (
+      await kubectl(['get', 'service', service, '-n', 'knative-serving', '-o', `jsonpath=${jsonpath}`])
+    ).stdout.split(' ');
+    expect(port).toBe('9090');
+    // A headless Service (gateway-admin: its name resolves to each replica) has no ClusterIP:
+    // the API server's proxy to the Service picks one of its endpoints instead.
+    const scrape = async () =>
+      clusterIp === 'None'
+        ? {
+            status: 200,
+            body: (
+              await kubectl([
+                'get',
+                '--raw',
+                `/api/v1/namespaces/knative-serving/services/${service}:${port}/proxy/metrics`,
+              ])
+            ).stdout,
+          }
+        : await getOnNewConnection(`http://${clusterIp}:${port}/metrics`);
+    // Each request picks either replica afresh: both serve the metric.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const response = await scrape();
+      expect(response.status).toBe(200);
+      expect(response.body).toMatch(new RegExp(`^# TYPE ${metric} `, 'm'));
+    }
+  });
+
+  it("every image on the node was pulled from the registry, the sandbox's too: none was imported", async () => {
+    const images: string[] = [];
+    for (const namespace of ['kube-system', 'knative-serving']) {
+      const pods = JSON.parse((await kubectl(['get', 'pods', '-n', namespace, '-o', 'json'])).stdout) as {
+        items: { status: { containerStatuses?: { image: string }[] } }[];
+      };
+      images.push(...pods.items.flatMap((pod) => (pod.status.containerStatuses ?? []).map((c) => c.image)));
+    }
+    // CoreDNS and the two replicas of each of pilotlight's four components.
+    expect(images.length).toBeGreaterThanOrEqual(9);
+    // containerd's CRI records what it pulled under the repository's digest as well (containerd 1.6
+    // reports a pod's imageID as the config digest, so the reference list is where a pull shows).
+    const refs = await containerdImages();
+    const registry = new RegExp(`^${escapeDots(REGISTRY_HOST)}/pilotlight/[a-z-]+[:@]`);
+    for (const image of [...images, PAUSE_IMAGE]) {
+      expect(image).toMatch(registry);
+      const repository = image.replace(/(@sha256:[0-9a-f]+|:[^:/]+)$/, '');
+      expect(refs.some((ref) => ref.startsWith(`${repository}@sha256:`))).toBe(true);
+    }
+    expect(refs).toContain(PAUSE_IMAGE);
   });
 
   // Never on a cluster others share (PILOTLIGHT_E2E_STATE_DIR): it would take theirs down.

@@ -4,16 +4,19 @@ import type { Revision } from '../../lib/apis/serving.ts';
 import { parseAutoscalerConfig } from '../../lib/config/autoscaler.ts';
 import { parseDeploymentConfig } from '../../lib/config/deployment.ts';
 import { parseFeatures } from '../../lib/config/features.ts';
+import { parseLoggingConfig } from '../../lib/config/logging.ts';
 import type { RevisionConfig } from '../../controllers/revision/config.ts';
 
 /** The revision controller's config from these ConfigMap data, with a queue-proxy image set. */
 export const revisionConfig = (
   deployment: Record<string, string> = {},
   autoscaler: Record<string, string> = {},
+  logging: Record<string, string> = {},
 ): RevisionConfig => ({
   deployment: parseDeploymentConfig({ 'queue-sidecar-image': 'dev.local/pilotlight:1', ...deployment }),
   autoscaler: parseAutoscalerConfig(autoscaler),
   features: parseFeatures(),
+  logging: parseLoggingConfig(logging),
   systemNamespace: 'knative-serving',
 });
 

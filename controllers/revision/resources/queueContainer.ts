@@ -4,6 +4,7 @@ import { Labels, type Probe, type Revision, type RevisionSpec } from '../../../l
 import type { QueueSidecarJit } from '../../../lib/config/deployment.ts';
 import { canonicalHeaderName, HopHeaders, ProbeValues, QueueEnv, QueuePorts } from '../../../lib/hop.ts';
 import { IMAGE_CLI, IMAGE_NODE } from '../../../lib/image.ts';
+import { QUEUE_PROXY_LOGGER } from '../../../lib/config/logging.ts';
 import type { RevisionConfig } from '../config.ts';
 import { servingContainerOf, servingProtocol, userPort } from '../../../lib/apis/revision.ts';
 
@@ -81,6 +82,10 @@ export function makeQueueContainer(rev: Revision, config: RevisionConfig): V1Con
       env(QueueEnv.readinessProbe, JSON.stringify(readinessProbeForQueue(userProbe, port))),
       env(QueueEnv.http2AutoDetection, String(config.features['autodetect-http2'] === 'Enabled')),
       env(QueueEnv.multiContainerProbes, String(config.features['multi-container-probing'] === 'Enabled')),
+      // As upstream: zap-logger-config's level for every component, loglevel.queueproxy over it.
+      // Only the level is passed: queue-proxy reads nothing else of zap's configuration.
+      env(QueueEnv.loggingConfig, JSON.stringify({ level: config.logging.level })),
+      env(QueueEnv.loggingLevel, config.logging.components[QUEUE_PROXY_LOGGER] ?? ''),
     ],
     resources: {
       ...(Object.keys(resources.requests).length > 0 ? { requests: resources.requests } : {}),

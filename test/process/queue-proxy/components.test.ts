@@ -99,6 +99,25 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it("logs at loglevel.queueproxy when set, else at zap-logger-config's level, else info", () => {
+    const level = (env: Record<string, string>) => parseConfig({ ...REQUIRED_ENV, ...env }).logLevel;
+    expect(level({})).toBe('info');
+    expect(level({ SERVING_LOGGING_CONFIG: '{"level":"warn","encoding":"json"}', SERVING_LOGGING_LEVEL: '' })).toBe(
+      'warn',
+    );
+    expect(level({ SERVING_LOGGING_CONFIG: '{"level":"warn"}', SERVING_LOGGING_LEVEL: 'Debug' })).toBe('debug');
+    expect(level({ SERVING_LOGGING_CONFIG: '{"encoding":"console"}' })).toBe('info');
+    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_LOGGING_LEVEL: 'loud', SERVING_LOGGING_CONFIG: '[' })).toThrow(
+      'queue-proxy environment is invalid: SERVING_LOGGING_LEVEL: must be a zap level: debug, info, warn, error, dpanic, panic or fatal',
+    );
+    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_LOGGING_CONFIG: '{"level":"loud"}' })).toThrow(
+      'SERVING_LOGGING_CONFIG: level must be a zap level',
+    );
+    expect(() => parseConfig({ ...REQUIRED_ENV, SERVING_LOGGING_CONFIG: 'level=info' })).toThrow(
+      `SERVING_LOGGING_CONFIG: must be zap's JSON configuration`,
+    );
+  });
+
   it('names each bad variable and its rule', () => {
     expect(() => parseConfig({ ...REQUIRED_ENV, USER_PORT: '70000', QUEUE_DRAIN_QUIET_PERIOD: 'soon' })).toThrow(
       'queue-proxy environment is invalid: USER_PORT: must be at most 65535; QUEUE_DRAIN_QUIET_PERIOD: must be a duration such as "60s" or "1m30s"',

@@ -88,4 +88,32 @@ describe('readiness', () => {
       'queue-proxy environment is invalid: SERVING_POD: must be set; CONTAINER_CONCURRENCY: must be an integer',
     );
   });
+
+  it("logs at the level config-logging gave it: loglevel.queueproxy over zap-logger-config's", async () => {
+    app = await startSampleApp();
+    const servingPort = await freePort();
+    const quiet = spawnQueueProxy(app.port, {
+      QUEUE_SERVING_PORT: String(servingPort),
+      SERVING_LOGGING_CONFIG: '{"level":"debug"}',
+      SERVING_LOGGING_LEVEL: 'error',
+    });
+    const ready = async () =>
+      request(`http://127.0.0.1:${servingPort}/`, { headers: KUBELET_PROBE }).then(
+        (r) => r.statusCode,
+        () => 0,
+      );
+    await expect.poll(ready, { timeout: 10_000, interval: 50 }).toBe(200);
+    expect(await quiet.stop()).toBe(0);
+    // Started, drained and stopped without an error: at level error, not a line.
+    expect(quiet.lines).toEqual([]);
+    // The same events with the override at debug over zap's error: logged.
+    qp = await startQueueProxy(app.port, {
+      SERVING_LOGGING_CONFIG: '{"level":"error"}',
+      SERVING_LOGGING_LEVEL: 'debug',
+    });
+    expect(await qp.stop()).toBe(0);
+    expect(qp.lines.map((l) => l.message)).toEqual(
+      expect.arrayContaining(['queue-proxy started', 'draining', 'drained']),
+    );
+  });
 });

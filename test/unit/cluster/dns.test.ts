@@ -5,7 +5,7 @@ import { SERVICE_CIDR, kubeletConfig } from '../../../cli/cluster/node.ts';
 
 type Obj = Record<string, any>;
 const byKind = (kind: string) =>
-  dnsManifests('dev.local/pilotlight/coredns:test').find((m) => (m as Obj).kind === kind) as Obj;
+  dnsManifests('10.245.0.1:5000/pilotlight/coredns:test').find((m) => (m as Obj).kind === kind) as Obj;
 
 describe('cluster DNS for the local node', () => {
   it('the Corefile serves only the cluster zones and forwards nothing off the machine', () => {
@@ -44,15 +44,16 @@ describe('cluster DNS for the local node', () => {
     ]);
   });
 
-  it('the Deployment runs the local image with the Corefile from its ConfigMap, not resolving through itself', () => {
+  it('the Deployment runs the image pulled from the registry with the Corefile from its ConfigMap, not resolving through itself', () => {
     const pod = byKind('Deployment').spec.template.spec;
     expect(pod.dnsPolicy).toBe('Default');
     expect(pod.serviceAccountName).toBe('coredns');
     expect(pod.containers[0]).toMatchObject({
-      image: 'dev.local/pilotlight/coredns:test',
-      imagePullPolicy: 'Never',
+      image: '10.245.0.1:5000/pilotlight/coredns:test',
       args: ['-conf', '/etc/coredns/Corefile'],
     });
+    // Pulled like every image, never expected to have been imported.
+    expect(pod.containers[0].imagePullPolicy).toBeUndefined();
     expect(byKind('ConfigMap').data.Corefile).toBe(corefile());
   });
 

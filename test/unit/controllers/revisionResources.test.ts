@@ -173,6 +173,27 @@ describe('makeDeployment', () => {
     expect(pinned({}).initContainers?.[0]?.image).toBe('10.245.0.1:5000/init:1');
   });
 
+  it("gives queue-proxy config-logging's level and loglevel.queueproxy, as upstream", () => {
+    const loggingEnv = (logging: Record<string, string>) =>
+      makeDeployment(revision(), revisionConfig({}, {}, logging)).spec!.template.spec!.containers[1]?.env?.filter((e) =>
+        e.name.startsWith('SERVING_LOGGING_'),
+      );
+    expect(loggingEnv({})).toEqual([
+      { name: 'SERVING_LOGGING_CONFIG', value: '{"level":"info"}' },
+      { name: 'SERVING_LOGGING_LEVEL', value: '' },
+    ]);
+    expect(
+      loggingEnv({
+        'zap-logger-config': '{"level": "warn", "encoding": "json"}',
+        'loglevel.queueproxy': 'DEBUG',
+        'loglevel.controller': 'error',
+      }),
+    ).toEqual([
+      { name: 'SERVING_LOGGING_CONFIG', value: '{"level":"warn"}' },
+      { name: 'SERVING_LOGGING_LEVEL', value: 'debug' },
+    ]);
+  });
+
   it("starts node with the flags of config-deployment's queue-sidecar-jit, optimizing by default", () => {
     expect(queue?.command).toEqual([
       '/usr/local/bin/node',
