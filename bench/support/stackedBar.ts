@@ -22,12 +22,12 @@ const ROW_HEIGHT = 34;
 const LEGEND_LINE = 18;
 const MARGIN = { left: 150, right: 30, top: 40, axis: 36 };
 
-/** The axis's end: the largest row total rounded up to a step of 1, 2 or 5 times a power of ten. */
+/** The axis's end: the largest row total rounded up to 1, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten. */
 export function axisEnd(totals: readonly number[]): number {
   const max = Math.max(0, ...totals);
   if (max === 0) return 1;
   const magnitude = 10 ** Math.floor(Math.log10(max));
-  return [1, 2, 5, 10].map((m) => m * magnitude).find((end) => end >= max)!;
+  return [1, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => m * magnitude).find((end) => end >= max)!;
 }
 
 export function stackedBarSvg(chart: StackedBarChart): string {

@@ -3,9 +3,11 @@ import { renderSvg } from '../../../bench/support/plot.ts';
 import { axisEnd, stackedBarSvg } from '../../../bench/support/stackedBar.ts';
 
 describe('axisEnd', () => {
-  it('rounds the largest total up to 1, 2 or 5 times a power of ten', () => {
+  it('rounds the largest total up to a round multiple of a power of ten', () => {
     expect(axisEnd([430, 1210])).toBe(2000);
+    expect(axisEnd([2267])).toBe(2500);
     expect(axisEnd([480])).toBe(500);
+    expect(axisEnd([7100])).toBe(8000);
     expect(axisEnd([100])).toBe(100);
     expect(axisEnd([0])).toBe(1);
   });
