@@ -97,6 +97,12 @@ export class HttpStatsReporter implements StatsReporter {
 
   report(stats: readonly ActivatorStat[]): void {
     if (stats.length === 0) return;
+    // A first request means a revision is activating: worth a line, and a phase of a cold start.
+    for (const stat of stats)
+      if (stat.firstRequest)
+        this.#log.info('reporting the first request for a revision', {
+          revision: `${stat.namespace}/${stat.revision}`,
+        });
     this.#pool
       .request({
         path: this.#url.pathname + this.#url.search,

@@ -160,6 +160,13 @@ export class RevisionThrottler {
       tracker.endpointReady = !notReadySet.has(address);
       if (isReserved) tracker.onReleased = this.#reservedReleased;
       this.#pods.set(address, tracker);
+      // Once per pod: the moment the activator learns a pod is a phase of a cold start.
+      this.#deps.log.info('probing a new pod', {
+        revision: this.key,
+        pod: address,
+        endpointReady: tracker.endpointReady,
+        ...(isReserved ? { reserved: true } : {}),
+      });
       this.#probe(tracker);
     }
     if (concurrencyChanged) this.#updateCapacity();

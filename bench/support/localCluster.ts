@@ -31,24 +31,38 @@ function kubectlAt(binary: string, kubeconfig: string, args: string[], input?: s
   return child;
 }
 
-export async function localCluster(name: string): Promise<LocalCluster> {
-  const stateDir = mkdtempSync(join(tmpdir(), `pilotlight-bench-${name}-`));
+async function boundTo(stateDir: string, remove: LocalCluster['remove']): Promise<LocalCluster> {
   const kubeconfig = join(stateDir, 'kubeconfig');
   const kubectlBinary = join(await ensureBinaries(['kubectl']), 'kubectl');
-  const cli = (...args: string[]) =>
-    run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
   return {
     stateDir,
     kubeconfig,
-    cli,
+    cli: (...args: string[]) =>
+      run(process.execPath, [join(repo, 'cli', 'main.ts'), ...args, '--state-dir', stateDir], {
+        maxBuffer: 16 * 1024 * 1024,
+      }),
     kubectl: (args, input) => kubectlAt(kubectlBinary, kubeconfig, args, input),
-    async remove() {
-      await cli('down').catch(() => {});
-      rmSync(stateDir, { recursive: true, force: true });
-    },
+    remove,
   };
+}
+
+export async function localCluster(name: string): Promise<LocalCluster> {
+  const stateDir = mkdtempSync(join(tmpdir(), `pilotlight-bench-${name}-`));
+  const cluster = await boundTo(stateDir, async () => {
+    await cluster.cli('down').catch(() => {});
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  return cluster;
+}
+
+/**
+ * The cluster `pilotlight up` runs in the default state directory, when one runs. The machine has
+ * one node's networking, so a benchmark uses this one rather than start its own beside it; it is
+ * shared, so `remove` leaves it up.
+ */
+export async function runningLocalCluster(): Promise<LocalCluster | undefined> {
+  if (!(await clusterRunning(defaultStateDir))) return undefined;
+  return boundTo(defaultStateDir, async () => {});
 }
 
 export interface BenchmarkCluster {

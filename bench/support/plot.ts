@@ -44,7 +44,7 @@ export interface Rect {
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf'] as const;
 
 const FONT_DIR = '/usr/share/fonts/truetype/dejavu';
-const FONT = 'DejaVu Sans';
+export const FONT = 'DejaVu Sans';
 const DEFAULT_WIDTH = 900;
 const DEFAULT_PANEL_HEIGHT = 360;
 const MARGIN = { left: 78, right: 190, top: 36, bottom: 52 };
@@ -113,7 +113,7 @@ function ticks([lo, hi]: readonly [number, number]): number[] {
   return out;
 }
 
-const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const label = (value: number) => (Math.abs(value) >= 10_000 ? `${value / 1000}k` : String(value));
 
 function panelSvg(figure: Figure, index: number): string {
@@ -184,11 +184,16 @@ export interface Raster {
   rgba: Buffer;
 }
 
-export function renderFigure(figure: Figure): Raster {
-  const image = new Resvg(figureSvg(figure), {
+/** Any SVG of these plots, rasterised with the fonts they are drawn in. */
+export function renderSvg(svg: string): Raster {
+  const image = new Resvg(svg, {
     font: { loadSystemFonts: false, fontDirs: [FONT_DIR], defaultFontFamily: FONT },
   }).render();
   return { width: image.width, height: image.height, png: image.asPng(), rgba: image.pixels };
+}
+
+export function renderFigure(figure: Figure): Raster {
+  return renderSvg(figureSvg(figure));
 }
 
 export function writeFigurePng(path: string | URL, figure: Figure): void {
