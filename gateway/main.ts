@@ -7,6 +7,7 @@
 //   --external-tls-port 8443  ExternalIP hosts of KIngress spec.tls entries, over TLS (SNI, h2/http1.1)
 //   --internal-port 8081   ClusterLocal hosts and every ExternalIP host (in-cluster clients)
 //   --internal-tls-port 8444  ClusterLocal hosts of KIngress spec.tls entries, over TLS (cluster-local-domain-tls)
+//     (--default-certificate NS/NAME: a Secret for the public hosts it names that have no spec.tls entry)
 //   --admin-port    8090   /healthz, /readyz, /metrics, /revisions/stats (revisionStats.ts)
 // Routing comes from Kubernetes (`--source kubernetes`, the default) or from a file
 // (`--source static --routes-file PATH`, see sources/static.ts). Every flag is listed in FLAGS.
@@ -19,14 +20,13 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry } from '../lib/metrics.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { GatewayProxy } from './proxy.ts';
-import { normalizeHost } from './routing/index.ts';
 import { finishInFlight } from '../lib/http/inFlight.ts';
 import { connectionLimitsProblem, type ConnectionLimitNames, type ConnectionLimits } from '../lib/http/server.ts';
 import { revisionStatsAnswer, RevisionStats } from './revisionStats.ts';
 import { createAdminServer, GatewayListener, listenAdmin } from './server.ts';
 import { StaticFileSource } from './sources/static.ts';
 import { RoutingSync, type LiveRouting, type RoutingSource } from './sync.ts';
-import { httpsRedirectLocation } from './tls.ts';
+import { contextFor, httpsRedirectLocation } from './tls.ts';
 import { UpstreamPools } from './upstreams.ts';
 
 export const FLAGS = {
@@ -40,6 +40,8 @@ export const FLAGS = {
   'external-tls-port': { type: 'string', default: '8443' },
   'internal-port': { type: 'string', default: '8081' },
   'internal-tls-port': { type: 'string', default: '8444' },
+  // <namespace>/<name> of a kubernetes.io/tls Secret (Kourier's certs-secret-namespace/-name).
+  'default-certificate': { type: 'string' },
   'admin-port': { type: 'string', default: String(MetricsPorts.gateway) },
   // Node's own default; Envoy allows 60 KiB.
   'max-header-bytes': { type: 'string', default: '16384' },
@@ -85,6 +87,8 @@ export interface GatewayFlags {
   externalTlsPort: number;
   internalPort: number;
   internalTlsPort: number;
+  /** `secretKey` of the default certificate, when one is set. */
+  defaultCertificate: string | undefined;
   adminPort: number;
   maxHeaderBytes: number;
   maxBodyBytes: number;
@@ -129,6 +133,9 @@ export function parseFlags(argv: string[]): GatewayFlags {
   if (source !== 'kubernetes' && source !== 'static')
     throw new Error(`--source: ${source} is neither kubernetes nor static`);
   if (source === 'static' && !values['routes-file']) throw new Error('--source static needs --routes-file');
+  const defaultCertificate = values['default-certificate'] || undefined;
+  if (defaultCertificate !== undefined && !/^[a-z0-9.-]+\/[a-z0-9.-]+$/.test(defaultCertificate))
+    throw new Error(`--default-certificate: ${defaultCertificate} is not <namespace>/<secret name>`);
   const flags: GatewayFlags = {
     source,
     routesFile: values['routes-file'],
@@ -139,6 +146,7 @@ export function parseFlags(argv: string[]): GatewayFlags {
     externalTlsPort: integer('external-tls-port'),
     internalPort: integer('internal-port'),
     internalTlsPort: integer('internal-tls-port'),
+    defaultCertificate,
     adminPort: integer('admin-port'),
     maxHeaderBytes: integer('max-header-bytes'),
     maxBodyBytes: integer('max-body-bytes'),
@@ -234,6 +242,7 @@ export async function startGateway(
     source,
     debounceMs: flags.debounceMs,
     clusterDomain: flags.clusterDomain,
+    ...(flags.defaultCertificate ? { defaultCertificate: flags.defaultCertificate } : {}),
     clock,
     log,
     onSwap: (live) => {
@@ -266,11 +275,11 @@ export async function startGateway(
   });
   // Over TLS a request routes as on the plain listener of the same side: the certificate decided the hosts.
   const externalTls = new GatewayListener('external', proxy, clientLimits, {
-    tls: { contextFor: (serverName) => sync.live.tls.contexts.external.get(normalizeHost(serverName)) },
+    tls: { contextFor: (serverName) => contextFor(sync.live.tls, 'external', serverName) },
   });
   const internal = new GatewayListener('internal', proxy, clientLimits);
   const internalTls = new GatewayListener('internal', proxy, clientLimits, {
-    tls: { contextFor: (serverName) => sync.live.tls.contexts.internal.get(normalizeHost(serverName)) },
+    tls: { contextFor: (serverName) => contextFor(sync.live.tls, 'internal', serverName) },
   });
   const listeners = [external, externalTls, internal, internalTls];
   let draining = false;

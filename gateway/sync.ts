@@ -42,6 +42,8 @@ export interface RoutingSyncOptions {
   source: RoutingSource;
   debounceMs: number;
   clusterDomain: string;
+  /** `secretKey` of the default certificate for public hosts without a `spec.tls` entry. */
+  defaultCertificate?: string;
   /** Called after each swap, with the table now live. */
   onSwap?: (live: LiveRouting) => void;
   clock?: Clock;
@@ -109,6 +111,7 @@ export class RoutingSync {
     const tls = buildTlsTable(snapshot.ingresses, snapshot.secrets, table, {
       previous: previousTls,
       now: this.#clock.now(),
+      ...(this.#options.defaultCertificate ? { defaultCertificate: this.#options.defaultCertificate } : {}),
     });
     this.#live = live(table, snapshot, tls);
     for (const [key, state] of tls.secrets) {

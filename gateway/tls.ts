@@ -10,7 +10,8 @@
 // changed Secret gets a new one, which the next handshake reads (connections already open keep
 // theirs). A Secret that is missing or does not load, or a certificate that does not name a host
 // or is outside its validity, leaves those hosts without TLS, says why in `problems`, and touches
-// nothing else.
+// nothing else. A default certificate (Kourier's certs-secret-name), when configured, serves the
+// public hosts it names that no `spec.tls` entry gives one: a bought `*.example.com` for every Route.
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { normalizeHost, type Ingress, type RoutingTable, type Visibility } from './routing/index.ts';
@@ -60,6 +61,8 @@ export interface TlsTable {
   readonly problems: ReadonlyMap<string, string>;
   /** Normalized ExternalIP hosts whose plain-HTTP requests get a 301 to https. */
   readonly redirects: ReadonlySet<string>;
+  /** The default certificate, when one is configured and its Secret loaded. */
+  readonly fallback?: LoadedCertificate;
 }
 
 export const hostKey = (secret: string, host: string): string => `${secret} ${normalizeHost(host)}`;
@@ -78,6 +81,8 @@ export interface TlsTableOptions {
   readonly load?: (certificate: string, privateKey: string) => LoadedCertificate;
   /** Milliseconds since the epoch, against which validity is checked. Default: now. */
   readonly now?: number;
+  /** `secretKey` of the default certificate for public hosts without a `spec.tls` entry. */
+  readonly defaultCertificate?: string;
 }
 
 /** node's context, and the facts of the first certificate of the chain (the leaf). */
@@ -155,7 +160,30 @@ export function buildTlsTable(
       }
     }
   }
-  return { contexts, secrets: states, problems, redirects };
+  const fallback = options.defaultCertificate === undefined ? undefined : stateOf(options.defaultCertificate);
+  return {
+    contexts,
+    secrets: states,
+    problems,
+    redirects,
+    ...(fallback?.kind === 'loaded' ? { fallback: { context: fallback.context, facts: fallback.facts } } : {}),
+  };
+}
+
+/**
+ * The certificate a handshake for `serverName` gets on a listener: its host's own, else, on the
+ * external listener, the default certificate when that names the host and is valid at `now`.
+ */
+export function contextFor(
+  tls: TlsTable,
+  listener: TlsListener,
+  serverName: string,
+  now: number = Date.now(),
+): SecureContext | undefined {
+  const host = normalizeHost(serverName);
+  const own = tls.contexts[listener].get(host);
+  if (own !== undefined || listener !== 'external' || tls.fallback === undefined) return own;
+  return certificateProblem(tls.fallback.facts, host, now) === undefined ? tls.fallback.context : undefined;
 }
 
 function loadSecret(

@@ -33,6 +33,8 @@ export interface KubernetesSourceOptions {
   /** Watch one namespace only; default all. */
   namespace?: string;
   ingressClass?: string;
+  /** `secretKey` of the gateway's default certificate, read beside the ones the Ingresses name. */
+  defaultCertificate?: string;
   log: Logger;
   clock?: Clock;
 }
@@ -47,8 +49,10 @@ export class KubernetesSource implements RoutingSource {
   readonly #slices: Informer<V1EndpointSlice>;
   readonly #serverlessServices: Informer<ServerlessService>;
   readonly #secrets: Informer<V1Secret>;
+  readonly #defaultCertificate: string | undefined;
 
   constructor(options: KubernetesSourceOptions) {
+    this.#defaultCertificate = options.defaultCertificate;
     this.informers = new InformerFactory({ client: options.client, clock: options.clock, log: options.log });
     this.#ingressClass = options.ingressClass ?? PILOTLIGHT_INGRESS_CLASS;
     const scope = options.namespace ? `/namespaces/${options.namespace}` : '';
@@ -87,12 +91,14 @@ export class KubernetesSource implements RoutingSource {
       );
     const backends = new Map<string, BackendState>();
     const secrets = new Map<string, TlsSecretData>();
+    const addSecret = (key: string) => {
+      const secret = this.#secrets.lister.get(key);
+      if (secret) secrets.set(key, tlsData(secret));
+    };
+    if (this.#defaultCertificate !== undefined) addSecret(this.#defaultCertificate);
     for (const ingress of ingresses) {
-      for (const tls of ingress.spec?.tls ?? []) {
-        const key = secretKey(tls.secretNamespace ?? ingress.metadata?.namespace ?? '', tls.secretName ?? '');
-        const secret = this.#secrets.lister.get(key);
-        if (secret) secrets.set(key, tlsData(secret));
-      }
+      for (const tls of ingress.spec?.tls ?? [])
+        addSecret(secretKey(tls.secretNamespace ?? ingress.metadata?.namespace ?? '', tls.secretName ?? ''));
       for (const rule of ingress.spec?.rules ?? []) {
         for (const path of rule.http?.paths ?? []) {
           for (const split of path.splits ?? []) {
@@ -157,6 +163,7 @@ export interface KubernetesSourceFlags {
   leaseNamespace: string;
   leaseName: string;
   identity: string;
+  defaultCertificate?: string | undefined;
 }
 
 /** The source plus what publishes Ingress status from the replica that holds the lease. */
@@ -167,6 +174,7 @@ export async function startKubernetesSource(flags: KubernetesSourceFlags, log: L
     log,
     clock,
     ...(flags.watchNamespace ? { namespace: flags.watchNamespace } : {}),
+    ...(flags.defaultCertificate ? { defaultCertificate: flags.defaultCertificate } : {}),
   });
   let writer: IngressStatusWriter | undefined;
   const elector = new LeaderElector({

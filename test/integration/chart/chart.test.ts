@@ -19,6 +19,26 @@ describe('charts/pilotlight', () => {
     helm = await ensureTool('helm');
   }, 20 * 60_000);
 
+  type Obj = { kind?: string; metadata?: { name?: string }; spec?: any };
+  const render = async (...sets: string[]): Promise<Obj[]> => {
+    const { stdout } = await run(
+      helm,
+      ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'].concat(
+        sets.flatMap((s) => ['--set', s]),
+      ),
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    return parseAllDocuments(stdout)
+      .map((doc) => doc.toJS() as Obj | null)
+      .filter((o): o is Obj => o !== null);
+  };
+  const deployment = (objects: Obj[], name: string) =>
+    objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === name)!;
+  const flag = (objects: Obj[], name: string, key: string): string => {
+    const args: string[] = deployment(objects, name).spec.template.spec.containers[0].args;
+    return args.find((a) => a.startsWith(`--${key}=`))!.split('=')[1]!;
+  };
+
   it('passes helm lint and a server-side dry run of everything it renders', async () => {
     const lint = await run(helm, ['lint', chart, '--set', 'image.tag=test']);
     expect(lint.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
@@ -113,6 +133,14 @@ describe('charts/pilotlight', () => {
     expect(container.ports.find((p: any) => p.name === 'https-internal')?.containerPort).toBe(8444);
   });
 
+  it('passes the gateway a default certificate from the release namespace only when one is named', async () => {
+    const args = (objects: Obj[]): string[] => deployment(objects, 'gateway').spec.template.spec.containers[0].args;
+    expect(args(await render()).some((a) => a.startsWith('--default-certificate'))).toBe(false);
+    expect(
+      flag(await render('gateway.defaultCertificateSecret=wildcard-example-com'), 'gateway', 'default-certificate'),
+    ).toBe('knative-serving/wildcard-example-com');
+  });
+
   // A revision in Proxy mode gets the activator Service's endpoints, narrowed to the port its
   // protocol targets (8012, or 8013 for h2c), so the activator must serve both, under the names
   // and Service ports Knative gives them.
@@ -147,27 +175,8 @@ describe('charts/pilotlight', () => {
   });
 
   describe('graceful stops', () => {
-    type Obj = { kind?: string; metadata?: { name?: string }; spec?: any };
-    const render = async (...sets: string[]): Promise<Obj[]> => {
-      const { stdout } = await run(
-        helm,
-        ['template', 'pilotlight', chart, '--namespace', 'knative-serving', '--set', 'image.tag=test'].concat(
-          sets.flatMap((s) => ['--set', s]),
-        ),
-        { maxBuffer: 16 * 1024 * 1024 },
-      );
-      return parseAllDocuments(stdout)
-        .map((doc) => doc.toJS() as Obj | null)
-        .filter((o): o is Obj => o !== null);
-    };
-    const deployment = (objects: Obj[], name: string) =>
-      objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === name)!;
     const grace = (objects: Obj[], name: string): number =>
       deployment(objects, name).spec.template.spec.terminationGracePeriodSeconds;
-    const flag = (objects: Obj[], name: string, key: string): string => {
-      const args: string[] = deployment(objects, name).spec.template.spec.containers[0].args;
-      return args.find((a) => a.startsWith(`--${key}=`))!.split('=')[1]!;
-    };
     /** The longest a component's drain takes, in seconds: its quiet period, then its drain timeout. */
     const drainSeconds = (objects: Obj[], name: string): number => {
       const ms = (value: string) => parseGoDuration(value)!;

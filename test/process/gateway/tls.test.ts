@@ -325,3 +325,79 @@ describe('gateway TLS', () => {
     expect((await get(plain, PLAIN)).status).toBe(200);
   });
 });
+
+describe('gateway TLS with a default certificate (--default-certificate)', () => {
+  let app: SampleApp;
+  let gateway: GatewayProc;
+  let ca: CertificateAuthority;
+  let dir: string;
+  const serials: Record<string, string> = {};
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pilotlight-gateway-default-tls-'));
+    ca = await createCertificateAuthority('gateway default TLS test CA', 1);
+    const pairFiles = async (name: string, dnsNames: string[]) => {
+      const pair = await ca.issue({ commonName: dnsNames[0]!, dnsNames, usage: 'server' });
+      writeAtomically(join(dir, `${name}.crt`), pair.certificate);
+      writeAtomically(join(dir, `${name}.key`), pair.privateKey);
+      serials[name] = serialOf(pair.certificate);
+      return { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
+    };
+    const wildcard = await pairFiles('wildcard', ['*.default.example.com']);
+    const own = await pairFiles('own', [SECURE]);
+    app = await startSampleApp();
+    const secure = ingress('secure', [{ hosts: [SECURE], paths: [{ splits: [split('secure-00001', 100)] }] }]) as {
+      spec: object;
+    };
+    gateway = await startGateway(
+      {
+        ingresses: [
+          {
+            ...secure,
+            spec: { ...secure.spec, tls: [{ hosts: [SECURE], secretName: 'own', secretNamespace: 'default' }] },
+          },
+          ingress('plain', [{ hosts: [PLAIN], paths: [{ splits: [split('plain-00001', 100)] }] }]),
+          ingress('elsewhere', [
+            { hosts: ['app.other.example.org'], paths: [{ splits: [split('elsewhere-00001', 100)] }] },
+          ]),
+        ],
+        backends: ['secure', 'plain', 'elsewhere'].map((name) => ({
+          name: `${name}-00001`,
+          addresses: [`127.0.0.1:${app.port}`],
+        })),
+        secrets: [
+          { namespace: 'default', name: 'own', ...own },
+          { namespace: 'knative-serving', name: 'wildcard', ...wildcard },
+        ],
+      },
+      ['--default-certificate', 'knative-serving/wildcard'],
+    );
+  }, HOOK_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, HOOK_TIMEOUT_MS);
+
+  it('serves a public host without spec.tls with the default certificate, over HTTP/1.1 and HTTP/2', async () => {
+    const agent = httpsAgent({ ca: ca.certificate });
+    const h1 = await httpsGet(agent, gateway.externalTlsPort, PLAIN);
+    agent.destroy();
+    expect(h1).toMatchObject({ status: 200, alpn: 'http/1.1', serial: serials.wildcard });
+    expect(revisionOf(h1.text)).toBe('plain-00001');
+    const h2 = await h2Get(gateway.externalTlsPort, PLAIN, ca.certificate);
+    expect(h2).toMatchObject({ status: 200, alpn: 'h2', serial: serials.wildcard });
+  });
+
+  it("keeps a host's own certificate, and fails the handshake for a name the default does not cover", async () => {
+    const socket = await handshake(gateway.externalTlsPort, SECURE, ca.certificate);
+    expect(socket.getPeerCertificate().serialNumber).toBe(serials.own);
+    socket.destroy();
+    await expect(handshake(gateway.externalTlsPort, 'app.other.example.org', ca.certificate)).rejects.toThrow(
+      /alert handshake failure/,
+    );
+    // Cluster-local clients get no default certificate on the internal TLS listener.
+    await expect(handshake(gateway.internalTlsPort, PLAIN, ca.certificate)).rejects.toThrow(/alert handshake failure/);
+  });
+});

@@ -4,6 +4,7 @@ import { buildRoutingTable, type Ingress } from '../../../gateway/routing/table.
 import {
   buildTlsTable,
   certificateProblem,
+  contextFor,
   httpsRedirectLocation,
   loadCertificate,
   type LoadedCertificate,
@@ -232,5 +233,41 @@ describe('httpsRedirectLocation', () => {
     expect(httpsRedirectLocation(table, 'other.default.example.com', '/')).toBeUndefined();
     expect(httpsRedirectLocation(table, LOCAL, '/')).toBeUndefined();
     expect(httpsRedirectLocation(table, undefined, '/')).toBeUndefined();
+  });
+});
+
+describe('contextFor with a default certificate', () => {
+  const { load } = fakeContexts();
+  const own = tlsIngress('own', [
+    { hosts: ['own.default.example.com'], secretName: 'own-tls', secretNamespace: 'default' },
+  ]);
+  const plain = tlsIngress('hello', []);
+  const secrets = new Map([
+    ['default/own-tls', pem('own')],
+    ['system/wildcard', pem('names hello.default.example.com')],
+  ]);
+  const table = build([own, plain], secrets, { load, defaultCertificate: 'system/wildcard' });
+
+  it('serves a public host without a spec.tls entry with the default certificate when it names the host', () => {
+    expect(contextFor(table, 'external', 'Hello.Default.Example.com', NOW)).toEqual({
+      context: 'cert names hello.default.example.com|key names hello.default.example.com',
+    });
+  });
+
+  it("keeps a host's own certificate first, and gives none to a host the default does not name", () => {
+    expect(contextFor(table, 'external', 'own.default.example.com', NOW)).toEqual({ context: 'cert own|key own' });
+    expect(contextFor(table, 'external', 'other.default.example.com', NOW)).toBeUndefined();
+  });
+
+  it('gives nothing on the internal listener, nor once the default has expired', () => {
+    expect(contextFor(table, 'internal', HOST, NOW)).toBeUndefined();
+    expect(contextFor(table, 'external', HOST, NOW + 2 * DAY_MS)).toBeUndefined();
+  });
+
+  it('has no default while its Secret is missing, and says why', () => {
+    const missing = build([plain], new Map(), { load, defaultCertificate: 'system/wildcard' });
+    expect(missing.fallback).toBeUndefined();
+    expect(contextFor(missing, 'external', HOST, NOW)).toBeUndefined();
+    expect(missing.secrets.get('system/wildcard')).toMatchObject({ kind: 'failed' });
   });
 });
