@@ -12,6 +12,7 @@ import { route, type RouteDecision } from '../../../gateway/routing/index.ts';
 import { startKubernetesSource } from '../../../gateway/sources/kubernetes.ts';
 import { INGRESS_CLASS_ANNOTATION } from '../../../lib/apis/networking.ts';
 import { RoutingSync } from '../../../gateway/sync.ts';
+import { contextFor } from '../../../gateway/tls.ts';
 import { createNamespace } from '../../support/kube.ts';
 import { eventually } from '../lib/wait.ts';
 import { makeDomainMappingIngress } from '../../../controllers/domainmapping/resources/ingress.ts';
@@ -92,9 +93,10 @@ interface IngressObject {
 
 const post = (path: string, body: object) => api.request('POST', path, { body });
 
-async function startSource(namespace: string): Promise<RoutingSync> {
+async function startSource(namespace: string, defaultCertificate?: string): Promise<RoutingSync> {
   const kubernetes = await startKubernetesSource(
     {
+      defaultCertificate,
       kubeconfig: inject('kubeconfig'),
       // Other tests' KIngresses are not this gateway's to mark.
       watchNamespace: namespace,
@@ -111,6 +113,7 @@ async function startSource(namespace: string): Promise<RoutingSync> {
     source: kubernetes.source,
     debounceMs: 20,
     clusterDomain: 'cluster.local',
+    ...(defaultCertificate ? { defaultCertificate } : {}),
     log,
     onSwap: kubernetes.onSwap,
   });
@@ -378,5 +381,49 @@ describe('gateway Kubernetes source', () => {
     await putSecret('bad-tls', await issue([`bad.${ns}.example.com`]));
     await eventually(async () => (await loadBalancer('bad'))?.status === 'True', 'bad Ready once its Secret is good');
     expect(sync.live.tls.contexts.external.has(`bad.${ns}.example.com`)).toBe(true);
+  });
+
+  it('serves public hosts without spec.tls with the default certificate, and follows its Secret', async () => {
+    const ns = await createNamespace('gateway-default-tls');
+    for (const [revision, port] of [
+      ['plain-00001', 'http'],
+      ['plain-00002', 'http2'],
+    ] as const) {
+      await post(`/api/v1/namespaces/${ns}/services`, service(ns, revision, port));
+      await post(
+        `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+        endpointSlice(ns, revision, port, [{ ip: '10.244.0.11', ready: true }]),
+      );
+    }
+    await post(
+      `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`,
+      kingress(ns, 'plain', PILOTLIGHT_INGRESS_CLASS),
+    );
+    const ca = await createCertificateAuthority('gateway default certificate test CA', 1);
+    const wildcard = async () => {
+      const pair = await ca.issue({ commonName: 'wildcard', dnsNames: [`*.${ns}.example.com`], usage: 'server' });
+      return {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { namespace: ns, name: 'wildcard' },
+        data: {
+          'tls.crt': Buffer.from(pair.certificate).toString('base64'),
+          'tls.key': Buffer.from(pair.privateKey).toString('base64'),
+        },
+      };
+    };
+    const sync = await startSource(ns, `${ns}/wildcard`);
+    const host = `plain.${ns}.example.com`;
+    expect(contextFor(sync.live.tls, 'external', host)).toBeUndefined();
+    await post(`/api/v1/namespaces/${ns}/secrets`, await wildcard());
+    await eventually(async () => contextFor(sync.live.tls, 'external', host) !== undefined, 'the default certificate');
+    const first = contextFor(sync.live.tls, 'external', host);
+    expect(contextFor(sync.live.tls, 'external', 'plain.elsewhere.example.org')).toBeUndefined();
+    await api.request('PUT', `/api/v1/namespaces/${ns}/secrets/wildcard`, { body: await wildcard() });
+    await eventually(
+      async () => ![undefined, first].includes(contextFor(sync.live.tls, 'external', host)),
+      'the rotated default certificate',
+    );
   });
 });
