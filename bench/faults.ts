@@ -26,7 +26,8 @@ import { NODE_NAME } from '../cli/cluster/controlPlane.ts';
 import { CHART_NAME, findHelm } from '../cli/cluster/helm.ts';
 import { REGISTRY_HOST } from '../cli/cluster/node.ts';
 import { defaultStateDir } from '../cli/cluster/paths.ts';
-import { sampleImage } from '../cli/images/build.ts';
+import { buildSampleImage } from '../cli/images/build.ts';
+import { pushOciArchive } from '../cli/images/push.ts';
 import { IMAGE_NODE } from '../lib/image.ts';
 import { createRegistryClient } from '../lib/oci/client.ts';
 import { k6Binary } from './support/k6.ts';
@@ -41,6 +42,11 @@ const SERVICE = 'faults';
 const HOST = `${SERVICE}.${NAMESPACE}.example.com`;
 const GATEWAY = 'http://127.0.0.1:31080';
 const MIN_SCALE = 2;
+/**
+ * The autoscale sample app, pushed to the cluster's registry by this run: pods pull it as a user's
+ * would, whatever way the installed build brought its own images.
+ */
+const APP_IMAGE = `${REGISTRY_HOST}/pilotlight/autoscale:faults`;
 /** Load before the fault, so the window starts from a steady state. */
 const LEAD_MS = 5000;
 /** Load after the fault settled, to catch late failures. */
@@ -216,9 +222,7 @@ function service(generation: number): object {
           },
         },
         spec: {
-          containers: [
-            { image: sampleImage('autoscale'), env: [{ name: 'FAULTS_GENERATION', value: String(generation) }] },
-          ],
+          containers: [{ image: APP_IMAGE, env: [{ name: 'FAULTS_GENERATION', value: String(generation) }] }],
         },
       },
     },
@@ -281,12 +285,10 @@ async function pushUpgradeImage(): Promise<void> {
     image: { repository: string; tag: string };
   };
   upgradeTag = `faults-${Date.now().toString(36)}`;
-  await pushRebuiltImage(
-    createRegistryClient([readFileSync(caFile, 'utf8')]),
-    `${values.image.repository}:${values.image.tag}`,
-    upgradeTag,
-    ['dev.pilotlight.faults.rebuilt-from', values.image.tag],
-  );
+  await pushRebuiltImage(registry, `${values.image.repository}:${values.image.tag}`, upgradeTag, [
+    'dev.pilotlight.faults.rebuilt-from',
+    values.image.tag,
+  ]);
 }
 
 /** `helm upgrade --reuse-values` of the installed chart version to upgradeTag, as a user upgrades the image. */
@@ -330,7 +332,7 @@ const statsService = {
   spec: {
     template: {
       metadata: { annotations: { 'autoscaling.knative.dev/window': '6s' } },
-      spec: { containers: [{ image: sampleImage('autoscale') }] },
+      spec: { containers: [{ image: APP_IMAGE }] },
     },
   },
 };
@@ -677,9 +679,16 @@ if (!values['no-up']) {
   const up = spawnSync(process.execPath, [join(REPO, 'cli', 'main.ts'), 'up', '--local'], { stdio: 'inherit' });
   if (up.status !== 0) throw new Error(`pilotlight up exited ${up.status}`);
 }
-await kubectl(['create', 'namespace', NAMESPACE, '--dry-run=client', '-o', 'yaml']).then((yaml) =>
-  kubectl(['apply', '-f', '-'], yaml),
-);
+const registry = createRegistryClient([readFileSync(caFile, 'utf8')]);
+const imageDir = mkdtempSync(join(tmpdir(), 'pilotlight-faults-image-'));
+try {
+  await pushOciArchive(registry, (await buildSampleImage('autoscale', imageDir)).archive, APP_IMAGE);
+} finally {
+  rmSync(imageDir, { recursive: true, force: true });
+}
+// A run that stopped half-way left its namespace; each run starts from none.
+await kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--timeout=150s']);
+await kubectl(['create', 'namespace', NAMESPACE]);
 // --only names faults by the start of their names; the stats check is `stats`.
 const selected = values.only?.split(',').map((s) => s.trim());
 const chosen = (name: string) => !selected || selected.some((s) => name.startsWith(s));
