@@ -35,6 +35,7 @@ import { pushRebuiltImage } from './support/rebuiltImage.ts';
 import { machine, markdownTable, readResults, writeResults } from './support/results.ts';
 
 const run = promisify(execFile);
+const suiteStarted = Date.now();
 const REPO = join(import.meta.dirname, '..');
 const SYSTEM_NAMESPACE = 'knative-serving';
 const NAMESPACE = 'faults';
@@ -675,6 +676,66 @@ async function underLoad(fault: Fault): Promise<Outcome> {
   }
 }
 
+/** Writes bench/results/faults.{json,md} from what has run so far, so a run that stops half-way keeps its rows. */
+function report(stats: StatsCheck | undefined): string {
+  const table = markdownTable(
+    [
+      'fault',
+      'kind',
+      'requests',
+      'failed',
+      'allowed',
+      'in flight at fault',
+      'fault lasted (s)',
+      'p99 steady (ms)',
+      'p99 during fault (ms)',
+      'load average',
+      'goal',
+    ],
+    [...outcomes.values()].map((o) => [
+      o.fault,
+      o.graceful ? 'graceful' : 'SIGKILL',
+      String(o.requests),
+      o.failed === 0
+        ? '0'
+        : `${o.failed} (${Object.entries(o.failures)
+            .map(([k, n]) => `${k}×${n}`)
+            .join(', ')})`,
+      String(o.allowed),
+      String(o.inFlightAtFault),
+      o.faultSeconds.toFixed(1),
+      o.p99Ms.steady.toFixed(0),
+      o.p99Ms.duringFault.toFixed(0),
+      o.loadAverage === undefined ? '—' : o.loadAverage.toFixed(1),
+      o.met ? 'met' : `missed by ${o.failed - o.allowed}${o.knownMiss ? ` (known: ${o.knownMiss})` : ''}`,
+    ]),
+  );
+  const m = machine();
+  writeResults(
+    'faults',
+    { options, machine: m, outcomes: [...outcomes.values()], stats },
+    `# Faults under load
+
+\`node bench/faults.ts --rate ${options.rate} --sleep-ms ${options.sleepMs}\` (\`npm run test:faults\`) on the local one-node
+cluster (${m.cpus} cores, ${m.cpuModel}, Node ${m.node}): k6 sends ${options.rate} GET/s through the gateway's node port to a Knative
+Service whose app holds each request ${options.sleepMs} ms. The Service runs ${MIN_SCALE} pods with the
+activator in the path (target-burst-capacity -1), and every component has two replicas. Each fault
+gets its own k6 run: ${LEAD_MS / 1000} s of load first, then the fault, then ${TAIL_MS / 1000} s after the
+cluster has absorbed it (the pod replaced and Ready, the rollout done). "fault lasted" is that
+time. *allowed* is 0 for graceful faults and for processes outside the data path. For a SIGKILL in
+the data path it is the number of requests k6 had in flight when the signal was sent: every
+request crosses the gateway, so this bounds what the killed process held. p99 is over the
+requests sent before the fault (steady) and while it lasted. A miss marked *known* is one the
+local cluster cannot avoid (cli/cluster/README.md); it fails the run as soon as one failure beyond
+the allowed is of another kind or comes later. The graceful stops of a gateway and an activator pod
+are the drain's evictions. The run took ${((Date.now() - suiteStarted) / 60_000).toFixed(1)} min, \`pilotlight up\` included.
+
+${table}
+${stats === undefined ? '' : statsParagraph(stats)}`,
+  );
+  return table;
+}
+
 if (!values['no-up']) {
   const up = spawnSync(process.execPath, [join(REPO, 'cli', 'main.ts'), 'up', '--local'], { stdio: 'inherit' });
   if (up.status !== 0) throw new Error(`pilotlight up exited ${up.status}`);
@@ -687,7 +748,11 @@ try {
   rmSync(imageDir, { recursive: true, force: true });
 }
 // A run that stopped half-way left its namespace; each run starts from none.
-await kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--timeout=150s']);
+await kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=false']);
+await until(
+  `namespace ${NAMESPACE} to be gone`,
+  async () => (await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).trim() === '',
+);
 await kubectl(['create', 'namespace', NAMESPACE]);
 // --only names faults by the start of their names; the stats check is `stats`.
 const selected = values.only?.split(',').map((s) => s.trim());
@@ -716,6 +781,7 @@ for (const fault of FAULTS.filter((f) => chosen(f.name))) {
   const outcome = await underLoad(fault);
   console.log(`[faults]   ${JSON.stringify(outcome)}`);
   outcomes.set(fault.name, outcome);
+  report(undefined);
 }
 const stats = chosen('stats')
   ? await statsThroughFollower()
@@ -723,59 +789,5 @@ const stats = chosen('stats')
 if (stats) console.log(`[faults] activator stats through the follower: ${JSON.stringify(stats)}`);
 await kubectl(['delete', 'namespace', NAMESPACE, '--wait=false']);
 
-const table = markdownTable(
-  [
-    'fault',
-    'kind',
-    'requests',
-    'failed',
-    'allowed',
-    'in flight at fault',
-    'fault lasted (s)',
-    'p99 steady (ms)',
-    'p99 during fault (ms)',
-    'load average',
-    'goal',
-  ],
-  [...outcomes.values()].map((o) => [
-    o.fault,
-    o.graceful ? 'graceful' : 'SIGKILL',
-    String(o.requests),
-    o.failed === 0
-      ? '0'
-      : `${o.failed} (${Object.entries(o.failures)
-          .map(([k, n]) => `${k}×${n}`)
-          .join(', ')})`,
-    String(o.allowed),
-    String(o.inFlightAtFault),
-    o.faultSeconds.toFixed(1),
-    o.p99Ms.steady.toFixed(0),
-    o.p99Ms.duringFault.toFixed(0),
-    o.loadAverage === undefined ? '—' : o.loadAverage.toFixed(1),
-    o.met ? 'met' : `missed by ${o.failed - o.allowed}${o.knownMiss ? ` (known: ${o.knownMiss})` : ''}`,
-  ]),
-);
-const m = machine();
-writeResults(
-  'faults',
-  { options, machine: m, outcomes: [...outcomes.values()], stats },
-  `# Faults under load
-
-\`node bench/faults.ts --rate ${options.rate} --sleep-ms ${options.sleepMs}\` (\`npm run test:faults\`) on the local one-node
-cluster (${m.cpus} cores, ${m.cpuModel}, Node ${m.node}): k6 sends ${options.rate} GET/s through the gateway's node port to a Knative
-Service whose app holds each request ${options.sleepMs} ms. The Service runs ${MIN_SCALE} pods with the
-activator in the path (target-burst-capacity -1), and every component has two replicas. Each fault
-gets its own k6 run: ${LEAD_MS / 1000} s of load first, then the fault, then ${TAIL_MS / 1000} s after the
-cluster has absorbed it (the pod replaced and Ready, the rollout done). "fault lasted" is that
-time. *allowed* is 0 for graceful faults and for processes outside the data path. For a SIGKILL in
-the data path it is the number of requests k6 had in flight when the signal was sent: every
-request crosses the gateway, so this bounds what the killed process held. p99 is over the
-requests sent before the fault (steady) and while it lasted. A miss marked *known* is one the
-local cluster cannot avoid (cli/cluster/README.md); it fails the run as soon as one failure beyond
-the allowed is of another kind or comes later.
-
-${table}
-${stats === undefined ? '' : statsParagraph(stats)}`,
-);
-console.log(table);
+console.log(report(stats));
 if ([...outcomes.values()].some((o) => !o.met && !o.knownMiss) || stats?.met === false) process.exitCode = 1;
