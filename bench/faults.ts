@@ -546,6 +546,8 @@ interface Outcome {
   requests: number;
   failed: number;
   failures: Record<string, number>;
+  /** Failures by k6's message, addresses left out; absent from rows written before it was recorded. */
+  failureMessages?: Record<string, number>;
   /** The first failed requests, as [sent, done] in ms from the fault, status and k6 error code. */
   failedRequests: [number, number, number, number][];
   inFlightAtFault: number;
@@ -632,12 +634,16 @@ async function underLoad(fault: Fault): Promise<Outcome> {
     const requests = readFileSync(lines, 'utf8')
       .split('\n')
       .filter((line) => line.startsWith('['))
-      .map((line) => JSON.parse(line) as [number, number, number, number]);
+      .map((line) => JSON.parse(line) as [number, number, number, number, string?]);
     const failures: Record<string, number> = {};
-    for (const [, , status, code] of requests) {
+    const messages: Record<string, number> = {};
+    for (const [, , status, code, message] of requests) {
       if (status === 200) continue;
       const kind = status === 0 ? `error ${code}` : String(status);
       failures[kind] = (failures[kind] ?? 0) + 1;
+      // Addresses and ports vary per connection; the rest says what failed.
+      const text = `${kind}: ${(message ?? '').replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR')}`;
+      messages[text] = (messages[text] ?? 0) + 1;
     }
     const failed = Object.values(failures).reduce((a, b) => a + b, 0);
     const failedRelative = requests
@@ -661,6 +667,7 @@ async function underLoad(fault: Fault): Promise<Outcome> {
       requests: requests.length,
       failed,
       failures,
+      failureMessages: messages,
       failedRequests: failedRelative.slice(0, 20),
       inFlightAtFault,
       allowed,
