@@ -735,7 +735,7 @@ request crosses the gateway, so this bounds what the killed process held. p99 is
 requests sent before the fault (steady) and while it lasted. A miss marked *known* is one the
 local cluster cannot avoid (cli/cluster/README.md); it fails the run as soon as one failure beyond
 the allowed is of another kind or comes later. The graceful stops of a gateway and an activator pod
-are the drain's evictions. The run took ${((Date.now() - suiteStarted) / 60_000).toFixed(1)} min, \`pilotlight up\` included.
+are the drain's evictions. The run took ${((Date.now() - suiteStarted) / 60_000).toFixed(1)} min${values['no-up'] ? ' (--no-up: on the installed build)' : ', `pilotlight up` included'}.
 
 ${table}
 ${stats === undefined ? '' : statsParagraph(stats)}`,
