@@ -621,12 +621,14 @@ async function underLoad(fault: Fault): Promise<Outcome> {
     let struck: number;
     let done: number;
     let loadAverage: number;
+    let stopping = Number.POSITIVE_INFINITY;
     try {
       struck = await fault.inject();
       loadAverage = loadavg()[0]!;
       done = Date.now();
       await sleep(TAIL_MS);
     } finally {
+      stopping = Date.now();
       k6.kill('SIGINT');
       const stopped = await Promise.race([exited, sleep(40_000).then(() => 'timeout' as const)]);
       if (stopped === 'timeout') k6.kill('SIGKILL');
@@ -634,7 +636,9 @@ async function underLoad(fault: Fault): Promise<Outcome> {
     const requests = readFileSync(lines, 'utf8')
       .split('\n')
       .filter((line) => line.startsWith('['))
-      .map((line) => JSON.parse(line) as [number, number, number, number, string?]);
+      .map((line) => JSON.parse(line) as [number, number, number, number, string?])
+      // SIGINT aborts the requests k6 has in flight ("context canceled"): the harness cut them, not the fault.
+      .filter(([, end, status]) => !(status === 0 && end >= stopping));
     const failures: Record<string, number> = {};
     const messages: Record<string, number> = {};
     for (const [, , status, code, message] of requests) {
