@@ -1,5 +1,6 @@
 // k6 script of bench/faults.ts: a fixed arrival rate of GETs through the gateway for as long as
-// one fault takes, every request written as one console line [sentMs, doneMs, status, errorCode],
+// one fault takes, every request written as one console line [sentMs, doneMs, status, errorCode]
+// (a failed one with k6's error message after),
 // so the benchmark can count failures, requests in flight at the fault and latency per window
 // itself. Run with --log-format raw --console-output FILE.
 //
@@ -27,7 +28,10 @@ export const options = {
 export default function () {
   const sent = Date.now();
   const res = http.get(__ENV.URL, { headers, redirects: 0, timeout: __ENV.TIMEOUT || '30s' });
-  console.log(JSON.stringify([sent, Date.now(), res.status, res.error_code]));
+  const line = [sent, Date.now(), res.status, res.error_code];
+  // A failure also says what went wrong, in k6's words (the code alone lumps EOFs and more together).
+  if (res.status !== 200) line.push(res.error);
+  console.log(JSON.stringify(line));
 }
 
 // Only what the console lines cannot tell: iterations k6 could not start for want of a VU.

@@ -288,6 +288,10 @@ export async function startNode({
     `--hostname-override=${NODE_NAME}`,
     '--cluster-cidr=10.244.0.0/16',
     '--proxy-mode=iptables',
+    // The default 1 s between syncs: a pod's death reaches a Service's rules up to a second after
+    // that of the pod's other Services (the gateway's internal and external ones change together),
+    // new connections meanwhile refused. 100 ms keeps churn from pinning a core (cli/cluster/README.md).
+    '--iptables-min-sync-period=100ms',
     '--conntrack-max-per-core=0',
     '--metrics-bind-address=127.0.0.1:10249',
     '--healthz-bind-address=127.0.0.1:10256',

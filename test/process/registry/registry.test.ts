@@ -13,6 +13,7 @@ import { pushOciArchive } from '../../../cli/images/push.ts';
 import { createDigestResolver, resolveContainerStatuses } from '../../../controllers/revision/digests.ts';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
 import { createRegistryClient } from '../../../lib/oci/client.ts';
+import { pushRebuiltImage } from '../../../bench/support/rebuiltImage.ts';
 
 const SKIP_NONE = { registriesSkippingTagResolving: ['dev.local'], timeoutMs: 10_000 };
 
@@ -77,6 +78,38 @@ describe('the node registry', () => {
         { name: 'side' },
       ],
     });
+  });
+
+  it("takes the fault suite's rebuild of a pushed image: its layers under a relabelled config and a new tag", async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const client = createRegistryClient([ca]);
+    const repo = `https://${host}/v2/pilotlight/app`;
+    const manifest = async (tag: string) =>
+      JSON.parse(
+        (
+          await client.request(`${repo}/manifests/${tag}`, {
+            method: 'GET',
+            headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+          })
+        ).body.toString('utf8'),
+      ) as { config: { digest: string }; layers: unknown[] };
+    const pushed = await pushOciArchive(client, archive, `${host}/pilotlight/app:before`);
+    const rebuilt = await pushRebuiltImage(client, `${host}/pilotlight/app:before`, 'after', [
+      'dev.pilotlight.build',
+      '2',
+    ]);
+    expect(rebuilt).toBe(`${host}/pilotlight/app:after`);
+    const resolved = await createDigestResolver(client)(rebuilt, SKIP_NONE);
+    expect(resolved).toMatch(new RegExp(`^${host}/pilotlight/app@sha256:[0-9a-f]{64}$`));
+    expect(resolved).not.toBe(`${host}/pilotlight/app@${pushed}`);
+    const [before, after] = [await manifest('before'), await manifest('after')];
+    expect(after.layers).toEqual(before.layers);
+    expect(after.config.digest).not.toBe(before.config.digest);
+    const config = JSON.parse(
+      (await client.request(`${repo}/blobs/${after.config.digest}`, { method: 'GET' })).body.toString('utf8'),
+    ) as { config: { Entrypoint: string[]; Labels: Record<string, string> } };
+    expect(config.config.Labels).toEqual({ 'dev.pilotlight.build': '2' });
+    expect(config.config.Entrypoint).toEqual(['/hello']);
   });
 
   it("fails a missing image with the registry's reason, in Knative's wording", async (t) => {
