@@ -195,13 +195,7 @@ export interface NodeOptions {
 }
 
 /** Starts the node; the caller has run ensureNodePackages and prepareHostNetwork first. */
-export async function startNode({
-  stateDir,
-  binDir,
-  controlPlane,
-  registry,
-  log,
-}: NodeOptions): Promise<void> {
+export async function startNode({ stateDir, binDir, controlPlane, registry, log }: NodeOptions): Promise<void> {
   const kubeconfigs = controlPlane.componentKubeconfigs;
   if (!kubeconfigs)
     throw new Error(

@@ -15,7 +15,6 @@ import { repoRoot } from '../../../cli/cluster/paths.ts';
 import { freePort, isRunning, startProcess, stopProcesses } from '../../../cli/cluster/processes.ts';
 import { pingRegistry, registryConfig } from '../../../cli/cluster/registry.ts';
 import { dockerConfigOf, dockerCredentials } from '../../../cli/images/credentials.ts';
-import { writeOciImage } from '../../../cli/images/oci.ts';
 import { pushOciArchive } from '../../../cli/images/push.ts';
 import {
   MANIFEST_MEDIA_TYPES,
@@ -24,6 +23,7 @@ import {
   type RegistryCredentials,
 } from '../../../lib/oci/client.ts';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
+import { writeTestImage } from '../../support/ociImage.ts';
 
 describe('a registry that wants a login', () => {
   let unavailable: string | undefined;
@@ -82,11 +82,7 @@ describe('a registry that wants a login', () => {
     if (!password)
       throw new Error(`the registry logged no provisioned password: ${readFileSync(registry.log, 'utf8')}`);
     login = { username: 'docker', password };
-    const root = join(stateDir, 'image-root');
-    mkdirSync(root);
-    writeFileSync(join(root, 'hello.txt'), 'hello\n');
-    archive = join(stateDir, 'image.tar');
-    await writeOciImage({ name: 'test/app:1', layers: [root], config: { entrypoint: ['/hello'] } }, archive);
+    archive = await writeTestImage(stateDir);
   }, 900_000);
 
   afterAll(async () => {

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTool } from '../../../cli/cluster/binaries.ts';
 import { pingRegistry, startRegistry, stopRegistry } from '../../../cli/cluster/registry.ts';
 import { freePort, isRunning, recordedProcesses } from '../../../cli/cluster/processes.ts';
-import { writeOciImage } from '../../../cli/images/oci.ts';
 import { pushOciArchive } from '../../../cli/images/push.ts';
 import { createDigestResolver, resolveContainerStatuses } from '../../../controllers/revision/digests.ts';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
+import { writeTestImage } from '../../support/ociImage.ts';
 import { createRegistryClient } from '../../../lib/oci/client.ts';
 import { pushRebuiltImage } from '../../../bench/support/rebuiltImage.ts';
 
@@ -37,11 +37,7 @@ describe('the node registry', () => {
     writeFileSync(join(stateDir, 'pki', 'ca.key'), authority.privateKey);
     host = `127.0.0.1:${await freePort()}`;
     await startRegistry({ stateDir, host, binary, log: () => {} });
-    const root = join(stateDir, 'image-root');
-    mkdirSync(root);
-    writeFileSync(join(root, 'hello.txt'), 'hello\n');
-    archive = join(stateDir, 'image.tar');
-    await writeOciImage({ name: 'test/app:1', layers: [root], config: { entrypoint: ['/hello'] } }, archive);
+    archive = await writeTestImage(stateDir);
   }, 900_000);
 
   afterAll(async () => {
