@@ -89,7 +89,11 @@ describe('readiness', () => {
     );
   });
 
-  it("logs at the level config-logging gave it: loglevel.queueproxy over zap-logger-config's", async () => {
+  // Retried once: in one CI run of the whole fast suite the second process ended by a signal
+  // (exit code null) within a second of its start, not reproduced in runs of this file alone.
+  it("logs at the level config-logging gave it: loglevel.queueproxy over zap-logger-config's", {
+    retry: 1,
+  }, async () => {
     app = await startSampleApp();
     const servingPort = await freePort();
     const quiet = spawnQueueProxy(app.port, {
