@@ -121,14 +121,23 @@ beforeAll(async () => {
   await kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=true', '--timeout=120s']);
   await kubectl(['create', 'namespace', NAMESPACE]);
   await setDomainTls('Enabled');
+}, 1_800_000);
+
+/**
+ * Reads the class's CA into caFile and ca, once. The controller creates it with the first
+ * Certificate it issues, so on a fresh cluster it exists only once a ksvc has an https URL.
+ */
+async function readClassCa(): Promise<void> {
+  if (caFile) return;
   const caSecret = JSON.parse(
     (await kubectl(['get', 'secret', 'pilotlight-certificate-ca', '-n', SYSTEM_NAMESPACE, '-o', 'json'])).stdout,
   ) as { data: Record<string, string> };
   const pem = (key: string) => Buffer.from(caSecret.data[key]!, 'base64').toString('utf8');
-  caFile = join(scratch, 'ca.crt');
-  writeFileSync(caFile, pem('tls.crt'));
+  const file = join(scratch, 'ca.crt');
+  writeFileSync(file, pem('tls.crt'));
   ca = await loadCertificateAuthority({ certificate: pem('tls.crt'), privateKey: pem('tls.key') });
-}, 1_800_000);
+  caFile = file;
+}
 
 afterAll(async () => {
   if (cluster) {
@@ -159,6 +168,7 @@ describe('external-domain-tls with pilotlight certificate class', () => {
     await kubectl(['apply', '-f', '-'], stringify(service()));
     const ksvc = await readyWithUrl('https');
     expect(ksvc.status?.url).toBe(`https://${HOST}`);
+    await readClassCa();
 
     const h2 = await curl(caFile, '--http2');
     expect(h2.stdout).toBe('Hello TLS!\n\n200 2');
@@ -215,6 +225,7 @@ describe('external-domain-tls with pilotlight certificate class', () => {
     await kubectl(['apply', '-f', '-'], stringify(local));
     const ksvc = await readyWithUrl('https', undefined, 'local');
     expect(ksvc.status?.url).toBe(`https://${LOCAL_HOST}`);
+    await readClassCa();
     expect(ksvc.status?.address?.url).toBe(`https://${LOCAL_HOST}`);
     // <route>.<ns>.svc:443 is an ExternalName to gateway-internal:443; from the node, its ClusterIP.
     const internalIp = (
@@ -254,6 +265,7 @@ describe('external-domain-tls with pilotlight certificate class', () => {
   }, 300_000);
 
   it('rotating the Secret of a served host under k6 load changes the certificate served, with no failed request', async () => {
+    await readClassCa();
     const before = await servedSerial();
     const route = JSON.parse((await kubectl(['get', 'route', 'hello', '-n', NAMESPACE, '-o', 'json'])).stdout) as {
       metadata: { uid: string };
