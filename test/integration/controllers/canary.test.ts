@@ -5,7 +5,7 @@
 // a SteppedClock, so every check interval is exact; the data plane is FakeDataPlane.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LATENCY_BUCKETS_MS, LATENCY_SLOTS, latencySlot } from '../../../lib/stats/revisionFigures.ts';
 import { SteppedClock } from '../../support/steppedClock.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
@@ -24,14 +24,12 @@ import {
   startInProcess,
   waitFor,
   type Running,
+  cleanupsAfterEach,
 } from './harness.ts';
 
 type Json = Record<string, any>;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const INTERVAL_MS = 30_000;
 const STATE = 'canary.pilotlight.dev/state';

@@ -6,20 +6,27 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CERT_MANAGER_VERSION } from '../../../hack/versions.ts';
 import { createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
-import { api, condition, get, getOrUndefined, putConfigMap, QUEUE_IMAGE, startInProcess, waitFor } from './harness.ts';
+import {
+  api,
+  condition,
+  get,
+  getOrUndefined,
+  putConfigMap,
+  QUEUE_IMAGE,
+  startInProcess,
+  waitFor,
+  cleanupsAfterEach,
+} from './harness.ts';
 
 type Json = Record<string, any>;
 
 const run = promisify(execFile);
 const CLASS = 'cert-manager.certificate.networking.knative.dev';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 beforeAll(async () => {
   const { stdout } = await run(

@@ -1,17 +1,24 @@
 // pilotlight's certificate class, reconciled in process against the real API server: Certificates
 // of its class get a Secret with a certificate from the CA Secret; others are left alone.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../../lib/pki.ts';
 import { createNamespace } from '../../support/kube.ts';
-import { api, condition, get, getOrUndefined, putConfigMap, QUEUE_IMAGE, startInProcess, waitFor } from './harness.ts';
+import {
+  api,
+  condition,
+  get,
+  getOrUndefined,
+  putConfigMap,
+  QUEUE_IMAGE,
+  startInProcess,
+  waitFor,
+  cleanupsAfterEach,
+} from './harness.ts';
 
 type Json = Record<string, any>;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const OURS = 'pilotlight.certificate.networking.knative.dev';
 const CERT_MANAGER = 'cert-manager.certificate.networking.knative.dev';

@@ -1,6 +1,6 @@
 // DomainMapping → ClusterDomainClaim + KIngress, reconciled in process against the real API
 // server, with the ksvc it maps to made Ready by FakeDataPlane (which also plays the gateway).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -16,12 +16,10 @@ import {
   serving,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const dmPath = (ns: string, name = '') =>
   `/apis/serving.knative.dev/v1beta1/namespaces/${ns}/domainmappings${name ? `/${name}` : ''}`;

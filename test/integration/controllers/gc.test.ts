@@ -1,5 +1,5 @@
 // Old revisions are deleted as config-gc says, and never the one traffic points at.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -13,12 +13,10 @@ import {
   serving,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 describe('revision garbage collection', () => {
   it('keeps max-non-active-revisions old revisions besides the routed one', async () => {

@@ -2,7 +2,7 @@
 // it back. Go writes every field that is not omitempty even when zero, so whatever the webhook
 // stores must already be in that form, or the round trip changes the spec, bumps the generation
 // and stamps out a Revision nobody asked for.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -20,14 +20,12 @@ import {
   serving,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
 type Json = Record<string, any>;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setUp(prefix: string): Promise<string> {
   const ns = await createNamespace(prefix);

@@ -3,7 +3,7 @@
 // autoscaler (PodAutoscaler status) and a gateway (Ingress status). No kubelet or
 // kube-controller-manager runs in the test control plane.
 import { Registry } from 'prom-client';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import {
   RESYNC_PERIOD_MS,
   startReconcilers,
@@ -146,4 +146,16 @@ export function ksvc(name: string, image = 'dev.local/hello:1', extra: Json = {}
     metadata: { name },
     spec: { template: { spec: { containers: [{ image }] } }, ...extra },
   };
+}
+
+/**
+ * What a test file's tests register to undo (controllers, fake data planes), run after each test,
+ * the last registered first.
+ */
+export function cleanupsAfterEach(): (() => Promise<void>)[] {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return cleanups;
 }

@@ -1,6 +1,6 @@
 // Two controller instances sharing a Lease: only the holder reconciles; the other takes over
 // when the holder stops.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LeaderElector } from '../../../lib/kube/leaderElection.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
@@ -15,12 +15,10 @@ import {
   serving,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function instance(ns: string, identity: string) {
   const elector = new LeaderElector({

@@ -1,15 +1,12 @@
 // On a real API server: the controller serves its metrics, and config.webhook.serving.knative.dev
 // refuses a bad edit of a Knative ConfigMap in the system namespace, naming the key and the rule,
 // while leaving every other ConfigMap alone.
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { SYSTEM_NAMESPACE } from '../../../cli/cluster/operator.ts';
 import { createNamespace } from '../../support/kube.ts';
-import { api, getOrUndefined, putConfigMap } from './harness.ts';
+import { api, getOrUndefined, putConfigMap, cleanupsAfterEach } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 /** The error message of a failed write, or undefined when it succeeded. */
 async function refusal(write: Promise<unknown>): Promise<string | undefined> {

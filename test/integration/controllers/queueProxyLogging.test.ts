@@ -1,6 +1,6 @@
 // config-logging reaches queue-proxy as upstream passes it: in the environment of each revision's
 // Deployment, updated when the ConfigMap changes.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -12,12 +12,10 @@ import {
   QUEUE_IMAGE,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 /** queue-proxy's SERVING_LOGGING_* variables in the Deployment's pod template. */
 const loggingEnv = (deployment: any): Record<string, string | undefined> =>

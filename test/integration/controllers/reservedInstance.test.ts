@@ -1,6 +1,6 @@
 // A revision's reserved instance (`<rev>-reserved` Deployment and Service) kept, sized, scaled
 // and removed by the revision reconciler in process against the real API server.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -17,12 +17,10 @@ import {
   serving,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setUp(prefix: string, reservedInstance?: Record<string, string>) {
   const ns = await createNamespace(prefix);

@@ -1,6 +1,6 @@
 // Controllers stopped part-way and started again converge without stamping out a revision twice,
 // and leave the autoscaler's replica count alone when they update a Deployment.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -20,12 +20,10 @@ import {
   startInProcess,
   waitFor,
   type Running,
+  cleanupsAfterEach,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function start(ns: string, client = api): Promise<Running> {
   const running = await startInProcess(ns, { client });

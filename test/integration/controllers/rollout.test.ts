@@ -2,7 +2,7 @@
 // from the old revision to the new on upstream's schedule. Time is a SteppedClock, so a 120 s
 // rollout runs in seconds and every step length is exact; the data plane is FakeDataPlane,
 // holding the Ingress back where the test needs to time the first 1%.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SteppedClock } from '../../support/steppedClock.ts';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
@@ -19,14 +19,12 @@ import {
   startInProcess,
   waitFor,
   type Running,
+  cleanupsAfterEach,
 } from './harness.ts';
 
 type Json = Record<string, any>;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const ROLLOUT = 'networking.internal.knative.dev/rollout';
 

@@ -1,7 +1,7 @@
 // external-domain-tls and cluster-local-domain-tls on a Route, reconciled in process against the
 // real API server: its Knative Certificates, their Secrets (pilotlight's certificate class issuing
 // them where the test runs it), the KIngress's tls, CertificateProvisioned and https URLs.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, createNamespace, mustSucceed } from '../../support/kube.ts';
 import {
   api,
@@ -18,14 +18,12 @@ import {
   serving,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
 type Json = Record<string, any>;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const certificatesPath = (ns: string, name = '') =>
   `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/certificates${name ? `/${name}` : ''}`;

@@ -1,6 +1,6 @@
 // Service → Configuration → Revision → Deployment/PodAutoscaler and Route → Ingress, reconciled
 // in process against the real API server, with the data plane played by FakeDataPlane.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DigestResolver } from '../../../controllers/revision/digests.ts';
 import { apply, createNamespace, kubectl, mustSucceed } from '../../support/kube.ts';
 import {
@@ -20,12 +20,10 @@ import {
   serving,
   startInProcess,
   waitFor,
+  cleanupsAfterEach,
 } from './harness.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setUp(prefix: string, config: { domain?: Record<string, string>; resolveDigest?: DigestResolver } = {}) {
   const ns = await createNamespace(prefix);
