@@ -83,8 +83,8 @@ async function readyWithUrl(scheme: string, annotation?: string, name = 'hello')
   return latest!;
 }
 
-/** curl through the gateway's TLS port, the host resolved to it, trusting only `ca`. */
-const curl = (ca: string, ...args: string[]) =>
+/** curl to `host` over TLS at address:port (resolved there, not through DNS), trusting only the class CA. */
+const curlTls = (host: string, address: string, port: number, ...args: string[]) =>
   run(
     'curl',
     [
@@ -93,13 +93,13 @@ const curl = (ca: string, ...args: string[]) =>
       '--max-time',
       '30',
       '--cacert',
-      ca,
+      caFile,
       '--resolve',
-      `${HOST}:${GATEWAY_TLS_PORT}:${GATEWAY.host}`,
+      `${host}:${port}:${address}`,
       '--write-out',
       '\n%{http_code} %{http_version}',
       ...args,
-      `https://${HOST}:${GATEWAY_TLS_PORT}/`,
+      `https://${host}:${port}/`,
     ],
     { encoding: 'utf8', timeout: 60_000 },
   );
@@ -170,9 +170,9 @@ describe('external-domain-tls with pilotlight certificate class', () => {
     expect(ksvc.status?.url).toBe(`https://${HOST}`);
     await readClassCa();
 
-    const h2 = await curl(caFile, '--http2');
+    const h2 = await curlTls(HOST, GATEWAY.host, GATEWAY_TLS_PORT, '--http2');
     expect(h2.stdout).toBe('Hello TLS!\n\n200 2');
-    const h1 = await curl(caFile, '--http1.1');
+    const h1 = await curlTls(HOST, GATEWAY.host, GATEWAY_TLS_PORT, '--http1.1');
     expect(h1.stdout).toBe('Hello TLS!\n\n200 1.1');
     // The certificate is the class's, not any the machine trusts: without the CA curl refuses it.
     await expect(
@@ -231,37 +231,10 @@ describe('external-domain-tls with pilotlight certificate class', () => {
     const internalIp = (
       await kubectl(['get', 'svc', 'gateway-internal', '-n', SYSTEM_NAMESPACE, '-o', 'jsonpath={.spec.clusterIP}'])
     ).stdout;
-    const curlLocal = (name: string) =>
-      run(
-        'curl',
-        [
-          '--silent',
-          '--show-error',
-          '--max-time',
-          '30',
-          '--cacert',
-          caFile,
-          '--resolve',
-          `${name}:443:${internalIp}`,
-          '--write-out',
-          '\n%{http_code} %{http_version}',
-          `https://${name}/`,
-        ],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
     for (const name of [LOCAL_HOST, `local.${NAMESPACE}.svc`])
-      expect((await curlLocal(name)).stdout).toBe('Hello TLS!\n\n200 2');
+      expect((await curlTls(name, internalIp, 443)).stdout).toBe('Hello TLS!\n\n200 2');
     // Not on the public side: the external TLS listener has no certificate for a cluster-local name.
-    await expect(
-      run('curl', [
-        '--silent',
-        '--cacert',
-        caFile,
-        '--resolve',
-        `${LOCAL_HOST}:${GATEWAY_TLS_PORT}:${GATEWAY.host}`,
-        `https://${LOCAL_HOST}:${GATEWAY_TLS_PORT}/`,
-      ]),
-    ).rejects.toMatchObject({ code: 35 });
+    await expect(curlTls(LOCAL_HOST, GATEWAY.host, GATEWAY_TLS_PORT)).rejects.toMatchObject({ code: 35 });
   }, 300_000);
 
   it('rotating the Secret of a served host under k6 load changes the certificate served, with no failed request', async () => {
