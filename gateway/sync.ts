@@ -26,7 +26,11 @@ export interface RoutingSnapshot {
 export interface RoutingSource {
   /** Starts watching; resolves once the first complete snapshot can be read. `onChange` may be called often. */
   start(onChange: () => void): Promise<void>;
-  snapshot(): RoutingSnapshot;
+  /**
+   * The current Ingresses with the states of their backends and of `warmVersions`' backends: the
+   * versions warming may keep serving, whose backends no current Ingress may name any more.
+   */
+  snapshot(warmVersions: readonly Ingress[]): RoutingSnapshot;
   stop(): Promise<void>;
 }
 
@@ -102,7 +106,7 @@ export class RoutingSync {
   };
 
   #rebuild(): void {
-    const snapshot = this.#options.source.snapshot();
+    const snapshot = this.#options.source.snapshot(this.#warming.served);
     const table = buildRoutingTable(this.#warming.effective(snapshot.ingresses, snapshot.backends), snapshot.backends, {
       clusterDomain: this.#options.clusterDomain,
       previous: this.#live.table,

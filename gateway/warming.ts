@@ -29,6 +29,11 @@ export class IngressWarming {
   /** The last fully servable version of each Ingress, by namespace/name. */
   #served = new Map<string, Ingress>();
 
+  /** The versions kept from the last call, whose backends' states the next call needs too. */
+  get served(): Ingress[] {
+    return [...this.#served.values()];
+  }
+
   /** The Ingresses to build the routing table from: each one, or its warm previous version. */
   effective(ingresses: readonly Ingress[], backends: BackendStates): Ingress[] {
     const served = new Map<string, Ingress>();

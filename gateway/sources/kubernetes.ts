@@ -81,7 +81,7 @@ export class KubernetesSource implements RoutingSource {
     await Promise.all(informers.map((informer) => informer.whenSynced()));
   }
 
-  snapshot(): RoutingSnapshot {
+  snapshot(warmVersions: readonly Ingress[]): RoutingSnapshot {
     const ingresses = this.#ingresses.lister
       .list()
       .filter(
@@ -99,6 +99,8 @@ export class KubernetesSource implements RoutingSource {
     for (const ingress of ingresses) {
       for (const tls of ingress.spec?.tls ?? [])
         addSecret(secretKey(tls.secretNamespace ?? ingress.metadata?.namespace ?? '', tls.secretName ?? ''));
+    }
+    for (const ingress of [...ingresses, ...warmVersions]) {
       for (const rule of ingress.spec?.rules ?? []) {
         for (const path of rule.http?.paths ?? []) {
           for (const split of path.splits ?? []) {

@@ -311,6 +311,40 @@ describe('gateway Kubernetes source', () => {
     });
   });
 
+  it('keeps routing an updated KIngress to its previous backend until the new backend has a ready EndpointSlice', async () => {
+    const ns = await createNamespace('gateway-warm');
+    const slices = `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`;
+    const ingressPath = `/apis/networking.internal.knative.dev/v1alpha1/namespaces/${ns}/ingresses`;
+    // No other Ingress names the previous backend once the update is in: only warming asks for its state.
+    const to = (revision: string) => {
+      const ingress = kingress(ns, 'hello', PILOTLIGHT_INGRESS_CLASS);
+      for (const rule of ingress.spec.rules)
+        rule.http.paths[0]!.splits = [{ ...rule.http.paths[0]!.splits[0]!, serviceName: revision, percent: 100 }];
+      return ingress;
+    };
+    await post(`/api/v1/namespaces/${ns}/services`, service(ns, 'old', 'http'));
+    await post(slices, endpointSlice(ns, 'old', 'http', [{ ip: '10.244.0.21', ready: true }]));
+    await post(ingressPath, to('old'));
+    const sync = await startSource(ns);
+    const host = `hello.${ns}.example.com`;
+    await eventually(() => routeTo(sync, host).kind === 'forward', 'the KIngress in the table');
+
+    await post(`/api/v1/namespaces/${ns}/services`, service(ns, 'new', 'http'));
+    const current = await api.request<{ metadata: object }>('GET', `${ingressPath}/hello`);
+    await api.request('PUT', `${ingressPath}/hello`, { body: { ...to('new'), metadata: current.metadata } });
+    await eventually(
+      () => sync.live.snapshot.ingresses[0]?.spec?.rules?.[0]?.http?.paths[0]?.splits[0]?.serviceName === 'new',
+      'the update in a rebuilt table',
+    );
+    expect(routeTo(sync, host)).toMatchObject({ kind: 'forward', service: { name: 'old' } });
+
+    await post(slices, endpointSlice(ns, 'new', 'http', [{ ip: '10.244.0.22', ready: true }]));
+    await eventually(() => {
+      const decision = routeTo(sync, host);
+      return decision.kind === 'forward' && decision.service.name === 'new';
+    }, 'the new backend serving once its EndpointSlice is ready');
+  });
+
   it("names, in a KIngress's status, the TLS Secret or certificate that cannot serve its hosts, and serves the others", async () => {
     const ns = await createNamespace('gateway-src');
     for (const name of ['good', 'bad']) {
