@@ -11,7 +11,8 @@
 //   DELETE /revisions/<namespace>/<name>  forgets the revision
 //   GET    /revisions                     the current state, keyed by namespace/name
 // Answers 204 on changes, 400 with a message for a malformed body, 404 for other paths.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../lib/http/builtins.ts';
 import type { AddressInfo } from 'node:net';
 import {
   DEFAULT_TIMEOUT_MS,
@@ -35,7 +36,7 @@ export class StaticPodSource implements PodSource {
   constructor(port: number, host: string) {
     this.#port = port;
     this.#host = host;
-    this.#server = createServer((req, res) => this.#handle(req, res));
+    this.#server = http.createServer((req, res) => this.#handle(req, res));
   }
 
   /** The bound admin port, once started. */

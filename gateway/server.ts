@@ -1,7 +1,8 @@
 // The gateway's sockets: an external and an internal listener (HTTP/1.1 and h2c on each port,
 // through lib/http's HttpListener), the external TLS listener (HTTP/1.1 and h2 by ALPN, the
 // certificate by SNI) and an admin port with /healthz, /readyz and /metrics.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../lib/http/builtins.ts';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { DownstreamRequest, DownstreamResponse } from '../lib/http/proxy.ts';
@@ -76,7 +77,7 @@ export type AdminJson = Record<string, (query: URLSearchParams) => unknown>;
 
 /** Liveness, readiness and Prometheus metrics, apart from the traffic ports. */
 export function createAdminServer(state: AdminState, registry: Registry, json: AdminJson = {}): Server {
-  return createServer((req, res) => {
+  return http.createServer((req, res) => {
     const [path = '', query] = req.url?.split('?') ?? [];
     const answer = Object.hasOwn(json, path) ? json[path]!(new URLSearchParams(query)) : undefined;
     if (answer instanceof Error) {

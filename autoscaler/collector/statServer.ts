@@ -12,7 +12,8 @@
 // lead forwards the body to the leader at the address its Lease names, as upstream's
 // statforwarder does (adr/0011). 503 when no leader is known or it cannot be reached.
 import { readBody } from '../../lib/http/body.ts';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import { http } from '../../lib/http/builtins.ts';
 import { isIP, type AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { createLogger, type Logger } from '../../lib/log.ts';
@@ -63,7 +64,7 @@ export function statUrl(ip: string, port: number): string {
 
 export function createStatServer(options: StatServerOptions): Server {
   const log = options.log ?? createLogger('stat-server');
-  return createServer((req, res) => {
+  return http.createServer((req, res) => {
     if (req.url?.split('?')[0] !== STAT_PATH || req.method !== 'POST')
       return answer(res, 404, { error: 'POST /stats only' });
     readBody(req, MAX_BODY_BYTES)

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { IMAGE_CLI, IMAGE_NODE } from '../../lib/image.ts';
 import { REGISTRY_HOST } from '../cluster/node.ts';
 import { cacheRoot, repoRoot } from '../cluster/paths.ts';
+import { BUNDLED_COMPONENTS, bundleComponent } from './bundle.ts';
 import { compileTree } from './compile.ts';
 import { writeOciImage } from './oci.ts';
 
@@ -91,6 +92,7 @@ export async function buildOperatorImage(outDir: string): Promise<BuiltImage> {
   const compiled = join(cacheRoot, 'images', 'compiled');
   compileTree(repoRoot, [...APP_FOLDERS, 'package.json'], compiled);
   cpSync(compiled, join(app, 'app'), { recursive: true, filter: (source) => !source.endsWith('.compile-key') });
+  for (const component of BUNDLED_COMPONENTS) await bundleComponent(join(app, 'app'), component);
   cpSync(join(await dependencies(), 'node_modules'), join(app, 'app', 'node_modules'), {
     recursive: true,
     filter: (source) => !NOT_RUN.test(source),

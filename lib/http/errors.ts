@@ -1,8 +1,11 @@
 // Error answers for clients, who may be anyone: a short generic text (as Envoy's and Knative's)
 // and a request id, never an address, a namespace, a revision or an exception's message. The
 // details go to the log under the same id, so an operator can find them from the client's report.
-import { STATUS_CODES } from 'node:http';
+import { http } from './builtins.ts';
 import type { DownstreamResponse } from './proxy.ts';
+
+// Not `import { STATUS_CODES } from 'node:http'`: that namespace loads Node's bundled undici (see builtins.ts).
+const { STATUS_CODES } = http;
 
 /** The response header carrying the id of a failed request (Envoy's name for its request id). */
 export const REQUEST_ID_HEADER = 'x-request-id';
