@@ -24,6 +24,11 @@ export interface RevisionBackends {
   reserved?: ReservedBackends;
   /** Those of the pods and reserved pods whose endpoint is not ready, when there are any. */
   notReady?: readonly string[];
+  /**
+   * queue-proxy's serving port on the revision's pods, where a pod announced by its IP (see
+   * announced.ts) is reached; without it the revision takes no announcements.
+   */
+  announcePort?: number;
 }
 
 export interface ReservedBackends {

@@ -305,6 +305,7 @@ async function coldStartMarks(
     appListening: firstTimestamped(app, /helloworld listening/),
     queueProxyListening: firstLogged(queue, 'queue-proxy started', sent),
     queueProxySawAppReady: firstLogged(queue, 'user container ready', sent),
+    activatorAnnounced: firstLogged(activator, 'pod announced', sent, ofRevision),
     activatorLearnedPod: firstLogged(activator, 'probing a new pod', sent, ofRevision),
     activatorProbeOk: firstLogged(
       activator,
