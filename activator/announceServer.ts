@@ -105,9 +105,7 @@ function handle(req: IncomingMessage, res: ServerResponse, options: AnnounceServ
       const ip = peerIp(req.socket.remoteAddress ?? '');
       const revision = revisionKey(body.namespace, body.revision);
       const outcome = options.announce(revision, ip);
-      // The moment the activator learns a pod this way is a phase of a cold start (bench/coldstart.ts).
-      if (outcome === 'accepted') log.info('pod announced', { revision, ip });
-      else log.debug('announce not taken', { revision, ip, outcome });
+      if (outcome !== 'accepted') log.debug('announce not taken', { revision, ip, outcome });
       const [status, word] = OUTCOME_STATUS[outcome];
       answer(res, status, word);
     },

@@ -95,6 +95,8 @@ export class Announcements implements PodSourceListener {
     if (this.#count >= this.#maxPods) return 'full';
     current.set(address, now + this.#ttlMs);
     this.#setAnnounced(key, current);
+    // The moment the activator learns a pod this way is a phase of a cold start (bench/coldstart.ts).
+    this.#log.info('pod announced', { revision: key, pod: address });
     this.#downstream.revisionChanged(key, withAnnounced(backends, current, now).backends);
     return 'accepted';
   }

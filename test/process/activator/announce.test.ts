@@ -77,7 +77,7 @@ describe('activator: pods announced by their queue-proxy', () => {
     expect(announced.answers).toEqual(['127.0.0.1: 202']);
     expect(activator.lines.find((l) => l.message === 'pod announced')).toMatchObject({
       revision: 'default/announced-00001',
-      ip: '127.0.0.1',
+      pod: ports.address,
     });
     expect(activator.lines.find((l) => l.message === 'probing a new pod')).toMatchObject({
       revision: 'default/announced-00001',
