@@ -5,7 +5,7 @@
 // source's reports pass through here unchanged but for the announced pods they do not list yet.
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import type { PodSourceListener, RevisionBackends, RevisionKey } from './backends.ts';
+import type { AnnouncedPodListener, PodSourceListener, RevisionBackends, RevisionKey } from './backends.ts';
 
 /**
  * Long enough for the kubelet's next status write and the endpoints controller (about a second,
@@ -49,7 +49,7 @@ export type AnnounceOutcome = 'accepted' | 'known' | 'unknown-revision' | 'full'
 
 /** Sits between a PodSource and the revisions it reports to, adding the announced pods. */
 export class Announcements implements PodSourceListener {
-  #downstream: PodSourceListener;
+  #downstream: AnnouncedPodListener;
   #clock: Clock;
   #log: Logger;
   #ttlMs: number;
@@ -60,7 +60,10 @@ export class Announcements implements PodSourceListener {
   #expiry = new Map<RevisionKey, Timer>();
   #count = 0;
 
-  constructor(downstream: PodSourceListener, options: { clock: Clock; log: Logger; ttlMs?: number; maxPods?: number }) {
+  constructor(
+    downstream: AnnouncedPodListener,
+    options: { clock: Clock; log: Logger; ttlMs?: number; maxPods?: number },
+  ) {
     this.#downstream = downstream;
     this.#clock = options.clock;
     this.#log = options.log;
@@ -82,7 +85,7 @@ export class Announcements implements PodSourceListener {
   /**
    * A pod of the revision at this IP answered its readiness probe: it joins the revision's pods at
    * the revision's announce port, unless the revision is unknown (or takes no announcements) or
-   * too many announced pods are waiting already.
+   * too many announced pods are waiting already; a pod already known is probed again at once.
    */
   announce(key: RevisionKey, ip: string): AnnounceOutcome {
     const backends = this.#reported.get(key);
@@ -90,8 +93,11 @@ export class Announcements implements PodSourceListener {
     const address = podAddress(ip, backends.announcePort);
     const now = this.#clock.now();
     const current = withAnnounced(backends, this.#announced.get(key) ?? new Map(), now).waiting;
-    if (current.has(address) || withAnnounced(backends, new Map([[address, Infinity]]), now).waiting.size === 0)
+    if (current.has(address) || withAnnounced(backends, new Map([[address, Infinity]]), now).waiting.size === 0) {
+      // Its Endpoints may have listed it before it was ready: probed on a timer, it need not wait for the next.
+      this.#downstream.podAnnounced(key, address);
       return 'known';
+    }
     if (this.#count >= this.#maxPods) return 'full';
     current.set(address, now + this.#ttlMs);
     this.#setAnnounced(key, current);

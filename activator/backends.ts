@@ -43,6 +43,11 @@ export interface PodSourceListener {
   revisionChanged(key: RevisionKey, backends: RevisionBackends | undefined): void;
 }
 
+/** A listener that also hears when one of a revision's known pods says it is ready (see announced.ts). */
+export interface AnnouncedPodListener extends PodSourceListener {
+  podAnnounced(key: RevisionKey, address: string): void;
+}
+
 export interface PodSource {
   /** Starts reporting; resolves once every revision known at start has been reported. */
   start(listener: PodSourceListener): Promise<void>;

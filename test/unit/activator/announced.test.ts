@@ -56,15 +56,19 @@ describe('Announcements', () => {
   const setup = (options: { ttlMs?: number; maxPods?: number } = {}) => {
     const clock = new FakeClock(1000);
     const reports: Array<[string, RevisionBackends | undefined]> = [];
+    const reprobed: string[] = [];
     const announcements = new Announcements(
-      { revisionChanged: (key, b) => reports.push([key, b]) },
+      {
+        revisionChanged: (key, b) => reports.push([key, b]),
+        podAnnounced: (key, address) => reprobed.push(`${key} ${address}`),
+      },
       { clock, log: createLogger('test'), ttlMs: 10_000, ...options },
     );
-    return { clock, reports, announcements, last: () => reports.at(-1) };
+    return { clock, reports, reprobed, announcements, last: () => reports.at(-1) };
   };
 
   it('passes reports on, and an announced pod of a known revision at its port until the Endpoints list it', () => {
-    const { reports, announcements, last } = setup();
+    const { reports, reprobed, announcements, last } = setup();
     announcements.revisionChanged('ns/a', backends([]));
     expect(last()).toEqual(['ns/a', backends([])]);
 
@@ -82,6 +86,8 @@ describe('Announcements', () => {
     expect(announcements.announce('ns/a', '10.0.0.8')).toBe('accepted');
     announcements.revisionChanged('ns/a', backends(['10.0.0.8:8012']));
     expect(announcements.announce('ns/a', '10.0.0.8')).toBe('known');
+    // A pod known already, announced or listed, is probed again at once: it says it is ready now.
+    expect(reprobed).toEqual(['ns/a 10.0.0.7:8012', 'ns/a 10.0.0.8:8012']);
   });
 
   it('forgets an announced pod its Endpoints never list after the TTL, reporting the revision without it', () => {
