@@ -24,6 +24,11 @@ export interface RevisionBackends {
   reserved?: ReservedBackends;
   /** Those of the pods and reserved pods whose endpoint is not ready, when there are any. */
   notReady?: readonly string[];
+  /**
+   * queue-proxy's serving port on the revision's pods, where a pod announced by its IP (see
+   * announced.ts) is reached; without it the revision takes no announcements.
+   */
+  announcePort?: number;
 }
 
 export interface ReservedBackends {
@@ -36,6 +41,11 @@ export interface ReservedBackends {
 export interface PodSourceListener {
   /** The revision's current state; undefined once the revision is gone. */
   revisionChanged(key: RevisionKey, backends: RevisionBackends | undefined): void;
+}
+
+/** A listener that also hears when one of a revision's known pods says it is ready (see announced.ts). */
+export interface AnnouncedPodListener extends PodSourceListener {
+  podAnnounced(key: RevisionKey, address: string): void;
 }
 
 export interface PodSource {

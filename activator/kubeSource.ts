@@ -15,6 +15,8 @@ import { RESERVED_SERVICE_TYPE, ReservedInstanceLabels } from '../lib/config/res
 import type { Informer } from '../lib/kube/informer.ts';
 import { InformerFactory } from '../lib/kube/informerFactory.ts';
 import { QueuePortNames } from '../lib/hop.ts';
+import { backendPort } from '../lib/apis/networking.ts';
+import { servingContainerOf, servingProtocol } from '../lib/apis/revision.ts';
 import type { KubeRest } from '../lib/kube/rest.ts';
 import type { Logger } from '../lib/log.ts';
 import {
@@ -145,6 +147,8 @@ export function backendsOf(revision: Revision, pods: readonly string[], reserved
     ...(idleSeconds ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
     pods,
     ...(reserved === undefined ? {} : { reserved }),
+    // The port the private Service targets for the revision's protocol (autoscaler/serverlessservice).
+    announcePort: backendPort(servingProtocol(spec?.containers === undefined ? undefined : servingContainerOf(spec))),
   };
 }
 

@@ -14,9 +14,13 @@ import {
 } from '../lib/http/server.ts';
 import { finishInFlight } from '../lib/http/inFlight.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
-import { MetricsPorts, QueuePorts } from '../lib/hop.ts';
+import { ANNOUNCE_KEY_SECRET } from '../lib/announce.ts';
+import { ANNOUNCE_PORT, MetricsPorts, QueuePorts } from '../lib/hop.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createRegistry, serveMetrics } from '../lib/metrics.ts';
+import { Announcements } from './announced.ts';
+import { fileAnnounceKey, secretAnnounceKey, type AnnounceKey } from './announceKey.ts';
+import { createAnnounceServer, listenAnnounceServer } from './announceServer.ts';
 import type { PodSource } from './backends.ts';
 import { ActivatorHandler } from './handler.ts';
 import { ActivatorMetrics } from './metrics.ts';
@@ -54,12 +58,15 @@ export interface ActivatorConfig {
   connectionLimits: ConnectionLimits;
   /** A websocket tunnel with no byte either way for this long is closed; 0: off. */
   upgradeIdleTimeoutMs: number;
+  /** Where queue-proxies announce their pods (announceServer.ts); never a serving port. */
+  announcePort: number;
 }
 
 export interface RunningActivator {
   port: number;
   h2cPort: number;
   metricsPort: number;
+  announcePort: number;
   shutdown(): Promise<void>;
 }
 
@@ -67,6 +74,8 @@ export async function startActivator(
   config: ActivatorConfig,
   source: PodSource,
   log: Logger,
+  /** Checks announce tokens; without it every announce is refused (503). */
+  announceKey: AnnounceKey | undefined,
   clock: Clock = realClock,
 ): Promise<RunningActivator> {
   const registry = createRegistry('activator');
@@ -126,11 +135,19 @@ export async function startActivator(
     });
   const listeners = [newListener(), newListener()] as const;
 
-  await source.start(revisions);
-  const [port, h2cPort, metricsServer] = await Promise.all([
+  const announcements = new Announcements(revisions, { clock, log });
+  const announceServer = createAnnounceServer({
+    announce: (key, ip) => announcements.announce(key, ip),
+    key: () => announceKey?.current(),
+    log,
+  });
+
+  await source.start(announcements);
+  const [port, h2cPort, metricsServer, announcePort] = await Promise.all([
     listeners[0].listen(config.port, config.bindAddress),
     listeners[1].listen(config.h2cPort, config.bindAddress),
     serveMetrics(registry, config.metricsPort, config.bindAddress),
+    listenAnnounceServer(announceServer, config.announcePort, config.bindAddress),
   ]);
 
   const shutdown = async () => {
@@ -142,11 +159,25 @@ export async function startActivator(
     await finishInFlight(handler.inFlight, listeners, { clock, timeoutMs: config.drainTimeoutMs, log });
     clearInterval(reportTicker);
     concurrency.tick(clock.now());
-    await Promise.all([source.stop(), revisions.close(), reporter.close(), closeServer(metricsServer)]);
+    announceKey?.stop();
+    announcements.close();
+    await Promise.all([
+      source.stop(),
+      revisions.close(),
+      reporter.close(),
+      closeServer(metricsServer),
+      closeServer(announceServer),
+    ]);
     log.info('drained');
   };
   let shuttingDown: Promise<void> | undefined;
-  return { port, h2cPort, metricsPort: addressPort(metricsServer), shutdown: () => (shuttingDown ??= shutdown()) };
+  return {
+    port,
+    h2cPort,
+    metricsPort: addressPort(metricsServer),
+    announcePort,
+    shutdown: () => (shuttingDown ??= shutdown()),
+  };
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -164,6 +195,10 @@ const USAGE = `pilotlight activator [flags]
   --h2c-port N              serving port for revisions that speak h2c (default 8013); both take HTTP/1.1 and h2c
   --bind ADDRESS            address for every port (default 0.0.0.0)
   --metrics-port N          Prometheus metrics (default ${MetricsPorts.activator})
+  --announce-port N         where queue-proxies announce their pods, never a serving port (default ${ANNOUNCE_PORT})
+  --announce-key-file FILE  check announce tokens with this key (32 bytes or more) rather than the
+                            kubernetes source's Secret ${ANNOUNCE_KEY_SECRET}; with the static source and
+                            without it, every announce is refused
   --pod-source SOURCE       kubernetes (default): Revisions and private Endpoints, see kubeSource.ts;
                             static: revisions set through an admin endpoint, see staticSource.ts
   --kubeconfig FILE         for the kubernetes source (default: in-cluster or $KUBECONFIG)
@@ -205,6 +240,8 @@ export async function main(argv: string[]): Promise<void> {
       'h2c-port': { type: 'string' },
       bind: { type: 'string' },
       'metrics-port': { type: 'string' },
+      'announce-port': { type: 'string' },
+      'announce-key-file': { type: 'string' },
       'pod-source': { type: 'string' },
       kubeconfig: { type: 'string' },
       'admin-port': { type: 'string' },
@@ -255,6 +292,7 @@ export async function main(argv: string[]): Promise<void> {
       ),
     },
     upgradeIdleTimeoutMs: duration('upgrade-idle-timeout', values['upgrade-idle-timeout'], DEFAULT_UPGRADE_IDLE_MS),
+    announcePort: integer('announce-port', values['announce-port'], ANNOUNCE_PORT),
   };
   const problem = connectionLimitsProblem(config.connectionLimits, {
     maxHeaderBytes: '--max-header-bytes',
@@ -267,26 +305,31 @@ export async function main(argv: string[]): Promise<void> {
   const sourceKind = values['pod-source'] ?? 'kubernetes';
   let source: PodSource;
   let staticSource: StaticPodSource | undefined;
+  const keyFile = values['announce-key-file'];
+  let announceKey = keyFile === undefined ? undefined : fileAnnounceKey(keyFile);
   if (sourceKind === 'static') {
     source = staticSource = new StaticPodSource(integer('admin-port', values['admin-port'], 8014), config.bindAddress);
   } else if (sourceKind === 'kubernetes') {
     const client = createKubeRest(loadKubeConnection(values.kubeconfig));
     const kubeSource = new KubePodSource(client, log);
     source = kubeSource;
+    const systemNamespace = process.env.SYSTEM_NAMESPACE ?? 'knative-serving';
+    announceKey ??= secretAnnounceKey(client, systemNamespace, realClock, log.with({ part: 'announce' }));
     followLogLevel({
       informers: kubeSource.informers,
-      namespace: process.env.SYSTEM_NAMESPACE ?? 'knative-serving',
+      namespace: systemNamespace,
       component: 'activator',
       log: log.with({ part: 'logging' }),
     });
   } else {
     throw new Error(`--pod-source: unknown source ${sourceKind}\n${USAGE}`);
   }
-  const activator = await startActivator(config, source, log);
+  const activator = await startActivator(config, source, log, announceKey);
   log.info('activator started', {
     port: activator.port,
     h2cPort: activator.h2cPort,
     metricsPort: activator.metricsPort,
+    announcePort: activator.announcePort,
     podSource: sourceKind,
     ...(staticSource === undefined ? {} : { adminPort: staticSource.port }),
   });

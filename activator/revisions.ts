@@ -1,7 +1,7 @@
 // The revisions this activator serves, kept in step with a PodSource: one throttler each.
 import type { Logger } from '../lib/log.ts';
 import type { RequestTimeouts } from '../lib/http/timeouts.ts';
-import type { PodSourceListener, RevisionBackends, RevisionKey } from './backends.ts';
+import type { AnnouncedPodListener, RevisionBackends, RevisionKey } from './backends.ts';
 import { RevisionThrottler, type ThrottlerDeps } from './throttler.ts';
 
 export interface ServedRevision {
@@ -14,7 +14,7 @@ export interface ServedRevision {
   active: number;
 }
 
-export class Revisions implements PodSourceListener {
+export class Revisions implements AnnouncedPodListener {
   #byKey = new Map<RevisionKey, ServedRevision>();
   #deps: ThrottlerDeps;
   #log: Logger;
@@ -81,6 +81,10 @@ export class Revisions implements PodSourceListener {
           }),
     });
     revision.throttler.setPods(backends.pods, backends.reserved, backends.notReady);
+  }
+
+  podAnnounced(key: RevisionKey, address: string): void {
+    this.#byKey.get(key)?.throttler.probeNow(address);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,8 @@
 //          optional "reserved": {"containerConcurrency": 1, "pods": ["127.0.0.1:8112"]} describes
 //          the revision's reserved burstable instance (containerConcurrency 1 or more); optional
 //          "notReady": ["127.0.0.1:8012"] names pods whose endpoint is not ready, as Kubernetes'
-//          notReadyAddresses would
+//          notReadyAddresses would; optional "announcePort": 8012 lets the revision's pods announce
+//          themselves (see announced.ts), reached at that port of the announcing address
 //   DELETE /revisions/<namespace>/<name>  forgets the revision
 //   GET    /revisions                     the current state, keyed by namespace/name
 // Answers 204 on changes, 400 with a message for a malformed body, 404 for other paths.
@@ -112,6 +113,7 @@ function parseBackends(text: string): RevisionBackends {
     pods?: unknown;
     reserved?: unknown;
     notReady?: unknown;
+    announcePort?: unknown;
   };
   const cc = value.containerConcurrency;
   if (typeof cc !== 'number' || !Number.isInteger(cc) || cc < 0)
@@ -127,7 +129,11 @@ function parseBackends(text: string): RevisionBackends {
   };
   const pods = parsePods('pods', value.pods);
   const notReady = value.notReady === undefined ? {} : { notReady: parsePods('notReady', value.notReady) };
-  if (value.reserved === undefined) return { containerConcurrency: cc, ...timeouts, pods, ...notReady };
+  const port = value.announcePort;
+  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535))
+    throw new Error('announcePort: must be a port number from 1 to 65535');
+  const announce = port === undefined ? {} : { announcePort: port };
+  if (value.reserved === undefined) return { containerConcurrency: cc, ...timeouts, pods, ...notReady, ...announce };
   const reserved = value.reserved as { containerConcurrency?: unknown; pods?: unknown } | null;
   const reservedCc = reserved?.containerConcurrency;
   if (typeof reservedCc !== 'number' || !Number.isInteger(reservedCc) || reservedCc < 1) {
@@ -138,6 +144,7 @@ function parseBackends(text: string): RevisionBackends {
     ...timeouts,
     pods,
     ...notReady,
+    ...announce,
     reserved: { containerConcurrency: reservedCc, pods: parsePods('reserved.pods', reserved?.pods) },
   };
 }

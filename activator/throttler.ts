@@ -37,6 +37,8 @@ export class PodTracker {
   inFlight = 0;
   /** Why the last probe failed, so each new reason is logged once rather than every attempt. */
   lastProbeFailure: string | undefined;
+  /** Said it is ready while a probe was on its way: a failed probe is followed by another at once. */
+  probeAgainAtOnce = false;
   /** Told after each release, for reserved pods only (see RevisionThrottler). */
   onReleased: (() => void) | undefined;
   /** For requests that arrived over HTTP/2 (revisions that speak h2c); made on the first one. */
@@ -204,6 +206,22 @@ export class RevisionThrottler {
     return undefined;
   }
 
+  /**
+   * The pod says it is ready (queue-proxy's announce, see announced.ts): if it has yet to answer a
+   * probe, it is probed now rather than at its next interval, which may be up to PROBE_INTERVAL_MS away.
+   */
+  probeNow(address: string): void {
+    const tracker = this.#pods.get(address);
+    if (tracker === undefined || tracker.health !== 'probing') return;
+    const timer = this.#probeTimers.get(tracker);
+    if (timer === undefined) {
+      tracker.probeAgainAtOnce = true;
+      return;
+    }
+    timer.cancel();
+    this.#probe(tracker);
+  }
+
   /** A pod refused a connection: it takes no traffic until it answers a probe again. */
   podFailed(tracker: PodTracker): void {
     this.#reprobe(tracker, 'pod refused a connection; probing it again');
@@ -253,6 +271,11 @@ export class RevisionThrottler {
         if (failure !== tracker.lastProbeFailure) {
           tracker.lastProbeFailure = failure;
           this.#deps.log.info('pod not answering its probe yet', { revision: this.key, pod: tracker.address, failure });
+        }
+        if (tracker.probeAgainAtOnce) {
+          tracker.probeAgainAtOnce = false;
+          this.#probe(tracker);
+          return;
         }
         this.#probeTimers.set(
           tracker,

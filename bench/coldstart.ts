@@ -267,12 +267,17 @@ async function coldStartMarks(
       ])
     ).stdout.split('\n');
   const { pod } = watched;
-  const podLines = async (container: string, ...flags: string[]) =>
-    pod === undefined
-      ? []
-      : (
-          await kubectl(['logs', '-n', 'default', pod, '-c', container, ...flags]).catch(() => ({ stdout: '' }))
-        ).stdout.split('\n');
+  // The response may come before the kubelet writes that the containers run (queue-proxy's
+  // announce does not wait for it), and until then `kubectl logs` refuses: ask again a while.
+  const podLines = async (container: string, ...flags: string[]) => {
+    if (pod === undefined) return [];
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const logs = await kubectl(['logs', '-n', 'default', pod, '-c', container, ...flags]).catch(() => undefined);
+      if (logs !== undefined) return logs.stdout.split('\n');
+      await sleep(250);
+    }
+    return [];
+  };
   const [activator, autoscaler, queue, app] = await Promise.all([
     componentLines('activator'),
     componentLines('autoscaler'),
@@ -305,6 +310,7 @@ async function coldStartMarks(
     appListening: firstTimestamped(app, /helloworld listening/),
     queueProxyListening: firstLogged(queue, 'queue-proxy started', sent),
     queueProxySawAppReady: firstLogged(queue, 'user container ready', sent),
+    activatorAnnounced: firstLogged(activator, 'pod announced', sent, ofRevision),
     activatorLearnedPod: firstLogged(activator, 'probing a new pod', sent, ofRevision),
     activatorProbeOk: firstLogged(
       activator,

@@ -20,12 +20,17 @@ const DEFAULT_GATEWAY_STATS_URL = 'http://gateway-admin.pilotlight-system.svc.cl
 const USAGE = `usage: pilotlight controller [--webhook-port 8443] [--webhook-host 0.0.0.0] [--metrics-port ${MetricsPorts.controller}]
                              [--webhook-url https://HOST:PORT | --webhook-service NAME]
                              [--gateway-stats-url URL] [--certificate-issuer] [--cert-manager]
+                             [--activator-announce-host NAME]
   --webhook-url      how the API server reaches the webhook when the controller runs outside the cluster
   --webhook-service  the Service in front of the controller in SYSTEM_NAMESPACE (default: webhook)
   --gateway-stats-url  the gateways' GET /revisions/stats, which the canary analysis reads; a host
                      with several addresses (a headless Service) is asked at each
                      (default: ${DEFAULT_GATEWAY_STATS_URL})
   --metrics-port     Prometheus metrics (GET /metrics) on --webhook-host, every replica
+  --activator-announce-host  the DNS name of the activators' headless announce Service, which each
+                     revision's queue-proxy announces its ready pod to (with a token from Secret
+                     pilotlight-activator-announce in SYSTEM_NAMESPACE, created when absent); empty: off
+                     (default: activator-announce.SYSTEM_NAMESPACE.svc.cluster.local.)
   --certificate-issuer  run pilotlight's certificate class for Knative Certificates (it reads and
                      writes Secrets in every namespace; the chart's certificateIssuer.enabled)
   --cert-manager     run cert-manager's certificate class: Knative Certificates of it become
@@ -48,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
       'gateway-stats-url': { type: 'string', default: DEFAULT_GATEWAY_STATS_URL },
       'certificate-issuer': { type: 'boolean', default: false },
       'cert-manager': { type: 'boolean', default: false },
+      'activator-announce-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -110,6 +116,8 @@ export async function main(argv: string[]): Promise<void> {
     gatewayStatsUrl: values['gateway-stats-url'],
     certificateIssuer: values['certificate-issuer'],
     certManager: values['cert-manager'],
+    // Absolute (the final dot): one lookup, not one per entry of the pod's DNS search path.
+    announceHost: values['activator-announce-host'] ?? `activator-announce.${systemNamespace}.svc.cluster.local.`,
   });
   elector.start();
   void reconcilers.whenSynced().then(() => {

@@ -42,6 +42,7 @@ import { DOMAIN_MAPPING_FINALIZER, domainMappingReconciler } from './domainmappi
 import { gcReconciler } from './gc/reconciler.ts';
 import { kindReconciler, type KindReconcilerOptions, type WithStatus } from '../lib/reconciler/kindReconciler.ts';
 import { collectionPath, Kinds, type Kind } from '../lib/reconciler/kinds.ts';
+import { secretAnnounceKey } from './revision/announceKey.ts';
 import { revisionReconciler, type RevisionConfigSnapshot } from './revision/reconciler.ts';
 import { instanceModeRecorder } from './revision/reservedInstance.ts';
 import { clusterCaCertificates, createDigestResolver, type DigestResolver } from './revision/digests.ts';
@@ -80,6 +81,12 @@ export interface ReconcilersOptions {
    * Certificate CRD installed, and rights on cert-manager.io Certificates.
    */
   certManager?: boolean;
+  /**
+   * The DNS name of the activators' announce Service: each revision's queue-proxy announces its pod
+   * there, with a token from the key in Secret pilotlight-activator-announce of the system
+   * namespace (created when absent). No announce when unset.
+   */
+  announceHost?: string;
 }
 
 export interface Reconcilers {
@@ -199,6 +206,9 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   });
   configurationController.watch(revisions, controllerOf('Configuration'));
 
+  const announceKey = options.announceHost
+    ? secretAnnounceKey(client, options.systemNamespace, log.with({ part: 'announce' }))
+    : undefined;
   const revisionController = controller('revision', revisions, {
     kind: Kinds.revision,
     conditions: RevisionConditions,
@@ -212,6 +222,7 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
       config: () => store.snapshot(),
       systemNamespace: options.systemNamespace,
       resolveDigest: options.resolveDigest ?? createDigestResolver(createRegistryClient(clusterCaCertificates())),
+      ...(options.announceHost && announceKey ? { announce: { host: options.announceHost, key: announceKey } } : {}),
     }),
   });
   revisionController.watch(deployments, controllerOf('Revision'));
@@ -372,6 +383,8 @@ export function startReconcilers(options: ReconcilersOptions): Reconcilers {
   void store.whenPresent(CONFIG_DEPLOYMENT).then(() => {
     if (stopped) return;
     log.info('starting reconcilers');
+    // The activators read the key as soon as it exists, before the first pod needs it.
+    announceKey?.().catch((error: Error) => log.warn('cannot read or create the announce key', { error }));
     for (const c of controllers) void c.start();
   });
 

@@ -25,6 +25,7 @@ export interface ActivatorProc extends Proc {
   h2cPort: number;
   adminPort: number;
   metricsPort: number;
+  announcePort: number;
 }
 
 export async function startActivator(flags: string[] = []): Promise<ActivatorProc> {
@@ -45,6 +46,8 @@ export async function startActivator(flags: string[] = []): Promise<ActivatorPro
         '0',
         '--metrics-port',
         '0',
+        '--announce-port',
+        '0',
         '--name',
         'activator-test',
         '--drain-quiet-period',
@@ -61,6 +64,7 @@ export async function startActivator(flags: string[] = []): Promise<ActivatorPro
     h2cPort: line.h2cPort as number,
     adminPort: line.adminPort as number,
     metricsPort: line.metricsPort as number,
+    announcePort: line.announcePort as number,
   };
 }
 
@@ -74,6 +78,8 @@ export interface RevisionSpec {
   reserved?: { containerConcurrency: number; pods: string[] };
   /** Pods whose endpoint is not ready (Kubernetes' notReadyAddresses). */
   notReady?: string[];
+  /** Lets the revision's pods announce themselves, reached at this port of the announcing address. */
+  announcePort?: number;
 }
 
 export async function putRevision(activator: ActivatorProc, name: string, spec: RevisionSpec): Promise<void> {

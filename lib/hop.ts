@@ -97,7 +97,28 @@ export const QueueEnv = {
   loggingConfig: 'SERVING_LOGGING_CONFIG',
   /** config-logging's loglevel.queueproxy; empty when not set. */
   loggingLevel: 'SERVING_LOGGING_LEVEL',
+  /** The DNS name whose addresses are the activators' pods (a headless Service); unset: no announce. */
+  announceHost: 'ACTIVATOR_ANNOUNCE_HOST',
+  /** The revision's announce token (lib/announce.ts), which the activators recompute. */
+  announceToken: 'ACTIVATOR_ANNOUNCE_TOKEN',
 } as const;
+
+/**
+ * queue-proxy announces its pod to every activator once the user container first answers its
+ * readiness probe, so a request held at zero need not wait for the pod's Endpoints:
+ * `POST ANNOUNCE_PATH` on ANNOUNCE_PORT of each activator pod with an AnnounceBody as JSON. The
+ * activator takes the pod's address from the connection, never from the body, and probes it like
+ * any pod before it sends it traffic. A port of its own, which no Service the gateway routes to
+ * exposes.
+ */
+export const ANNOUNCE_PORT = 8015;
+export const ANNOUNCE_PATH = '/announce';
+
+export interface AnnounceBody {
+  namespace: string;
+  revision: string;
+  token: string;
+}
 
 /**
  * Where each component serves its Prometheus metrics, GET /metrics in the text format: the one

@@ -7,7 +7,7 @@
 // the activator and gateway share (Knative's one-minute ReadHeaderTimeout, Envoy's 5m stream
 // idle timeout for websockets).
 import { parseGoDuration } from '../lib/config/duration.ts';
-import { QueueEnv, QueuePorts } from '../lib/hop.ts';
+import { ANNOUNCE_PORT, QueueEnv, QueuePorts } from '../lib/hop.ts';
 import { connectionLimitsProblem, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../lib/http/server.ts';
 import { DEFAULT_UPGRADE_IDLE_MS } from '../lib/http/upgrade.ts';
 import { type Level, ZAP_LEVEL_RULE, zapLevel } from '../lib/log.ts';
@@ -133,6 +133,8 @@ export interface QueueProxyConfig {
   upgradeIdleTimeoutMs: number;
   /** config-logging's level for queue-proxy, fixed for the pod's life as upstream's. */
   logLevel: Level;
+  /** Where and with what token the pod is announced once its user container is ready (announce.ts). */
+  announce: { host: string; port: number; token: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -172,6 +174,12 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
   };
   const upgradeIdleTimeoutMs = read.durationMs('QUEUE_UPGRADE_IDLE_TIMEOUT', DEFAULT_UPGRADE_IDLE_MS);
   const logLevel = read.logLevel(QueueEnv.loggingConfig, QueueEnv.loggingLevel);
+  const announceHost = read.string(QueueEnv.announceHost, '');
+  const announceToken = read.string(QueueEnv.announceToken, '');
+  // The activators' port is fixed (lib/hop.ts); overridable so tests can run one on any port.
+  const announcePort = read.port('QUEUE_ANNOUNCE_PORT', ANNOUNCE_PORT);
+  if ((announceHost === '') !== (announceToken === ''))
+    read.issues.push(`${QueueEnv.announceHost} and ${QueueEnv.announceToken}: must be set together or not at all`);
   const limitsProblem = connectionLimitsProblem(connectionLimits, {
     maxHeaderBytes: 'QUEUE_MAX_HEADER_BYTES',
     headersTimeoutMs: 'QUEUE_HEADERS_TIMEOUT',
@@ -216,5 +224,6 @@ export function parseConfig(env: Record<string, string | undefined>): QueueProxy
     connectionLimits,
     upgradeIdleTimeoutMs,
     logLevel,
+    announce: announceHost === '' ? undefined : { host: announceHost, port: announcePort, token: announceToken },
   };
 }

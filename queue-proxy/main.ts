@@ -16,6 +16,7 @@ import { Breaker } from '../lib/breaker.ts';
 import { parseConfig, type QueueProxyConfig } from './config.ts';
 import { Drainer } from './drain.ts';
 import { Pipeline } from './handler.ts';
+import { prepareAnnounce } from './announce.ts';
 import { Readiness } from './readiness.ts';
 import { RequestStats } from '../lib/stats/requestStats.ts';
 import { AutoscalerStatsReporter } from './stats.ts';
@@ -81,6 +82,7 @@ export async function startQueueProxy(
   log: Logger,
   clock: Clock = realClock,
 ): Promise<RunningQueueProxy> {
+  let terminating = false;
   // Node's Agent has no timeouts of its own: they are the revision's business (see Pipeline).
   const upstream = new NodeDispatcher('127.0.0.1', config.userPort, config.containerConcurrency);
   const h2cUpstream = new LazyH2CUpstream(`http://127.0.0.1:${config.userPort}`);
@@ -88,7 +90,19 @@ export async function startQueueProxy(
     config.containerConcurrency > 0 ? new Breaker(config.containerConcurrency, config.queueDepth) : undefined;
   const stats = new RequestStats(clock.now());
   const drainer = new Drainer(config.drainQuietPeriodMs, clock);
-  const readiness = new Readiness(config.readinessProbes, config.startupProbeIntervalMs, clock, log);
+  const announce =
+    config.announce &&
+    prepareAnnounce(
+      {
+        host: config.announce.host,
+        port: config.announce.port,
+        body: { namespace: config.namespace, revision: config.revision, token: config.announce.token },
+      },
+      log,
+    );
+  const readiness = new Readiness(config.readinessProbes, config.startupProbeIntervalMs, clock, log, () => {
+    if (announce && !terminating) void announce();
+  });
 
   const reporter = new AutoscalerStatsReporter(config, config.reportingPeriodMs, clock.now());
   const reportTicker = setInterval(() => {
@@ -122,7 +136,6 @@ export async function startQueueProxy(
 
   // The user container's preStop hook: it returns once draining is complete, so the app gets
   // its SIGTERM only after queue-proxy stopped sending it traffic.
-  let terminating = false;
   const admin = http.createServer((req, res) => {
     if (req.url?.split('?')[0] !== WAIT_FOR_DRAIN_PATH) {
       res.writeHead(404).end();

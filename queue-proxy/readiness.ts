@@ -21,7 +21,16 @@ export class Readiness {
   #waiters: Array<(ready: boolean) => void> = [];
   #inFlight: Promise<boolean> | undefined;
 
-  constructor(probes: readonly ReadinessProbe[], intervalMs: number, clock: Clock, log: Logger) {
+  #onFirstReady: () => void;
+
+  constructor(
+    probes: readonly ReadinessProbe[],
+    intervalMs: number,
+    clock: Clock,
+    log: Logger,
+    onFirstReady: () => void = () => {},
+  ) {
+    this.#onFirstReady = onFirstReady;
     this.#probes = probes;
     this.#successesNeeded = Math.max(...probes.map((p) => p.successThreshold));
     this.#intervalMs = intervalMs;
@@ -41,6 +50,7 @@ export class Readiness {
         this.#ready = true;
         this.#log.info('user container ready', { afterMs: this.#clock.now() - startedAt });
         for (const wake of this.#waiters.splice(0)) wake(true);
+        this.#onFirstReady();
         return;
       }
       this.#clock.setTimeout(() => void attempt(), this.#intervalMs);

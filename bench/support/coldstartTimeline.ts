@@ -17,7 +17,9 @@ export const MILESTONES = [
   { key: 'appListening', label: 'app process listening' },
   { key: 'queueProxyListening', label: 'queue-proxy process listening' },
   { key: 'queueProxySawAppReady', label: "queue-proxy's first successful probe" },
-  { key: 'activatorLearnedPod', label: 'activator learns the pod (endpoints)' },
+  { key: 'activatorAnnounced', label: 'activator learns the pod (announce)' },
+  // Right after the announce; without one (refused, lost), when the Endpoints list the pod.
+  { key: 'activatorLearnedPod', label: 'activator starts probing the pod (endpoints, if not announced)' },
   { key: 'activatorProbeOk', label: "activator's probe answered, request forwarded" },
   { key: 'response', label: 'response received' },
 ] as const;

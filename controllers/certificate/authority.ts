@@ -3,8 +3,8 @@
 // created on first use; an operator who wants their own CA creates the Secret beforehand.
 import { createPrivateKey } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import type { KubeRest } from '../../lib/kube/rest.ts';
+import { readOrCreateSecret } from '../../lib/kube/secrets.ts';
 import { readTlsSecret, TLS_SECRET_TYPE, tlsSecretData } from '../../lib/kube/tlsSecret.ts';
 import type { Logger } from '../../lib/log.ts';
 import { createCertificateAuthority, loadCertificateAuthority, type CertificateAuthority } from '../../lib/pki.ts';
@@ -17,45 +17,25 @@ export interface AuthoritySource {
 }
 
 export function secretAuthority(client: KubeRest, namespace: string): AuthoritySource {
-  const collection = `/api/v1/namespaces/${namespace}/secrets`;
-  const path = `${collection}/${CERTIFICATE_CA_SECRET}`;
   /** The CA as last loaded, reused while its Secret is unchanged: loading imports keys. */
   let loaded: { resourceVersion: string | undefined; ca: CertificateAuthority } | undefined;
 
-  const read = async () => {
-    try {
-      return await client.request<V1Secret>('GET', path);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  };
-
-  const create = async (log: Logger) => {
+  const make = async (): Promise<V1Secret> => {
     const ca = await createCertificateAuthority('pilotlight-certificate-ca', CA_VALID_DAYS);
-    const body: V1Secret = {
+    return {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: CERTIFICATE_CA_SECRET, namespace },
       type: TLS_SECRET_TYPE,
       data: tlsSecretData({ certificate: ca.certificate, privateKey: ca.privateKey }),
     };
-    try {
-      const created = await client.request<V1Secret>('POST', collection, { body });
-      log.info('created the certificate CA', { secret: `${namespace}/${CERTIFICATE_CA_SECRET}` });
-      return created;
-    } catch (error) {
-      // Another replica, or an operator, was first: theirs is the CA.
-      if (!isAlreadyExists(error)) throw error;
-      const theirs = await read();
-      if (!theirs) throw error;
-      return theirs;
-    }
   };
 
   return {
     async get(log) {
-      const secret = (await read()) ?? (await create(log));
+      // Another replica, or an operator, may have been first: theirs is the CA.
+      const { secret, created } = await readOrCreateSecret(client, namespace, CERTIFICATE_CA_SECRET, make);
+      if (created) log.info('created the certificate CA', { secret: `${namespace}/${CERTIFICATE_CA_SECRET}` });
       const resourceVersion = secret.metadata?.resourceVersion;
       if (loaded && loaded.resourceVersion === resourceVersion) return loaded.ca;
       const { certificate, privateKey } = readTlsSecret(secret);

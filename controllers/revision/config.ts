@@ -11,4 +11,6 @@ export interface RevisionConfig {
   /** config-logging: queue-proxy's level goes into each new pod's environment. */
   logging: LoggingConfig;
   systemNamespace: string;
+  /** Where queue-proxy announces its pod and the key of the revision's token; none: no announce. */
+  announce?: { host: string; key: Buffer };
 }

@@ -48,6 +48,8 @@ export interface RevisionReconcilerDeps {
   config(): Readonly<RevisionConfigSnapshot>;
   systemNamespace: string;
   resolveDigest: DigestResolver;
+  /** Where queue-proxies announce their pods, and the key of the revisions' tokens; none: no announce. */
+  announce?: { host: string; key(): Promise<Buffer> };
 }
 
 export function revisionReconciler(deps: RevisionReconcilerDeps) {
@@ -162,6 +164,9 @@ export function revisionReconciler(deps: RevisionReconcilerDeps) {
       features: snapshot.features,
       logging: snapshot.logging,
       systemNamespace: deps.systemNamespace,
+      ...(deps.announce === undefined
+        ? {}
+        : { announce: { host: deps.announce.host, key: await deps.announce.key() } }),
     };
     const deployment = await reconcileDeployment(rev, config, manager, ctx);
     if (!deployment) return;

@@ -4,6 +4,7 @@ import { Labels, type Probe, type Revision, type RevisionSpec } from '../../../l
 import type { QueueSidecarJit } from '../../../lib/config/deployment.ts';
 import { canonicalHeaderName, HopHeaders, ProbeValues, QueueEnv, QueuePorts } from '../../../lib/hop.ts';
 import { IMAGE_CLI, IMAGE_NODE } from '../../../lib/image.ts';
+import { announceToken } from '../../../lib/announce.ts';
 import { QUEUE_PROXY_LOGGER } from '../../../lib/config/logging.ts';
 import type { RevisionConfig } from '../config.ts';
 import { servingContainerOf, servingProtocol, userPort } from '../../../lib/apis/revision.ts';
@@ -88,6 +89,15 @@ export function makeQueueContainer(rev: Revision, config: RevisionConfig): V1Con
       // Only the level is passed: queue-proxy reads nothing else of zap's configuration.
       env(QueueEnv.loggingConfig, JSON.stringify({ level: config.logging.level })),
       env(QueueEnv.loggingLevel, config.logging.components[QUEUE_PROXY_LOGGER] ?? ''),
+      ...(config.announce === undefined
+        ? []
+        : [
+            env(QueueEnv.announceHost, config.announce.host),
+            env(
+              QueueEnv.announceToken,
+              announceToken(config.announce.key, rev.metadata?.namespace ?? '', rev.metadata?.name ?? ''),
+            ),
+          ]),
     ],
     resources: {
       ...(Object.keys(resources.requests).length > 0 ? { requests: resources.requests } : {}),

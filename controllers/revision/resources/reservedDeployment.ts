@@ -4,6 +4,7 @@ import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { servingContainerOf } from '../../../lib/apis/revision.ts';
 import { Labels, type Revision, type RevisionSpec } from '../../../lib/apis/serving.ts';
 import { ReservedInstanceLabels, type ReservedInstanceSizing } from '../../../lib/config/reservedInstance.ts';
+import { QueueEnv } from '../../../lib/hop.ts';
 import type { RevisionConfig } from '../config.ts';
 import { makeDeployment } from './deployment.ts';
 import { revisionLabels } from './meta.ts';
@@ -47,12 +48,17 @@ function withReservedResources(container: V1Container, sizing: ReservedInstanceS
   };
 }
 
+/** Not announced: an activator would take the pod for a standard one (the reserved Endpoints say otherwise). */
+const NOT_ANNOUNCED: ReadonlySet<string> = new Set([QueueEnv.announceHost, QueueEnv.announceToken]);
+
 function reservedQueue(container: V1Container, sizing: ReservedInstanceSizing): V1Container {
   return {
     ...container,
-    env: (container.env ?? []).map((e) =>
-      e.name === 'CONTAINER_CONCURRENCY' ? { name: e.name, value: String(sizing.containerConcurrency) } : e,
-    ),
+    env: (container.env ?? [])
+      .filter((e) => !NOT_ANNOUNCED.has(e.name))
+      .map((e) =>
+        e.name === QueueEnv.containerConcurrency ? { name: e.name, value: String(sizing.containerConcurrency) } : e,
+      ),
     resources: structuredClone(RESERVED_QUEUE_RESOURCES),
   };
 }

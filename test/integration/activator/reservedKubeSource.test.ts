@@ -99,6 +99,7 @@ describe('activator KubePodSource with a reserved instance', () => {
       pods: ['10.1.0.1:8012', '10.1.0.2:8012'],
       reserved: { containerConcurrency: 2, pods: ['10.1.0.9:8012'] },
       notReady: ['10.1.0.2:8012', '10.1.0.9:8012'],
+      announcePort: 8012,
     });
 
     await api.request('DELETE', `/api/v1/namespaces/${ns}/endpoints/hello-00001-reserved`);
@@ -111,6 +112,7 @@ describe('activator KubePodSource with a reserved instance', () => {
       timeoutMs: 30_000,
       pods: ['10.1.0.1:8012', '10.1.0.2:8012'],
       notReady: ['10.1.0.2:8012'],
+      announcePort: 8012,
     });
 
     // A pod whose readiness probe starts failing moves to notReadyAddresses: the activator hears
@@ -132,6 +134,7 @@ describe('activator KubePodSource with a reserved instance', () => {
       timeoutMs: 30_000,
       pods: ['10.1.0.1:8012', '10.1.0.2:8012'],
       notReady: ['10.1.0.1:8012', '10.1.0.2:8012'],
+      announcePort: 8012,
     });
   });
 });

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { BackendPorts } from '../../../lib/apis/networking.ts';
+import { ANNOUNCE_KEY_SECRET } from '../../../lib/announce.ts';
+import { ANNOUNCE_PORT } from '../../../lib/hop.ts';
 import { ensureTool } from '../../../cli/cluster/binaries.ts';
 import { parseGoDuration } from '../../../lib/config/duration.ts';
 import { kubectl } from '../../support/kube.ts';
@@ -172,6 +174,25 @@ describe('charts/pilotlight', () => {
     expect(container.args).toEqual(
       expect.arrayContaining([`--port=${BackendPorts.http}`, `--h2c-port=${BackendPorts.http2}`]),
     );
+
+    // queue-proxies announce their pods on a port of its own, reached only through a headless
+    // Service of that port: the gateway's routes (activator-service) never lead there.
+    expect(container.ports).toContainEqual({ name: 'announce', containerPort: ANNOUNCE_PORT });
+    expect(container.args).toContain(`--announce-port=${ANNOUNCE_PORT}`);
+    expect(service?.spec.ports.map((p: { targetPort: string }) => p.targetPort)).not.toContain('announce');
+    const announce = objects.find((o) => o.kind === 'Service' && o.metadata?.name === 'activator-announce');
+    expect(announce?.spec).toEqual({
+      clusterIP: 'None',
+      selector: service?.spec.selector,
+      ports: [{ name: 'announce', port: ANNOUNCE_PORT, targetPort: 'announce' }],
+    });
+    // The activator may read the announce key and no other Secret.
+    const role = objects.find((o) => o.kind === 'Role' && o.metadata?.name === 'pilotlight-activator') as Obj & {
+      rules: { resources: string[]; resourceNames?: string[]; verbs: string[] }[];
+    };
+    expect(role.rules.filter((r) => r.resources.includes('secrets'))).toEqual([
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [ANNOUNCE_KEY_SECRET], verbs: ['get'] },
+    ]);
   });
 
   describe('graceful stops', () => {

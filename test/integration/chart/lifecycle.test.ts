@@ -32,6 +32,7 @@ import { applyCrds } from '../../../cli/cluster/operator.ts';
 import { repoRoot } from '../../../cli/cluster/paths.ts';
 import { freePort, startProcess, stopProcesses } from '../../../cli/cluster/processes.ts';
 import { WEBHOOK_CERTS_SECRET } from '../../../controllers/webhook/certificates.ts';
+import { ANNOUNCE_KEY_SECRET } from '../../../lib/announce.ts';
 import {
   CONFIG_VALIDATION_WEBHOOK,
   DEFAULTING_WEBHOOK,
@@ -281,6 +282,8 @@ describe('the chart on a control plane of its own', () => {
         `Namespace//${NAMESPACE}`,
         // The controller's leader election, not the release's: it goes with the namespace.
         `Lease/${NAMESPACE}/pilotlight-controller`,
+        // The key of queue-proxy's announce tokens, which the controller creates: it goes with the namespace too.
+        `Secret/${NAMESPACE}/${ANNOUNCE_KEY_SECRET}`,
         ...crds.map((crd) => `CustomResourceDefinition//${crd.metadata.name}`),
         // The API server's own registration of each group/version the kept CRDs serve.
         ...new Set(

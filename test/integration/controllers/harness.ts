@@ -113,6 +113,14 @@ export async function reconcileCount(registry: Registry): Promise<number> {
   return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
 }
 
+/** queue-proxy's variables whose names start with prefix, in a Deployment's pod template. */
+export const queueProxyEnv = (deployment: Json, prefix: string): Record<string, string | undefined> =>
+  Object.fromEntries(
+    ((deployment.spec.template.spec.containers[1]?.env ?? []) as Array<{ name: string; value?: string }>)
+      .filter((e) => e.name.startsWith(prefix))
+      .map((e) => [e.name, e.value]),
+  );
+
 export function condition(object: Json | undefined, type: string): Json | undefined {
   return (object?.status?.conditions as Json[] | undefined)?.find((c) => c.type === type);
 }

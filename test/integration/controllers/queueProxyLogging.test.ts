@@ -10,6 +10,7 @@ import {
   ksvc,
   putConfigMap,
   QUEUE_IMAGE,
+  queueProxyEnv,
   startInProcess,
   waitFor,
   cleanupsAfterEach,
@@ -17,13 +18,7 @@ import {
 
 const cleanups = cleanupsAfterEach();
 
-/** queue-proxy's SERVING_LOGGING_* variables in the Deployment's pod template. */
-const loggingEnv = (deployment: any): Record<string, string | undefined> =>
-  Object.fromEntries(
-    (deployment.spec.template.spec.containers[1]?.env ?? [])
-      .filter((e: { name: string }) => e.name.startsWith('SERVING_LOGGING_'))
-      .map((e: { name: string; value?: string }) => [e.name, e.value]),
-  );
+const loggingEnv = (deployment: any) => queueProxyEnv(deployment, 'SERVING_LOGGING_');
 
 describe("queue-proxy's log level", () => {
   it("is config-logging's, in the revision's Deployment, and follows an edit of loglevel.queueproxy", async () => {

@@ -117,8 +117,14 @@ describe('KubePodSource', () => {
       timeoutMs: 30_000,
       pods: ['10.0.0.1:8012', '10.0.0.2:8012'],
       notReady: ['10.0.0.2:8012'],
+      announcePort: 8012,
     });
-    expect(reports.get('ns/b-00001')).toEqual({ containerConcurrency: 0, timeoutMs: 300_000, pods: [] });
+    expect(reports.get('ns/b-00001')).toEqual({
+      containerConcurrency: 0,
+      timeoutMs: 300_000,
+      pods: [],
+      announcePort: 8012,
+    });
 
     api.push(ENDPOINTS, { type: 'ADDED', object: privateEndpoints('b-00001', '2', [], ['10.0.0.3']) });
     await until('b has its pod', () => reports.get('ns/b-00001')?.pods.length === 1);
@@ -146,6 +152,17 @@ describe('KubePodSource', () => {
       responseStartTimeoutMs: 5000,
       idleTimeoutMs: 7000,
       pods: [],
+      announcePort: 8012,
     });
+  });
+
+  it("names the h2c port as where an h2c revision's announced pods are reached", async () => {
+    const h2c = revision('d-00001', {});
+    (h2c as { spec: object }).spec = { containers: [{ image: 'app', ports: [{ name: 'h2c', containerPort: 8080 }] }] };
+    const api = new InMemoryApi({ [REVISIONS]: [h2c], [ENDPOINTS]: [] });
+    const reports = new Map<string, RevisionBackends | undefined>();
+    source = new KubePodSource(api, createLogger('test'));
+    await source.start({ revisionChanged: (key, backends) => reports.set(key, backends) });
+    expect(reports.get('ns/d-00001')?.announcePort).toBe(8013);
   });
 });

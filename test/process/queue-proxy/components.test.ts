@@ -86,6 +86,21 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it("announces the pod only with both the activators' host and the token, at the activators' port", () => {
+    expect(parseConfig(REQUIRED_ENV).announce).toBeUndefined();
+    const token = 'a'.repeat(64);
+    expect(
+      parseConfig({
+        ...REQUIRED_ENV,
+        ACTIVATOR_ANNOUNCE_HOST: 'activator-announce.ns.svc.',
+        ACTIVATOR_ANNOUNCE_TOKEN: token,
+      }).announce,
+    ).toEqual({ host: 'activator-announce.ns.svc.', port: 8015, token });
+    expect(() => parseConfig({ ...REQUIRED_ENV, ACTIVATOR_ANNOUNCE_TOKEN: token })).toThrow(
+      'ACTIVATOR_ANNOUNCE_HOST and ACTIVATOR_ANNOUNCE_TOKEN: must be set together or not at all',
+    );
+  });
+
   it('sizes the queue from containerConcurrency and reads the probe JSON', () => {
     const config = parseConfig({
       ...REQUIRED_ENV,

@@ -29,7 +29,10 @@ import {
 import { makePrivateService } from '../../../autoscaler/serverlessservice/resources.ts';
 import { HTTP1_QUEUE_SERVICE_PORTS, makeTestRevision, revisionConfig } from '../../support/servingFixtures.ts';
 
-const config = revisionConfig();
+const config = {
+  ...revisionConfig(),
+  announce: { host: 'activator-announce.knative-serving.svc.', key: Buffer.alloc(32) },
+};
 
 const revision = (edit?: (r: any) => void): Revision =>
   makeTestRevision(
@@ -138,12 +141,18 @@ describe('makeReservedDeployment', () => {
     expect(envOf(reserved, 'queue-proxy').CONTAINER_CONCURRENCY).toBe('10');
   });
 
+  it('does not announce its pod, which the activators would take for a standard one', () => {
+    expect(envOf(standard, 'queue-proxy').ACTIVATOR_ANNOUNCE_TOKEN).toMatch(/^[0-9a-f]{64}$/);
+    expect(envOf(reserved, 'queue-proxy')).not.toHaveProperty('ACTIVATOR_ANNOUNCE_TOKEN');
+    expect(envOf(reserved, 'queue-proxy')).not.toHaveProperty('ACTIVATOR_ANNOUNCE_HOST');
+  });
+
   it('is otherwise the standard pod template', () => {
     const strip = (d: V1Deployment) => {
       const copy = structuredClone(d.spec!.template.spec!);
       for (const c of copy.containers) {
         delete c.resources;
-        c.env = c.env?.filter((e) => e.name !== 'CONTAINER_CONCURRENCY');
+        c.env = c.env?.filter((e) => e.name !== 'CONTAINER_CONCURRENCY' && !e.name.startsWith('ACTIVATOR_ANNOUNCE_'));
       }
       return copy;
     };

@@ -6,6 +6,8 @@ import { makeDeployment } from '../../../controllers/revision/resources/deployme
 import { makePodAutoscaler } from '../../../controllers/revision/resources/podAutoscaler.ts';
 import { readinessProbeForQueue } from '../../../controllers/revision/resources/queueContainer.ts';
 import { makeTestRevision, revisionConfig } from '../../support/servingFixtures.ts';
+import type { RevisionConfig } from '../../../controllers/revision/config.ts';
+import { announceToken } from '../../../lib/announce.ts';
 import { refused } from '../../support/configIssues.ts';
 import { parseDeploymentConfig } from '../../../lib/config/deployment.ts';
 
@@ -192,6 +194,21 @@ describe('makeDeployment', () => {
       { name: 'SERVING_LOGGING_CONFIG', value: '{"level":"warn"}' },
       { name: 'SERVING_LOGGING_LEVEL', value: 'debug' },
     ]);
+  });
+
+  it("gives queue-proxy the activators' announce host and the revision's own token, only when announcing", () => {
+    const key = Buffer.alloc(32, 1);
+    const announceEnv = (config: RevisionConfig) =>
+      makeDeployment(revision(), config).spec!.template.spec!.containers[1]?.env?.filter((e) =>
+        e.name.startsWith('ACTIVATOR_ANNOUNCE_'),
+      );
+    expect(
+      announceEnv({ ...revisionConfig(), announce: { host: 'activator-announce.knative-serving.svc.', key } }),
+    ).toEqual([
+      { name: 'ACTIVATOR_ANNOUNCE_HOST', value: 'activator-announce.knative-serving.svc.' },
+      { name: 'ACTIVATOR_ANNOUNCE_TOKEN', value: announceToken(key, 'ns', 'hello-00001') },
+    ]);
+    expect(announceEnv(revisionConfig())).toEqual([]);
   });
 
   it("starts node with the flags of config-deployment's queue-sidecar-jit, optimizing by default", () => {
