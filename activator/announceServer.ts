@@ -8,7 +8,8 @@
 //   202 accepted · 200 known (already a pod of the revision) · 400 malformed · 403 forbidden (wrong
 //   token) · 404 unknown revision · 413 too large · 503 unavailable (no key yet, or too many pods
 //   waiting)
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../lib/http/builtins.ts';
 import type { AddressInfo } from 'node:net';
 import { announceTokenMatches } from '../lib/announce.ts';
 import { ANNOUNCE_PATH, type AnnounceBody } from '../lib/hop.ts';
@@ -67,7 +68,7 @@ const OUTCOME_STATUS: Record<AnnounceOutcome, [number, string]> = {
 
 export function createAnnounceServer(options: AnnounceServerOptions): Server {
   const { log } = options;
-  const server = createServer(
+  const server = http.createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: ANNOUNCE_TIMEOUT_MS,
