@@ -21,7 +21,7 @@ import { cacheRoot, repoRoot } from '../cli/cluster/paths.ts';
 import { bundleComponent } from '../cli/images/bundle.ts';
 import { compileTree } from '../cli/images/compile.ts';
 import { QUEUE_NODE_FLAGS } from '../controllers/revision/resources/queueContainer.ts';
-import { startSampleApp, track } from '../harness/processes.ts';
+import { loopbackQueueProxyEnv, startSampleApp, track } from '../harness/processes.ts';
 import { memoryMiB } from './load.ts';
 import { createMemoryCgroup } from './support/cgroupMemory.ts';
 import { compileCacheEnv, warmCompileCache } from './support/compileCache.ts';
@@ -123,17 +123,7 @@ async function startOnce(variant: Variant, userPort: number): Promise<Try> {
       env: {
         PATH: process.env.PATH ?? '',
         ...variant.env,
-        SERVING_NAMESPACE: 'default',
-        SERVING_CONFIGURATION: 'app',
-        SERVING_REVISION: 'app-00001',
-        SERVING_POD: 'app-00001-deployment-abc',
-        USER_PORT: String(userPort),
-        QUEUE_BIND_ADDRESS: '127.0.0.1',
-        QUEUE_DRAIN_QUIET_PERIOD: '100ms',
-        QUEUE_SERVING_PORT: '0',
-        QUEUE_ADMIN_PORT: '0',
-        QUEUE_AUTOSCALER_METRICS_PORT: '0',
-        QUEUE_USER_METRICS_PORT: '0',
+        ...loopbackQueueProxyEnv(userPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

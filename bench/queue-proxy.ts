@@ -24,7 +24,7 @@ import { request } from 'undici';
 import { cacheRoot, repoRoot } from '../cli/cluster/paths.ts';
 import { bundleComponent } from '../cli/images/bundle.ts';
 import { compileTree } from '../cli/images/compile.ts';
-import { startSampleApp, track, waitForLine, type Proc } from '../harness/processes.ts';
+import { loopbackQueueProxyEnv, startSampleApp, track, waitForLine, type Proc } from '../harness/processes.ts';
 import { QUEUE_NODE_FLAGS } from '../controllers/revision/resources/queueContainer.ts';
 import { closedLoop, cpuMs, fixedRate, memoryMiB, peakMemory, type LoadResult, type MemoryMiB } from './load.ts';
 import { createMemoryCgroup, type MemoryCgroup } from './support/cgroupMemory.ts';
@@ -84,17 +84,7 @@ async function startQueueProxy(
     spawn(command, commandArgs, {
       env: {
         ...process.env,
-        SERVING_NAMESPACE: 'default',
-        SERVING_CONFIGURATION: 'app',
-        SERVING_REVISION: 'app-00001',
-        SERVING_POD: 'app-00001-deployment-abc',
-        USER_PORT: String(userPort),
-        QUEUE_BIND_ADDRESS: '127.0.0.1',
-        QUEUE_DRAIN_QUIET_PERIOD: '100ms',
-        QUEUE_SERVING_PORT: '0',
-        QUEUE_ADMIN_PORT: '0',
-        QUEUE_AUTOSCALER_METRICS_PORT: '0',
-        QUEUE_USER_METRICS_PORT: '0',
+        ...loopbackQueueProxyEnv(userPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

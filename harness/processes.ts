@@ -135,26 +135,32 @@ export async function startQueueProxy(userPort: number, env: Record<string, stri
   };
 }
 
+/**
+ * What queue-proxy reads to serve revision default/app-00001 in front of userPort on loopback,
+ * every port of its own picked by the OS: for the tests and the benchmarks that start it.
+ */
+export function loopbackQueueProxyEnv(userPort: number): Record<string, string> {
+  return {
+    SERVING_NAMESPACE: 'default',
+    SERVING_CONFIGURATION: 'app',
+    SERVING_REVISION: 'app-00001',
+    SERVING_POD: 'app-00001-deployment-abc',
+    USER_PORT: String(userPort),
+    QUEUE_SERVING_PORT: '0',
+    QUEUE_ADMIN_PORT: '0',
+    QUEUE_AUTOSCALER_METRICS_PORT: '0',
+    QUEUE_USER_METRICS_PORT: '0',
+    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    // Knative's 30s is for endpoint propagation, which loopback tests do not have.
+    QUEUE_DRAIN_QUIET_PERIOD: '100ms',
+  };
+}
+
 /** The queue-proxy process without waiting for it to start, with the node flags a pod gives it by default. */
 export function spawnQueueProxy(userPort: number, env: Record<string, string> = {}): Proc {
   return track(
     spawn(NODE, [...QUEUE_NODE_FLAGS.optimizing, QUEUE_PROXY], {
-      env: {
-        ...process.env,
-        SERVING_NAMESPACE: 'default',
-        SERVING_CONFIGURATION: 'app',
-        SERVING_REVISION: 'app-00001',
-        SERVING_POD: 'app-00001-deployment-abc',
-        USER_PORT: String(userPort),
-        QUEUE_SERVING_PORT: '0',
-        QUEUE_ADMIN_PORT: '0',
-        QUEUE_AUTOSCALER_METRICS_PORT: '0',
-        QUEUE_USER_METRICS_PORT: '0',
-        QUEUE_BIND_ADDRESS: '127.0.0.1',
-        // Knative's 30s is for endpoint propagation, which loopback tests do not have.
-        QUEUE_DRAIN_QUIET_PERIOD: '100ms',
-        ...env,
-      },
+      env: { ...process.env, ...loopbackQueueProxyEnv(userPort), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

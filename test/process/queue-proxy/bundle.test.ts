@@ -10,7 +10,14 @@ import { spawn } from 'node:child_process';
 import { bundleComponent } from '../../../cli/images/bundle.ts';
 import { compileTree } from '../../../cli/images/compile.ts';
 import { QUEUE_NODE_FLAGS } from '../../../controllers/revision/resources/queueContainer.ts';
-import { startSampleApp, track, waitForLine, type Proc, type SampleApp } from '../../../harness/processes.ts';
+import {
+  loopbackQueueProxyEnv,
+  startSampleApp,
+  track,
+  waitForLine,
+  type Proc,
+  type SampleApp,
+} from '../../../harness/processes.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 let tree: string;
@@ -27,17 +34,7 @@ beforeAll(async () => {
     spawn(process.execPath, [...QUEUE_NODE_FLAGS.optimizing, join(tree, 'cli', 'main.js'), 'queue-proxy'], {
       env: {
         ...process.env,
-        SERVING_NAMESPACE: 'default',
-        SERVING_CONFIGURATION: 'app',
-        SERVING_REVISION: 'app-00001',
-        SERVING_POD: 'app-00001-deployment-abc',
-        USER_PORT: String(app.port),
-        QUEUE_BIND_ADDRESS: '127.0.0.1',
-        QUEUE_DRAIN_QUIET_PERIOD: '100ms',
-        QUEUE_SERVING_PORT: '0',
-        QUEUE_ADMIN_PORT: '0',
-        QUEUE_AUTOSCALER_METRICS_PORT: '0',
-        QUEUE_USER_METRICS_PORT: '0',
+        ...loopbackQueueProxyEnv(app.port),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
