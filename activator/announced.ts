@@ -5,7 +5,13 @@
 // source's reports pass through here unchanged but for the announced pods they do not list yet.
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import type { AnnouncedPodListener, PodSourceListener, RevisionBackends, RevisionKey } from './backends.ts';
+import {
+  podAddress,
+  type AnnouncedPodListener,
+  type PodSourceListener,
+  type RevisionBackends,
+  type RevisionKey,
+} from './backends.ts';
 
 /**
  * Long enough for the kubelet's next status write and the endpoints controller (about a second,
@@ -38,11 +44,6 @@ export function withAnnounced(
     backends: { ...backends, pods: [...backends.pods, ...added], notReady: [...(backends.notReady ?? []), ...added] },
     waiting,
   };
-}
-
-/** `ip:port`, bracketing an IPv6 address as Endpoints addresses are (kubeSource.ts). */
-export function podAddress(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 export type AnnounceOutcome = 'accepted' | 'known' | 'unknown-revision' | 'full';

@@ -10,6 +10,11 @@ export function revisionKey(namespace: string, name: string): RevisionKey {
   return `${namespace}/${name}`;
 }
 
+/** A pod's `ip:port` as backends name it, an IPv6 address in brackets. */
+export function podAddress(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
 export interface RevisionBackends {
   /** 0 means unlimited, as in the Revision spec. */
   containerConcurrency: number;

@@ -21,6 +21,7 @@ import type { KubeRest } from '../lib/kube/rest.ts';
 import type { Logger } from '../lib/log.ts';
 import {
   DEFAULT_TIMEOUT_MS,
+  podAddress,
   revisionKey,
   type PodSource,
   type PodSourceListener,
@@ -161,8 +162,7 @@ export function podAddresses(endpoints: V1Endpoints, notReady: string[]): string
   for (const subset of endpoints.subsets ?? []) {
     const port = subset.ports?.find((p) => p.name !== undefined && QUEUE_PORT_NAMES.has(p.name));
     if (port === undefined) continue;
-    const addressOf = (address: V1EndpointAddress) =>
-      address.ip.includes(':') ? `[${address.ip}]:${port.port}` : `${address.ip}:${port.port}`;
+    const addressOf = (address: V1EndpointAddress) => podAddress(address.ip, port.port);
     for (const address of subset.addresses ?? []) pods.push(addressOf(address));
     for (const address of subset.notReadyAddresses ?? []) {
       const pod = addressOf(address);

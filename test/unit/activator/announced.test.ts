@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Announcements, podAddress, withAnnounced } from '../../../activator/announced.ts';
+import { Announcements, withAnnounced } from '../../../activator/announced.ts';
+import { podAddress } from '../../../activator/backends.ts';
 import type { RevisionBackends } from '../../../activator/backends.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { FakeClock } from '../../../lib/testing/fakeClock.ts';
